@@ -1,0 +1,3 @@
+//! ats-gateway: a partner-facing REST gateway in front of the Dynamics 365 HR ATS (Dataverse) API.
+
+pub mod sandbox;

@@ -1,0 +1,6 @@
+//! The sandbox: an embedded emulator of the Entra ID token endpoint and of the Dataverse Web API for
+//! the HR ATS tables. It is a separate HTTP server; the gateway reaches it only by URL.
+
+pub mod error;
+pub mod schema;
+pub mod store;

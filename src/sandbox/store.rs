@@ -1,0 +1,132 @@
+//! In-memory rows of every emulated table. A row is the JSON object Dataverse would return with no
+//! `$select` (all columns, lookups as `_x_value` GUID strings, option sets as integers, dates as
+//! `YYYY-MM-DDT00:00:00Z`). Rows keep insertion order, which is primary-key order for seeded data.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub type Row = Map<String, Value>;
+
+#[derive(Debug, Default, Clone)]
+pub struct Table {
+    pub rows: Vec<Row>,
+    index: HashMap<Uuid, usize>,
+    /// Child rows by (lookup property, parent id), for `$expand` of collections without a scan.
+    children: HashMap<(String, Uuid), Vec<usize>>,
+    pk: String,
+}
+
+impl Table {
+    pub fn new(pk: &str) -> Self {
+        Self {
+            pk: pk.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a row; it must carry its primary key as a GUID string.
+    pub fn insert(&mut self, row: Row) {
+        let idx = self.rows.len();
+        if let Some(id) = row
+            .get(&self.pk)
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+        {
+            self.index.insert(id, idx);
+        }
+        for (k, v) in &row {
+            if k.starts_with('_') && k.ends_with("_value") {
+                if let Some(parent) = v.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                    self.children
+                        .entry((k.clone(), parent))
+                        .or_default()
+                        .push(idx);
+                }
+            }
+        }
+        self.rows.push(row);
+    }
+
+    pub fn get(&self, id: &Uuid) -> Option<&Row> {
+        self.index.get(id).map(|&i| &self.rows[i])
+    }
+
+    pub fn position(&self, id: &Uuid) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Replaces the columns given in `patch` on an existing row. Lookup indexes are rebuilt for
+    /// changed lookup properties.
+    pub fn update(&mut self, id: &Uuid, patch: Row) -> bool {
+        let Some(&idx) = self.index.get(id) else {
+            return false;
+        };
+        for (k, v) in patch {
+            if k.starts_with('_') && k.ends_with("_value") {
+                if let Some(old) = self.rows[idx]
+                    .get(&k)
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                {
+                    if let Some(list) = self.children.get_mut(&(k.clone(), old)) {
+                        list.retain(|&i| i != idx);
+                    }
+                }
+                if let Some(new) = v.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+                    self.children.entry((k.clone(), new)).or_default().push(idx);
+                }
+            }
+            self.rows[idx].insert(k, v);
+        }
+        true
+    }
+
+    /// Removes a row. Indexes are rebuilt (deletes are rare in the emulator).
+    pub fn delete(&mut self, id: &Uuid) -> bool {
+        let Some(&idx) = self.index.get(id) else {
+            return false;
+        };
+        let rows = std::mem::take(&mut self.rows);
+        self.index.clear();
+        self.children.clear();
+        for (i, row) in rows.into_iter().enumerate() {
+            if i != idx {
+                self.insert(row);
+            }
+        }
+        true
+    }
+
+    /// Rows of this table whose lookup property `lookup` points at `parent`.
+    pub fn children_of(&self, lookup: &str, parent: &Uuid) -> Vec<&Row> {
+        self.children
+            .get(&(lookup.to_string(), *parent))
+            .map(|idxs| idxs.iter().map(|&i| &self.rows[i]).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// All tables, keyed by logical name.
+#[derive(Debug, Default, Clone)]
+pub struct Store {
+    pub tables: HashMap<String, Table>,
+}
+
+impl Store {
+    /// An empty table for every table in the schema.
+    pub fn empty() -> Self {
+        let mut tables = HashMap::new();
+        for t in super::schema::schema().tables() {
+            tables.insert(t.logical_name.to_string(), Table::new(&t.primary_id));
+        }
+        Self { tables }
+    }
+    pub fn table(&self, logical: &str) -> Option<&Table> {
+        self.tables.get(logical)
+    }
+    pub fn table_mut(&mut self, logical: &str) -> Option<&mut Table> {
+        self.tables.get_mut(logical)
+    }
+}
