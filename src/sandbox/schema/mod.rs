@@ -235,14 +235,12 @@ fn navs_for(logical: &str) -> Vec<NavProp> {
 
 fn build() -> Schema {
     let mut tables = Vec::new();
-    let mut otc = 10_400;
     let all = ats_tables::ATS_TABLES.iter().map(|t| (t, true)).chain(
         reference_tables::REFERENCE_TABLES
             .iter()
             .map(|t| (t, false)),
     );
-    for (&(logical, cols), documented) in all {
-        otc += 1;
+    for (otc, (&(logical, cols), documented)) in (10_401..).zip(all) {
         let mut columns: Vec<Column> = cols.iter().map(|&(name, ty)| Column { name, ty }).collect();
         let primary_name = if logical == "cdm_company" {
             "cdm_name"

@@ -1,0 +1,166 @@
+//! Command line: `sandbox` (default: emulator + gateway), `emulator`, `serve`.
+//! Ready lines are one JSON object on stdout so scripts can drive the binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::sandbox;
+
+#[derive(Debug, Parser)]
+#[command(name = "ats-gateway", version, about = "REST gateway for the Dynamics 365 HR ATS (Dataverse) API")]
+pub struct Cli {
+    /// Config file (TOML). Environment variables `ATS_GATEWAY__SECTION__KEY` override it.
+    #[arg(long, short, global = true, env = "ATS_GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Entra + Dataverse emulator and the gateway pointed at it, in one process (the default).
+    Sandbox {
+        /// Gateway listen address (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Emulator listen address.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        emulator_listen: SocketAddr,
+        /// Recruiting requests to seed (overrides sandbox.scale).
+        #[arg(long)]
+        scale: Option<usize>,
+    },
+    /// Run only the Entra + Dataverse emulator.
+    Emulator {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        #[arg(long)]
+        scale: Option<usize>,
+    },
+    /// Exit 0 when the URL answers 2xx (for container HEALTHCHECK; the runtime image has no curl).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
+    /// Run the gateway against the Dataverse environment in the config file.
+    Serve {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    let command = cli.command.unwrap_or(Command::Sandbox {
+        listen: "127.0.0.1:8080".parse()?,
+        emulator_listen: "127.0.0.1:8090".parse()?,
+        scale: None,
+    });
+    match command {
+        Command::Emulator { listen, scale } => {
+            if let Some(s) = scale {
+                config.sandbox.scale = s;
+            }
+            config.sandbox.validate().map_err(CliError::from)?;
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
+            println!("{}", json!({"event": "ready", "emulator": emu.url, "dataverse": dataverse_json(&emu)}));
+            shutdown_signal().await;
+            emu.task.abort();
+            Ok(())
+        }
+        Command::Sandbox { listen, emulator_listen, scale } => {
+            if let Some(s) = scale {
+                config.sandbox.scale = s;
+            }
+            config.sandbox.validate().map_err(CliError::from)?;
+            let listener = tokio::net::TcpListener::bind(emulator_listen).await?;
+            let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
+            config.dataverse = dataverse_config_for(&emu);
+            let gw_listener = tokio::net::TcpListener::bind(listen).await?;
+            let gw = crate::app::start(config, gw_listener).await?;
+            println!(
+                "{}",
+                json!({
+                    "event": "ready",
+                    "emulator": emu.url,
+                    "gateway": gw.url,
+                    "admin": format!("{}/_sandbox", emu.url),
+                    "dataverse": dataverse_json(&emu),
+                })
+            );
+            shutdown_signal().await;
+            gw.task.abort();
+            emu.task.abort();
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let resp = reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(3)).send().await?;
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("{url} answered {}", resp.status()).into())
+            }
+        }
+        Command::Serve { listen } => {
+            if let Some(l) = listen {
+                config.gateway.listen = l;
+            }
+            config.resolve_dataverse()?;
+            let listener = tokio::net::TcpListener::bind(config.gateway.listen).await?;
+            let gw = crate::app::start(config, listener).await?;
+            println!("{}", json!({"event": "ready", "gateway": gw.url}));
+            shutdown_signal().await;
+            gw.task.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Points the gateway at the emulator exactly as it would point at a real environment: by URL.
+fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config::DataverseConfig {
+    let c = &emu.state.config;
+    crate::config::DataverseConfig {
+        org_url: emu.url.clone(),
+        authority: emu.url.clone(),
+        tenant_id: c.tenant_id.to_string(),
+        client_id: c.client_id.to_string(),
+        client_secret: crate::config::SecretString::new(c.client_secret.clone()),
+        ..Default::default()
+    }
+}
+
+fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
+    let c = &emu.state.config;
+    json!({
+        "org_url": emu.url,
+        "token_url": emu.token_url(),
+        "tenant_id": c.tenant_id,
+        "client_id": c.client_id,
+        // The sandbox's demo secret: printed so a new user can call the emulator directly.
+        "client_secret": c.client_secret,
+        "certificate_client_id": c.cert_client_id,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A boxed error for the CLI boundary only: every layer below has its own typed error.
+pub type CliError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,219 @@
+//! Typed configuration: a TOML file plus `ATS_GATEWAY__SECTION__KEY` environment overrides,
+//! validated at start with errors that name the key. Secrets may come from files (`*_file`) or env;
+//! they are wrapped so that they never print.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::sandbox::config::SandboxConfig;
+
+/// A secret string: `Debug`/`Display` never show it.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    /// Upper bound for one partner request, upstream calls included.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// How the gateway reaches Dataverse as a service principal.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataverseConfig {
+    /// Environment URL, e.g. `https://contoso.crm4.dynamics.com`.
+    pub org_url: String,
+    /// Entra authority; the token URL is `{authority}/{tenant_id}/oauth2/v2.0/token`.
+    pub authority: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub client_secret_file: Option<PathBuf>,
+    /// Certificate credential: PEM certificate and its PEM private key.
+    pub certificate_file: Option<PathBuf>,
+    pub private_key_file: Option<PathBuf>,
+    pub timeout_ms: u64,
+    /// Stay below Dataverse's 52 concurrent requests per application user.
+    pub max_concurrency: usize,
+}
+
+impl Default for DataverseConfig {
+    fn default() -> Self {
+        Self {
+            org_url: String::new(),
+            authority: "https://login.microsoftonline.com".into(),
+            tenant_id: String::new(),
+            client_id: String::new(),
+            client_secret: SecretString::default(),
+            client_secret_file: None,
+            certificate_file: None,
+            private_key_file: None,
+            timeout_ms: 15_000,
+            max_concurrency: 48,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub gateway: GatewayConfig,
+    pub dataverse: DataverseConfig,
+    pub sandbox: SandboxConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Config {
+    /// Loads defaults ← file (if given) ← environment (`ATS_GATEWAY__DATAVERSE__CLIENT_SECRET=...`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError::Parse(format!(
+                    "file {} does not exist",
+                    f.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("ATS_GATEWAY__").split("__"));
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        cfg.sandbox.validate().map_err(ConfigError::Parse)?;
+        Ok(cfg)
+    }
+
+    /// Checks what `serve` needs to reach a real Dataverse; reads secret files.
+    pub fn resolve_dataverse(&mut self) -> Result<(), ConfigError> {
+        let d = &mut self.dataverse;
+        let need = |key: &'static str, v: &str| {
+            if v.trim().is_empty() {
+                Err(ConfigError::Invalid {
+                    key,
+                    problem: "is required".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        need("dataverse.org_url", &d.org_url)?;
+        need("dataverse.tenant_id", &d.tenant_id)?;
+        need("dataverse.client_id", &d.client_id)?;
+        let url = url::Url::parse(&d.org_url).map_err(|e| ConfigError::Invalid {
+            key: "dataverse.org_url",
+            problem: format!("not a URL ({e})"),
+        })?;
+        if url.path() != "/" || url.query().is_some() {
+            return Err(ConfigError::Invalid {
+                key: "dataverse.org_url",
+                problem:
+                    "must be the environment root, e.g. https://contoso.crm.dynamics.com (no path)"
+                        .into(),
+            });
+        }
+        d.org_url = d.org_url.trim_end_matches('/').to_string();
+        if let Some(f) = &d.client_secret_file {
+            let s = std::fs::read_to_string(f).map_err(|e| ConfigError::Invalid {
+                key: "dataverse.client_secret_file",
+                problem: format!("cannot read {} ({e})", f.display()),
+            })?;
+            d.client_secret = SecretString::new(s.trim());
+        }
+        match (&d.certificate_file, &d.private_key_file, d.client_secret.is_empty()) {
+            (Some(_), Some(_), _) => Ok(()),
+            (Some(_), None, _) => Err(ConfigError::Invalid { key: "dataverse.private_key_file", problem: "is required with dataverse.certificate_file".into() }),
+            (None, Some(_), _) => Err(ConfigError::Invalid { key: "dataverse.certificate_file", problem: "is required with dataverse.private_key_file".into() }),
+            (None, None, true) => Err(ConfigError::Invalid {
+                key: "dataverse.client_secret",
+                problem: "no credential: set client_secret (or client_secret_file, or ATS_GATEWAY__DATAVERSE__CLIENT_SECRET) or certificate_file + private_key_file".into(),
+            }),
+            (None, None, false) => Ok(()),
+        }
+    }
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let path = e.path.join(".");
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("key `{path}`: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = SecretString::new("hunter2");
+        assert_eq!(format!("{s:?}"), "\"***\"");
+        let mut c = Config::default();
+        c.dataverse.client_secret = s;
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let dir = std::env::temp_dir().join(format!("atsgw-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("bad.toml");
+        std::fs::write(&f, "[gateway]\nlisten = \"nope\"\n").expect("write");
+        let err = Config::load(Some(&f)).expect_err("invalid");
+        assert!(err.to_string().contains("gateway.listen"), "{err}");
+        std::fs::write(&f, "[sandbox]\nlanguage = 1031\n").expect("write");
+        let err = Config::load(Some(&f)).expect_err("invalid");
+        assert!(err.to_string().contains("sandbox.language"), "{err}");
+        let mut c = Config::default();
+        let err = c.resolve_dataverse().expect_err("missing");
+        assert!(err.to_string().contains("dataverse.org_url"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Health (`/healthz`: the process runs) and readiness (`/readyz`: Dataverse is reachable).

@@ -1,0 +1,3 @@
+//! Operations: logging setup, health and readiness, metrics.
+pub mod health;
+pub mod logging;

@@ -1,0 +1,327 @@
+//! Fault knobs and counters for tests and benchmarks, driven over `/_sandbox/...` on the emulator.
+//! Faults apply to Dataverse requests (optionally one entity set) or to the token endpoint, for a
+//! number of requests or a duration; counters say what the emulator saw.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 429 with `Retry-After` and Dataverse's service-protection body.
+    Throttle {
+        #[serde(default = "default_retry_after")]
+        retry_after: u64,
+    },
+    /// A 5xx from Dataverse (500, 502, 503, 504).
+    ServerError {
+        #[serde(default = "default_status")]
+        status: u16,
+    },
+    /// Extra latency before the request is served.
+    Latency { ms: u64 },
+    /// The token endpoint answers 503 `temporarily_unavailable`.
+    TokenOutage,
+}
+
+fn default_retry_after() -> u64 {
+    2
+}
+fn default_status() -> u16 {
+    503
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FaultSpec {
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// Only requests to this entity set or function (Dataverse faults only).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Applies to this many requests…
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// …or for this long (ms). Neither: until cleared.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Debug)]
+struct ActiveFault {
+    spec: FaultSpec,
+    remaining: Option<u64>,
+    until: Option<Instant>,
+}
+
+impl ActiveFault {
+    fn live(&self, now: Instant) -> bool {
+        self.remaining.is_none_or(|r| r > 0) && self.until.is_none_or(|u| now < u)
+    }
+}
+
+/// What a request must suffer before (or instead of) being served.
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    pub delay: Duration,
+    pub fail: Option<FaultKind>,
+}
+
+#[derive(Default)]
+pub struct Faults {
+    active: Mutex<Vec<ActiveFault>>,
+}
+
+impl Faults {
+    pub fn add(&self, spec: FaultSpec) {
+        let until = spec
+            .duration_ms
+            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let remaining = spec.count;
+        if let Ok(mut a) = self.active.lock() {
+            a.push(ActiveFault {
+                spec,
+                remaining,
+                until,
+            });
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut a) = self.active.lock() {
+            a.clear();
+        }
+    }
+
+    pub fn list(&self) -> Vec<FaultSpec> {
+        self.active
+            .lock()
+            .map(|a| a.iter().map(|f| f.spec.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Consumes the faults that apply to a Dataverse request on `target`: all live latency faults
+    /// add up; the first live failure fault wins.
+    pub fn for_dataverse(&self, target: &str) -> Verdict {
+        self.take(|k| !matches!(k, FaultKind::TokenOutage), Some(target))
+    }
+
+    pub fn for_token(&self) -> Verdict {
+        self.take(
+            |k| matches!(k, FaultKind::TokenOutage | FaultKind::Latency { .. }),
+            None,
+        )
+    }
+
+    fn take(&self, kind_ok: impl Fn(&FaultKind) -> bool, target: Option<&str>) -> Verdict {
+        let now = Instant::now();
+        let mut verdict = Verdict::default();
+        let Ok(mut active) = self.active.lock() else {
+            return verdict;
+        };
+        active.retain(|f| f.live(now));
+        for f in active.iter_mut() {
+            let target_ok = match (&f.spec.target, target) {
+                (Some(t), Some(actual)) => t == actual,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if !target_ok || !kind_ok(&f.spec.kind) {
+                continue;
+            }
+            match &f.spec.kind {
+                FaultKind::Latency { ms } => verdict.delay += Duration::from_millis(*ms),
+                other if verdict.fail.is_none() => verdict.fail = Some(other.clone()),
+                _ => continue,
+            }
+            if let Some(r) = f.remaining.as_mut() {
+                *r = r.saturating_sub(1);
+            }
+        }
+        verdict
+    }
+}
+
+/// Counters exposed at `GET /_sandbox/stats`.
+#[derive(Default)]
+pub struct Stats {
+    pub token_requests: AtomicU64,
+    pub tokens_issued: AtomicU64,
+    requests: Mutex<BTreeMap<String, u64>>,
+    in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
+    pub throttled: AtomicU64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    pub token_requests: u64,
+    pub tokens_issued: u64,
+    pub requests: BTreeMap<String, u64>,
+    pub total_requests: u64,
+    pub in_flight: u64,
+    pub max_in_flight: u64,
+    pub throttled: u64,
+}
+
+/// Decrements the in-flight gauge when the request ends, however it ends.
+pub struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Stats {
+    /// Counts a Dataverse request on `target` and marks it in flight; returns the current in-flight
+    /// count (including this one) and the guard.
+    pub fn begin(&self, target: &str) -> (u64, InFlight<'_>) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry(target.to_string()).or_default() += 1;
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        (now, InFlight(self))
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let requests = self.requests.lock().map(|r| r.clone()).unwrap_or_default();
+        StatsSnapshot {
+            token_requests: self.token_requests.load(Ordering::SeqCst),
+            tokens_issued: self.tokens_issued.load(Ordering::SeqCst),
+            total_requests: requests.values().sum(),
+            requests,
+            in_flight: self.in_flight.load(Ordering::SeqCst),
+            max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
+            throttled: self.throttled.load(Ordering::SeqCst),
+        }
+    }
+
+    pub fn reset(&self) {
+        self.token_requests.store(0, Ordering::SeqCst);
+        self.tokens_issued.store(0, Ordering::SeqCst);
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.throttled.store(0, Ordering::SeqCst);
+        if let Ok(mut r) = self.requests.lock() {
+            r.clear();
+        }
+    }
+}
+
+/// Dataverse service protection (wire reference §9): requests per sliding window and concurrent
+/// requests, per application user. The emulator has one web server, so one window.
+pub struct ServiceProtection {
+    pub max_requests: u64,
+    pub window: Duration,
+    pub max_concurrent: u64,
+    recent: Mutex<std::collections::VecDeque<Instant>>,
+}
+
+pub enum Limited {
+    Requests { retry_after: u64 },
+    Concurrency,
+}
+
+impl ServiceProtection {
+    pub fn new(max_requests: u64, window: Duration, max_concurrent: u64) -> Self {
+        Self {
+            max_requests,
+            window,
+            max_concurrent,
+            recent: Mutex::new(Default::default()),
+        }
+    }
+
+    pub fn check(&self, in_flight: u64) -> Option<Limited> {
+        if in_flight > self.max_concurrent {
+            return Some(Limited::Concurrency);
+        }
+        let now = Instant::now();
+        let Ok(mut recent) = self.recent.lock() else {
+            return None;
+        };
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() as u64 >= self.max_requests {
+            let oldest = recent.front().copied().unwrap_or(now);
+            let retry = self
+                .window
+                .saturating_sub(now.duration_since(oldest))
+                .as_secs()
+                .max(1);
+            return Some(Limited::Requests { retry_after: retry });
+        }
+        recent.push_back(now);
+        None
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut r) = self.recent.lock() {
+            r.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_limited_fault_expires_and_targets_match() {
+        let f = Faults::default();
+        f.add(FaultSpec {
+            kind: FaultKind::Throttle { retry_after: 3 },
+            target: Some("a".into()),
+            count: Some(2),
+            duration_ms: None,
+        });
+        assert_eq!(f.for_dataverse("b").fail, None);
+        assert_eq!(
+            f.for_dataverse("a").fail,
+            Some(FaultKind::Throttle { retry_after: 3 })
+        );
+        assert!(f.for_dataverse("a").fail.is_some());
+        assert_eq!(f.for_dataverse("a").fail, None);
+        assert!(f.list().is_empty() || f.for_dataverse("a").fail.is_none());
+    }
+
+    #[test]
+    fn latency_adds_up_and_token_outage_only_hits_token() {
+        let f = Faults::default();
+        f.add(FaultSpec {
+            kind: FaultKind::Latency { ms: 5 },
+            target: None,
+            count: None,
+            duration_ms: None,
+        });
+        f.add(FaultSpec {
+            kind: FaultKind::TokenOutage,
+            target: None,
+            count: Some(1),
+            duration_ms: None,
+        });
+        let v = f.for_dataverse("x");
+        assert_eq!(v.delay, Duration::from_millis(5));
+        assert_eq!(v.fail, None);
+        assert_eq!(f.for_token().fail, Some(FaultKind::TokenOutage));
+        assert_eq!(f.for_token().fail, None);
+    }
+
+    #[test]
+    fn service_protection_counts_and_concurrency() {
+        let sp = ServiceProtection::new(2, Duration::from_secs(300), 52);
+        assert!(sp.check(1).is_none());
+        assert!(sp.check(1).is_none());
+        assert!(matches!(sp.check(1), Some(Limited::Requests { .. })));
+        assert!(matches!(sp.check(53), Some(Limited::Concurrency)));
+    }
+}
