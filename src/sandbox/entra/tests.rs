@@ -790,3 +790,36 @@ fn dns_name_rules() {
     assert!(!is_dns_name("-bad.example.com"));
     assert!(!is_dns_name("a..b"));
 }
+
+#[test]
+fn basic_auth_conflicts_are_refused() {
+    let e = entra();
+    let mut h = form_headers();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET_APP}:x"));
+    h.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+    );
+    // Body client_id differs from the header's.
+    expect_error(
+        call(&e, TENANT, &h, &secret_body(CERT_APP, SECRET)),
+        400,
+        "invalid_request",
+        90023,
+    );
+    // Same client, but a secret in both places.
+    expect_error(
+        call(&e, TENANT, &h, &secret_body(SECRET_APP, SECRET)),
+        400,
+        "invalid_request",
+        90023,
+    );
+    let mut bad = form_headers();
+    bad.insert("authorization", HeaderValue::from_static("Basic !!!"));
+    expect_error(
+        call(&e, TENANT, &bad, &secret_body(SECRET_APP, SECRET)),
+        400,
+        "invalid_request",
+        90023,
+    );
+}
