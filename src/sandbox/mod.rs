@@ -3,6 +3,7 @@
 
 pub mod annotations;
 pub mod config;
+pub mod entra;
 pub mod error;
 pub mod faults;
 pub mod metadata;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::annotations::{split_prefer, AnnotationFilter, Annotator, Lcid};
 use super::config::SandboxConfig;
-use super::entra::{Entra, EntraConfig};
+use super::entra::{AadError, AppRegistration, ClientSecret, Entra, EntraConfig};
 use super::error::DvError;
 use super::faults::{FaultKind, FaultSpec, Faults, Limited, ServiceProtection, Stats};
 use super::schema::{schema, EntityDef, NavKind};
@@ -65,7 +65,7 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> std::io::Res
     let url = format!("http://{addr}");
     let seed_opts = data::SeedOptions { scale: config.scale, option_base: config.option_base };
     let store = tokio::task::spawn_blocking(move || data::seed(&seed_opts)).await.map_err(std::io::Error::other)?;
-    let entra = Entra::new(EntraConfig::from_sandbox(&config, &url));
+    let entra = Entra::new(entra_config(&config, &url));
     let protection = ServiceProtection::new(
         config.max_requests_per_window,
         Duration::from_secs(config.window_secs),
@@ -90,6 +90,33 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> std::io::Res
     Ok(EmulatorHandle { url, addr, state, task })
 }
 
+/// The emulated tenant: the demo secret app, the certificate app (demo certificate), an app whose only
+/// secret expired, and a disabled app.
+fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
+    let far = chrono::Utc::now() + chrono::Duration::days(365 * 10);
+    let app = |client_id: Uuid, name: &str, secrets: Vec<ClientSecret>, certs: Vec<String>, disabled: bool| AppRegistration {
+        client_id,
+        object_id: Uuid::new_v5(&client_id, b"service-principal"),
+        display_name: name.to_string(),
+        secrets,
+        certificates_pem: certs,
+        disabled,
+    };
+    let secret = |value: &str, expires_at| ClientSecret { value: value.to_string(), expires_at };
+    EntraConfig {
+        tenant_id: c.tenant_id,
+        tenant_domain: c.tenant_domain.clone(),
+        resource: url.to_string(),
+        token_lifetime: chrono::Duration::seconds(c.token_lifetime_secs as i64),
+        apps: vec![
+            app(c.client_id, "ats-gateway (sandbox)", vec![secret(&c.client_secret, far)], vec![], false),
+            app(c.cert_client_id, "ats-gateway certificate (sandbox)", vec![], vec![super::entra::demo_certificate().0.to_string()], false),
+            app(c.expired_client_id, "expired secret (sandbox)", vec![secret(&c.client_secret, chrono::Utc::now() - chrono::Duration::days(1))], vec![], false),
+            app(c.disabled_client_id, "disabled (sandbox)", vec![secret(&c.client_secret, far)], vec![], true),
+        ],
+    }
+}
+
 pub fn router(state: Arc<EmulatorState>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
@@ -112,7 +139,7 @@ async fn token(State(st): State<Arc<EmulatorState>>, Path(tenant): Path<String>,
         tokio::time::sleep(verdict.delay).await;
     }
     if verdict.fail.is_some() {
-        return st.entra.temporarily_unavailable();
+        return AadError::temporarily_unavailable().into_response(&headers);
     }
     let token_url = format!("{}/{}/oauth2/v2.0/token", st.url, tenant);
     let resp = st.entra.token(&tenant, &token_url, &headers, &body);
