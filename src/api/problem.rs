@@ -287,3 +287,24 @@ mod tests {
         assert!(!e.detail().contains("contoso"));
     }
 }
+
+/// The one mapping from upstream failures to partner problems. Upstream detail goes to the log
+/// (via the variant's reason), never to the partner.
+impl From<crate::upstream::error::UpstreamError> for ApiError {
+    fn from(e: crate::upstream::error::UpstreamError) -> Self {
+        use crate::upstream::error::UpstreamError as U;
+        let reason = e.to_string();
+        match e {
+            U::Unauthorized | U::Forbidden { .. } | U::Config(_) => ApiError::UpstreamMisconfigured(reason),
+            // 0x8006088a: the entity set does not exist (virtual table not generated in this environment).
+            U::NotFound { ref code, .. } if code == "0x8006088a" => ApiError::UpstreamMisconfigured(reason),
+            U::NotFound { .. } => ApiError::NotFound("the resource does not exist".into()),
+            U::Throttled { retry_after } => ApiError::UpstreamThrottled { retry_after: retry_after.map_or(5, |d| d.as_secs().max(1)) },
+            U::Unavailable { .. } | U::Network(_) => ApiError::UpstreamUnavailable(reason),
+            U::Timeout => ApiError::UpstreamTimeout,
+            U::TokenEndpoint(ref t) if t.status >= 500 || t.status == 0 || t.error == "temporarily_unavailable" => ApiError::UpstreamUnavailable(reason),
+            U::TokenEndpoint(_) => ApiError::UpstreamMisconfigured(reason),
+            U::BadRequest { .. } | U::Rejected { .. } | U::BadResponse(_) | U::InvalidRequest(_) => ApiError::UpstreamFailed(reason),
+        }
+    }
+}
