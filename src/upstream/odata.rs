@@ -11,13 +11,14 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use uuid::Uuid;
 
 /// Characters left as-is in a query option value; everything else (including `&`, `#`, `+`, `%`,
-/// `=`, `;`, space, control characters and non-ASCII) is percent-encoded.
+/// `=`, `;`, `'`, space, control characters and non-ASCII) is percent-encoded. `'` is encoded because
+/// the `url` crate (and so reqwest) would re-encode it anyway: this way the string built here is the
+/// string sent.
 const VALUE_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~')
-    .remove(b'\'')
     .remove(b'(')
     .remove(b')')
     .remove(b',')
@@ -746,7 +747,7 @@ mod tests {
         assert_eq!(
             q.to_query_string(),
             "$select=mshr_jobpostingid,mshr_title,modifiedon\
-             &$filter=mshr_dataareaid%20eq%20'usmf'%20and%20modifiedon%20ge%202024-05-01T00:00:00Z\
+             &$filter=mshr_dataareaid%20eq%20%27usmf%27%20and%20modifiedon%20ge%202024-05-01T00:00:00Z\
              &$orderby=modifiedon%20desc,mshr_jobpostingid%20asc\
              &$top=50&$count=true"
         );
@@ -771,7 +772,7 @@ mod tests {
         assert_eq!(
             q.to_query_string(),
             "$select=mshr_name&$expand=mshr_FK_Person_id($select%3Dmshr_firstname,mshr_lastname%3B\
-             $filter%3Dcontains(mshr_firstname,'a%3Bb')),mshr_FK_Company_id"
+             $filter%3Dcontains(mshr_firstname,%27a%3Bb%27)),mshr_FK_Company_id"
         );
         assert_eq!(
             q.to_relative_url(),
