@@ -239,7 +239,11 @@ impl DataverseClient {
     }
 
     /// `POST set` and the new row's id from `OData-EntityId`.
-    pub async fn create(&self, entity_set: &'static str, body: &Value) -> Result<Uuid, UpstreamError> {
+    pub async fn create(
+        &self,
+        entity_set: &'static str,
+        body: &Value,
+    ) -> Result<Uuid, UpstreamError> {
         let url = self.url_for(entity_set)?;
         let reply = self
             .execute(Call {
@@ -323,7 +327,9 @@ impl DataverseClient {
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let retry_after = parse_retry_after(&headers);
                 match retry_after {
-                    Some(wait) if !throttle_retried && wait <= self.inner.max_inline_retry_after => {
+                    Some(wait)
+                        if !throttle_retried && wait <= self.inner.max_inline_retry_after =>
+                    {
                         throttle_retried = true;
                         tokio::time::sleep(wait).await;
                         continue;
@@ -386,8 +392,10 @@ impl DataverseClient {
         call: &Call<'_>,
         token: &AccessToken,
     ) -> Result<reqwest::RequestBuilder, UpstreamError> {
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| UpstreamError::BadResponse("token is not valid header text".to_string()))?;
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                UpstreamError::BadResponse("token is not valid header text".to_string())
+            })?;
         let mut rb = self
             .inner
             .http
@@ -499,7 +507,9 @@ fn parse_page(body: &[u8]) -> Result<Page, UpstreamError> {
             .into_iter()
             .map(|v| match v {
                 Value::Object(row) => Ok(row),
-                _ => Err(UpstreamError::BadResponse("row is not an object".to_string())),
+                _ => Err(UpstreamError::BadResponse(
+                    "row is not an object".to_string(),
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => {
@@ -612,7 +622,9 @@ mod tests {
 
     async fn token(State(m): State<Arc<Mock>>) -> Json<Value> {
         let n = m.token_hits.fetch_add(1, Ordering::SeqCst) + 1;
-        Json(serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":format!("tok-{n}")}))
+        Json(
+            serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":format!("tok-{n}")}),
+        )
     }
 
     async fn dataverse(State(m): State<Arc<Mock>>, req: Request) -> Response {
@@ -635,11 +647,8 @@ mod tests {
             tokio::time::sleep(a.delay).await;
         }
         m.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let mut resp = (
-            AxStatus::from_u16(a.status).unwrap_or(AxStatus::OK),
-            a.body,
-        )
-            .into_response();
+        let mut resp =
+            (AxStatus::from_u16(a.status).unwrap_or(AxStatus::OK), a.body).into_response();
         for (k, v) in a.headers {
             resp.headers_mut()
                 .insert(k, v.parse().expect("header value"));
@@ -647,7 +656,10 @@ mod tests {
         resp
     }
 
-    async fn start(script: Vec<Answer>, tweak: impl FnOnce(&mut DataverseConfig)) -> (DataverseClient, Arc<Mock>, SocketAddr) {
+    async fn start(
+        script: Vec<Answer>,
+        tweak: impl FnOnce(&mut DataverseConfig),
+    ) -> (DataverseClient, Arc<Mock>, SocketAddr) {
         let mock = Arc::new(Mock::default());
         mock.script.lock().expect("lock").extend(script);
         let app = Router::new()
@@ -666,7 +678,11 @@ mod tests {
         .expect("tokens");
         let mut cfg = DataverseConfig::new(&org);
         tweak(&mut cfg);
-        (DataverseClient::new(cfg, tokens).expect("client"), mock, addr)
+        (
+            DataverseClient::new(cfg, tokens).expect("client"),
+            mock,
+            addr,
+        )
     }
 
     fn seen_header(m: &Mock, i: usize, name: &str) -> String {
@@ -709,7 +725,10 @@ mod tests {
         {
             let seen = mock.seen.lock().expect("lock");
             assert_eq!(seen[0].method, "GET");
-            assert_eq!(seen[0].uri, format!("/api/data/v9.2/{}", q.to_relative_url()));
+            assert_eq!(
+                seen[0].uri,
+                format!("/api/data/v9.2/{}", q.to_relative_url())
+            );
         }
         assert_eq!(seen_header(&mock, 0, "authorization"), "Bearer tok-1");
         assert_eq!(seen_header(&mock, 0, "accept"), "application/json");
@@ -729,7 +748,8 @@ mod tests {
         let seen = mock.seen.lock().expect("lock");
         assert_eq!(
             seen[1].uri,
-            next.strip_prefix(&format!("http://{addr}")).expect("same origin")
+            next.strip_prefix(&format!("http://{addr}"))
+                .expect("same origin")
         );
     }
 
@@ -743,7 +763,10 @@ mod tests {
             "not a url".to_string(),
         ] {
             let err = client.get_next(&link, 10).await.expect_err("refused");
-            assert!(matches!(err, UpstreamError::InvalidRequest(_)), "{link}: {err:?}");
+            assert!(
+                matches!(err, UpstreamError::InvalidRequest(_)),
+                "{link}: {err:?}"
+            );
         }
         assert_eq!(mock.data_hits.load(Ordering::SeqCst), 0);
     }
@@ -768,7 +791,10 @@ mod tests {
             .lock()
             .expect("lock")
             .extend([answer(401, Value::Null), answer(401, Value::Null)]);
-        let err = client.get_page(&Query::new(SET), 10).await.expect_err("401");
+        let err = client
+            .get_page(&Query::new(SET), 10)
+            .await
+            .expect_err("401");
         assert_eq!(err, UpstreamError::Unauthorized);
         assert_eq!(mock.data_hits.load(Ordering::SeqCst), 4);
     }
@@ -779,14 +805,20 @@ mod tests {
         throttled.headers.push(("retry-after", "1".to_string()));
         let (client, mock, _) = start(vec![throttled], |_| {}).await;
         let t0 = Instant::now();
-        client.get_page(&Query::new(SET), 10).await.expect("retried");
+        client
+            .get_page(&Query::new(SET), 10)
+            .await
+            .expect("retried");
         assert!(t0.elapsed() >= Duration::from_millis(900));
         assert_eq!(mock.data_hits.load(Ordering::SeqCst), 2);
 
         let mut long = answer(429, dv_error("0x80072322", "Number of requests exceeded"));
         long.headers.push(("retry-after", "30".to_string()));
         mock.script.lock().expect("lock").push_back(long);
-        let err = client.get_page(&Query::new(SET), 10).await.expect_err("429");
+        let err = client
+            .get_page(&Query::new(SET), 10)
+            .await
+            .expect_err("429");
         assert_eq!(
             err,
             UpstreamError::Throttled {
@@ -801,7 +833,10 @@ mod tests {
         let mut b = answer(429, Value::Null);
         b.headers.push(("retry-after", "0".to_string()));
         mock.script.lock().expect("lock").extend([a, b]);
-        let err = client.get_page(&Query::new(SET), 10).await.expect_err("429");
+        let err = client
+            .get_page(&Query::new(SET), 10)
+            .await
+            .expect_err("429");
         assert!(matches!(err, UpstreamError::Throttled { .. }));
         assert_eq!(mock.data_hits.load(Ordering::SeqCst), 5);
     }
@@ -810,7 +845,13 @@ mod tests {
     async fn dataverse_errors_become_typed_variants() {
         let (client, _mock, _) = start(
             vec![
-                answer(403, dv_error("0x80040220", "Principal user is missing prvReadmshr privilege")),
+                answer(
+                    403,
+                    dv_error(
+                        "0x80040220",
+                        "Principal user is missing prvReadmshr privilege",
+                    ),
+                ),
                 answer(400, dv_error("0x0", "Could not find a property named 'x'")),
                 answer(503, Value::Null),
                 answer(412, dv_error("0x80060882", "version mismatch")),
@@ -820,7 +861,10 @@ mod tests {
                     body: "<html>".to_string(),
                     delay: Duration::ZERO,
                 },
-                answer(404, dv_error("0x80040217", "mshr_x With Id = 1 Does Not Exist")),
+                answer(
+                    404,
+                    dv_error("0x80040217", "mshr_x With Id = 1 Does Not Exist"),
+                ),
             ],
             |_| {},
         )
@@ -850,7 +894,10 @@ mod tests {
             UpstreamError::BadResponse(_)
         ));
         assert_eq!(
-            client.get_by_id(&q, Uuid::nil()).await.expect("404 is None"),
+            client
+                .get_by_id(&q, Uuid::nil())
+                .await
+                .expect("404 is None"),
             None
         );
     }
@@ -865,7 +912,10 @@ mod tests {
             "odata-entityid",
             format!("http://{addr}/api/data/v9.2/{SET}({id})"),
         ));
-        mock.script.lock().expect("lock").extend([created, answer(204, Value::Null)]);
+        mock.script
+            .lock()
+            .expect("lock")
+            .extend([created, answer(204, Value::Null)]);
         let body = serde_json::json!({"mshr_title": "Nurse"});
         assert_eq!(client.create(SET, &body).await.expect("create"), id);
         client.update(SET, id, &body).await.expect("update");
@@ -886,8 +936,12 @@ mod tests {
     async fn slow_upstream_times_out() {
         let mut slow = answer(200, serde_json::json!({"value": []}));
         slow.delay = Duration::from_secs(2);
-        let (client, _mock, _) = start(vec![slow], |c| c.timeout = Duration::from_millis(200)).await;
-        let err = client.get_page(&Query::new(SET), 10).await.expect_err("timeout");
+        let (client, _mock, _) =
+            start(vec![slow], |c| c.timeout = Duration::from_millis(200)).await;
+        let err = client
+            .get_page(&Query::new(SET), 10)
+            .await
+            .expect_err("timeout");
         assert_eq!(err, UpstreamError::Timeout);
     }
 
@@ -941,11 +995,18 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("1.5"));
         assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(1500)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(parse_retry_after(&h), None);
-        let url = Url::parse("https://o.example/api/data/v9.2/mshr_xs(1)?$skiptoken=a").expect("url");
+        let url =
+            Url::parse("https://o.example/api/data/v9.2/mshr_xs(1)?$skiptoken=a").expect("url");
         assert_eq!(entity_set_label(&url), "mshr_xs");
-        assert_eq!(prefer_header(Some(9000), false).as_deref(), Some("odata.maxpagesize=5000"));
+        assert_eq!(
+            prefer_header(Some(9000), false).as_deref(),
+            Some("odata.maxpagesize=5000")
+        );
         assert_eq!(prefer_header(None, false), None);
     }
 }

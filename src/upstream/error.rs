@@ -20,7 +20,11 @@ pub struct TokenEndpointError {
 
 impl fmt::Display for TokenEndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token endpoint returned {} ({})", self.status, self.error)?;
+        write!(
+            f,
+            "token endpoint returned {} ({})",
+            self.status, self.error
+        )?;
         if let Some(code) = self.aadsts {
             write!(f, " AADSTS{code}")?;
         }

@@ -1,5 +1,5 @@
 //! The gateway's upstream layer: Entra client-credentials tokens (`token`), the typed OData query
-//! builder (`odata`, the only writer of `$filter`) and the Dataverse Web API client (`client`).
+//! builder (`odata`, the only writer of OData query options) and the Dataverse Web API client (`client`).
 //! It knows nothing about partners or the sandbox: it talks to whatever URLs it is configured with.
 
 pub mod client;

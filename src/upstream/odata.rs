@@ -643,9 +643,14 @@ mod tests {
     #[test]
     fn injection_attempts_stay_inside_one_eq_literal() {
         for &input in NASTY {
-            let q = Query::new(SET).filter(Filter::eq("mshr_name", input)).top(5);
+            let q = Query::new(SET)
+                .filter(Filter::eq("mshr_name", input))
+                .top(5);
             let qs = q.to_query_string();
-            assert!(!qs.contains('#') && !qs.contains('+') && !qs.contains(' '), "{qs}");
+            assert!(
+                !qs.contains('#') && !qs.contains('+') && !qs.contains(' '),
+                "{qs}"
+            );
             let p = params(&qs);
             let names: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
             assert_eq!(names, vec!["$filter", "$top"], "input {input:?} -> {qs}");
@@ -720,7 +725,12 @@ mod tests {
     fn in_renders_dataverse_function_with_json_strings() {
         let f = Filter::is_in(
             "mshr_name",
-            vec!["OBrian".into(), "O'Brian".into(), "q\"uote".into(), 7i64.into()],
+            vec![
+                "OBrian".into(),
+                "O'Brian".into(),
+                "q\"uote".into(),
+                7i64.into(),
+            ],
         );
         assert_eq!(
             f.render(),

@@ -405,7 +405,10 @@ async fn refresh_loop(weak: Weak<Inner>, first: Arc<CachedToken>) {
                     .cache
                     .insert(inner.key.clone(), Arc::clone(&next))
                     .await;
-                tracing::debug!(lifetime_s = next.lifetime.as_secs(), "token refreshed ahead of expiry");
+                tracing::debug!(
+                    lifetime_s = next.lifetime.as_secs(),
+                    "token refreshed ahead of expiry"
+                );
                 if next.lifetime < MIN_REFRESHABLE_LIFETIME {
                     return;
                 }
@@ -533,7 +536,10 @@ mod tests {
         .into_response()
     }
 
-    async fn start(mock: MockEntra, credential: ClientCredential) -> (TokenProvider, Arc<MockEntra>) {
+    async fn start(
+        mock: MockEntra,
+        credential: ClientCredential,
+    ) -> (TokenProvider, Arc<MockEntra>) {
         let mock = Arc::new(mock);
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token_handler))
@@ -590,10 +596,15 @@ mod tests {
         assert_eq!(tp.token().await.expect("token").expose(), "tok-1");
         // Refresh is due at 80% of the 2 s lifetime; wait (bounded) for the background request.
         assert!(
-            wait_until(Duration::from_secs(3), || mock.hits.load(Ordering::SeqCst) >= 2).await,
+            wait_until(Duration::from_secs(3), || mock.hits.load(Ordering::SeqCst)
+                >= 2)
+            .await,
             "no background refresh"
         );
-        assert!(t0.elapsed() < Duration::from_secs(2), "refresh came after expiry");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "refresh came after expiry"
+        );
         let asked = Instant::now();
         let tok = tp.token().await.expect("token");
         assert!(asked.elapsed() < Duration::from_millis(100));
@@ -640,7 +651,9 @@ mod tests {
         assert_eq!(e.status, 401);
         assert_eq!(e.error, "invalid_client");
         assert_eq!(e.aadsts, Some(7000215));
-        assert!(e.summary.starts_with("AADSTS7000215: Invalid client secret provided."));
+        assert!(e
+            .summary
+            .starts_with("AADSTS7000215: Invalid client secret provided."));
         assert!(!e.summary.contains("Trace ID"));
         for text in [format!("{err}"), format!("{err:?}"), format!("{tp:?}")] {
             assert!(!text.contains(SECRET_VALUE), "{text}");
@@ -698,7 +711,10 @@ mod tests {
         assert_eq!(c["sub"], "client-1");
         assert!(uuid::Uuid::parse_str(c["jti"].as_str().unwrap_or("")).is_ok());
         let nbf = c["nbf"].as_i64().unwrap_or(0);
-        assert_eq!(c["exp"].as_i64().unwrap_or(0) - nbf, ASSERTION_LIFETIME_SECS);
+        assert_eq!(
+            c["exp"].as_i64().unwrap_or(0) - nbf,
+            ASSERTION_LIFETIME_SECS
+        );
     }
 
     #[test]
