@@ -1,0 +1,98 @@
+//! The upstream layer's one error type. Every failure talking to Entra or Dataverse becomes one of
+//! these variants; the API layer maps them to partner-facing problems in one place.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A failed call to the Entra token endpoint, parsed from its error body (wire reference §1.3).
+/// Holds no secret: `summary` is the first line of `error_description` (the `AADSTS…: text` part,
+/// without trace/correlation ids), truncated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEndpointError {
+    /// HTTP status from the token endpoint (0 when no response was received).
+    pub status: u16,
+    /// OAuth `error` (e.g. `invalid_client`), or `http_<status>` when the body was not an OAuth error.
+    pub error: String,
+    /// The AADSTS code (`error_codes[0]`, else parsed from the description).
+    pub aadsts: Option<u32>,
+    pub summary: String,
+}
+
+impl fmt::Display for TokenEndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "token endpoint returned {} ({})",
+            self.status, self.error
+        )?;
+        if let Some(code) = self.aadsts {
+            write!(f, " AADSTS{code}")?;
+        }
+        if !self.summary.is_empty() {
+            write!(f, ": {}", self.summary)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UpstreamError {
+    /// Dataverse refused the token even after one fresh token was fetched.
+    #[error("Dataverse rejected the access token")]
+    Unauthorized,
+    #[error("Dataverse denied access ({code}): {message}")]
+    Forbidden { code: String, message: String },
+    #[error("Dataverse resource not found ({code}): {message}")]
+    NotFound { code: String, message: String },
+    #[error("Dataverse rejected the request ({code}): {message}")]
+    BadRequest { code: String, message: String },
+    /// Other 4xx answers (405, 409, 412, 413 ...), kept with their status.
+    #[error("Dataverse refused the request with {status} ({code}): {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// 429 that was not retried (or still 429 after the one short retry).
+    #[error("Dataverse throttled the request (retry after {retry_after:?})")]
+    Throttled { retry_after: Option<Duration> },
+    /// 5xx from Dataverse.
+    #[error("Dataverse unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    #[error("upstream call timed out")]
+    Timeout,
+    /// Connection-level failure; the text never contains the URL (it may hold partner input).
+    #[error("network error talking to upstream: {0}")]
+    Network(String),
+    #[error("{0}")]
+    TokenEndpoint(TokenEndpointError),
+    /// A response that does not have the shape Dataverse documents.
+    #[error("unexpected upstream response: {0}")]
+    BadResponse(String),
+    /// The caller asked for something this layer refuses to send (non-finite number, empty `In`,
+    /// a nextLink to a foreign origin, a bad path).
+    #[error("invalid upstream request: {0}")]
+    InvalidRequest(String),
+    /// Bad credential or client configuration (unparseable certificate, bad URL ...).
+    #[error("upstream configuration error: {0}")]
+    Config(String),
+}
+
+impl UpstreamError {
+    /// Whether the same request may succeed if tried again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled { .. } | Self::Unavailable { .. } | Self::Timeout | Self::Network(_)
+        )
+    }
+
+    /// Maps a reqwest failure without leaking the request URL.
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            Self::Timeout
+        } else {
+            Self::Network(err.without_url().to_string())
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The gateway's upstream layer: Entra client-credentials tokens (`token`), the typed OData query
+//! builder (`odata`, the only writer of OData query options) and the Dataverse Web API client (`client`).
+//! It knows nothing about partners or the sandbox: it talks to whatever URLs it is configured with.
+
+pub mod client;
+pub mod error;
+pub mod odata;
+pub mod secret;
+pub mod token;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use client::{DataverseClient, DataverseConfig, Page, Row};
+pub use error::{TokenEndpointError, UpstreamError};
+pub use odata::{CmpOp, Expand, Filter, Literal, Order, Query, QueryError, StrFn};
+pub use secret::Secret;
+pub use token::{AccessToken, CertificateCredential, ClientCredential, TokenConfig, TokenProvider};
