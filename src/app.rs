@@ -1,63 +1,169 @@
-//! The gateway's HTTP server: ops routes and (as they land) the partner API, with cross-cutting
-//! tower layers (request id, tracing, timeout, body limit).
+//! The gateway's HTTP server: state construction from config, the router (partner API, auth, ops),
+//! and the cross-cutting tower layers (request id, tracing, metrics, timeout, body limit, CORS).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderName, StatusCode};
-use axum::response::IntoResponse;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{header, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use crate::api::cursor::CursorSealer;
+use crate::api::{openapi, problem, recruiting_requests, reference};
+use crate::auth::AuthService;
+use crate::config::{Config, DataverseConfig};
+use crate::ops::metrics;
+use crate::resolve::lookups::{LookupRef, LookupResolver};
+use crate::resolve::options::OptionCatalog;
+use crate::upstream::{self, ClientCredential, DataverseClient, Secret, TokenConfig, TokenProvider, UpstreamError};
 
 pub struct AppState {
     pub config: Config,
+    pub client: Arc<DataverseClient>,
+    pub options: OptionCatalog,
+    pub lookups: LookupResolver,
+    pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
+    pub cursors: CursorSealer,
+    pub auth: Arc<AuthService>,
+    readiness: moka::future::Cache<(), Result<(), String>>,
+}
+
+impl FromRef<Arc<AppState>> for Arc<AuthService> {
+    fn from_ref(st: &Arc<AppState>) -> Self {
+        st.auth.clone()
+    }
 }
 
 pub struct GatewayHandle {
     pub url: String,
+    pub state: Arc<AppState>,
     pub task: tokio::task::JoinHandle<()>,
 }
 
-pub async fn start(config: Config, listener: TcpListener) -> std::io::Result<GatewayHandle> {
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("dataverse: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error("{key}: {problem}")]
+    Config { key: &'static str, problem: String },
+    #[error("auth: {0}")]
+    Auth(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The Dataverse client for a config: certificate when configured, else the client secret.
+pub fn dataverse_client(d: &DataverseConfig) -> Result<DataverseClient, StartError> {
+    let credential = match (&d.certificate_file, &d.private_key_file) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &std::path::PathBuf, k: &'static str| std::fs::read_to_string(p).map_err(|e| StartError::Config { key: k, problem: format!("cannot read {} ({e})", p.display()) });
+            let cert_pem = read(cert, "dataverse.certificate_file")?;
+            let key_pem = read(key, "dataverse.private_key_file")?;
+            ClientCredential::Certificate(upstream::CertificateCredential::from_pem(&cert_pem, &Secret::new(key_pem))?)
+        }
+        _ => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
+    };
+    let tokens = TokenProvider::new(TokenConfig::for_dataverse(&d.authority, &d.tenant_id, &d.client_id, &d.org_url, credential))?;
+    let mut cfg = upstream::DataverseConfig::new(&d.org_url);
+    cfg.timeout = Duration::from_millis(d.timeout_ms);
+    cfg.max_concurrency = d.max_concurrency;
+    Ok(DataverseClient::new(cfg, tokens)?)
+}
+
+pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
+    let client = Arc::new(dataverse_client(&config.dataverse)?);
+    let auth = Arc::new(AuthService::from_config(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?);
+    let cursors = match config.gateway.cursor_key.expose() {
+        "" => CursorSealer::random(config.gateway.cursor_ttl_secs),
+        hex => CursorSealer::new(parse_key(hex)?, config.gateway.cursor_ttl_secs),
+    };
+    let ttl = Duration::from_secs(config.gateway.reference_ttl_secs);
+    Ok(Arc::new(AppState {
+        options: OptionCatalog::new(client.clone(), ttl),
+        lookups: LookupResolver::new(client.clone(), ttl, 100_000),
+        reference: moka::future::Cache::builder().max_capacity(256).time_to_live(ttl).build(),
+        readiness: moka::future::Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(5)).build(),
+        cursors,
+        auth,
+        client,
+        config,
+    }))
+}
+
+fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
+    let bad = || StartError::Config { key: "gateway.cursor_key", problem: "must be 64 hex characters (32 bytes)".into() };
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect::<Option<_>>().ok_or_else(bad)?;
+    bytes.try_into().map_err(|_| bad())
+}
+
+pub async fn start(config: Config, listener: TcpListener) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
-    let state = Arc::new(AppState { config });
-    let app = router(state, timeout);
+    let state = build_state(config).await?;
+    let app = router(state.clone(), timeout);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "gateway server stopped");
         }
     });
-    Ok(GatewayHandle {
-        url: format!("http://{addr}"),
-        task,
-    })
+    Ok(GatewayHandle { url: format!("http://{addr}"), state, task })
 }
 
 pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let partner_api = Router::new()
+        .route("/v1/recruiting-requests", get(recruiting_requests::list))
+        .route("/v1/recruiting-requests/{id}", get(recruiting_requests::get))
+        .route("/v1/option-sets", get(reference::list_option_sets))
+        .route("/v1/option-sets/{name}", get(reference::get_option_set))
+        .route("/v1/reference/{kind}", get(reference::get_lookup_list))
+        .route_layer(axum::middleware::from_fn_with_state(state.auth.clone(), crate::auth::rate_limit::middleware))
+        .route_layer(axum::middleware::from_fn(crate::auth::audit::middleware));
     Router::new()
+        .merge(partner_api)
+        .merge(crate::auth::router())
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
-        .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            timeout,
-        ))
-        .layer(TraceLayer::new_for_http())
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::document_json()) }))
+        .route("/docs", get(|| async { axum::response::Html(openapi::DOCS_HTML) }))
+        .route("/problems/{slug}", get(problem_page))
+        .fallback(|| async { problem::ApiError::NotFound("no such route; see /docs".into()) })
+        .with_state(state.clone())
+        .layer(crate::auth::cors::layer(state.auth.clone()))
+        .layer(axum::middleware::from_fn(problem::problem_context))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-async fn readyz(
-    axum::extract::State(_st): axum::extract::State<Arc<AppState>>,
-) -> impl IntoResponse {
-    Json(json!({"status": "ready"}))
+async fn problem_page(Path(slug): Path<String>) -> Response {
+    match problem::explain(&slug) {
+        Some(text) => axum::response::Html(format!("<!doctype html><title>{slug}</title><h1>{slug}</h1><p>{text}</p>")).into_response(),
+        None => problem::ApiError::NotFound(format!("no problem type `{slug}`")).into_response(),
+    }
+}
+
+/// Ready when a token can be obtained and Dataverse answers `WhoAmI()` (checked at most every 5 s).
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    let client = st.client.clone();
+    let result = st.readiness.get_with((), async move { client.get_json("WhoAmI()").await.map(|_| ()).map_err(|e| e.to_string()) }).await;
+    match result {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "reason": reason}))).into_response(),
+    }
 }

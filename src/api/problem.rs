@@ -308,3 +308,29 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
         }
     }
 }
+
+/// Completes problem bodies with `instance` (the request path) and `request_id`, so handlers and
+/// extractors can raise `ApiError` without carrying the request around.
+pub async fn problem_context(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let resp = next.run(req).await;
+    let is_problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if !is_problem {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (parts.status, "").into_response();
+    };
+    let mut v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("instance".into(), Value::String(path));
+        if let Some(id) = request_id {
+            obj.insert("request_id".into(), Value::String(id));
+        }
+    }
+    let out = serde_json::to_vec(&v).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(out))
+}

@@ -220,8 +220,8 @@ pub async fn get(State(st): State<Arc<AppState>>, principal: Principal, headers:
     principal.require(SCOPE)?;
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
-    let q = with_children(Query::new(rr::SET).key(id).select(rr::SELECT), Embed::ALL);
-    let row = st.client.get_by_id(&q).await?;
+    let q = with_children(Query::new(rr::SET).select(rr::SELECT), Embed::ALL);
+    let row = st.client.get_by_id(&q, id).await?.ok_or_else(|| ApiError::NotFound("no recruiting request with this id".into()))?;
     let company = row.get("mshr_dataareaid").and_then(|v| v.as_str()).unwrap_or("");
     if !principal.companies.is_empty() && !principal.companies.iter().any(|c| c.eq_ignore_ascii_case(company)) {
         // Another company's record does not exist as far as this partner can tell.

@@ -40,6 +40,12 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Upper bound for one partner request, upstream calls included.
     pub request_timeout_ms: u64,
+    /// 64 hex characters: the key sealing list cursors. Empty = random per process (cursors do not
+    /// survive a restart or work across replicas).
+    pub cursor_key: SecretString,
+    pub cursor_ttl_secs: i64,
+    /// How long option-set labels, lookup names and reference lists are cached.
+    pub reference_ttl_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -94,6 +100,7 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub dataverse: DataverseConfig,
     pub sandbox: SandboxConfig,
+    pub auth: crate::auth::config::AuthConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

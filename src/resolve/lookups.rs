@@ -99,6 +99,11 @@ impl Wanted {
 pub struct Resolved(HashMap<(&'static str, Uuid), Arc<LookupRef>>);
 
 impl Resolved {
+    /// Adds a known lookup (benchmarks and tests build pages without an upstream).
+    pub fn insert(&mut self, target: &'static str, r: LookupRef) {
+        self.0.insert((target, r.id), Arc::new(r));
+    }
+
     /// The partner-facing lookup, falling back to the row's FormattedValue as code when the
     /// target could not be read.
     pub fn get(&self, target: &'static str, id: Option<Uuid>, formatted: Option<&str>) -> Option<LookupRef> {

@@ -1,0 +1,79 @@
+//! OpenAPI 3.1 document generated from the route annotations (the scopes in each route's `security`
+//! come from the same attribute that documents it). Checked in at `openapi/openapi.json`; a test
+//! fails when that file is stale (`UPDATE_OPENAPI=1 cargo test openapi` rewrites it).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{recruiting_requests, reference};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Partner token from POST /oauth2/token (client_credentials); scopes are listed per route"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ats-gateway partner API", version = "1", description = "Clean REST over the Dynamics 365 HR ATS integration API. Errors are RFC 9457 problem+json; lists are cursor-paged."),
+    paths(
+        recruiting_requests::list,
+        recruiting_requests::get,
+        reference::list_option_sets,
+        reference::get_option_set,
+        reference::get_lookup_list,
+    ),
+    components(schemas(
+        crate::model::recruiting_request::RecruitingRequest,
+        crate::model::recruiting_request::Position,
+        crate::model::recruiting_request::Skill,
+        crate::model::recruiting_request::Education,
+        crate::model::recruiting_request::Location,
+        crate::model::recruiting_request::Compensation,
+        crate::resolve::lookups::LookupRef,
+        crate::resolve::options::OptionValue,
+        reference::OptionSet,
+        recruiting_requests::RecruitingRequestPage,
+    )),
+    modifiers(&BearerAuth),
+    tags((name = "recruiting-requests"), (name = "reference"))
+)]
+pub struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub fn document_json() -> String {
+    document().to_pretty_json().unwrap_or_else(|_| "{}".into())
+}
+
+/// A self-contained docs page (no CDN: it must work offline) that lists the routes from /openapi.json.
+pub const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ats-gateway API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2rem}.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.6rem}
+.m{font-weight:bold;text-transform:uppercase;margin-right:.5rem}</style></head>
+<body><h1>ats-gateway partner API</h1><p>Machine-readable: <a href="/openapi.json">/openapi.json</a>.
+Errors: <a href="/problems/invalid-parameter">/problems/…</a>.</p><div id="ops">Loading…</div>
+<script>
+fetch('/openapi.json').then(r=>r.json()).then(doc=>{const el=document.getElementById('ops');el.innerHTML='';
+for(const [path,item] of Object.entries(doc.paths)){for(const [m,op] of Object.entries(item)){
+const d=document.createElement('div');d.className='op';
+const scopes=(op.security||[]).flatMap(s=>Object.values(s).flat()).join(', ');
+const params=(op.parameters||[]).map(p=>`<li><code>${p.name}</code> (${p.in}) ${p.description||''}</li>`).join('');
+d.innerHTML=`<div><span class="m">${m}</span><code>${path}</code></div><p>${op.summary||op.description||''}</p>`+
+(scopes?`<p>Scope: <code>${scopes}</code></p>`:'')+(params?`<ul>${params}</ul>`:'');el.appendChild(d);}}});
+</script></body></html>"#;
