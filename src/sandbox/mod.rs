@@ -2,5 +2,6 @@
 //! the HR ATS tables. It is a separate HTTP server; the gateway reaches it only by URL.
 
 pub mod error;
+pub mod odata;
 pub mod schema;
 pub mod store;
