@@ -650,3 +650,42 @@ fn projection_keeps_primary_key_in_schema_order() {
     assert_eq!(missing["mshr_comments"], serde_json::Value::Null);
     assert_eq!(project(rr(), &all[1], None), all[1]);
 }
+
+#[test]
+fn random_option_values_never_panic() {
+    let alphabet: Vec<char> = "()[];,='\"$/@ éabmshr_status1-".chars().collect();
+    let words = [
+        "mshr_FK_HcmRecruitingRequestPositionEntity_RecruitingRequest",
+        "mshr_FK_RecruitingRequestLocation_id",
+        "$select=",
+        "$filter=",
+        "$top=",
+        "$orderby=",
+        "/$ref",
+        "mshr_status",
+        " desc",
+    ];
+    let mut seed: u64 = 42;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n
+    };
+    for i in 0..300 {
+        let mut s = String::new();
+        for _ in 0..(1 + next(12)) {
+            if next(3) == 0 {
+                s.push_str(words[next(words.len())]);
+            } else {
+                s.push(alphabet[next(alphabet.len())]);
+            }
+        }
+        let key = [
+            "$expand", "$select", "$orderby", "$top", "$count", "$filter",
+        ][i % 6];
+        if let Err(e) = parse_query(rr(), &pairs(&[(key, &s)])) {
+            assert_eq!(e.status.as_u16(), 400, "{key}={s:?}");
+        }
+    }
+}
