@@ -3,11 +3,14 @@
 
 pub mod annotations;
 pub mod config;
+// pub mod data;
 pub mod entra;
 pub mod error;
 pub mod faults;
 pub mod metadata;
+pub mod odata;
+pub mod paging;
 pub mod schema;
-pub mod store;
-// pub mod paging;
 // pub mod server;
+pub mod store;
+// pub mod writes;
