@@ -10,3 +10,4 @@ pub mod ops;
 pub mod resolve;
 pub mod sandbox;
 pub mod upstream;
+pub mod demo;

@@ -497,6 +497,10 @@ fn render_row(st: &EmulatorState, ctx: &Ctx, store: &Store, def: &EntityDef, row
                     .and_then(|s| Uuid::parse_str(s).ok())
                     .and_then(|tid| store.table(target).and_then(|t| t.get(&tid)));
                 let value = match (schema().by_logical(target), target_row) {
+                    (Some(tdef), Some(r)) if ex.ref_only => {
+                        let tid = r.get(&tdef.primary_id).and_then(Value::as_str).unwrap_or_default();
+                        json!({"@odata.id": format!("{}{API_PREFIX}/{}({tid})", st.url, tdef.set_name)})
+                    }
                     (Some(tdef), Some(r)) => Value::Object(render_row(st, ctx, store, tdef, r, &sub)),
                     _ => Value::Null,
                 };
