@@ -3,6 +3,7 @@
 pub mod sandbox;
 
 pub mod app;
+pub mod auth;
 // pub mod cli;
 pub mod api;
 pub mod config;
