@@ -61,7 +61,8 @@ pub struct AuthService {
     keys: KeyRing,
     external: Vec<ExternalIssuer>,
     limiters: RateLimiters,
-    inline_partners: Vec<PartnerConfig>,
+    /// The partners from the main config (the file's are re-read on each reload).
+    inline_partners: std::sync::Mutex<Vec<PartnerConfig>>,
     partners_file: Option<PathBuf>,
     reload_poll: Duration,
 }
@@ -106,7 +107,7 @@ impl AuthService {
             keys: KeyRing::new(signing, cfg.token_ttl_secs + cfg.leeway_secs),
             external,
             limiters: RateLimiters::default(),
-            inline_partners: cfg.partners.clone(),
+            inline_partners: std::sync::Mutex::new(cfg.partners.clone()),
             partners_file: cfg.partners_file.clone(),
             reload_poll: Duration::from_millis(cfg.reload_poll_ms.max(50)),
         }))
@@ -127,13 +128,21 @@ impl AuthService {
     /// Rebuilds the registry from new partner config (e.g. after the main config was re-read).
     pub fn reload_partners(&self, partners: &[PartnerConfig]) -> Result<(), AuthConfigError> {
         let reg = build_registry(partners, self.partners_file.as_deref())?;
+        match self.inline_partners.lock() {
+            Ok(mut g) => *g = partners.to_vec(),
+            Err(p) => *p.into_inner() = partners.to_vec(),
+        }
         self.replace_registry(reg);
         Ok(())
     }
 
     /// Re-reads `partners_file` (keeping the inline partners). On error the old registry stays.
     pub fn reload_now(&self) -> Result<(), AuthConfigError> {
-        let result = build_registry(&self.inline_partners, self.partners_file.as_deref());
+        let inline = match self.inline_partners.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let result = build_registry(&inline, self.partners_file.as_deref());
         match result {
             Ok(reg) => {
                 self.replace_registry(reg);
