@@ -74,8 +74,16 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // argon2 is CPU-heavy: keep it off the async workers.
-    let result = tokio::task::spawn_blocking(move || handle(&auth, &headers, &body)).await;
+    // argon2 is CPU-heavy: keep it off the async workers, but keep the caller's subscriber and
+    // span so the blocking thread's log lines land in the same place.
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    let span = tracing::Span::current();
+    let result = tokio::task::spawn_blocking(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            span.in_scope(|| handle(&auth, &headers, &body))
+        })
+    })
+    .await;
     match result {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => e.into_response(),
