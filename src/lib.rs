@@ -2,12 +2,12 @@
 
 pub mod api;
 pub mod app;
-// pub mod auth;
+pub mod auth;
 // pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod model;
 pub mod ops;
 pub mod resolve;
 pub mod sandbox;
 pub mod upstream;
-pub mod demo;

@@ -1,0 +1,157 @@
+//! External issuers (the organisation's IdP signing users in for a frontend): JWKS fetched with
+//! reqwest, cached in moka with a TTL, and refetched on an unknown `kid` at most once per interval
+//! so a flood of forged kids cannot turn the gateway into a JWKS hammer.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::Algorithm;
+use moka::future::Cache;
+
+use crate::auth::config::{AuthConfigError, ExternalIssuerConfig};
+use crate::auth::verify::TokenError;
+
+pub struct ExternalIssuer {
+    pub config: ExternalIssuerConfig,
+    pub algorithms: Vec<Algorithm>,
+    http: reqwest::Client,
+    cache: Cache<(), Arc<JwkSet>>,
+    last_forced_refresh: Mutex<Option<Instant>>,
+    min_refresh_interval: Duration,
+}
+
+impl ExternalIssuer {
+    pub fn new(
+        index: usize,
+        config: ExternalIssuerConfig,
+        http: reqwest::Client,
+    ) -> Result<Self, AuthConfigError> {
+        let key = |k: &str| format!("auth.external_issuers[{index}].{k}");
+        let algorithms = parse_algorithms(&config.algorithms)
+            .map_err(|problem| AuthConfigError::invalid(key("algorithms"), problem))?;
+        url::Url::parse(&config.jwks_url)
+            .map_err(|e| AuthConfigError::invalid(key("jwks_url"), e.to_string()))?;
+        for (name, v) in [
+            ("issuer", &config.issuer),
+            ("audience", &config.audience),
+            ("partner_claim", &config.partner_claim),
+            ("scope_claim", &config.scope_claim),
+        ] {
+            if v.trim().is_empty() {
+                return Err(AuthConfigError::invalid(key(name), "is required"));
+            }
+        }
+        let cache = Cache::builder()
+            .max_capacity(1)
+            .time_to_live(Duration::from_secs(config.jwks_ttl_secs.max(1)))
+            .build();
+        Ok(Self {
+            min_refresh_interval: Duration::from_secs(config.jwks_refresh_min_interval_secs),
+            algorithms,
+            http,
+            cache,
+            last_forced_refresh: Mutex::new(None),
+            config,
+        })
+    }
+
+    /// The JWK for `kid`, refetching the JWKS once if the kid is unknown and the last forced
+    /// refresh is older than the configured interval.
+    pub async fn key_for(&self, kid: &str) -> Result<Jwk, TokenError> {
+        let set = self
+            .cache
+            .try_get_with((), self.fetch())
+            .await
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        if let Some(k) = set.find(kid) {
+            return Ok(k.clone());
+        }
+        if !self.claim_refresh_slot() {
+            return Err(TokenError::UnknownKid(kid.to_string()));
+        }
+        let fresh = self.fetch().await.map_err(TokenError::Jwks)?;
+        self.cache.insert((), fresh.clone()).await;
+        fresh
+            .find(kid)
+            .cloned()
+            .ok_or_else(|| TokenError::UnknownKid(kid.to_string()))
+    }
+
+    /// True (and the slot is taken) when a forced refresh is allowed now.
+    fn claim_refresh_slot(&self) -> bool {
+        let mut last = match self.last_forced_refresh.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let allowed = last.is_none_or(|t| t.elapsed() >= self.min_refresh_interval);
+        if allowed {
+            *last = Some(Instant::now());
+        }
+        allowed
+    }
+
+    async fn fetch(&self) -> Result<Arc<JwkSet>, String> {
+        let resp = self
+            .http
+            .get(&self.config.jwks_url)
+            .send()
+            .await
+            .map_err(|e| format!("JWKS fetch failed: {}", e.without_url()))?;
+        if !resp.status().is_success() {
+            return Err(format!("JWKS fetch answered {}", resp.status()));
+        }
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| format!("JWKS is not JSON: {}", e.without_url()))?;
+        let keys = body
+            .get("keys")
+            .and_then(|k| k.as_array())
+            .ok_or("JWKS has no `keys` array")?;
+        // Skip keys this library cannot use rather than failing the whole set.
+        let keys: Vec<Jwk> = keys
+            .iter()
+            .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
+            .filter(|k| k.common.key_id.is_some())
+            .collect();
+        tracing::debug!(issuer = %self.config.issuer, keys = keys.len(), "JWKS fetched");
+        Ok(Arc::new(JwkSet { keys }))
+    }
+}
+
+/// Asymmetric algorithms only: a JWKS-published HMAC key would be a shared secret made public.
+fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, String> {
+    if names.is_empty() {
+        return Err("at least one algorithm is required".into());
+    }
+    names
+        .iter()
+        .map(|n| {
+            let alg = Algorithm::from_str(n).map_err(|_| format!("unknown algorithm `{n}`"))?;
+            match alg {
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Err(format!(
+                    "`{n}` is symmetric and not allowed for external issuers"
+                )),
+                _ => Ok(alg),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_list_refuses_none_and_hmac() {
+        assert_eq!(
+            parse_algorithms(&["RS256".into(), "ES256".into()]),
+            Ok(vec![Algorithm::RS256, Algorithm::ES256])
+        );
+        assert!(parse_algorithms(&["none".into()]).is_err());
+        assert!(parse_algorithms(&["HS256".into()]).is_err());
+        assert!(parse_algorithms(&[]).is_err());
+    }
+}

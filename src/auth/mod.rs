@@ -1,0 +1,291 @@
+//! Partner identity and authorization: the partner registry (hot-reloadable), the gateway's own
+//! OAuth2 token endpoint and ES256 keys, external issuers (JWKS), strict JWT verification, the
+//! `Principal` extractor, per-partner rate limits, CORS and the audit line.
+//!
+//! Wiring: `router()` serves `/oauth2/token` and `/.well-known/jwks.json`; `protect()` wraps the
+//! partner API with CORS → audit → authenticate → rate limit. Both need `Arc<AuthService>`
+//! reachable from the app state through `FromRef`.
+
+pub mod audit;
+pub mod config;
+pub mod cors;
+pub mod external;
+pub mod keys;
+pub mod principal;
+pub mod rate_limit;
+pub mod registry;
+pub mod scopes;
+pub mod secrets;
+pub mod token_endpoint;
+pub mod verify;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use axum::Router;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, Header};
+use serde_json::json;
+
+pub use audit::record_upstream_call;
+pub use config::{
+    AuthConfig, AuthConfigError, ExternalIssuerConfig, PartnerConfig, RateLimitConfig,
+};
+pub use principal::Principal;
+pub use registry::{Partner, Registry};
+pub use scopes::Scope;
+pub use secrets::create_partner_secret;
+pub use verify::TokenError;
+
+use external::ExternalIssuer;
+use keys::{KeyRing, SigningKey};
+use rate_limit::RateLimiters;
+use registry::SharedRegistry;
+
+/// The token-issuing settings, fixed for the process lifetime.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: String,
+    pub audience: String,
+    pub token_ttl_secs: u64,
+    pub leeway_secs: u64,
+}
+
+pub struct AuthService {
+    pub settings: Settings,
+    registry: SharedRegistry,
+    keys: KeyRing,
+    external: Vec<ExternalIssuer>,
+    limiters: RateLimiters,
+    /// The partners from the main config (the file's are re-read on each reload).
+    inline_partners: std::sync::Mutex<Vec<PartnerConfig>>,
+    partners_file: Option<PathBuf>,
+    reload_poll: Duration,
+}
+
+/// A freshly signed access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+impl AuthService {
+    /// Builds the service: validates config, loads the registry (inline + `partners_file`) and the
+    /// signing key (PEM file, or a fresh P-256 key).
+    pub fn new(cfg: &AuthConfig) -> Result<Arc<Self>, AuthConfigError> {
+        cfg.validate()?;
+        let signing = match &cfg.signing_key_file {
+            Some(path) => SigningKey::from_pem_file(path)?,
+            None => SigningKey::generate()?,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| AuthConfigError::invalid("auth.external_issuers", e.to_string()))?;
+        let external = cfg
+            .external_issuers
+            .iter()
+            .enumerate()
+            .map(|(i, e)| ExternalIssuer::new(i, e.clone(), http.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let registry = build_registry(&cfg.partners, cfg.partners_file.as_deref())?;
+        tracing::info!(partners = registry.len(), kid = %signing.kid, "auth ready");
+        Ok(Arc::new(Self {
+            settings: Settings {
+                issuer: cfg.issuer.clone(),
+                audience: cfg.audience.clone(),
+                token_ttl_secs: cfg.token_ttl_secs,
+                leeway_secs: cfg.leeway_secs,
+            },
+            registry: SharedRegistry::new(registry),
+            keys: KeyRing::new(signing, cfg.token_ttl_secs + cfg.leeway_secs),
+            external,
+            limiters: RateLimiters::default(),
+            inline_partners: std::sync::Mutex::new(cfg.partners.clone()),
+            partners_file: cfg.partners_file.clone(),
+            reload_poll: Duration::from_millis(cfg.reload_poll_ms.max(50)),
+        }))
+    }
+
+    /// The current registry snapshot (cheap: one `Arc` clone).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.snapshot()
+    }
+
+    /// Swaps in a new registry; in-flight requests keep the snapshot they started with.
+    pub fn replace_registry(&self, reg: Registry) {
+        self.limiters.retain(|id| reg.partner(id).is_some());
+        tracing::info!(partners = reg.len(), "partner registry replaced");
+        self.registry.replace(reg);
+    }
+
+    /// Rebuilds the registry from new partner config (e.g. after the main config was re-read).
+    pub fn reload_partners(&self, partners: &[PartnerConfig]) -> Result<(), AuthConfigError> {
+        let reg = build_registry(partners, self.partners_file.as_deref())?;
+        match self.inline_partners.lock() {
+            Ok(mut g) => *g = partners.to_vec(),
+            Err(p) => *p.into_inner() = partners.to_vec(),
+        }
+        self.replace_registry(reg);
+        Ok(())
+    }
+
+    /// Re-reads `partners_file` (keeping the inline partners). On error the old registry stays.
+    pub fn reload_now(&self) -> Result<(), AuthConfigError> {
+        let inline = match self.inline_partners.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let result = build_registry(&inline, self.partners_file.as_deref());
+        match result {
+            Ok(reg) => {
+                self.replace_registry(reg);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "partner registry reload failed; keeping the previous one");
+                Err(e)
+            }
+        }
+    }
+
+    /// Watches `partners_file` (modification time, every `reload_poll_ms`) and SIGHUP, reloading on
+    /// either. Ends when the service is dropped. `None` without a partners file.
+    pub fn spawn_reloader(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let path = self.partners_file.clone()?;
+        let weak = Arc::downgrade(self);
+        let poll = self.reload_poll;
+        Some(tokio::spawn(reload_loop(weak, path, poll)))
+    }
+
+    /// Makes a new signing key current; the previous one stays in the JWKS until its tokens expire.
+    pub fn rotate_signing_key(&self) -> Result<String, AuthConfigError> {
+        self.keys.rotate()
+    }
+
+    pub fn current_kid(&self) -> String {
+        self.keys.current().kid.clone()
+    }
+
+    pub fn jwks(&self) -> JwkSet {
+        self.keys.jwks()
+    }
+
+    /// Signs an access token for `partner_id` with the current key.
+    pub fn issue_token(
+        &self,
+        partner_id: &str,
+        client_id: &str,
+        scopes: &BTreeSet<Scope>,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        let key = self.keys.current();
+        let now = keys::now();
+        let ttl = self.settings.token_ttl_secs;
+        let scope = Scope::join(scopes);
+        let claims = json!({
+            "iss": self.settings.issuer,
+            "aud": self.settings.audience,
+            "sub": partner_id,
+            "client_id": client_id,
+            "scope": scope,
+            "iat": now,
+            "nbf": now,
+            "exp": now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(key.kid.clone());
+        header.typ = Some("at+jwt".into());
+        let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: ttl,
+            scope,
+        })
+    }
+}
+
+fn build_registry(
+    inline: &[PartnerConfig],
+    file: Option<&Path>,
+) -> Result<Registry, AuthConfigError> {
+    let mut all = inline.to_vec();
+    if let Some(f) = file {
+        all.extend(Registry::load_file(f)?);
+    }
+    Registry::from_config(&all)
+}
+
+/// What identifies a version of the partners file: modification time and length.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+async fn reload_loop(weak: Weak<AuthService>, path: PathBuf, poll: Duration) {
+    let mut last = file_stamp(&path);
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            _ = hangup => true,
+        };
+        let Some(svc) = weak.upgrade() else { return };
+        let stamp = file_stamp(&path);
+        if forced || stamp != last {
+            last = stamp;
+            // Errors are logged inside; the previous registry stays in force.
+            let _ = svc.reload_now();
+        }
+    }
+}
+
+/// `/oauth2/token` and `/.well-known/jwks.json`.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<AuthService>: FromRef<S>,
+{
+    Router::new()
+        .route("/oauth2/token", post(token_endpoint::token))
+        .route("/.well-known/jwks.json", get(token_endpoint::jwks))
+}
+
+/// Wraps partner routes: CORS (preflight answered without auth) → audit → authenticate → rate
+/// limit → handler. Handlers take `Principal` and call `require(Scope::...)`.
+pub fn protect<S>(routes: Router<S>, auth: Arc<AuthService>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes
+        .layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            rate_limit::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            principal::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(audit::audit))
+        .layer(cors::cors_layer(auth))
+}

@@ -1,0 +1,198 @@
+//! Per-partner rate limits (governor GCRA, one limiter per partner id, so one partner's burst never
+//! slows another). Runs after authentication; answers 429 with `Retry-After` and stamps
+//! `RateLimit-Limit/-Remaining/-Reset` on every partner response.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+
+use crate::api::problem::ApiError;
+use crate::auth::config::RateLimitConfig;
+use crate::auth::principal::Principal;
+use crate::auth::AuthService;
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed {
+        limit: u32,
+        remaining: u32,
+        reset: u64,
+    },
+    Limited {
+        limit: u32,
+        retry_after: u64,
+    },
+}
+
+#[derive(Default)]
+pub struct RateLimiters {
+    limiters: Mutex<HashMap<String, (RateLimitConfig, Arc<Limiter>)>>,
+}
+
+impl RateLimiters {
+    /// The partner's limiter, rebuilt when a reload changed its quota.
+    fn limiter(&self, partner_id: &str, cfg: RateLimitConfig) -> Arc<Limiter> {
+        let mut map = match self.limiters.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match map.get(partner_id) {
+            Some((c, l)) if *c == cfg => l.clone(),
+            _ => {
+                let l = Arc::new(RateLimiter::direct(quota(cfg)).with_middleware());
+                map.insert(partner_id.to_string(), (cfg, l.clone()));
+                l
+            }
+        }
+    }
+
+    pub fn check(&self, partner_id: &str, cfg: RateLimitConfig) -> Decision {
+        let limiter = self.limiter(partner_id, cfg);
+        let limit = cfg.burst.max(1);
+        match limiter.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                // Seconds until the bucket is full again.
+                let missing = u64::from(limit.saturating_sub(remaining));
+                let reset = missing.div_ceil(u64::from(cfg.per_second.max(1)));
+                Decision::Allowed {
+                    limit,
+                    remaining,
+                    reset,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(limiter.clock().now());
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                Decision::Limited {
+                    limit,
+                    retry_after: retry_after.max(1),
+                }
+            }
+        }
+    }
+
+    /// Drops limiters of partners no longer in the registry.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        if let Ok(mut map) = self.limiters.lock() {
+            map.retain(|id, _| keep(id));
+        }
+    }
+}
+
+fn quota(cfg: RateLimitConfig) -> Quota {
+    let per_second = NonZeroU32::new(cfg.per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(cfg.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(per_second).allow_burst(burst)
+}
+
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+fn stamp(resp: &mut Response, limit: u32, remaining: u32, reset: u64) {
+    let h = resp.headers_mut();
+    h.insert(LIMIT, HeaderValue::from(limit));
+    h.insert(REMAINING, HeaderValue::from(remaining));
+    h.insert(RESET, HeaderValue::from(reset));
+}
+
+/// Middleware (`from_fn_with_state`), placed inside `authenticate`. Unauthenticated requests pass
+/// untouched: the handler's `Principal` extractor refuses them.
+pub async fn rate_limit(
+    State(auth): State<Arc<AuthService>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(partner_id) = req
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.partner_id.clone())
+    else {
+        return next.run(req).await;
+    };
+    let Some(cfg) = auth.registry().partner(&partner_id).map(|p| p.rate_limit) else {
+        return next.run(req).await;
+    };
+    match auth.limiters.check(&partner_id, cfg) {
+        Decision::Allowed {
+            limit,
+            remaining,
+            reset,
+        } => {
+            let mut resp = next.run(req).await;
+            stamp(&mut resp, limit, remaining, reset);
+            resp
+        }
+        Decision::Limited { limit, retry_after } => {
+            tracing::info!(partner = %partner_id, retry_after, "partner rate limit exceeded");
+            let mut resp = ApiError::RateLimited {
+                retry_after,
+                limit: u64::from(limit),
+            }
+            .into_response();
+            stamp(&mut resp, limit, 0, retry_after);
+            resp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partners_have_separate_buckets() {
+        let l = RateLimiters::default();
+        let cfg = RateLimitConfig {
+            per_second: 1,
+            burst: 2,
+        };
+        assert!(matches!(
+            l.check("a", cfg),
+            Decision::Allowed { remaining: 1, .. }
+        ));
+        assert!(matches!(
+            l.check("a", cfg),
+            Decision::Allowed { remaining: 0, .. }
+        ));
+        assert!(matches!(
+            l.check("a", cfg),
+            Decision::Limited { retry_after: 1, .. }
+        ));
+        assert!(matches!(
+            l.check("b", cfg),
+            Decision::Allowed { remaining: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_new_quota_takes_effect() {
+        let l = RateLimiters::default();
+        let small = RateLimitConfig {
+            per_second: 1,
+            burst: 1,
+        };
+        assert!(matches!(l.check("a", small), Decision::Allowed { .. }));
+        assert!(matches!(l.check("a", small), Decision::Limited { .. }));
+        let big = RateLimitConfig {
+            per_second: 1,
+            burst: 5,
+        };
+        assert!(matches!(
+            l.check("a", big),
+            Decision::Allowed { limit: 5, .. }
+        ));
+    }
+}

@@ -1,0 +1,260 @@
+//! The partner registry: an immutable snapshot built from config and swapped whole on reload, so a
+//! request always sees one consistent registry and reloads never block or drop requests.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use crate::auth::config::{AuthConfigError, PartnerConfig, PartnersFile, RateLimitConfig};
+use crate::auth::scopes::Scope;
+use crate::auth::secrets;
+
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: String,
+    pub display_name: String,
+    pub client_id: String,
+    /// argon2 PHC strings (never the secrets themselves).
+    pub secret_hashes: Vec<String>,
+    pub scopes: BTreeSet<Scope>,
+    pub companies: BTreeSet<String>,
+    pub rate_limit: RateLimitConfig,
+    pub cors_origins: BTreeSet<String>,
+    pub disabled: bool,
+}
+
+impl Partner {
+    /// True when any active secret matches. Every hash is tried so timing does not reveal which.
+    pub fn verify_secret(&self, plain: &str) -> bool {
+        self.secret_hashes
+            .iter()
+            .fold(false, |ok, h| secrets::verify_secret(plain, h) | ok)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    by_id: HashMap<String, Arc<Partner>>,
+    by_client_id: HashMap<String, Arc<Partner>>,
+}
+
+/// At most this many secrets at once: the old and the new one during a rotation.
+const MAX_ACTIVE_SECRETS: usize = 2;
+
+impl Registry {
+    pub fn from_config(partners: &[PartnerConfig]) -> Result<Self, AuthConfigError> {
+        let mut reg = Registry::default();
+        for (i, p) in partners.iter().enumerate() {
+            let partner = Arc::new(build_partner(i, p)?);
+            if reg.by_id.contains_key(&partner.id) {
+                return Err(AuthConfigError::invalid(
+                    format!("partners[{i}].id"),
+                    format!("duplicate partner id `{}`", partner.id),
+                ));
+            }
+            if reg.by_client_id.contains_key(&partner.client_id) {
+                return Err(AuthConfigError::invalid(
+                    format!("partners[{i}].client_id"),
+                    "duplicate client id",
+                ));
+            }
+            reg.by_client_id
+                .insert(partner.client_id.clone(), partner.clone());
+            reg.by_id.insert(partner.id.clone(), partner);
+        }
+        Ok(reg)
+    }
+
+    /// Reads a `partners_file` (TOML with `[[partners]]`).
+    pub fn load_file(path: &Path) -> Result<Vec<PartnerConfig>, AuthConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            AuthConfigError::invalid(
+                "auth.partners_file",
+                format!("cannot read {} ({e})", path.display()),
+            )
+        })?;
+        let file: PartnersFile = toml::from_str(&text).map_err(|e| {
+            AuthConfigError::invalid(
+                "auth.partners_file",
+                format!("{}: {}", path.display(), e.message()),
+            )
+        })?;
+        Ok(file.partners)
+    }
+
+    pub fn partner(&self, id: &str) -> Option<&Arc<Partner>> {
+        self.by_id.get(id)
+    }
+
+    pub fn by_client_id(&self, client_id: &str) -> Option<&Arc<Partner>> {
+        self.by_client_id.get(client_id)
+    }
+
+    pub fn partners(&self) -> impl Iterator<Item = &Arc<Partner>> {
+        self.by_id.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// True when some partner lists `origin` for browser access.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.by_id.values().any(|p| p.cors_origins.contains(origin))
+    }
+}
+
+fn build_partner(i: usize, p: &PartnerConfig) -> Result<Partner, AuthConfigError> {
+    let key = |k: &str| format!("partners[{i}].{k}");
+    if p.id.trim().is_empty() {
+        return Err(AuthConfigError::invalid(key("id"), "is required"));
+    }
+    if p.client_id.trim().is_empty() {
+        return Err(AuthConfigError::invalid(key("client_id"), "is required"));
+    }
+    if p.client_secret_hashes.len() > MAX_ACTIVE_SECRETS {
+        return Err(AuthConfigError::invalid(
+            key("client_secret_hashes"),
+            format!("at most {MAX_ACTIVE_SECRETS} secrets may be active"),
+        ));
+    }
+    if let Some(j) = p
+        .client_secret_hashes
+        .iter()
+        .position(|h| !secrets::is_valid_phc(h))
+    {
+        return Err(AuthConfigError::invalid(
+            format!("partners[{i}].client_secret_hashes[{j}]"),
+            "is not an argon2 PHC string (create one with `ats-gateway partners create-secret`)",
+        ));
+    }
+    if p.rate_limit.per_second == 0 || p.rate_limit.burst == 0 {
+        return Err(AuthConfigError::invalid(
+            key("rate_limit"),
+            "per_second and burst must be at least 1",
+        ));
+    }
+    if let Some(o) = p.cors_origins.iter().find(|o| !is_origin(o)) {
+        return Err(AuthConfigError::invalid(
+            key("cors_origins"),
+            format!("`{o}` is not an origin like https://app.example.com"),
+        ));
+    }
+    Ok(Partner {
+        id: p.id.clone(),
+        display_name: if p.display_name.is_empty() {
+            p.id.clone()
+        } else {
+            p.display_name.clone()
+        },
+        client_id: p.client_id.clone(),
+        secret_hashes: p.client_secret_hashes.clone(),
+        scopes: p.scopes.iter().copied().collect(),
+        companies: p.companies.iter().map(|c| c.to_ascii_lowercase()).collect(),
+        rate_limit: p.rate_limit,
+        cors_origins: p.cors_origins.iter().cloned().collect(),
+        disabled: p.disabled,
+    })
+}
+
+/// An origin is scheme://host[:port] with nothing after it (what browsers send in `Origin`).
+fn is_origin(s: &str) -> bool {
+    match url::Url::parse(s) {
+        Ok(u) => {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.origin().ascii_serialization() == s
+        }
+        Err(_) => false,
+    }
+}
+
+/// The live registry, swapped whole on reload. Readers clone the inner `Arc` under a short read
+/// lock and never hold the lock across an await.
+#[derive(Debug, Default)]
+pub struct SharedRegistry(RwLock<Arc<Registry>>);
+
+impl SharedRegistry {
+    pub fn new(reg: Registry) -> Self {
+        Self(RwLock::new(Arc::new(reg)))
+    }
+
+    pub fn snapshot(&self) -> Arc<Registry> {
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, reg: Registry) {
+        let reg = Arc::new(reg);
+        match self.0.write() {
+            Ok(mut g) => *g = reg,
+            Err(poisoned) => *poisoned.into_inner() = reg,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner(id: &str, client: &str) -> PartnerConfig {
+        PartnerConfig {
+            id: id.into(),
+            display_name: String::new(),
+            client_id: client.into(),
+            client_secret_hashes: vec![],
+            scopes: vec![Scope::ReferenceRead],
+            companies: vec!["USMF".into()],
+            rate_limit: RateLimitConfig::default(),
+            cors_origins: vec!["https://jobs.example.com".into()],
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn indexes_by_id_and_client_id() {
+        let reg = Registry::from_config(&[partner("a", "ca"), partner("b", "cb")]).expect("ok");
+        assert_eq!(reg.len(), 2);
+        assert_eq!(reg.by_client_id("cb").map(|p| p.id.as_str()), Some("b"));
+        let a = reg.partner("a").expect("a");
+        assert!(a.companies.contains("usmf"), "companies are lower-cased");
+        assert_eq!(a.display_name, "a");
+        assert!(reg.origin_allowed("https://jobs.example.com"));
+        assert!(!reg.origin_allowed("https://evil.example.com"));
+    }
+
+    #[test]
+    fn refuses_duplicates_bad_hashes_and_bad_origins() {
+        assert!(Registry::from_config(&[partner("a", "c"), partner("b", "c")]).is_err());
+        assert!(Registry::from_config(&[partner("a", "c1"), partner("a", "c2")]).is_err());
+        let mut p = partner("a", "c");
+        p.client_secret_hashes = vec!["plaintext-oops".into()];
+        let e = Registry::from_config(&[p]).expect_err("bad hash");
+        assert!(e.to_string().contains("client_secret_hashes[0]"));
+        let mut p = partner("a", "c");
+        p.cors_origins = vec!["https://x.example.com/path".into()];
+        assert!(Registry::from_config(&[p]).is_err());
+        let mut p = partner("a", "c");
+        p.client_secret_hashes = vec![secrets::hash_secret("1"); 3];
+        assert!(Registry::from_config(&[p]).is_err());
+    }
+
+    #[test]
+    fn both_rotation_secrets_verify() {
+        let (s1, h1) = secrets::create_partner_secret();
+        let (s2, h2) = secrets::create_partner_secret();
+        let mut p = partner("a", "c");
+        p.client_secret_hashes = vec![h1, h2];
+        let reg = Registry::from_config(&[p]).expect("ok");
+        let a = reg.partner("a").expect("a");
+        assert!(a.verify_secret(&s1));
+        assert!(a.verify_secret(&s2));
+        assert!(!a.verify_secret("nope"));
+    }
+}

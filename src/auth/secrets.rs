@@ -1,0 +1,78 @@
+//! Partner client secrets: generated here, stored only as argon2id PHC strings, verified in
+//! constant time by the argon2 crate.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::rngs::OsRng;
+use rand::RngCore;
+
+/// Creates a new client secret: `(plaintext, argon2 PHC hash)`. Print the plaintext once and store
+/// only the hash in the partner registry.
+pub fn create_partner_secret() -> (String, String) {
+    let mut raw = [0u8; 32];
+    OsRng.fill_bytes(&mut raw);
+    let plain = format!("atsgw_{}", URL_SAFE_NO_PAD.encode(raw));
+    let hash = hash_secret(&plain);
+    (plain, hash)
+}
+
+/// Hashes a secret with argon2id default parameters and a random salt.
+pub fn hash_secret(plain: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    match Argon2::default().hash_password(plain.as_bytes(), &salt) {
+        Ok(h) => h.to_string(),
+        // Only fails on invalid params/salt lengths, which are fixed here.
+        Err(e) => unreachable!("argon2 with default params failed: {e}"),
+    }
+}
+
+/// True when `phc` parses and matches `plain`. A malformed hash never matches.
+pub fn verify_secret(plain: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(plain.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Checks that a configured hash is a PHC string argon2 can verify.
+pub fn is_valid_phc(phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| h.algorithm.as_str().starts_with("argon2"))
+        .unwrap_or(false)
+}
+
+/// Spends the same work as a real verification, so an unknown client id is not told apart by timing.
+pub fn burn_verification(plain: &str) {
+    static DUMMY: LazyLock<String> = LazyLock::new(|| hash_secret("dummy-secret-for-timing"));
+    let _ = verify_secret(plain, &DUMMY);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_secret_verifies_against_its_hash_only() {
+        let (plain, hash) = create_partner_secret();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(is_valid_phc(&hash));
+        assert!(verify_secret(&plain, &hash));
+        assert!(!verify_secret(&format!("{plain}x"), &hash));
+        let (other, _) = create_partner_secret();
+        assert_ne!(plain, other);
+        assert!(!verify_secret(&other, &hash));
+    }
+
+    #[test]
+    fn malformed_hash_never_matches() {
+        assert!(!verify_secret("anything", "not-a-phc"));
+        assert!(!is_valid_phc("not-a-phc"));
+        assert!(!verify_secret("", ""));
+    }
+}

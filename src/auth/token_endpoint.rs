@@ -1,0 +1,320 @@
+//! `POST /oauth2/token` (client_credentials, RFC 6749 §4.4) and `GET /.well-known/jwks.json`.
+//! Errors are RFC 6749 §5.2 JSON, not problem+json: OAuth client libraries expect that shape.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::json;
+
+use crate::auth::registry::Partner;
+use crate::auth::scopes::Scope;
+use crate::auth::secrets;
+use crate::auth::AuthService;
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub code: &'static str,
+    pub description: String,
+    /// The client authenticated with HTTP Basic: a 401 then carries a Basic challenge.
+    pub basic: bool,
+}
+
+impl OAuthError {
+    fn new(code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            basic: false,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = if self.code == "invalid_client" {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let body = json!({"error": self.code, "error_description": self.description});
+        let mut resp = (status, Json(body)).into_response();
+        no_store(resp.headers_mut());
+        if status == StatusCode::UNAUTHORIZED && self.basic {
+            resp.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ats-gateway\""),
+            );
+        }
+        resp
+    }
+}
+
+fn no_store(h: &mut HeaderMap) {
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Client credentials as presented, before any check.
+struct ClientAuth {
+    client_id: String,
+    secret: String,
+    basic: bool,
+}
+
+pub async fn token(
+    State(auth): State<Arc<AuthService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // argon2 is CPU-heavy: keep it off the async workers, but keep the caller's subscriber and
+    // span so the blocking thread's log lines land in the same place.
+    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+    let span = tracing::Span::current();
+    let result = tokio::task::spawn_blocking(move || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            span.in_scope(|| handle(&auth, &headers, &body))
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => OAuthError::new("server_error", "unexpected error").into_response(),
+    }
+}
+
+fn handle(auth: &AuthService, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    let form = parse_form(headers, body)?;
+    let grant = form
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
+    if !matches!(
+        grant.as_str(),
+        "client_credentials" | "refresh_token" | "authorization_code" | "password"
+    ) {
+        return Err(OAuthError::new(
+            "unsupported_grant_type",
+            "only grant_type=client_credentials is supported",
+        ));
+    }
+    let client = client_auth(headers, &form)?;
+    let partner = authenticate_client(auth, &client)?;
+    let refuse = |code: &'static str, d: &str| OAuthError {
+        basic: client.basic,
+        ..OAuthError::new(code, d)
+    };
+    if partner.disabled {
+        return Err(refuse("unauthorized_client", "this client is disabled"));
+    }
+    match grant.as_str() {
+        "client_credentials" => {}
+        // We never issue refresh tokens, so any presented one is invalid.
+        "refresh_token" => {
+            return Err(refuse(
+                "invalid_grant",
+                "refresh tokens are not issued; request a new token with client_credentials",
+            ))
+        }
+        _ => {
+            return Err(refuse(
+                "unauthorized_client",
+                "this client may only use grant_type=client_credentials",
+            ))
+        }
+    }
+    let scopes = granted_scopes(&partner, form.get("scope").map(String::as_str))
+        .map_err(|d| refuse("invalid_scope", &d))?;
+    let issued = auth
+        .issue_token(&partner.id, &client.client_id, &scopes)
+        .map_err(|e| {
+            tracing::error!(error = %e, "token signing failed");
+            OAuthError::new("server_error", "token could not be issued")
+        })?;
+    tracing::info!(partner = %partner.id, scope = %issued.scope, "access token issued");
+    let mut resp = Json(json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    }))
+    .into_response();
+    no_store(resp.headers_mut());
+    Ok(resp)
+}
+
+fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let is_form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut form = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        // RFC 6749 §3.2: parameters must not be repeated.
+        if form.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("parameter `{k}` is repeated"),
+            ));
+        }
+    }
+    Ok(form)
+}
+
+/// Client authentication in the body or with HTTP Basic (RFC 6749 §2.3.1), never both.
+fn client_auth(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<ClientAuth, OAuthError> {
+    let basic = headers
+        .get(AUTHORIZATION)
+        .map(|v| parse_basic(v).ok_or_else(basic_malformed))
+        .transpose()?;
+    let in_body = form.contains_key("client_secret");
+    match basic {
+        Some(_) if in_body => Err(OAuthError::new(
+            "invalid_request",
+            "use one client authentication method, not both",
+        )),
+        Some((id, secret)) => {
+            if form.get("client_id").is_some_and(|b| *b != id) {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "client_id in the body differs from the Basic credentials",
+                ));
+            }
+            Ok(ClientAuth {
+                client_id: id,
+                secret,
+                basic: true,
+            })
+        }
+        None => match (form.get("client_id"), form.get("client_secret")) {
+            (Some(id), Some(secret)) => Ok(ClientAuth {
+                client_id: id.clone(),
+                secret: secret.clone(),
+                basic: false,
+            }),
+            _ => Err(OAuthError::new(
+                "invalid_client",
+                "client authentication is required (client_id + client_secret, or HTTP Basic)",
+            )),
+        },
+    }
+}
+
+fn basic_malformed() -> OAuthError {
+    OAuthError {
+        basic: true,
+        ..OAuthError::new("invalid_client", "malformed Basic credentials")
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`.
+fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
+    let v = v.to_str().ok()?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+fn authenticate_client(auth: &AuthService, c: &ClientAuth) -> Result<Arc<Partner>, OAuthError> {
+    let fail = || OAuthError {
+        basic: c.basic,
+        ..OAuthError::new("invalid_client", "client authentication failed")
+    };
+    let reg = auth.registry();
+    let Some(partner) = reg.by_client_id(&c.client_id).cloned() else {
+        secrets::burn_verification(&c.secret);
+        tracing::info!(client_id = %c.client_id, reason = "unknown client_id", "client authentication failed");
+        return Err(fail());
+    };
+    if !partner.verify_secret(&c.secret) {
+        tracing::info!(client_id = %c.client_id, reason = "secret mismatch", "client authentication failed");
+        return Err(fail());
+    }
+    Ok(partner)
+}
+
+/// No `scope` = everything allowed; otherwise the requested subset, and any scope outside the
+/// partner's list (or unknown) refuses the whole request.
+fn granted_scopes(partner: &Partner, requested: Option<&str>) -> Result<BTreeSet<Scope>, String> {
+    let granted: BTreeSet<Scope> = match requested.map(str::trim).filter(|s| !s.is_empty()) {
+        None => partner.scopes.clone(),
+        Some(req) => {
+            let asked = Scope::parse_list(req).map_err(|e| e.to_string())?;
+            if let Some(s) = asked.iter().find(|s| !partner.scopes.contains(s)) {
+                return Err(format!("scope `{s}` is not granted to this client"));
+            }
+            asked.into_iter().collect()
+        }
+    };
+    if granted.is_empty() {
+        return Err("this client has no scopes".into());
+    }
+    Ok(granted)
+}
+
+pub async fn jwks(State(auth): State<Arc<AuthService>>) -> Response {
+    let mut resp = Json(auth.jwks()).into_response();
+    resp.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let v = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode("my%20id:s%3Acret")))
+            .expect("hv");
+        assert_eq!(parse_basic(&v), Some(("my id".into(), "s:cret".into())));
+        let bad = HeaderValue::from_static("Basic !!!");
+        assert_eq!(parse_basic(&bad), None);
+        let bearer = HeaderValue::from_static("Bearer abc");
+        assert_eq!(parse_basic(&bearer), None);
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let e = parse_form(&h, b"grant_type=a&grant_type=b").expect_err("repeated");
+        assert_eq!(e.code, "invalid_request");
+        assert!(parse_form(&HeaderMap::new(), b"grant_type=a").is_err());
+    }
+}

@@ -1,0 +1,345 @@
+//! Strict bearer-token verification. The header `alg` is checked against the issuer's fixed list
+//! before any key is looked up (no `none`, no HS/RS confusion); then signature, `exp`/`nbf` with a
+//! small leeway, `iss`, `aud` and required claims. Callers get one opaque 401; the precise reason
+//! is logged here (never the token).
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use crate::api::problem::ApiError;
+use crate::auth::principal::Principal;
+use crate::auth::scopes::Scope;
+use crate::auth::AuthService;
+
+/// Why a token was refused; logged, never sent to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    #[error("unknown issuer")]
+    UnknownIssuer,
+    #[error("algorithm `{0}` not allowed for this issuer")]
+    AlgorithmNotAllowed(String),
+    #[error("token has no kid")]
+    MissingKid,
+    #[error("unknown kid `{0}`")]
+    UnknownKid(String),
+    #[error("JWKS unavailable: {0}")]
+    Jwks(String),
+    #[error("key unusable: {0}")]
+    Key(String),
+    #[error("{0}")]
+    Rejected(&'static str),
+    #[error("partner `{0}` unknown or disabled")]
+    UnknownPartner(String),
+    #[error("request origin not allowed for partner `{0}`")]
+    OriginNotAllowed(String),
+}
+
+impl TokenError {
+    /// The one answer every failure gets: the check that failed is not disclosed.
+    pub fn to_api_error(&self) -> ApiError {
+        let description = match self {
+            TokenError::Missing => "a bearer token is required (POST /oauth2/token)",
+            _ => "the access token is invalid or expired",
+        };
+        ApiError::Unauthorized {
+            error: "invalid_token",
+            description: description.into(),
+        }
+    }
+}
+
+/// Bearer tokens larger than this are refused before any parsing.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Header fields and the (unverified) issuer, read only to choose the verification rules.
+struct Peek {
+    alg: String,
+    kid: Option<String>,
+    iss: String,
+}
+
+fn peek(token: &str) -> Result<Peek, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::Malformed("too long"));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(_sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed("not three segments"));
+    };
+    let header = decode_json(h).ok_or(TokenError::Malformed("header"))?;
+    let payload = decode_json(p).ok_or(TokenError::Malformed("payload"))?;
+    if header.contains_key("crit") {
+        return Err(TokenError::Rejected(
+            "critical header extensions not supported",
+        ));
+    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Malformed("no alg"))?
+        .to_string();
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let iss = payload
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Rejected("no iss"))?
+        .to_string();
+    Ok(Peek { alg, kid, iss })
+}
+
+fn decode_json(seg: &str) -> Option<Map<String, Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(seg).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Checks the header alg against the issuer's list; runs before any key lookup.
+fn allowed_alg(alg: &str, allowed: &[Algorithm]) -> Result<Algorithm, TokenError> {
+    Algorithm::from_str(alg)
+        .ok()
+        .filter(|a| allowed.contains(a))
+        .ok_or_else(|| TokenError::AlgorithmNotAllowed(alg.chars().take(16).collect()))
+}
+
+fn validation(alg: Algorithm, iss: &str, aud: &str, leeway: u64, own: bool) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = leeway;
+    v.validate_exp = true;
+    v.validate_nbf = true;
+    v.validate_aud = true;
+    v.set_issuer(&[iss]);
+    v.set_audience(&[aud]);
+    let mut required = vec!["exp", "iss", "aud"];
+    if own {
+        required.push("sub");
+    }
+    v.set_required_spec_claims(&required);
+    v
+}
+
+fn check_signature_and_claims(
+    token: &str,
+    key: &DecodingKey,
+    v: &Validation,
+) -> Result<Map<String, Value>, TokenError> {
+    jsonwebtoken::decode::<Map<String, Value>>(token, key, v)
+        .map(|d| d.claims)
+        .map_err(|e| {
+            TokenError::Rejected(match e.kind() {
+                ErrorKind::InvalidSignature => "bad signature",
+                ErrorKind::ExpiredSignature => "expired",
+                ErrorKind::ImmatureSignature => "not yet valid (nbf)",
+                ErrorKind::InvalidIssuer => "wrong iss",
+                ErrorKind::InvalidAudience => "wrong aud",
+                ErrorKind::MissingRequiredClaim(_) => "missing required claim",
+                ErrorKind::InvalidAlgorithm => "algorithm mismatch",
+                ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidRsaKey(_) => "key/alg mismatch",
+                _ => "undecodable token",
+            })
+        })
+}
+
+impl AuthService {
+    /// Verifies a bearer token (own or external issuer) and resolves the partner profile.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, TokenError> {
+        let result = self.authenticate_inner(token).await;
+        if let Err(e) = &result {
+            // The reason, never the token.
+            tracing::info!(reason = %e, "bearer token refused");
+        }
+        result
+    }
+
+    async fn authenticate_inner(&self, token: &str) -> Result<Principal, TokenError> {
+        let peek = peek(token)?;
+        if peek.iss == self.settings.issuer {
+            self.verify_own(token, &peek)
+        } else if let Some(ext) = self.external.iter().find(|e| e.config.issuer == peek.iss) {
+            self.verify_external(token, &peek, ext).await
+        } else {
+            Err(TokenError::UnknownIssuer)
+        }
+    }
+
+    fn verify_own(&self, token: &str, peek: &Peek) -> Result<Principal, TokenError> {
+        let alg = allowed_alg(&peek.alg, &[Algorithm::ES256])?;
+        let kid = peek.kid.as_deref().ok_or(TokenError::MissingKid)?;
+        let key = self
+            .keys
+            .find(kid)
+            .ok_or_else(|| TokenError::UnknownKid(kid.chars().take(64).collect()))?;
+        let s = &self.settings;
+        let v = validation(alg, &s.issuer, &s.audience, s.leeway_secs, true);
+        let claims = check_signature_and_claims(token, &key.decoding, &v)?;
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .ok_or(TokenError::Rejected("sub is not a string"))?;
+        let scopes = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(Scope::parse_list)
+            .transpose()
+            .map_err(|_| TokenError::Rejected("unknown scope in own token"))?
+            .unwrap_or_default();
+        self.principal_for(sub, sub, scopes.into_iter().collect())
+    }
+
+    async fn verify_external(
+        &self,
+        token: &str,
+        peek: &Peek,
+        ext: &crate::auth::external::ExternalIssuer,
+    ) -> Result<Principal, TokenError> {
+        let alg = allowed_alg(&peek.alg, &ext.algorithms)?;
+        let kid = peek.kid.as_deref().ok_or(TokenError::MissingKid)?;
+        let jwk = ext.key_for(kid).await?;
+        if let Some(key_alg) = jwk.common.key_algorithm {
+            if key_alg.to_string() != alg_name(alg) {
+                return Err(TokenError::Rejected("JWK alg differs from header alg"));
+            }
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Key(e.to_string()))?;
+        let c = &ext.config;
+        let v = validation(
+            alg,
+            &c.issuer,
+            &c.audience,
+            self.settings.leeway_secs,
+            false,
+        );
+        let claims = check_signature_and_claims(token, &key, &v)?;
+        let mapped = claims
+            .get(&c.partner_claim)
+            .and_then(Value::as_str)
+            .and_then(|value| c.partner_map.get(value))
+            .ok_or(TokenError::Rejected("partner claim missing or unmapped"))?;
+        let subject = claims.get("sub").and_then(Value::as_str).unwrap_or("");
+        // IdP roles may include values unrelated to this API: unknown ones are ignored.
+        let scopes = scope_claim_values(claims.get(&c.scope_claim))
+            .filter_map(|s| Scope::from_str(&s).ok())
+            .collect();
+        self.principal_for(mapped, subject, scopes)
+    }
+
+    /// The effective rights: what the token carries, narrowed to what the partner has *now*
+    /// (a reload that removes a scope takes effect on the next request).
+    fn principal_for(
+        &self,
+        partner_id: &str,
+        subject: &str,
+        token_scopes: BTreeSet<Scope>,
+    ) -> Result<Principal, TokenError> {
+        let reg = self.registry.snapshot();
+        let partner = reg
+            .partner(partner_id)
+            .filter(|p| !p.disabled)
+            .ok_or_else(|| TokenError::UnknownPartner(partner_id.chars().take(64).collect()))?;
+        let scopes: BTreeSet<Scope> = token_scopes
+            .intersection(&partner.scopes)
+            .copied()
+            .collect();
+        Ok(Principal {
+            partner_id: partner.id.clone(),
+            pii: scopes.contains(&Scope::PiiRead),
+            scopes,
+            companies: partner.companies.clone(),
+            subject: subject.to_string(),
+        })
+    }
+}
+
+fn alg_name(alg: Algorithm) -> String {
+    format!("{alg:?}")
+}
+
+fn scope_claim_values(v: Option<&Value>) -> impl Iterator<Item = String> {
+    let values: Vec<String> = match v {
+        Some(Value::String(s)) => s
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    values.into_iter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seg(v: Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    #[test]
+    fn peek_reads_alg_kid_iss_and_refuses_junk() {
+        let t = format!(
+            "{}.{}.sig",
+            seg(json!({"alg":"ES256","kid":"k1"})),
+            seg(json!({"iss":"me"}))
+        );
+        let p = peek(&t).expect("peek");
+        assert_eq!(
+            (p.alg.as_str(), p.kid.as_deref(), p.iss.as_str()),
+            ("ES256", Some("k1"), "me")
+        );
+        assert!(peek("a.b").is_err());
+        assert!(peek("a.b.c.d").is_err());
+        assert!(peek(&"x".repeat(MAX_TOKEN_LEN + 1)).is_err());
+        let crit = format!(
+            "{}.{}.sig",
+            seg(json!({"alg":"ES256","crit":["exp"]})),
+            seg(json!({"iss":"me"}))
+        );
+        assert!(peek(&crit).is_err());
+    }
+
+    #[test]
+    fn alg_list_is_enforced_before_keys() {
+        assert!(allowed_alg("ES256", &[Algorithm::ES256]).is_ok());
+        assert!(allowed_alg("none", &[Algorithm::ES256]).is_err());
+        assert!(allowed_alg("HS256", &[Algorithm::ES256]).is_err());
+        assert!(allowed_alg("RS256", &[Algorithm::ES256]).is_err());
+    }
+
+    #[test]
+    fn scope_claim_accepts_string_or_array() {
+        let s: Vec<_> = scope_claim_values(Some(&json!("a  b"))).collect();
+        assert_eq!(s, vec!["a", "b"]);
+        let a: Vec<_> = scope_claim_values(Some(&json!(["a", 1, "b"]))).collect();
+        assert_eq!(a, vec!["a", "b"]);
+        assert_eq!(scope_claim_values(Some(&json!(5))).count(), 0);
+    }
+
+    #[test]
+    fn every_failure_maps_to_the_same_opaque_401() {
+        let a = TokenError::Rejected("wrong aud").to_api_error().to_string();
+        let b = TokenError::UnknownKid("k".into())
+            .to_api_error()
+            .to_string();
+        assert_eq!(a, b);
+        assert!(!a.contains("aud") && !a.contains("kid"));
+    }
+}
