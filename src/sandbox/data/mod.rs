@@ -53,7 +53,10 @@ pub fn seed(opts: &SeedOptions) -> Store {
 pub fn hr_guid(entity_code: u32, recid: u64) -> Uuid {
     let hi = (recid >> 48) & 0xffff;
     let lo = recid & 0xffff_ffff_ffff;
-    let s = format!("0000{:04x}-0000-0000-{hi:04x}-{lo:012x}", entity_code & 0xffff);
+    let s = format!(
+        "0000{:04x}-0000-0000-{hi:04x}-{lo:012x}",
+        entity_code & 0xffff
+    );
     Uuid::parse_str(&s).unwrap_or_default()
 }
 

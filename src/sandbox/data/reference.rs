@@ -113,99 +113,415 @@ const fn head(mut j: JobProfile) -> JobProfile {
     j
 }
 
-const BA: &[(&str, &str)] = &[("Bachelor", "Business Admin"), ("Bachelor", "Business Mgmt")];
-const HS: &[(&str, &str)] = &[("HighSchool", "Business Admin"), ("Vocational", "Logistics")];
+const BA: &[(&str, &str)] = &[
+    ("Bachelor", "Business Admin"),
+    ("Bachelor", "Business Mgmt"),
+];
+const HS: &[(&str, &str)] = &[
+    ("HighSchool", "Business Admin"),
+    ("Vocational", "Logistics"),
+];
 const OK: &[(&str, &str)] = &[("Bachelorgrad", "Økonomi"), ("Mastergrad", "Økonomi")];
 
 pub const JOBS: &[JobProfile] = &[
-    job("Project Manager", "0100", "Managers", "Manager", "NonExempt", "028", &["G05", "G06", "G07"],
-        &["Present", "ProjectMgmt", "Leadership", "Teamwork", "Negotiation"],
-        &[("Bachelor", "Business Admin"), ("Bachelor", "Business Mgmt"), ("Master", "Business Admin")]),
-    job("Software Developer", "0300", "Professionals", "Professional", "Exempt", "024", &["G04", "G05", "G06"],
+    job(
+        "Project Manager",
+        "0100",
+        "Managers",
+        "Manager",
+        "NonExempt",
+        "028",
+        &["G05", "G06", "G07"],
+        &[
+            "Present",
+            "ProjectMgmt",
+            "Leadership",
+            "Teamwork",
+            "Negotiation",
+        ],
+        &[
+            ("Bachelor", "Business Admin"),
+            ("Bachelor", "Business Mgmt"),
+            ("Master", "Business Admin"),
+        ],
+    ),
+    job(
+        "Software Developer",
+        "0300",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "024",
+        &["G04", "G05", "G06"],
         &["CSharp", "Rust", "SQL", "Cloud", "ProblemSolv", "Teamwork"],
-        &[("Bachelor", "Computer Sci"), ("Master", "Computer Sci")]),
-    job("Accountant", "0200", "Professionals", "Professional", "Exempt", "022", &["G03", "G04", "G05"],
+        &[("Bachelor", "Computer Sci"), ("Master", "Computer Sci")],
+    ),
+    job(
+        "Accountant",
+        "0200",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "022",
+        &["G03", "G04", "G05"],
         &["Accounting", "Excel", "CashFlow", "Analytics"],
-        &[("Bachelor", "Accounting"), ("Bachelor", "Finance")]),
-    job("Financial Controller", "0200", "Managers", "Manager", "Exempt", "022", &["G06", "G07", "G08"],
+        &[("Bachelor", "Accounting"), ("Bachelor", "Finance")],
+    ),
+    job(
+        "Financial Controller",
+        "0200",
+        "Managers",
+        "Manager",
+        "Exempt",
+        "022",
+        &["G06", "G07", "G08"],
         &["Accounting", "CashFlow", "Excel", "Leadership", "Analytics"],
-        &[("Master", "Finance"), ("Bachelor", "Accounting")]),
-    job("HR Generalist", "0600", "Professionals", "Professional", "Exempt", "023", &["G03", "G04"],
+        &[("Master", "Finance"), ("Bachelor", "Accounting")],
+    ),
+    job(
+        "HR Generalist",
+        "0600",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "023",
+        &["G03", "G04"],
         &["Recruiting", "Payroll", "Writing", "Teamwork"],
-        &[("Bachelor", "HR Mgmt"), ("Bachelor", "Psychology")]),
-    job("Recruiter", "0600", "Professionals", "Professional", "Exempt", "023", &["G03", "G04", "G05"],
+        &[("Bachelor", "HR Mgmt"), ("Bachelor", "Psychology")],
+    ),
+    job(
+        "Recruiter",
+        "0600",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "023",
+        &["G03", "G04", "G05"],
         &["Recruiting", "Negotiation", "CRM", "Writing"],
-        &[("Bachelor", "HR Mgmt"), ("Bachelor", "Psychology")]),
-    job("Payroll Specialist", "0600", "Administrative", "Administrative", "NonExempt", "023", &["G02", "G03"],
+        &[("Bachelor", "HR Mgmt"), ("Bachelor", "Psychology")],
+    ),
+    job(
+        "Payroll Specialist",
+        "0600",
+        "Administrative",
+        "Administrative",
+        "NonExempt",
+        "023",
+        &["G02", "G03"],
         &["Payroll", "Excel", "Accounting", "ProblemSolv"],
-        &[("Associate", "Accounting")]),
-    job("Sales Representative", "0400", "Sales", "SalesWorker", "NonExempt", "025", &["G02", "G03", "G04"],
+        &[("Associate", "Accounting")],
+    ),
+    job(
+        "Sales Representative",
+        "0400",
+        "Sales",
+        "SalesWorker",
+        "NonExempt",
+        "025",
+        &["G02", "G03", "G04"],
         &["Sales", "CRM", "Negotiation", "CustFocus", "Spanish"],
-        &[("Bachelor", "Marketing"), ("Bachelor", "Business Admin")]),
-    job("Account Manager", "0400", "Sales", "SalesWorker", "Exempt", "025", &["G04", "G05"],
-        &["Sales", "CRM", "CustFocus", "Negotiation", "Present"], BA),
-    job("Marketing Specialist", "0500", "Professionals", "Professional", "Exempt", "026", &["G03", "G04"],
+        &[("Bachelor", "Marketing"), ("Bachelor", "Business Admin")],
+    ),
+    job(
+        "Account Manager",
+        "0400",
+        "Sales",
+        "SalesWorker",
+        "Exempt",
+        "025",
+        &["G04", "G05"],
+        &["Sales", "CRM", "CustFocus", "Negotiation", "Present"],
+        BA,
+    ),
+    job(
+        "Marketing Specialist",
+        "0500",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "026",
+        &["G03", "G04"],
         &["Marketing", "Writing", "Analytics", "Present"],
-        &[("Bachelor", "Marketing"), ("Bachelor", "Business Mgmt")]),
-    job("Data Analyst", "0300", "Professionals", "Professional", "Exempt", "024", &["G04", "G05"],
+        &[("Bachelor", "Marketing"), ("Bachelor", "Business Mgmt")],
+    ),
+    job(
+        "Data Analyst",
+        "0300",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "024",
+        &["G04", "G05"],
         &["SQL", "Analytics", "Excel", "Present", "ProblemSolv"],
-        &[("Bachelor", "Economics"), ("Master", "Computer Sci")]),
-    job("Network Administrator", "0300", "Technicians", "Technician", "NonExempt", "024", &["G03", "G04"],
+        &[("Bachelor", "Economics"), ("Master", "Computer Sci")],
+    ),
+    job(
+        "Network Administrator",
+        "0300",
+        "Technicians",
+        "Technician",
+        "NonExempt",
+        "024",
+        &["G03", "G04"],
         &["Networking", "Cloud", "ProblemSolv", "Safety"],
-        &[("Associate", "Computer Sci")]),
-    job("IT Support Technician", "0300", "Technicians", "Technician", "NonExempt", "024", &["G02", "G03"],
+        &[("Associate", "Computer Sci")],
+    ),
+    job(
+        "IT Support Technician",
+        "0300",
+        "Technicians",
+        "Technician",
+        "NonExempt",
+        "024",
+        &["G02", "G03"],
         &["Networking", "CustFocus", "ProblemSolv", "Writing"],
-        &[("Associate", "Computer Sci")]),
-    job("Customer Service Rep", "1000", "Service", "ServiceWorker", "NonExempt", "031", &["G01", "G02"],
-        &["CustFocus", "CRM", "Spanish", "Teamwork"], HS),
-    job("Warehouse Worker", "0900", "Laborers", "Laborer", "NonExempt", "030", &["G01", "G02"],
-        &["Forklift", "Inventory", "Safety", "Teamwork"], HS),
-    job("Forklift Operator", "0900", "Operators", "Operative", "NonExempt", "030", &["G01", "G02"],
-        &["Forklift", "Safety", "Inventory", "Teamwork"], HS),
-    job("Production Supervisor", "0800", "Managers", "Manager", "Exempt", "029", &["G04", "G05"],
+        &[("Associate", "Computer Sci")],
+    ),
+    job(
+        "Customer Service Rep",
+        "1000",
+        "Service",
+        "ServiceWorker",
+        "NonExempt",
+        "031",
+        &["G01", "G02"],
+        &["CustFocus", "CRM", "Spanish", "Teamwork"],
+        HS,
+    ),
+    job(
+        "Warehouse Worker",
+        "0900",
+        "Laborers",
+        "Laborer",
+        "NonExempt",
+        "030",
+        &["G01", "G02"],
+        &["Forklift", "Inventory", "Safety", "Teamwork"],
+        HS,
+    ),
+    job(
+        "Forklift Operator",
+        "0900",
+        "Operators",
+        "Operative",
+        "NonExempt",
+        "030",
+        &["G01", "G02"],
+        &["Forklift", "Safety", "Inventory", "Teamwork"],
+        HS,
+    ),
+    job(
+        "Production Supervisor",
+        "0800",
+        "Managers",
+        "Manager",
+        "Exempt",
+        "029",
+        &["G04", "G05"],
         &["Leadership", "Quality", "Safety", "ProblemSolv"],
-        &[("Bachelor", "Mech Eng")]),
-    job("Machine Operator", "0800", "Operators", "Operative", "NonExempt", "029", &["G01", "G02"],
-        &["Safety", "Quality", "Welding", "Teamwork"], HS),
-    job("Electrician", "0800", "Technicians", "CraftWorker", "NonExempt", "029", &["G02", "G03"],
+        &[("Bachelor", "Mech Eng")],
+    ),
+    job(
+        "Machine Operator",
+        "0800",
+        "Operators",
+        "Operative",
+        "NonExempt",
+        "029",
+        &["G01", "G02"],
+        &["Safety", "Quality", "Welding", "Teamwork"],
+        HS,
+    ),
+    job(
+        "Electrician",
+        "0800",
+        "Technicians",
+        "CraftWorker",
+        "NonExempt",
+        "029",
+        &["G02", "G03"],
         &["Electrical", "Safety", "ProblemSolv", "Teamwork"],
-        &[("Vocational", "Elec Eng")]),
-    job("Quality Inspector", "0800", "Technicians", "Technician", "NonExempt", "029", &["G02", "G03"],
+        &[("Vocational", "Elec Eng")],
+    ),
+    job(
+        "Quality Inspector",
+        "0800",
+        "Technicians",
+        "Technician",
+        "NonExempt",
+        "029",
+        &["G02", "G03"],
         &["Quality", "Safety", "Writing", "Analytics"],
-        &[("Associate", "Mech Eng")]),
-    job("Truck Driver", "0900", "Operators", "Operative", "NonExempt", "030", &["G01", "G02", "G03"],
-        &["Driving", "Safety", "CustFocus", "Inventory"], HS),
-    job("Office Administrator", "0700", "Administrative", "Administrative", "NonExempt", "027", &["G01", "G02"],
-        &["Excel", "Writing", "CustFocus", "Teamwork"], BA),
-    head(job("Department Manager", "0100", "Managers", "Executive", "Exempt", "021", &["G07", "G08", "G09"],
+        &[("Associate", "Mech Eng")],
+    ),
+    job(
+        "Truck Driver",
+        "0900",
+        "Operators",
+        "Operative",
+        "NonExempt",
+        "030",
+        &["G01", "G02", "G03"],
+        &["Driving", "Safety", "CustFocus", "Inventory"],
+        HS,
+    ),
+    job(
+        "Office Administrator",
+        "0700",
+        "Administrative",
+        "Administrative",
+        "NonExempt",
+        "027",
+        &["G01", "G02"],
+        &["Excel", "Writing", "CustFocus", "Teamwork"],
+        BA,
+    ),
+    head(job(
+        "Department Manager",
+        "0100",
+        "Managers",
+        "Executive",
+        "Exempt",
+        "021",
+        &["G07", "G08", "G09"],
         &["Leadership", "Present", "ProjectMgmt", "Negotiation"],
-        &[("Master", "Business Admin")])),
-    no(job("Utvikler", "0300", "Professionals", "Professional", "Exempt", "054", &["G04", "G05", "G06"],
+        &[("Master", "Business Admin")],
+    )),
+    no(job(
+        "Utvikler",
+        "0300",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "054",
+        &["G04", "G05", "G06"],
         &["Programmering", "Analyse", "Samarbeid", "Norsk", "Cloud"],
-        &[("Bachelorgrad", "Informatikk"), ("Mastergrad", "Informatikk")])),
-    no(job("Prosjektleder", "0100", "Managers", "Manager", "NonExempt", "051", &["G05", "G06"],
-        &["Ledelse", "ProjectMgmt", "Samarbeid", "Norsk"], OK)),
-    no(job("Regnskapsfører", "0200", "Professionals", "Professional", "Exempt", "052", &["G03", "G04"],
-        &["Regnskap", "Excel", "Analyse", "Norsk"], OK)),
-    no(job("Økonomisjef", "0200", "Managers", "Manager", "Exempt", "052", &["G07", "G08"],
-        &["Regnskap", "Ledelse", "Analyse", "Norsk"], OK)),
-    no(job("HR-rådgiver", "0600", "Professionals", "Professional", "Exempt", "053", &["G03", "G04"],
-        &["Samarbeid", "Norsk", "Recruiting", "Ledelse"], OK)),
-    no(job("Selger", "0400", "Sales", "SalesWorker", "NonExempt", "055", &["G02", "G03"],
-        &["Salg", "Kundeservice", "Samarbeid", "Norsk"], OK)),
-    no(job("Kundebehandler", "1000", "Service", "ServiceWorker", "NonExempt", "058", &["G01", "G02"],
-        &["Kundeservice", "Norsk", "Samarbeid", "Salg"], &[("Fagbrev", "Økonomi")])),
-    no(job("Lagermedarbeider", "0900", "Laborers", "Laborer", "NonExempt", "057", &["G01", "G02"],
-        &["Truck", "Samarbeid", "Norsk", "Inventory"], &[("Fagbrev", "Logistics")])),
-    no(job("Sjåfør", "0900", "Operators", "Operative", "NonExempt", "057", &["G01", "G02"],
-        &["Truck", "Driving", "Norsk", "Samarbeid"], &[("Fagbrev", "Logistics")])),
-    no(job("Elektriker", "0800", "Technicians", "CraftWorker", "NonExempt", "056", &["G02", "G03"],
-        &["Elektro", "Samarbeid", "Norsk", "Safety"], &[("Fagbrev", "Elektrofag")])),
-    no(job("Dataanalytiker", "0300", "Professionals", "Professional", "Exempt", "054", &["G04", "G05"],
+        &[
+            ("Bachelorgrad", "Informatikk"),
+            ("Mastergrad", "Informatikk"),
+        ],
+    )),
+    no(job(
+        "Prosjektleder",
+        "0100",
+        "Managers",
+        "Manager",
+        "NonExempt",
+        "051",
+        &["G05", "G06"],
+        &["Ledelse", "ProjectMgmt", "Samarbeid", "Norsk"],
+        OK,
+    )),
+    no(job(
+        "Regnskapsfører",
+        "0200",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "052",
+        &["G03", "G04"],
+        &["Regnskap", "Excel", "Analyse", "Norsk"],
+        OK,
+    )),
+    no(job(
+        "Økonomisjef",
+        "0200",
+        "Managers",
+        "Manager",
+        "Exempt",
+        "052",
+        &["G07", "G08"],
+        &["Regnskap", "Ledelse", "Analyse", "Norsk"],
+        OK,
+    )),
+    no(job(
+        "HR-rådgiver",
+        "0600",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "053",
+        &["G03", "G04"],
+        &["Samarbeid", "Norsk", "Recruiting", "Ledelse"],
+        OK,
+    )),
+    no(job(
+        "Selger",
+        "0400",
+        "Sales",
+        "SalesWorker",
+        "NonExempt",
+        "055",
+        &["G02", "G03"],
+        &["Salg", "Kundeservice", "Samarbeid", "Norsk"],
+        OK,
+    )),
+    no(job(
+        "Kundebehandler",
+        "1000",
+        "Service",
+        "ServiceWorker",
+        "NonExempt",
+        "058",
+        &["G01", "G02"],
+        &["Kundeservice", "Norsk", "Samarbeid", "Salg"],
+        &[("Fagbrev", "Økonomi")],
+    )),
+    no(job(
+        "Lagermedarbeider",
+        "0900",
+        "Laborers",
+        "Laborer",
+        "NonExempt",
+        "057",
+        &["G01", "G02"],
+        &["Truck", "Samarbeid", "Norsk", "Inventory"],
+        &[("Fagbrev", "Logistics")],
+    )),
+    no(job(
+        "Sjåfør",
+        "0900",
+        "Operators",
+        "Operative",
+        "NonExempt",
+        "057",
+        &["G01", "G02"],
+        &["Truck", "Driving", "Norsk", "Samarbeid"],
+        &[("Fagbrev", "Logistics")],
+    )),
+    no(job(
+        "Elektriker",
+        "0800",
+        "Technicians",
+        "CraftWorker",
+        "NonExempt",
+        "056",
+        &["G02", "G03"],
+        &["Elektro", "Samarbeid", "Norsk", "Safety"],
+        &[("Fagbrev", "Elektrofag")],
+    )),
+    no(job(
+        "Dataanalytiker",
+        "0300",
+        "Professionals",
+        "Professional",
+        "Exempt",
+        "054",
+        &["G04", "G05"],
         &["Analyse", "Programmering", "Norsk", "Samarbeid"],
-        &[("Mastergrad", "Informatikk"), ("Bachelorgrad", "Økonomi")])),
-    no(head(job("Avdelingsleder", "0100", "Managers", "Executive", "Exempt", "051", &["G07", "G08"],
-        &["Ledelse", "Samarbeid", "Norsk", "Analyse"], OK))),
+        &[("Mastergrad", "Informatikk"), ("Bachelorgrad", "Økonomi")],
+    )),
+    no(head(job(
+        "Avdelingsleder",
+        "0100",
+        "Managers",
+        "Executive",
+        "Exempt",
+        "051",
+        &["G07", "G08"],
+        &["Ledelse", "Samarbeid", "Norsk", "Analyse"],
+        OK,
+    ))),
 ];
 
 pub fn job_profile(id: &str) -> Option<&'static JobProfile> {
@@ -233,11 +549,7 @@ pub fn comp_band(level: &str, company_code: &str) -> Option<(f64, f64, f64)> {
     let factor = company(company_code).map_or(1.0, |c| c.currency_factor);
     let round = |x: f64| (x / 500.0).round() * 500.0;
     let low = round(low_usd * factor);
-    Some((
-        low,
-        round(low * 80.0 / 70.0),
-        round(low * 92.5 / 70.0),
-    ))
+    Some((low, round(low * 80.0 / 70.0), round(low * 92.5 / 70.0)))
 }
 
 const JOB_FUNCTIONS: &[(&str, &str)] = &[
@@ -409,11 +721,19 @@ pub const INSTITUTIONS: &[(&str, &str, Locale)] = &[
     ("Texas A&M", "Texas A&M University", Locale::Us),
     ("Bellevue College", "Bellevue College", Locale::Us),
     ("Univ of Oxford", "University of Oxford", Locale::Uk),
-    ("Univ of Manchester", "The University of Manchester", Locale::Uk),
+    (
+        "Univ of Manchester",
+        "The University of Manchester",
+        Locale::Uk,
+    ),
     ("Kings College", "King's College London", Locale::Uk),
     ("Univ of Leeds", "University of Leeds", Locale::Uk),
     ("UiO", "Universitetet i Oslo", Locale::No),
-    ("NTNU", "Norges teknisk-naturvitenskapelige universitet", Locale::No),
+    (
+        "NTNU",
+        "Norges teknisk-naturvitenskapelige universitet",
+        Locale::No,
+    ),
     ("UiB", "Universitetet i Bergen", Locale::No),
     ("BI", "Handelshøyskolen BI", Locale::No),
     ("NHH", "Norges Handelshøyskole", Locale::No),
@@ -443,7 +763,10 @@ pub const VETERAN_STATUSES: &[(&str, &str)] = &[
     ("ProtVet", "Protected veteran"),
     ("DisabledVet", "Disabled veteran"),
     ("RecentSep", "Recently separated veteran"),
-    ("ActiveDuty", "Active duty wartime or campaign badge veteran"),
+    (
+        "ActiveDuty",
+        "Active duty wartime or campaign badge veteran",
+    ),
     ("ArmedForces", "Armed forces service medal veteran"),
 ];
 
@@ -470,7 +793,11 @@ pub const ID_TYPES: &[(&str, &str, Locale)] = &[
 /// (issuing agency, description, identification type it issues)
 pub const AGENCIES: &[(&str, &str, &str)] = &[
     ("SSA", "Social Security Administration", "SSN"),
-    ("WA DOL", "Washington State Department of Licensing", "DriverLic"),
+    (
+        "WA DOL",
+        "Washington State Department of Licensing",
+        "DriverLic",
+    ),
     ("DOS", "U.S. Department of State", "Passport"),
     ("HMRC", "HM Revenue & Customs", "NINO"),
     ("HMPO", "HM Passport Office", "UKPassport"),
@@ -494,13 +821,37 @@ pub const CERTIFICATE_TYPES: &[(&str, &str, bool)] = &[
 
 /// (screening type, description, frequency unit label, generate-from label, interval)
 pub const SCREENING_TYPES: &[(&str, &str, &str, &str, i64)] = &[
-    ("Background", "Background check", "One-time only", "Not selected", 0),
-    ("Reference", "Reference check", "One-time only", "Not selected", 0),
+    (
+        "Background",
+        "Background check",
+        "One-time only",
+        "Not selected",
+        0,
+    ),
+    (
+        "Reference",
+        "Reference check",
+        "One-time only",
+        "Not selected",
+        0,
+    ),
     ("Credit", "Credit check", "One-time only", "Not selected", 0),
     ("DrugTest", "Drug test", "Yearly", "Date completed", 1),
-    ("Medical", "Medical examination", "Yearly", "Date required", 2),
+    (
+        "Medical",
+        "Medical examination",
+        "Yearly",
+        "Date required",
+        2,
+    ),
     ("DBS", "DBS check", "Yearly", "Date completed", 3),
-    ("Politiattest", "Politiattest", "One-time only", "Not selected", 0),
+    (
+        "Politiattest",
+        "Politiattest",
+        "One-time only",
+        "Not selected",
+        0,
+    ),
 ];
 
 const POSITION_TYPES: &[(&str, &str)] = &[
@@ -589,24 +940,89 @@ fn seed_companies(s: &mut Seeder) {
 
 fn seed_code_tables(s: &mut Seeder) {
     let desc = "mshr_description";
-    simple_table(s, "mshr_hcmjobfunctionentity", ["mshr_jobfunctionid", desc], JOB_FUNCTIONS);
-    simple_table(s, "mshr_hcmjobtypeentity", ["mshr_jobtypeid", desc], JOB_TYPES);
-    simple_table(s, "mshr_hcmpositiontypeentity", ["mshr_positiontypeid", desc], POSITION_TYPES);
+    simple_table(
+        s,
+        "mshr_hcmjobfunctionentity",
+        ["mshr_jobfunctionid", desc],
+        JOB_FUNCTIONS,
+    );
+    simple_table(
+        s,
+        "mshr_hcmjobtypeentity",
+        ["mshr_jobtypeid", desc],
+        JOB_TYPES,
+    );
+    simple_table(
+        s,
+        "mshr_hcmpositiontypeentity",
+        ["mshr_positiontypeid", desc],
+        POSITION_TYPES,
+    );
     simple_table(s, "mshr_hcmskillentity", ["mshr_skillid", desc], SKILLS);
-    simple_table(s, "mshr_hcmeducationlevelentity", ["mshr_educationlevelid", desc], EDUCATION_LEVELS);
-    simple_table(s, "mshr_hcmeducationdegreeentity", ["mshr_educationlevelid", desc], EDUCATION_LEVELS);
-    simple_table(s, "mshr_hcmeducationdisciplineentity", ["mshr_educationdisciplineid", desc], DISCIPLINES);
+    simple_table(
+        s,
+        "mshr_hcmeducationlevelentity",
+        ["mshr_educationlevelid", desc],
+        EDUCATION_LEVELS,
+    );
+    simple_table(
+        s,
+        "mshr_hcmeducationdegreeentity",
+        ["mshr_educationlevelid", desc],
+        EDUCATION_LEVELS,
+    );
+    simple_table(
+        s,
+        "mshr_hcmeducationdisciplineentity",
+        ["mshr_educationdisciplineid", desc],
+        DISCIPLINES,
+    );
     let inst: Vec<(&str, &str)> = INSTITUTIONS.iter().map(|(i, n, _)| (*i, *n)).collect();
-    simple_table(s, "mshr_hcmeducationinstitutionentity", ["mshr_educationinstitutionid", "mshr_name"], &inst);
-    simple_table(s, "mshr_logisticsaddresscountryregionentity", ["mshr_countryregionid", "mshr_shortname"], COUNTRIES);
-    simple_table(s, "mshr_hcmveteranstatusentity", ["mshr_veteranstatusid", desc], VETERAN_STATUSES);
-    simple_table(s, "mshr_hcmreasoncodeentity", ["mshr_reasoncodeid", desc], REASON_CODES);
+    simple_table(
+        s,
+        "mshr_hcmeducationinstitutionentity",
+        ["mshr_educationinstitutionid", "mshr_name"],
+        &inst,
+    );
+    simple_table(
+        s,
+        "mshr_logisticsaddresscountryregionentity",
+        ["mshr_countryregionid", "mshr_shortname"],
+        COUNTRIES,
+    );
+    simple_table(
+        s,
+        "mshr_hcmveteranstatusentity",
+        ["mshr_veteranstatusid", desc],
+        VETERAN_STATUSES,
+    );
+    simple_table(
+        s,
+        "mshr_hcmreasoncodeentity",
+        ["mshr_reasoncodeid", desc],
+        REASON_CODES,
+    );
     let ids: Vec<(&str, &str)> = ID_TYPES.iter().map(|(i, d, _)| (*i, *d)).collect();
-    simple_table(s, "mshr_hcmidentificationtypeentity", ["mshr_identificationtypeid", desc], &ids);
+    simple_table(
+        s,
+        "mshr_hcmidentificationtypeentity",
+        ["mshr_identificationtypeid", desc],
+        &ids,
+    );
     let ags: Vec<(&str, &str)> = AGENCIES.iter().map(|(i, d, _)| (*i, *d)).collect();
-    simple_table(s, "mshr_hcmissuingagencyentity", ["mshr_issuingagencyid", desc], &ags);
+    simple_table(
+        s,
+        "mshr_hcmissuingagencyentity",
+        ["mshr_issuingagencyid", desc],
+        &ags,
+    );
     let deps: Vec<(&str, &str)> = DEPARTMENTS.iter().map(|(n, d, _)| (*n, *d)).collect();
-    simple_table(s, "mshr_omdepartmententity", ["mshr_operatingunitnumber", "mshr_name"], &deps);
+    simple_table(
+        s,
+        "mshr_omdepartmententity",
+        ["mshr_operatingunitnumber", "mshr_name"],
+        &deps,
+    );
     let jobs: Vec<(&str, &str)> = JOBS.iter().map(|j| (j.id, j.description)).collect();
     simple_table(s, "mshr_hcmjobentity", ["mshr_jobid", desc], &jobs);
     for j in JOBS {
@@ -628,11 +1044,19 @@ fn seed_ratings(s: &mut Seeder) {
             let (_, mut row) = s.row("mshr_hcmratinglevelentity");
             set(&mut row, "mshr_ratinglevelid", *level);
             set(&mut row, "mshr_ratingmodelid", *model);
-            set_ref(&mut row, "_mshr_fk_ratingmodelentity_id_value", Some(model_id));
+            set_ref(
+                &mut row,
+                "_mshr_fk_ratingmodelentity_id_value",
+                Some(model_id),
+            );
             set(&mut row, "mshr_description", *ldesc);
             set(&mut row, "mshr_factor", (i as i64 + 1) * 2 - 1);
             set(&mut row, "mshr_note", Value::Null);
-            s.put("mshr_hcmratinglevelentity", row, Some(&format!("{model}|{level}")));
+            s.put(
+                "mshr_hcmratinglevelentity",
+                row,
+                Some(&format!("{model}|{level}")),
+            );
         }
     }
 }
@@ -706,13 +1130,29 @@ pub fn person_row(
     set(&mut row, "mshr_name", format!("{first} {last}"));
     set(&mut row, "mshr_namealias", format!("{first} {last}"));
     set(&mut row, "mshr_knownas", first);
-    set(&mut row, "mshr_initials", format!("{}{}", first.chars().next().unwrap_or('X'), last.chars().next().unwrap_or('X')));
+    set(
+        &mut row,
+        "mshr_initials",
+        format!(
+            "{}{}",
+            first.chars().next().unwrap_or('X'),
+            last.chars().next().unwrap_or('X')
+        ),
+    );
     set(&mut row, "mshr_languageid", l.language);
     set(&mut row, "mshr_partytype", "Person");
     set(&mut row, "mshr_addressbooks", "Applicants");
-    let g = s.opt("mshr_hcmpersongender", if female { "Female" } else { "Male" });
+    let g = s.opt(
+        "mshr_hcmpersongender",
+        if female { "Female" } else { "Male" },
+    );
     set(&mut row, "mshr_gender", g);
-    let email = format!("{}.{}@{}", ascii_slug(first), ascii_slug(last), l.email_domain);
+    let email = format!(
+        "{}.{}@{}",
+        ascii_slug(first),
+        ascii_slug(last),
+        l.email_domain
+    );
     set(&mut row, "mshr_primarycontactemail", email);
     set(&mut row, "mshr_primarycontactemaildescription", "Email");
     set(&mut row, "mshr_primarycontactemailpurpose", "Business");
@@ -735,7 +1175,12 @@ pub fn person_row(
     (id, row)
 }
 
-fn seed_company_people(s: &mut Seeder, c: &'static CompanyDef, next_worker: &mut u32, next_party: &mut u32) -> (Vec<WorkerRef>, Vec<PersonRef>) {
+fn seed_company_people(
+    s: &mut Seeder,
+    c: &'static CompanyDef,
+    next_worker: &mut u32,
+    next_party: &mut u32,
+) -> (Vec<WorkerRef>, Vec<PersonRef>) {
     let mut workers = Vec::new();
     for _ in 0..WORKERS_PER_COMPANY {
         let (first, last, _) = random_name(s, c.locale);
@@ -750,18 +1195,35 @@ fn seed_company_people(s: &mut Seeder, c: &'static CompanyDef, next_worker: &mut
         *next_party += 1;
         let (id, mut row) = person_row(s, &party, first, last, female, c.locale);
         set(&mut row, "mshr_addressbooks", "Recruiters");
-        set(&mut row, "mshr_professionaltitle", if c.locale == Locale::No { "Rekrutterer" } else { "Recruiter" });
+        set(
+            &mut row,
+            "mshr_professionaltitle",
+            if c.locale == Locale::No {
+                "Rekrutterer"
+            } else {
+                "Recruiter"
+            },
+        );
         s.put("mshr_dirpersonentity", row, Some(&party));
         recruiters.push(PersonRef { party, id });
     }
     (workers, recruiters)
 }
 
-fn seed_locations(s: &mut Seeder, c: &'static CompanyDef, company_id: Uuid, next_loc: &mut u32) -> Vec<LocationRef> {
+fn seed_locations(
+    s: &mut Seeder,
+    c: &'static CompanyDef,
+    company_id: Uuid,
+    next_loc: &mut u32,
+) -> Vec<LocationRef> {
     let l = locale_data(c.locale);
     let mut out = Vec::new();
     for city in l.cities {
-        let slug: String = ascii_slug(city.name).to_uppercase().chars().take(4).collect();
+        let slug: String = ascii_slug(city.name)
+            .to_uppercase()
+            .chars()
+            .take(4)
+            .collect();
         let key = format!("{}-{slug}", c.code.to_uppercase());
         let (id, mut row) = s.row("mshr_hcmrecruitingrequestlocationentity");
         set(&mut row, "mshr_recruitingrequestlocationid", key.as_str());
@@ -773,7 +1235,11 @@ fn seed_locations(s: &mut Seeder, c: &'static CompanyDef, company_id: Uuid, next
         };
         set(&mut row, "mshr_description", desc);
         set(&mut row, "mshr_countryregionid", l.country);
-        set_ref(&mut row, "_mshr_fk_countryregion_id_value", s.id_of("mshr_logisticsaddresscountryregionentity", l.country));
+        set_ref(
+            &mut row,
+            "_mshr_fk_countryregion_id_value",
+            s.id_of("mshr_logisticsaddresscountryregionentity", l.country),
+        );
         set(&mut row, "mshr_zipcode", city.zip);
         let street = *s.rng.pick(l.streets);
         set(&mut row, "mshr_street", street);
@@ -782,8 +1248,16 @@ fn seed_locations(s: &mut Seeder, c: &'static CompanyDef, company_id: Uuid, next
         set(&mut row, "mshr_county", city.county);
         let phone = format!("{} {}", l.phone_prefix, s.rng.range(20_000_000, 99_999_999));
         set(&mut row, "mshr_telephone", phone);
-        set(&mut row, "mshr_email", format!("recruiting@{}", l.email_domain));
-        set(&mut row, "mshr_internetaddress", format!("https://www.{}/careers", l.email_domain));
+        set(
+            &mut row,
+            "mshr_email",
+            format!("recruiting@{}", l.email_domain),
+        );
+        set(
+            &mut row,
+            "mshr_internetaddress",
+            format!("https://www.{}/careers", l.email_domain),
+        );
         set(&mut row, "mshr_dataareaid", c.code);
         set_ref(&mut row, "_mshr_dataareaid_id_value", Some(company_id));
         s.put("mshr_hcmrecruitingrequestlocationentity", row, Some(&key));
@@ -792,20 +1266,44 @@ fn seed_locations(s: &mut Seeder, c: &'static CompanyDef, company_id: Uuid, next
     out
 }
 
-fn seed_position(s: &mut Seeder, c: &CompanyDef, company_id: Uuid, job: &'static JobProfile, number: String) -> PositionRef {
-    let department_id = s.id_of("mshr_omdepartmententity", job.department).unwrap_or_default();
+fn seed_position(
+    s: &mut Seeder,
+    c: &CompanyDef,
+    company_id: Uuid,
+    job: &'static JobProfile,
+    number: String,
+) -> PositionRef {
+    let department_id = s
+        .id_of("mshr_omdepartmententity", job.department)
+        .unwrap_or_default();
     let (id, mut row) = s.row("mshr_hcmpositionv2entity");
     set(&mut row, "mshr_positionid", number.as_str());
     set(&mut row, "mshr_description", job.description);
     set(&mut row, "mshr_dataareaid", c.code);
     set_ref(&mut row, "_mshr_dataareaid_id_value", Some(company_id));
-    set_ref(&mut row, "_mshr_fk_job_id_value", s.id_of("mshr_hcmjobentity", job.id));
-    set_ref(&mut row, "_mshr_fk_department_id_value", Some(department_id));
+    set_ref(
+        &mut row,
+        "_mshr_fk_job_id_value",
+        s.id_of("mshr_hcmjobentity", job.id),
+    );
+    set_ref(
+        &mut row,
+        "_mshr_fk_department_id_value",
+        Some(department_id),
+    );
     s.put("mshr_hcmpositionv2entity", row, Some(&number));
     let types: &[&'static str] = if c.locale == Locale::No {
         &["Heltid", "Heltid", "Heltid", "Deltid", "Midlertidig"]
     } else {
-        &["Full-time", "Full-time", "Full-time", "Full-time", "Part-time", "Temporary", "Intern"]
+        &[
+            "Full-time",
+            "Full-time",
+            "Full-time",
+            "Full-time",
+            "Part-time",
+            "Temporary",
+            "Intern",
+        ]
     };
     PositionRef {
         number,
@@ -828,7 +1326,11 @@ fn seed_company_jobs(s: &mut Seeder, cr: &mut CompanyRefs, next_position: &mut u
             set(&mut row, "mshr_jobid", j.id);
             set(&mut row, "mshr_compensationlevelid", *level);
             set(&mut row, "mshr_dataareaid", c.code);
-            s.put("mshr_hcmjobcompensationentity", row, Some(&format!("{}|{}|{level}", c.code, j.id)));
+            s.put(
+                "mshr_hcmjobcompensationentity",
+                row,
+                Some(&format!("{}|{}|{level}", c.code, j.id)),
+            );
         }
     }
     let head_job = jobs.iter().find(|j| j.head).copied();
@@ -845,7 +1347,13 @@ fn seed_company_jobs(s: &mut Seeder, cr: &mut CompanyRefs, next_position: &mut u
     for j in jobs.iter().filter(|j| !j.head) {
         let mut list = Vec::new();
         for _ in 0..POSITIONS_PER_JOB {
-            list.push(seed_position(s, c, cr.id, j, format!("{:06}", *next_position)));
+            list.push(seed_position(
+                s,
+                c,
+                cr.id,
+                j,
+                format!("{:06}", *next_position),
+            ));
             *next_position += 1;
         }
         cr.positions.insert(j.id, list);

@@ -54,7 +54,10 @@ fn check_integrity(store: &Store, base: i64) {
             let id = s(row, &def.primary_id);
             assert!(ids.insert(id.to_string()), "duplicate key {id}");
             if def.logical_name != "cdm_company" {
-                assert!(id.starts_with("0000") && &id[8..19] == "-0000-0000-", "{id}");
+                assert!(
+                    id.starts_with("0000") && &id[8..19] == "-0000-0000-",
+                    "{id}"
+                );
             }
             for c in &def.columns {
                 let v = &row[c.name];
@@ -81,7 +84,11 @@ fn check_integrity(store: &Store, base: i64) {
                 }
             }
             if def.primary_name == "mshr_primaryfield" {
-                assert!(!s(row, "mshr_primaryfield").is_empty(), "{}", def.logical_name);
+                assert!(
+                    !s(row, "mshr_primaryfield").is_empty(),
+                    "{}",
+                    def.logical_name
+                );
             }
         }
     }
@@ -142,32 +149,82 @@ fn request_children_are_consistent() {
     let skills = rows(&store, "mshr_hcmrecruitingrequestskillentity");
     assert!(!pos.is_empty() && !skills.is_empty());
     for p in pos {
-        let rr = target(&store, "mshr_hcmrecruitingrequestentity", p, "_mshr_fk_recruitingrequest_id_value").expect("rr");
-        assert_eq!(s(p, "mshr_recruitingrequestid"), s(rr, "mshr_recruitingrequestid"));
+        let rr = target(
+            &store,
+            "mshr_hcmrecruitingrequestentity",
+            p,
+            "_mshr_fk_recruitingrequest_id_value",
+        )
+        .expect("rr");
+        assert_eq!(
+            s(p, "mshr_recruitingrequestid"),
+            s(rr, "mshr_recruitingrequestid")
+        );
         assert_eq!(s(p, "mshr_dataareaid"), s(rr, "mshr_dataareaid"));
-        let position = target(&store, "mshr_hcmpositionv2entity", p, "_mshr_fk_position_id_value").expect("position");
+        let position = target(
+            &store,
+            "mshr_hcmpositionv2entity",
+            p,
+            "_mshr_fk_position_id_value",
+        )
+        .expect("position");
         assert_eq!(s(p, "mshr_positionid"), s(position, "mshr_positionid"));
         assert_eq!(s(position, "mshr_dataareaid"), s(rr, "mshr_dataareaid"));
-        assert_eq!(s(position, "_mshr_fk_job_id_value"), s(rr, "_mshr_fk_job_id_value"));
+        assert_eq!(
+            s(position, "_mshr_fk_job_id_value"),
+            s(rr, "_mshr_fk_job_id_value")
+        );
         assert_eq!(
             s(p, "mshr_primaryfield"),
-            format!("{} | {}", s(rr, "mshr_recruitingrequestid"), s(p, "mshr_positionid"))
+            format!(
+                "{} | {}",
+                s(rr, "mshr_recruitingrequestid"),
+                s(p, "mshr_positionid")
+            )
         );
     }
     for k in skills {
-        let skill = target(&store, "mshr_hcmskillentity", k, "_mshr_fk_skill_id_value").expect("skill");
+        let skill =
+            target(&store, "mshr_hcmskillentity", k, "_mshr_fk_skill_id_value").expect("skill");
         assert_eq!(s(k, "mshr_skilldescription"), s(skill, "mshr_description"));
-        let level = target(&store, "mshr_hcmratinglevelentity", k, "_mshr_fk_ratinglevel_id_value").expect("level");
+        let level = target(
+            &store,
+            "mshr_hcmratinglevelentity",
+            k,
+            "_mshr_fk_ratinglevel_id_value",
+        )
+        .expect("level");
         assert_eq!(s(k, "mshr_ratinglevelid"), s(level, "mshr_ratinglevelid"));
-        assert_eq!(s(k, "mshr_ratingleveldescription"), s(level, "mshr_description"));
+        assert_eq!(
+            s(k, "mshr_ratingleveldescription"),
+            s(level, "mshr_description")
+        );
     }
     for rr in rows(&store, "mshr_hcmrecruitingrequestentity") {
         let job = target(&store, "mshr_hcmjobentity", rr, "_mshr_fk_job_id_value").expect("job");
         assert_eq!(s(rr, "mshr_jobid"), s(job, "mshr_jobid"));
-        let manager = target(&store, "mshr_hcmworkerbaseentity", rr, "_mshr_fk_hiringmanager_id_value").expect("manager");
-        assert_eq!(s(rr, "mshr_hiringmanagerpersonnelnumber"), s(manager, "mshr_personnelnumber"));
-        let comp = target(&store, "mshr_hcmjobcompensationentity", rr, "_mshr_fk_compensationlevel_id_value").expect("comp");
-        assert_eq!(s(rr, "mshr_compensationlevelid"), s(comp, "mshr_compensationlevelid"));
+        let manager = target(
+            &store,
+            "mshr_hcmworkerbaseentity",
+            rr,
+            "_mshr_fk_hiringmanager_id_value",
+        )
+        .expect("manager");
+        assert_eq!(
+            s(rr, "mshr_hiringmanagerpersonnelnumber"),
+            s(manager, "mshr_personnelnumber")
+        );
+        let comp = target(
+            &store,
+            "mshr_hcmjobcompensationentity",
+            rr,
+            "_mshr_fk_compensationlevel_id_value",
+        )
+        .expect("comp");
+        assert_eq!(
+            s(rr, "mshr_compensationlevelid"),
+            s(comp, "mshr_compensationlevelid")
+        );
         assert_eq!(s(rr, "mshr_jobid"), s(comp, "mshr_jobid"));
         let low = rr["mshr_compensationlowthreshold"].as_f64().expect("low");
         let high = rr["mshr_compensationhighthreshold"].as_f64().expect("high");
@@ -178,19 +235,51 @@ fn request_children_are_consistent() {
 #[test]
 fn documented_example_targets_exist() {
     let store = small();
-    let rr = find(&store, "mshr_hcmrecruitingrequestentity", "mshr_recruitingrequestid", "USMF-000141").expect("USMF-000141");
+    let rr = find(
+        &store,
+        "mshr_hcmrecruitingrequestentity",
+        "mshr_recruitingrequestid",
+        "USMF-000141",
+    )
+    .expect("USMF-000141");
     let id = s(rr, "mshr_hcmrecruitingrequestentityid").to_string();
-    let pos = find(&store, "mshr_hcmpositionv2entity", "mshr_positionid", "000601").expect("000601");
+    let pos = find(
+        &store,
+        "mshr_hcmpositionv2entity",
+        "mshr_positionid",
+        "000601",
+    )
+    .expect("000601");
     assert_eq!(s(pos, "mshr_dataareaid"), "usmf");
-    assert!(rows(&store, "mshr_hcmrecruitingrequestpositionentity").iter().any(|p| {
-        s(p, "_mshr_fk_recruitingrequest_id_value") == id && s(p, "mshr_positionid") == "000601"
-    }));
+    assert!(rows(&store, "mshr_hcmrecruitingrequestpositionentity")
+        .iter()
+        .any(|p| {
+            s(p, "_mshr_fk_recruitingrequest_id_value") == id && s(p, "mshr_positionid") == "000601"
+        }));
     for skill in ["CustFocus", "CashFlow"] {
         assert!(find(&store, "mshr_hcmskillentity", "mshr_skillid", skill).is_some());
     }
-    assert!(find(&store, "mshr_hcmeducationdegreeentity", "mshr_educationlevelid", "Bachelor").is_some());
-    assert!(find(&store, "mshr_hcmeducationinstitutionentity", "mshr_educationinstitutionid", "Cottonwood Univ").is_some());
-    assert!(find(&store, "mshr_hcmeducationdisciplineentity", "mshr_educationdisciplineid", "Business Mgmt").is_some());
+    assert!(find(
+        &store,
+        "mshr_hcmeducationdegreeentity",
+        "mshr_educationlevelid",
+        "Bachelor"
+    )
+    .is_some());
+    assert!(find(
+        &store,
+        "mshr_hcmeducationinstitutionentity",
+        "mshr_educationinstitutionid",
+        "Cottonwood Univ"
+    )
+    .is_some());
+    assert!(find(
+        &store,
+        "mshr_hcmeducationdisciplineentity",
+        "mshr_educationdisciplineid",
+        "Business Mgmt"
+    )
+    .is_some());
 }
 
 #[test]
@@ -208,7 +297,9 @@ fn norwegian_company_is_norwegian() {
         .filter(|r| s(r, "mshr_dataareaid") == "nomf")
         .collect();
     assert!(nomf_rr.iter().all(|r| no_jobs.contains(s(r, "mshr_jobid"))));
-    assert!(nomf_rr.iter().any(|r| s(r, "mshr_description") == "Utvikler"));
+    assert!(nomf_rr
+        .iter()
+        .any(|r| s(r, "mshr_description") == "Utvikler"));
     let cities: HashSet<&str> = rows(&store, "mshr_hcmrecruitingrequestlocationentity")
         .iter()
         .filter(|r| s(r, "mshr_dataareaid") == "nomf")
@@ -238,14 +329,25 @@ fn candidates_cover_results_and_person_children() {
         "mshr_hcmpersonidentificationnumberentity",
     ];
     for c in cands {
-        let person = target(&store, "mshr_dirpersonentity", c, "_mshr_fk_person_id_value").expect("person");
+        let person = target(
+            &store,
+            "mshr_dirpersonentity",
+            c,
+            "_mshr_fk_person_id_value",
+        )
+        .expect("person");
         assert_eq!(s(c, "mshr_partynumber"), s(person, "mshr_partynumber"));
         assert_eq!(s(c, "mshr_firstname"), s(person, "mshr_firstname"));
         let pid = Uuid::parse_str(s(person, "mshr_dirpersonentityid")).expect("id");
         for k in kids {
-            let children = store.table(k).expect("t").children_of("_mshr_fk_person_id_value", &pid);
+            let children = store
+                .table(k)
+                .expect("t")
+                .children_of("_mshr_fk_person_id_value", &pid);
             assert!(!children.is_empty(), "{k}");
-            assert!(children.iter().all(|r| s(r, "mshr_partynumber") == s(person, "mshr_partynumber")));
+            assert!(children
+                .iter()
+                .all(|r| s(r, "mshr_partynumber") == s(person, "mshr_partynumber")));
         }
     }
 }
@@ -286,6 +388,9 @@ fn large_scale_builds_quickly() {
         scale: 100_000,
         option_base: 200_000_000,
     });
-    assert_eq!(rows(&store, "mshr_hcmrecruitingrequestentity").len(), 100_000);
+    assert_eq!(
+        rows(&store, "mshr_hcmrecruitingrequestentity").len(),
+        100_000
+    );
     eprintln!("100k seed: {:?}", t.elapsed());
 }
