@@ -95,13 +95,7 @@ fn position_status(s: &mut Seeder, status: &str) -> &'static str {
             }
         }
         "Canceled" | "Denied" => "Canceled",
-        "Active" => {
-            if s.rng.chance(30) {
-                "Filled"
-            } else {
-                "Open"
-            }
-        }
+        "Active" if s.rng.chance(30) => "Filled",
         _ => "Open",
     }
 }

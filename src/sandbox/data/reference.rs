@@ -647,7 +647,13 @@ pub fn skill_description(id: &str) -> Option<&'static str> {
 }
 
 /// (rating model, description, levels (id, description))
-pub const RATING_MODELS: &[(&str, &str, &[(&str, &str)])] = &[
+pub type RatingModel = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+pub const RATING_MODELS: &[RatingModel] = &[
     (
         "Skills",
         "Skill rating",
@@ -1311,7 +1317,7 @@ fn seed_position(
         description: job.description,
         department: job.department,
         department_id,
-        position_type: *s.rng.pick(types),
+        position_type: types[s.rng.below(types.len())],
         cost_center: format!("0{}", &job.department[1..]),
     }
 }
