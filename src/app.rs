@@ -80,7 +80,8 @@ pub fn dataverse_client(d: &DataverseConfig) -> Result<DataverseClient, StartErr
 
 pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     let client = Arc::new(dataverse_client(&config.dataverse)?);
-    let auth = Arc::new(AuthService::from_config(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?);
+    let auth = AuthService::new(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?;
+    auth.spawn_reloader();
     let cursors = match config.gateway.cursor_key.expose() {
         "" => CursorSealer::random(config.gateway.cursor_ttl_secs),
         hex => CursorSealer::new(parse_key(hex)?, config.gateway.cursor_ttl_secs),
@@ -125,10 +126,9 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
         .route("/v1/option-sets", get(reference::list_option_sets))
         .route("/v1/option-sets/{name}", get(reference::get_option_set))
         .route("/v1/reference/{kind}", get(reference::get_lookup_list))
-        .route_layer(axum::middleware::from_fn_with_state(state.auth.clone(), crate::auth::rate_limit::middleware))
-        .route_layer(axum::middleware::from_fn(crate::auth::audit::middleware));
+        ;
     Router::new()
-        .merge(partner_api)
+        .merge(crate::auth::protect(partner_api, state.auth.clone()))
         .merge(crate::auth::router())
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
@@ -138,7 +138,6 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
         .route("/problems/{slug}", get(problem_page))
         .fallback(|| async { problem::ApiError::NotFound("no such route; see /docs".into()) })
         .with_state(state.clone())
-        .layer(crate::auth::cors::layer(state.auth.clone()))
         .layer(axum::middleware::from_fn(problem::problem_context))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))

@@ -3,7 +3,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-// pub mod cli;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod model;

@@ -3,7 +3,7 @@
 
 pub mod annotations;
 pub mod config;
-// pub mod data;
+pub mod data;
 pub mod entra;
 pub mod error;
 pub mod faults;
@@ -11,6 +11,6 @@ pub mod metadata;
 pub mod odata;
 pub mod paging;
 pub mod schema;
-// pub mod server;
+pub mod server;
 pub mod store;
-// pub mod writes;
+pub mod writes;
