@@ -22,8 +22,26 @@ fn page() -> (Vec<Row>, Resolved) {
     let mut rows = Vec::new();
     for i in 0..50u128 {
         let ids: Vec<Uuid> = (0..7).map(|k| Uuid::from_u128(i * 16 + k + 1)).collect();
-        for (k, t) in ["cdm_company", "mshr_hcmworkerbaseentity", "mshr_dirpersonentity", "mshr_hcmjobentity", "mshr_hcmtitleentity", "mshr_hcmjobtypeentity", "mshr_hcmrecruitingrequestlocationentity"].iter().enumerate() {
-            resolved.insert(t, LookupRef { id: ids[k], code: Some(format!("C{k}")), name: Some(format!("Name {k}")) });
+        for (k, t) in [
+            "cdm_company",
+            "mshr_hcmworkerbaseentity",
+            "mshr_dirpersonentity",
+            "mshr_hcmjobentity",
+            "mshr_hcmtitleentity",
+            "mshr_hcmjobtypeentity",
+            "mshr_hcmrecruitingrequestlocationentity",
+        ]
+        .iter()
+        .enumerate()
+        {
+            resolved.insert(
+                t,
+                LookupRef {
+                    id: ids[k],
+                    code: Some(format!("C{k}")),
+                    name: Some(format!("Name {k}")),
+                },
+            );
         }
         let row = json!({
             "mshr_hcmrecruitingrequestentityid": Uuid::from_u128(10_000 + i).to_string(),
@@ -44,17 +62,30 @@ fn page() -> (Vec<Row>, Resolved) {
 
 fn bench(c: &mut Criterion) {
     let (rows, resolved) = page();
-    let (status, pstatus, reg, exempt) = (option_set(7), option_set(3), option_set(11), option_set(3));
-    let labels = Labels { status: &status, position_status: &pstatus, regulatory: &reg, exempt: &exempt, lang: Lang::NbNo };
+    let (status, pstatus, reg, exempt) =
+        (option_set(7), option_set(3), option_set(11), option_set(3));
+    let labels = Labels {
+        status: &status,
+        position_status: &pstatus,
+        regulatory: &reg,
+        exempt: &exempt,
+        lang: Lang::NbNo,
+    };
     c.bench_function("map 50 recruiting requests", |b| {
         b.iter(|| {
-            let out: Vec<_> = rows.iter().filter_map(|r| map_row(black_box(r), Embed::default(), &labels, &resolved)).collect();
+            let out: Vec<_> = rows
+                .iter()
+                .filter_map(|r| map_row(black_box(r), Embed::default(), &labels, &resolved))
+                .collect();
             black_box(out)
         })
     });
     c.bench_function("map + serialise 50 recruiting requests", |b| {
         b.iter(|| {
-            let out: Vec<_> = rows.iter().filter_map(|r| map_row(black_box(r), Embed::default(), &labels, &resolved)).collect();
+            let out: Vec<_> = rows
+                .iter()
+                .filter_map(|r| map_row(black_box(r), Embed::default(), &labels, &resolved))
+                .collect();
             black_box(serde_json::to_vec(&out).expect("json"))
         })
     });

@@ -31,11 +31,15 @@ async fn main() {
         eprintln!("usage: load URL [--token T] [--header 'K: V'] [--concurrency N] [--seconds S]");
         std::process::exit(2);
     }
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, token, headers) = (client.clone(), url.clone(), token.clone(), headers.clone());
+        let (client, url, token, headers) =
+            (client.clone(), url.clone(), token.clone(), headers.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
@@ -73,7 +77,10 @@ async fn main() {
         }
     }
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
     let rps = all.len() as f64 / seconds as f64;
     println!(
         "{}",

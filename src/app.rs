@@ -23,7 +23,9 @@ use crate::config::{Config, DataverseConfig};
 use crate::ops::metrics;
 use crate::resolve::lookups::{LookupRef, LookupResolver};
 use crate::resolve::options::OptionCatalog;
-use crate::upstream::{self, ClientCredential, DataverseClient, Secret, TokenConfig, TokenProvider, UpstreamError};
+use crate::upstream::{
+    self, ClientCredential, DataverseClient, Secret, TokenConfig, TokenProvider, UpstreamError,
+};
 
 pub struct AppState {
     pub config: Config,
@@ -36,9 +38,20 @@ pub struct AppState {
     readiness: moka::future::Cache<(), Result<(), String>>,
 }
 
-impl FromRef<Arc<AppState>> for Arc<AuthService> {
-    fn from_ref(st: &Arc<AppState>) -> Self {
-        st.auth.clone()
+/// The router's state: a cheap handle on `AppState`.
+#[derive(Clone)]
+pub struct App(pub Arc<AppState>);
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FromRef<App> for Arc<AuthService> {
+    fn from_ref(app: &App) -> Self {
+        app.0.auth.clone()
     }
 }
 
@@ -64,14 +77,28 @@ pub enum StartError {
 pub fn dataverse_client(d: &DataverseConfig) -> Result<DataverseClient, StartError> {
     let credential = match (&d.certificate_file, &d.private_key_file) {
         (Some(cert), Some(key)) => {
-            let read = |p: &std::path::PathBuf, k: &'static str| std::fs::read_to_string(p).map_err(|e| StartError::Config { key: k, problem: format!("cannot read {} ({e})", p.display()) });
+            let read = |p: &std::path::PathBuf, k: &'static str| {
+                std::fs::read_to_string(p).map_err(|e| StartError::Config {
+                    key: k,
+                    problem: format!("cannot read {} ({e})", p.display()),
+                })
+            };
             let cert_pem = read(cert, "dataverse.certificate_file")?;
             let key_pem = read(key, "dataverse.private_key_file")?;
-            ClientCredential::Certificate(upstream::CertificateCredential::from_pem(&cert_pem, &Secret::new(key_pem))?)
+            ClientCredential::Certificate(upstream::CertificateCredential::from_pem(
+                &cert_pem,
+                &Secret::new(key_pem),
+            )?)
         }
         _ => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
     };
-    let tokens = TokenProvider::new(TokenConfig::for_dataverse(&d.authority, &d.tenant_id, &d.client_id, &d.org_url, credential))?;
+    let tokens = TokenProvider::new(TokenConfig::for_dataverse(
+        &d.authority,
+        &d.tenant_id,
+        &d.client_id,
+        &d.org_url,
+        credential,
+    ))?;
     let mut cfg = upstream::DataverseConfig::new(&d.org_url);
     cfg.timeout = Duration::from_millis(d.timeout_ms);
     cfg.max_concurrency = d.max_concurrency;
@@ -90,8 +117,14 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     Ok(Arc::new(AppState {
         options: OptionCatalog::new(client.clone(), ttl),
         lookups: LookupResolver::new(client.clone(), ttl, 100_000),
-        reference: moka::future::Cache::builder().max_capacity(256).time_to_live(ttl).build(),
-        readiness: moka::future::Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(5)).build(),
+        reference: moka::future::Cache::builder()
+            .max_capacity(256)
+            .time_to_live(ttl)
+            .build(),
+        readiness: moka::future::Cache::builder()
+            .max_capacity(1)
+            .time_to_live(Duration::from_secs(5))
+            .build(),
         cursors,
         auth,
         client,
@@ -100,8 +133,18 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
 }
 
 fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
-    let bad = || StartError::Config { key: "gateway.cursor_key", problem: "must be 64 hex characters (32 bytes)".into() };
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect::<Option<_>>().ok_or_else(bad)?;
+    let bad = || StartError::Config {
+        key: "gateway.cursor_key",
+        problem: "must be 64 hex characters (32 bytes)".into(),
+    };
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
     bytes.try_into().map_err(|_| bad())
 }
 
@@ -109,24 +152,30 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<GatewayHandl
     let addr = listener.local_addr()?;
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
     let state = build_state(config).await?;
-    let app = router(state.clone(), timeout);
+    let app = router(App(state.clone()), timeout);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "gateway server stopped");
         }
     });
-    Ok(GatewayHandle { url: format!("http://{addr}"), state, task })
+    Ok(GatewayHandle {
+        url: format!("http://{addr}"),
+        state,
+        task,
+    })
 }
 
-pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
+pub fn router(state: App, timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let partner_api = Router::new()
         .route("/v1/recruiting-requests", get(recruiting_requests::list))
-        .route("/v1/recruiting-requests/{id}", get(recruiting_requests::get))
+        .route(
+            "/v1/recruiting-requests/{id}",
+            get(recruiting_requests::get),
+        )
         .route("/v1/option-sets", get(reference::list_option_sets))
         .route("/v1/option-sets/{name}", get(reference::get_option_set))
-        .route("/v1/reference/{kind}", get(reference::get_lookup_list))
-        ;
+        .route("/v1/reference/{kind}", get(reference::get_lookup_list));
     Router::new()
         .merge(crate::auth::protect(partner_api, state.auth.clone()))
         .merge(crate::auth::router())
@@ -152,17 +201,33 @@ pub fn router(state: Arc<AppState>, timeout: Duration) -> Router {
 
 async fn problem_page(Path(slug): Path<String>) -> Response {
     match problem::explain(&slug) {
-        Some(text) => axum::response::Html(format!("<!doctype html><title>{slug}</title><h1>{slug}</h1><p>{text}</p>")).into_response(),
+        Some(text) => axum::response::Html(format!(
+            "<!doctype html><title>{slug}</title><h1>{slug}</h1><p>{text}</p>"
+        ))
+        .into_response(),
         None => problem::ApiError::NotFound(format!("no problem type `{slug}`")).into_response(),
     }
 }
 
 /// Ready when a token can be obtained and Dataverse answers `WhoAmI()` (checked at most every 5 s).
-async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+async fn readyz(State(st): State<App>) -> Response {
     let client = st.client.clone();
-    let result = st.readiness.get_with((), async move { client.get_json("WhoAmI()").await.map(|_| ()).map_err(|e| e.to_string()) }).await;
+    let result = st
+        .readiness
+        .get_with((), async move {
+            client
+                .get_json("WhoAmI()")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await;
     match result {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not_ready", "reason": reason}))).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready", "reason": reason})),
+        )
+            .into_response(),
     }
 }

@@ -11,7 +11,11 @@ use crate::config::Config;
 use crate::sandbox;
 
 #[derive(Debug, Parser)]
-#[command(name = "ats-gateway", version, about = "REST gateway for the Dynamics 365 HR ATS (Dataverse) API")]
+#[command(
+    name = "ats-gateway",
+    version,
+    about = "REST gateway for the Dynamics 365 HR ATS (Dataverse) API"
+)]
 pub struct Cli {
     /// Config file (TOML). Environment variables `ATS_GATEWAY__SECTION__KEY` override it.
     #[arg(long, short, global = true, env = "ATS_GATEWAY_CONFIG")]
@@ -68,12 +72,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             config.sandbox.validate().map_err(CliError::from)?;
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
-            println!("{}", json!({"event": "ready", "emulator": emu.url, "dataverse": dataverse_json(&emu)}));
+            println!(
+                "{}",
+                json!({"event": "ready", "emulator": emu.url, "dataverse": dataverse_json(&emu)})
+            );
             shutdown_signal().await;
             emu.task.abort();
             Ok(())
         }
-        Command::Sandbox { listen, emulator_listen, scale } => {
+        Command::Sandbox {
+            listen,
+            emulator_listen,
+            scale,
+        } => {
             if let Some(s) = scale {
                 config.sandbox.scale = s;
             }
@@ -81,6 +92,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(emulator_listen).await?;
             let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
             config.dataverse = dataverse_config_for(&emu);
+            let demo = crate::demo::partners();
+            if config.auth.partners.is_empty() && config.auth.partners_file.is_none() {
+                config.auth.partners = demo.iter().map(|p| p.config.clone()).collect();
+            }
+            let partners: Vec<serde_json::Value> = config
+                .auth
+                .partners
+                .iter()
+                .map(|p| {
+                    let secret = demo.iter().find(|d| d.config.id == p.id).map(|d| d.secret);
+                    json!({"id": p.id, "client_id": p.client_id, "client_secret": secret, "scopes": p.scopes, "companies": p.companies})
+                })
+                .collect();
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
             let gw = crate::app::start(config, gw_listener).await?;
             println!(
@@ -91,15 +115,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "gateway": gw.url,
                     "admin": format!("{}/_sandbox", emu.url),
                     "dataverse": dataverse_json(&emu),
+                    "partners": partners,
                 })
             );
+            eprintln!("{}", try_it(&gw.url));
             shutdown_signal().await;
             gw.task.abort();
             emu.task.abort();
             Ok(())
         }
         Command::Healthcheck { url } => {
-            let resp = reqwest::Client::new().get(&url).timeout(std::time::Duration::from_secs(3)).send().await?;
+            let resp = reqwest::Client::new()
+                .get(&url)
+                .timeout(std::time::Duration::from_secs(3))
+                .send()
+                .await?;
             if resp.status().is_success() {
                 Ok(())
             } else {
@@ -147,13 +177,25 @@ fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
     })
 }
 
+/// Human-readable next steps on stderr (stdout carries only the JSON ready line).
+fn try_it(gw: &str) -> String {
+    format!(
+        "\nats-gateway sandbox is ready. Try:\n\
+  TOKEN=$(curl -s {gw}/oauth2/token -d grant_type=client_credentials -d client_id=acme-ats -d client_secret=acme-demo-secret | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
+  curl -s -H \"Authorization: Bearer $TOKEN\" '{gw}/v1/recruiting-requests?status=active&page_size=2'\n\
+  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept-Language: nb-NO' '{gw}/v1/option-sets/recruiting-request-status'\n\
+Docs: {gw}/docs   Metrics: {gw}/metrics   Partners and secrets: the JSON line above.\n"
+    )
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

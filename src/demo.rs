@@ -11,7 +11,14 @@ pub struct DemoPartner {
     pub secret: &'static str,
 }
 
-fn partner(id: &str, name: &str, secret: &'static str, scopes: &[Scope], companies: &[&str], rate: (u32, u32)) -> DemoPartner {
+fn partner(
+    id: &str,
+    name: &str,
+    secret: &'static str,
+    scopes: &[Scope],
+    companies: &[&str],
+    rate: (u32, u32),
+) -> DemoPartner {
     DemoPartner {
         config: PartnerConfig {
             id: id.into(),
@@ -20,7 +27,10 @@ fn partner(id: &str, name: &str, secret: &'static str, scopes: &[Scope], compani
             client_secret_hashes: vec![hash_secret(secret)],
             scopes: scopes.to_vec(),
             companies: companies.iter().map(|c| c.to_string()).collect(),
-            rate_limit: RateLimitConfig { per_second: rate.0, burst: rate.1 },
+            rate_limit: RateLimitConfig {
+                per_second: rate.0,
+                burst: rate.1,
+            },
             cors_origins: vec!["http://localhost:3000".into()],
             disabled: false,
         },
@@ -30,15 +40,33 @@ fn partner(id: &str, name: &str, secret: &'static str, scopes: &[Scope], compani
 
 pub fn partners() -> Vec<DemoPartner> {
     vec![
-        partner("acme-ats", "Acme ATS (all scopes, US + UK)", "acme-demo-secret", &Scope::ALL, &["usmf", "gbsi"], (50, 100)),
+        partner(
+            "acme-ats",
+            "Acme ATS (all scopes, US + UK)",
+            "acme-demo-secret",
+            &Scope::ALL,
+            &["usmf", "gbsi"],
+            (50, 100),
+        ),
         partner(
             "nordic-hr",
             "Nordic HR frontend (Norway only, no PII)",
             "nordic-demo-secret",
-            &[Scope::RecruitingRequestsRead, Scope::ReferenceRead, Scope::CandidatesRead],
+            &[
+                Scope::RecruitingRequestsRead,
+                Scope::ReferenceRead,
+                Scope::CandidatesRead,
+            ],
             &["nomf"],
             (20, 40),
         ),
-        partner("tiny-board", "Tiny job board (reference data only, 1 request/s)", "tiny-demo-secret", &[Scope::ReferenceRead], &["usmf"], (1, 2)),
+        partner(
+            "tiny-board",
+            "Tiny job board (reference data only, 1 request/s)",
+            "tiny-demo-secret",
+            &[Scope::ReferenceRead],
+            &["usmf"],
+            (1, 2),
+        ),
     ]
 }

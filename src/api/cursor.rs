@@ -41,7 +41,10 @@ pub fn fingerprint(parts: &[(&str, String)]) -> String {
 impl CursorSealer {
     /// `key` from configuration (32 bytes); a random one makes cursors die with the process.
     pub fn new(key: [u8; 32], ttl_secs: i64) -> Self {
-        Self { cipher: ChaCha20Poly1305::new(Key::from_slice(&key)), ttl_secs }
+        Self {
+            cipher: ChaCha20Poly1305::new(&Key::from(key)),
+            ttl_secs,
+        }
     }
 
     pub fn random(ttl_secs: i64) -> Self {
@@ -50,12 +53,26 @@ impl CursorSealer {
         Self::new(key, ttl_secs)
     }
 
-    pub fn seal(&self, partner: &str, fingerprint: &str, next_link: &str) -> Result<String, ApiError> {
-        let body = Sealed { p: partner.to_string(), f: fingerprint.to_string(), exp: chrono::Utc::now().timestamp() + self.ttl_secs, n: next_link.to_string() };
-        let plain = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(format!("cursor encode: {e}")))?;
+    pub fn seal(
+        &self,
+        partner: &str,
+        fingerprint: &str,
+        next_link: &str,
+    ) -> Result<String, ApiError> {
+        let body = Sealed {
+            p: partner.to_string(),
+            f: fingerprint.to_string(),
+            exp: chrono::Utc::now().timestamp() + self.ttl_secs,
+            n: next_link.to_string(),
+        };
+        let plain = serde_json::to_vec(&body)
+            .map_err(|e| ApiError::Internal(format!("cursor encode: {e}")))?;
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
-        let ct = self.cipher.encrypt(Nonce::from_slice(&nonce), plain.as_ref()).map_err(|_| ApiError::Internal("cursor seal failed".into()))?;
+        let ct = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), plain.as_ref())
+            .map_err(|_| ApiError::Internal("cursor seal failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend(ct);
         Ok(URL_SAFE_NO_PAD.encode(out))
@@ -63,13 +80,24 @@ impl CursorSealer {
 
     /// The upstream link inside a cursor, if it is authentic, this partner's, for this query, and fresh.
     pub fn open(&self, cursor: &str, partner: &str, fingerprint: &str) -> Result<String, ApiError> {
-        let invalid = || ApiError::param("cursor", "is not a cursor this API issued for this query; restart without a cursor");
-        let raw = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| invalid())?;
+        let invalid = || {
+            ApiError::param(
+                "cursor",
+                "is not a cursor this API issued for this query; restart without a cursor",
+            )
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(cursor.as_bytes())
+            .map_err(|_| invalid())?;
         if raw.len() < 12 + 16 {
             return Err(invalid());
         }
         let (nonce, ct) = raw.split_at(12);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| invalid())?;
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| invalid())?;
+        let plain = self
+            .cipher
+            .decrypt(&Nonce::from(nonce), ct)
+            .map_err(|_| invalid())?;
         let body: Sealed = serde_json::from_slice(&plain).map_err(|_| invalid())?;
         if body.p != partner || body.f != fingerprint {
             return Err(invalid());
@@ -88,20 +116,36 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let s = CursorSealer::random(60);
-        let c = s.seal("acme", "fp", "https://org/api/data/v9.2/x?$skiptoken=abc").expect("seal");
+        let c = s
+            .seal("acme", "fp", "https://org/api/data/v9.2/x?$skiptoken=abc")
+            .expect("seal");
         assert!(!c.contains("skiptoken") && !c.contains("org"));
-        assert_eq!(s.open(&c, "acme", "fp").expect("open"), "https://org/api/data/v9.2/x?$skiptoken=abc");
+        assert_eq!(
+            s.open(&c, "acme", "fp").expect("open"),
+            "https://org/api/data/v9.2/x?$skiptoken=abc"
+        );
         assert!(s.open(&c, "other", "fp").is_err());
         assert!(s.open(&c, "acme", "fp2").is_err());
         let mut tampered = c.clone().into_bytes();
         let i = tampered.len() / 2;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-        assert!(s.open(&String::from_utf8(tampered).expect("utf8"), "acme", "fp").is_err());
+        assert!(s
+            .open(&String::from_utf8(tampered).expect("utf8"), "acme", "fp")
+            .is_err());
         assert!(s.open("", "acme", "fp").is_err());
         assert!(s.open("!!!", "acme", "fp").is_err());
-        let expired = CursorSealer { ttl_secs: -10, ..CursorSealer::random(0) };
+        let expired = CursorSealer {
+            ttl_secs: -10,
+            ..CursorSealer::random(0)
+        };
         let c = expired.seal("acme", "fp", "x").expect("seal");
-        assert!(matches!(expired.open(&c, "acme", "fp"), Err(ApiError::CursorExpired)));
-        assert_ne!(fingerprint(&[("a", "1".into())]), fingerprint(&[("a", "2".into())]));
+        assert!(matches!(
+            expired.open(&c, "acme", "fp"),
+            Err(ApiError::CursorExpired)
+        ));
+        assert_ne!(
+            fingerprint(&[("a", "1".into())]),
+            fingerprint(&[("a", "2".into())])
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The partner-facing REST API (`/v1/...`): one file per resource; handlers stay thin.
-pub mod problem;
 pub mod cursor;
 pub mod openapi;
 pub mod params;
+pub mod problem;
 pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;

@@ -12,7 +12,13 @@ impl Params {
         let mut map = BTreeMap::new();
         for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             if !allowed.contains(&k.as_ref()) {
-                return Err(ApiError::param(&k, format!("is not a parameter of this route (allowed: {})", allowed.join(", "))));
+                return Err(ApiError::param(
+                    &k,
+                    format!(
+                        "is not a parameter of this route (allowed: {})",
+                        allowed.join(", ")
+                    ),
+                ));
             }
             if map.insert(k.to_string(), v.to_string()).is_some() {
                 return Err(ApiError::param(&k, "is given more than once"));
@@ -22,12 +28,20 @@ impl Params {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// Comma-separated list, each item trimmed, no empties.
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
-        self.get(name).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        self.get(name).map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
     }
 
     pub fn page_size(&self, default: u32, max: u32) -> Result<u32, ApiError> {
@@ -37,20 +51,29 @@ impl Params {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ApiError::param("page_size", format!("must be between 1 and {max}"))),
+                .ok_or_else(|| {
+                    ApiError::param("page_size", format!("must be between 1 and {max}"))
+                }),
         }
     }
 
     /// Every parameter but the cursor, for the cursor fingerprint.
     pub fn shape(&self) -> Vec<(&str, String)> {
-        self.0.iter().filter(|(k, _)| k.as_str() != "cursor").map(|(k, v)| (k.as_str(), v.clone())).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k.as_str() != "cursor")
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect()
     }
 }
 
 /// A bounded free-text value: no control characters, at most `max` characters.
 pub fn text(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
     if v.chars().count() > max {
-        return Err(ApiError::param(name, format!("must be at most {max} characters")));
+        return Err(ApiError::param(
+            name,
+            format!("must be at most {max} characters"),
+        ));
     }
     if v.chars().any(char::is_control) {
         return Err(ApiError::param(name, "must not contain control characters"));
@@ -60,11 +83,17 @@ pub fn text(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
 
 /// A readable code (company, job id, department number): letters, digits, space and `-_./`, ≤ 40 chars.
 pub fn code(name: &str, v: &str) -> Result<String, ApiError> {
-    let ok = !v.is_empty() && v.len() <= 40 && v.chars().all(|c| c.is_ascii_alphanumeric() || " -_./".contains(c));
+    let ok = !v.is_empty()
+        && v.len() <= 40
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -_./".contains(c));
     if ok {
         Ok(v.to_string())
     } else {
-        Err(ApiError::param(name, "must be a code of letters, digits, spaces or -_./ (at most 40)"))
+        Err(ApiError::param(
+            name,
+            "must be a code of letters, digits, spaces or -_./ (at most 40)",
+        ))
     }
 }
 

@@ -295,27 +295,50 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
         use crate::upstream::error::UpstreamError as U;
         let reason = e.to_string();
         match e {
-            U::Unauthorized | U::Forbidden { .. } | U::Config(_) => ApiError::UpstreamMisconfigured(reason),
+            U::Unauthorized | U::Forbidden { .. } | U::Config(_) => {
+                ApiError::UpstreamMisconfigured(reason)
+            }
             // 0x8006088a: the entity set does not exist (virtual table not generated in this environment).
-            U::NotFound { ref code, .. } if code == "0x8006088a" => ApiError::UpstreamMisconfigured(reason),
+            U::NotFound { ref code, .. } if code == "0x8006088a" => {
+                ApiError::UpstreamMisconfigured(reason)
+            }
             U::NotFound { .. } => ApiError::NotFound("the resource does not exist".into()),
-            U::Throttled { retry_after } => ApiError::UpstreamThrottled { retry_after: retry_after.map_or(5, |d| d.as_secs().max(1)) },
+            U::Throttled { retry_after } => ApiError::UpstreamThrottled {
+                retry_after: retry_after.map_or(5, |d| d.as_secs().max(1)),
+            },
             U::Unavailable { .. } | U::Network(_) => ApiError::UpstreamUnavailable(reason),
             U::Timeout => ApiError::UpstreamTimeout,
-            U::TokenEndpoint(ref t) if t.status >= 500 || t.status == 0 || t.error == "temporarily_unavailable" => ApiError::UpstreamUnavailable(reason),
+            U::TokenEndpoint(ref t)
+                if t.status >= 500 || t.status == 0 || t.error == "temporarily_unavailable" =>
+            {
+                ApiError::UpstreamUnavailable(reason)
+            }
             U::TokenEndpoint(_) => ApiError::UpstreamMisconfigured(reason),
-            U::BadRequest { .. } | U::Rejected { .. } | U::BadResponse(_) | U::InvalidRequest(_) => ApiError::UpstreamFailed(reason),
+            U::BadRequest { .. }
+            | U::Rejected { .. }
+            | U::BadResponse(_)
+            | U::InvalidRequest(_) => ApiError::UpstreamFailed(reason),
         }
     }
 }
 
 /// Completes problem bodies with `instance` (the request path) and `request_id`, so handlers and
 /// extractors can raise `ApiError` without carrying the request around.
-pub async fn problem_context(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn problem_context(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let path = req.uri().path().to_string();
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let resp = next.run(req).await;
-    let is_problem = resp.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
     if !is_problem {
         return resp;
     }

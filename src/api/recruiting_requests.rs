@@ -1,8 +1,6 @@
 //! `GET /v1/recruiting-requests` and `GET /v1/recruiting-requests/{id}`. Handlers parse and check;
 //! the query shape lives in `list_query`, the mapping in `model::recruiting_request`.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -12,7 +10,7 @@ use super::cursor;
 use super::params::{code, text, Params};
 use super::problem::ApiError;
 use super::respond::{self, ListPage};
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::{Principal, Scope};
 use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, Row};
 use crate::resolve::lang::Lang;
@@ -20,7 +18,18 @@ use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 
 pub const SCOPE: Scope = Scope::RecruitingRequestsRead;
 
-const LIST_PARAMS: &[&str] = &["status", "company", "department", "job", "modified_since", "q", "sort", "page_size", "cursor", "expand"];
+const LIST_PARAMS: &[&str] = &[
+    "status",
+    "company",
+    "department",
+    "job",
+    "modified_since",
+    "q",
+    "sort",
+    "page_size",
+    "cursor",
+    "expand",
+];
 
 /// Requests matched by a department filter are looked up first (positions carry the department);
 /// beyond this many, the filter is too broad to pass on as one `In`.
@@ -28,13 +37,23 @@ const MAX_DEPARTMENT_MATCHES: usize = 300;
 
 fn parse_embed(v: Option<&str>) -> Result<Embed, ApiError> {
     let mut e = Embed::default();
-    for item in v.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for item in v
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         match item {
             "positions" => e.positions = true,
             "skills" => e.skills = true,
             "education" => e.education = true,
             "location" => e.location = true,
-            other => return Err(ApiError::param("expand", format!("`{other}` is not expandable (positions, skills, education, location)"))),
+            other => {
+                return Err(ApiError::param(
+                    "expand",
+                    format!("`{other}` is not expandable (positions, skills, education, location)"),
+                ))
+            }
         }
     }
     Ok(e)
@@ -42,7 +61,9 @@ fn parse_embed(v: Option<&str>) -> Result<Embed, ApiError> {
 
 fn sort_of(v: Option<&str>) -> Result<(&'static str, Order), ApiError> {
     let v = v.unwrap_or("number");
-    let (field, order) = v.strip_prefix('-').map_or((v, Order::Asc), |f| (f, Order::Desc));
+    let (field, order) = v
+        .strip_prefix('-')
+        .map_or((v, Order::Asc), |f| (f, Order::Desc));
     let col = match field {
         "number" => "mshr_recruitingrequestid",
         "estimated_start_date" => "mshr_estimatedstartdate",
@@ -71,10 +92,24 @@ fn with_children(mut q: Query, embed: Embed) -> Query {
 
 /// The partner's company limit as a filter (pushed upstream, so no page can hold another company's rows).
 pub fn company_limit(principal: &Principal) -> Option<Filter> {
-    (!principal.companies.is_empty()).then(|| Filter::is_in("mshr_dataareaid", principal.companies.iter().map(|c| Literal::Str(c.clone())).collect()))
+    (!principal.companies.is_empty()).then(|| {
+        Filter::is_in(
+            "mshr_dataareaid",
+            principal
+                .companies
+                .iter()
+                .map(|c| Literal::Str(c.clone()))
+                .collect(),
+        )
+    })
 }
 
-async fn list_query(st: &AppState, p: &Params, principal: &Principal, embed: Embed) -> Result<Query, ApiError> {
+async fn list_query(
+    st: &AppState,
+    p: &Params,
+    principal: &Principal,
+    embed: Embed,
+) -> Result<Query, ApiError> {
     let mut filters = Vec::new();
     if p.get("modified_since").is_some() {
         return Err(ApiError::param(
@@ -86,13 +121,21 @@ async fn list_query(st: &AppState, p: &Params, principal: &Principal, embed: Emb
         let set = st.options.get(rr::OS_STATUS).await?;
         let mut codes = Vec::new();
         for k in keys {
-            let opt = set.by_key(&k).ok_or_else(|| ApiError::param("status", format!("`{k}` is not a status (one of: {})", set.keys().join(", "))))?;
+            let opt = set.by_key(&k).ok_or_else(|| {
+                ApiError::param(
+                    "status",
+                    format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
+                )
+            })?;
             codes.push(Literal::Int(opt.code));
         }
         filters.push(Filter::is_in("mshr_status", codes));
     }
     if let Some(c) = p.get("company") {
-        filters.push(Filter::eq("mshr_dataareaid", Literal::Str(code("company", c)?.to_lowercase())));
+        filters.push(Filter::eq(
+            "mshr_dataareaid",
+            Literal::Str(code("company", c)?.to_lowercase()),
+        ));
     }
     if let Some(j) = p.get("job") {
         filters.push(match Uuid::parse_str(j) {
@@ -108,7 +151,10 @@ async fn list_query(st: &AppState, p: &Params, principal: &Principal, embed: Emb
     }
     filters.extend(company_limit(principal));
     let (col, order) = sort_of(p.get("sort"))?;
-    let mut query = Query::new(rr::SET).select(rr::SELECT).filter_opt(Filter::all(filters)).order_by(col, order);
+    let mut query = Query::new(rr::SET)
+        .select(rr::SELECT)
+        .filter_opt(Filter::all(filters))
+        .order_by(col, order);
     if col != "mshr_recruitingrequestid" {
         // A unique tiebreaker keeps paging stable (wire reference §3).
         query = query.order_by("mshr_recruitingrequestid", Order::Asc);
@@ -120,11 +166,23 @@ async fn list_query(st: &AppState, p: &Params, principal: &Principal, embed: Emb
 async fn department_filter(st: &AppState, d: &str) -> Result<Filter, ApiError> {
     let by = match Uuid::parse_str(d) {
         Ok(id) => Filter::eq("_mshr_fk_department_id_value", Literal::Guid(id)),
-        Err(_) => Filter::eq("mshr_departmentnumber", Literal::Str(code("department", d)?)),
+        Err(_) => Filter::eq(
+            "mshr_departmentnumber",
+            Literal::Str(code("department", d)?),
+        ),
     };
-    let q = Query::new("mshr_hcmrecruitingrequestpositionentities").select(&["mshr_hcmrecruitingrequestpositionentityid", "_mshr_fk_recruitingrequest_id_value"]).filter(by);
+    let q = Query::new("mshr_hcmrecruitingrequestpositionentities")
+        .select(&[
+            "mshr_hcmrecruitingrequestpositionentityid",
+            "_mshr_fk_recruitingrequest_id_value",
+        ])
+        .filter(by);
     let page = st.client.get_page(&q, 5000).await?;
-    let mut ids: Vec<Uuid> = page.rows.iter().filter_map(|r| crate::resolve::lookups::uuid_of(r, "_mshr_fk_recruitingrequest_id_value")).collect();
+    let mut ids: Vec<Uuid> = page
+        .rows
+        .iter()
+        .filter_map(|r| crate::resolve::lookups::uuid_of(r, "_mshr_fk_recruitingrequest_id_value"))
+        .collect();
     ids.sort();
     ids.dedup();
     if ids.len() > MAX_DEPARTMENT_MATCHES || page.next_link.is_some() {
@@ -134,11 +192,19 @@ async fn department_filter(st: &AppState, d: &str) -> Result<Filter, ApiError> {
         // No request has a position there: a filter that matches nothing.
         return Ok(Filter::eq(rr::PK, Literal::Guid(Uuid::nil())));
     }
-    Ok(Filter::is_in(rr::PK, ids.into_iter().map(Literal::Guid).collect()))
+    Ok(Filter::is_in(
+        rr::PK,
+        ids.into_iter().map(Literal::Guid).collect(),
+    ))
 }
 
 /// Labels and lookups for a page, then the mapping. Steady state: no upstream call (all cached).
-pub async fn render(st: &AppState, rows: &[Row], embed: Embed, lang: Lang) -> Result<Vec<RecruitingRequest>, ApiError> {
+pub async fn render(
+    st: &AppState,
+    rows: &[Row],
+    embed: Embed,
+    lang: Lang,
+) -> Result<Vec<RecruitingRequest>, ApiError> {
     let (status, position_status, regulatory, exempt) = tokio::try_join!(
         st.options.get(rr::OS_STATUS),
         st.options.get(rr::OS_POSITION_STATUS),
@@ -146,8 +212,17 @@ pub async fn render(st: &AppState, rows: &[Row], embed: Embed, lang: Lang) -> Re
         st.options.get(rr::OS_EXEMPT),
     )?;
     let resolved = st.lookups.resolve(rr::wanted_lookups(rows)).await?;
-    let labels = Labels { status: &status, position_status: &position_status, regulatory: &regulatory, exempt: &exempt, lang };
-    Ok(rows.iter().filter_map(|r| rr::map_row(r, embed, &labels, &resolved)).collect())
+    let labels = Labels {
+        status: &status,
+        position_status: &position_status,
+        regulatory: &regulatory,
+        exempt: &exempt,
+        lang,
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| rr::map_row(r, embed, &labels, &resolved))
+        .collect())
 }
 
 #[utoipa::path(
@@ -172,7 +247,12 @@ pub async fn render(st: &AppState, rows: &[Row], embed: Embed, lang: Lang) -> Re
     ),
     security(("bearer" = ["recruiting-requests:read"]))
 )]
-pub async fn list(State(st): State<Arc<AppState>>, principal: Principal, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     principal.require(SCOPE)?;
     let lang = respond::lang_of(&headers);
     let p = Params::parse(raw.as_deref(), LIST_PARAMS)?;
@@ -192,9 +272,21 @@ pub async fn list(State(st): State<Arc<AppState>>, principal: Principal, headers
         }
     };
     let data = render(&st, &page.rows, embed, lang).await?;
-    let next_cursor = page.next_link.as_deref().map(|l| st.cursors.seal(&principal.partner_id, &fp, l)).transpose()?;
+    let next_cursor = page
+        .next_link
+        .as_deref()
+        .map(|l| st.cursors.seal(&principal.partner_id, &fp, l))
+        .transpose()?;
     let has_more = next_cursor.is_some();
-    respond::json(&headers, &ListPage { data, next_cursor, has_more }, lang)
+    respond::json(
+        &headers,
+        &ListPage {
+            data,
+            next_cursor,
+            has_more,
+        },
+        lang,
+    )
 }
 
 /// OpenAPI name for the list page of this resource.
@@ -216,19 +308,40 @@ pub struct RecruitingRequestPage {
     ),
     security(("bearer" = ["recruiting-requests:read"]))
 )]
-pub async fn get(State(st): State<Arc<AppState>>, principal: Principal, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     principal.require(SCOPE)?;
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
     let q = with_children(Query::new(rr::SET).select(rr::SELECT), Embed::ALL);
-    let row = st.client.get_by_id(&q, id).await?.ok_or_else(|| ApiError::NotFound("no recruiting request with this id".into()))?;
-    let company = row.get("mshr_dataareaid").and_then(|v| v.as_str()).unwrap_or("");
-    if !principal.companies.is_empty() && !principal.companies.iter().any(|c| c.eq_ignore_ascii_case(company)) {
+    let row = st
+        .client
+        .get_by_id(&q, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no recruiting request with this id".into()))?;
+    let company = row
+        .get("mshr_dataareaid")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if !principal.companies.is_empty()
+        && !principal
+            .companies
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(company))
+    {
         // Another company's record does not exist as far as this partner can tell.
-        return Err(ApiError::NotFound("no recruiting request with this id".into()));
+        return Err(ApiError::NotFound(
+            "no recruiting request with this id".into(),
+        ));
     }
     let mut data = render(&st, std::slice::from_ref(&row), Embed::ALL, lang).await?;
-    let one = data.pop().ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
+    let one = data
+        .pop()
+        .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
     respond::json(&headers, &one, lang)
 }
 
@@ -238,9 +351,19 @@ mod tests {
 
     #[test]
     fn embed_and_sort_parsing() {
-        assert_eq!(parse_embed(Some("positions, skills")).ok(), Some(Embed { positions: true, skills: true, ..Default::default() }));
+        assert_eq!(
+            parse_embed(Some("positions, skills")).ok(),
+            Some(Embed {
+                positions: true,
+                skills: true,
+                ..Default::default()
+            })
+        );
         assert!(parse_embed(Some("salary")).is_err());
-        assert!(matches!(sort_of(Some("-number")), Ok(("mshr_recruitingrequestid", Order::Desc))));
+        assert!(matches!(
+            sort_of(Some("-number")),
+            Ok(("mshr_recruitingrequestid", Order::Desc))
+        ));
         assert!(sort_of(Some("mshr_status")).is_err());
     }
 }

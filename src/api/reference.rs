@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::params::Params;
 use super::problem::ApiError;
 use super::respond::{self, ListPage};
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::{Principal, Scope};
 use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
 use crate::resolve::options::OptionValue;
@@ -22,11 +22,20 @@ pub const SCOPE: Scope = Scope::ReferenceRead;
 
 /// Partner-facing option-set names → the environment's global option sets (data model §3).
 pub const OPTION_SETS: &[(&str, &str)] = &[
-    ("recruiting-request-status", "mshr_hcmrecruitingrequeststatus"),
-    ("recruiting-request-position-status", "mshr_hcmrecruitingrequestpositionstatus"),
+    (
+        "recruiting-request-status",
+        "mshr_hcmrecruitingrequeststatus",
+    ),
+    (
+        "recruiting-request-position-status",
+        "mshr_hcmrecruitingrequestpositionstatus",
+    ),
     ("regulatory-job-category", "mshr_hcmregulatoryjobcategory"),
     ("job-exempt-status", "cdm_jobexemptstatus"),
-    ("applicant-integration-result", "mshr_hcmapplicantintegrationresult"),
+    (
+        "applicant-integration-result",
+        "mshr_hcmapplicantintegrationresult",
+    ),
     ("blank-yes-no", "mshr_hrmblankyesno"),
     ("completion-status", "mshr_hcmcompletionstatus"),
     ("contact-type", "mshr_logisticselectronicaddressmethodtype"),
@@ -37,7 +46,10 @@ pub const OPTION_SETS: &[(&str, &str)] = &[
     ("no-yes", "mshr_noyes"),
     ("period-unit", "mshr_periodunit"),
     ("screening-frequency", "mshr_hcmfrequencyunit"),
-    ("screening-frequency-generate-from", "mshr_hcmfrequencygeneratefrom"),
+    (
+        "screening-frequency-generate-from",
+        "mshr_hcmfrequencygeneratefrom",
+    ),
     ("skill-level-type", "mshr_hrmskillleveltype"),
 ];
 
@@ -50,12 +62,18 @@ pub const LOOKUP_LISTS: &[(&str, &str)] = &[
     ("education-degrees", "mshr_hcmeducationdegreeentity"),
     ("education-levels", "mshr_hcmeducationlevelentity"),
     ("education-disciplines", "mshr_hcmeducationdisciplineentity"),
-    ("education-institutions", "mshr_hcmeducationinstitutionentity"),
+    (
+        "education-institutions",
+        "mshr_hcmeducationinstitutionentity",
+    ),
     ("departments", "mshr_omdepartmententity"),
     ("jobs", "mshr_hcmjobentity"),
     ("positions", "mshr_hcmpositionv2entity"),
     ("identification-types", "mshr_hcmidentificationtypeentity"),
-    ("country-regions", "mshr_logisticsaddresscountryregionentity"),
+    (
+        "country-regions",
+        "mshr_logisticsaddresscountryregionentity",
+    ),
 ];
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,40 +82,85 @@ pub struct OptionSet {
     pub values: Vec<OptionValue>,
 }
 
-async fn option_set(st: &AppState, name: &str, set: &'static str, headers: &HeaderMap) -> Result<OptionSet, ApiError> {
+async fn option_set(
+    st: &AppState,
+    name: &str,
+    set: &'static str,
+    headers: &HeaderMap,
+) -> Result<OptionSet, ApiError> {
     let lang = respond::lang_of(headers);
     let info = st.options.get(set).await?;
-    Ok(OptionSet { name: name.to_string(), values: info.options.iter().map(|o| o.value(lang)).collect() })
+    Ok(OptionSet {
+        name: name.to_string(),
+        values: info.options.iter().map(|o| o.value(lang)).collect(),
+    })
 }
 
 #[utoipa::path(get, path = "/v1/option-sets", tag = "reference",
     responses((status = 200, description = "Every option set with its values", body = Vec<OptionSet>)),
     security(("bearer" = ["reference:read"])))]
-pub async fn list_option_sets(State(st): State<Arc<AppState>>, principal: Principal, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn list_option_sets(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     principal.require(SCOPE)?;
-    let futs = OPTION_SETS.iter().map(|(name, set)| option_set(&st, name, set, &headers));
+    let futs = OPTION_SETS
+        .iter()
+        .map(|(name, set)| option_set(&st, name, set, &headers));
     let all = futures::future::try_join_all(futs).await?;
-    respond::json(&headers, &serde_json::json!({ "data": all }), respond::lang_of(&headers))
+    respond::json(
+        &headers,
+        &serde_json::json!({ "data": all }),
+        respond::lang_of(&headers),
+    )
 }
 
 #[utoipa::path(get, path = "/v1/option-sets/{name}", tag = "reference",
     params(("name" = String, Path, description = "e.g. recruiting-request-status")),
     responses((status = 200, description = "One option set", body = OptionSet), (status = 404, description = "Unknown option set", content_type = "application/problem+json")),
     security(("bearer" = ["reference:read"])))]
-pub async fn get_option_set(State(st): State<Arc<AppState>>, principal: Principal, headers: HeaderMap, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_option_set(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     principal.require(SCOPE)?;
-    let (name, set) = OPTION_SETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-        ApiError::NotFound(format!("no option set `{name}`; known: {}", OPTION_SETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")))
-    })?;
+    let (name, set) = OPTION_SETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no option set `{name}`; known: {}",
+                OPTION_SETS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
     let body = option_set(&st, name, set, &headers).await?;
     respond::json(&headers, &body, respond::lang_of(&headers))
 }
 
 /// Reads a whole lookup table (reference tables hold dozens to a few thousand rows), company-limited
 /// where the table is company-striped.
-pub async fn fetch_lookup_list(st: &AppState, table: &'static lookups::LookupTable, companies: &[String]) -> Result<Arc<Vec<LookupRef>>, ApiError> {
+pub async fn fetch_lookup_list(
+    st: &AppState,
+    table: &'static lookups::LookupTable,
+    companies: &[String],
+) -> Result<Arc<Vec<LookupRef>>, ApiError> {
     let striped = table.logical == "mshr_hcmpositionv2entity";
-    let key = format!("{}|{}", table.logical, if striped { companies.join(",") } else { String::new() });
+    let key = format!(
+        "{}|{}",
+        table.logical,
+        if striped {
+            companies.join(",")
+        } else {
+            String::new()
+        }
+    );
     let client = st.client.clone();
     let companies = companies.to_vec();
     st.reference
@@ -106,19 +169,35 @@ pub async fn fetch_lookup_list(st: &AppState, table: &'static lookups::LookupTab
             if table.name != table.code {
                 select.push(table.name);
             }
-            let mut q = Query::new(table.set).select(&select).order_by(table.code, Order::Asc);
+            let mut q = Query::new(table.set)
+                .select(&select)
+                .order_by(table.code, Order::Asc);
             if striped && !companies.is_empty() {
-                q = q.filter(Filter::is_in("mshr_dataareaid", companies.into_iter().map(Literal::Str).collect()));
+                q = q.filter(Filter::is_in(
+                    "mshr_dataareaid",
+                    companies.into_iter().map(Literal::Str).collect(),
+                ));
             }
             let mut page = client.get_page(&q, 5000).await?;
             let mut rows = std::mem::take(&mut page.rows);
             // Bounded: reference tables are small; stop after 10 pages whatever happens.
             for _ in 0..10 {
-                let Some(next) = page.next_link.take() else { break };
+                let Some(next) = page.next_link.take() else {
+                    break;
+                };
                 page = client.get_next(&next, 5000).await?;
                 rows.append(&mut page.rows);
             }
-            let list = rows.iter().filter_map(|r| Some(LookupRef { id: uuid_of(r, table.pk)?, code: str_of(r, table.code), name: str_of(r, table.name) })).collect();
+            let list = rows
+                .iter()
+                .filter_map(|r| {
+                    Some(LookupRef {
+                        id: uuid_of(r, table.pk)?,
+                        code: str_of(r, table.code),
+                        name: str_of(r, table.name),
+                    })
+                })
+                .collect();
             Ok::<_, crate::upstream::error::UpstreamError>(Arc::new(list))
         })
         .await
@@ -129,15 +208,42 @@ pub async fn fetch_lookup_list(st: &AppState, table: &'static lookups::LookupTab
     params(("kind" = String, Path, description = "skills, rating-levels, certificate-types, screening-types, education-degrees, education-levels, education-disciplines, education-institutions, departments, jobs, positions, identification-types, country-regions")),
     responses((status = 200, description = "The whole list", body = ListPage<LookupRef>), (status = 404, description = "Unknown list", content_type = "application/problem+json")),
     security(("bearer" = ["reference:read"])))]
-pub async fn get_lookup_list(State(st): State<Arc<AppState>>, principal: Principal, headers: HeaderMap, Path(kind): Path<String>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub async fn get_lookup_list(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     principal.require(SCOPE)?;
     Params::parse(raw.as_deref(), &[])?;
-    let logical = LOOKUP_LISTS.iter().find(|(n, _)| *n == kind).map(|(_, t)| *t).ok_or_else(|| {
-        ApiError::NotFound(format!("no reference list `{kind}`; known: {}", LOOKUP_LISTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")))
-    })?;
-    let table = lookups::table(logical).ok_or_else(|| ApiError::Internal(format!("no lookup table for {logical}")))?;
-    let list = fetch_lookup_list(&st, table, &principal.companies).await?;
-    respond::json(&headers, &ListPage { data: list.to_vec(), next_cursor: None, has_more: false }, respond::lang_of(&headers))
+    let logical = LOOKUP_LISTS
+        .iter()
+        .find(|(n, _)| *n == kind)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no reference list `{kind}`; known: {}",
+                LOOKUP_LISTS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let table = lookups::table(logical)
+        .ok_or_else(|| ApiError::Internal(format!("no lookup table for {logical}")))?;
+    let companies: Vec<String> = principal.companies.iter().cloned().collect();
+    let list = fetch_lookup_list(&st, table, &companies).await?;
+    respond::json(
+        &headers,
+        &ListPage {
+            data: list.to_vec(),
+            next_cursor: None,
+            has_more: false,
+        },
+        respond::lang_of(&headers),
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,11 @@ use super::problem::ApiError;
 use crate::resolve::lang::Lang;
 
 pub fn lang_of(headers: &HeaderMap) -> Lang {
-    Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+    Lang::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
@@ -26,22 +30,38 @@ fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 pub fn json<T: Serialize>(headers: &HeaderMap, body: &T, lang: Lang) -> Result<Response, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
-    let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&Sha256::digest(&bytes)[..16]));
+    let bytes =
+        serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+    let etag = format!(
+        "\"{}\"",
+        URL_SAFE_NO_PAD.encode(&Sha256::digest(&bytes)[..16])
+    );
     let mut resp = if etag_matches(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = (StatusCode::OK, bytes).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         r
     };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Language, Authorization"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.tag()),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Authorization"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     Ok(resp)
 }
 

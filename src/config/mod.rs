@@ -53,6 +53,9 @@ impl Default for GatewayConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_ms: 30_000,
+            cursor_key: SecretString::default(),
+            cursor_ttl_secs: 3600,
+            reference_ttl_secs: 600,
         }
     }
 }

@@ -98,23 +98,49 @@ pub const LOCATION_SELECT: &[&str] = &[
 /// (lookup property, target table) for each lookup a recruiting request shows.
 const LOOKUPS: &[(&str, &str)] = &[
     ("_mshr_dataareaid_id_value", "cdm_company"),
-    ("_mshr_fk_hiringmanager_id_value", "mshr_hcmworkerbaseentity"),
+    (
+        "_mshr_fk_hiringmanager_id_value",
+        "mshr_hcmworkerbaseentity",
+    ),
     ("_mshr_fk_recruiter_id_value", "mshr_dirpersonentity"),
     ("_mshr_fk_job_id_value", "mshr_hcmjobentity"),
     ("_mshr_fk_title_id_value", "mshr_hcmtitleentity"),
     ("_mshr_fk_jobtype_id_value", "mshr_hcmjobtypeentity"),
-    ("_mshr_fk_recruitingrequestlocation_id_value", "mshr_hcmrecruitingrequestlocationentity"),
+    (
+        "_mshr_fk_recruitingrequestlocation_id_value",
+        "mshr_hcmrecruitingrequestlocationentity",
+    ),
 ];
 const POSITION_LOOKUPS: &[(&str, &str)] = &[
     ("_mshr_fk_position_id_value", "mshr_hcmpositionv2entity"),
-    ("_mshr_fk_positiontype_id_value", "mshr_hcmpositiontypeentity"),
+    (
+        "_mshr_fk_positiontype_id_value",
+        "mshr_hcmpositiontypeentity",
+    ),
     ("_mshr_fk_department_id_value", "mshr_omdepartmententity"),
-    ("_mshr_fk_reportstoposition_id_value", "mshr_hcmpositionv2entity"),
-    ("_mshr_fk_reportstoworker_id_value", "mshr_hcmworkerbaseentity"),
+    (
+        "_mshr_fk_reportstoposition_id_value",
+        "mshr_hcmpositionv2entity",
+    ),
+    (
+        "_mshr_fk_reportstoworker_id_value",
+        "mshr_hcmworkerbaseentity",
+    ),
 ];
-const SKILL_LOOKUPS: &[(&str, &str)] = &[("_mshr_fk_skill_id_value", "mshr_hcmskillentity"), ("_mshr_fk_ratinglevel_id_value", "mshr_hcmratinglevelentity")];
-const EDUCATION_LOOKUPS: &[(&str, &str)] =
-    &[("_mshr_fk_educationlevel_id_value", "mshr_hcmeducationlevelentity"), ("_mshr_fk_educationdiscipline_id_value", "mshr_hcmeducationdisciplineentity")];
+const SKILL_LOOKUPS: &[(&str, &str)] = &[
+    ("_mshr_fk_skill_id_value", "mshr_hcmskillentity"),
+    ("_mshr_fk_ratinglevel_id_value", "mshr_hcmratinglevelentity"),
+];
+const EDUCATION_LOOKUPS: &[(&str, &str)] = &[
+    (
+        "_mshr_fk_educationlevel_id_value",
+        "mshr_hcmeducationlevelentity",
+    ),
+    (
+        "_mshr_fk_educationdiscipline_id_value",
+        "mshr_hcmeducationdisciplineentity",
+    ),
+];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Compensation {
@@ -208,7 +234,12 @@ pub struct Embed {
 }
 
 impl Embed {
-    pub const ALL: Embed = Embed { positions: true, skills: true, education: true, location: true };
+    pub const ALL: Embed = Embed {
+        positions: true,
+        skills: true,
+        education: true,
+        location: true,
+    };
 }
 
 /// Option sets needed to render rows, fetched by the caller from the catalog.
@@ -221,7 +252,11 @@ pub struct Labels<'a> {
 }
 
 fn children<'a>(row: &'a Row, nav: &str) -> impl Iterator<Item = &'a Row> {
-    row.get(nav).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object)
+    row.get(nav)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
 }
 
 fn add_lookups(wanted: &mut Wanted, row: &Row, lookups: &[(&str, &'static str)]) {
@@ -245,12 +280,16 @@ pub fn wanted_lookups(rows: &[Row]) -> Wanted {
 const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
 
 fn lookup(row: &Row, prop: &str, target: &'static str, resolved: &Resolved) -> Option<LookupRef> {
-    let formatted = row.get(&format!("{prop}{FORMATTED}")).and_then(Value::as_str);
+    let formatted = row
+        .get(&format!("{prop}{FORMATTED}"))
+        .and_then(Value::as_str);
     resolved.get(target, uuid_of(row, prop), formatted)
 }
 
 fn option(row: &Row, col: &str, set: &OptionSetInfo, lang: Lang) -> Option<OptionValue> {
-    row.get(col).and_then(Value::as_i64).map(|code| set.value(code, lang))
+    row.get(col)
+        .and_then(Value::as_i64)
+        .map(|code| set.value(code, lang))
 }
 
 fn num(row: &Row, col: &str) -> Option<f64> {
@@ -259,14 +298,25 @@ fn num(row: &Row, col: &str) -> Option<f64> {
 
 /// `2021-01-04T00:00:00Z` or `2021-01-04` → `2021-01-04`.
 pub fn date_of(row: &Row, col: &str) -> Option<String> {
-    row.get(col).and_then(Value::as_str).and_then(|s| s.get(..10)).map(str::to_string)
+    row.get(col)
+        .and_then(Value::as_str)
+        .and_then(|s| s.get(..10))
+        .map(str::to_string)
 }
 
 fn target_of(lookups: &[(&str, &'static str)], prop: &str) -> &'static str {
-    lookups.iter().find(|(p, _)| *p == prop).map_or("", |(_, t)| t)
+    lookups
+        .iter()
+        .find(|(p, _)| *p == prop)
+        .map_or("", |(_, t)| t)
 }
 
-pub fn map_row(row: &Row, embed: Embed, labels: &Labels, resolved: &Resolved) -> Option<RecruitingRequest> {
+pub fn map_row(
+    row: &Row,
+    embed: Embed,
+    labels: &Labels,
+    resolved: &Resolved,
+) -> Option<RecruitingRequest> {
     let l = |prop: &str| lookup(row, prop, target_of(LOOKUPS, prop), resolved);
     let lang = labels.lang;
     Some(RecruitingRequest {
@@ -297,7 +347,8 @@ pub fn map_row(row: &Row, embed: Embed, labels: &Labels, resolved: &Resolved) ->
         positions: embed.positions.then(|| {
             children(row, NAV_POSITIONS)
                 .filter_map(|c| {
-                    let pl = |prop: &str| lookup(c, prop, target_of(POSITION_LOOKUPS, prop), resolved);
+                    let pl =
+                        |prop: &str| lookup(c, prop, target_of(POSITION_LOOKUPS, prop), resolved);
                     Some(Position {
                         id: uuid_of(c, "mshr_hcmrecruitingrequestpositionentityid")?,
                         position: pl("_mshr_fk_position_id_value"),
@@ -327,7 +378,8 @@ pub fn map_row(row: &Row, embed: Embed, labels: &Labels, resolved: &Resolved) ->
         education: embed.education.then(|| {
             children(row, NAV_EDUCATION)
                 .filter_map(|c| {
-                    let el = |prop: &str| lookup(c, prop, target_of(EDUCATION_LOOKUPS, prop), resolved);
+                    let el =
+                        |prop: &str| lookup(c, prop, target_of(EDUCATION_LOOKUPS, prop), resolved);
                     Some(Education {
                         id: uuid_of(c, "mshr_hcmrecruitingrequesteducationentityid")?,
                         education_level: el("_mshr_fk_educationlevel_id_value"),
@@ -336,7 +388,11 @@ pub fn map_row(row: &Row, embed: Embed, labels: &Labels, resolved: &Resolved) ->
                 })
                 .collect()
         }),
-        location_detail: embed.location.then(|| row.get(NAV_LOCATION).and_then(Value::as_object).and_then(map_location)),
+        location_detail: embed.location.then(|| {
+            row.get(NAV_LOCATION)
+                .and_then(Value::as_object)
+                .and_then(map_location)
+        }),
     })
 }
 

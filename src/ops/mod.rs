@@ -1,4 +1,4 @@
 //! Operations: logging setup, health and readiness, metrics.
 pub mod health;
-pub mod metrics;
 pub mod logging;
+pub mod metrics;

@@ -30,7 +30,11 @@ impl Lang {
             let mut it = part.trim().split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let primary = tag.split('-').next().unwrap_or("");
             let lang = match primary {
@@ -57,7 +61,10 @@ mod tests {
         assert_eq!(Lang::negotiate(None), Lang::EnUs);
         assert_eq!(Lang::negotiate(Some("nb-NO")), Lang::NbNo);
         assert_eq!(Lang::negotiate(Some("no")), Lang::NbNo);
-        assert_eq!(Lang::negotiate(Some("de-DE, nb;q=0.8, en;q=0.5")), Lang::NbNo);
+        assert_eq!(
+            Lang::negotiate(Some("de-DE, nb;q=0.8, en;q=0.5")),
+            Lang::NbNo
+        );
         assert_eq!(Lang::negotiate(Some("nb;q=0.2, en-GB;q=0.9")), Lang::EnUs);
         assert_eq!(Lang::negotiate(Some("fr")), Lang::EnUs);
         assert_eq!(Lang::negotiate(Some("nb;q=0")), Lang::EnUs);

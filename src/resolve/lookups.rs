@@ -38,36 +38,167 @@ pub struct LookupTable {
 
 macro_rules! lt {
     ($logical:literal, $set:literal, $code:literal, $name:literal) => {
-        LookupTable { logical: $logical, set: $set, pk: concat!($logical, "id"), code: $code, name: $name }
+        LookupTable {
+            logical: $logical,
+            set: $set,
+            pk: concat!($logical, "id"),
+            code: $code,
+            name: $name,
+        }
     };
 }
 
 pub const LOOKUP_TABLES: &[LookupTable] = &[
-    lt!("cdm_company", "cdm_companies", "cdm_companycode", "cdm_name"),
-    lt!("mshr_hcmworkerbaseentity", "mshr_hcmworkerbaseentities", "mshr_personnelnumber", "mshr_name"),
-    lt!("mshr_hcmworkerentity", "mshr_hcmworkerentities", "mshr_personnelnumber", "mshr_name"),
-    lt!("mshr_dirpersonentity", "mshr_dirpersonentities", "mshr_partynumber", "mshr_name"),
-    lt!("mshr_hcmjobentity", "mshr_hcmjobentities", "mshr_jobid", "mshr_description"),
-    lt!("mshr_hcmtitleentity", "mshr_hcmtitleentities", "mshr_titleid", "mshr_titleid"),
-    lt!("mshr_hcmjobtypeentity", "mshr_hcmjobtypeentities", "mshr_jobtypeid", "mshr_description"),
-    lt!("mshr_hcmpositionv2entity", "mshr_hcmpositionv2entities", "mshr_positionid", "mshr_description"),
-    lt!("mshr_hcmpositiontypeentity", "mshr_hcmpositiontypeentities", "mshr_positiontypeid", "mshr_description"),
-    lt!("mshr_omdepartmententity", "mshr_omdepartmententities", "mshr_operatingunitnumber", "mshr_name"),
-    lt!("mshr_hcmskillentity", "mshr_hcmskillentities", "mshr_skillid", "mshr_description"),
-    lt!("mshr_hcmratinglevelentity", "mshr_hcmratinglevelentities", "mshr_ratinglevelid", "mshr_description"),
-    lt!("mshr_hcmratingmodelentity", "mshr_hcmratingmodelentities", "mshr_ratingmodelid", "mshr_description"),
-    lt!("mshr_hcmeducationlevelentity", "mshr_hcmeducationlevelentities", "mshr_educationlevelid", "mshr_description"),
-    lt!("mshr_hcmeducationdegreeentity", "mshr_hcmeducationdegreeentities", "mshr_educationlevelid", "mshr_description"),
-    lt!("mshr_hcmeducationdisciplineentity", "mshr_hcmeducationdisciplineentities", "mshr_educationdisciplineid", "mshr_description"),
-    lt!("mshr_hcmeducationinstitutionentity", "mshr_hcmeducationinstitutionentities", "mshr_educationinstitutionid", "mshr_name"),
-    lt!("mshr_hcmrecruitingrequestlocationentity", "mshr_hcmrecruitingrequestlocationentities", "mshr_recruitingrequestlocationid", "mshr_description"),
-    lt!("mshr_hcmcertificatetypeentity", "mshr_hcmcertificatetypeentities", "mshr_certificatetype", "mshr_description"),
-    lt!("mshr_hcmscreeningtypeentity", "mshr_hcmscreeningtypeentities", "mshr_screeningtypeid", "mshr_description"),
-    lt!("mshr_hcmreasoncodeentity", "mshr_hcmreasoncodeentities", "mshr_reasoncodeid", "mshr_description"),
-    lt!("mshr_hcmveteranstatusentity", "mshr_hcmveteranstatusentities", "mshr_veteranstatusid", "mshr_description"),
-    lt!("mshr_hcmidentificationtypeentity", "mshr_hcmidentificationtypeentities", "mshr_identificationtypeid", "mshr_description"),
-    lt!("mshr_hcmissuingagencyentity", "mshr_hcmissuingagencyentities", "mshr_issuingagencyid", "mshr_description"),
-    lt!("mshr_logisticsaddresscountryregionentity", "mshr_logisticsaddresscountryregionentities", "mshr_countryregionid", "mshr_shortname"),
+    lt!(
+        "cdm_company",
+        "cdm_companies",
+        "cdm_companycode",
+        "cdm_name"
+    ),
+    lt!(
+        "mshr_hcmworkerbaseentity",
+        "mshr_hcmworkerbaseentities",
+        "mshr_personnelnumber",
+        "mshr_name"
+    ),
+    lt!(
+        "mshr_hcmworkerentity",
+        "mshr_hcmworkerentities",
+        "mshr_personnelnumber",
+        "mshr_name"
+    ),
+    lt!(
+        "mshr_dirpersonentity",
+        "mshr_dirpersonentities",
+        "mshr_partynumber",
+        "mshr_name"
+    ),
+    lt!(
+        "mshr_hcmjobentity",
+        "mshr_hcmjobentities",
+        "mshr_jobid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmtitleentity",
+        "mshr_hcmtitleentities",
+        "mshr_titleid",
+        "mshr_titleid"
+    ),
+    lt!(
+        "mshr_hcmjobtypeentity",
+        "mshr_hcmjobtypeentities",
+        "mshr_jobtypeid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmpositionv2entity",
+        "mshr_hcmpositionv2entities",
+        "mshr_positionid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmpositiontypeentity",
+        "mshr_hcmpositiontypeentities",
+        "mshr_positiontypeid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_omdepartmententity",
+        "mshr_omdepartmententities",
+        "mshr_operatingunitnumber",
+        "mshr_name"
+    ),
+    lt!(
+        "mshr_hcmskillentity",
+        "mshr_hcmskillentities",
+        "mshr_skillid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmratinglevelentity",
+        "mshr_hcmratinglevelentities",
+        "mshr_ratinglevelid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmratingmodelentity",
+        "mshr_hcmratingmodelentities",
+        "mshr_ratingmodelid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmeducationlevelentity",
+        "mshr_hcmeducationlevelentities",
+        "mshr_educationlevelid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmeducationdegreeentity",
+        "mshr_hcmeducationdegreeentities",
+        "mshr_educationlevelid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmeducationdisciplineentity",
+        "mshr_hcmeducationdisciplineentities",
+        "mshr_educationdisciplineid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmeducationinstitutionentity",
+        "mshr_hcmeducationinstitutionentities",
+        "mshr_educationinstitutionid",
+        "mshr_name"
+    ),
+    lt!(
+        "mshr_hcmrecruitingrequestlocationentity",
+        "mshr_hcmrecruitingrequestlocationentities",
+        "mshr_recruitingrequestlocationid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmcertificatetypeentity",
+        "mshr_hcmcertificatetypeentities",
+        "mshr_certificatetype",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmscreeningtypeentity",
+        "mshr_hcmscreeningtypeentities",
+        "mshr_screeningtypeid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmreasoncodeentity",
+        "mshr_hcmreasoncodeentities",
+        "mshr_reasoncodeid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmveteranstatusentity",
+        "mshr_hcmveteranstatusentities",
+        "mshr_veteranstatusid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmidentificationtypeentity",
+        "mshr_hcmidentificationtypeentities",
+        "mshr_identificationtypeid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_hcmissuingagencyentity",
+        "mshr_hcmissuingagencyentities",
+        "mshr_issuingagencyid",
+        "mshr_description"
+    ),
+    lt!(
+        "mshr_logisticsaddresscountryregionentity",
+        "mshr_logisticsaddresscountryregionentities",
+        "mshr_countryregionid",
+        "mshr_shortname"
+    ),
 ];
 
 pub fn table(logical: &str) -> Option<&'static LookupTable> {
@@ -106,18 +237,33 @@ impl Resolved {
 
     /// The partner-facing lookup, falling back to the row's FormattedValue as code when the
     /// target could not be read.
-    pub fn get(&self, target: &'static str, id: Option<Uuid>, formatted: Option<&str>) -> Option<LookupRef> {
+    pub fn get(
+        &self,
+        target: &'static str,
+        id: Option<Uuid>,
+        formatted: Option<&str>,
+    ) -> Option<LookupRef> {
         let id = id?;
         Some(match self.0.get(&(target, id)) {
             Some(r) => (**r).clone(),
-            None => LookupRef { id, code: formatted.map(str::to_string), name: None },
+            None => LookupRef {
+                id,
+                code: formatted.map(str::to_string),
+                name: None,
+            },
         })
     }
 }
 
 impl LookupResolver {
     pub fn new(client: Arc<DataverseClient>, ttl: Duration, capacity: u64) -> Self {
-        Self { client, cache: moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build() }
+        Self {
+            client,
+            cache: moka::future::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+        }
     }
 
     /// Resolves everything in `wanted`: cache hits first, then one `In` call per table for the misses.
@@ -158,19 +304,33 @@ impl LookupResolver {
         Ok(Resolved(out))
     }
 
-    async fn fetch(&self, t: &'static LookupTable, ids: Vec<Uuid>) -> Result<Vec<((&'static str, Uuid), Arc<LookupRef>)>, UpstreamError> {
+    async fn fetch(
+        &self,
+        t: &'static LookupTable,
+        ids: Vec<Uuid>,
+    ) -> Result<Vec<((&'static str, Uuid), Arc<LookupRef>)>, UpstreamError> {
         let mut select = vec![t.pk, t.code];
         if t.name != t.code {
             select.push(t.name);
         }
-        let query = Query::new(t.set).select(&select).filter(Filter::is_in(t.pk, ids.into_iter().map(Literal::Guid).collect()));
-        let page = self.client.get_page(&query, MAX_IDS_PER_CALL as u32).await?;
+        let query = Query::new(t.set).select(&select).filter(Filter::is_in(
+            t.pk,
+            ids.into_iter().map(Literal::Guid).collect(),
+        ));
+        let page = self
+            .client
+            .get_page(&query, MAX_IDS_PER_CALL as u32)
+            .await?;
         Ok(page
             .rows
             .iter()
             .filter_map(|row| {
                 let id = uuid_of(row, t.pk)?;
-                let r = LookupRef { id, code: str_of(row, t.code), name: str_of(row, t.name) };
+                let r = LookupRef {
+                    id,
+                    code: str_of(row, t.code),
+                    name: str_of(row, t.name),
+                };
                 Some(((t.logical, id), Arc::new(r)))
             })
             .collect())
@@ -178,11 +338,16 @@ impl LookupResolver {
 }
 
 pub fn uuid_of(row: &Map<String, Value>, key: &str) -> Option<Uuid> {
-    row.get(key).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+    row.get(key)
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
 }
 
 pub fn str_of(row: &Map<String, Value>, key: &str) -> Option<String> {
-    row.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+    row.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -203,7 +368,9 @@ mod tests {
     fn missing_lookup_falls_back_to_formatted_code() {
         let r = Resolved::default();
         let id = Uuid::from_u128(5);
-        let l = r.get("mshr_hcmjobentity", Some(id), Some("Developer")).expect("some");
+        let l = r
+            .get("mshr_hcmjobentity", Some(id), Some("Developer"))
+            .expect("some");
         assert_eq!(l.code.as_deref(), Some("Developer"));
         assert_eq!(l.name, None);
         assert_eq!(r.get("mshr_hcmjobentity", None, None), None);

@@ -32,10 +32,18 @@ pub struct OptionInfo {
 
 impl OptionInfo {
     pub fn label(&self, lang: Lang) -> &str {
-        self.labels.get(&lang.lcid()).or_else(|| self.labels.get(&1033)).map(String::as_str).unwrap_or(self.key.as_str())
+        self.labels
+            .get(&lang.lcid())
+            .or_else(|| self.labels.get(&1033))
+            .map(String::as_str)
+            .unwrap_or(self.key.as_str())
     }
     pub fn value(&self, lang: Lang) -> OptionValue {
-        OptionValue { code: self.code, key: self.key.clone(), label: self.label(lang).to_string() }
+        OptionValue {
+            code: self.code,
+            key: self.key.clone(),
+            label: self.label(lang).to_string(),
+        }
     }
 }
 
@@ -59,7 +67,14 @@ impl OptionSetInfo {
     }
     /// A value partners can read even when the environment returns an integer its metadata lacks.
     pub fn value(&self, code: i64, lang: Lang) -> OptionValue {
-        self.by_code(code).map_or_else(|| OptionValue { code, key: format!("unknown_{code}"), label: code.to_string() }, |o| o.value(lang))
+        self.by_code(code).map_or_else(
+            || OptionValue {
+                code,
+                key: format!("unknown_{code}"),
+                label: code.to_string(),
+            },
+            |o| o.value(lang),
+        )
     }
 }
 
@@ -86,18 +101,41 @@ pub fn stable_key(source: &str) -> String {
 
 /// Parses Dataverse's option-set metadata JSON (wire reference §11).
 pub fn parse_option_set(name: &str, v: &Value) -> Result<OptionSetInfo, UpstreamError> {
-    let options = v.get("Options").and_then(Value::as_array).ok_or_else(|| UpstreamError::BadResponse(format!("option set {name} has no Options")))?;
-    let mut info = OptionSetInfo { name: name.to_string(), ..Default::default() };
+    let options = v
+        .get("Options")
+        .and_then(Value::as_array)
+        .ok_or_else(|| UpstreamError::BadResponse(format!("option set {name} has no Options")))?;
+    let mut info = OptionSetInfo {
+        name: name.to_string(),
+        ..Default::default()
+    };
     for o in options {
-        let code = o.get("Value").and_then(Value::as_i64).ok_or_else(|| UpstreamError::BadResponse(format!("option in {name} without Value")))?;
+        let code = o
+            .get("Value")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| UpstreamError::BadResponse(format!("option in {name} without Value")))?;
         let mut labels = HashMap::new();
-        for l in o.pointer("/Label/LocalizedLabels").and_then(Value::as_array).into_iter().flatten() {
-            if let (Some(text), Some(lcid)) = (l.get("Label").and_then(Value::as_str), l.get("LanguageCode").and_then(Value::as_u64)) {
+        for l in o
+            .pointer("/Label/LocalizedLabels")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(text), Some(lcid)) = (
+                l.get("Label").and_then(Value::as_str),
+                l.get("LanguageCode").and_then(Value::as_u64),
+            ) {
                 labels.insert(lcid as u32, text.to_string());
             }
         }
         // The key comes from the enum's external name when the environment has one, else the English label.
-        let source = o.get("ExternalValue").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string).or_else(|| labels.get(&1033).cloned()).unwrap_or_else(|| code.to_string());
+        let source = o
+            .get("ExternalValue")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .or_else(|| labels.get(&1033).cloned())
+            .unwrap_or_else(|| code.to_string());
         let mut key = stable_key(&source);
         if info.by_key.contains_key(&key) {
             key = format!("{key}_{code}");
@@ -117,7 +155,13 @@ pub struct OptionCatalog {
 
 impl OptionCatalog {
     pub fn new(client: Arc<DataverseClient>, ttl: Duration) -> Self {
-        Self { client, cache: moka::future::Cache::builder().max_capacity(256).time_to_live(ttl).build() }
+        Self {
+            client,
+            cache: moka::future::Cache::builder()
+                .max_capacity(256)
+                .time_to_live(ttl)
+                .build(),
+        }
     }
 
     /// The option set's metadata, fetched once per TTL (concurrent callers share one fetch).
@@ -156,7 +200,14 @@ mod tests {
             {"Value": 8, "Label": {"LocalizedLabels": [{"Label": "Closed", "LanguageCode": 1033}]}}
         ]});
         let s = parse_option_set("x", &v).expect("parses");
-        assert_eq!(s.value(7, Lang::NbNo), OptionValue { code: 7, key: "active".into(), label: "Aktive".into() });
+        assert_eq!(
+            s.value(7, Lang::NbNo),
+            OptionValue {
+                code: 7,
+                key: "active".into(),
+                label: "Aktive".into()
+            }
+        );
         assert_eq!(s.value(8, Lang::NbNo).label, "Closed");
         assert_eq!(s.by_key("closed").map(|o| o.code), Some(8));
         assert_eq!(s.value(9, Lang::EnUs).key, "unknown_9");

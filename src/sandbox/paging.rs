@@ -10,14 +10,21 @@ use super::error::DvError;
 use super::store::Row;
 
 /// Characters kept as-is in query values; everything else is percent-encoded.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 fn enc(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 fn row_id(row: &Row, pk: &str) -> String {
-    row.get(pk).and_then(Value::as_str).unwrap_or_default().to_uppercase()
+    row.get(pk)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_uppercase()
 }
 
 /// `<cookie pagenumber="N" pagingcookie="<enc(<cookie page="N-1"><pk last="{..}" first="{..}" /></cookie>)>" istracking="False" />`
@@ -28,12 +35,19 @@ pub fn skiptoken(pk: &str, next_page: usize, first: &Row, last: &Row) -> String 
         row_id(last, pk),
         row_id(first, pk)
     );
-    format!("<cookie pagenumber=\"{next_page}\" pagingcookie=\"{}\" istracking=\"False\" />", enc(&enc(&inner)))
+    format!(
+        "<cookie pagenumber=\"{next_page}\" pagingcookie=\"{}\" istracking=\"False\" />",
+        enc(&enc(&inner))
+    )
 }
 
 /// The next page's URL: the original query (minus any old `$skiptoken`) plus the new token.
 pub fn next_link(org: &str, set: &str, params: &[(String, String)], token: &str) -> String {
-    let mut q: Vec<String> = params.iter().filter(|(k, _)| k != "$skiptoken").map(|(k, v)| format!("{}={}", enc(k).replace("%24", "$"), enc(v))).collect();
+    let mut q: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k != "$skiptoken")
+        .map(|(k, v)| format!("{}={}", enc(k).replace("%24", "$"), enc(v)))
+        .collect();
     q.push(format!("$skiptoken={}", enc(token)));
     format!("{org}{}/{set}?{}", super::server::API_PREFIX, q.join("&"))
 }
@@ -48,18 +62,33 @@ fn attr<'a>(s: &'a str, name: &str) -> Option<&'a str> {
 pub fn resume_position(token: &str, rows: &[&Row], pk: &str) -> Result<usize, DvError> {
     let invalid = || DvError::bad_query("The $skiptoken value is not valid.");
     let cookie = attr(token, "pagingcookie").ok_or_else(invalid)?;
-    let once = percent_decode_str(cookie).decode_utf8().map_err(|_| invalid())?;
-    let inner = percent_decode_str(&once).decode_utf8().map_err(|_| invalid())?;
+    let once = percent_decode_str(cookie)
+        .decode_utf8()
+        .map_err(|_| invalid())?;
+    let inner = percent_decode_str(&once)
+        .decode_utf8()
+        .map_err(|_| invalid())?;
     let last = attr(&inner, "last").ok_or_else(invalid)?;
     let last = Uuid::parse_str(last.trim_matches(['{', '}'])).map_err(|_| invalid())?;
     let last_s = last.to_string();
-    if let Some(i) = rows.iter().position(|r| r.get(pk).and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case(&last_s))) {
+    if let Some(i) = rows.iter().position(|r| {
+        r.get(pk)
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case(&last_s))
+    }) {
         return Ok(i + 1);
     }
     // The last row vanished (deleted): fall back to the page number.
-    let page: usize = attr(token, "pagenumber").and_then(|p| p.parse().ok()).ok_or_else(invalid)?;
-    let per_page: usize = attr(&inner, "page").and_then(|p| p.parse().ok()).filter(|p: &usize| *p > 0).ok_or_else(invalid)?;
-    Ok(rows.len().min(page.saturating_sub(1) * (rows.len() / per_page.max(1)).max(1)))
+    let page: usize = attr(token, "pagenumber")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(invalid)?;
+    let per_page: usize = attr(&inner, "page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p: &usize| *p > 0)
+        .ok_or_else(invalid)?;
+    Ok(rows
+        .len()
+        .min(page.saturating_sub(1) * (rows.len() / per_page.max(1)).max(1)))
 }
 
 #[cfg(test)]
@@ -80,7 +109,11 @@ mod tests {
         assert!(tok.starts_with("<cookie pagenumber=\"2\" pagingcookie=\"%253ccookie"));
         let link = next_link("http://h", "s", &[("$select".into(), "pk".into())], &tok);
         let url = url::Url::parse(&link).expect("url");
-        let decoded = url.query_pairs().find(|(k, _)| k == "$skiptoken").map(|(_, v)| v.into_owned()).expect("token");
+        let decoded = url
+            .query_pairs()
+            .find(|(k, _)| k == "$skiptoken")
+            .map(|(_, v)| v.into_owned())
+            .expect("token");
         assert_eq!(decoded, tok);
         let rows = vec![&a, &b, &c];
         assert_eq!(resume_position(&decoded, &rows, "pk").ok(), Some(2));

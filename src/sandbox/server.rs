@@ -55,16 +55,27 @@ pub struct EmulatorHandle {
 
 impl EmulatorHandle {
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.url, self.state.config.tenant_id)
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.url, self.state.config.tenant_id
+        )
     }
 }
 
 /// Seeds the data and serves the emulator on `listener` until the task is dropped/aborted.
-pub async fn start(config: SandboxConfig, listener: TcpListener) -> std::io::Result<EmulatorHandle> {
+pub async fn start(
+    config: SandboxConfig,
+    listener: TcpListener,
+) -> std::io::Result<EmulatorHandle> {
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
-    let seed_opts = data::SeedOptions { scale: config.scale, option_base: config.option_base };
-    let store = tokio::task::spawn_blocking(move || data::seed(&seed_opts)).await.map_err(std::io::Error::other)?;
+    let seed_opts = data::SeedOptions {
+        scale: config.scale,
+        option_base: config.option_base,
+    };
+    let store = tokio::task::spawn_blocking(move || data::seed(&seed_opts))
+        .await
+        .map_err(std::io::Error::other)?;
     let entra = Entra::new(entra_config(&config, &url));
     let protection = ServiceProtection::new(
         config.max_requests_per_window,
@@ -87,14 +98,23 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> std::io::Res
             tracing::error!(error = %e, "emulator server stopped");
         }
     });
-    Ok(EmulatorHandle { url, addr, state, task })
+    Ok(EmulatorHandle {
+        url,
+        addr,
+        state,
+        task,
+    })
 }
 
 /// The emulated tenant: the demo secret app, the certificate app (demo certificate), an app whose only
 /// secret expired, and a disabled app.
 fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
     let far = chrono::Utc::now() + chrono::Duration::days(365 * 10);
-    let app = |client_id: Uuid, name: &str, secrets: Vec<ClientSecret>, certs: Vec<String>, disabled: bool| AppRegistration {
+    let app = |client_id: Uuid,
+               name: &str,
+               secrets: Vec<ClientSecret>,
+               certs: Vec<String>,
+               disabled: bool| AppRegistration {
         client_id,
         object_id: Uuid::new_v5(&client_id, b"service-principal"),
         display_name: name.to_string(),
@@ -102,17 +122,47 @@ fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
         certificates_pem: certs,
         disabled,
     };
-    let secret = |value: &str, expires_at| ClientSecret { value: value.to_string(), expires_at };
+    let secret = |value: &str, expires_at| ClientSecret {
+        value: value.to_string(),
+        expires_at,
+    };
     EntraConfig {
         tenant_id: c.tenant_id,
         tenant_domain: c.tenant_domain.clone(),
         resource: url.to_string(),
         token_lifetime: chrono::Duration::seconds(c.token_lifetime_secs as i64),
         apps: vec![
-            app(c.client_id, "ats-gateway (sandbox)", vec![secret(&c.client_secret, far)], vec![], false),
-            app(c.cert_client_id, "ats-gateway certificate (sandbox)", vec![], vec![super::entra::demo_certificate().0.to_string()], false),
-            app(c.expired_client_id, "expired secret (sandbox)", vec![secret(&c.client_secret, chrono::Utc::now() - chrono::Duration::days(1))], vec![], false),
-            app(c.disabled_client_id, "disabled (sandbox)", vec![secret(&c.client_secret, far)], vec![], true),
+            app(
+                c.client_id,
+                "ats-gateway (sandbox)",
+                vec![secret(&c.client_secret, far)],
+                vec![],
+                false,
+            ),
+            app(
+                c.cert_client_id,
+                "ats-gateway certificate (sandbox)",
+                vec![],
+                vec![super::entra::demo_certificate().0.to_string()],
+                false,
+            ),
+            app(
+                c.expired_client_id,
+                "expired secret (sandbox)",
+                vec![secret(
+                    &c.client_secret,
+                    chrono::Utc::now() - chrono::Duration::days(1),
+                )],
+                vec![],
+                false,
+            ),
+            app(
+                c.disabled_client_id,
+                "disabled (sandbox)",
+                vec![secret(&c.client_secret, far)],
+                vec![],
+                true,
+            ),
         ],
     }
 }
@@ -122,18 +172,31 @@ pub fn router(state: Arc<EmulatorState>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/stats/reset", post(stats_reset))
-        .route("/_sandbox/faults", get(faults_list).post(faults_add).delete(faults_clear))
+        .route(
+            "/_sandbox/faults",
+            get(faults_list).post(faults_add).delete(faults_clear),
+        )
         .route("/_sandbox/health", get(|| async { "ok" }))
         .route(API_PREFIX, get(service_document))
         .route(&format!("{API_PREFIX}/"), get(service_document))
-        .route(&format!("{API_PREFIX}/{{*rest}}"), axum::routing::any(dataverse))
+        .route(
+            &format!("{API_PREFIX}/{{*rest}}"),
+            axum::routing::any(dataverse),
+        )
         .with_state(state)
 }
 
 // ---------- Entra ----------
 
-async fn token(State(st): State<Arc<EmulatorState>>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    st.stats.token_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+async fn token(
+    State(st): State<Arc<EmulatorState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    st.stats
+        .token_requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let verdict = st.faults.for_token();
     if !verdict.delay.is_zero() {
         tokio::time::sleep(verdict.delay).await;
@@ -144,7 +207,9 @@ async fn token(State(st): State<Arc<EmulatorState>>, Path(tenant): Path<String>,
     let token_url = format!("{}/{}/oauth2/v2.0/token", st.url, tenant);
     let resp = st.entra.token(&tenant, &token_url, &headers, &body);
     if resp.status().is_success() {
-        st.stats.tokens_issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        st.stats
+            .tokens_issued
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     resp
 }
@@ -170,13 +235,21 @@ async fn faults_add(State(st): State<Arc<EmulatorState>>, body: Bytes) -> Respon
         Ok(spec) => {
             if let FaultKind::ServerError { status } = spec.kind {
                 if !(500..=599).contains(&status) {
-                    return (StatusCode::BAD_REQUEST, Json(json!({"error": "status must be 5xx"}))).into_response();
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Json(json!({"error": "status must be 5xx"})),
+                    )
+                        .into_response();
                 }
             }
             st.faults.add(spec);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": format!("invalid fault: {e}")}))).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("invalid fault: {e}")})),
+        )
+            .into_response(),
     }
 }
 
@@ -197,14 +270,21 @@ async fn service_document(State(st): State<Arc<EmulatorState>>, headers: HeaderM
         .filter(|t| !st.config.not_generated.contains(&t.set_name))
         .map(|t| json!({"name": t.set_name, "kind": "EntitySet", "url": t.set_name}))
         .collect();
-    odata_json(StatusCode::OK, json!({"@odata.context": format!("{}{API_PREFIX}/$metadata", st.org()), "value": value}), &[])
+    odata_json(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}{API_PREFIX}/$metadata", st.org()), "value": value}),
+        &[],
+    )
 }
 
 fn odata_json(status: StatusCode, body: Value, extra: &[(&'static str, String)]) -> Response {
     let mut resp = (status, Json(body)).into_response();
     let h = resp.headers_mut();
     h.insert("OData-Version", HeaderValue::from_static("4.0"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; odata.metadata=minimal"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
     for (k, v) in extra {
         if let Ok(v) = HeaderValue::from_str(v) {
             h.insert(*k, v);
@@ -219,13 +299,22 @@ fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<(), DvError> 
         "Bearer authorization_uri={}/{}/oauth2/authorize, resource_id={}/",
         st.url, st.config.tenant_id, st.url
     );
-    let unauthorized = |_why: &str| DvError::new(StatusCode::UNAUTHORIZED, "", "").with_header("WWW-Authenticate", challenge.clone());
+    let unauthorized = |_why: &str| {
+        DvError::new(StatusCode::UNAUTHORIZED, "", "")
+            .with_header("WWW-Authenticate", challenge.clone())
+    };
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .ok_or_else(|| unauthorized("missing"))?;
-    st.entra.verify_access_token(token.trim()).map(|_| ()).map_err(|_| unauthorized("invalid"))
+    st.entra
+        .verify_access_token(token.trim())
+        .map(|_| ())
+        .map_err(|_| unauthorized("invalid"))
 }
 
 /// What the first path segment names: an entity set (with optional key and `/$count`), a function,
@@ -250,18 +339,31 @@ fn parse_target(rest: &str) -> Result<Target, DvError> {
     if rest.starts_with("EntityDefinitions") || rest.starts_with("GlobalOptionSetDefinitions") {
         return Ok(Target::Metadata(rest.to_string()));
     }
-    let (first, tail) = rest.split_once('/').map_or((rest, None), |(a, b)| (a, Some(b)));
+    let (first, tail) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, b)| (a, Some(b)));
     if let Some(open) = first.find('(') {
         let set = &first[..open];
-        let key = first[open + 1..].strip_suffix(')').ok_or_else(|| DvError::bad_query(format!("Bad Request - Error in query syntax: '{first}'.")))?;
+        let key = first[open + 1..].strip_suffix(')').ok_or_else(|| {
+            DvError::bad_query(format!("Bad Request - Error in query syntax: '{first}'."))
+        })?;
         if tail.is_some() {
             return Err(DvError::new(StatusCode::NOT_IMPLEMENTED, "0x8006088a", "The emulator does not serve navigation or property paths; use $expand and $select."));
         }
-        return Ok(Target::Entity { set: set.to_string(), id: key.to_string() });
+        return Ok(Target::Entity {
+            set: set.to_string(),
+            id: key.to_string(),
+        });
     }
     match tail {
-        None => Ok(Target::Collection { set: first.to_string(), count: false }),
-        Some("$count") => Ok(Target::Collection { set: first.to_string(), count: true }),
+        None => Ok(Target::Collection {
+            set: first.to_string(),
+            count: false,
+        }),
+        Some("$count") => Ok(Target::Collection {
+            set: first.to_string(),
+            count: true,
+        }),
         Some(other) => Err(DvError::resource_not_found(other)),
     }
 }
@@ -284,7 +386,13 @@ struct Ctx {
 
 impl Ctx {
     fn from_headers(st: &EmulatorState, headers: &HeaderMap) -> Self {
-        let prefs = split_prefer(headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).map(str::to_string));
+        let prefs = split_prefer(
+            headers
+                .get_all("prefer")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::to_string),
+        );
         let annotations = AnnotationFilter::from_prefer(&prefs);
         // The app user's configured language, overridable per request with `MSCRM.LanguageCode` [inf].
         let lang = headers
@@ -294,15 +402,23 @@ impl Ctx {
             .and_then(Lcid::from_code)
             .or_else(|| Lcid::from_code(st.config.language))
             .unwrap_or(Lcid::EnUs);
-        Self { prefs, annotations, lang }
+        Self {
+            prefs,
+            annotations,
+            lang,
+        }
     }
 
     fn max_page_size(&self) -> Result<Option<(usize, String)>, DvError> {
         for p in &self.prefs {
             if let Some(v) = p.strip_prefix("odata.maxpagesize=") {
-                let n: usize = v.trim().parse().map_err(|_| DvError::bad_query(format!("Invalid value '{v}' for odata.maxpagesize.")))?;
+                let n: usize = v.trim().parse().map_err(|_| {
+                    DvError::bad_query(format!("Invalid value '{v}' for odata.maxpagesize."))
+                })?;
                 if n == 0 {
-                    return Err(DvError::bad_query("odata.maxpagesize must be greater than 0."));
+                    return Err(DvError::bad_query(
+                        "odata.maxpagesize must be greater than 0.",
+                    ));
                 }
                 return Ok(Some((n.min(MAX_PAGE), p.clone())));
             }
@@ -315,11 +431,24 @@ impl Ctx {
     }
 }
 
-async fn dataverse(State(st): State<Arc<EmulatorState>>, Path(rest): Path<String>, method: Method, headers: HeaderMap, req: Request) -> Response {
+async fn dataverse(
+    State(st): State<Arc<EmulatorState>>,
+    Path(rest): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let uri = req.uri().clone();
     let body = match axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024).await {
         Ok(b) => b,
-        Err(_) => return DvError::new(StatusCode::PAYLOAD_TOO_LARGE, "0x80048d19", "Request body too large.").into_response(),
+        Err(_) => {
+            return DvError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "0x80048d19",
+                "Request body too large.",
+            )
+            .into_response()
+        }
     };
     let target = match parse_target(&rest) {
         Ok(t) => t,
@@ -338,28 +467,45 @@ async fn dataverse(State(st): State<Arc<EmulatorState>>, Path(rest): Path<String
         return fault_response(&st, fail);
     }
     if let Some(limited) = st.protection.check(in_flight) {
-        st.stats.throttled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        st.stats
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         return throttle_response(&st, limited);
     }
     let ctx = Ctx::from_headers(&st, &headers);
     let result = match (&method, target) {
         (&Method::GET, Target::WhoAmI) => Ok(who_am_i(&st)),
-        (_, Target::WhoAmI) | (_, Target::RetrieveVersion) if method != Method::GET => Err(DvError::new(
-            StatusCode::NOT_FOUND,
-            "",
-            format!("No HTTP resource was found that matches the request URI '{}{}'.", st.url, uri),
-        )),
+        (_, Target::WhoAmI) | (_, Target::RetrieveVersion) if method != Method::GET => {
+            Err(DvError::new(
+                StatusCode::NOT_FOUND,
+                "",
+                format!(
+                    "No HTTP resource was found that matches the request URI '{}{}'.",
+                    st.url, uri
+                ),
+            ))
+        }
         (&Method::GET, Target::RetrieveVersion) => Ok(odata_json(
             StatusCode::OK,
             json!({"@odata.context": format!("{}{API_PREFIX}/$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse", st.url), "Version": "9.2.25093.00168"}),
             &[],
         )),
         (&Method::GET, Target::Metadata(path)) => get_metadata(&st, &ctx, &path, &uri),
-        (&Method::GET, Target::Collection { set, count }) => entity(&st, &set, Access::Read).and_then(|e| get_collection(&st, &ctx, e, &uri, count)),
-        (&Method::GET, Target::Entity { set, id }) => entity(&st, &set, Access::Read).and_then(|e| get_entity(&st, &ctx, e, &id, &uri)),
-        (&Method::POST, Target::Collection { set, count: false }) => entity(&st, &set, Access::Create).and_then(|e| create(&st, &ctx, e, &body)),
-        (&Method::PATCH, Target::Entity { set, id }) => entity(&st, &set, Access::Write).and_then(|e| update(&st, &ctx, e, &id, &body)),
-        (&Method::DELETE, Target::Entity { set, id }) => entity(&st, &set, Access::Delete).and_then(|e| delete(&st, e, &id)),
+        (&Method::GET, Target::Collection { set, count }) => {
+            entity(&st, &set, Access::Read).and_then(|e| get_collection(&st, &ctx, e, &uri, count))
+        }
+        (&Method::GET, Target::Entity { set, id }) => {
+            entity(&st, &set, Access::Read).and_then(|e| get_entity(&st, &ctx, e, &id, &uri))
+        }
+        (&Method::POST, Target::Collection { set, count: false }) => {
+            entity(&st, &set, Access::Create).and_then(|e| create(&st, &ctx, e, &body))
+        }
+        (&Method::PATCH, Target::Entity { set, id }) => {
+            entity(&st, &set, Access::Write).and_then(|e| update(&st, &ctx, e, &id, &body))
+        }
+        (&Method::DELETE, Target::Entity { set, id }) => {
+            entity(&st, &set, Access::Delete).and_then(|e| delete(&st, e, &id))
+        }
         _ => Err(DvError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "0x80060888",
@@ -372,14 +518,18 @@ async fn dataverse(State(st): State<Arc<EmulatorState>>, Path(rest): Path<String
 fn fault_response(st: &EmulatorState, fail: FaultKind) -> Response {
     match fail {
         FaultKind::Throttle { retry_after } => {
-            st.stats.throttled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            st.stats
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             throttle_response(st, Limited::Requests { retry_after })
         }
         FaultKind::ServerError { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             DvError::new(status, "0x80040265", "A token was obtained to call Finance and Operations, but Finance and Operations returned an error of type InternalServerError.").into_response()
         }
-        FaultKind::Latency { .. } | FaultKind::TokenOutage => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        FaultKind::Latency { .. } | FaultKind::TokenOutage => {
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
 
@@ -387,16 +537,24 @@ fn throttle_response(st: &EmulatorState, limited: Limited) -> Response {
     let (code, message, retry) = match limited {
         Limited::Requests { retry_after } => (
             "0x80072322",
-            format!("Number of requests exceeded the limit of {} over time window of {} seconds.", st.config.max_requests_per_window, st.config.window_secs),
+            format!(
+                "Number of requests exceeded the limit of {} over time window of {} seconds.",
+                st.config.max_requests_per_window, st.config.window_secs
+            ),
             retry_after,
         ),
         Limited::Concurrency => (
             "0x80072326",
-            format!("Number of concurrent requests exceeded the limit of {}.", st.config.max_concurrent),
+            format!(
+                "Number of concurrent requests exceeded the limit of {}.",
+                st.config.max_concurrent
+            ),
             1,
         ),
     };
-    DvError::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_header("Retry-After", retry.to_string()).into_response()
+    DvError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        .with_header("Retry-After", retry.to_string())
+        .into_response()
 }
 
 fn who_am_i(st: &EmulatorState) -> Response {
@@ -423,7 +581,10 @@ enum Access {
 
 /// Resolves an entity set and checks the application user's security role.
 fn entity<'a>(st: &EmulatorState, set: &str, access: Access) -> Result<&'a EntityDef, DvError> {
-    let def = schema().by_set(set).filter(|_| !st.config.not_generated.iter().any(|s| s == set)).ok_or_else(|| DvError::resource_not_found(set))?;
+    let def = schema()
+        .by_set(set)
+        .filter(|_| !st.config.not_generated.iter().any(|s| s == set))
+        .ok_or_else(|| DvError::resource_not_found(set))?;
     let (allowed, prv) = match access {
         Access::Read => (st.config.role.can_read(set), "prvRead"),
         Access::Create => (st.config.role.can_write(set), "prvCreate"),
@@ -431,7 +592,10 @@ fn entity<'a>(st: &EmulatorState, set: &str, access: Access) -> Result<&'a Entit
         Access::Delete => (st.config.role.can_write(set), "prvDelete"),
     };
     if !allowed {
-        let privilege_id = Uuid::new_v5(&st.config.tenant_id, format!("{prv}{}", def.logical_name).as_bytes());
+        let privilege_id = Uuid::new_v5(
+            &st.config.tenant_id,
+            format!("{prv}{}", def.logical_name).as_bytes(),
+        );
         return Err(DvError::new(
             StatusCode::FORBIDDEN,
             "0x80040220",
@@ -447,11 +611,15 @@ fn entity<'a>(st: &EmulatorState, set: &str, access: Access) -> Result<&'a Entit
 }
 
 fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
-    uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    uri.query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
 }
 
 fn parse_id(def: &EntityDef, key: &str) -> Result<Uuid, DvError> {
-    let raw = key.strip_prefix(&format!("{}=", def.primary_id)).unwrap_or(key);
+    let raw = key
+        .strip_prefix(&format!("{}=", def.primary_id))
+        .unwrap_or(key);
     Uuid::parse_str(raw).map_err(|_| {
         DvError::bad_query(format!(
             "The key in the request URI is not valid for resource 'Microsoft.Dynamics.CRM.{}'. Ensure that the names and number of key properties match the declared or alternate key properties for the resource '{}'.",
@@ -474,20 +642,55 @@ fn context_url(st: &EmulatorState, def: &EntityDef, q: &odata::ODataQuery, singl
 }
 
 /// Builds the response object for one row: projection, expansions, annotations.
-fn render_row(st: &EmulatorState, ctx: &Ctx, store: &Store, def: &EntityDef, row: &Row, q: &odata::ODataQuery) -> Row {
-    let annot = Annotator { filter: &ctx.annotations, lang: ctx.lang, option_base: st.config.option_base, store };
+fn render_row(
+    st: &EmulatorState,
+    ctx: &Ctx,
+    store: &Store,
+    def: &EntityDef,
+    row: &Row,
+    q: &odata::ODataQuery,
+) -> Row {
+    let annot = Annotator {
+        filter: &ctx.annotations,
+        lang: ctx.lang,
+        option_base: st.config.option_base,
+        store,
+    };
     let mut out = annot.annotate(def, odata::project(def, row, q.select.as_deref()));
-    let id = row.get(&def.primary_id).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+    let id = row
+        .get(&def.primary_id)
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok());
     for ex in &q.expand {
-        let Some(nav) = def.nav(&ex.nav) else { continue };
-        let sub = odata::ODataQuery { select: ex.select.clone(), ..Default::default() };
+        let Some(nav) = def.nav(&ex.nav) else {
+            continue;
+        };
+        let sub = odata::ODataQuery {
+            select: ex.select.clone(),
+            ..Default::default()
+        };
         match nav.kind {
-            NavKind::Collection { child, child_lookup } => {
-                let (Some(child_def), Some(table), Some(id)) = (schema().by_logical(child), store.table(child), id) else { continue };
-                let mut rows: Vec<&Row> = table.children_of(child_lookup, &id).into_iter().filter(|r| ex.filter.as_ref().is_none_or(|f| odata::matches(f, r))).collect();
+            NavKind::Collection {
+                child,
+                child_lookup,
+            } => {
+                let (Some(child_def), Some(table), Some(id)) =
+                    (schema().by_logical(child), store.table(child), id)
+                else {
+                    continue;
+                };
+                let mut rows: Vec<&Row> = table
+                    .children_of(child_lookup, &id)
+                    .into_iter()
+                    .filter(|r| ex.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
+                    .collect();
                 odata::sort_rows(child_def, &mut rows, &ex.orderby);
                 let take = ex.top.unwrap_or(MAX_PAGE).min(MAX_PAGE);
-                let items: Vec<Value> = rows.into_iter().take(take).map(|r| Value::Object(render_row(st, ctx, store, child_def, r, &sub))).collect();
+                let items: Vec<Value> = rows
+                    .into_iter()
+                    .take(take)
+                    .map(|r| Value::Object(render_row(st, ctx, store, child_def, r, &sub)))
+                    .collect();
                 out.insert(ex.nav.clone(), Value::Array(items));
             }
             NavKind::Single { target, lookup } => {
@@ -498,10 +701,15 @@ fn render_row(st: &EmulatorState, ctx: &Ctx, store: &Store, def: &EntityDef, row
                     .and_then(|tid| store.table(target).and_then(|t| t.get(&tid)));
                 let value = match (schema().by_logical(target), target_row) {
                     (Some(tdef), Some(r)) if ex.ref_only => {
-                        let tid = r.get(&tdef.primary_id).and_then(Value::as_str).unwrap_or_default();
+                        let tid = r
+                            .get(&tdef.primary_id)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
                         json!({"@odata.id": format!("{}{API_PREFIX}/{}({tid})", st.url, tdef.set_name)})
                     }
-                    (Some(tdef), Some(r)) => Value::Object(render_row(st, ctx, store, tdef, r, &sub)),
+                    (Some(tdef), Some(r)) => {
+                        Value::Object(render_row(st, ctx, store, tdef, r, &sub))
+                    }
                     _ => Value::Null,
                 };
                 out.insert(ex.nav.clone(), value);
@@ -511,19 +719,42 @@ fn render_row(st: &EmulatorState, ctx: &Ctx, store: &Store, def: &EntityDef, row
     out
 }
 
-fn get_collection(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, uri: &Uri, count_only: bool) -> Result<Response, DvError> {
+fn get_collection(
+    st: &EmulatorState,
+    ctx: &Ctx,
+    def: &EntityDef,
+    uri: &Uri,
+    count_only: bool,
+) -> Result<Response, DvError> {
     let params = query_pairs(uri);
     let q = odata::parse_query(def, &params)?;
-    let skiptoken = params.iter().find(|(k, _)| k == "$skiptoken").map(|(_, v)| v.as_str());
+    let skiptoken = params
+        .iter()
+        .find(|(k, _)| k == "$skiptoken")
+        .map(|(_, v)| v.as_str());
     let page_pref = ctx.max_page_size()?;
-    let store = st.store.read().map_err(|_| DvError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "store poisoned"))?;
-    let table = store.table(def.logical_name).ok_or_else(|| DvError::resource_not_found(&def.set_name))?;
-    let mut rows: Vec<&Row> = table.rows.iter().filter(|r| q.filter.as_ref().is_none_or(|f| odata::matches(f, r))).collect();
+    let store = st.store.read().map_err(|_| {
+        DvError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "store poisoned",
+        )
+    })?;
+    let table = store
+        .table(def.logical_name)
+        .ok_or_else(|| DvError::resource_not_found(&def.set_name))?;
+    let mut rows: Vec<&Row> = table
+        .rows
+        .iter()
+        .filter(|r| q.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
+        .collect();
     let total = rows.len();
     if count_only {
         let mut resp = (StatusCode::OK, total.min(MAX_PAGE).to_string()).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        resp.headers_mut()
+            .insert("OData-Version", HeaderValue::from_static("4.0"));
         return Ok(resp);
     }
     odata::sort_rows(def, &mut rows, &q.orderby);
@@ -541,48 +772,98 @@ fn get_collection(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, uri: &Uri, cou
     let page = &rows[start.min(end)..end];
     let has_more = end < rows.len() && !(page_pref.is_none() && q.top.is_some());
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(context_url(st, def, &q, false)));
+    body.insert(
+        "@odata.context".into(),
+        json!(context_url(st, def, &q, false)),
+    );
     if q.count {
         body.insert("@odata.count".into(), json!(total.min(MAX_PAGE)));
-        if ctx.annotations.wants("Microsoft.Dynamics.CRM.totalrecordcount") {
-            body.insert("@Microsoft.Dynamics.CRM.totalrecordcount".into(), json!(total.min(MAX_PAGE)));
-            body.insert("@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(), json!(total > MAX_PAGE));
+        if ctx
+            .annotations
+            .wants("Microsoft.Dynamics.CRM.totalrecordcount")
+        {
+            body.insert(
+                "@Microsoft.Dynamics.CRM.totalrecordcount".into(),
+                json!(total.min(MAX_PAGE)),
+            );
+            body.insert(
+                "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(),
+                json!(total > MAX_PAGE),
+            );
         }
     }
-    let value: Vec<Value> = page.iter().map(|r| Value::Object(render_row(st, ctx, &store, def, r, &q))).collect();
+    let value: Vec<Value> = page
+        .iter()
+        .map(|r| Value::Object(render_row(st, ctx, &store, def, r, &q)))
+        .collect();
     body.insert("value".into(), Value::Array(value));
     if has_more {
         if let Some(last) = page.last() {
             let first = page.first().copied().unwrap_or(last);
-            let token = paging::skiptoken(&def.primary_id, (start / page_size.max(1)) + 2, first, last);
-            body.insert("@odata.nextLink".into(), json!(paging::next_link(&st.url, &def.set_name, &params, &token)));
+            let token =
+                paging::skiptoken(&def.primary_id, (start / page_size.max(1)) + 2, first, last);
+            body.insert(
+                "@odata.nextLink".into(),
+                json!(paging::next_link(&st.url, &def.set_name, &params, &token)),
+            );
         }
     }
     let mut applied_list: Vec<String> = applied.into_iter().collect();
     if let Some(a) = &ctx.annotations.applied {
         applied_list.push(a.clone());
     }
-    let extra: Vec<(&'static str, String)> = if applied_list.is_empty() { vec![] } else { vec![("Preference-Applied", applied_list.join(","))] };
+    let extra: Vec<(&'static str, String)> = if applied_list.is_empty() {
+        vec![]
+    } else {
+        vec![("Preference-Applied", applied_list.join(","))]
+    };
     Ok(odata_json(StatusCode::OK, Value::Object(body), &extra))
 }
 
-fn get_entity(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, key: &str, uri: &Uri) -> Result<Response, DvError> {
+fn get_entity(
+    st: &EmulatorState,
+    ctx: &Ctx,
+    def: &EntityDef,
+    key: &str,
+    uri: &Uri,
+) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
     let params = query_pairs(uri);
     let q = odata::parse_query(def, &params)?;
-    let store = st.store.read().map_err(|_| DvError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "store poisoned"))?;
-    let row = store.table(def.logical_name).and_then(|t| t.get(&id)).ok_or_else(|| DvError::record_not_found(def.logical_name, &id.to_string()))?;
+    let store = st.store.read().map_err(|_| {
+        DvError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "store poisoned",
+        )
+    })?;
+    let row = store
+        .table(def.logical_name)
+        .and_then(|t| t.get(&id))
+        .ok_or_else(|| DvError::record_not_found(def.logical_name, &id.to_string()))?;
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(context_url(st, def, &q, true)));
+    body.insert(
+        "@odata.context".into(),
+        json!(context_url(st, def, &q, true)),
+    );
     body.extend(render_row(st, ctx, &store, def, row, &q));
-    let extra: Vec<(&'static str, String)> = ctx.annotations.applied.iter().map(|a| ("Preference-Applied", a.clone())).collect();
+    let extra: Vec<(&'static str, String)> = ctx
+        .annotations
+        .applied
+        .iter()
+        .map(|a| ("Preference-Applied", a.clone()))
+        .collect();
     Ok(odata_json(StatusCode::OK, Value::Object(body), &extra))
 }
 
 fn parse_body(def: &EntityDef, body: &[u8]) -> Result<Value, DvError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| DvError::bad_payload(&def.set_name, format!("Invalid JSON. {e}")))?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| DvError::bad_payload(&def.set_name, format!("Invalid JSON. {e}")))?;
     if !v.is_object() {
-        return Err(DvError::bad_payload(&def.set_name, "The request body must be a JSON object."));
+        return Err(DvError::bad_payload(
+            &def.set_name,
+            "The request body must be a JSON object.",
+        ));
     }
     Ok(v)
 }
@@ -591,17 +872,42 @@ fn entity_id_url(st: &EmulatorState, def: &EntityDef, id: &Uuid) -> String {
     format!("{}{API_PREFIX}/{}({id})", st.url, def.set_name)
 }
 
-fn create(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, body: &[u8]) -> Result<Response, DvError> {
+fn create(
+    st: &EmulatorState,
+    ctx: &Ctx,
+    def: &EntityDef,
+    body: &[u8],
+) -> Result<Response, DvError> {
     let v = parse_body(def, body)?;
-    let mut store = st.store.write().map_err(|_| DvError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "store poisoned"))?;
+    let mut store = st.store.write().map_err(|_| {
+        DvError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "store poisoned",
+        )
+    })?;
     let id = writes::create(&mut store, def, &v, st.config.option_base)?;
     if ctx.return_representation() {
-        let row = store.table(def.logical_name).and_then(|t| t.get(&id)).cloned().unwrap_or_default();
+        let row = store
+            .table(def.logical_name)
+            .and_then(|t| t.get(&id))
+            .cloned()
+            .unwrap_or_default();
         let q = odata::ODataQuery::default();
         let mut out = Map::new();
-        out.insert("@odata.context".into(), json!(format!("{}{API_PREFIX}/$metadata#{}/$entity", st.url, def.set_name)));
+        out.insert(
+            "@odata.context".into(),
+            json!(format!(
+                "{}{API_PREFIX}/$metadata#{}/$entity",
+                st.url, def.set_name
+            )),
+        );
         out.extend(render_row(st, ctx, &store, def, &row, &q));
-        return Ok(odata_json(StatusCode::CREATED, Value::Object(out), &[("Preference-Applied", "return=representation".into())]));
+        return Ok(odata_json(
+            StatusCode::CREATED,
+            Value::Object(out),
+            &[("Preference-Applied", "return=representation".into())],
+        ));
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let h = resp.headers_mut();
@@ -612,29 +918,70 @@ fn create(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, body: &[u8]) -> Result
     Ok(resp)
 }
 
-fn update(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, key: &str, body: &[u8]) -> Result<Response, DvError> {
+fn update(
+    st: &EmulatorState,
+    ctx: &Ctx,
+    def: &EntityDef,
+    key: &str,
+    body: &[u8],
+) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
     let v = parse_body(def, body)?;
-    let mut store = st.store.write().map_err(|_| DvError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "store poisoned"))?;
+    let mut store = st.store.write().map_err(|_| {
+        DvError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "store poisoned",
+        )
+    })?;
     writes::update(&mut store, def, id, &v, st.config.option_base)?;
     if ctx.return_representation() {
-        let row = store.table(def.logical_name).and_then(|t| t.get(&id)).cloned().unwrap_or_default();
+        let row = store
+            .table(def.logical_name)
+            .and_then(|t| t.get(&id))
+            .cloned()
+            .unwrap_or_default();
         let mut out = Map::new();
-        out.insert("@odata.context".into(), json!(format!("{}{API_PREFIX}/$metadata#{}/$entity", st.url, def.set_name)));
-        out.extend(render_row(st, ctx, &store, def, &row, &odata::ODataQuery::default()));
-        return Ok(odata_json(StatusCode::OK, Value::Object(out), &[("Preference-Applied", "return=representation".into())]));
+        out.insert(
+            "@odata.context".into(),
+            json!(format!(
+                "{}{API_PREFIX}/$metadata#{}/$entity",
+                st.url, def.set_name
+            )),
+        );
+        out.extend(render_row(
+            st,
+            ctx,
+            &store,
+            def,
+            &row,
+            &odata::ODataQuery::default(),
+        ));
+        return Ok(odata_json(
+            StatusCode::OK,
+            Value::Object(out),
+            &[("Preference-Applied", "return=representation".into())],
+        ));
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     Ok(resp)
 }
 
 fn delete(st: &EmulatorState, def: &EntityDef, key: &str) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
-    let mut store = st.store.write().map_err(|_| DvError::new(StatusCode::INTERNAL_SERVER_ERROR, "0x80040216", "store poisoned"))?;
+    let mut store = st.store.write().map_err(|_| {
+        DvError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80040216",
+            "store poisoned",
+        )
+    })?;
     writes::delete(&mut store, def, id)?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     Ok(resp)
 }
 
@@ -649,7 +996,9 @@ fn get_metadata(st: &EmulatorState, ctx: &Ctx, path: &str, uri: &Uri) -> Result<
     let langs = languages.as_deref();
     let base = st.config.option_base;
     let quoted = |s: &str, prefix: &str| -> Option<String> {
-        s.strip_prefix(prefix)?.strip_suffix("')").map(str::to_string)
+        s.strip_prefix(prefix)?
+            .strip_suffix("')")
+            .map(str::to_string)
     };
     let body = if path == "GlobalOptionSetDefinitions" {
         metadata::all_global_option_sets(&st.url, base, ctx.lang, langs)
@@ -657,22 +1006,44 @@ fn get_metadata(st: &EmulatorState, ctx: &Ctx, path: &str, uri: &Uri) -> Result<
         metadata::global_option_set(&st.url, &name, base, ctx.lang, langs)?
     } else {
         let mut parts = path.split('/');
-        let table = parts.next().and_then(|p| quoted(p, "EntityDefinitions(LogicalName='")).ok_or_else(|| DvError::resource_not_found(path))?;
+        let table = parts
+            .next()
+            .and_then(|p| quoted(p, "EntityDefinitions(LogicalName='"))
+            .ok_or_else(|| DvError::resource_not_found(path))?;
         let def = schema().by_logical(&table).ok_or_else(|| {
-            DvError::new(StatusCode::NOT_FOUND, "0x80040217", format!("Could not find entity with name {table}"))
+            DvError::new(
+                StatusCode::NOT_FOUND,
+                "0x80040217",
+                format!("Could not find entity with name {table}"),
+            )
         })?;
-        let attrs = parts.next().ok_or_else(|| DvError::resource_not_found(path))?;
+        let attrs = parts
+            .next()
+            .ok_or_else(|| DvError::resource_not_found(path))?;
         let column = if attrs == "Attributes" {
             None
         } else {
-            Some(quoted(attrs, "Attributes(LogicalName='").ok_or_else(|| DvError::resource_not_found(attrs))?)
+            Some(
+                quoted(attrs, "Attributes(LogicalName='")
+                    .ok_or_else(|| DvError::resource_not_found(attrs))?,
+            )
         };
         match parts.next() {
             Some("Microsoft.Dynamics.CRM.PicklistAttributeMetadata") => {}
             _ => return Err(DvError::resource_not_found(path)),
         }
-        let expand = params.iter().any(|(k, v)| k == "$expand" && (v.contains("OptionSet") || v.contains("GlobalOptionSet")));
-        metadata::picklist_attributes(&st.url, def, column.as_deref(), base, ctx.lang, langs, expand)?
+        let expand = params.iter().any(|(k, v)| {
+            k == "$expand" && (v.contains("OptionSet") || v.contains("GlobalOptionSet"))
+        });
+        metadata::picklist_attributes(
+            &st.url,
+            def,
+            column.as_deref(),
+            base,
+            ctx.lang,
+            langs,
+            expand,
+        )?
     };
     Ok(odata_json(StatusCode::OK, body, &[]))
 }
@@ -684,9 +1055,27 @@ mod tests {
     #[test]
     fn targets_parse() {
         assert_eq!(parse_target("WhoAmI()").ok(), Some(Target::WhoAmI));
-        assert_eq!(parse_target("mshr_x").ok(), Some(Target::Collection { set: "mshr_x".into(), count: false }));
-        assert_eq!(parse_target("mshr_x/$count").ok(), Some(Target::Collection { set: "mshr_x".into(), count: true }));
-        assert_eq!(parse_target("mshr_x(abc)").ok(), Some(Target::Entity { set: "mshr_x".into(), id: "abc".into() }));
+        assert_eq!(
+            parse_target("mshr_x").ok(),
+            Some(Target::Collection {
+                set: "mshr_x".into(),
+                count: false
+            })
+        );
+        assert_eq!(
+            parse_target("mshr_x/$count").ok(),
+            Some(Target::Collection {
+                set: "mshr_x".into(),
+                count: true
+            })
+        );
+        assert_eq!(
+            parse_target("mshr_x(abc)").ok(),
+            Some(Target::Entity {
+                set: "mshr_x".into(),
+                id: "abc".into()
+            })
+        );
         assert!(parse_target("mshr_x(abc").is_err());
     }
 }

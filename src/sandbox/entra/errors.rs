@@ -173,7 +173,12 @@ impl AadError {
     /// The token endpoint's transient failure (sandbox fault knob `token_outage`): OAuth's
     /// `temporarily_unavailable`, AADSTS90033 "A transient error has occurred".
     pub fn temporarily_unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
     }
     pub fn invalid_scope(scope: &str) -> Self {
         Self::new(BAD, "invalid_scope", 70011, format!(
