@@ -243,51 +243,6 @@ pub fn explain(slug: &str) -> Option<&'static str> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_variant_has_an_explained_type() {
-        let all = [
-            ApiError::param("page_size", "must be between 1 and 200"),
-            ApiError::BadRequest("x".into()),
-            ApiError::Unauthorized {
-                error: "invalid_token",
-                description: "x".into(),
-            },
-            ApiError::MissingScope {
-                scope: "reference:read".into(),
-            },
-            ApiError::NotFound("x".into()),
-            ApiError::Conflict("x".into()),
-            ApiError::CursorExpired,
-            ApiError::Validation(vec![]),
-            ApiError::RateLimited {
-                retry_after: 1,
-                limit: 1,
-            },
-            ApiError::NotAcceptable("x".into()),
-            ApiError::UpstreamMisconfigured("x".into()),
-            ApiError::UpstreamFailed("x".into()),
-            ApiError::UpstreamThrottled { retry_after: 1 },
-            ApiError::UpstreamUnavailable("x".into()),
-            ApiError::UpstreamTimeout,
-            ApiError::Internal("x".into()),
-        ];
-        for e in all {
-            let (_, slug, _) = e.classify();
-            assert!(explain(slug).is_some(), "{slug}");
-        }
-    }
-
-    #[test]
-    fn internal_reasons_do_not_leak() {
-        let e = ApiError::UpstreamFailed("https://contoso.crm.dynamics.com secret body".into());
-        assert!(!e.detail().contains("contoso"));
-    }
-}
-
 /// The one mapping from upstream failures to partner problems. Upstream detail goes to the log
 /// (via the variant's reason), never to the partner.
 impl From<crate::upstream::error::UpstreamError> for ApiError {
@@ -356,4 +311,49 @@ pub async fn problem_context(
     let out = serde_json::to_vec(&v).unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_an_explained_type() {
+        let all = [
+            ApiError::param("page_size", "must be between 1 and 200"),
+            ApiError::BadRequest("x".into()),
+            ApiError::Unauthorized {
+                error: "invalid_token",
+                description: "x".into(),
+            },
+            ApiError::MissingScope {
+                scope: "reference:read".into(),
+            },
+            ApiError::NotFound("x".into()),
+            ApiError::Conflict("x".into()),
+            ApiError::CursorExpired,
+            ApiError::Validation(vec![]),
+            ApiError::RateLimited {
+                retry_after: 1,
+                limit: 1,
+            },
+            ApiError::NotAcceptable("x".into()),
+            ApiError::UpstreamMisconfigured("x".into()),
+            ApiError::UpstreamFailed("x".into()),
+            ApiError::UpstreamThrottled { retry_after: 1 },
+            ApiError::UpstreamUnavailable("x".into()),
+            ApiError::UpstreamTimeout,
+            ApiError::Internal("x".into()),
+        ];
+        for e in all {
+            let (_, slug, _) = e.classify();
+            assert!(explain(slug).is_some(), "{slug}");
+        }
+    }
+
+    #[test]
+    fn internal_reasons_do_not_leak() {
+        let e = ApiError::UpstreamFailed("https://contoso.crm.dynamics.com secret body".into());
+        assert!(!e.detail().contains("contoso"));
+    }
 }

@@ -106,7 +106,7 @@ mod tests {
         let b = row("00000001-0000-0000-0000-000000000002");
         let c = row("00000001-0000-0000-0000-000000000003");
         let tok = skiptoken("pk", 2, &a, &b);
-        assert!(tok.starts_with("<cookie pagenumber=\"2\" pagingcookie=\"%253ccookie"));
+        assert!(tok.starts_with("<cookie pagenumber=\"2\" pagingcookie=\"%253Ccookie"));
         let link = next_link("http://h", "s", &[("$select".into(), "pk".into())], &tok);
         let url = url::Url::parse(&link).expect("url");
         let decoded = url
