@@ -26,6 +26,8 @@ pub enum FaultKind {
     Latency { ms: u64 },
     /// The token endpoint answers 503 `temporarily_unavailable`.
     TokenOutage,
+    /// Dataverse answers 401 as if the bearer token had been revoked (tests the client's refresh + retry).
+    Unauthorized,
 }
 
 fn default_retry_after() -> u64 {
@@ -154,6 +156,8 @@ pub struct Stats {
     in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     pub throttled: AtomicU64,
+    /// Requests refused as malformed (400): a gateway should never cause one.
+    pub bad_requests: AtomicU64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -165,6 +169,7 @@ pub struct StatsSnapshot {
     pub in_flight: u64,
     pub max_in_flight: u64,
     pub throttled: u64,
+    pub bad_requests: u64,
 }
 
 /// Decrements the in-flight gauge when the request ends, however it ends.
@@ -198,6 +203,7 @@ impl Stats {
             in_flight: self.in_flight.load(Ordering::SeqCst),
             max_in_flight: self.max_in_flight.load(Ordering::SeqCst),
             throttled: self.throttled.load(Ordering::SeqCst),
+            bad_requests: self.bad_requests.load(Ordering::SeqCst),
         }
     }
 
@@ -207,6 +213,7 @@ impl Stats {
         self.max_in_flight
             .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
         self.throttled.store(0, Ordering::SeqCst);
+        self.bad_requests.store(0, Ordering::SeqCst);
         if let Ok(mut r) = self.requests.lock() {
             r.clear();
         }

@@ -293,12 +293,22 @@ fn odata_json(status: StatusCode, body: Value, extra: &[(&'static str, String)])
     resp
 }
 
-/// `Authorization: Bearer …` checked against the emulator's own Entra; 401 like Dataverse otherwise.
-fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<(), DvError> {
-    let challenge = format!(
+fn challenge(st: &EmulatorState) -> String {
+    format!(
         "Bearer authorization_uri={}/{}/oauth2/authorize, resource_id={}/",
         st.url, st.config.tenant_id, st.url
-    );
+    )
+}
+
+fn unauthorized(st: &EmulatorState) -> Response {
+    DvError::new(StatusCode::UNAUTHORIZED, "", "")
+        .with_header("WWW-Authenticate", challenge(st))
+        .into_response()
+}
+
+/// `Authorization: Bearer …` checked against the emulator's own Entra; 401 like Dataverse otherwise.
+fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<(), DvError> {
+    let challenge = challenge(st);
     let unauthorized = |_why: &str| {
         DvError::new(StatusCode::UNAUTHORIZED, "", "")
             .with_header("WWW-Authenticate", challenge.clone())
@@ -460,6 +470,9 @@ async fn dataverse(
         return e.into_response();
     }
     let verdict = st.faults.for_dataverse(&name);
+    if verdict.fail == Some(FaultKind::Unauthorized) {
+        return unauthorized(&st);
+    }
     if !verdict.delay.is_zero() {
         tokio::time::sleep(verdict.delay).await;
     }
@@ -512,7 +525,11 @@ async fn dataverse(
             format!("The requested method {method} is not supported for this resource."),
         )),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    let resp = result.unwrap_or_else(IntoResponse::into_response);
+    if resp.status() == StatusCode::BAD_REQUEST {
+        st.stats.bad_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    resp
 }
 
 fn fault_response(st: &EmulatorState, fail: FaultKind) -> Response {
@@ -527,6 +544,7 @@ fn fault_response(st: &EmulatorState, fail: FaultKind) -> Response {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             DvError::new(status, "0x80040265", "A token was obtained to call Finance and Operations, but Finance and Operations returned an error of type InternalServerError.").into_response()
         }
+        FaultKind::Unauthorized => unauthorized(st),
         FaultKind::Latency { .. } | FaultKind::TokenOutage => {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }

@@ -115,3 +115,71 @@ impl Emu {
         assert_eq!(r.status(), 204, "fault accepted");
     }
 }
+
+/// A gateway pointed at its own emulator, with the demo partners (secrets known to tests).
+pub struct TestApp {
+    pub emu: Emu,
+    pub gateway: ats_gateway::app::GatewayHandle,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.gateway.task.abort();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(SandboxConfig::default(), |_| {}).await
+}
+
+/// Starts the emulator with `sandbox`, then the gateway with its config adjusted by `tweak`.
+pub async fn spawn_app_with(sandbox: SandboxConfig, tweak: impl FnOnce(&mut ats_gateway::config::Config)) -> TestApp {
+    let emu = emulator_with(sandbox).await;
+    let c = emu.config().clone();
+    let mut config = ats_gateway::config::Config::default();
+    config.dataverse = ats_gateway::config::DataverseConfig {
+        org_url: emu.handle.url.clone(),
+        authority: emu.handle.url.clone(),
+        tenant_id: c.tenant_id.to_string(),
+        client_id: c.client_id.to_string(),
+        client_secret: ats_gateway::config::SecretString::new(c.client_secret.clone()),
+        ..Default::default()
+    };
+    config.auth.partners = ats_gateway::demo::partners().into_iter().map(|p| p.config).collect();
+    tweak(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gateway = ats_gateway::app::start(config, listener).await.expect("gateway starts");
+    let url = gateway.url.clone();
+    TestApp { emu, gateway, url, http: reqwest::Client::new() }
+}
+
+impl TestApp {
+    /// A partner token from the gateway's token endpoint (`scope` = None: all allowed scopes).
+    pub async fn partner_token(&self, partner: &str, scope: Option<&str>) -> String {
+        let secret = ats_gateway::demo::partners().into_iter().find(|p| p.config.id == partner).map(|p| p.secret).expect("demo partner");
+        let mut form = vec![("grant_type", "client_credentials"), ("client_id", partner), ("client_secret", secret)];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let resp = self.http.post(format!("{}/oauth2/token", self.url)).form(&form).send().await.expect("token");
+        assert_eq!(resp.status(), 200, "partner token for {partner}");
+        let v: Value = resp.json().await.expect("json");
+        v["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    pub async fn get(&self, path: &str, token: &str, lang: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(format!("{}{}", self.url, path)).bearer_auth(token);
+        if let Some(l) = lang {
+            req = req.header("Accept-Language", l);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str, lang: Option<&str>) -> (u16, Value) {
+        let resp = self.get(path, token, lang).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
