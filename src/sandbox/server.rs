@@ -527,7 +527,9 @@ async fn dataverse(
     };
     let resp = result.unwrap_or_else(IntoResponse::into_response);
     if resp.status() == StatusCode::BAD_REQUEST {
-        st.stats.bad_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        st.stats
+            .bad_requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     resp
 }

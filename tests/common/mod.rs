@@ -135,7 +135,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts the emulator with `sandbox`, then the gateway with its config adjusted by `tweak`.
-pub async fn spawn_app_with(sandbox: SandboxConfig, tweak: impl FnOnce(&mut ats_gateway::config::Config)) -> TestApp {
+pub async fn spawn_app_with(
+    sandbox: SandboxConfig,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+) -> TestApp {
     let emu = emulator_with(sandbox).await;
     let c = emu.config().clone();
     let mut config = ats_gateway::config::Config::default();
@@ -147,30 +150,62 @@ pub async fn spawn_app_with(sandbox: SandboxConfig, tweak: impl FnOnce(&mut ats_
         client_secret: ats_gateway::config::SecretString::new(c.client_secret.clone()),
         ..Default::default()
     };
-    config.auth.partners = ats_gateway::demo::partners().into_iter().map(|p| p.config).collect();
+    config.auth.partners = ats_gateway::demo::partners()
+        .into_iter()
+        .map(|p| p.config)
+        .collect();
     tweak(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let gateway = ats_gateway::app::start(config, listener).await.expect("gateway starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway = ats_gateway::app::start(config, listener)
+        .await
+        .expect("gateway starts");
     let url = gateway.url.clone();
-    TestApp { emu, gateway, url, http: reqwest::Client::new() }
+    TestApp {
+        emu,
+        gateway,
+        url,
+        http: reqwest::Client::new(),
+    }
 }
 
 impl TestApp {
     /// A partner token from the gateway's token endpoint (`scope` = None: all allowed scopes).
     pub async fn partner_token(&self, partner: &str, scope: Option<&str>) -> String {
-        let secret = ats_gateway::demo::partners().into_iter().find(|p| p.config.id == partner).map(|p| p.secret).expect("demo partner");
-        let mut form = vec![("grant_type", "client_credentials"), ("client_id", partner), ("client_secret", secret)];
+        let secret = ats_gateway::demo::partners()
+            .into_iter()
+            .find(|p| p.config.id == partner)
+            .map(|p| p.secret)
+            .expect("demo partner");
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", partner),
+            ("client_secret", secret),
+        ];
         if let Some(s) = scope {
             form.push(("scope", s));
         }
-        let resp = self.http.post(format!("{}/oauth2/token", self.url)).form(&form).send().await.expect("token");
+        let resp = self
+            .http
+            .post(format!("{}/oauth2/token", self.url))
+            .form(&form)
+            .send()
+            .await
+            .expect("token");
         assert_eq!(resp.status(), 200, "partner token for {partner}");
         let v: Value = resp.json().await.expect("json");
-        v["access_token"].as_str().expect("access_token").to_string()
+        v["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     pub async fn get(&self, path: &str, token: &str, lang: Option<&str>) -> reqwest::Response {
-        let mut req = self.http.get(format!("{}{}", self.url, path)).bearer_auth(token);
+        let mut req = self
+            .http
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(token);
         if let Some(l) = lang {
             req = req.header("Accept-Language", l);
         }

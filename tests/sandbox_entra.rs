@@ -1,0 +1,236 @@
+//! The sandbox's Entra token endpoint over real HTTP: every error a misconfigured service principal
+//! meets, in Entra's JSON shape, and success with a client secret and with a certificate — the latter
+//! through the gateway's own token provider and Dataverse client, as in production.
+
+mod common;
+
+use ats_gateway::sandbox::entra::{demo_certificate, other_certificate};
+use ats_gateway::upstream::{
+    CertificateCredential, ClientCredential, DataverseClient, DataverseConfig, Secret, TokenConfig,
+    TokenProvider, UpstreamError,
+};
+use common::emulator;
+use serde_json::Value;
+
+async fn token_error(emu: &common::Emu, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let resp = emu.http.post(url).form(form).send().await.expect("send");
+    let status = resp.status().as_u16();
+    assert_eq!(resp.headers()["cache-control"], "no-store, no-cache");
+    (status, resp.json().await.expect("json"))
+}
+
+fn assert_entra_error(v: &Value, error: &str, code: u64) {
+    assert_eq!(v["error"], error, "{v}");
+    assert_eq!(v["error_codes"][0], code, "{v}");
+    let desc = v["error_description"].as_str().expect("description");
+    assert!(desc.starts_with(&format!("AADSTS{code}: ")), "{desc}");
+    assert!(
+        desc.contains("\r\nTrace ID: ")
+            && desc.contains("\r\nCorrelation ID: ")
+            && desc.contains("\r\nTimestamp: "),
+        "{desc}"
+    );
+    assert_eq!(
+        v["error_uri"],
+        format!("https://login.microsoftonline.com/error?code={code}")
+    );
+    let ts = v["timestamp"].as_str().expect("timestamp");
+    assert_eq!(ts.len(), "2023-05-06 06:03:00Z".len());
+    assert_eq!(&ts[10..11], " ");
+}
+
+#[tokio::test]
+async fn every_token_error_in_entras_shape() {
+    let emu = emulator().await;
+    let c = emu.config().clone();
+    let url = emu.handle.token_url();
+    let scope = format!("{}/.default", emu.handle.url);
+    let cid = c.client_id.to_string();
+    let good_secret = c.client_secret.clone();
+    let cases: Vec<(Vec<(&str, String)>, String, u16, &str, u64)> = vec![
+        (
+            vec![("client_secret", "wrong".into())],
+            url.clone(),
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (
+            vec![("client_id", c.expired_client_id.to_string())],
+            url.clone(),
+            401,
+            "invalid_client",
+            7000222,
+        ),
+        (
+            vec![("client_id", "11111111-2222-3333-4444-555555555555".into())],
+            url.clone(),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            vec![("client_id", c.disabled_client_id.to_string())],
+            url.clone(),
+            400,
+            "unauthorized_client",
+            7000112,
+        ),
+        (
+            vec![],
+            format!(
+                "{}/99999999-9999-9999-9999-999999999999/oauth2/v2.0/token",
+                emu.handle.url
+            ),
+            400,
+            "invalid_request",
+            90002,
+        ),
+        (
+            vec![("scope", emu.handle.url.clone())],
+            url.clone(),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            vec![("scope", "https://other.crm.dynamics.com/.default".into())],
+            url.clone(),
+            400,
+            "invalid_resource",
+            500011,
+        ),
+        (
+            vec![("grant_type", "password".into())],
+            url.clone(),
+            400,
+            "unsupported_grant_type",
+            70003,
+        ),
+    ];
+    for (overrides, target, status, error, code) in cases {
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "client_credentials".into()),
+            ("client_id", cid.clone()),
+            ("client_secret", good_secret.clone()),
+            ("scope", scope.clone()),
+        ];
+        for (k, v) in overrides {
+            form.retain(|(fk, _)| *fk != k);
+            form.push((k, v));
+        }
+        let borrowed: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, v) = token_error(&emu, &target, &borrowed).await;
+        assert_eq!(s, status, "{error} {code}: {v}");
+        assert_entra_error(&v, error, code);
+        assert!(
+            !v.to_string().contains(&good_secret),
+            "no secret in the body"
+        );
+    }
+    // No credential at all.
+    let (s, v) = token_error(
+        &emu,
+        &url,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &cid),
+            ("scope", &scope),
+        ],
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_entra_error(&v, "invalid_client", 7000218);
+    // Missing grant_type.
+    let (s, v) = token_error(
+        &emu,
+        &url,
+        &[
+            ("client_id", &cid),
+            ("client_secret", &good_secret),
+            ("scope", &scope),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_entra_error(&v, "invalid_request", 900144);
+}
+
+#[tokio::test]
+async fn secret_success_returns_a_dataverse_token() {
+    let emu = emulator().await;
+    let c = emu.config().clone();
+    let scope = format!("{}/.default", emu.handle.url);
+    let resp = emu
+        .token_response(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id.to_string()),
+            ("client_secret", &c.client_secret),
+            ("scope", &scope),
+        ])
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store, no-cache");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["token_type"], "Bearer");
+    assert!(v["expires_in"].is_u64() && v["ext_expires_in"].is_u64());
+    let token = v["access_token"].as_str().expect("token");
+    let payload = token.split('.').nth(1).expect("payload");
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("b64"),
+    )
+    .expect("json");
+    assert_eq!(claims["aud"], emu.handle.url);
+    assert_eq!(claims["appid"], c.client_id.to_string());
+    assert_eq!(claims["azp"], c.client_id.to_string());
+    assert_eq!(claims["tid"], c.tenant_id.to_string());
+    assert_eq!(claims["appidacr"], "1");
+    assert!(claims["oid"].is_string() && claims["exp"].is_i64());
+    assert_eq!(
+        claims["iss"],
+        format!("https://sts.windows.net/{}/", c.tenant_id)
+    );
+}
+
+fn provider(emu: &common::Emu, client_id: &str, credential: ClientCredential) -> TokenProvider {
+    let c = emu.config();
+    TokenProvider::new(TokenConfig::for_dataverse(
+        &emu.handle.url,
+        &c.tenant_id.to_string(),
+        client_id,
+        &emu.handle.url,
+        credential,
+    ))
+    .expect("provider")
+}
+
+#[tokio::test]
+async fn certificate_assertion_success_and_wrong_certificate() {
+    let emu = emulator().await;
+    let cert_client = emu.config().cert_client_id.to_string();
+    let (cert, key) = demo_certificate();
+    let good = CertificateCredential::from_pem(cert, &Secret::new(key)).expect("demo cert");
+    let tokens = provider(&emu, &cert_client, ClientCredential::Certificate(good));
+    let client =
+        DataverseClient::new(DataverseConfig::new(&emu.handle.url), tokens).expect("client");
+    let who = client
+        .get_json("WhoAmI()")
+        .await
+        .expect("WhoAmI with a certificate-based token");
+    assert!(who["UserId"].is_string());
+
+    let (cert, key) = other_certificate();
+    let wrong = CertificateCredential::from_pem(cert, &Secret::new(key)).expect("other cert");
+    let tokens = provider(&emu, &cert_client, ClientCredential::Certificate(wrong));
+    match tokens.token().await {
+        Err(UpstreamError::TokenEndpoint(e)) => {
+            assert_eq!(e.status, 401);
+            assert_eq!(e.error, "invalid_client");
+            assert_eq!(e.aadsts, Some(700027));
+        }
+        other => panic!("expected AADSTS700027, got {other:?}"),
+    }
+}
