@@ -39,6 +39,9 @@ fn assert_entra_error(v: &Value, error: &str, code: u64) {
     assert_eq!(&ts[10..11], " ");
 }
 
+/// (form overrides, token URL, HTTP status, OAuth error, AADSTS code)
+type Case = (Vec<(&'static str, String)>, String, u16, &'static str, u64);
+
 #[tokio::test]
 async fn every_token_error_in_entras_shape() {
     let emu = emulator().await;
@@ -47,7 +50,7 @@ async fn every_token_error_in_entras_shape() {
     let scope = format!("{}/.default", emu.handle.url);
     let cid = c.client_id.to_string();
     let good_secret = c.client_secret.clone();
-    let cases: Vec<(Vec<(&str, String)>, String, u16, &str, u64)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec![("client_secret", "wrong".into())],
             url.clone(),
