@@ -45,6 +45,9 @@ pub enum Command {
         #[arg(long)]
         scale: Option<usize>,
     },
+    /// Create a partner client secret: prints the plaintext once (give it to the partner) and the
+    /// argon2 hash (put it in `client_secret_hashes` of the partner's config).
+    PartnerSecret,
     /// Exit 0 when the URL answers 2xx (for container HEALTHCHECK; the runtime image has no curl).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
@@ -122,6 +125,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             shutdown_signal().await;
             gw.task.abort();
             emu.task.abort();
+            Ok(())
+        }
+        Command::PartnerSecret => {
+            let (secret, hash) = crate::auth::create_partner_secret();
+            println!("{}", json!({"client_secret": secret, "client_secret_hash": hash}));
             Ok(())
         }
         Command::Healthcheck { url } => {
