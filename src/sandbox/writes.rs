@@ -563,8 +563,7 @@ fn invalid_property(prop: &str, def: &EntityDef) -> DvError {
     )
 }
 
-fn lookup_property(def: &EntityDef) -> DvError {
-    let _ = def;
+fn lookup_property() -> DvError {
     DvError::new(
         StatusCode::BAD_REQUEST,
         "0x0",
@@ -677,7 +676,7 @@ fn coerce(def: &EntityDef, col: &Column, v: &Value, base: i64) -> Result<Value, 
             data::option_label(base, set, n).ok_or_else(picklist_out_of_range)?;
             Ok(Value::from(n))
         }
-        ColType::Lookup(_) => Err(lookup_property(def)),
+        ColType::Lookup(_) => Err(lookup_property()),
     }
 }
 

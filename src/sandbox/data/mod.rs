@@ -257,7 +257,9 @@ pub struct Seeder {
     pub base: i64,
     recids: HashMap<&'static str, u64>,
     /// Natural key → id, per table, for wiring lookups while seeding.
-    keys: HashMap<(&'static str, String), Uuid>,
+    keys: HashMap<&'static str, HashMap<String, Uuid>>,
+    /// A blank row per table: cloning it is cheaper than building one column by column.
+    templates: HashMap<&'static str, Row>,
 }
 
 impl Seeder {
@@ -268,6 +270,7 @@ impl Seeder {
             base,
             recids: HashMap::new(),
             keys: HashMap::new(),
+            templates: HashMap::new(),
         }
     }
 
@@ -284,8 +287,12 @@ impl Seeder {
         let n = self.recids.entry(logical).or_insert(FIRST_RECID);
         let id = hr_guid(def.object_type_code, *n);
         *n += 1;
-        let mut row = blank_row(def);
-        row.insert(def.primary_id.clone(), Value::String(id.to_string()));
+        let mut row = self
+            .templates
+            .entry(logical)
+            .or_insert_with(|| blank_row(def))
+            .clone();
+        set(&mut row, &def.primary_id, id.to_string());
         (id, row)
     }
 
@@ -293,7 +300,7 @@ impl Seeder {
     pub fn put(&mut self, logical: &'static str, mut row: Row, key: Option<&str>) -> Uuid {
         let def = Self::def(logical);
         if let Some(pf) = primary_field(def, &row, self.base) {
-            row.insert("mshr_primaryfield".into(), Value::String(pf));
+            set(&mut row, "mshr_primaryfield", pf);
         }
         let id = row
             .get(&def.primary_id)
@@ -301,7 +308,10 @@ impl Seeder {
             .and_then(|s| Uuid::parse_str(s).ok())
             .unwrap_or_default();
         if let Some(k) = key {
-            self.keys.insert((logical, k.to_string()), id);
+            self.keys
+                .entry(logical)
+                .or_default()
+                .insert(k.to_string(), id);
         }
         if let Some(t) = self.store.table_mut(logical) {
             t.insert(row);
@@ -311,7 +321,7 @@ impl Seeder {
 
     /// Id of a seeded row by natural key.
     pub fn id_of(&self, logical: &'static str, key: &str) -> Option<Uuid> {
-        self.keys.get(&(logical, key.to_string())).copied()
+        self.keys.get(logical)?.get(key).copied()
     }
 
     /// Option integer for an en-US label; null if the label is unknown (a seed bug the tests catch).
@@ -320,22 +330,29 @@ impl Seeder {
     }
 }
 
-/// Sets a column (the row already has every column, so this never adds a new key by design).
+/// Sets a column. Rows already hold every column, so this replaces in place without allocating a
+/// key; an unknown column is added (and caught by the column-set test).
 pub fn set(row: &mut Row, col: &str, v: impl Into<Value>) {
-    row.insert(col.to_string(), v.into());
+    match row.get_mut(col) {
+        Some(slot) => *slot = v.into(),
+        None => {
+            row.insert(col.to_string(), v.into());
+        }
+    }
 }
 
 /// Sets a lookup property to a GUID string (null when `None`).
 pub fn set_ref(row: &mut Row, col: &str, id: Option<Uuid>) {
-    row.insert(
-        col.to_string(),
+    set(
+        row,
+        col,
         id.map_or(Value::Null, |u| Value::String(u.to_string())),
     );
 }
 
 /// Date column from a NaiveDate.
 pub fn set_date(row: &mut Row, col: &str, d: NaiveDate) {
-    row.insert(col.to_string(), Value::String(date_string(d)));
+    set(row, col, date_string(d));
 }
 
 /// Birth date parts used by the person table.

@@ -305,7 +305,7 @@ fn seed_positions(
     job: &JobProfile,
     forced: Option<PositionRef>,
 ) -> Vec<PositionRef> {
-    let pool = c.positions.get(job.id).cloned().unwrap_or_default();
+    let pool: &[PositionRef] = c.positions.get(job.id).map_or(&[], Vec::as_slice);
     let count = s.rng.weighted(&[15, 50, 25, 10]);
     let mut chosen: Vec<PositionRef> = distinct(s, pool.len(), count)
         .into_iter()
