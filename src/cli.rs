@@ -129,7 +129,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::PartnerSecret => {
             let (secret, hash) = crate::auth::create_partner_secret();
-            println!("{}", json!({"client_secret": secret, "client_secret_hash": hash}));
+            println!(
+                "{}",
+                json!({"client_secret": secret, "client_secret_hash": hash})
+            );
             Ok(())
         }
         Command::Healthcheck { url } => {
