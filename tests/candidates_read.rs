@@ -48,7 +48,10 @@ async fn list_filters_paging_and_company_limit() {
     assert!(all.len() > 10, "seed has candidates for usmf and gbsi");
     let ids: BTreeSet<&str> = all.iter().filter_map(|c| c["id"].as_str()).collect();
     assert_eq!(ids.len(), all.len(), "no candidate twice across pages");
-    let numbers: Vec<&str> = all.iter().filter_map(|c| c["candidate_number"].as_str()).collect();
+    let numbers: Vec<&str> = all
+        .iter()
+        .filter_map(|c| c["candidate_number"].as_str())
+        .collect();
     let mut sorted = numbers.clone();
     sorted.sort();
     assert_eq!(numbers, sorted, "ordered by candidate number");
@@ -62,7 +65,9 @@ async fn list_filters_paging_and_company_limit() {
         assert!(c.get("mshr_candidateid").is_none());
     }
 
-    let (s, body) = app.get_json("/v1/candidates?status=hired&page_size=200", &acme, None).await;
+    let (s, body) = app
+        .get_json("/v1/candidates?status=hired&page_size=200", &acme, None)
+        .await;
     assert_eq!(s, 200);
     let hired = body["data"].as_array().cloned().unwrap_or_default();
     assert!(!hired.is_empty());
@@ -70,23 +75,34 @@ async fn list_filters_paging_and_company_limit() {
 
     let two = all_pages(&app, &acme, "&status=not_processed,hired").await;
     assert!(two.len() > hired.len());
-    assert!(two.iter().all(|c| ["not_processed", "hired"].contains(&c["status"]["key"].as_str().unwrap_or(""))));
+    assert!(two
+        .iter()
+        .all(|c| ["not_processed", "hired"].contains(&c["status"]["key"].as_str().unwrap_or(""))));
 
     let gb = all_pages(&app, &acme, "&company=gbsi").await;
     assert!(!gb.is_empty());
     assert!(gb.iter().all(|c| company(c) == "gbsi"));
     // Another company's filter cannot widen the limit.
-    let (s, body) = app.get_json("/v1/candidates?company=nomf", &acme, None).await;
+    let (s, body) = app
+        .get_json("/v1/candidates?company=nomf", &acme, None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(body["data"].as_array().map(Vec::len), Some(0));
 
-    let with_request = all.iter().find(|c| c["recruiting_request"].is_object()).expect("a candidate with a request");
-    let rr = with_request["recruiting_request"]["id"].as_str().expect("request id");
+    let with_request = all
+        .iter()
+        .find(|c| c["recruiting_request"].is_object())
+        .expect("a candidate with a request");
+    let rr = with_request["recruiting_request"]["id"]
+        .as_str()
+        .expect("request id");
     assert!(with_request["recruiting_request"]["code"].is_string());
     assert!(with_request["recruiting_request"]["name"].is_string());
     let by_request = all_pages(&app, &acme, &format!("&recruiting_request={rr}")).await;
     assert!(!by_request.is_empty());
-    assert!(by_request.iter().all(|c| c["recruiting_request"]["id"] == rr));
+    assert!(by_request
+        .iter()
+        .all(|c| c["recruiting_request"]["id"] == rr));
 
     for bad in [
         "status=hiredd",
@@ -97,7 +113,9 @@ async fn list_filters_paging_and_company_limit() {
         "status=hired&status=dismissed",
         "cursor=garbage",
     ] {
-        let (s, body) = app.get_json(&format!("/v1/candidates?{bad}"), &acme, None).await;
+        let (s, body) = app
+            .get_json(&format!("/v1/candidates?{bad}"), &acme, None)
+            .await;
         assert_eq!(s, 400, "{bad}: {body}");
     }
 }
@@ -108,19 +126,28 @@ async fn detail_has_the_person_and_all_children_and_every_pii_field_for_acme() {
     let acme = app.partner_token("acme-ats", None).await;
     let all = all_pages(&app, &acme, "&company=usmf").await;
     // A US candidate with a request: US rows carry veteran data too.
-    let pick = all.iter().find(|c| c["recruiting_request"].is_object()).expect("usmf candidate");
+    let pick = all
+        .iter()
+        .find(|c| c["recruiting_request"].is_object())
+        .expect("usmf candidate");
     let id = pick["id"].as_str().expect("id");
-    let (s, c) = app.get_json(&format!("/v1/candidates/{id}"), &acme, None).await;
+    let (s, c) = app
+        .get_json(&format!("/v1/candidates/{id}"), &acme, None)
+        .await;
     assert_eq!(s, 200, "{c}");
 
     assert_eq!(c["id"], id);
-    assert!(c["candidate_number"].as_str().is_some_and(|n| n.starts_with("CAND-")));
+    assert!(c["candidate_number"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("CAND-")));
     assert!(c["status"]["key"].is_string() && c["status"]["code"].is_i64());
     assert_eq!(c["company"]["code"], "usmf");
     assert!(c["company"]["name"].is_string());
     assert!(c["recruiting_request"]["code"].is_string());
     assert!(c["position"]["id"].is_string());
-    assert!(c["availability_date"].as_str().is_some_and(|d| d.len() == 10));
+    assert!(c["availability_date"]
+        .as_str()
+        .is_some_and(|d| d.len() == 10));
     assert!(c["willing_to_relocate"].is_boolean());
     assert!(c.get("comments").is_some() && c.get("do_not_hire_reason").is_some());
 
@@ -166,13 +193,28 @@ async fn detail_has_the_person_and_all_children_and_every_pii_field_for_acme() {
     assert!(p["primary_phone"].is_string());
 
     // And in the list, the scalar PII fields too.
-    for path in pii::FIELDS.iter().filter(|p| !["person.addresses", "person.contacts", "person.identification_numbers"].contains(p)) {
+    for path in pii::FIELDS.iter().filter(|p| {
+        ![
+            "person.addresses",
+            "person.contacts",
+            "person.identification_numbers",
+        ]
+        .contains(p)
+    }) {
         assert!(at(pick, path).is_some(), "{path} in list for acme-ats");
     }
 
-    let (s, _) = app.get_json(&format!("/v1/candidates/{}", uuid::Uuid::new_v4()), &acme, None).await;
+    let (s, _) = app
+        .get_json(
+            &format!("/v1/candidates/{}", uuid::Uuid::new_v4()),
+            &acme,
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = app.get_json("/v1/candidates/CAND-000001", &acme, None).await;
+    let (s, _) = app
+        .get_json("/v1/candidates/CAND-000001", &acme, None)
+        .await;
     assert_eq!(s, 400);
 }
 
@@ -190,15 +232,26 @@ async fn pii_is_omitted_for_a_partner_without_pii_read() {
         }
     }
     let id = all[0]["id"].as_str().expect("id");
-    let (s, c) = app.get_json(&format!("/v1/candidates/{id}"), &nordic, None).await;
+    let (s, c) = app
+        .get_json(&format!("/v1/candidates/{id}"), &nordic, None)
+        .await;
     assert_eq!(s, 200, "{c}");
     for path in pii::FIELDS {
         assert!(at(&c, path).is_none(), "{path} omitted in detail: {c}");
     }
     let p = &c["person"];
     assert!(p["last_name"].is_string());
-    for child in ["education", "experience", "skills", "certificates", "screenings"] {
-        assert!(p[child].as_array().is_some_and(|a| !a.is_empty()), "non-PII person.{child} kept");
+    for child in [
+        "education",
+        "experience",
+        "skills",
+        "certificates",
+        "screenings",
+    ] {
+        assert!(
+            p[child].as_array().is_some_and(|a| !a.is_empty()),
+            "non-PII person.{child} kept"
+        );
     }
     assert!(c["status"]["key"].is_string());
 }
@@ -211,26 +264,56 @@ async fn scope_and_company_limits() {
     let tiny = app.partner_token("tiny-board", None).await;
     let acme_ref_only = app.partner_token("acme-ats", Some("reference:read")).await;
 
-    let (_, us) = app.get_json("/v1/candidates?company=usmf&page_size=1", &acme, None).await;
-    let us_id = us["data"][0]["id"].as_str().expect("usmf candidate").to_string();
-    let (_, no) = app.get_json("/v1/candidates?page_size=1", &nordic, None).await;
-    let no_id = no["data"][0]["id"].as_str().expect("nomf candidate").to_string();
+    let (_, us) = app
+        .get_json("/v1/candidates?company=usmf&page_size=1", &acme, None)
+        .await;
+    let us_id = us["data"][0]["id"]
+        .as_str()
+        .expect("usmf candidate")
+        .to_string();
+    let (_, no) = app
+        .get_json("/v1/candidates?page_size=1", &nordic, None)
+        .await;
+    let no_id = no["data"][0]["id"]
+        .as_str()
+        .expect("nomf candidate")
+        .to_string();
 
     for token in [&tiny, &acme_ref_only] {
         let (s, body) = app.get_json("/v1/candidates", token, None).await;
         assert_eq!(s, 403, "{body}");
-        assert!(body["detail"].as_str().unwrap_or("").contains("candidates:read") || body.to_string().contains("candidates:read"));
-        let (s, _) = app.get_json(&format!("/v1/candidates/{us_id}"), token, None).await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("candidates:read")
+                || body.to_string().contains("candidates:read")
+        );
+        let (s, _) = app
+            .get_json(&format!("/v1/candidates/{us_id}"), token, None)
+            .await;
         assert_eq!(s, 403);
     }
     // Another company's candidate is a 404, not a 403: its existence is not disclosed.
-    let (s, _) = app.get_json(&format!("/v1/candidates/{us_id}"), &nordic, None).await;
+    let (s, _) = app
+        .get_json(&format!("/v1/candidates/{us_id}"), &nordic, None)
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = app.get_json(&format!("/v1/candidates/{no_id}"), &acme, None).await;
+    let (s, _) = app
+        .get_json(&format!("/v1/candidates/{no_id}"), &acme, None)
+        .await;
     assert_eq!(s, 404);
-    let (s, _) = app.get_json(&format!("/v1/candidates/{no_id}"), &nordic, None).await;
+    let (s, _) = app
+        .get_json(&format!("/v1/candidates/{no_id}"), &nordic, None)
+        .await;
     assert_eq!(s, 200);
-    let (s, _) = app.get_json("/v1/candidates", &app.partner_token("acme-ats", Some("candidates:read")).await, None).await;
+    let (s, _) = app
+        .get_json(
+            "/v1/candidates",
+            &app.partner_token("acme-ats", Some("candidates:read")).await,
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
 }
 
@@ -238,17 +321,35 @@ async fn scope_and_company_limits() {
 async fn labels_follow_accept_language() {
     let app = spawn_app().await;
     let acme = app.partner_token("acme-ats", None).await;
-    let (s, body) = app.get_json("/v1/candidates?status=not_processed&page_size=5", &acme, Some("nb-NO")).await;
+    let (s, body) = app
+        .get_json(
+            "/v1/candidates?status=not_processed&page_size=5",
+            &acme,
+            Some("nb-NO"),
+        )
+        .await;
     assert_eq!(s, 200);
     let first = &body["data"][0];
     assert_eq!(first["status"]["label"], "Ikke behandlet");
     assert_eq!(first["status"]["key"], "not_processed");
     let id = first["id"].as_str().expect("id");
-    let resp = app.get(&format!("/v1/candidates/{id}"), &acme, Some("nb-NO")).await;
-    assert_eq!(resp.headers().get("content-language").and_then(|v| v.to_str().ok()), Some("nb-NO"));
+    let resp = app
+        .get(&format!("/v1/candidates/{id}"), &acme, Some("nb-NO"))
+        .await;
+    assert_eq!(
+        resp.headers()
+            .get("content-language")
+            .and_then(|v| v.to_str().ok()),
+        Some("nb-NO")
+    );
     assert!(resp.headers().get("etag").is_some());
     let c: Value = resp.json().await.expect("json");
-    assert!(["Mann", "Kvinne"].contains(&c["person"]["gender"]["label"].as_str().unwrap_or("")), "{c}");
-    let (_, en) = app.get_json(&format!("/v1/candidates/{id}"), &acme, None).await;
+    assert!(
+        ["Mann", "Kvinne"].contains(&c["person"]["gender"]["label"].as_str().unwrap_or("")),
+        "{c}"
+    );
+    let (_, en) = app
+        .get_json(&format!("/v1/candidates/{id}"), &acme, None)
+        .await;
     assert_eq!(en["status"]["label"], "Not processed");
 }

@@ -92,7 +92,17 @@ pub async fn render(
     detail: bool,
     lang: Lang,
 ) -> Result<Vec<Candidate>, ApiError> {
-    let (result, noyes, gender, marital, credit_basis, blank_yes_no, contact_type, skill_level_type, completion) = tokio::try_join!(
+    let (
+        result,
+        noyes,
+        gender,
+        marital,
+        credit_basis,
+        blank_yes_no,
+        contact_type,
+        skill_level_type,
+        completion,
+    ) = tokio::try_join!(
         st.options.get(cand::OS_RESULT),
         st.options.get(cand::OS_NOYES),
         st.options.get(cand::OS_GENDER),

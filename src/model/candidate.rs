@@ -925,7 +925,11 @@ mod tests {
         }
         let navs: Vec<&str> = children_for(false).map(|c| c.nav).collect();
         assert_eq!(navs.len(), 5);
-        assert!(!navs.contains(&NAV_ADDRESSES) && !navs.contains(&NAV_CONTACTS) && !navs.contains(&NAV_IDS));
+        assert!(
+            !navs.contains(&NAV_ADDRESSES)
+                && !navs.contains(&NAV_CONTACTS)
+                && !navs.contains(&NAV_IDS)
+        );
         assert_eq!(children_for(true).count(), 8);
     }
 
