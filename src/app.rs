@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::cursor::CursorSealer;
-use crate::api::{openapi, problem, recruiting_requests, reference};
+use crate::api::{candidates, openapi, problem, recruiting_requests, reference};
 use crate::auth::AuthService;
 use crate::config::{Config, DataverseConfig};
 use crate::ops::metrics;
@@ -173,6 +173,8 @@ pub fn router(state: App, timeout: Duration) -> Router {
             "/v1/recruiting-requests/{id}",
             get(recruiting_requests::get),
         )
+        .route("/v1/candidates", get(candidates::list))
+        .route("/v1/candidates/{id}", get(candidates::get))
         .route("/v1/option-sets", get(reference::list_option_sets))
         .route("/v1/option-sets/{name}", get(reference::get_option_set))
         .route("/v1/reference/{kind}", get(reference::get_lookup_list));

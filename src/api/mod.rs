@@ -1,4 +1,5 @@
 //! The partner-facing REST API (`/v1/...`): one file per resource; handlers stay thin.
+pub mod candidates;
 pub mod cursor;
 pub mod openapi;
 pub mod params;

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{recruiting_requests, reference};
+use super::{candidates, recruiting_requests, reference};
 
 struct BearerAuth;
 
@@ -31,6 +31,8 @@ impl Modify for BearerAuth {
     paths(
         recruiting_requests::list,
         recruiting_requests::get,
+        candidates::list,
+        candidates::get,
         reference::list_option_sets,
         reference::get_option_set,
         reference::get_lookup_list,
@@ -46,9 +48,20 @@ impl Modify for BearerAuth {
         crate::resolve::options::OptionValue,
         reference::OptionSet,
         recruiting_requests::RecruitingRequestPage,
+        crate::model::candidate::Candidate,
+        crate::model::candidate::Person,
+        crate::model::candidate::PersonEducation,
+        crate::model::candidate::PersonExperience,
+        crate::model::candidate::PersonAddress,
+        crate::model::candidate::PersonContact,
+        crate::model::candidate::PersonSkill,
+        crate::model::candidate::PersonCertificate,
+        crate::model::candidate::PersonScreening,
+        crate::model::candidate::PersonIdentification,
+        candidates::CandidatePage,
     )),
     modifiers(&BearerAuth),
-    tags((name = "recruiting-requests"), (name = "reference"))
+    tags((name = "recruiting-requests"), (name = "candidates"), (name = "reference"))
 )]
 pub struct ApiDoc;
 

@@ -1,2 +1,4 @@
 //! Partner-facing DTOs and the mapping from Dataverse rows. Knows nothing about HTTP.
+pub mod candidate;
+pub mod pii;
 pub mod recruiting_request;

@@ -1,0 +1,282 @@
+//! `GET /v1/candidates` and `GET /v1/candidates/{id}`. Handlers parse and check; the query shapes
+//! live in `candidate_query` / `children_query`, the mapping in `model::candidate`, and the PII rule
+//! in `model::pii` (applied to the serialized body, and used to leave personal columns unselected).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::cursor;
+use super::params::{code, Params};
+use super::problem::ApiError;
+use super::recruiting_requests::company_limit;
+use super::respond::{self, ListPage};
+use crate::app::{App, AppState};
+use crate::auth::{Principal, Scope};
+use crate::model::candidate::{self as cand, Candidate, Labels, Row};
+use crate::model::pii;
+use crate::resolve::lang::Lang;
+use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
+
+pub const SCOPE: Scope = Scope::CandidatesRead;
+
+const LIST_PARAMS: &[&str] = &[
+    "status",
+    "company",
+    "recruiting_request",
+    "page_size",
+    "cursor",
+];
+
+const NOT_FOUND: &str = "no candidate with this id";
+
+/// The candidate with its person (names, plus personal columns only with `pii:read`) and request.
+fn candidate_query(can_see_pii: bool) -> Query {
+    Query::new(cand::SET)
+        .select(&cand::candidate_select(can_see_pii))
+        .expand(Expand::new(cand::NAV_PERSON).select(&cand::person_select(can_see_pii)))
+        .expand(Expand::new(cand::NAV_REQUEST).select(cand::REQUEST_SELECT))
+}
+
+/// The person's child collections (second call: nested `$expand` is not available).
+fn children_query(can_see_pii: bool) -> Query {
+    cand::children_for(can_see_pii).fold(
+        Query::new(cand::PERSON_SET).select(&[cand::PERSON_PK]),
+        |q, c| q.expand(Expand::new(c.nav).select(c.select)),
+    )
+}
+
+async fn list_query(st: &AppState, p: &Params, principal: &Principal) -> Result<Query, ApiError> {
+    let mut filters = Vec::new();
+    if let Some(keys) = p.list("status") {
+        let set = st.options.get(cand::OS_RESULT).await?;
+        let mut codes = Vec::new();
+        for k in keys {
+            let opt = set.by_key(&k).ok_or_else(|| {
+                ApiError::param(
+                    "status",
+                    format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
+                )
+            })?;
+            codes.push(Literal::Int(opt.code));
+        }
+        filters.push(Filter::is_in("mshr_applicantintegrationresult", codes));
+    }
+    if let Some(c) = p.get("company") {
+        filters.push(Filter::eq(
+            "mshr_dataareaid",
+            Literal::Str(code("company", c)?.to_lowercase()),
+        ));
+    }
+    if let Some(r) = p.get("recruiting_request") {
+        let id = Uuid::parse_str(r)
+            .map_err(|_| ApiError::param("recruiting_request", "must be a GUID"))?;
+        filters.push(Filter::eq(
+            "_mshr_fk_recruitingrequest_id_value",
+            Literal::Guid(id),
+        ));
+    }
+    filters.extend(company_limit(principal));
+    Ok(candidate_query(principal.pii)
+        .filter_opt(Filter::all(filters))
+        // The readable id is unique: a stable order for paging (wire reference §3).
+        .order_by("mshr_candidateid", Order::Asc))
+}
+
+/// Labels and lookups for a page, then the mapping. Steady state: no upstream call (all cached).
+pub async fn render(
+    st: &AppState,
+    rows: &[Row],
+    detail: bool,
+    lang: Lang,
+) -> Result<Vec<Candidate>, ApiError> {
+    let (
+        result,
+        noyes,
+        gender,
+        marital,
+        credit_basis,
+        blank_yes_no,
+        contact_type,
+        skill_level_type,
+        completion,
+    ) = tokio::try_join!(
+        st.options.get(cand::OS_RESULT),
+        st.options.get(cand::OS_NOYES),
+        st.options.get(cand::OS_GENDER),
+        st.options.get(cand::OS_MARITAL),
+        st.options.get(cand::OS_CREDIT_BASIS),
+        st.options.get(cand::OS_BLANK_YES_NO),
+        st.options.get(cand::OS_CONTACT_TYPE),
+        st.options.get(cand::OS_SKILL_LEVEL_TYPE),
+        st.options.get(cand::OS_COMPLETION),
+    )?;
+    let resolved = st.lookups.resolve(cand::wanted_lookups(rows)).await?;
+    let labels = Labels {
+        result: &result,
+        noyes: &noyes,
+        gender: &gender,
+        marital: &marital,
+        credit_basis: &credit_basis,
+        blank_yes_no: &blank_yes_no,
+        contact_type: &contact_type,
+        skill_level_type: &skill_level_type,
+        completion: &completion,
+        lang,
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| cand::map_row(r, detail, &labels, &resolved))
+        .collect())
+}
+
+/// DTOs as JSON with the PII rule applied: the only way candidate bodies leave the gateway.
+fn to_partner_json(data: Vec<Candidate>, principal: &Principal) -> Result<Vec<Value>, ApiError> {
+    let mut values = data
+        .into_iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+    pii::redact_all(&mut values, principal.pii);
+    Ok(values)
+}
+
+#[utoipa::path(
+    get, path = "/v1/candidates", tag = "candidates",
+    params(
+        ("status" = Option<String>, Query, description = "Comma-separated applicant integration result keys, e.g. `not_processed,hired` (see /v1/option-sets)"),
+        ("company" = Option<String>, Query, description = "Legal entity code, e.g. `usmf`"),
+        ("recruiting_request" = Option<Uuid>, Query, description = "Recruiting request id (GUID)"),
+        ("page_size" = Option<u32>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from `next_cursor`"),
+        ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO"),
+    ),
+    responses(
+        (status = 200, description = "A page of candidates with their person's name (no child collections). Personal fields are omitted without `pii:read`.", body = CandidatePage),
+        (status = 400, description = "Invalid parameter", content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
+        (status = 403, description = "Missing scope", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["candidates:read"]))
+)]
+pub async fn list(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    principal.require(SCOPE)?;
+    let lang = respond::lang_of(&headers);
+    let p = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+    let page_size = p.page_size(50, 200)?;
+    let mut shape = p.shape();
+    shape.push(("partner", principal.partner_id.clone()));
+    let fp = cursor::fingerprint(&shape);
+    let page = match p.get("cursor") {
+        Some(c) => {
+            let link = st.cursors.open(c, &principal.partner_id, &fp)?;
+            st.client.get_next(&link, page_size).await?
+        }
+        None => {
+            let q = list_query(&st, &p, &principal).await?;
+            st.client.get_page(&q, page_size).await?
+        }
+    };
+    let data = to_partner_json(render(&st, &page.rows, false, lang).await?, &principal)?;
+    let next_cursor = page
+        .next_link
+        .as_deref()
+        .map(|l| st.cursors.seal(&principal.partner_id, &fp, l))
+        .transpose()?;
+    let has_more = next_cursor.is_some();
+    respond::json(
+        &headers,
+        &ListPage {
+            data,
+            next_cursor,
+            has_more,
+        },
+        lang,
+    )
+}
+
+/// OpenAPI name for the list page of this resource.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CandidatePage {
+    pub data: Vec<Candidate>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+#[utoipa::path(
+    get, path = "/v1/candidates/{id}", tag = "candidates",
+    params(("id" = Uuid, Path, description = "Candidate id"), ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO")),
+    responses(
+        (status = 200, description = "The candidate with the person and the person's education, experience, addresses, contacts, skills, certificates, screenings and identification numbers. Personal fields are omitted without `pii:read`.", body = Candidate),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 403, description = "Missing scope", content_type = "application/problem+json"),
+        (status = 404, description = "No such candidate visible to this partner", content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["candidates:read"]))
+)]
+pub async fn get(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(SCOPE)?;
+    let lang = respond::lang_of(&headers);
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
+    let mut row = st
+        .client
+        .get_by_id(&candidate_query(principal.pii), id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
+    let company = cand::company_of(&row);
+    if !principal.companies.is_empty()
+        && !principal
+            .companies
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&company))
+    {
+        // Another company's candidate does not exist as far as this partner can tell.
+        return Err(ApiError::NotFound(NOT_FOUND.into()));
+    }
+    if let Some(person) = cand::person_id(&row) {
+        if let Some(kids) = st
+            .client
+            .get_by_id(&children_query(principal.pii), person)
+            .await?
+        {
+            cand::attach_children(&mut row, kids);
+        }
+    }
+    let data = render(&st, std::slice::from_ref(&row), true, lang).await?;
+    let one = to_partner_json(data, &principal)?
+        .pop()
+        .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
+    respond::json(&headers, &one, lang)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_leave_personal_data_out_without_pii_read() {
+        let without = candidate_query(false).to_query_string();
+        let with = candidate_query(true).to_query_string();
+        assert!(!without.contains("mshr_birthdate") && with.contains("mshr_birthdate"));
+        assert!(!without.contains("mshr_primarycontactemail"));
+        assert!(with.contains("mshr_primarycontactemail"));
+        let kids = children_query(false).to_query_string();
+        assert!(!kids.contains(cand::NAV_ADDRESSES) && kids.contains(cand::NAV_SKILLS));
+        assert!(children_query(true)
+            .to_query_string()
+            .contains(cand::NAV_IDS));
+    }
+}
