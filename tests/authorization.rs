@@ -22,7 +22,8 @@ fn sample(param: &str) -> &'static str {
 
 /// Every partner GET route in the OpenAPI document, with its path filled in and its scope.
 fn partner_routes() -> Vec<(String, String)> {
-    let doc: Value = serde_json::from_str(&ats_gateway::api::openapi::document_json()).expect("doc");
+    let doc: Value =
+        serde_json::from_str(&ats_gateway::api::openapi::document_json()).expect("doc");
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         let Some(op) = item.get("get") else { continue };
@@ -54,7 +55,11 @@ fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
 
 async fn problem(r: reqwest::Response, status: u16, what: &str) -> Value {
     assert_eq!(r.status().as_u16(), status, "{what}");
-    assert_eq!(header(&r, "content-type"), "application/problem+json", "{what}");
+    assert_eq!(
+        header(&r, "content-type"),
+        "application/problem+json",
+        "{what}"
+    );
     r.json().await.expect("problem json")
 }
 
@@ -77,8 +82,14 @@ async fn every_route_refuses_a_token_without_its_scope() {
         let www = header(&r, "www-authenticate").to_string();
         let p = problem(r, 403, &path).await;
         assert_eq!(p["type"], "/problems/missing-scope", "{path}");
-        assert!(p["detail"].as_str().unwrap_or_default().contains(&scope), "{path}: {p}");
-        assert!(www.contains("insufficient_scope") && www.contains(&scope), "{path}: {www}");
+        assert!(
+            p["detail"].as_str().unwrap_or_default().contains(&scope),
+            "{path}: {p}"
+        );
+        assert!(
+            www.contains("insufficient_scope") && www.contains(&scope),
+            "{path}: {www}"
+        );
     }
     // The emulator was never asked anything on behalf of a refused request.
     assert_eq!(app.emu.stats().await["total_requests"], 0);
@@ -93,7 +104,10 @@ async fn tiny_board_cannot_read_recruiting_requests() {
         format!("{LIST}/3f2504e0-4f89-11d3-9a0c-0305e82c3301"),
     ] {
         let p = problem(app.get(&path, &t, None).await, 403, &path).await;
-        assert!(p["detail"].as_str().unwrap_or_default().contains("recruiting-requests:read"));
+        assert!(p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("recruiting-requests:read"));
     }
     // (Its own scope working is shown in `rate_limit_is_per_partner`: its burst of 2 is spent here.)
 }
@@ -101,10 +115,22 @@ async fn tiny_board_cannot_read_recruiting_requests() {
 #[tokio::test]
 async fn a_narrowed_token_cannot_read_reference_data() {
     let app = spawn_app().await;
-    let t = app.partner_token("acme-ats", Some("recruiting-requests:read")).await;
-    for path in ["/v1/option-sets", "/v1/option-sets/gender", "/v1/reference/jobs"] {
+    let t = app
+        .partner_token("acme-ats", Some("recruiting-requests:read"))
+        .await;
+    for path in [
+        "/v1/option-sets",
+        "/v1/option-sets/gender",
+        "/v1/reference/jobs",
+    ] {
         let p = problem(app.get(path, &t, None).await, 403, path).await;
-        assert!(p["detail"].as_str().unwrap_or_default().contains("reference:read"), "{path}");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("reference:read"),
+            "{path}"
+        );
     }
     let (s, _) = app.get_json(&format!("{LIST}?page_size=1"), &t, None).await;
     assert_eq!(s, 200);
@@ -114,8 +140,16 @@ async fn a_narrowed_token_cannot_read_reference_data() {
 async fn every_route_needs_a_token() {
     let app = spawn_app().await;
     for (path, _) in partner_routes() {
-        let r = app.http.get(format!("{}{path}", app.url)).send().await.expect("send");
-        assert!(header(&r, "www-authenticate").starts_with("Bearer"), "{path}");
+        let r = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .expect("send");
+        assert!(
+            header(&r, "www-authenticate").starts_with("Bearer"),
+            "{path}"
+        );
         let p = problem(r, 401, &path).await;
         assert_eq!(p["type"], "/problems/unauthorized", "{path}");
         let r = app.get(&path, "not-a-jwt", None).await;
@@ -127,12 +161,16 @@ async fn every_route_needs_a_token() {
 async fn the_list_is_limited_to_the_partners_companies() {
     let app = spawn_app().await;
     let t = app.partner_token("nordic-hr", None).await;
-    let (s, v) = app.get_json(&format!("{LIST}?page_size=200"), &t, None).await;
+    let (s, v) = app
+        .get_json(&format!("{LIST}?page_size=200"), &t, None)
+        .await;
     assert_eq!(s, 200, "{v}");
     let items = v["data"].as_array().expect("data");
     assert!(!items.is_empty());
     assert!(items.iter().all(|i| i["company"]["code"] == "nomf"), "{v}");
-    let (s, v) = app.get_json(&format!("{LIST}?company=usmf"), &t, None).await;
+    let (s, v) = app
+        .get_json(&format!("{LIST}?company=usmf"), &t, None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["data"].as_array().map(Vec::len), Some(0), "{v}");
     assert_eq!(v["has_more"], false);
@@ -142,8 +180,13 @@ async fn the_list_is_limited_to_the_partners_companies() {
 async fn another_companys_request_is_not_found() {
     let app = spawn_app().await;
     let nordic = app.partner_token("nordic-hr", None).await;
-    let (_, v) = app.get_json(&format!("{LIST}?page_size=1"), &nordic, None).await;
-    let id = v["data"][0]["id"].as_str().expect("a nomf request").to_string();
+    let (_, v) = app
+        .get_json(&format!("{LIST}?page_size=1"), &nordic, None)
+        .await;
+    let id = v["data"][0]["id"]
+        .as_str()
+        .expect("a nomf request")
+        .to_string();
     let (s, _) = app.get_json(&format!("{LIST}/{id}"), &nordic, None).await;
     assert_eq!(s, 200);
     let acme = app.partner_token("acme-ats", None).await;
@@ -173,7 +216,9 @@ async fn rate_limit_is_per_partner() {
         assert_eq!(header(&r, "ratelimit-limit"), "2");
     }
     let r = limited.expect("tiny-board is rate limited");
-    let retry: u64 = header(&r, "retry-after").parse().expect("Retry-After seconds");
+    let retry: u64 = header(&r, "retry-after")
+        .parse()
+        .expect("Retry-After seconds");
     assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(header(&r, "ratelimit-limit"), "2");
     assert_eq!(header(&r, "ratelimit-remaining"), "0");
@@ -199,7 +244,10 @@ async fn cors_preflight_is_answered_without_auth() {
         .await
         .expect("preflight");
     assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(header(&r, "access-control-allow-origin"), "http://localhost:3000");
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        "http://localhost:3000"
+    );
     assert!(header(&r, "access-control-allow-methods").contains("GET"));
     assert!(header(&r, "access-control-allow-headers")
         .to_ascii_lowercase()
@@ -215,5 +263,8 @@ async fn cors_preflight_is_answered_without_auth() {
         .await
         .expect("get");
     assert_eq!(r.status(), 200);
-    assert_eq!(header(&r, "access-control-allow-origin"), "http://localhost:3000");
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        "http://localhost:3000"
+    );
 }

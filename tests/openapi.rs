@@ -51,7 +51,9 @@ fn every_operation_declares_a_bearer_scope() {
                 .unwrap_or_else(|| panic!("{method} {path} has no security entry"));
             assert!(!scopes.is_empty(), "{method} {path}");
             assert!(
-                scopes.iter().all(|s| s.as_str().is_some_and(|s| s.contains(':'))),
+                scopes
+                    .iter()
+                    .all(|s| s.as_str().is_some_and(|s| s.contains(':'))),
                 "{method} {path}: {scopes:?}"
             );
         }
