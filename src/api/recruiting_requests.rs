@@ -278,15 +278,15 @@ pub async fn list(
         .map(|l| st.cursors.seal(&principal.partner_id, &fp, l))
         .transpose()?;
     let has_more = next_cursor.is_some();
-    respond::json(
-        &headers,
-        &ListPage {
-            data,
-            next_cursor,
-            has_more,
-        },
-        lang,
-    )
+    // The cursor is sealed afresh (nonce, expiry) each time; the tag covers the data and the
+    // upstream link the cursor points at instead, so an unchanged page can answer 304.
+    let body = ListPage {
+        data,
+        next_cursor,
+        has_more,
+    };
+    let tag = (&body.data, page.next_link.as_deref());
+    respond::json_tagged(&headers, &body, &tag, lang)
 }
 
 /// OpenAPI name for the list page of this resource.

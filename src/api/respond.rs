@@ -30,11 +30,24 @@ fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 pub fn json<T: Serialize>(headers: &HeaderMap, body: &T, lang: Lang) -> Result<Response, ApiError> {
+    json_tagged(headers, body, body, lang)
+}
+
+/// Like [`json`], with the `ETag` computed over `tag_source`: list pages carry a freshly sealed
+/// cursor (random nonce, expiry) that differs on every call, so their tag covers the data and what the cursor points at.
+pub fn json_tagged<T: Serialize, E: Serialize>(
+    headers: &HeaderMap,
+    body: &T,
+    tag_source: &E,
+    lang: Lang,
+) -> Result<Response, ApiError> {
     let bytes =
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+    let tag_bytes = serde_json::to_vec(tag_source)
+        .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
     let etag = format!(
         "\"{}\"",
-        URL_SAFE_NO_PAD.encode(&Sha256::digest(&bytes)[..16])
+        URL_SAFE_NO_PAD.encode(&Sha256::digest(&tag_bytes)[..16])
     );
     let mut resp = if etag_matches(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -71,4 +84,23 @@ pub struct ListPage<T: Serialize> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
     pub has_more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_follows_the_tag_source_not_the_body() {
+        let h = HeaderMap::new();
+        let a = json_tagged(&h, &("data", "cursor-1"), &"data", Lang::EnUs).expect("a");
+        let b = json_tagged(&h, &("data", "cursor-2"), &"data", Lang::EnUs).expect("b");
+        assert_eq!(a.headers()[header::ETAG], b.headers()[header::ETAG]);
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, a.headers()[header::ETAG].clone());
+        let c = json_tagged(&h, &("data", "cursor-3"), &"data", Lang::EnUs).expect("c");
+        assert_eq!(c.status(), StatusCode::NOT_MODIFIED);
+        let d = json_tagged(&h, &("data", "cursor-3"), &"other", Lang::EnUs).expect("d");
+        assert_eq!(d.status(), StatusCode::OK);
+    }
 }
