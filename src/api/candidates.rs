@@ -8,11 +8,11 @@ use axum::response::Response;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::cursor;
+use super::listing;
 use super::params::{code, Params};
 use super::problem::ApiError;
 use super::recruiting_requests::company_limit;
-use super::respond::{self, ListPage};
+use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::{Principal, Scope};
 use crate::model::candidate::{self as cand, Candidate, Labels, Row};
@@ -171,35 +171,12 @@ pub async fn list(
     let lang = respond::lang_of(&headers);
     let p = Params::parse(raw.as_deref(), LIST_PARAMS)?;
     let page_size = p.page_size(50, 200)?;
-    let mut shape = p.shape();
-    shape.push(("partner", principal.partner_id.clone()));
-    let fp = cursor::fingerprint(&shape);
-    let page = match p.get("cursor") {
-        Some(c) => {
-            let link = st.cursors.open(c, &principal.partner_id, &fp)?;
-            st.client.get_next(&link, page_size).await?
-        }
-        None => {
-            let q = list_query(&st, &p, &principal).await?;
-            st.client.get_page(&q, page_size).await?
-        }
-    };
+    let (page, key) = listing::fetch_page(&st, &principal, &p, page_size, || {
+        list_query(&st, &p, &principal)
+    })
+    .await?;
     let data = to_partner_json(render(&st, &page.rows, false, lang).await?, &principal)?;
-    let next_cursor = page
-        .next_link
-        .as_deref()
-        .map(|l| st.cursors.seal(&principal.partner_id, &fp, l))
-        .transpose()?;
-    let has_more = next_cursor.is_some();
-    respond::json(
-        &headers,
-        &ListPage {
-            data,
-            next_cursor,
-            has_more,
-        },
-        lang,
-    )
+    listing::respond_page(&st, &headers, &key, data, page.next_link.as_deref(), lang)
 }
 
 /// OpenAPI name for the list page of this resource.

@@ -6,10 +6,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use uuid::Uuid;
 
-use super::cursor;
+use super::listing;
 use super::params::{code, text, Params};
 use super::problem::ApiError;
-use super::respond::{self, ListPage};
+use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::{Principal, Scope};
 use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, Row};
@@ -258,35 +258,12 @@ pub async fn list(
     let p = Params::parse(raw.as_deref(), LIST_PARAMS)?;
     let page_size = p.page_size(50, 200)?;
     let embed = parse_embed(p.get("expand"))?;
-    let mut shape = p.shape();
-    shape.push(("partner", principal.partner_id.clone()));
-    let fp = cursor::fingerprint(&shape);
-    let page = match p.get("cursor") {
-        Some(c) => {
-            let link = st.cursors.open(c, &principal.partner_id, &fp)?;
-            st.client.get_next(&link, page_size).await?
-        }
-        None => {
-            let q = list_query(&st, &p, &principal, embed).await?;
-            st.client.get_page(&q, page_size).await?
-        }
-    };
+    let (page, key) = listing::fetch_page(&st, &principal, &p, page_size, || {
+        list_query(&st, &p, &principal, embed)
+    })
+    .await?;
     let data = render(&st, &page.rows, embed, lang).await?;
-    let next_cursor = page
-        .next_link
-        .as_deref()
-        .map(|l| st.cursors.seal(&principal.partner_id, &fp, l))
-        .transpose()?;
-    let has_more = next_cursor.is_some();
-    // The cursor is sealed afresh (nonce, expiry) each time; the tag covers the data and the
-    // upstream link the cursor points at instead, so an unchanged page can answer 304.
-    let body = ListPage {
-        data,
-        next_cursor,
-        has_more,
-    };
-    let tag = (&body.data, page.next_link.as_deref());
-    respond::json_tagged(&headers, &body, &tag, lang)
+    listing::respond_page(&st, &headers, &key, data, page.next_link.as_deref(), lang)
 }
 
 /// OpenAPI name for the list page of this resource.

@@ -753,13 +753,7 @@ fn get_collection(
         .find(|(k, _)| k == "$skiptoken")
         .map(|(_, v)| v.as_str());
     let page_pref = ctx.max_page_size()?;
-    let store = st.store.read().map_err(|_| {
-        DvError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "0x80040216",
-            "store poisoned",
-        )
-    })?;
+    let store = st.store.read().map_err(|_| poisoned())?;
     let table = store
         .table(def.logical_name)
         .ok_or_else(|| DvError::resource_not_found(&def.set_name))?;
@@ -850,13 +844,7 @@ fn get_entity(
     let id = parse_id(def, key)?;
     let params = query_pairs(uri);
     let q = odata::parse_query(def, &params)?;
-    let store = st.store.read().map_err(|_| {
-        DvError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "0x80040216",
-            "store poisoned",
-        )
-    })?;
+    let store = st.store.read().map_err(|_| poisoned())?;
     let row = store
         .table(def.logical_name)
         .and_then(|t| t.get(&id))
@@ -892,6 +880,51 @@ fn entity_id_url(st: &EmulatorState, def: &EntityDef, id: &Uuid) -> String {
     format!("{}{API_PREFIX}/{}({id})", st.url, def.set_name)
 }
 
+fn poisoned() -> DvError {
+    DvError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "0x80040216",
+        "store poisoned",
+    )
+}
+
+/// The written row, for `Prefer: return=representation` (201 on create, 200 on update).
+fn representation(
+    st: &EmulatorState,
+    ctx: &Ctx,
+    store: &Store,
+    def: &EntityDef,
+    id: &Uuid,
+    status: StatusCode,
+) -> Response {
+    let row = store
+        .table(def.logical_name)
+        .and_then(|t| t.get(id))
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        json!(format!(
+            "{}{API_PREFIX}/$metadata#{}/$entity",
+            st.url, def.set_name
+        )),
+    );
+    out.extend(render_row(
+        st,
+        ctx,
+        store,
+        def,
+        &row,
+        &odata::ODataQuery::default(),
+    ));
+    odata_json(
+        status,
+        Value::Object(out),
+        &[("Preference-Applied", "return=representation".into())],
+    )
+}
+
 fn create(
     st: &EmulatorState,
     ctx: &Ctx,
@@ -899,34 +932,16 @@ fn create(
     body: &[u8],
 ) -> Result<Response, DvError> {
     let v = parse_body(def, body)?;
-    let mut store = st.store.write().map_err(|_| {
-        DvError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "0x80040216",
-            "store poisoned",
-        )
-    })?;
+    let mut store = st.store.write().map_err(|_| poisoned())?;
     let id = writes::create(&mut store, def, &v, st.config.option_base)?;
     if ctx.return_representation() {
-        let row = store
-            .table(def.logical_name)
-            .and_then(|t| t.get(&id))
-            .cloned()
-            .unwrap_or_default();
-        let q = odata::ODataQuery::default();
-        let mut out = Map::new();
-        out.insert(
-            "@odata.context".into(),
-            json!(format!(
-                "{}{API_PREFIX}/$metadata#{}/$entity",
-                st.url, def.set_name
-            )),
-        );
-        out.extend(render_row(st, ctx, &store, def, &row, &q));
-        return Ok(odata_json(
+        return Ok(representation(
+            st,
+            ctx,
+            &store,
+            def,
+            &id,
             StatusCode::CREATED,
-            Value::Object(out),
-            &[("Preference-Applied", "return=representation".into())],
         ));
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -947,41 +962,10 @@ fn update(
 ) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
     let v = parse_body(def, body)?;
-    let mut store = st.store.write().map_err(|_| {
-        DvError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "0x80040216",
-            "store poisoned",
-        )
-    })?;
+    let mut store = st.store.write().map_err(|_| poisoned())?;
     writes::update(&mut store, def, id, &v, st.config.option_base)?;
     if ctx.return_representation() {
-        let row = store
-            .table(def.logical_name)
-            .and_then(|t| t.get(&id))
-            .cloned()
-            .unwrap_or_default();
-        let mut out = Map::new();
-        out.insert(
-            "@odata.context".into(),
-            json!(format!(
-                "{}{API_PREFIX}/$metadata#{}/$entity",
-                st.url, def.set_name
-            )),
-        );
-        out.extend(render_row(
-            st,
-            ctx,
-            &store,
-            def,
-            &row,
-            &odata::ODataQuery::default(),
-        ));
-        return Ok(odata_json(
-            StatusCode::OK,
-            Value::Object(out),
-            &[("Preference-Applied", "return=representation".into())],
-        ));
+        return Ok(representation(st, ctx, &store, def, &id, StatusCode::OK));
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()
@@ -991,13 +975,7 @@ fn update(
 
 fn delete(st: &EmulatorState, def: &EntityDef, key: &str) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
-    let mut store = st.store.write().map_err(|_| {
-        DvError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "0x80040216",
-            "store poisoned",
-        )
-    })?;
+    let mut store = st.store.write().map_err(|_| poisoned())?;
     writes::delete(&mut store, def, id)?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()

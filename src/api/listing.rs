@@ -1,0 +1,74 @@
+//! The one cursor-paged list flow every list route shares: continue a sealed cursor or run the
+//! route's first-page query, then answer `{data, next_cursor, has_more}` with an ETag that ignores
+//! the freshly sealed cursor (nonce, expiry) so an unchanged page can answer 304.
+
+use std::future::Future;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::cursor;
+use super::params::Params;
+use super::problem::ApiError;
+use super::respond::{self, ListPage};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::resolve::lang::Lang;
+use crate::upstream::{Page, Query};
+
+/// Which list a page belongs to: the partner and a fingerprint of every parameter but the cursor.
+pub struct ListKey {
+    partner: String,
+    fingerprint: String,
+}
+
+/// Fetches the page `p` asks for: the cursor's continuation, or the first page of `first_query()`.
+pub async fn fetch_page<F, Fut>(
+    st: &AppState,
+    principal: &Principal,
+    p: &Params,
+    page_size: u32,
+    first_query: F,
+) -> Result<(Page, ListKey), ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Query, ApiError>>,
+{
+    let mut shape = p.shape();
+    shape.push(("partner", principal.partner_id.clone()));
+    let key = ListKey {
+        partner: principal.partner_id.clone(),
+        fingerprint: cursor::fingerprint(&shape),
+    };
+    let page = match p.get("cursor") {
+        Some(c) => {
+            let link = st.cursors.open(c, &key.partner, &key.fingerprint)?;
+            st.client.get_next(&link, page_size).await?
+        }
+        None => st.client.get_page(&first_query().await?, page_size).await?,
+    };
+    Ok((page, key))
+}
+
+/// The list response for `data` mapped from a page whose upstream continuation is `next_link`.
+pub fn respond_page<T: Serialize>(
+    st: &AppState,
+    headers: &HeaderMap,
+    key: &ListKey,
+    data: Vec<T>,
+    next_link: Option<&str>,
+    lang: Lang,
+) -> Result<Response, ApiError> {
+    let next_cursor = next_link
+        .map(|l| st.cursors.seal(&key.partner, &key.fingerprint, l))
+        .transpose()?;
+    let has_more = next_cursor.is_some();
+    let body = ListPage {
+        data,
+        next_cursor,
+        has_more,
+    };
+    let tag = (&body.data, next_link);
+    respond::json_tagged(headers, &body, &tag, lang)
+}
