@@ -2,7 +2,6 @@
 //! never a header, query string, body or token. The upstream client counts its calls through a
 //! task-local set up here.
 
-use std::cell::Cell;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -11,15 +10,8 @@ use axum::response::Response;
 
 use crate::auth::principal::AuthenticatedPartner;
 
-tokio::task_local! {
-    static UPSTREAM_CALLS: Cell<u32>;
-}
-
-/// Counts one upstream (Dataverse/Entra) call for the current request's audit line. A no-op
-/// outside a request (or in a task spawned off it).
-pub fn record_upstream_call() {
-    let _ = UPSTREAM_CALLS.try_with(|c| c.set(c.get().saturating_add(1)));
-}
+/// Kept for callers of the earlier name; the counter lives in `ops::upstream_calls`.
+pub use crate::ops::upstream_calls::record as record_upstream_call;
 
 /// Middleware (`axum::middleware::from_fn`), placed outside `authenticate`.
 pub async fn audit(req: Request, next: Next) -> Response {
@@ -31,12 +23,7 @@ pub async fn audit(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "<unmatched>".to_string());
     let start = Instant::now();
-    let (resp, upstream_calls) = UPSTREAM_CALLS
-        .scope(Cell::new(0), async {
-            let resp = next.run(req).await;
-            (resp, UPSTREAM_CALLS.with(Cell::get))
-        })
-        .await;
+    let (resp, upstream_calls) = crate::ops::upstream_calls::counted(next.run(req)).await;
     let partner = resp
         .extensions()
         .get::<AuthenticatedPartner>()
@@ -53,22 +40,4 @@ pub async fn audit(req: Request, next: Next) -> Response {
         "partner request"
     );
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn counter_is_per_scope_and_inert_outside() {
-        record_upstream_call();
-        let n = UPSTREAM_CALLS
-            .scope(Cell::new(0), async {
-                record_upstream_call();
-                record_upstream_call();
-                UPSTREAM_CALLS.with(Cell::get)
-            })
-            .await;
-        assert_eq!(n, 2);
-    }
 }

@@ -348,6 +348,7 @@ impl DataverseClient {
         token: &AccessToken,
     ) -> Result<(StatusCode, HeaderMap, bytes::Bytes), UpstreamError> {
         let started = Instant::now();
+        crate::ops::upstream_calls::record();
         let result = tokio::time::timeout(self.inner.timeout, async {
             // Held until the body is read: Dataverse counts a request as concurrent until then.
             let _permit = self

@@ -332,6 +332,7 @@ impl Inner {
     }
 
     async fn fetch(&self) -> Result<CachedToken, UpstreamError> {
+        crate::ops::upstream_calls::record();
         let started = Instant::now();
         let result = self.request_token().await;
         let outcome = if result.is_ok() { "ok" } else { "error" };
