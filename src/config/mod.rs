@@ -227,3 +227,19 @@ mod tests {
         assert!(err.to_string().contains("dataverse.org_url"));
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The shipped example must stay loadable and complete enough for `serve`.
+    #[test]
+    fn example_config_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let cfg = Config::load(Some(&path)).expect("config.example.toml loads");
+        assert_eq!(cfg.dataverse.max_concurrency, 48);
+        assert_eq!(cfg.auth.partners.len(), 1);
+        cfg.auth.validate().expect("auth section valid");
+        crate::auth::AuthService::new(&cfg.auth).expect("partners and keys accepted");
+    }
+}
