@@ -1,4 +1,5 @@
 //! JSON logs on stderr (stdout carries only the ready line). `RUST_LOG` filters; default `info`.
+//! Each line carries the current span, so request lines include `request_id`, method and path.
 use tracing_subscriber::{fmt, EnvFilter};
 
 pub fn init() {
