@@ -1,5 +1,5 @@
 # Multi-stage build: release binary on a small non-root runtime image.
-FROM rust:1.85-bookworm AS build
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
