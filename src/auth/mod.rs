@@ -65,6 +65,10 @@ pub struct AuthService {
     inline_partners: std::sync::Mutex<Vec<PartnerConfig>>,
     partners_file: Option<PathBuf>,
     reload_poll: Duration,
+    /// Own tokens whose signature and claims were already checked (keyed by SHA-256 of the token):
+    /// an ES256 verification per request is the gateway's largest CPU cost. Entries carry the
+    /// token's `exp`; the partner's live rights are still applied on every request.
+    pub(crate) verified: moka::sync::Cache<[u8; 32], Arc<verify::VerifiedOwn>>,
 }
 
 /// A freshly signed access token.
@@ -110,6 +114,10 @@ impl AuthService {
             inline_partners: std::sync::Mutex::new(cfg.partners.clone()),
             partners_file: cfg.partners_file.clone(),
             reload_poll: Duration::from_millis(cfg.reload_poll_ms.max(50)),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(50_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
         }))
     }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -153,6 +154,14 @@ fn check_signature_and_claims(
         })
 }
 
+/// What an own token proved once its signature and claims checked out.
+#[derive(Debug)]
+pub struct VerifiedOwn {
+    sub: String,
+    scopes: BTreeSet<Scope>,
+    exp: i64,
+}
+
 impl AuthService {
     /// Verifies a bearer token (own or external issuer) and resolves the partner profile.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, TokenError> {
@@ -176,6 +185,22 @@ impl AuthService {
     }
 
     fn verify_own(&self, token: &str, peek: &Peek) -> Result<Principal, TokenError> {
+        use sha2::Digest;
+        let cache_key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.verified.get(&cache_key) {
+            // Strict on expiry for cached entries (no leeway): the cache never extends a token's life.
+            if hit.exp > chrono::Utc::now().timestamp() {
+                return self.principal_for(&hit.sub, &hit.sub, hit.scopes.clone());
+            }
+            self.verified.invalidate(&cache_key);
+        }
+        let verified = self.verify_own_uncached(token, peek)?;
+        let principal = self.principal_for(&verified.sub, &verified.sub, verified.scopes.clone());
+        self.verified.insert(cache_key, Arc::new(verified));
+        principal
+    }
+
+    fn verify_own_uncached(&self, token: &str, peek: &Peek) -> Result<VerifiedOwn, TokenError> {
         let alg = allowed_alg(&peek.alg, &[Algorithm::ES256])?;
         let kid = peek.kid.as_deref().ok_or(TokenError::MissingKid)?;
         let key = self
@@ -196,7 +221,15 @@ impl AuthService {
             .transpose()
             .map_err(|_| TokenError::Rejected("unknown scope in own token"))?
             .unwrap_or_default();
-        self.principal_for(sub, sub, scopes.into_iter().collect())
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(TokenError::Rejected("exp is not a number"))?;
+        Ok(VerifiedOwn {
+            sub: sub.to_string(),
+            scopes: scopes.into_iter().collect(),
+            exp,
+        })
     }
 
     async fn verify_external(
@@ -314,6 +347,50 @@ mod tests {
             seg(json!({"iss":"me"}))
         );
         assert!(peek(&crit).is_err());
+    }
+
+    #[tokio::test]
+    async fn cached_verification_still_applies_live_rights() {
+        use crate::auth::config::{AuthConfig, PartnerConfig, RateLimitConfig};
+        let partner = |scopes: Vec<Scope>| PartnerConfig {
+            id: "p".into(),
+            display_name: String::new(),
+            client_id: "p".into(),
+            client_secret_hashes: vec![crate::auth::secrets::hash_secret("s")],
+            scopes,
+            companies: vec!["usmf".into()],
+            rate_limit: RateLimitConfig::default(),
+            cors_origins: vec![],
+            disabled: false,
+        };
+        let all = vec![Scope::ReferenceRead, Scope::PiiRead];
+        let cfg = AuthConfig {
+            partners: vec![partner(all.clone())],
+            ..Default::default()
+        };
+        let svc = crate::auth::AuthService::new(&cfg).expect("service");
+        let token = svc
+            .issue_token("p", "p", &all.iter().copied().collect())
+            .expect("token")
+            .access_token;
+        let first = svc.authenticate(&token).await.expect("verified");
+        let second = svc.authenticate(&token).await.expect("from cache");
+        assert_eq!(first, second);
+        svc.reload_partners(&[partner(vec![Scope::ReferenceRead])])
+            .expect("reload");
+        let narrowed = svc.authenticate(&token).await.expect("still valid");
+        assert!(
+            !narrowed.pii,
+            "a cached token does not keep rights the partner lost"
+        );
+        svc.reload_partners(&[]).expect("reload");
+        assert!(
+            svc.authenticate(&token).await.is_err(),
+            "a removed partner's cached token is refused"
+        );
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert!(svc.authenticate(&tampered).await.is_err());
     }
 
     #[test]

@@ -84,7 +84,12 @@ fn operand_val(o: &Operand, row: &Row) -> Val {
 fn compare_vals(a: &Val, b: &Val) -> Option<Ordering> {
     match (a, b) {
         (Val::Num(x), Val::Num(y)) => Some(x.total_cmp(y)),
-        (Val::Str(x), Val::Str(y)) => Some(x.to_lowercase().cmp(&y.to_lowercase())),
+        // Case-insensitive like Dataverse, without allocating: this runs in every sort comparison.
+        (Val::Str(x), Val::Str(y)) => Some(
+            x.chars()
+                .flat_map(char::to_lowercase)
+                .cmp(y.chars().flat_map(char::to_lowercase)),
+        ),
         (Val::Guid(x), Val::Guid(y)) => Some(x.cmp(y)),
         (Val::Time(x), Val::Time(y)) => Some(x.cmp(y)),
         (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
