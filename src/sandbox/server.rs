@@ -778,7 +778,7 @@ fn get_collection(
     let table = store
         .table(def.logical_name)
         .ok_or_else(|| DvError::resource_not_found(&def.set_name))?;
-    let mut rows: Vec<&Row> = table
+    let rows: Vec<&Row> = table
         .rows
         .iter()
         .filter(|r| q.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
@@ -792,10 +792,26 @@ fn get_collection(
             .insert("OData-Version", HeaderValue::from_static("4.0"));
         return Ok(resp);
     }
-    odata::sort_rows(def, &mut rows, &q.orderby);
-    let start = match skiptoken {
-        Some(tok) => paging::resume_position(tok, &rows, &def.primary_id)?,
-        None => 0,
+    let resume = skiptoken.map(paging::parse_skiptoken).transpose()?;
+    // Dataverse's cookie carries the last row's key values. The emulator's carries only its id, so
+    // it reads the sort values from the row; when that row was deleted between pages, the id alone
+    // still anchors a page ordered by the primary key (the default), and other orders restart.
+    let deleted_anchor: Row;
+    let after = match &resume {
+        Some(r) => match table.get(&r.last) {
+            Some(row) => Some(row),
+            None if q.orderby.is_empty() => {
+                deleted_anchor =
+                    Row::from_iter([(def.primary_id.clone(), json!(r.last.to_string()))]);
+                Some(&deleted_anchor)
+            }
+            None => {
+                return Err(DvError::bad_query(
+                    "The $skiptoken refers to a row that no longer exists; restart paging.",
+                ))
+            }
+        },
+        None => None,
     };
     // `$top` is ignored when a page size is requested (wire reference §3).
     let (page_size, applied) = match (&page_pref, q.top) {
@@ -803,9 +819,9 @@ fn get_collection(
         (None, Some(top)) => (top.min(MAX_PAGE), None),
         (None, None) => (MAX_PAGE, None),
     };
-    let end = (start + page_size).min(rows.len());
-    let page = &rows[start.min(end)..end];
-    let has_more = end < rows.len() && !(page_pref.is_none() && q.top.is_some());
+    let (page, more) = odata::page_after(def, rows, &q.orderby, after, page_size);
+    let has_more = more && !(page_pref.is_none() && q.top.is_some());
+    let next_page = resume.map_or(2, |r| r.page + 1);
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
@@ -835,8 +851,7 @@ fn get_collection(
     if has_more {
         if let Some(last) = page.last() {
             let first = page.first().copied().unwrap_or(last);
-            let token =
-                paging::skiptoken(&def.primary_id, (start / page_size.max(1)) + 2, first, last);
+            let token = paging::skiptoken(&def.primary_id, next_page, first, last);
             body.insert(
                 "@odata.nextLink".into(),
                 json!(paging::next_link(&st.url, &def.set_name, &params, &token)),

@@ -205,9 +205,9 @@ fn eval(filter: &Expr, row: &Row) -> Option<bool> {
     }
 }
 
-/// Sorts by `orderby`, then by the primary key, so paging is deterministic.
-pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy]) {
-    let keys: Vec<(&str, ColType, bool)> = orderby
+/// Sort columns of an `$orderby` (unknown names were rejected by the parser), then the primary key.
+fn order_keys<'e>(entity: &'e EntityDef, orderby: &[OrderBy]) -> Vec<(&'e str, ColType, bool)> {
+    let mut keys: Vec<(&str, ColType, bool)> = orderby
         .iter()
         .filter_map(|o| {
             entity
@@ -215,33 +215,68 @@ pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy]) {
                 .map(|c| (c.name, c.ty, o.descending))
         })
         .collect();
-    let pk = entity.primary_id.as_str();
-    // Decorate once (n column reads) instead of reading and converting both rows' columns in every
-    // one of the n·log n comparisons: this sort runs on every emulated list request.
-    let mut decorated: Vec<(Vec<Val>, &Row)> = rows
-        .iter()
-        .map(|r| {
-            let mut k: Vec<Val> = keys
-                .iter()
-                .map(|&(name, ty, _)| column_val(r, name, ty))
-                .collect();
-            k.push(column_val(r, pk, ColType::Guid));
-            (k, *r)
-        })
-        .collect();
-    decorated.sort_by(|(a, _), (b, _)| {
-        for (i, &(_, _, desc)) in keys.iter().enumerate() {
-            let ord = order_vals(&a[i], &b[i]);
-            let ord = if desc { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
+    keys.push((entity.primary_id.as_str(), ColType::Guid, false));
+    keys
+}
+
+/// A row's sort key, read once per row rather than once per comparison.
+fn sort_key(keys: &[(&str, ColType, bool)], row: &Row) -> Vec<Val> {
+    keys.iter()
+        .map(|&(name, ty, _)| column_val(row, name, ty))
+        .collect()
+}
+
+fn cmp_keys(keys: &[(&str, ColType, bool)], a: &[Val], b: &[Val]) -> Ordering {
+    for (i, &(_, _, desc)) in keys.iter().enumerate() {
+        let ord = order_vals(&a[i], &b[i]);
+        let ord = if desc { ord.reverse() } else { ord };
+        if ord != Ordering::Equal {
+            return ord;
         }
-        order_vals(&a[keys.len()], &b[keys.len()])
-    });
+    }
+    Ordering::Equal
+}
+
+/// Sorts by `orderby`, then by the primary key (stable, deterministic paging).
+pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy]) {
+    let keys = order_keys(entity, orderby);
+    let mut decorated: Vec<(Vec<Val>, &Row)> =
+        rows.iter().map(|r| (sort_key(&keys, r), *r)).collect();
+    decorated.sort_by(|(a, _), (b, _)| cmp_keys(&keys, a, b));
     for (slot, (_, r)) in rows.iter_mut().zip(decorated) {
         *slot = r;
     }
+}
+
+/// The first `n` rows, in `orderby` order, that come strictly after `after` (a row's position is
+/// its sort key, so rows inserted or deleted between pages never shift a page), and whether more
+/// follow. Linear in the number of rows plus `n·log n`: a page of a 100k-row table does not sort
+/// the whole table.
+pub fn page_after<'a>(
+    entity: &EntityDef,
+    rows: Vec<&'a Row>,
+    orderby: &[OrderBy],
+    after: Option<&Row>,
+    n: usize,
+) -> (Vec<&'a Row>, bool) {
+    let keys = order_keys(entity, orderby);
+    let after_key = after.map(|r| sort_key(&keys, r));
+    let mut decorated: Vec<(Vec<Val>, &Row)> = rows
+        .into_iter()
+        .map(|r| (sort_key(&keys, r), r))
+        .filter(|(k, _)| {
+            after_key
+                .as_ref()
+                .is_none_or(|a| cmp_keys(&keys, k, a) == Ordering::Greater)
+        })
+        .collect();
+    let has_more = decorated.len() > n;
+    if has_more && n > 0 {
+        decorated.select_nth_unstable_by(n, |(a, _), (b, _)| cmp_keys(&keys, a, b));
+    }
+    decorated.truncate(n);
+    decorated.sort_by(|(a, _), (b, _)| cmp_keys(&keys, a, b));
+    (decorated.into_iter().map(|(_, r)| r).collect(), has_more)
 }
 
 /// One element of a LIKE pattern.
