@@ -4,6 +4,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY openapi ./openapi
+# Cargo.toml declares the criterion bench target: the manifest does not load without its file.
+COPY benches ./benches
 RUN cargo build --release --locked --bin ats-gateway
 
 FROM gcr.io/distroless/cc-debian12:nonroot

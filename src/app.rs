@@ -166,7 +166,7 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<GatewayHandl
 }
 
 pub fn router(state: App, timeout: Duration) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = HeaderName::from_static(crate::ops::request_id::HEADER);
     let partner_api = Router::new()
         .route("/v1/recruiting-requests", get(recruiting_requests::list))
         .route(
@@ -177,9 +177,15 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .route("/v1/candidates/{id}", get(candidates::get))
         .route("/v1/option-sets", get(reference::list_option_sets))
         .route("/v1/option-sets/{name}", get(reference::get_option_set))
-        .route("/v1/reference/{kind}", get(reference::get_lookup_list));
+        .route("/v1/reference/{kind}", get(reference::get_lookup_list))
+        // Set per method router before `protect`, so CORS still answers preflights (OPTIONS).
+        .method_not_allowed_fallback(method_not_allowed)
+        // Innermost, so audit, rate-limit headers and problem+json still wrap a timed-out request.
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            crate::api::deadline::deadline,
+        ));
     Router::new()
-        .merge(crate::auth::protect(partner_api, state.auth.clone()))
         .merge(crate::auth::router())
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
@@ -187,18 +193,27 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::document_json()) }))
         .route("/docs", get(|| async { axum::response::Html(openapi::DOCS_HTML) }))
         .route("/problems/{slug}", get(problem_page))
+        .method_not_allowed_fallback(method_not_allowed)
+        // Merged after the fallback above: it applies to the routes present when it is set.
+        .merge(crate::auth::protect(partner_api, state.auth.clone()))
         .fallback(|| async { problem::ApiError::NotFound("no such route; see /docs".into()) })
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(problem::problem_context))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
+        // Backstop for the ops routes; partner routes meet their own deadline first.
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout + Duration::from_secs(1)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(crate::ops::request_id::sanitize))
+}
+
+async fn method_not_allowed() -> problem::ApiError {
+    problem::ApiError::MethodNotAllowed
 }
 
 async fn problem_page(Path(slug): Path<String>) -> Response {

@@ -29,6 +29,8 @@ pub enum ApiError {
     MissingScope { scope: String },
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("cursor expired")]
@@ -82,6 +84,11 @@ impl ApiError {
             ),
             MissingScope { .. } => (StatusCode::FORBIDDEN, "missing-scope", "Missing scope"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             CursorExpired => (StatusCode::GONE, "cursor-expired", "Cursor expired"),
             Validation(_) => (
@@ -140,10 +147,11 @@ impl ApiError {
             BadRequest(d) | NotFound(d) | Conflict(d) | NotAcceptable(d) => d.clone(),
             Unauthorized { description, .. } => description.clone(),
             MissingScope { scope } => format!("this route needs the scope `{scope}`, which your token does not carry"),
+            MethodNotAllowed => "this route does not accept that method; see /docs".into(),
             CursorExpired => "the cursor has expired; restart the listing without a cursor".into(),
             Validation(errs) => format!("{} field(s) failed validation", errs.len()),
             RateLimited { retry_after, .. } => format!("rate limit exceeded; retry after {retry_after} s"),
-            UpstreamMisconfigured(_) => "the HR system refused the gateway's credentials or permissions; the operator has been told (see /readyz and `ats-gateway doctor`)".into(),
+            UpstreamMisconfigured(_) => "the HR system refused the gateway's credentials or permissions; the operator has been told (see /readyz)".into(),
             UpstreamFailed(_) => "the HR system answered with an error; retry later, and report the request_id if it persists".into(),
             UpstreamThrottled { retry_after } => format!("the HR system is throttling requests; retry after {retry_after} s"),
             UpstreamUnavailable(_) => "the HR system is unavailable; retry later".into(),
@@ -227,13 +235,14 @@ pub fn explain(slug: &str) -> Option<&'static str> {
         "bad-request" => "The request could not be understood (for example a tampered or foreign cursor). Restart the listing or fix the request.",
         "unauthorized" => "No valid bearer token. Get one at POST /oauth2/token (client_credentials) and send `Authorization: Bearer <token>`.",
         "missing-scope" => "Your token lacks the scope this route needs. Ask the operator to grant it, then request a token with that scope.",
+        "method-not-allowed" => "The route exists but not for this HTTP method. /docs lists each route's methods.",
         "not-found" => "The resource does not exist, or your partner profile may not see it.",
         "conflict" => "The request conflicts with an earlier one (for example an Idempotency-Key reused with a different body).",
         "cursor-expired" => "The cursor is too old. Restart the listing without a cursor.",
         "validation-failed" => "The body failed validation. Every failing field is listed in `errors` with a JSON pointer.",
         "rate-limited" => "You exceeded your partner rate limit. Wait `Retry-After` seconds; `RateLimit-*` headers show your budget.",
         "not-acceptable" => "The requested representation or language is not available.",
-        "upstream-misconfigured" => "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: run `ats-gateway doctor`.",
+        "upstream-misconfigured" => "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: /readyz and the gateway's log name the cause.",
         "upstream-failed" => "Dataverse answered with an error the gateway could not turn into data. Retry later; report the request_id if it persists.",
         "upstream-throttled" => "Dataverse service protection is throttling the gateway's application user. Wait `Retry-After` seconds.",
         "upstream-unavailable" => "Dataverse or Entra ID is unavailable. Wait `Retry-After` seconds.",
@@ -330,6 +339,7 @@ mod tests {
                 scope: "reference:read".into(),
             },
             ApiError::NotFound("x".into()),
+            ApiError::MethodNotAllowed,
             ApiError::Conflict("x".into()),
             ApiError::CursorExpired,
             ApiError::Validation(vec![]),

@@ -9,35 +9,60 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::auth::principal::AuthenticatedPartner;
+use crate::ops::upstream_calls::Counter;
 
 /// Kept for callers of the earlier name; the counter lives in `ops::upstream_calls`.
 pub use crate::ops::upstream_calls::record as record_upstream_call;
 
+/// Status logged for a request whose client went away before the answer (nginx's convention).
+const CLIENT_CLOSED: u16 = 499;
+
+/// The line in the making. Written on drop, so a request cancelled half-way (client disconnect)
+/// still leaves its line.
+struct AuditLine {
+    method: axum::http::Method,
+    route: String,
+    start: Instant,
+    calls: Counter,
+    partner: Option<String>,
+    status: u16,
+}
+
+impl Drop for AuditLine {
+    fn drop(&mut self) {
+        tracing::info!(
+            target: "audit",
+            partner = self.partner.as_deref().unwrap_or("-"),
+            method = %self.method,
+            route = %self.route,
+            status = self.status,
+            upstream_calls = self.calls.get(),
+            duration_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "partner request"
+        );
+    }
+}
+
 /// Middleware (`axum::middleware::from_fn`), placed outside `authenticate`.
 pub async fn audit(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    // The route template, not the raw path: no ids or query strings in the audit trail.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "<unmatched>".to_string());
-    let start = Instant::now();
-    let (resp, upstream_calls) = crate::ops::upstream_calls::counted(next.run(req)).await;
-    let partner = resp
+    let mut line = AuditLine {
+        method: req.method().clone(),
+        // The route template, not the raw path: no ids or query strings in the audit trail.
+        route: req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "<unmatched>".to_string()),
+        start: Instant::now(),
+        calls: Counter::default(),
+        partner: None,
+        status: CLIENT_CLOSED,
+    };
+    let resp = line.calls.clone().scope(next.run(req)).await;
+    line.partner = resp
         .extensions()
         .get::<AuthenticatedPartner>()
-        .map(|p| p.0.as_str())
-        .unwrap_or("-");
-    tracing::info!(
-        target: "audit",
-        partner,
-        method = %method,
-        route = %route,
-        status = resp.status().as_u16(),
-        upstream_calls,
-        duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "partner request"
-    );
+        .map(|p| p.0.clone());
+    line.status = resp.status().as_u16();
     resp
 }
