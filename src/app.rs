@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::cursor::CursorSealer;
 use crate::api::{candidates, openapi, problem, recruiting_requests, reference};
-use crate::auth::AuthService;
+use crate::auth::{AuthService, ReloadSource};
 use crate::config::{Config, DataverseConfig};
 use crate::ops::metrics;
 use crate::resolve::lookups::{LookupRef, LookupResolver};
@@ -105,10 +105,13 @@ pub fn dataverse_client(d: &DataverseConfig) -> Result<DataverseClient, StartErr
     Ok(DataverseClient::new(cfg, tokens)?)
 }
 
-pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
+pub async fn build_state(
+    config: Config,
+    reload: Option<ReloadSource>,
+) -> Result<Arc<AppState>, StartError> {
     let client = Arc::new(dataverse_client(&config.dataverse)?);
     let auth = AuthService::new(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?;
-    auth.spawn_reloader();
+    auth.spawn_reloader(reload);
     let cursors = match config.gateway.cursor_key.expose() {
         "" => CursorSealer::random(config.gateway.cursor_ttl_secs),
         hex => CursorSealer::new(parse_key(hex)?, config.gateway.cursor_ttl_secs),
@@ -149,9 +152,18 @@ fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
 }
 
 pub async fn start(config: Config, listener: TcpListener) -> Result<GatewayHandle, StartError> {
+    start_with(config, listener, None).await
+}
+
+/// `start`, with where a reload (SIGHUP, file change) re-reads the auth configuration from.
+pub async fn start_with(
+    config: Config,
+    listener: TcpListener,
+    reload: Option<ReloadSource>,
+) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
-    let state = build_state(config).await?;
+    let state = build_state(config, reload).await?;
     let app = router(App(state.clone()), timeout);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -95,21 +95,26 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(emulator_listen).await?;
             let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
             config.dataverse = dataverse_config_for(&emu);
+            with_demo_partners(&mut config.auth);
+            let reload = reload_source(cli.config.clone(), true);
+            let gw_listener = tokio::net::TcpListener::bind(listen).await?;
+            let gw = crate::app::start_with(config, gw_listener, Some(reload)).await?;
             let demo = crate::demo::partners();
-            if config.auth.partners.is_empty() && config.auth.partners_file.is_none() {
-                config.auth.partners = demo.iter().map(|p| p.config.clone()).collect();
-            }
-            let partners: Vec<serde_json::Value> = config
+            let mut partners: Vec<serde_json::Value> = gw
+                .state
                 .auth
-                .partners
-                .iter()
+                .registry()
+                .partners()
                 .map(|p| {
                     let secret = demo.iter().find(|d| d.config.id == p.id).map(|d| d.secret);
-                    json!({"id": p.id, "client_id": p.client_id, "client_secret": secret, "scopes": p.scopes, "companies": p.companies})
+                    let companies: Vec<&str> = match p.companies.is_empty() {
+                        true => vec![crate::auth::registry::ALL_COMPANIES],
+                        false => p.companies.iter().map(String::as_str).collect(),
+                    };
+                    json!({"id": p.id, "client_id": p.client_id, "client_secret": secret, "scopes": p.scopes, "companies": companies})
                 })
                 .collect();
-            let gw_listener = tokio::net::TcpListener::bind(listen).await?;
-            let gw = crate::app::start(config, gw_listener).await?;
+            partners.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
             println!(
                 "{}",
                 json!({
@@ -152,13 +157,43 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 config.gateway.listen = l;
             }
             config.resolve_dataverse()?;
+            if config.auth.signing_key_file.is_none() {
+                tracing::warn!("auth.signing_key_file is not set: partner tokens are signed with a key generated now, so they stop working at restart and other replicas refuse them");
+            }
+            let reload = reload_source(cli.config.clone(), false);
             let listener = tokio::net::TcpListener::bind(config.gateway.listen).await?;
-            let gw = crate::app::start(config, listener).await?;
+            let gw = crate::app::start_with(config, listener, Some(reload)).await?;
             println!("{}", json!({"event": "ready", "gateway": gw.url}));
             shutdown_signal().await;
             gw.task.abort();
             Ok(())
         }
+    }
+}
+
+/// The sandbox runs with the config's partners, else with the demo partners.
+fn with_demo_partners(auth: &mut crate::auth::AuthConfig) {
+    if auth.partners.is_empty() && auth.partners_file.is_none() {
+        auth.partners = crate::demo::partners()
+            .into_iter()
+            .map(|p| p.config)
+            .collect();
+    }
+}
+
+/// A reload (SIGHUP, or the config file changed) re-reads the config file and environment as at
+/// start, so partners and keys can change without a restart.
+fn reload_source(path: Option<PathBuf>, sandbox: bool) -> crate::auth::ReloadSource {
+    let watch = path.iter().cloned().collect();
+    crate::auth::ReloadSource {
+        load: Box::new(move || {
+            let mut config = Config::load(path.as_deref()).map_err(|e| e.to_string())?;
+            if sandbox {
+                with_demo_partners(&mut config.auth);
+            }
+            Ok(config.auth)
+        }),
+        watch,
     }
 }
 

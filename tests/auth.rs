@@ -104,7 +104,7 @@ async fn start(mut cfg: AuthConfig) -> App {
     std::fs::write(&key_file, pem.as_bytes()).expect("write key");
     cfg.signing_key_file = Some(key_file);
     let auth = AuthService::new(&cfg).expect("auth service");
-    auth.spawn_reloader();
+    auth.spawn_reloader(None);
     let api = Router::new().route("/v1/ping", get(ping));
     let app = auth::protect(api, auth.clone())
         .merge(auth::router())

@@ -19,9 +19,15 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
     /// Clock-skew allowance for `exp`/`nbf`.
     pub leeway_secs: u64,
-    /// PEM P-256 private key (PKCS#8 or SEC1); generated at start when absent.
+    /// PEM P-256 private key (PKCS#8 or SEC1); generated at start when absent (then tokens die
+    /// with the process and replicas cannot verify each other's). Re-read on reload: a new key
+    /// becomes current and the old one keeps verifying until its tokens expire.
     pub signing_key_file: Option<PathBuf>,
+    /// Verify-only keys, published in the JWKS: the previous `signing_key_file` after a rotation,
+    /// so restarts and replicas keep accepting tokens it signed. Drop it once they have expired.
+    pub previous_signing_key_files: Vec<PathBuf>,
     /// TOML file with `[[partners]]`; re-read on SIGHUP or when its modification time changes.
+    /// The file is fixed for the process lifetime; its content is not.
     pub partners_file: Option<PathBuf>,
     /// How often the partners file's modification time is checked.
     pub reload_poll_ms: u64,
@@ -37,6 +43,7 @@ impl Default for AuthConfig {
             token_ttl_secs: 900,
             leeway_secs: 30,
             signing_key_file: None,
+            previous_signing_key_files: Vec::new(),
             partners_file: None,
             reload_poll_ms: 2000,
             partners: Vec::new(),
@@ -64,7 +71,8 @@ pub struct PartnerConfig {
     pub client_secret_hashes: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<Scope>,
-    /// Legal entities (`mshr_dataareaid`), e.g. `usmf`.
+    /// Legal entities (`mshr_dataareaid`), e.g. `usmf`; `["*"]` for every company. Required, so a
+    /// forgotten list never means "everything".
     #[serde(default)]
     pub companies: Vec<String>,
     #[serde(default)]

@@ -97,6 +97,9 @@ struct Ring {
     current: Arc<SigningKey>,
     /// Previous keys with the unix time after which no token they signed can still be valid.
     retired: Vec<(Arc<SigningKey>, i64)>,
+    /// Verify-only keys named in config (`previous_signing_key_files`): kept until config drops
+    /// them, so a restart or another replica with a new key still accepts the old key's tokens.
+    configured: Vec<Arc<SigningKey>>,
 }
 
 pub struct KeyRing {
@@ -111,6 +114,7 @@ impl KeyRing {
             ring: RwLock::new(Ring {
                 current: Arc::new(current),
                 retired: Vec::new(),
+                configured: Vec::new(),
             }),
             retire_after_secs: i64::try_from(retire_after_secs).unwrap_or(i64::MAX),
         }
@@ -127,20 +131,40 @@ impl KeyRing {
         self.read(|r| r.current.clone())
     }
 
+    fn write<T>(&self, f: impl FnOnce(&mut Ring) -> T) -> T {
+        match self.ring.write() {
+            Ok(mut g) => f(&mut g),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
     /// Makes a freshly generated key current; the old one stays verifiable for its tokens' lifetime.
     pub fn rotate(&self) -> Result<String, AuthConfigError> {
-        let new = Arc::new(SigningKey::generate()?);
-        let kid = new.kid.clone();
-        let until = now() + self.retire_after_secs;
-        let mut g = match self.ring.write() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let old = std::mem::replace(&mut g.current, new);
-        g.retired.push((old, until));
-        g.retired.retain(|(_, until)| *until > now());
-        tracing::info!(kid = %kid, "signing key rotated");
+        let kid = self.install(SigningKey::generate()?);
         Ok(kid)
+    }
+
+    /// Makes `key` current (a no-op when it already is); the old one stays verifiable for its
+    /// tokens' lifetime.
+    pub fn install(&self, key: SigningKey) -> String {
+        let kid = key.kid.clone();
+        let until = now() + self.retire_after_secs;
+        self.write(|g| {
+            if g.current.kid == kid {
+                return;
+            }
+            let old = std::mem::replace(&mut g.current, Arc::new(key));
+            g.retired
+                .retain(|(k, until)| *until > now() && k.kid != kid);
+            g.retired.push((old, until));
+            tracing::info!(kid = %kid, "signing key rotated");
+        });
+        kid
+    }
+
+    /// Replaces the configured verify-only keys.
+    pub fn set_configured(&self, keys: Vec<SigningKey>) {
+        self.write(|g| g.configured = keys.into_iter().map(Arc::new).collect());
     }
 
     /// The verification key for `kid`, if it is current or retired but not yet expired.
@@ -154,20 +178,24 @@ impl KeyRing {
                 .iter()
                 .find(|(k, until)| k.kid == kid && *until > t)
                 .map(|(k, _)| k.clone())
+                .or_else(|| r.configured.iter().find(|k| k.kid == kid).cloned())
         })
     }
 
     pub fn jwks(&self) -> JwkSet {
         let t = now();
-        self.read(|r| JwkSet {
-            keys: std::iter::once(r.current.jwk.clone())
-                .chain(
-                    r.retired
-                        .iter()
-                        .filter(|(_, until)| *until > t)
-                        .map(|(k, _)| k.jwk.clone()),
-                )
-                .collect(),
+        self.read(|r| {
+            let mut keys = vec![r.current.jwk.clone()];
+            let live_retired = r.retired.iter().filter(|(_, until)| *until > t);
+            for k in live_retired.map(|(k, _)| k).chain(&r.configured) {
+                if !keys
+                    .iter()
+                    .any(|j| j.common.key_id.as_ref() == Some(&k.kid))
+                {
+                    keys.push(k.jwk.clone());
+                }
+            }
+            JwkSet { keys }
         })
     }
 }
@@ -204,6 +232,25 @@ mod tests {
         ring.rotate().expect("rotate");
         assert!(ring.find(&first).is_none());
         assert_eq!(ring.jwks().keys.len(), 1);
+    }
+
+    #[test]
+    fn installed_and_configured_keys_verify_without_duplicates() {
+        let ring = KeyRing::new(SigningKey::generate().expect("key"), 60);
+        let first = ring.current().kid.clone();
+        let next = SigningKey::generate().expect("key");
+        let next_kid = next.kid.clone();
+        assert_eq!(ring.install(next), next_kid);
+        let old = SigningKey::generate().expect("key");
+        let old_kid = old.kid.clone();
+        ring.set_configured(vec![old]);
+        for kid in [&first, &next_kid, &old_kid] {
+            assert!(ring.find(kid).is_some(), "{kid}");
+        }
+        assert_eq!(ring.jwks().keys.len(), 3);
+        ring.set_configured(Vec::new());
+        assert!(ring.find(&old_kid).is_none());
+        assert_eq!(ring.jwks().keys.len(), 2);
     }
 
     #[test]

@@ -61,14 +61,23 @@ pub struct AuthService {
     keys: KeyRing,
     external: Vec<ExternalIssuer>,
     limiters: RateLimiters,
-    /// The partners from the main config (the file's are re-read on each reload).
-    inline_partners: std::sync::Mutex<Vec<PartnerConfig>>,
+    /// The auth config in force (partners, key files); a reload replaces it whole.
+    config: std::sync::Mutex<AuthConfig>,
+    /// Fixed for the process lifetime (its content is re-read on each reload).
     partners_file: Option<PathBuf>,
     reload_poll: Duration,
     /// Own tokens whose signature and claims were already checked (keyed by SHA-256 of the token):
     /// an ES256 verification per request is the gateway's largest CPU cost. Entries carry the
     /// token's `exp`; the partner's live rights are still applied on every request.
     pub(crate) verified: moka::sync::Cache<[u8; 32], Arc<verify::VerifiedOwn>>,
+}
+
+/// Where a reload reads the auth configuration from: the main config file and environment, as at
+/// start. Without one, a reload re-reads only the files the current config names.
+pub struct ReloadSource {
+    pub load: Box<dyn Fn() -> Result<AuthConfig, String> + Send + Sync>,
+    /// Files whose change triggers a reload, besides SIGHUP (e.g. the main config file).
+    pub watch: Vec<PathBuf>,
 }
 
 /// A freshly signed access token.
@@ -99,7 +108,10 @@ impl AuthService {
             .map(|(i, e)| ExternalIssuer::new(i, e.clone(), http.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let registry = build_registry(&cfg.partners, cfg.partners_file.as_deref())?;
+        let configured = load_keys(&cfg.previous_signing_key_files)?;
         tracing::info!(partners = registry.len(), kid = %signing.kid, "auth ready");
+        let keys = KeyRing::new(signing, cfg.token_ttl_secs + cfg.leeway_secs);
+        keys.set_configured(configured);
         Ok(Arc::new(Self {
             settings: Settings {
                 issuer: cfg.issuer.clone(),
@@ -108,10 +120,10 @@ impl AuthService {
                 leeway_secs: cfg.leeway_secs,
             },
             registry: SharedRegistry::new(registry),
-            keys: KeyRing::new(signing, cfg.token_ttl_secs + cfg.leeway_secs),
+            keys,
             external,
             limiters: RateLimiters::default(),
-            inline_partners: std::sync::Mutex::new(cfg.partners.clone()),
+            config: std::sync::Mutex::new(cfg.clone()),
             partners_file: cfg.partners_file.clone(),
             reload_poll: Duration::from_millis(cfg.reload_poll_ms.max(50)),
             verified: moka::sync::Cache::builder()
@@ -133,43 +145,87 @@ impl AuthService {
         self.registry.replace(reg);
     }
 
-    /// Rebuilds the registry from new partner config (e.g. after the main config was re-read).
-    pub fn reload_partners(&self, partners: &[PartnerConfig]) -> Result<(), AuthConfigError> {
-        let reg = build_registry(partners, self.partners_file.as_deref())?;
-        match self.inline_partners.lock() {
-            Ok(mut g) => *g = partners.to_vec(),
-            Err(p) => *p.into_inner() = partners.to_vec(),
+    fn current_config(&self) -> AuthConfig {
+        match self.config.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// Applies a re-read auth config: partners (inline + `partners_file`), the signing key file and
+    /// the verify-only key files. All or nothing: on error nothing changes and the reason is
+    /// logged. Issuer, audience, lifetimes and external issuers need a restart.
+    pub fn reload(&self, cfg: &AuthConfig) -> Result<(), AuthConfigError> {
+        let result = (|| {
+            cfg.validate()?;
+            let reg = build_registry(&cfg.partners, self.partners_file.as_deref())?;
+            let signing = cfg
+                .signing_key_file
+                .as_deref()
+                .map(SigningKey::from_pem_file)
+                .transpose()?;
+            let configured = load_keys(&cfg.previous_signing_key_files)?;
+            Ok((reg, signing, configured))
+        })();
+        let (reg, signing, configured) = result.inspect_err(|e: &AuthConfigError| {
+            tracing::error!(error = %e, "auth reload failed; keeping the previous partners and keys");
+        })?;
+        // The new key first, so a token it signs always finds its key.
+        if let Some(key) = signing {
+            self.keys.install(key);
+        }
+        self.keys.set_configured(configured);
         self.replace_registry(reg);
+        match self.config.lock() {
+            Ok(mut g) => *g = cfg.clone(),
+            Err(p) => *p.into_inner() = cfg.clone(),
+        }
         Ok(())
     }
 
-    /// Re-reads `partners_file` (keeping the inline partners). On error the old registry stays.
-    pub fn reload_now(&self) -> Result<(), AuthConfigError> {
-        let inline = match self.inline_partners.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
-        let result = build_registry(&inline, self.partners_file.as_deref());
-        match result {
-            Ok(reg) => {
-                self.replace_registry(reg);
-                Ok(())
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "partner registry reload failed; keeping the previous one");
-                Err(e)
-            }
-        }
+    /// Rebuilds the registry from new inline partners, keeping the rest of the config.
+    pub fn reload_partners(&self, partners: &[PartnerConfig]) -> Result<(), AuthConfigError> {
+        let mut cfg = self.current_config();
+        cfg.partners = partners.to_vec();
+        self.reload(&cfg)
     }
 
-    /// Watches `partners_file` (modification time, every `reload_poll_ms`) and SIGHUP, reloading on
-    /// either. Ends when the service is dropped. `None` without a partners file.
-    pub fn spawn_reloader(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
-        let path = self.partners_file.clone()?;
-        let weak = Arc::downgrade(self);
-        let poll = self.reload_poll;
-        Some(tokio::spawn(reload_loop(weak, path, poll)))
+    /// Re-reads the files the config in force names (`partners_file`, key files).
+    pub fn reload_now(&self) -> Result<(), AuthConfigError> {
+        self.reload(&self.current_config())
+    }
+
+    /// Reloads on SIGHUP and when a watched file changes (modification time and length, checked
+    /// every `reload_poll_ms`): the partners file, the key files and `source.watch`. Requests in
+    /// flight keep the snapshot they started with. Ends when the service is dropped.
+    pub fn spawn_reloader(
+        self: &Arc<Self>,
+        source: Option<ReloadSource>,
+    ) -> tokio::task::JoinHandle<()> {
+        let cfg = self.current_config();
+        let mut watch: Vec<PathBuf> = self.partners_file.iter().cloned().collect();
+        watch.extend(cfg.signing_key_file.iter().cloned());
+        watch.extend(cfg.previous_signing_key_files.iter().cloned());
+        if let Some(s) = &source {
+            watch.extend(s.watch.iter().cloned());
+        }
+        // Installed now, not in the task: a SIGHUP right after start must not hit the default
+        // action, which ends the process.
+        #[cfg(unix)]
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "no SIGHUP handler; reload by file change only"),
+            )
+            .ok();
+        #[cfg(not(unix))]
+        let hup = None;
+        tokio::spawn(reload_loop(
+            Arc::downgrade(self),
+            source,
+            watch,
+            self.reload_poll,
+            hup,
+        ))
     }
 
     /// Makes a new signing key current; the previous one stays in the JWKS until its tokens expire.
@@ -219,6 +275,21 @@ impl AuthService {
     }
 }
 
+fn load_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, AuthConfigError> {
+    paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            SigningKey::from_pem_file(p).map_err(|e| {
+                AuthConfigError::invalid(
+                    format!("auth.previous_signing_key_files[{i}]"),
+                    e.to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
 fn build_registry(
     inline: &[PartnerConfig],
     file: Option<&Path>,
@@ -236,12 +307,22 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-async fn reload_loop(weak: Weak<AuthService>, path: PathBuf, poll: Duration) {
-    let mut last = file_stamp(&path);
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+async fn reload_loop(
+    weak: Weak<AuthService>,
+    source: Option<ReloadSource>,
+    watch: Vec<PathBuf>,
+    poll: Duration,
+    #[allow(unused_mut)] mut hup: Hangup,
+) {
+    let stamps = |paths: &[PathBuf]| paths.iter().map(|p| file_stamp(p)).collect::<Vec<_>>();
+    let mut last = stamps(&watch);
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         #[cfg(unix)]
         let hangup = async {
@@ -253,18 +334,32 @@ async fn reload_loop(weak: Weak<AuthService>, path: PathBuf, poll: Duration) {
             }
         };
         #[cfg(not(unix))]
-        let hangup = std::future::pending::<()>();
+        let hangup = {
+            let _ = &mut hup;
+            std::future::pending::<()>()
+        };
         let forced = tokio::select! {
             _ = tick.tick() => false,
             _ = hangup => true,
         };
         let Some(svc) = weak.upgrade() else { return };
-        let stamp = file_stamp(&path);
-        if forced || stamp != last {
-            last = stamp;
-            // Errors are logged inside; the previous registry stays in force.
-            let _ = svc.reload_now();
+        let now = stamps(&watch);
+        if !forced && now == last {
+            continue;
         }
+        last = now;
+        tracing::info!(signal = forced, "reloading the auth configuration");
+        // Errors are logged inside `reload`; the previous partners and keys stay in force.
+        let _ = match &source {
+            Some(s) => match (s.load)() {
+                Ok(cfg) => svc.reload(&cfg),
+                Err(e) => {
+                    tracing::error!(error = %e, "auth reload failed: the configuration does not load; keeping the previous one");
+                    continue;
+                }
+            },
+            None => svc.reload_now(),
+        };
     }
 }
 

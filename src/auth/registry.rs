@@ -17,6 +17,7 @@ pub struct Partner {
     /// argon2 PHC strings (never the secrets themselves).
     pub secret_hashes: Vec<String>,
     pub scopes: BTreeSet<Scope>,
+    /// Empty means every company (config said `["*"]`; an empty config list is refused).
     pub companies: BTreeSet<String>,
     pub rate_limit: RateLimitConfig,
     pub cors_origins: BTreeSet<String>,
@@ -37,6 +38,9 @@ pub struct Registry {
     by_id: HashMap<String, Arc<Partner>>,
     by_client_id: HashMap<String, Arc<Partner>>,
 }
+
+/// The `companies` entry that grants every legal entity.
+pub const ALL_COMPANIES: &str = "*";
 
 /// At most this many secrets at once: the old and the new one during a rotation.
 const MAX_ACTIVE_SECRETS: usize = 2;
@@ -129,7 +133,14 @@ fn build_partner(i: usize, p: &PartnerConfig) -> Result<Partner, AuthConfigError
     {
         return Err(AuthConfigError::invalid(
             format!("partners[{i}].client_secret_hashes[{j}]"),
-            "is not an argon2 PHC string (create one with `ats-gateway partners create-secret`)",
+            "is not an argon2 PHC string (create one with `ats-gateway partner-secret`)",
+        ));
+    }
+    let all_companies = p.companies.iter().any(|c| c == ALL_COMPANIES);
+    if p.companies.is_empty() || (all_companies && p.companies.len() > 1) {
+        return Err(AuthConfigError::invalid(
+            key("companies"),
+            "list the legal entities (mshr_dataareaid) this partner may see, or [\"*\"] alone for all",
         ));
     }
     if p.rate_limit.per_second == 0 || p.rate_limit.burst == 0 {
@@ -154,7 +165,11 @@ fn build_partner(i: usize, p: &PartnerConfig) -> Result<Partner, AuthConfigError
         client_id: p.client_id.clone(),
         secret_hashes: p.client_secret_hashes.clone(),
         scopes: p.scopes.iter().copied().collect(),
-        companies: p.companies.iter().map(|c| c.to_ascii_lowercase()).collect(),
+        companies: if all_companies {
+            BTreeSet::new()
+        } else {
+            p.companies.iter().map(|c| c.to_ascii_lowercase()).collect()
+        },
         rate_limit: p.rate_limit,
         cors_origins: p.cors_origins.iter().cloned().collect(),
         disabled: p.disabled,
@@ -243,6 +258,17 @@ mod tests {
         let mut p = partner("a", "c");
         p.client_secret_hashes = vec![secrets::hash_secret("1"); 3];
         assert!(Registry::from_config(&[p]).is_err());
+        // A forgotten company list is refused rather than read as "every company".
+        for companies in [vec![], vec!["*".to_string(), "usmf".to_string()]] {
+            let mut p = partner("a", "c");
+            p.companies = companies;
+            let e = Registry::from_config(&[p]).expect_err("companies");
+            assert!(e.to_string().contains("partners[0].companies"), "{e}");
+        }
+        let mut p = partner("a", "c");
+        p.companies = vec!["*".into()];
+        let reg = Registry::from_config(&[p]).expect("all companies");
+        assert!(reg.partner("a").is_some_and(|p| p.companies.is_empty()));
     }
 
     #[test]
