@@ -788,6 +788,49 @@ async fn external_issuer_with_jwks_rotation() {
     );
 }
 
+/// While the IdP's JWKS is broken, its users' tokens do not each cost a fetch: the failure is
+/// remembered for the refresh interval (and retried after it).
+#[tokio::test]
+async fn a_failing_jwks_is_not_refetched_per_request() {
+    for interval in [60, 0] {
+        let k1 = idp_key("k1");
+        let idp = Idp {
+            jwks: Arc::new(Mutex::new(json!({"not": "a jwks"}))),
+            hits: Arc::new(AtomicUsize::new(0)),
+        };
+        let jwks_url = serve_jwks(idp.clone()).await;
+        let (acme, _) = partner("acme", &[Scope::ReferenceRead], 500);
+        let mut cfg = base_config(vec![acme]);
+        cfg.external_issuers = vec![ExternalIssuerConfig {
+            issuer: "https://idp.example/tenant".into(),
+            jwks_url,
+            audience: "ats-frontend".into(),
+            algorithms: vec!["ES256".into()],
+            scope_claim: "roles".into(),
+            partner_claim: "tid".into(),
+            partner_map: BTreeMap::from([("tenant-1".to_string(), "acme".to_string())]),
+            jwks_ttl_secs: 3600,
+            jwks_refresh_min_interval_secs: interval,
+        }];
+        let app = start(cfg).await;
+        let t = user_token(&k1, Algorithm::ES256, json!({}));
+        for _ in 0..3 {
+            assert_invalid_token(app.ping(&t).await).await;
+        }
+        let expected = if interval == 0 { 3 } else { 1 };
+        assert_eq!(
+            idp.hits.load(Ordering::SeqCst),
+            expected,
+            "interval {interval}"
+        );
+        if interval == 0 {
+            // Past the interval, a repaired JWKS is picked up.
+            *idp.jwks.lock().expect("lock") = json!({"keys": [k1.jwk.clone()]});
+            assert_eq!(app.ping(&t).await.status(), 200);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- rate limits, CORS
 
 #[tokio::test]

@@ -199,3 +199,40 @@ async fn no_secret_or_token_in_logs_of_the_whole_gateway() {
     // base64url-encoded JSON header.
     assert!(!text.contains("eyJ"), "a JWT in the logs");
 }
+
+/// RFC 6750 §3.1: a request without credentials (or with another scheme) gets a bare challenge;
+/// a bad token gets `invalid_token`.
+#[tokio::test]
+async fn bearer_challenges_follow_rfc6750() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/option-sets", app.url);
+    let none = app.http.get(&url).send().await.expect("request");
+    let basic = app
+        .http
+        .get(&url)
+        .basic_auth("acme-ats", Some("acme-demo-secret"))
+        .send()
+        .await
+        .expect("request");
+    for resp in [none, basic] {
+        assert_eq!(resp.status(), 401);
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            "Bearer realm=\"ats-gateway\""
+        );
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    let bad = app
+        .http
+        .get(&url)
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 401);
+    let www = bad.headers()["www-authenticate"].to_str().expect("ascii");
+    assert!(
+        www.starts_with("Bearer realm=\"ats-gateway\", error=\"invalid_token\""),
+        "{www}"
+    );
+}

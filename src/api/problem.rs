@@ -21,8 +21,10 @@ pub enum ApiError {
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("unauthorized: {description}")]
+    /// `error` is the RFC 6750 code; `None` when the request carried no credentials at all, which
+    /// RFC 6750 §3.1 answers with a bare challenge.
     Unauthorized {
-        error: &'static str,
+        error: Option<&'static str>,
         description: String,
     },
     #[error("missing scope {scope}")]
@@ -200,10 +202,13 @@ impl IntoResponse for ApiError {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
             ApiError::Unauthorized { error, description } => {
-                let v = format!(
-                    "Bearer realm=\"ats-gateway\", error=\"{error}\", error_description=\"{}\"",
-                    description.replace('"', "'")
-                );
+                let v = match error {
+                    Some(error) => format!(
+                        "Bearer realm=\"ats-gateway\", error=\"{error}\", error_description=\"{}\"",
+                        description.replace('"', "'")
+                    ),
+                    None => "Bearer realm=\"ats-gateway\"".to_string(),
+                };
                 if let Ok(v) = HeaderValue::from_str(&v) {
                     h.insert(header::WWW_AUTHENTICATE, v);
                 }
@@ -332,7 +337,7 @@ mod tests {
             ApiError::param("page_size", "must be between 1 and 200"),
             ApiError::BadRequest("x".into()),
             ApiError::Unauthorized {
-                error: "invalid_token",
+                error: Some("invalid_token"),
                 description: "x".into(),
             },
             ApiError::MissingScope {

@@ -20,6 +20,9 @@ pub struct ExternalIssuer {
     cache: Cache<(), Arc<JwkSet>>,
     last_forced_refresh: Mutex<Option<Instant>>,
     min_refresh_interval: Duration,
+    /// The last failed fetch, answered again without a fetch for `min_refresh_interval`: while
+    /// the IdP is down, its users' tokens must not each cost an outbound call and its timeout.
+    last_failure: Mutex<Option<(Instant, String)>>,
 }
 
 impl ExternalIssuer {
@@ -53,6 +56,7 @@ impl ExternalIssuer {
             http,
             cache,
             last_forced_refresh: Mutex::new(None),
+            last_failure: Mutex::new(None),
             config,
         })
     }
@@ -62,7 +66,7 @@ impl ExternalIssuer {
     pub async fn key_for(&self, kid: &str) -> Result<Jwk, TokenError> {
         let set = self
             .cache
-            .try_get_with((), self.fetch())
+            .try_get_with((), self.fetch_guarded())
             .await
             .map_err(|e| TokenError::Jwks(e.to_string()))?;
         if let Some(k) = set.find(kid) {
@@ -71,7 +75,7 @@ impl ExternalIssuer {
         if !self.claim_refresh_slot() {
             return Err(TokenError::UnknownKid(kid.to_string()));
         }
-        let fresh = self.fetch().await.map_err(TokenError::Jwks)?;
+        let fresh = self.fetch_guarded().await.map_err(TokenError::Jwks)?;
         self.cache.insert((), fresh.clone()).await;
         fresh
             .find(kid)
@@ -90,6 +94,22 @@ impl ExternalIssuer {
             *last = Some(Instant::now());
         }
         allowed
+    }
+
+    /// `fetch`, unless the last one failed within the refresh interval: then its error again.
+    async fn fetch_guarded(&self) -> Result<Arc<JwkSet>, String> {
+        let lock = || match self.last_failure.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((at, why)) = lock().as_ref() {
+            if at.elapsed() < self.min_refresh_interval {
+                return Err(format!("{why} (not retried before the refresh interval)"));
+            }
+        }
+        let result = self.fetch().await;
+        *lock() = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        result
     }
 
     async fn fetch(&self) -> Result<Arc<JwkSet>, String> {

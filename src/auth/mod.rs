@@ -70,6 +70,8 @@ pub struct AuthService {
     /// an ES256 verification per request is the gateway's largest CPU cost. Entries carry the
     /// token's `exp`; the partner's live rights are still applied on every request.
     pub(crate) verified: moka::sync::Cache<[u8; 32], Arc<verify::VerifiedOwn>>,
+    /// Slots for argon2 secret checks at the token endpoint (one per core).
+    pub(crate) secret_checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// Where a reload reads the auth configuration from: the main config file and environment, as at
@@ -130,6 +132,9 @@ impl AuthService {
                 .max_capacity(50_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
+            secret_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }))
     }
 

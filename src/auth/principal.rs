@@ -70,7 +70,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
         .split_once(' ')
         .ok_or(TokenError::Malformed("Authorization without scheme"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(TokenError::Malformed("Authorization scheme is not Bearer"));
+        return Err(TokenError::NotBearer);
     }
     let token = token.trim();
     if token.is_empty() {

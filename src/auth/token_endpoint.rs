@@ -19,6 +19,9 @@ use crate::auth::scopes::Scope;
 use crate::auth::secrets;
 use crate::auth::AuthService;
 
+/// How long a token request may wait for a secret-check slot.
+const SECRET_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug)]
 pub struct OAuthError {
     pub code: &'static str,
@@ -39,14 +42,18 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status = if self.code == "invalid_client" {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
+        let status = match self.code {
+            "invalid_client" => StatusCode::UNAUTHORIZED,
+            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
         };
         let body = json!({"error": self.code, "error_description": self.description});
         let mut resp = (status, Json(body)).into_response();
         no_store(resp.headers_mut());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(1u64));
+        }
         if status == StatusCode::UNAUTHORIZED && self.basic {
             resp.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -74,11 +81,27 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // argon2 is CPU-heavy: keep it off the async workers, but keep the caller's subscriber and
-    // span so the blocking thread's log lines land in the same place.
+    // argon2 costs CPU and ~19 MiB per check: at most a few at once, and a caller that cannot get
+    // a slot soon is told to retry rather than queueing without bound.
+    let permit = tokio::time::timeout(
+        SECRET_CHECK_WAIT,
+        auth.secret_checks.clone().acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(permit)) = permit else {
+        tracing::warn!("token endpoint saturated: secret checks busy");
+        return OAuthError::new(
+            "temporarily_unavailable",
+            "too many token requests; retry shortly",
+        )
+        .into_response();
+    };
+    // Off the async workers, but with the caller's subscriber and span so the blocking thread's
+    // log lines land in the same place.
     let dispatch = tracing::dispatcher::get_default(|d| d.clone());
     let span = tracing::Span::current();
     let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         tracing::dispatcher::with_default(&dispatch, || {
             span.in_scope(|| handle(&auth, &headers, &body))
         })

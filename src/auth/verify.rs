@@ -23,6 +23,8 @@ use crate::auth::AuthService;
 pub enum TokenError {
     #[error("no bearer token")]
     Missing,
+    #[error("Authorization scheme is not Bearer")]
+    NotBearer,
     #[error("malformed token: {0}")]
     Malformed(&'static str),
     #[error("unknown issuer")]
@@ -48,13 +50,16 @@ pub enum TokenError {
 impl TokenError {
     /// The one answer every failure gets: the check that failed is not disclosed.
     pub fn to_api_error(&self) -> ApiError {
-        let description = match self {
-            TokenError::Missing => "a bearer token is required (POST /oauth2/token)",
-            _ => "the access token is invalid or expired",
-        };
-        ApiError::Unauthorized {
-            error: "invalid_token",
-            description: description.into(),
+        match self {
+            // RFC 6750 §3.1: no credentials, or another scheme, get a challenge without an error code.
+            TokenError::Missing | TokenError::NotBearer => ApiError::Unauthorized {
+                error: None,
+                description: "a bearer token is required (POST /oauth2/token)".into(),
+            },
+            _ => ApiError::Unauthorized {
+                error: Some("invalid_token"),
+                description: "the access token is invalid or expired".into(),
+            },
         }
     }
 }
