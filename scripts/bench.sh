@@ -21,7 +21,7 @@ id = "bench"
 client_id = "bench"
 client_secret_hashes = ["$HASH"]
 scopes = ["recruiting-requests:read", "reference:read"]
-companies = ["usmf", "gbsi", "nomf"]
+companies = ["*"]   # no company filter, so the emulator baseline below runs the same query
 rate_limit = { per_second = 1000000, burst = 1000000 }
 TOML
 RUST_LOG=warn $BIN --config "$WORK/bench.toml" sandbox --listen 127.0.0.1:0 --emulator-listen 127.0.0.1:0 --scale "$SCALE" > "$WORK/ready" 2>/dev/null &
