@@ -267,15 +267,60 @@ async fn select_filter_orderby_top_count() {
         .iter()
         .all(|r| r["mshr_estimatedstartdate"].as_str().expect("date") >= "2026-01-01"));
 
-    // Doubled quotes in a literal are fine.
-    let (s, _) = emu
+    // gt / lt / le on a decimal, each result checked against the bound.
+    for (op, holds) in [
+        ("gt", (|x: f64| x > 50000.0) as fn(f64) -> bool),
+        ("lt", |x: f64| x < 50000.0),
+        ("le", |x: f64| x <= 50000.0),
+    ] {
+        let (s, v) = emu
+            .get_json(
+                &format!("{RR}?$select=mshr_compensationhighthreshold&$filter=mshr_compensationhighthreshold%20{op}%2050000"),
+                &t,
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{op}: {v}");
+        assert!(!values(&v).is_empty(), "{op} matches some rows");
+        assert!(
+            values(&v)
+                .iter()
+                .all(|r| r["mshr_compensationhighthreshold"]
+                    .as_f64()
+                    .is_some_and(holds)),
+            "{op}: {v}"
+        );
+    }
+
+    // endswith.
+    let (s, v) = emu.get_json(&format!("{RR}?$select=mshr_recruitingrequestid&$filter=endswith(mshr_recruitingrequestid,'1')"), &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!values(&v).is_empty());
+    assert!(values(&v).iter().all(|r| r["mshr_recruitingrequestid"]
+        .as_str()
+        .expect("id")
+        .ends_with('1')));
+
+    // DateTimeOffset literal (unquoted, `Z`), URL-encoded colons.
+    let (s, v) = emu.get_json(&format!("{RR}?$select=mshr_estimatedstartdate&$filter=mshr_estimatedstartdate%20lt%202026-01-01T00%3A00%3A00Z"), &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!values(&v).is_empty());
+    assert!(values(&v)
+        .iter()
+        .all(|r| r["mshr_estimatedstartdate"].as_str().expect("date") < "2026-01-01"));
+
+    // Doubled quotes unescape to one apostrophe: exactly the seeded O'Bryan matches.
+    let (s, v) = emu
         .get_json(
-            &format!("{RR}?$filter=mshr_description%20eq%20'O''Bryan'"),
+            "mshr_hcmcandidatetohireentities?$select=mshr_lastname,mshr_candidateid&$filter=mshr_lastname%20eq%20'O''Bryan'",
             &t,
             None,
         )
         .await;
-    assert_eq!(s, 200);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(values(&v).len(), 1, "{v}");
+    assert_eq!(values(&v)[0]["mshr_lastname"], "O'Bryan");
+    assert_eq!(values(&v)[0]["mshr_candidateid"], "CAND-000001");
 
     // $orderby desc, $top.
     let (s, v) = emu.get_json(&format!("{RR}?$select=mshr_recruitingrequestid&$orderby=mshr_recruitingrequestid%20desc&$top=10"), &t, None).await;
@@ -588,12 +633,43 @@ async fn annotations_only_when_asked_and_in_the_callers_language() {
         .await
         .expect("send");
     let v: Value = resp.json().await.expect("json");
-    let row = &values(&v)[0];
-    assert_eq!(row[format!("mshr_status{FORMATTED}")], "Aktive");
-    assert!(row[format!("mshr_estimatedstartdate{FORMATTED}")]
+    let row_nb = &values(&v)[0];
+    assert_eq!(row_nb[format!("mshr_status{FORMATTED}")], "Aktive");
+    assert!(row_nb[format!("mshr_estimatedstartdate{FORMATTED}")]
         .as_str()
         .expect("date")
         .contains('.'));
+    // Numbers: decimal comma and no-break-space thousands in nb-NO, the en-US text with its separators swapped.
+    let money = format!("mshr_compensationhighthreshold{FORMATTED}");
+    assert!(
+        row_nb["mshr_compensationhighthreshold"]
+            .as_f64()
+            .expect("amount")
+            >= 1000.0,
+        "the row exercises thousands grouping: {row_nb}"
+    );
+    let en_money = row[&money].as_str().expect("en-US number");
+    let nb_money = row_nb[&money].as_str().expect("nb-NO number");
+    assert!(
+        en_money.contains(',') && en_money.contains('.'),
+        "{en_money}"
+    );
+    assert_eq!(nb_money, en_money.replace(',', "\u{a0}").replace('.', ","));
+    // Lookups: the related row's primary name, whatever the language.
+    let lookup = format!("_mshr_dataareaid_id_value{FORMATTED}");
+    let company = row_nb["_mshr_dataareaid_id_value"]
+        .as_str()
+        .expect("company id");
+    let (s, c) = emu
+        .get_json(
+            &format!("cdm_companies({company})?$select=cdm_name"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(row_nb[&lookup], c["cdm_name"], "{row_nb}");
+    assert_eq!(row_nb[&lookup], row[&lookup]);
     // …and via the application user's configured language.
     let emu_nb = emulator_with(SandboxConfig {
         language: 1044,
