@@ -170,6 +170,7 @@ async fn select_filter_orderby_top_count() {
     assert_eq!(
         keys,
         vec![
+            "@odata.etag",
             "mshr_hcmrecruitingrequestentityid",
             "mshr_recruitingrequestid",
             "mshr_status"
@@ -397,6 +398,7 @@ async fn expand_collections_and_single_with_nested_select() {
             assert_eq!(
                 keys,
                 vec![
+                    "@odata.etag",
                     "mshr_hcmrecruitingrequestpositionentityid",
                     "mshr_positionid",
                     "mshr_status"
@@ -591,13 +593,15 @@ async fn annotations_only_when_asked_and_in_the_callers_language() {
     let q = format!("{RR}?$select=mshr_status,_mshr_dataareaid_id_value,mshr_estimatedstartdate,mshr_compensationhighthreshold&$filter=mshr_status%20eq%20{}&$top=1", emu.config().option_base + 5);
     let (_, plain) = emu.get_json(&q, &t, None).await;
     let row = &values(&plain)[0];
+    // Only the ETag, which every entity carries (wire reference §4), is there without asking.
     assert!(
         row.as_object()
             .expect("obj")
             .keys()
-            .all(|k| !k.contains('@')),
+            .all(|k| k == "@odata.etag" || !k.contains('@')),
         "{row}"
     );
+    assert!(row["@odata.etag"].is_string(), "{row}");
 
     let resp = emu.get(&q, &t, Some(ANNOTATIONS)).await;
     assert_eq!(resp.headers()["preference-applied"], ANNOTATIONS);
@@ -1008,4 +1012,175 @@ async fn service_protection_limits_apply() {
         v["error"]["message"],
         "Number of requests exceeded the limit of 3 over time window of 300 seconds."
     );
+}
+
+const CAND: &str = "mshr_hcmcandidatetohireentities";
+
+async fn patch(
+    emu: &common::Emu,
+    t: &str,
+    url: &str,
+    if_match: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = emu.http.patch(emu.api(url)).bearer_auth(t).json(&body);
+    if let Some(m) = if_match {
+        req = req.header("If-Match", m);
+    }
+    let resp = req.send().await.expect("patch");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn etag_is_the_row_version_whatever_the_select() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let (_, v) = emu
+        .get_json(&format!("{CAND}?$select=mshr_candidateid&$top=2"), &t, None)
+        .await;
+    let id = values(&v)[0]["mshr_hcmcandidatetohireentityid"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let other = values(&v)[1].clone();
+    let in_list = values(&v)[0]["@odata.etag"]
+        .as_str()
+        .expect("etag in a collection")
+        .to_string();
+    assert!(
+        in_list.starts_with("W/\"") && in_list.ends_with('"'),
+        "{in_list}"
+    );
+
+    // Same row, two projections (and the annotated form): one ETag, also sent as the ETag header.
+    let mut seen = Vec::new();
+    for (select, prefer) in [
+        ("mshr_candidateid", None),
+        ("mshr_firstname,mshr_lastname", None),
+        ("mshr_firstname", Some(ANNOTATIONS)),
+    ] {
+        let resp = emu
+            .get(&format!("{CAND}({id})?$select={select}"), &t, prefer)
+            .await;
+        assert_eq!(resp.status(), 200);
+        let header = resp.headers()["etag"].to_str().expect("ascii").to_string();
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["@odata.etag"], header.as_str(), "{body}");
+        seen.push(header);
+    }
+    assert!(seen.iter().all(|e| *e == in_list), "{seen:?} vs {in_list}");
+
+    // A write changes this row's ETag, and only this row's.
+    let (s, _) = patch(
+        &emu,
+        &t,
+        &format!("{CAND}({id})"),
+        None,
+        json!({"mshr_comments": "etag bump"}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, after) = emu
+        .get_json(&format!("{CAND}({id})?$select=mshr_candidateid"), &t, None)
+        .await;
+    assert_ne!(after["@odata.etag"], in_list.as_str(), "{after}");
+    let other_id = other["mshr_hcmcandidatetohireentityid"]
+        .as_str()
+        .expect("id");
+    let (_, o) = emu
+        .get_json(
+            &format!("{CAND}({other_id})?$select=mshr_candidateid"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(o["@odata.etag"], other["@odata.etag"]);
+}
+
+#[tokio::test]
+async fn if_match_on_a_virtual_table_is_refused_and_star_is_not() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let (_, v) = emu
+        .get_json(&format!("{CAND}?$select=mshr_candidateid&$top=1"), &t, None)
+        .await;
+    let row = &values(&v)[0];
+    let id = row["mshr_hcmcandidatetohireentityid"].as_str().expect("id");
+    let etag = row["@odata.etag"].as_str().expect("etag");
+    // Even the current ETag: virtual tables have no optimistic concurrency (wire reference §6/§12).
+    let (s, e) = patch(
+        &emu,
+        &t,
+        &format!("{CAND}({id})"),
+        Some(etag),
+        json!({"mshr_comments": "x"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["code"], "0x8006088D", "{e}");
+    let (_, unchanged) = emu
+        .get_json(&format!("{CAND}({id})?$select=mshr_comments"), &t, None)
+        .await;
+    assert_ne!(
+        unchanged["mshr_comments"], "x",
+        "a refused update writes nothing"
+    );
+    // `If-Match: *` only prevents an upsert-create; the update goes through.
+    let (s, _) = patch(
+        &emu,
+        &t,
+        &format!("{CAND}({id})"),
+        Some("*"),
+        json!({"mshr_comments": "y"}),
+    )
+    .await;
+    assert_eq!(s, 204);
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_whatever_the_path() {
+    let emu = emulator().await;
+    for path in [
+        "no_such_set",
+        "mshr_x(abc",
+        "mshr_x(abc)/nav/deeper",
+        "WhoAmI()",
+    ] {
+        let resp = emu.http.get(emu.api(path)).send().await.expect("send");
+        assert_eq!(resp.status(), 401, "{path}");
+        assert!(resp.headers().contains_key("www-authenticate"), "{path}");
+    }
+    // With a token the same bad paths get their own errors.
+    let t = emu.token().await;
+    assert_eq!(emu.get("no_such_set", &t, None).await.status(), 404);
+    assert_eq!(emu.get("mshr_x(abc", &t, None).await.status(), 400);
+}
+
+#[tokio::test]
+async fn preference_applied_echoes_the_effective_page_size() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let resp = emu
+        .get(
+            &format!("{RR}?$select=mshr_recruitingrequestid"),
+            &t,
+            Some("odata.maxpagesize=9999"),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["preference-applied"],
+        "odata.maxpagesize=5000"
+    );
+    let resp = emu
+        .get(
+            &format!("{RR}?$select=mshr_recruitingrequestid"),
+            &t,
+            Some("odata.maxpagesize=7"),
+        )
+        .await;
+    assert_eq!(resp.headers()["preference-applied"], "odata.maxpagesize=7");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(values(&v).len(), 7);
 }

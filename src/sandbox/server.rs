@@ -22,7 +22,7 @@ use super::error::DvError;
 use super::faults::{FaultKind, FaultSpec, Faults, Limited, ServiceProtection, Stats};
 use super::schema::{schema, EntityDef, NavKind};
 use super::store::{Row, Store};
-use super::{data, metadata, odata, paging, writes};
+use super::{annotations, data, metadata, odata, paging, writes};
 
 pub const API_PREFIX: &str = "/api/data/v9.2";
 const MAX_PAGE: usize = 5000;
@@ -413,6 +413,7 @@ struct Ctx {
     prefs: Vec<String>,
     annotations: AnnotationFilter,
     lang: Lcid,
+    if_match: Option<String>,
 }
 
 impl Ctx {
@@ -433,10 +434,15 @@ impl Ctx {
             .and_then(Lcid::from_code)
             .or_else(|| Lcid::from_code(st.config.language))
             .unwrap_or(Lcid::EnUs);
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string());
         Self {
             prefs,
             annotations,
             lang,
+            if_match,
         }
     }
 
@@ -451,7 +457,9 @@ impl Ctx {
                         "odata.maxpagesize must be greater than 0.",
                     ));
                 }
-                return Ok(Some((n.min(MAX_PAGE), p.clone())));
+                // The effective size is echoed, not the asked one: 5,000 is the ceiling (wire reference §3/§4).
+                let n = n.min(MAX_PAGE);
+                return Ok(Some((n, format!("odata.maxpagesize={n}"))));
             }
         }
         Ok(None)
@@ -481,15 +489,20 @@ async fn dataverse(
             .into_response()
         }
     };
-    let target = match parse_target(&rest) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
-    let name = target_name(&target);
-    let (in_flight, _guard) = st.stats.begin(&name);
+    // Authenticate before answering anything about the path: an anonymous caller gets 401 for any URL.
+    let parsed = parse_target(&rest).map(|t| {
+        let name = target_name(&t);
+        (t, name)
+    });
+    let counted = parsed.as_ref().ok().map(|(_, name)| st.stats.begin(name));
     if let Err(e) = authenticate(&st, &headers) {
         return e.into_response();
     }
+    let ((target, name), (in_flight, _guard)) = match (parsed, counted) {
+        (Ok(t), Some(c)) => (t, c),
+        (Err(e), _) => return e.into_response(),
+        (Ok((_, name)), None) => return DvError::resource_not_found(&name).into_response(),
+    };
     let verdict = st.faults.for_dataverse(&name);
     if verdict.fail == Some(FaultKind::Unauthorized) {
         return unauthorized(&st);
@@ -697,11 +710,16 @@ fn render_row(
         option_base: st.config.option_base,
         store,
     };
-    let mut out = annot.annotate(def, odata::project(def, row, q.select.as_deref()));
     let id = row
         .get(&def.primary_id)
         .and_then(Value::as_str)
         .and_then(|s| Uuid::parse_str(s).ok());
+    // Every entity carries its weak ETag, first, whatever $select or Prefer say (wire reference §4).
+    let mut out = Row::new();
+    if let Some(v) = id.and_then(|id| store.table(def.logical_name)?.version(&id)) {
+        out.insert("@odata.etag".into(), Value::String(annotations::etag(v)));
+    }
+    out.extend(annot.annotate(def, odata::project(def, row, q.select.as_deref())));
     for ex in &q.expand {
         let Some(nav) = def.nav(&ex.nav) else {
             continue;
@@ -891,12 +909,15 @@ fn get_entity(
         json!(context_url(st, def, &q, true)),
     );
     body.extend(render_row(st, ctx, &store, def, row, &q));
-    let extra: Vec<(&'static str, String)> = ctx
+    let mut extra: Vec<(&'static str, String)> = ctx
         .annotations
         .applied
         .iter()
         .map(|a| ("Preference-Applied", a.clone()))
         .collect();
+    if let Some(v) = store.table(def.logical_name).and_then(|t| t.version(&id)) {
+        extra.push(("ETag", annotations::etag(v)));
+    }
     Ok(odata_json(StatusCode::OK, Value::Object(body), &extra))
 }
 
@@ -999,6 +1020,7 @@ fn update(
     let id = parse_id(def, key)?;
     let v = parse_body(def, body)?;
     let mut store = st.store.write().map_err(|_| poisoned())?;
+    check_if_match(ctx, &store, def, &id)?;
     writes::update(&mut store, def, id, &v, st.config.option_base)?;
     if ctx.return_representation() {
         return Ok(representation(st, ctx, &store, def, &id, StatusCode::OK));
@@ -1007,6 +1029,37 @@ fn update(
     resp.headers_mut()
         .insert("OData-Version", HeaderValue::from_static("4.0"));
     Ok(resp)
+}
+
+/// `If-Match: W/"<version>"` (optimistic concurrency, wire reference §6). `If-Match: *` only guards
+/// against creating, which an update of a missing row never does here, so it passes.
+fn check_if_match(ctx: &Ctx, store: &Store, def: &EntityDef, id: &Uuid) -> Result<(), DvError> {
+    let Some(tag) = ctx.if_match.as_deref().filter(|t| *t != "*") else {
+        return Ok(());
+    };
+    // Virtual tables have no row versions to compare (§12), so Dataverse refuses the request outright.
+    if def.is_virtual() {
+        return Err(DvError::new(
+            StatusCode::BAD_REQUEST,
+            "0x8006088D",
+            format!(
+                "Optimistic concurrency is not enabled for entity type {}.",
+                def.logical_name
+            ),
+        ));
+    }
+    let current = store
+        .table(def.logical_name)
+        .and_then(|t| t.version(id))
+        .ok_or_else(|| DvError::record_not_found(def.logical_name, &id.to_string()))?;
+    if tag != annotations::etag(current) {
+        return Err(DvError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "0x80060882",
+            "The version of the existing record doesn't match the RowVersion property provided.",
+        ));
+    }
+    Ok(())
 }
 
 fn delete(st: &EmulatorState, def: &EntityDef, key: &str) -> Result<Response, DvError> {
