@@ -351,6 +351,8 @@ async fn invalid_queries_answer_400_with_dataverse_body() {
     let t = emu.token().await;
     for q in [
         "$filter=mshr_status%20eq",
+        "$filter=startswith(mshr_description,'%25a')",
+        "$filter=endswith(mshr_description,'a%25')",
         "$filter=mshr_description%20eq%20'O'Bryan'",
         "$filter=nosuchcolumn%20eq%201",
         "$select=nosuchcolumn",
@@ -371,6 +373,34 @@ async fn invalid_queries_answer_400_with_dataverse_body() {
         .get_json(&format!("{RR}?$select=Mshr_Status"), &t, None)
         .await;
     assert_eq!(v["error"]["message"], "Could not find a property named 'Mshr_Status' on type 'Microsoft.Dynamics.CRM.mshr_hcmrecruitingrequestentity'.");
+    // Only the anchored end refuses a wildcard: inside the value, or in contains, it is honoured.
+    let (_, v) = emu
+        .get_json(
+            &format!("{RR}?$filter=startswith(mshr_description,'%25a')"),
+            &t,
+            None,
+        )
+        .await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("wildcard"),
+        "{v}"
+    );
+    let (s, v) = emu
+        .get_json(&format!("{RR}?$select=mshr_recruitingrequestid&$filter=startswith(mshr_recruitingrequestid,'NOMF-%25')"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!values(&v).is_empty());
+    let (s, _) = emu
+        .get_json(
+            &format!("{RR}?$filter=contains(mshr_description,'%25a')&$top=1"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
 }
 
 #[tokio::test]
