@@ -811,33 +811,23 @@ fn get_collection(
         return Ok(resp);
     }
     let resume = skiptoken.map(paging::parse_skiptoken).transpose()?;
-    // Dataverse's cookie carries the last row's key values. The emulator's carries only its id, so
-    // it reads the sort values from the row; when that row was deleted between pages, the id alone
-    // still anchors a page ordered by the primary key (the default), and other orders restart.
-    let deleted_anchor: Row;
-    let after = match &resume {
-        Some(r) => match table.get(&r.last) {
-            Some(row) => Some(row),
-            None if q.orderby.is_empty() => {
-                deleted_anchor =
-                    Row::from_iter([(def.primary_id.clone(), json!(r.last.to_string()))]);
-                Some(&deleted_anchor)
-            }
-            None => {
-                return Err(DvError::bad_query(
-                    "The $skiptoken refers to a row that no longer exists; restart paging.",
-                ))
-            }
-        },
-        None => None,
-    };
+    let sort_cols: Vec<&str> = q.orderby.iter().map(|o| o.column.as_str()).collect();
+    // Like Dataverse's, the cookie carries the last row's sort values and key, so the next page is
+    // located from them alone: the anchor row may have been updated or deleted since.
+    let anchor = resume
+        .as_ref()
+        .map(|r| {
+            r.anchor(&def.primary_id, &sort_cols)
+                .ok_or_else(|| DvError::bad_query("The $skiptoken value is not valid."))
+        })
+        .transpose()?;
     // `$top` is ignored when a page size is requested (wire reference §3).
     let (page_size, applied) = match (&page_pref, q.top) {
         (Some((n, p)), _) => (*n, Some(p.clone())),
         (None, Some(top)) => (top.min(MAX_PAGE), None),
         (None, None) => (MAX_PAGE, None),
     };
-    let (page, more) = odata::page_after(def, rows, &q.orderby, after, page_size);
+    let (page, more) = odata::page_after(def, rows, &q.orderby, anchor.as_ref(), page_size);
     let has_more = more && !(page_pref.is_none() && q.top.is_some());
     let next_page = resume.map_or(2, |r| r.page + 1);
     let mut body = Map::new();
@@ -869,7 +859,7 @@ fn get_collection(
     if has_more {
         if let Some(last) = page.last() {
             let first = page.first().copied().unwrap_or(last);
-            let token = paging::skiptoken(&def.primary_id, next_page, first, last);
+            let token = paging::skiptoken(&def.primary_id, &sort_cols, next_page, first, last);
             body.insert(
                 "@odata.nextLink".into(),
                 json!(paging::next_link(&st.url, &def.set_name, &params, &token)),
