@@ -412,6 +412,17 @@ async fn expand_collections_and_single_with_nested_select() {
     );
     let (s, v) = emu.get_json(&q, &t, None).await;
     assert_eq!(s, 200, "{v}");
+    assert!(
+        v["@odata.context"].as_str().expect("context").ends_with(
+            "#mshr_hcmrecruitingrequestentities(mshr_recruitingrequestid,\
+             mshr_FK_HcmRecruitingRequestPositionEntity_RecruitingRequest(mshr_positionid,mshr_status),\
+             mshr_FK_HcmRecruitingRequestSkillEntity_RecruitingRequest(mshr_skillid),\
+             mshr_FK_HcmRecruitingRequestEducationEntity_RecruitingRequest(),\
+             mshr_FK_RecruitingRequestLocation_id(mshr_description))"
+        ),
+        "{}",
+        v["@odata.context"]
+    );
     let rows = values(&v);
     assert!(rows.iter().any(|r| !r
         ["mshr_FK_HcmRecruitingRequestPositionEntity_RecruitingRequest"]

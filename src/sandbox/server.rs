@@ -684,9 +684,21 @@ fn parse_id(def: &EntityDef, key: &str) -> Result<Uuid, DvError> {
 
 fn context_url(st: &EmulatorState, def: &EntityDef, q: &odata::ODataQuery, single: bool) -> String {
     let mut s = format!("{}{API_PREFIX}/$metadata#{}", st.url, def.set_name);
-    if let Some(sel) = &q.select {
+    // Selected properties, then each expansion as `nav(its selected properties)` (wire reference §4).
+    let mut items: Vec<String> = q.select.clone().unwrap_or_default();
+    items.extend(q.expand.iter().map(|ex| {
+        format!(
+            "{}({})",
+            ex.nav,
+            ex.select
+                .as_deref()
+                .map(|s| s.join(","))
+                .unwrap_or_default()
+        )
+    }));
+    if !items.is_empty() {
         s.push('(');
-        s.push_str(&sel.join(","));
+        s.push_str(&items.join(","));
         s.push(')');
     }
     if single {
