@@ -1230,6 +1230,19 @@ async fn if_match_on_a_virtual_table_is_refused_and_star_is_not() {
         unchanged["mshr_comments"], "x",
         "a refused update writes nothing"
     );
+    let resp = emu
+        .http
+        .delete(emu.api(&format!("{CAND}({id})")))
+        .bearer_auth(&t)
+        .header("If-Match", etag)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 400, "DELETE is refused the same way");
+    assert_eq!(
+        emu.get(&format!("{CAND}({id})"), &t, None).await.status(),
+        200
+    );
     // `If-Match: *` only prevents an upsert-create; the update goes through.
     let (s, _) = patch(
         &emu,
@@ -1287,4 +1300,34 @@ async fn preference_applied_echoes_the_effective_page_size() {
     assert_eq!(resp.headers()["preference-applied"], "odata.maxpagesize=7");
     let v: Value = resp.json().await.expect("json");
     assert_eq!(values(&v).len(), 7);
+}
+
+/// Native (dual-write) tables do have optimistic concurrency: a stale ETag is 412, the current one works.
+#[tokio::test]
+async fn if_match_on_a_native_table_checks_the_row_version() {
+    let emu = emulator_with(SandboxConfig {
+        role: RoleConfig {
+            read: vec!["*".into()],
+            write: vec!["*".into()],
+        },
+        ..Default::default()
+    })
+    .await;
+    let t = emu.token().await;
+    let (_, v) = emu
+        .get_json("cdm_companies?$select=cdm_name&$top=1", &t, None)
+        .await;
+    let row = &values(&v)[0];
+    let id = row["cdm_companyid"].as_str().expect("id").to_string();
+    let etag = row["@odata.etag"].as_str().expect("etag").to_string();
+    let url = format!("cdm_companies({id})");
+    let (s, _) = patch(&emu, &t, &url, Some(&etag), json!({"cdm_name": "Renamed"})).await;
+    assert_eq!(s, 204);
+    let (s, e) = patch(&emu, &t, &url, Some(&etag), json!({"cdm_name": "Again"})).await;
+    assert_eq!(s, 412, "{e}");
+    assert_eq!(e["error"]["code"], "0x80060882");
+    let (_, now) = emu
+        .get_json(&format!("{url}?$select=cdm_name"), &t, None)
+        .await;
+    assert_eq!(now["cdm_name"], "Renamed");
 }

@@ -551,7 +551,7 @@ async fn dataverse(
             entity(&st, &set, Access::Write).and_then(|e| update(&st, &ctx, e, &id, &body))
         }
         (&Method::DELETE, Target::Entity { set, id }) => {
-            entity(&st, &set, Access::Delete).and_then(|e| delete(&st, e, &id))
+            entity(&st, &set, Access::Delete).and_then(|e| delete(&st, &ctx, e, &id))
         }
         _ => Err(DvError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -1033,8 +1033,8 @@ fn update(
     Ok(resp)
 }
 
-/// `If-Match: W/"<version>"` (optimistic concurrency, wire reference §6). `If-Match: *` only guards
-/// against creating, which an update of a missing row never does here, so it passes.
+/// `If-Match: W/"<version>"` on PATCH/DELETE (optimistic concurrency, wire reference §6). `If-Match: *`
+/// only guards against creating, which an update of a missing row never does here, so it passes.
 fn check_if_match(ctx: &Ctx, store: &Store, def: &EntityDef, id: &Uuid) -> Result<(), DvError> {
     let Some(tag) = ctx.if_match.as_deref().filter(|t| *t != "*") else {
         return Ok(());
@@ -1064,9 +1064,10 @@ fn check_if_match(ctx: &Ctx, store: &Store, def: &EntityDef, id: &Uuid) -> Resul
     Ok(())
 }
 
-fn delete(st: &EmulatorState, def: &EntityDef, key: &str) -> Result<Response, DvError> {
+fn delete(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, key: &str) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
     let mut store = st.store.write().map_err(|_| poisoned())?;
+    check_if_match(ctx, &store, def, &id)?;
     writes::delete(&mut store, def, id)?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()
