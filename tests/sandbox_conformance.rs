@@ -1331,3 +1331,71 @@ async fn if_match_on_a_native_table_checks_the_row_version() {
         .await;
     assert_eq!(now["cdm_name"], "Renamed");
 }
+
+/// `$orderby` on a lookup sorts by the related row's primary name, not its GUID (wire reference §3),
+/// and paging such a query walks every row once.
+#[tokio::test]
+async fn orderby_a_lookup_sorts_by_the_related_name() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let lookup = "_mshr_dataareaid_id_value";
+    let (s, v) = emu
+        .get_json(
+            &format!("{RR}?$select={lookup}&$orderby={lookup}%20desc"),
+            &t,
+            Some(ANNOTATIONS),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let rows = values(&v);
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r[format!("{lookup}{FORMATTED}")]
+                .as_str()
+                .expect("name")
+                .to_lowercase()
+        })
+        .collect();
+    let mut by_name = names.clone();
+    by_name.sort_by(|a, b| b.cmp(a));
+    assert_eq!(names, by_name);
+    let guids: Vec<&str> = rows
+        .iter()
+        .map(|r| r[lookup].as_str().expect("id"))
+        .collect();
+    let mut by_guid = guids.clone();
+    by_guid.sort_by(|a, b| b.cmp(a));
+    assert_ne!(
+        guids, by_guid,
+        "this seed's GUID order differs from its name order"
+    );
+
+    let mut url = emu.api(&format!("{RR}?$select={lookup}&$orderby={lookup}%20desc"));
+    let mut walked = Vec::new();
+    for _ in 0..rows.len() {
+        let resp = emu
+            .http
+            .get(&url)
+            .bearer_auth(&t)
+            .header("Prefer", "odata.maxpagesize=97")
+            .send()
+            .await
+            .expect("page");
+        let v: Value = resp.json().await.expect("json");
+        walked.extend(
+            values(&v)
+                .iter()
+                .map(|r| r["mshr_hcmrecruitingrequestentityid"].clone()),
+        );
+        match v["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    let all: Vec<Value> = rows
+        .iter()
+        .map(|r| r["mshr_hcmrecruitingrequestentityid"].clone())
+        .collect();
+    assert_eq!(walked, all);
+}

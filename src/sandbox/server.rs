@@ -707,6 +707,17 @@ fn context_url(st: &EmulatorState, def: &EntityDef, q: &odata::ODataQuery, singl
     s
 }
 
+/// The related row's primary name: what a lookup sorts by (and shows as its FormattedValue).
+fn lookup_name(store: &Store, target: &str, id: &Uuid) -> Option<String> {
+    let def = schema().by_logical(target)?;
+    store
+        .table(target)?
+        .get(id)?
+        .get(def.primary_name)?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// Builds the response object for one row: projection, expansions, annotations.
 fn render_row(
     st: &EmulatorState,
@@ -755,7 +766,9 @@ fn render_row(
                     .into_iter()
                     .filter(|r| ex.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
                     .collect();
-                odata::sort_rows(child_def, &mut rows, &ex.orderby);
+                odata::sort_rows(child_def, &mut rows, &ex.orderby, &|t, id| {
+                    lookup_name(store, t, id)
+                });
                 let take = ex.top.unwrap_or(MAX_PAGE).min(MAX_PAGE);
                 let items: Vec<Value> = rows
                     .into_iter()
@@ -839,7 +852,8 @@ fn get_collection(
         (None, Some(top)) => (top.min(MAX_PAGE), None),
         (None, None) => (MAX_PAGE, None),
     };
-    let (page, more) = odata::page_after(def, rows, &q.orderby, anchor.as_ref(), page_size);
+    let names = |t: &str, id: &Uuid| lookup_name(&store, t, id);
+    let (page, more) = odata::page_after(def, rows, &q.orderby, anchor.as_ref(), page_size, &names);
     let has_more = more && !(page_pref.is_none() && q.top.is_some());
     let next_page = resume.map_or(2, |r| r.page + 1);
     let mut body = Map::new();
