@@ -170,6 +170,7 @@ async fn select_filter_orderby_top_count() {
     assert_eq!(
         keys,
         vec![
+            "@odata.etag",
             "mshr_hcmrecruitingrequestentityid",
             "mshr_recruitingrequestid",
             "mshr_status"
@@ -267,15 +268,60 @@ async fn select_filter_orderby_top_count() {
         .iter()
         .all(|r| r["mshr_estimatedstartdate"].as_str().expect("date") >= "2026-01-01"));
 
-    // Doubled quotes in a literal are fine.
-    let (s, _) = emu
+    // gt / lt / le on a decimal, each result checked against the bound.
+    for (op, holds) in [
+        ("gt", (|x: f64| x > 50000.0) as fn(f64) -> bool),
+        ("lt", |x: f64| x < 50000.0),
+        ("le", |x: f64| x <= 50000.0),
+    ] {
+        let (s, v) = emu
+            .get_json(
+                &format!("{RR}?$select=mshr_compensationhighthreshold&$filter=mshr_compensationhighthreshold%20{op}%2050000"),
+                &t,
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{op}: {v}");
+        assert!(!values(&v).is_empty(), "{op} matches some rows");
+        assert!(
+            values(&v)
+                .iter()
+                .all(|r| r["mshr_compensationhighthreshold"]
+                    .as_f64()
+                    .is_some_and(holds)),
+            "{op}: {v}"
+        );
+    }
+
+    // endswith.
+    let (s, v) = emu.get_json(&format!("{RR}?$select=mshr_recruitingrequestid&$filter=endswith(mshr_recruitingrequestid,'1')"), &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!values(&v).is_empty());
+    assert!(values(&v).iter().all(|r| r["mshr_recruitingrequestid"]
+        .as_str()
+        .expect("id")
+        .ends_with('1')));
+
+    // DateTimeOffset literal (unquoted, `Z`), URL-encoded colons.
+    let (s, v) = emu.get_json(&format!("{RR}?$select=mshr_estimatedstartdate&$filter=mshr_estimatedstartdate%20lt%202026-01-01T00%3A00%3A00Z"), &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!values(&v).is_empty());
+    assert!(values(&v)
+        .iter()
+        .all(|r| r["mshr_estimatedstartdate"].as_str().expect("date") < "2026-01-01"));
+
+    // Doubled quotes unescape to one apostrophe: exactly the seeded O'Bryan matches.
+    let (s, v) = emu
         .get_json(
-            &format!("{RR}?$filter=mshr_description%20eq%20'O''Bryan'"),
+            "mshr_hcmcandidatetohireentities?$select=mshr_lastname,mshr_candidateid&$filter=mshr_lastname%20eq%20'O''Bryan'",
             &t,
             None,
         )
         .await;
-    assert_eq!(s, 200);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(values(&v).len(), 1, "{v}");
+    assert_eq!(values(&v)[0]["mshr_lastname"], "O'Bryan");
+    assert_eq!(values(&v)[0]["mshr_candidateid"], "CAND-000001");
 
     // $orderby desc, $top.
     let (s, v) = emu.get_json(&format!("{RR}?$select=mshr_recruitingrequestid&$orderby=mshr_recruitingrequestid%20desc&$top=10"), &t, None).await;
@@ -305,6 +351,8 @@ async fn invalid_queries_answer_400_with_dataverse_body() {
     let t = emu.token().await;
     for q in [
         "$filter=mshr_status%20eq",
+        "$filter=startswith(mshr_description,'%25a')",
+        "$filter=endswith(mshr_description,'a%25')",
         "$filter=mshr_description%20eq%20'O'Bryan'",
         "$filter=nosuchcolumn%20eq%201",
         "$select=nosuchcolumn",
@@ -325,6 +373,34 @@ async fn invalid_queries_answer_400_with_dataverse_body() {
         .get_json(&format!("{RR}?$select=Mshr_Status"), &t, None)
         .await;
     assert_eq!(v["error"]["message"], "Could not find a property named 'Mshr_Status' on type 'Microsoft.Dynamics.CRM.mshr_hcmrecruitingrequestentity'.");
+    // Only the anchored end refuses a wildcard: inside the value, or in contains, it is honoured.
+    let (_, v) = emu
+        .get_json(
+            &format!("{RR}?$filter=startswith(mshr_description,'%25a')"),
+            &t,
+            None,
+        )
+        .await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("wildcard"),
+        "{v}"
+    );
+    let (s, v) = emu
+        .get_json(&format!("{RR}?$select=mshr_recruitingrequestid&$filter=startswith(mshr_recruitingrequestid,'NOMF-%25')"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(!values(&v).is_empty());
+    let (s, _) = emu
+        .get_json(
+            &format!("{RR}?$filter=contains(mshr_description,'%25a')&$top=1"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
 }
 
 #[tokio::test]
@@ -336,6 +412,17 @@ async fn expand_collections_and_single_with_nested_select() {
     );
     let (s, v) = emu.get_json(&q, &t, None).await;
     assert_eq!(s, 200, "{v}");
+    assert!(
+        v["@odata.context"].as_str().expect("context").ends_with(
+            "#mshr_hcmrecruitingrequestentities(mshr_recruitingrequestid,\
+             mshr_FK_HcmRecruitingRequestPositionEntity_RecruitingRequest(mshr_positionid,mshr_status),\
+             mshr_FK_HcmRecruitingRequestSkillEntity_RecruitingRequest(mshr_skillid),\
+             mshr_FK_HcmRecruitingRequestEducationEntity_RecruitingRequest(),\
+             mshr_FK_RecruitingRequestLocation_id(mshr_description))"
+        ),
+        "{}",
+        v["@odata.context"]
+    );
     let rows = values(&v);
     assert!(rows.iter().any(|r| !r
         ["mshr_FK_HcmRecruitingRequestPositionEntity_RecruitingRequest"]
@@ -352,6 +439,7 @@ async fn expand_collections_and_single_with_nested_select() {
             assert_eq!(
                 keys,
                 vec![
+                    "@odata.etag",
                     "mshr_hcmrecruitingrequestpositionentityid",
                     "mshr_positionid",
                     "mshr_status"
@@ -539,6 +627,69 @@ async fn paging_survives_a_row_deleted_between_pages() {
     assert_eq!(seen, all, "every row once, in order, none skipped");
 }
 
+/// Same with `$orderby` on a column with ties: the cookie carries the deleted anchor's sort values
+/// (then its key), so the walk resumes right after it.
+#[tokio::test]
+async fn sorted_paging_survives_the_anchor_row_being_deleted() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let id_col = "mshr_hcmcandidatetohireentityid";
+    let query = format!("{CAND}?$select=mshr_lastname&$orderby=mshr_lastname%20desc");
+    let ids = |v: &Value| -> Vec<String> {
+        values(v)
+            .iter()
+            .map(|r| r[id_col].as_str().expect("id").to_string())
+            .collect()
+    };
+    let (_, all) = emu.get_json(&query, &t, None).await;
+    let all = ids(&all);
+    assert!(all.len() > 10, "seed has candidates");
+    let get = |url: String| {
+        let (http, t) = (emu.http.clone(), t.clone());
+        async move {
+            let resp = http
+                .get(url)
+                .bearer_auth(t)
+                .header("Prefer", "odata.maxpagesize=4")
+                .send()
+                .await
+                .expect("page");
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.expect("json")
+        }
+    };
+    let first = get(emu.api(&query)).await;
+    let mut seen = ids(&first);
+    let anchor = seen.last().expect("a row").clone();
+    let resp = emu
+        .http
+        .delete(emu.api(&format!("{CAND}({anchor})")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 204);
+    let mut next = first["@odata.nextLink"].as_str().map(str::to_string);
+    let link = next.clone().expect("more pages");
+    let token = url::Url::parse(&link)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "$skiptoken")
+        .map(|(_, v)| v.into_owned())
+        .expect("skiptoken");
+    assert!(
+        token.contains("mshr_lastname%2520last%253D"),
+        "sort values in the cookie: {token}"
+    );
+    for _ in 0..all.len() {
+        let Some(url) = next.take() else { break };
+        let v = get(url).await;
+        seen.extend(ids(&v));
+        next = v["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, all, "every row once, in order, none skipped");
+}
+
 #[tokio::test]
 async fn annotations_only_when_asked_and_in_the_callers_language() {
     let emu = emulator().await;
@@ -546,13 +697,15 @@ async fn annotations_only_when_asked_and_in_the_callers_language() {
     let q = format!("{RR}?$select=mshr_status,_mshr_dataareaid_id_value,mshr_estimatedstartdate,mshr_compensationhighthreshold&$filter=mshr_status%20eq%20{}&$top=1", emu.config().option_base + 5);
     let (_, plain) = emu.get_json(&q, &t, None).await;
     let row = &values(&plain)[0];
+    // Only the ETag, which every entity carries (wire reference §4), is there without asking.
     assert!(
         row.as_object()
             .expect("obj")
             .keys()
-            .all(|k| !k.contains('@')),
+            .all(|k| k == "@odata.etag" || !k.contains('@')),
         "{row}"
     );
+    assert!(row["@odata.etag"].is_string(), "{row}");
 
     let resp = emu.get(&q, &t, Some(ANNOTATIONS)).await;
     assert_eq!(resp.headers()["preference-applied"], ANNOTATIONS);
@@ -588,12 +741,43 @@ async fn annotations_only_when_asked_and_in_the_callers_language() {
         .await
         .expect("send");
     let v: Value = resp.json().await.expect("json");
-    let row = &values(&v)[0];
-    assert_eq!(row[format!("mshr_status{FORMATTED}")], "Aktive");
-    assert!(row[format!("mshr_estimatedstartdate{FORMATTED}")]
+    let row_nb = &values(&v)[0];
+    assert_eq!(row_nb[format!("mshr_status{FORMATTED}")], "Aktive");
+    assert!(row_nb[format!("mshr_estimatedstartdate{FORMATTED}")]
         .as_str()
         .expect("date")
         .contains('.'));
+    // Numbers: decimal comma and no-break-space thousands in nb-NO, the en-US text with its separators swapped.
+    let money = format!("mshr_compensationhighthreshold{FORMATTED}");
+    assert!(
+        row_nb["mshr_compensationhighthreshold"]
+            .as_f64()
+            .expect("amount")
+            >= 1000.0,
+        "the row exercises thousands grouping: {row_nb}"
+    );
+    let en_money = row[&money].as_str().expect("en-US number");
+    let nb_money = row_nb[&money].as_str().expect("nb-NO number");
+    assert!(
+        en_money.contains(',') && en_money.contains('.'),
+        "{en_money}"
+    );
+    assert_eq!(nb_money, en_money.replace(',', "\u{a0}").replace('.', ","));
+    // Lookups: the related row's primary name, whatever the language.
+    let lookup = format!("_mshr_dataareaid_id_value{FORMATTED}");
+    let company = row_nb["_mshr_dataareaid_id_value"]
+        .as_str()
+        .expect("company id");
+    let (s, c) = emu
+        .get_json(
+            &format!("cdm_companies({company})?$select=cdm_name"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(row_nb[&lookup], c["cdm_name"], "{row_nb}");
+    assert_eq!(row_nb[&lookup], row[&lookup]);
     // …and via the application user's configured language.
     let emu_nb = emulator_with(SandboxConfig {
         language: 1044,
@@ -932,4 +1116,286 @@ async fn service_protection_limits_apply() {
         v["error"]["message"],
         "Number of requests exceeded the limit of 3 over time window of 300 seconds."
     );
+}
+
+const CAND: &str = "mshr_hcmcandidatetohireentities";
+
+async fn patch(
+    emu: &common::Emu,
+    t: &str,
+    url: &str,
+    if_match: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let mut req = emu.http.patch(emu.api(url)).bearer_auth(t).json(&body);
+    if let Some(m) = if_match {
+        req = req.header("If-Match", m);
+    }
+    let resp = req.send().await.expect("patch");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn etag_is_the_row_version_whatever_the_select() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let (_, v) = emu
+        .get_json(&format!("{CAND}?$select=mshr_candidateid&$top=2"), &t, None)
+        .await;
+    let id = values(&v)[0]["mshr_hcmcandidatetohireentityid"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let other = values(&v)[1].clone();
+    let in_list = values(&v)[0]["@odata.etag"]
+        .as_str()
+        .expect("etag in a collection")
+        .to_string();
+    assert!(
+        in_list.starts_with("W/\"") && in_list.ends_with('"'),
+        "{in_list}"
+    );
+
+    // Same row, two projections (and the annotated form): one ETag, also sent as the ETag header.
+    let mut seen = Vec::new();
+    for (select, prefer) in [
+        ("mshr_candidateid", None),
+        ("mshr_firstname,mshr_lastname", None),
+        ("mshr_firstname", Some(ANNOTATIONS)),
+    ] {
+        let resp = emu
+            .get(&format!("{CAND}({id})?$select={select}"), &t, prefer)
+            .await;
+        assert_eq!(resp.status(), 200);
+        let header = resp.headers()["etag"].to_str().expect("ascii").to_string();
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["@odata.etag"], header.as_str(), "{body}");
+        seen.push(header);
+    }
+    assert!(seen.iter().all(|e| *e == in_list), "{seen:?} vs {in_list}");
+
+    // A write changes this row's ETag, and only this row's.
+    let (s, _) = patch(
+        &emu,
+        &t,
+        &format!("{CAND}({id})"),
+        None,
+        json!({"mshr_comments": "etag bump"}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, after) = emu
+        .get_json(&format!("{CAND}({id})?$select=mshr_candidateid"), &t, None)
+        .await;
+    assert_ne!(after["@odata.etag"], in_list.as_str(), "{after}");
+    let other_id = other["mshr_hcmcandidatetohireentityid"]
+        .as_str()
+        .expect("id");
+    let (_, o) = emu
+        .get_json(
+            &format!("{CAND}({other_id})?$select=mshr_candidateid"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(o["@odata.etag"], other["@odata.etag"]);
+}
+
+#[tokio::test]
+async fn if_match_on_a_virtual_table_is_refused_and_star_is_not() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let (_, v) = emu
+        .get_json(&format!("{CAND}?$select=mshr_candidateid&$top=1"), &t, None)
+        .await;
+    let row = &values(&v)[0];
+    let id = row["mshr_hcmcandidatetohireentityid"].as_str().expect("id");
+    let etag = row["@odata.etag"].as_str().expect("etag");
+    // Even the current ETag: virtual tables have no optimistic concurrency (wire reference §6/§12).
+    let (s, e) = patch(
+        &emu,
+        &t,
+        &format!("{CAND}({id})"),
+        Some(etag),
+        json!({"mshr_comments": "x"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["error"]["code"], "0x8006088D", "{e}");
+    let (_, unchanged) = emu
+        .get_json(&format!("{CAND}({id})?$select=mshr_comments"), &t, None)
+        .await;
+    assert_ne!(
+        unchanged["mshr_comments"], "x",
+        "a refused update writes nothing"
+    );
+    let resp = emu
+        .http
+        .delete(emu.api(&format!("{CAND}({id})")))
+        .bearer_auth(&t)
+        .header("If-Match", etag)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 400, "DELETE is refused the same way");
+    assert_eq!(
+        emu.get(&format!("{CAND}({id})"), &t, None).await.status(),
+        200
+    );
+    // `If-Match: *` only prevents an upsert-create; the update goes through.
+    let (s, _) = patch(
+        &emu,
+        &t,
+        &format!("{CAND}({id})"),
+        Some("*"),
+        json!({"mshr_comments": "y"}),
+    )
+    .await;
+    assert_eq!(s, 204);
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_whatever_the_path() {
+    let emu = emulator().await;
+    for path in [
+        "no_such_set",
+        "mshr_x(abc",
+        "mshr_x(abc)/nav/deeper",
+        "WhoAmI()",
+    ] {
+        let resp = emu.http.get(emu.api(path)).send().await.expect("send");
+        assert_eq!(resp.status(), 401, "{path}");
+        assert!(resp.headers().contains_key("www-authenticate"), "{path}");
+    }
+    // With a token the same bad paths get their own errors.
+    let t = emu.token().await;
+    assert_eq!(emu.get("no_such_set", &t, None).await.status(), 404);
+    assert_eq!(emu.get("mshr_x(abc", &t, None).await.status(), 400);
+}
+
+#[tokio::test]
+async fn preference_applied_echoes_the_effective_page_size() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let resp = emu
+        .get(
+            &format!("{RR}?$select=mshr_recruitingrequestid"),
+            &t,
+            Some("odata.maxpagesize=9999"),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["preference-applied"],
+        "odata.maxpagesize=5000"
+    );
+    let resp = emu
+        .get(
+            &format!("{RR}?$select=mshr_recruitingrequestid"),
+            &t,
+            Some("odata.maxpagesize=7"),
+        )
+        .await;
+    assert_eq!(resp.headers()["preference-applied"], "odata.maxpagesize=7");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(values(&v).len(), 7);
+}
+
+/// Native (dual-write) tables do have optimistic concurrency: a stale ETag is 412, the current one works.
+#[tokio::test]
+async fn if_match_on_a_native_table_checks_the_row_version() {
+    let emu = emulator_with(SandboxConfig {
+        role: RoleConfig {
+            read: vec!["*".into()],
+            write: vec!["*".into()],
+        },
+        ..Default::default()
+    })
+    .await;
+    let t = emu.token().await;
+    let (_, v) = emu
+        .get_json("cdm_companies?$select=cdm_name&$top=1", &t, None)
+        .await;
+    let row = &values(&v)[0];
+    let id = row["cdm_companyid"].as_str().expect("id").to_string();
+    let etag = row["@odata.etag"].as_str().expect("etag").to_string();
+    let url = format!("cdm_companies({id})");
+    let (s, _) = patch(&emu, &t, &url, Some(&etag), json!({"cdm_name": "Renamed"})).await;
+    assert_eq!(s, 204);
+    let (s, e) = patch(&emu, &t, &url, Some(&etag), json!({"cdm_name": "Again"})).await;
+    assert_eq!(s, 412, "{e}");
+    assert_eq!(e["error"]["code"], "0x80060882");
+    let (_, now) = emu
+        .get_json(&format!("{url}?$select=cdm_name"), &t, None)
+        .await;
+    assert_eq!(now["cdm_name"], "Renamed");
+}
+
+/// `$orderby` on a lookup sorts by the related row's primary name, not its GUID (wire reference §3),
+/// and paging such a query walks every row once.
+#[tokio::test]
+async fn orderby_a_lookup_sorts_by_the_related_name() {
+    let emu = emulator().await;
+    let t = emu.token().await;
+    let lookup = "_mshr_dataareaid_id_value";
+    let (s, v) = emu
+        .get_json(
+            &format!("{RR}?$select={lookup}&$orderby={lookup}%20desc"),
+            &t,
+            Some(ANNOTATIONS),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let rows = values(&v);
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r[format!("{lookup}{FORMATTED}")]
+                .as_str()
+                .expect("name")
+                .to_lowercase()
+        })
+        .collect();
+    let mut by_name = names.clone();
+    by_name.sort_by(|a, b| b.cmp(a));
+    assert_eq!(names, by_name);
+    let guids: Vec<&str> = rows
+        .iter()
+        .map(|r| r[lookup].as_str().expect("id"))
+        .collect();
+    let mut by_guid = guids.clone();
+    by_guid.sort_by(|a, b| b.cmp(a));
+    assert_ne!(
+        guids, by_guid,
+        "this seed's GUID order differs from its name order"
+    );
+
+    let mut url = emu.api(&format!("{RR}?$select={lookup}&$orderby={lookup}%20desc"));
+    let mut walked = Vec::new();
+    for _ in 0..rows.len() {
+        let resp = emu
+            .http
+            .get(&url)
+            .bearer_auth(&t)
+            .header("Prefer", "odata.maxpagesize=97")
+            .send()
+            .await
+            .expect("page");
+        let v: Value = resp.json().await.expect("json");
+        walked.extend(
+            values(&v)
+                .iter()
+                .map(|r| r["mshr_hcmrecruitingrequestentityid"].clone()),
+        );
+        match v["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    let all: Vec<Value> = rows
+        .iter()
+        .map(|r| r["mshr_hcmrecruitingrequestentityid"].clone())
+        .collect();
+    assert_eq!(walked, all);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use ats_gateway::sandbox::entra::{demo_certificate, other_certificate};
+use ats_gateway::sandbox::entra::{demo_certificate, other_certificate, sign_client_assertion};
 use ats_gateway::upstream::{
     CertificateCredential, ClientCredential, DataverseClient, DataverseConfig, Secret, TokenConfig,
     TokenProvider, UpstreamError,
@@ -236,4 +236,126 @@ async fn certificate_assertion_success_and_wrong_certificate() {
         }
         other => panic!("expected AADSTS700027, got {other:?}"),
     }
+}
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Well-formed assertion claims for `client` addressed to `aud`, valid from now for five minutes.
+fn assertion_claims(client: &str, aud: &str) -> serde_json::Map<String, Value> {
+    let now = chrono::Utc::now().timestamp();
+    let v = serde_json::json!({
+        "aud": aud, "iss": client, "sub": client,
+        "jti": uuid::Uuid::new_v4().to_string(), "nbf": now, "exp": now + 300,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
+async fn assertion_request(
+    emu: &common::Emu,
+    client: &str,
+    assertion: &str,
+    scope: &str,
+) -> (u16, Value) {
+    token_error(
+        emu,
+        &emu.handle.token_url(),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("scope", scope),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_bad_assertion_error_over_http() {
+    let emu = emulator().await;
+    let cid = emu.config().cert_client_id.to_string();
+    let aud = emu.handle.token_url();
+    let scope = format!("{}/.default", emu.handle.url);
+    let (cert, key) = demo_certificate();
+    let now = chrono::Utc::now().timestamp();
+    let sign = |claims: &serde_json::Map<String, Value>, ps256: bool| {
+        sign_client_assertion(claims, ps256, cert, key).expect("sign with the demo certificate")
+    };
+    let with = |k: &str, v: Value| {
+        let mut c = assertion_claims(&cid, &aud);
+        c.insert(k.to_string(), v);
+        c
+    };
+    // (claims, http status, error, AADSTS code) — both header variants are exercised.
+    let cases: Vec<(serde_json::Map<String, Value>, u16, &str, u64)> = vec![
+        (
+            with("exp", (now - 3600).into()),
+            401,
+            "invalid_client",
+            700024,
+        ),
+        (
+            with("nbf", (now + 3600).into()),
+            401,
+            "invalid_client",
+            700024,
+        ),
+        (
+            with(
+                "aud",
+                "https://login.microsoftonline.com/other/oauth2/v2.0/token".into(),
+            ),
+            401,
+            "invalid_client",
+            700023,
+        ),
+        (
+            with("iss", "11111111-2222-3333-4444-555555555555".into()),
+            401,
+            "invalid_client",
+            700021,
+        ),
+        (
+            with("sub", "11111111-2222-3333-4444-555555555555".into()),
+            401,
+            "invalid_client",
+            700021,
+        ),
+        (with("jti", "".into()), 400, "invalid_request", 50027),
+    ];
+    for (i, (claims, status, error, code)) in cases.into_iter().enumerate() {
+        let (s, v) = assertion_request(&emu, &cid, &sign(&claims, i % 2 == 0), &scope).await;
+        assert_eq!(s, status, "{code}: {v}");
+        assert_entra_error(&v, error, code);
+    }
+
+    // Not a JWT at all.
+    let (s, v) = assertion_request(&emu, &cid, "not-a-jwt", &scope).await;
+    assert_eq!(s, 400, "{v}");
+    assert_entra_error(&v, "invalid_request", 50027);
+
+    // The same assertion twice: accepted once, then a replay (jti).
+    let once = sign(&assertion_claims(&cid, &aud), true);
+    let first = emu
+        .token_response(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &cid),
+            ("scope", &scope),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &once),
+        ])
+        .await;
+    assert_eq!(first.status(), 200, "a fresh assertion is accepted");
+    let (s, v) = assertion_request(&emu, &cid, &once, &scope).await;
+    assert_eq!(s, 401, "{v}");
+    assert_entra_error(&v, "invalid_client", 50012);
+
+    // A valid assertion but a scope that is not a resource at all: 70011.
+    let fresh = sign(&assertion_claims(&cid, &aud), false);
+    let (s, v) = assertion_request(&emu, &cid, &fresh, "openid").await;
+    assert_eq!(s, 400, "{v}");
+    assert_entra_error(&v, "invalid_scope", 70011);
 }

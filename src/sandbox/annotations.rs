@@ -165,12 +165,12 @@ pub struct Annotator<'a> {
 
 impl Annotator<'_> {
     /// Returns `row` with annotations inserted immediately before the properties they annotate.
+    /// `@odata.etag` is not an annotation here: the caller adds it to every entity.
     pub fn annotate(&self, entity: &EntityDef, row: Row) -> Row {
         if !self.filter.any() {
             return row;
         }
         let mut out = Map::with_capacity(row.len() * 2);
-        out.insert("@odata.etag".into(), Value::String(etag_of(&row)));
         for (k, v) in row {
             if let (Some(col), false) = (entity.column(&k), v.is_null()) {
                 let formatted = self.formatted(col.ty, &v);
@@ -214,13 +214,9 @@ impl Annotator<'_> {
     }
 }
 
-/// Weak ETag derived from the row's content: virtual tables have no row version, so the emulator
-/// makes one that changes whenever the row does.
-pub fn etag_of(row: &Row) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(row).unwrap_or_default().hash(&mut h);
-    format!("W/\"{}\"", h.finish() % 100_000_000)
+/// Weak ETag from a row version (wire reference §4: `W/"<rowversion integer>"`).
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
 }
 
 impl ColType {

@@ -1,6 +1,7 @@
 //! Server-driven paging like Dataverse (wire reference §4): `@odata.nextLink` carries a `$skiptoken`
-//! holding a paging cookie with the last and first primary keys of the page. The emulator resumes
-//! after the `last` key, so inserts between pages never duplicate or skip rows.
+//! holding a paging cookie with, for each `$orderby` column and then the primary key, the page's last
+//! and first values. The emulator resumes after the `last` values alone, so rows inserted, updated or
+//! deleted between pages (the anchor row included) never duplicate or skip rows.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
@@ -27,14 +28,54 @@ fn row_id(row: &Row, pk: &str) -> String {
         .to_uppercase()
 }
 
-/// `<cookie pagenumber="N" pagingcookie="<enc(<cookie page="N-1"><pk last="{..}" first="{..}" /></cookie>)>" istracking="False" />`
-pub fn skiptoken(pk: &str, next_page: usize, first: &Row, last: &Row) -> String {
-    let inner = format!(
-        "<cookie page=\"{}\"><{pk} last=\"{{{}}}\" first=\"{{{}}}\" /></cookie>",
-        next_page.saturating_sub(1),
+/// A column value as cookie text; `None` for null (the attribute is then left out).
+fn cookie_text(row: &Row, col: &str) -> Option<String> {
+    match row.get(col)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&")
+}
+
+/// `<cookie pagenumber="N" pagingcookie="<enc(<cookie page="N-1"><col last=".." first=".." />…<pk last="{..}" first="{..}" /></cookie>)>" istracking="False" />`
+/// `sort_cols` are the `$orderby` columns (the primary key, always last, is not repeated).
+pub fn skiptoken(
+    pk: &str,
+    sort_cols: &[&str],
+    next_page: usize,
+    first: &Row,
+    last: &Row,
+) -> String {
+    let mut inner = format!("<cookie page=\"{}\">", next_page.saturating_sub(1));
+    for col in sort_cols.iter().filter(|c| **c != pk) {
+        inner.push('<');
+        inner.push_str(col);
+        for (name, row) in [("last", last), ("first", first)] {
+            if let Some(t) = cookie_text(row, col) {
+                inner.push_str(&format!(" {name}=\"{}\"", xml_escape(&t)));
+            }
+        }
+        inner.push_str(" />");
+    }
+    inner.push_str(&format!(
+        "<{pk} last=\"{{{}}}\" first=\"{{{}}}\" /></cookie>",
         row_id(last, pk),
         row_id(first, pk)
-    );
+    ));
     format!(
         "<cookie pagenumber=\"{next_page}\" pagingcookie=\"{}\" istracking=\"False\" />",
         enc(&enc(&inner))
@@ -58,11 +99,30 @@ fn attr<'a>(s: &'a str, name: &str) -> Option<&'a str> {
     Some(&s[start..end])
 }
 
-/// What a `$skiptoken` says: the page it leads to and the last row of the previous page.
+/// What a `$skiptoken` says: the page it leads to and the previous page's last row, as values.
 #[derive(Debug, PartialEq)]
 pub struct Resume {
     pub page: usize,
     pub last: Uuid,
+    /// Each element of the inner cookie before the key: column and its `last` text (`None` = null).
+    pub sort_values: Vec<(String, Option<String>)>,
+}
+
+impl Resume {
+    /// A stand-in for the previous page's last row, built from the cookie alone (the row itself may
+    /// be gone). `None` when the cookie lacks one of `sort_cols` (a token from another query).
+    pub fn anchor(&self, pk: &str, sort_cols: &[&str]) -> Option<Row> {
+        let mut row = Row::new();
+        for col in sort_cols.iter().filter(|c| **c != pk) {
+            let (_, text) = self.sort_values.iter().find(|(c, _)| c == col)?;
+            row.insert(
+                (*col).to_string(),
+                text.clone().map_or(Value::Null, Value::String),
+            );
+        }
+        row.insert(pk.to_string(), Value::String(self.last.to_string()));
+        Some(row)
+    }
 }
 
 pub fn parse_skiptoken(token: &str) -> Result<Resume, DvError> {
@@ -78,9 +138,26 @@ pub fn parse_skiptoken(token: &str) -> Result<Resume, DvError> {
     let inner = percent_decode_str(&once)
         .decode_utf8()
         .map_err(|_| invalid())?;
-    let last = attr(&inner, "last").ok_or_else(invalid)?;
+    // Elements inside `<cookie page="n">…</cookie>`: sort columns first, the primary key last.
+    let mut elements: Vec<(String, Option<String>)> = inner
+        .split('<')
+        .filter_map(|el| {
+            let el = el.trim().trim_end_matches("/>").trim_end_matches('>');
+            let name = el.split_whitespace().next()?;
+            if name == "cookie" || name.starts_with('/') {
+                return None;
+            }
+            Some((name.to_string(), attr(el, " last").map(xml_unescape)))
+        })
+        .collect();
+    let (_, last) = elements.pop().ok_or_else(invalid)?;
+    let last = last.ok_or_else(invalid)?;
     let last = Uuid::parse_str(last.trim_matches(['{', '}'])).map_err(|_| invalid())?;
-    Ok(Resume { page, last })
+    Ok(Resume {
+        page,
+        last,
+        sort_values: elements,
+    })
 }
 
 #[cfg(test)]
@@ -96,7 +173,7 @@ mod tests {
     fn token_round_trips_through_a_url() {
         let a = row("00000001-0000-0000-0000-000000000001");
         let b = row("00000001-0000-0000-0000-000000000002");
-        let tok = skiptoken("pk", 2, &a, &b);
+        let tok = skiptoken("pk", &[], 2, &a, &b);
         assert!(tok.starts_with("<cookie pagenumber=\"2\" pagingcookie=\"%253Ccookie"));
         let link = next_link("http://h", "s", &[("$select".into(), "pk".into())], &tok);
         let url = url::Url::parse(&link).expect("url");
@@ -111,9 +188,40 @@ mod tests {
             resume,
             Resume {
                 page: 2,
-                last: Uuid::from_u128(0x00000001_0000_0000_0000_000000000002)
+                last: Uuid::from_u128(0x00000001_0000_0000_0000_000000000002),
+                sort_values: vec![],
             }
         );
         assert!(parse_skiptoken("garbage").is_err());
+    }
+
+    #[test]
+    fn sort_values_round_trip_with_markup_and_nulls() {
+        let first = json!({"pk": "00000001-0000-0000-0000-000000000001", "d": "a", "n": 2.5})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let last = json!({"pk": "00000001-0000-0000-0000-000000000002", "d": "O'Bryan & <\"co\">", "n": null})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let tok = skiptoken("pk", &["d", "n", "pk"], 3, &first, &last);
+        let r = parse_skiptoken(&tok).expect("valid");
+        assert_eq!(r.page, 3);
+        assert_eq!(
+            r.sort_values,
+            vec![
+                ("d".to_string(), Some("O'Bryan & <\"co\">".to_string())),
+                ("n".to_string(), None),
+            ]
+        );
+        let anchor = r.anchor("pk", &["d", "n"]).expect("anchor");
+        assert_eq!(anchor["d"], "O'Bryan & <\"co\">");
+        assert!(anchor["n"].is_null());
+        assert_eq!(anchor["pk"], "00000001-0000-0000-0000-000000000002");
+        assert!(
+            r.anchor("pk", &["other"]).is_none(),
+            "a token from another $orderby"
+        );
     }
 }

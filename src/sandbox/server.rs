@@ -22,7 +22,7 @@ use super::error::DvError;
 use super::faults::{FaultKind, FaultSpec, Faults, Limited, ServiceProtection, Stats};
 use super::schema::{schema, EntityDef, NavKind};
 use super::store::{Row, Store};
-use super::{data, metadata, odata, paging, writes};
+use super::{annotations, data, metadata, odata, paging, writes};
 
 pub const API_PREFIX: &str = "/api/data/v9.2";
 const MAX_PAGE: usize = 5000;
@@ -413,6 +413,7 @@ struct Ctx {
     prefs: Vec<String>,
     annotations: AnnotationFilter,
     lang: Lcid,
+    if_match: Option<String>,
 }
 
 impl Ctx {
@@ -433,10 +434,15 @@ impl Ctx {
             .and_then(Lcid::from_code)
             .or_else(|| Lcid::from_code(st.config.language))
             .unwrap_or(Lcid::EnUs);
+        let if_match = headers
+            .get(header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string());
         Self {
             prefs,
             annotations,
             lang,
+            if_match,
         }
     }
 
@@ -451,7 +457,9 @@ impl Ctx {
                         "odata.maxpagesize must be greater than 0.",
                     ));
                 }
-                return Ok(Some((n.min(MAX_PAGE), p.clone())));
+                // The effective size is echoed, not the asked one: 5,000 is the ceiling (wire reference §3/§4).
+                let n = n.min(MAX_PAGE);
+                return Ok(Some((n, format!("odata.maxpagesize={n}"))));
             }
         }
         Ok(None)
@@ -481,15 +489,20 @@ async fn dataverse(
             .into_response()
         }
     };
-    let target = match parse_target(&rest) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
-    let name = target_name(&target);
-    let (in_flight, _guard) = st.stats.begin(&name);
+    // Authenticate before answering anything about the path: an anonymous caller gets 401 for any URL.
+    let parsed = parse_target(&rest).map(|t| {
+        let name = target_name(&t);
+        (t, name)
+    });
+    let counted = parsed.as_ref().ok().map(|(_, name)| st.stats.begin(name));
     if let Err(e) = authenticate(&st, &headers) {
         return e.into_response();
     }
+    let ((target, name), (in_flight, _guard)) = match (parsed, counted) {
+        (Ok(t), Some(c)) => (t, c),
+        (Err(e), _) => return e.into_response(),
+        (Ok((_, name)), None) => return DvError::resource_not_found(&name).into_response(),
+    };
     let verdict = st.faults.for_dataverse(&name);
     if verdict.fail == Some(FaultKind::Unauthorized) {
         return unauthorized(&st);
@@ -538,7 +551,7 @@ async fn dataverse(
             entity(&st, &set, Access::Write).and_then(|e| update(&st, &ctx, e, &id, &body))
         }
         (&Method::DELETE, Target::Entity { set, id }) => {
-            entity(&st, &set, Access::Delete).and_then(|e| delete(&st, e, &id))
+            entity(&st, &set, Access::Delete).and_then(|e| delete(&st, &ctx, e, &id))
         }
         _ => Err(DvError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -671,15 +684,38 @@ fn parse_id(def: &EntityDef, key: &str) -> Result<Uuid, DvError> {
 
 fn context_url(st: &EmulatorState, def: &EntityDef, q: &odata::ODataQuery, single: bool) -> String {
     let mut s = format!("{}{API_PREFIX}/$metadata#{}", st.url, def.set_name);
-    if let Some(sel) = &q.select {
+    // Selected properties, then each expansion as `nav(its selected properties)` (wire reference §4).
+    let mut items: Vec<String> = q.select.clone().unwrap_or_default();
+    items.extend(q.expand.iter().map(|ex| {
+        format!(
+            "{}({})",
+            ex.nav,
+            ex.select
+                .as_deref()
+                .map(|s| s.join(","))
+                .unwrap_or_default()
+        )
+    }));
+    if !items.is_empty() {
         s.push('(');
-        s.push_str(&sel.join(","));
+        s.push_str(&items.join(","));
         s.push(')');
     }
     if single {
         s.push_str("/$entity");
     }
     s
+}
+
+/// The related row's primary name: what a lookup sorts by (and shows as its FormattedValue).
+fn lookup_name(store: &Store, target: &str, id: &Uuid) -> Option<String> {
+    let def = schema().by_logical(target)?;
+    store
+        .table(target)?
+        .get(id)?
+        .get(def.primary_name)?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Builds the response object for one row: projection, expansions, annotations.
@@ -697,11 +733,16 @@ fn render_row(
         option_base: st.config.option_base,
         store,
     };
-    let mut out = annot.annotate(def, odata::project(def, row, q.select.as_deref()));
     let id = row
         .get(&def.primary_id)
         .and_then(Value::as_str)
         .and_then(|s| Uuid::parse_str(s).ok());
+    // Every entity carries its weak ETag, first, whatever $select or Prefer say (wire reference §4).
+    let mut out = Row::new();
+    if let Some(v) = id.and_then(|id| store.table(def.logical_name)?.version(&id)) {
+        out.insert("@odata.etag".into(), Value::String(annotations::etag(v)));
+    }
+    out.extend(annot.annotate(def, odata::project(def, row, q.select.as_deref())));
     for ex in &q.expand {
         let Some(nav) = def.nav(&ex.nav) else {
             continue;
@@ -725,7 +766,9 @@ fn render_row(
                     .into_iter()
                     .filter(|r| ex.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
                     .collect();
-                odata::sort_rows(child_def, &mut rows, &ex.orderby);
+                odata::sort_rows(child_def, &mut rows, &ex.orderby, &|t, id| {
+                    lookup_name(store, t, id)
+                });
                 let take = ex.top.unwrap_or(MAX_PAGE).min(MAX_PAGE);
                 let items: Vec<Value> = rows
                     .into_iter()
@@ -793,33 +836,24 @@ fn get_collection(
         return Ok(resp);
     }
     let resume = skiptoken.map(paging::parse_skiptoken).transpose()?;
-    // Dataverse's cookie carries the last row's key values. The emulator's carries only its id, so
-    // it reads the sort values from the row; when that row was deleted between pages, the id alone
-    // still anchors a page ordered by the primary key (the default), and other orders restart.
-    let deleted_anchor: Row;
-    let after = match &resume {
-        Some(r) => match table.get(&r.last) {
-            Some(row) => Some(row),
-            None if q.orderby.is_empty() => {
-                deleted_anchor =
-                    Row::from_iter([(def.primary_id.clone(), json!(r.last.to_string()))]);
-                Some(&deleted_anchor)
-            }
-            None => {
-                return Err(DvError::bad_query(
-                    "The $skiptoken refers to a row that no longer exists; restart paging.",
-                ))
-            }
-        },
-        None => None,
-    };
+    let sort_cols: Vec<&str> = q.orderby.iter().map(|o| o.column.as_str()).collect();
+    // Like Dataverse's, the cookie carries the last row's sort values and key, so the next page is
+    // located from them alone: the anchor row may have been updated or deleted since.
+    let anchor = resume
+        .as_ref()
+        .map(|r| {
+            r.anchor(&def.primary_id, &sort_cols)
+                .ok_or_else(|| DvError::bad_query("The $skiptoken value is not valid."))
+        })
+        .transpose()?;
     // `$top` is ignored when a page size is requested (wire reference §3).
     let (page_size, applied) = match (&page_pref, q.top) {
         (Some((n, p)), _) => (*n, Some(p.clone())),
         (None, Some(top)) => (top.min(MAX_PAGE), None),
         (None, None) => (MAX_PAGE, None),
     };
-    let (page, more) = odata::page_after(def, rows, &q.orderby, after, page_size);
+    let names = |t: &str, id: &Uuid| lookup_name(&store, t, id);
+    let (page, more) = odata::page_after(def, rows, &q.orderby, anchor.as_ref(), page_size, &names);
     let has_more = more && !(page_pref.is_none() && q.top.is_some());
     let next_page = resume.map_or(2, |r| r.page + 1);
     let mut body = Map::new();
@@ -851,7 +885,7 @@ fn get_collection(
     if has_more {
         if let Some(last) = page.last() {
             let first = page.first().copied().unwrap_or(last);
-            let token = paging::skiptoken(&def.primary_id, next_page, first, last);
+            let token = paging::skiptoken(&def.primary_id, &sort_cols, next_page, first, last);
             body.insert(
                 "@odata.nextLink".into(),
                 json!(paging::next_link(&st.url, &def.set_name, &params, &token)),
@@ -891,12 +925,15 @@ fn get_entity(
         json!(context_url(st, def, &q, true)),
     );
     body.extend(render_row(st, ctx, &store, def, row, &q));
-    let extra: Vec<(&'static str, String)> = ctx
+    let mut extra: Vec<(&'static str, String)> = ctx
         .annotations
         .applied
         .iter()
         .map(|a| ("Preference-Applied", a.clone()))
         .collect();
+    if let Some(v) = store.table(def.logical_name).and_then(|t| t.version(&id)) {
+        extra.push(("ETag", annotations::etag(v)));
+    }
     Ok(odata_json(StatusCode::OK, Value::Object(body), &extra))
 }
 
@@ -999,6 +1036,7 @@ fn update(
     let id = parse_id(def, key)?;
     let v = parse_body(def, body)?;
     let mut store = st.store.write().map_err(|_| poisoned())?;
+    check_if_match(ctx, &store, def, &id)?;
     writes::update(&mut store, def, id, &v, st.config.option_base)?;
     if ctx.return_representation() {
         return Ok(representation(st, ctx, &store, def, &id, StatusCode::OK));
@@ -1009,9 +1047,41 @@ fn update(
     Ok(resp)
 }
 
-fn delete(st: &EmulatorState, def: &EntityDef, key: &str) -> Result<Response, DvError> {
+/// `If-Match: W/"<version>"` on PATCH/DELETE (optimistic concurrency, wire reference §6). `If-Match: *`
+/// only guards against creating, which an update of a missing row never does here, so it passes.
+fn check_if_match(ctx: &Ctx, store: &Store, def: &EntityDef, id: &Uuid) -> Result<(), DvError> {
+    let Some(tag) = ctx.if_match.as_deref().filter(|t| *t != "*") else {
+        return Ok(());
+    };
+    // Virtual tables have no row versions to compare (§12), so Dataverse refuses the request outright.
+    if def.is_virtual() {
+        return Err(DvError::new(
+            StatusCode::BAD_REQUEST,
+            "0x8006088D",
+            format!(
+                "Optimistic concurrency is not enabled for entity type {}.",
+                def.logical_name
+            ),
+        ));
+    }
+    let current = store
+        .table(def.logical_name)
+        .and_then(|t| t.version(id))
+        .ok_or_else(|| DvError::record_not_found(def.logical_name, &id.to_string()))?;
+    if tag != annotations::etag(current) {
+        return Err(DvError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "0x80060882",
+            "The version of the existing record doesn't match the RowVersion property provided.",
+        ));
+    }
+    Ok(())
+}
+
+fn delete(st: &EmulatorState, ctx: &Ctx, def: &EntityDef, key: &str) -> Result<Response, DvError> {
     let id = parse_id(def, key)?;
     let mut store = st.store.write().map_err(|_| poisoned())?;
+    check_if_match(ctx, &store, def, &id)?;
     writes::delete(&mut store, def, id)?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()

@@ -15,6 +15,10 @@ pub struct Table {
     index: HashMap<Uuid, usize>,
     /// Child rows by (lookup property, parent id), for `$expand` of collections without a scan.
     children: HashMap<(String, Uuid), Vec<usize>>,
+    /// Row version per primary key (Dataverse's rowversion, the `@odata.etag` value): set on insert and
+    /// bumped on every update, kept outside the row so projections never see or change it.
+    versions: HashMap<Uuid, u64>,
+    next_version: u64,
     pk: String,
 }
 
@@ -28,12 +32,33 @@ impl Table {
 
     /// Adds a row; it must carry its primary key as a GUID string.
     pub fn insert(&mut self, row: Row) {
-        let idx = self.rows.len();
-        if let Some(id) = row
-            .get(&self.pk)
+        if let Some(id) = self.id_of(&row) {
+            let v = self.bump();
+            self.versions.insert(id, v);
+        }
+        self.index_row(row);
+    }
+
+    fn id_of(&self, row: &Row) -> Option<Uuid> {
+        row.get(&self.pk)
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
-        {
+    }
+
+    /// Next row version; starts high like real rowversions so it never looks like a row count.
+    fn bump(&mut self) -> u64 {
+        self.next_version = self.next_version.max(1_000_000) + 1;
+        self.next_version
+    }
+
+    /// The row's current version (its weak ETag is `W/"<version>"`).
+    pub fn version(&self, id: &Uuid) -> Option<u64> {
+        self.versions.get(id).copied()
+    }
+
+    fn index_row(&mut self, row: Row) {
+        let idx = self.rows.len();
+        if let Some(id) = self.id_of(&row) {
             self.index.insert(id, idx);
         }
         for (k, v) in &row {
@@ -80,6 +105,8 @@ impl Table {
             }
             self.rows[idx].insert(k, v);
         }
+        let v = self.bump();
+        self.versions.insert(*id, v);
         true
     }
 
@@ -93,9 +120,11 @@ impl Table {
         self.children.clear();
         for (i, row) in rows.into_iter().enumerate() {
             if i != idx {
-                self.insert(row);
+                // Re-indexing only: the surviving rows keep their versions.
+                self.index_row(row);
             }
         }
+        self.versions.remove(id);
         true
     }
 

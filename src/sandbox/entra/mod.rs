@@ -35,6 +35,35 @@ pub fn other_certificate() -> (&'static str, &'static str) {
     (keys::OTHER_CLIENT_CERT, keys::OTHER_CLIENT_KEY)
 }
 
+/// Test support (unit and integration tests, demo clients): signs `claims` as a client assertion with
+/// `key_pem`, naming `cert_pem` in the header by SHA-256 (`x5t#S256`, PS256) or SHA-1 (`x5t`, RS256), the two
+/// documented header variants (wire reference §1.1).
+pub fn sign_client_assertion(
+    claims: &impl serde::Serialize,
+    ps256: bool,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<String, String> {
+    use base64::Engine;
+    let cert = certs::parse_certificate(cert_pem).map_err(|e| e.to_string())?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let alg = if ps256 {
+        jsonwebtoken::Algorithm::PS256
+    } else {
+        jsonwebtoken::Algorithm::RS256
+    };
+    let mut h = jsonwebtoken::Header::new(alg);
+    h.typ = Some("JWT".into());
+    if ps256 {
+        h.x5t_s256 = Some(b64.encode(cert.sha256));
+    } else {
+        h.x5t = Some(b64.encode(cert.sha1));
+    }
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).map_err(|e| e.to_string())?;
+    jsonwebtoken::encode(&h, claims, &key).map_err(|e| e.to_string())
+}
+
 pub const PUBLIC_TOKEN_HOST: &str = "https://login.microsoftonline.com";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

@@ -169,28 +169,9 @@ fn assertion_claims(client: &str) -> Assertion {
     }
 }
 
-fn thumbprints(cert_pem: &str) -> (String, String) {
-    let c = certs::parse_certificate(cert_pem).unwrap();
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    (b64.encode(c.sha1), b64.encode(c.sha256))
-}
-
 /// Signs an assertion with `key_pem`; the header names `cert_pem` by SHA-1 (RS256) or SHA-256 (PS256).
 fn sign(claims: &Assertion, alg: Algorithm, cert_pem: &str, key_pem: &str) -> String {
-    let (sha1, sha256) = thumbprints(cert_pem);
-    let mut h = Header::new(alg);
-    h.typ = Some("JWT".into());
-    if alg == Algorithm::PS256 {
-        h.x5t_s256 = Some(sha256);
-    } else {
-        h.x5t = Some(sha1);
-    }
-    jsonwebtoken::encode(
-        &h,
-        claims,
-        &EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
+    sign_client_assertion(claims, alg == Algorithm::PS256, cert_pem, key_pem).unwrap()
 }
 
 fn demo_assertion(claims: &Assertion, alg: Algorithm) -> String {

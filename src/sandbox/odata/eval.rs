@@ -219,10 +219,20 @@ fn order_keys<'e>(entity: &'e EntityDef, orderby: &[OrderBy]) -> Vec<(&'e str, C
     keys
 }
 
+/// The primary name of a related row (`table logical name`, `id`): lookups sort by it, as Dataverse's
+/// do (wire reference §3), rather than by GUID.
+pub type LookupName<'a> = &'a dyn Fn(&str, &Uuid) -> Option<String>;
+
 /// A row's sort key, read once per row rather than once per comparison.
-fn sort_key(keys: &[(&str, ColType, bool)], row: &Row) -> Vec<Val> {
+fn sort_key(keys: &[(&str, ColType, bool)], row: &Row, names: LookupName) -> Vec<Val> {
     keys.iter()
-        .map(|&(name, ty, _)| column_val(row, name, ty))
+        .map(|&(name, ty, _)| match ty {
+            ColType::Lookup(target) => match column_val(row, name, ty) {
+                Val::Guid(id) => names(target, &id).map_or(Val::Null, Val::Str),
+                other => other,
+            },
+            _ => column_val(row, name, ty),
+        })
         .collect()
 }
 
@@ -238,10 +248,12 @@ fn cmp_keys(keys: &[(&str, ColType, bool)], a: &[Val], b: &[Val]) -> Ordering {
 }
 
 /// Sorts by `orderby`, then by the primary key (stable, deterministic paging).
-pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy]) {
+pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy], names: LookupName) {
     let keys = order_keys(entity, orderby);
-    let mut decorated: Vec<(Vec<Val>, &Row)> =
-        rows.iter().map(|r| (sort_key(&keys, r), *r)).collect();
+    let mut decorated: Vec<(Vec<Val>, &Row)> = rows
+        .iter()
+        .map(|r| (sort_key(&keys, r, names), *r))
+        .collect();
     decorated.sort_by(|(a, _), (b, _)| cmp_keys(&keys, a, b));
     for (slot, (_, r)) in rows.iter_mut().zip(decorated) {
         *slot = r;
@@ -258,12 +270,13 @@ pub fn page_after<'a>(
     orderby: &[OrderBy],
     after: Option<&Row>,
     n: usize,
+    names: LookupName,
 ) -> (Vec<&'a Row>, bool) {
     let keys = order_keys(entity, orderby);
-    let after_key = after.map(|r| sort_key(&keys, r));
+    let after_key = after.map(|r| sort_key(&keys, r, names));
     let mut decorated: Vec<(Vec<Val>, &Row)> = rows
         .into_iter()
-        .map(|r| (sort_key(&keys, r), r))
+        .map(|r| (sort_key(&keys, r, names), r))
         .filter(|(k, _)| {
             after_key
                 .as_ref()

@@ -10,7 +10,7 @@ mod project;
 
 use std::collections::{HashMap, HashSet};
 
-pub use eval::{like, matches, page_after, sort_rows};
+pub use eval::{like, matches, page_after, sort_rows, LookupName};
 pub use expand::Expand;
 pub use parser::{parse_filter, CmpOp, Expr, Lit, Operand, StrFunc, MAX_DEPTH, MAX_FILTER_LEN};
 pub use project::project;

@@ -496,6 +496,21 @@ impl Parser<'_> {
             return Err(signature_error());
         };
         match second {
+            // Wire reference §3: a wildcard at the anchored end (`startswith(c,'%v')`, `endswith(c,'v%')`)
+            // is documented as unsupported; the error text is the emulator's [inf].
+            Node::Val(Operand::Lit(Lit::Str(value)))
+                if (func == StrFunc::StartsWith && value.starts_with('%'))
+                    || (func == StrFunc::EndsWith && value.ends_with('%')) =>
+            {
+                let end = if func == StrFunc::StartsWith {
+                    "leading"
+                } else {
+                    "trailing"
+                };
+                Err(DvError::bad_query(format!(
+                    "The function '{name}' does not support a {end} wildcard ('%') in '{value}'. Use contains instead."
+                )))
+            }
             Node::Val(Operand::Lit(Lit::Str(value))) => Ok(Node::Bool(Expr::StrFn {
                 func,
                 column,

@@ -605,13 +605,13 @@ fn sort_orders_then_breaks_ties_by_primary_key() {
             })
             .collect()
     };
-    sort_rows(rr(), &mut refs, &[]);
+    sort_rows(rr(), &mut refs, &[], &|_, _| None);
     assert_eq!(ids(&refs), ["RR-001", "RR-002", "RR-003"]);
     let desc = |c: &str| OrderBy {
         column: c.into(),
         descending: true,
     };
-    sort_rows(rr(), &mut refs, &[desc("mshr_status")]);
+    sort_rows(rr(), &mut refs, &[desc("mshr_status")], &|_, _| None);
     // RR-001 and RR-002 tie on status 200000005: primary key decides.
     assert_eq!(ids(&refs), ["RR-001", "RR-002", "RR-003"]);
     sort_rows(
@@ -621,10 +621,11 @@ fn sort_orders_then_breaks_ties_by_primary_key() {
             column: "mshr_estimatedstartdate".into(),
             descending: false,
         }],
+        &|_, _| None,
     );
     // Nulls first in ascending order, then by instant.
     assert_eq!(ids(&refs), ["RR-002", "RR-003", "RR-001"]);
-    sort_rows(rr(), &mut refs, &[desc("mshr_description")]);
+    sort_rows(rr(), &mut refs, &[desc("mshr_description")], &|_, _| None);
     assert_eq!(ids(&refs), ["RR-001", "RR-003", "RR-002"]);
 }
 

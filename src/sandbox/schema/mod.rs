@@ -75,6 +75,10 @@ impl EntityDef {
     pub fn nav(&self, name: &str) -> Option<&NavProp> {
         self.navs.iter().find(|n| n.name == name)
     }
+    /// F&O/HR virtual tables (`mshr_`/`mserp_`) have no optimistic concurrency (wire reference §12).
+    pub fn is_virtual(&self) -> bool {
+        self.logical_name.starts_with("mshr_") || self.logical_name.starts_with("mserp_")
+    }
     /// Whether the table is company-striped (has `mshr_dataareaid`).
     pub fn company_striped(&self) -> bool {
         self.column("mshr_dataareaid").is_some()
