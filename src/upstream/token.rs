@@ -588,30 +588,37 @@ mod tests {
 
     #[tokio::test]
     async fn refreshes_ahead_of_expiry_without_blocking_callers() {
+        // Refresh is due at 80% of the lifetime, the cache drops the token at 90%: the 0.8 s
+        // between them is the slack a loaded machine gets. No wall-clock assertion: what proves
+        // "ahead" is that no caller ever had to fetch (hits stays at 2).
         let mock = MockEntra {
-            expires_in: 4,
+            expires_in: 8,
             ..Default::default()
         };
         let (tp, mock) = start(mock, secret()).await;
-        let t0 = Instant::now();
         assert_eq!(tp.token().await.expect("token").expose(), "tok-1");
-        // Refresh is due at 80% of the 4 s lifetime (slack for a loaded CI machine); wait (bounded) for the background request.
         assert!(
-            wait_until(Duration::from_secs(5), || mock.hits.load(Ordering::SeqCst)
+            wait_until(Duration::from_secs(10), || mock.hits.load(Ordering::SeqCst)
                 >= 2)
             .await,
             "no background refresh"
         );
-        assert!(
-            t0.elapsed() < Duration::from_secs(4),
-            "refresh came after expiry"
-        );
-        let asked = Instant::now();
-        let tok = tp.token().await.expect("token");
-        // No caller fetches: the cached successor is served (hits stays 2).
-        assert!(asked.elapsed() < Duration::from_secs(1));
+        // The refresher stores its token right after the mock answered; until then the cached
+        // predecessor (still valid) is served.
+        let mut tok = tp.token().await.expect("token");
+        for _ in 0..100 {
+            if tok.expose() == "tok-2" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            tok = tp.token().await.expect("token");
+        }
         assert_eq!(tok.expose(), "tok-2");
-        assert_eq!(mock.hits.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            mock.hits.load(Ordering::SeqCst),
+            2,
+            "a caller had to fetch: the refresh was not ahead"
+        );
     }
 
     #[tokio::test]
