@@ -316,6 +316,28 @@ async fn unknown_and_repeated_parameters_are_refused() {
     assert_eq!(pointer(&p), "#/status");
 }
 
+/// A list filter given without any value is refused naming it (it used to reach the query builder
+/// as an empty `In` and come back as a 502).
+#[tokio::test]
+async fn empty_list_filters_are_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    for route in [LIST, "/v1/candidates"] {
+        for raw in [
+            "status=",
+            "status=,",
+            "status=%20",
+            "status=%2C%20%2C",
+            "status=,&page_size=5",
+        ] {
+            let r = app.get(&format!("{route}?{raw}"), &t, None).await;
+            let p = assert_problem(r, 400).await;
+            assert_eq!(pointer(&p), "#/status", "{route}?{raw}: {p}");
+        }
+    }
+    assert_eq!(bad_requests(&app).await, 0);
+}
+
 // ---------------------------------------------------------------- sort, page size, expand
 
 /// Order key of an item for a sort field; `None` sorts first ascending (Dataverse puts nulls first).
@@ -685,6 +707,9 @@ async fn injection_attempts_never_reach_the_upstream_malformed() {
         ("status", "active') or (1 eq 1"),
         ("status", "200000005"),
         ("status", &big),
+        ("status", ","),
+        ("status", " "),
+        ("status", " , ,"),
         ("sort", "number,mshr_comments desc"),
         ("sort", "number;drop"),
         ("sort", &big),

@@ -269,10 +269,12 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
                 ApiError::UpstreamUnavailable(reason)
             }
             U::TokenEndpoint(_) => ApiError::UpstreamMisconfigured(reason),
-            U::BadRequest { .. }
-            | U::Rejected { .. }
-            | U::BadResponse(_)
-            | U::InvalidRequest(_) => ApiError::UpstreamFailed(reason),
+            U::BadRequest { .. } | U::Rejected { .. } | U::BadResponse(_) => {
+                ApiError::UpstreamFailed(reason)
+            }
+            // The gateway refused to build its own request: a gateway bug (partner input is
+            // checked before it reaches the builder), never an upstream failure.
+            U::InvalidRequest(_) => ApiError::Internal(reason),
         }
     }
 }

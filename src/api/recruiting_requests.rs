@@ -117,7 +117,7 @@ async fn list_query(
             "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; use GET /v1/changes when available, or filter by status",
         ));
     }
-    if let Some(keys) = p.list("status") {
+    if let Some(keys) = p.list("status")? {
         let set = st.options.get(rr::OS_STATUS).await?;
         let mut codes = Vec::new();
         for k in keys {
