@@ -935,6 +935,21 @@ async fn upstream_503_becomes_503() {
     assert_no_leak(&app, &p);
 }
 
+/// A Dataverse 500 is a failure of this request (502), not an outage (503 is for unavailability).
+#[tokio::test]
+async fn upstream_500_becomes_502() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    app.emu
+        .fault(json!({"kind": "server_error", "status": 500}))
+        .await;
+    let r = app.get(&format!("{LIST}?page_size=3"), &t, None).await;
+    assert!(!r.headers().contains_key("retry-after"));
+    let p = assert_problem(r, 502).await;
+    assert_eq!(p["type"], "/problems/upstream-failed");
+    assert_no_leak(&app, &p);
+}
+
 #[tokio::test]
 async fn upstream_latency_beyond_the_timeout_becomes_504() {
     let app = spawn_app_with(SandboxConfig::default(), |c| c.dataverse.timeout_ms = 300).await;
@@ -1117,4 +1132,74 @@ async fn snapshot_detail_en_and_nb() {
         .await;
     assert_eq!(s, 200);
     insta::assert_json_snapshot!("detail_nb_no", nb);
+}
+
+// ---------------------------------------------------------------- request id upstream
+
+/// The gateway pointed at a tiny upstream that records each Dataverse call's
+/// `x-ms-client-request-id` (the emulator keeps no such record). Its answers need not make sense:
+/// the test is about what the gateway sends.
+#[tokio::test]
+async fn the_partner_request_id_reaches_every_upstream_call() {
+    use axum::extract::{Request, State};
+    use std::sync::{Arc, Mutex};
+
+    type Seen = Arc<Mutex<Vec<String>>>;
+    async fn upstream(State(seen): State<Seen>, req: Request) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        if req.uri().path().ends_with("/oauth2/v2.0/token") {
+            let body = json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "t"});
+            return axum::Json(body).into_response();
+        }
+        let id = req
+            .headers()
+            .get("x-ms-client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("<missing>")
+            .to_string();
+        seen.lock().expect("lock").push(id);
+        axum::Json(json!({"value": []})).into_response()
+    }
+    let seen: Seen = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = axum::Router::new()
+        .fallback(upstream)
+        .with_state(Arc::clone(&seen));
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.dataverse.org_url = mock.clone();
+        c.dataverse.authority = mock.clone();
+    })
+    .await;
+    let t = acme(&app).await;
+
+    let sent = "partner-chosen-id-42";
+    let r = app
+        .http
+        .get(format!("{}{LIST}", app.url))
+        .bearer_auth(&t)
+        .header("X-Request-Id", sent)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.headers()["x-request-id"], sent);
+    let first: Vec<String> = std::mem::take(&mut *seen.lock().expect("lock"));
+    assert!(!first.is_empty(), "no upstream call");
+    assert!(first.iter().all(|id| id == sent), "{first:?}");
+
+    // Without one, the id the gateway made up (and answers with) is the one sent upstream.
+    let r = app
+        .get("/v1/option-sets/recruiting-request-status", &t, None)
+        .await;
+    let made = r.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let second: Vec<String> = std::mem::take(&mut *seen.lock().expect("lock"));
+    assert!(!second.is_empty(), "no upstream call");
+    assert!(second.iter().all(|id| *id == made), "{second:?} vs {made}");
+    server.abort();
 }

@@ -269,9 +269,10 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
                 ApiError::UpstreamUnavailable(reason)
             }
             U::TokenEndpoint(_) => ApiError::UpstreamMisconfigured(reason),
-            U::BadRequest { .. } | U::Rejected { .. } | U::BadResponse(_) => {
-                ApiError::UpstreamFailed(reason)
-            }
+            U::BadRequest { .. }
+            | U::Rejected { .. }
+            | U::ServerError { .. }
+            | U::BadResponse(_) => ApiError::UpstreamFailed(reason),
             // The gateway refused to build its own request: a gateway bug (partner input is
             // checked before it reaches the builder), never an upstream failure.
             U::InvalidRequest(_) => ApiError::Internal(reason),
@@ -280,7 +281,8 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
 }
 
 /// Completes problem bodies with `instance` (the request path) and `request_id`, so handlers and
-/// extractors can raise `ApiError` without carrying the request around.
+/// extractors can raise `ApiError` without carrying the request around. Also makes the request id
+/// current (`ops::request_id`) for the upstream client: this is the innermost layer that sees it.
 pub async fn problem_context(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -291,7 +293,7 @@ pub async fn problem_context(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let resp = next.run(req).await;
+    let resp = crate::ops::request_id::scope(request_id.clone(), next.run(req)).await;
     let is_problem = resp
         .headers()
         .get(header::CONTENT_TYPE)

@@ -2,4 +2,5 @@
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod request_id;
 pub mod upstream_calls;
