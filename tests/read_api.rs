@@ -1027,35 +1027,66 @@ async fn a_thousand_cold_requests_fetch_one_token() {
     );
 }
 
+async fn tokens_issued(app: &TestApp) -> u64 {
+    app.emu.stats().await["tokens_issued"]
+        .as_u64()
+        .expect("tokens_issued")
+}
+
+/// With a slow token endpoint, only a background refresh keeps partner requests fast across the
+/// token's expiry: a caller that had to fetch the next token itself would wait the full latency.
+/// The gateway refreshes at 80 % of the lifetime and treats the token as expired at 90 %, so with a
+/// 30 s lifetime the refresh (24 s + 2 s latency) lands a second before the expiry (27 s).
 #[tokio::test]
 async fn token_is_refreshed_ahead_of_expiry() {
+    const LIFETIME: Duration = Duration::from_secs(30);
+    const LATENCY: Duration = Duration::from_secs(2);
     let app = spawn_app_with(
         SandboxConfig {
-            token_lifetime_secs: 3,
+            token_lifetime_secs: LIFETIME.as_secs(),
             ..Default::default()
         },
         |_| {},
     )
     .await;
     let t = acme(&app).await;
+    let path = format!("{LIST}?page_size=1");
+    // Warm up: the first (cold) token; its gateway-side expiry is at least `started` + 90 %.
     let started = Instant::now();
+    let (s, v) = app.get_json(&path, &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(tokens_issued(&app).await, 1);
+    let expiry = started + LIFETIME.mul_f64(0.9);
+    app.emu
+        .fault(json!({"kind": "latency", "ms": LATENCY.as_millis(), "target": "token"}))
+        .await;
+    let mut refreshed_at = None;
     let mut n = 0;
-    while started.elapsed() < Duration::from_millis(4200) && n < 2000 {
+    while Instant::now() < expiry + Duration::from_secs(2) {
         let one = Instant::now();
-        let (s, v) = app.get_json(&format!("{LIST}?page_size=1"), &t, None).await;
+        let (s, v) = app.get_json(&path, &t, None).await;
         assert_eq!(s, 200, "request {n}: {v}");
         assert!(
-            one.elapsed() < Duration::from_secs(1),
-            "request {n} took {:?}",
+            one.elapsed() < LATENCY / 2,
+            "request {n} at {:?} took {:?}: it waited for a token",
+            started.elapsed(),
             one.elapsed()
         );
+        if refreshed_at.is_none() && tokens_issued(&app).await >= 2 {
+            refreshed_at = Some(Instant::now());
+        }
         n += 1;
-        // Paces the loop (not synchronisation): ~20 requests a second.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Paces the loop (not synchronisation): ~10 requests a second.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let stats = app.emu.stats().await;
-    assert!(stats["tokens_issued"].as_u64().unwrap_or(0) >= 2, "{stats}");
-    assert!(n > 20);
+    let refreshed_at = refreshed_at.expect("no second token was issued");
+    assert!(
+        refreshed_at < expiry,
+        "the second token came {:?} after the first expired",
+        refreshed_at - expiry
+    );
+    assert_eq!(tokens_issued(&app).await, 2);
+    assert!(n > 100, "{n} requests");
 }
 
 #[tokio::test]
@@ -1072,6 +1103,34 @@ async fn upstream_401_refreshes_the_token_and_retries_once() {
     assert_eq!(s, 200, "{v}");
     let after = app.emu.stats().await["token_requests"].as_u64().expect("n");
     assert_eq!(after, before + 1);
+}
+
+/// A token Dataverse refuses twice: one fresh token, one retry, then 502 (not a loop).
+#[tokio::test]
+async fn two_upstream_401s_are_502_after_exactly_one_fresh_token() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (s, _) = app.get_json(&format!("{LIST}?page_size=3"), &t, None).await;
+    assert_eq!(s, 200);
+    let before = app.emu.stats().await;
+    app.emu
+        .fault(json!({"kind": "unauthorized", "count": 2}))
+        .await;
+    let r = app.get(&format!("{LIST}?page_size=4"), &t, None).await;
+    let p = assert_problem(r, 502).await;
+    assert_eq!(p["type"], "/problems/upstream-misconfigured");
+    assert_no_leak(&app, &p);
+    let after = app.emu.stats().await;
+    assert_eq!(
+        after["token_requests"].as_u64().expect("n"),
+        before["token_requests"].as_u64().expect("n") + 1,
+        "{after}"
+    );
+    assert_eq!(
+        total_requests(&after) - total_requests(&before),
+        2,
+        "{after}"
+    );
 }
 
 #[tokio::test]
