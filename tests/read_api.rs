@@ -232,6 +232,35 @@ async fn department_filter_by_guid_and_number() {
     assert_eq!(bad_requests(&app).await, 0);
 }
 
+/// The department → requests answer is cached: a repeated department listing costs one upstream
+/// call (the requests), not two (positions, then requests).
+#[tokio::test]
+async fn repeated_department_filter_costs_one_upstream_call() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let path = with_query(LIST, &[("department", "029"), ("page_size", "20")]);
+    let positions = |stats: &Value| {
+        stats["requests"]["mshr_hcmrecruitingrequestpositionentities"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let (s, first) = app.get_json(&path, &t, None).await;
+    assert_eq!(s, 200, "{first}");
+    assert!(!data(&first).is_empty());
+    let before = app.emu.stats().await;
+    assert_eq!(positions(&before), 1, "{before}");
+    let (s, again) = app.get_json(&path, &t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(strs(data(&first), "id"), strs(data(&again), "id"));
+    let after = app.emu.stats().await;
+    assert_eq!(positions(&after), 1, "{after}");
+    assert_eq!(
+        total_requests(&after) - total_requests(&before),
+        1,
+        "{after}"
+    );
+}
+
 #[tokio::test]
 async fn job_filter_by_guid_and_code() {
     let app = spawn_app().await;
