@@ -694,6 +694,41 @@ async fn tampered_and_foreign_cursors_are_refused() {
     assert_eq!(bad_requests(&app).await, 0);
 }
 
+/// A cursor continues the query it was issued for, and that query carried the partner's companies:
+/// once the partner's rights change, the cursor is refused rather than continued.
+#[tokio::test]
+async fn a_cursor_stops_working_when_the_partners_companies_change() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (s, first) = app.get_json(&format!("{LIST}?page_size=2"), &t, None).await;
+    assert_eq!(s, 200, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("cursor").to_string();
+    let next = format!("{LIST}?page_size=2&cursor={cursor}");
+    let (s, _) = app.get_json(&next, &t, None).await;
+    assert_eq!(s, 200, "the cursor works while the rights are unchanged");
+
+    let partners: Vec<_> = ats_gateway::demo::partners()
+        .into_iter()
+        .map(|p| {
+            let mut c = p.config;
+            if c.id == ACME {
+                c.companies = vec!["usmf".into()];
+            }
+            c
+        })
+        .collect();
+    app.gateway
+        .state
+        .auth
+        .reload_partners(&partners)
+        .expect("reload");
+    let p = assert_problem(app.get(&next, &t, None).await, 400).await;
+    assert_eq!(pointer(&p), "#/cursor");
+    // A fresh listing under the new rights works.
+    let (s, v) = app.get_json(&format!("{LIST}?page_size=2"), &t, None).await;
+    assert_eq!(s, 200, "{v}");
+}
+
 // ---------------------------------------------------------------- injection
 
 /// Each attempt is a clean 400 problem, or a 200 whose data respects the intended filter; the
