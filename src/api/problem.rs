@@ -7,11 +7,33 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     /// JSON pointer-ish location: `#/page_size`, `#/person/first_name`.
     pub pointer: String,
     pub detail: String,
+}
+
+// For the OpenAPI document only: bodies are built by `into_response`, completed by `problem_context`.
+/// An RFC 9457 problem: the body of every error answer (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `/problems/{slug}`, a page explaining the problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What to do about it (never upstream text).
+    pub detail: String,
+    /// The request path.
+    pub instance: String,
+    /// The `X-Request-Id` of the request: quote it when reporting a problem.
+    pub request_id: String,
+    /// Each invalid parameter or field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
 }
 
 #[derive(Debug, thiserror::Error)]

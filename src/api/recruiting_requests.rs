@@ -218,6 +218,7 @@ pub async fn render(
         ("department" = Option<String>, Query, description = "Department id (GUID) or number: requests with a position in it"),
         ("job" = Option<String>, Query, description = "Job id (GUID) or job code"),
         ("q" = Option<String>, Query, description = "Text contained in the description"),
+        ("modified_since" = Option<String>, Query, description = "Not supported: always 400, because the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; filter by status instead"),
         ("sort" = Option<String>, Query, description = "number | estimated_start_date | description | status; prefix `-` for descending"),
         ("page_size" = Option<u32>, Query, description = "1–200, default 50"),
         ("cursor" = Option<String>, Query, description = "Opaque cursor from `next_cursor`"),
