@@ -61,6 +61,57 @@ fn every_operation_declares_a_bearer_scope() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
+/// Every route documents its error answers with the Problem schema, 304 with If-None-Match, and
+/// Accept-Language; detail routes their 404.
+#[test]
+fn every_operation_documents_problems_and_conditional_requests() {
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let problem = &doc["components"]["schemas"]["Problem"];
+    for field in [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "request_id",
+        "errors",
+    ] {
+        assert!(problem["properties"][field].is_object(), "Problem.{field}");
+    }
+    let field_error = &doc["components"]["schemas"]["FieldError"]["properties"];
+    assert!(field_error["pointer"].is_object() && field_error["detail"].is_object());
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let op = &item["get"];
+        let mut statuses = vec!["400", "401", "403", "429", "502", "503", "504"];
+        if path.contains('{') {
+            statuses.push("404");
+        }
+        for status in statuses {
+            let schema = &op["responses"][status]["content"]["application/problem+json"]["schema"];
+            assert_eq!(
+                schema["$ref"], "#/components/schemas/Problem",
+                "{path} {status}"
+            );
+        }
+        assert!(op["responses"]["304"].is_object(), "{path} 304");
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for header in ["If-None-Match", "Accept-Language"] {
+            assert!(params.contains(&header), "{path} {header}: {params:?}");
+        }
+    }
+    let list = &doc["paths"]["/v1/recruiting-requests"]["get"]["parameters"];
+    assert!(list
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .any(|p| p["name"] == "modified_since"));
+}
+
 #[tokio::test]
 async fn gateway_serves_the_document_and_the_docs_page() {
     let app = common::spawn_app().await;

@@ -232,6 +232,35 @@ async fn department_filter_by_guid_and_number() {
     assert_eq!(bad_requests(&app).await, 0);
 }
 
+/// The department → requests answer is cached: a repeated department listing costs one upstream
+/// call (the requests), not two (positions, then requests).
+#[tokio::test]
+async fn repeated_department_filter_costs_one_upstream_call() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let path = with_query(LIST, &[("department", "029"), ("page_size", "20")]);
+    let positions = |stats: &Value| {
+        stats["requests"]["mshr_hcmrecruitingrequestpositionentities"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let (s, first) = app.get_json(&path, &t, None).await;
+    assert_eq!(s, 200, "{first}");
+    assert!(!data(&first).is_empty());
+    let before = app.emu.stats().await;
+    assert_eq!(positions(&before), 1, "{before}");
+    let (s, again) = app.get_json(&path, &t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(strs(data(&first), "id"), strs(data(&again), "id"));
+    let after = app.emu.stats().await;
+    assert_eq!(positions(&after), 1, "{after}");
+    assert_eq!(
+        total_requests(&after) - total_requests(&before),
+        1,
+        "{after}"
+    );
+}
+
 #[tokio::test]
 async fn job_filter_by_guid_and_code() {
     let app = spawn_app().await;
@@ -314,6 +343,28 @@ async fn unknown_and_repeated_parameters_are_refused() {
     )
     .await;
     assert_eq!(pointer(&p), "#/status");
+}
+
+/// A list filter given without any value is refused naming it (it used to reach the query builder
+/// as an empty `In` and come back as a 502).
+#[tokio::test]
+async fn empty_list_filters_are_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    for route in [LIST, "/v1/candidates"] {
+        for raw in [
+            "status=",
+            "status=,",
+            "status=%20",
+            "status=%2C%20%2C",
+            "status=,&page_size=5",
+        ] {
+            let r = app.get(&format!("{route}?{raw}"), &t, None).await;
+            let p = assert_problem(r, 400).await;
+            assert_eq!(pointer(&p), "#/status", "{route}?{raw}: {p}");
+        }
+    }
+    assert_eq!(bad_requests(&app).await, 0);
 }
 
 // ---------------------------------------------------------------- sort, page size, expand
@@ -643,6 +694,41 @@ async fn tampered_and_foreign_cursors_are_refused() {
     assert_eq!(bad_requests(&app).await, 0);
 }
 
+/// A cursor continues the query it was issued for, and that query carried the partner's companies:
+/// once the partner's rights change, the cursor is refused rather than continued.
+#[tokio::test]
+async fn a_cursor_stops_working_when_the_partners_companies_change() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (s, first) = app.get_json(&format!("{LIST}?page_size=2"), &t, None).await;
+    assert_eq!(s, 200, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("cursor").to_string();
+    let next = format!("{LIST}?page_size=2&cursor={cursor}");
+    let (s, _) = app.get_json(&next, &t, None).await;
+    assert_eq!(s, 200, "the cursor works while the rights are unchanged");
+
+    let partners: Vec<_> = ats_gateway::demo::partners()
+        .into_iter()
+        .map(|p| {
+            let mut c = p.config;
+            if c.id == ACME {
+                c.companies = vec!["usmf".into()];
+            }
+            c
+        })
+        .collect();
+    app.gateway
+        .state
+        .auth
+        .reload_partners(&partners)
+        .expect("reload");
+    let p = assert_problem(app.get(&next, &t, None).await, 400).await;
+    assert_eq!(pointer(&p), "#/cursor");
+    // A fresh listing under the new rights works.
+    let (s, v) = app.get_json(&format!("{LIST}?page_size=2"), &t, None).await;
+    assert_eq!(s, 200, "{v}");
+}
+
 // ---------------------------------------------------------------- injection
 
 /// Each attempt is a clean 400 problem, or a 200 whose data respects the intended filter; the
@@ -685,6 +771,9 @@ async fn injection_attempts_never_reach_the_upstream_malformed() {
         ("status", "active') or (1 eq 1"),
         ("status", "200000005"),
         ("status", &big),
+        ("status", ","),
+        ("status", " "),
+        ("status", " , ,"),
         ("sort", "number,mshr_comments desc"),
         ("sort", "number;drop"),
         ("sort", &big),
@@ -910,6 +999,21 @@ async fn upstream_503_becomes_503() {
     assert_no_leak(&app, &p);
 }
 
+/// A Dataverse 500 is a failure of this request (502), not an outage (503 is for unavailability).
+#[tokio::test]
+async fn upstream_500_becomes_502() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    app.emu
+        .fault(json!({"kind": "server_error", "status": 500}))
+        .await;
+    let r = app.get(&format!("{LIST}?page_size=3"), &t, None).await;
+    assert!(!r.headers().contains_key("retry-after"));
+    let p = assert_problem(r, 502).await;
+    assert_eq!(p["type"], "/problems/upstream-failed");
+    assert_no_leak(&app, &p);
+}
+
 #[tokio::test]
 async fn upstream_latency_beyond_the_timeout_becomes_504() {
     let app = spawn_app_with(SandboxConfig::default(), |c| c.dataverse.timeout_ms = 300).await;
@@ -987,35 +1091,66 @@ async fn a_thousand_cold_requests_fetch_one_token() {
     );
 }
 
+async fn tokens_issued(app: &TestApp) -> u64 {
+    app.emu.stats().await["tokens_issued"]
+        .as_u64()
+        .expect("tokens_issued")
+}
+
+/// With a slow token endpoint, only a background refresh keeps partner requests fast across the
+/// token's expiry: a caller that had to fetch the next token itself would wait the full latency.
+/// The gateway refreshes at 80 % of the lifetime and treats the token as expired at 90 %, so with a
+/// 30 s lifetime the refresh (24 s + 2 s latency) lands a second before the expiry (27 s).
 #[tokio::test]
 async fn token_is_refreshed_ahead_of_expiry() {
+    const LIFETIME: Duration = Duration::from_secs(30);
+    const LATENCY: Duration = Duration::from_secs(2);
     let app = spawn_app_with(
         SandboxConfig {
-            token_lifetime_secs: 3,
+            token_lifetime_secs: LIFETIME.as_secs(),
             ..Default::default()
         },
         |_| {},
     )
     .await;
     let t = acme(&app).await;
+    let path = format!("{LIST}?page_size=1");
+    // Warm up: the first (cold) token; its gateway-side expiry is at least `started` + 90 %.
     let started = Instant::now();
+    let (s, v) = app.get_json(&path, &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(tokens_issued(&app).await, 1);
+    let expiry = started + LIFETIME.mul_f64(0.9);
+    app.emu
+        .fault(json!({"kind": "latency", "ms": LATENCY.as_millis(), "target": "token"}))
+        .await;
+    let mut refreshed_at = None;
     let mut n = 0;
-    while started.elapsed() < Duration::from_millis(4200) && n < 2000 {
+    while Instant::now() < expiry + Duration::from_secs(2) {
         let one = Instant::now();
-        let (s, v) = app.get_json(&format!("{LIST}?page_size=1"), &t, None).await;
+        let (s, v) = app.get_json(&path, &t, None).await;
         assert_eq!(s, 200, "request {n}: {v}");
         assert!(
-            one.elapsed() < Duration::from_secs(1),
-            "request {n} took {:?}",
+            one.elapsed() < LATENCY / 2,
+            "request {n} at {:?} took {:?}: it waited for a token",
+            started.elapsed(),
             one.elapsed()
         );
+        if refreshed_at.is_none() && tokens_issued(&app).await >= 2 {
+            refreshed_at = Some(Instant::now());
+        }
         n += 1;
-        // Paces the loop (not synchronisation): ~20 requests a second.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Paces the loop (not synchronisation): ~10 requests a second.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let stats = app.emu.stats().await;
-    assert!(stats["tokens_issued"].as_u64().unwrap_or(0) >= 2, "{stats}");
-    assert!(n > 20);
+    let refreshed_at = refreshed_at.expect("no second token was issued");
+    assert!(
+        refreshed_at < expiry,
+        "the second token came {:?} after the first expired",
+        refreshed_at - expiry
+    );
+    assert_eq!(tokens_issued(&app).await, 2);
+    assert!(n > 100, "{n} requests");
 }
 
 #[tokio::test]
@@ -1032,6 +1167,34 @@ async fn upstream_401_refreshes_the_token_and_retries_once() {
     assert_eq!(s, 200, "{v}");
     let after = app.emu.stats().await["token_requests"].as_u64().expect("n");
     assert_eq!(after, before + 1);
+}
+
+/// A token Dataverse refuses twice: one fresh token, one retry, then 502 (not a loop).
+#[tokio::test]
+async fn two_upstream_401s_are_502_after_exactly_one_fresh_token() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (s, _) = app.get_json(&format!("{LIST}?page_size=3"), &t, None).await;
+    assert_eq!(s, 200);
+    let before = app.emu.stats().await;
+    app.emu
+        .fault(json!({"kind": "unauthorized", "count": 2}))
+        .await;
+    let r = app.get(&format!("{LIST}?page_size=4"), &t, None).await;
+    let p = assert_problem(r, 502).await;
+    assert_eq!(p["type"], "/problems/upstream-misconfigured");
+    assert_no_leak(&app, &p);
+    let after = app.emu.stats().await;
+    assert_eq!(
+        after["token_requests"].as_u64().expect("n"),
+        before["token_requests"].as_u64().expect("n") + 1,
+        "{after}"
+    );
+    assert_eq!(
+        total_requests(&after) - total_requests(&before),
+        2,
+        "{after}"
+    );
 }
 
 #[tokio::test]
@@ -1092,4 +1255,74 @@ async fn snapshot_detail_en_and_nb() {
         .await;
     assert_eq!(s, 200);
     insta::assert_json_snapshot!("detail_nb_no", nb);
+}
+
+// ---------------------------------------------------------------- request id upstream
+
+/// The gateway pointed at a tiny upstream that records each Dataverse call's
+/// `x-ms-client-request-id` (the emulator keeps no such record). Its answers need not make sense:
+/// the test is about what the gateway sends.
+#[tokio::test]
+async fn the_partner_request_id_reaches_every_upstream_call() {
+    use axum::extract::{Request, State};
+    use std::sync::{Arc, Mutex};
+
+    type Seen = Arc<Mutex<Vec<String>>>;
+    async fn upstream(State(seen): State<Seen>, req: Request) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        if req.uri().path().ends_with("/oauth2/v2.0/token") {
+            let body = json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "t"});
+            return axum::Json(body).into_response();
+        }
+        let id = req
+            .headers()
+            .get("x-ms-client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("<missing>")
+            .to_string();
+        seen.lock().expect("lock").push(id);
+        axum::Json(json!({"value": []})).into_response()
+    }
+    let seen: Seen = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = axum::Router::new()
+        .fallback(upstream)
+        .with_state(Arc::clone(&seen));
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.dataverse.org_url = mock.clone();
+        c.dataverse.authority = mock.clone();
+    })
+    .await;
+    let t = acme(&app).await;
+
+    let sent = "partner-chosen-id-42";
+    let r = app
+        .http
+        .get(format!("{}{LIST}", app.url))
+        .bearer_auth(&t)
+        .header("X-Request-Id", sent)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.headers()["x-request-id"], sent);
+    let first: Vec<String> = std::mem::take(&mut *seen.lock().expect("lock"));
+    assert!(!first.is_empty(), "no upstream call");
+    assert!(first.iter().all(|id| id == sent), "{first:?}");
+
+    // Without one, the id the gateway made up (and answers with) is the one sent upstream.
+    let r = app
+        .get("/v1/option-sets/recruiting-request-status", &t, None)
+        .await;
+    let made = r.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let second: Vec<String> = std::mem::take(&mut *seen.lock().expect("lock"));
+    assert!(!second.is_empty(), "no upstream call");
+    assert!(second.iter().all(|id| *id == made), "{second:?} vs {made}");
+    server.abort();
 }

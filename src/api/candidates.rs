@@ -50,7 +50,7 @@ fn children_query(can_see_pii: bool) -> Query {
 
 async fn list_query(st: &AppState, p: &Params, principal: &Principal) -> Result<Query, ApiError> {
     let mut filters = Vec::new();
-    if let Some(keys) = p.list("status") {
+    if let Some(keys) = p.list("status")? {
         let set = st.options.get(cand::OS_RESULT).await?;
         let mut codes = Vec::new();
         for k in keys {

@@ -17,7 +17,9 @@ use crate::auth::Principal;
 use crate::resolve::lang::Lang;
 use crate::upstream::{Page, Query};
 
-/// Which list a page belongs to: the partner and a fingerprint of every parameter but the cursor.
+/// Which list a page belongs to: the partner and a fingerprint of every parameter but the cursor,
+/// plus the rights that shaped the upstream query (companies filter, PII columns), so a cursor stops
+/// working when those change instead of continuing a query the partner may no longer run.
 pub struct ListKey {
     partner: String,
     fingerprint: String,
@@ -37,6 +39,10 @@ where
 {
     let mut shape = p.shape();
     shape.push(("partner", principal.partner_id.clone()));
+    // A BTreeSet: already sorted, so the same rights give the same fingerprint.
+    let companies: Vec<&str> = principal.companies.iter().map(String::as_str).collect();
+    shape.push(("companies", companies.join(",")));
+    shape.push(("pii", principal.pii.to_string()));
     let key = ListKey {
         partner: principal.partner_id.clone(),
         fingerprint: cursor::fingerprint(&shape),

@@ -25,6 +25,88 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The responses and headers every partner route shares, added to each operation here rather than
+/// repeated in each annotation (so a new route cannot forget one). Descriptions a route already gives
+/// are kept; every error response gets the `Problem` schema.
+struct CommonResponses;
+
+const PROBLEM_RESPONSES: &[(&str, &str)] = &[
+    ("400", "Invalid parameter: `errors[].pointer` names it"),
+    ("401", "Missing or invalid token"),
+    ("403", "Missing scope"),
+    (
+        "429",
+        "Rate limited (your budget, or the HR system throttling); wait `Retry-After` seconds",
+    ),
+    ("502", "The HR system failed or refused the gateway"),
+    (
+        "503",
+        "The HR system is unavailable; wait `Retry-After` seconds",
+    ),
+    ("504", "The HR system did not answer in time"),
+];
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Content, Ref, RefOr, Required, Response};
+
+        let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
+        let header = |name: &str, description: &str| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String),
+                ))
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(op) = item.get.as_mut() else {
+                continue;
+            };
+            let params = op.parameters.get_or_insert_with(Vec::new);
+            let has = |params: &Vec<utoipa::openapi::path::Parameter>, n: &str| {
+                params.iter().any(|p| p.name.eq_ignore_ascii_case(n))
+            };
+            let pages = has(params, "cursor");
+            if !has(params, "Accept-Language") {
+                params.push(header("Accept-Language", "en-US (default) or nb-NO"));
+            }
+            if !has(params, "If-None-Match") {
+                params.push(header(
+                    "If-None-Match",
+                    "An ETag from an earlier answer: 304 when the body is unchanged",
+                ));
+            }
+            let mut errors: Vec<(&str, &str)> = PROBLEM_RESPONSES.to_vec();
+            if path.contains('{') {
+                errors.push(("404", "Not found, or not visible to this partner"));
+            }
+            if pages {
+                errors.push(("410", "The cursor has expired: restart the listing"));
+            }
+            let responses = &mut op.responses.responses;
+            responses
+                .entry("304".to_string())
+                .or_insert_with(|| RefOr::T(Response::new("Not modified (If-None-Match)")));
+            for (status, description) in errors {
+                let entry = responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::T(Response::new(description)));
+                if let RefOr::T(r) = entry {
+                    r.content.clear();
+                    r.content
+                        .insert(super::problem::PROBLEM_JSON.to_string(), problem());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ats-gateway partner API", version = "1", description = "Clean REST over the Dynamics 365 HR ATS integration API. Errors are RFC 9457 problem+json; lists are cursor-paged."),
@@ -59,8 +141,10 @@ impl Modify for BearerAuth {
         crate::model::candidate::PersonScreening,
         crate::model::candidate::PersonIdentification,
         candidates::CandidatePage,
+        super::problem::Problem,
+        super::problem::FieldError,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags((name = "recruiting-requests"), (name = "candidates"), (name = "reference"))
 )]
 pub struct ApiDoc;

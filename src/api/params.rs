@@ -34,14 +34,21 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
-    /// Comma-separated list, each item trimmed, no empties.
-    pub fn list(&self, name: &str) -> Option<Vec<String>> {
-        self.get(name).map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
+    /// Comma-separated list, each item trimmed, no empties. Given but empty (`status=`, `status=,`,
+    /// `status=%20`) is a 400: silently dropping the filter would widen the query.
+    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let Some(v) = self.0.get(name) else {
+            return Ok(None);
+        };
+        let items: Vec<String> = v
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.is_empty() {
+            return Err(ApiError::param(name, "must list at least one value"));
+        }
+        Ok(Some(items))
     }
 
     pub fn page_size(&self, default: u32, max: u32) -> Result<u32, ApiError> {
@@ -119,5 +126,16 @@ mod tests {
         assert!(code("company", "").is_err());
         assert!(text("q", "a\nb", 10).is_err());
         assert!(text("q", &"x".repeat(11), 10).is_err());
+        for raw in ["status=", "status=,", "status=%20", "status=%20,%20,"] {
+            let p = Params::parse(Some(raw), &["status"]).expect("parse");
+            assert!(p.list("status").is_err(), "{raw}");
+        }
+        let p = Params::parse(Some("status=a,%20b,"), &["status"]).expect("parse");
+        assert_eq!(
+            p.list("status").ok().flatten(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        let p = Params::parse(None, &["status"]).expect("parse");
+        assert!(matches!(p.list("status"), Ok(None)));
     }
 }

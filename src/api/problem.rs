@@ -7,11 +7,33 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     /// JSON pointer-ish location: `#/page_size`, `#/person/first_name`.
     pub pointer: String,
     pub detail: String,
+}
+
+// For the OpenAPI document only: bodies are built by `into_response`, completed by `problem_context`.
+/// An RFC 9457 problem: the body of every error answer (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `/problems/{slug}`, a page explaining the problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What to do about it (never upstream text).
+    pub detail: String,
+    /// The request path.
+    pub instance: String,
+    /// The `X-Request-Id` of the request: quote it when reporting a problem.
+    pub request_id: String,
+    /// Each invalid parameter or field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,14 +307,18 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
             U::TokenEndpoint(_) => ApiError::UpstreamMisconfigured(reason),
             U::BadRequest { .. }
             | U::Rejected { .. }
-            | U::BadResponse(_)
-            | U::InvalidRequest(_) => ApiError::UpstreamFailed(reason),
+            | U::ServerError { .. }
+            | U::BadResponse(_) => ApiError::UpstreamFailed(reason),
+            // The gateway refused to build its own request: a gateway bug (partner input is
+            // checked before it reaches the builder), never an upstream failure.
+            U::InvalidRequest(_) => ApiError::Internal(reason),
         }
     }
 }
 
 /// Completes problem bodies with `instance` (the request path) and `request_id`, so handlers and
-/// extractors can raise `ApiError` without carrying the request around.
+/// extractors can raise `ApiError` without carrying the request around. Also makes the request id
+/// current (`ops::request_id`) for the upstream client: this is the innermost layer that sees it.
 pub async fn problem_context(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -303,7 +329,7 @@ pub async fn problem_context(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let resp = next.run(req).await;
+    let resp = crate::ops::request_id::scope(request_id.clone(), next.run(req)).await;
     let is_problem = resp
         .headers()
         .get(header::CONTENT_TYPE)

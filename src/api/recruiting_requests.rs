@@ -13,6 +13,7 @@ use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::{Principal, Scope};
 use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, Row};
+use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 
@@ -117,7 +118,7 @@ async fn list_query(
             "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; use GET /v1/changes when available, or filter by status",
         ));
     }
-    if let Some(keys) = p.list("status") {
+    if let Some(keys) = p.list("status")? {
         let set = st.options.get(rr::OS_STATUS).await?;
         let mut codes = Vec::new();
         for k in keys {
@@ -162,39 +163,23 @@ async fn list_query(
     Ok(with_children(query, embed))
 }
 
-/// Positions carry the department: find the requests with a position in it, then filter by id.
+/// Positions carry the department: the requests with a position in it (cached), then filter by id.
 async fn department_filter(st: &AppState, d: &str) -> Result<Filter, ApiError> {
-    let by = match Uuid::parse_str(d) {
-        Ok(id) => Filter::eq("_mshr_fk_department_id_value", Literal::Guid(id)),
-        Err(_) => Filter::eq(
-            "mshr_departmentnumber",
-            Literal::Str(code("department", d)?),
-        ),
+    let dep = match Uuid::parse_str(d) {
+        Ok(id) => Department::Id(id),
+        Err(_) => Department::Number(code("department", d)?),
     };
-    let q = Query::new("mshr_hcmrecruitingrequestpositionentities")
-        .select(&[
-            "mshr_hcmrecruitingrequestpositionentityid",
-            "_mshr_fk_recruitingrequest_id_value",
-        ])
-        .filter(by);
-    let page = st.client.get_page(&q, 5000).await?;
-    let mut ids: Vec<Uuid> = page
-        .rows
-        .iter()
-        .filter_map(|r| crate::resolve::lookups::uuid_of(r, "_mshr_fk_recruitingrequest_id_value"))
-        .collect();
-    ids.sort();
-    ids.dedup();
-    if ids.len() > MAX_DEPARTMENT_MATCHES || page.next_link.is_some() {
+    let found = st.lookups.departments.requests(dep).await?;
+    if found.ids.len() > MAX_DEPARTMENT_MATCHES || found.truncated {
         return Err(ApiError::param("department", format!("matches more than {MAX_DEPARTMENT_MATCHES} requests; combine it with status or company")));
     }
-    if ids.is_empty() {
+    if found.ids.is_empty() {
         // No request has a position there: a filter that matches nothing.
         return Ok(Filter::eq(rr::PK, Literal::Guid(Uuid::nil())));
     }
     Ok(Filter::is_in(
         rr::PK,
-        ids.into_iter().map(Literal::Guid).collect(),
+        found.ids.iter().copied().map(Literal::Guid).collect(),
     ))
 }
 
@@ -233,6 +218,7 @@ pub async fn render(
         ("department" = Option<String>, Query, description = "Department id (GUID) or number: requests with a position in it"),
         ("job" = Option<String>, Query, description = "Job id (GUID) or job code"),
         ("q" = Option<String>, Query, description = "Text contained in the description"),
+        ("modified_since" = Option<String>, Query, description = "Not supported: always 400, because the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; filter by status instead"),
         ("sort" = Option<String>, Query, description = "number | estimated_start_date | description | status; prefix `-` for descending"),
         ("page_size" = Option<u32>, Query, description = "1–200, default 50"),
         ("cursor" = Option<String>, Query, description = "Opaque cursor from `next_cursor`"),

@@ -52,10 +52,11 @@ pub const SELECT: &[&str] = &[
     "mshr_comments",
 ];
 
+// Children select only what the response maps: a lookup's code and name come from the resolver
+// (its FormattedValue is the fallback), so the denormalised id/description copies are not read.
 pub const POSITION_SELECT: &[&str] = &[
     "mshr_hcmrecruitingrequestpositionentityid",
     "_mshr_fk_position_id_value",
-    "mshr_positionid",
     "mshr_description",
     "mshr_status",
     "_mshr_fk_positiontype_id_value",
@@ -66,21 +67,15 @@ pub const POSITION_SELECT: &[&str] = &[
 pub const SKILL_SELECT: &[&str] = &[
     "mshr_hcmrecruitingrequestskillentityid",
     "_mshr_fk_skill_id_value",
-    "mshr_skillid",
-    "mshr_skilldescription",
     "_mshr_fk_ratinglevel_id_value",
-    "mshr_ratinglevelid",
-    "mshr_ratingleveldescription",
-    "mshr_ratingmodelid",
+    // The data model's JSON and example use this name (its property table says
+    // `_mshr_fk_hcmratingmodel_id_value`: a documented conflict).
+    "_mshr_fk_ratingmodel_id_value",
 ];
 pub const EDUCATION_SELECT: &[&str] = &[
     "mshr_hcmrecruitingrequesteducationentityid",
     "_mshr_fk_educationlevel_id_value",
-    "mshr_educationlevelid",
-    "mshr_educationleveldescription",
     "_mshr_fk_educationdiscipline_id_value",
-    "mshr_educationdisciplineid",
-    "mshr_educationdisciplinedescription",
 ];
 pub const LOCATION_SELECT: &[&str] = &[
     "mshr_hcmrecruitingrequestlocationentityid",
@@ -130,6 +125,7 @@ const POSITION_LOOKUPS: &[(&str, &str)] = &[
 const SKILL_LOOKUPS: &[(&str, &str)] = &[
     ("_mshr_fk_skill_id_value", "mshr_hcmskillentity"),
     ("_mshr_fk_ratinglevel_id_value", "mshr_hcmratinglevelentity"),
+    ("_mshr_fk_ratingmodel_id_value", "mshr_hcmratingmodelentity"),
 ];
 const EDUCATION_LOOKUPS: &[(&str, &str)] = &[
     (
@@ -167,7 +163,7 @@ pub struct Skill {
     pub id: Uuid,
     pub skill: Option<LookupRef>,
     pub rating_level: Option<LookupRef>,
-    pub rating_model: Option<String>,
+    pub rating_model: Option<LookupRef>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -370,7 +366,7 @@ pub fn map_row(
                         id: uuid_of(c, "mshr_hcmrecruitingrequestskillentityid")?,
                         skill: sl("_mshr_fk_skill_id_value"),
                         rating_level: sl("_mshr_fk_ratinglevel_id_value"),
-                        rating_model: str_of(c, "mshr_ratingmodelid"),
+                        rating_model: sl("_mshr_fk_ratingmodel_id_value"),
                     })
                 })
                 .collect()

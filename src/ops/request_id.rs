@@ -1,6 +1,10 @@
-//! Accepts a caller's `X-Request-Id` only when it is short visible ASCII: the id is echoed, logged
-//! and sent upstream, so an unbounded or control-character value must not travel. Anything else is
-//! dropped here and `SetRequestIdLayer` generates a fresh one.
+//! The partner request's id (`X-Request-Id`). A caller's id is accepted only when it is short
+//! visible ASCII: the id is echoed, logged and sent upstream, so an unbounded or control-character
+//! value must not travel (`sanitize` drops it and `SetRequestIdLayer` generates a fresh one). For
+//! the duration of the request it is a task-local the upstream client reads to send as
+//! `x-ms-client-request-id`, so Dataverse logs correlate with ours without handlers passing it on.
+
+use std::future::Future;
 
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -8,6 +12,10 @@ use axum::response::Response;
 
 pub const HEADER: &str = "x-request-id";
 const MAX_LEN: usize = 128;
+
+tokio::task_local! {
+    static REQUEST_ID: Option<String>;
+}
 
 pub fn acceptable(id: &[u8]) -> bool {
     !id.is_empty() && id.len() <= MAX_LEN && id.iter().all(|b| b.is_ascii_graphic())
@@ -25,9 +33,20 @@ pub async fn sanitize(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Runs `fut` with `id` as the current request id.
+pub async fn scope<F: Future>(id: Option<String>, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// The current request's id; `None` outside a request (or in a task spawned off it, such as a
+/// background token refresh).
+pub fn current() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::acceptable;
+    use super::*;
 
     #[test]
     fn only_short_visible_ascii_ids_are_kept() {
@@ -37,5 +56,13 @@ mod tests {
         assert!(!acceptable("ünicode".as_bytes()));
         assert!(!acceptable(&[b'a'; 129]));
         assert!(acceptable(&[b'a'; 128]));
+    }
+
+    #[tokio::test]
+    async fn visible_inside_the_scope_only() {
+        assert_eq!(current(), None);
+        let seen = scope(Some("r-1".into()), async { current() }).await;
+        assert_eq!(seen.as_deref(), Some("r-1"));
+        assert_eq!(current(), None);
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::departments::DepartmentIndex;
 use crate::upstream::client::DataverseClient;
 use crate::upstream::error::UpstreamError;
 use crate::upstream::odata::{Filter, Literal, Query};
@@ -210,7 +211,11 @@ const MAX_IDS_PER_CALL: usize = 200;
 
 pub struct LookupResolver {
     client: Arc<DataverseClient>,
-    cache: moka::future::Cache<(&'static str, Uuid), Arc<LookupRef>>,
+    /// `None`: the target is missing or its table unreadable, remembered as long as a hit so a
+    /// page with such a lookup does not ask again every time.
+    cache: moka::future::Cache<(&'static str, Uuid), Option<Arc<LookupRef>>>,
+    /// Department → requests (held here so it shares the resolver's client and lifetime).
+    pub departments: DepartmentIndex,
 }
 
 /// The lookups a page needs, grouped by target table.
@@ -258,6 +263,7 @@ impl Resolved {
 impl LookupResolver {
     pub fn new(client: Arc<DataverseClient>, ttl: Duration, capacity: u64) -> Self {
         Self {
+            departments: DepartmentIndex::new(Arc::clone(&client), ttl),
             client,
             cache: moka::future::Cache::builder()
                 .max_capacity(capacity)
@@ -275,30 +281,37 @@ impl LookupResolver {
             let mut misses = Vec::new();
             for id in ids {
                 match self.cache.get(&(logical, id)).await {
-                    Some(hit) => {
+                    Some(Some(hit)) => {
                         out.insert((logical, id), hit);
                     }
+                    Some(None) => {} // known missing: the caller falls back to the code
                     None => misses.push(id),
                 }
             }
             if let (Some(t), false) = (table(logical), misses.is_empty()) {
                 for chunk in misses.chunks(MAX_IDS_PER_CALL) {
-                    calls.push(self.fetch(t, chunk.to_vec()));
+                    let chunk = chunk.to_vec();
+                    calls.push(async move { (t, chunk.clone(), self.fetch(t, chunk).await) });
                 }
             }
         }
-        for result in futures::future::join_all(calls).await {
-            match result {
-                Ok(found) => {
-                    for (key, r) in found {
-                        self.cache.insert(key, r.clone()).await;
-                        out.insert(key, r);
-                    }
-                }
+        for (t, asked, result) in futures::future::join_all(calls).await {
+            let found = match result {
+                Ok(found) => found,
                 Err(e @ (UpstreamError::Forbidden { .. } | UpstreamError::NotFound { .. })) => {
                     tracing::warn!(error = %e, "lookup table not readable; names omitted");
+                    Vec::new()
                 }
                 Err(e) => return Err(e),
+            };
+            for (key, r) in found {
+                self.cache.insert(key, Some(Arc::clone(&r))).await;
+                out.insert(key, r);
+            }
+            for id in asked {
+                if !out.contains_key(&(t.logical, id)) {
+                    self.cache.insert((t.logical, id), None).await;
+                }
             }
         }
         Ok(Resolved(out))
@@ -362,6 +375,68 @@ mod tests {
             assert!(t.pk.ends_with("id"));
         }
         assert!(table("cdm_company").is_some());
+    }
+
+    /// A target that does not exist, and one in a table the gateway may not read: each is asked for
+    /// once, then remembered as missing.
+    #[tokio::test]
+    async fn missing_and_forbidden_targets_are_cached_as_misses() {
+        use crate::upstream::client::DataverseConfig;
+        use crate::upstream::secret::Secret;
+        use crate::upstream::testutil::spawn_server;
+        use crate::upstream::token::{ClientCredential, TokenConfig, TokenProvider};
+        use axum::extract::{Request, State};
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        async fn upstream(
+            State(hits): State<Arc<AtomicUsize>>,
+            req: Request,
+        ) -> axum::response::Response {
+            if req.uri().path().ends_with("/oauth2/v2.0/token") {
+                let t = serde_json::json!({"token_type": "Bearer", "expires_in": 3600, "access_token": "t"});
+                return axum::Json(t).into_response();
+            }
+            hits.fetch_add(1, Ordering::SeqCst);
+            if req.uri().path().ends_with("mshr_hcmjobentities") {
+                let e =
+                    serde_json::json!({"error": {"code": "0x80040220", "message": "no privilege"}});
+                return (StatusCode::FORBIDDEN, axum::Json(e)).into_response();
+            }
+            axum::Json(serde_json::json!({"value": []})).into_response()
+        }
+        let hits = Arc::new(AtomicUsize::new(0));
+        let router = axum::Router::new()
+            .fallback(upstream)
+            .with_state(Arc::clone(&hits));
+        let org = format!("http://{}", spawn_server(router).await);
+        let tokens = TokenProvider::new(TokenConfig::for_dataverse(
+            &org,
+            "tenant",
+            "client",
+            &org,
+            ClientCredential::Secret(Secret::new("s")),
+        ))
+        .expect("tokens");
+        let client = DataverseClient::new(DataverseConfig::new(&org), tokens).expect("client");
+        let resolver = LookupResolver::new(Arc::new(client), Duration::from_secs(60), 100);
+        let wanted = || {
+            let mut w = Wanted::default();
+            w.add("mshr_omdepartmententity", Some(Uuid::from_u128(1)));
+            w.add("mshr_hcmjobentity", Some(Uuid::from_u128(2)));
+            w
+        };
+        for _ in 0..3 {
+            let r = resolver.resolve(wanted()).await.expect("resolve");
+            let job = r.get("mshr_hcmjobentity", Some(Uuid::from_u128(2)), Some("Dev"));
+            assert_eq!(job.and_then(|j| j.code).as_deref(), Some("Dev"));
+        }
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            2,
+            "one call per table, then cached misses"
+        );
     }
 
     #[test]

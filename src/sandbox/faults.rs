@@ -41,7 +41,7 @@ fn default_status() -> u16 {
 pub struct FaultSpec {
     #[serde(flatten)]
     pub kind: FaultKind,
-    /// Only requests to this entity set or function (Dataverse faults only).
+    /// Only requests to this entity set or function, or `"token"` for the token endpoint.
     #[serde(default)]
     pub target: Option<String>,
     /// Applies to this many requests…
@@ -64,6 +64,9 @@ impl ActiveFault {
         self.remaining.is_none_or(|r| r > 0) && self.until.is_none_or(|u| now < u)
     }
 }
+
+/// The `target` that names the token endpoint (no entity set has this name).
+pub const TOKEN_TARGET: &str = "token";
 
 /// What a request must suffer before (or instead of) being served.
 #[derive(Debug, Default, PartialEq)]
@@ -111,10 +114,12 @@ impl Faults {
         self.take(|k| !matches!(k, FaultKind::TokenOutage), Some(target))
     }
 
+    /// Consumes the faults that apply to the token endpoint: untargeted ones, and those with
+    /// `"target": "token"` (so token latency can be set without slowing Dataverse down).
     pub fn for_token(&self) -> Verdict {
         self.take(
             |k| matches!(k, FaultKind::TokenOutage | FaultKind::Latency { .. }),
-            None,
+            Some(TOKEN_TARGET),
         )
     }
 
@@ -321,6 +326,26 @@ mod tests {
         assert_eq!(v.fail, None);
         assert_eq!(f.for_token().fail, Some(FaultKind::TokenOutage));
         assert_eq!(f.for_token().fail, None);
+    }
+
+    #[test]
+    fn token_target_slows_the_token_endpoint_only() {
+        let f = Faults::default();
+        f.add(FaultSpec {
+            kind: FaultKind::Latency { ms: 7 },
+            target: Some(TOKEN_TARGET.into()),
+            count: None,
+            duration_ms: None,
+        });
+        f.add(FaultSpec {
+            kind: FaultKind::Latency { ms: 3 },
+            target: Some("mshr_x".into()),
+            count: None,
+            duration_ms: None,
+        });
+        assert_eq!(f.for_token().delay, Duration::from_millis(7));
+        assert_eq!(f.for_dataverse("mshr_x").delay, Duration::from_millis(3));
+        assert_eq!(f.for_dataverse("mshr_y").delay, Duration::ZERO);
     }
 
     #[test]

@@ -142,14 +142,9 @@ impl DataverseClient {
     /// A handle that sends `id` as `x-ms-client-request-id` and `X-Request-Id` on every call, so
     /// upstream logs correlate with the gateway's. Ids that are not valid header text are ignored.
     pub fn with_request_id(&self, id: &str) -> Self {
-        let request_id = if id.len() <= MAX_REQUEST_ID_LEN {
-            HeaderValue::from_str(id).ok()
-        } else {
-            None
-        };
         Self {
             inner: Arc::clone(&self.inner),
-            request_id,
+            request_id: header_request_id(id),
         }
     }
 
@@ -416,11 +411,16 @@ impl DataverseClient {
         if let Some(prefer) = prefer_header(call.page_size, call.annotations) {
             rb = rb.header("Prefer", prefer);
         }
-        match &self.request_id {
+        // An explicit id wins; else the partner request's (task-local); else a fresh one.
+        let request_id = self
+            .request_id
+            .clone()
+            .or_else(|| crate::ops::request_id::current().and_then(|id| header_request_id(&id)));
+        match request_id {
             Some(id) => {
                 rb = rb
                     .header("x-ms-client-request-id", id.clone())
-                    .header("X-Request-Id", id.clone());
+                    .header("X-Request-Id", id);
             }
             None => rb = rb.header("x-ms-client-request-id", Uuid::new_v4().to_string()),
         }
@@ -433,6 +433,14 @@ impl DataverseClient {
         }
         Ok(rb)
     }
+}
+
+/// `id` as a header value, if it is short visible ASCII (a partner chooses it: keep it bounded).
+fn header_request_id(id: &str) -> Option<HeaderValue> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| HeaderValue::from_str(id).ok()).flatten()
 }
 
 /// `odata.maxpagesize=N,odata.include-annotations="…"` (RFC 7240 comma form).
@@ -482,9 +490,10 @@ fn error_from_response(status: StatusCode, body: &[u8]) -> UpstreamError {
         403 => UpstreamError::Forbidden { code, message },
         404 => UpstreamError::NotFound { code, message },
         429 => UpstreamError::Throttled { retry_after: None },
+        s @ (502..=504) => UpstreamError::Unavailable { status: s },
         s @ 500..=599 => {
             tracing::warn!(status = s, code = %code, "Dataverse server error");
-            UpstreamError::Unavailable { status: s }
+            UpstreamError::ServerError { status: s, code }
         }
         s => UpstreamError::Rejected {
             status: s,
@@ -701,6 +710,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_current_request_id_reaches_every_upstream_call() {
+        let ok = || answer(200, serde_json::json!({"value": []}));
+        let (client, mock, _) = start(vec![ok(), ok(), ok(), ok()], |_| {}).await;
+        let q = Query::new(SET).select(&["mshr_title"]);
+        crate::ops::request_id::scope(Some("partner-req-7".into()), async {
+            client.get_page(&q, 5).await.expect("page");
+            client.get_page(&q, 5).await.expect("page");
+        })
+        .await;
+        // Not header-safe (too long, or not visible ASCII): a fresh id instead, never the text.
+        for bad in ["x".repeat(129), "a b".to_string()] {
+            crate::ops::request_id::scope(Some(bad), client.get_page(&q, 5))
+                .await
+                .expect("page");
+        }
+        assert_eq!(
+            seen_header(&mock, 0, "x-ms-client-request-id"),
+            "partner-req-7"
+        );
+        assert_eq!(
+            seen_header(&mock, 1, "x-ms-client-request-id"),
+            "partner-req-7"
+        );
+        assert_eq!(seen_header(&mock, 1, "x-request-id"), "partner-req-7");
+        for i in [2, 3] {
+            let id = seen_header(&mock, i, "x-ms-client-request-id");
+            assert!(Uuid::parse_str(&id).is_ok(), "{id}");
+        }
+    }
+
+    #[tokio::test]
     async fn get_page_sends_documented_headers_and_follows_next_link_verbatim() {
         let (client, mock, addr) = start(vec![], |_| {}).await;
         let next = format!(
@@ -855,6 +895,7 @@ mod tests {
                 ),
                 answer(400, dv_error("0x0", "Could not find a property named 'x'")),
                 answer(503, Value::Null),
+                answer(500, dv_error("0x80040216", "An unexpected error occurred.")),
                 answer(412, dv_error("0x80060882", "version mismatch")),
                 Answer {
                     status: 200,
@@ -885,6 +926,13 @@ mod tests {
         assert_eq!(
             client.get_page(&q, 10).await.expect_err("503"),
             UpstreamError::Unavailable { status: 503 }
+        );
+        assert_eq!(
+            client.get_page(&q, 10).await.expect_err("500"),
+            UpstreamError::ServerError {
+                status: 500,
+                code: "0x80040216".to_string()
+            }
         );
         assert!(matches!(
             client.get_page(&q, 10).await.expect_err("412"),

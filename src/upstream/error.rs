@@ -56,9 +56,12 @@ pub enum UpstreamError {
     /// 429 that was not retried (or still 429 after the one short retry).
     #[error("Dataverse throttled the request (retry after {retry_after:?})")]
     Throttled { retry_after: Option<Duration> },
-    /// 5xx from Dataverse.
+    /// 502/503/504 from Dataverse (or what fronts it): it is not there right now.
     #[error("Dataverse unavailable (HTTP {status})")]
     Unavailable { status: u16 },
+    /// Another 5xx (500 above all): Dataverse is there and failed this request.
+    #[error("Dataverse failed the request with {status} ({code})")]
+    ServerError { status: u16, code: String },
     #[error("upstream call timed out")]
     Timeout,
     /// Connection-level failure; the text never contains the URL (it may hold partner input).
@@ -83,7 +86,11 @@ impl UpstreamError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Throttled { .. } | Self::Unavailable { .. } | Self::Timeout | Self::Network(_)
+            Self::Throttled { .. }
+                | Self::Unavailable { .. }
+                | Self::ServerError { .. }
+                | Self::Timeout
+                | Self::Network(_)
         )
     }
 
