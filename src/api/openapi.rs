@@ -118,6 +118,7 @@ impl Modify for CommonResponses {
         reference::list_option_sets,
         reference::get_option_set,
         reference::get_lookup_list,
+        crate::auth::token_endpoint::token,
     ),
     components(schemas(
         crate::model::recruiting_request::RecruitingRequest,
@@ -143,9 +144,12 @@ impl Modify for CommonResponses {
         candidates::CandidatePage,
         super::problem::Problem,
         super::problem::FieldError,
+        crate::auth::token_endpoint::TokenRequest,
+        crate::auth::token_endpoint::TokenResponse,
+        crate::auth::token_endpoint::TokenError,
     )),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "recruiting-requests"), (name = "candidates"), (name = "reference"))
+    tags((name = "recruiting-requests"), (name = "candidates"), (name = "reference"), (name = "auth"))
 )]
 pub struct ApiDoc;
 

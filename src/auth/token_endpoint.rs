@@ -76,6 +76,52 @@ struct ClientAuth {
     basic: bool,
 }
 
+/// The form a partner posts (RFC 6749 §4.4); the secret may come as HTTP Basic instead.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the form; `parse_form` reads it
+pub struct TokenRequest {
+    /// Always `client_credentials`.
+    grant_type: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// Space-separated subset of the partner's scopes; all of them when absent.
+    scope: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the JSON built in `handle`
+pub struct TokenResponse {
+    /// ES256 JWT; send as `Authorization: Bearer …`.
+    access_token: String,
+    /// `Bearer`.
+    token_type: String,
+    expires_in: u64,
+    scope: String,
+}
+
+/// RFC 6749 §5.2 error body (OAuth clients expect it, not problem+json).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, `temporarily_unavailable`.
+    error: String,
+    error_description: String,
+}
+
+/// Issues a partner access token (client credentials).
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A short-lived access token", body = TokenResponse),
+        (status = 400, description = "Malformed request, unsupported grant or scope", body = TokenError),
+        (status = 401, description = "Unknown client or wrong secret", body = TokenError),
+        (status = 503, description = "Too many token requests at once; retry after `Retry-After`", body = TokenError),
+    )
+)]
 pub async fn token(
     State(auth): State<Arc<AuthService>>,
     headers: HeaderMap,
