@@ -190,6 +190,12 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .route("/v1/option-sets", get(reference::list_option_sets))
         .route("/v1/option-sets/{name}", get(reference::get_option_set))
         .route("/v1/reference/{kind}", get(reference::get_lookup_list))
+        // Each route's scope, from its OpenAPI attribute; a route layer, so it sees the matched
+        // path and runs inside `protect`'s authentication.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::api::route_scopes::require_scope,
+        ))
         // Set per method router before `protect`, so CORS still answers preflights (OPTIONS).
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost, so audit, rate-limit headers and problem+json still wrap a timed-out request.

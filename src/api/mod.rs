@@ -9,3 +9,4 @@ pub mod problem;
 pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;
+pub mod route_scopes;

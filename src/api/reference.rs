@@ -13,12 +13,10 @@ use super::params::Params;
 use super::problem::ApiError;
 use super::respond::{self, ListPage};
 use crate::app::{App, AppState};
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
 use crate::resolve::options::OptionValue;
 use crate::upstream::odata::{Filter, Literal, Order, Query};
-
-pub const SCOPE: Scope = Scope::ReferenceRead;
 
 /// Partner-facing option-set names → the environment's global option sets (data model §3).
 pub const OPTION_SETS: &[(&str, &str)] = &[
@@ -101,10 +99,8 @@ async fn option_set(
     security(("bearer" = ["reference:read"])))]
 pub async fn list_option_sets(
     State(st): State<App>,
-    principal: Principal,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    principal.require(SCOPE)?;
     let futs = OPTION_SETS
         .iter()
         .map(|(name, set)| option_set(&st, name, set, &headers));
@@ -122,11 +118,9 @@ pub async fn list_option_sets(
     security(("bearer" = ["reference:read"])))]
 pub async fn get_option_set(
     State(st): State<App>,
-    principal: Principal,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    principal.require(SCOPE)?;
     let (name, set) = OPTION_SETS
         .iter()
         .find(|(n, _)| *n == name)
@@ -215,7 +209,6 @@ pub async fn get_lookup_list(
     Path(kind): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    principal.require(SCOPE)?;
     Params::parse(raw.as_deref(), &[])?;
     let logical = LOOKUP_LISTS
         .iter()
