@@ -1,11 +1,13 @@
 //! Partner identity and authorization over real HTTP: a small app made of `auth::router()` plus a
 //! dummy `/v1/ping` route protected by `Principal` + `require(Scope::ReferenceRead)`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ats_gateway::api::problem::ApiError;
@@ -683,6 +685,21 @@ async fn serve_jwks(idp: Idp) -> String {
     url
 }
 
+/// The test IdP as an external issuer: tenant-1 users act as partner `acme`.
+fn idp_issuer(jwks_url: String, refresh_interval_secs: u64) -> ExternalIssuerConfig {
+    ExternalIssuerConfig {
+        issuer: "https://idp.example/tenant".into(),
+        jwks_url,
+        audience: "ats-frontend".into(),
+        algorithms: vec!["ES256".into()],
+        scope_claim: "roles".into(),
+        partner_claim: "tid".into(),
+        partner_map: BTreeMap::from([("tenant-1".to_string(), "acme".to_string())]),
+        jwks_ttl_secs: 3600,
+        jwks_refresh_min_interval_secs: refresh_interval_secs,
+    }
+}
+
 fn user_token(k: &IdpKey, alg: Algorithm, extra: Value) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
@@ -710,17 +727,7 @@ async fn external_issuer_with_jwks_rotation() {
     let jwks_url = serve_jwks(idp.clone()).await;
     let (acme, _) = partner("acme", &[Scope::ReferenceRead, Scope::CandidatesRead], 500);
     let mut cfg = base_config(vec![acme]);
-    cfg.external_issuers = vec![ExternalIssuerConfig {
-        issuer: "https://idp.example/tenant".into(),
-        jwks_url,
-        audience: "ats-frontend".into(),
-        algorithms: vec!["ES256".into()],
-        scope_claim: "roles".into(),
-        partner_claim: "tid".into(),
-        partner_map: BTreeMap::from([("tenant-1".to_string(), "acme".to_string())]),
-        jwks_ttl_secs: 3600,
-        jwks_refresh_min_interval_secs: 60,
-    }];
+    cfg.external_issuers = vec![idp_issuer(jwks_url, 60)];
     let app = start(cfg).await;
 
     let t = user_token(&k1, Algorithm::ES256, json!({}));
@@ -801,17 +808,7 @@ async fn a_failing_jwks_is_not_refetched_per_request() {
         let jwks_url = serve_jwks(idp.clone()).await;
         let (acme, _) = partner("acme", &[Scope::ReferenceRead], 500);
         let mut cfg = base_config(vec![acme]);
-        cfg.external_issuers = vec![ExternalIssuerConfig {
-            issuer: "https://idp.example/tenant".into(),
-            jwks_url,
-            audience: "ats-frontend".into(),
-            algorithms: vec!["ES256".into()],
-            scope_claim: "roles".into(),
-            partner_claim: "tid".into(),
-            partner_map: BTreeMap::from([("tenant-1".to_string(), "acme".to_string())]),
-            jwks_ttl_secs: 3600,
-            jwks_refresh_min_interval_secs: interval,
-        }];
+        cfg.external_issuers = vec![idp_issuer(jwks_url, interval)];
         let app = start(cfg).await;
         let t = user_token(&k1, Algorithm::ES256, json!({}));
         for _ in 0..3 {
@@ -1005,37 +1002,9 @@ async fn hot_reload_from_the_partners_file() {
 
 // ---------------------------------------------------------------- logs
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_logs() -> &'static Buf {
-    static BUF: OnceLock<Buf> = OnceLock::new();
-    BUF.get_or_init(|| {
-        let buf = Buf::default();
-        let writer = buf.clone();
-        let sub = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        // Global, because the server and argon2 run on other threads.
-        tracing::subscriber::set_global_default(sub).expect("subscriber");
-        buf
-    })
-}
-
 #[tokio::test]
 async fn no_secret_or_token_in_logs() {
-    let logs = captured_logs();
+    common::logs::capture();
     let (acme, c) = partner("acme", &[Scope::ReferenceRead], 500);
     let app = start(base_config(vec![acme])).await;
     let token = app.access(&c).await;
@@ -1052,7 +1021,7 @@ async fn no_secret_or_token_in_logs() {
     let tampered = format!("{}x", token);
     assert_eq!(app.ping(&tampered).await.status(), 401);
 
-    let text = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf8");
+    let text = common::logs::text();
     assert!(
         text.contains("partner request"),
         "audit line missing:\n{text}"

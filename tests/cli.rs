@@ -131,6 +131,22 @@ impl Proc {
         }
     }
 
+    /// `ats-gateway [--config FILE] sandbox` on free loopback ports.
+    async fn sandbox(config: Option<&std::path::Path>) -> Proc {
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(c) = config {
+            args.extend(["--config", c.to_str().expect("utf8")]);
+        }
+        args.extend([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--emulator-listen",
+            "127.0.0.1:0",
+        ]);
+        Proc::start(&args).await
+    }
+
     fn gateway(&self) -> String {
         self.ready["gateway"]
             .as_str()
@@ -234,14 +250,7 @@ fn replace_file(path: &std::path::Path, text: &str) {
 
 #[tokio::test]
 async fn sandbox_ready_line_and_sighup_without_a_config_file() {
-    let mut p = Proc::start(&[
-        "sandbox",
-        "--listen",
-        "127.0.0.1:0",
-        "--emulator-listen",
-        "127.0.0.1:0",
-    ])
-    .await;
+    let mut p = Proc::sandbox(None).await;
     let v = p.ready.clone();
     assert_eq!(v["event"], "ready");
     for k in ["emulator", "gateway", "admin"] {
@@ -303,16 +312,7 @@ async fn sighup_reloads_partners_and_rotates_keys_without_dropping_requests() {
             partner_toml("p1", &h1)
         ),
     );
-    let mut p = Proc::start(&[
-        "--config",
-        config.to_str().expect("utf8"),
-        "sandbox",
-        "--listen",
-        "127.0.0.1:0",
-        "--emulator-listen",
-        "127.0.0.1:0",
-    ])
-    .await;
+    let mut p = Proc::sandbox(Some(&config)).await;
     assert_eq!(p.ready["partners"][0]["id"], "p1");
     assert_eq!(
         p.ready["partners"][0]["companies"],
@@ -388,16 +388,7 @@ async fn sighup_reloads_partners_and_rotates_keys_without_dropping_requests() {
 
     // A restart (or another replica) with the same config accepts tokens of both keys.
     drop(p);
-    let p = Proc::start(&[
-        "--config",
-        config.to_str().expect("utf8"),
-        "sandbox",
-        "--listen",
-        "127.0.0.1:0",
-        "--emulator-listen",
-        "127.0.0.1:0",
-    ])
-    .await;
+    let p = Proc::sandbox(Some(&config)).await;
     let gw = p.gateway();
     assert_eq!(
         option_sets(&gw, &t1).await,

@@ -4,46 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use ats_gateway::sandbox::config::SandboxConfig;
 use common::{spawn_app, spawn_app_with};
 use serde_json::{json, Value};
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every test in this binary logs into one buffer (the subscriber is global because the server,
-/// argon2 and the token refresher run on other threads).
-fn logs() -> String {
-    static BUF: OnceLock<Buf> = OnceLock::new();
-    let buf = BUF.get_or_init(|| {
-        let buf = Buf::default();
-        let writer = buf.clone();
-        let sub = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(sub).expect("subscriber");
-        buf
-    });
-    String::from_utf8_lossy(&buf.0.lock().expect("lock")).into_owned()
-}
-
 #[tokio::test]
 async fn a_request_past_its_deadline_is_a_complete_problem() {
-    let _ = logs();
+    common::logs::capture();
     let app = spawn_app_with(SandboxConfig::default(), |c| {
         c.gateway.request_timeout_ms = 300;
     })
@@ -76,7 +43,7 @@ async fn a_request_past_its_deadline_is_a_complete_problem() {
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["type"], "/problems/upstream-timeout");
     assert_eq!(v["request_id"], "deadline-test-1");
-    let text = logs();
+    let text = common::logs::text();
     assert!(
         text.lines().any(|l| l.contains("partner request")
             && l.contains("deadline-test-1")
@@ -140,7 +107,7 @@ async fn caller_request_ids_are_bounded() {
 
 #[tokio::test]
 async fn no_secret_or_token_in_logs_of_the_whole_gateway() {
-    let _ = logs();
+    common::logs::capture();
     let app = spawn_app().await;
     let dataverse_secret = app.emu.config().client_secret.clone();
     let token = app.partner_token("acme-ats", None).await;
@@ -184,7 +151,7 @@ async fn no_secret_or_token_in_logs_of_the_whole_gateway() {
         .await;
     assert_eq!(status, 401);
 
-    let text = logs();
+    let text = common::logs::text();
     assert!(text.contains("partner request"), "audit lines:\n{text}");
     for needle in [
         dataverse_secret.as_str(),

@@ -567,90 +567,32 @@ async fn paging_walks_every_row_once() {
     assert_eq!(bad.status(), 400);
 }
 
-/// A row deleted between two pages (here the very row the skiptoken names) neither shifts the next
-/// page nor hides a row: paging resumes by key, not by offset.
-#[tokio::test]
-async fn paging_survives_a_row_deleted_between_pages() {
-    let emu = emulator().await;
-    let t = emu.token().await;
-    let set = "mshr_hcmcandidatetohireentities";
-    let id_col = "mshr_hcmcandidatetohireentityid";
-    let (_, all) = emu
-        .get_json(&format!("{set}?$select={id_col}"), &t, None)
-        .await;
-    let all: Vec<String> = values(&all)
-        .iter()
-        .map(|r| r[id_col].as_str().expect("id").to_string())
-        .collect();
-    assert!(all.len() > 6, "seed has candidates");
-
-    let page = |url: String| {
-        let (http, t) = (emu.http.clone(), t.clone());
-        async move {
-            let resp = http
-                .get(url)
-                .bearer_auth(t)
-                .header("Prefer", "odata.maxpagesize=3")
-                .send()
-                .await
-                .expect("page");
-            assert_eq!(resp.status(), 200);
-            resp.json::<Value>().await.expect("json")
-        }
-    };
-    let first = page(emu.api(&format!("{set}?$select={id_col}"))).await;
-    let mut seen: Vec<String> = values(&first)
-        .iter()
-        .map(|r| r[id_col].as_str().expect("id").to_string())
-        .collect();
-    let anchor = seen.last().expect("a row").clone();
-    let resp = emu
-        .http
-        .delete(emu.api(&format!("{set}({anchor})")))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(resp.status(), 204);
-
-    let mut next = first["@odata.nextLink"].as_str().map(str::to_string);
-    for _ in 0..all.len() {
-        let Some(url) = next.take() else { break };
-        let v = page(url).await;
-        seen.extend(
-            values(&v)
-                .iter()
-                .map(|r| r[id_col].as_str().expect("id").to_string()),
-        );
-        next = v["@odata.nextLink"].as_str().map(str::to_string);
-    }
-    assert_eq!(seen, all, "every row once, in order, none skipped");
-}
-
-/// Same with `$orderby` on a column with ties: the cookie carries the deleted anchor's sort values
-/// (then its key), so the walk resumes right after it.
-#[tokio::test]
-async fn sorted_paging_survives_the_anchor_row_being_deleted() {
-    let emu = emulator().await;
+/// Walks `query` in pages of `page_size`, deleting the last row of the first page (the very row
+/// the skiptoken names) before following the nextLink. Returns every id the walk saw, the ids the
+/// unpaged query returned beforehand, and the first nextLink's `$skiptoken`.
+async fn walk_deleting_the_anchor(
+    emu: &common::Emu,
+    query: &str,
+    page_size: usize,
+) -> (Vec<String>, Vec<String>, String) {
     let t = emu.token().await;
     let id_col = "mshr_hcmcandidatetohireentityid";
-    let query = format!("{CAND}?$select=mshr_lastname&$orderby=mshr_lastname%20desc");
     let ids = |v: &Value| -> Vec<String> {
         values(v)
             .iter()
             .map(|r| r[id_col].as_str().expect("id").to_string())
             .collect()
     };
-    let (_, all) = emu.get_json(&query, &t, None).await;
+    let (_, all) = emu.get_json(query, &t, None).await;
     let all = ids(&all);
-    assert!(all.len() > 10, "seed has candidates");
-    let get = |url: String| {
+    assert!(all.len() > 2 * page_size, "seed has candidates");
+    let page = |url: String| {
         let (http, t) = (emu.http.clone(), t.clone());
         async move {
             let resp = http
                 .get(url)
                 .bearer_auth(t)
-                .header("Prefer", "odata.maxpagesize=4")
+                .header("Prefer", format!("odata.maxpagesize={page_size}"))
                 .send()
                 .await
                 .expect("page");
@@ -658,7 +600,7 @@ async fn sorted_paging_survives_the_anchor_row_being_deleted() {
             resp.json::<Value>().await.expect("json")
         }
     };
-    let first = get(emu.api(&query)).await;
+    let first = page(emu.api(query)).await;
     let mut seen = ids(&first);
     let anchor = seen.last().expect("a row").clone();
     let resp = emu
@@ -670,23 +612,45 @@ async fn sorted_paging_survives_the_anchor_row_being_deleted() {
         .expect("delete");
     assert_eq!(resp.status(), 204);
     let mut next = first["@odata.nextLink"].as_str().map(str::to_string);
-    let link = next.clone().expect("more pages");
-    let token = url::Url::parse(&link)
-        .expect("url")
-        .query_pairs()
-        .find(|(k, _)| k == "$skiptoken")
-        .map(|(_, v)| v.into_owned())
-        .expect("skiptoken");
+    let token = next
+        .as_deref()
+        .and_then(|link| url::Url::parse(link).ok())
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "$skiptoken")
+                .map(|(_, v)| v.into_owned())
+        })
+        .expect("a skiptoken");
+    for _ in 0..all.len() {
+        let Some(url) = next.take() else { break };
+        let v = page(url).await;
+        seen.extend(ids(&v));
+        next = v["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    (seen, all, token)
+}
+
+/// A row deleted between two pages neither shifts the next page nor hides a row: paging resumes
+/// by key, not by offset.
+#[tokio::test]
+async fn paging_survives_a_row_deleted_between_pages() {
+    let emu = emulator().await;
+    let query = format!("{CAND}?$select=mshr_hcmcandidatetohireentityid");
+    let (seen, all, _) = walk_deleting_the_anchor(&emu, &query, 3).await;
+    assert_eq!(seen, all, "every row once, in order, none skipped");
+}
+
+/// Same with `$orderby` on a column with ties: the cookie carries the deleted anchor's sort values
+/// (then its key), so the walk resumes right after it.
+#[tokio::test]
+async fn sorted_paging_survives_the_anchor_row_being_deleted() {
+    let emu = emulator().await;
+    let query = format!("{CAND}?$select=mshr_lastname&$orderby=mshr_lastname%20desc");
+    let (seen, all, token) = walk_deleting_the_anchor(&emu, &query, 4).await;
     assert!(
         token.contains("mshr_lastname%2520last%253D"),
         "sort values in the cookie: {token}"
     );
-    for _ in 0..all.len() {
-        let Some(url) = next.take() else { break };
-        let v = get(url).await;
-        seen.extend(ids(&v));
-        next = v["@odata.nextLink"].as_str().map(str::to_string);
-    }
     assert_eq!(seen, all, "every row once, in order, none skipped");
 }
 

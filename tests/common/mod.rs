@@ -1,6 +1,8 @@
 //! Shared test harness: start the emulator (and the gateway) on 127.0.0.1:0 and talk HTTP to them.
 #![allow(dead_code)]
 
+pub mod logs;
+
 use ats_gateway::sandbox::config::SandboxConfig;
 use ats_gateway::sandbox::server::{start, EmulatorHandle};
 use serde_json::Value;
