@@ -15,23 +15,8 @@ impl Drop for Kill {
 
 #[tokio::test]
 async fn emulator_command_prints_one_ready_line() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
-        .args(["emulator", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let guard = Kill(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .expect("join")
-    .expect("read line");
-    let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    let p = Proc::start(&["emulator", "--listen", "127.0.0.1:0"]).await;
+    let v = p.ready.clone();
     assert_eq!(v["event"], "ready");
     let emulator = v["emulator"].as_str().expect("emulator url");
     assert!(emulator.starts_with("http://127.0.0.1:") && !emulator.ends_with(":0"));
@@ -70,7 +55,6 @@ async fn emulator_command_prints_one_ready_line() {
         .await
         .expect("token");
     assert_eq!(resp.status(), 200);
-    drop(guard);
 }
 
 #[test]
