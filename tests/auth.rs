@@ -624,19 +624,7 @@ async fn signing_key_rotation_keeps_old_tokens_valid() {
     assert_eq!(header_json(&new)["kid"], new_kid);
     assert_eq!(app.ping(&old).await.status(), 200);
     assert_eq!(app.ping(&new).await.status(), 200);
-    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", app.url))
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter_map(|k| k["kid"].as_str())
-        .collect();
-    assert_eq!(kids, vec![new_kid.as_str(), old_kid.as_str()]);
+    assert_eq!(common::jwks_kids(&app.url).await, vec![new_kid, old_kid]);
 }
 
 // ---------------------------------------------------------------- external issuer

@@ -4,6 +4,21 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+mod common;
+
+/// The ready line's `dataverse` object: what a user needs to call the emulator directly.
+fn assert_dataverse_keys(v: &serde_json::Value) {
+    for k in [
+        "org_url",
+        "token_url",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+    ] {
+        assert!(v["dataverse"][k].is_string(), "dataverse.{k}");
+    }
+}
+
 struct Kill(std::process::Child);
 
 impl Drop for Kill {
@@ -20,15 +35,7 @@ async fn emulator_command_prints_one_ready_line() {
     assert_eq!(v["event"], "ready");
     let emulator = v["emulator"].as_str().expect("emulator url");
     assert!(emulator.starts_with("http://127.0.0.1:") && !emulator.ends_with(":0"));
-    for k in [
-        "org_url",
-        "token_url",
-        "tenant_id",
-        "client_id",
-        "client_secret",
-    ] {
-        assert!(v["dataverse"][k].is_string(), "dataverse.{k}");
-    }
+    assert_dataverse_keys(&v);
     let http = reqwest::Client::new();
     let form = [
         ("grant_type", "client_credentials"),
@@ -243,15 +250,7 @@ async fn sandbox_ready_line_and_sighup_without_a_config_file() {
             url.starts_with("http://127.0.0.1:") && !url.contains(":0/") && !url.ends_with(":0")
         );
     }
-    for k in [
-        "org_url",
-        "token_url",
-        "tenant_id",
-        "client_id",
-        "client_secret",
-    ] {
-        assert!(v["dataverse"][k].is_string(), "dataverse.{k}");
-    }
+    assert_dataverse_keys(&v);
     let partners = v["partners"].as_array().expect("partners");
     assert_eq!(partners.len(), 3);
     for partner in partners {
@@ -356,19 +355,7 @@ async fn sighup_reloads_partners_and_rotates_keys_without_dropping_requests() {
         }
     }
     assert!(n > 0);
-    let jwks: serde_json::Value = reqwest::get(format!("{gw}/.well-known/jwks.json"))
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .filter_map(|k| k["kid"].as_str())
-        .collect();
-    assert_eq!(kids, vec![kid(&t1_new).as_str(), kid(&t1).as_str()]);
+    assert_eq!(common::jwks_kids(&gw).await, vec![kid(&t1_new), kid(&t1)]);
 
     // A restart (or another replica) with the same config accepts tokens of both keys.
     drop(p);

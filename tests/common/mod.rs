@@ -220,3 +220,19 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// The kids a gateway publishes at `/.well-known/jwks.json`, in order.
+pub async fn jwks_kids(gateway: &str) -> Vec<String> {
+    let jwks: Value = reqwest::get(format!("{gateway}/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str().map(str::to_string))
+        .collect()
+}
