@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::sandbox;
+#[cfg(feature = "sandbox")]
+use ats_sandbox as sandbox;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Entra + Dataverse emulator and the gateway pointed at it, in one process (the default).
+    #[cfg(feature = "sandbox")]
     Sandbox {
         /// Gateway listen address (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -39,6 +41,7 @@ pub enum Command {
         scale: Option<usize>,
     },
     /// Run only the Entra + Dataverse emulator.
+    #[cfg(feature = "sandbox")]
     Emulator {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
@@ -60,14 +63,26 @@ pub enum Command {
     },
 }
 
-pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    let command = cli.command.unwrap_or(Command::Sandbox {
+/// Without a subcommand: the sandbox where it is built in, else `serve`.
+fn default_command() -> Result<Command, CliError> {
+    #[cfg(feature = "sandbox")]
+    return Ok(Command::Sandbox {
         listen: "127.0.0.1:8080".parse()?,
         emulator_listen: "127.0.0.1:8090".parse()?,
         scale: None,
     });
+    #[cfg(not(feature = "sandbox"))]
+    return Ok(Command::Serve { listen: None });
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    let command = match cli.command {
+        Some(c) => c,
+        None => default_command()?,
+    };
     match command {
+        #[cfg(feature = "sandbox")]
         Command::Emulator { listen, scale } => {
             if let Some(s) = scale {
                 config.sandbox.scale = s;
@@ -83,6 +98,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             emu.task.abort();
             Ok(())
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
             listen,
             emulator_listen,
@@ -172,6 +188,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// The sandbox runs with the config's partners, else with the demo partners.
+#[cfg(feature = "sandbox")]
 fn with_demo_partners(auth: &mut crate::auth::AuthConfig) {
     if auth.partners.is_empty() && auth.partners_file.is_none() {
         auth.partners = crate::demo::partners()
@@ -187,16 +204,21 @@ fn reload_source(path: Option<PathBuf>, sandbox: bool) -> crate::auth::ReloadSou
     let watch = path.iter().cloned().collect();
     crate::auth::ReloadSource {
         load: Box::new(move || {
-            let mut config = Config::load(path.as_deref()).map_err(|e| e.to_string())?;
+            let config = Config::load(path.as_deref()).map_err(|e| e.to_string())?;
+            let mut auth = config.auth;
+            #[cfg(feature = "sandbox")]
             if sandbox {
-                with_demo_partners(&mut config.auth);
+                with_demo_partners(&mut auth);
             }
-            Ok(config.auth)
+            #[cfg(not(feature = "sandbox"))]
+            let _ = sandbox;
+            Ok(auth)
         }),
         watch,
     }
 }
 
+#[cfg(feature = "sandbox")]
 /// Points the gateway at the emulator exactly as it would point at a real environment: by URL.
 fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config::DataverseConfig {
     let c = &emu.state.config;
@@ -210,6 +232,7 @@ fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config:
     }
 }
 
+#[cfg(feature = "sandbox")]
 fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
     let c = &emu.state.config;
     json!({
@@ -223,6 +246,7 @@ fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
     })
 }
 
+#[cfg(feature = "sandbox")]
 /// Human-readable next steps on stderr (stdout carries only the JSON ready line).
 fn try_it(gw: &str) -> String {
     format!(

@@ -5,9 +5,9 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod model;
 pub mod ops;
 pub mod resolve;
-pub mod sandbox;
 pub mod upstream;

@@ -31,7 +31,7 @@ fn table(doc: &utoipa::openapi::OpenApi) -> Table {
         ];
         for (method, op) in ops {
             let Some(op) = op else { continue };
-            // A route lists one bearer requirement with one scope (checked by tests/openapi.rs).
+            // A route lists one bearer requirement with one scope (checked by tests/it/openapi.rs).
             let scope = serde_json::to_value(&op.security)
                 .ok()
                 .and_then(|v| v[0]["bearer"][0].as_str().map(str::to_string))

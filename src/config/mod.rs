@@ -9,7 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::config::SandboxConfig;
+#[cfg(feature = "sandbox")]
+use ats_sandbox::config::SandboxConfig;
 
 /// A secret string: `Debug`/`Display` never show it.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -102,6 +103,8 @@ impl Default for DataverseConfig {
 pub struct Config {
     pub gateway: GatewayConfig,
     pub dataverse: DataverseConfig,
+    /// The emulator's settings (`sandbox` and `emulator` commands only).
+    #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,
     pub auth: crate::auth::config::AuthConfig,
 }
@@ -131,6 +134,7 @@ impl Config {
         let cfg: Config = fig
             .extract()
             .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        #[cfg(feature = "sandbox")]
         cfg.sandbox.validate().map_err(ConfigError::Parse)?;
         Ok(cfg)
     }
@@ -219,9 +223,12 @@ mod tests {
         std::fs::write(&f, "[gateway]\nlisten = \"nope\"\n").expect("write");
         let err = Config::load(Some(&f)).expect_err("invalid");
         assert!(err.to_string().contains("gateway.listen"), "{err}");
-        std::fs::write(&f, "[sandbox]\nlanguage = 1031\n").expect("write");
-        let err = Config::load(Some(&f)).expect_err("invalid");
-        assert!(err.to_string().contains("sandbox.language"), "{err}");
+        #[cfg(feature = "sandbox")]
+        {
+            std::fs::write(&f, "[sandbox]\nlanguage = 1031\n").expect("write");
+            let err = Config::load(Some(&f)).expect_err("invalid");
+            assert!(err.to_string().contains("sandbox.language"), "{err}");
+        }
         let mut c = Config::default();
         let err = c.resolve_dataverse().expect_err("missing");
         assert!(err.to_string().contains("dataverse.org_url"));

@@ -1,0 +1,404 @@
+//! The binary itself: `emulator --listen 127.0.0.1:0` prints exactly one JSON ready line on stdout
+//! with the documented keys, and the emulator it describes answers.
+
+use crate::common;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// The ready line's `dataverse` object: what a user needs to call the emulator directly.
+fn assert_dataverse_keys(v: &serde_json::Value) {
+    for k in [
+        "org_url",
+        "token_url",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+    ] {
+        assert!(v["dataverse"][k].is_string(), "dataverse.{k}");
+    }
+}
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn emulator_command_prints_one_ready_line() {
+    let p = Proc::start(&["emulator", "--listen", "127.0.0.1:0"]).await;
+    let v = p.ready.clone();
+    assert_eq!(v["event"], "ready");
+    let emulator = v["emulator"].as_str().expect("emulator url");
+    assert!(emulator.starts_with("http://127.0.0.1:") && !emulator.ends_with(":0"));
+    assert_dataverse_keys(&v);
+    let http = reqwest::Client::new();
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_id",
+            v["dataverse"]["client_id"].as_str().expect("id"),
+        ),
+        (
+            "client_secret",
+            v["dataverse"]["client_secret"].as_str().expect("secret"),
+        ),
+        (
+            "scope",
+            &format!(
+                "{}/.default",
+                v["dataverse"]["org_url"].as_str().expect("org")
+            ),
+        ),
+    ];
+    let resp = http
+        .post(v["dataverse"]["token_url"].as_str().expect("token url"))
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200);
+}
+
+#[test]
+fn bad_config_names_the_key() {
+    let dir = std::env::temp_dir().join(format!("atsgw-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[sandbox]\nscale = 0\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+        .args(["--config", file.to_str().expect("utf8"), "emulator"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sandbox.scale"), "{err}");
+}
+
+// ------------------------------------------------------------------ a running gateway process
+
+/// A running `ats-gateway` with its ready line and its log lines (stderr) as they come.
+struct Proc {
+    child: Kill,
+    ready: serde_json::Value,
+    logs: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Proc {
+    async fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, logs) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .expect("join")
+        .expect("read line");
+        let ready = serde_json::from_str(line.trim()).expect("one JSON ready line");
+        Proc {
+            child: Kill(child),
+            ready,
+            logs,
+        }
+    }
+
+    /// `ats-gateway [--config FILE] sandbox` on free loopback ports.
+    async fn sandbox(config: Option<&std::path::Path>) -> Proc {
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(c) = config {
+            args.extend(["--config", c.to_str().expect("utf8")]);
+        }
+        args.extend([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--emulator-listen",
+            "127.0.0.1:0",
+        ]);
+        Proc::start(&args).await
+    }
+
+    fn gateway(&self) -> String {
+        self.ready["gateway"]
+            .as_str()
+            .expect("gateway url")
+            .to_string()
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.child.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for a log line containing `needle`; the process tells us, no sleeping.
+    async fn log_line(&mut self, needle: &str) -> String {
+        let wait = async {
+            while let Some(line) = self.logs.recv().await {
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            panic!("the gateway ended before logging `{needle}`");
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no log line `{needle}` within 30 s"))
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.0.try_wait(), Ok(None))
+    }
+}
+
+async fn partner_token(gw: &str, id: &str, secret: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{gw}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
+
+async fn access_token(gw: &str, id: &str, secret: &str) -> String {
+    let resp = partner_token(gw, id, secret).await;
+    assert_eq!(resp.status(), 200, "token for {id}");
+    let v: serde_json::Value = resp.json().await.expect("json");
+    v["access_token"].as_str().expect("token").to_string()
+}
+
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let head = token.split('.').next().expect("header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head)
+        .expect("b64");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    v["kid"].as_str().expect("kid").to_string()
+}
+
+async fn option_sets(gw: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{gw}/v1/option-sets"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("atsgw-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn write_key(path: &std::path::Path) {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).expect("pem");
+    std::fs::write(path, pem.as_bytes()).expect("write key");
+}
+
+fn partner_toml(id: &str, hash: &str) -> String {
+    format!(
+        "[[auth.partners]]\nid = \"{id}\"\nclient_id = \"{id}\"\nclient_secret_hashes = [\"{hash}\"]\n\
+         scopes = [\"reference:read\"]\ncompanies = [\"*\"]\nrate_limit = {{ per_second = 100000, burst = 100000 }}\n"
+    )
+}
+
+/// Writes the file whole (rename), so a reload never reads half of it.
+fn replace_file(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+#[tokio::test]
+async fn sandbox_ready_line_and_sighup_without_a_config_file() {
+    let mut p = Proc::sandbox(None).await;
+    let v = p.ready.clone();
+    assert_eq!(v["event"], "ready");
+    for k in ["emulator", "gateway", "admin"] {
+        let url = v[k].as_str().unwrap_or_else(|| panic!("{k}"));
+        assert!(
+            url.starts_with("http://127.0.0.1:") && !url.contains(":0/") && !url.ends_with(":0")
+        );
+    }
+    assert_dataverse_keys(&v);
+    let partners = v["partners"].as_array().expect("partners");
+    assert_eq!(partners.len(), 3);
+    for partner in partners {
+        for k in ["id", "client_id", "client_secret"] {
+            assert!(partner[k].is_string(), "partners[].{k}");
+        }
+        assert!(!partner["scopes"].as_array().expect("scopes").is_empty());
+        assert!(!partner["companies"]
+            .as_array()
+            .expect("companies")
+            .is_empty());
+    }
+    let gw = p.gateway();
+    let token = access_token(&gw, "acme-ats", "acme-demo-secret").await;
+    assert_eq!(option_sets(&gw, &token).await, 200);
+
+    // SIGHUP's default action ends a process: the gateway must reload instead, and keep serving.
+    p.signal("-HUP");
+    p.log_line("partner registry replaced").await;
+    assert!(p.running(), "SIGHUP ended the gateway");
+    assert_eq!(option_sets(&gw, &token).await, 200);
+    let again = access_token(&gw, "acme-ats", "acme-demo-secret").await;
+    assert_eq!(option_sets(&gw, &again).await, 200);
+}
+
+#[tokio::test]
+async fn sighup_reloads_partners_and_rotates_keys_without_dropping_requests() {
+    let dir = temp_dir("reload");
+    let (key_a, key_b) = (dir.join("a.pem"), dir.join("b.pem"));
+    write_key(&key_a);
+    write_key(&key_b);
+    let (s1, h1) = ats_gateway::auth::create_partner_secret();
+    let (s2, h2) = ats_gateway::auth::create_partner_secret();
+    let config = dir.join("gateway.toml");
+    // The poll interval is long so that only SIGHUP triggers the reload here.
+    let head = "[auth]\nreload_poll_ms = 3600000\n";
+    replace_file(
+        &config,
+        &format!(
+            "{head}signing_key_file = \"{}\"\n{}",
+            key_a.display(),
+            partner_toml("p1", &h1)
+        ),
+    );
+    let mut p = Proc::sandbox(Some(&config)).await;
+    assert_eq!(p.ready["partners"][0]["id"], "p1");
+    assert_eq!(
+        p.ready["partners"][0]["companies"],
+        serde_json::json!(["*"])
+    );
+    let gw = p.gateway();
+    let t1 = access_token(&gw, "p1", &s1).await;
+    assert_eq!(partner_token(&gw, "p2", &s2).await.status(), 401);
+
+    // Traffic keeps flowing through the reload: every request must succeed.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (gw, t1, stop) = (gw.clone(), t1.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..5_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    statuses.push(option_sets(&gw, &t1).await);
+                }
+                statuses
+            })
+        })
+        .collect();
+
+    // Rotate: key B signs from now on, key A only verifies; partner p2 is added.
+    replace_file(
+        &config,
+        &format!(
+            "{head}signing_key_file = \"{}\"\nprevious_signing_key_files = [\"{}\"]\n{}{}",
+            key_b.display(),
+            key_a.display(),
+            partner_toml("p1", &h1),
+            partner_toml("p2", &h2)
+        ),
+    );
+    p.signal("-HUP");
+    p.log_line("partner registry replaced").await;
+    let t2 = access_token(&gw, "p2", &s2).await;
+    assert_eq!(option_sets(&gw, &t2).await, 200);
+    let t1_new = access_token(&gw, "p1", &s1).await;
+    assert_ne!(
+        kid(&t1_new),
+        kid(&t1),
+        "new tokens are signed with the new key"
+    );
+    assert_eq!(option_sets(&gw, &t1).await, 200, "old key still verifies");
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut n = 0;
+    for task in load {
+        for status in task.await.expect("load task") {
+            assert_eq!(status, 200, "a request failed during the reload");
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+    assert_eq!(common::jwks_kids(&gw).await, vec![kid(&t1_new), kid(&t1)]);
+
+    // A restart (or another replica) with the same config accepts tokens of both keys.
+    drop(p);
+    let p = Proc::sandbox(Some(&config)).await;
+    let gw = p.gateway();
+    assert_eq!(
+        option_sets(&gw, &t1).await,
+        200,
+        "previous key after restart"
+    );
+    assert_eq!(
+        option_sets(&gw, &t1_new).await,
+        200,
+        "current key after restart"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn partner_secret_prints_a_secret_and_its_hash_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+        .arg("partner-secret")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let secret = v["client_secret"].as_str().expect("secret");
+    let hash = v["client_secret_hash"].as_str().expect("hash");
+    assert!(secret.len() >= 32);
+    assert!(hash.starts_with("$argon2id$"));
+    assert!(!hash.contains(secret));
+    let partner = ats_gateway::auth::PartnerConfig {
+        id: "x".into(),
+        display_name: String::new(),
+        client_id: "x".into(),
+        client_secret_hashes: vec![hash.into()],
+        scopes: vec![],
+        companies: vec!["*".into()],
+        rate_limit: ats_gateway::auth::RateLimitConfig::default(),
+        cors_origins: vec![],
+        disabled: false,
+    };
+    let reg = ats_gateway::auth::Registry::from_config(&[partner]).expect("registry");
+    let p = reg.partner("x").expect("partner");
+    assert!(p.verify_secret(secret));
+    assert!(!p.verify_secret("not-it"));
+}

@@ -1,0 +1,238 @@
+//! Shared test harness: start the emulator (and the gateway) on 127.0.0.1:0 and talk HTTP to them.
+#![allow(dead_code)]
+
+pub mod logs;
+
+use ats_sandbox::config::SandboxConfig;
+use ats_sandbox::server::{start, EmulatorHandle};
+use serde_json::Value;
+
+pub const ANNOTATIONS: &str = "odata.include-annotations=\"*\"";
+
+pub struct Emu {
+    pub handle: EmulatorHandle,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Emu {
+    fn drop(&mut self) {
+        self.handle.task.abort();
+    }
+}
+
+pub async fn emulator() -> Emu {
+    emulator_with(SandboxConfig::default()).await
+}
+
+pub async fn emulator_with(config: SandboxConfig) -> Emu {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let handle = start(config, listener).await.expect("emulator starts");
+    Emu {
+        handle,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Emu {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.handle.url, path)
+    }
+    pub fn api(&self, rest: &str) -> String {
+        format!("{}/api/data/v9.2/{}", self.handle.url, rest)
+    }
+    pub fn config(&self) -> &SandboxConfig {
+        &self.handle.state.config
+    }
+
+    /// Client-credentials form with the demo secret.
+    pub async fn token_response(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.handle.token_url())
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    pub async fn token(&self) -> String {
+        let c = self.config();
+        let scope = format!("{}/.default", self.handle.url);
+        let resp = self
+            .token_response(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &c.client_id.to_string()),
+                ("client_secret", &c.client_secret),
+                ("scope", &scope),
+            ])
+            .await;
+        assert_eq!(resp.status(), 200);
+        let v: Value = resp.json().await.expect("json");
+        v["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    pub async fn get(&self, rest: &str, token: &str, prefer: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(self.api(rest))
+            .bearer_auth(token)
+            .header("OData-MaxVersion", "4.0")
+            .header("OData-Version", "4.0");
+        if let Some(p) = prefer {
+            req = req.header("Prefer", p);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, rest: &str, token: &str, prefer: Option<&str>) -> (u16, Value) {
+        let resp = self.get(rest, token, prefer).await;
+        let status = resp.status().as_u16();
+        let v = resp.json().await.unwrap_or(Value::Null);
+        (status, v)
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(self.url("/_sandbox/stats"))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn fault(&self, spec: Value) {
+        let r = self
+            .http
+            .post(self.url("/_sandbox/faults"))
+            .json(&spec)
+            .send()
+            .await
+            .expect("fault");
+        assert_eq!(r.status(), 204, "fault accepted");
+    }
+}
+
+/// A gateway pointed at its own emulator, with the demo partners (secrets known to tests).
+pub struct TestApp {
+    pub emu: Emu,
+    pub gateway: ats_gateway::app::GatewayHandle,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.gateway.task.abort();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(SandboxConfig::default(), |_| {}).await
+}
+
+/// Starts the emulator with `sandbox`, then the gateway with its config adjusted by `tweak`.
+pub async fn spawn_app_with(
+    sandbox: SandboxConfig,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+) -> TestApp {
+    let emu = emulator_with(sandbox).await;
+    let c = emu.config().clone();
+    let mut config = ats_gateway::config::Config::default();
+    config.dataverse = ats_gateway::config::DataverseConfig {
+        org_url: emu.handle.url.clone(),
+        authority: emu.handle.url.clone(),
+        tenant_id: c.tenant_id.to_string(),
+        client_id: c.client_id.to_string(),
+        client_secret: ats_gateway::config::SecretString::new(c.client_secret.clone()),
+        ..Default::default()
+    };
+    config.auth.partners = ats_gateway::demo::partners()
+        .into_iter()
+        .map(|p| p.config)
+        .collect();
+    tweak(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway = ats_gateway::app::start(config, listener)
+        .await
+        .expect("gateway starts");
+    let url = gateway.url.clone();
+    TestApp {
+        emu,
+        gateway,
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    /// A partner token from the gateway's token endpoint (`scope` = None: all allowed scopes).
+    pub async fn partner_token(&self, partner: &str, scope: Option<&str>) -> String {
+        let secret = ats_gateway::demo::partners()
+            .into_iter()
+            .find(|p| p.config.id == partner)
+            .map(|p| p.secret)
+            .expect("demo partner");
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", partner),
+            ("client_secret", secret),
+        ];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let resp = self
+            .http
+            .post(format!("{}/oauth2/token", self.url))
+            .form(&form)
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(resp.status(), 200, "partner token for {partner}");
+        let v: Value = resp.json().await.expect("json");
+        v["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    pub async fn get(&self, path: &str, token: &str, lang: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!("{}{}", self.url, path))
+            .bearer_auth(token);
+        if let Some(l) = lang {
+            req = req.header("Accept-Language", l);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str, lang: Option<&str>) -> (u16, Value) {
+        let resp = self.get(path, token, lang).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The kids a gateway publishes at `/.well-known/jwks.json`, in order.
+pub async fn jwks_kids(gateway: &str) -> Vec<String> {
+    let jwks: Value = reqwest::get(format!("{gateway}/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str().map(str::to_string))
+        .collect()
+}

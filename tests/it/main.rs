@@ -1,0 +1,13 @@
+//! One integration test binary: each module starts real servers on 127.0.0.1:0 and speaks HTTP.
+
+mod common;
+
+mod auth;
+mod authorization;
+mod candidates_read;
+mod cli;
+mod gateway_ops;
+mod openapi;
+mod read_api;
+mod sandbox_conformance;
+mod sandbox_entra;
