@@ -17,10 +17,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::cursor::CursorSealer;
-use crate::api::{candidates, openapi, problem, recruiting_requests, reference};
+use crate::api::{candidates, openapi, recruiting_requests, reference};
 use crate::auth::{AuthService, ReloadSource};
 use crate::config::{Config, DataverseConfig};
 use crate::ops::metrics;
+use crate::problem;
 use crate::resolve::lookups::{LookupRef, LookupResolver};
 use crate::resolve::options::OptionCatalog;
 use crate::upstream::{
@@ -216,7 +217,13 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .merge(crate::auth::protect(partner_api, state.auth.clone()))
         .fallback(|| async { problem::ApiError::NotFound("no such route; see /docs".into()) })
         .with_state(state.clone())
-        .layer(axum::middleware::from_fn(problem::problem_context))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(problem::context::ProblemBase {
+                problem_base_url: state.config.gateway.problem_base_url.clone(),
+                public_url: state.config.gateway.public_url.clone(),
+            }),
+            problem::problem_context,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         // Backstop for the ops routes; partner routes meet their own deadline first.
@@ -235,9 +242,12 @@ async fn method_not_allowed() -> problem::ApiError {
 }
 
 async fn problem_page(Path(slug): Path<String>) -> Response {
-    match problem::explain(&slug) {
-        Some(text) => axum::response::Html(format!(
-            "<!doctype html><title>{slug}</title><h1>{slug}</h1><p>{text}</p>"
+    match problem::types::by_slug(&slug) {
+        Some(t) => axum::response::Html(format!(
+            "<!doctype html><title>{title}</title><h1>{title}</h1><p>HTTP {status}. {text}</p>",
+            title = t.title,
+            status = t.status.as_u16(),
+            text = t.explanation
         ))
         .into_response(),
         None => problem::ApiError::NotFound(format!("no problem type `{slug}`")).into_response(),

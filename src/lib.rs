@@ -9,5 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod model;
 pub mod ops;
+pub mod problem;
+pub mod public_url;
 pub mod resolve;
 pub mod upstream;

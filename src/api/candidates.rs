@@ -10,13 +10,13 @@ use uuid::Uuid;
 
 use super::listing;
 use super::params::{code, Params};
-use super::problem::ApiError;
 use super::recruiting_requests::company_limit;
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::model::candidate::{self as cand, Candidate, Labels, Row};
 use crate::model::pii;
+use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 

@@ -10,7 +10,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::problem::ApiError;
+use crate::problem::ApiError;
 
 #[derive(Serialize, Deserialize)]
 struct Sealed {

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::problem::ApiError;
+use crate::problem::ApiError;
 
 /// Middleware (`from_fn_with_state(timeout, deadline)`).
 pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {

@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use super::cursor;
 use super::params::Params;
-use super::problem::ApiError;
 use super::respond::{self, ListPage};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::{Page, Query};
 

@@ -5,7 +5,6 @@ pub mod deadline;
 pub mod listing;
 pub mod openapi;
 pub mod params;
-pub mod problem;
 pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;

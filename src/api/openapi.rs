@@ -100,7 +100,7 @@ impl Modify for CommonResponses {
                 if let RefOr::T(r) = entry {
                     r.content.clear();
                     r.content
-                        .insert(super::problem::PROBLEM_JSON.to_string(), problem());
+                        .insert(crate::problem::PROBLEM_JSON.to_string(), problem());
                 }
             }
         }
@@ -142,8 +142,8 @@ impl Modify for CommonResponses {
         crate::model::candidate::PersonScreening,
         crate::model::candidate::PersonIdentification,
         candidates::CandidatePage,
-        super::problem::Problem,
-        super::problem::FieldError,
+        crate::problem::Problem,
+        crate::problem::FieldError,
         crate::auth::token_endpoint::TokenRequest,
         crate::auth::token_endpoint::TokenResponse,
         crate::auth::token_endpoint::TokenError,

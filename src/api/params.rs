@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::problem::ApiError;
+use crate::problem::ApiError;
 
 pub struct Params(BTreeMap<String, String>);
 

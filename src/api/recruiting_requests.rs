@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::listing;
 use super::params::{code, text, Params};
-use super::problem::ApiError;
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, Row};
+use crate::problem::ApiError;
 use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};

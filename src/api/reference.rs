@@ -10,10 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::params::Params;
-use super::problem::ApiError;
 use super::respond::{self, ListPage};
 use crate::app::{App, AppState};
 use crate::auth::Principal;
+use crate::problem::ApiError;
 use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
 use crate::resolve::options::OptionValue;
 use crate::upstream::odata::{Filter, Literal, Order, Query};

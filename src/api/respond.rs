@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::problem::ApiError;
+use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 
 pub fn lang_of(headers: &HeaderMap) -> Lang {

@@ -11,8 +11,8 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::problem::ApiError;
 use crate::auth::{AuthService, Principal, Scope};
+use crate::problem::ApiError;
 
 type Table = HashMap<(Method, String), Scope>;
 

@@ -12,10 +12,10 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::problem::ApiError;
 use crate::auth::scopes::Scope;
 use crate::auth::verify::TokenError;
 use crate::auth::AuthService;
+use crate::problem::ApiError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {

@@ -15,10 +15,10 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
-use crate::api::problem::ApiError;
 use crate::auth::config::RateLimitConfig;
 use crate::auth::principal::Principal;
 use crate::auth::AuthService;
+use crate::problem::ApiError;
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 

@@ -13,10 +13,10 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use crate::api::problem::ApiError;
 use crate::auth::principal::Principal;
 use crate::auth::scopes::Scope;
 use crate::auth::AuthService;
+use crate::problem::ApiError;
 
 /// Why a token was refused; logged, never sent to the caller.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,9 @@ impl TokenError {
                 error: None,
                 description: "a bearer token is required (POST /oauth2/token)".into(),
             },
+            // The token is fine; the browser origin is not one of its partner's. Saying so spares a
+            // frontend developer a hunt for a token bug (the allowed origins are not listed).
+            TokenError::OriginNotAllowed(_) => ApiError::OriginNotAllowed,
             _ => ApiError::Unauthorized {
                 error: Some("invalid_token"),
                 description: "the access token is invalid or expired".into(),

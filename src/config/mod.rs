@@ -47,6 +47,11 @@ pub struct GatewayConfig {
     pub cursor_ttl_secs: i64,
     /// How long option-set labels, lookup names and reference lists are cached.
     pub reference_ttl_secs: u64,
+    /// The gateway's external base URL (`https://ats.example.com`), for absolute URLs in bodies
+    /// (problem types, OAuth metadata). Empty: taken from each request's `Host`.
+    pub public_url: String,
+    /// Base of problem `type` URIs. Empty: `{public_url}/problems`, the gateway's own pages.
+    pub problem_base_url: String,
 }
 
 impl Default for GatewayConfig {
@@ -57,6 +62,8 @@ impl Default for GatewayConfig {
             cursor_key: SecretString::default(),
             cursor_ttl_secs: 3600,
             reference_ttl_secs: 600,
+            public_url: String::new(),
+            problem_base_url: String::new(),
         }
     }
 }

@@ -79,7 +79,11 @@ async fn every_route_refuses_a_token_without_its_scope() {
         let r = app.get(&path, &t, None).await;
         let www = header(&r, "www-authenticate").to_string();
         let p = problem(r, 403, &path).await;
-        assert_eq!(p["type"], "/problems/missing-scope", "{path}");
+        assert_eq!(
+            p["type"],
+            format!("{}/problems/missing-scope", app.url).as_str(),
+            "{path}"
+        );
         assert!(
             p["detail"].as_str().unwrap_or_default().contains(&scope),
             "{path}: {p}"
@@ -149,7 +153,11 @@ async fn every_route_needs_a_token() {
             "{path}"
         );
         let p = problem(r, 401, &path).await;
-        assert_eq!(p["type"], "/problems/unauthorized", "{path}");
+        assert_eq!(
+            p["type"],
+            format!("{}/problems/unauthorized", app.url).as_str(),
+            "{path}"
+        );
         let r = app.get(&path, "not-a-jwt", None).await;
         problem(r, 401, &path).await;
     }
@@ -222,7 +230,10 @@ async fn rate_limit_is_per_partner() {
     assert_eq!(header(&r, "ratelimit-remaining"), "0");
     assert!(!header(&r, "ratelimit-reset").is_empty());
     let p = problem(r, 429, "tiny-board").await;
-    assert_eq!(p["type"], "/problems/rate-limited");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/rate-limited", app.url).as_str()
+    );
     // Another partner is unaffected.
     let r = app.get(path, &acme, None).await;
     assert_eq!(r.status(), 200);

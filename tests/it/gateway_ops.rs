@@ -40,7 +40,10 @@ async fn a_request_past_its_deadline_is_a_complete_problem() {
     assert!(resp.headers().contains_key("ratelimit-remaining"));
     assert_eq!(resp.headers()["x-request-id"], "deadline-test-1");
     let v: Value = resp.json().await.expect("json");
-    assert_eq!(v["type"], "/problems/upstream-timeout");
+    assert_eq!(
+        v["type"],
+        format!("{}/problems/upstream-timeout", app.url).as_str()
+    );
     assert_eq!(v["request_id"], "deadline-test-1");
     let text = common::logs::text();
     assert!(
@@ -66,7 +69,10 @@ async fn wrong_method_is_a_405_problem() {
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let v: Value = resp.json().await.expect("json");
-    assert_eq!(v["type"], "/problems/method-not-allowed");
+    assert_eq!(
+        v["type"],
+        format!("{}/problems/method-not-allowed", app.url).as_str()
+    );
     assert_eq!(v["instance"], "/v1/recruiting-requests");
     // Ops and token routes answer the same way.
     for path in ["/healthz", "/oauth2/token"] {
@@ -200,5 +206,46 @@ async fn bearer_challenges_follow_rfc6750() {
     assert!(
         www.starts_with("Bearer realm=\"ats-gateway\", error=\"invalid_token\""),
         "{www}"
+    );
+}
+
+/// Problem `type`s are absolute: under the configured base when there is one, else under the
+/// gateway's public URL, and the page they name explains the problem.
+#[tokio::test]
+async fn problem_types_are_absolute_under_the_configured_base() {
+    let app = spawn_app().await;
+    let token = app.partner_token("acme-ats", None).await;
+    let (status, p) = app
+        .get_json("/v1/recruiting-requests?page_size=0", &token, None)
+        .await;
+    assert_eq!(status, 400);
+    let kind = p["type"].as_str().expect("type");
+    assert_eq!(kind, format!("{}/problems/invalid-parameter", app.url));
+    assert_eq!(p["instance"], "/v1/recruiting-requests");
+    assert!(p["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    let page = app.http.get(kind).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .expect("html")
+        .contains("Invalid parameter"));
+
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.gateway.public_url = "https://ats.example.com/".into();
+    })
+    .await;
+    let (_, p) = app.get_json("/v1/candidates", "not-a-token", None).await;
+    assert_eq!(p["type"], "https://ats.example.com/problems/unauthorized");
+
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.gateway.public_url = "https://ats.example.com".into();
+        c.gateway.problem_base_url = "https://developer.example.com/errors".into();
+    })
+    .await;
+    let (_, p) = app.get_json("/v1/candidates", "not-a-token", None).await;
+    assert_eq!(
+        p["type"],
+        "https://developer.example.com/errors/unauthorized"
     );
 }

@@ -929,7 +929,10 @@ async fn problem_bodies_are_complete() {
         .expect("id")
         .to_string();
     let p = assert_problem(r, 400).await;
-    assert_eq!(p["type"], "/problems/invalid-parameter");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/invalid-parameter", app.url).as_str()
+    );
     assert_eq!(p["title"], "Invalid parameter");
     assert_eq!(p["instance"], LIST);
     assert_eq!(p["request_id"], request_id.as_str());
@@ -979,7 +982,10 @@ async fn upstream_throttle_becomes_429_with_retry_after() {
     let r = app.get(&format!("{LIST}?page_size=3"), &t, None).await;
     assert_eq!(r.headers()["retry-after"], "30");
     let p = assert_problem(r, 429).await;
-    assert_eq!(p["type"], "/problems/upstream-throttled");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/upstream-throttled", app.url).as_str()
+    );
     assert_no_leak(&app, &p);
 }
 
@@ -993,7 +999,10 @@ async fn upstream_503_becomes_503() {
     let r = app.get(&format!("{LIST}?page_size=3"), &t, None).await;
     assert!(r.headers().contains_key("retry-after"));
     let p = assert_problem(r, 503).await;
-    assert_eq!(p["type"], "/problems/upstream-unavailable");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/upstream-unavailable", app.url).as_str()
+    );
     assert_no_leak(&app, &p);
 }
 
@@ -1008,7 +1017,10 @@ async fn upstream_500_becomes_502() {
     let r = app.get(&format!("{LIST}?page_size=3"), &t, None).await;
     assert!(!r.headers().contains_key("retry-after"));
     let p = assert_problem(r, 502).await;
-    assert_eq!(p["type"], "/problems/upstream-failed");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/upstream-failed", app.url).as_str()
+    );
     assert_no_leak(&app, &p);
 }
 
@@ -1029,7 +1041,10 @@ async fn upstream_latency_beyond_the_timeout_becomes_504() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(p["type"], "/problems/upstream-timeout");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/upstream-timeout", app.url).as_str()
+    );
     assert_no_leak(&app, &p);
 }
 
@@ -1040,7 +1055,10 @@ async fn token_outage_on_a_cold_gateway_becomes_503() {
     app.emu.fault(json!({"kind": "token_outage"})).await;
     let r = app.get(&format!("{LIST}?page_size=3"), &t, None).await;
     let p = assert_problem(r, 503).await;
-    assert_eq!(p["type"], "/problems/upstream-unavailable");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/upstream-unavailable", app.url).as_str()
+    );
     assert_no_leak(&app, &p);
     // Recovers once Entra is back.
     let r = app
@@ -1180,7 +1198,10 @@ async fn two_upstream_401s_are_502_after_exactly_one_fresh_token() {
         .await;
     let r = app.get(&format!("{LIST}?page_size=4"), &t, None).await;
     let p = assert_problem(r, 502).await;
-    assert_eq!(p["type"], "/problems/upstream-misconfigured");
+    assert_eq!(
+        p["type"],
+        format!("{}/problems/upstream-misconfigured", app.url).as_str()
+    );
     assert_no_leak(&app, &p);
     let after = app.emu.stats().await;
     assert_eq!(

@@ -1,29 +1,48 @@
-//! The partner API's one error type and its one mapping to HTTP: RFC 9457 `application/problem+json`
-//! (`/work/shared/design/api-conventions.md`). `instance` and `request_id` are filled in by the
-//! `problem_context` middleware, so errors can be raised anywhere without request plumbing.
+//! The gateway's one partner-facing error type and its one mapping to HTTP: RFC 9457
+//! `application/problem+json`. `ApiError::into_response` builds the [`Problem`] once and leaves it in
+//! the response extensions; the [`context`] layer completes it (absolute `type`, `instance`,
+//! `request_id`) and writes the body, so errors can be raised anywhere (handlers, extractors, auth
+//! layers) without request plumbing. Problem types live in one table ([`types`]).
+
+pub mod context;
+pub mod types;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{json, Value};
+
+pub use context::problem_context;
+pub use types::ProblemType;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
-    /// JSON pointer-ish location: `#/page_size`, `#/person/first_name`.
+    /// JSON pointer to the parameter or body field: `#/page_size`, `#/person/first_name`.
+    #[schema(example = "#/page_size")]
     pub pointer: String,
+    #[schema(example = "must be between 1 and 200")]
     pub detail: String,
 }
 
-// For the OpenAPI document only: bodies are built by `into_response`, completed by `problem_context`.
 /// An RFC 9457 problem: the body of every error answer (`application/problem+json`).
-#[derive(Serialize, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "https://gateway.example.com/problems/invalid-parameter",
+    "title": "Invalid parameter",
+    "status": 400,
+    "detail": "page_size must be between 1 and 200",
+    "instance": "/v1/recruiting-requests",
+    "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
+    "errors": [{"pointer": "#/page_size", "detail": "must be between 1 and 200"}]
+}))]
 pub struct Problem {
-    /// `/problems/{slug}`, a page explaining the problem.
+    /// Absolute URI of a page explaining the problem and its fix (`{base}/problems/{slug}`).
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     /// The HTTP status.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What to do about it (never upstream text).
     pub detail: String,
@@ -34,6 +53,29 @@ pub struct Problem {
     /// Each invalid parameter or field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub problem_type: &'static ProblemType,
+}
+
+impl Problem {
+    pub fn status(&self) -> StatusCode {
+        self.problem_type.status
+    }
+
+    /// The body as sent: `type` made absolute under `base` (`https://host/problems`).
+    pub fn complete(&mut self, base: &str, instance: &str, request_id: Option<&str>) {
+        self.kind = format!("{}/{}", base.trim_end_matches('/'), self.problem_type.slug);
+        self.instance = instance.to_string();
+        if let Some(id) = request_id {
+            self.request_id = id.to_string();
+        }
+    }
+
+    pub fn to_body(&self) -> Vec<u8> {
+        // A struct of strings and numbers: serialisation cannot fail; an empty object if it did.
+        serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +93,9 @@ pub enum ApiError {
     },
     #[error("missing scope {scope}")]
     MissingScope { scope: String },
+    /// A valid token sent from a browser origin its partner does not list.
+    #[error("origin not allowed for this client")]
+    OriginNotAllowed,
     #[error("not found: {0}")]
     NotFound(String),
     #[error("method not allowed")]
@@ -91,75 +136,29 @@ impl ApiError {
         }
     }
 
-    /// (status, type slug, title) — the single table of the mapping.
-    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+    /// The variant's row in the problem-type table.
+    pub fn problem_type(&self) -> &'static ProblemType {
+        use types as t;
         use ApiError::*;
         match self {
-            InvalidParameter { .. } => (
-                StatusCode::BAD_REQUEST,
-                "invalid-parameter",
-                "Invalid parameter",
-            ),
-            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
-            Unauthorized { .. } => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Authentication required",
-            ),
-            MissingScope { .. } => (StatusCode::FORBIDDEN, "missing-scope", "Missing scope"),
-            NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-            ),
-            Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            CursorExpired => (StatusCode::GONE, "cursor-expired", "Cursor expired"),
-            Validation(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation-failed",
-                "Validation failed",
-            ),
-            RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-            ),
-            NotAcceptable(_) => (
-                StatusCode::NOT_ACCEPTABLE,
-                "not-acceptable",
-                "Not acceptable",
-            ),
-            UpstreamMisconfigured(_) => (
-                StatusCode::BAD_GATEWAY,
-                "upstream-misconfigured",
-                "HR system refused the gateway",
-            ),
-            UpstreamFailed(_) => (
-                StatusCode::BAD_GATEWAY,
-                "upstream-failed",
-                "HR system error",
-            ),
-            UpstreamThrottled { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "upstream-throttled",
-                "HR system is throttling requests",
-            ),
-            UpstreamUnavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upstream-unavailable",
-                "HR system unavailable",
-            ),
-            UpstreamTimeout => (
-                StatusCode::GATEWAY_TIMEOUT,
-                "upstream-timeout",
-                "HR system timed out",
-            ),
-            Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            InvalidParameter { .. } => &t::INVALID_PARAMETER,
+            BadRequest(_) => &t::BAD_REQUEST,
+            Unauthorized { .. } => &t::UNAUTHORIZED,
+            MissingScope { .. } => &t::MISSING_SCOPE,
+            OriginNotAllowed => &t::ORIGIN_NOT_ALLOWED,
+            NotFound(_) => &t::NOT_FOUND,
+            MethodNotAllowed => &t::METHOD_NOT_ALLOWED,
+            NotAcceptable(_) => &t::NOT_ACCEPTABLE,
+            Conflict(_) => &t::CONFLICT,
+            Validation(_) => &t::VALIDATION_FAILED,
+            CursorExpired => &t::CURSOR_EXPIRED,
+            RateLimited { .. } => &t::RATE_LIMITED,
+            UpstreamMisconfigured(_) => &t::UPSTREAM_MISCONFIGURED,
+            UpstreamFailed(_) => &t::UPSTREAM_FAILED,
+            UpstreamThrottled { .. } => &t::UPSTREAM_THROTTLED,
+            UpstreamUnavailable(_) => &t::UPSTREAM_UNAVAILABLE,
+            UpstreamTimeout => &t::UPSTREAM_TIMEOUT,
+            Internal(_) => &t::INTERNAL,
         }
     }
 
@@ -171,6 +170,7 @@ impl ApiError {
             BadRequest(d) | NotFound(d) | Conflict(d) | NotAcceptable(d) => d.clone(),
             Unauthorized { description, .. } => description.clone(),
             MissingScope { scope } => format!("this route needs the scope `{scope}`, which your token does not carry"),
+            OriginNotAllowed => "this origin is not allowed for this client".into(),
             MethodNotAllowed => "this route does not accept that method; see /docs".into(),
             CursorExpired => "the cursor has expired; restart the listing without a cursor".into(),
             Validation(errs) => format!("{} field(s) failed validation", errs.len()),
@@ -183,13 +183,36 @@ impl ApiError {
             Internal(_) => "unexpected error; report the request_id".into(),
         }
     }
-}
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+    /// The problem as this error describes it; `instance`, `request_id` and the absolute `type`
+    /// are filled in by the context layer.
+    pub fn to_problem(&self) -> Problem {
+        let t = self.problem_type();
+        let errors = match self {
+            ApiError::InvalidParameter { name, detail } => Some(vec![FieldError {
+                pointer: format!("#/{name}"),
+                detail: detail.clone(),
+            }]),
+            ApiError::Validation(errs) => Some(errs.clone()),
+            _ => None,
+        };
+        Problem {
+            kind: format!("/problems/{}", t.slug),
+            title: t.title.to_string(),
+            status: t.status.as_u16(),
+            detail: self.detail(),
+            instance: String::new(),
+            request_id: String::new(),
+            errors,
+            problem_type: t,
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, slug, title) = self.classify();
+        let problem = self.to_problem();
+        let slug = problem.problem_type.slug;
         match &self {
             ApiError::Internal(why)
             | ApiError::UpstreamFailed(why)
@@ -199,27 +222,8 @@ impl IntoResponse for ApiError {
             }
             _ => tracing::debug!(problem = slug, "request refused"),
         }
-        let mut body = json!({
-            "type": format!("/problems/{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": self.detail(),
-        });
-        let errors: Option<Vec<FieldError>> = match &self {
-            ApiError::InvalidParameter { name, detail } => Some(vec![FieldError {
-                pointer: format!("#/{name}"),
-                detail: detail.clone(),
-            }]),
-            ApiError::Validation(errs) => Some(errs.clone()),
-            _ => None,
-        };
-        if let (Some(errs), Some(obj)) = (errors, body.as_object_mut()) {
-            obj.insert(
-                "errors".into(),
-                serde_json::to_value(errs).unwrap_or(Value::Null),
-            );
-        }
-        let mut resp = (status, axum::Json(body)).into_response();
+        // The body as it stands (relative `type`) in case no context layer completes it.
+        let mut resp = (problem.status(), problem.to_body()).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
@@ -251,32 +255,9 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        resp.extensions_mut().insert(problem);
         resp
     }
-}
-
-/// Human-readable explanation served at `/problems/{slug}`.
-pub fn explain(slug: &str) -> Option<&'static str> {
-    Some(match slug {
-        "invalid-parameter" => "A query or path parameter is malformed or out of range. `errors[].pointer` names it; fix the value and retry.",
-        "bad-request" => "The request could not be understood (for example a tampered or foreign cursor). Restart the listing or fix the request.",
-        "unauthorized" => "No valid bearer token. Get one at POST /oauth2/token (client_credentials) and send `Authorization: Bearer <token>`.",
-        "missing-scope" => "Your token lacks the scope this route needs. Ask the operator to grant it, then request a token with that scope.",
-        "method-not-allowed" => "The route exists but not for this HTTP method. /docs lists each route's methods.",
-        "not-found" => "The resource does not exist, or your partner profile may not see it.",
-        "conflict" => "The request conflicts with an earlier one (for example an Idempotency-Key reused with a different body).",
-        "cursor-expired" => "The cursor is too old. Restart the listing without a cursor.",
-        "validation-failed" => "The body failed validation. Every failing field is listed in `errors` with a JSON pointer.",
-        "rate-limited" => "You exceeded your partner rate limit. Wait `Retry-After` seconds; `RateLimit-*` headers show your budget.",
-        "not-acceptable" => "The requested representation or language is not available.",
-        "upstream-misconfigured" => "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: /readyz and the gateway's log name the cause.",
-        "upstream-failed" => "Dataverse answered with an error the gateway could not turn into data. Retry later; report the request_id if it persists.",
-        "upstream-throttled" => "Dataverse service protection is throttling the gateway's application user. Wait `Retry-After` seconds.",
-        "upstream-unavailable" => "Dataverse or Entra ID is unavailable. Wait `Retry-After` seconds.",
-        "upstream-timeout" => "Dataverse did not answer in time. Retry later, perhaps with a smaller page_size.",
-        "internal" => "An unexpected error in the gateway. Report the request_id.",
-        _ => return None,
-    })
 }
 
 /// The one mapping from upstream failures to partner problems. Upstream detail goes to the log
@@ -316,43 +297,6 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
     }
 }
 
-/// Completes problem bodies with `instance` (the request path) and `request_id`, so handlers and
-/// extractors can raise `ApiError` without carrying the request around. Also makes the request id
-/// current (`ops::request_id`) for the upstream client: this is the innermost layer that sees it.
-pub async fn problem_context(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = req.uri().path().to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let resp = crate::ops::request_id::scope(request_id.clone(), next.run(req)).await;
-    let is_problem = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    if !is_problem {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return (parts.status, "").into_response();
-    };
-    let mut v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("instance".into(), Value::String(path));
-        if let Some(id) = request_id {
-            obj.insert("request_id".into(), Value::String(id));
-        }
-    }
-    let out = serde_json::to_vec(&v).unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +314,7 @@ mod tests {
                 scope: "reference:read".into(),
             },
             ApiError::NotFound("x".into()),
+            ApiError::OriginNotAllowed,
             ApiError::MethodNotAllowed,
             ApiError::Conflict("x".into()),
             ApiError::CursorExpired,
@@ -387,8 +332,9 @@ mod tests {
             ApiError::Internal("x".into()),
         ];
         for e in all {
-            let (_, slug, _) = e.classify();
-            assert!(explain(slug).is_some(), "{slug}");
+            let t = e.problem_type();
+            assert_eq!(types::by_slug(t.slug), Some(t));
+            assert_eq!(e.into_response().status(), t.status);
         }
     }
 

@@ -1,0 +1,71 @@
+//! The one table of problem types: slug (the last segment of the absolute `type` URI), status,
+//! title and the explanation served at `/problems/{slug}`. `ApiError::problem_type` picks a row;
+//! the OpenAPI examples and the problem pages read the same rows.
+
+use axum::http::StatusCode;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProblemType {
+    pub slug: &'static str,
+    pub status: StatusCode,
+    pub title: &'static str,
+    /// What the problem means and how to fix it (the `/problems/{slug}` page).
+    pub explanation: &'static str,
+}
+
+macro_rules! types {
+    ($($name:ident = ($slug:literal, $status:ident, $title:literal, $explanation:literal);)*) => {
+        $(pub const $name: ProblemType = ProblemType {
+            slug: $slug,
+            status: StatusCode::$status,
+            title: $title,
+            explanation: $explanation,
+        };)*
+        /// Every problem type, for the pages and the documentation.
+        pub const ALL: &[&ProblemType] = &[$(&$name),*];
+    };
+}
+
+types! {
+    INVALID_PARAMETER = ("invalid-parameter", BAD_REQUEST, "Invalid parameter",
+        "A query or path parameter is malformed, out of range, empty or unknown. `errors[].pointer` names it; fix the value and retry.");
+    BAD_REQUEST = ("bad-request", BAD_REQUEST, "Bad request",
+        "The request could not be understood (for example a tampered or foreign cursor). Restart the listing or fix the request.");
+    UNAUTHORIZED = ("unauthorized", UNAUTHORIZED, "Authentication required",
+        "No valid bearer token. Get one at POST /oauth2/token (client_credentials) and send `Authorization: Bearer <token>`.");
+    MISSING_SCOPE = ("missing-scope", FORBIDDEN, "Missing scope",
+        "Your token lacks the scope this route needs. Ask the operator to grant it, then request a token with that scope.");
+    ORIGIN_NOT_ALLOWED = ("origin-not-allowed", FORBIDDEN, "Origin not allowed",
+        "The request came from a browser origin that is not registered for your client. Ask the operator to add the origin to your partner profile's CORS origins.");
+    NOT_FOUND = ("not-found", NOT_FOUND, "Not found",
+        "The resource does not exist, or your partner profile may not see it.");
+    METHOD_NOT_ALLOWED = ("method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed",
+        "The route exists but not for this HTTP method. /docs lists each route's methods.");
+    NOT_ACCEPTABLE = ("not-acceptable", NOT_ACCEPTABLE, "Not acceptable",
+        "The `Accept` header asks for a representation this route does not produce. Partner routes answer `application/json` (errors `application/problem+json`).");
+    CONFLICT = ("conflict", CONFLICT, "Conflict",
+        "The request conflicts with an earlier one (for example an Idempotency-Key reused with a different body).");
+    VALIDATION_FAILED = ("validation-failed", UNPROCESSABLE_ENTITY, "Validation failed",
+        "The body failed validation. Every failing field is listed in `errors` with a JSON pointer into the body.");
+    CURSOR_EXPIRED = ("cursor-expired", GONE, "Cursor expired",
+        "The cursor is too old. Restart the listing without a cursor.");
+    RATE_LIMITED = ("rate-limited", TOO_MANY_REQUESTS, "Too many requests",
+        "You exceeded your partner rate limit. Wait `Retry-After` seconds; the `RateLimit` and `RateLimit-*` headers show your budget.");
+    UPSTREAM_MISCONFIGURED = ("upstream-misconfigured", BAD_GATEWAY, "HR system refused the gateway",
+        "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: /readyz and the gateway's log name the cause.");
+    UPSTREAM_FAILED = ("upstream-failed", BAD_GATEWAY, "HR system error",
+        "Dataverse answered with an error the gateway could not turn into data. Retry later; report the request_id if it persists.");
+    UPSTREAM_THROTTLED = ("upstream-throttled", TOO_MANY_REQUESTS, "HR system is throttling requests",
+        "Dataverse service protection is throttling the gateway's application user. Wait `Retry-After` seconds.");
+    UPSTREAM_UNAVAILABLE = ("upstream-unavailable", SERVICE_UNAVAILABLE, "HR system unavailable",
+        "Dataverse or Entra ID is unavailable. Wait `Retry-After` seconds.");
+    UPSTREAM_TIMEOUT = ("upstream-timeout", GATEWAY_TIMEOUT, "HR system timed out",
+        "Dataverse did not answer in time. Retry later, perhaps with a smaller page_size.");
+    INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
+        "An unexpected error in the gateway. Report the request_id.");
+}
+
+/// The row for a slug (the `/problems/{slug}` page).
+pub fn by_slug(slug: &str) -> Option<&'static ProblemType> {
+    ALL.iter().copied().find(|t| t.slug == slug)
+}
