@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::names::{ascii_slug, locale_data, Locale};
 use super::recruiting::RequestRef;
 use super::reference::{
-    person_row, random_name, rating_level_description, CompanyRefs, Refs, AGENCIES,
+    person_row, random_name, rating_level_description, Agency, CompanyRefs, Refs, AGENCIES,
     CERTIFICATE_TYPES, ID_TYPES, INSTITUTIONS,
 };
 use super::{birth_parts, days_from_today, set, set_date, set_ref, Seeder};
@@ -245,7 +245,7 @@ fn seed_candidate(
         job.map_or(&[("Bachelor", "Business Admin")][..], |j| j.education),
         birth,
     );
-    seed_experience(s, &ctx, job.map_or("Assistant", |j| j.description), birth);
+    seed_experience(s, &ctx, job.map_or("Assistant", |j| j.description()), birth);
     seed_address(s, &ctx, k, street, city);
     seed_contacts(s, &ctx, k, first, last);
     seed_certificate(s, &ctx);
@@ -321,8 +321,8 @@ fn seed_person_education(
 ) {
     let institutions: Vec<&str> = INSTITUTIONS
         .iter()
-        .filter(|(_, _, l)| *l == ctx.locale)
-        .map(|(i, _, _)| *i)
+        .filter(|i| i.locale == ctx.locale)
+        .map(|i| i.id)
         .collect();
     let count = 1 + s.rng.below(2);
     for (i, (level, discipline)) in education.iter().take(count).enumerate() {
@@ -509,7 +509,9 @@ fn seed_certificate(s: &mut Seeder, ctx: &PersonCtx) {
         ],
     };
     let ty = *s.rng.pick(pool);
-    let renew = CERTIFICATE_TYPES.iter().any(|(t, _, r)| *t == ty && *r);
+    let renew = CERTIFICATE_TYPES
+        .iter()
+        .any(|c| c.id == ty && c.requires_renewal);
     let mut row = person_child(s, "mshr_hcmpersoncertificateentity", ctx);
     set(&mut row, "mshr_certificatetypeid", ty);
     set_ref(
@@ -566,8 +568,8 @@ fn seed_screening(s: &mut Seeder, ctx: &PersonCtx) {
 fn seed_identification(s: &mut Seeder, ctx: &PersonCtx, birth: NaiveDate) {
     let types: Vec<&str> = ID_TYPES
         .iter()
-        .filter(|(_, _, l)| *l == ctx.locale)
-        .map(|(t, _, _)| *t)
+        .filter(|t| t.locale == ctx.locale)
+        .map(|t| t.id)
         .collect();
     let ty = types.first().copied().unwrap_or("Passport");
     let number = match ctx.locale {
@@ -594,8 +596,8 @@ fn seed_identification(s: &mut Seeder, ctx: &PersonCtx, birth: NaiveDate) {
     set(&mut row, "mshr_entrytype", "Manual");
     let desc = ID_TYPES
         .iter()
-        .find(|(t, _, _)| *t == ty)
-        .map_or("", |(_, d, _)| *d);
+        .find(|t| t.id == ty)
+        .map_or("", |t| t.description);
     set(&mut row, "mshr_description", desc);
     let yes = s.opt("mshr_noyes", "Yes");
     set(&mut row, "mshr_isprimary", yes);
@@ -606,7 +608,7 @@ fn seed_identification(s: &mut Seeder, ctx: &PersonCtx, birth: NaiveDate) {
         "_mshr_fk_identificationtype_id_value",
         s.id_of("mshr_hcmidentificationtypeentity", ty),
     );
-    if let Some((agency, _, _)) = AGENCIES.iter().find(|(_, _, t)| *t == ty) {
+    if let Some(Agency { id: agency, .. }) = AGENCIES.iter().find(|a| a.id_type == ty) {
         set(&mut row, "mshr_issuingagencyid", *agency);
         set_ref(
             &mut row,

@@ -104,11 +104,11 @@ fn external_description(job: &JobProfile, company: &str, locale: Locale, city: &
     match locale {
         Locale::No => format!(
             "{company} søker {} til vårt kontor i {city}. Vi tilbyr spennende oppgaver, gode kolleger og konkurransedyktige betingelser.",
-            job.description.to_lowercase()
+            job.description().to_lowercase()
         ),
         _ => format!(
             "{company} is looking for a {} to join our team in {city}. We offer challenging work, great colleagues and competitive pay.",
-            job.description
+            job.description()
         ),
     }
 }
@@ -155,7 +155,7 @@ fn seed_request(
     set_ref(&mut row, "_mshr_fk_recruiter_id_value", Some(recruiter.id));
     let st = s.opt("mshr_hcmrecruitingrequeststatus", status);
     set(&mut row, "mshr_status", st);
-    set(&mut row, "mshr_description", job.description);
+    set(&mut row, "mshr_description", job.description());
     let city = if s.rng.chance(88) {
         let loc = s.rng.pick(&c.locations).clone();
         set(
@@ -196,11 +196,11 @@ fn seed_request(
         "_mshr_fk_job_id_value",
         s.id_of("mshr_hcmjobentity", job.id),
     );
-    set(&mut row, "mshr_titleid", job.description);
+    set(&mut row, "mshr_titleid", job.description());
     set_ref(
         &mut row,
         "_mshr_fk_title_id_value",
-        s.id_of("mshr_hcmtitleentity", job.description),
+        s.id_of("mshr_hcmtitleentity", job.description()),
     );
     set(&mut row, "mshr_jobfunctionid", job.function);
     let fte = if s.rng.chance(85) { 1.0 } else { 0.5 };

@@ -303,7 +303,7 @@ pub(super) fn fill_from_job(row: &mut Row, base: i64) {
         return;
     };
     let text: [(&str, &str); 3] = [
-        ("mshr_titleid", job.description),
+        ("mshr_titleid", job.description()),
         ("mshr_jobfunctionid", job.function),
         ("mshr_jobtypeid", job.job_type),
     ];
