@@ -498,7 +498,6 @@ pub const JOBS: &[JobProfile] = &[
         education: OK,
         norwegian: true,
         head: true,
-        ..JOB
     },
 ];
 

@@ -1,0 +1,195 @@
+//! The emulator's HTTP surface: Entra token endpoint, Dataverse Web API (`/api/data/v9.2/`), and the
+//! `/_sandbox/` admin path (faults, counters). One axum router, its own listener.
+
+mod admin;
+mod dataverse;
+mod read;
+mod token;
+mod write;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::config::SandboxConfig;
+use crate::data;
+use crate::entra::{AppRegistration, ClientSecret, Entra, EntraConfig};
+use crate::faults::{Faults, ServiceProtection, Stats};
+use crate::store::Store;
+
+use self::admin::{faults_add, faults_clear, faults_list, stats, stats_reset};
+use self::dataverse::{dataverse, service_document};
+use self::token::token;
+
+pub const API_PREFIX: &str = "/api/data/v9.2";
+const MAX_PAGE: usize = 5000;
+
+pub struct EmulatorState {
+    pub config: SandboxConfig,
+    pub url: String,
+    pub entra: Entra,
+    pub store: RwLock<Store>,
+    pub faults: Faults,
+    pub stats: Stats,
+    pub protection: ServiceProtection,
+    /// The application user's id (WhoAmI UserId; `context.Caller` in privilege errors).
+    pub user_id: Uuid,
+    /// Access tokens already verified, by SHA-256, with their `exp`.
+    verified_tokens: moka::sync::Cache<[u8; 32], i64>,
+}
+
+impl EmulatorState {
+    fn org(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A running emulator.
+pub struct EmulatorHandle {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub state: Arc<EmulatorState>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl EmulatorHandle {
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.url, self.state.config.tenant_id
+        )
+    }
+}
+
+/// Seeds the data and serves the emulator on `listener` until the task is dropped/aborted.
+pub async fn start(
+    config: SandboxConfig,
+    listener: TcpListener,
+) -> std::io::Result<EmulatorHandle> {
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let seed_opts = data::SeedOptions {
+        scale: config.scale,
+        option_base: config.option_base,
+    };
+    let store = tokio::task::spawn_blocking(move || data::seed(&seed_opts))
+        .await
+        .map_err(std::io::Error::other)?;
+    let entra = Entra::new(entra_config(&config, &url));
+    let protection = ServiceProtection::new(
+        config.max_requests_per_window,
+        Duration::from_secs(config.window_secs),
+        config.max_concurrent,
+    );
+    let state = Arc::new(EmulatorState {
+        user_id: Uuid::new_v5(&config.client_id, b"application-user"),
+        config,
+        url: url.clone(),
+        entra,
+        store: RwLock::new(store),
+        faults: Faults::default(),
+        stats: Stats::default(),
+        protection,
+        verified_tokens: moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(Duration::from_secs(3600))
+            .build(),
+    });
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "emulator server stopped");
+        }
+    });
+    Ok(EmulatorHandle {
+        url,
+        addr,
+        state,
+        task,
+    })
+}
+
+/// The emulated tenant: the demo secret app, the certificate app (demo certificate), an app whose only
+/// secret expired, and a disabled app.
+fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
+    let far = chrono::Utc::now() + chrono::Duration::days(365 * 10);
+    let app = |client_id: Uuid,
+               name: &str,
+               secrets: Vec<ClientSecret>,
+               certs: Vec<String>,
+               disabled: bool| AppRegistration {
+        client_id,
+        object_id: Uuid::new_v5(&client_id, b"service-principal"),
+        display_name: name.to_string(),
+        secrets,
+        certificates_pem: certs,
+        disabled,
+    };
+    let secret = |value: &str, expires_at| ClientSecret {
+        value: value.to_string(),
+        expires_at,
+    };
+    EntraConfig {
+        tenant_id: c.tenant_id,
+        tenant_domain: c.tenant_domain.clone(),
+        resource: url.to_string(),
+        token_lifetime: chrono::Duration::seconds(c.token_lifetime_secs as i64),
+        apps: vec![
+            app(
+                c.client_id,
+                "ats-gateway (sandbox)",
+                vec![secret(&c.client_secret, far)],
+                vec![],
+                false,
+            ),
+            app(
+                c.cert_client_id,
+                "ats-gateway certificate (sandbox)",
+                vec![],
+                vec![super::entra::demo_certificate().0.to_string()],
+                false,
+            ),
+            app(
+                c.expired_client_id,
+                "expired secret (sandbox)",
+                vec![secret(
+                    &c.client_secret,
+                    chrono::Utc::now() - chrono::Duration::days(1),
+                )],
+                vec![],
+                false,
+            ),
+            app(
+                c.disabled_client_id,
+                "disabled (sandbox)",
+                vec![secret(&c.client_secret, far)],
+                vec![],
+                true,
+            ),
+        ],
+    }
+}
+
+pub fn router(state: Arc<EmulatorState>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/stats/reset", post(stats_reset))
+        .route(
+            "/_sandbox/faults",
+            get(faults_list).post(faults_add).delete(faults_clear),
+        )
+        .route("/_sandbox/health", get(|| async { "ok" }))
+        .route(API_PREFIX, get(service_document))
+        .route(&format!("{API_PREFIX}/"), get(service_document))
+        .route(
+            &format!("{API_PREFIX}/{{*rest}}"),
+            axum::routing::any(dataverse),
+        )
+        .with_state(state)
+}
