@@ -2,3 +2,4 @@
 pub mod candidate;
 pub mod pii;
 pub mod recruiting_request;
+mod row;

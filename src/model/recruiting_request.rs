@@ -3,7 +3,7 @@
 //! virtual tables, wire reference §12).
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -11,7 +11,8 @@ use crate::resolve::lang::Lang;
 use crate::resolve::lookups::{str_of, uuid_of, LookupRef, Resolved, Wanted};
 use crate::resolve::options::{OptionSetInfo, OptionValue};
 
-pub type Row = Map<String, Value>;
+pub use super::row::Row;
+use super::row::{add_lookups, children, date_of, lookup, num, option};
 
 pub const SET: &str = "mshr_hcmrecruitingrequestentities";
 pub const PK: &str = "mshr_hcmrecruitingrequestentityid";
@@ -247,20 +248,6 @@ pub struct Labels<'a> {
     pub lang: Lang,
 }
 
-fn children<'a>(row: &'a Row, nav: &str) -> impl Iterator<Item = &'a Row> {
-    row.get(nav)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-}
-
-fn add_lookups(wanted: &mut Wanted, row: &Row, lookups: &[(&str, &'static str)]) {
-    for (prop, target) in lookups {
-        wanted.add(target, uuid_of(row, prop));
-    }
-}
-
 /// Every lookup the given rows (and their embedded children) reference.
 pub fn wanted_lookups(rows: &[Row]) -> Wanted {
     let mut w = Wanted::default();
@@ -273,47 +260,13 @@ pub fn wanted_lookups(rows: &[Row]) -> Wanted {
     w
 }
 
-const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
-
-fn lookup(row: &Row, prop: &str, target: &'static str, resolved: &Resolved) -> Option<LookupRef> {
-    let formatted = row
-        .get(&format!("{prop}{FORMATTED}"))
-        .and_then(Value::as_str);
-    resolved.get(target, uuid_of(row, prop), formatted)
-}
-
-fn option(row: &Row, col: &str, set: &OptionSetInfo, lang: Lang) -> Option<OptionValue> {
-    row.get(col)
-        .and_then(Value::as_i64)
-        .map(|code| set.value(code, lang))
-}
-
-fn num(row: &Row, col: &str) -> Option<f64> {
-    row.get(col).and_then(Value::as_f64)
-}
-
-/// `2021-01-04T00:00:00Z` or `2021-01-04` → `2021-01-04`.
-pub fn date_of(row: &Row, col: &str) -> Option<String> {
-    row.get(col)
-        .and_then(Value::as_str)
-        .and_then(|s| s.get(..10))
-        .map(str::to_string)
-}
-
-fn target_of(lookups: &[(&str, &'static str)], prop: &str) -> &'static str {
-    lookups
-        .iter()
-        .find(|(p, _)| *p == prop)
-        .map_or("", |(_, t)| t)
-}
-
 pub fn map_row(
     row: &Row,
     embed: Embed,
     labels: &Labels,
     resolved: &Resolved,
 ) -> Option<RecruitingRequest> {
-    let l = |prop: &str| lookup(row, prop, target_of(LOOKUPS, prop), resolved);
+    let l = |prop: &str| lookup(row, prop, LOOKUPS, resolved);
     let lang = labels.lang;
     Some(RecruitingRequest {
         id: uuid_of(row, PK)?,
@@ -343,8 +296,7 @@ pub fn map_row(
         positions: embed.positions.then(|| {
             children(row, NAV_POSITIONS)
                 .filter_map(|c| {
-                    let pl =
-                        |prop: &str| lookup(c, prop, target_of(POSITION_LOOKUPS, prop), resolved);
+                    let pl = |prop: &str| lookup(c, prop, POSITION_LOOKUPS, resolved);
                     Some(Position {
                         id: uuid_of(c, "mshr_hcmrecruitingrequestpositionentityid")?,
                         position: pl("_mshr_fk_position_id_value"),
@@ -361,7 +313,7 @@ pub fn map_row(
         skills: embed.skills.then(|| {
             children(row, NAV_SKILLS)
                 .filter_map(|c| {
-                    let sl = |prop: &str| lookup(c, prop, target_of(SKILL_LOOKUPS, prop), resolved);
+                    let sl = |prop: &str| lookup(c, prop, SKILL_LOOKUPS, resolved);
                     Some(Skill {
                         id: uuid_of(c, "mshr_hcmrecruitingrequestskillentityid")?,
                         skill: sl("_mshr_fk_skill_id_value"),
@@ -374,8 +326,7 @@ pub fn map_row(
         education: embed.education.then(|| {
             children(row, NAV_EDUCATION)
                 .filter_map(|c| {
-                    let el =
-                        |prop: &str| lookup(c, prop, target_of(EDUCATION_LOOKUPS, prop), resolved);
+                    let el = |prop: &str| lookup(c, prop, EDUCATION_LOOKUPS, resolved);
                     Some(Education {
                         id: uuid_of(c, "mshr_hcmrecruitingrequesteducationentityid")?,
                         education_level: el("_mshr_fk_educationlevel_id_value"),
