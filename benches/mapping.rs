@@ -5,8 +5,9 @@ use ats_gateway::model::recruiting_request::{map_row, Embed, Labels, Row};
 use ats_gateway::resolve::lang::Lang;
 use ats_gateway::resolve::lookups::{LookupRef, Resolved};
 use ats_gateway::resolve::options::parse_option_set;
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
+use std::hint::black_box;
 use uuid::Uuid;
 
 fn option_set(n: i64) -> ats_gateway::resolve::options::OptionSetInfo {

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use rand::RngCore;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -49,7 +49,7 @@ impl CursorSealer {
 
     pub fn random(ttl_secs: i64) -> Self {
         let mut key = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut key);
+        rand::rng().fill_bytes(&mut key);
         Self::new(key, ttl_secs)
     }
 
@@ -68,7 +68,7 @@ impl CursorSealer {
         let plain = serde_json::to_vec(&body)
             .map_err(|e| ApiError::Internal(format!("cursor encode: {e}")))?;
         let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
+        rand::rng().fill_bytes(&mut nonce);
         let ct = self
             .cipher
             .encrypt(&Nonce::from(nonce), plain.as_ref())

@@ -11,7 +11,8 @@ use jsonwebtoken::jwk::{
     EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
 };
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use p256::SecretKey;
 use sha2::{Digest, Sha256};
@@ -35,7 +36,7 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     pub fn generate() -> Result<Self, AuthConfigError> {
-        Self::from_secret(SecretKey::random(&mut rand::rngs::OsRng))
+        Self::from_secret(SecretKey::generate())
     }
 
     /// Loads a PEM P-256 private key: PKCS#8 (`PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`).
@@ -53,7 +54,7 @@ impl SigningKey {
         let der = secret
             .to_pkcs8_der()
             .map_err(|e| AuthConfigError::invalid("auth.signing_key_file", e.to_string()))?;
-        let point = secret.public_key().to_encoded_point(false);
+        let point = secret.public_key().to_sec1_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
             return Err(AuthConfigError::invalid(
                 "auth.signing_key_file",
@@ -255,7 +256,7 @@ mod tests {
 
     #[test]
     fn loads_pkcs8_pem_with_a_stable_kid() {
-        let secret = SecretKey::random(&mut rand::rngs::OsRng);
+        let secret = SecretKey::generate();
         let pem = secret
             .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
             .expect("pem");

@@ -3,18 +3,15 @@
 
 use std::sync::LazyLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::rngs::OsRng;
-use rand::RngCore;
 
 /// Creates a new client secret: `(plaintext, argon2 PHC hash)`. Print the plaintext once and store
 /// only the hash in the partner registry.
 pub fn create_partner_secret() -> (String, String) {
-    let mut raw = [0u8; 32];
-    OsRng.fill_bytes(&mut raw);
+    // rand's thread RNG is a CSPRNG seeded (and reseeded) from the OS.
+    let raw: [u8; 32] = rand::random();
     let plain = format!("atsgw_{}", URL_SAFE_NO_PAD.encode(raw));
     let hash = hash_secret(&plain);
     (plain, hash)
@@ -22,10 +19,10 @@ pub fn create_partner_secret() -> (String, String) {
 
 /// Hashes a secret with argon2id default parameters and a random salt.
 pub fn hash_secret(plain: &str) -> String {
-    let salt = SaltString::generate(&mut OsRng);
-    match Argon2::default().hash_password(plain.as_bytes(), &salt) {
+    // The argon2 crate draws the salt from the OS random source.
+    match Argon2::default().hash_password(plain.as_bytes()) {
         Ok(h) => h.to_string(),
-        // Only fails on invalid params/salt lengths, which are fixed here.
+        // Only fails on invalid params/salt lengths (fixed here) or an OS RNG failure.
         Err(e) => unreachable!("argon2 with default params failed: {e}"),
     }
 }

@@ -21,7 +21,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use p256::elliptic_curve::Generate;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use p256::SecretKey;
 use serde_json::{json, Value};
@@ -99,7 +100,7 @@ async fn ping(p: Principal) -> Result<Json<Value>, ApiError> {
 
 async fn start(mut cfg: AuthConfig) -> App {
     let dir = TempDir::new("app");
-    let secret = SecretKey::random(&mut rand::rngs::OsRng);
+    let secret = SecretKey::generate();
     let pem = secret.to_pkcs8_pem(LineEnding::LF).expect("pem");
     let key_file = dir.0.join("signing.pem");
     std::fs::write(&key_file, pem.as_bytes()).expect("write key");
@@ -532,13 +533,17 @@ async fn jwt_attacks_are_refused() {
     for secret in [sec1, [x, y].concat(), jwks.to_string().into_bytes()] {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some(kid.clone());
-        let t = jsonwebtoken::encode(&h, &app.claims("acme"), &EncodingKey::from_secret(&secret))
-            .expect("hs256");
+        let t = jsonwebtoken::encode(
+            &h,
+            &app.claims("acme"),
+            &EncodingKey::from_secret(&secret).expect("hmac key"),
+        )
+        .expect("hs256");
         assert_invalid_token(app.ping(&t).await).await;
     }
 
     // Unknown kid, and a right kid with an attacker's key.
-    let attacker = SecretKey::random(&mut rand::rngs::OsRng);
+    let attacker = SecretKey::generate();
     let attacker_key = EncodingKey::from_ec_der(attacker.to_pkcs8_der().expect("der").as_bytes());
     for k in ["unknown-kid".to_string(), kid.clone()] {
         let mut h = Header::new(Algorithm::ES256);
@@ -647,8 +652,8 @@ struct IdpKey {
 }
 
 fn idp_key(kid: &str) -> IdpKey {
-    let s = SecretKey::random(&mut rand::rngs::OsRng);
-    let point = s.public_key().to_encoded_point(false);
+    let s = SecretKey::generate();
+    let point = s.public_key().to_sec1_point(false);
     let jwk = json!({
         "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
         "x": URL_SAFE_NO_PAD.encode(point.x().expect("x")),
@@ -748,7 +753,7 @@ async fn external_issuer_with_jwks_rotation() {
     }
     let hs = IdpKey {
         kid: "k1".into(),
-        key: EncodingKey::from_secret(k1.jwk.to_string().as_bytes()),
+        key: EncodingKey::from_secret(k1.jwk.to_string().as_bytes()).expect("hmac key"),
         jwk: json!({}),
     };
     assert_invalid_token(

@@ -218,8 +218,9 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 fn write_key(path: &std::path::Path) {
+    use p256::elliptic_curve::Generate;
     use p256::pkcs8::{EncodePrivateKey, LineEnding};
-    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let key = p256::SecretKey::generate();
     let pem = key.to_pkcs8_pem(LineEnding::LF).expect("pem");
     std::fs::write(path, pem.as_bytes()).expect("write key");
 }

@@ -40,7 +40,12 @@ pub fn parse_certificate(cert_pem: &str) -> Result<RegisteredCert, CertError> {
     let der = block.contents();
     let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| CertError::X509)?;
     let key = match cert.public_key().parsed() {
-        Ok(PublicKey::RSA(rsa)) => DecodingKey::from_rsa_raw_components(rsa.modulus, rsa.exponent),
+        // DER integers carry a leading zero byte when the top bit is set; the aws-lc backend wants
+        // the plain big-endian magnitude.
+        Ok(PublicKey::RSA(rsa)) => DecodingKey::from_rsa_raw_components(
+            strip_leading_zeros(rsa.modulus),
+            strip_leading_zeros(rsa.exponent),
+        ),
         _ => return Err(CertError::NotRsa),
     };
     let sha1: [u8; 20] = Sha1::digest(der).into();
@@ -53,6 +58,11 @@ pub fn parse_certificate(cert_pem: &str) -> Result<RegisteredCert, CertError> {
         not_after: cert.validity().not_after.timestamp(),
         key,
     })
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// Decodes an `x5t`/`x5t#S256` header value; lenient about padding and the standard alphabet, as clients vary.
