@@ -79,7 +79,7 @@ async fn list_query(st: &AppState, p: &Params, principal: &Principal) -> Result<
     filters.extend(company_limit(principal));
     Ok(candidate_query(principal.pii)
         .filter_opt(Filter::all(filters))
-        // The readable id is unique: a stable order for paging (wire reference §3).
+        // The readable id is unique: a stable order for paging (docs/dataverse-web-api.md#query-options).
         .order_by("mshr_candidateid", Order::Asc))
 }
 

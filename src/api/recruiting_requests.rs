@@ -155,7 +155,7 @@ async fn list_query(
         .filter_opt(Filter::all(filters))
         .order_by(col, order);
     if col != "mshr_recruitingrequestid" {
-        // A unique tiebreaker keeps paging stable (wire reference §3).
+        // A unique tiebreaker keeps paging stable (docs/dataverse-web-api.md#query-options).
         query = query.order_by("mshr_recruitingrequestid", Order::Asc);
     }
     Ok(with_children(query, embed))

@@ -18,7 +18,8 @@ use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
 use crate::resolve::options::OptionValue;
 use crate::upstream::odata::{Filter, Literal, Order, Query};
 
-/// Partner-facing option-set names → the environment's global option sets (data model §3).
+/// Partner-facing option-set names → the environment's global option sets
+/// (docs/ats-data-model.md#option-sets).
 pub const OPTION_SETS: &[(&str, &str)] = &[
     (
         "recruiting-request-status",

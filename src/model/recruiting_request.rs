@@ -1,6 +1,6 @@
-//! Recruiting request DTOs and the mapping from Dataverse rows (data model §2.1–§2.5). Column names
+//! Recruiting request DTOs and the mapping from Dataverse rows (docs/ats-data-model.md#tables). Column names
 //! are the documented ones; only the columns a response needs are selected (lookups are slow on
-//! virtual tables, wire reference §12).
+//! virtual tables, docs/dataverse-web-api.md#virtual-tables).
 
 use serde::Serialize;
 use serde_json::Value;

@@ -27,7 +27,8 @@ pub struct LookupRef {
 }
 
 /// Where a lookup target's code and name live. These tables are not documented by Microsoft
-/// (data model §6); the columns are the natural-key and description fields of the F&O entities.
+/// (docs/ats-data-model.md#lookup-targets); the columns are the natural-key and description fields of the F&O
+/// entities.
 #[derive(Debug, Clone, Copy)]
 pub struct LookupTable {
     pub logical: &'static str,

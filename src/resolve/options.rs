@@ -99,7 +99,7 @@ pub fn stable_key(source: &str) -> String {
     out.trim_end_matches('_').to_string()
 }
 
-/// Parses Dataverse's option-set metadata JSON (wire reference §11).
+/// Parses Dataverse's option-set metadata JSON (docs/dataverse-web-api.md#metadata-and-functions).
 pub fn parse_option_set(name: &str, v: &Value) -> Result<OptionSetInfo, UpstreamError> {
     let options = v
         .get("Options")

@@ -4,9 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-/// A failed call to the Entra token endpoint, parsed from its error body (wire reference §1.3).
-/// Holds no secret: `summary` is the first line of `error_description` (the `AADSTS…: text` part,
-/// without trace/correlation ids), truncated.
+/// A failed call to the Entra token endpoint, parsed from its error body
+/// (docs/entra-client-credentials.md#token-errors). Holds no secret: `summary` is the first line of
+/// `error_description` (the `AADSTS…: text` part, without trace/correlation ids), truncated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenEndpointError {
     /// HTTP status from the token endpoint (0 when no response was received).

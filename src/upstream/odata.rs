@@ -28,7 +28,8 @@ const VALUE_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'*')
     .remove(b'@');
 
-/// A typed value in a filter. Rendering follows the Dataverse literal forms (wire reference §3).
+/// A typed value in a filter. Rendering follows the Dataverse literal forms
+/// (docs/dataverse-web-api.md#query-options).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
     Str(String),

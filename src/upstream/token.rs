@@ -1,4 +1,4 @@
-//! Entra ID client-credentials tokens for Dataverse (wire reference §1).
+//! Entra ID client-credentials tokens for Dataverse (docs/entra-client-credentials.md).
 //!
 //! One [`TokenProvider`] per (tenant, client, scope). Tokens live in a moka cache whose entries expire
 //! shortly before the token does; concurrent cold callers share one token request (moka's

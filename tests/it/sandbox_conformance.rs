@@ -469,7 +469,7 @@ async fn expand_collections_and_single_with_nested_select() {
                 .len()
         );
     }
-    // Single entity with the documented expand (data model §4.1).
+    // Single entity with the documented expand (docs/ats-data-model.md#documented-examples).
     let id = rows[0]["mshr_hcmrecruitingrequestentityid"]
         .as_str()
         .expect("id");
@@ -660,7 +660,7 @@ async fn annotations_only_when_asked_and_in_the_callers_language() {
     let q = format!("{RR}?$select=mshr_status,_mshr_dataareaid_id_value,mshr_estimatedstartdate,mshr_compensationhighthreshold&$filter=mshr_status%20eq%20{}&$top=1", emu.config().option_base + 5);
     let (_, plain) = emu.get_json(&q, &t, None).await;
     let row = &values(&plain)[0];
-    // Only the ETag, which every entity carries (wire reference §4), is there without asking.
+    // Only the ETag, which every entity carries (docs/dataverse-web-api.md#etags), is there without asking.
     assert!(
         row.as_object()
             .expect("obj")
@@ -1175,7 +1175,8 @@ async fn if_match_on_a_virtual_table_is_refused_and_star_is_not() {
     let row = &values(&v)[0];
     let id = row["mshr_hcmcandidatetohireentityid"].as_str().expect("id");
     let etag = row["@odata.etag"].as_str().expect("etag");
-    // Even the current ETag: virtual tables have no optimistic concurrency (wire reference §6/§12).
+    // Even the current ETag: virtual tables have no optimistic concurrency
+    // (docs/dataverse-web-api.md#concurrency).
     let (s, e) = patch(
         &emu,
         &t,
@@ -1295,8 +1296,8 @@ async fn if_match_on_a_native_table_checks_the_row_version() {
     assert_eq!(now["cdm_name"], "Renamed");
 }
 
-/// `$orderby` on a lookup sorts by the related row's primary name, not its GUID (wire reference §3),
-/// and paging such a query walks every row once.
+/// `$orderby` on a lookup sorts by the related row's primary name, not its GUID
+/// (docs/dataverse-web-api.md#query-options), and paging such a query walks every row once.
 #[tokio::test]
 async fn orderby_a_lookup_sorts_by_the_related_name() {
     let emu = emulator().await;

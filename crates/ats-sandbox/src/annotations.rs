@@ -1,6 +1,6 @@
-//! Instance annotations on emulated rows (wire reference §5): `Prefer: odata.include-annotations=…`
-//! parsing, and `OData.Community.Display.V1.FormattedValue` / `Microsoft.Dynamics.CRM.lookuplogicalname`
-//! values in the caller's language (1033 en-US, 1044 nb-NO).
+//! Instance annotations on emulated rows (docs/dataverse-web-api.md#annotations): `Prefer:
+//! odata.include-annotations=…` parsing, and `OData.Community.Display.V1.FormattedValue` /
+//! `Microsoft.Dynamics.CRM.lookuplogicalname` values in the caller's language (1033 en-US, 1044 nb-NO).
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -214,7 +214,7 @@ impl Annotator<'_> {
     }
 }
 
-/// Weak ETag from a row version (wire reference §4: `W/"<rowversion integer>"`).
+/// Weak ETag from a row version (docs/dataverse-web-api.md#etags: `W/"<rowversion integer>"`).
 pub fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }

@@ -68,7 +68,7 @@ pub struct SandboxConfig {
     pub role: RoleConfig,
     /// Entity sets whose virtual table was "not generated" in this environment (404).
     pub not_generated: Vec<String>,
-    /// Service protection (wire reference §9).
+    /// Service protection (docs/dataverse-web-api.md#service-protection).
     pub max_requests_per_window: u64,
     pub window_secs: u64,
     pub max_concurrent: u64,

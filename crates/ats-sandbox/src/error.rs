@@ -1,5 +1,5 @@
-//! Dataverse's error body, `{"error":{"code":"0x…","message":"…"}}` (wire reference §8), as the
-//! emulator's one error type. Every emulator failure is one of these; none is a 500 unless asked for.
+//! Dataverse's error body, `{"error":{"code":"0x…","message":"…"}}` (docs/dataverse-web-api.md#errors), as
+//! the emulator's one error type. Every emulator failure is one of these; none is a 500 unless asked for.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

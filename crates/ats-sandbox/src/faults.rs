@@ -225,8 +225,8 @@ impl Stats {
     }
 }
 
-/// Dataverse service protection (wire reference §9): requests per sliding window and concurrent
-/// requests, per application user. The emulator has one web server, so one window.
+/// Dataverse service protection (docs/dataverse-web-api.md#service-protection): requests per sliding window
+/// and concurrent requests, per application user. The emulator has one web server, so one window.
 pub struct ServiceProtection {
     pub max_requests: u64,
     pub window: Duration,

@@ -1,7 +1,8 @@
-//! Option-set metadata in Dataverse's metadata JSON shape (wire reference §11): global option set
-//! definitions and picklist attribute metadata, with localized labels for 1033 and 1044.
-//! `ExternalValue` carries the F&O enum symbol (our inference, §12: enums map to global option sets by
-//! external name); it is what a client should key on, since integers differ between environments.
+//! Option-set metadata in Dataverse's metadata JSON shape (docs/dataverse-web-api.md#metadata-and-functions):
+//! global option set definitions and picklist attribute metadata, with localized labels for 1033 and 1044.
+//! `ExternalValue` carries the F&O enum symbol (our inference, docs/dataverse-web-api.md#virtual-tables:
+//! enums map to global option sets by external name); it is what a client should key on, since integers
+//! differ between environments.
 
 use serde_json::{json, Value};
 use uuid::Uuid;

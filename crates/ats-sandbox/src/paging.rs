@@ -1,6 +1,6 @@
-//! Server-driven paging like Dataverse (wire reference §4): `@odata.nextLink` carries a `$skiptoken`
-//! holding a paging cookie with, for each `$orderby` column and then the primary key, the page's last
-//! and first values. The emulator resumes after the `last` values alone, so rows inserted, updated or
+//! Server-driven paging like Dataverse (docs/dataverse-web-api.md#paging): `@odata.nextLink` carries a
+//! `$skiptoken` holding a paging cookie with, for each `$orderby` column and then the primary key, the page's
+//! last and first values. The emulator resumes after the `last` values alone, so rows inserted, updated or
 //! deleted between pages (the anchor row included) never duplicate or skip rows.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

@@ -170,7 +170,7 @@ fn map_address(r: &Row, labels: &Labels) -> Option<PersonAddress> {
         id: uuid_of(r, "mshr_hcmpersonaddressentityid")?,
         location_id: str_of(r, "mshr_locationid"),
         description: str_of(r, "mshr_description"),
-        // Roles are `;`-separated (data model §2.10).
+        // Roles are `;`-separated (docs/ats-data-model.md#mshr_hcmpersonaddressentity).
         roles: str_of(r, "mshr_roles")
             .map(|s| {
                 s.split(';')

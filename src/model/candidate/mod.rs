@@ -1,4 +1,4 @@
-//! Candidate-to-hire DTOs and the mapping from Dataverse rows (data model §2.6–§2.18). The candidate
+//! Candidate-to-hire DTOs and the mapping from Dataverse rows (docs/ats-data-model.md#tables). The candidate
 //! row carries its person (`mshr_FK_Person_id`) and request (`mshr_FK_RecruitingRequest_id`) as
 //! single-valued expands; the detail route adds the person's eight child collections from a second
 //! call (the emulator, like Dataverse for virtual tables, refuses nested `$expand`).

@@ -138,8 +138,9 @@ fn label_of(row: &Row, col: &str, set: &str, base: i64) -> String {
         .to_string()
 }
 
-/// `mshr_primaryfield` of a row: the entity's natural keys joined with " | " (data model §0), or the
-/// readable id for reference tables. `None` for tables without that column.
+/// `mshr_primaryfield` of a row: the entity's natural keys joined with " | "
+/// (docs/ats-data-model.md#conventions), or the readable id for reference tables. `None` for tables without
+/// that column.
 pub fn primary_field(def: &EntityDef, row: &Row, base: i64) -> Option<String> {
     if def.primary_name != "mshr_primaryfield" {
         return None;

@@ -1,5 +1,6 @@
-//! The Dataverse access token the emulator issues (wire reference §1.4): an RS256 JWT in v1.0 shape, signed by
-//! the emulator's own key, and its verification for the Dataverse side of the sandbox.
+//! The Dataverse access token the emulator issues (docs/entra-client-credentials.md#dataverse-access-token):
+//! an RS256 JWT in v1.0 shape, signed by the emulator's own key, and its verification for the Dataverse side
+//! of the sandbox.
 
 use super::certs::{parse_certificate, CertError};
 use chrono::{DateTime, Utc};

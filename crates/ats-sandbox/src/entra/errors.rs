@@ -1,7 +1,8 @@
-//! Entra's token-endpoint error body (wire reference §1.3): `error`, an `AADSTS<n>: …` description with trace,
-//! correlation and timestamp lines, `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`.
-//! Texts never include a secret or an assertion, only identifiers the caller already sent.
-//! Codes/statuses come from the §1.3 table; the ones marked [inf] are the emulator's own choice.
+//! Entra's token-endpoint error body (docs/entra-client-credentials.md#token-errors): `error`, an `AADSTS<n>:
+//! …` description with trace, correlation and timestamp lines, `error_codes`, `timestamp`, `trace_id`,
+//! `correlation_id`, `error_uri`. Texts never include a secret or an assertion, only identifiers the caller
+//! already sent. Codes/statuses come from the table in docs/entra-client-credentials.md#token-errors; the
+//! ones marked [inf] are the emulator's own choice.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,6 +1,6 @@
-//! Emulated Entra ID v2.0 token endpoint, client-credentials grant only (wire reference §1): client secret
-//! (body or HTTP Basic) or certificate (signed JWT assertion), Entra-shaped errors, and verification of the
-//! issued Dataverse tokens for the emulated Dataverse API.
+//! Emulated Entra ID v2.0 token endpoint, client-credentials grant only (docs/entra-client-credentials.md):
+//! client secret (body or HTTP Basic) or certificate (signed JWT assertion), Entra-shaped errors, and
+//! verification of the issued Dataverse tokens for the emulated Dataverse API.
 
 mod access_token;
 mod assertion;
@@ -37,7 +37,7 @@ pub fn other_certificate() -> (&'static str, &'static str) {
 
 /// Test support (unit and integration tests, demo clients): signs `claims` as a client assertion with
 /// `key_pem`, naming `cert_pem` in the header by SHA-256 (`x5t#S256`, PS256) or SHA-1 (`x5t`, RS256), the two
-/// documented header variants (wire reference §1.1).
+/// documented header variants (docs/entra-client-credentials.md#token-request).
 pub fn sign_client_assertion(
     claims: &impl serde::Serialize,
     ps256: bool,

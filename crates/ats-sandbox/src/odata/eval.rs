@@ -220,7 +220,7 @@ fn order_keys<'e>(entity: &'e EntityDef, orderby: &[OrderBy]) -> Vec<(&'e str, C
 }
 
 /// The primary name of a related row (`table logical name`, `id`): lookups sort by it, as Dataverse's
-/// do (wire reference §3), rather than by GUID.
+/// do (docs/dataverse-web-api.md#query-options), rather than by GUID.
 pub type LookupName<'a> = &'a dyn Fn(&str, &Uuid) -> Option<String>;
 
 /// A row's sort key, read once per row rather than once per comparison.

@@ -145,7 +145,8 @@ fn parse_item(entity: &EntityDef, item: &str, whole: &str) -> Result<Expand, DvE
 }
 
 fn apply_options(e: &mut Expand, target: &EntityDef, options: &str) -> Result<(), DvError> {
-    // Parameter aliases are not supported inside $expand (§3): an alias there is unassigned.
+    // Parameter aliases are not supported inside $expand (docs/dataverse-web-api.md#query-options): an alias
+    // there is unassigned.
     let no_aliases = HashMap::new();
     let mut seen: Vec<&str> = Vec::new();
     for opt in split_top_level(options, ';')? {

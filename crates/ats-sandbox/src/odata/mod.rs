@@ -1,6 +1,6 @@
-//! The emulator's OData query engine: parses the query options of a Dataverse Web API GET (wire
-//! reference §3), validates them against the schema, and evaluates them over in-memory rows.
-//! Every bad input is a 400 [`DvError`] in Dataverse's wording; nothing here panics.
+//! The emulator's OData query engine: parses the query options of a Dataverse Web API GET
+//! (docs/dataverse-web-api.md#query-options), validates them against the schema, and evaluates them over
+//! in-memory rows. Every bad input is a 400 [`DvError`] in Dataverse's wording; nothing here panics.
 
 mod eval;
 mod expand;

@@ -496,8 +496,8 @@ impl Parser<'_> {
             return Err(signature_error());
         };
         match second {
-            // Wire reference §3: a wildcard at the anchored end (`startswith(c,'%v')`, `endswith(c,'v%')`)
-            // is documented as unsupported; the error text is the emulator's [inf].
+            // docs/dataverse-web-api.md#query-options: a wildcard at the anchored end (`startswith(c,'%v')`,
+            // `endswith(c,'v%')`) is documented as unsupported; the error text is the emulator's [inf].
             Node::Val(Operand::Lit(Lit::Str(value)))
                 if (func == StrFunc::StartsWith && value.starts_with('%'))
                     || (func == StrFunc::EndsWith && value.ends_with('%')) =>

@@ -1,4 +1,4 @@
-//! The emulated Dataverse schema: the 18 documented ATS tables (generated from the reference), the
+//! The emulated Dataverse schema: the 18 documented ATS tables (generated from docs/ats-data-model.md), the
 //! undocumented lookup targets they point at (our choice of columns, kept minimal), and navigation
 //! properties. Everything the OData evaluator, the seed generator and the HTTP layer need to know
 //! about a table lives here.
@@ -58,7 +58,8 @@ pub struct EntityDef {
     pub set_name: String,
     pub primary_id: String,
     /// Primary name attribute: what a lookup's FormattedValue shows. For F&O virtual tables this is
-    /// `mshr_primaryfield` (the entity key fields joined with " | "), per wire reference §12.
+    /// `mshr_primaryfield` (the entity key fields joined with " | "), per
+    /// docs/dataverse-web-api.md#virtual-tables.
     pub primary_name: &'static str,
     pub columns: Vec<Column>,
     pub navs: Vec<NavProp>,
@@ -75,7 +76,8 @@ impl EntityDef {
     pub fn nav(&self, name: &str) -> Option<&NavProp> {
         self.navs.iter().find(|n| n.name == name)
     }
-    /// F&O/HR virtual tables (`mshr_`/`mserp_`) have no optimistic concurrency (wire reference §12).
+    /// F&O/HR virtual tables (`mshr_`/`mserp_`) have no optimistic concurrency
+    /// (docs/dataverse-web-api.md#virtual-tables).
     pub fn is_virtual(&self) -> bool {
         self.logical_name.starts_with("mshr_") || self.logical_name.starts_with("mserp_")
     }
@@ -112,8 +114,8 @@ pub fn set_name_of(logical: &str) -> String {
     }
 }
 
-/// Documented navigation properties (data model §0) plus our inferred ones, named by the rule
-/// the docs give (`mshr_FK_Hcm<Xxx>Entity_Person`, `mshr_FK_<Name>_id`).
+/// Documented navigation properties (docs/ats-data-model.md#conventions) plus our inferred ones, named by the
+/// rule the docs give (`mshr_FK_Hcm<Xxx>Entity_Person`, `mshr_FK_<Name>_id`).
 fn navs_for(logical: &str) -> Vec<NavProp> {
     use NavKind::*;
     let rr = "_mshr_fk_recruitingrequest_id_value";

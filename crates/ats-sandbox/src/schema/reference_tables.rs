@@ -1,5 +1,6 @@
-//! Lookup targets the ATS tables reference but the docs do not describe (data model §6). Columns are
-//! our choice: the readable id the ATS tables copy, a display name, and the company where striped.
+//! Lookup targets the ATS tables reference but the docs do not describe
+//! (docs/ats-data-model.md#lookup-targets). Columns are our choice: the readable id the ATS tables copy, a
+//! display name, and the company where striped.
 use super::ColType::{self, *};
 
 pub(super) const REFERENCE_TABLES: &[(&str, &[(&str, ColType)])] = &[

@@ -217,7 +217,8 @@ impl Ctx {
                         "odata.maxpagesize must be greater than 0.",
                     ));
                 }
-                // The effective size is echoed, not the asked one: 5,000 is the ceiling (wire reference §3/§4).
+                // The effective size is echoed, not the asked one: 5,000 is the ceiling
+                // (docs/dataverse-web-api.md#paging).
                 let n = n.min(MAX_PAGE);
                 return Ok(Some((n, format!("odata.maxpagesize={n}"))));
             }

@@ -40,7 +40,8 @@ pub(super) fn context_url(
     single: bool,
 ) -> String {
     let mut s = format!("{}{API_PREFIX}/$metadata#{}", st.url, def.set_name);
-    // Selected properties, then each expansion as `nav(its selected properties)` (wire reference §4).
+    // Selected properties, then each expansion as `nav(its selected properties)`
+    // (docs/dataverse-web-api.md#response-shapes).
     let mut items: Vec<String> = q.select.clone().unwrap_or_default();
     items.extend(q.expand.iter().map(|ex| {
         format!(
@@ -93,7 +94,8 @@ pub(super) fn render_row(
         .get(&def.primary_id)
         .and_then(Value::as_str)
         .and_then(|s| Uuid::parse_str(s).ok());
-    // Every entity carries its weak ETag, first, whatever $select or Prefer say (wire reference §4).
+    // Every entity carries its weak ETag, first, whatever $select or Prefer say
+    // (docs/dataverse-web-api.md#etags).
     let mut out = Row::new();
     if let Some(v) = id.and_then(|id| store.table(def.logical_name)?.version(&id)) {
         out.insert("@odata.etag".into(), Value::String(annotations::etag(v)));
@@ -202,7 +204,7 @@ pub(super) fn get_collection(
                 .ok_or_else(|| DvError::bad_query("The $skiptoken value is not valid."))
         })
         .transpose()?;
-    // `$top` is ignored when a page size is requested (wire reference §3).
+    // `$top` is ignored when a page size is requested (docs/dataverse-web-api.md#query-options).
     let (page_size, applied) = match (&page_pref, q.top) {
         (Some((n, p)), _) => (*n, Some(p.clone())),
         (None, Some(top)) => (top.min(MAX_PAGE), None),

@@ -124,8 +124,9 @@ pub(super) fn update(
     Ok(resp)
 }
 
-/// `If-Match: W/"<version>"` on PATCH/DELETE (optimistic concurrency, wire reference §6). `If-Match: *`
-/// only guards against creating, which an update of a missing row never does here, so it passes.
+/// `If-Match: W/"<version>"` on PATCH/DELETE (optimistic concurrency, docs/dataverse-web-api.md#concurrency).
+/// `If-Match: *` only guards against creating, which an update of a missing row never does here, so it
+/// passes.
 pub(super) fn check_if_match(
     ctx: &Ctx,
     store: &Store,
@@ -135,7 +136,8 @@ pub(super) fn check_if_match(
     let Some(tag) = ctx.if_match.as_deref().filter(|t| *t != "*") else {
         return Ok(());
     };
-    // Virtual tables have no row versions to compare (§12), so Dataverse refuses the request outright.
+    // Virtual tables have no row versions to compare (docs/dataverse-web-api.md#virtual-tables), so Dataverse
+    // refuses the request outright.
     if def.is_virtual() {
         return Err(DvError::new(
             StatusCode::BAD_REQUEST,

@@ -46,7 +46,7 @@ pub(super) fn picklist_out_of_range() -> DvError {
     )
 }
 
-/// An F&O-side failure, rethrown by Dataverse as a plug-in error (wire reference §8).
+/// An F&O-side failure, rethrown by Dataverse as a plug-in error (docs/dataverse-web-api.md#errors).
 pub(super) fn fno_error(def: &EntityDef, text: impl std::fmt::Display) -> DvError {
     DvError::new(
         StatusCode::BAD_REQUEST,

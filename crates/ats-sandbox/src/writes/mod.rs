@@ -1,5 +1,6 @@
 //! Create / update / delete against the store, with Dataverse's validation and HR's natural-key
-//! lookups (data model §2.6, §4.2; wire reference §6, §8).
+//! lookups (docs/ats-data-model.md#mshr_hcmcandidatetohireentity,
+//! docs/dataverse-web-api.md#writes).
 //!
 //! Read-only columns: `_x_value` lookup properties are rejected with Dataverse's 0x0 "Use Navigation
 //! properties instead" error, because a client sending them has a bug worth seeing. System-generated

@@ -262,7 +262,7 @@ pub(super) fn apply_defaults(def: &EntityDef, row: &mut Row, base: i64) {
 }
 
 /// Without a nested or bound person and without a party number, the candidate's own person fields
-/// create the person (data model §2.6).
+/// create the person (docs/ats-data-model.md#mshr_hcmcandidatetohireentity).
 pub(super) fn plan_implicit_person(
     store: &Store,
     node: &mut Node,

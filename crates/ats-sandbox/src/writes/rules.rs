@@ -519,7 +519,8 @@ pub(super) fn system_generated(def: &EntityDef, col: &str) -> bool {
         )
 }
 
-/// Columns of the candidate that describe the person created implicitly (data model §2.6).
+/// Columns of the candidate that describe the person created implicitly
+/// (docs/ats-data-model.md#mshr_hcmcandidatetohireentity).
 pub(super) const CANDIDATE_PERSON_FIELDS: &[&str] = &[
     "mshr_firstname",
     "mshr_middlename",

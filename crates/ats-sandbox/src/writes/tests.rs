@@ -40,7 +40,7 @@ fn find_id(store: &Store, logical: &str, col: &str, v: &str) -> Uuid {
 
 const CANDIDATES: &str = "mshr_hcmcandidatetohireentities";
 
-/// The documented 3-level deep insert (data model §4.2), verbatim.
+/// The documented 3-level deep insert (docs/ats-data-model.md#documented-examples), verbatim.
 fn documented_example() -> Value {
     json!({ "mshr_dataareaid": "usmf", "mshr_recruitingrequestid": "USMF-000141", "mshr_positionid": "000601",
       "mshr_iswillingtorelocate": 200000000, "mshr_availabilitydate": "2021-03-18", "mshr_comments": "...",
