@@ -221,7 +221,7 @@ fn reload_source(path: Option<PathBuf>, sandbox: bool) -> crate::auth::ReloadSou
 #[cfg(feature = "sandbox")]
 /// Points the gateway at the emulator exactly as it would point at a real environment: by URL.
 fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config::DataverseConfig {
-    let c = &emu.state.config;
+    let c = &emu.config();
     crate::config::DataverseConfig {
         org_url: emu.url.clone(),
         authority: emu.url.clone(),
@@ -234,7 +234,7 @@ fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config:
 
 #[cfg(feature = "sandbox")]
 fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
-    let c = &emu.state.config;
+    let c = &emu.config();
     json!({
         "org_url": emu.url,
         "token_url": emu.token_url(),

@@ -1,5 +1,8 @@
 //! One integration test binary: each module starts real servers on 127.0.0.1:0 and speaks HTTP.
 
+// A test binary has no outside: `pub` in the harness only shares helpers between test modules.
+#![allow(unreachable_pub)]
+
 mod common;
 
 mod auth;

@@ -8,19 +8,18 @@ use uuid::Uuid;
 use super::schema::{option_sets::OPTION_SETS, ColType, EntityDef};
 use super::store::{Row, Store};
 
-pub const FORMATTED: &str = "OData.Community.Display.V1.FormattedValue";
-pub const LOOKUP_LOGICAL: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
-pub const ASSOCIATED_NAV: &str = "Microsoft.Dynamics.CRM.associatednavigationproperty";
+pub(crate) const FORMATTED: &str = "OData.Community.Display.V1.FormattedValue";
+pub(crate) const LOOKUP_LOGICAL: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
 
 /// Languages the emulated environment has provisioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lcid {
+pub(crate) enum Lcid {
     EnUs = 1033,
     NbNo = 1044,
 }
 
 impl Lcid {
-    pub fn from_code(code: u32) -> Option<Self> {
+    pub(crate) fn from_code(code: u32) -> Option<Self> {
         match code {
             1033 => Some(Self::EnUs),
             1044 => Some(Self::NbNo),
@@ -31,7 +30,7 @@ impl Lcid {
 
 /// Which annotations a request asked for, from its `Prefer` header(s).
 #[derive(Debug, Clone, Default)]
-pub struct AnnotationFilter {
+pub(crate) struct AnnotationFilter {
     patterns: Vec<String>,
     /// The exact preference text, echoed in `Preference-Applied`.
     pub applied: Option<String>,
@@ -39,7 +38,7 @@ pub struct AnnotationFilter {
 
 impl AnnotationFilter {
     /// Parses `odata.include-annotations="a,b*"` out of a Prefer value list (RFC 7240 comma form).
-    pub fn from_prefer(prefs: &[String]) -> Self {
+    pub(crate) fn from_prefer(prefs: &[String]) -> Self {
         for p in prefs {
             if let Some(v) = p.trim().strip_prefix("odata.include-annotations=") {
                 let list = v.trim().trim_matches('"');
@@ -57,11 +56,11 @@ impl AnnotationFilter {
         Self::default()
     }
 
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         !self.patterns.is_empty()
     }
 
-    pub fn wants(&self, annotation: &str) -> bool {
+    pub(crate) fn wants(&self, annotation: &str) -> bool {
         self.patterns.iter().any(|p| {
             if p == "*" {
                 true
@@ -75,7 +74,7 @@ impl AnnotationFilter {
 }
 
 /// Splits a `Prefer` header list into single preferences, keeping quoted commas intact.
-pub fn split_prefer(values: impl Iterator<Item = String>) -> Vec<String> {
+pub(crate) fn split_prefer(values: impl Iterator<Item = String>) -> Vec<String> {
     let mut out = Vec::new();
     for v in values {
         let mut cur = String::new();
@@ -103,7 +102,12 @@ pub fn split_prefer(values: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// Label of an option value in a language, given the environment's option-set numbering base.
-pub fn option_label(set: &str, value: i64, option_base: i64, lang: Lcid) -> Option<&'static str> {
+pub(crate) fn option_label(
+    set: &str,
+    value: i64,
+    option_base: i64,
+    lang: Lcid,
+) -> Option<&'static str> {
     let (_, _, options) = OPTION_SETS.iter().find(|(name, _, _)| *name == set)?;
     let idx = usize::try_from(value - option_base).ok()?;
     let (_, en, nb) = options.get(idx)?;
@@ -126,7 +130,7 @@ fn group_thousands(int_part: &str, sep: &str) -> String {
 }
 
 /// Number formatted the way each locale's users see it: `70,000.00` / `70 000,00`.
-pub fn format_number(v: f64, decimals: usize, lang: Lcid) -> String {
+pub(crate) fn format_number(v: f64, decimals: usize, lang: Lcid) -> String {
     let neg = v < 0.0;
     let s = format!("{:.*}", decimals, v.abs());
     let (int_part, frac) = s.split_once('.').map_or((s.as_str(), ""), |(a, b)| (a, b));
@@ -147,7 +151,7 @@ pub fn format_number(v: f64, decimals: usize, lang: Lcid) -> String {
 }
 
 /// Date-only formatting: `1/4/2021` (en-US) / `04.01.2021` (nb-NO).
-pub fn format_date(iso: &str, lang: Lcid) -> Option<String> {
+pub(crate) fn format_date(iso: &str, lang: Lcid) -> Option<String> {
     let date = chrono::NaiveDate::parse_from_str(iso.get(..10)?, "%Y-%m-%d").ok()?;
     Some(match lang {
         Lcid::EnUs => date.format("%-m/%-d/%Y").to_string(),
@@ -156,7 +160,7 @@ pub fn format_date(iso: &str, lang: Lcid) -> Option<String> {
 }
 
 /// Context needed to annotate rows of one table.
-pub struct Annotator<'a> {
+pub(crate) struct Annotator<'a> {
     pub filter: &'a AnnotationFilter,
     pub lang: Lcid,
     pub option_base: i64,
@@ -166,7 +170,7 @@ pub struct Annotator<'a> {
 impl Annotator<'_> {
     /// Returns `row` with annotations inserted immediately before the properties they annotate.
     /// `@odata.etag` is not an annotation here: the caller adds it to every entity.
-    pub fn annotate(&self, entity: &EntityDef, row: Row) -> Row {
+    pub(crate) fn annotate(&self, entity: &EntityDef, row: Row) -> Row {
         if !self.filter.any() {
             return row;
         }
@@ -215,12 +219,12 @@ impl Annotator<'_> {
 }
 
 /// Weak ETag from a row version (docs/dataverse-web-api.md#etags: `W/"<rowversion integer>"`).
-pub fn etag(version: u64) -> String {
+pub(crate) fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }
 
 impl ColType {
-    pub fn is_lookup(&self) -> bool {
+    pub(crate) fn is_lookup(&self) -> bool {
         matches!(self, ColType::Lookup(_))
     }
 }

@@ -36,10 +36,10 @@ impl Default for RoleConfig {
 }
 
 impl RoleConfig {
-    pub fn can_read(&self, set: &str) -> bool {
+    pub(crate) fn can_read(&self, set: &str) -> bool {
         self.read.iter().any(|s| s == "*" || s == set)
     }
-    pub fn can_write(&self, set: &str) -> bool {
+    pub(crate) fn can_write(&self, set: &str) -> bool {
         self.write.iter().any(|s| s == "*" || s == set)
     }
 }

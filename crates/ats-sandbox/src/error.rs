@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct DvError {
+pub(crate) struct DvError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
@@ -15,7 +15,7 @@ pub struct DvError {
 }
 
 impl DvError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
             code: code.to_string(),
@@ -23,22 +23,22 @@ impl DvError {
             headers: Vec::new(),
         }
     }
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
     /// 400 for a query the OData layer cannot parse or type-check (Dataverse uses code `0x0`).
-    pub fn bad_query(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_query(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "0x0", message)
     }
     /// `Could not find a property named 'x' on type 'Microsoft.Dynamics.CRM.y'.`
-    pub fn unknown_property(prop: &str, logical: &str) -> Self {
+    pub(crate) fn unknown_property(prop: &str, logical: &str) -> Self {
         Self::bad_query(format!(
             "Could not find a property named '{prop}' on type 'Microsoft.Dynamics.CRM.{logical}'."
         ))
     }
     /// 404 for an unknown entity set or function (`0x8006088a`).
-    pub fn resource_not_found(segment: &str) -> Self {
+    pub(crate) fn resource_not_found(segment: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "0x8006088a",
@@ -46,7 +46,7 @@ impl DvError {
         )
     }
     /// 404 for a missing record (`0x80040217` ObjectDoesNotExist).
-    pub fn record_not_found(logical: &str, id: &str) -> Self {
+    pub(crate) fn record_not_found(logical: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "0x80040217",
@@ -54,7 +54,7 @@ impl DvError {
         )
     }
     /// 400 for a bad write payload (`0x80048d19`).
-    pub fn bad_payload(set: &str, inner: impl std::fmt::Display) -> Self {
+    pub(crate) fn bad_payload(set: &str, inner: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "0x80048d19",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum FaultKind {
+pub(crate) enum FaultKind {
     /// 429 with `Retry-After` and Dataverse's service-protection body.
     Throttle {
         #[serde(default = "default_retry_after")]
@@ -38,7 +38,7 @@ fn default_status() -> u16 {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct FaultSpec {
+pub(crate) struct FaultSpec {
     #[serde(flatten)]
     pub kind: FaultKind,
     /// Only requests to this entity set or function, or `"token"` for the token endpoint.
@@ -66,22 +66,22 @@ impl ActiveFault {
 }
 
 /// The `target` that names the token endpoint (no entity set has this name).
-pub const TOKEN_TARGET: &str = "token";
+pub(crate) const TOKEN_TARGET: &str = "token";
 
 /// What a request must suffer before (or instead of) being served.
 #[derive(Debug, Default, PartialEq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub delay: Duration,
     pub fail: Option<FaultKind>,
 }
 
 #[derive(Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     active: Mutex<Vec<ActiveFault>>,
 }
 
 impl Faults {
-    pub fn add(&self, spec: FaultSpec) {
+    pub(crate) fn add(&self, spec: FaultSpec) {
         let until = spec
             .duration_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
@@ -95,13 +95,13 @@ impl Faults {
         }
     }
 
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Ok(mut a) = self.active.lock() {
             a.clear();
         }
     }
 
-    pub fn list(&self) -> Vec<FaultSpec> {
+    pub(crate) fn list(&self) -> Vec<FaultSpec> {
         self.active
             .lock()
             .map(|a| a.iter().map(|f| f.spec.clone()).collect())
@@ -110,13 +110,13 @@ impl Faults {
 
     /// Consumes the faults that apply to a Dataverse request on `target`: all live latency faults
     /// add up; the first live failure fault wins.
-    pub fn for_dataverse(&self, target: &str) -> Verdict {
+    pub(crate) fn for_dataverse(&self, target: &str) -> Verdict {
         self.take(|k| !matches!(k, FaultKind::TokenOutage), Some(target))
     }
 
     /// Consumes the faults that apply to the token endpoint: untargeted ones, and those with
     /// `"target": "token"` (so token latency can be set without slowing Dataverse down).
-    pub fn for_token(&self) -> Verdict {
+    pub(crate) fn for_token(&self) -> Verdict {
         self.take(
             |k| matches!(k, FaultKind::TokenOutage | FaultKind::Latency { .. }),
             Some(TOKEN_TARGET),
@@ -154,7 +154,7 @@ impl Faults {
 
 /// Counters exposed at `GET /_sandbox/stats`.
 #[derive(Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub token_requests: AtomicU64,
     pub tokens_issued: AtomicU64,
     requests: Mutex<BTreeMap<String, u64>>,
@@ -166,7 +166,7 @@ pub struct Stats {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct StatsSnapshot {
+pub(crate) struct StatsSnapshot {
     pub token_requests: u64,
     pub tokens_issued: u64,
     pub requests: BTreeMap<String, u64>,
@@ -178,7 +178,7 @@ pub struct StatsSnapshot {
 }
 
 /// Decrements the in-flight gauge when the request ends, however it ends.
-pub struct InFlight<'a>(&'a Stats);
+pub(crate) struct InFlight<'a>(&'a Stats);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -189,7 +189,7 @@ impl Drop for InFlight<'_> {
 impl Stats {
     /// Counts a Dataverse request on `target` and marks it in flight; returns the current in-flight
     /// count (including this one) and the guard.
-    pub fn begin(&self, target: &str) -> (u64, InFlight<'_>) {
+    pub(crate) fn begin(&self, target: &str) -> (u64, InFlight<'_>) {
         if let Ok(mut r) = self.requests.lock() {
             *r.entry(target.to_string()).or_default() += 1;
         }
@@ -198,7 +198,7 @@ impl Stats {
         (now, InFlight(self))
     }
 
-    pub fn snapshot(&self) -> StatsSnapshot {
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
         let requests = self.requests.lock().map(|r| r.clone()).unwrap_or_default();
         StatsSnapshot {
             token_requests: self.token_requests.load(Ordering::SeqCst),
@@ -212,7 +212,7 @@ impl Stats {
         }
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.token_requests.store(0, Ordering::SeqCst);
         self.tokens_issued.store(0, Ordering::SeqCst);
         self.max_in_flight
@@ -227,20 +227,20 @@ impl Stats {
 
 /// Dataverse service protection (docs/dataverse-web-api.md#service-protection): requests per sliding window
 /// and concurrent requests, per application user. The emulator has one web server, so one window.
-pub struct ServiceProtection {
+pub(crate) struct ServiceProtection {
     pub max_requests: u64,
     pub window: Duration,
     pub max_concurrent: u64,
     recent: Mutex<std::collections::VecDeque<Instant>>,
 }
 
-pub enum Limited {
+pub(crate) enum Limited {
     Requests { retry_after: u64 },
     Concurrency,
 }
 
 impl ServiceProtection {
-    pub fn new(max_requests: u64, window: Duration, max_concurrent: u64) -> Self {
+    pub(crate) fn new(max_requests: u64, window: Duration, max_concurrent: u64) -> Self {
         Self {
             max_requests,
             window,
@@ -249,7 +249,7 @@ impl ServiceProtection {
         }
     }
 
-    pub fn check(&self, in_flight: u64) -> Option<Limited> {
+    pub(crate) fn check(&self, in_flight: u64) -> Option<Limited> {
         if in_flight > self.max_concurrent {
             return Some(Limited::Concurrency);
         }
@@ -276,7 +276,7 @@ impl ServiceProtection {
         None
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         if let Ok(mut r) = self.recent.lock() {
             r.clear();
         }

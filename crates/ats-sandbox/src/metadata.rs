@@ -18,7 +18,7 @@ fn metadata_id(parts: &[&str]) -> String {
 }
 
 /// Enum symbol for an English label: `In Review` → `InReview`, `Non-Specific` → `NonSpecific`.
-pub fn external_value(en_label: &str) -> String {
+pub(crate) fn external_value(en_label: &str) -> String {
     en_label
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -75,7 +75,7 @@ fn options_json(
 }
 
 /// `GlobalOptionSetDefinitions(Name='x')`.
-pub fn global_option_set(
+pub(crate) fn global_option_set(
     org: &str,
     name: &str,
     option_base: i64,
@@ -123,7 +123,7 @@ fn option_set_body(
 }
 
 /// `GlobalOptionSetDefinitions` (all of them, never paged, like every metadata query).
-pub fn all_global_option_sets(
+pub(crate) fn all_global_option_sets(
     org: &str,
     option_base: i64,
     lang: Lcid,
@@ -164,7 +164,7 @@ fn picklist_attribute(
 }
 
 /// `EntityDefinitions(LogicalName='t')/Attributes[(LogicalName='c')]/Microsoft.Dynamics.CRM.PicklistAttributeMetadata`.
-pub fn picklist_attributes(
+pub(crate) fn picklist_attributes(
     org: &str,
     entity: &EntityDef,
     column: Option<&str>,

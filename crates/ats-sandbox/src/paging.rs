@@ -53,7 +53,7 @@ fn xml_unescape(s: &str) -> String {
 
 /// `<cookie pagenumber="N" pagingcookie="<enc(<cookie page="N-1"><col last=".." first=".." />…<pk last="{..}" first="{..}" /></cookie>)>" istracking="False" />`
 /// `sort_cols` are the `$orderby` columns (the primary key, always last, is not repeated).
-pub fn skiptoken(
+pub(crate) fn skiptoken(
     pk: &str,
     sort_cols: &[&str],
     next_page: usize,
@@ -83,7 +83,7 @@ pub fn skiptoken(
 }
 
 /// The next page's URL: the original query (minus any old `$skiptoken`) plus the new token.
-pub fn next_link(org: &str, set: &str, params: &[(String, String)], token: &str) -> String {
+pub(crate) fn next_link(org: &str, set: &str, params: &[(String, String)], token: &str) -> String {
     let mut q: Vec<String> = params
         .iter()
         .filter(|(k, _)| k != "$skiptoken")
@@ -101,7 +101,7 @@ fn attr<'a>(s: &'a str, name: &str) -> Option<&'a str> {
 
 /// What a `$skiptoken` says: the page it leads to and the previous page's last row, as values.
 #[derive(Debug, PartialEq)]
-pub struct Resume {
+pub(crate) struct Resume {
     pub page: usize,
     pub last: Uuid,
     /// Each element of the inner cookie before the key: column and its `last` text (`None` = null).
@@ -111,7 +111,7 @@ pub struct Resume {
 impl Resume {
     /// A stand-in for the previous page's last row, built from the cookie alone (the row itself may
     /// be gone). `None` when the cookie lacks one of `sort_cols` (a token from another query).
-    pub fn anchor(&self, pk: &str, sort_cols: &[&str]) -> Option<Row> {
+    pub(crate) fn anchor(&self, pk: &str, sort_cols: &[&str]) -> Option<Row> {
         let mut row = Row::new();
         for col in sort_cols.iter().filter(|c| **c != pk) {
             let (_, text) = self.sort_values.iter().find(|(c, _)| c == col)?;
@@ -125,7 +125,7 @@ impl Resume {
     }
 }
 
-pub fn parse_skiptoken(token: &str) -> Result<Resume, DvError> {
+pub(crate) fn parse_skiptoken(token: &str) -> Result<Resume, DvError> {
     let invalid = || DvError::bad_query("The $skiptoken value is not valid.");
     let page = attr(token, "pagenumber")
         .and_then(|p| p.parse().ok())

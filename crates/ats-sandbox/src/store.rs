@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub type Row = Map<String, Value>;
+pub(crate) type Row = Map<String, Value>;
 
 #[derive(Debug, Default, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     pub rows: Vec<Row>,
     index: HashMap<Uuid, usize>,
     /// Child rows by (lookup property, parent id), for `$expand` of collections without a scan.
@@ -23,7 +23,7 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(pk: &str) -> Self {
+    pub(crate) fn new(pk: &str) -> Self {
         Self {
             pk: pk.to_string(),
             ..Default::default()
@@ -31,7 +31,7 @@ impl Table {
     }
 
     /// Adds a row; it must carry its primary key as a GUID string.
-    pub fn insert(&mut self, row: Row) {
+    pub(crate) fn insert(&mut self, row: Row) {
         if let Some(id) = self.id_of(&row) {
             let v = self.bump();
             self.versions.insert(id, v);
@@ -52,7 +52,7 @@ impl Table {
     }
 
     /// The row's current version (its weak ETag is `W/"<version>"`).
-    pub fn version(&self, id: &Uuid) -> Option<u64> {
+    pub(crate) fn version(&self, id: &Uuid) -> Option<u64> {
         self.versions.get(id).copied()
     }
 
@@ -74,17 +74,13 @@ impl Table {
         self.rows.push(row);
     }
 
-    pub fn get(&self, id: &Uuid) -> Option<&Row> {
+    pub(crate) fn get(&self, id: &Uuid) -> Option<&Row> {
         self.index.get(id).map(|&i| &self.rows[i])
-    }
-
-    pub fn position(&self, id: &Uuid) -> Option<usize> {
-        self.index.get(id).copied()
     }
 
     /// Replaces the columns given in `patch` on an existing row. Lookup indexes are rebuilt for
     /// changed lookup properties.
-    pub fn update(&mut self, id: &Uuid, patch: Row) -> bool {
+    pub(crate) fn update(&mut self, id: &Uuid, patch: Row) -> bool {
         let Some(&idx) = self.index.get(id) else {
             return false;
         };
@@ -111,7 +107,7 @@ impl Table {
     }
 
     /// Removes a row. Indexes are rebuilt (deletes are rare in the emulator).
-    pub fn delete(&mut self, id: &Uuid) -> bool {
+    pub(crate) fn delete(&mut self, id: &Uuid) -> bool {
         let Some(&idx) = self.index.get(id) else {
             return false;
         };
@@ -129,7 +125,7 @@ impl Table {
     }
 
     /// Rows of this table whose lookup property `lookup` points at `parent`.
-    pub fn children_of(&self, lookup: &str, parent: &Uuid) -> Vec<&Row> {
+    pub(crate) fn children_of(&self, lookup: &str, parent: &Uuid) -> Vec<&Row> {
         self.children
             .get(&(lookup.to_string(), *parent))
             .map(|idxs| idxs.iter().map(|&i| &self.rows[i]).collect())
@@ -139,23 +135,23 @@ impl Table {
 
 /// All tables, keyed by logical name.
 #[derive(Debug, Default, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     pub tables: HashMap<String, Table>,
 }
 
 impl Store {
     /// An empty table for every table in the schema.
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         let mut tables = HashMap::new();
         for t in super::schema::schema().tables() {
             tables.insert(t.logical_name.to_string(), Table::new(&t.primary_id));
         }
         Self { tables }
     }
-    pub fn table(&self, logical: &str) -> Option<&Table> {
+    pub(crate) fn table(&self, logical: &str) -> Option<&Table> {
         self.tables.get(logical)
     }
-    pub fn table_mut(&mut self, logical: &str) -> Option<&mut Table> {
+    pub(crate) fn table_mut(&mut self, logical: &str) -> Option<&mut Table> {
         self.tables.get_mut(logical)
     }
 }

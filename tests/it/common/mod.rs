@@ -43,7 +43,7 @@ impl Emu {
         format!("{}/api/data/v9.2/{}", self.handle.url, rest)
     }
     pub fn config(&self) -> &SandboxConfig {
-        &self.handle.state.config
+        self.handle.config()
     }
 
     /// Client-credentials form with the demo secret.

@@ -13,7 +13,7 @@ use super::reference::{
 };
 use super::{birth_parts, days_from_today, set, set_date, set_ref, Seeder};
 
-pub const CANDIDATES: usize = 60;
+pub(crate) const CANDIDATES: usize = 60;
 const RESULTS: &[&str] = &["Not processed", "Hired", "Not hired", "Dismissed"];
 
 const EMPLOYERS_US: &[&str] = &[
@@ -39,14 +39,14 @@ const EMPLOYERS_NO: &[&str] = &[
 ];
 
 /// The first candidate's surname (see `seed_candidate`).
-pub const APOSTROPHE_SURNAME: &str = "O'Bryan";
+pub(crate) const APOSTROPHE_SURNAME: &str = "O'Bryan";
 
 /// Running numbers of the person children's readable location ids.
 struct Counters {
     location: u32,
 }
 
-pub fn seed_candidates(s: &mut Seeder, refs: &Refs, requests: &[RequestRef]) {
+pub(crate) fn seed_candidates(s: &mut Seeder, refs: &Refs, requests: &[RequestRef]) {
     let eligible: Vec<&RequestRef> = requests
         .iter()
         .filter(|r| r.status == "Active" || r.status == "Closed")

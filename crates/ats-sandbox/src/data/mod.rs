@@ -2,11 +2,11 @@
 //! and candidates with their people. Everything comes from one splitmix64 stream seeded by a constant,
 //! so two seeds with the same options are equal row for row.
 
-pub mod candidates;
-pub mod names;
-pub mod recruiting;
-pub mod reference;
-pub mod rng;
+pub(crate) mod candidates;
+pub(crate) mod names;
+pub(crate) mod recruiting;
+pub(crate) mod reference;
+pub(crate) mod rng;
 
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ const SEED: u64 = 0x5EED_0A75_2021_0001;
 const FIRST_RECID: u64 = 5_637_144_576;
 
 #[derive(Debug, Clone)]
-pub struct SeedOptions {
+pub(crate) struct SeedOptions {
     /// Number of recruiting requests.
     pub scale: usize,
     /// Integer of the first option of every option set (real environments differ).
@@ -41,7 +41,7 @@ impl Default for SeedOptions {
 }
 
 /// Builds the whole seeded store.
-pub fn seed(opts: &SeedOptions) -> Store {
+pub(crate) fn seed(opts: &SeedOptions) -> Store {
     let mut s = Seeder::new(opts.option_base);
     let refs = reference::seed_reference(&mut s);
     let requests = recruiting::seed_recruiting(&mut s, &refs, opts.scale);
@@ -50,7 +50,7 @@ pub fn seed(opts: &SeedOptions) -> Store {
 }
 
 /// A GUID shaped like HR's RecId-derived keys: first group = entity id, last 8 bytes = RecId.
-pub fn hr_guid(entity_code: u32, recid: u64) -> Uuid {
+pub(crate) fn hr_guid(entity_code: u32, recid: u64) -> Uuid {
     let hi = (recid >> 48) & 0xffff;
     let lo = recid & 0xffff_ffff_ffff;
     let s = format!(
@@ -61,7 +61,7 @@ pub fn hr_guid(entity_code: u32, recid: u64) -> Uuid {
 }
 
 /// A fresh HR-style key for a new row of `def`, not used yet in `store`.
-pub fn next_guid(store: &Store, def: &EntityDef) -> Uuid {
+pub(crate) fn next_guid(store: &Store, def: &EntityDef) -> Uuid {
     let table = store.table(def.logical_name);
     let mut recid = FIRST_RECID + 50_000_000 + table.map_or(0, |t| t.rows.len() as u64);
     loop {
@@ -74,7 +74,7 @@ pub fn next_guid(store: &Store, def: &EntityDef) -> Uuid {
 }
 
 /// A row of `def` with every column present and null.
-pub fn blank_row(def: &EntityDef) -> Row {
+pub(crate) fn blank_row(def: &EntityDef) -> Row {
     let mut row = Map::with_capacity(def.columns.len());
     for c in &def.columns {
         row.insert(c.name.to_string(), Value::Null);
@@ -83,21 +83,21 @@ pub fn blank_row(def: &EntityDef) -> Row {
 }
 
 /// `YYYY-MM-DDT00:00:00Z`, the emulator's date form.
-pub fn date_string(d: NaiveDate) -> String {
+pub(crate) fn date_string(d: NaiveDate) -> String {
     format!("{}T00:00:00Z", d.format("%Y-%m-%d"))
 }
 
 /// The seed's "today": fixed so that data never depends on the clock.
-pub fn seed_today() -> NaiveDate {
+pub(crate) fn seed_today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 6, 2).unwrap_or_default()
 }
 
-pub fn days_from_today(days: i64) -> NaiveDate {
+pub(crate) fn days_from_today(days: i64) -> NaiveDate {
     seed_today() + Duration::days(days)
 }
 
 /// Options of a global option set.
-pub fn option_set(name: &str) -> Option<&'static [(i64, &'static str, &'static str)]> {
+pub(crate) fn option_set(name: &str) -> Option<&'static [(i64, &'static str, &'static str)]> {
     OPTION_SETS
         .iter()
         .find(|(n, _, _)| *n == name)
@@ -105,7 +105,7 @@ pub fn option_set(name: &str) -> Option<&'static [(i64, &'static str, &'static s
 }
 
 /// Integer of the option labelled `label` (en-US) in `set`, shifted to `base`.
-pub fn option_value(base: i64, set: &str, label: &str) -> Option<i64> {
+pub(crate) fn option_value(base: i64, set: &str, label: &str) -> Option<i64> {
     option_set(set)?
         .iter()
         .position(|(_, en, _)| *en == label)
@@ -113,7 +113,7 @@ pub fn option_value(base: i64, set: &str, label: &str) -> Option<i64> {
 }
 
 /// en-US label of `value` in `set` under `base`.
-pub fn option_label(base: i64, set: &str, value: i64) -> Option<&'static str> {
+pub(crate) fn option_label(base: i64, set: &str, value: i64) -> Option<&'static str> {
     let idx = usize::try_from(value.checked_sub(base)?).ok()?;
     option_set(set)?.get(idx).map(|(_, en, _)| *en)
 }
@@ -141,7 +141,7 @@ fn label_of(row: &Row, col: &str, set: &str, base: i64) -> String {
 /// `mshr_primaryfield` of a row: the entity's natural keys joined with " | "
 /// (docs/ats-data-model.md#conventions), or the readable id for reference tables. `None` for tables without
 /// that column.
-pub fn primary_field(def: &EntityDef, row: &Row, base: i64) -> Option<String> {
+pub(crate) fn primary_field(def: &EntityDef, row: &Row, base: i64) -> Option<String> {
     if def.primary_name != "mshr_primaryfield" {
         return None;
     }
@@ -223,7 +223,7 @@ pub fn primary_field(def: &EntityDef, row: &Row, base: i64) -> Option<String> {
 }
 
 /// Person display name per `mshr_namesequencedisplayas` (FirstMiddleLast when unset).
-pub fn person_name(row: &Row) -> String {
+pub(crate) fn person_name(row: &Row) -> String {
     let first = text(row, "mshr_firstname");
     let middle = text(row, "mshr_middlename");
     let prefix = text(row, "mshr_lastnameprefix");
@@ -252,7 +252,7 @@ pub fn person_name(row: &Row) -> String {
 }
 
 /// Builder state shared by the seed modules.
-pub struct Seeder {
+pub(crate) struct Seeder {
     pub rng: Rng,
     pub store: Store,
     pub base: i64,
@@ -264,7 +264,7 @@ pub struct Seeder {
 }
 
 impl Seeder {
-    pub fn new(base: i64) -> Self {
+    pub(crate) fn new(base: i64) -> Self {
         Self {
             rng: Rng::new(SEED),
             store: Store::empty(),
@@ -283,7 +283,7 @@ impl Seeder {
     }
 
     /// A blank row of `logical` with a fresh primary key.
-    pub fn row(&mut self, logical: &'static str) -> (Uuid, Row) {
+    pub(crate) fn row(&mut self, logical: &'static str) -> (Uuid, Row) {
         let def = Self::def(logical);
         let n = self.recids.entry(logical).or_insert(FIRST_RECID);
         let id = hr_guid(def.object_type_code, *n);
@@ -298,7 +298,7 @@ impl Seeder {
     }
 
     /// Stores a row, filling `mshr_primaryfield`, and indexes it under `key` when given.
-    pub fn put(&mut self, logical: &'static str, mut row: Row, key: Option<&str>) -> Uuid {
+    pub(crate) fn put(&mut self, logical: &'static str, mut row: Row, key: Option<&str>) -> Uuid {
         let def = Self::def(logical);
         if let Some(pf) = primary_field(def, &row, self.base) {
             set(&mut row, "mshr_primaryfield", pf);
@@ -321,19 +321,19 @@ impl Seeder {
     }
 
     /// Id of a seeded row by natural key.
-    pub fn id_of(&self, logical: &'static str, key: &str) -> Option<Uuid> {
+    pub(crate) fn id_of(&self, logical: &'static str, key: &str) -> Option<Uuid> {
         self.keys.get(logical)?.get(key).copied()
     }
 
     /// Option integer for an en-US label; null if the label is unknown (a seed bug the tests catch).
-    pub fn opt(&self, set: &str, label: &str) -> Value {
+    pub(crate) fn opt(&self, set: &str, label: &str) -> Value {
         option_value(self.base, set, label).map_or(Value::Null, Value::from)
     }
 }
 
 /// Sets a column. Rows already hold every column, so this replaces in place without allocating a
 /// key; an unknown column is added (and caught by the column-set test).
-pub fn set(row: &mut Row, col: &str, v: impl Into<Value>) {
+pub(crate) fn set(row: &mut Row, col: &str, v: impl Into<Value>) {
     match row.get_mut(col) {
         Some(slot) => *slot = v.into(),
         None => {
@@ -343,7 +343,7 @@ pub fn set(row: &mut Row, col: &str, v: impl Into<Value>) {
 }
 
 /// Sets a lookup property to a GUID string (null when `None`).
-pub fn set_ref(row: &mut Row, col: &str, id: Option<Uuid>) {
+pub(crate) fn set_ref(row: &mut Row, col: &str, id: Option<Uuid>) {
     set(
         row,
         col,
@@ -352,12 +352,12 @@ pub fn set_ref(row: &mut Row, col: &str, id: Option<Uuid>) {
 }
 
 /// Date column from a NaiveDate.
-pub fn set_date(row: &mut Row, col: &str, d: NaiveDate) {
+pub(crate) fn set_date(row: &mut Row, col: &str, d: NaiveDate) {
     set(row, col, date_string(d));
 }
 
 /// Birth date parts used by the person table.
-pub fn birth_parts(d: NaiveDate) -> (i64, u32, i64) {
+pub(crate) fn birth_parts(d: NaiveDate) -> (i64, u32, i64) {
     (i64::from(d.day()), d.month(), i64::from(d.year()))
 }
 

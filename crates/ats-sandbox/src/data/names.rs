@@ -2,20 +2,20 @@
 
 /// The locale of a company's people and places.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Locale {
+pub(crate) enum Locale {
     Us,
     Uk,
     No,
 }
 
-pub struct City {
+pub(crate) struct City {
     pub name: &'static str,
     pub state: &'static str,
     pub county: &'static str,
     pub zip: &'static str,
 }
 
-pub struct LocaleData {
+pub(crate) struct LocaleData {
     pub country: &'static str,
     pub phone_prefix: &'static str,
     pub language: &'static str,
@@ -41,7 +41,7 @@ const fn city(
     }
 }
 
-pub const US: LocaleData = LocaleData {
+pub(crate) const US: LocaleData = LocaleData {
     country: "USA",
     phone_prefix: "+1",
     language: "en-us",
@@ -166,7 +166,7 @@ pub const US: LocaleData = LocaleData {
     email_domain: "contoso.com",
 };
 
-pub const UK: LocaleData = LocaleData {
+pub(crate) const UK: LocaleData = LocaleData {
     country: "GBR",
     phone_prefix: "+44",
     language: "en-gb",
@@ -236,7 +236,7 @@ pub const UK: LocaleData = LocaleData {
     email_domain: "contoso.co.uk",
 };
 
-pub const NO: LocaleData = LocaleData {
+pub(crate) const NO: LocaleData = LocaleData {
     country: "NOR",
     phone_prefix: "+47",
     language: "nb-no",
@@ -295,7 +295,7 @@ pub const NO: LocaleData = LocaleData {
     email_domain: "contoso.no",
 };
 
-pub fn locale_data(locale: Locale) -> &'static LocaleData {
+pub(crate) fn locale_data(locale: Locale) -> &'static LocaleData {
     match locale {
         Locale::Us => &US,
         Locale::Uk => &UK,
@@ -304,7 +304,7 @@ pub fn locale_data(locale: Locale) -> &'static LocaleData {
 }
 
 /// Lower-case ASCII form of a name for e-mail addresses (ø → o, å → a, æ → ae).
-pub fn ascii_slug(s: &str) -> String {
+pub(crate) fn ascii_slug(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -12,7 +12,7 @@ use super::reference::{
 use super::{days_from_today, set, set_date, set_ref, Seeder};
 
 /// en-US status labels with their relative weights.
-pub const STATUS_WEIGHTS: &[(&str, u64)] = &[
+pub(crate) const STATUS_WEIGHTS: &[(&str, u64)] = &[
     ("Draft", 10),
     ("In Review", 8),
     ("Pending", 8),
@@ -24,7 +24,7 @@ pub const STATUS_WEIGHTS: &[(&str, u64)] = &[
 
 /// A generated request, as the candidate generator sees it.
 #[derive(Debug, Clone)]
-pub struct RequestRef {
+pub(crate) struct RequestRef {
     pub id: Uuid,
     pub number: String,
     pub company: usize,
@@ -38,7 +38,7 @@ pub struct RequestRef {
 const EXAMPLE_REQUEST: usize = 141;
 const EXAMPLE_POSITION: &str = "000601";
 
-pub fn seed_recruiting(s: &mut Seeder, refs: &Refs, scale: usize) -> Vec<RequestRef> {
+pub(crate) fn seed_recruiting(s: &mut Seeder, refs: &Refs, scale: usize) -> Vec<RequestRef> {
     let weights: Vec<u64> = refs.companies.iter().map(|c| c.def.weight).collect();
     let status_weights: Vec<u64> = STATUS_WEIGHTS.iter().map(|(_, w)| *w).collect();
     let mut seq = vec![0usize; refs.companies.len()];

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 /// The identity a valid bearer token carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessClaims {
+pub(crate) struct AccessClaims {
     pub appid: Uuid,
     pub oid: Uuid,
     pub tid: Uuid,
@@ -18,7 +18,7 @@ pub struct AccessClaims {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum BearerError {
+pub(crate) enum BearerError {
     #[error("the access token is invalid")]
     Invalid,
     #[error("the access token is expired")]
@@ -27,7 +27,7 @@ pub enum BearerError {
 
 /// How the client authenticated, stamped into `appidacr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     Secret,
     Certificate,
 }
@@ -61,7 +61,7 @@ struct TokenClaims {
 }
 
 /// What goes into one token.
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     pub tenant_id: Uuid,
     pub resource: String,
     pub client_id: Uuid,
@@ -72,14 +72,14 @@ pub struct TokenRequest {
 }
 
 /// The emulator's token-signing key and its certificate thumbprint (used as `kid` and `x5t`, as Entra does).
-pub struct SigningKey {
+pub(crate) struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
     x5t: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SigningKeyError {
+pub(crate) enum SigningKeyError {
     #[error("signing key: {0}")]
     Key(#[from] jsonwebtoken::errors::Error),
     #[error("signing certificate: {0}")]
@@ -87,7 +87,7 @@ pub enum SigningKeyError {
 }
 
 impl SigningKey {
-    pub fn from_pem(key_pem: &str, cert_pem: &str) -> Result<Self, SigningKeyError> {
+    pub(crate) fn from_pem(key_pem: &str, cert_pem: &str) -> Result<Self, SigningKeyError> {
         let encoding = EncodingKey::from_rsa_pem(key_pem.as_bytes())?;
         let cert = parse_certificate(cert_pem)?;
         Ok(Self {
@@ -97,7 +97,7 @@ impl SigningKey {
         })
     }
 
-    pub fn issue(&self, req: &TokenRequest) -> Result<String, jsonwebtoken::errors::Error> {
+    pub(crate) fn issue(&self, req: &TokenRequest) -> Result<String, jsonwebtoken::errors::Error> {
         let iss = issuer(req.tenant_id);
         let now = req.issued_at.timestamp();
         let claims = TokenClaims {
@@ -126,7 +126,7 @@ impl SigningKey {
 
     /// Signature, `aud` == resource, `iss` == this tenant, then `nbf`/`exp` against `now` (no leeway: the
     /// sandbox's clock is the only clock, and tests rely on exact expiry).
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         token: &str,
         resource: &str,

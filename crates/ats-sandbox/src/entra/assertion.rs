@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Clock skew tolerated on the assertion's `nbf`/`exp` [inf].
-pub const LEEWAY_SECS: i64 = 60;
+pub(super) const LEEWAY_SECS: i64 = 60;
 /// Upper bound on how long a `jti` is remembered, whatever the assertion's `exp` says (Entra does not restrict
 /// `exp`; the bound keeps the cache finite) [inf].
 const MAX_REPLAY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -28,7 +28,7 @@ struct AssertionClaims {
 }
 
 /// `jti` replay cache: key `client_id:jti`, value = how long to remember it (until the assertion's `exp`).
-pub type ReplayCache = Cache<String, Duration>;
+pub(super) type ReplayCache = Cache<String, Duration>;
 
 struct UntilAssertionExpiry;
 
@@ -43,14 +43,14 @@ impl moka::Expiry<String, Duration> for UntilAssertionExpiry {
     }
 }
 
-pub fn new_replay_cache() -> ReplayCache {
+pub(super) fn new_replay_cache() -> ReplayCache {
     Cache::builder()
         .max_capacity(100_000)
         .expire_after(UntilAssertionExpiry)
         .build()
 }
 
-pub struct AssertionCheck<'a> {
+pub(super) struct AssertionCheck<'a> {
     pub client_id: Uuid,
     pub certs: &'a [RegisteredCert],
     /// Token endpoint URLs accepted as `aud` (compared case-insensitively, trailing slash ignored).
@@ -60,7 +60,7 @@ pub struct AssertionCheck<'a> {
 }
 
 impl AssertionCheck<'_> {
-    pub fn validate(&self, assertion: &str) -> Result<(), AadError> {
+    pub(super) fn validate(&self, assertion: &str) -> Result<(), AadError> {
         let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
             AadError::malformed_assertion("the header is not a readable JWS header")
         })?;

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::public_key::PublicKey;
 
 #[derive(Clone)]
-pub struct RegisteredCert {
+pub(super) struct RegisteredCert {
     pub sha1: [u8; 20],
     pub sha256: [u8; 32],
     /// base64url (no padding) of `sha1`, the `x5t` header value.
@@ -20,7 +20,7 @@ pub struct RegisteredCert {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum CertError {
+pub(crate) enum CertError {
     #[error("not a PEM certificate: {0}")]
     Pem(String),
     #[error("not a parsable X.509 certificate")]
@@ -29,7 +29,7 @@ pub enum CertError {
     NotRsa,
 }
 
-pub fn parse_certificate(cert_pem: &str) -> Result<RegisteredCert, CertError> {
+pub(super) fn parse_certificate(cert_pem: &str) -> Result<RegisteredCert, CertError> {
     let block = pem::parse(cert_pem).map_err(|e| CertError::Pem(e.to_string()))?;
     if block.tag() != "CERTIFICATE" {
         return Err(CertError::Pem(format!(
@@ -66,7 +66,7 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 }
 
 /// Decodes an `x5t`/`x5t#S256` header value; lenient about padding and the standard alphabet, as clients vary.
-pub fn decode_thumbprint(value: &str) -> Option<Vec<u8>> {
+pub(super) fn decode_thumbprint(value: &str) -> Option<Vec<u8>> {
     let trimmed = value.trim_end_matches('=');
     URL_SAFE_NO_PAD
         .decode(trimmed)
@@ -74,7 +74,7 @@ pub fn decode_thumbprint(value: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-pub fn hex_upper(bytes: &[u8]) -> String {
+pub(super) fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 

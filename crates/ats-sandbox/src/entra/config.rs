@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 /// A client secret as registered on an app. `Debug` hides the value so it cannot leak into logs.
 #[derive(Clone)]
-pub struct ClientSecret {
+pub(crate) struct ClientSecret {
     pub value: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -23,10 +23,9 @@ impl fmt::Debug for ClientSecret {
 
 /// An app registration plus its service principal (`object_id` becomes the token's `oid`/`sub`).
 #[derive(Debug, Clone)]
-pub struct AppRegistration {
+pub(crate) struct AppRegistration {
     pub client_id: Uuid,
     pub object_id: Uuid,
-    pub display_name: String,
     pub secrets: Vec<ClientSecret>,
     /// PEM certificates (public part only) accepted for client assertions.
     pub certificates_pem: Vec<String>,
@@ -34,7 +33,7 @@ pub struct AppRegistration {
 }
 
 #[derive(Debug, Clone)]
-pub struct EntraConfig {
+pub(crate) struct EntraConfig {
     pub tenant_id: Uuid,
     /// Verified domain, e.g. `contoso.onmicrosoft.com`; accepted in the path like the tenant GUID.
     pub tenant_domain: String,

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AadError {
+pub(crate) struct AadError {
     pub status: StatusCode,
     /// OAuth `error` value, e.g. `invalid_client`.
     pub error: &'static str,
@@ -34,27 +34,27 @@ impl AadError {
         }
     }
 
-    pub fn unknown_tenant(tenant: &str) -> Self {
+    pub(crate) fn unknown_tenant(tenant: &str) -> Self {
         Self::new(BAD, "invalid_request", 90002, format!(
             "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
         ))
     }
-    pub fn malformed_tenant(tenant: &str) -> Self {
+    pub(crate) fn malformed_tenant(tenant: &str) -> Self {
         Self::new(BAD, "invalid_request", 900023, format!(
             "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."
         ))
     }
     /// `/common` and `/consumers` cannot identify the tenant for an app-only token.
-    pub fn tenantless_endpoint() -> Self {
+    pub(crate) fn tenantless_endpoint() -> Self {
         Self::new(BAD, "invalid_request", 9001023,
             "The grant type is not supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.")
     }
     /// [inf] `/organizations` carries no tenant either; Entra's exact answer is not documented.
-    pub fn no_tenant_information() -> Self {
+    pub(crate) fn no_tenant_information() -> Self {
         Self::new(BAD, "invalid_request", 50059,
             "No tenant-identifying information found in either the request or implied by any provided credentials.")
     }
-    pub fn missing_parameter(name: &str) -> Self {
+    pub(crate) fn missing_parameter(name: &str) -> Self {
         Self::new(
             BAD,
             "invalid_request",
@@ -63,7 +63,7 @@ impl AadError {
         )
     }
     /// [inf] code 9000411 for a parameter sent twice.
-    pub fn duplicated_parameter(name: &str) -> Self {
+    pub(crate) fn duplicated_parameter(name: &str) -> Self {
         Self::new(
             BAD,
             "invalid_request",
@@ -73,7 +73,7 @@ impl AadError {
     }
     /// [inf] generic invalid request (90023) for protocol misuse without a documented code: conflicting
     /// client ids, two credentials at once, bad `client_assertion_type`, unreadable Basic header.
-    pub fn invalid_request(what: &str) -> Self {
+    pub(crate) fn invalid_request(what: &str) -> Self {
         Self::new(
             BAD,
             "invalid_request",
@@ -81,7 +81,7 @@ impl AadError {
             format!("The authentication service request is not valid: {what}."),
         )
     }
-    pub fn unsupported_grant(grant: &str) -> Self {
+    pub(crate) fn unsupported_grant(grant: &str) -> Self {
         Self::new(
             BAD,
             "unsupported_grant_type",
@@ -89,13 +89,13 @@ impl AadError {
             format!("The app requested an unsupported grant type '{grant}'."),
         )
     }
-    pub fn unknown_client(client_id: &str, tenant_name: &str) -> Self {
+    pub(crate) fn unknown_client(client_id: &str, tenant_name: &str) -> Self {
         Self::new(BAD, "unauthorized_client", 700016, format!(
             "Application with identifier '{client_id}' was not found in the directory '{tenant_name}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
         ))
     }
     /// [inf] status and `error` for a disabled application.
-    pub fn disabled_app(client_id: &str) -> Self {
+    pub(crate) fn disabled_app(client_id: &str) -> Self {
         Self::new(
             BAD,
             "unauthorized_client",
@@ -103,22 +103,22 @@ impl AadError {
             format!("Application '{client_id}' is disabled."),
         )
     }
-    pub fn invalid_secret(client_id: &str) -> Self {
+    pub(crate) fn invalid_secret(client_id: &str) -> Self {
         Self::new(UNAUTH, "invalid_client", 7000215, format!(
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
         ))
     }
-    pub fn expired_secret(client_id: &str) -> Self {
+    pub(crate) fn expired_secret(client_id: &str) -> Self {
         Self::new(UNAUTH, "invalid_client", 7000222, format!(
             "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."
         ))
     }
-    pub fn no_credential() -> Self {
+    pub(crate) fn no_credential() -> Self {
         Self::new(UNAUTH, "invalid_client", 7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
     }
     /// [inf] 400 invalid_request for an assertion that is not a readable JWT or lacks a required claim.
-    pub fn malformed_assertion(what: &str) -> Self {
+    pub(crate) fn malformed_assertion(what: &str) -> Self {
         Self::new(
             BAD,
             "invalid_request",
@@ -126,7 +126,7 @@ impl AadError {
             format!("JWT token is invalid or malformed: {what}."),
         )
     }
-    pub fn bad_assertion_signature() -> Self {
+    pub(crate) fn bad_assertion_signature() -> Self {
         Self::new(
             UNAUTH,
             "invalid_client",
@@ -135,19 +135,19 @@ impl AadError {
         )
     }
     /// The thumbprint is the hex of what the client sent (public information, never key material).
-    pub fn unknown_certificate(thumbprint_hex: &str, client_id: &str) -> Self {
+    pub(crate) fn unknown_certificate(thumbprint_hex: &str, client_id: &str) -> Self {
         Self::new(UNAUTH, "invalid_client", 700027, format!(
             "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint_hex}', Please check the keys configured for app Id '{client_id}'.]"
         ))
     }
     /// [inf] text; the code is the one Entra uses for signature problems.
-    pub fn expired_certificate(thumbprint_hex: &str) -> Self {
+    pub(crate) fn expired_certificate(thumbprint_hex: &str) -> Self {
         Self::new(UNAUTH, "invalid_client", 700027, format!(
             "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint_hex}']"
         ))
     }
     /// [inf] status 401 / invalid_client.
-    pub fn assertion_time_range(now: i64, nbf: Option<i64>, exp: i64) -> Self {
+    pub(crate) fn assertion_time_range(now: i64, nbf: Option<i64>, exp: i64) -> Self {
         let nbf = nbf
             .map(|n| format!(", not before {}", fmt_unix(n)))
             .unwrap_or_default();
@@ -157,23 +157,23 @@ impl AadError {
         ))
     }
     /// [obs] AADSTS700023 for an `aud` that is not this tenant's token endpoint.
-    pub fn assertion_audience() -> Self {
+    pub(crate) fn assertion_audience() -> Self {
         Self::new(UNAUTH, "invalid_client", 700023,
             "Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .")
     }
     /// [inf] code 700021 for `iss`/`sub` that are not the client id.
-    pub fn assertion_client_mismatch() -> Self {
+    pub(crate) fn assertion_client_mismatch() -> Self {
         Self::new(UNAUTH, "invalid_client", 700021,
             "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .")
     }
     /// [inf] Entra documents no code for a replayed `jti`; 50012 is its generic "authentication failed".
-    pub fn assertion_replayed() -> Self {
+    pub(crate) fn assertion_replayed() -> Self {
         Self::new(UNAUTH, "invalid_client", 50012,
             "Authentication failed. The client assertion has already been used (its 'jti' was seen before).")
     }
     /// The token endpoint's transient failure (sandbox fault knob `token_outage`): OAuth's
     /// `temporarily_unavailable`, AADSTS90033 "A transient error has occurred".
-    pub fn temporarily_unavailable() -> Self {
+    pub(crate) fn temporarily_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
@@ -181,24 +181,24 @@ impl AadError {
             "A transient error has occurred. Please try again.",
         )
     }
-    pub fn invalid_scope(scope: &str) -> Self {
+    pub(crate) fn invalid_scope(scope: &str) -> Self {
         Self::new(BAD, "invalid_scope", 70011, format!(
             "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
         ))
     }
-    pub fn scope_without_default(scope: &str) -> Self {
+    pub(crate) fn scope_without_default(scope: &str) -> Self {
         Self::new(BAD, "invalid_scope", 1002012, format!(
             "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
         ))
     }
-    pub fn unknown_resource(resource: &str, tenant_name: &str) -> Self {
+    pub(crate) fn unknown_resource(resource: &str, tenant_name: &str) -> Self {
         Self::new(BAD, "invalid_resource", 500011, format!(
             "The resource principal named {resource} was not found in the tenant named {tenant_name}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
         ))
     }
 
     /// Builds the JSON body for one occurrence (fresh trace and correlation ids).
-    pub fn body(
+    pub(crate) fn body(
         &self,
         now: DateTime<Utc>,
         trace_id: Uuid,

@@ -10,9 +10,9 @@ mod errors;
 mod keys;
 mod request;
 
-pub use access_token::{AccessClaims, BearerError, ClientAuth, SigningKey, SigningKeyError};
-pub use config::{AppRegistration, ClientSecret, EntraConfig};
-pub use errors::AadError;
+pub(crate) use access_token::{AccessClaims, BearerError, ClientAuth, SigningKey};
+pub(crate) use config::{AppRegistration, ClientSecret, EntraConfig};
+pub(crate) use errors::AadError;
 
 use access_token::TokenRequest;
 use assertion::{AssertionCheck, ReplayCache};
@@ -64,10 +64,10 @@ pub fn sign_client_assertion(
     jsonwebtoken::encode(&h, claims, &key).map_err(|e| e.to_string())
 }
 
-pub const PUBLIC_TOKEN_HOST: &str = "https://login.microsoftonline.com";
+pub(crate) const PUBLIC_TOKEN_HOST: &str = "https://login.microsoftonline.com";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-pub struct Entra {
+pub(crate) struct Entra {
     config: EntraConfig,
     signer: SigningKey,
     certs: HashMap<Uuid, Vec<RegisteredCert>>,
@@ -76,7 +76,7 @@ pub struct Entra {
 
 impl Entra {
     /// Startup: uses the embedded demo signing key, which is known to be valid.
-    pub fn new(config: EntraConfig) -> Self {
+    pub(crate) fn new(config: EntraConfig) -> Self {
         #[allow(clippy::expect_used)]
         let signer = SigningKey::from_pem(keys::TOKEN_SIGNING_KEY, keys::TOKEN_SIGNING_CERT)
             .expect("embedded token-signing fixture is valid");
@@ -84,7 +84,7 @@ impl Entra {
     }
 
     /// Same as `new` with another signing key (tests: tokens from a foreign key must be rejected).
-    pub fn with_signing_key(config: EntraConfig, signer: SigningKey) -> Self {
+    pub(crate) fn with_signing_key(config: EntraConfig, signer: SigningKey) -> Self {
         let certs = config
             .apps
             .iter()
@@ -98,13 +98,9 @@ impl Entra {
         }
     }
 
-    pub fn config(&self) -> &EntraConfig {
-        &self.config
-    }
-
     /// Handles `POST /{tenant}/oauth2/v2.0/token`. `token_url` is this endpoint's own URL for `tenant`; it and
     /// `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token` are accepted as assertion `aud`.
-    pub fn token(
+    pub(crate) fn token(
         &self,
         tenant: &str,
         token_url: &str,
@@ -129,7 +125,7 @@ impl Entra {
     }
 
     /// Validates a Dataverse bearer token: signature (own key), `aud` == resource, `iss`, `nbf`/`exp`.
-    pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, BearerError> {
+    pub(crate) fn verify_access_token(&self, token: &str) -> Result<AccessClaims, BearerError> {
         self.signer.verify(
             token,
             &self.config.resource,

@@ -6,21 +6,21 @@ use axum::http::{header, HeaderMap};
 use base64::Engine;
 use std::collections::HashMap;
 
-pub struct TokenForm {
+pub(super) struct TokenForm {
     params: HashMap<String, String>,
     /// From the body or the Basic header (they must agree when both are sent).
     pub client_id: Option<String>,
     basic_secret: Option<String>,
 }
 
-pub enum Credential<'a> {
+pub(super) enum Credential<'a> {
     None,
     Secret(&'a str),
     Assertion { kind: &'a str, jwt: &'a str },
 }
 
 impl TokenForm {
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, AadError> {
+    pub(super) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, AadError> {
         // A body in another media type is not read at all, so Entra reports the first missing parameter.
         let params = if is_form(headers) {
             parse_body(body)?
@@ -47,14 +47,14 @@ impl TokenForm {
     }
 
     /// A parameter that must be present and non-empty (Entra treats empty as missing).
-    pub fn required(&self, name: &str) -> Result<&str, AadError> {
+    pub(super) fn required(&self, name: &str) -> Result<&str, AadError> {
         self.params
             .get(name)
             .map(String::as_str)
             .ok_or_else(|| AadError::missing_parameter(name))
     }
 
-    pub fn credential(&self) -> Result<Credential<'_>, AadError> {
+    pub(super) fn credential(&self) -> Result<Credential<'_>, AadError> {
         let body_secret = self.params.get("client_secret").map(String::as_str);
         let secret =
             match (body_secret, self.basic_secret.as_deref()) {

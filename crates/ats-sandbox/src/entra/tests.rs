@@ -31,7 +31,6 @@ fn app(
     AppRegistration {
         client_id: uuid(id),
         object_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, id.as_bytes()),
-        display_name: format!("app {id}"),
         secrets,
         certificates_pem: certs,
         disabled,

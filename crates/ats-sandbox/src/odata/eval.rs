@@ -128,7 +128,7 @@ fn eval_compare(op: CmpOp, left: &Operand, right: &Operand, row: &Row) -> Option
 
 /// Whether `row` satisfies `filter`. As in SQL, a row whose condition is UNKNOWN (because of a
 /// null column) is not returned, also under `not`: `not contains(x,'a')` skips rows where x is null.
-pub fn matches(filter: &Expr, row: &Row) -> bool {
+pub(crate) fn matches(filter: &Expr, row: &Row) -> bool {
     eval(filter, row) == Some(true)
 }
 
@@ -221,7 +221,7 @@ fn order_keys<'e>(entity: &'e EntityDef, orderby: &[OrderBy]) -> Vec<(&'e str, C
 
 /// The primary name of a related row (`table logical name`, `id`): lookups sort by it, as Dataverse's
 /// do (docs/dataverse-web-api.md#query-options), rather than by GUID.
-pub type LookupName<'a> = &'a dyn Fn(&str, &Uuid) -> Option<String>;
+pub(crate) type LookupName<'a> = &'a dyn Fn(&str, &Uuid) -> Option<String>;
 
 /// A row's sort key, read once per row rather than once per comparison.
 fn sort_key(keys: &[(&str, ColType, bool)], row: &Row, names: LookupName) -> Vec<Val> {
@@ -248,7 +248,12 @@ fn cmp_keys(keys: &[(&str, ColType, bool)], a: &[Val], b: &[Val]) -> Ordering {
 }
 
 /// Sorts by `orderby`, then by the primary key (stable, deterministic paging).
-pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy], names: LookupName) {
+pub(crate) fn sort_rows(
+    entity: &EntityDef,
+    rows: &mut [&Row],
+    orderby: &[OrderBy],
+    names: LookupName,
+) {
     let keys = order_keys(entity, orderby);
     let mut decorated: Vec<(Vec<Val>, &Row)> = rows
         .iter()
@@ -264,7 +269,7 @@ pub fn sort_rows(entity: &EntityDef, rows: &mut [&Row], orderby: &[OrderBy], nam
 /// its sort key, so rows inserted or deleted between pages never shift a page), and whether more
 /// follow. Linear in the number of rows plus `n·log n`: a page of a 100k-row table does not sort
 /// the whole table.
-pub fn page_after<'a>(
+pub(crate) fn page_after<'a>(
     entity: &EntityDef,
     rows: Vec<&'a Row>,
     orderby: &[OrderBy],
@@ -356,7 +361,7 @@ fn compile_like(pattern: &str) -> Vec<Pat> {
 }
 
 /// Case-insensitive SQL LIKE, by dynamic programming (no backtracking blow-up).
-pub fn like(text: &str, pattern: &str) -> bool {
+pub(crate) fn like(text: &str, pattern: &str) -> bool {
     let t: Vec<char> = text.to_lowercase().chars().collect();
     let pats = compile_like(&pattern.to_lowercase());
     let n = t.len();

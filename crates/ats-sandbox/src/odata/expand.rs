@@ -11,10 +11,10 @@ use crate::error::DvError;
 use crate::schema::{schema, EntityDef, NavKind};
 
 /// Dataverse allows at most 15 `$expand` options per query.
-pub const MAX_EXPANDS: usize = 15;
+pub(super) const MAX_EXPANDS: usize = 15;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Expand {
+pub(crate) struct Expand {
     /// Navigation property name, as in `EntityDef::navs`.
     pub nav: String,
     /// Logical name of the related table.
@@ -73,7 +73,7 @@ fn split_top_level(s: &str, sep: char) -> Result<Vec<&str>, DvError> {
     Ok(parts)
 }
 
-pub fn parse_expand(entity: &EntityDef, value: &str) -> Result<Vec<Expand>, DvError> {
+pub(super) fn parse_expand(entity: &EntityDef, value: &str) -> Result<Vec<Expand>, DvError> {
     let items = split_top_level(value, ',')?;
     if items.len() > MAX_EXPANDS {
         return Err(DvError::bad_query(format!(

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::error::DvError;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
+pub(super) enum Tok {
     /// Column, keyword or (dotted) function name.
     Ident(String),
     Str(String),
@@ -30,13 +30,13 @@ pub enum Tok {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+pub(super) struct Token {
     pub tok: Tok,
     /// Character position in the text (what Dataverse's messages count).
     pub pos: usize,
 }
 
-pub fn syntax_error(pos: usize, text: &str) -> DvError {
+pub(super) fn syntax_error(pos: usize, text: &str) -> DvError {
     DvError::bad_query(format!("Syntax error at position {pos} in '{text}'."))
 }
 
@@ -50,7 +50,7 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-pub fn lex(text: &str) -> Result<Vec<Token>, DvError> {
+pub(super) fn lex(text: &str) -> Result<Vec<Token>, DvError> {
     let chars: Vec<char> = text.chars().collect();
     let mut lexer = Lexer {
         c: &chars,

@@ -10,23 +10,23 @@ mod project;
 
 use std::collections::{HashMap, HashSet};
 
-pub use eval::{like, matches, page_after, sort_rows, LookupName};
-pub use expand::Expand;
-pub use parser::{parse_filter, CmpOp, Expr, Lit, Operand, StrFunc, MAX_DEPTH, MAX_FILTER_LEN};
-pub use project::project;
+pub(crate) use eval::{matches, page_after, sort_rows};
+pub(crate) use expand::Expand;
+pub(crate) use parser::{parse_filter, Expr};
+pub(crate) use project::project;
 
 use crate::error::DvError;
 use crate::schema::EntityDef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderBy {
+pub(crate) struct OrderBy {
     pub column: String,
     pub descending: bool,
 }
 
 /// A parsed and validated query.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ODataQuery {
+pub(crate) struct ODataQuery {
     /// Validated column names; `None` = all columns.
     pub select: Option<Vec<String>>,
     pub filter: Option<Expr>,
@@ -38,7 +38,10 @@ pub struct ODataQuery {
 
 /// Parses the (percent-decoded) query pairs of a collection GET on `entity`. Parameter aliases
 /// (`@p1=…`) are taken from the same list; `$skiptoken` is left to the server's paging.
-pub fn parse_query(entity: &EntityDef, params: &[(String, String)]) -> Result<ODataQuery, DvError> {
+pub(crate) fn parse_query(
+    entity: &EntityDef,
+    params: &[(String, String)],
+) -> Result<ODataQuery, DvError> {
     let aliases: HashMap<String, String> = params
         .iter()
         .filter(|(k, _)| k.starts_with('@'))
@@ -80,7 +83,10 @@ fn unsupported_option(key: &str) -> DvError {
 }
 
 /// `$select=a,b`: `None` for `*`; unknown names are errors.
-pub fn parse_select(entity: &EntityDef, value: &str) -> Result<Option<Vec<String>>, DvError> {
+pub(crate) fn parse_select(
+    entity: &EntityDef,
+    value: &str,
+) -> Result<Option<Vec<String>>, DvError> {
     let mut out: Vec<String> = Vec::new();
     for item in value.split(',').map(str::trim) {
         if item == "*" {
@@ -100,7 +106,7 @@ pub fn parse_select(entity: &EntityDef, value: &str) -> Result<Option<Vec<String
 }
 
 /// `$orderby=a asc,b desc` (direction optional, ascending by default).
-pub fn parse_orderby(entity: &EntityDef, value: &str) -> Result<Vec<OrderBy>, DvError> {
+pub(crate) fn parse_orderby(entity: &EntityDef, value: &str) -> Result<Vec<OrderBy>, DvError> {
     let mut out: Vec<OrderBy> = Vec::new();
     let mut offset = 0;
     for raw in value.split(',') {
@@ -129,7 +135,7 @@ pub fn parse_orderby(entity: &EntityDef, value: &str) -> Result<Vec<OrderBy>, Dv
     Ok(out)
 }
 
-pub fn parse_top(value: &str) -> Result<usize, DvError> {
+pub(crate) fn parse_top(value: &str) -> Result<usize, DvError> {
     value.trim().parse::<usize>().map_err(|_| {
         DvError::bad_query(format!(
             "Invalid value '{value}' for $top query option found. The $top query option requires a non-negative integer value."

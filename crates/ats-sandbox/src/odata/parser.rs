@@ -13,14 +13,14 @@ use crate::schema::{ColType, EntityDef};
 
 /// Nesting limit (parentheses, `not`, function arguments): deep input errors instead of
 /// overflowing the stack.
-pub const MAX_DEPTH: usize = 100;
+pub(crate) const MAX_DEPTH: usize = 100;
 /// Longest accepted `$filter` (Dataverse's URL limit).
-pub const MAX_FILTER_LEN: usize = 32_768;
+pub(crate) const MAX_FILTER_LEN: usize = 32_768;
 
 const CRM_NS: &str = "Microsoft.Dynamics.CRM.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
+pub(crate) enum CmpOp {
     Eq,
     Ne,
     Gt,
@@ -55,14 +55,14 @@ impl CmpOp {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrFunc {
+pub(crate) enum StrFunc {
     Contains,
     StartsWith,
     EndsWith,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lit {
+pub(crate) enum Lit {
     Null,
     Bool(bool),
     Int(i64),
@@ -74,13 +74,13 @@ pub enum Lit {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Operand {
+pub(crate) enum Operand {
     Column { name: String, ty: ColType },
     Lit(Lit),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+pub(crate) enum Expr {
     Const(bool),
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -125,7 +125,7 @@ impl Expr {
     }
 }
 
-pub fn edm_of_col(ty: ColType) -> &'static str {
+pub(super) fn edm_of_col(ty: ColType) -> &'static str {
     match ty {
         ColType::String => "Edm.String",
         ColType::Guid | ColType::Lookup(_) => "Edm.Guid",
@@ -176,7 +176,7 @@ enum Node {
 }
 
 /// Parses `$filter` text for `entity`. `aliases` maps `@name` to its raw (decoded) value.
-pub fn parse_filter(
+pub(crate) fn parse_filter(
     entity: &EntityDef,
     text: &str,
     aliases: &HashMap<String, String>,
@@ -785,7 +785,7 @@ fn convert_value(column: &str, ty: ColType, v: &Value) -> Result<Lit, DvError> {
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 instant.
-pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));
     }

@@ -8,7 +8,7 @@ use crate::store::Row;
 /// The row reduced to the selected columns plus the primary key (always returned), in the
 /// schema's column order. `None` = every column of the row, unchanged. A selected column the row
 /// lacks is returned as `null`, as Dataverse does for empty columns.
-pub fn project(entity: &EntityDef, row: &Row, select: Option<&[String]>) -> Row {
+pub(crate) fn project(entity: &EntityDef, row: &Row, select: Option<&[String]>) -> Row {
     let Some(select) = select else {
         return row.clone();
     };

@@ -4,7 +4,7 @@
 //! about a table lives here.
 
 mod ats_tables;
-pub mod option_sets;
+pub(crate) mod option_sets;
 mod reference_tables;
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 /// Edm type of a column as the emulator treats it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColType {
+pub(crate) enum ColType {
     String,
     Guid,
     Int,
@@ -27,13 +27,13 @@ pub enum ColType {
 }
 
 #[derive(Debug, Clone)]
-pub struct Column {
+pub(crate) struct Column {
     pub name: &'static str,
     pub ty: ColType,
 }
 
 #[derive(Debug, Clone)]
-pub enum NavKind {
+pub(crate) enum NavKind {
     /// Parent → children: rows of `child` whose lookup property `child_lookup` holds the parent's key.
     Collection {
         child: &'static str,
@@ -47,13 +47,13 @@ pub enum NavKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct NavProp {
+pub(crate) struct NavProp {
     pub name: &'static str,
     pub kind: NavKind,
 }
 
 #[derive(Debug, Clone)]
-pub struct EntityDef {
+pub(crate) struct EntityDef {
     pub logical_name: &'static str,
     pub set_name: String,
     pub primary_id: String,
@@ -70,43 +70,39 @@ pub struct EntityDef {
 }
 
 impl EntityDef {
-    pub fn column(&self, name: &str) -> Option<&Column> {
+    pub(crate) fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
-    pub fn nav(&self, name: &str) -> Option<&NavProp> {
+    pub(crate) fn nav(&self, name: &str) -> Option<&NavProp> {
         self.navs.iter().find(|n| n.name == name)
     }
     /// F&O/HR virtual tables (`mshr_`/`mserp_`) have no optimistic concurrency
     /// (docs/dataverse-web-api.md#virtual-tables).
-    pub fn is_virtual(&self) -> bool {
+    pub(crate) fn is_virtual(&self) -> bool {
         self.logical_name.starts_with("mshr_") || self.logical_name.starts_with("mserp_")
-    }
-    /// Whether the table is company-striped (has `mshr_dataareaid`).
-    pub fn company_striped(&self) -> bool {
-        self.column("mshr_dataareaid").is_some()
     }
 }
 
-pub struct Schema {
+pub(crate) struct Schema {
     tables: Vec<EntityDef>,
     by_set: HashMap<String, usize>,
     by_logical: HashMap<&'static str, usize>,
 }
 
 impl Schema {
-    pub fn by_set(&self, set: &str) -> Option<&EntityDef> {
+    pub(crate) fn by_set(&self, set: &str) -> Option<&EntityDef> {
         self.by_set.get(set).map(|&i| &self.tables[i])
     }
-    pub fn by_logical(&self, logical: &str) -> Option<&EntityDef> {
+    pub(crate) fn by_logical(&self, logical: &str) -> Option<&EntityDef> {
         self.by_logical.get(logical).map(|&i| &self.tables[i])
     }
-    pub fn tables(&self) -> &[EntityDef] {
+    pub(crate) fn tables(&self) -> &[EntityDef] {
         &self.tables
     }
 }
 
 /// Entity set name for a logical name: `…entity` → `…entities`, `cdm_company` → `cdm_companies`.
-pub fn set_name_of(logical: &str) -> String {
+pub(crate) fn set_name_of(logical: &str) -> String {
     if let Some(stem) = logical.strip_suffix('y') {
         format!("{stem}ies")
     } else {
@@ -297,9 +293,9 @@ fn build() -> Schema {
     }
 }
 
-pub static SCHEMA: LazyLock<Schema> = LazyLock::new(build);
+pub(crate) static SCHEMA: LazyLock<Schema> = LazyLock::new(build);
 
-pub fn schema() -> &'static Schema {
+pub(crate) fn schema() -> &'static Schema {
     &SCHEMA
 }
 

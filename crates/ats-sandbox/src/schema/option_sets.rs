@@ -2,11 +2,11 @@
 // Labels are the doc pages' labels verbatim (nb-NO includes the docs' mistranslations, e.g. "Nr.").
 
 /// (value, en-US label, nb-NO label)
-pub type OptionDef = (i64, &'static str, &'static str);
+pub(crate) type OptionDef = (i64, &'static str, &'static str);
 /// (option set name, display name, options)
-pub type OptionSetDef = (&'static str, &'static str, &'static [OptionDef]);
+pub(crate) type OptionSetDef = (&'static str, &'static str, &'static [OptionDef]);
 
-pub const OPTION_SETS: &[OptionSetDef] = &[
+pub(crate) const OPTION_SETS: &[OptionSetDef] = &[
     (
         "cdm_jobexemptstatus",
         "Job exempt status",

@@ -26,10 +26,10 @@ use self::admin::{faults_add, faults_clear, faults_list, stats, stats_reset};
 use self::dataverse::{dataverse, service_document};
 use self::token::token;
 
-pub const API_PREFIX: &str = "/api/data/v9.2";
+pub(crate) const API_PREFIX: &str = "/api/data/v9.2";
 const MAX_PAGE: usize = 5000;
 
-pub struct EmulatorState {
+pub(crate) struct EmulatorState {
     pub config: SandboxConfig,
     pub url: String,
     pub entra: Entra,
@@ -53,11 +53,16 @@ impl EmulatorState {
 pub struct EmulatorHandle {
     pub url: String,
     pub addr: SocketAddr,
-    pub state: Arc<EmulatorState>,
+    pub(crate) state: Arc<EmulatorState>,
     pub task: tokio::task::JoinHandle<()>,
 }
 
 impl EmulatorHandle {
+    /// The configuration the emulator runs with (tenant, client ids, roles).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.state.config
+    }
+
     pub fn token_url(&self) -> String {
         format!(
             "{}/{}/oauth2/v2.0/token",
@@ -118,17 +123,14 @@ pub async fn start(
 /// secret expired, and a disabled app.
 fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
     let far = chrono::Utc::now() + chrono::Duration::days(365 * 10);
-    let app = |client_id: Uuid,
-               name: &str,
-               secrets: Vec<ClientSecret>,
-               certs: Vec<String>,
-               disabled: bool| AppRegistration {
-        client_id,
-        object_id: Uuid::new_v5(&client_id, b"service-principal"),
-        display_name: name.to_string(),
-        secrets,
-        certificates_pem: certs,
-        disabled,
+    let app = |client_id: Uuid, secrets: Vec<ClientSecret>, certs: Vec<String>, disabled: bool| {
+        AppRegistration {
+            client_id,
+            object_id: Uuid::new_v5(&client_id, b"service-principal"),
+            secrets,
+            certificates_pem: certs,
+            disabled,
+        }
     };
     let secret = |value: &str, expires_at| ClientSecret {
         value: value.to_string(),
@@ -140,23 +142,23 @@ fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
         resource: url.to_string(),
         token_lifetime: chrono::Duration::seconds(c.token_lifetime_secs as i64),
         apps: vec![
+            // The gateway with the demo secret.
             app(
                 c.client_id,
-                "ats-gateway (sandbox)",
                 vec![secret(&c.client_secret, far)],
                 vec![],
                 false,
             ),
+            // The gateway with the demo certificate.
             app(
                 c.cert_client_id,
-                "ats-gateway certificate (sandbox)",
                 vec![],
                 vec![super::entra::demo_certificate().0.to_string()],
                 false,
             ),
+            // An app whose only secret expired yesterday.
             app(
                 c.expired_client_id,
-                "expired secret (sandbox)",
                 vec![secret(
                     &c.client_secret,
                     chrono::Utc::now() - chrono::Duration::days(1),
@@ -164,9 +166,9 @@ fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
                 vec![],
                 false,
             ),
+            // A disabled app.
             app(
                 c.disabled_client_id,
-                "disabled (sandbox)",
                 vec![secret(&c.client_secret, far)],
                 vec![],
                 true,
@@ -175,7 +177,7 @@ fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
     }
 }
 
-pub fn router(state: Arc<EmulatorState>) -> Router {
+pub(crate) fn router(state: Arc<EmulatorState>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/_sandbox/stats", get(stats))

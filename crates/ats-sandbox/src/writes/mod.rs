@@ -37,7 +37,7 @@ use self::values::{apply_link, coerce, entity, resolve};
 
 /// POST to an entity set: validates and inserts; deep insert of nested single-valued navs (object)
 /// and collection navs (arrays), `<nav>@odata.bind` to existing rows. Returns the new row's id.
-pub fn create(
+pub(crate) fn create(
     store: &mut Store,
     entity: &EntityDef,
     body: &Value,
@@ -49,7 +49,7 @@ pub fn create(
 }
 
 /// PATCH: validates and applies only the given columns; natural keys given re-resolve their lookups.
-pub fn update(
+pub(crate) fn update(
     store: &mut Store,
     entity: &EntityDef,
     id: Uuid,
@@ -139,7 +139,7 @@ pub fn update(
 }
 
 /// DELETE: removes the row; 404 when it does not exist.
-pub fn delete(store: &mut Store, entity: &EntityDef, id: Uuid) -> Result<(), DvError> {
+pub(crate) fn delete(store: &mut Store, entity: &EntityDef, id: Uuid) -> Result<(), DvError> {
     let deleted = store
         .table_mut(entity.logical_name)
         .is_some_and(|t| t.delete(&id));

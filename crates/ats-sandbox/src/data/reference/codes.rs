@@ -4,7 +4,7 @@
 
 use crate::data::names::Locale;
 
-pub struct Department {
+pub(crate) struct Department {
     /// Operating unit number.
     pub number: &'static str,
     pub name: &'static str,
@@ -13,7 +13,7 @@ pub struct Department {
 }
 
 #[rustfmt::skip]
-pub const DEPARTMENTS: &[Department] = &[
+pub(crate) const DEPARTMENTS: &[Department] = &[
     Department { number: "021", name: "Executive", norwegian: false },
     Department { number: "022", name: "Finance", norwegian: false },
     Department { number: "023", name: "Human Resources", norwegian: false },
@@ -35,7 +35,7 @@ pub const DEPARTMENTS: &[Department] = &[
     Department { number: "058", name: "Kundeservice", norwegian: true },
 ];
 
-pub const SKILLS: &[(&str, &str)] = &[
+pub(crate) const SKILLS: &[(&str, &str)] = &[
     ("Present", "Organize and present ideas"),
     ("ProjectMgmt", "Project management"),
     ("CustFocus", "Customer focus"),
@@ -78,18 +78,18 @@ pub const SKILLS: &[(&str, &str)] = &[
     ("Elektro", "Elektroinstallasjon"),
 ];
 
-pub fn skill_description(id: &str) -> Option<&'static str> {
+pub(crate) fn skill_description(id: &str) -> Option<&'static str> {
     SKILLS.iter().find(|(s, _)| *s == id).map(|(_, d)| *d)
 }
 
-pub struct RatingModel {
+pub(crate) struct RatingModel {
     pub id: &'static str,
     pub description: &'static str,
     /// (level id, description), lowest first.
     pub levels: &'static [(&'static str, &'static str)],
 }
 
-pub const RATING_MODELS: &[RatingModel] = &[
+pub(crate) const RATING_MODELS: &[RatingModel] = &[
     RatingModel {
         id: "Skills",
         description: "Skill rating",
@@ -114,7 +114,7 @@ pub const RATING_MODELS: &[RatingModel] = &[
     },
 ];
 
-pub fn rating_level_description(model: &str, level: &str) -> Option<&'static str> {
+pub(crate) fn rating_level_description(model: &str, level: &str) -> Option<&'static str> {
     RATING_MODELS
         .iter()
         .find(|m| m.id == model)?
@@ -124,7 +124,7 @@ pub fn rating_level_description(model: &str, level: &str) -> Option<&'static str
         .map(|(_, d)| *d)
 }
 
-pub const EDUCATION_LEVELS: &[(&str, &str)] = &[
+pub(crate) const EDUCATION_LEVELS: &[(&str, &str)] = &[
     ("HighSchool", "High school diploma"),
     ("Vocational", "Vocational certificate"),
     ("Associate", "Associate degree"),
@@ -136,7 +136,7 @@ pub const EDUCATION_LEVELS: &[(&str, &str)] = &[
     ("Mastergrad", "Mastergrad"),
 ];
 
-pub const DISCIPLINES: &[(&str, &str)] = &[
+pub(crate) const DISCIPLINES: &[(&str, &str)] = &[
     ("Business Admin", "Business Administration"),
     ("Business Mgmt", "Business Management"),
     ("Computer Sci", "Computer Science"),
@@ -154,14 +154,14 @@ pub const DISCIPLINES: &[(&str, &str)] = &[
     ("Elektrofag", "Elektrofag"),
 ];
 
-pub struct Institution {
+pub(crate) struct Institution {
     pub id: &'static str,
     pub name: &'static str,
     pub locale: Locale,
 }
 
 #[rustfmt::skip]
-pub const INSTITUTIONS: &[Institution] = &[
+pub(crate) const INSTITUTIONS: &[Institution] = &[
     Institution { id: "Cottonwood Univ", name: "Cottonwood University", locale: Locale::Us },
     Institution { id: "Univ of Washington", name: "University of Washington", locale: Locale::Us },
     Institution { id: "Seattle Univ", name: "Seattle University", locale: Locale::Us },
@@ -198,7 +198,7 @@ pub(super) const COUNTRIES: &[(&str, &str)] = &[
     ("IND", "India"),
 ];
 
-pub const VETERAN_STATUSES: &[(&str, &str)] = &[
+pub(crate) const VETERAN_STATUSES: &[(&str, &str)] = &[
     ("NotProt", "Not a protected veteran"),
     ("ProtVet", "Protected veteran"),
     ("DisabledVet", "Disabled veteran"),
@@ -210,7 +210,7 @@ pub const VETERAN_STATUSES: &[(&str, &str)] = &[
     ("ArmedForces", "Armed forces service medal veteran"),
 ];
 
-pub const REASON_CODES: &[(&str, &str)] = &[
+pub(crate) const REASON_CODES: &[(&str, &str)] = &[
     ("NoShow", "Did not show up"),
     ("Salary", "Salary expectations too high"),
     ("Background", "Failed background check"),
@@ -219,7 +219,7 @@ pub const REASON_CODES: &[(&str, &str)] = &[
     ("Internal", "Position filled internally"),
 ];
 
-pub struct IdType {
+pub(crate) struct IdType {
     pub id: &'static str,
     pub description: &'static str,
     /// Where the identification type is used.
@@ -227,7 +227,7 @@ pub struct IdType {
 }
 
 #[rustfmt::skip]
-pub const ID_TYPES: &[IdType] = &[
+pub(crate) const ID_TYPES: &[IdType] = &[
     IdType { id: "SSN", description: "Social security number", locale: Locale::Us },
     IdType { id: "DriverLic", description: "Driver's license", locale: Locale::Us },
     IdType { id: "Passport", description: "Passport", locale: Locale::Us },
@@ -237,7 +237,7 @@ pub const ID_TYPES: &[IdType] = &[
     IdType { id: "Pass", description: "Norsk pass", locale: Locale::No },
 ];
 
-pub struct Agency {
+pub(crate) struct Agency {
     pub id: &'static str,
     pub description: &'static str,
     /// The identification type it issues.
@@ -245,7 +245,7 @@ pub struct Agency {
 }
 
 #[rustfmt::skip]
-pub const AGENCIES: &[Agency] = &[
+pub(crate) const AGENCIES: &[Agency] = &[
     Agency { id: "SSA", description: "Social Security Administration", id_type: "SSN" },
     Agency { id: "WA DOL", description: "Washington State Department of Licensing", id_type: "DriverLic" },
     Agency { id: "DOS", description: "U.S. Department of State", id_type: "Passport" },
@@ -255,14 +255,14 @@ pub const AGENCIES: &[Agency] = &[
     Agency { id: "Politiet", description: "Politiet", id_type: "Pass" },
 ];
 
-pub struct CertificateType {
+pub(crate) struct CertificateType {
     pub id: &'static str,
     pub description: &'static str,
     pub requires_renewal: bool,
 }
 
 #[rustfmt::skip]
-pub const CERTIFICATE_TYPES: &[CertificateType] = &[
+pub(crate) const CERTIFICATE_TYPES: &[CertificateType] = &[
     CertificateType { id: "CPA", description: "Certified Public Accountant", requires_renewal: true },
     CertificateType { id: "PMP", description: "Project Management Professional", requires_renewal: true },
     CertificateType { id: "Forklift", description: "Forklift operator certificate", requires_renewal: true },
@@ -275,7 +275,7 @@ pub const CERTIFICATE_TYPES: &[CertificateType] = &[
     CertificateType { id: "Truckfører", description: "Truckførerbevis", requires_renewal: false },
 ];
 
-pub struct ScreeningType {
+pub(crate) struct ScreeningType {
     pub id: &'static str,
     pub description: &'static str,
     /// Label in `mshr_hcmfrequencyunit`.
@@ -285,7 +285,7 @@ pub struct ScreeningType {
     pub interval: i64,
 }
 
-pub const SCREENING_TYPES: &[ScreeningType] = &[
+pub(crate) const SCREENING_TYPES: &[ScreeningType] = &[
     ScreeningType {
         id: "Background",
         description: "Background check",

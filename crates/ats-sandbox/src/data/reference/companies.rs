@@ -2,7 +2,7 @@
 
 use crate::data::names::Locale;
 
-pub struct CompanyDef {
+pub(crate) struct CompanyDef {
     pub code: &'static str,
     pub name: &'static str,
     pub guid: &'static str,
@@ -13,7 +13,7 @@ pub struct CompanyDef {
     pub weight: u64,
 }
 
-pub const COMPANIES: &[CompanyDef] = &[
+pub(crate) const COMPANIES: &[CompanyDef] = &[
     CompanyDef {
         code: "usmf",
         name: "Contoso Entertainment System USA",
@@ -41,7 +41,7 @@ pub const COMPANIES: &[CompanyDef] = &[
     },
 ];
 
-pub fn company(code: &str) -> Option<&'static CompanyDef> {
+pub(crate) fn company(code: &str) -> Option<&'static CompanyDef> {
     COMPANIES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
 }
 
@@ -67,7 +67,7 @@ const BANDS: &[Band] = &[
 ];
 
 /// (low, control point, high) for a compensation level in a company's currency.
-pub fn comp_band(level: &str, company_code: &str) -> Option<(f64, f64, f64)> {
+pub(crate) fn comp_band(level: &str, company_code: &str) -> Option<(f64, f64, f64)> {
     let low_usd = BANDS.iter().find(|b| b.level == level)?.low_usd;
     let factor = company(company_code).map_or(1.0, |c| c.currency_factor);
     let round = |x: f64| (x / 500.0).round() * 500.0;

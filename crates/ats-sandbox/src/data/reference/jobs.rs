@@ -2,7 +2,7 @@
 
 /// What HR copies from a job onto a recruiting request.
 #[derive(Debug)]
-pub struct JobProfile {
+pub(crate) struct JobProfile {
     pub id: &'static str,
     pub function: &'static str,
     pub job_type: &'static str,
@@ -22,7 +22,7 @@ pub struct JobProfile {
 
 impl JobProfile {
     /// The job's description, also its title id: HR jobs here have a title of the same name.
-    pub const fn description(&self) -> &'static str {
+    pub(crate) const fn description(&self) -> &'static str {
         self.id
     }
 }
@@ -52,7 +52,7 @@ const HS: &[(&str, &str)] = &[
 ];
 const OK: &[(&str, &str)] = &[("Bachelorgrad", "Økonomi"), ("Mastergrad", "Økonomi")];
 
-pub const JOBS: &[JobProfile] = &[
+pub(crate) const JOBS: &[JobProfile] = &[
     JobProfile {
         id: "Project Manager",
         function: "0100",
@@ -501,7 +501,7 @@ pub const JOBS: &[JobProfile] = &[
     },
 ];
 
-pub fn job_profile(id: &str) -> Option<&'static JobProfile> {
+pub(crate) fn job_profile(id: &str) -> Option<&'static JobProfile> {
     JOBS.iter().find(|j| j.id == id)
 }
 

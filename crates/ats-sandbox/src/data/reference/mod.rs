@@ -17,14 +17,13 @@ mod jobs;
 use codes::{COUNTRIES, POSITION_TYPES};
 use jobs::{JOB_FUNCTIONS, JOB_TYPES};
 
-pub use codes::{
-    rating_level_description, skill_description, Agency, CertificateType, Department, IdType,
-    Institution, RatingModel, ScreeningType, AGENCIES, CERTIFICATE_TYPES, DEPARTMENTS, DISCIPLINES,
-    EDUCATION_LEVELS, ID_TYPES, INSTITUTIONS, RATING_MODELS, REASON_CODES, SCREENING_TYPES, SKILLS,
-    VETERAN_STATUSES,
+pub(crate) use codes::{
+    rating_level_description, skill_description, Agency, CertificateType, Department, RatingModel,
+    ScreeningType, AGENCIES, CERTIFICATE_TYPES, DEPARTMENTS, DISCIPLINES, EDUCATION_LEVELS,
+    ID_TYPES, INSTITUTIONS, RATING_MODELS, REASON_CODES, SCREENING_TYPES, SKILLS, VETERAN_STATUSES,
 };
-pub use companies::{comp_band, company, CompanyDef, COMPANIES};
-pub use jobs::{job_profile, JobProfile, JOBS};
+pub(crate) use companies::{comp_band, CompanyDef, COMPANIES};
+pub(crate) use jobs::{job_profile, JobProfile, JOBS};
 
 /// First position number; chosen so usmf holds position `000601` of the documented POST example.
 const FIRST_POSITION: u32 = 520;
@@ -33,20 +32,20 @@ const WORKERS_PER_COMPANY: usize = 30;
 const RECRUITERS_PER_COMPANY: usize = 3;
 
 #[derive(Debug, Clone)]
-pub struct WorkerRef {
+pub(crate) struct WorkerRef {
     pub number: String,
     pub base_id: Uuid,
     pub worker_id: Uuid,
 }
 
 #[derive(Debug, Clone)]
-pub struct PersonRef {
+pub(crate) struct PersonRef {
     pub party: String,
     pub id: Uuid,
 }
 
 #[derive(Debug, Clone)]
-pub struct PositionRef {
+pub(crate) struct PositionRef {
     pub number: String,
     pub id: Uuid,
     pub description: &'static str,
@@ -57,13 +56,13 @@ pub struct PositionRef {
 }
 
 #[derive(Debug, Clone)]
-pub struct LocationRef {
+pub(crate) struct LocationRef {
     pub id: Uuid,
     pub key: String,
 }
 
 /// What the request and candidate generators need from the reference data of one company.
-pub struct CompanyRefs {
+pub(crate) struct CompanyRefs {
     pub def: &'static CompanyDef,
     pub id: Uuid,
     pub workers: Vec<WorkerRef>,
@@ -75,7 +74,7 @@ pub struct CompanyRefs {
     pub heads: HashMap<&'static str, (PositionRef, WorkerRef)>,
 }
 
-pub struct Refs {
+pub(crate) struct Refs {
     pub companies: Vec<CompanyRefs>,
     /// Next free party number (candidates continue the recruiters' sequence).
     pub next_party: u32,
@@ -280,7 +279,7 @@ fn seed_worker(s: &mut Seeder, number: String, name: &str) -> WorkerRef {
 }
 
 /// A random (first, last, female?) for a locale.
-pub fn random_name(s: &mut Seeder, locale: Locale) -> (&'static str, &'static str, bool) {
+pub(crate) fn random_name(s: &mut Seeder, locale: Locale) -> (&'static str, &'static str, bool) {
     let l = locale_data(locale);
     let female = s.rng.chance(50);
     let first = if female {
@@ -292,7 +291,7 @@ pub fn random_name(s: &mut Seeder, locale: Locale) -> (&'static str, &'static st
 }
 
 /// A person row with the name, contact and address columns a directory person carries.
-pub fn person_row(
+pub(crate) fn person_row(
     s: &mut Seeder,
     party: &str,
     first: &str,
@@ -541,7 +540,7 @@ fn seed_company_jobs(s: &mut Seeder, cr: &mut CompanyRefs, next_position: &mut u
 }
 
 /// Seeds every reference table and returns what the transactional generators need.
-pub fn seed_reference(s: &mut Seeder) -> Refs {
+pub(crate) fn seed_reference(s: &mut Seeder) -> Refs {
     seed_companies(s);
     seed_code_tables(s);
     let mut next_worker = 301;
