@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::cursor::CursorSealer;
-use crate::api::{candidates, openapi, recruiting_requests, reference};
+use crate::api::openapi;
 use crate::auth::{AuthService, ReloadSource};
 use crate::config::{Config, DataverseConfig};
 use crate::ops::metrics;
@@ -180,17 +180,9 @@ pub async fn start_with(
 
 pub fn router(state: App, timeout: Duration) -> Router {
     let request_id = HeaderName::from_static(crate::ops::request_id::HEADER);
-    let partner_api = Router::new()
-        .route("/v1/recruiting-requests", get(recruiting_requests::list))
-        .route(
-            "/v1/recruiting-requests/{id}",
-            get(recruiting_requests::get),
-        )
-        .route("/v1/candidates", get(candidates::list))
-        .route("/v1/candidates/{id}", get(candidates::get))
-        .route("/v1/option-sets", get(reference::list_option_sets))
-        .route("/v1/option-sets/{name}", get(reference::get_option_set))
-        .route("/v1/reference/{kind}", get(reference::get_lookup_list))
+    // Routes and their OpenAPI operations come from one declaration (`api::routes`).
+    let (partner_api, _) = crate::api::routes().split_for_parts();
+    let partner_api = partner_api
         // Each route's scope, from its OpenAPI attribute; a route layer, so it sees the matched
         // path and runs inside `protect`'s authentication.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -199,6 +191,7 @@ pub fn router(state: App, timeout: Duration) -> Router {
         ))
         // Set per method router before `protect`, so CORS still answers preflights (OPTIONS).
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::api::accept::require_json))
         // Innermost, so audit, rate-limit headers and problem+json still wrap a timed-out request.
         .layer(axum::middleware::from_fn_with_state(
             timeout,
@@ -210,13 +203,16 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::document_json()) }))
-        .route("/docs", get(|| async { axum::response::Html(openapi::DOCS_HTML) }))
+        .merge(crate::api::docs::router())
         .route("/problems/{slug}", get(problem_page))
         .method_not_allowed_fallback(method_not_allowed)
         // Merged after the fallback above: it applies to the routes present when it is set.
         .merge(crate::auth::protect(partner_api, state.auth.clone()))
         .fallback(|| async { problem::ApiError::NotFound("no such route; see /docs".into()) })
         .with_state(state.clone())
+        .layer(axum::Extension(crate::public_url::PublicUrl(
+            state.config.gateway.public_url.as_str().into(),
+        )))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(problem::context::ProblemBase {
                 problem_base_url: state.config.gateway.problem_base_url.clone(),

@@ -3,7 +3,19 @@
 //! `Host` (plain `http`), which suits the sandbox and local runs. A `Host` that is not a plain
 //! host[:port] falls back to `localhost`, so no caller-chosen text lands in a URL.
 
+use std::sync::Arc;
+
 use axum::http::{header, HeaderMap};
+
+/// `gateway.public_url` as router state (empty: from the request's `Host`).
+#[derive(Debug, Clone, Default)]
+pub struct PublicUrl(pub Arc<str>);
+
+impl PublicUrl {
+    pub fn resolve(&self, headers: &HeaderMap) -> String {
+        base(&self.0, headers)
+    }
+}
 
 pub fn base(configured: &str, headers: &HeaderMap) -> String {
     let configured = configured.trim().trim_end_matches('/');

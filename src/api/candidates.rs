@@ -5,11 +5,13 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::listing;
-use super::params::{code, Params};
+use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
 use super::recruiting_requests::company_limit;
 use super::respond;
 use crate::app::{App, AppState};
@@ -20,13 +22,38 @@ use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 
-const LIST_PARAMS: &[&str] = &[
-    "status",
-    "company",
-    "recruiting_request",
-    "page_size",
-    "cursor",
-];
+/// Query parameters of `GET /v1/candidates`: parsed by `StrictQuery`, documented from the same
+/// declaration.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Comma-separated applicant integration result keys, e.g. `not_processed,hired`
+    /// (labels: /v1/option-sets/applicant-integration-result). Repeated keys count once.
+    #[param(value_type = Option<Vec<CandidateStatusKey>>, style = Form, explode = false, min_items = 1, max_items = 20)]
+    status: Option<List<String>>,
+    /// Legal entity code, e.g. `usmf`.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
+    company: Option<Code>,
+    /// Recruiting request id: its candidates only.
+    #[param(value_type = Option<Uuid>)]
+    recruiting_request: Option<Guid>,
+    /// Page size, 1–200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]
+    page_size: Option<PageSize>,
+    /// Opaque cursor from `next_cursor`; send the same filters with it.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+}
+
+/// Candidate status keys (the `key` of /v1/option-sets/applicant-integration-result).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateStatusKey {
+    NotProcessed,
+    Hired,
+    NotHired,
+    Dismissed,
+}
 
 const NOT_FOUND: &str = "no candidate with this id";
 
@@ -46,13 +73,17 @@ fn children_query(can_see_pii: bool) -> Query {
     )
 }
 
-async fn list_query(st: &AppState, p: &Params, principal: &Principal) -> Result<Query, ApiError> {
+async fn list_query(
+    st: &AppState,
+    p: &ListParams,
+    principal: &Principal,
+) -> Result<Query, ApiError> {
     let mut filters = Vec::new();
-    if let Some(keys) = p.list("status")? {
+    if let Some(keys) = &p.status {
         let set = st.options.get(cand::OS_RESULT).await?;
         let mut codes = Vec::new();
-        for k in keys {
-            let opt = set.by_key(&k).ok_or_else(|| {
+        for k in &keys.0 {
+            let opt = set.by_key(k).ok_or_else(|| {
                 ApiError::param(
                     "status",
                     format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
@@ -62,15 +93,13 @@ async fn list_query(st: &AppState, p: &Params, principal: &Principal) -> Result<
         }
         filters.push(Filter::is_in("mshr_applicantintegrationresult", codes));
     }
-    if let Some(c) = p.get("company") {
+    if let Some(Code(c)) = &p.company {
         filters.push(Filter::eq(
             "mshr_dataareaid",
-            Literal::Str(code("company", c)?.to_lowercase()),
+            Literal::Str(c.to_lowercase()),
         ));
     }
-    if let Some(r) = p.get("recruiting_request") {
-        let id = Uuid::parse_str(r)
-            .map_err(|_| ApiError::param("recruiting_request", "must be a GUID"))?;
+    if let Some(Guid(id)) = p.recruiting_request {
         filters.push(Filter::eq(
             "_mshr_fk_recruitingrequest_id_value",
             Literal::Guid(id),
@@ -141,36 +170,36 @@ fn to_partner_json(data: Vec<Candidate>, principal: &Principal) -> Result<Vec<Va
     Ok(values)
 }
 
+/// List candidates
+///
+/// A page of candidates of your companies with their person's name (no child collections).
+/// Personal fields are omitted (not null) without the `pii:read` scope.
 #[utoipa::path(
     get, path = "/v1/candidates", tag = "candidates",
-    params(
-        ("status" = Option<String>, Query, description = "Comma-separated applicant integration result keys, e.g. `not_processed,hired` (see /v1/option-sets)"),
-        ("company" = Option<String>, Query, description = "Legal entity code, e.g. `usmf`"),
-        ("recruiting_request" = Option<Uuid>, Query, description = "Recruiting request id (GUID)"),
-        ("page_size" = Option<u32>, Query, description = "1–200, default 50"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from `next_cursor`"),
-        ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO"),
-    ),
+    operation_id = "listCandidates",
+    params(ListParams),
     responses(
-        (status = 200, description = "A page of candidates with their person's name (no child collections). Personal fields are omitted without `pii:read`.", body = CandidatePage),
-        (status = 400, description = "Invalid parameter", content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope", content_type = "application/problem+json"),
+        (status = 200, description = "A page of candidates. Personal fields are omitted without `pii:read`.", body = CandidatePage),
     ),
-    security(("bearer" = ["candidates:read"]))
+    security(("bearer" = ["candidates:read"]), ("oauth2" = ["candidates:read"]))
 )]
 pub async fn list(
     State(st): State<App>,
     principal: Principal,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    StrictQuery(p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
-    let p = Params::parse(raw.as_deref(), LIST_PARAMS)?;
-    let page_size = p.page_size(50, 200)?;
-    let (page, key) = listing::fetch_page(&st, &principal, &p, page_size, || {
-        list_query(&st, &p, &principal)
-    })
+    let page_size = PageSize::or_default(p.page_size);
+    let (page, key) = listing::fetch_page(
+        &st,
+        &principal,
+        raw.as_deref().unwrap_or(""),
+        p.cursor.as_deref(),
+        page_size,
+        || list_query(&st, &p, &principal),
+    )
     .await?;
     let data = to_partner_json(render(&st, &page.rows, false, lang).await?, &principal)?;
     listing::respond_page(&st, &headers, &key, data, page.next_link.as_deref(), lang)
@@ -185,22 +214,26 @@ pub struct CandidatePage {
     pub has_more: bool,
 }
 
+/// Get a candidate
+///
+/// One candidate with the person and the person's education, experience, addresses, contacts,
+/// skills, certificates, screenings and identification numbers. Personal fields are omitted without
+/// `pii:read`. 404 when it does not exist or belongs to a company you may not see.
 #[utoipa::path(
     get, path = "/v1/candidates/{id}", tag = "candidates",
-    params(("id" = Uuid, Path, description = "Candidate id"), ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO")),
+    operation_id = "getCandidate",
+    params(("id" = Uuid, Path, description = "Candidate id")),
     responses(
-        (status = 200, description = "The candidate with the person and the person's education, experience, addresses, contacts, skills, certificates, screenings and identification numbers. Personal fields are omitted without `pii:read`.", body = Candidate),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 403, description = "Missing scope", content_type = "application/problem+json"),
-        (status = 404, description = "No such candidate visible to this partner", content_type = "application/problem+json"),
+        (status = 200, description = "The candidate with the person and the person's child collections. Personal fields are omitted without `pii:read`.", body = Candidate),
     ),
-    security(("bearer" = ["candidates:read"]))
+    security(("bearer" = ["candidates:read"]), ("oauth2" = ["candidates:read"]))
 )]
 pub async fn get(
     State(st): State<App>,
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;

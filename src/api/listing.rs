@@ -9,7 +9,6 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::cursor;
-use super::params::Params;
 use super::respond::{self, ListPage};
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -25,11 +24,23 @@ pub struct ListKey {
     fingerprint: String,
 }
 
-/// Fetches the page `p` asks for: the cursor's continuation, or the first page of `first_query()`.
+/// Every parameter of the (already validated) query string but the cursor, sorted by name.
+fn shape(raw_query: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
+        .filter(|(k, _)| k != "cursor")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Fetches the page asked for: the cursor's continuation, or the first page of `first_query()`.
+/// `raw_query` is the request's query string (validated by the route's `StrictQuery`).
 pub async fn fetch_page<F, Fut>(
     st: &AppState,
     principal: &Principal,
-    p: &Params,
+    raw_query: &str,
+    cursor: Option<&str>,
     page_size: u32,
     first_query: F,
 ) -> Result<(Page, ListKey), ApiError>
@@ -37,7 +48,9 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Query, ApiError>>,
 {
-    let mut shape = p.shape();
+    let owned = shape(raw_query);
+    let mut shape: Vec<(&str, String)> =
+        owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     shape.push(("partner", principal.partner_id.clone()));
     // A BTreeSet: already sorted, so the same rights give the same fingerprint.
     let companies: Vec<&str> = principal.companies.iter().map(String::as_str).collect();
@@ -47,7 +60,7 @@ where
         partner: principal.partner_id.clone(),
         fingerprint: cursor::fingerprint(&shape),
     };
-    let page = match p.get("cursor") {
+    let page = match cursor {
         Some(c) => {
             let link = st.cursors.open(c, &key.partner, &key.fingerprint)?;
             st.client.get_next(&link, page_size).await?

@@ -1,7 +1,9 @@
 //! The partner-facing REST API (`/v1/...`): one file per resource; handlers stay thin.
+pub mod accept;
 pub mod candidates;
 pub mod cursor;
 pub mod deadline;
+pub mod docs;
 pub mod listing;
 pub mod openapi;
 pub mod params;
@@ -9,3 +11,22 @@ pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;
 pub mod route_scopes;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::App;
+
+/// The partner API: each route registered once, with its OpenAPI operation (`#[utoipa::path]` on
+/// the handler gives the path, method, parameters, responses and the scope). A new route is one
+/// `.routes(routes!(module::handler))` line here; `app::router` adds the layers.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(recruiting_requests::list))
+        .routes(routes!(recruiting_requests::get))
+        .routes(routes!(candidates::list))
+        .routes(routes!(candidates::get))
+        .routes(routes!(reference::list_option_sets))
+        .routes(routes!(reference::get_option_set))
+        .routes(routes!(reference::get_lookup_list))
+}

@@ -1,15 +1,111 @@
-//! OpenAPI 3.1 document generated from the route annotations (the scopes in each route's `security`
-//! come from the same attribute that documents it). Checked in at `openapi/openapi.json`; a test
-//! fails when that file is stale (`UPDATE_OPENAPI=1 cargo test openapi` rewrites it).
+//! The OpenAPI 3.1 document: generated from the routes as they are registered (`utoipa-axum`: the
+//! router and the document come from one declaration per route, see `api::routes`), completed here
+//! with what every partner route shares (problem responses with examples, headers, security
+//! schemes, servers, tags). Checked in at `openapi/openapi.json`; a test fails when that file is
+//! stale (`UPDATE_OPENAPI=1 cargo test --test it openapi::` rewrites it).
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use std::sync::LazyLock;
+
+use serde_json::{json, Value};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
+use utoipa::openapi::server::ServerBuilder;
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{Content, Ref, RefOr, Required, Response};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
-use super::{candidates, recruiting_requests, reference};
+use crate::app::App;
+use crate::auth::Scope;
+use crate::problem::{types, ProblemType, PROBLEM_JSON};
 
-struct BearerAuth;
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ats-gateway partner API",
+        version = "1",
+        description = "Clean REST over the Dynamics 365 Human Resources ATS integration API: JSON with names and labels instead of GUIDs and option-set integers.\n\n\
+Get a token with `POST /oauth2/token` (client credentials), send it as `Authorization: Bearer <token>`. \
+Lists are cursor-paged (`next_cursor`). Errors are RFC 9457 `application/problem+json` whose `type` links a page explaining the fix. \
+Labels follow `Accept-Language` (`en-US`, `nb-NO`). Every partner response carries `X-Request-Id` and rate-limit headers.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    // What parameters refer to by name (response bodies bring their own schemas).
+    components(schemas(
+        crate::problem::Problem,
+        crate::problem::FieldError,
+        super::recruiting_requests::RecruitingRequestStatusKey,
+        super::recruiting_requests::Sort,
+        super::recruiting_requests::ExpandItem,
+        super::candidates::CandidateStatusKey,
+        super::reference::OptionSetName,
+        super::reference::ReferenceListName,
+    )),
+)]
+struct ApiDoc;
 
-impl Modify for BearerAuth {
+/// The document as served and checked in.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
+        .merge(super::routes())
+        .merge(crate::auth::routes())
+        .split_for_parts();
+    complete(&mut doc);
+    doc
+}
+
+static JSON: LazyLock<String> =
+    LazyLock::new(|| document().to_pretty_json().unwrap_or_else(|_| "{}".into()));
+
+pub fn document_json() -> String {
+    JSON.clone()
+}
+
+fn scope_description(s: Scope) -> &'static str {
+    match s.as_str() {
+        "recruiting-requests:read" => "Read recruiting requests",
+        "candidates:read" => "Read candidates (names; personal fields need pii:read)",
+        "candidates:write" => "Create candidates",
+        "reference:read" => "Read option sets and reference lists",
+        "pii:read" => "See candidates' personal fields (birth date, contacts, addresses, ids)",
+        other => other,
+    }
+}
+
+fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    SecuritySchemes.modify(doc);
+    CommonResponses.modify(doc);
+    doc.servers = Some(vec![
+        ServerBuilder::new()
+            .url("/")
+            .description(Some("This gateway (the origin serving this document)"))
+            .build(),
+        ServerBuilder::new()
+            .url("http://127.0.0.1:8080")
+            .description(Some("The local sandbox (`ats-gateway sandbox`)"))
+            .build(),
+    ]);
+    let tag = |name: &str, description: &str| {
+        TagBuilder::new()
+            .name(name)
+            .description(Some(description))
+            .build()
+    };
+    doc.tags = Some(vec![
+        tag("recruiting-requests", "Open and past recruiting requests (job openings) with positions, skills, education and location."),
+        tag("candidates", "Applicants of recruiting requests, with their person; personal fields only with `pii:read`."),
+        tag("reference", "Option sets (stable keys and labels) and lookup lists that the other resources refer to."),
+        tag("auth", "Partner tokens (OAuth 2.0 client credentials) and the authorization server metadata."),
+    ]);
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -18,22 +114,50 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("Partner token from POST /oauth2/token (client_credentials); scopes are listed per route"))
+                    .description(Some("A partner token from POST /oauth2/token, or a token of a configured external issuer; each route lists the scope it needs"))
                     .build(),
             ),
         );
+        let scopes = Scopes::from_iter(
+            Scope::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), scope_description(*s).to_string())),
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new(
+                    "/oauth2/token",
+                    scopes,
+                ))],
+                "Client credentials: your client_id and client_secret at /oauth2/token (metadata: /.well-known/oauth-authorization-server)",
+            )),
+        );
+        // The token endpoint is how a token is obtained: no security requirement.
+        if let Some(op) = openapi
+            .paths
+            .paths
+            .get_mut("/oauth2/token")
+            .and_then(|i| i.post.as_mut())
+        {
+            op.security = Some(vec![]);
+        }
     }
 }
 
-/// The responses and headers every partner route shares, added to each operation here rather than
-/// repeated in each annotation (so a new route cannot forget one). Descriptions a route already gives
-/// are kept; every error response gets the `Problem` schema.
-struct CommonResponses;
-
+/// The problem responses every partner route can give (status, description); 404 and 410 are
+/// added where they apply.
 const PROBLEM_RESPONSES: &[(&str, &str)] = &[
-    ("400", "Invalid parameter: `errors[].pointer` names it"),
+    (
+        "400",
+        "Invalid parameter (unknown, repeated, empty or out of range): `errors[].pointer` names it",
+    ),
     ("401", "Missing or invalid token"),
-    ("403", "Missing scope"),
+    (
+        "403",
+        "The token lacks the route's scope, or the browser origin is not allowed for this client",
+    ),
+    ("406", "The `Accept` header excludes JSON"),
     (
         "429",
         "Rate limited (your budget, or the HR system throttling); wait `Retry-After` seconds",
@@ -46,135 +170,246 @@ const PROBLEM_RESPONSES: &[(&str, &str)] = &[
     ("504", "The HR system did not answer in time"),
 ];
 
+fn string_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn integer_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+}
+
+fn header(
+    description: &str,
+    schema: ObjectBuilder,
+    example: Value,
+) -> RefOr<utoipa::openapi::header::Header> {
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(schema))
+            .description(Some(description))
+            .example(Some(example))
+            .build(),
+    )
+}
+
+/// Headers on every partner response.
+fn common_headers(r: &mut Response) {
+    let h = &mut r.headers;
+    h.insert(
+        "X-Request-Id".into(),
+        header(
+            "The request's id (yours if you sent a valid one): quote it when reporting a problem",
+            string_schema(),
+            json!("6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f"),
+        ),
+    );
+    h.insert(
+        "RateLimit-Policy".into(),
+        header("Your quota (IETF httpapi-ratelimit-headers): `\"partner\";q=<burst>;w=<seconds to refill>`", string_schema(), json!("\"partner\";q=100;w=2")),
+    );
+    h.insert(
+        "RateLimit".into(),
+        header(
+            "What is left of it: `\"partner\";r=<remaining>;t=<seconds until full>`",
+            string_schema(),
+            json!("\"partner\";r=99;t=1"),
+        ),
+    );
+    h.insert(
+        "RateLimit-Limit".into(),
+        header(
+            "Requests allowed in a burst (earlier draft's field)",
+            integer_schema(),
+            json!(100),
+        ),
+    );
+    h.insert(
+        "RateLimit-Remaining".into(),
+        header(
+            "Requests left in the burst (earlier draft's field)",
+            integer_schema(),
+            json!(99),
+        ),
+    );
+    h.insert(
+        "RateLimit-Reset".into(),
+        header(
+            "Seconds until the burst is full again (earlier draft's field)",
+            integer_schema(),
+            json!(1),
+        ),
+    );
+}
+
+fn success_headers(r: &mut Response, weak: bool) {
+    let (description, example) = if weak {
+        ("Weak validator of the page (its body carries a fresh cursor): send it as `If-None-Match`", json!("W/\"q1w2e3r4t5y6u7i8o9p0aa\""))
+    } else {
+        (
+            "Validator of the body: send it as `If-None-Match`",
+            json!("\"q1w2e3r4t5y6u7i8o9p0aa\""),
+        )
+    };
+    r.headers
+        .insert("ETag".into(), header(description, string_schema(), example));
+    r.headers.insert(
+        "Content-Language".into(),
+        header(
+            "The language of the labels",
+            string_schema(),
+            json!("en-US"),
+        ),
+    );
+}
+
+fn problem_examples(status: &str) -> Vec<(&'static str, Value)> {
+    types::ALL
+        .iter()
+        .filter(|t| t.status.as_str() == status)
+        .map(|t: &&ProblemType| (t.slug, problem_example(t)))
+        .collect()
+}
+
+fn problem_example(t: &ProblemType) -> Value {
+    let mut v = json!({
+        "type": format!("https://gateway.example.com/problems/{}", t.slug),
+        "title": t.title,
+        "status": t.status.as_u16(),
+        "detail": example_detail(t.slug),
+        "instance": "/v1/recruiting-requests",
+        "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
+    });
+    if t.slug == "invalid-parameter" {
+        v["errors"] = json!([{"pointer": "#/page_size", "detail": "must be between 1 and 200"}]);
+    }
+    v
+}
+
+fn example_detail(slug: &str) -> &'static str {
+    match slug {
+        "invalid-parameter" => "page_size must be between 1 and 200",
+        "bad-request" => "the cursor is not valid for this listing",
+        "unauthorized" => "the access token is invalid or expired",
+        "missing-scope" => "this route needs the scope `recruiting-requests:read`, which your token does not carry",
+        "origin-not-allowed" => "this origin is not allowed for this client",
+        "not-found" => "no recruiting request with this id",
+        "not-acceptable" => "this route answers application/json",
+        "cursor-expired" => "the cursor has expired; restart the listing without a cursor",
+        "rate-limited" => "rate limit exceeded; retry after 1 s",
+        "upstream-throttled" => "the HR system is throttling requests; retry after 5 s",
+        "upstream-misconfigured" => "the HR system refused the gateway's credentials or permissions; the operator has been told (see /readyz)",
+        "upstream-failed" => "the HR system answered with an error; retry later, and report the request_id if it persists",
+        "upstream-unavailable" => "the HR system is unavailable; retry later",
+        "upstream-timeout" => "the HR system did not answer in time; retry later",
+        _ => "see the type's page",
+    }
+}
+
+/// The responses and headers every partner route shares, added to each operation here rather than
+/// repeated in each annotation (so a new route cannot forget one).
+struct CommonResponses;
+
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{Content, Ref, RefOr, Required, Response};
-
-        let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
-        let header = |name: &str, description: &str| {
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::String),
-                ))
-                .build()
-        };
         for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
             let Some(op) = item.get.as_mut() else {
                 continue;
             };
-            let params = op.parameters.get_or_insert_with(Vec::new);
-            let has = |params: &Vec<utoipa::openapi::path::Parameter>, n: &str| {
-                params.iter().any(|p| p.name.eq_ignore_ascii_case(n))
-            };
-            let pages = has(params, "cursor");
-            if !has(params, "Accept-Language") {
-                params.push(header("Accept-Language", "en-US (default) or nb-NO"));
-            }
-            if !has(params, "If-None-Match") {
-                params.push(header(
-                    "If-None-Match",
-                    "An ETag from an earlier answer: 304 when the body is unchanged",
-                ));
-            }
-            let mut errors: Vec<(&str, &str)> = PROBLEM_RESPONSES.to_vec();
-            if path.contains('{') {
-                errors.push(("404", "Not found, or not visible to this partner"));
-            }
-            if pages {
-                errors.push(("410", "The cursor has expired: restart the listing"));
-            }
-            let responses = &mut op.responses.responses;
-            responses
-                .entry("304".to_string())
-                .or_insert_with(|| RefOr::T(Response::new("Not modified (If-None-Match)")));
-            for (status, description) in errors {
-                let entry = responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| RefOr::T(Response::new(description)));
-                if let RefOr::T(r) = entry {
-                    r.content.clear();
-                    r.content
-                        .insert(crate::problem::PROBLEM_JSON.to_string(), problem());
-                }
-            }
+            complete_operation(path, op);
         }
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "ats-gateway partner API", version = "1", description = "Clean REST over the Dynamics 365 HR ATS integration API. Errors are RFC 9457 problem+json; lists are cursor-paged."),
-    paths(
-        recruiting_requests::list,
-        recruiting_requests::get,
-        candidates::list,
-        candidates::get,
-        reference::list_option_sets,
-        reference::get_option_set,
-        reference::get_lookup_list,
-        crate::auth::token_endpoint::token,
-    ),
-    components(schemas(
-        crate::model::recruiting_request::RecruitingRequest,
-        crate::model::recruiting_request::Position,
-        crate::model::recruiting_request::Skill,
-        crate::model::recruiting_request::Education,
-        crate::model::recruiting_request::Location,
-        crate::model::recruiting_request::Compensation,
-        crate::resolve::lookups::LookupRef,
-        crate::resolve::options::OptionValue,
-        reference::OptionSet,
-        recruiting_requests::RecruitingRequestPage,
-        crate::model::candidate::Candidate,
-        crate::model::candidate::Person,
-        crate::model::candidate::PersonEducation,
-        crate::model::candidate::PersonExperience,
-        crate::model::candidate::PersonAddress,
-        crate::model::candidate::PersonContact,
-        crate::model::candidate::PersonSkill,
-        crate::model::candidate::PersonCertificate,
-        crate::model::candidate::PersonScreening,
-        crate::model::candidate::PersonIdentification,
-        candidates::CandidatePage,
-        crate::problem::Problem,
-        crate::problem::FieldError,
-        crate::auth::token_endpoint::TokenRequest,
-        crate::auth::token_endpoint::TokenResponse,
-        crate::auth::token_endpoint::TokenError,
-    )),
-    modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "recruiting-requests"), (name = "candidates"), (name = "reference"), (name = "auth"))
-)]
-pub struct ApiDoc;
-
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+fn request_header(
+    name: &str,
+    description: &str,
+    example: &str,
+) -> RefOr<utoipa::openapi::path::Parameter> {
+    RefOr::T(
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(string_schema()))
+            .example(Some(json!(example)))
+            .build(),
+    )
 }
 
-pub fn document_json() -> String {
-    document().to_pretty_json().unwrap_or_else(|_| "{}".into())
+fn complete_operation(path: &str, op: &mut Operation) {
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    let pages = params
+        .iter()
+        .any(|p| matches!(p, RefOr::T(p) if p.name == "cursor"));
+    params.push(request_header(
+        "Accept-Language",
+        "Language of labels: en-US (default) or nb-NO",
+        "nb-NO",
+    ));
+    params.push(request_header(
+        "If-None-Match",
+        "An ETag from an earlier answer: 304 when unchanged",
+        "\"q1w2e3r4t5y6u7i8o9p0aa\"",
+    ));
+    let mut errors: Vec<(&str, &str)> = PROBLEM_RESPONSES.to_vec();
+    if path.contains('{') {
+        errors.push(("404", "Not found, or not visible to this partner"));
+    }
+    if pages {
+        errors.push((
+            "400",
+            "Invalid parameter, or a cursor that is not valid for this listing",
+        ));
+        errors.push(("410", "The cursor has expired: restart the listing"));
+    }
+    let responses = &mut op.responses.responses;
+    if let Some(RefOr::T(ok)) = responses.get_mut("200") {
+        common_headers(ok);
+        success_headers(ok, pages);
+    }
+    let mut not_modified = Response::new("Not modified: the `If-None-Match` ETag still matches");
+    common_headers(&mut not_modified);
+    success_headers(&mut not_modified, pages);
+    responses.insert("304".into(), RefOr::T(not_modified));
+    for (status, description) in errors {
+        let mut r = Response::new(description);
+        let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
+        for (name, value) in problem_examples(status) {
+            content.examples.insert(
+                name.to_string(),
+                RefOr::T(
+                    utoipa::openapi::example::ExampleBuilder::new()
+                        .summary(types::by_slug(name).map_or("", |t| t.title))
+                        .value(Some(value))
+                        .build(),
+                ),
+            );
+        }
+        r.content
+            .insert(PROBLEM_JSON.to_string(), RefOr::T(content));
+        common_headers(&mut r);
+        if matches!(status, "429" | "503") {
+            r.headers.insert(
+                "Retry-After".into(),
+                header(
+                    "Seconds to wait before retrying",
+                    integer_schema(),
+                    json!(1),
+                ),
+            );
+        }
+        if status == "401" {
+            r.headers.insert(
+                "WWW-Authenticate".into(),
+                header("The Bearer challenge (RFC 6750)", string_schema(), json!("Bearer realm=\"ats-gateway\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"")),
+            );
+        }
+        responses.insert(status.to_string(), RefOr::T(r));
+    }
 }
-
-/// A self-contained docs page (no CDN: it must work offline) that lists the routes from /openapi.json.
-pub const DOCS_HTML: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ats-gateway API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code{background:#f3f3f3;padding:0 .2rem}.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.6rem}
-.m{font-weight:bold;text-transform:uppercase;margin-right:.5rem}</style></head>
-<body><h1>ats-gateway partner API</h1><p>Machine-readable: <a href="/openapi.json">/openapi.json</a>.
-Errors: <a href="/problems/invalid-parameter">/problems/…</a>.</p><div id="ops">Loading…</div>
-<script>
-fetch('/openapi.json').then(r=>r.json()).then(doc=>{const el=document.getElementById('ops');el.innerHTML='';
-for(const [path,item] of Object.entries(doc.paths)){for(const [m,op] of Object.entries(item)){
-const d=document.createElement('div');d.className='op';
-const scopes=(op.security||[]).flatMap(s=>Object.values(s).flat()).join(', ');
-const params=(op.parameters||[]).map(p=>`<li><code>${p.name}</code> (${p.in}) ${p.description||''}</li>`).join('');
-d.innerHTML=`<div><span class="m">${m}</span><code>${path}</code></div><p>${op.summary||op.description||''}</p>`+
-(scopes?`<p>Scope: <code>${scopes}</code></p>`:'')+(params?`<ul>${params}</ul>`:'');el.appendChild(d);}}});
-</script></body></html>"#;

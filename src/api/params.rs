@@ -1,141 +1,320 @@
-//! Strict query-string parsing shared by list routes: unknown or repeated parameters are 400 with the
-//! parameter named, so a partner's typo never silently widens a query.
+//! Query parameters, declared once per route as a struct deriving both `Deserialize` (parsing) and
+//! `IntoParams` (the OpenAPI parameters). [`StrictQuery`] refuses what the struct does not declare:
+//! unknown, repeated or empty parameters are a 400 naming the parameter, so a partner's typo never
+//! silently widens a query. Value types ([`PageSize`], [`List`], [`Code`], …) carry the 400 message
+//! of their own check.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+use utoipa::openapi::path::ParameterIn;
+use utoipa::IntoParams;
 
 use crate::problem::ApiError;
 
-pub struct Params(BTreeMap<String, String>);
+/// The query string parsed into `T`, strictly. Use `StrictQuery<NoParams>` on routes without any.
+pub struct StrictQuery<T>(pub T);
 
-impl Params {
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
-        let mut map = BTreeMap::new();
-        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-            if !allowed.contains(&k.as_ref()) {
-                return Err(ApiError::param(
-                    &k,
-                    format!(
-                        "is not a parameter of this route (allowed: {})",
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-            if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(ApiError::param(&k, "is given more than once"));
-            }
-        }
-        Ok(Self(map))
-    }
+impl<S, T> FromRequestParts<S> for StrictQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + IntoParams + Send,
+{
+    type Rejection = ApiError;
 
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// Comma-separated list, each item trimmed, no empties. Given but empty (`status=`, `status=,`,
-    /// `status=%20`) is a 400: silently dropping the filter would widen the query.
-    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        let Some(v) = self.0.get(name) else {
-            return Ok(None);
-        };
-        let items: Vec<String> = v
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        if items.is_empty() {
-            return Err(ApiError::param(name, "must list at least one value"));
-        }
-        Ok(Some(items))
-    }
-
-    pub fn page_size(&self, default: u32, max: u32) -> Result<u32, ApiError> {
-        match self.get("page_size") {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::param("page_size", format!("must be between 1 and {max}"))
-                }),
-        }
-    }
-
-    /// Every parameter but the cursor, for the cursor fingerprint.
-    pub fn shape(&self) -> Vec<(&str, String)> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k.as_str() != "cursor")
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect()
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parse(parts.uri.query().unwrap_or("")).map(StrictQuery)
     }
 }
 
-/// A bounded free-text value: no control characters, at most `max` characters.
-pub fn text(name: &str, v: &str, max: usize) -> Result<String, ApiError> {
-    if v.chars().count() > max {
-        return Err(ApiError::param(
-            name,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(ApiError::param(name, "must not contain control characters"));
-    }
-    Ok(v.to_string())
+/// Names `T` documents as query parameters: the allowed ones.
+fn declared<T: IntoParams>() -> Vec<String> {
+    T::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .filter(|p| p.parameter_in == ParameterIn::Query)
+        .map(|p| p.name)
+        .collect()
 }
 
-/// A readable code (company, job id, department number): letters, digits, space and `-_./`, ≤ 40 chars.
-pub fn code(name: &str, v: &str) -> Result<String, ApiError> {
-    let ok = !v.is_empty()
-        && v.len() <= 40
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " -_./".contains(c));
-    if ok {
+pub fn parse<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, ApiError> {
+    let allowed = declared::<T>();
+    let mut seen = HashSet::new();
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        if !allowed.iter().any(|a| *a == k) {
+            let detail = if allowed.is_empty() {
+                "is not a parameter of this route (it takes none)".to_string()
+            } else {
+                format!(
+                    "is not a parameter of this route (allowed: {})",
+                    allowed.join(", ")
+                )
+            };
+            return Err(ApiError::param(&k, detail));
+        }
+        if !seen.insert(k.clone()) {
+            return Err(ApiError::param(&k, "is given more than once"));
+        }
+        // Present but empty would otherwise read as absent and widen the query.
+        if v.is_empty() {
+            return Err(ApiError::param(&k, "must not be empty"));
+        }
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let name = e.path().to_string();
+        ApiError::param(&name, e.into_inner().to_string())
+    })
+}
+
+/// For routes that take no query parameters: any parameter is refused.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoParams {}
+
+/// A value of one query parameter: its check and the message a partner reads when it fails.
+pub trait ParamValue: Sized {
+    fn parse(v: &str) -> Result<Self, String>;
+}
+
+impl ParamValue for String {
+    fn parse(v: &str) -> Result<Self, String> {
         Ok(v.to_string())
-    } else {
-        Err(ApiError::param(
-            name,
-            "must be a code of letters, digits, spaces or -_./ (at most 40)",
-        ))
     }
 }
+
+pub(crate) fn via_param_value<'de, D: Deserializer<'de>, T: ParamValue>(
+    d: D,
+) -> Result<T, D::Error> {
+    let s = String::deserialize(d)?;
+    T::parse(&s).map_err(D::Error::custom)
+}
+
+/// Implements `Deserialize` through [`ParamValue`], so serde reports the value's own message.
+macro_rules! deserialize_via_param_value {
+    ($($t:ty),*) => {$(
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::api::params::via_param_value(d)
+            }
+        }
+    )*};
+}
+pub(crate) use deserialize_via_param_value;
+
+/// A fixed set of values: one declaration gives the Rust enum, its parsing (with `$hint` as the
+/// message for any other value) and its OpenAPI schema (`enum` of the strings, described by `$doc`).
+macro_rules! param_enum {
+    ($name:ident, $doc:literal, $hint:expr, { $($var:ident = $s:literal),* $(,)? }) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $(#[doc = $s] $var,)*
+        }
+        impl $crate::api::params::ParamValue for $name {
+            fn parse(v: &str) -> Result<Self, String> {
+                match v {
+                    $($s => Ok(Self::$var),)*
+                    other => Err(($hint)(other)),
+                }
+            }
+        }
+        $crate::api::params::deserialize_via_param_value!($name);
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($doc))
+                    .enum_values(Some([$($s),*]))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use param_enum;
+
+/// `page_size`: 1–200, default 50.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(pub u32);
+
+impl PageSize {
+    pub const MAX: u32 = 200;
+    pub const DEFAULT: u32 = 50;
+
+    pub fn or_default(v: Option<PageSize>) -> u32 {
+        v.map_or(Self::DEFAULT, |p| p.0)
+    }
+}
+
+impl ParamValue for PageSize {
+    fn parse(v: &str) -> Result<Self, String> {
+        v.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=Self::MAX).contains(n))
+            .map(PageSize)
+            .ok_or_else(|| format!("must be between 1 and {}", Self::MAX))
+    }
+}
+
+/// The most distinct values one list filter may carry: keeps the upstream `$filter` bounded.
+pub const MAX_LIST_VALUES: usize = 20;
+
+/// A comma-separated list: items trimmed, repeats dropped (first occurrence kept), at least one
+/// and at most [`MAX_LIST_VALUES`] distinct values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List<T>(pub Vec<T>);
+
+impl<T: ParamValue + PartialEq> ParamValue for List<T> {
+    fn parse(v: &str) -> Result<Self, String> {
+        let mut out: Vec<T> = Vec::new();
+        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let item = T::parse(item)?;
+            if !out.contains(&item) {
+                if out.len() == MAX_LIST_VALUES {
+                    return Err(format!("lists more than {MAX_LIST_VALUES} distinct values"));
+                }
+                out.push(item);
+            }
+        }
+        if out.is_empty() {
+            return Err("must list at least one value".into());
+        }
+        Ok(List(out))
+    }
+}
+
+impl<'de, T: ParamValue + PartialEq> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        via_param_value(d)
+    }
+}
+
+/// A readable code (company, job id, department number): letters, digits, space and `-_./`, ≤ 40
+/// characters. A GUID is one too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code(pub String);
+
+/// The OpenAPI pattern of [`Code`].
+pub const CODE_PATTERN: &str = "^[A-Za-z0-9 ._/-]{1,40}$";
+
+impl ParamValue for Code {
+    fn parse(v: &str) -> Result<Self, String> {
+        let ok = !v.is_empty()
+            && v.len() <= 40
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " -_./".contains(c));
+        if ok {
+            Ok(Code(v.to_string()))
+        } else {
+            Err("must be a code of letters, digits, spaces or -_./ (at most 40)".into())
+        }
+    }
+}
+
+/// A GUID (`3fa85f64-5717-4562-b3fc-2c963f66afa6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guid(pub uuid::Uuid);
+
+impl ParamValue for Guid {
+    fn parse(v: &str) -> Result<Self, String> {
+        uuid::Uuid::parse_str(v)
+            .map(Guid)
+            .map_err(|_| "must be a GUID".to_string())
+    }
+}
+
+/// Free text for a `contains` search: at most 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(pub String);
+
+/// The OpenAPI pattern of [`SearchText`] (no C0/C1 control characters).
+pub const SEARCH_TEXT_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$";
+
+impl ParamValue for SearchText {
+    fn parse(v: &str) -> Result<Self, String> {
+        if v.chars().count() > 100 {
+            return Err("must be at most 100 characters".into());
+        }
+        if v.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(SearchText(v.to_string()))
+    }
+}
+
+deserialize_via_param_value!(PageSize, Code, Guid, SearchText);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Debug, Deserialize, IntoParams)]
+    #[into_params(parameter_in = Query)]
+    struct Q {
+        #[param(value_type = Option<u32>)]
+        page_size: Option<PageSize>,
+        #[param(value_type = Option<String>)]
+        status: Option<List<String>>,
+        #[param(value_type = Option<String>)]
+        company: Option<Code>,
+        #[param(value_type = Option<String>)]
+        q: Option<SearchText>,
+    }
+
+    fn detail(e: ApiError) -> (String, String) {
+        match e {
+            ApiError::InvalidParameter { name, detail } => (name, detail),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     #[test]
     fn strictness() {
-        assert!(Params::parse(Some("page_size=10&sort=number"), &["page_size", "sort"]).is_ok());
-        assert!(Params::parse(Some("pagesize=10"), &["page_size"]).is_err());
-        assert!(Params::parse(Some("page_size=1&page_size=2"), &["page_size"]).is_err());
-        let p = Params::parse(Some("page_size=0"), &["page_size"]).expect("parse");
-        assert!(p.page_size(50, 200).is_err());
-        let p = Params::parse(Some("page_size=201"), &["page_size"]).expect("parse");
-        assert!(p.page_size(50, 200).is_err());
-        let p = Params::parse(Some("page_size=abc"), &["page_size"]).expect("parse");
-        assert!(p.page_size(50, 200).is_err());
-        let p = Params::parse(None, &["page_size"]).expect("parse");
-        assert_eq!(p.page_size(50, 200).ok(), Some(50));
-        assert!(code("company", "usmf").is_ok());
-        assert!(code("company", "us'mf").is_err());
-        assert!(code("company", "").is_err());
-        assert!(text("q", "a\nb", 10).is_err());
-        assert!(text("q", &"x".repeat(11), 10).is_err());
-        for raw in ["status=", "status=,", "status=%20", "status=%20,%20,"] {
-            let p = Params::parse(Some(raw), &["status"]).expect("parse");
-            assert!(p.list("status").is_err(), "{raw}");
+        let q: Q = parse("page_size=10&status=a,%20b,,a&company=usmf").expect("parse");
+        assert_eq!(q.page_size, Some(PageSize(10)));
+        assert_eq!(q.status, Some(List(vec!["a".into(), "b".into()])));
+        assert_eq!(q.company, Some(Code("usmf".into())));
+        assert_eq!(q.q, None);
+        let q: Q = parse("").expect("empty");
+        assert_eq!(PageSize::or_default(q.page_size), 50);
+        for (raw, name) in [
+            ("pagesize=10", "pagesize"),
+            ("page_size=1&page_size=2", "page_size"),
+            ("page_size=0", "page_size"),
+            ("page_size=201", "page_size"),
+            ("page_size=abc", "page_size"),
+            ("page_size=", "page_size"),
+            ("company=us'mf", "company"),
+            ("company=", "company"),
+            ("q=a%0Ab", "q"),
+            ("status=", "status"),
+            ("status=,", "status"),
+            ("status=%20", "status"),
+            ("status=%20,%20,", "status"),
+        ] {
+            let e = parse::<Q>(raw).expect_err(raw);
+            assert_eq!(detail(e).0, name, "{raw}");
         }
-        let p = Params::parse(Some("status=a,%20b,"), &["status"]).expect("parse");
-        assert_eq!(
-            p.list("status").ok().flatten(),
-            Some(vec!["a".to_string(), "b".to_string()])
-        );
-        let p = Params::parse(None, &["status"]).expect("parse");
-        assert!(matches!(p.list("status"), Ok(None)));
+        let (_, d) = detail(parse::<Q>("page_size=0").expect_err("0"));
+        assert_eq!(d, "must be between 1 and 200");
+        let (_, d) = detail(parse::<Q>("pagesize=1").expect_err("unknown"));
+        assert!(d.contains("allowed: page_size, status, company, q"), "{d}");
+        let (_, d) = detail(parse::<NoParams>("x=1").expect_err("none"));
+        assert!(d.contains("takes none"), "{d}");
+    }
+
+    #[test]
+    fn lists_are_deduplicated_and_bounded() {
+        let many = vec!["active"; 3000].join(",");
+        let q: Q = parse(&format!("status={many}")).expect("repeats collapse");
+        assert_eq!(q.status, Some(List(vec!["active".into()])));
+        let distinct: Vec<String> = (0..=MAX_LIST_VALUES).map(|i| format!("s{i}")).collect();
+        let (name, d) =
+            detail(parse::<Q>(&format!("status={}", distinct.join(","))).expect_err("too many"));
+        assert_eq!(name, "status");
+        assert!(d.contains("more than 20"), "{d}");
     }
 }

@@ -4,10 +4,12 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::listing;
-use super::params::{code, text, Params};
+use super::params::{param_enum, Code, List, NoParams, PageSize, SearchText, StrictQuery};
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
@@ -17,60 +19,117 @@ use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 
-const LIST_PARAMS: &[&str] = &[
-    "status",
-    "company",
-    "department",
-    "job",
-    "modified_since",
-    "q",
-    "sort",
-    "page_size",
-    "cursor",
-    "expand",
-];
+/// Query parameters of `GET /v1/recruiting-requests`: parsed by `StrictQuery`, documented from
+/// the same declaration.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Comma-separated status keys, e.g. `active,in_review` (labels: /v1/option-sets/recruiting-request-status).
+    /// Repeated keys count once; at most 20 distinct.
+    #[param(value_type = Option<Vec<RecruitingRequestStatusKey>>, style = Form, explode = false, min_items = 1, max_items = 20)]
+    status: Option<List<String>>,
+    /// Legal entity code, e.g. `usmf`.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
+    company: Option<Code>,
+    /// Department id (GUID) or number: requests with a position in it.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "000163")]
+    department: Option<Code>,
+    /// Job id (GUID) or job code.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "Assembler")]
+    job: Option<Code>,
+    /// Text contained in the description (at most 100 characters).
+    #[param(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", example = "engineer")]
+    q: Option<SearchText>,
+    /// Not supported: always 400, because the recruiting request table (a virtual table over HR)
+    /// has no modification timestamp and no change tracking; filter by status instead.
+    #[param(value_type = Option<String>, format = DateTime)]
+    modified_since: Option<String>,
+    /// Sort field; prefix `-` for descending. Default `number`.
+    #[param(value_type = Option<Sort>)]
+    sort: Option<Sort>,
+    /// Page size, 1–200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]
+    page_size: Option<PageSize>,
+    /// Opaque cursor from `next_cursor`; send the same filters with it.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+    /// Child collections to include, comma-separated.
+    #[param(value_type = Option<Vec<ExpandItem>>, style = Form, explode = false, min_items = 1)]
+    expand: Option<List<ExpandItem>>,
+}
+
+/// Recruiting request status keys (the `key` of /v1/option-sets/recruiting-request-status).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecruitingRequestStatusKey {
+    Draft,
+    InReview,
+    Pending,
+    Canceled,
+    Denied,
+    Active,
+    Closed,
+}
+
+param_enum!(
+    Sort,
+    "Sort order of a recruiting request list: a field, prefixed `-` for descending.",
+    |_| "must be one of number, estimated_start_date, description, status (prefix - for descending)".to_string(),
+    {
+        Number = "number",
+        NumberDesc = "-number",
+        EstimatedStartDate = "estimated_start_date",
+        EstimatedStartDateDesc = "-estimated_start_date",
+        Description = "description",
+        DescriptionDesc = "-description",
+        Status = "status",
+        StatusDesc = "-status",
+    }
+);
+
+impl Sort {
+    fn column(self) -> (&'static str, Order) {
+        use Sort::*;
+        match self {
+            Number => ("mshr_recruitingrequestid", Order::Asc),
+            NumberDesc => ("mshr_recruitingrequestid", Order::Desc),
+            EstimatedStartDate => ("mshr_estimatedstartdate", Order::Asc),
+            EstimatedStartDateDesc => ("mshr_estimatedstartdate", Order::Desc),
+            Description => ("mshr_description", Order::Asc),
+            DescriptionDesc => ("mshr_description", Order::Desc),
+            Status => ("mshr_status", Order::Asc),
+            StatusDesc => ("mshr_status", Order::Desc),
+        }
+    }
+}
+
+param_enum!(
+    ExpandItem,
+    "A child collection `expand` can include.",
+    |v: &str| format!("`{v}` is not expandable (positions, skills, education, location)"),
+    {
+        Positions = "positions",
+        Skills = "skills",
+        Education = "education",
+        Location = "location",
+    }
+);
 
 /// Requests matched by a department filter are looked up first (positions carry the department);
 /// beyond this many, the filter is too broad to pass on as one `In`.
 const MAX_DEPARTMENT_MATCHES: usize = 300;
 
-fn parse_embed(v: Option<&str>) -> Result<Embed, ApiError> {
+fn embed_of(items: Option<&List<ExpandItem>>) -> Embed {
     let mut e = Embed::default();
-    for item in v
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    for item in items.map_or(&[][..], |l| &l.0[..]) {
         match item {
-            "positions" => e.positions = true,
-            "skills" => e.skills = true,
-            "education" => e.education = true,
-            "location" => e.location = true,
-            other => {
-                return Err(ApiError::param(
-                    "expand",
-                    format!("`{other}` is not expandable (positions, skills, education, location)"),
-                ))
-            }
+            ExpandItem::Positions => e.positions = true,
+            ExpandItem::Skills => e.skills = true,
+            ExpandItem::Education => e.education = true,
+            ExpandItem::Location => e.location = true,
         }
     }
-    Ok(e)
-}
-
-fn sort_of(v: Option<&str>) -> Result<(&'static str, Order), ApiError> {
-    let v = v.unwrap_or("number");
-    let (field, order) = v
-        .strip_prefix('-')
-        .map_or((v, Order::Asc), |f| (f, Order::Desc));
-    let col = match field {
-        "number" => "mshr_recruitingrequestid",
-        "estimated_start_date" => "mshr_estimatedstartdate",
-        "description" => "mshr_description",
-        "status" => "mshr_status",
-        _ => return Err(ApiError::param("sort", "must be one of number, estimated_start_date, description, status (prefix - for descending)")),
-    };
-    Ok((col, order))
+    e
 }
 
 fn with_children(mut q: Query, embed: Embed) -> Query {
@@ -105,22 +164,22 @@ pub fn company_limit(principal: &Principal) -> Option<Filter> {
 
 async fn list_query(
     st: &AppState,
-    p: &Params,
+    p: &ListParams,
     principal: &Principal,
     embed: Embed,
 ) -> Result<Query, ApiError> {
     let mut filters = Vec::new();
-    if p.get("modified_since").is_some() {
+    if p.modified_since.is_some() {
         return Err(ApiError::param(
             "modified_since",
             "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; use GET /v1/changes when available, or filter by status",
         ));
     }
-    if let Some(keys) = p.list("status")? {
+    if let Some(keys) = &p.status {
         let set = st.options.get(rr::OS_STATUS).await?;
         let mut codes = Vec::new();
-        for k in keys {
-            let opt = set.by_key(&k).ok_or_else(|| {
+        for k in &keys.0 {
+            let opt = set.by_key(k).ok_or_else(|| {
                 ApiError::param(
                     "status",
                     format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
@@ -130,26 +189,26 @@ async fn list_query(
         }
         filters.push(Filter::is_in("mshr_status", codes));
     }
-    if let Some(c) = p.get("company") {
+    if let Some(Code(c)) = &p.company {
         filters.push(Filter::eq(
             "mshr_dataareaid",
-            Literal::Str(code("company", c)?.to_lowercase()),
+            Literal::Str(c.to_lowercase()),
         ));
     }
-    if let Some(j) = p.get("job") {
+    if let Some(Code(j)) = &p.job {
         filters.push(match Uuid::parse_str(j) {
             Ok(id) => Filter::eq("_mshr_fk_job_id_value", Literal::Guid(id)),
-            Err(_) => Filter::eq("mshr_jobid", Literal::Str(code("job", j)?)),
+            Err(_) => Filter::eq("mshr_jobid", Literal::Str(j.clone())),
         });
     }
-    if let Some(d) = p.get("department") {
+    if let Some(Code(d)) = &p.department {
         filters.push(department_filter(st, d).await?);
     }
-    if let Some(q) = p.get("q") {
-        filters.push(Filter::contains("mshr_description", text("q", q, 100)?));
+    if let Some(SearchText(q)) = &p.q {
+        filters.push(Filter::contains("mshr_description", q.clone()));
     }
     filters.extend(company_limit(principal));
-    let (col, order) = sort_of(p.get("sort"))?;
+    let (col, order) = p.sort.unwrap_or(Sort::Number).column();
     let mut query = Query::new(rr::SET)
         .select(rr::SELECT)
         .filter_opt(Filter::all(filters))
@@ -165,7 +224,7 @@ async fn list_query(
 async fn department_filter(st: &AppState, d: &str) -> Result<Filter, ApiError> {
     let dep = match Uuid::parse_str(d) {
         Ok(id) => Department::Id(id),
-        Err(_) => Department::Number(code("department", d)?),
+        Err(_) => Department::Number(d.to_string()),
     };
     let found = st.lookups.departments.requests(dep).await?;
     if found.ids.len() > MAX_DEPARTMENT_MATCHES || found.truncated {
@@ -208,42 +267,37 @@ pub async fn render(
         .collect())
 }
 
+/// List recruiting requests
+///
+/// A page of the recruiting requests of your companies, newest filters first applied upstream.
+/// Labels follow `Accept-Language`; `expand` adds child collections. Page with `next_cursor`.
 #[utoipa::path(
     get, path = "/v1/recruiting-requests", tag = "recruiting-requests",
-    params(
-        ("status" = Option<String>, Query, description = "Comma-separated status keys, e.g. `active,in_review` (see /v1/option-sets/recruiting-request-status)"),
-        ("company" = Option<String>, Query, description = "Legal entity code, e.g. `usmf`"),
-        ("department" = Option<String>, Query, description = "Department id (GUID) or number: requests with a position in it"),
-        ("job" = Option<String>, Query, description = "Job id (GUID) or job code"),
-        ("q" = Option<String>, Query, description = "Text contained in the description"),
-        ("modified_since" = Option<String>, Query, description = "Not supported: always 400, because the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; filter by status instead"),
-        ("sort" = Option<String>, Query, description = "number | estimated_start_date | description | status; prefix `-` for descending"),
-        ("page_size" = Option<u32>, Query, description = "1–200, default 50"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from `next_cursor`"),
-        ("expand" = Option<String>, Query, description = "positions,skills,education,location"),
-        ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO"),
-    ),
+    operation_id = "listRecruitingRequests",
+    params(ListParams),
     responses(
         (status = 200, description = "A page of recruiting requests", body = RecruitingRequestPage),
-        (status = 400, description = "Invalid parameter", content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", content_type = "application/problem+json"),
-        (status = 403, description = "Missing scope", content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["recruiting-requests:read"]))
+    security(("bearer" = ["recruiting-requests:read"]), ("oauth2" = ["recruiting-requests:read"]))
 )]
 pub async fn list(
     State(st): State<App>,
     principal: Principal,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    StrictQuery(p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
-    let p = Params::parse(raw.as_deref(), LIST_PARAMS)?;
-    let page_size = p.page_size(50, 200)?;
-    let embed = parse_embed(p.get("expand"))?;
-    let (page, key) = listing::fetch_page(&st, &principal, &p, page_size, || {
-        list_query(&st, &p, &principal, embed)
-    })
+    let page_size = PageSize::or_default(p.page_size);
+    let embed = embed_of(p.expand.as_ref());
+    let (page, key) = listing::fetch_page(
+        &st,
+        &principal,
+        raw.as_deref().unwrap_or(""),
+        p.cursor.as_deref(),
+        page_size,
+        || list_query(&st, &p, &principal, embed),
+    )
     .await?;
     let data = render(&st, &page.rows, embed, lang).await?;
     listing::respond_page(&st, &headers, &key, data, page.next_link.as_deref(), lang)
@@ -258,21 +312,25 @@ pub struct RecruitingRequestPage {
     pub has_more: bool,
 }
 
+/// Get a recruiting request
+///
+/// One recruiting request with all its child collections (positions, skills, education, location).
+/// 404 when it does not exist or belongs to a company you may not see.
 #[utoipa::path(
     get, path = "/v1/recruiting-requests/{id}", tag = "recruiting-requests",
-    params(("id" = Uuid, Path, description = "Recruiting request id"), ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO")),
+    operation_id = "getRecruitingRequest",
+    params(("id" = Uuid, Path, description = "Recruiting request id")),
     responses(
         (status = 200, description = "The request with positions, skills, education and location", body = RecruitingRequest),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such request visible to this partner", content_type = "application/problem+json"),
     ),
-    security(("bearer" = ["recruiting-requests:read"]))
+    security(("bearer" = ["recruiting-requests:read"]), ("oauth2" = ["recruiting-requests:read"]))
 )]
 pub async fn get(
     State(st): State<App>,
     principal: Principal,
     headers: HeaderMap,
     Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
@@ -310,19 +368,21 @@ mod tests {
 
     #[test]
     fn embed_and_sort_parsing() {
+        let p: ListParams =
+            crate::api::params::parse("expand=positions,%20skills&sort=-number").expect("parse");
         assert_eq!(
-            parse_embed(Some("positions, skills")).ok(),
-            Some(Embed {
+            embed_of(p.expand.as_ref()),
+            Embed {
                 positions: true,
                 skills: true,
                 ..Default::default()
-            })
+            }
         );
-        assert!(parse_embed(Some("salary")).is_err());
         assert!(matches!(
-            sort_of(Some("-number")),
-            Ok(("mshr_recruitingrequestid", Order::Desc))
+            p.sort.map(Sort::column),
+            Some(("mshr_recruitingrequestid", Order::Desc))
         ));
-        assert!(sort_of(Some("mshr_status")).is_err());
+        assert!(crate::api::params::parse::<ListParams>("expand=salary").is_err());
+        assert!(crate::api::params::parse::<ListParams>("sort=mshr_status").is_err());
     }
 }

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::params::Params;
+use super::params::{NoParams, StrictQuery};
 use super::respond::{self, ListPage};
 use crate::app::{App, AppState};
 use crate::auth::Principal;
@@ -75,6 +75,36 @@ pub const LOOKUP_LISTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A path parameter whose OpenAPI `enum` is the names of a table (the table stays the one
+/// declaration; the handler answers 404 for other names).
+macro_rules! name_enum {
+    ($(#[$m:meta])* $name:ident, $table:expr) => {
+        $(#[$m])*
+        pub struct $name;
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($table.iter().map(|(n, _)| *n)))
+                    .into()
+            }
+        }
+        impl ToSchema for $name {}
+    };
+}
+
+name_enum!(
+    /// The name of an option set.
+    OptionSetName,
+    OPTION_SETS
+);
+name_enum!(
+    /// The name of a reference list.
+    ReferenceListName,
+    LOOKUP_LISTS
+);
+
+/// An option set's values: stable `key`, numeric `code`, `label` in the caller's language.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OptionSet {
     pub name: String,
@@ -95,12 +125,41 @@ async fn option_set(
     })
 }
 
+/// `{data: [...], next_cursor: null, has_more: false}`: every option set (one page).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the `ListPage<OptionSet>` the handler sends
+pub struct OptionSetPage {
+    pub data: Vec<OptionSet>,
+    /// Always null: one page holds all.
+    pub next_cursor: Option<String>,
+    /// Always false.
+    pub has_more: bool,
+}
+
+/// `{data: [...], next_cursor: null, has_more: false}`: a whole reference list (one page).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the `ListPage<LookupRef>` the handler sends
+pub struct LookupPage {
+    pub data: Vec<LookupRef>,
+    /// Always null: one page holds all.
+    pub next_cursor: Option<String>,
+    /// Always false.
+    pub has_more: bool,
+}
+
+/// List option sets
+///
+/// Every option set a partner needs to read or write recruiting requests and candidates, with
+/// each value's stable `key`, numeric `code` and `label` in the language of `Accept-Language`.
 #[utoipa::path(get, path = "/v1/option-sets", tag = "reference",
-    responses((status = 200, description = "Every option set with its values", body = Vec<OptionSet>)),
-    security(("bearer" = ["reference:read"])))]
+    operation_id = "listOptionSets",
+    params(NoParams),
+    responses((status = 200, description = "Every option set with its values (one page)", body = OptionSetPage)),
+    security(("bearer" = ["reference:read"]), ("oauth2" = ["reference:read"])))]
 pub async fn list_option_sets(
     State(st): State<App>,
     headers: HeaderMap,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let futs = OPTION_SETS
         .iter()
@@ -108,19 +167,28 @@ pub async fn list_option_sets(
     let all = futures::future::try_join_all(futs).await?;
     respond::json(
         &headers,
-        &serde_json::json!({ "data": all }),
+        &ListPage {
+            data: all,
+            next_cursor: None,
+            has_more: false,
+        },
         respond::lang_of(&headers),
     )
 }
 
+/// Get an option set
+///
+/// One option set's values: stable `key`, numeric `code`, `label` in the caller's language.
 #[utoipa::path(get, path = "/v1/option-sets/{name}", tag = "reference",
-    params(("name" = String, Path, description = "e.g. recruiting-request-status")),
-    responses((status = 200, description = "One option set", body = OptionSet), (status = 404, description = "Unknown option set", content_type = "application/problem+json")),
-    security(("bearer" = ["reference:read"])))]
+    operation_id = "getOptionSet",
+    params(("name" = OptionSetName, Path, description = "Option set name, e.g. `recruiting-request-status`"), NoParams),
+    responses((status = 200, description = "One option set", body = OptionSet)),
+    security(("bearer" = ["reference:read"]), ("oauth2" = ["reference:read"])))]
 pub async fn get_option_set(
     State(st): State<App>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let (name, set) = OPTION_SETS
         .iter()
@@ -199,18 +267,22 @@ pub async fn fetch_lookup_list(
         .map_err(|e| ApiError::from((*e).clone()))
 }
 
+/// Get a reference list
+///
+/// A whole lookup table as `{id, code, name}` items (skills, jobs, departments, …), limited to
+/// your companies where the table is per company. The ids are what lookups in other bodies carry.
 #[utoipa::path(get, path = "/v1/reference/{kind}", tag = "reference",
-    params(("kind" = String, Path, description = "skills, rating-levels, certificate-types, screening-types, education-degrees, education-levels, education-disciplines, education-institutions, departments, jobs, positions, identification-types, country-regions")),
-    responses((status = 200, description = "The whole list", body = ListPage<LookupRef>), (status = 404, description = "Unknown list", content_type = "application/problem+json")),
-    security(("bearer" = ["reference:read"])))]
+    operation_id = "getReferenceList",
+    params(("kind" = ReferenceListName, Path, description = "Which list"), NoParams),
+    responses((status = 200, description = "The whole list (one page)", body = LookupPage)),
+    security(("bearer" = ["reference:read"]), ("oauth2" = ["reference:read"])))]
 pub async fn get_lookup_list(
     State(st): State<App>,
     principal: Principal,
     headers: HeaderMap,
     Path(kind): Path<String>,
-    RawQuery(raw): RawQuery,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
     let logical = LOOKUP_LISTS
         .iter()
         .find(|(n, _)| *n == kind)

@@ -25,11 +25,13 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::FromRef;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use audit::record_upstream_call;
 pub use config::{
@@ -368,15 +370,29 @@ async fn reload_loop(
     }
 }
 
-/// `/oauth2/token` and `/.well-known/jwks.json`.
+/// `/oauth2/token` (documented in the OpenAPI document), `/.well-known/jwks.json` and
+/// `/.well-known/oauth-authorization-server` (RFC 8414 metadata).
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<AuthService>: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(token_endpoint::token))
+        .route("/.well-known/jwks.json", get(token_endpoint::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(token_endpoint::metadata),
+        )
+}
+
+/// [`routes`] as a plain router.
 pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Arc<AuthService>: FromRef<S>,
 {
-    Router::new()
-        .route("/oauth2/token", post(token_endpoint::token))
-        .route("/.well-known/jwks.json", get(token_endpoint::jwks))
+    routes().split_for_parts().0
 }
 
 /// Wraps partner routes: CORS (preflight answered without auth) → audit → authenticate → rate

@@ -109,17 +109,33 @@ pub struct TokenError {
     error_description: String,
 }
 
-/// Issues a partner access token (client credentials).
+/// Get an access token
+///
+/// OAuth 2.0 client credentials (RFC 6749 §4.4): authenticate with `client_id` and `client_secret`
+/// in the form, or with HTTP Basic. The token is a short-lived ES256 JWT carrying the granted
+/// scopes; request a subset with `scope`. Errors are RFC 6749 JSON, not problem+json.
 #[utoipa::path(
     post,
     path = "/oauth2/token",
     tag = "auth",
-    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    operation_id = "issueToken",
+    request_body(
+        content = TokenRequest,
+        content_type = "application/x-www-form-urlencoded",
+        example = json!({"grant_type": "client_credentials", "client_id": "acme-ats", "client_secret": "acme-demo-secret", "scope": "recruiting-requests:read reference:read"})
+    ),
     responses(
-        (status = 200, description = "A short-lived access token", body = TokenResponse),
-        (status = 400, description = "Malformed request, unsupported grant or scope", body = TokenError),
-        (status = 401, description = "Unknown client or wrong secret", body = TokenError),
-        (status = 503, description = "Too many token requests at once; retry after `Retry-After`", body = TokenError),
+        (status = 200, description = "A short-lived access token", body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`")),
+            example = json!({"access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln", "token_type": "Bearer", "expires_in": 900, "scope": "recruiting-requests:read reference:read"})),
+        (status = 400, description = "Malformed request, unsupported grant type or scope", body = TokenError,
+            example = json!({"error": "unsupported_grant_type", "error_description": "only grant_type=client_credentials is supported"})),
+        (status = 401, description = "Unknown client or wrong secret", body = TokenError,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"ats-gateway\"` when the client used HTTP Basic")),
+            example = json!({"error": "invalid_client", "error_description": "client authentication failed"})),
+        (status = 503, description = "Too many token requests at once; retry after `Retry-After`", body = TokenError,
+            headers(("Retry-After" = u64, description = "Seconds to wait")),
+            example = json!({"error": "temporarily_unavailable", "error_description": "too many token requests; retry shortly"})),
     )
 )]
 pub async fn token(
@@ -165,10 +181,8 @@ fn handle(auth: &AuthService, headers: &HeaderMap, body: &[u8]) -> Result<Respon
     let grant = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
-    if !matches!(
-        grant.as_str(),
-        "client_credentials" | "refresh_token" | "authorization_code" | "password"
-    ) {
+    // Refresh tokens, codes and passwords do not exist here: every other grant is unsupported.
+    if grant != "client_credentials" {
         return Err(OAuthError::new(
             "unsupported_grant_type",
             "only grant_type=client_credentials is supported",
@@ -182,22 +196,6 @@ fn handle(auth: &AuthService, headers: &HeaderMap, body: &[u8]) -> Result<Respon
     };
     if partner.disabled {
         return Err(refuse("unauthorized_client", "this client is disabled"));
-    }
-    match grant.as_str() {
-        "client_credentials" => {}
-        // We never issue refresh tokens, so any presented one is invalid.
-        "refresh_token" => {
-            return Err(refuse(
-                "invalid_grant",
-                "refresh tokens are not issued; request a new token with client_credentials",
-            ))
-        }
-        _ => {
-            return Err(refuse(
-                "unauthorized_client",
-                "this client may only use grant_type=client_credentials",
-            ))
-        }
     }
     let scopes = granted_scopes(&partner, form.get("scope").map(String::as_str))
         .map_err(|d| refuse("invalid_scope", &d))?;
@@ -349,6 +347,41 @@ fn granted_scopes(partner: &Partner, requested: Option<&str>) -> Result<BTreeSet
         return Err("this client has no scopes".into());
     }
     Ok(granted)
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414): where the token endpoint and the keys
+/// are, and what they support, so OAuth clients and docs UIs configure themselves.
+pub async fn metadata(
+    State(auth): State<Arc<AuthService>>,
+    public: Option<axum::Extension<crate::public_url::PublicUrl>>,
+    headers: HeaderMap,
+) -> Response {
+    let base = public.map_or_else(
+        || crate::public_url::base("", &headers),
+        |axum::Extension(p)| p.resolve(&headers),
+    );
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    // The tokens' `iss` when it is a URL (RFC 8414 §2), else the gateway's own base URL.
+    let issuer = match auth.settings.issuer.as_str() {
+        i if i.starts_with("https://") || i.starts_with("http://") => i.to_string(),
+        _ => base.clone(),
+    };
+    let mut resp = Json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": [],
+        "scopes_supported": scopes,
+        "service_documentation": format!("{base}/docs"),
+    }))
+    .into_response();
+    resp.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
 }
 
 pub async fn jwks(State(auth): State<Arc<AuthService>>) -> Response {

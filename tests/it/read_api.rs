@@ -365,6 +365,123 @@ async fn empty_list_filters_are_400_naming_the_parameter() {
     assert_eq!(bad_requests(&app).await, 0);
 }
 
+/// Every filter given but empty is refused naming it (not only lists): an empty
+/// `recruiting_request=` used to list every candidate.
+#[tokio::test]
+async fn every_empty_filter_is_400_naming_it() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    for (route, names) in [
+        (
+            LIST,
+            &[
+                "company",
+                "department",
+                "job",
+                "q",
+                "sort",
+                "page_size",
+                "cursor",
+                "expand",
+            ][..],
+        ),
+        (
+            "/v1/candidates",
+            &["company", "recruiting_request", "page_size", "cursor"][..],
+        ),
+    ] {
+        for name in names {
+            let r = app.get(&format!("{route}?{name}="), &t, None).await;
+            let p = assert_problem(r, 400).await;
+            assert_eq!(pointer(&p), format!("#/{name}"), "{route}?{name}=: {p}");
+        }
+    }
+    assert_eq!(bad_requests(&app).await, 0);
+}
+
+/// Detail and reference routes take no query parameters: any is refused, as on lists.
+#[tokio::test]
+async fn detail_routes_refuse_unknown_parameters() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (_, page) = app.get_json(&format!("{LIST}?page_size=1"), &t, None).await;
+    let id = page["data"][0]["id"].as_str().expect("id").to_string();
+    for path in [
+        format!("{LIST}/{id}?expand=positions"),
+        "/v1/candidates/3fa85f64-5717-4562-b3fc-2c963f66afa6?x=1".to_string(),
+        "/v1/option-sets?page_size=5".to_string(),
+        "/v1/option-sets/gender?lang=nb".to_string(),
+        "/v1/reference/skills?q=java".to_string(),
+    ] {
+        let p = assert_problem(app.get(&path, &t, None).await, 400).await;
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not a parameter"),
+            "{path}: {p}"
+        );
+    }
+    let (status, _) = app.get_json(&format!("{LIST}/{id}"), &t, None).await;
+    assert_eq!(status, 200);
+}
+
+/// A filter value repeated thousands of times counts once; more distinct values than the bound is a
+/// 400 rather than an oversized upstream `$filter`.
+#[tokio::test]
+async fn repeated_list_values_are_deduplicated_and_bounded() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let many = vec!["active"; 3000].join(",");
+    let (status, v) = app
+        .get_json(&format!("{LIST}?status={many}&page_size=5"), &t, None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(data(&v).iter().all(|i| i["status"]["key"] == "active"));
+    let distinct: Vec<String> = (0..21).map(|i| format!("s{i}")).collect();
+    let r = app
+        .get(&format!("{LIST}?status={}", distinct.join(",")), &t, None)
+        .await;
+    let p = assert_problem(r, 400).await;
+    assert_eq!(pointer(&p), "#/status");
+    assert_eq!(bad_requests(&app).await, 0);
+}
+
+/// An `Accept` that rules JSON out is a 406 problem; the usual ones are served.
+#[tokio::test]
+async fn accept_without_json_is_406() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let r = app
+        .http
+        .get(format!("{}{LIST}?page_size=1", app.url))
+        .bearer_auth(&t)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    let p = assert_problem(r, 406).await;
+    assert!(p["type"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("/problems/not-acceptable"));
+    for accept in [
+        "application/json",
+        "*/*",
+        "application/json, text/plain;q=0.5",
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{LIST}?page_size=1", app.url))
+            .bearer_auth(&t)
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200, "{accept}");
+    }
+}
+
 // ---------------------------------------------------------------- sort, page size, expand
 
 /// Order key of an item for a sort field; `None` sorts first ascending (Dataverse puts nulls first).
