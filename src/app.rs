@@ -221,6 +221,9 @@ pub fn router(state: App, timeout: Duration) -> Router {
             problem::problem_context,
         ))
         .layer(axum::middleware::from_fn(metrics::track))
+        // gzip / br when the client asks and the body is worth it (tower-http's default predicate:
+        // at least 32 bytes, not images, not already encoded).
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true).br(true))
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
         // Backstop for the ops routes; partner routes meet their own deadline first.
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout + Duration::from_secs(1)))

@@ -89,5 +89,5 @@ pub fn respond_page<T: Serialize>(
         has_more,
     };
     let tag = (&body.data, next_link);
-    respond::json_tagged(headers, &body, &tag, lang)
+    respond::json_tagged(headers, &body, &tag, lang, true)
 }

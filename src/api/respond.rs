@@ -29,17 +29,20 @@ fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == etag || t == "*")
 }
 
+/// A JSON body with a strong `ETag` over its bytes.
 pub fn json<T: Serialize>(headers: &HeaderMap, body: &T, lang: Lang) -> Result<Response, ApiError> {
-    json_tagged(headers, body, body, lang)
+    json_tagged(headers, body, body, lang, false)
 }
 
 /// Like [`json`], with the `ETag` computed over `tag_source`: list pages carry a freshly sealed
-/// cursor (random nonce, expiry) that differs on every call, so their tag covers the data and what the cursor points at.
+/// cursor (random nonce, expiry) that differs on every call, so their tag covers the data and what
+/// the cursor points at, and is `weak` (the bytes differ; the page is equivalent).
 pub fn json_tagged<T: Serialize, E: Serialize>(
     headers: &HeaderMap,
     body: &T,
     tag_source: &E,
     lang: Lang,
+    weak: bool,
 ) -> Result<Response, ApiError> {
     let bytes =
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
@@ -49,6 +52,7 @@ pub fn json_tagged<T: Serialize, E: Serialize>(
         "\"{}\"",
         URL_SAFE_NO_PAD.encode(&Sha256::digest(&tag_bytes)[..16])
     );
+    // Weak comparison (RFC 9110 §13.1.2), as If-None-Match requires.
     let mut resp = if etag_matches(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -60,7 +64,8 @@ pub fn json_tagged<T: Serialize, E: Serialize>(
         r
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    let sent = if weak { format!("W/{etag}") } else { etag };
+    if let Ok(v) = HeaderValue::from_str(&sent) {
         h.insert(header::ETAG, v);
     }
     h.insert(
@@ -93,14 +98,14 @@ mod tests {
     #[test]
     fn tag_follows_the_tag_source_not_the_body() {
         let h = HeaderMap::new();
-        let a = json_tagged(&h, &("data", "cursor-1"), &"data", Lang::EnUs).expect("a");
-        let b = json_tagged(&h, &("data", "cursor-2"), &"data", Lang::EnUs).expect("b");
+        let a = json_tagged(&h, &("data", "cursor-1"), &"data", Lang::EnUs, true).expect("a");
+        let b = json_tagged(&h, &("data", "cursor-2"), &"data", Lang::EnUs, true).expect("b");
         assert_eq!(a.headers()[header::ETAG], b.headers()[header::ETAG]);
         let mut h = HeaderMap::new();
         h.insert(header::IF_NONE_MATCH, a.headers()[header::ETAG].clone());
-        let c = json_tagged(&h, &("data", "cursor-3"), &"data", Lang::EnUs).expect("c");
+        let c = json_tagged(&h, &("data", "cursor-3"), &"data", Lang::EnUs, true).expect("c");
         assert_eq!(c.status(), StatusCode::NOT_MODIFIED);
-        let d = json_tagged(&h, &("data", "cursor-3"), &"other", Lang::EnUs).expect("d");
+        let d = json_tagged(&h, &("data", "cursor-3"), &"other", Lang::EnUs, true).expect("d");
         assert_eq!(d.status(), StatusCode::OK);
     }
 }

@@ -101,8 +101,21 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-fn stamp(resp: &mut Response, limit: u32, remaining: u32, reset: u64) {
+const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// The current IETF draft's structured fields (`RateLimit-Policy`, `RateLimit`: quota `q` per
+/// window `w`, remaining `r`, seconds until full `t`) and the earlier draft's three fields.
+fn stamp(resp: &mut Response, cfg: RateLimitConfig, remaining: u32, reset: u64) {
+    let limit = cfg.burst.max(1);
+    let window = u64::from(limit).div_ceil(u64::from(cfg.per_second.max(1)));
     let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"partner\";q={limit};w={window}")) {
+        h.insert(POLICY, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"partner\";r={remaining};t={reset}")) {
+        h.insert(RATELIMIT, v);
+    }
     h.insert(LIMIT, HeaderValue::from(limit));
     h.insert(REMAINING, HeaderValue::from(remaining));
     h.insert(RESET, HeaderValue::from(reset));
@@ -127,12 +140,10 @@ pub async fn rate_limit(
     };
     match auth.limiters.check(&partner_id, cfg) {
         Decision::Allowed {
-            limit,
-            remaining,
-            reset,
+            remaining, reset, ..
         } => {
             let mut resp = next.run(req).await;
-            stamp(&mut resp, limit, remaining, reset);
+            stamp(&mut resp, cfg, remaining, reset);
             resp
         }
         Decision::Limited { limit, retry_after } => {
@@ -142,7 +153,7 @@ pub async fn rate_limit(
                 limit: u64::from(limit),
             }
             .into_response();
-            stamp(&mut resp, limit, 0, retry_after);
+            stamp(&mut resp, cfg, 0, retry_after);
             resp
         }
     }

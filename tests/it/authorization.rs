@@ -220,6 +220,13 @@ async fn rate_limit_is_per_partner() {
         }
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "ratelimit-limit"), "2");
+        // The current IETF draft's fields: quota 2 per 2 s window (1/s refill).
+        assert_eq!(header(&r, "ratelimit-policy"), "\"partner\";q=2;w=2");
+        assert!(
+            header(&r, "ratelimit").starts_with("\"partner\";r="),
+            "{}",
+            header(&r, "ratelimit")
+        );
     }
     let r = limited.expect("tiny-board is rate limited");
     let retry: u64 = header(&r, "retry-after")
@@ -229,6 +236,10 @@ async fn rate_limit_is_per_partner() {
     assert_eq!(header(&r, "ratelimit-limit"), "2");
     assert_eq!(header(&r, "ratelimit-remaining"), "0");
     assert!(!header(&r, "ratelimit-reset").is_empty());
+    assert_eq!(
+        header(&r, "ratelimit"),
+        format!("\"partner\";r=0;t={retry}")
+    );
     let p = problem(r, 429, "tiny-board").await;
     assert_eq!(
         p["type"],
