@@ -2,13 +2,13 @@
 # The partner contract, checked from outside: the committed OpenAPI document is valid OpenAPI 3.1,
 # and schemathesis finds nothing against a sandbox started here (every operation, all phases).
 # Called by .ci/run after the tests (which built target/debug/ats-gateway); installs its own tools
-# into target/ci-venv. MAX_EXAMPLES (default 25) bounds the fuzzing per operation.
+# into target/ci-venv. MAX_EXAMPLES (default 50) bounds the fuzzing per operation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${BIN:-target/debug/ats-gateway}
 VENV=${VENV:-target/ci-venv}
-MAX_EXAMPLES=${MAX_EXAMPLES:-25}
+MAX_EXAMPLES=${MAX_EXAMPLES:-50}
 
 if [ ! -x "$VENV/bin/st" ]; then
   python3 -m venv "$VENV"

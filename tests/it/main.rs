@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod authorization;
+mod browser;
 mod candidates_read;
 mod cli;
 mod gateway_ops;

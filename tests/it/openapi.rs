@@ -261,3 +261,42 @@ async fn documented_status_keys_match_the_option_sets() {
         assert_eq!(documented, keys, "{schema}");
     }
 }
+
+/// RFC 8414 metadata names the token endpoint and the keys under the gateway's URL.
+#[tokio::test]
+async fn authorization_server_metadata() {
+    let app = common::spawn_app().await;
+    let r = app
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.url
+        ))
+        .send()
+        .await
+        .expect("metadata");
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.expect("json");
+    assert_eq!(
+        m["token_endpoint"],
+        format!("{}/oauth2/token", app.url).as_str()
+    );
+    assert_eq!(
+        m["jwks_uri"],
+        format!("{}/.well-known/jwks.json", app.url).as_str()
+    );
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert!(m["scopes_supported"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|v| v == "recruiting-requests:read")));
+    let jwks = app
+        .http
+        .get(m["jwks_uri"].as_str().expect("uri"))
+        .send()
+        .await
+        .expect("jwks");
+    assert_eq!(jwks.status(), 200);
+}
