@@ -75,7 +75,10 @@ pub enum StartError {
 }
 
 /// The Dataverse client for a config: certificate when configured, else the client secret.
-pub fn dataverse_client(d: &DataverseConfig) -> Result<DataverseClient, StartError> {
+pub fn dataverse_client(
+    d: &DataverseConfig,
+    default_deadline: Duration,
+) -> Result<DataverseClient, StartError> {
     let credential = match (&d.certificate_file, &d.private_key_file) {
         (Some(cert), Some(key)) => {
             let read = |p: &std::path::PathBuf, k: &'static str| {
@@ -101,8 +104,17 @@ pub fn dataverse_client(d: &DataverseConfig) -> Result<DataverseClient, StartErr
         credential,
     ))?;
     let mut cfg = upstream::DataverseConfig::new(&d.org_url);
-    cfg.timeout = Duration::from_millis(d.timeout_ms);
-    cfg.max_concurrency = d.max_concurrency;
+    cfg.default_deadline = default_deadline;
+    cfg.resilience = upstream::ResilienceConfig {
+        attempt_timeout: Duration::from_millis(d.timeout_ms),
+        max_concurrency: d.max_concurrency,
+        queue_timeout: Duration::from_millis(d.queue_timeout_ms),
+        breaker_failures: d.breaker_failures,
+        breaker_open: Duration::from_millis(d.breaker_open_ms),
+        retry_budget: d.retry_budget_percent as f32 / 100.0,
+        max_retries: d.max_retries,
+        ..Default::default()
+    };
     Ok(DataverseClient::new(cfg, tokens)?)
 }
 
@@ -110,7 +122,10 @@ pub async fn build_state(
     config: Config,
     reload: Option<ReloadSource>,
 ) -> Result<Arc<AppState>, StartError> {
-    let client = Arc::new(dataverse_client(&config.dataverse)?);
+    let client = Arc::new(dataverse_client(
+        &config.dataverse,
+        Duration::from_millis(config.gateway.request_timeout_ms),
+    )?);
     let auth = AuthService::new(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?;
     auth.spawn_reloader(reload);
     let cursors = match config.gateway.cursor_key.expose() {

@@ -110,7 +110,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             config.sandbox.validate().map_err(CliError::from)?;
             let listener = tokio::net::TcpListener::bind(emulator_listen).await?;
             let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
-            config.dataverse = dataverse_config_for(&emu);
+            config.dataverse = dataverse_config_for(&emu, &config.dataverse);
             with_demo_partners(&mut config.auth);
             let reload = reload_source(cli.config.clone(), true);
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
@@ -220,7 +220,12 @@ fn reload_source(path: Option<PathBuf>, sandbox: bool) -> crate::auth::ReloadSou
 
 #[cfg(feature = "sandbox")]
 /// Points the gateway at the emulator exactly as it would point at a real environment: by URL.
-fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config::DataverseConfig {
+/// Only where and as whom to connect comes from the emulator; the user's tuning keys
+/// (`max_concurrency`, `timeout_ms`, breaker and retry settings) stay as configured.
+fn dataverse_config_for(
+    emu: &sandbox::server::EmulatorHandle,
+    user: &crate::config::DataverseConfig,
+) -> crate::config::DataverseConfig {
     let c = &emu.config();
     crate::config::DataverseConfig {
         org_url: emu.url.clone(),
@@ -228,7 +233,10 @@ fn dataverse_config_for(emu: &sandbox::server::EmulatorHandle) -> crate::config:
         tenant_id: c.tenant_id.to_string(),
         client_id: c.client_id.to_string(),
         client_secret: crate::config::SecretString::new(c.client_secret.clone()),
-        ..Default::default()
+        client_secret_file: None,
+        certificate_file: None,
+        private_key_file: None,
+        ..user.clone()
     }
 }
 
@@ -276,3 +284,34 @@ async fn shutdown_signal() {
 
 /// A boxed error for the CLI boundary only: every layer below has its own typed error.
 pub type CliError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(all(test, feature = "sandbox"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sandbox_keeps_the_users_dataverse_tuning() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let emu = sandbox::server::start(Default::default(), listener)
+            .await
+            .expect("emulator");
+        let user = crate::config::DataverseConfig {
+            org_url: "https://contoso.crm4.dynamics.com".into(),
+            max_concurrency: 7,
+            timeout_ms: 1234,
+            breaker_failures: 9,
+            ..Default::default()
+        };
+        let d = dataverse_config_for(&emu, &user);
+        assert_eq!(d.org_url, emu.url, "where to connect: the emulator");
+        assert_eq!(d.client_id, emu.config().client_id.to_string());
+        assert_eq!(
+            (d.max_concurrency, d.timeout_ms, d.breaker_failures),
+            (7, 1234, 9),
+            "tuning: the user's"
+        );
+        emu.task.abort();
+    }
+}

@@ -1,17 +1,28 @@
 //! The partner request deadline. It sits inside the audit and rate-limit layers, so a request that
-//! runs out of time still gets its audit line, `RateLimit-*` headers and a problem+json 504.
+//! runs out of time still gets its audit line, `RateLimit-*` headers and a problem+json 504. It also
+//! sets the upstream call scope (partner as fairness key, the deadline), so upstream waits and
+//! retries stay inside it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::principal::Principal;
+use crate::ops::call_scope::{self, CallScope};
 use crate::problem::ApiError;
 
 /// Middleware (`from_fn_with_state(timeout, deadline)`).
 pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
+    let scope = CallScope {
+        caller: req
+            .extensions()
+            .get::<Principal>()
+            .map(|p| p.partner_id.as_str().into()),
+        deadline: Some(Instant::now() + limit),
+    };
+    match tokio::time::timeout(limit, call_scope::scope(scope, next.run(req))).await {
         Ok(resp) => resp,
         Err(_) => {
             tracing::warn!(

@@ -83,9 +83,21 @@ pub struct DataverseConfig {
     /// Certificate credential: PEM certificate and its PEM private key.
     pub certificate_file: Option<PathBuf>,
     pub private_key_file: Option<PathBuf>,
+    /// One upstream attempt, body included (never past the partner request's deadline).
     pub timeout_ms: u64,
-    /// Stay below Dataverse's 52 concurrent requests per application user.
+    /// Upstream calls in flight for the whole process, shared fairly across partners: stay below
+    /// Dataverse's 52 concurrent requests per application user.
     pub max_concurrency: usize,
+    /// Longest wait for a free upstream slot; past it the partner gets 503 with `Retry-After`.
+    pub queue_timeout_ms: u64,
+    /// Consecutive upstream outages (5xx, timeouts, connection errors) that open the circuit.
+    pub breaker_failures: u32,
+    /// How long the open circuit fails calls fast before a probe is let through.
+    pub breaker_open_ms: u64,
+    /// Retries allowed, in percent of upstream calls (idempotent reads only).
+    pub retry_budget_percent: u32,
+    /// Retries of one read at most.
+    pub max_retries: u32,
 }
 
 impl Default for DataverseConfig {
@@ -101,6 +113,11 @@ impl Default for DataverseConfig {
             private_key_file: None,
             timeout_ms: 15_000,
             max_concurrency: 48,
+            queue_timeout_ms: 3_000,
+            breaker_failures: 5,
+            breaker_open_ms: 5_000,
+            retry_budget_percent: 20,
+            max_retries: 3,
         }
     }
 }

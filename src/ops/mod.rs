@@ -1,4 +1,5 @@
-//! Operations: logging setup, health and readiness, metrics.
+//! Operations: logging setup, health and readiness, metrics, request-scoped context.
+pub mod call_scope;
 pub mod health;
 pub mod logging;
 pub mod metrics;

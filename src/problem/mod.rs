@@ -278,7 +278,10 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
             U::Throttled { retry_after } => ApiError::UpstreamThrottled {
                 retry_after: retry_after.map_or(5, |d| d.as_secs().max(1)),
             },
-            U::Unavailable { .. } | U::Network(_) => ApiError::UpstreamUnavailable(reason),
+            U::Unavailable { .. }
+            | U::Network(_)
+            | U::CircuitOpen { .. }
+            | U::Overloaded { .. } => ApiError::UpstreamUnavailable(reason),
             U::Timeout => ApiError::UpstreamTimeout,
             U::TokenEndpoint(ref t)
                 if t.status >= 500 || t.status == 0 || t.error == "temporarily_unavailable" =>

@@ -53,9 +53,16 @@ pub enum UpstreamError {
         code: String,
         message: String,
     },
-    /// 429 that was not retried (or still 429 after the one short retry).
+    /// 429 that was not retried: a write, the pause outlasts the caller's deadline, or the retry
+    /// budget is spent. Also returned without a wire call while upstream is paused after a 429.
     #[error("Dataverse throttled the request (retry after {retry_after:?})")]
     Throttled { retry_after: Option<Duration> },
+    /// The circuit breaker is open after repeated failures: no call was sent.
+    #[error("Dataverse is unavailable after repeated failures (circuit open, retry after {retry_after:?})")]
+    CircuitOpen { retry_after: Duration },
+    /// The gateway's upstream concurrency cap stayed full for the whole bounded wait.
+    #[error("too many upstream calls queued (waited {waited:?})")]
+    Overloaded { waited: Duration },
     /// 502/503/504 from Dataverse (or what fronts it): it is not there right now.
     #[error("Dataverse unavailable (HTTP {status})")]
     Unavailable { status: u16 },
@@ -87,11 +94,45 @@ impl UpstreamError {
         matches!(
             self,
             Self::Throttled { .. }
+                | Self::CircuitOpen { .. }
+                | Self::Overloaded { .. }
                 | Self::Unavailable { .. }
                 | Self::ServerError { .. }
                 | Self::Timeout
                 | Self::Network(_)
         )
+    }
+
+    /// A failure that says Dataverse is unhealthy (the circuit breaker counts these): 5xx,
+    /// timeouts and connection errors. Refusals (4xx) and throttling are answers, not outages.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable { .. } | Self::ServerError { .. } | Self::Timeout | Self::Network(_)
+        )
+    }
+
+    /// The `status` label of the upstream metrics: the HTTP status when one came back (three
+    /// digits, so bounded), else why not.
+    pub fn status_label(&self) -> String {
+        let fixed = match self {
+            Self::Unauthorized => "401",
+            Self::Forbidden { .. } => "403",
+            Self::NotFound { .. } => "404",
+            Self::BadRequest { .. } => "400",
+            Self::Throttled { .. } => "429",
+            Self::Rejected { status, .. }
+            | Self::Unavailable { status }
+            | Self::ServerError { status, .. } => return status.to_string(),
+            Self::Timeout => "timeout",
+            Self::Network(_) => "network",
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::Overloaded { .. } => "overloaded",
+            Self::TokenEndpoint(_) => "token_error",
+            Self::BadResponse(_) => "bad_response",
+            Self::InvalidRequest(_) | Self::Config(_) => "not_sent",
+        };
+        fixed.to_string()
     }
 
     /// Maps a reqwest failure without leaking the request URL.

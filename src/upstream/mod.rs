@@ -1,12 +1,15 @@
 //! The gateway's upstream layer: Entra client-credentials tokens (`token`), the typed OData query
-//! builder (`odata`, the only writer of OData query options) and the Dataverse Web API client (`client`).
+//! builder (`odata`, the only writer of OData query options), the Dataverse Web API client (`client`)
+//! and the resilience layers it sends through (`stack`), with the wire formats in `wire`.
 //! It knows nothing about partners or the sandbox: it talks to whatever URLs it is configured with.
 
 pub mod client;
 pub mod error;
 pub mod odata;
 pub mod secret;
+pub mod stack;
 pub mod token;
+mod wire;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -15,4 +18,5 @@ pub use client::{DataverseClient, DataverseConfig, Page, Row};
 pub use error::{TokenEndpointError, UpstreamError};
 pub use odata::{CmpOp, Expand, Filter, Literal, Order, Query, QueryError, StrFn};
 pub use secret::Secret;
+pub use stack::{BreakerState, ResilienceConfig};
 pub use token::{AccessToken, CertificateCredential, ClientCredential, TokenConfig, TokenProvider};

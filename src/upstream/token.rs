@@ -237,6 +237,31 @@ struct Inner {
     http: reqwest::Client,
     cache: Cache<String, Arc<CachedToken>>,
     refresher: Mutex<Option<tokio::task::AbortHandle>>,
+    /// After the endpoint failed transiently with no token cached: fail fast until then (doubling),
+    /// so an outage is not met with one token request per partner call.
+    cold_backoff: Mutex<ColdBackoff>,
+}
+
+#[derive(Default)]
+struct ColdBackoff {
+    failures: u32,
+    until: Option<Instant>,
+    last: Option<UpstreamError>,
+}
+
+const COLD_BACKOFF_BASE: Duration = Duration::from_millis(250);
+const COLD_BACKOFF_CAP: Duration = Duration::from_secs(30);
+const REFRESH_BACKOFF_BASE: Duration = Duration::from_millis(500);
+
+/// The token endpoint (or the way to it) is down, as opposed to refusing the credential.
+fn endpoint_down(e: &UpstreamError) -> bool {
+    match e {
+        UpstreamError::TokenEndpoint(t) => {
+            t.status == 0 || t.status >= 500 || t.error == "temporarily_unavailable"
+        }
+        UpstreamError::Timeout | UpstreamError::Network(_) => true,
+        _ => false,
+    }
 }
 
 impl Drop for Inner {
@@ -271,14 +296,22 @@ impl TokenProvider {
                 http,
                 cache,
                 refresher: Mutex::new(None),
+                cold_backoff: Mutex::new(ColdBackoff::default()),
             }),
         }
     }
 
-    /// A valid token: from the cache, or fetched once for all concurrent callers.
+    /// A valid token: from the cache, or fetched once for all concurrent callers. While the
+    /// endpoint is down and no token is cached, fails fast with the last error (backing off).
     pub async fn token(&self) -> Result<AccessToken, UpstreamError> {
+        if let Some(entry) = self.inner.cache.get(&self.inner.key).await {
+            return Ok(entry.token.clone());
+        }
+        if let Some(err) = self.inner.backing_off() {
+            return Err(err);
+        }
         let inner = Arc::clone(&self.inner);
-        let entry = self
+        let result = self
             .inner
             .cache
             .try_get_with(self.inner.key.clone(), async move {
@@ -287,8 +320,15 @@ impl TokenProvider {
                 Ok::<_, UpstreamError>(fresh)
             })
             .await
-            .map_err(|e: Arc<UpstreamError>| (*e).clone())?;
-        Ok(entry.token.clone())
+            .map_err(|e: Arc<UpstreamError>| (*e).clone());
+        self.inner.note_cold_result(result.as_ref().err());
+        Ok(result?.token.clone())
+    }
+
+    /// When the cached token stops being usable (`None`: no token cached).
+    pub async fn expires_in(&self) -> Option<Duration> {
+        let entry = self.inner.cache.get(&self.inner.key).await?;
+        Some(entry.expires_at.saturating_duration_since(Instant::now()))
     }
 
     /// Drops the cached token and stops background refresh; the next call fetches a new token.
@@ -309,6 +349,29 @@ impl TokenProvider {
 }
 
 impl Inner {
+    fn backing_off(&self) -> Option<UpstreamError> {
+        let b = self.cold_backoff.lock().ok()?;
+        let until = b.until?;
+        (Instant::now() < until).then(|| b.last.clone()).flatten()
+    }
+
+    fn note_cold_result(&self, err: Option<&UpstreamError>) {
+        let Ok(mut b) = self.cold_backoff.lock() else {
+            return;
+        };
+        match err {
+            Some(e) if endpoint_down(e) => {
+                let wait = COLD_BACKOFF_BASE
+                    .saturating_mul(1 << b.failures.min(10))
+                    .min(COLD_BACKOFF_CAP);
+                b.failures += 1;
+                b.until = Some(Instant::now() + wait);
+                b.last = Some(e.clone());
+            }
+            _ => *b = ColdBackoff::default(),
+        }
+    }
+
     fn stop_refresher(&self) {
         if let Ok(mut slot) = self.refresher.lock() {
             if let Some(h) = slot.take() {
@@ -396,6 +459,7 @@ impl Inner {
 
 async fn refresh_loop(weak: Weak<Inner>, first: Arc<CachedToken>) {
     let mut current = first;
+    let mut failures: u32 = 0;
     loop {
         tokio::time::sleep_until(current.refresh_at.into()).await;
         let Some(inner) = weak.upgrade() else { return };
@@ -413,14 +477,19 @@ async fn refresh_loop(weak: Weak<Inner>, first: Arc<CachedToken>) {
                 if next.lifetime < MIN_REFRESHABLE_LIFETIME {
                     return;
                 }
+                failures = 0;
                 current = next;
             }
             Err(err) => {
-                // Keep serving the current token; retry while it is still valid, then let the next
-                // caller fetch cold.
+                // Keep serving the current token; retry with a doubling backoff while it is still
+                // valid, then let the next caller fetch cold.
                 tracing::warn!(error = %err, "background token refresh failed");
                 let left = current.expires_at.saturating_duration_since(Instant::now());
-                let backoff = (left / 4).max(Duration::from_millis(100));
+                let backoff = REFRESH_BACKOFF_BASE
+                    .saturating_mul(1 << failures.min(10))
+                    .min(left / 2)
+                    .max(Duration::from_millis(100));
+                failures += 1;
                 if backoff >= left {
                     return;
                 }

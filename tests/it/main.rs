@@ -13,5 +13,6 @@ mod cli;
 mod gateway_ops;
 mod openapi;
 mod read_api;
+mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;

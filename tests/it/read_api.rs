@@ -1227,8 +1227,17 @@ async fn token_outage_on_a_cold_gateway_becomes_503() {
         .await
         .expect("clear");
     assert!(r.status().is_success());
-    let (s, _) = app.get_json(&format!("{LIST}?page_size=3"), &t, None).await;
-    assert_eq!(s, 200);
+    // Token requests back off while the endpoint is down (250 ms first), so poll briefly.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (s, _) = app.get_json(&format!("{LIST}?page_size=3"), &t, None).await;
+        if s == 200 {
+            break;
+        }
+        assert_eq!(s, 503);
+        assert!(Instant::now() < deadline, "recovers after the backoff");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ---------------------------------------------------------------- the upstream token

@@ -1,0 +1,168 @@
+//! What goes on the wire and comes back: Dataverse's documented request headers, `Retry-After`,
+//! error bodies into [`UpstreamError`], collection pages, `OData-EntityId`, metric labels.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::Value;
+use url::Url;
+use uuid::Uuid;
+
+use super::client::Page;
+use super::error::UpstreamError;
+
+/// Annotations the gateway resolves labels and lookup targets from.
+const INCLUDE_ANNOTATIONS: &str = "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname\"";
+/// Dataverse's page-size ceiling.
+const MAX_PAGE_SIZE: u32 = 5000;
+const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// `id` as a header value, if it is short visible ASCII (a partner chooses it: keep it bounded).
+pub(crate) fn header_request_id(id: &str) -> Option<HeaderValue> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| HeaderValue::from_str(id).ok()).flatten()
+}
+
+/// `odata.maxpagesize=N,odata.include-annotations="…"` (RFC 7240 comma form).
+pub(crate) fn prefer_header(page_size: Option<u32>, annotations: bool) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(n) = page_size {
+        parts.push(format!("odata.maxpagesize={}", n.clamp(1, MAX_PAGE_SIZE)));
+    }
+    if annotations {
+        parts.push(INCLUDE_ANNOTATIONS.to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// `Retry-After` in seconds (Dataverse sends delta-seconds; an HTTP-date is not honoured).
+pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// `{"error":{"code","message"}}` → (code, message); empty strings when the body has another shape.
+fn parse_dataverse_error(body: &[u8]) -> (String, String) {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let err = parsed.as_ref().and_then(|v| v.get("error"));
+    let field = |name: &str| {
+        err.and_then(|e| e.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .take(MAX_ERROR_MESSAGE_CHARS)
+            .collect::<String>()
+    };
+    (field("code"), field("message"))
+}
+
+/// A non-2xx answer as the typed error (429 with its `Retry-After`).
+pub(crate) fn error_from_response(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> UpstreamError {
+    let (code, message) = parse_dataverse_error(body);
+    match status.as_u16() {
+        400 => UpstreamError::BadRequest { code, message },
+        401 => UpstreamError::Unauthorized,
+        403 => UpstreamError::Forbidden { code, message },
+        404 => UpstreamError::NotFound { code, message },
+        429 => UpstreamError::Throttled {
+            retry_after: parse_retry_after(headers),
+        },
+        s @ (502..=504) => UpstreamError::Unavailable { status: s },
+        s @ 500..=599 => {
+            tracing::warn!(status = s, code = %code, "Dataverse server error");
+            UpstreamError::ServerError { status: s, code }
+        }
+        s => UpstreamError::Rejected {
+            status: s,
+            code,
+            message,
+        },
+    }
+}
+
+pub(crate) fn parse_page(body: &[u8]) -> Result<Page, UpstreamError> {
+    let mut doc: serde_json::Map<String, Value> = match serde_json::from_slice(body) {
+        Ok(Value::Object(m)) => m,
+        _ => {
+            return Err(UpstreamError::BadResponse(
+                "collection body is not a JSON object".to_string(),
+            ))
+        }
+    };
+    let rows = match doc.remove("value") {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::Object(row) => Ok(row),
+                _ => Err(UpstreamError::BadResponse(
+                    "row is not an object".to_string(),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(UpstreamError::BadResponse(
+                "collection body without a value array".to_string(),
+            ))
+        }
+    };
+    let next_link = doc
+        .get("@odata.nextLink")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let count = doc.get("@odata.count").and_then(Value::as_u64);
+    Ok(Page {
+        rows,
+        next_link,
+        count,
+    })
+}
+
+/// The id in `OData-EntityId: [Org]/api/data/v9.2/set(<guid>)` (or `Location`).
+pub(crate) fn entity_id_from_headers(headers: &HeaderMap) -> Result<Uuid, UpstreamError> {
+    let value = headers
+        .get("OData-EntityId")
+        .or_else(|| headers.get(reqwest::header::LOCATION))
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| UpstreamError::BadResponse("create without OData-EntityId".to_string()))?;
+    let inner = value
+        .rsplit_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .ok_or_else(|| UpstreamError::BadResponse("OData-EntityId without a key".to_string()))?;
+    Uuid::parse_str(inner)
+        .map_err(|_| UpstreamError::BadResponse("OData-EntityId key is not a GUID".to_string()))
+}
+
+/// The entity-set segment of a Web API URL, for the metric label: `[a-z0-9_]` only, bounded.
+pub(crate) fn entity_set_label(url: &Url) -> String {
+    let last = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("");
+    let set: String = last
+        .split('(')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    if set.is_empty() {
+        "unknown".to_string()
+    } else {
+        set
+    }
+}
