@@ -213,3 +213,49 @@ async fn docs_page_renders_in_the_browser() {
         "a real screenshot"
     );
 }
+
+/// `/docs` used as a partner would: Authorize with a demo partner (client credentials through the
+/// page), Execute `listRecruitingRequests`, see a 200; no request leaves the gateway's origin.
+/// Driven by `scripts/docs-try-it.mjs` with playwright-core (installed by `.ci/run` under
+/// target/browser); screenshot at target/docs-try-it.png.
+#[tokio::test]
+async fn docs_authorize_and_try_it_out() {
+    let Some(bin) = chromium() else { return };
+    let modules = target_dir().join("browser/node_modules");
+    if !modules.join("playwright-core").exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "playwright-core is missing under CI=true: .ci/run installs it into target/browser"
+        );
+        eprintln!("skipped: playwright-core not installed (npm install --prefix target/browser playwright-core)");
+        return;
+    }
+    let app = gateway_for("http://127.0.0.1:9").await;
+    let shot = target_dir().join("docs-try-it.png");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/docs-try-it.mjs");
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(&script)
+            .args([
+                app.url.as_str(),
+                &shot.display().to_string(),
+                "acme-ats",
+                "acme-demo-secret",
+            ])
+            .env("NODE_PATH", &modules)
+            .env("CHROMIUM", bin)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the docs run finished within 120 s")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("docs try-it-out: 200"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&shot).is_ok_and(|png| png.starts_with(b"\x89PNG")));
+}
