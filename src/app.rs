@@ -60,6 +60,8 @@ pub struct GatewayHandle {
     pub url: String,
     pub state: Arc<AppState>,
     pub task: tokio::task::JoinHandle<()>,
+    /// Cancel to stop accepting and drain: `task` ends once every connection has closed.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,21 +181,28 @@ pub async fn start_with(
 ) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
+    let limits = crate::server::Limits::from_config(&config.gateway)
+        .map_err(|(key, problem)| StartError::Config { key, problem })?;
     let state = build_state(config, reload).await?;
     let app = router(App(state.clone()), timeout);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "gateway server stopped");
-        }
-    });
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(crate::server::serve(
+        listener,
+        app,
+        limits,
+        shutdown.clone(),
+    ));
     Ok(GatewayHandle {
         url: format!("http://{addr}"),
         state,
         task,
+        shutdown,
     })
 }
 
 pub fn router(state: App, timeout: Duration) -> Router {
+    // The recorder before the first request, so nothing is counted into the void before a scrape.
+    let _ = metrics::handle();
     let request_id = HeaderName::from_static(crate::ops::request_id::HEADER);
     // Routes and their OpenAPI operations come from one declaration (`api::routes`).
     let (partner_api, _) = crate::api::routes().split_for_parts();
@@ -228,6 +237,11 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .layer(axum::Extension(crate::public_url::PublicUrl(
             state.config.gateway.public_url.as_str().into(),
         )))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // Backstop for the ops routes; partner routes meet their own deadline first.
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout + Duration::from_secs(1)))
+        // Outside the limits, so their plain-text answers become problem+json too.
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(problem::context::ProblemBase {
                 problem_base_url: state.config.gateway.problem_base_url.clone(),
@@ -235,16 +249,16 @@ pub fn router(state: App, timeout: Duration) -> Router {
             }),
             problem::problem_context,
         ))
-        .layer(axum::middleware::from_fn(metrics::track))
         // gzip / br when the client asks and the body is worth it (tower-http's default predicate:
-        // at least 32 bytes, not images, not already encoded).
+        // at least 32 bytes, not images, not already encoded). Outside problem_context, which
+        // rewrites problem bodies.
         .layer(tower_http::compression::CompressionLayer::new().gzip(true).br(true))
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
-        // Backstop for the ops routes; partner routes meet their own deadline first.
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout + Duration::from_secs(1)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            // Bounded: a method is any token and a path up to the head limit.
+            let path = req.uri().path();
+            let path = path.get(..path.len().min(256)).unwrap_or("");
+            tracing::info_span!("request", method = crate::ops::metrics::method_label(req.method()), path = %path, request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -283,10 +297,14 @@ async fn readyz(State(st): State<App>) -> Response {
         .await;
     match result {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
-        Err(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not_ready", "reason": reason})),
-        )
-            .into_response(),
+        // The cause is for operators (the log), not for anyone who can reach this port.
+        Err(reason) => {
+            tracing::warn!(reason = %reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "not_ready"})),
+            )
+                .into_response()
+        }
     }
 }

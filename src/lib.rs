@@ -12,4 +12,5 @@ pub mod ops;
 pub mod problem;
 pub mod public_url;
 pub mod resolve;
+pub mod server;
 pub mod upstream;

@@ -194,6 +194,7 @@ pub async fn list(
     let page_size = PageSize::or_default(p.page_size);
     let (page, key) = listing::fetch_page(
         &st,
+        "/v1/candidates",
         &principal,
         raw.as_deref().unwrap_or(""),
         p.cursor.as_deref(),
@@ -239,7 +240,12 @@ pub async fn get(
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
     let mut row = st
         .client
-        .get_by_id(&candidate_query(principal.pii), id)
+        .get_by_id_within(
+            &candidate_query(principal.pii),
+            cand::PK,
+            id,
+            company_limit(&principal),
+        )
         .await?
         .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
     let company = cand::company_of(&row);
@@ -249,7 +255,7 @@ pub async fn get(
             .iter()
             .any(|c| c.eq_ignore_ascii_case(&company))
     {
-        // Another company's candidate does not exist as far as this partner can tell.
+        // Not reached (the read is filtered by company); kept as a second check.
         return Err(ApiError::NotFound(NOT_FOUND.into()));
     }
     if let Some(person) = cand::person_id(&row) {

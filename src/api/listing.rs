@@ -16,9 +16,10 @@ use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::{Page, Query};
 
-/// Which list a page belongs to: the partner and a fingerprint of every parameter but the cursor,
-/// plus the rights that shaped the upstream query (companies filter, PII columns), so a cursor stops
-/// working when those change instead of continuing a query the partner may no longer run.
+/// Which list a page belongs to: the partner and a fingerprint of the route, every parameter but the
+/// cursor, plus the rights that shaped the upstream query (companies filter, PII columns), so a
+/// cursor works only on the list it came from and stops working when those rights change instead
+/// of continuing a query the partner may no longer run.
 pub struct ListKey {
     partner: String,
     fingerprint: String,
@@ -34,10 +35,12 @@ fn shape(raw_query: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Fetches the page asked for: the cursor's continuation, or the first page of `first_query()`.
-/// `raw_query` is the request's query string (validated by the route's `StrictQuery`).
+/// Fetches the page asked for on list `route` (its path template): the cursor's continuation, or
+/// the first page of `first_query()`. `raw_query` is the request's query string (validated by the
+/// route's `StrictQuery`).
 pub async fn fetch_page<F, Fut>(
     st: &AppState,
+    route: &'static str,
     principal: &Principal,
     raw_query: &str,
     cursor: Option<&str>,
@@ -51,6 +54,7 @@ where
     let owned = shape(raw_query);
     let mut shape: Vec<(&str, String)> =
         owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    shape.push(("route", route.to_string()));
     shape.push(("partner", principal.partner_id.clone()));
     // A BTreeSet: already sorted, so the same rights give the same fingerprint.
     let companies: Vec<&str> = principal.companies.iter().map(String::as_str).collect();

@@ -202,7 +202,7 @@ async fn list_query(
         });
     }
     if let Some(Code(d)) = &p.department {
-        filters.push(department_filter(st, d).await?);
+        filters.push(department_filter(st, d, principal).await?);
     }
     if let Some(SearchText(q)) = &p.q {
         filters.push(Filter::contains("mshr_description", q.clone()));
@@ -220,13 +220,22 @@ async fn list_query(
     Ok(with_children(query, embed))
 }
 
-/// Positions carry the department: the requests with a position in it (cached), then filter by id.
-async fn department_filter(st: &AppState, d: &str) -> Result<Filter, ApiError> {
+/// Positions carry the department: the requests with a position in it in the partner's companies
+/// (cached), then filter by id.
+async fn department_filter(
+    st: &AppState,
+    d: &str,
+    principal: &Principal,
+) -> Result<Filter, ApiError> {
     let dep = match Uuid::parse_str(d) {
         Ok(id) => Department::Id(id),
         Err(_) => Department::Number(d.to_string()),
     };
-    let found = st.lookups.departments.requests(dep).await?;
+    let found = st
+        .lookups
+        .departments
+        .requests(dep, &principal.companies)
+        .await?;
     if found.ids.len() > MAX_DEPARTMENT_MATCHES || found.truncated {
         return Err(ApiError::param("department", format!("matches more than {MAX_DEPARTMENT_MATCHES} requests; combine it with status or company")));
     }
@@ -292,6 +301,7 @@ pub async fn list(
     let embed = embed_of(p.expand.as_ref());
     let (page, key) = listing::fetch_page(
         &st,
+        "/v1/recruiting-requests",
         &principal,
         raw.as_deref().unwrap_or(""),
         p.cursor.as_deref(),
@@ -337,7 +347,7 @@ pub async fn get(
     let q = with_children(Query::new(rr::SET).select(rr::SELECT), Embed::ALL);
     let row = st
         .client
-        .get_by_id(&q, id)
+        .get_by_id_within(&q, rr::PK, id, company_limit(&principal))
         .await?
         .ok_or_else(|| ApiError::NotFound("no recruiting request with this id".into()))?;
     let company = row
@@ -350,7 +360,7 @@ pub async fn get(
             .iter()
             .any(|c| c.eq_ignore_ascii_case(company))
     {
-        // Another company's record does not exist as far as this partner can tell.
+        // Not reached (the read is filtered by company); kept as a second check.
         return Err(ApiError::NotFound(
             "no recruiting request with this id".into(),
         ));

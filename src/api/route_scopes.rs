@@ -44,8 +44,14 @@ fn table(doc: &utoipa::openapi::OpenApi) -> Table {
     out
 }
 
-/// The scope a route needs, if it declares one.
+/// The scope a route needs, if it declares one. HEAD is GET without a body (axum serves it with
+/// the GET handler), so it needs what GET needs.
 pub fn scope_for(method: &Method, path: &str) -> Option<Scope> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     TABLE.get(&(method.clone(), path.to_string())).copied()
 }
 
@@ -89,6 +95,10 @@ mod tests {
         assert_eq!(
             scope_for(&Method::GET, "/v1/option-sets/{name}"),
             Some(Scope::ReferenceRead)
+        );
+        assert_eq!(
+            scope_for(&Method::HEAD, "/v1/candidates/{id}"),
+            Some(Scope::CandidatesRead)
         );
         assert_eq!(scope_for(&Method::POST, "/oauth2/token"), None);
         assert_eq!(scope_for(&Method::DELETE, "/v1/recruiting-requests"), None);

@@ -20,7 +20,8 @@ const CLIENT_CLOSED: u16 = 499;
 /// The line in the making. Written on drop, so a request cancelled half-way (client disconnect)
 /// still leaves its line.
 struct AuditLine {
-    method: axum::http::Method,
+    /// Bounded like the metric label: a made-up method is `_OTHER`.
+    method: &'static str,
     route: String,
     start: Instant,
     calls: Counter,
@@ -33,7 +34,7 @@ impl Drop for AuditLine {
         tracing::info!(
             target: "audit",
             partner = self.partner.as_deref().unwrap_or("-"),
-            method = %self.method,
+            method = self.method,
             route = %self.route,
             status = self.status,
             upstream_calls = self.calls.get(),
@@ -46,7 +47,7 @@ impl Drop for AuditLine {
 /// Middleware (`axum::middleware::from_fn`), placed outside `authenticate`.
 pub async fn audit(req: Request, next: Next) -> Response {
     let mut line = AuditLine {
-        method: req.method().clone(),
+        method: crate::ops::metrics::method_label(req.method()),
         // The route template, not the raw path: no ids or query strings in the audit trail.
         route: req
             .extensions()

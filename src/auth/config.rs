@@ -33,6 +33,29 @@ pub struct AuthConfig {
     pub reload_poll_ms: u64,
     pub partners: Vec<PartnerConfig>,
     pub external_issuers: Vec<ExternalIssuerConfig>,
+    /// Token requests that may fail before further ones are refused (429) without a secret check.
+    pub failed_attempts: FailedAttemptsConfig,
+}
+
+/// Failed client authentications allowed per `client_id` and per source address: a bucket of
+/// `per_client` / `per_address` attempts, one regained every `regain_ms`. An attempt takes one
+/// before the (costly) secret check and gives it back when the secret was right.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailedAttemptsConfig {
+    pub per_client: u32,
+    pub per_address: u32,
+    pub regain_ms: u64,
+}
+
+impl Default for FailedAttemptsConfig {
+    fn default() -> Self {
+        Self {
+            per_client: 10,
+            per_address: 30,
+            regain_ms: 6_000,
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -48,6 +71,7 @@ impl Default for AuthConfig {
             reload_poll_ms: 2000,
             partners: Vec::new(),
             external_issuers: Vec::new(),
+            failed_attempts: FailedAttemptsConfig::default(),
         }
     }
 }
@@ -167,6 +191,13 @@ impl AuthConfig {
             return Err(AuthConfigError::invalid(
                 "auth.leeway_secs",
                 "must be at most 300",
+            ));
+        }
+        let f = &self.failed_attempts;
+        if f.per_client == 0 || f.per_address == 0 || f.regain_ms == 0 {
+            return Err(AuthConfigError::invalid(
+                "auth.failed_attempts",
+                "per_client, per_address and regain_ms must be > 0",
             ));
         }
         for (i, ext) in self.external_issuers.iter().enumerate() {

@@ -6,6 +6,7 @@
 //! partner API with CORS → audit → authenticate → rate limit. Both need `Arc<AuthService>`
 //! reachable from the app state through `FromRef`.
 
+pub mod attempts;
 pub mod audit;
 pub mod config;
 pub mod cors;
@@ -72,8 +73,12 @@ pub struct AuthService {
     /// an ES256 verification per request is the gateway's largest CPU cost. Entries carry the
     /// token's `exp`; the partner's live rights are still applied on every request.
     pub(crate) verified: moka::sync::Cache<[u8; 32], Arc<verify::VerifiedOwn>>,
-    /// Slots for argon2 secret checks at the token endpoint (one per core).
+    /// Slots for argon2 secret checks at the token endpoint (the size of the check pool).
     pub(crate) secret_checks: Arc<tokio::sync::Semaphore>,
+    /// Failed token-endpoint authentications, limited before the secret check.
+    pub(crate) attempts: attempts::AttemptLimiter,
+    /// Secret checks run so far (what a flood cost).
+    pub(crate) secret_checks_done: std::sync::atomic::AtomicU64,
 }
 
 /// Where a reload reads the auth configuration from: the main config file and environment, as at
@@ -134,9 +139,9 @@ impl AuthService {
                 .max_capacity(50_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
-            secret_checks: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            secret_checks: Arc::new(tokio::sync::Semaphore::new(secrets::pool_size())),
+            attempts: attempts::AttemptLimiter::new(cfg.failed_attempts),
+            secret_checks_done: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -238,6 +243,12 @@ impl AuthService {
     /// Makes a new signing key current; the previous one stays in the JWKS until its tokens expire.
     pub fn rotate_signing_key(&self) -> Result<String, AuthConfigError> {
         self.keys.rotate()
+    }
+
+    /// How many client secrets the token endpoint has checked (argon2 runs).
+    pub fn secret_checks_done(&self) -> u64 {
+        self.secret_checks_done
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn current_kid(&self) -> String {

@@ -1,7 +1,7 @@
 //! Partner client secrets: generated here, stored only as argon2id PHC strings, verified in
-//! constant time by the argon2 crate.
+//! constant time by the argon2 crate, on a small fixed pool of threads (`run_check`).
 
-use std::sync::LazyLock;
+use std::sync::{mpsc, LazyLock, Mutex};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,6 +50,62 @@ pub fn burn_verification(plain: &str) {
     let _ = verify_secret(plain, &DUMMY);
 }
 
+/// Threads that run secret checks, named so.
+pub const CHECK_THREAD: &str = "secret-check";
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A check allocates ~19 MiB; the allocator keeps that per thread that ran one (glibc arenas), so
+/// checks on tokio's blocking pool (hundreds of threads) left hundreds of MiB behind under a
+/// flood. A few long-lived threads keep it at a few blocks.
+static POOL: LazyLock<Option<Mutex<mpsc::Sender<Job>>>> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = std::sync::Arc::new(Mutex::new(rx));
+    let mut started = 0;
+    for i in 0..pool_size() {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{CHECK_THREAD}-{i}"))
+            .spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(p) => p.into_inner().recv(),
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(e) => tracing::error!(error = %e, "cannot start a secret-check thread"),
+        }
+    }
+    (started > 0).then(|| Mutex::new(tx))
+});
+
+/// One per core, at most 4.
+pub fn pool_size() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4))
+}
+
+/// Runs `f` (a secret check) on the pool; `None` if the pool is gone.
+pub async fn run_check<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    {
+        let pool = POOL.as_ref()?;
+        let sender = match pool.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        sender.send(job).ok()?;
+    }
+    rx.await.ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +120,15 @@ mod tests {
         let (other, _) = create_partner_secret();
         assert_ne!(plain, other);
         assert!(!verify_secret(&other, &hash));
+    }
+
+    #[tokio::test]
+    async fn checks_run_on_the_named_pool() {
+        let name = run_check(|| std::thread::current().name().map(str::to_string))
+            .await
+            .flatten()
+            .expect("pool thread");
+        assert!(name.starts_with(CHECK_THREAD), "{name}");
     }
 
     #[test]

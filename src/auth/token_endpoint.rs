@@ -2,17 +2,20 @@
 //! Errors are RFC 6749 §5.2 JSON, not problem+json: OAuth client libraries expect that shape.
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::json;
+use sha2::Digest;
 
 use crate::auth::registry::Partner;
 use crate::auth::scopes::Scope;
@@ -28,31 +31,40 @@ pub struct OAuthError {
     pub description: String,
     /// The client authenticated with HTTP Basic: a 401 then carries a Basic challenge.
     pub basic: bool,
+    /// A status other than the code's usual one (413 for a body too large, 429 when limited).
+    pub status: Option<StatusCode>,
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
-    fn new(code: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
             basic: false,
+            status: None,
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status = match self.code {
+        let status = self.status.unwrap_or(match self.code {
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
-        };
+        });
         let body = json!({"error": self.code, "error_description": self.description});
         let mut resp = (status, Json(body)).into_response();
         no_store(resp.headers_mut());
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = self
+            .retry_after
+            .or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        if let Some(secs) = retry_after {
             resp.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(1u64));
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED && self.basic {
             resp.headers_mut().insert(
@@ -70,6 +82,7 @@ fn no_store(h: &mut HeaderMap) {
 }
 
 /// Client credentials as presented, before any check.
+#[derive(Clone)]
 struct ClientAuth {
     client_id: String,
     secret: String,
@@ -133,6 +146,11 @@ pub struct TokenError {
         (status = 401, description = "Unknown client or wrong secret", body = TokenError,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"ats-gateway\"` when the client used HTTP Basic")),
             example = json!({"error": "invalid_client", "error_description": "client authentication failed"})),
+        (status = 413, description = "Body too large", body = TokenError,
+            example = json!({"error": "invalid_request", "error_description": "the request body is too large"})),
+        (status = 429, description = "Too many failed attempts for this client id or from this address; retry after `Retry-After`", body = TokenError,
+            headers(("Retry-After" = u64, description = "Seconds to wait")),
+            example = json!({"error": "invalid_client", "error_description": "too many failed authentication attempts; retry after Retry-After seconds"})),
         (status = 503, description = "Too many token requests at once; retry after `Retry-After`", body = TokenError,
             headers(("Retry-After" = u64, description = "Seconds to wait")),
             example = json!({"error": "temporarily_unavailable", "error_description": "too many token requests; retry shortly"})),
@@ -141,43 +159,27 @@ pub struct TokenError {
 pub async fn token(
     State(auth): State<Arc<AuthService>>,
     headers: HeaderMap,
-    body: Bytes,
+    ext: Extensions,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    // argon2 costs CPU and ~19 MiB per check: at most a few at once, and a caller that cannot get
-    // a slot soon is told to retry rather than queueing without bound.
-    let permit = tokio::time::timeout(
-        SECRET_CHECK_WAIT,
-        auth.secret_checks.clone().acquire_owned(),
-    )
-    .await;
-    let Ok(Ok(permit)) = permit else {
-        tracing::warn!("token endpoint saturated: secret checks busy");
-        return OAuthError::new(
-            "temporarily_unavailable",
-            "too many token requests; retry shortly",
-        )
-        .into_response();
-    };
-    // Off the async workers, but with the caller's subscriber and span so the blocking thread's
-    // log lines land in the same place.
-    let dispatch = tracing::dispatcher::get_default(|d| d.clone());
-    let span = tracing::Span::current();
-    let result = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        tracing::dispatcher::with_default(&dispatch, || {
-            span.in_scope(|| handle(&auth, &headers, &body))
-        })
-    })
-    .await;
-    match result {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(e)) => e.into_response(),
-        Err(_) => OAuthError::new("server_error", "unexpected error").into_response(),
+    let peer = crate::server::peer_of(&ext).map(|a| a.ip());
+    match issue(&auth, peer, &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }
 
-fn handle(auth: &AuthService, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
-    let form = parse_form(headers, body)?;
+async fn issue(
+    auth: &Arc<AuthService>,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let body = body.map_err(|e| OAuthError {
+        status: Some(e.status()),
+        ..OAuthError::new("invalid_request", body_problem(&e))
+    })?;
+    let form = parse_form(headers, &body)?;
     let grant = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
@@ -189,7 +191,7 @@ fn handle(auth: &AuthService, headers: &HeaderMap, body: &[u8]) -> Result<Respon
         ));
     }
     let client = client_auth(headers, &form)?;
-    let partner = authenticate_client(auth, &client)?;
+    let partner = authenticate_client(auth, peer, client.clone()).await?;
     let refuse = |code: &'static str, d: &str| OAuthError {
         basic: client.basic,
         ..OAuthError::new(code, d)
@@ -215,6 +217,15 @@ fn handle(auth: &AuthService, headers: &HeaderMap, body: &[u8]) -> Result<Respon
     .into_response();
     no_store(resp.headers_mut());
     Ok(resp)
+}
+
+/// What a partner reads when the body could not be read (too large, cut short).
+fn body_problem(e: &BytesRejection) -> String {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        "the request body is too large".into()
+    } else {
+        "the request body could not be read".into()
+    }
 }
 
 fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
@@ -250,6 +261,13 @@ fn client_auth(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<ClientAuth, OAuthError> {
+    // As on the API routes: several Authorization headers are ambiguous, so refused.
+    if headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "several Authorization headers; send one",
+        ));
+    }
     let basic = headers
         .get(AUTHORIZATION)
         .map(|v| parse_basic(v).ok_or_else(basic_malformed))
@@ -312,22 +330,88 @@ fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
-fn authenticate_client(auth: &AuthService, c: &ClientAuth) -> Result<Arc<Partner>, OAuthError> {
+/// Limits failed attempts (per client id and per address) before the argon2 check, then runs the
+/// check on the secret-check pool; at most a few run at once per gateway, and a caller that cannot
+/// get a slot soon is told to retry rather than queueing without bound.
+async fn authenticate_client(
+    auth: &Arc<AuthService>,
+    peer: Option<IpAddr>,
+    c: ClientAuth,
+) -> Result<Arc<Partner>, OAuthError> {
     let fail = || OAuthError {
         basic: c.basic,
         ..OAuthError::new("invalid_client", "client authentication failed")
     };
-    let reg = auth.registry();
-    let Some(partner) = reg.by_client_id(&c.client_id).cloned() else {
-        secrets::burn_verification(&c.secret);
-        tracing::info!(client_id = %c.client_id, reason = "unknown client_id", "client authentication failed");
-        return Err(fail());
+    let attempt = auth.attempts.begin(&c.client_id, peer).map_err(|wait| {
+        tracing::info!(client = %loggable_client_id(&auth.registry(), &c.client_id), retry_after = wait, "client authentication refused: too many failed attempts");
+        OAuthError {
+            basic: c.basic,
+            retry_after: Some(wait),
+            status: Some(StatusCode::TOO_MANY_REQUESTS),
+            ..OAuthError::new(
+                "invalid_client",
+                "too many failed authentication attempts; retry after Retry-After seconds",
+            )
+        }
+    })?;
+    let busy = || {
+        OAuthError::new(
+            "temporarily_unavailable",
+            "too many token requests; retry shortly",
+        )
     };
-    if !partner.verify_secret(&c.secret) {
-        tracing::info!(client_id = %c.client_id, reason = "secret mismatch", "client authentication failed");
-        return Err(fail());
+    let permit = tokio::time::timeout(
+        SECRET_CHECK_WAIT,
+        auth.secret_checks.clone().acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(permit)) = permit else {
+        tracing::warn!("token endpoint saturated: secret checks busy");
+        return Err(busy());
+    };
+    let reg = auth.registry();
+    let partner = reg.by_client_id(&c.client_id).cloned();
+    let secret = c.secret.clone();
+    let checked = partner.clone();
+    let ok = secrets::run_check(move || {
+        let _permit = permit;
+        match checked {
+            Some(p) => p.verify_secret(&secret),
+            None => {
+                secrets::burn_verification(&secret);
+                false
+            }
+        }
+    })
+    .await
+    .ok_or_else(busy)?;
+    auth.secret_checks_done
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match partner {
+        Some(p) if ok => {
+            attempt.succeeded();
+            Ok(p)
+        }
+        Some(_) => {
+            tracing::info!(client_id = %c.client_id, reason = "secret mismatch", "client authentication failed");
+            Err(fail())
+        }
+        None => {
+            tracing::info!(client = %loggable_client_id(&reg, &c.client_id), reason = "unknown client_id", "client authentication failed");
+            Err(fail())
+        }
     }
-    Ok(partner)
+}
+
+/// A client id for the log: a registered one as is; anything else (a swapped secret, a 900 KB
+/// string) only as its length and a short hash, so the log never holds what the caller typed.
+fn loggable_client_id(reg: &crate::auth::Registry, client_id: &str) -> String {
+    if reg.by_client_id(client_id).is_some() {
+        return client_id.to_string();
+    }
+    let h = sha2::Sha256::digest(client_id.as_bytes());
+    let hex: String = h[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("unknown(len={}, sha256={hex})", client_id.len())
 }
 
 /// No `scope` = everything allowed; otherwise the requested subset, and any scope outside the

@@ -52,6 +52,13 @@ pub struct GatewayConfig {
     pub public_url: String,
     /// Base of problem `type` URIs. Empty: `{public_url}/problems`, the gateway's own pages.
     pub problem_base_url: String,
+    /// How long a connection may take to send a request head, counted from when it starts waiting
+    /// for one: also the idle keep-alive timeout (a slow or silent client is closed after it).
+    pub header_read_timeout_ms: u64,
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Bytes a connection may buffer for an unfinished request head (at least 8192); more is 431.
+    pub max_header_bytes: usize,
 }
 
 impl Default for GatewayConfig {
@@ -64,6 +71,9 @@ impl Default for GatewayConfig {
             reference_ttl_secs: 600,
             public_url: String::new(),
             problem_base_url: String::new(),
+            header_read_timeout_ms: 10_000,
+            max_connections: 1_024,
+            max_header_bytes: 32 * 1024,
         }
     }
 }

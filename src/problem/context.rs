@@ -1,16 +1,19 @@
 //! The layer that completes problem answers: it takes the [`Problem`] that `ApiError::into_response`
 //! left in the response extensions, fills the absolute `type`, `instance` (the request path) and
-//! `request_id`, and writes the body. Also makes the request id current (`ops::request_id`) for the
-//! upstream client: this is the innermost layer that sees it.
+//! `request_id`, and writes the body. An error answer that carries no problem and is not JSON (an
+//! extractor's or a layer's plain-text rejection, an empty 504) becomes one too, or RFC 6749 JSON on
+//! the token endpoint; so every error a partner sees has a known, bounded shape. Also makes the
+//! request id current (`ops::request_id`) for the upstream client.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 
-use super::Problem;
+use super::{Problem, PROBLEM_JSON};
 
 /// Where problem `type` URIs point: `gateway.problem_base_url`, else `{public base}/problems`.
 #[derive(Debug, Clone, Default)]
@@ -47,11 +50,50 @@ pub async fn problem_context(
         .map(str::to_string);
     let base = base.resolve(req.headers());
     let mut resp = crate::ops::request_id::scope(request_id.clone(), next.run(req)).await;
-    let Some(mut problem) = resp.extensions_mut().remove::<Problem>() else {
-        return resp;
+    let mut problem = match resp.extensions_mut().remove::<Problem>() {
+        Some(p) => p,
+        None => {
+            let status = resp.status();
+            let is_json = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            // Success, or an error in a deliberate JSON shape (RFC 6749 at the token endpoint, /readyz).
+            if is_json || !(status.is_client_error() || status.is_server_error()) {
+                return resp;
+            }
+            if path == "/oauth2/token" {
+                return oauth_error_for(status);
+            }
+            let (mut parts, _) = resp.into_parts();
+            parts
+                .headers
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+            resp = Response::from_parts(parts, axum::body::Body::empty());
+            Problem::for_status(status)
+        }
     };
     problem.complete(&base, &path, request_id.as_deref());
     let (mut parts, _) = resp.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(problem.to_body()))
+}
+
+/// The token endpoint speaks RFC 6749 §5.2 even for answers its handler did not write (a body over
+/// the limit refused by a layer, a timeout).
+fn oauth_error_for(status: StatusCode) -> Response {
+    use crate::auth::token_endpoint::OAuthError;
+    let (code, description) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request", "the request body is too large"),
+        s if s.is_server_error() => (
+            "temporarily_unavailable",
+            "the token endpoint could not answer; retry shortly",
+        ),
+        _ => ("invalid_request", "the request could not be understood"),
+    };
+    OAuthError {
+        status: Some(status),
+        ..OAuthError::new(code, description)
+    }
+    .into_response()
 }

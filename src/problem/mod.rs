@@ -16,6 +16,21 @@ pub use types::ProblemType;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Longest `detail` (and each `errors[].detail`): details may quote partner input.
+const MAX_DETAIL_CHARS: usize = 1024;
+/// Longest `instance` (the request path, up to the head limit otherwise).
+const MAX_INSTANCE_CHARS: usize = 256;
+/// Most `errors[]` entries in one problem.
+const MAX_ERRORS: usize = 50;
+
+/// `s` cut to at most `max` characters (marked with `…`).
+pub fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FieldError {
     /// JSON pointer to the parameter or body field: `#/page_size`, `#/person/first_name`.
@@ -63,10 +78,34 @@ impl Problem {
         self.problem_type.status
     }
 
+    /// The problem for an error answer that is not one (its status kept; its body, which may
+    /// quote the request, not).
+    pub fn for_status(status: StatusCode) -> Self {
+        let t = types::for_status(status);
+        let detail = match t.slug {
+            "not-found" => "no such resource; see /docs",
+            "method-not-allowed" => "this route does not accept that method; see /docs",
+            "too-large" => "the request body is larger than the gateway accepts",
+            "timeout" => "the request took too long; retry later",
+            "internal" => "unexpected error; report the request_id",
+            _ => "the request could not be understood (malformed path, query, headers or body)",
+        };
+        Problem {
+            kind: format!("/problems/{}", t.slug),
+            title: t.title.to_string(),
+            status: status.as_u16(),
+            detail: detail.to_string(),
+            instance: String::new(),
+            request_id: String::new(),
+            errors: None,
+            problem_type: t,
+        }
+    }
+
     /// The body as sent: `type` made absolute under `base` (`https://host/problems`).
     pub fn complete(&mut self, base: &str, instance: &str, request_id: Option<&str>) {
         self.kind = format!("{}/{}", base.trim_end_matches('/'), self.problem_type.slug);
-        self.instance = instance.to_string();
+        self.instance = bounded(instance, MAX_INSTANCE_CHARS);
         if let Some(id) = request_id {
             self.request_id = id.to_string();
         }
@@ -196,11 +235,21 @@ impl ApiError {
             ApiError::Validation(errs) => Some(errs.clone()),
             _ => None,
         };
+        // Bounded: pointers and details may quote partner input.
+        let errors = errors.map(|errs| {
+            errs.into_iter()
+                .take(MAX_ERRORS)
+                .map(|e| FieldError {
+                    pointer: bounded(&e.pointer, MAX_INSTANCE_CHARS),
+                    detail: bounded(&e.detail, MAX_DETAIL_CHARS),
+                })
+                .collect()
+        });
         Problem {
             kind: format!("/problems/{}", t.slug),
             title: t.title.to_string(),
             status: t.status.as_u16(),
-            detail: self.detail(),
+            detail: bounded(&self.detail(), MAX_DETAIL_CHARS),
             instance: String::new(),
             request_id: String::new(),
             errors,
@@ -338,6 +387,23 @@ mod tests {
             let t = e.problem_type();
             assert_eq!(types::by_slug(t.slug), Some(t));
             assert_eq!(e.into_response().status(), t.status);
+        }
+    }
+
+    #[test]
+    fn details_are_bounded() {
+        assert_eq!(bounded("abc", 5), "abc");
+        assert_eq!(bounded("abcdef", 3), "abc…");
+        assert_eq!(bounded("ééééé", 2), "éé…");
+        let p = ApiError::param("status", "x".repeat(100_000)).to_problem();
+        assert!(p.detail.chars().count() <= MAX_DETAIL_CHARS + 1);
+        let errs = p.errors.expect("errors");
+        assert!(errs[0].detail.chars().count() <= MAX_DETAIL_CHARS + 1);
+        for status in [400u16, 404, 405, 408, 413, 415, 431, 500, 504] {
+            let status = StatusCode::from_u16(status).expect("status");
+            let p = Problem::for_status(status);
+            assert_eq!(p.status, status.as_u16());
+            assert!(types::by_slug(p.problem_type.slug).is_some());
         }
     }
 

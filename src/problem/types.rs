@@ -63,6 +63,25 @@ types! {
         "Dataverse did not answer in time. Retry later, perhaps with a smaller page_size.");
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
         "An unexpected error in the gateway. Report the request_id.");
+    TOO_LARGE = ("too-large", PAYLOAD_TOO_LARGE, "Request too large",
+        "The request body is larger than the gateway accepts (1 MiB). Send less.");
+    TIMEOUT = ("timeout", GATEWAY_TIMEOUT, "Timed out",
+        "The request took longer than the gateway allows. Retry later.");
+    TOO_MANY_CONNECTIONS = ("too-many-connections", SERVICE_UNAVAILABLE, "Too many connections",
+        "The gateway is at its limit of open connections. Retry after `Retry-After` seconds, and reuse connections.");
+}
+
+/// The row for an error answer no `ApiError` described (an extractor's or a layer's rejection).
+pub fn for_status(status: StatusCode) -> &'static ProblemType {
+    match status {
+        StatusCode::NOT_FOUND => &NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => &METHOD_NOT_ALLOWED,
+        StatusCode::PAYLOAD_TOO_LARGE => &TOO_LARGE,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => &TIMEOUT,
+        StatusCode::NOT_ACCEPTABLE => &NOT_ACCEPTABLE,
+        s if s.is_server_error() => &INTERNAL,
+        _ => &BAD_REQUEST,
+    }
 }
 
 /// The row for a slug (the `/problems/{slug}` page).

@@ -2,6 +2,7 @@
 //! department filter costs a positions query before the requests query; caching the answer briefly
 //! keeps a department listing at one upstream call per page after the first.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,9 +37,13 @@ pub struct DepartmentRequests {
     pub truncated: bool,
 }
 
+/// A department as seen by a partner: its positions in these companies only (sorted, lower-case;
+/// empty = every company), so a partner is told only about requests it could list.
+type Key = (Department, Vec<String>);
+
 pub struct DepartmentIndex {
     client: Arc<DataverseClient>,
-    cache: moka::future::Cache<Department, Arc<DepartmentRequests>>,
+    cache: moka::future::Cache<Key, Arc<DepartmentRequests>>,
 }
 
 impl DepartmentIndex {
@@ -52,18 +57,30 @@ impl DepartmentIndex {
         }
     }
 
-    /// The requests with a position in `d` (cached; concurrent misses share one upstream call).
-    pub async fn requests(&self, d: Department) -> Result<Arc<DepartmentRequests>, UpstreamError> {
+    /// The requests with a position in `d` in one of `companies` (empty = any company), cached;
+    /// concurrent misses share one upstream call.
+    pub async fn requests(
+        &self,
+        d: Department,
+        companies: &BTreeSet<String>,
+    ) -> Result<Arc<DepartmentRequests>, UpstreamError> {
         let client = Arc::clone(&self.client);
-        let by = match &d {
+        let mut by = vec![match &d {
             Department::Id(id) => Filter::eq("_mshr_fk_department_id_value", Literal::Guid(*id)),
             Department::Number(n) => Filter::eq("mshr_departmentnumber", Literal::Str(n.clone())),
-        };
+        }];
+        if !companies.is_empty() {
+            by.push(Filter::is_in(
+                "mshr_dataareaid",
+                companies.iter().map(|c| Literal::Str(c.clone())).collect(),
+            ));
+        }
+        let key = (d, companies.iter().cloned().collect());
         self.cache
-            .try_get_with(d, async move {
+            .try_get_with(key, async move {
                 let q = Query::new(POSITIONS_SET)
                     .select(&["mshr_hcmrecruitingrequestpositionentityid", REQUEST_FK])
-                    .filter(by);
+                    .filter_opt(Filter::all(by));
                 let page = client.get_page(&q, MAX_ROWS).await?;
                 let mut ids: Vec<Uuid> = page
                     .rows

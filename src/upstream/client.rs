@@ -16,7 +16,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::error::UpstreamError;
-use super::odata::Query;
+use super::odata::{Filter, Literal, Query};
 use super::stack::{Reply, ResilienceConfig, Stack, UpstreamRequest};
 use super::token::TokenProvider;
 use super::wire::{
@@ -241,6 +241,26 @@ impl DataverseClient {
             Err(UpstreamError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// One row by primary key `pk`, only if it also matches `scope` (the partner's companies): a
+    /// filtered collection read, so a row outside the scope is never fetched and costs exactly
+    /// what a missing one does (same request, same empty answer). Without a scope, `get_by_id`.
+    pub async fn get_by_id_within(
+        &self,
+        query: &Query,
+        pk: &'static str,
+        id: Uuid,
+        scope: Option<Filter>,
+    ) -> Result<Option<Row>, UpstreamError> {
+        let Some(scope) = scope else {
+            return self.get_by_id(query, id).await;
+        };
+        let q = query
+            .clone()
+            .filter(Filter::eq(pk, Literal::Guid(id)))
+            .filter(scope);
+        Ok(self.get_page(&q, 1).await?.rows.into_iter().next())
     }
 
     /// `POST set` and the new row's id from `OData-EntityId`.

@@ -11,6 +11,7 @@ mod browser;
 mod candidates_read;
 mod cli;
 mod gateway_ops;
+mod hardening;
 mod openapi;
 mod read_api;
 mod resilience;

@@ -1,0 +1,147 @@
+//! The connection-level HTTP server: an accept loop over hyper's HTTP/1.1 connections with the
+//! limits a public edge needs (a slow or idle client must not hold a connection or memory), and a
+//! shutdown signal so a caller can stop accepting and drain. Any `Router` can be served with it
+//! (the partner listener today; an ops listener can reuse it).
+//!
+//! - `header_read_timeout`: hyper starts this timer whenever the connection waits for a request
+//!   head, so it closes half-sent and dribbled headers *and* idle keep-alive connections (including
+//!   a fresh connection that never sends a byte).
+//! - `max_header_bytes`: the most a connection may buffer while its head is incomplete; beyond it
+//!   hyper answers 431 and closes.
+//! - `max_connections`: connections beyond it are answered `503` (problem+json) and closed at once.
+//!
+//! HTTP/1.1 only: HTTP/2 has no head-read timer in hyper, so an idle h2 connection could be held
+//! forever (TLS and HTTP/2 belong to the ingress in front of the gateway).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// hyper's smallest allowed read buffer.
+pub const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+/// Per-listener connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    pub max_header_bytes: usize,
+}
+
+impl Limits {
+    /// The limits from the gateway config, or the key that is out of range.
+    pub fn from_config(c: &crate::config::GatewayConfig) -> Result<Self, (&'static str, String)> {
+        if c.header_read_timeout_ms == 0 {
+            return Err(("gateway.header_read_timeout_ms", "must be > 0".into()));
+        }
+        if c.max_connections == 0 {
+            return Err(("gateway.max_connections", "must be > 0".into()));
+        }
+        if c.max_header_bytes < MIN_HEADER_BYTES {
+            return Err((
+                "gateway.max_header_bytes",
+                format!("must be at least {MIN_HEADER_BYTES}"),
+            ));
+        }
+        Ok(Self {
+            header_read_timeout: Duration::from_millis(c.header_read_timeout_ms),
+            max_connections: c.max_connections,
+            max_header_bytes: c.max_header_bytes,
+        })
+    }
+}
+
+/// The answer to a connection over `max_connections` (written best effort, then closed).
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 142\r\n\r\n{\"type\":\"/problems/too-many-connections\",\"title\":\"Too many connections\",\"status\":503,\"detail\":\"the gateway is at its connection limit; retry\"}";
+
+/// Serves `app` on `listener` until `shutdown` is cancelled; then stops accepting, lets each
+/// connection finish its request in flight, and returns once all are closed. Each request carries
+/// `ConnectInfo<SocketAddr>` (the peer address).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("http_connections_refused_total").increment(1);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let svc = app.clone().map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        );
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            metrics::gauge!("http_connections_open").increment(1.0);
+            if let Err(e) = conn.await {
+                // Timeouts and resets are routine at an edge.
+                tracing::debug!(peer = %peer, error = %e, "connection ended");
+            }
+            metrics::gauge!("http_connections_open").decrement(1.0);
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The peer address of a request served by `serve` (absent on other servers, e.g. in unit tests).
+pub fn peer_of(ext: &axum::http::Extensions) -> Option<SocketAddr> {
+    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_answer_is_well_formed() {
+        let (head, body) = std::str::from_utf8(BUSY)
+            .expect("ascii")
+            .split_once("\r\n\r\n")
+            .expect("head");
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(v["status"], 503);
+    }
+}
