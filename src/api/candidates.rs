@@ -249,12 +249,7 @@ pub async fn get(
         .await?
         .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
     let company = cand::company_of(&row);
-    if !principal.companies.is_empty()
-        && !principal
-            .companies
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&company))
-    {
+    if !principal.may_see_company(&company) {
         // Not reached (the read is filtered by company); kept as a second check.
         return Err(ApiError::NotFound(NOT_FOUND.into()));
     }

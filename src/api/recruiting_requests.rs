@@ -354,12 +354,7 @@ pub async fn get(
         .get("mshr_dataareaid")
         .and_then(|v| v.as_str())
         .unwrap_or("");
-    if !principal.companies.is_empty()
-        && !principal
-            .companies
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(company))
-    {
+    if !principal.may_see_company(company) {
         // Not reached (the read is filtered by company); kept as a second check.
         return Err(ApiError::NotFound(
             "no recruiting request with this id".into(),

@@ -11,9 +11,6 @@ use axum::response::Response;
 use crate::auth::principal::AuthenticatedPartner;
 use crate::ops::upstream_calls::Counter;
 
-/// Kept for callers of the earlier name; the counter lives in `ops::upstream_calls`.
-pub use crate::ops::upstream_calls::record as record_upstream_call;
-
 /// Status logged for a request whose client went away before the answer (nginx's convention).
 const CLIENT_CLOSED: u16 = 499;
 

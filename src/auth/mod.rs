@@ -34,7 +34,6 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use audit::record_upstream_call;
 pub use config::{
     AuthConfig, AuthConfigError, ExternalIssuerConfig, PartnerConfig, RateLimitConfig,
 };
@@ -407,7 +406,8 @@ where
 }
 
 /// Wraps partner routes: CORS (preflight answered without auth) → audit → authenticate → rate
-/// limit → handler. Handlers take `Principal` and call `require(Scope::...)`.
+/// limit → handler. The scope check is `api::route_scopes::require_scope`, from each route's OpenAPI
+/// `security`; handlers take `Principal` for its companies and PII right.
 pub fn protect<S>(routes: Router<S>, auth: Arc<AuthService>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,

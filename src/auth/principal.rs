@@ -45,8 +45,9 @@ impl Principal {
         }
     }
 
+    /// Whether a record of legal entity `company` is visible: an empty set means every company.
     pub fn may_see_company(&self, company: &str) -> bool {
-        self.companies.contains(&company.to_ascii_lowercase())
+        self.companies.is_empty() || self.companies.contains(&company.to_ascii_lowercase())
     }
 }
 
@@ -184,6 +185,14 @@ mod tests {
         }
         assert!(p.may_see_company("USMF"));
         assert!(!p.may_see_company("nomf"));
+    }
+
+    #[test]
+    fn an_all_company_partner_sees_every_company() {
+        let mut p = principal(&[Scope::ReferenceRead]);
+        p.companies.clear();
+        assert!(p.may_see_company("nomf"));
+        assert!(p.may_see_company(""));
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl Drop for TempDir {
 
 async fn ping(p: Principal) -> Result<Json<Value>, ApiError> {
     p.require(Scope::ReferenceRead)?;
-    auth::record_upstream_call();
+    ats_gateway::ops::upstream_calls::record();
     Ok(Json(json!({
         "partner": p.partner_id,
         "pii": p.pii,
