@@ -315,7 +315,7 @@ pub async fn list(
 
 /// OpenAPI name for the list page of this resource.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code)] // documents the page `listing::respond_page` builds
 pub struct RecruitingRequestPage {
     pub data: Vec<RecruitingRequest>,
     pub next_cursor: Option<String>,

@@ -334,6 +334,7 @@ async fn reload_loop(
     source: Option<ReloadSource>,
     watch: Vec<PathBuf>,
     poll: Duration,
+    // `mut` is needed only where SIGHUP exists (unix).
     #[allow(unused_mut)] mut hup: Hangup,
 ) {
     let stamps = |paths: &[PathBuf]| paths.iter().map(|p| file_stamp(p)).collect::<Vec<_>>();

@@ -114,7 +114,7 @@ pub struct TokenResponse {
 
 /// RFC 6749 §5.2 error body (OAuth clients expect it, not problem+json).
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code)] // documents the JSON built by the error responses
 pub struct TokenError {
     /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
     /// `unsupported_grant_type`, `invalid_scope`, `temporarily_unavailable`.

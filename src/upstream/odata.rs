@@ -265,6 +265,7 @@ impl Filter {
             first => Filter::Or(vec![first, other]),
         }
     }
+    // `Filter::not` reads as the OData operator; `std::ops::Not` would hide it behind `!`.
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Self {
         Filter::Not(Box::new(self))

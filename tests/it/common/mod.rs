@@ -1,4 +1,5 @@
 //! Shared test harness: start the emulator (and the gateway) on 127.0.0.1:0 and talk HTTP to them.
+// Not every test module uses every harness helper.
 #![allow(dead_code)]
 
 pub mod logs;

@@ -295,6 +295,7 @@ fn distinct(s: &mut Seeder, len: usize, count: usize) -> Vec<usize> {
     out
 }
 
+// Seeding threads the generator state through every table; a struct would only rename the list.
 #[allow(clippy::too_many_arguments)]
 fn seed_positions(
     s: &mut Seeder,
