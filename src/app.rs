@@ -180,6 +180,8 @@ pub async fn start_with(
     reload: Option<ReloadSource>,
 ) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
+    // Before anything records: metrics from the first second, not from the first scrape.
+    crate::ops::metrics::handle();
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
     let limits = crate::server::Limits::from_config(&config.gateway)
         .map_err(|(key, problem)| StartError::Config { key, problem })?;

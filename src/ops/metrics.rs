@@ -17,11 +17,100 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
-/// Installs the recorder once; later calls reuse it. `None` if another recorder was installed first.
+/// Histogram buckets (seconds): from a cached lookup to a slow upstream page. Histograms rather
+/// than summaries, so percentiles aggregate across replicas.
+const BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Installs the recorder once (at start, so start-up calls are counted); later calls reuse it.
+/// `None` if another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .ok()?
+                .install_recorder()
+                .ok()?;
+            describe();
+            Some(handle)
+        })
         .as_ref()
+}
+
+/// `# HELP` for every metric the gateway records.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "http_requests_total",
+        "Partner-facing HTTP requests by route template, method and status."
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Partner-facing HTTP request duration by route template and method."
+    );
+    describe_counter!(
+        "upstream_requests_total",
+        "Dataverse calls sent (each wire attempt) by entity set and status."
+    );
+    describe_histogram!(
+        "upstream_request_duration_seconds",
+        Unit::Seconds,
+        "Duration of each Dataverse wire attempt by entity set and status."
+    );
+    describe_counter!(
+        "upstream_retries_total",
+        "Dataverse calls re-sent by the retry layer, by entity set and reason."
+    );
+    describe_counter!(
+        "upstream_retries_exhausted_total",
+        "Retries refused because the retry budget was spent."
+    );
+    describe_counter!(
+        "upstream_throttled_total",
+        "429 answers from Dataverse (service protection)."
+    );
+    describe_histogram!(
+        "upstream_throttle_pause_seconds",
+        Unit::Seconds,
+        "How far each 429 extended the pause of all upstream calls; the sum is the time paused."
+    );
+    describe_gauge!(
+        "upstream_breaker_state",
+        "Circuit breaker toward Dataverse: 0 closed, 1 open, 2 half-open."
+    );
+    describe_counter!(
+        "upstream_breaker_transitions_total",
+        "Circuit breaker state changes, by the state entered."
+    );
+    describe_gauge!(
+        "upstream_in_flight",
+        "Dataverse calls in flight under the process-wide cap."
+    );
+    describe_gauge!(
+        "upstream_queue_depth",
+        "Dataverse calls waiting for a slot under the cap."
+    );
+    describe_histogram!(
+        "upstream_queue_wait_seconds",
+        Unit::Seconds,
+        "Time calls waited for a slot under the cap."
+    );
+    describe_counter!(
+        "upstream_queue_rejections_total",
+        "Calls refused after the bounded wait for a slot (503 to the partner)."
+    );
+    describe_counter!(
+        "upstream_token_requests_total",
+        "Entra token requests by outcome (ok, error)."
+    );
+    describe_histogram!(
+        "upstream_token_request_duration_seconds",
+        Unit::Seconds,
+        "Entra token request duration."
+    );
 }
 
 pub async fn render() -> Response {

@@ -246,3 +246,44 @@ async fn token_endpoint_down_serves_on_the_cached_token_until_expiry_and_readine
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The recorder is installed at start: the first scrape already has the upstream calls made
+/// before it, as histograms with buckets and `# HELP` (one process-wide recorder: checked by name,
+/// type and labels, not by value).
+#[tokio::test]
+async fn the_first_scrape_has_upstream_histograms_with_help() {
+    let app = spawn_app_with(SandboxConfig::default(), |_| {}).await;
+    let token = app.partner_token("acme-ats", None).await;
+    let (status, _) = app.get_json(LIST, &token, None).await;
+    assert_eq!(status, 200);
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    for (name, kind) in [
+        ("upstream_request_duration_seconds", "histogram"),
+        ("upstream_requests_total", "counter"),
+        ("upstream_token_requests_total", "counter"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}")),
+            "{name} as {kind}:\n{text}"
+        );
+        assert!(text.contains(&format!("# HELP {name} ")), "help for {name}");
+    }
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("upstream_request_duration_seconds_bucket{")
+                && l.contains(&format!("entity_set=\"{SET}\""))
+                && l.contains("status=\"200\"")
+                && l.contains("le=\"0.1\"")
+        ),
+        "buckets by entity set and status:\n{text}"
+    );
+    assert!(text.contains("upstream_token_requests_total{outcome=\"ok\"}"));
+}
