@@ -36,6 +36,8 @@ pub struct AppState {
     pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
     pub cursors: CursorSealer,
     pub auth: Arc<AuthService>,
+    /// Hires: the durable store (idempotency records, write plans) and the plans running now.
+    pub hires: crate::writes::Hires,
     readiness: moka::future::Cache<(), Result<(), String>>,
 }
 
@@ -135,7 +137,21 @@ pub async fn build_state(
         hex => CursorSealer::new(parse_key(hex)?, config.gateway.cursor_ttl_secs),
     };
     let ttl = Duration::from_secs(config.gateway.reference_ttl_secs);
+    let state_dir = config.state.path.clone().unwrap_or_else(|| {
+        // Tests and the sandbox: a fresh directory, unless `[state] path` says otherwise.
+        std::env::temp_dir().join(format!("ats-gateway-state-{}", uuid::Uuid::new_v4()))
+    });
+    let store = crate::store::sqlite::SqliteStore::open(
+        &state_dir,
+        Duration::from_secs(config.state.idempotency_ttl_secs),
+    )
+    .map_err(|e| StartError::Config {
+        key: "state.path",
+        problem: e.to_string(),
+    })?;
+    tracing::info!(path = %state_dir.display(), "state store opened");
     Ok(Arc::new(AppState {
+        hires: crate::writes::Hires::new(Arc::new(store)),
         options: OptionCatalog::new(client.clone(), ttl),
         lookups: LookupResolver::new(client.clone(), ttl, 100_000),
         reference: moka::future::Cache::builder()
@@ -186,6 +202,15 @@ pub async fn start_with(
     let limits = crate::server::Limits::from_config(&config.gateway)
         .map_err(|(key, problem)| StartError::Config { key, problem })?;
     let state = build_state(config, reload).await?;
+    // Unfinished hires of an earlier process are completed or undone before writes are served
+    // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
+    let recovery = tokio::time::timeout(timeout, crate::writes::recover_at_start(&state)).await;
+    if recovery.is_err() {
+        tracing::warn!(
+            "recovery of unfinished writes is taking long; continuing in the background"
+        );
+    }
+    let maintenance = crate::writes::spawn_maintenance(state.clone());
     let app = router(App(state.clone()), timeout);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(crate::server::serve(
@@ -194,6 +219,12 @@ pub async fn start_with(
         limits,
         shutdown.clone(),
     ));
+    // The maintenance pass ends with the server.
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        maintenance.abort();
+    });
     Ok(GatewayHandle {
         url: format!("http://{addr}"),
         state,

@@ -173,6 +173,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 config.gateway.listen = l;
             }
             config.resolve_dataverse()?;
+            if config.state.path.is_none() {
+                config.state.path = Some(PathBuf::from("data"));
+            }
             if config.auth.signing_key_file.is_none() {
                 tracing::warn!("auth.signing_key_file is not set: partner tokens are signed with a key generated now, so they stop working at restart and other replicas refuse them");
             }

@@ -13,4 +13,6 @@ pub mod problem;
 pub mod public_url;
 pub mod resolve;
 pub mod server;
+pub mod store;
 pub mod upstream;
+pub mod writes;

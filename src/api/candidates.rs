@@ -238,20 +238,36 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
-    let mut row = st
+    let one = load(&st, &principal, id, lang)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
+    respond::json(&headers, &one, lang)
+}
+
+/// The candidate as `GET /v1/candidates/{id}` shows it to `principal`; `None` when it does not
+/// exist or belongs to a company the partner may not see.
+pub async fn load(
+    st: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    lang: Lang,
+) -> Result<Option<Value>, ApiError> {
+    let Some(mut row) = st
         .client
         .get_by_id_within(
             &candidate_query(principal.pii),
             cand::PK,
             id,
-            company_limit(&principal),
+            company_limit(principal),
         )
         .await?
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
+    else {
+        return Ok(None);
+    };
     let company = cand::company_of(&row);
     if !principal.may_see_company(&company) {
         // Not reached (the read is filtered by company); kept as a second check.
-        return Err(ApiError::NotFound(NOT_FOUND.into()));
+        return Ok(None);
     }
     if let Some(person) = cand::person_id(&row) {
         if let Some(kids) = st
@@ -262,11 +278,11 @@ pub async fn get(
             cand::attach_children(&mut row, kids);
         }
     }
-    let data = render(&st, std::slice::from_ref(&row), true, lang).await?;
-    let one = to_partner_json(data, &principal)?
+    let data = render(st, std::slice::from_ref(&row), true, lang).await?;
+    let one = to_partner_json(data, principal)?
         .pop()
         .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
-    respond::json(&headers, &one, lang)
+    Ok(Some(one))
 }
 
 #[cfg(test)]

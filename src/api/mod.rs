@@ -1,6 +1,7 @@
 //! The partner-facing REST API (`/v1/...`): one file per resource; handlers stay thin.
 pub mod accept;
 pub mod candidates;
+pub mod candidates_write;
 pub mod cursor;
 pub mod deadline;
 pub mod docs;
@@ -24,7 +25,7 @@ pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(recruiting_requests::list))
         .routes(routes!(recruiting_requests::get))
-        .routes(routes!(candidates::list))
+        .routes(routes!(candidates::list, candidates_write::create))
         .routes(routes!(candidates::get))
         .routes(routes!(reference::list_option_sets))
         .routes(routes!(reference::get_option_set))

@@ -132,11 +132,32 @@ impl Default for DataverseConfig {
     }
 }
 
+/// Where durable gateway state (idempotency records, write plans) lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    /// Data directory, created at start. Unset: `serve` uses `./data`; the sandbox and tests a
+    /// fresh temporary directory.
+    pub path: Option<PathBuf>,
+    /// How long an `Idempotency-Key` is remembered per partner.
+    pub idempotency_ttl_secs: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            idempotency_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub gateway: GatewayConfig,
     pub dataverse: DataverseConfig,
+    pub state: StateConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

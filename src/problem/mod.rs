@@ -141,6 +141,19 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A required precondition header (`Idempotency-Key`) is missing.
+    #[error("precondition required: {0}")]
+    PreconditionRequired(String),
+    /// An `Idempotency-Key` reused with another body.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// A write failed part-way and was undone: the cause's status and type, with a detail saying
+    /// which step failed and what was undone.
+    #[error("write failed: {detail}")]
+    WriteFailed {
+        cause: Box<ApiError>,
+        detail: String,
+    },
     #[error("cursor expired")]
     CursorExpired,
     #[error("validation failed")]
@@ -189,6 +202,9 @@ impl ApiError {
             MethodNotAllowed => &t::METHOD_NOT_ALLOWED,
             NotAcceptable(_) => &t::NOT_ACCEPTABLE,
             Conflict(_) => &t::CONFLICT,
+            PreconditionRequired(_) => &t::IDEMPOTENCY_KEY_REQUIRED,
+            IdempotencyKeyReused => &t::IDEMPOTENCY_KEY_REUSED,
+            WriteFailed { cause, .. } => cause.problem_type(),
             Validation(_) => &t::VALIDATION_FAILED,
             CursorExpired => &t::CURSOR_EXPIRED,
             RateLimited { .. } => &t::RATE_LIMITED,
@@ -206,7 +222,9 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidParameter { name, detail } => format!("{name} {detail}"),
-            BadRequest(d) | NotFound(d) | Conflict(d) | NotAcceptable(d) => d.clone(),
+            BadRequest(d) | NotFound(d) | Conflict(d) | NotAcceptable(d) | PreconditionRequired(d) => d.clone(),
+            IdempotencyKeyReused => "this Idempotency-Key was used with a different body; use a new key for a different request".into(),
+            WriteFailed { detail, .. } => detail.clone(),
             Unauthorized { description, .. } => description.clone(),
             MissingScope { scope } => format!("this route needs the scope `{scope}`, which your token does not carry"),
             OriginNotAllowed => "this origin is not allowed for this client".into(),
@@ -295,6 +313,15 @@ impl IntoResponse for ApiError {
                     h.insert(header::WWW_AUTHENTICATE, v);
                 }
             }
+            ApiError::WriteFailed { cause, .. } => match cause.as_ref() {
+                ApiError::UpstreamThrottled { retry_after } => {
+                    h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                }
+                ApiError::UpstreamUnavailable(_) => {
+                    h.insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+                }
+                _ => {}
+            },
             ApiError::RateLimited { retry_after, .. }
             | ApiError::UpstreamThrottled { retry_after } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -369,6 +396,8 @@ mod tests {
             ApiError::OriginNotAllowed,
             ApiError::MethodNotAllowed,
             ApiError::Conflict("x".into()),
+            ApiError::PreconditionRequired("x".into()),
+            ApiError::IdempotencyKeyReused,
             ApiError::CursorExpired,
             ApiError::Validation(vec![]),
             ApiError::RateLimited {

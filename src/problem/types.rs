@@ -44,7 +44,11 @@ types! {
     NOT_ACCEPTABLE = ("not-acceptable", NOT_ACCEPTABLE, "Not acceptable",
         "The `Accept` header asks for a representation this route does not produce. Partner routes answer `application/json` (errors `application/problem+json`).");
     CONFLICT = ("conflict", CONFLICT, "Conflict",
-        "The request conflicts with an earlier one (for example an Idempotency-Key reused with a different body).");
+        "The request conflicts with one still running (for example the same Idempotency-Key in flight). Retry once it has finished to get its outcome.");
+    IDEMPOTENCY_KEY_REQUIRED = ("idempotency-key-required", PRECONDITION_REQUIRED, "Idempotency-Key required",
+        "This route creates records in HR and needs an `Idempotency-Key` header (any unique string of up to 255 visible characters, e.g. a UUID), so a retry after a timeout replays the first outcome instead of creating a duplicate person.");
+    IDEMPOTENCY_KEY_REUSED = ("idempotency-key-reused", UNPROCESSABLE_ENTITY, "Idempotency-Key reused with another body",
+        "The Idempotency-Key was already used with a different body. A key stands for one request: use a new key for a new request.");
     VALIDATION_FAILED = ("validation-failed", UNPROCESSABLE_ENTITY, "Validation failed",
         "The body failed validation. Every failing field is listed in `errors` with a JSON pointer into the body.");
     CURSOR_EXPIRED = ("cursor-expired", GONE, "Cursor expired",

@@ -305,6 +305,22 @@ impl DataverseClient {
         Ok(())
     }
 
+    /// `DELETE set(id)`. Deleting is idempotent, so callers may retry it; a 404 means it is gone.
+    pub async fn delete(&self, entity_set: &str, id: Uuid) -> Result<(), UpstreamError> {
+        let url = self.url_for(&format!("{entity_set}({})", id.hyphenated()))?;
+        self.execute(Call {
+            method: Method::DELETE,
+            url,
+            label: entity_set.to_string(),
+            body: None,
+            page_size: None,
+            annotations: false,
+            if_match_any: false,
+        })
+        .await?;
+        Ok(())
+    }
+
     /// GET of a path under the Web API root (metadata such as `EntityDefinitions(...)`), as JSON.
     /// The path is code-chosen; absolute URLs and `..` are refused.
     pub async fn get_json(&self, path: &str) -> Result<Value, UpstreamError> {

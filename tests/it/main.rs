@@ -9,6 +9,7 @@ mod auth;
 mod authorization;
 mod browser;
 mod candidates_read;
+mod candidates_write;
 mod cli;
 mod gateway_ops;
 mod hardening;

@@ -1,0 +1,344 @@
+//! `POST /v1/candidates`: hire a candidate into HR. The handler checks the headers, claims the
+//! `Idempotency-Key` and hands the work to `writes` in a task of its own, so a client that hangs up
+//! (or the request deadline) cannot stop a hire half-way; the task records the outcome for replays.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::respond;
+use crate::app::{App, AppState};
+use crate::auth::Principal;
+use crate::problem::{ApiError, FieldError};
+use crate::resolve::lang::Lang;
+use crate::store::Outcome;
+use crate::writes::{self, Started, WriteError};
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const REPLAYED: &str = "idempotent-replayed";
+const MAX_KEY_LEN: usize = 255;
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Invalid(issues) => ApiError::Validation(
+                issues
+                    .into_iter()
+                    .map(|i| FieldError { pointer: i.pointer, detail: i.detail })
+                    .collect(),
+            ),
+            WriteError::InFlight => ApiError::Conflict(
+                "a request with this Idempotency-Key is still running; retry when it has finished to get its outcome".into(),
+            ),
+            WriteError::KeyReused => ApiError::IdempotencyKeyReused,
+            WriteError::Recovering => ApiError::UpstreamUnavailable(
+                "unfinished writes from before the restart are being settled".into(),
+            ),
+            WriteError::Undone { step, pointer, cause } => undone(&step, &pointer, cause),
+            WriteError::UndoPending { step, cause } => ApiError::WriteFailed {
+                cause: Box::new(ApiError::UpstreamUnavailable(cause)),
+                detail: format!(
+                    "writing the {step} failed and the HR system could not be reached to undo the rows already written; \
+                     the gateway keeps undoing them in the background. Retry with the same Idempotency-Key later"
+                ),
+            },
+            WriteError::Upstream(u) => u.into(),
+            WriteError::Read(api) => api,
+            WriteError::Store(s) => ApiError::Internal(s.to_string()),
+            WriteError::Internal(s) => ApiError::Internal(s),
+        }
+    }
+}
+
+/// A failed, undone step as a partner problem: HR's own validation message (Infolog 0x80040265)
+/// becomes a 422 naming the field where the message names one we know.
+fn undone(step: &str, pointer: &str, cause: crate::upstream::UpstreamError) -> ApiError {
+    use crate::upstream::UpstreamError as U;
+    let what = if step == crate::writes::plan::CANDIDATE_STEP {
+        "the candidate".to_string()
+    } else {
+        format!("{step} ({pointer})")
+    };
+    if let U::BadRequest { code, message } = &cause {
+        if code.eq_ignore_ascii_case("0x80040265") {
+            let text = infolog_text(message);
+            let field = field_pointer(step, pointer, &text);
+            return ApiError::Validation(vec![FieldError {
+                pointer: field.unwrap_or_else(|| pointer.to_string()),
+                detail: format!("HR refused it: {text}"),
+            }]);
+        }
+    }
+    ApiError::WriteFailed {
+        detail: format!(
+            "writing {what} failed; everything written for this request was removed again. Retry with the same Idempotency-Key"
+        ),
+        cause: Box::new(cause.into()),
+    }
+}
+
+/// The Infolog's own sentence, without Dataverse's wrapper or table names.
+fn infolog_text(message: &str) -> String {
+    let text = message.rsplit("Infolog:").next().unwrap_or(message).trim();
+    let text = text.strip_prefix("Error:").unwrap_or(text).trim();
+    let text = text.split(" in the relating table").next().unwrap_or(text);
+    text.chars().take(300).collect()
+}
+
+/// HR's field labels (as the Infolog names them) → the body field, per step.
+const INFOLOG_FIELDS: &[(&str, &str, &str)] = &[
+    ("candidate", "Recruiting request", "/recruiting_request"),
+    ("candidate", "Position", "/position"),
+    ("candidate", "Party number", "/person/party_number"),
+    ("skills", "Skill", "skill"),
+    ("skills", "Rating level", "rating_level"),
+    ("education", "Education level", "education_level"),
+    ("education", "Education discipline", "discipline"),
+    ("education", "Education institution", "institution"),
+    ("addresses", "Country/region", "country_region"),
+    ("certificates", "Certificate type", "certificate_type"),
+    ("screenings", "Screening type", "screening_type"),
+    (
+        "identification_numbers",
+        "Identification type",
+        "identification_type",
+    ),
+    ("identification_numbers", "Issuing agency", "issuing_agency"),
+];
+
+fn field_pointer(step: &str, pointer: &str, text: &str) -> Option<String> {
+    let label = text.split("field '").nth(1)?.split('\'').next()?;
+    INFOLOG_FIELDS
+        .iter()
+        .find(|(s, l, _)| *s == step && l.eq_ignore_ascii_case(label))
+        .map(|(_, _, f)| {
+            if f.starts_with('/') {
+                f.to_string()
+            } else {
+                format!("{pointer}/{f}")
+            }
+        })
+}
+
+/// Example of a full external hire (the body contract; see the schema for every field).
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "recruiting_request": "USMF-000001", "position": "000520",
+    "availability_date": "2027-02-01", "willing_to_relocate": true, "comments": "Accepted the offer on 2027-01-10",
+    "status": "hired",
+    "person": {
+        "first_name": "Evelyn", "last_name": "Chambers", "gender": "female", "birth_date": "1990-04-02",
+        "citizenship_country": "USA",
+        "contacts": [{"type": "email_address", "locator": "evelyn@example.com", "is_primary": true}],
+        "addresses": [{"street": "1 Main St", "city": "Seattle", "zip_code": "98052", "country_region": "USA", "roles": ["Home"], "is_primary": true}],
+        "education": [{"education_level": "Bachelor", "discipline": "Business Mgmt", "institution": "Cottonwood Univ", "start_date": "2008-09-01", "end_date": "2012-06-01"}],
+        "experience": [{"employer": "Fabrikam", "position": "Analyst", "start_date": "2012-07-01", "end_date": "2026-12-31"}],
+        "skills": [{"skill": "CustFocus", "rating_level": "4", "years_of_experience": 3}],
+        "certificates": [{"certificate_type": "ITIL", "start_date": "2020-05-01"}],
+        "screenings": [{"screening_type": "Background", "status": "pass"}],
+        "identification_numbers": [{"identification_type": "SSN", "number": "123-45-6789", "issuing_agency": "SSA"}]
+    }
+}))]
+#[allow(dead_code)]
+pub struct HireBody {
+    /// Recruiting request number (`USMF-000001`) or id; the company follows from it and must be one of yours.
+    recruiting_request: String,
+    /// Position id in the request's company.
+    position: Option<String>,
+    /// `YYYY-MM-DD`.
+    availability_date: Option<String>,
+    willing_to_relocate: Option<bool>,
+    comments: Option<String>,
+    /// Key of `applicant-integration-result` (see /v1/option-sets).
+    status: Option<String>,
+    /// A new person (external candidate: `first_name` required, plus personal data and the
+    /// collections), or `{"party_number": "HR000001002"}` for an internal candidate. Lookups by
+    /// code (or id), option sets by key, dates `YYYY-MM-DD`. Collections: `contacts` (`type`,
+    /// `locator`, `extension`, `description`, `purpose`, `is_primary`, `is_mobile`, `is_private`),
+    /// `addresses` (`roles`, `description`, `street`, `city`, `state`, `county`, `zip_code`,
+    /// `country_region`, `is_primary`, `is_private`), `education` (`education_level`, `discipline`,
+    /// `institution`, `description`, `secondary_emphasis`, `credit_basis`, `credits_earned`,
+    /// `start_date`, `end_date`, `grade_point_average`, `grade_scale`, `notes`), `experience`
+    /// (`employer`, `position`, `location`, `url`, `start_date`, `end_date`,
+    /// `allow_contact_employer`, `notes`), `skills` (`skill`, `rating_level`,
+    /// `years_of_experience`, `level_type`, `level_date`, `verified`), `certificates`
+    /// (`certificate_type`, `start_date`, `end_date`, `notes`), `screenings` (`screening_type`,
+    /// `status`, `required_by`, `completed_date`, `notes`), `identification_numbers`
+    /// (`identification_type`, `number`, `issuing_agency`, `issue_date`, `expiration_date`,
+    /// `is_primary`, `description`).
+    #[schema(value_type = Object)]
+    person: Value,
+}
+
+#[derive(Serialize)]
+struct Created<'a> {
+    id: &'a Uuid,
+}
+
+/// Hire a candidate
+///
+/// Sends the candidate who accepted an offer back into HR, where it becomes a worker: the body has
+/// the shape `GET /v1/candidates/{id}` returns (lookups by code or id, option sets by key, dates
+/// `YYYY-MM-DD`). An external candidate brings a new person (`first_name` required); an internal one
+/// sends `{"person": {"party_number": "…"}}`. Everything is checked before HR is called (422 with a
+/// JSON pointer per failing field); if HR fails part-way, every row written is removed again and
+/// the answer says which step failed. `Idempotency-Key` is required: the same key and body replay
+/// the first outcome (`Idempotent-Replayed: true`), another body is a 422, a key still running a 409.
+#[utoipa::path(
+    post, path = "/v1/candidates", tag = "candidates",
+    operation_id = "createCandidate",
+    request_body(content = HireBody, description = "The candidate to hire, in the shape GET /v1/candidates/{id} returns (lookups by code, option sets by key)"),
+    params(
+        ("Idempotency-Key" = String, Header, description = "Required. Any unique string (≤255 visible ASCII characters, e.g. a UUID) naming this hire; kept 24 h per partner. The same key and body replay the first outcome."),
+        ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO, for the labels in the answer"),
+    ),
+    responses(
+        (status = 201, description = "Created: the candidate as GET returns it. A replay of the first outcome carries `Idempotent-Replayed: true`.", body = crate::model::candidate::Candidate,
+            headers(("Location" = String, description = "/v1/candidates/{id}"), ("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same key"))),
+        (status = 400, description = "The body is not JSON, or the Idempotency-Key is malformed", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing scope", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed (every failing field in `errors[]` as a JSON pointer into the body, HR's own refusals included), or the Idempotency-Key was used with another body", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited, or HR throttling (nothing was left written); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The HR system failed a step; everything written was removed. Retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The HR system is unavailable (nothing was left written, or the undo continues in the background); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The HR system did not answer in time", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["candidates:write"]), ("oauth2" = ["candidates:write"]))
+)]
+pub async fn create(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let lang = respond::lang_of(&headers);
+    let key = idempotency_key(&headers)?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
+    match writes::begin(&st, &principal, &key, &body).await? {
+        Started::Replay(outcome) => replay(&st, &principal, outcome, lang).await,
+        Started::Fresh => {
+            let state = st.0.clone();
+            // Its own task: the hire and its bookkeeping finish even if this request is dropped.
+            let task = tokio::spawn(async move { run(state, principal, key, body, lang).await });
+            let outcome = task
+                .await
+                .map_err(|e| ApiError::Internal(format!("hire task: {e}")))??;
+            Ok(created(&outcome, false))
+        }
+    }
+}
+
+async fn run(
+    st: Arc<AppState>,
+    principal: Principal,
+    key: String,
+    body: Value,
+    lang: Lang,
+) -> Result<Outcome, ApiError> {
+    let id = writes::hire(&st, &principal, &key, &body).await?;
+    // What GET shows now (read straight from HR: nothing caches candidate rows, so it is current).
+    let shown = super::candidates::load(&st, &principal, id, lang).await;
+    let outcome = Outcome {
+        status: 201,
+        location: Some(format!("/v1/candidates/{id}")),
+        resource_id: Some(id),
+        body: Some(match shown {
+            Ok(Some(v)) => v,
+            _ => serde_json::to_value(Created { id: &id }).unwrap_or(Value::Null),
+        }),
+    };
+    st.hires
+        .store()
+        .complete(&principal.partner_id, &key, &outcome)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(outcome)
+}
+
+/// A replay: the stored answer, or (recovered outcomes have none) the candidate as it is now.
+async fn replay(
+    st: &AppState,
+    principal: &Principal,
+    mut outcome: Outcome,
+    lang: Lang,
+) -> Result<Response, ApiError> {
+    if outcome.body.is_none() {
+        if let Some(id) = outcome.resource_id {
+            outcome.body = super::candidates::load(st, principal, id, lang).await?;
+        }
+    }
+    Ok(created(&outcome, true))
+}
+
+fn created(outcome: &Outcome, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::CREATED);
+    let mut resp = (
+        status,
+        axum::Json(outcome.body.clone().unwrap_or(Value::Null)),
+    )
+        .into_response();
+    let h = resp.headers_mut();
+    if let Some(loc) = outcome
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        h.insert(header::LOCATION, loc);
+    }
+    if replayed {
+        h.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
+        return Err(ApiError::PreconditionRequired(
+            "POST /v1/candidates creates a person in HR and needs an `Idempotency-Key` header (e.g. a UUID): \
+             with it a retry after a timeout replays the first outcome instead of creating a duplicate person, which is expensive to undo in HR"
+                .into(),
+        ));
+    };
+    let key = v.to_str().unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::param(
+            "Idempotency-Key",
+            format!("must be 1–{MAX_KEY_LEN} visible ASCII characters"),
+        ));
+    }
+    Ok(key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infolog_messages_name_the_field() {
+        let msg = "Write failed for table row of type 'mshr_hcmpersonaddressentity'. Infolog: Error: The value 'ATL' in field 'Country/region' is not found in the relating table 'mshr_logisticsaddresscountryregionentity'.";
+        let text = infolog_text(msg);
+        assert_eq!(
+            text,
+            "The value 'ATL' in field 'Country/region' is not found"
+        );
+        assert_eq!(
+            field_pointer("addresses", "/person/addresses/1", &text).as_deref(),
+            Some("/person/addresses/1/country_region")
+        );
+        assert_eq!(
+            field_pointer("addresses", "/person/addresses/1", "Something else"),
+            None
+        );
+    }
+}

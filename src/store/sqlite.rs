@@ -1,0 +1,342 @@
+//! The embedded backend: one SQLite file in the state directory (WAL, `synchronous=FULL`, so a
+//! committed record survives a crash). Calls run on the blocking pool; one connection behind a
+//! mutex is plenty for the write rate of hires.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+use super::{Begin, Outcome, PlanRecord, StoreError, WriteStore};
+
+pub const FILE_NAME: &str = "ats-gateway.sqlite3";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS idempotency (
+    partner     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('in_flight', 'completed')),
+    outcome     TEXT,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (partner, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+CREATE TABLE IF NOT EXISTS plans (
+    id         TEXT PRIMARY KEY,
+    partner    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    open       INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS plans_open ON plans (open, updated_at);
+";
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    ttl: Duration,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl SqliteStore {
+    /// Opens (creating the directory and the file if needed) `dir/ats-gateway.sqlite3`.
+    pub fn open(dir: &Path, ttl: Duration) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("cannot create {} ({e})", dir.display())))?;
+        let conn = Connection::open(dir.join(FILE_NAME)).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            ttl,
+        })
+    }
+
+    fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    fn run<'a, T: Send + 'static>(
+        &'a self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut guard = conn.lock().map_err(|_| backend("connection poisoned"))?;
+                f(&mut guard)
+            })
+            .await
+            .map_err(backend)?
+        })
+    }
+}
+
+impl WriteStore for SqliteStore {
+    fn begin<'a>(
+        &'a self,
+        partner: &'a str,
+        key: &'a str,
+        fingerprint: &'a str,
+    ) -> BoxFuture<'a, Result<Begin, StoreError>> {
+        let (partner, key, fingerprint) = (
+            partner.to_string(),
+            key.to_string(),
+            fingerprint.to_string(),
+        );
+        let ttl = self.ttl_secs();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let t = now();
+            let existing: Option<(String, String, Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT fingerprint, state, outcome, expires_at FROM idempotency WHERE partner = ?1 AND key = ?2",
+                    params![partner, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let answer = match existing {
+                Some((fp, state, outcome, expires)) if expires > t => {
+                    if fp != fingerprint {
+                        Begin::Mismatch
+                    } else if state == "completed" {
+                        let text = outcome.ok_or_else(|| StoreError::Corrupt("completed without outcome".into()))?;
+                        Begin::Replay(serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                    } else {
+                        Begin::InFlight
+                    }
+                }
+                _ => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO idempotency (partner, key, fingerprint, state, outcome, expires_at) VALUES (?1, ?2, ?3, 'in_flight', NULL, ?4)",
+                        params![partner, key, fingerprint, t.saturating_add(ttl)],
+                    )
+                    .map_err(backend)?;
+                    Begin::Started
+                }
+            };
+            tx.commit().map_err(backend)?;
+            Ok(answer)
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        partner: &'a str,
+        key: &'a str,
+        outcome: &'a Outcome,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (partner, key) = (partner.to_string(), key.to_string());
+        let text = serde_json::to_string(outcome).map_err(backend);
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE idempotency SET state = 'completed', outcome = ?3 WHERE partner = ?1 AND key = ?2",
+                params![partner, key, text?],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        partner: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (partner, key) = (partner.to_string(), key.to_string());
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM idempotency WHERE partner = ?1 AND key = ?2 AND state = 'in_flight'",
+                params![partner, key],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn save_plan<'a>(&'a self, plan: &'a PlanRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+        let p = plan.clone();
+        self.run(move |conn| {
+            let doc = serde_json::to_string(&p.doc).map_err(backend)?;
+            conn.execute(
+                "INSERT OR REPLACE INTO plans (id, partner, key, open, doc, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.id.to_string(), p.partner, p.key, p.open, doc, now()],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn open_plans(&self) -> BoxFuture<'_, Result<Vec<PlanRecord>, StoreError>> {
+        self.run(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT id, partner, key, doc FROM plans WHERE open = 1 ORDER BY updated_at, id")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, partner, key, doc) = row.map_err(backend)?;
+                out.push(PlanRecord {
+                    id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    partner,
+                    key,
+                    open: true,
+                    doc: serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn in_flight_keys(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
+        self.run(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT partner, key FROM idempotency WHERE state = 'in_flight'")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+    }
+
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let ttl = self.ttl_secs();
+        self.run(move |conn| {
+            let t = now();
+            let keys = conn
+                .execute(
+                    "DELETE FROM idempotency WHERE expires_at <= ?1 AND state = 'completed'",
+                    params![t],
+                )
+                .map_err(backend)?;
+            let plans = conn
+                .execute(
+                    "DELETE FROM plans WHERE open = 0 AND updated_at <= ?1",
+                    params![t.saturating_sub(ttl)],
+                )
+                .map_err(backend)?;
+            Ok((keys + plans) as u64)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "atsgw-store-{name}-{}-{}",
+            std::process::id(),
+            Uuid::new_v4()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn outcome() -> Outcome {
+        Outcome {
+            status: 201,
+            location: Some("/v1/candidates/x".into()),
+            resource_id: None,
+            body: Some(serde_json::json!({"id": "x"})),
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_are_per_partner_and_replay_after_completion() {
+        let s = SqliteStore::open(&dir("keys"), Duration::from_secs(60)).expect("open");
+        assert_eq!(
+            s.begin("a", "k", "f1").await.expect("begin"),
+            Begin::Started
+        );
+        assert_eq!(
+            s.begin("a", "k", "f1").await.expect("begin"),
+            Begin::InFlight
+        );
+        assert_eq!(
+            s.begin("a", "k", "f2").await.expect("begin"),
+            Begin::Mismatch
+        );
+        assert_eq!(
+            s.begin("b", "k", "f2").await.expect("begin"),
+            Begin::Started
+        );
+        s.complete("a", "k", &outcome()).await.expect("complete");
+        assert_eq!(
+            s.begin("a", "k", "f1").await.expect("begin"),
+            Begin::Replay(outcome())
+        );
+        s.release("b", "k").await.expect("release");
+        assert_eq!(
+            s.begin("b", "k", "f3").await.expect("begin"),
+            Begin::Started
+        );
+    }
+
+    #[tokio::test]
+    async fn records_and_plans_survive_reopening_and_expire() {
+        let d = dir("reopen");
+        {
+            let s = SqliteStore::open(&d, Duration::from_secs(60)).expect("open");
+            s.begin("a", "k", "f").await.expect("begin");
+            let plan = PlanRecord {
+                id: Uuid::new_v4(),
+                partner: "a".into(),
+                key: "k".into(),
+                open: true,
+                doc: serde_json::json!({"steps": []}),
+            };
+            s.save_plan(&plan).await.expect("save");
+        }
+        let s = SqliteStore::open(&d, Duration::from_secs(60)).expect("reopen");
+        assert_eq!(s.open_plans().await.expect("plans").len(), 1);
+        assert_eq!(
+            s.in_flight_keys().await.expect("keys"),
+            vec![("a".to_string(), "k".to_string())]
+        );
+        // A zero TTL: the record is expired at once, so the key is free again.
+        let s = SqliteStore::open(&d, Duration::ZERO).expect("reopen");
+        s.complete("a", "k", &outcome()).await.expect("complete");
+        assert_eq!(
+            s.begin("a", "k", "other").await.expect("begin"),
+            Begin::Mismatch,
+            "not expired: written with the 60 s TTL"
+        );
+        s.release("a", "k")
+            .await
+            .expect("noop: completed records are not released");
+        s.begin("z", "k", "f").await.expect("begin");
+        assert_eq!(
+            s.begin("z", "k", "g").await.expect("begin"),
+            Begin::Started,
+            "expired at once"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! A hire as a journal of upstream steps. Step 0 is Dataverse's documented deep insert (candidate +
+//! person + skills + education; for an internal candidate the candidate row alone); then one POST
+//! per address, contact, experience, certificate, screening and identification number (virtual
+//! tables have no transactions across tables, so these are separate calls). The plan is saved
+//! before and after every upstream call; what each step created is recorded so it can be undone.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::request::{self, Collection};
+use super::validate::Checked;
+use crate::model::candidate as cand;
+
+pub const CANDIDATE_STEP: &str = "candidate";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Steps are being written (or will be, by recovery).
+    Running,
+    /// A step failed: created rows are being deleted.
+    Compensating,
+    Completed,
+    Undone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    /// The call was sent (or about to be): its outcome is unknown until recorded.
+    Started,
+    Done,
+    Undone,
+}
+
+/// A row a step created, in creation order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    pub set: String,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    /// `candidate`, or the collection name (`addresses`).
+    pub kind: String,
+    /// Where the step's data sits in the partner's body (for error messages).
+    pub pointer: String,
+    /// The Dataverse body (children get the person's party number when they run).
+    pub body: Value,
+    pub state: StepState,
+    pub created: Vec<Created>,
+}
+
+impl Step {
+    pub fn collection(&self) -> Option<&'static Collection> {
+        request::collection(&self.kind)
+    }
+
+    /// The entity set the step POSTs to.
+    pub fn set(&self) -> &'static str {
+        self.collection().map_or(cand::SET, |c| c.set)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: Uuid,
+    pub partner: String,
+    pub key: String,
+    pub company: String,
+    pub phase: Phase,
+    pub candidate_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
+    pub party_number: Option<String>,
+    /// True when step 0 creates the person (external candidate).
+    pub new_person: bool,
+    pub steps: Vec<Step>,
+    /// What failed, for the log and recovery.
+    pub failure: Option<String>,
+}
+
+impl Plan {
+    pub fn new(partner: &str, key: &str, checked: Checked, today: &str) -> Plan {
+        let Checked {
+            company,
+            candidate,
+            person,
+            party_number,
+            children,
+            ..
+        } = checked;
+        let mut first = candidate;
+        let mut rest = Vec::new();
+        let new_person = person.is_some();
+        let mut deep: Vec<(&'static str, Vec<Value>)> = Vec::new();
+        for (name, pointer, mut row) in children {
+            let Some(c) = request::collection(name) else {
+                continue;
+            };
+            if c.name == request::SKILLS.name && !row.contains_key("mshr_leveldate") {
+                // Required by HR; the partner may leave it out: rated today.
+                row.insert("mshr_leveldate".into(), Value::String(today.to_string()));
+            }
+            if c.name == request::ADDRESSES.name && !row.contains_key("mshr_description") {
+                let roles = row
+                    .get("mshr_roles")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Address")
+                    .replace(';', ", ");
+                row.insert("mshr_description".into(), Value::String(roles));
+            }
+            match (c.deep_nav, new_person) {
+                (Some(nav), true) => match deep.iter_mut().find(|(n, _)| *n == nav) {
+                    Some((_, items)) => items.push(Value::Object(row)),
+                    None => deep.push((nav, vec![Value::Object(row)])),
+                },
+                _ => rest.push(Step {
+                    kind: c.name.to_string(),
+                    pointer,
+                    body: Value::Object(row),
+                    state: StepState::Pending,
+                    created: Vec::new(),
+                }),
+            }
+        }
+        if let Some(mut p) = person {
+            for (nav, items) in deep {
+                p.insert(nav.to_string(), Value::Array(items));
+            }
+            first.insert(cand::NAV_PERSON.to_string(), Value::Object(p));
+        }
+        let mut steps = vec![Step {
+            kind: CANDIDATE_STEP.to_string(),
+            pointer: String::new(),
+            body: Value::Object(first),
+            state: StepState::Pending,
+            created: Vec::new(),
+        }];
+        steps.extend(rest);
+        Plan {
+            id: Uuid::new_v4(),
+            partner: partner.to_string(),
+            key: key.to_string(),
+            company,
+            phase: Phase::Running,
+            candidate_id: None,
+            person_id: None,
+            party_number,
+            new_person,
+            steps,
+            failure: None,
+        }
+    }
+
+    /// Ids created by every step but `except`.
+    pub fn claimed_ids(&self, except: usize) -> Vec<Uuid> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != except)
+            .flat_map(|(_, s)| s.created.iter().map(|c| c.id))
+            .collect()
+    }
+
+    /// Upstream calls the plan's writes take when nothing fails (reads for the ids excluded).
+    pub fn write_calls(&self) -> usize {
+        self.steps.len()
+    }
+}
+
+/// The person's columns nested in step 0 (external candidates), for finding the candidate again.
+pub fn nested_person(body: &Value) -> Option<&Map<String, Value>> {
+    body.get(cand::NAV_PERSON).and_then(Value::as_object)
+}
