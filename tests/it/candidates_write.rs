@@ -4,7 +4,7 @@
 //! lands once, and a gateway killed mid-plan finishes (or undoes) the hire when it starts again.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::common::{spawn_app, Emu, TestApp};
 use reqwest::header::HeaderMap;
@@ -621,4 +621,184 @@ async fn a_failure_at_any_step_leaves_nothing_and_the_retry_lands_once() {
     .await;
     assert_eq!(retry.status, 201, "{}", retry.body);
     assert_eq!(diff(&before, &counts(&app.emu, &f.dv).await), one_of_each());
+}
+
+// ------------------------------------------------------------------ kill -9 mid-plan
+
+/// The gateway binary (`serve`) against an emulator that outlives it.
+struct Gateway {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Gateway {
+    async fn start(config: &std::path::Path) -> Gateway {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+            .args([
+                "--config",
+                config.to_str().expect("utf8"),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .expect("join")
+        .expect("ready line");
+        let ready: Value = serde_json::from_str(line.trim()).expect("one JSON ready line");
+        let url = ready["gateway"].as_str().expect("gateway url").to_string();
+        Gateway { child, url }
+    }
+
+    async fn token(&self) -> String {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/oauth2/token", self.url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "acme-ats"),
+                ("client_secret", "acme-demo-secret"),
+            ])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.expect("json")["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn requests_to(emu: &Emu, set: &str) -> u64 {
+    emu.stats().await["requests"][set].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_gateway_killed_mid_plan_completes_the_hire_when_it_starts_again() {
+    let emu = crate::common::emulator().await;
+    let c = emu.config().clone();
+    let dir = std::env::temp_dir().join(format!("atsgw-kill-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("gateway.toml");
+    let hash = ats_gateway::auth::secrets::hash_secret("acme-demo-secret");
+    std::fs::write(
+        &config,
+        format!(
+            "[dataverse]\norg_url = \"{url}\"\nauthority = \"{url}\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\n\
+             [state]\npath = \"{}\"\n\n\
+             [[auth.partners]]\nid = \"acme-ats\"\nclient_id = \"acme-ats\"\nclient_secret_hashes = [\"{hash}\"]\n\
+             scopes = [\"candidates:write\", \"candidates:read\", \"pii:read\"]\ncompanies = [\"usmf\", \"gbsi\"]\n\
+             rate_limit = {{ per_second = 1000, burst = 1000 }}\n",
+            c.tenant_id,
+            c.client_id,
+            c.client_secret,
+            dir.join("state").display(),
+            url = emu.handle.url,
+        ),
+    )
+    .expect("config");
+    let dv = emu.token().await;
+    let request = first_code(
+        &emu,
+        &dv,
+        "mshr_hcmrecruitingrequestentities",
+        "mshr_recruitingrequestid",
+        "mshr_dataareaid eq 'usmf'",
+    )
+    .await;
+    let position = first_code(
+        &emu,
+        &dv,
+        "mshr_hcmpositionv2entities",
+        "mshr_positionid",
+        "mshr_dataareaid eq 'usmf'",
+    )
+    .await;
+    let f = Fixture {
+        request,
+        position,
+        party_number: String::new(),
+        dv: dv.clone(),
+    };
+    let body = full_body(&f, "Killed");
+    let k = key();
+    let before = counts(&emu, &dv).await;
+
+    let mut gw = Gateway::start(&config).await;
+    let token = gw.token().await;
+    // The deep insert lands; the read-back of the new person (before the separate child rows) hangs.
+    let seen = requests_to(&emu, PERSONS).await;
+    emu.fault(json!({"kind": "latency", "ms": 30000, "target": PERSONS, "count": 1}))
+        .await;
+    let hire = {
+        let (url, token, k, body) = (gw.url.clone(), token.clone(), k.clone(), body.clone());
+        tokio::spawn(
+            async move { post(&reqwest::Client::new(), &url, &token, Some(&k), &body).await },
+        )
+    };
+    let mut reached = false;
+    for _ in 0..400 {
+        if requests_to(&emu, PERSONS).await > seen {
+            reached = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(reached, "the plan reached the person read-back");
+    gw.child.kill().expect("kill -9");
+    gw.child.wait().expect("reaped");
+    hire.abort();
+    let half = diff(&before, &counts(&emu, &dv).await);
+    assert_eq!(half.get(CANDIDATES), Some(&1), "killed mid-plan: {half:?}");
+    assert_eq!(
+        half.get("mshr_hcmpersonscreeningentities"),
+        None,
+        "killed mid-plan: {half:?}"
+    );
+    let cleared = emu
+        .http
+        .delete(emu.url("/_sandbox/faults"))
+        .send()
+        .await
+        .expect("clear");
+    assert!(cleared.status().is_success());
+
+    // Restart on the same state directory: the plan is finished before the gateway says ready.
+    let gw = Gateway::start(&config).await;
+    assert_eq!(
+        diff(&before, &counts(&emu, &dv).await),
+        one_of_each(),
+        "completed at start"
+    );
+    let token = gw.token().await;
+    let r = post(&reqwest::Client::new(), &gw.url, &token, Some(&k), &body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(replayed(&r), "the key reports the recovered outcome");
+    assert_eq!(r.body["person"]["last_name"], "Killed");
+    assert_eq!(
+        r.body["person"]["screenings"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        diff(&before, &counts(&emu, &dv).await),
+        one_of_each(),
+        "exactly once"
+    );
 }
