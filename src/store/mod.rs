@@ -4,10 +4,15 @@
 
 pub mod sqlite;
 
-use futures::future::BoxFuture;
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
+
+/// A boxed future, so the trait stays object-safe (`Arc<dyn WriteStore>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What an idempotency key stands for once its request finished successfully.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,11 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::{Begin, Outcome, PlanRecord, StoreError, WriteStore};
+use super::{Begin, BoxFuture, Outcome, PlanRecord, StoreError, WriteStore};
 
 pub const FILE_NAME: &str = "ats-gateway.sqlite3";
 
