@@ -254,6 +254,9 @@ fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
         // The sandbox's demo secret: printed so a new user can call the emulator directly.
         "client_secret": c.client_secret,
         "certificate_client_id": c.cert_client_id,
+        // HR's app (writes every table): lets a person or a test change a request as HR would.
+        "hr_client_id": c.hr_client_id,
+        "hr_client_secret": c.hr_client_secret,
     })
 }
 

@@ -61,6 +61,14 @@ pub fn partners() -> Vec<DemoPartner> {
             (20, 40),
         ),
         partner(
+            "nordic-watch",
+            "Nordic change watcher (Norway only: changes feed and webhooks)",
+            "nordic-watch-demo-secret",
+            &[Scope::ChangesRead, Scope::WebhooksManage],
+            &["nomf"],
+            (20, 40),
+        ),
+        partner(
             "tiny-board",
             "Tiny job board (reference data only, 1 request/s)",
             "tiny-demo-secret",

@@ -13,6 +13,8 @@ fn assert_dataverse_keys(v: &serde_json::Value) {
         "tenant_id",
         "client_id",
         "client_secret",
+        "hr_client_id",
+        "hr_client_secret",
     ] {
         assert!(v["dataverse"][k].is_string(), "dataverse.{k}");
     }
@@ -252,7 +254,7 @@ async fn sandbox_ready_line_and_sighup_without_a_config_file() {
     }
     assert_dataverse_keys(&v);
     let partners = v["partners"].as_array().expect("partners");
-    assert_eq!(partners.len(), 3);
+    assert_eq!(partners.len(), 4);
     for partner in partners {
         for k in ["id", "client_id", "client_secret"] {
             assert!(partner[k].is_string(), "partners[].{k}");

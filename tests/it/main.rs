@@ -10,6 +10,7 @@ mod authorization;
 mod browser;
 mod candidates_read;
 mod candidates_write;
+mod changes;
 mod cli;
 mod gateway_ops;
 mod hardening;

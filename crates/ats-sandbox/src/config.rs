@@ -1,5 +1,6 @@
 //! Sandbox settings (`[sandbox]` in the config file). Defaults give a working demo environment:
-//! one tenant, a secret-authenticated app, a certificate-authenticated app, and a few apps that exist
+//! one tenant, a secret-authenticated app, a certificate-authenticated app, an HR app that writes
+//! every table, and a few apps that exist
 //! only to show Entra's errors (expired secret, disabled).
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,13 @@ impl Default for RoleConfig {
 }
 
 impl RoleConfig {
+    /// HR's own role: reads and writes every table (recruiting requests included).
+    pub fn all() -> Self {
+        Self {
+            read: vec!["*".into()],
+            write: vec!["*".into()],
+        }
+    }
     pub(crate) fn can_read(&self, set: &str) -> bool {
         self.read.iter().any(|s| s == "*" || s == set)
     }
@@ -66,6 +74,11 @@ pub struct SandboxConfig {
     /// The application user's UI language (1033 en-US or 1044 nb-NO): used for FormattedValue.
     pub language: u32,
     pub role: RoleConfig,
+    /// A second app registration acting as HR (people editing requests in D365 HR), so tests and
+    /// people can change data the integration app may not write.
+    pub hr_client_id: Uuid,
+    pub hr_client_secret: String,
+    pub hr_role: RoleConfig,
     /// Entity sets whose virtual table was "not generated" in this environment (404).
     pub not_generated: Vec<String>,
     /// Service protection (docs/dataverse-web-api.md#service-protection).
@@ -90,6 +103,10 @@ impl Default for SandboxConfig {
             option_base: 200_000_000,
             language: 1033,
             role: RoleConfig::default(),
+            hr_client_id: Uuid::from_u128(0x4b7d_93e2_15a8_4c6f_a0d1_6e2f_8b9c_0a11),
+            // Demo-only, like `client_secret`.
+            hr_client_secret: "sandbox-hr-secret~not-for-production".into(),
+            hr_role: RoleConfig::all(),
             not_generated: Vec::new(),
             max_requests_per_window: 6000,
             window_secs: 300,
@@ -121,6 +138,12 @@ impl SandboxConfig {
         }
         if self.client_secret.is_empty() {
             return Err("sandbox.client_secret: must not be empty".into());
+        }
+        if self.hr_client_secret.is_empty() {
+            return Err("sandbox.hr_client_secret: must not be empty".into());
+        }
+        if self.hr_client_id == self.client_id {
+            return Err("sandbox.hr_client_id: must differ from sandbox.client_id".into());
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::annotations::{split_prefer, AnnotationFilter, Lcid};
+use crate::config::RoleConfig;
 use crate::error::DvError;
 use crate::faults::{FaultKind, Limited};
 use crate::schema::{schema, EntityDef};
@@ -78,7 +79,8 @@ pub(super) fn token_key(token: &str) -> [u8; 32] {
 }
 
 /// `Authorization: Bearer …` checked against the emulator's own Entra; 401 like Dataverse otherwise.
-pub(super) fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<(), DvError> {
+/// Answers the token's `appid` (which application user, hence which role).
+pub(super) fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<Uuid, DvError> {
     let challenge = challenge(st);
     let unauthorized = |_why: &str| {
         DvError::new(StatusCode::UNAUTHORIZED, "", "")
@@ -97,15 +99,15 @@ pub(super) fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<()
     // verified is trusted until its own `exp` (the cache never extends it).
     let key = token_key(token);
     let now = chrono::Utc::now().timestamp();
-    if st.verified_tokens.get(&key).is_some_and(|exp| exp > now) {
-        return Ok(());
+    if let Some((_, appid)) = st.verified_tokens.get(&key).filter(|(exp, _)| *exp > now) {
+        return Ok(appid);
     }
     let claims = st
         .entra
         .verify_access_token(token)
         .map_err(|_| unauthorized("invalid"))?;
-    st.verified_tokens.insert(key, claims.exp);
-    Ok(())
+    st.verified_tokens.insert(key, (claims.exp, claims.appid));
+    Ok(claims.appid)
 }
 
 /// What the first path segment names: an entity set (with optional key and `/$count`), a function,
@@ -256,9 +258,10 @@ pub(super) async fn dataverse(
         (t, name)
     });
     let counted = parsed.as_ref().ok().map(|(_, name)| st.stats.begin(name));
-    if let Err(e) = authenticate(&st, &headers) {
-        return e.into_response();
-    }
+    let role = match authenticate(&st, &headers) {
+        Ok(appid) => st.role_of(appid),
+        Err(e) => return e.into_response(),
+    };
     let ((target, name), (in_flight, _guard)) = match (parsed, counted) {
         (Ok(t), Some(c)) => (t, c),
         (Err(e), _) => return e.into_response(),
@@ -299,20 +302,19 @@ pub(super) async fn dataverse(
             &[],
         )),
         (&Method::GET, Target::Metadata(path)) => get_metadata(&st, &ctx, &path, &uri),
-        (&Method::GET, Target::Collection { set, count }) => {
-            entity(&st, &set, Access::Read).and_then(|e| get_collection(&st, &ctx, e, &uri, count))
-        }
+        (&Method::GET, Target::Collection { set, count }) => entity(&st, role, &set, Access::Read)
+            .and_then(|e| get_collection(&st, &ctx, e, &uri, count)),
         (&Method::GET, Target::Entity { set, id }) => {
-            entity(&st, &set, Access::Read).and_then(|e| get_entity(&st, &ctx, e, &id, &uri))
+            entity(&st, role, &set, Access::Read).and_then(|e| get_entity(&st, &ctx, e, &id, &uri))
         }
         (&Method::POST, Target::Collection { set, count: false }) => {
-            entity(&st, &set, Access::Create).and_then(|e| create(&st, &ctx, e, &body))
+            entity(&st, role, &set, Access::Create).and_then(|e| create(&st, &ctx, e, &body))
         }
         (&Method::PATCH, Target::Entity { set, id }) => {
-            entity(&st, &set, Access::Write).and_then(|e| update(&st, &ctx, e, &id, &body))
+            entity(&st, role, &set, Access::Write).and_then(|e| update(&st, &ctx, e, &id, &body))
         }
         (&Method::DELETE, Target::Entity { set, id }) => {
-            entity(&st, &set, Access::Delete).and_then(|e| delete(&st, &ctx, e, &id))
+            entity(&st, role, &set, Access::Delete).and_then(|e| delete(&st, &ctx, e, &id))
         }
         _ => Err(DvError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -397,6 +399,7 @@ pub(super) enum Access {
 /// Resolves an entity set and checks the application user's security role.
 pub(super) fn entity<'a>(
     st: &EmulatorState,
+    role: &RoleConfig,
     set: &str,
     access: Access,
 ) -> Result<&'a EntityDef, DvError> {
@@ -405,10 +408,10 @@ pub(super) fn entity<'a>(
         .filter(|_| !st.config.not_generated.iter().any(|s| s == set))
         .ok_or_else(|| DvError::resource_not_found(set))?;
     let (allowed, prv) = match access {
-        Access::Read => (st.config.role.can_read(set), "prvRead"),
-        Access::Create => (st.config.role.can_write(set), "prvCreate"),
-        Access::Write => (st.config.role.can_write(set), "prvWrite"),
-        Access::Delete => (st.config.role.can_write(set), "prvDelete"),
+        Access::Read => (role.can_read(set), "prvRead"),
+        Access::Create => (role.can_write(set), "prvCreate"),
+        Access::Write => (role.can_write(set), "prvWrite"),
+        Access::Delete => (role.can_write(set), "prvDelete"),
     };
     if !allowed {
         let privilege_id = Uuid::new_v5(

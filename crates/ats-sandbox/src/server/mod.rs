@@ -39,13 +39,22 @@ pub(crate) struct EmulatorState {
     pub protection: ServiceProtection,
     /// The application user's id (WhoAmI UserId; `context.Caller` in privilege errors).
     pub user_id: Uuid,
-    /// Access tokens already verified, by SHA-256, with their `exp`.
-    verified_tokens: moka::sync::Cache<[u8; 32], i64>,
+    /// Access tokens already verified, by SHA-256, with their `exp` and `appid`.
+    verified_tokens: moka::sync::Cache<[u8; 32], (i64, Uuid)>,
 }
 
 impl EmulatorState {
     fn org(&self) -> &str {
         &self.url
+    }
+
+    /// The security role of the application user behind `appid`: HR's app has its own.
+    pub(crate) fn role_of(&self, appid: Uuid) -> &crate::config::RoleConfig {
+        if appid == self.config.hr_client_id {
+            &self.config.hr_role
+        } else {
+            &self.config.role
+        }
     }
 }
 
@@ -119,7 +128,7 @@ pub async fn start(
     })
 }
 
-/// The emulated tenant: the demo secret app, the certificate app (demo certificate), an app whose only
+/// The emulated tenant: the demo secret app, the certificate app (demo certificate), HR's app, an app whose only
 /// secret expired, and a disabled app.
 fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
     let far = chrono::Utc::now() + chrono::Duration::days(365 * 10);
@@ -154,6 +163,13 @@ fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
                 c.cert_client_id,
                 vec![],
                 vec![super::entra::demo_certificate().0.to_string()],
+                false,
+            ),
+            // HR's app: same tenant, its own role (`hr_role`), used to change data as HR would.
+            app(
+                c.hr_client_id,
+                vec![secret(&c.hr_client_secret, far)],
+                vec![],
                 false,
             ),
             // An app whose only secret expired yesterday.
