@@ -24,9 +24,14 @@ COPY --from=build /src/target/release/ats-gateway /usr/local/bin/ats-gateway
 USER nonroot:nonroot
 # Env-only configuration works: ATS_GATEWAY__GATEWAY__LISTEN etc. override the built-in defaults.
 ENV ATS_GATEWAY__GATEWAY__LISTEN=0.0.0.0:8080
-EXPOSE 8080
+# The ops listener (/metrics, /healthz, /readyz) on its own port: publish it to Prometheus and the
+# orchestrator only, never to partners.
+ENV ATS_GATEWAY__GATEWAY__OPS_LISTEN=0.0.0.0:9090
+EXPOSE 8080 9090
 # distroless has no shell or curl: the binary checks its own health endpoint.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["/usr/local/bin/ats-gateway", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
+  CMD ["/usr/local/bin/ats-gateway", "healthcheck", "--url", "http://127.0.0.1:9090/healthz"]
+# SIGTERM drains (gateway.shutdown_grace_ms); give `docker stop -t` at least that long.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/ats-gateway"]
 CMD ["serve"]

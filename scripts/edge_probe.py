@@ -42,9 +42,14 @@ def start(binary):
             continue
         if ev.get("event") == "ready":
             url = urllib.parse.urlparse(ev["gateway"])
-            return proc, (url.hostname, url.port)
+            ops = urllib.parse.urlparse(ev["ops"])
+            return proc, (url.hostname, url.port), (ops.hostname, ops.port)
     proc.kill()
     raise SystemExit("gateway did not start")
+
+
+# A cheap unauthenticated route on the partner port (/healthz and /metrics are on the ops listener).
+PING = "/.well-known/jwks.json"
 
 
 def rss_mb(proc):
@@ -108,14 +113,14 @@ def token_request(addr, client_id, secret, source):
 
 
 def metrics(binary):
-    proc, addr = start(binary)
+    proc, addr, ops = start(binary)
     try:
-        get(addr, "/healthz")
-        before = len(get(addr, "/metrics")[1])
+        get(addr, PING)
+        before = len(get(ops, "/metrics")[1])
         for i in range(1000):
             m = "X%05d%s" % (i, "".join(random.choices(string.ascii_uppercase, k=6)))
-            raw(addr, f"{m} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        after = len(get(addr, "/metrics")[1])
+            raw(addr, f"{m} {PING} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        after = len(get(ops, "/metrics")[1])
         return {"scenario": "metrics", "bytes_before": before, "bytes_after_1000_methods": after}
     finally:
         proc.kill()
@@ -153,9 +158,9 @@ def wrong_secret(binary):
         ("one_client_one_address", lambda i: ("nordic-hr", "127.0.0.2")),
         ("spread", lambda i: ("unknown-%d" % i, "127.0.%d.%d" % (1 + i // 250, 2 + i % 250))),
     ]:
-        proc, addr = start(binary)
+        proc, addr, _ = start(binary)
         try:
-            get(addr, "/healthz")
+            get(addr, PING)
             before = rss_mb(proc)
             started = time.time()
             statuses, legit = flood(addr, 900, 40, pick)
@@ -176,17 +181,17 @@ def wrong_secret(binary):
 
 
 def slow_clients(binary, n=200, held=380 * 1024, wait=15):
-    proc, addr = start(binary)
+    proc, addr, _ = start(binary)
     socks = []
     try:
-        get(addr, "/healthz")
+        get(addr, PING)
         before = rss_mb(proc)
         line = b"X-Pad: " + b"a" * 1000 + b"\r\n"
         for i in range(n):
             s = socket.create_connection(addr, timeout=5)
             s.setblocking(True)
             try:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                s.sendall(f"GET {PING} HTTP/1.1\r\nHost: x\r\n".encode())
                 sent = 0
                 while sent < held:
                     s.sendall(line)

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path};
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -38,7 +37,18 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Hires: the durable store (idempotency records, write plans) and the plans running now.
     pub hires: crate::writes::Hires,
-    readiness: moka::future::Cache<(), Result<(), String>>,
+    /// The last upstream readiness probe (`ops::health`).
+    pub(crate) readiness: moka::future::Cache<(), Result<(), String>>,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl AppState {
+    /// Cancelled when the process begins to shut down (SIGTERM): readiness turns false, the partner
+    /// listener stops accepting, and background workers stop at their next safe point (select on
+    /// `shutdown().cancelled()` between units of work, never inside one).
+    pub fn shutdown(&self) -> &tokio_util::sync::CancellationToken {
+        &self.shutdown
+    }
 }
 
 /// The router's state: a cheap handle on `AppState`.
@@ -60,9 +70,12 @@ impl FromRef<App> for Arc<AuthService> {
 
 pub struct GatewayHandle {
     pub url: String,
+    /// The ops listener (`/metrics`, `/healthz`, `/readyz`).
+    pub ops_url: String,
     pub state: Arc<AppState>,
     pub task: tokio::task::JoinHandle<()>,
-    /// Cancel to stop accepting and drain: `task` ends once every connection has closed.
+    /// `state.shutdown()`. Cancel to drain: `task` ends once every partner connection has closed
+    /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
 
@@ -166,6 +179,7 @@ pub async fn build_state(
         auth,
         client,
         config,
+        shutdown: tokio_util::sync::CancellationToken::new(),
     }))
 }
 
@@ -185,6 +199,7 @@ fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
     bytes.try_into().map_err(|_| bad())
 }
 
+/// Starts the gateway on `listener` (partners) and `gateway.ops_listen` (ops).
 pub async fn start(config: Config, listener: TcpListener) -> Result<GatewayHandle, StartError> {
     start_with(config, listener, None).await
 }
@@ -196,6 +211,14 @@ pub async fn start_with(
     reload: Option<ReloadSource>,
 ) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
+    let ops_listener = TcpListener::bind(config.gateway.ops_listen)
+        .await
+        .map_err(|e| StartError::Config {
+            key: "gateway.ops_listen",
+            problem: format!("cannot listen on {} ({e})", config.gateway.ops_listen),
+        })?;
+    let ops_addr = ops_listener.local_addr()?;
+    let grace = Duration::from_millis(config.gateway.shutdown_grace_ms);
     // Before anything records: metrics from the first second, not from the first scrape.
     crate::ops::metrics::handle();
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
@@ -212,21 +235,24 @@ pub async fn start_with(
     }
     let maintenance = crate::writes::spawn_maintenance(state.clone());
     let app = router(App(state.clone()), timeout);
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(crate::server::serve(
-        listener,
-        app,
-        limits,
-        shutdown.clone(),
-    ));
-    // The maintenance pass ends with the server.
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        stop.cancelled().await;
-        maintenance.abort();
+    let ops_app = crate::ops::listener::router(App(state.clone()));
+    let shutdown = state.shutdown().clone();
+    // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
+    let ops_stop = tokio_util::sync::CancellationToken::new();
+    let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);
+    let ops = crate::server::serve(ops_listener, ops_app, limits, ops_stop.clone(), grace);
+    let task = tokio::spawn(async move {
+        let partner_then_stop = async {
+            partner.await;
+            // The maintenance pass ends with the server (its plans are journalled).
+            maintenance.abort();
+            ops_stop.cancel();
+        };
+        tokio::join!(partner_then_stop, ops);
     });
     Ok(GatewayHandle {
         url: format!("http://{addr}"),
+        ops_url: format!("http://{ops_addr}"),
         state,
         task,
         shutdown,
@@ -256,9 +282,6 @@ pub fn router(state: App, timeout: Duration) -> Router {
         ));
     Router::new()
         .merge(crate::auth::router())
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::document_json()) }))
         .merge(crate::api::docs::router())
         .route("/problems/{slug}", get(problem_page))
@@ -312,32 +335,5 @@ async fn problem_page(Path(slug): Path<String>) -> Response {
         ))
         .into_response(),
         None => problem::ApiError::NotFound(format!("no problem type `{slug}`")).into_response(),
-    }
-}
-
-/// Ready when a token can be obtained and Dataverse answers `WhoAmI()` (checked at most every 5 s).
-async fn readyz(State(st): State<App>) -> Response {
-    let client = st.client.clone();
-    let result = st
-        .readiness
-        .get_with((), async move {
-            client
-                .get_json("WhoAmI()")
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-        .await;
-    match result {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
-        // The cause is for operators (the log), not for anyone who can reach this port.
-        Err(reason) => {
-            tracing::warn!(reason = %reason, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "not_ready"})),
-            )
-                .into_response()
-        }
     }
 }

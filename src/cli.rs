@@ -39,6 +39,10 @@ pub enum Command {
         /// Recruiting requests to seed (overrides sandbox.scale).
         #[arg(long)]
         scale: Option<usize>,
+        /// Ops listener (`/metrics`, `/healthz`, `/readyz`); default: a free loopback port, so
+        /// several sandboxes can run at once (its URL is the ready line's `ops`).
+        #[arg(long)]
+        ops_listen: Option<SocketAddr>,
     },
     /// Run only the Entra + Dataverse emulator.
     #[cfg(feature = "sandbox")]
@@ -53,13 +57,17 @@ pub enum Command {
     PartnerSecret,
     /// Exit 0 when the URL answers 2xx (for container HEALTHCHECK; the runtime image has no curl).
     Healthcheck {
-        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
     /// Run the gateway against the Dataverse environment in the config file.
     Serve {
+        /// Partner listener (overrides gateway.listen).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Ops listener (overrides gateway.ops_listen).
+        #[arg(long)]
+        ops_listen: Option<SocketAddr>,
     },
 }
 
@@ -70,9 +78,13 @@ fn default_command() -> Result<Command, CliError> {
         listen: "127.0.0.1:8080".parse()?,
         emulator_listen: "127.0.0.1:8090".parse()?,
         scale: None,
+        ops_listen: None,
     });
     #[cfg(not(feature = "sandbox"))]
-    return Ok(Command::Serve { listen: None });
+    return Ok(Command::Serve {
+        listen: None,
+        ops_listen: None,
+    });
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -103,6 +115,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             listen,
             emulator_listen,
             scale,
+            ops_listen,
         } => {
             if let Some(s) = scale {
                 config.sandbox.scale = s;
@@ -112,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
             config.dataverse = dataverse_config_for(&emu, &config.dataverse);
             with_demo_partners(&mut config.auth);
+            config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             let reload = reload_source(cli.config.clone(), true);
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
             let gw = crate::app::start_with(config, gw_listener, Some(reload)).await?;
@@ -137,14 +151,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "event": "ready",
                     "emulator": emu.url,
                     "gateway": gw.url,
+                    "ops": gw.ops_url,
                     "admin": format!("{}/_sandbox", emu.url),
                     "dataverse": dataverse_json(&emu),
                     "partners": partners,
                 })
             );
-            eprintln!("{}", try_it(&gw.url));
+            eprintln!("{}", try_it(&gw.url, &gw.ops_url));
             shutdown_signal().await;
-            gw.task.abort();
+            // The emulator is the gateway's upstream: it stops after the gateway has drained.
+            drain(gw).await;
             emu.task.abort();
             Ok(())
         }
@@ -168,9 +184,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Err(format!("{url} answered {}", resp.status()).into())
             }
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, ops_listen } => {
             if let Some(l) = listen {
                 config.gateway.listen = l;
+            }
+            if let Some(l) = ops_listen {
+                config.gateway.ops_listen = l;
             }
             config.resolve_dataverse()?;
             if config.state.path.is_none() {
@@ -182,9 +201,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let reload = reload_source(cli.config.clone(), false);
             let listener = tokio::net::TcpListener::bind(config.gateway.listen).await?;
             let gw = crate::app::start_with(config, listener, Some(reload)).await?;
-            println!("{}", json!({"event": "ready", "gateway": gw.url}));
+            println!(
+                "{}",
+                json!({"event": "ready", "gateway": gw.url, "ops": gw.ops_url})
+            );
             shutdown_signal().await;
-            gw.task.abort();
+            drain(gw).await;
             Ok(())
         }
     }
@@ -262,14 +284,33 @@ fn dataverse_json(emu: &sandbox::server::EmulatorHandle) -> serde_json::Value {
 
 #[cfg(feature = "sandbox")]
 /// Human-readable next steps on stderr (stdout carries only the JSON ready line).
-fn try_it(gw: &str) -> String {
+fn try_it(gw: &str, ops: &str) -> String {
     format!(
         "\nats-gateway sandbox is ready. Try:\n\
   TOKEN=$(curl -s {gw}/oauth2/token -d grant_type=client_credentials -d client_id=acme-ats -d client_secret=acme-demo-secret | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" '{gw}/v1/recruiting-requests?status=active&page_size=2'\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept-Language: nb-NO' '{gw}/v1/option-sets/recruiting-request-status'\n\
-Docs: {gw}/docs   Metrics: {gw}/metrics   Partners and secrets: the JSON line above.\n"
+Docs: {gw}/docs   Metrics: {ops}/metrics   Partners and secrets: the JSON line above.\n"
     )
+}
+
+/// Graceful stop after SIGTERM / Ctrl-C: readiness turns false and the partner listener stops
+/// accepting at once (one token, `state.shutdown()`), requests in flight finish within
+/// `gateway.shutdown_grace_ms`, background workers stop at a safe point. A second signal exits now.
+async fn drain(gw: crate::app::GatewayHandle) {
+    tracing::info!(
+        grace_ms = gw.state.config.gateway.shutdown_grace_ms,
+        "shutting down: draining requests in flight"
+    );
+    gw.shutdown.cancel();
+    let mut task = gw.task;
+    tokio::select! {
+        _ = &mut task => tracing::info!("drained; exiting"),
+        () = shutdown_signal() => {
+            tracing::warn!("second signal: exiting without waiting for requests in flight");
+            task.abort();
+        }
+    }
 }
 
 async fn shutdown_signal() {

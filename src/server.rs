@@ -1,7 +1,7 @@
 //! The connection-level HTTP server: an accept loop over hyper's HTTP/1.1 connections with the
 //! limits a public edge needs (a slow or idle client must not hold a connection or memory), and a
-//! shutdown signal so a caller can stop accepting and drain. Any `Router` can be served with it
-//! (the partner listener today; an ops listener can reuse it).
+//! shutdown signal so a caller can stop accepting and drain. Serves both the partner listener and
+//! the ops listener.
 //!
 //! - `header_read_timeout`: hyper starts this timer whenever the connection waits for a request
 //!   head, so it closes half-sent and dribbled headers *and* idle keep-alive connections (including
@@ -65,14 +65,16 @@ impl Limits {
 /// The answer to a connection over `max_connections` (written best effort, then closed).
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 142\r\n\r\n{\"type\":\"/problems/too-many-connections\",\"title\":\"Too many connections\",\"status\":503,\"detail\":\"the gateway is at its connection limit; retry\"}";
 
-/// Serves `app` on `listener` until `shutdown` is cancelled; then stops accepting, lets each
-/// connection finish its request in flight, and returns once all are closed. Each request carries
-/// `ConnectInfo<SocketAddr>` (the peer address).
+/// Serves `app` on `listener` until `shutdown` is cancelled; then stops accepting (the listening
+/// socket is closed, so new connections are refused), lets each connection finish its request in
+/// flight (idle keep-alive connections close at once), and returns once all are closed or `grace`
+/// has passed. Each request carries `ConnectInfo<SocketAddr>` (the peer address).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     shutdown: CancellationToken,
+    grace: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
@@ -117,7 +119,19 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let open = graceful.count();
+    if open > 0 {
+        tracing::info!(connections = open, "draining connections");
+    }
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "shutdown grace period over; closing the connections still open"
+        );
+    }
 }
 
 async fn refuse(mut stream: TcpStream) {

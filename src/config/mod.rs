@@ -59,6 +59,10 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// Bytes a connection may buffer for an unfinished request head (at least 8192); more is 431.
     pub max_header_bytes: usize,
+    /// The ops listener (`/metrics`, `/healthz`, `/readyz`): keep it off the partner network.
+    pub ops_listen: SocketAddr,
+    /// On SIGTERM, how long requests in flight may take to finish before the process exits anyway.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -74,6 +78,8 @@ impl Default for GatewayConfig {
             header_read_timeout_ms: 10_000,
             max_connections: 1_024,
             max_header_bytes: 32 * 1024,
+            ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            shutdown_grace_ms: 20_000,
         }
     }
 }

@@ -113,6 +113,13 @@ fn describe() {
     );
 }
 
+/// `/metrics` on the ops listener: readiness is evaluated first (cached), so `gateway_ready` is
+/// current in every scrape.
+pub async fn scrape(axum::extract::State(st): axum::extract::State<crate::app::App>) -> Response {
+    super::health::check(&st).await;
+    render().await
+}
+
 pub async fn render() -> Response {
     let body = handle().map(|h| h.render()).unwrap_or_default();
     (

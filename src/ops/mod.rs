@@ -1,6 +1,7 @@
-//! Operations: logging setup, health and readiness, metrics, request-scoped context.
+//! Operations: the ops listener (health, readiness, metrics), logging setup, request-scoped context.
 pub mod call_scope;
 pub mod health;
+pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod request_id;

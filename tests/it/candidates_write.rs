@@ -647,6 +647,8 @@ impl Gateway {
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
+                "--ops-listen",
+                "127.0.0.1:0",
             ])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())

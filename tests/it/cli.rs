@@ -246,7 +246,7 @@ async fn sandbox_ready_line_and_sighup_without_a_config_file() {
     let mut p = Proc::sandbox(None).await;
     let v = p.ready.clone();
     assert_eq!(v["event"], "ready");
-    for k in ["emulator", "gateway", "admin"] {
+    for k in ["emulator", "gateway", "ops", "admin"] {
         let url = v[k].as_str().unwrap_or_else(|| panic!("{k}"));
         assert!(
             url.starts_with("http://127.0.0.1:") && !url.contains(":0/") && !url.ends_with(":0")

@@ -74,15 +74,13 @@ async fn wrong_method_is_a_405_problem() {
         format!("{}/problems/method-not-allowed", app.url).as_str()
     );
     assert_eq!(v["instance"], "/v1/recruiting-requests");
-    // Ops and token routes answer the same way.
-    for path in ["/healthz", "/oauth2/token"] {
-        let resp = app
-            .http
-            .put(format!("{}{path}", app.url))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.status(), 405, "{path}");
+    // The token route and the ops listener's routes answer the same way.
+    for url in [
+        format!("{}/oauth2/token", app.url),
+        format!("{}/healthz", app.ops_url),
+    ] {
+        let resp = app.http.put(&url).send().await.expect("request");
+        assert_eq!(resp.status(), 405, "{url}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
     }
 }
@@ -98,7 +96,7 @@ async fn caller_request_ids_are_bounded() {
     ] {
         let resp = app
             .http
-            .get(format!("{}/healthz", app.url))
+            .get(format!("{}/.well-known/jwks.json", app.url))
             .header("x-request-id", sent)
             .send()
             .await
@@ -276,4 +274,37 @@ async fn problem_types_are_absolute_under_the_configured_base() {
         p["type"],
         "https://developer.example.com/errors/unauthorized"
     );
+}
+
+/// `/metrics`, `/healthz` and `/readyz` live on the ops listener only: the partner port answers
+/// them like any unknown path, and the ops listener answers nothing else.
+#[tokio::test]
+async fn ops_routes_are_on_the_ops_listener_only() {
+    let app = spawn_app().await;
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 404, "partner port {path}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    let health: Value = app.ops_get("/healthz").await.json().await.expect("json");
+    assert_eq!(health, json!({"status": "ok"}));
+    let ready = app.ops_get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.expect("json"),
+        json!({"status": "ready"})
+    );
+    let metrics = app.ops_get("/metrics").await;
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.expect("text").contains("# TYPE "));
+    for path in ["/v1/option-sets", "/openapi.json", "/oauth2/token"] {
+        let resp = app.ops_get(path).await;
+        assert_eq!(resp.status(), 404, "ops port {path}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
 }

@@ -62,13 +62,12 @@ async fn token_attempt(
 #[tokio::test]
 async fn made_up_methods_and_paths_never_become_metric_labels() {
     let app = spawn_app().await;
-    let metrics = format!("{}/metrics", app.url);
     for i in 0..40 {
         let method = reqwest::Method::from_bytes(format!("X{i:05}PROBEMETHOD").as_bytes())
             .expect("method token");
         let resp = app
             .http
-            .request(method, format!("{}/healthz", app.url))
+            .request(method, format!("{}/.well-known/jwks.json", app.url))
             .send()
             .await
             .expect("request");
@@ -79,15 +78,7 @@ async fn made_up_methods_and_paths_never_become_metric_labels() {
             .await
             .expect("request");
     }
-    let body = app
-        .http
-        .get(&metrics)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let body = app.scrape().await;
     assert!(
         !body.contains("PROBEMETHOD"),
         "method names leaked into labels"
@@ -99,7 +90,7 @@ async fn made_up_methods_and_paths_never_become_metric_labels() {
     assert!(
         body.lines().any(|l| l.starts_with("http_requests_total")
             && l.contains("method=\"_OTHER\"")
-            && l.contains("route=\"/healthz\"")),
+            && l.contains("route=\"/.well-known/jwks.json\"")),
         "unknown methods are counted as _OTHER:\n{body}"
     );
 }
@@ -165,7 +156,7 @@ async fn silent_dribbling_and_idle_connections_are_closed() {
     // Headers dribbled one line every 100 ms: the head timer is not reset by progress.
     let mut dribble = TcpStream::connect(&addr).await.expect("connect");
     dribble
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n")
         .await
         .expect("write");
     let started = Instant::now();
@@ -194,7 +185,7 @@ async fn silent_dribbling_and_idle_connections_are_closed() {
 
     // An idle keep-alive connection after a complete exchange.
     let mut idle = TcpStream::connect(&addr).await.expect("connect");
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    idle.write_all(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .expect("write");
     let (answer, closed) = read_until_closed(&mut idle, bound).await;
@@ -209,7 +200,7 @@ async fn an_oversized_head_is_refused_with_431() {
     })
     .await;
     let mut s = TcpStream::connect(addr_of(&app)).await.expect("connect");
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    s.write_all(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n")
         .await
         .expect("write");
     let line = format!("X-Pad: {}\r\n", "a".repeat(1000));
@@ -239,7 +230,7 @@ async fn connections_beyond_the_cap_are_refused_until_one_closes() {
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut s = TcpStream::connect(&addr).await.expect("connect");
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.write_all(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .expect("write");
         let mut buf = [0u8; 1024];
@@ -262,7 +253,7 @@ async fn connections_beyond_the_cap_are_refused_until_one_closes() {
     let mut served = false;
     for _ in 0..50 {
         let mut s = TcpStream::connect(&addr).await.expect("connect");
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.write_all(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await
             .expect("write");
         let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
@@ -637,12 +628,7 @@ async fn readyz_tells_anyone_only_a_status_word() {
     app.emu
         .fault(json!({"kind": "server_error", "status": 503, "target": "WhoAmI"}))
         .await;
-    let resp = app
-        .http
-        .get(format!("{}/readyz", app.url))
-        .send()
-        .await
-        .expect("readyz");
+    let resp = app.ops_get("/readyz").await;
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body, json!({"status": "not_ready"}));

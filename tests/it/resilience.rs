@@ -34,13 +34,7 @@ impl TestApp {
     }
 
     async fn readyz(&self) -> u16 {
-        self.http
-            .get(format!("{}/readyz", self.url))
-            .send()
-            .await
-            .expect("readyz")
-            .status()
-            .as_u16()
+        self.ops_get("/readyz").await.status().as_u16()
     }
 }
 
@@ -256,15 +250,7 @@ async fn the_first_scrape_has_upstream_histograms_with_help() {
     let token = app.partner_token("acme-ats", None).await;
     let (status, _) = app.get_json(LIST, &token, None).await;
     assert_eq!(status, 200);
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let text = app.scrape().await;
     for (name, kind) in [
         ("upstream_request_duration_seconds", "histogram"),
         ("upstream_requests_total", "counter"),

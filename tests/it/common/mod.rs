@@ -123,12 +123,17 @@ impl Emu {
 pub struct TestApp {
     pub emu: Emu,
     pub gateway: ats_gateway::app::GatewayHandle,
+    /// The partner listener.
     pub url: String,
+    /// The ops listener (`/metrics`, `/healthz`, `/readyz`).
+    pub ops_url: String,
     pub http: reqwest::Client,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Background workers watching `state.shutdown()` stop too.
+        self.gateway.shutdown.cancel();
         self.gateway.task.abort();
     }
 }
@@ -157,6 +162,8 @@ pub async fn spawn_app_with(
         .into_iter()
         .map(|p| p.config)
         .collect();
+    // A free port per app: tests run many gateways at once.
+    config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -165,10 +172,12 @@ pub async fn spawn_app_with(
         .await
         .expect("gateway starts");
     let url = gateway.url.clone();
+    let ops_url = gateway.ops_url.clone();
     TestApp {
         emu,
         gateway,
         url,
+        ops_url,
         http: reqwest::Client::new(),
     }
 }
@@ -219,6 +228,22 @@ impl TestApp {
         let resp = self.get(path, token, lang).await;
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET` on the ops listener (`/metrics`, `/healthz`, `/readyz`).
+    pub async fn ops_get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.ops_url))
+            .send()
+            .await
+            .expect("ops request")
+    }
+
+    /// The Prometheus text of the ops listener's `/metrics`.
+    pub async fn scrape(&self) -> String {
+        let resp = self.ops_get("/metrics").await;
+        assert_eq!(resp.status(), 200, "scrape");
+        resp.text().await.expect("metrics text")
     }
 }
 

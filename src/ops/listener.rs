@@ -1,0 +1,22 @@
+//! The ops listener's router (`[gateway] ops_listen`): `/metrics`, `/healthz`, `/readyz`. A
+//! separate port, so scrapes and probes never reach partners and partners never reach them.
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::app::App;
+use crate::problem::ApiError;
+
+pub fn router(state: App) -> Router {
+    Router::new()
+        .route("/healthz", get(super::health::healthz))
+        .route("/readyz", get(super::health::readyz))
+        .route("/metrics", get(super::metrics::scrape))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ApiError::NotFound("ops routes: /metrics, /healthz, /readyz".into()) })
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(crate::problem::context::ProblemBase::default()),
+            crate::problem::problem_context,
+        ))
+}
