@@ -19,3 +19,4 @@ mod read_api;
 mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
+mod shutdown;
