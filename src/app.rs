@@ -40,6 +40,8 @@ pub struct AppState {
     /// The last upstream readiness probe (`ops::health`).
     pub(crate) readiness: moka::future::Cache<(), Result<(), String>>,
     shutdown: tokio_util::sync::CancellationToken,
+    /// The state directory when none is configured; removed when the state is dropped.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl AppState {
@@ -150,10 +152,17 @@ pub async fn build_state(
         hex => CursorSealer::new(parse_key(hex)?, config.gateway.cursor_ttl_secs),
     };
     let ttl = Duration::from_secs(config.gateway.reference_ttl_secs);
-    let state_dir = config.state.path.clone().unwrap_or_else(|| {
-        // Tests and the sandbox: a fresh directory, unless `[state] path` says otherwise.
-        std::env::temp_dir().join(format!("ats-gateway-state-{}", uuid::Uuid::new_v4()))
-    });
+    // Tests and the sandbox: a fresh directory, unless `[state] path` says otherwise. The state
+    // holds it, so it is removed when the gateway stops instead of piling up in the temp dir.
+    let (state_dir, scratch) = match config.state.path.clone() {
+        Some(path) => (path, None),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("ats-gateway-state-")
+                .tempdir()?;
+            (dir.path().to_path_buf(), Some(dir))
+        }
+    };
     let store = crate::store::sqlite::SqliteStore::open(
         &state_dir,
         Duration::from_secs(config.state.idempotency_ttl_secs),
@@ -180,6 +189,7 @@ pub async fn build_state(
         client,
         config,
         shutdown: tokio_util::sync::CancellationToken::new(),
+        _scratch: scratch,
     }))
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::params::{NoParams, StrictQuery};
-use super::respond::{self, ListPage};
+use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::problem::ApiError;
@@ -126,8 +126,7 @@ async fn option_set(
 }
 
 /// `{data: [...], next_cursor: null, has_more: false}`: every option set (one page).
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the `ListPage<OptionSet>` the handler sends
+#[derive(ToSchema, serde::Serialize)]
 pub struct OptionSetPage {
     pub data: Vec<OptionSet>,
     /// Always null: one page holds all.
@@ -137,8 +136,7 @@ pub struct OptionSetPage {
 }
 
 /// `{data: [...], next_cursor: null, has_more: false}`: a whole reference list (one page).
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the `ListPage<LookupRef>` the handler sends
+#[derive(ToSchema, serde::Serialize)]
 pub struct LookupPage {
     pub data: Vec<LookupRef>,
     /// Always null: one page holds all.
@@ -167,7 +165,7 @@ pub async fn list_option_sets(
     let all = futures::future::try_join_all(futs).await?;
     respond::json(
         &headers,
-        &ListPage {
+        &OptionSetPage {
             data: all,
             next_cursor: None,
             has_more: false,
@@ -303,7 +301,7 @@ pub async fn get_lookup_list(
     let list = fetch_lookup_list(&st, table, &companies).await?;
     respond::json(
         &headers,
-        &ListPage {
+        &LookupPage {
             data: list.to_vec(),
             next_cursor: None,
             has_more: false,

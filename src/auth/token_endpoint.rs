@@ -1,7 +1,7 @@
 //! `POST /oauth2/token` (client_credentials, RFC 6749 §4.4) and `GET /.well-known/jwks.json`.
 //! Errors are RFC 6749 §5.2 JSON, not problem+json: OAuth client libraries expect that shape.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -56,7 +56,10 @@ impl IntoResponse for OAuthError {
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         });
-        let body = json!({"error": self.code, "error_description": self.description});
+        let body = TokenError {
+            error: self.code,
+            error_description: self.description,
+        };
         let mut resp = (status, Json(body)).into_response();
         no_store(resp.headers_mut());
         let retry_after = self
@@ -90,35 +93,33 @@ struct ClientAuth {
 }
 
 /// The form a partner posts (RFC 6749 §4.4); the secret may come as HTTP Basic instead.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the form; `parse_form` reads it
+#[derive(utoipa::ToSchema, Default)]
 pub struct TokenRequest {
     /// Always `client_credentials`.
-    grant_type: String,
+    #[schema(value_type = String, required = true)]
+    grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
     /// Space-separated subset of the partner's scopes; all of them when absent.
     scope: Option<String>,
 }
 
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the JSON built in `handle`
+#[derive(utoipa::ToSchema, serde::Serialize)]
 pub struct TokenResponse {
     /// ES256 JWT; send as `Authorization: Bearer …`.
     access_token: String,
     /// `Bearer`.
-    token_type: String,
+    token_type: &'static str,
     expires_in: u64,
     scope: String,
 }
 
 /// RFC 6749 §5.2 error body (OAuth clients expect it, not problem+json).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the JSON built by the error responses
+#[derive(utoipa::ToSchema, serde::Serialize)]
 pub struct TokenError {
     /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
     /// `unsupported_grant_type`, `invalid_scope`, `temporarily_unavailable`.
-    error: String,
+    error: &'static str,
     error_description: String,
 }
 
@@ -181,7 +182,8 @@ async fn issue(
     })?;
     let form = parse_form(headers, &body)?;
     let grant = form
-        .get("grant_type")
+        .grant_type
+        .as_deref()
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
     // Refresh tokens, codes and passwords do not exist here: every other grant is unsupported.
     if grant != "client_credentials" {
@@ -199,8 +201,8 @@ async fn issue(
     if partner.disabled {
         return Err(refuse("unauthorized_client", "this client is disabled"));
     }
-    let scopes = granted_scopes(&partner, form.get("scope").map(String::as_str))
-        .map_err(|d| refuse("invalid_scope", &d))?;
+    let scopes =
+        granted_scopes(&partner, form.scope.as_deref()).map_err(|d| refuse("invalid_scope", &d))?;
     let issued = auth
         .issue_token(&partner.id, &client.client_id, &scopes)
         .map_err(|e| {
@@ -208,12 +210,12 @@ async fn issue(
             OAuthError::new("server_error", "token could not be issued")
         })?;
     tracing::info!(partner = %partner.id, scope = %issued.scope, "access token issued");
-    let mut resp = Json(json!({
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "scope": issued.scope,
-    }))
+    let mut resp = Json(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: issued.scope,
+    })
     .into_response();
     no_store(resp.headers_mut());
     Ok(resp)
@@ -228,7 +230,7 @@ fn body_problem(e: &BytesRejection) -> String {
     }
 }
 
-fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -243,10 +245,22 @@ fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let mut form = HashMap::new();
+    let mut form = TokenRequest::default();
     for (k, v) in form_urlencoded::parse(body) {
+        let slot = match &*k {
+            "grant_type" => &mut form.grant_type,
+            "client_id" => &mut form.client_id,
+            "client_secret" => &mut form.client_secret,
+            "scope" => &mut form.scope,
+            // RFC 6749 §3.2: unknown parameters are ignored.
+            _ => continue,
+        };
+        // RFC 6749 §3.2: a parameter without a value counts as omitted.
+        if v.is_empty() {
+            continue;
+        }
         // RFC 6749 §3.2: parameters must not be repeated.
-        if form.insert(k.to_string(), v.to_string()).is_some() {
+        if slot.replace(v.into_owned()).is_some() {
             return Err(OAuthError::new(
                 "invalid_request",
                 format!("parameter `{k}` is repeated"),
@@ -257,10 +271,7 @@ fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
 }
 
 /// Client authentication in the body or with HTTP Basic (RFC 6749 §2.3.1), never both.
-fn client_auth(
-    headers: &HeaderMap,
-    form: &HashMap<String, String>,
-) -> Result<ClientAuth, OAuthError> {
+fn client_auth(headers: &HeaderMap, form: &TokenRequest) -> Result<ClientAuth, OAuthError> {
     // As on the API routes: several Authorization headers are ambiguous, so refused.
     if headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
         return Err(OAuthError::new(
@@ -272,14 +283,14 @@ fn client_auth(
         .get(AUTHORIZATION)
         .map(|v| parse_basic(v).ok_or_else(basic_malformed))
         .transpose()?;
-    let in_body = form.contains_key("client_secret");
+    let in_body = form.client_secret.is_some();
     match basic {
         Some(_) if in_body => Err(OAuthError::new(
             "invalid_request",
             "use one client authentication method, not both",
         )),
         Some((id, secret)) => {
-            if form.get("client_id").is_some_and(|b| *b != id) {
+            if form.client_id.as_ref().is_some_and(|b| *b != id) {
                 return Err(OAuthError::new(
                     "invalid_request",
                     "client_id in the body differs from the Basic credentials",
@@ -291,7 +302,7 @@ fn client_auth(
                 basic: true,
             })
         }
-        None => match (form.get("client_id"), form.get("client_secret")) {
+        None => match (&form.client_id, &form.client_secret) {
             (Some(id), Some(secret)) => Ok(ClientAuth {
                 client_id: id.clone(),
                 secret: secret.clone(),
@@ -499,8 +510,30 @@ mod tests {
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        let e = parse_form(&h, b"grant_type=a&grant_type=b").expect_err("repeated");
+        // No `expect_err`: TokenRequest has no Debug, so a secret can never be printed.
+        let Err(e) = parse_form(&h, b"grant_type=a&grant_type=b") else {
+            panic!("a repeated parameter was accepted");
+        };
         assert_eq!(e.code, "invalid_request");
         assert!(parse_form(&HeaderMap::new(), b"grant_type=a").is_err());
+    }
+
+    #[test]
+    fn known_parameters_are_read_unknown_and_empty_ones_ignored() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        let Ok(f) = parse_form(
+            &h,
+            b"grant_type=client_credentials&client_id=a%20b&scope=&x=1&x=2",
+        ) else {
+            panic!("a valid form was refused");
+        };
+        assert_eq!(f.grant_type.as_deref(), Some("client_credentials"));
+        assert_eq!(f.client_id.as_deref(), Some("a b"));
+        assert_eq!(f.scope, None);
+        assert_eq!(f.client_secret, None);
     }
 }

@@ -19,9 +19,7 @@ use super::error::UpstreamError;
 use super::odata::{Filter, Literal, Query};
 use super::stack::{Reply, ResilienceConfig, Stack, UpstreamRequest};
 use super::token::TokenProvider;
-use super::wire::{
-    entity_id_from_headers, entity_set_label, header_request_id, parse_page, prefer_header,
-};
+use super::wire::{entity_id_from_headers, entity_set_label, parse_page, prefer_header};
 
 /// A Dataverse row as returned (values plus `@…` annotations, in wire order).
 pub type Row = serde_json::Map<String, Value>;
@@ -62,7 +60,6 @@ pub struct Page {
 #[derive(Clone)]
 pub struct DataverseClient {
     inner: Arc<ClientInner>,
-    request_id: Option<HeaderValue>,
     /// Writes through this handle may be re-sent (the caller made them safe to repeat).
     idempotent_writes: bool,
 }
@@ -124,18 +121,8 @@ impl DataverseClient {
                 tokens,
                 default_deadline: cfg.default_deadline,
             }),
-            request_id: None,
             idempotent_writes: false,
         })
-    }
-
-    /// A handle that sends `id` as `x-ms-client-request-id` and `X-Request-Id` on every call, so
-    /// upstream logs correlate with the gateway's. Ids that are not valid header text are ignored.
-    pub fn with_request_id(&self, id: &str) -> Self {
-        Self {
-            request_id: header_request_id(id),
-            ..self.clone()
-        }
     }
 
     /// A handle whose writes the retry layer may re-send like reads. Only for writes made safe to
@@ -146,11 +133,6 @@ impl DataverseClient {
             idempotent_writes: true,
             ..self.clone()
         }
-    }
-
-    /// `{org}/api/data/v9.2/`.
-    pub fn base_url(&self) -> &Url {
-        &self.inner.base
     }
 
     /// The token provider (readiness asks whether a valid token is cached).
@@ -394,11 +376,6 @@ impl DataverseClient {
             .and_then(|p| HeaderValue::from_str(&p).ok())
         {
             h.insert("Prefer", prefer);
-        }
-        // An explicit id wins; else the request-id layer sends the partner request's.
-        if let Some(id) = &self.request_id {
-            h.insert("x-ms-client-request-id", id.clone());
-            h.insert("X-Request-Id", id.clone());
         }
         if has_body {
             h.insert(

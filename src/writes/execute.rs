@@ -40,7 +40,6 @@ pub struct Failure {
     pub cause: Cause,
 }
 
-const DELETE_ATTEMPTS: u32 = 3;
 const READ_ATTEMPTS: u32 = 3;
 /// POST attempts when the first is known to have written nothing.
 const POST_ATTEMPTS: u32 = 2;
@@ -433,15 +432,10 @@ async fn undo_step(
 }
 
 async fn delete(client: &DataverseClient, row: &Created) -> Result<(), UpstreamError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match client.delete(&row.set, row.id).await {
-            Ok(()) | Err(UpstreamError::NotFound { .. }) => return Ok(()),
-            Err(e) if e.is_transient() && attempt < DELETE_ATTEMPTS => {
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(e),
-        }
+    // Deleting a known id is safe to repeat (a repeat finds it gone), so the client's retry layer
+    // may re-send it with its backoff and budget; a row already gone counts as deleted.
+    match client.idempotent_writes().delete(&row.set, row.id).await {
+        Ok(()) | Err(UpstreamError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -178,12 +178,14 @@ async fn get_page_sends_documented_headers_and_follows_next_link_verbatim() {
         ),
         answer(200, serde_json::json!({"value":[{"mshr_title":"C"}]})),
     ]);
-    let client = client.with_request_id("req-123");
     let q = Query::new(SET)
         .select(&["mshr_title"])
         .filter(Filter::eq("mshr_title", "R&D #1"))
         .count(true);
-    let page = client.get_page(&q, 2).await.expect("page");
+    // Inside a partner request, its id travels upstream (the request-id layer).
+    let page = crate::ops::request_id::scope(Some("req-123".into()), client.get_page(&q, 2))
+        .await
+        .expect("page");
     assert_eq!(page.rows.len(), 2);
     assert_eq!(page.count, Some(3));
     assert_eq!(page.next_link.as_deref(), Some(next.as_str()));

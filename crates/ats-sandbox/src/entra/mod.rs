@@ -78,7 +78,6 @@ impl Entra {
     /// Startup: uses the embedded demo signing key, which is known to be valid.
     pub(crate) fn new(config: EntraConfig) -> Self {
         // The fixture is compiled in and covered by tests: a failure here is a build defect.
-        #[allow(clippy::expect_used)]
         let signer = SigningKey::from_pem(keys::TOKEN_SIGNING_KEY, keys::TOKEN_SIGNING_CERT)
             .expect("embedded token-signing fixture is valid");
         Self::with_signing_key(config, signer)
