@@ -128,6 +128,9 @@ pub struct TestApp {
     /// The ops listener (`/metrics`, `/healthz`, `/readyz`).
     pub ops_url: String,
     pub http: reqwest::Client,
+    /// The app's state directory, removed when the test ends (the gateway may outlive the test's
+    /// runtime briefly, so the test owns the directory rather than the gateway).
+    pub state_dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
@@ -164,6 +167,11 @@ pub async fn spawn_app_with(
         .collect();
     // A free port per app: tests run many gateways at once.
     config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
+    let state_dir = tempfile::Builder::new()
+        .prefix("ats-gateway-test-")
+        .tempdir()
+        .expect("state dir");
+    config.state.path = Some(state_dir.path().to_path_buf());
     tweak(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -179,6 +187,7 @@ pub async fn spawn_app_with(
         url,
         ops_url,
         http: reqwest::Client::new(),
+        state_dir,
     }
 }
 
