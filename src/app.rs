@@ -37,6 +37,9 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Hires: the durable store (idempotency records, write plans) and the plans running now.
     pub hires: crate::writes::Hires,
+    /// The changes feed: fingerprints and events in the same durable store, and the watch that
+    /// fires when a scan records events.
+    pub changes: crate::changes::Changes,
     /// The last upstream readiness probe (`ops::health`).
     pub(crate) readiness: moka::future::Cache<(), Result<(), String>>,
     shutdown: tokio_util::sync::CancellationToken,
@@ -172,8 +175,16 @@ pub async fn build_state(
         problem: e.to_string(),
     })?;
     tracing::info!(path = %state_dir.display(), "state store opened");
+    let store = Arc::new(store);
+    let changes = crate::changes::Changes::open(store.clone())
+        .await
+        .map_err(|e| StartError::Config {
+            key: "state.path",
+            problem: e.to_string(),
+        })?;
     Ok(Arc::new(AppState {
-        hires: crate::writes::Hires::new(Arc::new(store)),
+        hires: crate::writes::Hires::new(store),
+        changes,
         options: OptionCatalog::new(client.clone(), ttl),
         lookups: LookupResolver::new(client.clone(), ttl, 100_000),
         reference: moka::future::Cache::builder()

@@ -1,8 +1,11 @@
-//! Durable state for writes: idempotency records (one per partner and `Idempotency-Key`) and write
-//! plans (the journal of upstream steps). One narrow trait, [`WriteStore`], so a shared backend
-//! (Redis) can replace the embedded one ([`sqlite::SqliteStore`]) without touching the callers.
+//! Durable state: for writes, idempotency records (one per partner and `Idempotency-Key`) and write
+//! plans (the journal of upstream steps), behind [`WriteStore`]; for the changes feed, fingerprints
+//! and events, behind [`changes::ChangeStore`]. Narrow traits, so a shared backend (Redis, Postgres)
+//! can replace the embedded one ([`sqlite::SqliteStore`]) without touching the callers.
 
+pub mod changes;
 pub mod sqlite;
+mod sqlite_changes;
 
 use std::future::Future;
 use std::pin::Pin;

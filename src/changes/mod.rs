@@ -1,0 +1,97 @@
+//! The changes feed: the gateway detects changes in HR itself (the `mshr_` virtual tables have no
+//! change tracking and no modification timestamp) and records them as ordered events.
+//! `event.rs` is the event as partners see it, `visibility.rs` who may see which event (shared with
+//! webhook deliveries); the events and fingerprints live in the durable store (`store::changes`).
+
+pub mod event;
+pub mod visibility;
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::store::changes::{ChangeStore, ScanRecord};
+use crate::store::StoreError;
+
+use event::Event;
+
+/// The feed's handle in `AppState`: the store, and a watch of the newest recorded sequence number,
+/// so consumers (webhook delivery) wake when events are recorded instead of polling the store.
+pub struct Changes {
+    store: Arc<dyn ChangeStore>,
+    latest: watch::Sender<i64>,
+}
+
+impl Changes {
+    /// The handle over `store`, its watch starting at the newest recorded event.
+    pub async fn open(store: Arc<dyn ChangeStore>) -> Result<Self, StoreError> {
+        let last = store.feed_bounds().await?.last_seq;
+        Ok(Self {
+            store,
+            latest: watch::Sender::new(last),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn ChangeStore> {
+        &self.store
+    }
+
+    /// Records a scan (one transaction), then tells the watchers; returns the recorded events.
+    pub async fn record(&self, scan: &ScanRecord) -> Result<Vec<Event>, StoreError> {
+        let events = self.store.record_scan(scan).await?;
+        if let Some(last) = events.last() {
+            self.latest.send_replace(last.seq);
+        }
+        Ok(events)
+    }
+
+    /// A receiver that sees the newest sequence number whenever events are recorded.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.latest.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::event::{Action, EventType, NewEvent, ResourceType};
+    use super::*;
+
+    #[tokio::test]
+    async fn recording_wakes_watchers_with_the_newest_seq() {
+        let dir = std::env::temp_dir().join(format!("atsgw-changes-{}", Uuid::new_v4()));
+        let store =
+            crate::store::sqlite::SqliteStore::open(&dir, Duration::from_secs(60)).expect("open");
+        let changes = Changes::open(Arc::new(store)).await.expect("changes");
+        let mut rx = changes.subscribe();
+        assert_eq!(*rx.borrow_and_update(), 0);
+        assert!(changes
+            .record(&ScanRecord::default())
+            .await
+            .expect("empty scan")
+            .is_empty());
+        assert!(!rx.has_changed().expect("open"), "no event, no wake-up");
+        let scan = ScanRecord {
+            events: vec![NewEvent {
+                event_type: EventType::new(ResourceType::Candidate, Action::Created),
+                resource_id: Uuid::new_v4(),
+                company: "usmf".into(),
+                data: json!({}),
+                changed_fields: None,
+                from: None,
+                to: None,
+            }],
+            ..Default::default()
+        };
+        let recorded = changes.record(&scan).await.expect("record");
+        tokio::time::timeout(Duration::from_secs(5), rx.changed())
+            .await
+            .expect("woken")
+            .expect("open");
+        assert_eq!(*rx.borrow(), recorded[0].seq);
+    }
+}

@@ -1,0 +1,86 @@
+//! Durable state of the changes feed: one fingerprint per record the scanner has seen (a hash of
+//! its partner representation, plus that representation, so an update can name its changed fields
+//! and a deletion can show what was deleted) and the ordered event log. One narrow trait,
+//! [`ChangeStore`], implemented by the embedded backend (`sqlite_changes.rs`).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{BoxFuture, StoreError};
+use crate::changes::event::{Event, NewEvent, ResourceType};
+
+/// What the store remembers of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Known {
+    pub hash: String,
+    pub company: String,
+    /// The representation as it was when `hash` was taken.
+    pub data: Value,
+}
+
+/// A record's fingerprint to store (insert or replace).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    pub resource: ResourceType,
+    pub id: Uuid,
+    pub known: Known,
+}
+
+/// Everything one scan learnt, written in one transaction: either all of it or none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanRecord {
+    pub upserts: Vec<Fingerprint>,
+    pub removals: Vec<(ResourceType, Uuid)>,
+    /// In the order they must appear in the feed.
+    pub events: Vec<NewEvent>,
+    /// Resources whose first complete scan this was (later scans emit events for them).
+    pub baselined: Vec<ResourceType>,
+}
+
+/// Where the retained log starts and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeedBounds {
+    /// Every event with `seq <= purged_through` was removed by retention (0: none yet).
+    pub purged_through: i64,
+    /// The newest event's `seq` (0: no event yet).
+    pub last_seq: i64,
+}
+
+pub trait ChangeStore: Send + Sync {
+    /// The stored fingerprints of those `ids` of `resource` that the store knows.
+    fn known<'a>(
+        &'a self,
+        resource: ResourceType,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, Result<HashMap<Uuid, Known>, StoreError>>;
+
+    /// Every id of `resource` with a fingerprint (what a complete scan must see, or delete).
+    fn known_ids(&self, resource: ResourceType) -> BoxFuture<'_, Result<Vec<Uuid>, StoreError>>;
+
+    /// Whether a complete scan of `resource` has been recorded (before that, scans emit nothing).
+    fn has_baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Writes a scan's fingerprints, removals and events in one transaction; the events get their
+    /// sequence numbers and the commit time, and are returned in order.
+    fn record_scan<'a>(
+        &'a self,
+        scan: &'a ScanRecord,
+    ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>>;
+
+    /// Up to `limit` events with `seq > after`, oldest first.
+    fn events_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
+
+    /// One event by sequence number (`None` when unknown or purged).
+    fn event(&self, seq: i64) -> BoxFuture<'_, Result<Option<Event>, StoreError>>;
+
+    /// Retention: removes events that occurred before `before` (Unix ms); returns how many.
+    fn purge_events_before(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    fn feed_bounds(&self) -> BoxFuture<'_, Result<FeedBounds, StoreError>>;
+}
