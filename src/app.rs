@@ -37,6 +37,10 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Hires: the durable store (idempotency records, write plans) and the plans running now.
     pub hires: crate::writes::Hires,
+    /// Webhook subscriptions, the outbox and the delivery client (state in the same store).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Where the durable state lives (`state.path`, or the temporary directory chosen at start).
+    pub state_dir: std::path::PathBuf,
     /// The changes feed: fingerprints and events in the same durable store, and the watch that
     /// fires when a scan records events.
     pub changes: crate::changes::Changes,
@@ -182,9 +186,16 @@ pub async fn build_state(
             key: "state.path",
             problem: e.to_string(),
         })?;
+    let webhooks = crate::webhooks::Webhooks::new(&config.webhooks, store.clone(), &state_dir)
+        .map_err(|e| StartError::Config {
+            key: "webhooks",
+            problem: e.to_string(),
+        })?;
     Ok(Arc::new(AppState {
         hires: crate::writes::Hires::new(store),
         changes,
+        webhooks: Arc::new(webhooks),
+        state_dir,
         options: OptionCatalog::new(client.clone(), ttl),
         lookups: LookupResolver::new(client.clone(), ttl, 100_000),
         reference: moka::future::Cache::builder()
@@ -258,6 +269,8 @@ pub async fn start_with(
     let app = router(App(state.clone()), timeout);
     let ops_app = crate::ops::listener::router(App(state.clone()));
     let shutdown = state.shutdown().clone();
+    // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
+    crate::webhooks::delivery::spawn(state.clone(), shutdown.child_token());
     // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);

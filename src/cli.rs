@@ -126,6 +126,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             config.dataverse = dataverse_config_for(&emu, &config.dataverse);
             with_demo_partners(&mut config.auth);
             config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+            // A partner tries webhooks with a receiver on its own machine.
+            config.webhooks.allow_private_urls = true;
             let reload = reload_source(cli.config.clone(), true);
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
             let gw = crate::app::start_with(config, gw_listener, Some(reload)).await?;

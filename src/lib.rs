@@ -16,4 +16,5 @@ pub mod resolve;
 pub mod server;
 pub mod store;
 pub mod upstream;
+pub mod webhooks;
 pub mod writes;

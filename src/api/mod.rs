@@ -12,6 +12,7 @@ pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;
 pub mod route_scopes;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,4 +31,9 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(reference::list_option_sets))
         .routes(routes!(reference::get_option_set))
         .routes(routes!(reference::get_lookup_list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
 }

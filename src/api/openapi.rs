@@ -71,6 +71,7 @@ fn scope_description(s: Scope) -> &'static str {
         "candidates:read" => "Read candidates (names; personal fields need pii:read)",
         "candidates:write" => "Create candidates",
         "reference:read" => "Read option sets and reference lists",
+        "webhooks:manage" => "Subscribe to events and manage webhook deliveries",
         "pii:read" => "See candidates' personal fields (birth date, contacts, addresses, ids)",
         other => other,
     }
@@ -99,6 +100,7 @@ fn complete(doc: &mut utoipa::openapi::OpenApi) {
         tag("recruiting-requests", "Open and past recruiting requests (job openings) with positions, skills, education and location."),
         tag("candidates", "Applicants of recruiting requests, with their person; personal fields only with `pii:read`."),
         tag("reference", "Option sets (stable keys and labels) and lookup lists that the other resources refer to."),
+        tag("webhooks", "Signed pushes (Standard Webhooks) of the events the gateway detects in HR, with a delivery log, redelivery and re-enabling."),
         tag("auth", "Partner tokens (OAuth 2.0 client credentials) and the authorization server metadata."),
     ]);
 }

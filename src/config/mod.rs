@@ -158,12 +158,58 @@ impl Default for StateConfig {
     }
 }
 
+/// Webhook deliveries (`/v1/webhooks`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Accept `http` URLs and hosts resolving to private, loopback or link-local addresses. Only for
+    /// the sandbox (where it is on, so a partner can try `http://127.0.0.1`): in production it lets a
+    /// partner make the gateway call into its own network.
+    pub allow_private_urls: bool,
+    /// The waits between attempts of one delivery (each stretched by up to 20 % random jitter);
+    /// when the last retry fails too, the subscription is marked `failing`. The default spans
+    /// about 28 h.
+    pub retry_schedule_ms: Vec<u64>,
+    /// How long a receiver has to answer 2xx.
+    pub timeout_ms: u64,
+    /// Deliveries in flight at once across all subscriptions (one per subscription at a time).
+    pub max_concurrent_sends: usize,
+    /// 64 hex characters: the key sealing subscription secrets in the state store. Empty: a key
+    /// file generated in the state directory (`webhook-secrets.key`).
+    pub secret_key: SecretString,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_urls: false,
+            // 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h: about 27.7 h in all.
+            retry_schedule_ms: vec![
+                5_000,
+                30_000,
+                120_000,
+                600_000,
+                1_800_000,
+                3_600_000,
+                7_200_000,
+                14_400_000,
+                28_800_000,
+                43_200_000,
+            ],
+            timeout_ms: 10_000,
+            max_concurrent_sends: 32,
+            secret_key: SecretString::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub gateway: GatewayConfig,
     pub dataverse: DataverseConfig,
     pub state: StateConfig,
+    pub webhooks: WebhooksConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

@@ -111,6 +111,28 @@ fn describe() {
         Unit::Seconds,
         "Entra token request duration."
     );
+    describe_counter!(
+        "webhook_deliveries_total",
+        "Webhook delivery attempts by result (delivered, http_error, timeout, connect_error, blocked_address, error)."
+    );
+    describe_histogram!(
+        "webhook_delivery_duration_seconds",
+        Unit::Seconds,
+        "Duration of each webhook delivery attempt by result."
+    );
+    describe_histogram!(
+        "webhook_delivery_lag_seconds",
+        Unit::Seconds,
+        "From an event's detection to its acknowledged delivery (retries included)."
+    );
+    describe_gauge!(
+        "webhook_outbox_pending",
+        "Webhook deliveries waiting (due or scheduled for retry) for active subscriptions."
+    );
+    describe_counter!(
+        "webhook_subscriptions_failing_total",
+        "Subscriptions marked failing after a delivery spent its retry schedule."
+    );
 }
 
 /// `/metrics` on the ops listener: readiness is evaluated first (cached), so `gateway_ready` is

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use super::{Begin, BoxFuture, Outcome, PlanRecord, StoreError, WriteStore};
 
+pub mod webhooks;
+
 pub const FILE_NAME: &str = "ats-gateway.sqlite3";
 
 const SCHEMA: &str = "
@@ -64,6 +66,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         conn.execute_batch(super::sqlite_changes::SCHEMA)
             .map_err(backend)?;
+        conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             ttl,

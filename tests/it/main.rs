@@ -11,6 +11,7 @@ mod browser;
 mod candidates_read;
 mod candidates_write;
 mod changes;
+mod webhooks;
 mod cli;
 mod gateway_ops;
 mod hardening;

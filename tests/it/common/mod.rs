@@ -192,6 +192,28 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// Stops this gateway as a shutdown would (webhook workers included) and starts another on the
+    /// same emulator and state directory, its config adjusted by `tweak`.
+    pub async fn restart(&mut self, tweak: impl FnOnce(&mut ats_gateway::config::Config)) {
+        let state = self.gateway.state.clone();
+        self.gateway.shutdown.cancel();
+        self.gateway.task.abort();
+        tokio::time::timeout(std::time::Duration::from_secs(20), state.webhooks.stopped())
+            .await
+            .expect("webhook workers stop");
+        let mut config = state.config.clone();
+        config.state.path = Some(state.state_dir.clone());
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        self.gateway = ats_gateway::app::start(config, listener)
+            .await
+            .expect("gateway restarts");
+        self.url = self.gateway.url.clone();
+        self.ops_url = self.gateway.ops_url.clone();
+    }
+
     /// A partner token from the gateway's token endpoint (`scope` = None: all allowed scopes).
     pub async fn partner_token(&self, partner: &str, scope: Option<&str>) -> String {
         let secret = ats_gateway::demo::partners()

@@ -1,0 +1,445 @@
+//! `/v1/webhooks`: a partner's subscriptions (scope `webhooks:manage`), their delivery log, and
+//! the redeliver and re-enable actions. Handlers stay thin: body checks in
+//! `webhooks::subscriptions`, state in the store, sending in `webhooks::delivery`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::params::{NoParams, PageSize, StrictQuery};
+use crate::app::App;
+use crate::auth::Principal;
+use crate::changes::event::EVENT_TYPE_NAMES;
+use crate::problem::{ApiError, FieldError};
+use crate::store::sqlite::webhooks::{Redeliver, SubscriptionRow};
+use crate::store::StoreError;
+use crate::webhooks::signing::SigningKey;
+use crate::webhooks::subscriptions::{
+    self, rfc3339, CreatedSubscription, Subscription, MAX_PER_PARTNER,
+};
+use crate::webhooks::{now_ms, outbox};
+
+const NOT_FOUND: &str = "no such webhook subscription (or it belongs to another partner)";
+
+fn internal(e: StoreError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn sub_id(raw: &str) -> Result<String, ApiError> {
+    Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::param("id", "must be a GUID"))
+}
+
+async fn own(st: &App, p: &Principal, id: &str) -> Result<SubscriptionRow, ApiError> {
+    st.webhooks
+        .store()
+        .subscription(Some(p.partner_id.clone()), id.to_string())
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
+}
+
+/// Example of a subscription request.
+#[derive(ToSchema)]
+#[schema(example = json!({"url": "https://ats.example.com/hooks/hr", "events": ["recruiting_request.status_changed", "recruiting_request.updated"]}))]
+#[allow(dead_code)] // Only documents the body; the handler checks it field by field.
+pub struct NewSubscriptionBody {
+    /// Where deliveries are POSTed: `https`, on a host resolving to public addresses only (the
+    /// sandbox also accepts `http://127.0.0.1`). At most 2048 characters, no credentials.
+    url: String,
+    /// Event types to receive (at least one).
+    #[schema(value_type = Vec<String>, example = json!(["recruiting_request.status_changed"]))]
+    events: Vec<String>,
+}
+
+/// A list of subscriptions (a partner holds at most 25: one page).
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionList {
+    data: Vec<Subscription>,
+    /// Always null: every subscription fits one page.
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+/// Subscribe to events
+///
+/// Creates a subscription: every event of the listed types that your partner may see (your
+/// companies; candidates' personal fields only with `pii:read`) is POSTed to `url` as the changes
+/// feed shows it, signed per Standard Webhooks (`webhook-id` = the event id, `webhook-timestamp`,
+/// `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` keyed with the
+/// base64-decoded part of `secret`). A 2xx within 10 s acknowledges a delivery; otherwise it is
+/// retried with exponential backoff for about a day, after which the subscription is `failing`
+/// until re-enabled. Events recorded before the subscription are not sent. `secret` appears only in
+/// this answer.
+#[utoipa::path(
+    post, path = "/v1/webhooks", tag = "webhooks",
+    operation_id = "createWebhook",
+    request_body(content = NewSubscriptionBody, description = "The receiver URL and the event types"),
+    responses(
+        (status = 201, description = "Created; `secret` is shown only here", body = CreatedSubscription,
+            headers(("Location" = String, description = "/v1/webhooks/{id}"))),
+        (status = 400, description = "The body is not JSON", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "You already have 25 subscriptions", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed (unknown event type, URL not https or not public), each field in `errors[]`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn create(
+    State(st): State<App>,
+    principal: Principal,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
+    let new = subscriptions::parse(&body, &st.webhooks.policy, &EVENT_TYPE_NAMES)
+        .await
+        .map_err(|issues| {
+            ApiError::Validation(
+                issues
+                    .into_iter()
+                    .map(|i| FieldError {
+                        pointer: i.pointer,
+                        detail: i.detail,
+                    })
+                    .collect(),
+            )
+        })?;
+    let id = Uuid::new_v4().to_string();
+    let key = SigningKey::generate();
+    let sealed = st
+        .webhooks
+        .sealer
+        .seal(&id, &key)
+        .map_err(ApiError::Internal)?;
+    let row = SubscriptionRow {
+        id: id.clone(),
+        partner: principal.partner_id.clone(),
+        url: new.url,
+        events: new.events,
+        secret: sealed,
+        failing: false,
+        from_seq: outbox::current_seq(&st).await.map_err(internal)?,
+        created_at: now_ms(),
+        failing_since: None,
+    };
+    let created = st
+        .webhooks
+        .store()
+        .create_subscription(row.clone(), MAX_PER_PARTNER)
+        .await
+        .map_err(internal)?;
+    if !created {
+        return Err(ApiError::Conflict(format!(
+            "you already have {MAX_PER_PARTNER} webhook subscriptions; delete one first"
+        )));
+    }
+    tracing::info!(partner = %principal.partner_id, subscription = %id, "webhook subscription created");
+    let body = CreatedSubscription {
+        subscription: Subscription::from(&row),
+        secret: key.to_secret(),
+    };
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/webhooks/{id}")) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// List your webhook subscriptions
+///
+/// Your subscriptions (never another partner's), oldest first, with their status: `failing` once a
+/// delivery spent its retries.
+#[utoipa::path(
+    get, path = "/v1/webhooks", tag = "webhooks",
+    operation_id = "listWebhooks",
+    responses((status = 200, description = "Your subscriptions", body = SubscriptionList)),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn list(
+    State(st): State<App>,
+    principal: Principal,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Json<SubscriptionList>, ApiError> {
+    let rows = st
+        .webhooks
+        .store()
+        .subscriptions(Some(principal.partner_id.clone()))
+        .await
+        .map_err(internal)?;
+    Ok(Json(SubscriptionList {
+        data: rows.iter().map(Subscription::from).collect(),
+        next_cursor: None,
+        has_more: false,
+    }))
+}
+
+/// Get a webhook subscription
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}", tag = "webhooks",
+    operation_id = "getWebhook",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    responses((status = 200, description = "The subscription", body = Subscription)),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn get(
+    State(st): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Json<Subscription>, ApiError> {
+    let id = sub_id(&id)?;
+    Ok(Json(Subscription::from(&own(&st, &principal, &id).await?)))
+}
+
+/// Delete a webhook subscription
+///
+/// Stops deliveries at once and forgets the subscription's queue and delivery log.
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{id}", tag = "webhooks",
+    operation_id = "deleteWebhook",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn delete(
+    State(st): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<StatusCode, ApiError> {
+    let id = sub_id(&id)?;
+    let gone = st
+        .webhooks
+        .store()
+        .delete_subscription(principal.partner_id.clone(), id.clone())
+        .await
+        .map_err(internal)?;
+    if !gone {
+        return Err(ApiError::NotFound(NOT_FOUND.into()));
+    }
+    tracing::info!(partner = %principal.partner_id, subscription = %id, "webhook subscription deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Re-enable a failing subscription
+///
+/// Makes a `failing` subscription `active` again: every event not yet delivered (the one that spent
+/// its retries included) is sent now, with a fresh retry schedule. On an active subscription it
+/// changes nothing.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/enable", tag = "webhooks",
+    operation_id = "enableWebhook",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    responses((status = 200, description = "The subscription, active", body = Subscription)),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn enable(
+    State(st): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Json<Subscription>, ApiError> {
+    let id = sub_id(&id)?;
+    let found = st
+        .webhooks
+        .store()
+        .enable_subscription(principal.partner_id.clone(), id.clone(), now_ms())
+        .await
+        .map_err(internal)?;
+    if !found {
+        return Err(ApiError::NotFound(NOT_FOUND.into()));
+    }
+    st.webhooks.poke();
+    Ok(Json(Subscription::from(&own(&st, &principal, &id).await?)))
+}
+
+/// One attempt to deliver an event.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"event_id": "evt_0000000000000042", "attempt": 2, "at": "2026-11-29T10:00:05.120Z",
+    "status": "failed", "response_code": 503, "error": "the receiver answered 503", "duration_ms": 37}))]
+pub struct Delivery {
+    pub event_id: String,
+    /// 1 for the first attempt of this event, counting on across retries and redeliveries.
+    pub attempt: i64,
+    /// When the attempt started (RFC 3339 UTC).
+    pub at: String,
+    pub status: DeliveryStatus,
+    /// The receiver's HTTP status, when it answered.
+    pub response_code: Option<u16>,
+    /// Why the attempt failed (null when delivered).
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// The receiver answered 2xx in time.
+    Delivered,
+    /// Anything else; the attempt is retried per the schedule.
+    Failed,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryList {
+    data: Vec<Delivery>,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryParams {
+    /// Only the attempts for this event.
+    #[param(example = "evt_0000000000000042")]
+    event_id: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]
+    page_size: Option<PageSize>,
+    /// Opaque cursor from `next_cursor`; send the same `event_id` with it.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+}
+
+/// List delivery attempts
+///
+/// The subscription's delivery attempts, newest first: the event, the attempt number, when, the
+/// outcome, the receiver's status code and, for a failure, why.
+#[utoipa::path(
+    get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    operation_id = "listWebhookDeliveries",
+    params(("id" = Uuid, Path, description = "Subscription id"), DeliveryParams),
+    responses((status = 200, description = "Attempts, newest first", body = DeliveryList)),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn deliveries(
+    State(st): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(q): StrictQuery<DeliveryParams>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let id = sub_id(&id)?;
+    own(&st, &principal, &id).await?;
+    let fingerprint = super::cursor::fingerprint(&[
+        ("webhook", id.clone()),
+        ("event_id", q.event_id.clone().unwrap_or_default()),
+    ]);
+    let before = match &q.cursor {
+        Some(c) => Some(
+            st.cursors
+                .open(c, &principal.partner_id, &fingerprint)?
+                .parse::<i64>()
+                .map_err(|_| ApiError::param("cursor", "is not a cursor this API issued"))?,
+        ),
+        None => None,
+    };
+    let size = PageSize::or_default(q.page_size) as usize;
+    let mut rows = st
+        .webhooks
+        .store()
+        .attempts(id, q.event_id, before, size + 1)
+        .await
+        .map_err(internal)?;
+    let has_more = rows.len() > size;
+    rows.truncate(size);
+    let next_cursor = match (has_more, rows.last()) {
+        (true, Some((pos, _))) => Some(st.cursors.seal(
+            &principal.partner_id,
+            &fingerprint,
+            &pos.to_string(),
+        )?),
+        _ => None,
+    };
+    Ok(Json(DeliveryList {
+        data: rows
+            .into_iter()
+            .map(|(_, a)| Delivery {
+                event_id: a.event_id,
+                attempt: a.attempt,
+                at: rfc3339(a.at),
+                status: if a.delivered {
+                    DeliveryStatus::Delivered
+                } else {
+                    DeliveryStatus::Failed
+                },
+                response_code: a.response_code,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect(),
+        next_cursor,
+        has_more,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"event_id": "evt_0000000000000042", "status": "queued"}))]
+pub struct Redelivery {
+    event_id: String,
+    /// Always `queued`: the event is sent again now, with a fresh retry schedule.
+    status: String,
+}
+
+/// Redeliver an event
+///
+/// Sends one event again to this subscription (delivered before or not), now, with a fresh retry
+/// schedule; the attempts appear in the delivery log. The event must have been queued for this
+/// subscription. A `failing` subscription must be re-enabled first.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks",
+    operation_id = "redeliverWebhookEvent",
+    params(
+        ("id" = Uuid, Path, description = "Subscription id"),
+        ("event_id" = String, Path, description = "Event id (`evt_…`, the `webhook-id` of its deliveries)"),
+    ),
+    responses(
+        (status = 202, description = "Queued", body = Redelivery),
+        (status = 409, description = "The subscription is failing: re-enable it first", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn redeliver(
+    State(st): State<App>,
+    principal: Principal,
+    Path((id, event_id)): Path<(String, String)>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Response, ApiError> {
+    let id = sub_id(&id)?;
+    let event_id: String = event_id.chars().take(64).collect();
+    let outcome = st
+        .webhooks
+        .store()
+        .redeliver(principal.partner_id.clone(), id, event_id.clone(), now_ms())
+        .await
+        .map_err(internal)?;
+    match outcome {
+        Redeliver::Queued => {
+            st.webhooks.poke();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(Redelivery {
+                    event_id,
+                    status: "queued".into(),
+                }),
+            )
+                .into_response())
+        }
+        Redeliver::NoSuchSubscription => Err(ApiError::NotFound(NOT_FOUND.into())),
+        Redeliver::NoSuchEvent => Err(ApiError::NotFound(
+            "this event was never queued for this subscription (events recorded before it was created, of other types, or not visible to you are not)".into(),
+        )),
+        Redeliver::SubscriptionFailing => Err(ApiError::Conflict(
+            "the subscription is failing; re-enable it (POST /v1/webhooks/{id}/enable), which also resends every undelivered event".into(),
+        )),
+    }
+}

@@ -1,0 +1,517 @@
+//! Webhook state in the same SQLite file: subscriptions (secrets sealed by the caller), the outbox
+//! (one row per event and subscription, with its retry schedule), the attempt log, and the fan-out
+//! cursor (the last event sequence number turned into outbox rows). The cursor moves in the same
+//! transaction that inserts the rows, so a crash between the two cannot lose or double an event.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::{backend, SqliteStore};
+use crate::store::{BoxFuture, StoreError};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+    id            TEXT PRIMARY KEY,
+    partner       TEXT NOT NULL,
+    url           TEXT NOT NULL,
+    events        TEXT NOT NULL,
+    secret        TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('active', 'failing')),
+    from_seq      INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    failing_since INTEGER
+);
+CREATE INDEX IF NOT EXISTS webhook_subscriptions_partner ON webhook_subscriptions (partner, created_at);
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+    subscription_id TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    event_seq       INTEGER NOT NULL,
+    event_type      TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    recorded_at     INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    round_attempts  INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    PRIMARY KEY (subscription_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    subscription_id TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    attempt         INTEGER NOT NULL,
+    at              INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    response_code   INTEGER,
+    error           TEXT,
+    duration_ms     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_sub ON webhook_attempts (subscription_id, at);
+CREATE TABLE IF NOT EXISTS webhook_fanout (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+";
+
+/// A subscription as stored (`secret` sealed; times in unix milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub partner: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub failing: bool,
+    /// Events with a sequence number above this reach the subscription (those recorded before it
+    /// was created do not).
+    pub from_seq: i64,
+    pub created_at: i64,
+    pub failing_since: Option<i64>,
+}
+
+/// One event for one subscription, as fan-out writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxInsert {
+    pub subscription_id: String,
+    pub event_id: String,
+    pub event_seq: i64,
+    pub event_type: String,
+    /// The event JSON as this subscription's partner may see it: the delivery body, byte for byte.
+    pub body: String,
+    pub recorded_at: i64,
+}
+
+/// A pending delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub subscription_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub body: String,
+    pub recorded_at: i64,
+    /// Attempts made so far (all rounds).
+    pub attempts: i64,
+    /// Attempts in the current round (since creation, re-enable or redeliver).
+    pub round_attempts: i64,
+}
+
+/// One logged attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    pub event_id: String,
+    pub attempt: i64,
+    pub at: i64,
+    pub delivered: bool,
+    pub response_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AfterAttempt {
+    Delivered,
+    /// Retry at this time (unix ms).
+    RetryAt(i64),
+    /// The schedule is spent: the delivery is `failed` and the subscription `failing`.
+    Exhausted,
+}
+
+/// What a redeliver request found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Redeliver {
+    Queued,
+    NoSuchSubscription,
+    NoSuchEvent,
+    SubscriptionFailing,
+}
+
+fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)> {
+    Ok((
+        SubscriptionRow {
+            id: r.get(0)?,
+            partner: r.get(1)?,
+            url: r.get(2)?,
+            events: Vec::new(),
+            secret: r.get(4)?,
+            failing: r.get::<_, String>(5)? == "failing",
+            from_seq: r.get(6)?,
+            created_at: r.get(7)?,
+            failing_since: r.get(8)?,
+        },
+        r.get(3)?,
+    ))
+}
+
+const SUB_COLUMNS: &str =
+    "id, partner, url, events, secret, status, from_seq, created_at, failing_since";
+
+fn with_events((mut row, events): (SubscriptionRow, String)) -> Result<SubscriptionRow, StoreError> {
+    row.events = serde_json::from_str(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(row)
+}
+
+impl SqliteStore {
+    /// Inserts a subscription unless the partner already has `max_per_partner`; `false` then.
+    pub fn create_subscription(
+        &self,
+        row: SubscriptionRow,
+        max_per_partner: usize,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let n: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM webhook_subscriptions WHERE partner = ?1",
+                    params![row.partner],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if usize::try_from(n).unwrap_or(usize::MAX) >= max_per_partner {
+                return Ok(false);
+            }
+            let events = serde_json::to_string(&row.events).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, status, from_seq, created_at, failing_since) VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, NULL)",
+                params![row.id, row.partner, row.url, events, row.secret, row.from_seq, row.created_at],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    /// A partner's subscriptions (`partner` = None: everyone's), oldest first.
+    pub fn subscriptions(
+        &self,
+        partner: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<SubscriptionRow>, StoreError>> {
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE (?1 IS NULL OR partner = ?1) ORDER BY created_at, id"
+            );
+            let mut stmt = conn.prepare(&sql).map_err(backend)?;
+            let rows = stmt.query_map(params![partner], sub_row).map_err(backend)?;
+            rows.map(|r| r.map_err(backend).and_then(with_events))
+                .collect()
+        })
+    }
+
+    /// One subscription (of `partner`, when given).
+    pub fn subscription(
+        &self,
+        partner: Option<String>,
+        id: String,
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE id = ?1 AND (?2 IS NULL OR partner = ?2)"
+            );
+            conn.query_row(&sql, params![id, partner], sub_row)
+                .optional()
+                .map_err(backend)?
+                .map(with_events)
+                .transpose()
+        })
+    }
+
+    /// Deletes a partner's subscription with its outbox and log; `false` if there was none.
+    pub fn delete_subscription(
+        &self,
+        partner: String,
+        id: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM webhook_subscriptions WHERE id = ?1 AND partner = ?2",
+                    params![id, partner],
+                )
+                .map_err(backend)?;
+            if n > 0 {
+                tx.execute("DELETE FROM webhook_outbox WHERE subscription_id = ?1", params![id])
+                    .map_err(backend)?;
+                tx.execute("DELETE FROM webhook_attempts WHERE subscription_id = ?1", params![id])
+                    .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Re-enables a partner's subscription: `active` again, and every undelivered event (the one
+    /// that spent its schedule included) due now with a fresh schedule. `false` if there is none.
+    pub fn enable_subscription(
+        &self,
+        partner: String,
+        id: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let n = tx
+                .execute(
+                    "UPDATE webhook_subscriptions SET status = 'active', failing_since = NULL WHERE id = ?1 AND partner = ?2",
+                    params![id, partner],
+                )
+                .map_err(backend)?;
+            if n > 0 {
+                tx.execute(
+                    "UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = ?2 WHERE subscription_id = ?1 AND state IN ('pending', 'failed')",
+                    params![id, now],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Queues one event again for a partner's subscription (delivered or not), due now with a
+    /// fresh schedule.
+    pub fn redeliver(
+        &self,
+        partner: String,
+        id: String,
+        event_id: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Redeliver, StoreError>> {
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let status: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM webhook_subscriptions WHERE id = ?1 AND partner = ?2",
+                    params![id, partner],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let answer = match status.as_deref() {
+                None => Redeliver::NoSuchSubscription,
+                Some("failing") => Redeliver::SubscriptionFailing,
+                Some(_) => {
+                    let n = tx
+                        .execute(
+                            "UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = ?3 WHERE subscription_id = ?1 AND event_id = ?2",
+                            params![id, event_id, now],
+                        )
+                        .map_err(backend)?;
+                    if n > 0 {
+                        Redeliver::Queued
+                    } else {
+                        Redeliver::NoSuchEvent
+                    }
+                }
+            };
+            tx.commit().map_err(backend)?;
+            Ok(answer)
+        })
+    }
+
+    /// A subscription's attempts, newest first (one event's, when given), at most `limit`, those
+    /// logged before the attempt `before` (a position from an earlier page) only; each with its
+    /// position.
+    pub fn attempts(
+        &self,
+        id: String,
+        event_id: Option<String>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, AttemptRow)>, StoreError>> {
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT rowid, event_id, attempt, at, status, response_code, error, duration_ms FROM webhook_attempts
+                     WHERE subscription_id = ?1 AND (?2 IS NULL OR event_id = ?2) AND (?3 IS NULL OR rowid < ?3)
+                     ORDER BY rowid DESC LIMIT ?4",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![id, event_id, before, limit as i64], |r| {
+                    Ok((
+                        r.get(0)?,
+                        AttemptRow {
+                            event_id: r.get(1)?,
+                            attempt: r.get(2)?,
+                            at: r.get(3)?,
+                            delivered: r.get::<_, String>(4)? == "delivered",
+                            response_code: r
+                                .get::<_, Option<i64>>(5)?
+                                .and_then(|c| u16::try_from(c).ok()),
+                            error: r.get(6)?,
+                            duration_ms: r.get(7)?,
+                        },
+                    ))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+    }
+
+    /// The last event sequence number fanned out (0 before the first).
+    pub fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        self.run(|conn| {
+            Ok(conn
+                .query_row("SELECT seq FROM webhook_fanout WHERE id = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(backend)?
+                .unwrap_or(0))
+        })
+    }
+
+    /// In one transaction: the outbox rows for events up to `through_seq`, and the cursor moved
+    /// there (never backwards; a row already present is left as it is).
+    pub fn fan_out(
+        &self,
+        through_seq: i64,
+        rows: Vec<OutboxInsert>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            {
+                let mut insert = tx
+                    .prepare(
+                        "INSERT OR IGNORE INTO webhook_outbox (subscription_id, event_id, event_seq, event_type, body, recorded_at, state, next_attempt_at)
+                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = ?1)",
+                    )
+                    .map_err(backend)?;
+                for r in &rows {
+                    insert
+                        .execute(params![r.subscription_id, r.event_id, r.event_seq, r.event_type, r.body, r.recorded_at, now])
+                        .map_err(backend)?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO webhook_fanout (id, seq) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                params![through_seq],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    /// Active subscriptions with a delivery due at `now`.
+    pub fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT DISTINCT o.subscription_id FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                     WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND s.status = 'active'",
+                )
+                .map_err(backend)?;
+            let rows = stmt.query_map(params![now], |r| r.get(0)).map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+    }
+
+    /// When the next pending delivery of an active subscription falls due, and how many are pending.
+    pub fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>> {
+        self.run(|conn| {
+            conn.query_row(
+                "SELECT MIN(o.next_attempt_at), COUNT(*) FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                 WHERE o.state = 'pending' AND s.status = 'active'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(backend)
+        })
+    }
+
+    /// The subscription's oldest delivery due at `now`, if it is active.
+    pub fn next_delivery(
+        &self,
+        id: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT o.subscription_id, o.event_id, o.event_type, o.body, o.recorded_at, o.attempts, o.round_attempts
+                 FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                 WHERE o.subscription_id = ?1 AND o.state = 'pending' AND o.next_attempt_at <= ?2 AND s.status = 'active'
+                 ORDER BY o.event_seq LIMIT 1",
+                params![id, now],
+                |r| {
+                    Ok(OutboxRow {
+                        subscription_id: r.get(0)?,
+                        event_id: r.get(1)?,
+                        event_type: r.get(2)?,
+                        body: r.get(3)?,
+                        recorded_at: r.get(4)?,
+                        attempts: r.get(5)?,
+                        round_attempts: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    /// Logs an attempt and applies its consequence, in one transaction.
+    pub fn record_attempt(
+        &self,
+        row: &OutboxRow,
+        attempt: AttemptRow,
+        after: AfterAttempt,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let (sub, event) = (row.subscription_id.clone(), row.event_id.clone());
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute(
+                "INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    sub,
+                    event,
+                    attempt.attempt,
+                    attempt.at,
+                    if attempt.delivered { "delivered" } else { "failed" },
+                    attempt.response_code.map(i64::from),
+                    attempt.error,
+                    attempt.duration_ms
+                ],
+            )
+            .map_err(backend)?;
+            let (state, next) = match after {
+                AfterAttempt::Delivered => ("delivered", attempt.at),
+                AfterAttempt::RetryAt(t) => ("pending", t),
+                AfterAttempt::Exhausted => ("failed", attempt.at),
+            };
+            tx.execute(
+                "UPDATE webhook_outbox SET state = ?3, attempts = attempts + 1, round_attempts = round_attempts + 1, next_attempt_at = ?4 WHERE subscription_id = ?1 AND event_id = ?2",
+                params![sub, event, state, next],
+            )
+            .map_err(backend)?;
+            if after == AfterAttempt::Exhausted {
+                tx.execute(
+                    "UPDATE webhook_subscriptions SET status = 'failing', failing_since = ?2 WHERE id = ?1",
+                    params![sub, attempt.at],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    /// Drops delivered outbox rows and attempts older than `before` (unix ms); returns how many.
+    pub fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.run(move |conn| {
+            let a = conn
+                .execute(
+                    "DELETE FROM webhook_outbox WHERE state = 'delivered' AND next_attempt_at < ?1",
+                    params![before],
+                )
+                .map_err(backend)?;
+            let b = conn
+                .execute("DELETE FROM webhook_attempts WHERE at < ?1", params![before])
+                .map_err(backend)?;
+            Ok((a + b) as u64)
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! Delivery: one dispatcher per process fans recorded events out into the outbox and starts a
+//! worker for each subscription with a delivery due; a worker sends that subscription's due
+//! deliveries one at a time, oldest event first, so a slow or dead receiver only ever holds up its
+//! own subscription (and at most one of the `max_concurrent_sends` slots, for at most the timeout).
+//!
+//! An attempt is acknowledged by a 2xx within the timeout; anything else is retried after the next
+//! wait of `retry_schedule_ms` (plus up to 20 % jitter, so receivers coming back are not hit by
+//! every retry at once). When the schedule is spent the subscription becomes `failing` and its
+//! deliveries wait until it is re-enabled. Every attempt and its consequence are written in one
+//! transaction; a send cut short by shutdown writes nothing, so it is simply sent again later
+//! (at least once).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::store::sqlite::webhooks::{AfterAttempt, AttemptRow, OutboxRow, SubscriptionRow};
+
+use super::url_policy::BlockedAddress;
+use super::{now_ms, Webhooks};
+
+/// The dispatcher also looks at least this often (a backstop: every change wakes it anyway).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+/// How one attempt ended, as a metric label (a closed set).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    Delivered,
+    HttpError,
+    Timeout,
+    ConnectError,
+    BlockedAddress,
+    Error,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::HttpError => "http_error",
+            Outcome::Timeout => "timeout",
+            Outcome::ConnectError => "connect_error",
+            Outcome::BlockedAddress => "blocked_address",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// Starts the dispatcher; it stops (at a safe point) when `stop` fires, then marks
+/// `Webhooks::stopped`.
+pub fn spawn(st: Arc<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        dispatch(&st, &stop).await;
+        st.webhooks.stopped.send_replace(true);
+    })
+}
+
+async fn dispatch(st: &Arc<AppState>, stop: &CancellationToken) {
+    let wh = &st.webhooks;
+    let mut recorded = st.changes.subscribe();
+    let mut workers: JoinSet<String> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    let mut ids: HashMap<tokio::task::Id, String> = HashMap::new();
+    loop {
+        recorded.borrow_and_update();
+        if let Err(e) = super::outbox::fan_out(st).await {
+            tracing::warn!(error = %e, "webhook fan-out failed; retrying");
+        }
+        let now = now_ms();
+        match wh.store.due_subscriptions(now).await {
+            Ok(due) => {
+                for sub in due {
+                    if busy.insert(sub.clone()) {
+                        let handle = workers.spawn(drain(st.webhooks.clone(), sub.clone(), stop.clone()));
+                        ids.insert(handle.id(), sub);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "webhook outbox unreadable; retrying"),
+        }
+        let mut wait = IDLE_CHECK;
+        if let Ok((next, pending)) = wh.store.outbox_summary().await {
+            metrics::gauge!("webhook_outbox_pending").set(pending as f64);
+            if let Some(t) = next.filter(|&t| t > now) {
+                wait = wait.min(Duration::from_millis((t - now) as u64));
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = wh.wake.notified() => {}
+            r = recorded.changed() => {
+                if r.is_err() {
+                    // The feed is gone (the process is stopping): keep serving retries.
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            Some(done) = workers.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, _)) => id,
+                    Err(e) => e.id(),
+                };
+                if let Some(sub) = ids.remove(&id) {
+                    busy.remove(&sub);
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    // Workers see the same token and stop after their current attempt is written (or abandon a
+    // send in flight, which stays pending).
+    while workers.join_next().await.is_some() {}
+}
+
+/// Sends the subscription's due deliveries until none is due, the subscription stops being active,
+/// or shutdown.
+async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> String {
+    loop {
+        if stop.is_cancelled() {
+            break;
+        }
+        let row = match wh.store.next_delivery(sub_id.clone(), now_ms()).await {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook outbox unreadable");
+                break;
+            }
+        };
+        let sub = match wh.store.subscription(None, sub_id.clone()).await {
+            Ok(Some(s)) => s,
+            _ => break,
+        };
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = wh.sends.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let started = Instant::now();
+        let at = now_ms();
+        let (result, code, error) = tokio::select! {
+            _ = stop.cancelled() => break,
+            r = send(&wh, &sub, &row) => r,
+        };
+        drop(permit);
+        let elapsed = started.elapsed();
+        metrics::counter!("webhook_deliveries_total", "result" => result.label()).increment(1);
+        metrics::histogram!("webhook_delivery_duration_seconds", "result" => result.label())
+            .record(elapsed.as_secs_f64());
+        let delivered = result == Outcome::Delivered;
+        let after = if delivered {
+            metrics::histogram!("webhook_delivery_lag_seconds")
+                .record((now_ms() - row.recorded_at).max(0) as f64 / 1000.0);
+            AfterAttempt::Delivered
+        } else {
+            match wh.schedule.get(usize::try_from(row.round_attempts).unwrap_or(usize::MAX)) {
+                Some(wait) => AfterAttempt::RetryAt(now_ms() + jittered(*wait).as_millis() as i64),
+                None => {
+                    metrics::counter!("webhook_subscriptions_failing_total").increment(1);
+                    tracing::warn!(subscription = %sub.id, partner = %sub.partner, "webhook retries exhausted; subscription marked failing");
+                    AfterAttempt::Exhausted
+                }
+            }
+        };
+        let attempt = AttemptRow {
+            event_id: row.event_id.clone(),
+            attempt: row.attempts + 1,
+            at,
+            delivered,
+            response_code: code,
+            error,
+            duration_ms: elapsed.as_millis() as i64,
+        };
+        if let Err(e) = wh.store.record_attempt(&row, attempt, after).await {
+            tracing::warn!(error = %e, "webhook attempt not recorded");
+            break;
+        }
+    }
+    sub_id
+}
+
+/// `wait` stretched by up to 20 %.
+fn jittered(wait: Duration) -> Duration {
+    wait.mul_f64(1.0 + rand::random::<f64>() * 0.2)
+}
+
+/// One signed POST. The error text names what happened without the URL (which may carry the
+/// partner's own token) or the body.
+async fn send(
+    wh: &Webhooks,
+    sub: &SubscriptionRow,
+    row: &OutboxRow,
+) -> (Outcome, Option<u16>, Option<String>) {
+    // Checked again at every attempt: the policy may have changed since the subscription was made,
+    // and an IP-literal host never passes through the resolver.
+    if let Err(why) = wh.policy.check_shape(&sub.url) {
+        return (Outcome::BlockedAddress, None, Some(format!("url {why}")));
+    }
+    let key = match wh.sealer.open(&sub.id, &sub.secret) {
+        Ok(k) => k,
+        Err(why) => {
+            tracing::error!(subscription = %sub.id, reason = %why, "webhook secret unusable");
+            return (Outcome::Error, None, Some("the gateway cannot sign for this subscription".into()));
+        }
+    };
+    let timestamp = chrono::Utc::now().timestamp();
+    let signature = key.sign(&row.event_id, timestamp, row.body.as_bytes());
+    let resp = wh
+        .http
+        .post(&sub.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &row.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(row.body.clone())
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status().is_success() => (Outcome::Delivered, Some(r.status().as_u16()), None),
+        Ok(r) => {
+            let code = r.status().as_u16();
+            (Outcome::HttpError, Some(code), Some(format!("the receiver answered {code}")))
+        }
+        Err(e) => {
+            let secs = wh.timeout.as_secs_f64();
+            if is_blocked(&e) {
+                (Outcome::BlockedAddress, None, Some(BlockedAddress.to_string()))
+            } else if e.is_timeout() {
+                (Outcome::Timeout, None, Some(format!("no answer within {secs} s")))
+            } else if e.is_connect() {
+                (Outcome::ConnectError, None, Some("could not connect to the receiver".into()))
+            } else {
+                (Outcome::Error, None, Some("the request to the receiver failed".into()))
+            }
+        }
+    }
+}
+
+fn is_blocked(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<BlockedAddress>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}

@@ -1,0 +1,184 @@
+//! Webhooks: partners subscribe a URL to event types and the gateway pushes each event it records
+//! (the changes feed's events, shaped for that partner) there, signed per Standard Webhooks, at
+//! least once. `subscriptions.rs` (body checks, the partner view), `signing.rs` (HMAC signatures,
+//! sealed secrets), `url_policy.rs` (https and public addresses only, at creation and at every
+//! connection), `outbox.rs` (fan-out of recorded events into the durable outbox), `delivery.rs`
+//! (the dispatcher and the per-subscription workers: retries with backoff, `failing`). The state
+//! lives in the SQLite store (`store::sqlite::webhooks`).
+
+pub mod delivery;
+pub mod outbox;
+pub mod signing;
+pub mod subscriptions;
+pub mod url_policy;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{watch, Notify, Semaphore};
+
+use crate::config::WebhooksConfig;
+use crate::store::sqlite::SqliteStore;
+
+use signing::SecretSealer;
+use url_policy::UrlPolicy;
+
+/// Name of the generated key file (in the state directory) when `webhooks.secret_key` is empty.
+pub const KEY_FILE: &str = "webhook-secrets.key";
+
+/// The webhooks handle in `AppState`.
+pub struct Webhooks {
+    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) sealer: SecretSealer,
+    pub policy: UrlPolicy,
+    pub(crate) http: reqwest::Client,
+    pub(crate) schedule: Vec<Duration>,
+    pub(crate) timeout: Duration,
+    pub(crate) sends: Arc<Semaphore>,
+    /// Wakes the dispatcher: a subscription was created, re-enabled or asked to redeliver.
+    pub(crate) wake: Notify,
+    /// `true` once the dispatcher and its workers have stopped (after shutdown).
+    pub(crate) stopped: watch::Sender<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("webhooks.secret_key: must be 64 hex characters (32 bytes)")]
+    BadKey,
+    #[error("webhooks.retry_schedule_ms: {0}")]
+    BadSchedule(&'static str),
+    #[error("webhooks: {0}")]
+    Io(String),
+}
+
+impl Webhooks {
+    pub fn new(
+        cfg: &WebhooksConfig,
+        store: Arc<SqliteStore>,
+        state_dir: &Path,
+    ) -> Result<Self, SetupError> {
+        if cfg.retry_schedule_ms.is_empty() {
+            return Err(SetupError::BadSchedule("must list at least one wait"));
+        }
+        if cfg.retry_schedule_ms.iter().any(|&ms| ms == 0) {
+            return Err(SetupError::BadSchedule("waits must be positive"));
+        }
+        let key = match cfg.secret_key.expose() {
+            "" => key_file(state_dir)?,
+            hex => parse_hex_key(hex).ok_or(SetupError::BadKey)?,
+        };
+        let policy = UrlPolicy {
+            allow_private: cfg.allow_private_urls,
+        };
+        let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
+        let http = url_policy::client(policy, timeout).map_err(|e| SetupError::Io(e.to_string()))?;
+        Ok(Self {
+            store,
+            sealer: SecretSealer::new(key),
+            policy,
+            http,
+            schedule: cfg
+                .retry_schedule_ms
+                .iter()
+                .map(|&ms| Duration::from_millis(ms))
+                .collect(),
+            timeout,
+            sends: Arc::new(Semaphore::new(cfg.max_concurrent_sends.max(1))),
+            wake: Notify::new(),
+            stopped: watch::Sender::new(false),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
+    /// Tells the dispatcher to look for due deliveries now.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits until the dispatcher and every worker have stopped (after the shutdown token fired).
+    pub async fn stopped(&self) {
+        let mut rx = self.stopped.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn parse_hex_key(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..64)
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
+/// The sealing key from `dir/webhook-secrets.key`, created (owner-only) on first use.
+fn key_file(dir: &Path) -> Result<[u8; 32], SetupError> {
+    let path = dir.join(KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_hex_key(&text).ok_or_else(|| {
+            SetupError::Io(format!("{} is not 64 hex characters", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = rand::random();
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(&path, &hex)
+                .map_err(|e| SetupError::Io(format!("cannot write {} ({e})", path.display())))?;
+            Ok(key)
+        }
+        Err(e) => Err(SetupError::Io(format!("cannot read {} ({e})", path.display()))),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_schedule_spans_a_day() {
+        let total: u64 = WebhooksConfig::default().retry_schedule_ms.iter().sum();
+        assert!(total >= 24 * 3600 * 1000, "{total} ms");
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_and_reused() {
+        let dir = std::env::temp_dir().join(format!("atsgw-whkey-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let a = key_file(&dir).expect("created");
+        let b = key_file(&dir).expect("read");
+        assert_eq!(a, b);
+        assert!(parse_hex_key("zz").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,225 @@
+//! Subscriptions: the body of `POST /v1/webhooks` checked field by field (every problem with its
+//! JSON pointer), and the view partners read. The secret is generated here, sealed for the store and
+//! shown once.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::store::sqlite::webhooks::SubscriptionRow;
+
+use super::url_policy::UrlPolicy;
+
+/// Subscriptions one partner may hold.
+pub const MAX_PER_PARTNER: usize = 25;
+
+/// A field problem: JSON pointer into the body and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub pointer: String,
+    pub detail: String,
+}
+
+fn issue(pointer: impl Into<String>, detail: impl Into<String>) -> Issue {
+    Issue {
+        pointer: pointer.into(),
+        detail: detail.into(),
+    }
+}
+
+/// A checked `POST /v1/webhooks` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    pub url: String,
+    /// Deduplicated, in the order given.
+    pub events: Vec<String>,
+}
+
+/// Checks the body's shape and the URL (DNS included); `known` is the event type vocabulary.
+pub async fn parse(
+    body: &Value,
+    policy: &UrlPolicy,
+    known: &[&str],
+) -> Result<NewSubscription, Vec<Issue>> {
+    let mut issues = Vec::new();
+    let Some(obj) = body.as_object() else {
+        return Err(vec![issue("", "must be a JSON object with `url` and `events`")]);
+    };
+    for k in obj.keys() {
+        if k != "url" && k != "events" {
+            issues.push(issue(
+                format!("/{}", escape(k)),
+                "is not a field of a subscription (allowed: url, events)",
+            ));
+        }
+    }
+    let url = match obj.get("url") {
+        None | Some(Value::Null) => {
+            issues.push(issue("/url", "is required"));
+            None
+        }
+        Some(Value::String(u)) => match policy.check(u).await {
+            Ok(url) => Some(url.to_string()),
+            Err(e) => {
+                issues.push(issue("/url", e));
+                None
+            }
+        },
+        Some(_) => {
+            issues.push(issue("/url", "must be a string"));
+            None
+        }
+    };
+    let mut events: Vec<String> = Vec::new();
+    match obj.get("events") {
+        None | Some(Value::Null) => issues.push(issue("/events", "is required")),
+        Some(Value::Array(list)) if list.is_empty() => {
+            issues.push(issue("/events", "must name at least one event type"))
+        }
+        Some(Value::Array(list)) => {
+            for (i, e) in list.iter().enumerate() {
+                match e.as_str() {
+                    Some(t) if known.contains(&t) => {
+                        if !events.iter().any(|x| x == t) {
+                            events.push(t.to_string());
+                        }
+                    }
+                    Some(_) => issues.push(issue(
+                        format!("/events/{i}"),
+                        format!("is not an event type (known: {})", known.join(", ")),
+                    )),
+                    None => issues.push(issue(format!("/events/{i}"), "must be a string")),
+                }
+            }
+        }
+        Some(_) => issues.push(issue("/events", "must be an array of event types")),
+    }
+    match (issues.is_empty(), url) {
+        (true, Some(url)) => Ok(NewSubscription { url, events }),
+        _ => Err(issues),
+    }
+}
+
+/// RFC 6901 escaping of one pointer segment.
+fn escape(s: &str) -> String {
+    s.chars()
+        .take(64)
+        .collect::<String>()
+        .replace('~', "~0")
+        .replace('/', "~1")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Deliveries are attempted.
+    Active,
+    /// A delivery spent its retry schedule: nothing is attempted until the subscription is
+    /// re-enabled (`POST /v1/webhooks/{id}/enable`); events keep being queued meanwhile.
+    Failing,
+}
+
+/// A subscription as partners read it (the secret is never shown again).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11", "url": "https://ats.example.com/hooks/hr",
+    "events": ["recruiting_request.status_changed"], "status": "active",
+    "created_at": "2026-11-29T10:00:00Z", "failing_since": null
+}))]
+pub struct Subscription {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub status: Status,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// When the subscription became `failing` (RFC 3339 UTC), else null.
+    pub failing_since: Option<String>,
+}
+
+/// The answer to `POST /v1/webhooks`: the subscription and, this once, its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11", "url": "https://ats.example.com/hooks/hr",
+    "events": ["recruiting_request.status_changed"], "status": "active",
+    "created_at": "2026-11-29T10:00:00Z", "failing_since": null,
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJ0ZmXRH9Tz8="
+}))]
+pub struct CreatedSubscription {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// `whsec_` + base64 of 32 random bytes: the key of every delivery's `webhook-signature`
+    /// (HMAC-SHA256 with the base64-decoded bytes). Shown only in this answer; store it.
+    pub secret: String,
+}
+
+/// Unix milliseconds → RFC 3339 UTC (seconds).
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+impl From<&SubscriptionRow> for Subscription {
+    fn from(r: &SubscriptionRow) -> Self {
+        Subscription {
+            id: r.id.clone(),
+            url: r.url.clone(),
+            events: r.events.clone(),
+            status: if r.failing {
+                Status::Failing
+            } else {
+                Status::Active
+            },
+            created_at: rfc3339(r.created_at),
+            failing_since: r.failing_since.map(rfc3339),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KNOWN: &[&str] = &["recruiting_request.created", "recruiting_request.status_changed"];
+    const SANDBOX: UrlPolicy = UrlPolicy {
+        allow_private: true,
+    };
+    const PROD: UrlPolicy = UrlPolicy {
+        allow_private: false,
+    };
+
+    #[tokio::test]
+    async fn every_problem_has_its_pointer() {
+        let errs = parse(
+            &json!({"url": 5, "events": ["recruiting_request.created", "nope", 3], "secret": "x"}),
+            &SANDBOX,
+            KNOWN,
+        )
+        .await
+        .expect_err("invalid");
+        let pointers: Vec<&str> = errs.iter().map(|i| i.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/secret", "/url", "/events/1", "/events/2"]);
+        let errs = parse(&json!({}), &SANDBOX, KNOWN).await.expect_err("empty");
+        assert_eq!(errs.len(), 2);
+        let errs = parse(&json!({"url": "http://127.0.0.1:9/x", "events": []}), &PROD, KNOWN)
+            .await
+            .expect_err("prod");
+        assert_eq!(errs[0].pointer, "/url");
+        assert_eq!(errs[1].pointer, "/events");
+    }
+
+    #[tokio::test]
+    async fn accepts_and_deduplicates() {
+        let ok = parse(
+            &json!({"url": "http://127.0.0.1:9/x", "events": ["recruiting_request.created", "recruiting_request.created"]}),
+            &SANDBOX,
+            KNOWN,
+        )
+        .await
+        .expect("valid");
+        assert_eq!(ok.events, ["recruiting_request.created"]);
+        assert_eq!(ok.url, "http://127.0.0.1:9/x");
+    }
+}

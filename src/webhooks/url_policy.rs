@@ -1,0 +1,257 @@
+//! Where the gateway may send deliveries. A partner chooses the URL, so without a policy a
+//! subscription could make the gateway call into its own network (SSRF). Production: `https` only,
+//! and every address the host resolves to must be public: checked when subscribing, and again at
+//! every connection by [`PublicOnlyResolver`] (a host that resolved to a public address at creation
+//! and to a private one now, DNS rebinding, is refused at delivery). The sandbox switch
+//! (`webhooks.allow_private_urls`) accepts `http` and private addresses.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use url::{Host, Url};
+
+/// Longest URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+
+#[derive(Debug, Clone, Copy)]
+pub struct UrlPolicy {
+    pub allow_private: bool,
+}
+
+impl UrlPolicy {
+    /// The URL's shape (no DNS): scheme, host, no credentials or fragment; an IP-literal host is
+    /// checked here too. Returns the parsed URL or the partner-facing reason.
+    pub fn check_shape(&self, raw: &str) -> Result<Url, String> {
+        if raw.len() > MAX_URL_LEN {
+            return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        }
+        let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL ({e})"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_private => {}
+            "http" => return Err("must use https".into()),
+            _ => return Err("must be an https URL".into()),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry credentials (user:password@); authenticate deliveries by their signature".into());
+        }
+        if url.fragment().is_some() {
+            return Err("must not have a #fragment".into());
+        }
+        match url.host() {
+            None => return Err("must name a host".into()),
+            Some(Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip))?,
+            Some(Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip))?,
+            Some(Host::Domain(_)) => {}
+        }
+        Ok(url)
+    }
+
+    /// The URL's shape and every address its host resolves to now.
+    pub async fn check(&self, raw: &str) -> Result<Url, String> {
+        let url = self.check_shape(raw)?;
+        if let Some(Host::Domain(host)) = url.host() {
+            let port = url.port_or_known_default().unwrap_or(443);
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|_| format!("host `{host}` does not resolve"))?
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("host `{host}` does not resolve"));
+            }
+            for a in addrs {
+                self.check_ip(a.ip())
+                    .map_err(|e| format!("host `{host}` resolves to an address that {e}"))?;
+            }
+        }
+        Ok(url)
+    }
+
+    fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
+        if self.allow_private || is_public(ip) {
+            Ok(())
+        } else {
+            Err("is not public (private, loopback, link-local or reserved addresses are refused)".into())
+        }
+    }
+}
+
+/// Whether `ip` is a public unicast address (IPv4-mapped and -embedding IPv6 forms judged by their
+/// IPv4 address).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0 // "this network"
+        || (a == 100 && (b & 0xc0) == 64) // shared address space (CGNAT) 100.64/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b & 0xfe) == 18) // benchmarking 198.18/15
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let seg = ip.segments();
+    // NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) embed an IPv4 address in the last 32 bits.
+    let embedded = Ipv4Addr::new(
+        (seg[6] >> 8) as u8,
+        seg[6] as u8,
+        (seg[7] >> 8) as u8,
+        seg[7] as u8,
+    );
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4] {
+        return is_public_v4(embedded);
+    }
+    if seg[..6] == [0; 6] {
+        // ::, ::1 and the deprecated IPv4-compatible form.
+        return !ip.is_unspecified() && !ip.is_loopback() && is_public_v4(embedded);
+    }
+    if seg[0] == 0x2002 {
+        // 6to4: the IPv4 address in bits 16..48.
+        let v4 = Ipv4Addr::new(
+            (seg[1] >> 8) as u8,
+            seg[1] as u8,
+            (seg[2] >> 8) as u8,
+            seg[2] as u8,
+        );
+        return is_public_v4(v4);
+    }
+    !(ip.is_multicast()
+        || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (seg[0] == 0x2001 && seg[1] == 0x0db8)) // documentation
+}
+
+/// reqwest's resolver for deliveries: resolves with the system resolver and, in production, refuses
+/// a host with any non-public address at connection time (so the address checked is the one
+/// connected to). IP-literal URLs do not pass through a resolver: `check_shape` covers them.
+pub struct PublicOnlyResolver {
+    pub policy: UrlPolicy,
+}
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect();
+            if !policy.allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
+                return Err(Box::new(BlockedAddress) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A delivery refused because its host resolves to a non-public address.
+#[derive(Debug, thiserror::Error)]
+#[error("the receiver's host resolves to a non-public address")]
+pub struct BlockedAddress;
+
+/// The delivery client: no redirects (a 3xx is not an acknowledgement, and must not lead the
+/// gateway elsewhere), no proxy from the environment, the policy's resolver.
+pub fn client(policy: UrlPolicy, timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .dns_resolver(Arc::new(PublicOnlyResolver { policy }))
+        .user_agent(concat!("ats-gateway-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROD: UrlPolicy = UrlPolicy {
+        allow_private: false,
+    };
+    const SANDBOX: UrlPolicy = UrlPolicy {
+        allow_private: true,
+    };
+
+    #[test]
+    fn classifies_addresses() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "ff02::1",
+        ] {
+            assert!(!is_public(private.parse().expect(private)), "{private}");
+        }
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            assert!(is_public(public.parse().expect(public)), "{public}");
+        }
+    }
+
+    #[test]
+    fn shapes_in_production_and_sandbox() {
+        assert!(PROD.check_shape("https://8.8.8.8/hook").is_ok());
+        assert!(PROD.check_shape("https://hooks.example.com/x").is_ok());
+        for bad in [
+            "http://hooks.example.com/x",
+            "ftp://hooks.example.com/x",
+            "https://127.0.0.1/x",
+            "https://[::1]/x",
+            "https://[::ffff:7f00:1]/x",
+            "https://user:pw@hooks.example.com/x",
+            "https://hooks.example.com/x#frag",
+            "not a url",
+            "/relative",
+        ] {
+            assert!(PROD.check_shape(bad).is_err(), "{bad}");
+        }
+        assert!(SANDBOX.check_shape("http://127.0.0.1:9000/hook").is_ok());
+        assert!(SANDBOX.check_shape("ftp://127.0.0.1/").is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused_in_production() {
+        let err = PROD.check("https://localhost/hook").await.expect_err("loopback");
+        assert!(err.contains("not public"), "{err}");
+        assert!(SANDBOX.check("http://localhost:1/hook").await.is_ok());
+    }
+}
