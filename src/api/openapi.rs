@@ -319,6 +319,17 @@ impl Modify for CommonResponses {
             if !path.starts_with("/v1/") {
                 continue;
             }
+            for op in [
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                complete_write(path, op);
+            }
             let Some(op) = item.get.as_mut() else {
                 continue;
             };
@@ -342,6 +353,33 @@ fn request_header(
             .example(Some(json!(example)))
             .build(),
     )
+}
+
+/// The problem answers every partner route can give, on operations other than GET: added where the
+/// operation does not document that status itself (no ETag or language: they change things; the
+/// upstream statuses only where the operation says it calls HR).
+fn complete_write(path: &str, op: &mut Operation) {
+    let mut errors: Vec<(&str, &str)> = PROBLEM_RESPONSES
+        .iter()
+        .copied()
+        .filter(|(s, _)| !s.starts_with('5'))
+        .collect();
+    if path.contains('{') {
+        errors.push(("404", "Not found, or not visible to this partner"));
+    }
+    let responses = &mut op.responses.responses;
+    for (status, description) in errors {
+        if responses.contains_key(status) {
+            continue;
+        }
+        let mut r = Response::new(description);
+        r.content.insert(
+            PROBLEM_JSON.to_string(),
+            RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))),
+        );
+        common_headers(&mut r);
+        responses.insert(status.to_string(), RefOr::T(r));
+    }
 }
 
 fn complete_operation(path: &str, op: &mut Operation) {

@@ -184,6 +184,9 @@ pub async fn list(
 }
 
 /// Get a webhook subscription
+///
+/// One of your subscriptions with its status (`failing` once a delivery spent its retries). The
+/// secret is not shown again.
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}", tag = "webhooks",
     operation_id = "getWebhook",

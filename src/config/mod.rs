@@ -185,16 +185,8 @@ impl Default for WebhooksConfig {
             allow_private_urls: false,
             // 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h: about 27.7 h in all.
             retry_schedule_ms: vec![
-                5_000,
-                30_000,
-                120_000,
-                600_000,
-                1_800_000,
-                3_600_000,
-                7_200_000,
-                14_400_000,
-                28_800_000,
-                43_200_000,
+                5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000,
+                28_800_000, 43_200_000,
             ],
             timeout_ms: 10_000,
             max_concurrent_sends: 32,

@@ -75,7 +75,8 @@ async fn dispatch(st: &Arc<AppState>, stop: &CancellationToken) {
             Ok(due) => {
                 for sub in due {
                     if busy.insert(sub.clone()) {
-                        let handle = workers.spawn(drain(st.webhooks.clone(), sub.clone(), stop.clone()));
+                        let handle =
+                            workers.spawn(drain(st.webhooks.clone(), sub.clone(), stop.clone()));
                         ids.insert(handle.id(), sub);
                     }
                 }
@@ -155,7 +156,10 @@ async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> St
                 .record((now_ms() - row.recorded_at).max(0) as f64 / 1000.0);
             AfterAttempt::Delivered
         } else {
-            match wh.schedule.get(usize::try_from(row.round_attempts).unwrap_or(usize::MAX)) {
+            match wh
+                .schedule
+                .get(usize::try_from(row.round_attempts).unwrap_or(usize::MAX))
+            {
                 Some(wait) => AfterAttempt::RetryAt(now_ms() + jittered(*wait).as_millis() as i64),
                 None => {
                     metrics::counter!("webhook_subscriptions_failing_total").increment(1);
@@ -202,7 +206,11 @@ async fn send(
         Ok(k) => k,
         Err(why) => {
             tracing::error!(subscription = %sub.id, reason = %why, "webhook secret unusable");
-            return (Outcome::Error, None, Some("the gateway cannot sign for this subscription".into()));
+            return (
+                Outcome::Error,
+                None,
+                Some("the gateway cannot sign for this subscription".into()),
+            );
         }
     };
     let timestamp = chrono::Utc::now().timestamp();
@@ -221,18 +229,38 @@ async fn send(
         Ok(r) if r.status().is_success() => (Outcome::Delivered, Some(r.status().as_u16()), None),
         Ok(r) => {
             let code = r.status().as_u16();
-            (Outcome::HttpError, Some(code), Some(format!("the receiver answered {code}")))
+            (
+                Outcome::HttpError,
+                Some(code),
+                Some(format!("the receiver answered {code}")),
+            )
         }
         Err(e) => {
             let secs = wh.timeout.as_secs_f64();
             if is_blocked(&e) {
-                (Outcome::BlockedAddress, None, Some(BlockedAddress.to_string()))
+                (
+                    Outcome::BlockedAddress,
+                    None,
+                    Some(BlockedAddress.to_string()),
+                )
             } else if e.is_timeout() {
-                (Outcome::Timeout, None, Some(format!("no answer within {secs} s")))
+                (
+                    Outcome::Timeout,
+                    None,
+                    Some(format!("no answer within {secs} s")),
+                )
             } else if e.is_connect() {
-                (Outcome::ConnectError, None, Some("could not connect to the receiver".into()))
+                (
+                    Outcome::ConnectError,
+                    None,
+                    Some("could not connect to the receiver".into()),
+                )
             } else {
-                (Outcome::Error, None, Some("the request to the receiver failed".into()))
+                (
+                    Outcome::Error,
+                    None,
+                    Some("the request to the receiver failed".into()),
+                )
             }
         }
     }

@@ -61,7 +61,7 @@ impl Webhooks {
         if cfg.retry_schedule_ms.is_empty() {
             return Err(SetupError::BadSchedule("must list at least one wait"));
         }
-        if cfg.retry_schedule_ms.iter().any(|&ms| ms == 0) {
+        if cfg.retry_schedule_ms.contains(&0) {
             return Err(SetupError::BadSchedule("waits must be positive"));
         }
         let key = match cfg.secret_key.expose() {
@@ -72,7 +72,8 @@ impl Webhooks {
             allow_private: cfg.allow_private_urls,
         };
         let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
-        let http = url_policy::client(policy, timeout).map_err(|e| SetupError::Io(e.to_string()))?;
+        let http =
+            url_policy::client(policy, timeout).map_err(|e| SetupError::Io(e.to_string()))?;
         Ok(Self {
             store,
             sealer: SecretSealer::new(key),
@@ -120,7 +121,10 @@ fn parse_hex_key(hex: &str) -> Option<[u8; 32]> {
     }
     let bytes: Vec<u8> = (0..64)
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
         .collect::<Option<_>>()?;
     bytes.try_into().ok()
 }
@@ -129,9 +133,8 @@ fn parse_hex_key(hex: &str) -> Option<[u8; 32]> {
 fn key_file(dir: &Path) -> Result<[u8; 32], SetupError> {
     let path = dir.join(KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse_hex_key(&text).ok_or_else(|| {
-            SetupError::Io(format!("{} is not 64 hex characters", path.display()))
-        }),
+        Ok(text) => parse_hex_key(&text)
+            .ok_or_else(|| SetupError::Io(format!("{} is not 64 hex characters", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key: [u8; 32] = rand::random();
             let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
@@ -139,7 +142,10 @@ fn key_file(dir: &Path) -> Result<[u8; 32], SetupError> {
                 .map_err(|e| SetupError::Io(format!("cannot write {} ({e})", path.display())))?;
             Ok(key)
         }
-        Err(e) => Err(SetupError::Io(format!("cannot read {} ({e})", path.display()))),
+        Err(e) => Err(SetupError::Io(format!(
+            "cannot read {} ({e})",
+            path.display()
+        ))),
     }
 }
 

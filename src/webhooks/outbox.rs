@@ -39,7 +39,7 @@ fn partner_rights(st: &AppState, partner: &str) -> Option<Principal> {
 fn rows_for(st: &AppState, subs: &[SubscriptionRow], event: &Event, now: i64) -> Vec<OutboxInsert> {
     let type_name = event.event_type.to_string();
     subs.iter()
-        .filter(|s| event.seq > s.from_seq && s.events.iter().any(|e| *e == type_name))
+        .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
         .filter_map(|s| {
             let principal = partner_rights(st, &s.partner)?;
             let shown = visibility::shape_for(&principal, event)?;

@@ -35,7 +35,11 @@ impl SigningKey {
     /// Parses `whsec_<base64>` (the prefix is optional, as in the specification's libraries).
     pub fn from_secret(secret: &str) -> Option<Self> {
         let b64 = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-        STANDARD.decode(b64).ok().filter(|k| !k.is_empty()).map(Self)
+        STANDARD
+            .decode(b64)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(Self)
     }
 
     /// The text form shown to the partner once: `whsec_` + base64 of the bytes.

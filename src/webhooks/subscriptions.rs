@@ -43,7 +43,10 @@ pub async fn parse(
 ) -> Result<NewSubscription, Vec<Issue>> {
     let mut issues = Vec::new();
     let Some(obj) = body.as_object() else {
-        return Err(vec![issue("", "must be a JSON object with `url` and `events`")]);
+        return Err(vec![issue(
+            "",
+            "must be a JSON object with `url` and `events`",
+        )]);
     };
     for k in obj.keys() {
         if k != "url" && k != "events" {
@@ -182,7 +185,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const KNOWN: &[&str] = &["recruiting_request.created", "recruiting_request.status_changed"];
+    const KNOWN: &[&str] = &[
+        "recruiting_request.created",
+        "recruiting_request.status_changed",
+    ];
     const SANDBOX: UrlPolicy = UrlPolicy {
         allow_private: true,
     };
@@ -203,9 +209,13 @@ mod tests {
         assert_eq!(pointers, ["/secret", "/url", "/events/1", "/events/2"]);
         let errs = parse(&json!({}), &SANDBOX, KNOWN).await.expect_err("empty");
         assert_eq!(errs.len(), 2);
-        let errs = parse(&json!({"url": "http://127.0.0.1:9/x", "events": []}), &PROD, KNOWN)
-            .await
-            .expect_err("prod");
+        let errs = parse(
+            &json!({"url": "http://127.0.0.1:9/x", "events": []}),
+            &PROD,
+            KNOWN,
+        )
+        .await
+        .expect_err("prod");
         assert_eq!(errs[0].pointer, "/url");
         assert_eq!(errs[1].pointer, "/events");
     }

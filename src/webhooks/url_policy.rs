@@ -71,7 +71,10 @@ impl UrlPolicy {
         if self.allow_private || is_public(ip) {
             Ok(())
         } else {
-            Err("is not public (private, loopback, link-local or reserved addresses are refused)".into())
+            Err(
+                "is not public (private, loopback, link-local or reserved addresses are refused)"
+                    .into(),
+            )
         }
     }
 }
@@ -149,9 +152,8 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
         let policy = self.policy;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if !policy.allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
                 return Err(Box::new(BlockedAddress) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -250,7 +252,10 @@ mod tests {
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused_in_production() {
-        let err = PROD.check("https://localhost/hook").await.expect_err("loopback");
+        let err = PROD
+            .check("https://localhost/hook")
+            .await
+            .expect_err("loopback");
         assert!(err.contains("not public"), "{err}");
         assert!(SANDBOX.check("http://localhost:1/hook").await.is_ok());
     }

@@ -93,6 +93,10 @@ fn every_operation_documents_problems_and_conditional_requests() {
     let paths = doc["paths"].as_object().expect("paths");
     for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/v1/")) {
         let op = &item["get"];
+        // Routes with only actions (POST) document their problems in their own way.
+        if op.is_null() {
+            continue;
+        }
         let mut statuses = vec!["400", "401", "403", "429", "502", "503", "504"];
         if path.contains('{') {
             statuses.push("404");

@@ -145,7 +145,13 @@ pub async fn post_json(app: &TestApp, path: &str, token: &str, body: Value) -> (
 }
 
 pub async fn subscribe(app: &TestApp, token: &str, url: &str, events: &[&str]) -> (String, String) {
-    let (s, v) = post_json(app, "/v1/webhooks", token, json!({"url": url, "events": events})).await;
+    let (s, v) = post_json(
+        app,
+        "/v1/webhooks",
+        token,
+        json!({"url": url, "events": events}),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     (
         v["id"].as_str().expect("id").to_string(),
@@ -180,12 +186,17 @@ async fn subscriptions_belong_to_their_partner_and_bad_bodies_name_the_field() {
     let id = v["id"].as_str().expect("id").to_string();
     let secret = v["secret"].as_str().expect("secret");
     let raw = STANDARD.decode(&secret[6..]).expect("base64");
-    assert!(secret.starts_with("whsec_") && (24..=64).contains(&raw.len()), "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && (24..=64).contains(&raw.len()),
+        "{secret}"
+    );
     assert_eq!(v["events"], json!(["recruiting_request.status_changed"]));
     assert_eq!(v["status"], "active");
 
     // Shown once: never in GET, list or anywhere else.
-    let (s, one) = app.get_json(&format!("/v1/webhooks/{id}"), &acme, None).await;
+    let (s, one) = app
+        .get_json(&format!("/v1/webhooks/{id}"), &acme, None)
+        .await;
     assert_eq!(s, 200, "{one}");
     assert!(one.get("secret").is_none(), "{one}");
     let (s, list) = app.get_json("/v1/webhooks", &acme, None).await;
@@ -196,7 +207,10 @@ async fn subscriptions_belong_to_their_partner_and_bad_bodies_name_the_field() {
     // Another partner sees none of it.
     let (_, theirs) = app.get_json("/v1/webhooks", &watch, None).await;
     assert_eq!(theirs["data"], json!([]));
-    for path in [format!("/v1/webhooks/{id}"), format!("/v1/webhooks/{id}/deliveries")] {
+    for path in [
+        format!("/v1/webhooks/{id}"),
+        format!("/v1/webhooks/{id}/deliveries"),
+    ] {
         let (s, _) = app.get_json(&path, &watch, None).await;
         assert_eq!(s, 404, "{path}");
     }
@@ -224,8 +238,18 @@ async fn subscriptions_belong_to_their_partner_and_bad_bodies_name_the_field() {
         .iter()
         .filter_map(|e| e["pointer"].as_str())
         .collect();
-    assert_eq!(pointers, ["/secret", "/url", "/events/0", "/events/1"], "{v}");
-    let (s, v) = post_json(&app, "/v1/webhooks", &acme, json!({"url": "http://127.0.0.1:9/"})).await;
+    assert_eq!(
+        pointers,
+        ["/secret", "/url", "/events/0", "/events/1"],
+        "{v}"
+    );
+    let (s, v) = post_json(
+        &app,
+        "/v1/webhooks",
+        &acme,
+        json!({"url": "http://127.0.0.1:9/"}),
+    )
+    .await;
     assert_eq!(s, 422);
     assert_eq!(v["errors"][0]["pointer"], "/events", "{v}");
 
@@ -243,7 +267,9 @@ async fn subscriptions_belong_to_their_partner_and_bad_bodies_name_the_field() {
         .await
         .expect("delete");
     assert_eq!(resp.status(), 204);
-    let (s, _) = app.get_json(&format!("/v1/webhooks/{id}"), &acme, None).await;
+    let (s, _) = app
+        .get_json(&format!("/v1/webhooks/{id}"), &acme, None)
+        .await;
     assert_eq!(s, 404);
 }
 
@@ -314,7 +340,13 @@ pub async fn attempts(app: &TestApp, token: &str, sub: &str, event: Option<&str>
 }
 
 /// Polls (bounded) until `sub` has `n` attempts logged for `event`.
-pub async fn wait_attempts(app: &TestApp, token: &str, sub: &str, event: &str, n: usize) -> Vec<Value> {
+pub async fn wait_attempts(
+    app: &TestApp,
+    token: &str,
+    sub: &str,
+    event: &str,
+    n: usize,
+) -> Vec<Value> {
     for _ in 0..200 {
         let a = attempts(app, token, sub, Some(event)).await;
         if a.len() >= n {
@@ -330,7 +362,8 @@ async fn a_receiver_failing_three_times_gets_the_event_on_the_fourth_attempt() {
     let app = sandbox_app(&[50, 50, 50, 50, 50]).await;
     let acme = app.partner_token("acme-ats", None).await;
     let mut rx = receiver(3, 500).await;
-    let (sub, secret) = subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
+    let (sub, secret) =
+        subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
     let event = record_event(&app, "usmf", "active").await;
     for n in 0..4 {
         let got = rx.next(20).await;
@@ -347,11 +380,20 @@ async fn a_receiver_failing_three_times_gets_the_event_on_the_fourth_attempt() {
     for a in &log[1..] {
         assert_eq!(a["status"], "failed", "{a}");
         assert_eq!(a["response_code"], 500, "{a}");
-        assert!(a["error"].as_str().is_some_and(|e| e.contains("500")), "{a}");
+        assert!(
+            a["error"].as_str().is_some_and(|e| e.contains("500")),
+            "{a}"
+        );
     }
-    let (_, s) = app.get_json(&format!("/v1/webhooks/{sub}"), &acme, None).await;
+    let (_, s) = app
+        .get_json(&format!("/v1/webhooks/{sub}"), &acme, None)
+        .await;
     assert_eq!(s["status"], "active");
-    assert_eq!(rx.hits.load(Ordering::SeqCst), 4, "nothing after the acknowledgement");
+    assert_eq!(
+        rx.hits.load(Ordering::SeqCst),
+        4,
+        "nothing after the acknowledgement"
+    );
 }
 
 #[tokio::test]
@@ -360,7 +402,8 @@ async fn a_spent_schedule_marks_the_subscription_failing_until_re_enabled() {
     let acme = app.partner_token("acme-ats", None).await;
     // Fails 3 times (the first attempt and both retries), then would succeed.
     let mut rx = receiver(3, 503).await;
-    let (sub, secret) = subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
+    let (sub, secret) =
+        subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
     let event = record_event(&app, "gbsi", "active").await;
     for _ in 0..3 {
         verify(&secret, &rx.next(20).await);
@@ -368,7 +411,9 @@ async fn a_spent_schedule_marks_the_subscription_failing_until_re_enabled() {
     wait_attempts(&app, &acme, &sub, &event, 3).await;
     let mut status = Value::Null;
     for _ in 0..100 {
-        let (_, s) = app.get_json(&format!("/v1/webhooks/{sub}"), &acme, None).await;
+        let (_, s) = app
+            .get_json(&format!("/v1/webhooks/{sub}"), &acme, None)
+            .await;
         status = s;
         if status["status"] == "failing" {
             break;
@@ -379,15 +424,29 @@ async fn a_spent_schedule_marks_the_subscription_failing_until_re_enabled() {
     assert!(status["failing_since"].is_string(), "{status}");
     // While failing, events keep being queued but nothing is sent.
     let later = record_event(&app, "usmf", "closed").await;
-    let (s, v) = post_json(&app, &format!("/v1/webhooks/{sub}/deliveries/{event}/redeliver"), &acme, json!({})).await;
+    let (s, v) = post_json(
+        &app,
+        &format!("/v1/webhooks/{sub}/deliveries/{event}/redeliver"),
+        &acme,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 409, "{v}");
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), rx.rx.recv()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(300), rx.rx.recv())
+            .await
+            .is_err(),
         "a failing subscription is not attempted"
     );
 
     // Re-enabled: both undelivered events arrive, oldest first.
-    let (s, v) = post_json(&app, &format!("/v1/webhooks/{sub}/enable"), &acme, json!({})).await;
+    let (s, v) = post_json(
+        &app,
+        &format!("/v1/webhooks/{sub}/enable"),
+        &acme,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "active");
     let first = rx.next(20).await;
@@ -398,7 +457,13 @@ async fn a_spent_schedule_marks_the_subscription_failing_until_re_enabled() {
     assert_eq!(second.json()["id"], later);
 
     // Redeliver: the same event, same id and body, signed anew.
-    let (s, v) = post_json(&app, &format!("/v1/webhooks/{sub}/deliveries/{event}/redeliver"), &acme, json!({})).await;
+    let (s, v) = post_json(
+        &app,
+        &format!("/v1/webhooks/{sub}/deliveries/{event}/redeliver"),
+        &acme,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 202, "{v}");
     let again = rx.next(20).await;
     verify(&secret, &again);
@@ -406,7 +471,13 @@ async fn a_spent_schedule_marks_the_subscription_failing_until_re_enabled() {
     let log = wait_attempts(&app, &acme, &sub, &event, 5).await;
     assert_eq!(log[0]["attempt"], 5, "{log:?}");
     assert_eq!(log[0]["status"], "delivered");
-    let (s, _) = post_json(&app, &format!("/v1/webhooks/{sub}/deliveries/evt_0000000000999999/redeliver"), &acme, json!({})).await;
+    let (s, _) = post_json(
+        &app,
+        &format!("/v1/webhooks/{sub}/deliveries/evt_0000000000999999/redeliver"),
+        &acme,
+        json!({}),
+    )
+    .await;
     assert_eq!(s, 404);
 }
 
@@ -416,7 +487,8 @@ async fn a_restarted_gateway_delivers_what_was_still_pending() {
     let mut app = sandbox_app(&[1500]).await;
     let acme = app.partner_token("acme-ats", None).await;
     let mut rx = receiver(1, 503).await;
-    let (sub, secret) = subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
+    let (sub, secret) =
+        subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
     let event = record_event(&app, "usmf", "active").await;
     verify(&secret, &rx.next(20).await);
     wait_attempts(&app, &acme, &sub, &event, 1).await;
@@ -450,7 +522,10 @@ async fn a_partner_limited_to_one_company_never_receives_another_companys_events
     let a2 = to_acme.next(20).await;
     verify(&acme_secret, &a1);
     verify(&acme_secret, &a2);
-    assert_eq!([a1.json()["id"].clone(), a2.json()["id"].clone()], [json!(us), json!(gb)]);
+    assert_eq!(
+        [a1.json()["id"].clone(), a2.json()["id"].clone()],
+        [json!(us), json!(gb)]
+    );
     let w = to_watch.next(20).await;
     verify(&watch_secret, &w);
     assert_eq!(w.json()["id"], no, "the Norwegian partner gets only nomf");
@@ -466,7 +541,8 @@ async fn events_before_the_subscription_and_of_other_types_are_not_sent() {
     let acme = app.partner_token("acme-ats", None).await;
     let old = record_event(&app, "usmf", "active").await;
     let mut rx = receiver(0, 500).await;
-    let (sub, secret) = subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
+    let (sub, secret) =
+        subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
     let mut other = receiver(0, 500).await;
     subscribe(&app, &acme, &other.url, &["candidate.created"]).await;
     let new = record_event(&app, "usmf", "closed").await;

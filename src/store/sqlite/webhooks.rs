@@ -145,7 +145,9 @@ fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)>
 const SUB_COLUMNS: &str =
     "id, partner, url, events, secret, status, from_seq, created_at, failing_since";
 
-fn with_events((mut row, events): (SubscriptionRow, String)) -> Result<SubscriptionRow, StoreError> {
+fn with_events(
+    (mut row, events): (SubscriptionRow, String),
+) -> Result<SubscriptionRow, StoreError> {
     row.events = serde_json::from_str(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(row)
 }
@@ -231,10 +233,16 @@ impl SqliteStore {
                 )
                 .map_err(backend)?;
             if n > 0 {
-                tx.execute("DELETE FROM webhook_outbox WHERE subscription_id = ?1", params![id])
-                    .map_err(backend)?;
-                tx.execute("DELETE FROM webhook_attempts WHERE subscription_id = ?1", params![id])
-                    .map_err(backend)?;
+                tx.execute(
+                    "DELETE FROM webhook_outbox WHERE subscription_id = ?1",
+                    params![id],
+                )
+                .map_err(backend)?;
+                tx.execute(
+                    "DELETE FROM webhook_attempts WHERE subscription_id = ?1",
+                    params![id],
+                )
+                .map_err(backend)?;
             }
             tx.commit().map_err(backend)?;
             Ok(n > 0)
@@ -354,7 +362,9 @@ impl SqliteStore {
     pub fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
         self.run(|conn| {
             Ok(conn
-                .query_row("SELECT seq FROM webhook_fanout WHERE id = 1", [], |r| r.get(0))
+                .query_row("SELECT seq FROM webhook_fanout WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(backend)?
                 .unwrap_or(0))
@@ -509,7 +519,10 @@ impl SqliteStore {
                 )
                 .map_err(backend)?;
             let b = conn
-                .execute("DELETE FROM webhook_attempts WHERE at < ?1", params![before])
+                .execute(
+                    "DELETE FROM webhook_attempts WHERE at < ?1",
+                    params![before],
+                )
                 .map_err(backend)?;
             Ok((a + b) as u64)
         })
