@@ -394,6 +394,75 @@ async fn a_receiver_failing_three_times_gets_the_event_on_the_fourth_attempt() {
         4,
         "nothing after the acknowledgement"
     );
+
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.ops_url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for needle in [
+        "webhook_deliveries_total{result=\"delivered\"}",
+        "webhook_deliveries_total{result=\"http_error\"}",
+        "webhook_delivery_duration_seconds_bucket",
+        "webhook_delivery_lag_seconds_count",
+        "# HELP webhook_outbox_pending",
+    ] {
+        assert!(metrics.contains(needle), "{needle} in /metrics");
+    }
+    assert!(!metrics.contains(&secret[6..]), "no secret in metrics");
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_delays_no_one_else() {
+    let app = spawn_app_with(Default::default(), |c| {
+        c.webhooks.allow_private_urls = true;
+        c.webhooks.retry_schedule_ms = vec![60_000];
+        c.webhooks.timeout_ms = 3_000;
+    })
+    .await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let watch = app.partner_token("nordic-watch", None).await;
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_url = format!("http://{}/hook", silent.local_addr().expect("addr"));
+    let hang = tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(|| std::future::pending::<StatusCode>()),
+        );
+        let _ = axum::serve(silent, app).await;
+    });
+    let types = ["recruiting_request.status_changed"];
+    let (slow_sub, _) = subscribe(&app, &acme, &silent_url, &types).await;
+    let mut fast = receiver(0, 500).await;
+    let (_, secret) = subscribe(&app, &watch, &fast.url, &types).await;
+    let slow_event = record_event(&app, "usmf", "active").await;
+    let started = std::time::Instant::now();
+    let fast_event = record_event(&app, "nomf", "active").await;
+    let got = fast.next(20).await;
+    verify(&secret, &got);
+    assert_eq!(got.json()["id"], fast_event);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "delivered in {:?}, not after the silent receiver's 3 s timeout",
+        started.elapsed()
+    );
+    let log = wait_attempts(&app, &acme, &slow_sub, &slow_event, 1).await;
+    assert_eq!(log[0]["status"], "failed");
+    assert_eq!(log[0]["response_code"], Value::Null);
+    assert!(
+        log[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no answer within 3 s")),
+        "{log:?}"
+    );
+    hang.abort();
 }
 
 #[tokio::test]
