@@ -25,6 +25,10 @@ use super::{now_ms, Webhooks};
 
 /// The dispatcher also looks at least this often (a backstop: every change wakes it anyway).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// Delivered events and attempts are kept this long for the delivery log (and redelivery).
+const HISTORY_MS: i64 = 30 * 24 * 3600 * 1000;
+/// How often old history is purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How one attempt ended, as a metric label (a closed set).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +69,16 @@ async fn dispatch(st: &Arc<AppState>, stop: &CancellationToken) {
     let mut workers: JoinSet<String> = JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
     let mut ids: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut purged_at: Option<Instant> = None;
     loop {
+        if purged_at.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            purged_at = Some(Instant::now());
+            match wh.store.purge_webhook_history(now_ms() - HISTORY_MS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "old webhook deliveries purged"),
+                Err(e) => tracing::warn!(error = %e, "webhook history purge failed"),
+            }
+        }
         recorded.borrow_and_update();
         if let Err(e) = super::outbox::fan_out(st).await {
             tracing::warn!(error = %e, "webhook fan-out failed; retrying");

@@ -474,7 +474,9 @@ impl SqliteStore {
         self.run(move |conn| {
             let tx = conn.transaction().map_err(backend)?;
             tx.execute(
-                "INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                // Not for a subscription deleted while the attempt was in flight.
+                "INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = ?1)",
                 params![
                     sub,
                     event,
@@ -526,5 +528,124 @@ impl SqliteStore {
                 .map_err(backend)?;
             Ok((a + b) as u64)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn store() -> SqliteStore {
+        let d = std::env::temp_dir().join(format!("atsgw-wh-{}", uuid::Uuid::new_v4()));
+        SqliteStore::open(&d, Duration::from_secs(60)).expect("open")
+    }
+
+    fn sub(id: &str) -> SubscriptionRow {
+        SubscriptionRow {
+            id: id.into(),
+            partner: "p".into(),
+            url: "https://x.example/h".into(),
+            events: vec!["candidate.created".into()],
+            secret: "sealed".into(),
+            failing: false,
+            from_seq: 0,
+            created_at: 1,
+            failing_since: None,
+        }
+    }
+
+    fn row(sub: &str, seq: i64) -> OutboxInsert {
+        OutboxInsert {
+            subscription_id: sub.into(),
+            event_id: format!("evt_{seq}"),
+            event_seq: seq,
+            event_type: "candidate.created".into(),
+            body: "{}".into(),
+            recorded_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn fan_out_is_idempotent_and_the_cursor_never_goes_back() {
+        let s = store();
+        assert!(s.create_subscription(sub("a"), 2).await.expect("create"));
+        s.fan_out(2, vec![row("a", 1), row("a", 2), row("gone", 2)], 10)
+            .await
+            .expect("fan out");
+        s.fan_out(1, vec![row("a", 1)], 10).await.expect("again");
+        assert_eq!(s.fanout_cursor().await.expect("cursor"), 2);
+        assert_eq!(s.outbox_summary().await.expect("summary"), (Some(10), 2));
+        let first = s
+            .next_delivery("a".into(), 10)
+            .await
+            .expect("read")
+            .expect("due");
+        assert_eq!(first.event_id, "evt_1", "oldest first");
+        assert!(s
+            .next_delivery("a".into(), 9)
+            .await
+            .expect("read")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_delivery_fails_the_subscription_until_enabled() {
+        let s = store();
+        s.create_subscription(sub("a"), 2).await.expect("create");
+        s.fan_out(1, vec![row("a", 1)], 10).await.expect("fan out");
+        let r = s
+            .next_delivery("a".into(), 10)
+            .await
+            .expect("read")
+            .expect("due");
+        let attempt = AttemptRow {
+            event_id: r.event_id.clone(),
+            attempt: 1,
+            at: 11,
+            delivered: false,
+            response_code: Some(500),
+            error: Some("the receiver answered 500".into()),
+            duration_ms: 3,
+        };
+        s.record_attempt(&r, attempt, AfterAttempt::Exhausted)
+            .await
+            .expect("record");
+        let a = s
+            .subscription(None, "a".into())
+            .await
+            .expect("read")
+            .expect("there");
+        assert!(a.failing && a.failing_since == Some(11));
+        assert!(s
+            .next_delivery("a".into(), 99)
+            .await
+            .expect("read")
+            .is_none());
+        assert_eq!(
+            s.redeliver("p".into(), "a".into(), "evt_1".into(), 20)
+                .await
+                .expect("redeliver"),
+            Redeliver::SubscriptionFailing
+        );
+        assert!(!s
+            .enable_subscription("q".into(), "a".into(), 20)
+            .await
+            .expect("other partner"));
+        assert!(s
+            .enable_subscription("p".into(), "a".into(), 20)
+            .await
+            .expect("enable"));
+        let again = s
+            .next_delivery("a".into(), 20)
+            .await
+            .expect("read")
+            .expect("due again");
+        assert_eq!((again.attempts, again.round_attempts), (1, 0));
+        assert!(
+            !s.create_subscription(sub("b"), 1).await.expect("limit"),
+            "one per partner here"
+        );
     }
 }
