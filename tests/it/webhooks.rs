@@ -434,7 +434,7 @@ async fn a_receiver_that_never_answers_delays_no_one_else() {
     let hang = tokio::spawn(async move {
         let app = axum::Router::new().route(
             "/hook",
-            axum::routing::post(|| std::future::pending::<StatusCode>()),
+            axum::routing::post(std::future::pending::<StatusCode>),
         );
         let _ = axum::serve(silent, app).await;
     });
