@@ -61,6 +61,10 @@ fn describe() {
         "Duration of each Dataverse wire attempt by entity set and status."
     );
     describe_counter!(
+        "upstream_coalesced_total",
+        "Dataverse reads that joined an identical read already in flight instead of calling."
+    );
+    describe_counter!(
         "upstream_retries_total",
         "Dataverse calls re-sent by the retry layer, by entity set and reason."
     );

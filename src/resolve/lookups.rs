@@ -4,8 +4,11 @@
 //! caches them in moka. Steady state: zero extra calls.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -210,11 +213,21 @@ pub fn table(logical: &str) -> Option<&'static LookupTable> {
 /// Keeps the URL of one `In` call well under Dataverse's 32 KB limit.
 const MAX_IDS_PER_CALL: usize = 200;
 
+/// One `In` call's answer: every asked id, `None` when the target is missing or unreadable.
+type BatchResult = Result<Arc<HashMap<Uuid, Option<Arc<LookupRef>>>>, UpstreamError>;
+type Batch = Shared<BoxFuture<'static, BatchResult>>;
+type Pending = HashMap<(&'static str, Uuid), (u64, WeakShared<BoxFuture<'static, BatchResult>>)>;
+
 pub struct LookupResolver {
     client: Arc<DataverseClient>,
     /// `None`: the target is missing or its table unreadable, remembered as long as a hit so a
     /// page with such a lookup does not ask again every time.
     cache: moka::future::Cache<(&'static str, Uuid), Option<Arc<LookupRef>>>,
+    /// Ids being fetched now, and the call that fetches them: a concurrent page needing the same
+    /// id waits for that call instead of asking again (a cold burst costs one call per table per
+    /// distinct id set). Weak, so a call whose every waiter gave up is not waited for.
+    pending: Arc<Mutex<Pending>>,
+    next_batch: AtomicU64,
     /// Department → requests (held here so it shares the resolver's client and lifetime).
     pub departments: DepartmentIndex,
 }
@@ -270,85 +283,148 @@ impl LookupResolver {
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .build(),
+            pending: Arc::default(),
+            next_batch: AtomicU64::new(0),
         }
     }
 
-    /// Resolves everything in `wanted`: cache hits first, then one `In` call per table for the misses.
+    /// Resolves everything in `wanted`: cache hits first, then ids another page is fetching now
+    /// (waiting for that call), then one `In` call per table for the rest.
     /// A table the application user cannot read degrades to code-only lookups (logged), not an error.
     pub async fn resolve(&self, wanted: Wanted) -> Result<Resolved, UpstreamError> {
         let mut out = HashMap::new();
-        let mut calls = Vec::new();
+        let mut waits: Vec<(&'static str, Vec<Uuid>, Batch)> = Vec::new();
         for (logical, ids) in wanted.0 {
-            let mut misses = Vec::new();
+            let mut unknown = Vec::new();
             for id in ids {
                 match self.cache.get(&(logical, id)).await {
                     Some(Some(hit)) => {
                         out.insert((logical, id), hit);
                     }
                     Some(None) => {} // known missing: the caller falls back to the code
-                    None => misses.push(id),
+                    None => unknown.push(id),
                 }
             }
-            if let (Some(t), false) = (table(logical), misses.is_empty()) {
+            let Some(t) = table(logical) else { continue };
+            if unknown.is_empty() {
+                continue;
+            }
+            // Under one lock: join the calls already fetching some ids, start one for the rest.
+            let mut joined: HashMap<u64, (Vec<Uuid>, Batch)> = HashMap::new();
+            let mut misses = Vec::new();
+            {
+                let mut pending = self
+                    .pending
+                    .lock()
+                    .map_err(|_| UpstreamError::Config("lookup state poisoned".into()))?;
+                for id in unknown {
+                    match pending
+                        .get(&(logical, id))
+                        .and_then(|(n, w)| w.upgrade().map(|b| (*n, b)))
+                    {
+                        Some((n, batch)) => {
+                            joined.entry(n).or_insert((Vec::new(), batch)).0.push(id)
+                        }
+                        None => misses.push(id),
+                    }
+                }
                 for chunk in misses.chunks(MAX_IDS_PER_CALL) {
-                    let chunk = chunk.to_vec();
-                    calls.push(async move { (t, chunk.clone(), self.fetch(t, chunk).await) });
+                    let n = self.next_batch.fetch_add(1, Ordering::Relaxed);
+                    let batch = self.batch(t, chunk.to_vec(), n);
+                    if let Some(weak) = batch.downgrade() {
+                        for id in chunk {
+                            pending.insert((logical, *id), (n, weak.clone()));
+                        }
+                    }
+                    waits.push((logical, chunk.to_vec(), batch));
                 }
             }
+            waits.extend(joined.into_values().map(|(ids, b)| (logical, ids, b)));
         }
-        for (t, asked, result) in futures::future::join_all(calls).await {
-            let found = match result {
-                Ok(found) => found,
-                Err(e @ (UpstreamError::Forbidden { .. } | UpstreamError::NotFound { .. })) => {
-                    tracing::warn!(error = %e, "lookup table not readable; names omitted");
-                    Vec::new()
-                }
-                Err(e) => return Err(e),
-            };
-            for (key, r) in found {
-                self.cache.insert(key, Some(Arc::clone(&r))).await;
-                out.insert(key, r);
-            }
-            for id in asked {
-                if !out.contains_key(&(t.logical, id)) {
-                    self.cache.insert((t.logical, id), None).await;
+        let results = futures::future::join_all(
+            waits
+                .into_iter()
+                .map(|(logical, ids, b)| async move { (logical, ids, b.await) }),
+        )
+        .await;
+        for (logical, ids, result) in results {
+            let found = result?;
+            for id in ids {
+                if let Some(Some(r)) = found.get(&id) {
+                    out.insert((logical, id), Arc::clone(r));
                 }
             }
         }
         Ok(Resolved(out))
     }
 
-    async fn fetch(
-        &self,
-        t: &'static LookupTable,
-        ids: Vec<Uuid>,
-    ) -> Result<Vec<((&'static str, Uuid), Arc<LookupRef>)>, UpstreamError> {
-        let mut select = vec![t.pk, t.code];
-        if t.name != t.code {
-            select.push(t.name);
-        }
-        let query = Query::new(t.set).select(&select).filter(Filter::is_in(
-            t.pk,
-            ids.into_iter().map(Literal::Guid).collect(),
-        ));
-        let page = self
-            .client
-            .get_page(&query, MAX_IDS_PER_CALL as u32)
-            .await?;
-        Ok(page
-            .rows
-            .iter()
-            .filter_map(|row| {
-                let id = uuid_of(row, t.pk)?;
-                let r = LookupRef {
-                    id,
-                    code: str_of(row, t.code),
-                    name: str_of(row, t.name),
-                };
-                Some(((t.logical, id), Arc::new(r)))
-            })
-            .collect())
+    /// The shared call fetching `ids` of `t`: caches what it finds (and what it does not), then
+    /// stops being pending.
+    fn batch(&self, t: &'static LookupTable, ids: Vec<Uuid>, n: u64) -> Batch {
+        let client = Arc::clone(&self.client);
+        let cache = self.cache.clone();
+        let pending = Arc::clone(&self.pending);
+        let fut: BoxFuture<'static, BatchResult> = Box::pin(async move {
+            let result = match fetch(&client, t, ids.clone()).await {
+                Ok(found) => Ok(found),
+                Err(e @ (UpstreamError::Forbidden { .. } | UpstreamError::NotFound { .. })) => {
+                    tracing::warn!(error = %e, "lookup table not readable; names omitted");
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(e),
+            };
+            let outcome = match result {
+                Ok(found) => {
+                    let mut map: HashMap<Uuid, Option<Arc<LookupRef>>> =
+                        ids.iter().map(|id| (*id, None)).collect();
+                    for r in found {
+                        map.insert(r.id, Some(r));
+                    }
+                    for (id, r) in &map {
+                        cache.insert((t.logical, *id), r.clone()).await;
+                    }
+                    Ok(Arc::new(map))
+                }
+                Err(e) => Err(e),
+            };
+            if let Ok(mut p) = pending.lock() {
+                for id in &ids {
+                    if p.get(&(t.logical, *id)).is_some_and(|(m, _)| *m == n) {
+                        p.remove(&(t.logical, *id));
+                    }
+                }
+            }
+            outcome
+        });
+        fut.shared()
     }
+}
+
+async fn fetch(
+    client: &DataverseClient,
+    t: &'static LookupTable,
+    ids: Vec<Uuid>,
+) -> Result<Vec<Arc<LookupRef>>, UpstreamError> {
+    let mut select = vec![t.pk, t.code];
+    if t.name != t.code {
+        select.push(t.name);
+    }
+    let query = Query::new(t.set).select(&select).filter(Filter::is_in(
+        t.pk,
+        ids.into_iter().map(Literal::Guid).collect(),
+    ));
+    let page = client.get_page(&query, MAX_IDS_PER_CALL as u32).await?;
+    Ok(page
+        .rows
+        .iter()
+        .filter_map(|row| {
+            Some(Arc::new(LookupRef {
+                id: uuid_of(row, t.pk)?,
+                code: str_of(row, t.code),
+                name: str_of(row, t.name),
+            }))
+        })
+        .collect())
 }
 
 pub fn uuid_of(row: &Map<String, Value>, key: &str) -> Option<Uuid> {

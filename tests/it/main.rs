@@ -14,6 +14,7 @@ mod changes;
 mod cli;
 mod gateway_ops;
 mod hardening;
+mod hot_path;
 mod openapi;
 mod read_api;
 mod resilience;

@@ -1,6 +1,7 @@
 //! The upstream call as a tower stack, one concern per layer (outermost first):
 //!
 //! ```text
+//! coalesce     identical reads in flight at once share one call (their retries too)
 //! retry        idempotent calls only: 429 after the pause, 5xx/timeout/connect errors with
 //!              exponential backoff and jitter, inside a retry budget and the caller's deadline
 //! breaker      after consecutive outages every call fails fast; half-open probes close it
@@ -18,6 +19,7 @@
 
 mod bearer;
 mod breaker;
+mod coalesce;
 mod concurrency;
 mod http;
 mod metrics;
@@ -40,6 +42,7 @@ use super::error::UpstreamError;
 use super::token::TokenProvider;
 
 pub use breaker::{Breaker, BreakerState};
+pub use coalesce::Flights;
 pub use concurrency::FairLimiter;
 pub use throttle::ThrottleGate;
 
@@ -116,6 +119,7 @@ pub struct Stack {
     pub breaker: Arc<Breaker>,
     pub gate: Arc<ThrottleGate>,
     pub limiter: Arc<FairLimiter>,
+    pub flights: Arc<Flights>,
 }
 
 impl Stack {
@@ -123,6 +127,7 @@ impl Stack {
         let breaker = Arc::new(Breaker::new(cfg.breaker_failures, cfg.breaker_open));
         let gate = Arc::new(ThrottleGate::default());
         let limiter = Arc::new(FairLimiter::new(cfg.max_concurrency, cfg.queue_timeout));
+        let flights = Arc::new(Flights::default());
         let service = ServiceBuilder::new()
             .layer(retry::RetryLayer::new(cfg))
             .layer(breaker::BreakerLayer(breaker.clone()))
@@ -134,10 +139,14 @@ impl Stack {
             .layer(timeout::TimeoutLayer(cfg.attempt_timeout))
             .service(http::HttpService::new(http));
         Self {
-            service: BoxCloneSyncService::new(service),
+            service: BoxCloneSyncService::new(tower::Layer::layer(
+                &coalesce::CoalesceLayer(flights.clone()),
+                BoxCloneSyncService::new(service),
+            )),
             breaker,
             gate,
             limiter,
+            flights,
         }
     }
 }
