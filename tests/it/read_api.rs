@@ -1253,11 +1253,23 @@ fn unlimited(c: &mut ats_gateway::config::Config) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_cold_requests_fetch_one_token() {
-    let app = spawn_app_with(SandboxConfig::default(), unlimited).await;
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        unlimited(c);
+        // 1,000 distinct reads queue behind the concurrency cap on a busy machine.
+        c.dataverse.queue_timeout_ms = 30_000;
+    })
+    .await;
     let t = acme(&app).await;
     assert_eq!(app.emu.stats().await["token_requests"], 0, "cold");
-    let url = format!("{}{LIST}/3f2504e0-4f89-11d3-9a0c-0305e82c3301", app.url);
-    let calls = (0..1000).map(|_| app.http.get(&url).bearer_auth(&t).send());
+    // Distinct unknown ids: identical reads in flight would share one upstream call.
+    let calls = (0..1000u128).map(|i| {
+        let url = format!(
+            "{}{LIST}/{}",
+            app.url,
+            uuid::Uuid::from_u128(0x3f25_04e0 << 96 | i)
+        );
+        app.http.get(url).bearer_auth(&t).send()
+    });
     let results = futures::future::join_all(calls).await;
     for r in results {
         let r = r.expect("response");

@@ -138,11 +138,12 @@ async fn sigterm_under_load_completes_every_request_and_exits_0() {
         .await
         .expect("fault");
     assert_eq!(r.status(), 204);
+    // Distinct pages (page sizes 21..60): identical reads would share one upstream call.
     let requests: Vec<_> = (0..IN_FLIGHT)
-        .map(|_| {
+        .map(|i| {
             tokio::spawn(full_page(
                 http.clone(),
-                format!("{gw}{LIST}"),
+                format!("{gw}/v1/recruiting-requests?page_size={}", 21 + i),
                 token.clone(),
             ))
         })
@@ -158,11 +159,19 @@ async fn sigterm_under_load_completes_every_request_and_exits_0() {
     assert!(status.success());
 
     // Draining: readiness says so (the ops listener outlives the partner drain)...
-    let draining = http
-        .get(format!("{ops}/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    // (Polled, bounded: the signal reaches the process a moment after `kill` returns.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let draining = loop {
+        let r = http
+            .get(format!("{ops}/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        if r.status() == 503 || Instant::now() >= deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(draining.status(), 503);
     assert_eq!(
         draining.json::<Value>().await.expect("json"),
@@ -188,7 +197,11 @@ async fn sigterm_under_load_completes_every_request_and_exits_0() {
         assert_eq!(status, 200, "every accepted request completes");
         rows += n;
     }
-    assert_eq!(rows, IN_FLIGHT * 20, "every page whole");
+    assert_eq!(
+        rows,
+        (21..21 + IN_FLIGHT).sum::<usize>(),
+        "every page whole"
+    );
     let mut child = child;
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
@@ -224,7 +237,7 @@ async fn the_drain_is_bounded_by_the_grace_period() {
         .await;
     let slow = tokio::spawn(full_page(
         app.http.clone(),
-        format!("{}{LIST}", app.url),
+        format!("{}/v1/recruiting-requests?page_size=21", app.url), // not the warm-up's page
         token.clone(),
     ));
     until_upstream_sees(&app.http, &app.emu.url("/_sandbox"), 2).await; // warm-up + this one

@@ -545,10 +545,11 @@ async fn limiter_caps_requests_in_flight() {
         })
         .collect();
     let (client, mock, _) = start(script, |c| c.resilience.max_concurrency = 3).await;
+    // Distinct page sizes: identical reads in flight would share one call.
     let tasks: Vec<_> = (0..12)
-        .map(|_| {
+        .map(|i| {
             let c = client.clone();
-            tokio::spawn(async move { c.get_page(&Query::new(SET), 10).await })
+            tokio::spawn(async move { c.get_page(&Query::new(SET), 10 + i).await })
         })
         .collect();
     for t in tasks {
