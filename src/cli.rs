@@ -60,6 +60,13 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
+    /// Check the configuration against Entra and Dataverse (credential, token, application user,
+    /// table access, data) and say what to fix; exits non-zero when a check fails.
+    Doctor {
+        /// Print `{"ok": bool, "checks": [{"name", "ok", "detail", "fix"}]}` instead of the checklist.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the gateway against the Dataverse environment in the config file.
     Serve {
         /// Partner listener (overrides gateway.listen).
@@ -88,12 +95,17 @@ fn default_command() -> Result<Command, CliError> {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // Doctor reports an unloadable config as its first check rather than failing here.
+    if let Some(Command::Doctor { json }) = cli.command {
+        return doctor(cli.config.as_deref(), json).await;
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     let command = match cli.command {
         Some(c) => c,
         None => default_command()?,
     };
     match command {
+        Command::Doctor { json } => doctor(cli.config.as_deref(), json).await,
         #[cfg(feature = "sandbox")]
         Command::Emulator { listen, scale } => {
             if let Some(s) = scale {
@@ -214,6 +226,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Prints the checklist (or JSON); an error (exit 1) when any check failed.
+async fn doctor(config: Option<&std::path::Path>, json: bool) -> Result<(), CliError> {
+    let report = crate::doctor::run(config).await;
+    if json {
+        println!("{}", crate::doctor::render::json(&report));
+    } else {
+        print!("{}", crate::doctor::render::text(&report));
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        let failed = report.checks.iter().filter(|c| !c.ok).count();
+        Err(format!("doctor: {failed} of {} checks failed", report.checks.len()).into())
+    }
+}
+
 /// The sandbox runs with the config's partners, else with the demo partners.
 #[cfg(feature = "sandbox")]
 fn with_demo_partners(auth: &mut crate::auth::AuthConfig) {
@@ -263,6 +291,8 @@ fn dataverse_config_for(
         client_secret_file: None,
         certificate_file: None,
         private_key_file: None,
+        // The emulator's demo secret does not expire.
+        client_secret_expires_at: None,
         ..user.clone()
     }
 }

@@ -99,6 +99,9 @@ pub struct DataverseConfig {
     /// Certificate credential: PEM certificate and its PEM private key.
     pub certificate_file: Option<PathBuf>,
     pub private_key_file: Option<PathBuf>,
+    /// When the client secret expires (RFC 3339, e.g. `2027-03-31T00:00:00Z`, as the app
+    /// registration shows it): Entra does not tell a client, so `doctor` and the metrics read it here.
+    pub client_secret_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// One upstream attempt, body included (never past the partner request's deadline).
     pub timeout_ms: u64,
     /// Upstream calls in flight for the whole process, shared fairly across partners: stay below
@@ -127,6 +130,7 @@ impl Default for DataverseConfig {
             client_secret_file: None,
             certificate_file: None,
             private_key_file: None,
+            client_secret_expires_at: None,
             timeout_ms: 15_000,
             max_concurrency: 48,
             queue_timeout_ms: 3_000,
@@ -240,32 +244,10 @@ impl Config {
 
     /// Checks what `serve` needs to reach a real Dataverse; reads secret files.
     pub fn resolve_dataverse(&mut self) -> Result<(), ConfigError> {
-        let d = &mut self.dataverse;
-        let need = |key: &'static str, v: &str| {
-            if v.trim().is_empty() {
-                Err(ConfigError::Invalid {
-                    key,
-                    problem: "is required".into(),
-                })
-            } else {
-                Ok(())
-            }
-        };
-        need("dataverse.org_url", &d.org_url)?;
-        need("dataverse.tenant_id", &d.tenant_id)?;
-        need("dataverse.client_id", &d.client_id)?;
-        let url = url::Url::parse(&d.org_url).map_err(|e| ConfigError::Invalid {
-            key: "dataverse.org_url",
-            problem: format!("not a URL ({e})"),
-        })?;
-        if url.path() != "/" || url.query().is_some() {
-            return Err(ConfigError::Invalid {
-                key: "dataverse.org_url",
-                problem:
-                    "must be the environment root, e.g. https://contoso.crm.dynamics.com (no path)"
-                        .into(),
-            });
+        if let Some(first) = self.dataverse_problems().into_iter().next() {
+            return Err(first);
         }
+        let d = &mut self.dataverse;
         d.org_url = d.org_url.trim_end_matches('/').to_string();
         if let Some(f) = &d.client_secret_file {
             let s = std::fs::read_to_string(f).map_err(|e| ConfigError::Invalid {
@@ -274,16 +256,64 @@ impl Config {
             })?;
             d.client_secret = SecretString::new(s.trim());
         }
-        match (&d.certificate_file, &d.private_key_file, d.client_secret.is_empty()) {
-            (Some(_), Some(_), _) => Ok(()),
-            (Some(_), None, _) => Err(ConfigError::Invalid { key: "dataverse.private_key_file", problem: "is required with dataverse.certificate_file".into() }),
-            (None, Some(_), _) => Err(ConfigError::Invalid { key: "dataverse.certificate_file", problem: "is required with dataverse.private_key_file".into() }),
-            (None, None, true) => Err(ConfigError::Invalid {
+        Ok(())
+    }
+
+    /// Every problem `resolve_dataverse` would refuse, each naming its key (`doctor` lists them
+    /// all; `serve` stops at the first).
+    pub fn dataverse_problems(&self) -> Vec<ConfigError> {
+        let d = &self.dataverse;
+        let mut problems = Vec::new();
+        let mut need = |key: &'static str, v: &str| {
+            if v.trim().is_empty() {
+                problems.push(ConfigError::Invalid {
+                    key,
+                    problem: "is required".into(),
+                });
+            }
+        };
+        need("dataverse.org_url", &d.org_url);
+        need("dataverse.tenant_id", &d.tenant_id);
+        need("dataverse.client_id", &d.client_id);
+        if !d.org_url.trim().is_empty() {
+            match url::Url::parse(&d.org_url) {
+                Err(e) => problems.push(ConfigError::Invalid {
+                    key: "dataverse.org_url",
+                    problem: format!("not a URL ({e})"),
+                }),
+                Ok(url) if url.path() != "/" || url.query().is_some() => {
+                    problems.push(ConfigError::Invalid {
+                        key: "dataverse.org_url",
+                        problem: "must be the environment root, e.g. https://contoso.crm.dynamics.com (no path)".into(),
+                    })
+                }
+                Ok(_) => {}
+            }
+        }
+        let mut has_secret = !d.client_secret.is_empty();
+        if let Some(f) = &d.client_secret_file {
+            match std::fs::read_to_string(f) {
+                Ok(s) => has_secret = !s.trim().is_empty(),
+                Err(e) => {
+                    // Already reported; not also "no credential".
+                    has_secret = true;
+                    problems.push(ConfigError::Invalid {
+                        key: "dataverse.client_secret_file",
+                        problem: format!("cannot read {} ({e})", f.display()),
+                    })
+                }
+            }
+        }
+        match (&d.certificate_file, &d.private_key_file, has_secret) {
+            (Some(_), Some(_), _) | (None, None, true) => {}
+            (Some(_), None, _) => problems.push(ConfigError::Invalid { key: "dataverse.private_key_file", problem: "is required with dataverse.certificate_file".into() }),
+            (None, Some(_), _) => problems.push(ConfigError::Invalid { key: "dataverse.certificate_file", problem: "is required with dataverse.private_key_file".into() }),
+            (None, None, false) => problems.push(ConfigError::Invalid {
                 key: "dataverse.client_secret",
                 problem: "no credential: set client_secret (or client_secret_file, or ATS_GATEWAY__DATAVERSE__CLIENT_SECRET) or certificate_file + private_key_file".into(),
             }),
-            (None, None, false) => Ok(()),
         }
+        problems
     }
 }
 

@@ -81,6 +81,9 @@ pub struct SandboxConfig {
     pub hr_role: RoleConfig,
     /// Entity sets whose virtual table was "not generated" in this environment (404).
     pub not_generated: Vec<String>,
+    /// App registrations (client ids) Entra issues tokens to but that have no application user in
+    /// this environment: Dataverse answers them 403 `0x80072560` ("not a member of the organization").
+    pub without_application_user: Vec<Uuid>,
     /// Service protection (docs/dataverse-web-api.md#service-protection).
     pub max_requests_per_window: u64,
     pub window_secs: u64,
@@ -108,6 +111,7 @@ impl Default for SandboxConfig {
             hr_client_secret: "sandbox-hr-secret~not-for-production".into(),
             hr_role: RoleConfig::all(),
             not_generated: Vec::new(),
+            without_application_user: Vec::new(),
             max_requests_per_window: 6000,
             window_secs: 300,
             max_concurrent: 52,

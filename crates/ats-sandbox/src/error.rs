@@ -45,6 +45,14 @@ impl DvError {
             format!("Resource not found for the segment '{segment}'."),
         )
     }
+    /// 403 for a caller with no (application) user in the environment (`0x80072560`).
+    pub(crate) fn not_a_member() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "0x80072560",
+            "The user is not a member of the organization.",
+        )
+    }
     /// 404 for a missing record (`0x80040217` ObjectDoesNotExist).
     pub(crate) fn record_not_found(logical: &str, id: &str) -> Self {
         Self::new(

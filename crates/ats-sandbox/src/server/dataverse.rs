@@ -259,6 +259,9 @@ pub(super) async fn dataverse(
     });
     let counted = parsed.as_ref().ok().map(|(_, name)| st.stats.begin(name));
     let role = match authenticate(&st, &headers) {
+        Ok(appid) if st.config.without_application_user.contains(&appid) => {
+            return DvError::not_a_member().into_response()
+        }
         Ok(appid) => st.role_of(appid),
         Err(e) => return e.into_response(),
     };
