@@ -215,7 +215,7 @@ pub async fn build_state(
     }))
 }
 
-fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
+pub(crate) fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
     let bad = || StartError::Config {
         key: "gateway.cursor_key",
         problem: "must be 64 hex characters (32 bytes)".into(),

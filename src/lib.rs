@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "sandbox")]
 pub mod demo;
+pub mod doctor;
 pub mod model;
 pub mod ops;
 pub mod problem;

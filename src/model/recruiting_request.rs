@@ -20,6 +20,10 @@ pub const NAV_POSITIONS: &str = "mshr_FK_HcmRecruitingRequestPositionEntity_Recr
 pub const NAV_SKILLS: &str = "mshr_FK_HcmRecruitingRequestSkillEntity_RecruitingRequest";
 pub const NAV_EDUCATION: &str = "mshr_FK_HcmRecruitingRequestEducationEntity_RecruitingRequest";
 pub const NAV_LOCATION: &str = "mshr_FK_RecruitingRequestLocation_id";
+/// The entity sets behind the child navigations (read through `$expand`; the role needs them too).
+pub const POSITIONS_SET: &str = "mshr_hcmrecruitingrequestpositionentities";
+pub const SKILLS_SET: &str = "mshr_hcmrecruitingrequestskillentities";
+pub const EDUCATION_SET: &str = "mshr_hcmrecruitingrequesteducationentities";
 
 /// Option sets this resource uses (global option set names from the environment's metadata).
 pub const OS_STATUS: &str = "mshr_hcmrecruitingrequeststatus";

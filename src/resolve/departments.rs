@@ -13,7 +13,7 @@ use crate::upstream::client::DataverseClient;
 use crate::upstream::error::UpstreamError;
 use crate::upstream::odata::{Filter, Literal, Query};
 
-const POSITIONS_SET: &str = "mshr_hcmrecruitingrequestpositionentities";
+use crate::model::recruiting_request::POSITIONS_SET;
 const REQUEST_FK: &str = "_mshr_fk_recruitingrequest_id_value";
 /// Short: a position moved to another department shows up within this long.
 const MAX_TTL: Duration = Duration::from_secs(60);

@@ -12,6 +12,7 @@ mod candidates_read;
 mod candidates_write;
 mod changes;
 mod cli;
+mod doctor;
 mod gateway_ops;
 mod hardening;
 mod hot_path;

@@ -1,0 +1,69 @@
+//! Check `config`: the file and environment load, and everything `serve` would refuse is listed,
+//! each problem with its key.
+
+use std::path::Path;
+
+use super::{Check, Report};
+use crate::config::Config;
+
+const NAME: &str = "config";
+
+/// The loaded config with secrets resolved (as `serve` has it), or `None` when Dataverse cannot be
+/// reached with it (the failing check is in `report`).
+pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> {
+    let source = match file {
+        Some(f) => format!("{} + ATS_GATEWAY__* environment", f.display()),
+        None => "no config file, ATS_GATEWAY__* environment only".to_string(),
+    };
+    let mut config = match Config::load(file) {
+        Ok(c) => c,
+        Err(e) => {
+            report.push(Check::fail(
+                NAME,
+                format!("{source}: {e}"),
+                "Correct the keys named above in the config file (or the ATS_GATEWAY__SECTION__KEY variables that override it); config.example.toml shows every key.",
+            ));
+            return None;
+        }
+    };
+    let dataverse = config.dataverse_problems();
+    let mut problems: Vec<String> = dataverse.iter().map(ToString::to_string).collect();
+    if let Err(e) = crate::auth::AuthService::new(&config.auth) {
+        problems.push(e.to_string());
+    }
+    let cursor_key = config.gateway.cursor_key.expose();
+    if !cursor_key.is_empty() {
+        if let Err(e) = crate::app::parse_key(cursor_key) {
+            problems.push(e.to_string());
+        }
+    }
+    if !problems.is_empty() {
+        report.push(Check::fail(
+            NAME,
+            format!("{source}: {}", problems.join("; ")),
+            "Set or correct each key named above (in the file, or as ATS_GATEWAY__SECTION__KEY); config.example.toml shows every key.",
+        ));
+        if !dataverse.is_empty() {
+            return None;
+        }
+    }
+    if let Err(e) = config.resolve_dataverse() {
+        report.push(Check::fail(
+            NAME,
+            format!("{source}: {e}"),
+            "Correct the key named above.",
+        ));
+        return None;
+    }
+    if problems.is_empty() {
+        let d = &config.dataverse;
+        report.push(Check::pass(
+            NAME,
+            format!(
+                "{source}: Dataverse {}, tenant {}, app (client id) {}",
+                d.org_url, d.tenant_id, d.client_id
+            ),
+        ));
+    }
+    Some(config)
+}
