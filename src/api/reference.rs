@@ -225,7 +225,8 @@ pub async fn fetch_lookup_list(
     let client = st.client.clone();
     let companies = companies.to_vec();
     st.reference
-        .try_get_with(key, async move {
+        .entry(key)
+        .or_try_insert_with(async move {
             let mut select = vec![table.pk, table.code];
             if table.name != table.code {
                 select.push(table.name);
@@ -262,6 +263,7 @@ pub async fn fetch_lookup_list(
             Ok::<_, crate::upstream::error::UpstreamError>(Arc::new(list))
         })
         .await
+        .map(|e| crate::ops::metrics::cached("reference", e))
         .map_err(|e| ApiError::from((*e).clone()))
 }
 

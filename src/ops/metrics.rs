@@ -1,10 +1,13 @@
 //! Prometheus metrics: one process-wide recorder (tests start many apps in one process), an HTTP
-//! middleware that counts partner requests by matched route (never by raw path: ids would explode
-//! label cardinality, and partner input must not reach labels), and the `/metrics` handler.
+//! middleware that times partner-port requests by matched route (never by raw path: ids would
+//! explode label cardinality, and partner input must not reach labels), and the `/metrics` handler
+//! on the ops listener. Partner-side names follow the OpenTelemetry HTTP semantic conventions
+//! (`http.server.request.duration` → `http_server_request_duration_seconds`).
 //!
 //! Every label value comes from a closed set: the method from the standard methods (anything else
 //! is `_OTHER`, OpenTelemetry's rule), the route from the router's templates (else `unmatched`),
-//! the status from the three-digit codes.
+//! the status from the three-digit codes, the partner from the configured partner ids (else
+//! `anonymous`), cache names from the code.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -42,14 +45,49 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 /// `# HELP` for every metric the gateway records.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_histogram!(
+        "http_server_request_duration_seconds",
+        Unit::Seconds,
+        "Partner-port HTTP requests: duration by route template (http_route), method (http_request_method), status (http_response_status_code) and partner (configured id, else anonymous). Its _count is the request count."
+    );
     describe_counter!(
-        "http_requests_total",
-        "Partner-facing HTTP requests by route template, method and status."
+        "http_connections_refused_total",
+        "Partner-port connections refused at the connection cap (503)."
+    );
+    describe_gauge!(
+        "http_connections_open",
+        "Open connections on the gateway's listeners."
+    );
+    describe_counter!(
+        "rate_limit_rejections_total",
+        "Partner requests refused by the partner's rate limit (429), by partner."
+    );
+    describe_counter!(
+        "cache_requests_total",
+        "Cache lookups by cache and result (hit, miss)."
+    );
+    describe_gauge!(
+        "gateway_ready",
+        "1 when /readyz answers ready (valid token, recent good upstream probe, not draining), else 0."
+    );
+    describe_gauge!(
+        "token_expires_in_seconds",
+        Unit::Seconds,
+        "Seconds until the cached Dataverse access token stops being used (0: none cached)."
+    );
+    describe_gauge!(
+        "dataverse_credential_expires_in_seconds",
+        Unit::Seconds,
+        "Seconds until the Dataverse client credential expires, by kind (client_secret from dataverse.client_secret_expires_at, certificate from the PEM's notAfter); negative when expired."
     );
     describe_histogram!(
-        "http_request_duration_seconds",
+        "hire_write_duration_seconds",
         Unit::Seconds,
-        "Partner-facing HTTP request duration by route template and method."
+        "Duration of a completed hire's upstream write plan."
+    );
+    describe_counter!(
+        "hire_undone_total",
+        "Failed hires whose written rows were undone, by whether the undo completed (complete)."
     );
     describe_counter!(
         "upstream_requests_total",
@@ -139,11 +177,29 @@ fn describe() {
     );
 }
 
-/// `/metrics` on the ops listener: readiness is evaluated first (cached), so `gateway_ready` is
-/// current in every scrape.
+/// `/metrics` on the ops listener. Gauges that are states rather than events are set now:
+/// readiness (its probe is cached), the token's and the credential's remaining lifetime.
 pub async fn scrape(axum::extract::State(st): axum::extract::State<crate::app::App>) -> Response {
     super::health::check(&st).await;
+    let token_left = st.client.tokens().expires_in().await.unwrap_or_default();
+    metrics::gauge!("token_expires_in_seconds").set(token_left.as_secs_f64());
+    if let Some((kind, at)) = super::credential::expiry(&st.config.dataverse) {
+        let left = (at - chrono::Utc::now()).num_seconds();
+        metrics::gauge!("dataverse_credential_expires_in_seconds", "kind" => kind).set(left as f64);
+    }
     render().await
+}
+
+/// Counts one cache lookup (`cache_requests_total{cache, result}`).
+pub fn cache_lookup(cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("cache_requests_total", "cache" => cache, "result" => result).increment(1);
+}
+
+/// The value of a moka entry, counted as a hit unless this call computed it (`is_fresh`).
+pub fn cached<K, V>(cache: &'static str, entry: moka::Entry<K, V>) -> V {
+    cache_lookup(cache, !entry.is_fresh());
+    entry.into_value()
 }
 
 pub async fn render() -> Response {
@@ -158,6 +214,7 @@ pub async fn render() -> Response {
         .into_response()
 }
 
+/// Middleware on the partner router: `http_server_request_duration_seconds`.
 pub async fn track(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
@@ -167,9 +224,19 @@ pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_str().to_string();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
+    // Set by authentication from a verified token, so always a configured partner id.
+    let partner = resp
+        .extensions()
+        .get::<crate::auth::principal::AuthenticatedPartner>()
+        .map_or_else(|| "anonymous".to_string(), |p| p.0.clone());
+    metrics::histogram!(
+        "http_server_request_duration_seconds",
+        "http_route" => route,
+        "http_request_method" => method,
+        "http_response_status_code" => status,
+        "partner" => partner
+    )
+    .record(started.elapsed().as_secs_f64());
     resp
 }
 

@@ -1,5 +1,6 @@
 //! Operations: the ops listener (health, readiness, metrics), logging setup, request-scoped context.
 pub mod call_scope;
+pub mod credential;
 pub mod health;
 pub mod listener;
 pub mod logging;

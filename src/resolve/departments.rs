@@ -77,7 +77,8 @@ impl DepartmentIndex {
         }
         let key = (d, companies.iter().cloned().collect());
         self.cache
-            .try_get_with(key, async move {
+            .entry(key)
+            .or_try_insert_with(async move {
                 let q = Query::new(POSITIONS_SET)
                     .select(&["mshr_hcmrecruitingrequestpositionentityid", REQUEST_FK])
                     .filter_opt(Filter::all(by));
@@ -95,6 +96,7 @@ impl DepartmentIndex {
                 }))
             })
             .await
+            .map(|e| crate::ops::metrics::cached("departments", e))
             .map_err(|e: Arc<UpstreamError>| (*e).clone())
     }
 }

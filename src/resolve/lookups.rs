@@ -297,7 +297,9 @@ impl LookupResolver {
         for (logical, ids) in wanted.0 {
             let mut unknown = Vec::new();
             for id in ids {
-                match self.cache.get(&(logical, id)).await {
+                let cached = self.cache.get(&(logical, id)).await;
+                crate::ops::metrics::cache_lookup("lookups", cached.is_some());
+                match cached {
                     Some(Some(hit)) => {
                         out.insert((logical, id), hit);
                     }

@@ -168,12 +168,14 @@ impl OptionCatalog {
     pub async fn get(&self, name: &'static str) -> Result<Arc<OptionSetInfo>, UpstreamError> {
         let client = self.client.clone();
         self.cache
-            .try_get_with(name.to_string(), async move {
+            .entry(name.to_string())
+            .or_try_insert_with(async move {
                 let path = format!("GlobalOptionSetDefinitions(Name='{name}')");
                 let v = client.get_json(&path).await?;
                 parse_option_set(name, &v).map(Arc::new)
             })
             .await
+            .map(|e| crate::ops::metrics::cached("option_sets", e))
             .map_err(|e| (*e).clone())
     }
 }

@@ -88,9 +88,11 @@ async fn made_up_methods_and_paths_never_become_metric_labels() {
         "raw paths leaked into labels"
     );
     assert!(
-        body.lines().any(|l| l.starts_with("http_requests_total")
-            && l.contains("method=\"_OTHER\"")
-            && l.contains("route=\"/.well-known/jwks.json\"")),
+        body.lines().any(
+            |l| l.starts_with("http_server_request_duration_seconds_count{")
+                && l.contains("http_request_method=\"_OTHER\"")
+                && l.contains("http_route=\"/.well-known/jwks.json\"")
+        ),
         "unknown methods are counted as _OTHER:\n{body}"
     );
 }

@@ -16,6 +16,7 @@ mod doctor;
 mod gateway_ops;
 mod hardening;
 mod hot_path;
+mod metrics;
 mod openapi;
 mod read_api;
 mod resilience;
