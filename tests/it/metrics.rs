@@ -42,18 +42,6 @@ impl Scrape {
         s
     }
 
-    /// The family a sample name belongs to (`x_bucket` → `x` when `x` is a histogram).
-    pub fn family_of<'a>(&self, sample: &'a str) -> &'a str {
-        for suffix in ["_bucket", "_sum", "_count"] {
-            if let Some(base) = sample.strip_suffix(suffix) {
-                if self.types.get(base).is_some_and(|t| t == "histogram") {
-                    return base;
-                }
-            }
-        }
-        sample
-    }
-
     /// Asserts the family exists with this type and help, and that some sample carries exactly
     /// `labels` (plus `le` on histogram buckets) with the given values where one is given.
     pub fn expect(&self, name: &str, kind: &str, labels: &[(&str, Option<&str>)]) {
