@@ -150,7 +150,7 @@ fn table_failure(t: &Table, e: &UpstreamError) -> Check {
                 if code.is_empty() { String::new() } else { format!(", {code}") },
                 t.used_for
             ),
-            "Make the Human Resources entity visible as a virtual table: in Power Apps (the environment) open the table \"Available Human Resources Entities\" (mshr_hrvirtualentitycatalog), find the entity, set Visible = Yes and save; if it is missing from the catalog, refresh the entity list first (Dynamics 365 HR virtual tables settings: Refresh entity list). Dataverse then generates the mshr_ table.",
+            "Generate the virtual table: in Human Resources open the Microsoft Dataverse integration page, tab Virtual tables, select the entity behind this table and choose Generate/refresh (if it is not listed, refresh the entity list first); Dataverse then creates the mshr_ table in the Dynamics 365 HR Virtual Entities solution. The application user's security role then needs Read on it.",
         ),
         other => {
             let mut c = unreachable_or_other(&name, other, &DataverseConfig::default());

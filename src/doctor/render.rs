@@ -12,17 +12,26 @@ pub fn json(report: &Report) -> String {
     })
 }
 
+/// Names longer than this (per-table checks) get their own line, so details stay aligned.
+const NAME_COLUMN: usize = 10;
+
 pub fn text(report: &Report) -> String {
     let width = report
         .checks
         .iter()
         .map(|c| c.name.len())
+        .filter(|&n| n <= NAME_COLUMN)
         .max()
         .unwrap_or(0);
     let mut out = String::new();
     for c in &report.checks {
         let mark = if c.ok { "PASS" } else { "FAIL" };
-        let _ = writeln!(out, "{mark}  {:width$}  {}", c.name, c.detail);
+        if c.name.len() > width {
+            let _ = writeln!(out, "{mark}  {}", c.name);
+            let _ = writeln!(out, "      {:width$}  {}", "", c.detail);
+        } else {
+            let _ = writeln!(out, "{mark}  {:width$}  {}", c.name, c.detail);
+        }
         if let Some(fix) = &c.fix {
             let label = if c.ok { "note" } else { "fix" };
             let _ = writeln!(out, "      {:width$}  {label}: {fix}", "");

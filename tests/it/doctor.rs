@@ -389,7 +389,7 @@ async fn virtual_table_not_generated() {
     fails_with(&v, &name, &["tables"], &["is not generated", "404"]);
     assert!(check(&v, &name)["fix"]
         .as_str()
-        .is_some_and(|f| f.contains("Visible = Yes")));
+        .is_some_and(|f| f.contains("Generate/refresh")));
 }
 
 #[tokio::test]
