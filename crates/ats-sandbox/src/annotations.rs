@@ -206,9 +206,7 @@ impl Annotator<'_> {
                 let id = Uuid::parse_str(v.as_str()?).ok()?;
                 let def = super::schema::schema().by_logical(target)?;
                 let row = self.store.table(target)?.get(&id)?;
-                row.get(def.primary_name)
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
+                row.get_str(def.primary_name).map(str::to_string)
             }
             ColType::Date => format_date(v.as_str()?, self.lang),
             ColType::Decimal => Some(format_number(v.as_f64()?, 2, self.lang)),

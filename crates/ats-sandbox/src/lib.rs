@@ -10,6 +10,7 @@ mod faults;
 mod metadata;
 mod odata;
 mod paging;
+mod record;
 mod schema;
 pub mod server;
 mod store;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::DvError;
-use super::store::Row;
+use super::store::{FieldRef, Fields, Row};
 
 /// Characters kept as-is in query values; everything else is percent-encoded.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -21,19 +21,19 @@ fn enc(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-fn row_id(row: &Row, pk: &str) -> String {
-    row.get(pk)
-        .and_then(Value::as_str)
+fn row_id<R: Fields + ?Sized>(row: &R, pk: &str) -> String {
+    row.field(pk)
+        .and_then(|f| f.as_str())
         .unwrap_or_default()
         .to_uppercase()
 }
 
 /// A column value as cookie text; `None` for null (the attribute is then left out).
-fn cookie_text(row: &Row, col: &str) -> Option<String> {
-    match row.get(col)? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+fn cookie_text<R: Fields + ?Sized>(row: &R, col: &str) -> Option<String> {
+    match row.field(col)? {
+        FieldRef::Null => None,
+        FieldRef::Str(s) => Some(s.to_string()),
+        other => Some(other.to_value().to_string()),
     }
 }
 
@@ -53,12 +53,12 @@ fn xml_unescape(s: &str) -> String {
 
 /// `<cookie pagenumber="N" pagingcookie="<enc(<cookie page="N-1"><col last=".." first=".." />…<pk last="{..}" first="{..}" /></cookie>)>" istracking="False" />`
 /// `sort_cols` are the `$orderby` columns (the primary key, always last, is not repeated).
-pub(crate) fn skiptoken(
+pub(crate) fn skiptoken<R: Fields + ?Sized>(
     pk: &str,
     sort_cols: &[&str],
     next_page: usize,
-    first: &Row,
-    last: &Row,
+    first: &R,
+    last: &R,
 ) -> String {
     let mut inner = format!("<cookie page=\"{}\">", next_page.saturating_sub(1));
     for col in sort_cols.iter().filter(|c| **c != pk) {

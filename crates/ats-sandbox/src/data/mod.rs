@@ -63,7 +63,7 @@ pub(crate) fn hr_guid(entity_code: u32, recid: u64) -> Uuid {
 /// A fresh HR-style key for a new row of `def`, not used yet in `store`.
 pub(crate) fn next_guid(store: &Store, def: &EntityDef) -> Uuid {
     let table = store.table(def.logical_name);
-    let mut recid = FIRST_RECID + 50_000_000 + table.map_or(0, |t| t.rows.len() as u64);
+    let mut recid = FIRST_RECID + 50_000_000 + table.map_or(0, |t| t.len() as u64);
     loop {
         let id = hr_guid(def.object_type_code, recid);
         if table.is_none_or(|t| t.get(&id).is_none()) {

@@ -171,8 +171,7 @@ fn seed_request(
         s.store
             .table("mshr_hcmrecruitingrequestlocationentity")
             .and_then(|t| t.get(&loc.id))
-            .and_then(|r| r.get("mshr_city"))
-            .and_then(Value::as_str)
+            .and_then(|r| r.get_str("mshr_city"))
             .unwrap_or_default()
             .to_string()
     } else {

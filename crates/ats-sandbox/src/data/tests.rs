@@ -9,11 +9,19 @@ fn small() -> Store {
     seed(&SeedOptions::default())
 }
 
-fn rows<'a>(store: &'a Store, logical: &str) -> &'a [Row] {
-    &store.table(logical).expect("table").rows
+/// The table's rows as JSON objects. Stored rows are compact; the tests read them as the API
+/// would, and keep them for the test's life (leaked: a few MB per test process).
+fn rows(store: &Store, logical: &str) -> &'static [Row] {
+    let all: Vec<Row> = store
+        .table(logical)
+        .expect("table")
+        .rows()
+        .map(|r| r.to_row())
+        .collect();
+    Box::leak(all.into_boxed_slice())
 }
 
-fn find<'a>(store: &'a Store, logical: &str, col: &str, v: &str) -> Option<&'a Row> {
+fn find(store: &Store, logical: &str, col: &str, v: &str) -> Option<&'static Row> {
     rows(store, logical)
         .iter()
         .find(|r| r.get(col).and_then(Value::as_str) == Some(v))
@@ -23,9 +31,10 @@ fn s<'a>(row: &'a Row, col: &str) -> &'a str {
     row.get(col).and_then(Value::as_str).unwrap_or_default()
 }
 
-fn target<'a>(store: &'a Store, logical: &str, row: &Row, lookup: &str) -> Option<&'a Row> {
+fn target(store: &Store, logical: &str, row: &Row, lookup: &str) -> Option<&'static Row> {
     let id = Uuid::parse_str(s(row, lookup)).ok()?;
-    store.table(logical)?.get(&id)
+    let row = store.table(logical)?.get(&id)?.to_row();
+    Some(Box::leak(Box::new(row)))
 }
 
 #[test]
@@ -343,7 +352,10 @@ fn candidates_cover_results_and_person_children() {
             let children = store
                 .table(k)
                 .expect("t")
-                .children_of("_mshr_fk_person_id_value", &pid);
+                .children_of("_mshr_fk_person_id_value", &pid)
+                .into_iter()
+                .map(|r| r.to_row())
+                .collect::<Vec<Row>>();
             assert!(!children.is_empty(), "{k}");
             assert!(children
                 .iter()

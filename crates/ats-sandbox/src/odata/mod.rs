@@ -10,7 +10,7 @@ mod project;
 
 use std::collections::{HashMap, HashSet};
 
-pub(crate) use eval::{matches, page_after, sort_rows};
+pub(crate) use eval::{count, index_key, matches, page, sort_rows};
 pub(crate) use expand::Expand;
 pub(crate) use parser::{parse_filter, Expr};
 pub(crate) use project::project;

@@ -3,14 +3,18 @@
 use serde_json::Value;
 
 use crate::schema::EntityDef;
-use crate::store::Row;
+use crate::store::{Fields, Row};
 
 /// The row reduced to the selected columns plus the primary key (always returned), in the
 /// schema's column order. `None` = every column of the row, unchanged. A selected column the row
 /// lacks is returned as `null`, as Dataverse does for empty columns.
-pub(crate) fn project(entity: &EntityDef, row: &Row, select: Option<&[String]>) -> Row {
+pub(crate) fn project<R: Fields + ?Sized>(
+    entity: &EntityDef,
+    row: &R,
+    select: Option<&[String]>,
+) -> Row {
     let Some(select) = select else {
-        return row.clone();
+        return row.to_row();
     };
     entity
         .columns
@@ -19,7 +23,7 @@ pub(crate) fn project(entity: &EntityDef, row: &Row, select: Option<&[String]>) 
         .map(|c| {
             (
                 c.name.to_string(),
-                row.get(c.name).cloned().unwrap_or(Value::Null),
+                row.field(c.name).map_or(Value::Null, |f| f.to_value()),
             )
         })
         .collect()

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::annotations::Annotator;
 use crate::error::DvError;
 use crate::schema::{schema, EntityDef, NavKind};
-use crate::store::{Row, Store};
+use crate::store::{Row, RowRef, Store};
 use crate::{annotations, metadata, odata, paging};
 
 use super::dataverse::{odata_json, Ctx};
@@ -70,8 +70,7 @@ pub(super) fn lookup_name(store: &Store, target: &str, id: &Uuid) -> Option<Stri
     store
         .table(target)?
         .get(id)?
-        .get(def.primary_name)?
-        .as_str()
+        .get_str(def.primary_name)
         .map(str::to_string)
 }
 
@@ -81,7 +80,7 @@ pub(super) fn render_row(
     ctx: &Ctx,
     store: &Store,
     def: &EntityDef,
-    row: &Row,
+    row: RowRef<'_>,
     q: &odata::ODataQuery,
 ) -> Row {
     let annot = Annotator {
@@ -90,17 +89,17 @@ pub(super) fn render_row(
         option_base: st.config.option_base,
         store,
     };
-    let id = row
-        .get(&def.primary_id)
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok());
+    let id = row.id();
     // Every entity carries its weak ETag, first, whatever $select or Prefer say
     // (docs/dataverse-web-api.md#etags).
     let mut out = Row::new();
-    if let Some(v) = id.and_then(|id| store.table(def.logical_name)?.version(&id)) {
-        out.insert("@odata.etag".into(), Value::String(annotations::etag(v)));
+    if id.is_some() {
+        out.insert(
+            "@odata.etag".into(),
+            Value::String(annotations::etag(row.version())),
+        );
     }
-    out.extend(annot.annotate(def, odata::project(def, row, q.select.as_deref())));
+    out.extend(annot.annotate(def, odata::project(def, &row, q.select.as_deref())));
     for ex in &q.expand {
         let Some(nav) = def.nav(&ex.nav) else {
             continue;
@@ -119,7 +118,7 @@ pub(super) fn render_row(
                 else {
                     continue;
                 };
-                let mut rows: Vec<&Row> = table
+                let mut rows: Vec<RowRef> = table
                     .children_of(child_lookup, &id)
                     .into_iter()
                     .filter(|r| ex.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
@@ -137,16 +136,12 @@ pub(super) fn render_row(
             }
             NavKind::Single { target, lookup } => {
                 let target_row = row
-                    .get(lookup)
-                    .and_then(Value::as_str)
+                    .get_str(lookup)
                     .and_then(|s| Uuid::parse_str(s).ok())
                     .and_then(|tid| store.table(target).and_then(|t| t.get(&tid)));
                 let value = match (schema().by_logical(target), target_row) {
                     (Some(tdef), Some(r)) if ex.ref_only => {
-                        let tid = r
-                            .get(&tdef.primary_id)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
+                        let tid = r.get_str(&tdef.primary_id).unwrap_or_default();
                         json!({"@odata.id": format!("{}{API_PREFIX}/{}({tid})", st.url, tdef.set_name)})
                     }
                     (Some(tdef), Some(r)) => {
@@ -179,12 +174,12 @@ pub(super) fn get_collection(
     let table = store
         .table(def.logical_name)
         .ok_or_else(|| DvError::resource_not_found(&def.set_name))?;
-    let rows: Vec<&Row> = table
-        .rows
-        .iter()
-        .filter(|r| q.filter.as_ref().is_none_or(|f| odata::matches(f, r)))
-        .collect();
-    let total = rows.len();
+    // Counting reads every matching row: only when asked for.
+    let total = if count_only || q.count {
+        odata::count(table, q.filter.as_ref())
+    } else {
+        0
+    };
     if count_only {
         let mut resp = (StatusCode::OK, total.min(MAX_PAGE).to_string()).into_response();
         resp.headers_mut()
@@ -211,7 +206,16 @@ pub(super) fn get_collection(
         (None, None) => (MAX_PAGE, None),
     };
     let names = |t: &str, id: &Uuid| lookup_name(&store, t, id);
-    let (page, more) = odata::page_after(def, rows, &q.orderby, anchor.as_ref(), page_size, &names);
+    let (page, more) = odata::page(
+        def,
+        &store,
+        table,
+        q.filter.as_ref(),
+        &q.orderby,
+        anchor.as_ref(),
+        page_size,
+        &names,
+    );
     let has_more = more && !(page_pref.is_none() && q.top.is_some());
     let next_page = resume.map_or(2, |r| r.page + 1);
     let mut body = Map::new();
@@ -237,12 +241,12 @@ pub(super) fn get_collection(
     }
     let value: Vec<Value> = page
         .iter()
-        .map(|r| Value::Object(render_row(st, ctx, &store, def, r, &q)))
+        .map(|r| Value::Object(render_row(st, ctx, &store, def, *r, &q)))
         .collect();
     body.insert("value".into(), Value::Array(value));
     if has_more {
         if let Some(last) = page.last() {
-            let first = page.first().copied().unwrap_or(last);
+            let first = page.first().unwrap_or(last);
             let token = paging::skiptoken(&def.primary_id, &sort_cols, next_page, first, last);
             body.insert(
                 "@odata.nextLink".into(),
@@ -277,6 +281,7 @@ pub(super) fn get_entity(
         .table(def.logical_name)
         .and_then(|t| t.get(&id))
         .ok_or_else(|| DvError::record_not_found(def.logical_name, &id.to_string()))?;
+    let version = row.version();
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
@@ -289,9 +294,7 @@ pub(super) fn get_entity(
         .iter()
         .map(|a| ("Preference-Applied", a.clone()))
         .collect();
-    if let Some(v) = store.table(def.logical_name).and_then(|t| t.version(&id)) {
-        extra.push(("ETag", annotations::etag(v)));
-    }
+    extra.push(("ETag", annotations::etag(version)));
     Ok(odata_json(StatusCode::OK, Value::Object(body), &extra))
 }
 

@@ -47,11 +47,7 @@ pub(super) fn representation(
     id: &Uuid,
     status: StatusCode,
 ) -> Response {
-    let row = store
-        .table(def.logical_name)
-        .and_then(|t| t.get(id))
-        .cloned()
-        .unwrap_or_default();
+    let row = store.table(def.logical_name).and_then(|t| t.get(id));
     let mut out = Map::new();
     out.insert(
         "@odata.context".into(),
@@ -60,14 +56,16 @@ pub(super) fn representation(
             st.url, def.set_name
         )),
     );
-    out.extend(render_row(
-        st,
-        ctx,
-        store,
-        def,
-        &row,
-        &odata::ODataQuery::default(),
-    ));
+    if let Some(row) = row {
+        out.extend(render_row(
+            st,
+            ctx,
+            store,
+            def,
+            row,
+            &odata::ODataQuery::default(),
+        ));
+    }
     odata_json(
         status,
         Value::Object(out),

@@ -22,9 +22,8 @@ pub(super) fn next_number(
     let max = store
         .table(table)
         .map(|t| {
-            t.rows
-                .iter()
-                .filter_map(|r| r.get(col).and_then(Value::as_str))
+            t.rows()
+                .filter_map(|r| r.get_str(col))
                 .filter_map(|s| {
                     s.get(..prefix.len())
                         .filter(|p| p.eq_ignore_ascii_case(prefix))
@@ -89,11 +88,10 @@ pub(super) fn link(store: &Store, def: &EntityDef, row: &mut Row, lookup: &str, 
         store
             .table(r.target)
             .and_then(|t| t.get(&id))
-            .map(|t| (r, t))
+            .map(|t| (r, t.to_row()))
     });
     match target {
         Some((r, t)) => {
-            let t = t.clone();
             apply_link(row, r, id, &t);
         }
         None => {
@@ -148,7 +146,11 @@ pub(super) fn relink(
     base: i64,
 ) {
     let Ok(cdef) = entity(table) else { return };
-    let Some(mut row) = store.table(table).and_then(|t| t.get(&child_id)).cloned() else {
+    let Some(mut row) = store
+        .table(table)
+        .and_then(|t| t.get(&child_id))
+        .map(|r| r.to_row())
+    else {
         return;
     };
     link(store, cdef, &mut row, lookup, parent);

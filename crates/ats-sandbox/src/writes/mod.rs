@@ -60,7 +60,7 @@ pub(crate) fn update(
     let existing = store
         .table(def.logical_name)
         .and_then(|t| t.get(&id))
-        .cloned()
+        .map(|r| r.to_row())
         .ok_or_else(|| DvError::record_not_found(def.logical_name, &id.to_string()))?;
     let obj = body
         .as_object()
@@ -108,7 +108,6 @@ pub(crate) fn update(
         }
         match resolve(store, def, r, &merged)? {
             Some((tid, target)) => {
-                let target = target.clone();
                 apply_link(&mut merged, r, tid, &target);
             }
             None => {

@@ -51,12 +51,12 @@ pub(super) fn parse_ref(v: &Value) -> Option<(String, Uuid)> {
 }
 
 /// Resolves a bind reference to an existing row of `target`.
-pub(super) fn bind_target<'s>(
-    store: &'s Store,
+pub(super) fn bind_target(
+    store: &Store,
     def: &EntityDef,
     target: &str,
     v: &Value,
-) -> Result<(Uuid, &'s Row), DvError> {
+) -> Result<(Uuid, Row), DvError> {
     let tdef = entity(target)?;
     let (set, id) = parse_ref(v).ok_or_else(|| {
         DvError::bad_payload(
@@ -76,7 +76,7 @@ pub(super) fn bind_target<'s>(
     store
         .table(target)
         .and_then(|t| t.get(&id))
-        .map(|r| (id, r))
+        .map(|r| (id, r.to_row()))
         .ok_or_else(|| DvError::record_not_found(target, &id.to_string()))
 }
 
@@ -219,7 +219,7 @@ pub(super) fn plan_bind(
             }
             let (id, trow) = bind_target(store, def, target, v)?;
             match rule_for(def, lookup) {
-                Some(r) => apply_link(&mut node.row, r, id, trow),
+                Some(r) => apply_link(&mut node.row, r, id, &trow),
                 None => {
                     node.row
                         .insert(lookup.to_string(), Value::String(id.to_string()));
@@ -364,7 +364,6 @@ pub(super) fn resolve_rules(
             continue;
         }
         if let Some((id, target)) = resolve(store, def, r, row)? {
-            let target = target.clone();
             apply_link(row, r, id, &target);
         } else if def.column(r.lookup).is_some() && !row.contains_key(r.lookup) {
             row.insert(r.lookup.to_string(), Value::Null);
@@ -381,7 +380,11 @@ pub(super) fn resolve_rules(
         if !is_empty(row, r.keys[0].0) {
             continue;
         }
-        if let Some(target) = store.table(r.target).and_then(|t| t.get(&id)).cloned() {
+        if let Some(target) = store
+            .table(r.target)
+            .and_then(|t| t.get(&id))
+            .map(|t| t.to_row())
+        {
             apply_link(row, r, id, &target);
         }
     }

@@ -108,6 +108,7 @@ pub(super) fn entity(logical: &str) -> Result<&'static EntityDef, DvError> {
         .ok_or_else(|| DvError::resource_not_found(logical))
 }
 
+#[cfg(test)]
 pub(super) fn row_id(def: &EntityDef, row: &Row) -> Option<Uuid> {
     row.get(&def.primary_id)
         .and_then(Value::as_str)
@@ -115,12 +116,12 @@ pub(super) fn row_id(def: &EntityDef, row: &Row) -> Option<Uuid> {
 }
 
 /// Finds the target row of `r` for the natural keys in `row` (F&O compares keys case-insensitively).
-pub(super) fn resolve<'s>(
-    store: &'s Store,
+pub(super) fn resolve(
+    store: &Store,
     def: &EntityDef,
     r: &Rule,
     row: &Row,
-) -> Result<Option<(Uuid, &'s Row)>, DvError> {
+) -> Result<Option<(Uuid, Row)>, DvError> {
     let Some(key) = nonempty(row, r.keys[0].0) else {
         return Ok(None);
     };
@@ -132,14 +133,17 @@ pub(super) fn resolve<'s>(
         .filter(|(theirs, _)| target.column(theirs).is_some())
         .collect();
     let found = store.table(r.target).and_then(|t| {
-        t.rows.iter().find(|candidate| {
-            filters
-                .iter()
-                .all(|(c, v)| nonempty(candidate, c).is_some_and(|x| same_key(x, v)))
+        t.rows().find(|candidate| {
+            filters.iter().all(|(c, v)| {
+                candidate
+                    .get_str(c)
+                    .filter(|x| !x.is_empty())
+                    .is_some_and(|x| same_key(x, v))
+            })
         })
     });
     match found {
-        Some(t) => Ok(row_id(target, t).map(|id| (id, t))),
+        Some(t) => Ok(t.id().map(|id| (id, t.to_row()))),
         None => Err(not_found_key(def, r, key)),
     }
 }
