@@ -1,51 +1,261 @@
 #!/usr/bin/env bash
-# Loopback load benchmark of the partner read path (issue 3): a warm `page_size=50` list through the
-# gateway vs. the same page straight from the emulator, plus upstream calls per partner page.
-# Usage: scripts/bench.sh [seconds=10] [concurrency=16] [scale=500]
+# One benchmark anyone can run: the emulator, nginx and the gateway as separate processes on
+# loopback, the same partner list page through each, results side by side.
+#
+#   (a) direct    wrk → emulator (the gateway's upstream query for that page)
+#   (b) nginx     wrk → nginx (plain proxy_pass, keep-alive upstream) → emulator
+#   (c) gateway   wrk → gateway (response cache off) → emulator
+#   (d) gateway   wrk → gateway (response cache on, default TTL) → emulator
+#
+# Per column: req/s, p50, p99, non-2xx responses, the gateway's peak RSS (VmHWM),
+# and upstream calls per 1,000 requests (the emulator's own request counter). Then, on the
+# cache-on gateway: RSS while 1,000 partner connections are open, and upstream token requests
+# during the run (steady state: 0).
+#
+# usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--no-build]
+# Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
+# process it starts is stopped on exit.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-SECS=${1:-10}; CONC=${2:-16}; SCALE=${3:-500}
-cargo build --release --quiet --bin ats-gateway --example load
-BIN=target/release/ats-gateway; LOAD=target/release/examples/load
-[ -n "${CARGO_TARGET_DIR:-}" ] && BIN=$CARGO_TARGET_DIR/release/ats-gateway && LOAD=$CARGO_TARGET_DIR/release/examples/load
-WORK=$(mktemp -d); trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-PAIR=$($BIN partner-secret)
-SECRET=$(echo "$PAIR" | python3 -c 'import json,sys;print(json.load(sys.stdin)["client_secret"])')
-HASH=$(echo "$PAIR" | python3 -c 'import json,sys;print(json.load(sys.stdin)["client_secret_hash"])')
-cat > "$WORK/bench.toml" <<TOML
-[sandbox]
-max_requests_per_window = 100000000
-max_concurrent = 1000
+
+SCALE=500
+DURATION=15
+CONNECTIONS=32
+BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) SCALE="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNECTIONS="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$SCALE$DURATION$CONNECTIONS" in *[!0-9]*) echo "--scale, --duration and --connections take integers" >&2; exit 2 ;; esac
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+HELPERS="$ROOT/scripts/bench"
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# --- tools --------------------------------------------------------------------------------------
+need_apt=()
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]} (apt-get)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+
+if [ "$BUILD" = 1 ]; then
+  say "building (release)"
+  (cd "$ROOT" && cargo build --release --locked --bin ats-gateway)
+fi
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ats-gateway"
+[ -x "$BIN" ] || { echo "$BIN is missing (run without --no-build)" >&2; exit 1; }
+
+# 1,000 held connections plus the load generator's need more descriptors than the usual 1024.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- processes ----------------------------------------------------------------------------------
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+json() { python3 "$HELPERS/util.py" json "$@"; }
+free_port() { python3 "$HELPERS/util.py" port; }
+
+# Starts "$@" with stdout to $WORK/$name.out; sets STARTED_PID and READY (the JSON ready line).
+start() {
+  local name="$1" timeout="$2"; shift 2
+  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  local i
+  for ((i = 0; i < timeout * 10; i++)); do
+    if [ -s "$WORK/$name.out" ] && READY="$(head -n1 "$WORK/$name.out")" && [ -n "$READY" ]; then
+      return 0
+    fi
+    if ! kill -0 "$STARTED_PID" 2>/dev/null; then
+      echo "$name exited before it was ready:" >&2
+      tail -n 20 "$WORK/$name.err" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "$name was not ready within ${timeout}s" >&2
+  return 1
+}
+
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+say "emulator (--scale $SCALE, service protection lifted)"
+T0=$(date +%s.%N)
+ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW=1000000000 \
+ATS_GATEWAY__SANDBOX__MAX_CONCURRENT=1000000 \
+  start emulator 900 "$BIN" emulator --listen 127.0.0.1:0 --scale "$SCALE"
+EMU_PID=$STARTED_PID
+SEED_SECONDS=$(python3 -c "import time; print(f'{time.time() - $T0:.1f}')")
+EMU_URL=$(json "$READY" emulator)
+TOKEN_URL=$(json "$READY" dataverse.token_url)
+DV_TENANT=$(json "$READY" dataverse.tenant_id)
+DV_CLIENT=$(json "$READY" dataverse.client_id)
+DV_SECRET=$(json "$READY" dataverse.client_secret)
+echo "emulator $EMU_URL seeded in ${SEED_SECONDS}s, RSS $(python3 "$HELPERS/util.py" rss "$EMU_PID" VmRSS) MiB" >&2
+
+EMU_TOKEN=$(curl -sf "$TOKEN_URL" -d grant_type=client_credentials -d "client_id=$DV_CLIENT" \
+  --data-urlencode "client_secret=$DV_SECRET" --data-urlencode "scope=$EMU_URL/.default" | json - access_token)
+
+# The upstream request the gateway makes for GET /v1/recruiting-requests?page_size=50.
+SELECT="mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,_mshr_dataareaid_id_value,mshr_description,mshr_externaldescription,mshr_status,_mshr_fk_hiringmanager_id_value,_mshr_fk_recruiter_id_value,_mshr_fk_job_id_value,_mshr_fk_title_id_value,_mshr_fk_jobtype_id_value,mshr_jobfunctionid,_mshr_fk_recruitingrequestlocation_id_value,mshr_estimatedstartdate,mshr_defaultfulltimeequivalency,mshr_regulatoryjobcategory,mshr_exemptstatus,mshr_compensationlowthreshold,mshr_compensationcontrolpoint,mshr_compensationhighthreshold,mshr_compensationlevelid,mshr_comments"
+UPSTREAM_PATH="/api/data/v9.2/mshr_hcmrecruitingrequestentities?\$select=$SELECT&\$orderby=mshr_recruitingrequestid%20asc"
+PREFER='odata.maxpagesize=50,odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"'
+PARTNER_PATH="/v1/recruiting-requests?page_size=50"
+
+say "nginx (proxy_pass to the emulator)"
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  upstream emulator { server ${EMU_URL#http://}; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://emulator;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+"$NGINX" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' \
+  >"$WORK/nginx.out" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+for ((i = 0; i < 100; i++)); do
+  curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/_sandbox/health" && break
+  kill -0 "$NGINX_PID" 2>/dev/null || { cat "$WORK/nginx.out" "$WORK/nginx/error.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+# A partner with all companies and no practical rate limit; its secret made by the binary.
+PARTNER_SECRET_JSON=$("$BIN" partner-secret)
+PARTNER_SECRET=$(json "$PARTNER_SECRET_JSON" client_secret)
+PARTNER_HASH=$(json "$PARTNER_SECRET_JSON" client_secret_hash)
+cat >"$WORK/gateway.toml" <<EOF
+[gateway]
+listen = "127.0.0.1:0"
+ops_listen = "127.0.0.1:0"
+max_connections = 4096
+
+[dataverse]
+org_url = "$EMU_URL"
+authority = "$EMU_URL"
+tenant_id = "$DV_TENANT"
+client_id = "$DV_CLIENT"
+client_secret = "$DV_SECRET"
+
+[state]
+path = "$WORK/state"
+
 [[auth.partners]]
 id = "bench"
 client_id = "bench"
-client_secret_hashes = ["$HASH"]
-scopes = ["recruiting-requests:read", "reference:read"]
-companies = ["*"]   # no company filter, so the emulator baseline below runs the same query
+client_secret_hashes = ["$PARTNER_HASH"]
+scopes = ["recruiting-requests:read"]
+companies = ["*"]
 rate_limit = { per_second = 1000000, burst = 1000000 }
-TOML
-RUST_LOG=warn $BIN --config "$WORK/bench.toml" sandbox --listen 127.0.0.1:0 --emulator-listen 127.0.0.1:0 --scale "$SCALE" > "$WORK/ready" 2>/dev/null &
-PID=$!
-for _ in $(seq 1 600); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
-READY=$(head -n1 "$WORK/ready")
-j() { echo "$READY" | python3 -c "import json,sys;v=json.load(sys.stdin);print($1)"; }
-GW=$(j 'v["gateway"]'); EMU=$(j 'v["emulator"]'); TOKEN_URL=$(j 'v["dataverse"]["token_url"]')
-CID=$(j 'v["dataverse"]["client_id"]'); CSEC=$(j 'v["dataverse"]["client_secret"]')
-PTOKEN=$(curl -s "$GW/oauth2/token" -d grant_type=client_credentials -d client_id=bench --data-urlencode client_secret="$SECRET" | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
-ETOKEN=$(curl -s "$TOKEN_URL" -d grant_type=client_credentials -d client_id="$CID" --data-urlencode client_secret="$CSEC" --data-urlencode scope="$EMU/.default" | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
-LIST="$GW/v1/recruiting-requests?page_size=50"
-curl -sf -o /dev/null -H "Authorization: Bearer $PTOKEN" "$LIST"   # warm caches (labels, lookups, token)
-total() { curl -s "$EMU/_sandbox/stats" | python3 -c 'import json,sys;print(json.load(sys.stdin)["total_requests"])'; }
-BEFORE=$(total)
-GWRES=$($LOAD "$LIST" --token "$PTOKEN" --concurrency "$CONC" --seconds "$SECS")
-AFTER=$(total)
-SELECT='mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,_mshr_dataareaid_id_value,mshr_description,mshr_externaldescription,mshr_status,_mshr_fk_hiringmanager_id_value,_mshr_fk_recruiter_id_value,_mshr_fk_job_id_value,_mshr_fk_title_id_value,_mshr_fk_jobtype_id_value,mshr_jobfunctionid,_mshr_fk_recruitingrequestlocation_id_value,mshr_estimatedstartdate,mshr_defaultfulltimeequivalency,mshr_regulatoryjobcategory,mshr_exemptstatus,mshr_compensationlowthreshold,mshr_compensationcontrolpoint,mshr_compensationhighthreshold,mshr_compensationlevelid,mshr_comments'
-BASE="$EMU/api/data/v9.2/mshr_hcmrecruitingrequestentities?\$select=$SELECT&\$orderby=mshr_recruitingrequestid"
-EMURES=$($LOAD "$BASE" --token "$ETOKEN" --header 'Prefer: odata.maxpagesize=50,odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"' --concurrency "$CONC" --seconds "$SECS")
-python3 - "$GWRES" "$EMURES" "$BEFORE" "$AFTER" "$SCALE" <<'PY'
-import json, sys
-gw, emu = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-before, after, scale = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-print(json.dumps({"scale": scale, "gateway_list_page50": gw, "emulator_direct_page50": emu,
-    "upstream_calls_per_partner_page": round((after - before) / max(gw["requests"], 1), 3)}, indent=1))
-PY
+EOF
+
+# Starts a gateway with the response cache TTL $1 (ms); sets GW_PID, GW_URL, METRICS_URL, GW_TOKEN.
+# A build without the response cache refuses the unknown key; it then runs without it.
+CACHE_NOTE=""
+start_gateway() {
+  local ttl="$1"
+  rm -rf "$WORK/state"
+  if ! ATS_GATEWAY__CACHE__RESPONSE_TTL_MS="$ttl" start "gateway-$ttl" 60 "$BIN" --config "$WORK/gateway.toml" serve; then
+    CACHE_NOTE="this build has no [cache] response_ttl_ms: (c) and (d) run the same gateway"
+    echo "$CACHE_NOTE" >&2
+    start "gateway-$ttl-nocache" 60 "$BIN" --config "$WORK/gateway.toml" serve
+  fi
+  GW_PID=$STARTED_PID
+  GW_URL=$(json "$READY" gateway)
+  local ops
+  ops=$(json "$READY" ops 2>/dev/null || true)
+  METRICS_URL="${ops:-$GW_URL}/metrics"
+  GW_TOKEN=$(curl -sf "$GW_URL/oauth2/token" -d grant_type=client_credentials -d client_id=bench \
+    --data-urlencode "client_secret=$PARTNER_SECRET" | json - access_token)
+}
+
+upstream_calls() { curl -sf "$EMU_URL/_sandbox/stats" | json - total_requests; }
+metric() { curl -sf "$METRICS_URL" | python3 "$HELPERS/util.py" metric "$1"; }
+
+# wrk against $2 with the given headers; appends one result line to $WORK/results for column $1.
+# For a gateway ($3 = its pid) also records its upstream token requests during the run.
+load() {
+  local column="$1" url="$2" pid="$3"; shift 3
+  local hdr=() h
+  for h in "$@"; do hdr+=(-H "$h"); done
+  # Warm: caches, connection pools, the emulator's sort order.
+  wrk -t2 -c4 -d2s "${hdr[@]}" "$url" >/dev/null
+  local before after
+  before=$(upstream_calls)
+  [ -z "$pid" ] || TOKENS_BEFORE=$(metric upstream_token_requests_total)
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${hdr[@]}" "$url" >"$WORK/wrk-$column.txt"
+  after=$(upstream_calls)
+  [ -z "$pid" ] || TOKENS_AFTER=$(metric upstream_token_requests_total)
+  python3 "$HELPERS/util.py" wrk "$column" "$WORK/wrk-$column.txt" "$((after - before))" "$pid" \
+    >>"$WORK/results"
+}
+
+say "(a) direct"
+load "a) direct" "$EMU_URL$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
+say "(b) nginx"
+load "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
+
+say "(c) gateway, response cache off"
+start_gateway 0
+load "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
+stop "$GW_PID"
+
+say "(d) gateway, response cache on"
+start_gateway 5000
+load "d) gateway, cache on" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
+
+say "1,000 open partner connections"
+HELD=$(python3 "$HELPERS/connections.py" "$GW_URL$PARTNER_PATH" "$GW_TOKEN" "$GW_PID" 1000)
+stop "$GW_PID"
+
+python3 "$HELPERS/util.py" table "$WORK/results" \
+  --machine "$(nproc) cores, $(uname -sr)" --scale "$SCALE" --seed-seconds "$SEED_SECONDS" \
+  --duration "$DURATION" --connections "$CONNECTIONS" --held "$HELD" \
+  --tokens "$(python3 -c "print(int(float('$TOKENS_AFTER' or 0) - float('$TOKENS_BEFORE' or 0)))")" \
+  --note "$CACHE_NOTE"

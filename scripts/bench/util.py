@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Small helpers for scripts/bench.sh (standard library only).
+
+  util.py json TEXT|- PATH        a field of a JSON document (dotted path); exit 1 when absent
+  util.py port                    a free loopback TCP port
+  util.py rss PID FIELD           VmRSS / VmHWM of a process, MiB
+  util.py metric NAME < metrics   sum of a Prometheus counter over its labels (0 when absent)
+  util.py wrk COLUMN FILE CALLS PID   one result line (JSON) from wrk --latency output
+  util.py table RESULTS [options] the side-by-side table (Markdown)
+"""
+import json
+import re
+import socket
+import sys
+
+
+def field(doc, path):
+    for part in path.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
+
+
+def rss(pid, name):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    return float(m.group(1)) * UNITS[m.group(2)] if m else None
+
+
+def parse_wrk(text):
+    out = {}
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M)
+        if m:
+            out[f"p{pct}"] = ms(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = sum(int(g) for g in m.groups()) if m else 0
+    return out
+
+
+def table(path, opts):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    held = json.loads(opts.get("held") or "{}")
+    lines = [
+        f"Scale {opts['scale']} (seeded in {opts['seed-seconds']} s), {opts['connections']} connections, "
+        f"{opts['duration']} s per column, {opts['machine']}.",
+        "",
+        "| | req/s | p50 ms | p99 ms | non-2xx | gateway peak RSS MiB | upstream calls / 1,000 requests |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        def num(k, fmt):
+            v = r.get(k)
+            return fmt.format(v) if v is not None else "–"
+        per_k = (1000 * r["calls"] / r["requests"]) if r.get("requests") else None
+        lines.append(
+            f"| ({r['column']} | {num('rps', '{:.0f}')} | {num('p50', '{:.2f}')} | {num('p99', '{:.2f}')} "
+            f"| {r.get('non2xx', 0) + r.get('socket_errors', 0)} | {num('peak_rss', '{:.1f}')} "
+            f"| {'{:.1f}'.format(per_k) if per_k is not None else '–'} |")
+    lines.append("")
+    if held:
+        lines.append(
+            f"Gateway (cache on) with {held.get('open', 0)} open partner connections: "
+            f"RSS {held.get('rss_mib', 0):.1f} MiB (peak {held.get('peak_rss_mib', 0):.1f} MiB).")
+    lines.append(f"Upstream (Entra) token requests during the cache-on run, after warm-up: {opts.get('tokens', '?')}.")
+    if opts.get("note"):
+        lines.append(f"Note: {opts['note']}.")
+    print("\n".join(lines))
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "json":
+        text = sys.stdin.read() if args[0] == "-" else args[0]
+        v = field(json.loads(text), args[1])
+        if v is None:
+            sys.exit(1)
+        print(v if isinstance(v, str) else json.dumps(v))
+    elif cmd == "port":
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+        s.close()
+    elif cmd == "rss":
+        v = rss(args[0], args[1])
+        print(f"{v:.1f}" if v is not None else "?")
+    elif cmd == "metric":
+        total = 0.0
+        for line in sys.stdin:
+            if line.startswith(args[0] + "{") or line.startswith(args[0] + " "):
+                total += float(line.rsplit(None, 1)[1])
+        print(f"{total:g}")
+    elif cmd == "wrk":
+        column, path, calls, pid = args
+        r = parse_wrk(open(path).read())
+        r.update({"column": column, "calls": int(calls)})
+        if pid:
+            r["peak_rss"] = rss(pid, "VmHWM")
+        print(json.dumps(r))
+    elif cmd == "table":
+        opts, i = {}, 1
+        while i < len(args):
+            opts[args[i].lstrip("-")] = args[i + 1]
+            i += 2
+        table(args[0], opts)
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
