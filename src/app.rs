@@ -266,6 +266,8 @@ pub async fn start_with(
         );
     }
     let maintenance = crate::writes::spawn_maintenance(state.clone());
+    // The changes scanner stops by itself on the shutdown token.
+    let _scanner = crate::changes::Changes::spawn_scanner(state.clone());
     let app = router(App(state.clone()), timeout);
     let ops_app = crate::ops::listener::router(App(state.clone()));
     let shutdown = state.shutdown().clone();

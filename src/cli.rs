@@ -133,6 +133,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 config.sandbox.scale = s;
             }
             config.sandbox.validate().map_err(CliError::from)?;
+            // HR edits in the sandbox show in the feed within seconds.
+            config.changes.scan_interval_ms.get_or_insert(2_000);
             let listener = tokio::net::TcpListener::bind(emulator_listen).await?;
             let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
             config.dataverse = dataverse_config_for(&emu, &config.dataverse);

@@ -58,7 +58,7 @@ pub enum CandidateStatusKey {
 const NOT_FOUND: &str = "no candidate with this id";
 
 /// The candidate with its person (names, plus personal columns only with `pii:read`) and request.
-fn candidate_query(can_see_pii: bool) -> Query {
+pub(crate) fn candidate_query(can_see_pii: bool) -> Query {
     Query::new(cand::SET)
         .select(&cand::candidate_select(can_see_pii))
         .expand(Expand::new(cand::NAV_PERSON).select(&cand::person_select(can_see_pii)))
@@ -66,7 +66,7 @@ fn candidate_query(can_see_pii: bool) -> Query {
 }
 
 /// The person's child collections (second call: nested `$expand` is not available).
-fn children_query(can_see_pii: bool) -> Query {
+pub(crate) fn children_query(can_see_pii: bool) -> Query {
     cand::children_for(can_see_pii).fold(
         Query::new(cand::PERSON_SET).select(&[cand::PERSON_PK]),
         |q, c| q.expand(Expand::new(c.nav).select(c.select)),

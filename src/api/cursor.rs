@@ -59,10 +59,21 @@ impl CursorSealer {
         fingerprint: &str,
         next_link: &str,
     ) -> Result<String, ApiError> {
+        self.seal_for(partner, fingerprint, next_link, self.ttl_secs)
+    }
+
+    /// `seal` with its own lifetime (the changes feed's cursors live as long as its retention).
+    pub fn seal_for(
+        &self,
+        partner: &str,
+        fingerprint: &str,
+        next_link: &str,
+        ttl_secs: i64,
+    ) -> Result<String, ApiError> {
         let body = Sealed {
             p: partner.to_string(),
             f: fingerprint.to_string(),
-            exp: chrono::Utc::now().timestamp() + self.ttl_secs,
+            exp: chrono::Utc::now().timestamp().saturating_add(ttl_secs),
             n: next_link.to_string(),
         };
         let plain = serde_json::to_vec(&body)

@@ -2,6 +2,7 @@
 pub mod accept;
 pub mod candidates;
 pub mod candidates_write;
+pub mod changes;
 pub mod cursor;
 pub mod deadline;
 pub mod docs;
@@ -36,4 +37,5 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::enable))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(changes::list))
 }

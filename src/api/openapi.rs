@@ -44,6 +44,7 @@ Labels follow `Accept-Language` (`en-US`, `nb-NO`). Every partner response carri
         super::candidates::CandidateStatusKey,
         super::reference::OptionSetName,
         super::reference::ReferenceListName,
+        super::changes::ChangesStart,
     )),
 )]
 struct ApiDoc;
@@ -99,6 +100,7 @@ fn complete(doc: &mut utoipa::openapi::OpenApi) {
     doc.tags = Some(vec![
         tag("recruiting-requests", "Open and past recruiting requests (job openings) with positions, skills, education and location."),
         tag("candidates", "Applicants of recruiting requests, with their person; personal fields only with `pii:read`."),
+        tag("changes", "What changed in HR (recruiting requests, candidates), oldest first, from a cursor; filtered by your companies and PII right."),
         tag("reference", "Option sets (stable keys and labels) and lookup lists that the other resources refer to."),
         tag("webhooks", "Signed pushes (Standard Webhooks) of the events the gateway detects in HR, with a delivery log, redelivery and re-enabling."),
         tag("auth", "Partner tokens (OAuth 2.0 client credentials) and the authorization server metadata."),
@@ -406,7 +408,14 @@ fn complete_operation(path: &str, op: &mut Operation) {
             "400",
             "Invalid parameter, or a cursor that is not valid for this listing",
         ));
-        errors.push(("410", "The cursor has expired: restart the listing"));
+        errors.push(if path == "/v1/changes" {
+            (
+                "410",
+                "Events after the cursor are past retention: take `start=latest`, re-read the lists, continue from it",
+            )
+        } else {
+            ("410", "The cursor has expired: restart the listing")
+        });
     }
     let responses = &mut op.responses.responses;
     if let Some(RefOr::T(ok)) = responses.get_mut("200") {

@@ -41,7 +41,7 @@ pub struct ListParams {
     #[param(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", example = "engineer")]
     q: Option<SearchText>,
     /// Not supported: always 400, because the recruiting request table (a virtual table over HR)
-    /// has no modification timestamp and no change tracking; filter by status instead.
+    /// has no modification timestamp and no change tracking; follow GET /v1/changes instead.
     #[param(value_type = Option<String>, format = DateTime)]
     modified_since: Option<String>,
     /// Sort field; prefix `-` for descending. Default `number`.
@@ -172,7 +172,7 @@ async fn list_query(
     if p.modified_since.is_some() {
         return Err(ApiError::param(
             "modified_since",
-            "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; use GET /v1/changes when available, or filter by status",
+            "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; follow GET /v1/changes (scope changes:read) for what changed, from a cursor",
         ));
     }
     if let Some(keys) = &p.status {
@@ -247,6 +247,12 @@ async fn department_filter(
         rr::PK,
         found.ids.iter().copied().map(Literal::Guid).collect(),
     ))
+}
+
+/// One request with every child collection, as `GET /v1/recruiting-requests/{id}` (and the changes
+/// scanner) read it.
+pub(crate) fn detail_query() -> Query {
+    with_children(Query::new(rr::SET).select(rr::SELECT), Embed::ALL)
 }
 
 /// Labels and lookups for a page, then the mapping. Steady state: no upstream call (all cached).
@@ -344,7 +350,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
-    let q = with_children(Query::new(rr::SET).select(rr::SELECT), Embed::ALL);
+    let q = detail_query();
     let row = st
         .client
         .get_by_id_within(&q, rr::PK, id, company_limit(&principal))

@@ -3,12 +3,14 @@
 //! `event.rs` is the event as partners see it, `visibility.rs` who may see which event (shared with
 //! webhook deliveries); the events and fingerprints live in the durable store (`store::changes`).
 
+pub mod detect;
 pub mod event;
+pub mod scanner;
 pub mod visibility;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::store::changes::{ChangeStore, ScanRecord};
 use crate::store::StoreError;
@@ -20,15 +22,21 @@ use event::Event;
 pub struct Changes {
     store: Arc<dyn ChangeStore>,
     latest: watch::Sender<i64>,
+    triggers: mpsc::Sender<scanner::Trigger>,
+    /// Taken by the scanner task when it starts.
+    trigger_rx: Mutex<Option<mpsc::Receiver<scanner::Trigger>>>,
 }
 
 impl Changes {
     /// The handle over `store`, its watch starting at the newest recorded event.
     pub async fn open(store: Arc<dyn ChangeStore>) -> Result<Self, StoreError> {
         let last = store.feed_bounds().await?.last_seq;
+        let (triggers, rx) = mpsc::channel(8);
         Ok(Self {
             store,
             latest: watch::Sender::new(last),
+            triggers,
+            trigger_rx: Mutex::new(Some(rx)),
         })
     }
 
@@ -49,7 +57,27 @@ impl Changes {
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.latest.subscribe()
     }
+
+    /// Starts the scanner (once; later calls return `None`).
+    pub fn spawn_scanner(state: Arc<crate::app::AppState>) -> Option<tokio::task::JoinHandle<()>> {
+        let rx = state.changes.trigger_rx.lock().ok()?.take()?;
+        Some(scanner::spawn(state, rx))
+    }
+
+    /// Runs a scan now (after the one in progress, if any) and answers its report: tests and
+    /// operators get a deterministic scan instead of waiting for the interval. `None` when the
+    /// scanner is not running.
+    pub async fn scan_now(&self) -> Option<scanner::ScanReport> {
+        let (tx, rx) = oneshot::channel();
+        self.triggers.send(tx).await.ok()?;
+        rx.await.ok()
+    }
 }
+
+/// Drops what the gateway caches about the records `events` are about. The seam for a response
+/// cache: the read path caches no record representation today (option sets and lookups have their
+/// own TTLs), so there is nothing to drop yet.
+pub fn invalidate_cached(_state: &crate::app::AppState, _events: &[Event]) {}
 
 #[cfg(test)]
 mod tests {

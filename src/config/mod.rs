@@ -199,6 +199,38 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// The changes feed (`[changes]`): how often the scanner reads HR and how long events are kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangesConfig {
+    /// Time between two scans. Unset: 60 000 (`serve`), 2 000 (the sandbox).
+    pub scan_interval_ms: Option<u64>,
+    /// How long events stay in the feed; an older cursor answers 410.
+    pub retention_days: u32,
+    /// Rows per upstream page the scanner asks for (`odata.maxpagesize`).
+    pub page_size: u32,
+}
+
+impl ChangesConfig {
+    pub const DEFAULT_INTERVAL_MS: u64 = 60_000;
+
+    pub fn interval_ms(&self) -> u64 {
+        self.scan_interval_ms
+            .unwrap_or(Self::DEFAULT_INTERVAL_MS)
+            .max(100)
+    }
+}
+
+impl Default for ChangesConfig {
+    fn default() -> Self {
+        Self {
+            scan_interval_ms: None,
+            retention_days: 7,
+            page_size: 200,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -206,6 +238,7 @@ pub struct Config {
     pub dataverse: DataverseConfig,
     pub state: StateConfig,
     pub webhooks: WebhooksConfig,
+    pub changes: ChangesConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

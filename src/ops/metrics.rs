@@ -26,6 +26,11 @@ const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Buckets (seconds) of the changes scan duration.
+const SCAN_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
 /// Installs the recorder once (at start, so start-up calls are counted); later calls reuse it.
 /// `None` if another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
@@ -33,6 +38,14 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
                 .set_buckets(BUCKETS)
+                .ok()?
+                // A scan of a large environment takes minutes, not milliseconds.
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "changes_scan_duration_seconds".into(),
+                    ),
+                    SCAN_BUCKETS,
+                )
                 .ok()?
                 .install_recorder()
                 .ok()?;
@@ -174,6 +187,27 @@ fn describe() {
     describe_counter!(
         "webhook_subscriptions_failing_total",
         "Subscriptions marked failing after a delivery spent its retry schedule."
+    );
+    describe_histogram!(
+        "changes_scan_duration_seconds",
+        Unit::Seconds,
+        "Duration of each changes scan, by outcome (complete, partial)."
+    );
+    describe_counter!(
+        "changes_scans_total",
+        "Changes scans by outcome (complete; partial: a read failed, no deletions emitted)."
+    );
+    describe_gauge!(
+        "changes_scan_upstream_calls",
+        "Dataverse calls the last changes scan made."
+    );
+    describe_counter!(
+        "changes_scan_upstream_calls_total",
+        "Dataverse calls made by changes scans."
+    );
+    describe_counter!(
+        "changes_events_total",
+        "Change events recorded, by event type."
     );
 }
 

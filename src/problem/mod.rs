@@ -156,6 +156,9 @@ pub enum ApiError {
     },
     #[error("cursor expired")]
     CursorExpired,
+    /// A changes-feed cursor whose following events were removed by retention.
+    #[error("changes cursor past retention")]
+    ChangesCursorExpired { retention_days: u32 },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("rate limited")]
@@ -207,6 +210,7 @@ impl ApiError {
             WriteFailed { cause, .. } => cause.problem_type(),
             Validation(_) => &t::VALIDATION_FAILED,
             CursorExpired => &t::CURSOR_EXPIRED,
+            ChangesCursorExpired { .. } => &t::CHANGES_CURSOR_EXPIRED,
             RateLimited { .. } => &t::RATE_LIMITED,
             UpstreamMisconfigured(_) => &t::UPSTREAM_MISCONFIGURED,
             UpstreamFailed(_) => &t::UPSTREAM_FAILED,
@@ -230,6 +234,7 @@ impl ApiError {
             OriginNotAllowed => "this origin is not allowed for this client".into(),
             MethodNotAllowed => "this route does not accept that method; see /docs".into(),
             CursorExpired => "the cursor has expired; restart the listing without a cursor".into(),
+            ChangesCursorExpired { retention_days } => format!("events after this cursor are past the feed's retention ({retention_days} days): take a fresh cursor with GET /v1/changes?start=latest, re-read the lists (GET /v1/recruiting-requests, GET /v1/candidates), then continue from that cursor"),
             Validation(errs) => format!("{} field(s) failed validation", errs.len()),
             RateLimited { retry_after, .. } => format!("rate limit exceeded; retry after {retry_after} s"),
             UpstreamMisconfigured(_) => "the HR system refused the gateway's credentials or permissions; the operator has been told (see /readyz)".into(),
@@ -399,6 +404,7 @@ mod tests {
             ApiError::PreconditionRequired("x".into()),
             ApiError::IdempotencyKeyReused,
             ApiError::CursorExpired,
+            ApiError::ChangesCursorExpired { retention_days: 7 },
             ApiError::Validation(vec![]),
             ApiError::RateLimited {
                 retry_after: 1,

@@ -53,6 +53,8 @@ types! {
         "The body failed validation. Every failing field is listed in `errors` with a JSON pointer into the body.");
     CURSOR_EXPIRED = ("cursor-expired", GONE, "Cursor expired",
         "The cursor is too old. Restart the listing without a cursor.");
+    CHANGES_CURSOR_EXPIRED = ("changes-cursor-expired", GONE, "Changes cursor past retention",
+        "Events after this cursor are older than the feed keeps them (`[changes] retention_days`), so some changes can no longer be delivered. Take a fresh cursor with `GET /v1/changes?start=latest`, re-read the lists (`GET /v1/recruiting-requests`, `GET /v1/candidates`), then continue the feed from that cursor.");
     RATE_LIMITED = ("rate-limited", TOO_MANY_REQUESTS, "Too many requests",
         "You exceeded your partner rate limit. Wait `Retry-After` seconds; the `RateLimit` and `RateLimit-*` headers show your budget.");
     UPSTREAM_MISCONFIGURED = ("upstream-misconfigured", BAD_GATEWAY, "HR system refused the gateway",

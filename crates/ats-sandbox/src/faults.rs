@@ -50,6 +50,9 @@ pub(crate) struct FaultSpec {
     /// …or for this long (ms). Neither: until cleared.
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// Lets this many matching requests through first (a failure part-way through a paged read).
+    #[serde(default)]
+    pub after: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -57,6 +60,8 @@ struct ActiveFault {
     spec: FaultSpec,
     remaining: Option<u64>,
     until: Option<Instant>,
+    /// Matching requests still to let through.
+    pass: u64,
 }
 
 impl ActiveFault {
@@ -88,6 +93,7 @@ impl Faults {
         let remaining = spec.count;
         if let Ok(mut a) = self.active.lock() {
             a.push(ActiveFault {
+                pass: spec.after.unwrap_or(0),
                 spec,
                 remaining,
                 until,
@@ -137,6 +143,10 @@ impl Faults {
                 (None, _) => true,
             };
             if !target_ok || !kind_ok(&f.spec.kind) {
+                continue;
+            }
+            if f.pass > 0 {
+                f.pass -= 1;
                 continue;
             }
             match &f.spec.kind {
@@ -295,6 +305,7 @@ mod tests {
             target: Some("a".into()),
             count: Some(2),
             duration_ms: None,
+            after: None,
         });
         assert_eq!(f.for_dataverse("b").fail, None);
         assert_eq!(
@@ -307,6 +318,27 @@ mod tests {
     }
 
     #[test]
+    fn after_lets_requests_through_first() {
+        let f = Faults::default();
+        f.add(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            target: Some("a".into()),
+            count: Some(1),
+            duration_ms: None,
+            after: Some(2),
+        });
+        assert_eq!(
+            f.for_dataverse("b").fail,
+            None,
+            "other targets do not count"
+        );
+        assert_eq!(f.for_dataverse("a").fail, None);
+        assert_eq!(f.for_dataverse("a").fail, None);
+        assert!(f.for_dataverse("a").fail.is_some(), "the third fails");
+        assert_eq!(f.for_dataverse("a").fail, None, "count spent");
+    }
+
+    #[test]
     fn latency_adds_up_and_token_outage_only_hits_token() {
         let f = Faults::default();
         f.add(FaultSpec {
@@ -314,12 +346,14 @@ mod tests {
             target: None,
             count: None,
             duration_ms: None,
+            after: None,
         });
         f.add(FaultSpec {
             kind: FaultKind::TokenOutage,
             target: None,
             count: Some(1),
             duration_ms: None,
+            after: None,
         });
         let v = f.for_dataverse("x");
         assert_eq!(v.delay, Duration::from_millis(5));
@@ -336,12 +370,14 @@ mod tests {
             target: Some(TOKEN_TARGET.into()),
             count: None,
             duration_ms: None,
+            after: None,
         });
         f.add(FaultSpec {
             kind: FaultKind::Latency { ms: 3 },
             target: Some("mshr_x".into()),
             count: None,
             duration_ms: None,
+            after: None,
         });
         assert_eq!(f.for_token().delay, Duration::from_millis(7));
         assert_eq!(f.for_dataverse("mshr_x").delay, Duration::from_millis(3));

@@ -1,0 +1,168 @@
+//! `GET /v1/changes`: the changes feed, oldest first, filtered per partner exactly as the read API
+//! (`changes::visibility`). The cursor seals the sequence number of the last event the partner was
+//! shown (or skipped), bound to the partner and this route, and lives as long as the retention.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::cursor;
+use super::params::{param_enum, PageSize, StrictQuery};
+use super::respond;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::changes::event::Event;
+use crate::changes::visibility;
+use crate::problem::ApiError;
+use crate::resolve::lang::Lang;
+
+const ROUTE: &str = "/v1/changes";
+/// Events read from the store per batch while filling a page.
+const BATCH: usize = 200;
+/// At most this many events are examined per request (a partner that may see few of them gets a
+/// short page with `has_more` and a cursor past them rather than a long request).
+const MAX_EXAMINED: usize = 5_000;
+
+/// Query parameters of `GET /v1/changes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesParams {
+    /// Opaque cursor from `next_cursor`: the events after it.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
+    /// Without `cursor`: `oldest` (default) starts at the oldest retained event; `latest` answers no
+    /// event and a cursor after the newest one (take it before re-reading the lists).
+    #[param(value_type = Option<ChangesStart>)]
+    start: Option<ChangesStart>,
+    /// Page size, 1–200 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]
+    page_size: Option<PageSize>,
+}
+
+param_enum!(
+    ChangesStart,
+    "Where a feed without cursor starts: the oldest retained event, or after the newest.",
+    |_| "must be oldest or latest".to_string(),
+    {
+        Oldest = "oldest",
+        Latest = "latest",
+    }
+);
+
+/// A page of the feed.
+#[derive(Serialize, ToSchema)]
+pub struct ChangesPage {
+    /// Events you may see, oldest first.
+    pub data: Vec<Event>,
+    /// Always present: send it as `cursor` to get the events after this page (now or later).
+    pub next_cursor: String,
+    /// More events follow already; poll again with `next_cursor` at once (else later).
+    pub has_more: bool,
+}
+
+fn fingerprint(principal: &Principal) -> String {
+    cursor::fingerprint(&[
+        ("route", ROUTE.to_string()),
+        ("partner", principal.partner_id.clone()),
+    ])
+}
+
+/// List changes
+///
+/// What changed in HR, oldest first: recruiting requests and candidates created, updated (with
+/// `changed_fields`, JSON pointers into `data`), status changed (`from`, `to`) and deleted, each with
+/// the record as `GET` shows it. Only records of your companies; candidates' personal fields only
+/// with `pii:read`. Keep `next_cursor` and poll with it; a partner offline for days catches up.
+/// A cursor whose following events are past retention answers 410: take a fresh cursor
+/// (`start=latest`), re-read the lists, then continue from it.
+#[utoipa::path(
+    get, path = "/v1/changes", tag = "changes",
+    operation_id = "listChanges",
+    params(ChangesParams),
+    responses(
+        (status = 200, description = "A page of events", body = ChangesPage),
+    ),
+    security(("bearer" = ["changes:read"]), ("oauth2" = ["changes:read"]))
+)]
+pub async fn list(
+    State(st): State<App>,
+    principal: Principal,
+    headers: HeaderMap,
+    StrictQuery(p): StrictQuery<ChangesParams>,
+) -> Result<Response, ApiError> {
+    let retention_days = st.config.changes.retention_days;
+    let ttl_secs = i64::from(retention_days) * 86_400;
+    let fp = fingerprint(&principal);
+    let store = st.changes.store();
+    let bounds = store.feed_bounds().await.map_err(internal)?;
+    let expired = || ApiError::ChangesCursorExpired { retention_days };
+    let after = match (&p.cursor, p.start) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::param("start", "cannot be combined with cursor"));
+        }
+        (Some(c), None) => {
+            let sealed = st
+                .cursors
+                .open(c, &principal.partner_id, &fp)
+                .map_err(|e| match e {
+                    ApiError::CursorExpired => expired(),
+                    other => other,
+                })?;
+            sealed.parse::<i64>().map_err(|_| {
+                ApiError::param("cursor", "is not a cursor of this feed; start without one")
+            })?
+        }
+        (None, Some(ChangesStart::Latest)) => bounds.last_seq,
+        (None, _) => bounds.purged_through,
+    };
+    let size = PageSize::or_default(p.page_size) as usize;
+    let mut data = Vec::new();
+    let mut position = after;
+    let mut examined = 0;
+    let mut end_of_log = false;
+    while data.len() < size && examined < MAX_EXAMINED {
+        let batch = store
+            .events_after(position, BATCH)
+            .await
+            .map_err(internal)?;
+        if batch.is_empty() {
+            end_of_log = true;
+            break;
+        }
+        for e in batch {
+            if data.len() == size {
+                break;
+            }
+            position = e.seq;
+            examined += 1;
+            data.extend(visibility::shape_for(&principal, &e));
+        }
+    }
+    // Checked after the read: a purge that ran meanwhile must not turn into a silent gap.
+    if after < store.feed_bounds().await.map_err(internal)?.purged_through {
+        return Err(expired());
+    }
+    let has_more = !end_of_log
+        && !store
+            .events_after(position, 1)
+            .await
+            .map_err(internal)?
+            .is_empty();
+    let next_cursor =
+        st.cursors
+            .seal_for(&principal.partner_id, &fp, &position.to_string(), ttl_secs)?;
+    let page = ChangesPage {
+        data,
+        next_cursor,
+        has_more,
+    };
+    // The tag covers the events and the position, not the freshly sealed cursor.
+    let tag = (&page.data, position);
+    respond::json_tagged(&headers, &page, &tag, Lang::EnUs, true)
+}
+
+fn internal(e: crate::store::StoreError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}

@@ -1,0 +1,427 @@
+//! The scanner: a background task that reads every recruiting request (with positions, skills,
+//! education and location) and every candidate (with person and the person's collections) through
+//! the partner read path (the same queries, mapping and `DataverseClient`: concurrency cap,
+//! Retry-After, breaker), fingerprints each representation and records what changed as events.
+//!
+//! One scan is one transaction in the store. A scan that fails part-way records the records it read
+//! and emits no deletion for that resource (deletions only from a complete read). Until a resource
+//! has had one complete scan (the baseline), its records are recorded without events.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::detect;
+use super::event::{Event, ResourceType};
+use crate::api::{candidates, recruiting_requests};
+use crate::app::AppState;
+use crate::model::candidate as cand;
+use crate::model::recruiting_request::{self as rr, Embed};
+use crate::ops::call_scope::{self, CallScope};
+use crate::ops::upstream_calls::Counter;
+use crate::resolve::lang::Lang;
+use crate::store::changes::{Fingerprint, Known, ScanRecord};
+use crate::upstream::odata::{Filter, Literal};
+use crate::upstream::Page;
+
+/// Representations are rendered in one language (labels in `data` are en-US).
+const LANG: Lang = Lang::EnUs;
+
+/// What one scan did (also the answer to [`super::Changes::scan_now`]).
+#[derive(Debug, Clone, Default)]
+pub struct ScanReport {
+    /// Per resource: records read and whether the read was complete.
+    pub resources: Vec<ResourceReport>,
+    /// Dataverse calls the scan made (pages, children, lookups and option sets it had to load).
+    pub upstream_calls: u32,
+    pub duration: Duration,
+    /// The events recorded, in feed order.
+    pub events: Vec<Event>,
+    /// Why the scan (or part of it) failed, for the log.
+    pub error: Option<String>,
+}
+
+impl ScanReport {
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.resources.iter().all(|r| r.complete)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceReport {
+    pub resource: ResourceType,
+    pub read: usize,
+    pub complete: bool,
+    /// This scan was (part of) the baseline: nothing emitted.
+    pub baseline: bool,
+}
+
+/// A request for a scan now, answered with its report.
+pub(super) type Trigger = oneshot::Sender<ScanReport>;
+
+/// One mapped record.
+struct Read {
+    id: Uuid,
+    company: String,
+    data: Value,
+}
+
+/// A page of one resource, mapped; `next` is the upstream continuation.
+struct MappedPage {
+    records: Vec<Read>,
+    next: Option<String>,
+}
+
+fn failed(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// `(id, company)` of each row by primary key, to pair mapped DTOs with their company.
+fn companies(rows: &[rr::Row], pk: &str) -> HashMap<Uuid, String> {
+    rows.iter()
+        .filter_map(|r| {
+            let id = r.get(pk)?.as_str().and_then(|s| Uuid::parse_str(s).ok())?;
+            let company = r
+                .get("mshr_dataareaid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            Some((id, company))
+        })
+        .collect()
+}
+
+fn records<T: serde::Serialize>(
+    dtos: Vec<T>,
+    companies: &HashMap<Uuid, String>,
+) -> Result<Vec<Read>, String> {
+    dtos.into_iter()
+        .map(|d| {
+            let data = serde_json::to_value(d).map_err(failed)?;
+            let id = data
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or("a representation without id")?;
+            let company = companies.get(&id).cloned().unwrap_or_default();
+            Ok(Read { id, company, data })
+        })
+        .collect()
+}
+
+async fn fetch(st: &AppState, resource: ResourceType, next: Option<&str>) -> Result<Page, String> {
+    let size = st.config.changes.page_size;
+    match next {
+        Some(link) => st.client.get_next(link, size).await.map_err(failed),
+        None => {
+            let q = match resource {
+                ResourceType::RecruitingRequest => recruiting_requests::detail_query(),
+                ResourceType::Candidate => candidates::candidate_query(true),
+            };
+            let q = match resource {
+                // A unique order, so pages neither skip nor repeat rows.
+                ResourceType::RecruitingRequest => q.order_by(
+                    "mshr_recruitingrequestid",
+                    crate::upstream::odata::Order::Asc,
+                ),
+                ResourceType::Candidate => {
+                    q.order_by("mshr_candidateid", crate::upstream::odata::Order::Asc)
+                }
+            };
+            st.client.get_page(&q, size).await.map_err(failed)
+        }
+    }
+}
+
+/// A page of `resource`, mapped exactly as `GET /v1/…/{id}` maps it (candidates with every personal
+/// field: `visibility` removes them per partner).
+async fn page(
+    st: &AppState,
+    resource: ResourceType,
+    next: Option<&str>,
+) -> Result<MappedPage, String> {
+    let mut page = fetch(st, resource, next).await?;
+    let records = match resource {
+        ResourceType::RecruitingRequest => {
+            let by_id = companies(&page.rows, rr::PK);
+            let dtos = recruiting_requests::render(st, &page.rows, Embed::ALL, LANG)
+                .await
+                .map_err(failed)?;
+            records(dtos, &by_id)?
+        }
+        ResourceType::Candidate => {
+            attach_person_children(st, &mut page.rows).await?;
+            let by_id = companies(&page.rows, cand::PK);
+            let dtos = candidates::render(st, &page.rows, true, LANG)
+                .await
+                .map_err(failed)?;
+            records(dtos, &by_id)?
+        }
+    };
+    Ok(MappedPage {
+        records,
+        next: page.next_link,
+    })
+}
+
+/// The person collections of a page of candidates: one read for the page's persons (the detail
+/// route reads them per candidate), following its continuation if any.
+async fn attach_person_children(st: &AppState, rows: &mut [cand::Row]) -> Result<(), String> {
+    let persons: Vec<Uuid> = rows
+        .iter()
+        .filter_map(cand::person_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if persons.is_empty() {
+        return Ok(());
+    }
+    let q = candidates::children_query(true).filter(Filter::is_in(
+        cand::PERSON_PK,
+        persons.into_iter().map(Literal::Guid).collect(),
+    ));
+    let size = st.config.changes.page_size;
+    let mut page = st.client.get_page(&q, size).await.map_err(failed)?;
+    let mut kids: HashMap<Uuid, cand::Row> = HashMap::new();
+    loop {
+        for row in page.rows {
+            let id = row
+                .get(cand::PERSON_PK)
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok());
+            if let Some(id) = id {
+                kids.insert(id, row);
+            }
+        }
+        match page.next_link {
+            Some(link) => page = st.client.get_next(&link, size).await.map_err(failed)?,
+            None => break,
+        }
+    }
+    for row in rows.iter_mut() {
+        if let Some(k) = cand::person_id(row).and_then(|p| kids.get(&p)) {
+            cand::attach_children(row, k.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Reads all of `resource` and adds what changed to `record`.
+async fn scan_resource(
+    st: &AppState,
+    resource: ResourceType,
+    record: &mut ScanRecord,
+) -> (ResourceReport, Option<String>) {
+    let store = st.changes.store();
+    let mut report = ResourceReport {
+        resource,
+        read: 0,
+        complete: false,
+        baseline: false,
+    };
+    let baseline = match store.has_baseline(resource).await {
+        Ok(done) => !done,
+        Err(e) => return (report, Some(failed(e))),
+    };
+    report.baseline = baseline;
+    let mut seen: HashSet<Uuid> = HashSet::new();
+    let mut next: Option<String> = None;
+    loop {
+        let mapped = match page(st, resource, next.as_deref()).await {
+            Ok(p) => p,
+            Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
+        };
+        let ids: Vec<Uuid> = mapped.records.iter().map(|r| r.id).collect();
+        let known = match store.known(resource, &ids).await {
+            Ok(k) => k,
+            Err(e) => return (report, Some(failed(e))),
+        };
+        for r in mapped.records {
+            // A row listed twice (a page boundary moving under concurrent edits) counts once.
+            if !seen.insert(r.id) {
+                continue;
+            }
+            report.read += 1;
+            let hash = detect::fingerprint(&r.data);
+            let old = known.get(&r.id);
+            if old.is_some_and(|k| k.hash == hash && k.company == r.company) {
+                continue;
+            }
+            if !baseline {
+                record.events.extend(detect::events_for(
+                    resource,
+                    r.id,
+                    &r.company,
+                    old.map(|k| &k.data),
+                    &r.data,
+                ));
+            }
+            record.upserts.push(Fingerprint {
+                resource,
+                id: r.id,
+                known: Known {
+                    hash,
+                    company: r.company,
+                    data: r.data,
+                },
+            });
+        }
+        match mapped.next {
+            Some(link) => next = Some(link),
+            None => break,
+        }
+    }
+    // Complete: what the store knows and the read did not see was deleted.
+    let gone: Vec<Uuid> = match store.known_ids(resource).await {
+        Ok(ids) => ids.into_iter().filter(|id| !seen.contains(id)).collect(),
+        Err(e) => return (report, Some(failed(e))),
+    };
+    for chunk in gone.chunks(500) {
+        let last = match store.known(resource, chunk).await {
+            Ok(k) => k,
+            Err(e) => return (report, Some(failed(e))),
+        };
+        for id in chunk {
+            if let (Some(k), false) = (last.get(id), baseline) {
+                record
+                    .events
+                    .push(detect::deleted(resource, *id, &k.company, &k.data));
+            }
+            record.removals.push((resource, *id));
+        }
+    }
+    if baseline {
+        record.baselined.push(resource);
+    }
+    report.complete = true;
+    (report, None)
+}
+
+/// One scan of every resource, recorded in one transaction.
+pub async fn scan(st: &AppState) -> ScanReport {
+    let started = Instant::now();
+    let calls = Counter::default();
+    // Its own fairness key: partner requests queue beside the scan, not behind it.
+    let scope = CallScope {
+        caller: Some(Arc::from("changes-scanner")),
+        deadline: None,
+    };
+    let mut report = calls
+        .scope(call_scope::scope(scope, async {
+            let mut record = ScanRecord::default();
+            let mut report = ScanReport::default();
+            for resource in ResourceType::ALL {
+                let (r, error) = scan_resource(st, resource, &mut record).await;
+                report.resources.push(r);
+                if let Some(e) = error {
+                    report.error.get_or_insert(e);
+                }
+            }
+            match st.changes.record(&record).await {
+                Ok(events) => report.events = events,
+                Err(e) => report.error = Some(failed(e)),
+            }
+            report
+        }))
+        .await;
+    report.upstream_calls = calls.get();
+    report.duration = started.elapsed();
+    observe(&report);
+    report
+}
+
+fn observe(report: &ScanReport) {
+    let outcome = if report.complete() {
+        "complete"
+    } else {
+        "partial"
+    };
+    metrics::histogram!("changes_scan_duration_seconds", "outcome" => outcome)
+        .record(report.duration.as_secs_f64());
+    metrics::counter!("changes_scans_total", "outcome" => outcome).increment(1);
+    metrics::gauge!("changes_scan_upstream_calls").set(f64::from(report.upstream_calls));
+    metrics::counter!("changes_scan_upstream_calls_total")
+        .increment(u64::from(report.upstream_calls));
+    for e in &report.events {
+        // The type is one of eight fixed names: a closed label set.
+        metrics::counter!("changes_events_total", "type" => e.event_type.to_string()).increment(1);
+    }
+    let read: Vec<String> = report
+        .resources
+        .iter()
+        .map(|r| {
+            format!(
+                "{}={}{}",
+                r.resource.as_str(),
+                r.read,
+                if r.complete { "" } else { " (partial)" }
+            )
+        })
+        .collect();
+    match &report.error {
+        None => tracing::info!(
+            read = %read.join(", "),
+            events = report.events.len(),
+            upstream_calls = report.upstream_calls,
+            duration_ms = report.duration.as_millis() as u64,
+            "changes scan"
+        ),
+        Some(e) => tracing::warn!(
+            read = %read.join(", "),
+            events = report.events.len(),
+            upstream_calls = report.upstream_calls,
+            duration_ms = report.duration.as_millis() as u64,
+            error = %e,
+            "changes scan incomplete: no deletions for what it could not read"
+        ),
+    }
+}
+
+/// Removes events older than the retention.
+async fn purge(st: &AppState) {
+    let keep = chrono::Duration::days(i64::from(st.config.changes.retention_days));
+    let before = (chrono::Utc::now() - keep).timestamp_millis();
+    match st.changes.store().purge_events_before(before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "changes: events past retention removed"),
+        Err(e) => tracing::warn!(error = %e, "changes: retention purge failed"),
+    }
+}
+
+/// Runs scans every `[changes] scan_interval_ms` (the first one interval after start) and whenever
+/// [`super::Changes::scan_now`] asks, until shutdown. A scan in progress at shutdown is dropped
+/// before it records anything (its one transaction either happened or not).
+pub fn spawn(
+    st: Arc<AppState>,
+    mut triggers: mpsc::Receiver<Trigger>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = st.shutdown().clone();
+        let interval = Duration::from_millis(st.config.changes.interval_ms());
+        let mut next = tokio::time::Instant::now() + interval;
+        loop {
+            let waiter = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep_until(next) => None,
+                t = triggers.recv() => match t {
+                    Some(t) => Some(t),
+                    None => break,
+                },
+            };
+            let report = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = scan(&st) => r,
+            };
+            purge(&st).await;
+            crate::changes::invalidate_cached(&st, &report.events);
+            if let Some(w) = waiter {
+                let _ = w.send(report);
+            }
+            next = tokio::time::Instant::now() + interval;
+        }
+    })
+}
