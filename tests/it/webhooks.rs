@@ -624,3 +624,120 @@ async fn events_before_the_subscription_and_of_other_types_are_not_sent() {
     assert!(attempts(&app, &acme, &sub, Some(&old)).await.is_empty());
     assert!(other.rx.try_recv().is_err());
 }
+
+/// `key → code` of the recruiting request status option set, as the gateway lists it.
+async fn status_codes(app: &TestApp, token: &str) -> std::collections::HashMap<String, i64> {
+    let (s, v) = app
+        .get_json("/v1/option-sets/recruiting-request-status", token, None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|o| {
+            (
+                o["key"].as_str().unwrap_or("").to_string(),
+                o["code"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+async fn scan(app: &TestApp) {
+    let r = tokio::time::timeout(
+        Duration::from_secs(120),
+        app.gateway.state.changes.scan_now(),
+    )
+    .await
+    .expect("scan finishes")
+    .expect("the scanner runs");
+    assert!(r.complete(), "{r:?}");
+}
+
+/// The end to end: HR activates, edits and closes a request through the emulator's Web API
+/// (HR's own app registration); the scanner turns that into events, and the receiver gets them in
+/// order, each signed; the Norwegian-only partner gets only its Norwegian request.
+#[tokio::test]
+async fn hr_activating_editing_and_closing_a_request_reaches_the_receiver_in_order() {
+    use crate::changes::{a_request, hr_token, patch};
+    const RR: &str = "mshr_hcmrecruitingrequestentities";
+    let app = spawn_app_with(Default::default(), |c| {
+        c.webhooks.allow_private_urls = true;
+        c.webhooks.retry_schedule_ms = vec![100];
+        // Scans only when the test asks, so each is one step.
+        c.changes.scan_interval_ms = Some(3_600_000);
+    })
+    .await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let watch = app.partner_token("nordic-watch", None).await;
+    let types = [
+        "recruiting_request.status_changed",
+        "recruiting_request.updated",
+    ];
+    let mut to_acme = receiver(0, 500).await;
+    let mut to_watch = receiver(0, 500).await;
+    let (acme_sub, acme_secret) = subscribe(&app, &acme, &to_acme.url, &types).await;
+    let (_, watch_secret) = subscribe(&app, &watch, &to_watch.url, &types).await;
+    scan(&app).await; // the baseline: no events
+    let status = status_codes(&app, &acme).await;
+    let hr = hr_token(&app.emu).await;
+    let integration = app.emu.token().await;
+    let active = status["active"];
+    let id = a_request(&app.emu, &integration, "usmf", active).await;
+
+    let mut got = Vec::new();
+    for body in [
+        json!({"mshr_status": active}),
+        json!({"mshr_description": "Senior welder (edited by HR)"}),
+        json!({"mshr_status": status["closed"]}),
+    ] {
+        let (s, v) = patch(&app.emu, RR, &id, &hr, body).await;
+        assert_eq!(s, 204, "HR's PATCH: {v}");
+        scan(&app).await;
+        let started = std::time::Instant::now();
+        let delivery = to_acme.next(20).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "delivered {:?} after the scan",
+            started.elapsed()
+        );
+        verify(&acme_secret, &delivery);
+        got.push(delivery.json());
+    }
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "recruiting_request.status_changed",
+            "recruiting_request.updated",
+            "recruiting_request.status_changed"
+        ]
+    );
+    assert!(got.iter().all(|e| e["resource"]["id"] == id.as_str()));
+    assert_eq!(got[0]["to"], "active");
+    assert_eq!(got[0]["data"]["status"]["key"], "active");
+    assert_eq!(got[1]["changed_fields"], json!(["/description"]));
+    assert_eq!(got[2]["from"], "active");
+    assert_eq!(got[2]["to"], "closed");
+    // The feed shows the same events (same ids, same bodies).
+    let ids: Vec<&str> = got.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let log = attempts(&app, &acme, &acme_sub, None).await;
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert!(log.iter().all(|a| a["status"] == "delivered"));
+
+    // The Norwegian partner: its first delivery is its own request's, none of the three above.
+    let no = a_request(&app.emu, &integration, "nomf", active).await;
+    let (s, _) = patch(&app.emu, RR, &no, &hr, json!({"mshr_status": active})).await;
+    assert_eq!(s, 204);
+    scan(&app).await;
+    let first = to_watch.next(20).await;
+    verify(&watch_secret, &first);
+    assert_eq!(first.json()["resource"]["id"], no.as_str());
+    assert_eq!(first.json()["to"], "active");
+    assert!(to_watch.rx.try_recv().is_err());
+}
