@@ -71,6 +71,28 @@ fn every_operation_declares_a_bearer_scope() {
     }
 }
 
+/// Every scope a partner can be granted is required by some operation, except `pii:read`, which
+/// widens what the read routes return: a scope no route declares would promise access to nothing.
+#[test]
+fn every_grantable_scope_is_required_by_a_route() {
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let mut used = std::collections::BTreeSet::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("path item").values() {
+            for s in op["security"][0]["bearer"].as_array().into_iter().flatten() {
+                used.insert(s.as_str().expect("scope").to_string());
+            }
+        }
+    }
+    for scope in ats_gateway::auth::Scope::ALL {
+        let name = scope.as_str();
+        assert!(
+            name == "pii:read" || used.contains(name),
+            "scope {name} is grantable but no route requires it"
+        );
+    }
+}
+
 /// Every route documents its error answers with the Problem schema, 304 with If-None-Match, and
 /// Accept-Language; detail routes their 404.
 #[test]
