@@ -50,9 +50,23 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                 .install_recorder()
                 .ok()?;
             describe();
+            zero();
             Some(handle)
         })
         .as_ref()
+}
+
+/// Label-less counters of rare events exist from the start (at 0), so `rate()` and alerts see a
+/// series before the first event.
+fn zero() {
+    for name in [
+        "upstream_throttled_total",
+        "upstream_retries_exhausted_total",
+        "upstream_queue_rejections_total",
+        "http_connections_refused_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
 }
 
 /// `# HELP` for every metric the gateway records.

@@ -253,3 +253,200 @@ async fn every_metric_by_name_type_and_labels() {
         assert!(s.helps.contains(name), "# HELP for {name}");
     }
 }
+
+// ---- the Grafana dashboard and the Prometheus alert rules in deploy/ --------------------------
+
+const PROMQL_WORDS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
+    // Aggregations, which may be followed by `by (…)` before their parenthesis.
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+];
+
+/// Words after which a parenthesised list holds label names.
+const LABEL_LISTS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+];
+
+/// The metric names a PromQL expression reads: identifiers that are not functions (followed by
+/// `(`), keywords, label names (inside `{…}` or a `by (…)` list), variables (`$x`), strings or
+/// durations.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let chars: Vec<char> = expr.chars().collect();
+    let (mut i, mut braces, mut in_by_list) = (0, 0, false);
+    let mut prev_word = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' | '\'' => {
+                i += 1;
+                while i < chars.len() && chars[i] != c {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            '{' => (braces, i) = (braces + 1, i + 1),
+            '}' => (braces, i) = (braces - 1, i + 1),
+            '(' => {
+                in_by_list = LABEL_LISTS.contains(&prev_word.as_str());
+                prev_word.clear();
+                i += 1;
+            }
+            ')' => (in_by_list, i) = (false, i + 1),
+            '$' => {
+                i += 1;
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_digit() => {
+                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '.') {
+                    i += 1;
+                }
+            }
+            c if c.is_alphabetic() || c == '_' || c == ':' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let next = chars[i..].iter().find(|c| !c.is_whitespace());
+                let is_call = next == Some(&'(') && !PROMQL_WORDS.contains(&word.as_str());
+                if braces == 0 && !in_by_list && !is_call && !PROMQL_WORDS.contains(&word.as_str())
+                {
+                    out.insert(word.clone());
+                }
+                prev_word = word;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+#[test]
+fn metric_names_are_read_from_promql() {
+    let names = metric_names(
+        r#"histogram_quantile(0.99, sum by (instance, le) (rate(http_x_bucket{result="hit", instance=~"$instance"}[$__rate_interval]))) / on (instance) group_left up_metric > 30 * 86400 and min without (kind) (b_total[5m])"#,
+    );
+    assert_eq!(
+        names,
+        ["b_total", "http_x_bucket", "up_metric"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+}
+
+/// Every PromQL expression in the deploy/ files: alert rules (`expr:`) and dashboard targets.
+fn deploy_expressions() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let rules = std::fs::read_to_string(root.join("prometheus/alerts.yml")).expect("alerts.yml");
+    let mut out: Vec<(String, String)> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr:"))
+        .map(|e| ("alerts.yml".to_string(), e.trim().to_string()))
+        .collect();
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("grafana/ats-gateway.json")).expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    for panel in dash["panels"].as_array().expect("panels") {
+        for t in panel["targets"].as_array().expect("targets") {
+            let title = panel["title"].as_str().unwrap_or("?").to_string();
+            out.push((title, t["expr"].as_str().expect("expr").to_string()));
+        }
+    }
+    for var in dash["templating"]["list"].as_array().expect("variables") {
+        // label_values(metric, label): only the first argument is a metric.
+        if let Some(q) = var["query"]
+            .as_str()
+            .and_then(|q| q.strip_prefix("label_values("))
+        {
+            let metric = q.split([',', ')']).next().unwrap_or("").trim();
+            out.push(("templating".to_string(), metric.to_string()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_metric_in_the_dashboard_and_alert_rules_exists() {
+    let exprs = deploy_expressions();
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/prometheus/alerts.yml"
+    ))
+    .expect("alerts");
+    for alert in [
+        "AtsGatewayCredentialExpiringSoon",
+        "AtsGatewayDataverseThrottling",
+        "AtsGatewayBreakerOpen",
+        "AtsGatewayNotReady",
+        "AtsGatewayP99High",
+    ] {
+        assert!(rules.contains(&format!("alert: {alert}")), "{alert}");
+    }
+    let app = app_after_traffic().await;
+    let s = Scrape::parse(&app.scrape().await);
+    let mut used = BTreeSet::new();
+    for (place, expr) in &exprs {
+        let names = metric_names(expr);
+        assert!(!names.is_empty(), "{place}: no metric in {expr}");
+        for name in names {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suf| {
+                    name.strip_suffix(suf)
+                        .filter(|base| s.types.get(*base).is_some_and(|t| t == "histogram"))
+                })
+                .unwrap_or(&name)
+                .to_string();
+            assert!(
+                s.types.contains_key(&family),
+                "{place}: `{name}` is not in a scrape after traffic ({expr})"
+            );
+            used.insert(family);
+        }
+    }
+    eprintln!("deploy/ uses {} metrics: {used:?}", used.len());
+    for needed in [
+        "dataverse_credential_expires_in_seconds",
+        "upstream_throttled_total",
+        "upstream_breaker_state",
+        "gateway_ready",
+        "http_server_request_duration_seconds",
+    ] {
+        assert!(used.contains(needed), "deploy/ watches {needed}");
+    }
+}
