@@ -34,6 +34,8 @@ pub struct AppState {
     pub lookups: LookupResolver,
     pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
     pub cursors: CursorSealer,
+    /// Mapped partner responses by shaping (`[cache]`), invalidated by writes and change events.
+    pub responses: crate::cache::ResponseCache,
     pub auth: Arc<AuthService>,
     /// Hires: the durable store (idempotency records, write plans) and the plans running now.
     pub hires: crate::writes::Hires,
@@ -207,6 +209,10 @@ pub async fn build_state(
             .time_to_live(Duration::from_secs(5))
             .build(),
         cursors,
+        responses: crate::cache::ResponseCache::new(
+            Duration::from_millis(config.cache.response_ttl_ms),
+            config.cache.response_max_bytes,
+        ),
         auth,
         client,
         config,

@@ -10,12 +10,15 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::listing;
 use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
 use super::recruiting_requests::company_limit;
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
+use crate::cache::{KeyBuilder, Resource, Scope};
 use crate::model::candidate::{self as cand, Candidate, Labels, Row};
 use crate::model::pii;
 use crate::problem::ApiError;
@@ -192,23 +195,37 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let page_size = PageSize::or_default(p.page_size);
-    let (page, key) = listing::fetch_page(
-        &st,
-        "/v1/candidates",
-        &principal,
-        raw.as_deref().unwrap_or(""),
-        p.cursor.as_deref(),
-        page_size,
-        || list_query(&st, &p, &principal),
-    )
-    .await?;
-    let data = to_partner_json(render(&st, &page.rows, false, lang).await?, &principal)?;
-    listing::respond_page(&st, &headers, &key, data, page.next_link.as_deref(), lang)
+    let p = Arc::new(p);
+    let req = listing::ListRequest {
+        route: "/v1/candidates",
+        resource: Resource::Candidates,
+        principal: &principal,
+        headers: &headers,
+        raw_query: raw.as_deref().unwrap_or(""),
+        cursor: p.cursor.as_deref(),
+        lang,
+    };
+    let (app, who, params) = (st.clone(), principal.clone(), Arc::clone(&p));
+    listing::serve(&st, req, move |link| {
+        let (st, principal, p) = (app.clone(), who.clone(), Arc::clone(&params));
+        async move {
+            let page = match link {
+                Some(link) => st.client.get_next(&link, page_size).await?,
+                None => {
+                    let q = list_query(&st, &p, &principal).await?;
+                    st.client.get_page(&q, page_size).await?
+                }
+            };
+            let data = to_partner_json(render(&st, &page.rows, false, lang).await?, &principal)?;
+            listing::page_of(&data, page.next_link)
+        }
+    })
+    .await
 }
 
 /// OpenAPI name for the list page of this resource.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the page `listing::respond_page` builds
+#[allow(dead_code)] // documents the page `listing::serve` builds
 pub struct CandidatePage {
     pub data: Vec<Candidate>,
     pub next_cursor: Option<String>,
@@ -238,10 +255,31 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
-    let one = load(&st, &principal, id, lang)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
-    respond::json(&headers, &one, lang)
+    let key = KeyBuilder::new("/v1/candidates/{id}")
+        .field("id", &id.to_string())
+        .rights(&principal)
+        .lang(lang)
+        .finish();
+    let app = st.clone();
+    let one = st
+        .responses
+        .get_or_compute(key, Scope::One(Resource::Candidates, id), move || {
+            let (st, principal) = (app.clone(), principal.clone());
+            async move {
+                let one = load(&st, &principal, id, lang)
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
+                respond::cached_json(&one)
+            }
+        })
+        .await?;
+    Ok(respond::tagged_bytes(
+        &headers,
+        one.body.clone(),
+        &one.etag,
+        lang,
+        false,
+    ))
 }
 
 /// The candidate as `GET /v1/candidates/{id}` shows it to `principal`; `None` when it does not

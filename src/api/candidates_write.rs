@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
+use crate::cache::Resource;
 use crate::problem::{ApiError, FieldError};
 use crate::resolve::lang::Lang;
 use crate::store::Outcome;
@@ -246,8 +247,14 @@ async fn run(
     body: Value,
     lang: Lang,
 ) -> Result<Outcome, ApiError> {
-    let id = writes::hire(&st, &principal, &key, &body).await?;
-    // What GET shows now (read straight from HR: nothing caches candidate rows, so it is current).
+    let hired = writes::hire(&st, &principal, &key, &body).await;
+    // Candidate lists change with a hire (and may have, for a moment, with an undone one).
+    match &hired {
+        Ok(id) => st.responses.invalidate(Resource::Candidates, *id),
+        Err(_) => st.responses.invalidate_lists(Resource::Candidates),
+    }
+    let id = hired?;
+    // What GET shows now (read straight from HR, not from the response cache, so it is current).
     let shown = super::candidates::load(&st, &principal, id, lang).await;
     let outcome = Outcome {
         status: 201,

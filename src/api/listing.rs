@@ -1,6 +1,7 @@
 //! The one cursor-paged list flow every list route shares: continue a sealed cursor or run the
-//! route's first-page query, then answer `{data, next_cursor, has_more}` with an ETag that ignores
-//! the freshly sealed cursor (nonce, expiry) so an unchanged page can answer 304.
+//! route's first-page query (through the response cache, keyed by shaping), then answer
+//! `{data, next_cursor, has_more}` with a weak ETag that ignores the freshly sealed cursor (nonce,
+//! expiry) so an unchanged page can answer 304.
 
 use std::future::Future;
 
@@ -9,12 +10,12 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::cursor;
-use super::respond::{self, ListPage};
+use super::respond;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::cache::{CacheKey, Cached, KeyBuilder, Resource, Scope};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
-use crate::upstream::{Page, Query};
 
 /// Which list a page belongs to: the partner and a fingerprint of the route, every parameter but the
 /// cursor, plus the rights that shaped the upstream query (companies filter, PII columns), so a
@@ -35,63 +36,128 @@ fn shape(raw_query: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Fetches the page asked for on list `route` (its path template): the cursor's continuation, or
-/// the first page of `first_query()`. `raw_query` is the request's query string (validated by the
-/// route's `StrictQuery`).
-pub async fn fetch_page<F, Fut>(
-    st: &AppState,
-    route: &'static str,
-    principal: &Principal,
-    raw_query: &str,
-    cursor: Option<&str>,
-    page_size: u32,
-    first_query: F,
-) -> Result<(Page, ListKey), ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Query, ApiError>>,
-{
-    let owned = shape(raw_query);
-    let mut shape: Vec<(&str, String)> =
-        owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    shape.push(("route", route.to_string()));
-    shape.push(("partner", principal.partner_id.clone()));
-    // A BTreeSet: already sorted, so the same rights give the same fingerprint.
-    let companies: Vec<&str> = principal.companies.iter().map(String::as_str).collect();
-    shape.push(("companies", companies.join(",")));
-    shape.push(("pii", principal.pii.to_string()));
-    let key = ListKey {
-        partner: principal.partner_id.clone(),
-        fingerprint: cursor::fingerprint(&shape),
-    };
-    let page = match cursor {
-        Some(c) => {
-            let link = st.cursors.open(c, &key.partner, &key.fingerprint)?;
-            st.client.get_next(&link, page_size).await?
-        }
-        None => st.client.get_page(&first_query().await?, page_size).await?,
-    };
-    Ok((page, key))
+/// One list request as the shared flow needs it.
+pub struct ListRequest<'a> {
+    /// The route's path template.
+    pub route: &'static str,
+    pub resource: Resource,
+    pub principal: &'a Principal,
+    pub headers: &'a HeaderMap,
+    /// The request's query string (validated by the route's `StrictQuery`).
+    pub raw_query: &'a str,
+    pub cursor: Option<&'a str>,
+    pub lang: Lang,
 }
 
-/// The list response for `data` mapped from a page whose upstream continuation is `next_link`.
-pub fn respond_page<T: Serialize>(
+impl ListRequest<'_> {
+    /// The list a cursor is bound to (partner and shaping).
+    fn list_key(&self) -> ListKey {
+        let owned = shape(self.raw_query);
+        let mut shape: Vec<(&str, String)> =
+            owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        shape.push(("route", self.route.to_string()));
+        shape.push(("partner", self.principal.partner_id.clone()));
+        // A BTreeSet: already sorted, so the same rights give the same fingerprint.
+        let companies: Vec<&str> = self
+            .principal
+            .companies
+            .iter()
+            .map(String::as_str)
+            .collect();
+        shape.push(("companies", companies.join(",")));
+        shape.push(("pii", self.principal.pii.to_string()));
+        ListKey {
+            partner: self.principal.partner_id.clone(),
+            fingerprint: cursor::fingerprint(&shape),
+        }
+    }
+
+    /// The response cache key: the shaping (route, parameters, rights, language) and what the page
+    /// continues from, never the partner or the sealed cursor text.
+    pub fn cache_key(&self, link: Option<&str>) -> CacheKey {
+        KeyBuilder::new(self.route)
+            .query(self.raw_query)
+            .rights(self.principal)
+            .lang(self.lang)
+            .opt("link", link)
+            .finish()
+    }
+}
+
+/// Serves one page of a list: opens the cursor (bound to this partner and list) or starts at the
+/// first page, answers from the response cache or from `page(next_link)` (the upstream read and the
+/// mapping, see [`page_of`]), and responds with a freshly sealed cursor.
+pub async fn serve<F, Fut>(
+    st: &AppState,
+    req: ListRequest<'_>,
+    page: F,
+) -> Result<Response, ApiError>
+where
+    F: Fn(Option<String>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Cached, ApiError>> + Send + 'static,
+{
+    let key = req.list_key();
+    let link = req
+        .cursor
+        .map(|c| st.cursors.open(c, &key.partner, &key.fingerprint))
+        .transpose()?;
+    let cache_key = req.cache_key(link.as_deref());
+    let cached = st
+        .responses
+        .get_or_compute(cache_key, Scope::List(req.resource), move || {
+            page(link.clone())
+        })
+        .await?;
+    respond_page(st, req.headers, &key, &cached, req.lang)
+}
+
+/// A mapped page as the cache holds it: the `data` array's JSON and the upstream continuation, and
+/// a tag over both (not over the sealed cursor, which differs on every answer: the tag is weak).
+pub fn page_of<T: Serialize>(data: &[T], next_link: Option<String>) -> Result<Cached, ApiError> {
+    let body =
+        serde_json::to_vec(data).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+    let etag = respond::etag_of(&[&body, next_link.as_deref().unwrap_or("").as_bytes()]);
+    Ok(Cached {
+        body: body.into(),
+        next_link,
+        etag,
+    })
+}
+
+/// `{"data": …, "next_cursor": …, "has_more": …}` written straight from the cached `data` bytes.
+fn respond_page(
     st: &AppState,
     headers: &HeaderMap,
     key: &ListKey,
-    data: Vec<T>,
-    next_link: Option<&str>,
+    page: &Cached,
     lang: Lang,
 ) -> Result<Response, ApiError> {
-    let next_cursor = next_link
+    let next_cursor = page
+        .next_link
+        .as_deref()
         .map(|l| st.cursors.seal(&key.partner, &key.fingerprint, l))
         .transpose()?;
-    let has_more = next_cursor.is_some();
-    let body = ListPage {
-        data,
-        next_cursor,
-        has_more,
-    };
-    let tag = (&body.data, next_link);
-    respond::json_tagged(headers, &body, &tag, lang, true)
+    let mut body =
+        Vec::with_capacity(page.body.len() + 64 + next_cursor.as_ref().map_or(0, String::len));
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(&page.body);
+    body.extend_from_slice(b",\"next_cursor\":");
+    match &next_cursor {
+        // A sealed cursor is URL-safe base64: no JSON escaping needed, but written as JSON anyway.
+        Some(c) => serde_json::to_writer(&mut body, c)
+            .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?,
+        None => body.extend_from_slice(b"null"),
+    }
+    body.extend_from_slice(if next_cursor.is_some() {
+        b",\"has_more\":true}"
+    } else {
+        b",\"has_more\":false}"
+    });
+    Ok(respond::tagged_bytes(
+        headers,
+        body.into(),
+        &page.etag,
+        lang,
+        true,
+    ))
 }

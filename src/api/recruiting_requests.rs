@@ -8,11 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use super::listing;
 use super::params::{param_enum, Code, List, NoParams, PageSize, SearchText, StrictQuery};
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
+use crate::cache::{Cached, KeyBuilder, Resource, Scope};
 use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, Row};
 use crate::problem::ApiError;
 use crate::resolve::departments::Department;
@@ -305,23 +308,37 @@ pub async fn list(
     let lang = respond::lang_of(&headers);
     let page_size = PageSize::or_default(p.page_size);
     let embed = embed_of(p.expand.as_ref());
-    let (page, key) = listing::fetch_page(
-        &st,
-        "/v1/recruiting-requests",
-        &principal,
-        raw.as_deref().unwrap_or(""),
-        p.cursor.as_deref(),
-        page_size,
-        || list_query(&st, &p, &principal, embed),
-    )
-    .await?;
-    let data = render(&st, &page.rows, embed, lang).await?;
-    listing::respond_page(&st, &headers, &key, data, page.next_link.as_deref(), lang)
+    let p = Arc::new(p);
+    let req = listing::ListRequest {
+        route: "/v1/recruiting-requests",
+        resource: Resource::RecruitingRequests,
+        principal: &principal,
+        headers: &headers,
+        raw_query: raw.as_deref().unwrap_or(""),
+        cursor: p.cursor.as_deref(),
+        lang,
+    };
+    let (app, who, params) = (st.clone(), principal.clone(), Arc::clone(&p));
+    listing::serve(&st, req, move |link| {
+        let (st, principal, p) = (app.clone(), who.clone(), Arc::clone(&params));
+        async move {
+            let page = match link {
+                Some(link) => st.client.get_next(&link, page_size).await?,
+                None => {
+                    let q = list_query(&st, &p, &principal, embed).await?;
+                    st.client.get_page(&q, page_size).await?
+                }
+            };
+            let data = render(&st, &page.rows, embed, lang).await?;
+            listing::page_of(&data, page.next_link)
+        }
+    })
+    .await
 }
 
 /// OpenAPI name for the list page of this resource.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the page `listing::respond_page` builds
+#[allow(dead_code)] // documents the page `listing::serve` builds
 pub struct RecruitingRequestPage {
     pub data: Vec<RecruitingRequest>,
     pub next_cursor: Option<String>,
@@ -350,6 +367,31 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
+    let key = KeyBuilder::new("/v1/recruiting-requests/{id}")
+        .field("id", &id.to_string())
+        .rights(&principal)
+        .lang(lang)
+        .finish();
+    let app = st.clone();
+    let one = st
+        .responses
+        .get_or_compute(
+            key,
+            Scope::One(Resource::RecruitingRequests, id),
+            move || detail(app.clone(), principal.clone(), id, lang),
+        )
+        .await?;
+    Ok(respond::tagged_bytes(
+        &headers,
+        one.body.clone(),
+        &one.etag,
+        lang,
+        false,
+    ))
+}
+
+/// The request as `principal` may see it, mapped and serialized.
+async fn detail(st: App, principal: Principal, id: Uuid, lang: Lang) -> Result<Cached, ApiError> {
     let q = detail_query();
     let row = st
         .client
@@ -370,7 +412,7 @@ pub async fn get(
     let one = data
         .pop()
         .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
-    respond::json(&headers, &one, lang)
+    respond::cached_json(&one)
 }
 
 #[cfg(test)]

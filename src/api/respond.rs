@@ -5,6 +5,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -48,12 +49,47 @@ pub fn json_tagged<T: Serialize, E: Serialize>(
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
     let tag_bytes = serde_json::to_vec(tag_source)
         .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
-    let etag = format!(
-        "\"{}\"",
-        URL_SAFE_NO_PAD.encode(&Sha256::digest(&tag_bytes)[..16])
-    );
+    Ok(tagged_bytes(
+        headers,
+        bytes.into(),
+        &etag_of(&[&tag_bytes]),
+        lang,
+        weak,
+    ))
+}
+
+/// A serialized body as a cacheable detail: the bytes and their strong tag.
+pub fn cached_json<T: Serialize>(body: &T) -> Result<crate::cache::Cached, ApiError> {
+    let bytes =
+        serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+    Ok(crate::cache::Cached {
+        etag: etag_of(&[&bytes]),
+        body: bytes.into(),
+        next_link: None,
+    })
+}
+
+/// A quoted tag over `parts` (each length-prefixed, so moving bytes between parts changes it).
+pub fn etag_of(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&h.finalize()[..16]))
+}
+
+/// The answer for JSON `bytes` tagged `etag` (quoted; sent as `W/` when `weak`): 304 when
+/// `If-None-Match` names it.
+pub fn tagged_bytes(
+    headers: &HeaderMap,
+    bytes: Bytes,
+    etag: &str,
+    lang: Lang,
+    weak: bool,
+) -> Response {
     // Weak comparison (RFC 9110 §13.1.2), as If-None-Match requires.
-    let mut resp = if etag_matches(headers, &etag) {
+    let mut resp = if etag_matches(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = (StatusCode::OK, bytes).into_response();
@@ -64,8 +100,12 @@ pub fn json_tagged<T: Serialize, E: Serialize>(
         r
     };
     let h = resp.headers_mut();
-    let sent = if weak { format!("W/{etag}") } else { etag };
-    if let Ok(v) = HeaderValue::from_str(&sent) {
+    let sent = if weak {
+        HeaderValue::from_str(&format!("W/{etag}"))
+    } else {
+        HeaderValue::from_str(etag)
+    };
+    if let Ok(v) = sent {
         h.insert(header::ETAG, v);
     }
     h.insert(
@@ -80,7 +120,7 @@ pub fn json_tagged<T: Serialize, E: Serialize>(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    Ok(resp)
+    resp
 }
 
 /// `{ "data": [...], "next_cursor": ..., "has_more": ... }`

@@ -19,6 +19,7 @@ use super::detect;
 use super::event::{Event, ResourceType};
 use crate::api::{candidates, recruiting_requests};
 use crate::app::AppState;
+use crate::cache::Resource;
 use crate::model::candidate as cand;
 use crate::model::recruiting_request::{self as rr, Embed};
 use crate::ops::call_scope::{self, CallScope};
@@ -322,7 +323,17 @@ pub async fn scan(st: &AppState) -> ScanReport {
                 }
             }
             match st.changes.record(&record).await {
-                Ok(events) => report.events = events,
+                Ok(events) => {
+                    // What changed in HR is no longer served from the response cache.
+                    for e in &events {
+                        let resource = match e.resource.kind {
+                            ResourceType::RecruitingRequest => Resource::RecruitingRequests,
+                            ResourceType::Candidate => Resource::Candidates,
+                        };
+                        st.responses.invalidate(resource, e.resource.id);
+                    }
+                    report.events = events
+                }
                 Err(e) => report.error = Some(failed(e)),
             }
             report

@@ -231,6 +231,26 @@ impl Default for ChangesConfig {
     }
 }
 
+/// The response cache (`[cache]`): partner pages and details, keyed after the partner's rights.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long a cached response is fresh; past it, it is served once more while one refresh
+    /// runs (stale-while-revalidate). `0` turns the response cache off.
+    pub response_ttl_ms: u64,
+    /// Bytes of cached bodies at most (least recently used evicted first).
+    pub response_max_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            response_ttl_ms: 5_000,
+            response_max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -239,6 +259,7 @@ pub struct Config {
     pub state: StateConfig,
     pub webhooks: WebhooksConfig,
     pub changes: ChangesConfig,
+    pub cache: CacheConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

@@ -126,6 +126,10 @@ fn describe() {
         "Duration of each Dataverse wire attempt by entity set and status."
     );
     describe_counter!(
+        "cache_requests_total",
+        "Cache lookups by cache and result (hit, miss, stale: served while one refresh runs)."
+    );
+    describe_counter!(
         "upstream_coalesced_total",
         "Dataverse reads that joined an identical read already in flight instead of calling."
     );

@@ -117,7 +117,8 @@ impl Problem {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// `Clone`: one failed computation answers every request that waited for it (response cache).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("invalid parameter {name}: {detail}")]
     InvalidParameter { name: String, detail: String },

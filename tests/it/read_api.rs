@@ -234,7 +234,8 @@ async fn department_filter_by_guid_and_number() {
 /// call (the requests), not two (positions, then requests).
 #[tokio::test]
 async fn repeated_department_filter_costs_one_upstream_call() {
-    let app = spawn_app().await;
+    // The response cache off: the page is read again, the department index is not.
+    let app = spawn_app_with(SandboxConfig::default(), |c| c.cache.response_ttl_ms = 0).await;
     let t = acme(&app).await;
     let path = with_query(LIST, &[("department", "029"), ("page_size", "20")]);
     let positions = |stats: &Value| {

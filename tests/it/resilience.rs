@@ -114,6 +114,8 @@ async fn a_burst_of_5xx_opens_the_breaker_and_a_probe_closes_it() {
     let app = spawn_app_with(SandboxConfig::default(), |c| {
         c.dataverse.breaker_failures = 3;
         c.dataverse.breaker_open_ms = 400;
+        // Every read must reach upstream (no cached page answers the repeats).
+        c.cache.response_ttl_ms = 0;
     })
     .await;
     let token = app.partner_token("acme-ats", None).await;
