@@ -91,7 +91,7 @@ fn describe() {
     );
     describe_counter!(
         "cache_requests_total",
-        "Cache lookups by cache and result (hit, miss)."
+        "Cache lookups by cache and result (hit, miss; for the response cache also stale: served while one refresh runs)."
     );
     describe_gauge!(
         "gateway_ready",
@@ -124,10 +124,6 @@ fn describe() {
         "upstream_request_duration_seconds",
         Unit::Seconds,
         "Duration of each Dataverse wire attempt by entity set and status."
-    );
-    describe_counter!(
-        "cache_requests_total",
-        "Cache lookups by cache and result (hit, miss, stale: served while one refresh runs)."
     );
     describe_counter!(
         "upstream_coalesced_total",

@@ -119,7 +119,8 @@ pub async fn app_after_traffic() -> TestApp {
         "/v1/reference/jobs",
         "/v1/reference/jobs",
         "/v1/recruiting-requests?department=0000001",
-        "/v1/recruiting-requests?department=0000001",
+        // Another page of the same department: the response cache misses, the department index hits.
+        "/v1/recruiting-requests?department=0000001&page_size=7",
     ] {
         let (status, body) = app.get_json(path, &acme, None).await;
         assert!(status == 200, "{path}: {status} {body}");
@@ -223,7 +224,13 @@ async fn every_metric_by_name_type_and_labels() {
         &[("kind", Some("client_secret"))],
     );
     s.expect("gateway_ready", "gauge", &[]);
-    for cache in ["option_sets", "lookups", "reference", "departments"] {
+    for cache in [
+        "option_sets",
+        "lookups",
+        "reference",
+        "departments",
+        "response",
+    ] {
         for result in ["hit", "miss"] {
             s.expect(
                 "cache_requests_total",
