@@ -21,6 +21,15 @@ pub struct Cli {
     /// Config file (TOML). Environment variables `ATS_GATEWAY__SECTION__KEY` override it.
     #[arg(long, short, global = true, env = "ATS_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log lines as JSON (for collectors) or as text (for a terminal).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "json",
+        env = "ATS_GATEWAY_LOG_FORMAT"
+    )]
+    pub log_format: crate::ops::logging::LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -64,6 +64,7 @@ fn zero() {
         "upstream_retries_exhausted_total",
         "upstream_queue_rejections_total",
         "http_connections_refused_total",
+        "log_lines_dropped_total",
     ] {
         metrics::counter!(name).absolute(0);
     }
@@ -72,6 +73,10 @@ fn zero() {
 /// `# HELP` for every metric the gateway records.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "log_lines_dropped_total",
+        "Log lines dropped because the log sink fell behind (the writer never blocks requests)."
+    );
     describe_histogram!(
         "http_server_request_duration_seconds",
         Unit::Seconds,
@@ -250,7 +255,17 @@ pub fn cached<K, V>(cache: &'static str, entry: moka::Entry<K, V>) -> V {
     entry.into_value()
 }
 
+static DROPPED_LOG_LINES: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
+
+/// The log writer's count of dropped lines, reported at each scrape.
+pub fn watch_dropped_log_lines(counter: tracing_appender::non_blocking::ErrorCounter) {
+    let _ = DROPPED_LOG_LINES.set(counter);
+}
+
 pub async fn render() -> Response {
+    if let Some(c) = DROPPED_LOG_LINES.get() {
+        metrics::counter!("log_lines_dropped_total").absolute(c.dropped_lines() as u64);
+    }
     let body = handle().map(|h| h.render()).unwrap_or_default();
     (
         [(

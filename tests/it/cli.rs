@@ -405,3 +405,28 @@ fn partner_secret_prints_a_secret_and_its_hash_once() {
     assert!(p.verify_secret(secret));
     assert!(!p.verify_secret("not-it"));
 }
+
+#[tokio::test]
+async fn logs_are_json_by_default_and_text_on_request() {
+    let mut json = Proc::sandbox(None).await;
+    let line = json.log_line("state store opened").await;
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(v["level"], "INFO", "{line}");
+
+    let mut text = Proc::start(&[
+        "--log-format",
+        "text",
+        "sandbox",
+        "--listen",
+        "127.0.0.1:0",
+        "--emulator-listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    let line = text.log_line("state store opened").await;
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&line).is_err(),
+        "{line}"
+    );
+    assert!(line.contains(" INFO "), "{line}");
+}
