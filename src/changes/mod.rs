@@ -74,11 +74,6 @@ impl Changes {
     }
 }
 
-/// Drops what the gateway caches about the records `events` are about. The seam for a response
-/// cache: the read path caches no record representation today (option sets and lookups have their
-/// own TTLs), so there is nothing to drop yet.
-pub fn invalidate_cached(_state: &crate::app::AppState, _events: &[Event]) {}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

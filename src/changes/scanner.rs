@@ -428,7 +428,6 @@ pub fn spawn(
                 r = scan(&st) => r,
             };
             purge(&st).await;
-            crate::changes::invalidate_cached(&st, &report.events);
             if let Some(w) = waiter {
                 let _ = w.send(report);
             }

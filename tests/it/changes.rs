@@ -700,3 +700,44 @@ async fn the_feed_needs_changes_read() {
         "{v}"
     );
 }
+
+/// A change the scanner detects drops the cached representation: within the cache's TTL a partner
+/// sees the cached page until the scan, and HR's edit right after it.
+#[tokio::test]
+async fn a_detected_change_invalidates_the_cached_representation() {
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.changes.scan_interval_ms = Some(3_600_000);
+        c.changes.page_size = 200;
+        c.cache.response_ttl_ms = 600_000;
+    })
+    .await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let hr = hr_token(&app.emu).await;
+    let integration = app.emu.token().await;
+    baseline(&app).await;
+    let id = a_request(&app.emu, &integration, "usmf", STATUS_ACTIVE).await;
+    let path = format!("/v1/recruiting-requests/{id}");
+    let (s, before) = app.get_json(&path, &acme, None).await;
+    assert_eq!(s, 200, "{before}");
+
+    hr_patch(
+        &app,
+        &hr,
+        RR,
+        &id,
+        json!({"mshr_description": "Edited by HR"}),
+    )
+    .await;
+    let (_, cached) = app.get_json(&path, &acme, None).await;
+    assert_eq!(
+        cached["description"], before["description"],
+        "within the TTL and before a scan the cache answers"
+    );
+    let r = scan(&app).await;
+    assert!(
+        r.events.iter().any(|e| e.resource.id.to_string() == id),
+        "{r:?}"
+    );
+    let (_, after) = app.get_json(&path, &acme, None).await;
+    assert_eq!(after["description"], "Edited by HR");
+}
