@@ -6,7 +6,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
-    let query = "page_size=50&status=active&company=usmf&sort=-created&lang=nb-NO&embed=positions,skills";
+    let query =
+        "page_size=50&status=active&company=usmf&sort=-created&lang=nb-NO&embed=positions,skills";
     c.bench_function("cache key of a list request", |b| {
         b.iter(|| {
             black_box(
