@@ -31,8 +31,9 @@ use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Comma-separated applicant integration result keys, e.g. `not_processed,hired`
-    /// (labels: /v1/option-sets/applicant-integration-result). Repeated keys count once.
-    #[param(value_type = Option<Vec<CandidateStatusKey>>, style = Form, explode = false, min_items = 1, max_items = 20)]
+    /// (labels: /v1/option-sets/applicant-integration-result). Repeated keys count once; at most 20
+    /// distinct.
+    #[param(value_type = Option<Vec<CandidateStatusKey>>, style = Form, explode = false, min_items = 1)]
     status: Option<List<String>>,
     /// Legal entity code, e.g. `usmf`.
     #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]

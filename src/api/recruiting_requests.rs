@@ -29,7 +29,7 @@ use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 pub struct ListParams {
     /// Comma-separated status keys, e.g. `active,in_review` (labels: /v1/option-sets/recruiting-request-status).
     /// Repeated keys count once; at most 20 distinct.
-    #[param(value_type = Option<Vec<RecruitingRequestStatusKey>>, style = Form, explode = false, min_items = 1, max_items = 20)]
+    #[param(value_type = Option<Vec<RecruitingRequestStatusKey>>, style = Form, explode = false, min_items = 1)]
     status: Option<List<String>>,
     /// Legal entity code, e.g. `usmf`.
     #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
