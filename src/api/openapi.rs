@@ -303,7 +303,7 @@ fn example_detail(slug: &str) -> &'static str {
         "cursor-expired" => "the cursor has expired; restart the listing without a cursor",
         "rate-limited" => "rate limit exceeded; retry after 1 s",
         "upstream-throttled" => "the HR system is throttling requests; retry after 5 s",
-        "upstream-misconfigured" => "the HR system refused the gateway's credentials or permissions; the operator has been told (see /readyz)",
+        "upstream-misconfigured" => "the HR system refused the gateway's credentials or permissions; the operator has been told (`ats-gateway doctor` and the gateway's log name the cause)",
         "upstream-failed" => "the HR system answered with an error; retry later, and report the request_id if it persists",
         "upstream-unavailable" => "the HR system is unavailable; retry later",
         "upstream-timeout" => "the HR system did not answer in time; retry later",

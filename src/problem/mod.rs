@@ -238,7 +238,7 @@ impl ApiError {
             ChangesCursorExpired { retention_days } => format!("events after this cursor are past the feed's retention ({retention_days} days): take a fresh cursor with GET /v1/changes?start=latest, re-read the lists (GET /v1/recruiting-requests, GET /v1/candidates), then continue from that cursor"),
             Validation(errs) => format!("{} field(s) failed validation", errs.len()),
             RateLimited { retry_after, .. } => format!("rate limit exceeded; retry after {retry_after} s"),
-            UpstreamMisconfigured(_) => "the HR system refused the gateway's credentials or permissions; the operator has been told (see /readyz)".into(),
+            UpstreamMisconfigured(_) => "the HR system refused the gateway's credentials or permissions; the operator has been told (`ats-gateway doctor` and the gateway's log name the cause)".into(),
             UpstreamFailed(_) => "the HR system answered with an error; retry later, and report the request_id if it persists".into(),
             UpstreamThrottled { retry_after } => format!("the HR system is throttling requests; retry after {retry_after} s"),
             UpstreamUnavailable(_) => "the HR system is unavailable; retry later".into(),

@@ -58,7 +58,7 @@ types! {
     RATE_LIMITED = ("rate-limited", TOO_MANY_REQUESTS, "Too many requests",
         "You exceeded your partner rate limit. Wait `Retry-After` seconds; the `RateLimit` and `RateLimit-*` headers show your budget.");
     UPSTREAM_MISCONFIGURED = ("upstream-misconfigured", BAD_GATEWAY, "HR system refused the gateway",
-        "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: /readyz and the gateway's log name the cause.");
+        "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: `ats-gateway doctor`, /readyz on the ops listener and the gateway's log name the cause.");
     UPSTREAM_FAILED = ("upstream-failed", BAD_GATEWAY, "HR system error",
         "Dataverse answered with an error the gateway could not turn into data. Retry later; report the request_id if it persists.");
     UPSTREAM_THROTTLED = ("upstream-throttled", TOO_MANY_REQUESTS, "HR system is throttling requests",
