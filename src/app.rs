@@ -356,8 +356,12 @@ pub fn router(state: App, timeout: Duration) -> Router {
             // Bounded: a method is any token and a path up to the head limit.
             let path = req.uri().path();
             let path = path.get(..path.len().min(256)).unwrap_or("");
-            tracing::info_span!("request", method = crate::ops::metrics::method_label(req.method()), path = %path, request_id = %id)
+            let trace_id = req.extensions().get::<crate::ops::trace_context::TraceContext>().map(|c| c.trace_id()).unwrap_or_default();
+            // `partner` and `route` are recorded once authentication and routing have run.
+            tracing::info_span!("request", method = crate::ops::metrics::method_label(req.method()), path = %path, request_id = %id, trace_id = %trace_id, partner = tracing::field::Empty, route = tracing::field::Empty)
         }))
+        // Outside the span, which carries its trace id.
+        .layer(axum::middleware::from_fn(crate::ops::trace_context::accept))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(axum::middleware::from_fn(crate::ops::request_id::sanitize))

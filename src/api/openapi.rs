@@ -31,7 +31,8 @@ use crate::problem::{types, ProblemType, PROBLEM_JSON};
         description = "Clean REST over the Dynamics 365 Human Resources ATS integration API: JSON with names and labels instead of GUIDs and option-set integers.\n\n\
 Get a token with `POST /oauth2/token` (client credentials), send it as `Authorization: Bearer <token>`. \
 Lists are cursor-paged (`next_cursor`). Errors are RFC 9457 `application/problem+json` whose `type` links a page explaining the fix. \
-Labels follow `Accept-Language` (`en-US`, `nb-NO`). Every partner response carries `X-Request-Id` and rate-limit headers.",
+Labels follow `Accept-Language` (`en-US`, `nb-NO`). Every partner response carries `X-Request-Id` and rate-limit headers. \
+A W3C `traceparent` (and `tracestate`) you send is continued (an invalid one is ignored and a new trace started); `traceresponse` names the trace.",
         license(name = "MIT", identifier = "MIT"),
     ),
     // What parameters refer to by name (response bodies bring their own schemas).
@@ -210,6 +211,14 @@ fn common_headers(r: &mut Response) {
         ),
     );
     h.insert(
+        "traceresponse".into(),
+        header(
+            "The W3C trace of the request (yours if you sent a valid `traceparent`) and the gateway's span in it: `00-<trace-id>-<span-id>-<flags>`",
+            string_schema(),
+            json!("00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"),
+        ),
+    );
+    h.insert(
         "RateLimit-Policy".into(),
         header("Your quota (IETF httpapi-ratelimit-headers): `\"partner\";q=<burst>;w=<seconds to refill>`", string_schema(), json!("\"partner\";q=100;w=2")),
     );
@@ -284,6 +293,7 @@ fn problem_example(t: &ProblemType) -> Value {
         "detail": example_detail(t.slug),
         "instance": "/v1/recruiting-requests",
         "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
     });
     if t.slug == "invalid-parameter" {
         v["errors"] = json!([{"pointer": "#/page_size", "detail": "must be between 1 and 200"}]);

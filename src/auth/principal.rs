@@ -129,6 +129,8 @@ pub async fn authenticate(
     match auth.authenticate_headers(req.headers()).await {
         Ok(p) => {
             let partner = AuthenticatedPartner(p.partner_id.clone());
+            // The request's log span (declared empty in `app.rs`): every later line names it.
+            tracing::Span::current().record("partner", p.partner_id.as_str());
             req.extensions_mut().insert(p);
             let mut resp = next.run(req).await;
             resp.extensions_mut().insert(partner);

@@ -209,6 +209,7 @@ async fn issue(
             tracing::error!(error = %e, "token signing failed");
             OAuthError::new("server_error", "token could not be issued")
         })?;
+    tracing::Span::current().record("partner", partner.id.as_str());
     tracing::info!(partner = %partner.id, scope = %issued.scope, "access token issued");
     let mut resp = Json(TokenResponse {
         access_token: issued.access_token,

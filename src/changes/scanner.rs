@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::detect;
@@ -311,37 +312,46 @@ pub async fn scan(st: &AppState) -> ScanReport {
         caller: Some(Arc::from("changes-scanner")),
         deadline: None,
     };
+    // A trace of its own: every Dataverse call of the scan carries it, and so does the scan's line.
+    let trace = crate::ops::trace_context::TraceContext::new_root();
+    let span = tracing::info_span!("changes_scan", trace_id = %trace.trace_id());
+    // Boxed: the scan's future is large, and each wrapper below would copy it on the stack.
+    let work = Box::pin(async {
+        let mut record = ScanRecord::default();
+        let mut report = ScanReport::default();
+        for resource in ResourceType::ALL {
+            let (r, error) = scan_resource(st, resource, &mut record).await;
+            report.resources.push(r);
+            if let Some(e) = error {
+                report.error.get_or_insert(e);
+            }
+        }
+        match st.changes.record(&record).await {
+            Ok(events) => {
+                // What changed in HR is no longer served from the response cache.
+                for e in &events {
+                    let resource = match e.resource.kind {
+                        ResourceType::RecruitingRequest => Resource::RecruitingRequests,
+                        ResourceType::Candidate => Resource::Candidates,
+                    };
+                    st.responses.invalidate(resource, e.resource.id);
+                }
+                report.events = events
+            }
+            Err(e) => report.error = Some(failed(e)),
+        }
+        report
+    });
     let mut report = calls
-        .scope(call_scope::scope(scope, async {
-            let mut record = ScanRecord::default();
-            let mut report = ScanReport::default();
-            for resource in ResourceType::ALL {
-                let (r, error) = scan_resource(st, resource, &mut record).await;
-                report.resources.push(r);
-                if let Some(e) = error {
-                    report.error.get_or_insert(e);
-                }
-            }
-            match st.changes.record(&record).await {
-                Ok(events) => {
-                    // What changed in HR is no longer served from the response cache.
-                    for e in &events {
-                        let resource = match e.resource.kind {
-                            ResourceType::RecruitingRequest => Resource::RecruitingRequests,
-                            ResourceType::Candidate => Resource::Candidates,
-                        };
-                        st.responses.invalidate(resource, e.resource.id);
-                    }
-                    report.events = events
-                }
-                Err(e) => report.error = Some(failed(e)),
-            }
-            report
-        }))
+        .scope(call_scope::scope(
+            scope,
+            crate::ops::trace_context::scope(trace, work),
+        ))
+        .instrument(span.clone())
         .await;
     report.upstream_calls = calls.get();
     report.duration = started.elapsed();
-    observe(&report);
+    span.in_scope(|| observe(&report));
     report
 }
 

@@ -1,6 +1,6 @@
 //! Logs on stderr (stdout carries only the ready line): JSON by default, text for a terminal.
 //! `RUST_LOG` filters; default `info`. Each line carries the current span, so request lines
-//! include `request_id`, method and path.
+//! include `request_id`, `trace_id`, method and path, then `partner` and `route` once known.
 //!
 //! Lines go through a non-blocking writer: a request thread only queues its line, and a dedicated
 //! thread writes. When the queue is full (a stalled sink) lines are dropped and counted

@@ -6,4 +6,5 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod request_id;
+pub mod trace_context;
 pub mod upstream_calls;

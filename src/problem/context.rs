@@ -3,7 +3,8 @@
 //! `request_id`, and writes the body. An error answer that carries no problem and is not JSON (an
 //! extractor's or a layer's plain-text rejection, an empty 504) becomes one too, or RFC 6749 JSON on
 //! the token endpoint; so every error a partner sees has a known, bounded shape. Also makes the
-//! request id current (`ops::request_id`) for the upstream client.
+//! request id current (`ops::request_id`) for the upstream client. `trace_id` comes from the trace
+//! made current outside (`ops::trace_context`).
 
 use std::sync::Arc;
 
@@ -73,7 +74,8 @@ pub async fn problem_context(
             Problem::for_status(status)
         }
     };
-    problem.complete(&base, &path, request_id.as_deref());
+    let trace_id = crate::ops::trace_context::current().map(|c| c.trace_id());
+    problem.complete(&base, &path, request_id.as_deref(), trace_id);
     let (mut parts, _) = resp.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(problem.to_body()))

@@ -49,6 +49,7 @@ pub struct FieldError {
     "detail": "page_size must be between 1 and 200",
     "instance": "/v1/recruiting-requests",
     "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
     "errors": [{"pointer": "#/page_size", "detail": "must be between 1 and 200"}]
 }))]
 pub struct Problem {
@@ -65,6 +66,9 @@ pub struct Problem {
     pub instance: String,
     /// The `X-Request-Id` of the request: quote it when reporting a problem.
     pub request_id: String,
+    /// The W3C trace id of the request (the caller's `traceparent`, else a new one; also in
+    /// `traceresponse`): quote it with the request id.
+    pub trace_id: String,
     /// Each invalid parameter or field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
@@ -97,17 +101,27 @@ impl Problem {
             detail: detail.to_string(),
             instance: String::new(),
             request_id: String::new(),
+            trace_id: String::new(),
             errors: None,
             problem_type: t,
         }
     }
 
     /// The body as sent: `type` made absolute under `base` (`https://host/problems`).
-    pub fn complete(&mut self, base: &str, instance: &str, request_id: Option<&str>) {
+    pub fn complete(
+        &mut self,
+        base: &str,
+        instance: &str,
+        request_id: Option<&str>,
+        trace_id: Option<String>,
+    ) {
         self.kind = format!("{}/{}", base.trim_end_matches('/'), self.problem_type.slug);
         self.instance = bounded(instance, MAX_INSTANCE_CHARS);
         if let Some(id) = request_id {
             self.request_id = id.to_string();
+        }
+        if let Some(id) = trace_id {
+            self.trace_id = id;
         }
     }
 
@@ -276,6 +290,7 @@ impl ApiError {
             detail: bounded(&self.detail(), MAX_DETAIL_CHARS),
             instance: String::new(),
             request_id: String::new(),
+            trace_id: String::new(),
             errors,
             problem_type: t,
         }

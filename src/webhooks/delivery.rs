@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::store::sqlite::webhooks::{AfterAttempt, AttemptRow, OutboxRow, SubscriptionRow};
@@ -154,9 +155,12 @@ async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> St
         };
         let started = Instant::now();
         let at = now_ms();
+        // Each attempt is a trace of its own, sent to the receiver as `traceparent`.
+        let trace = crate::ops::trace_context::TraceContext::new_root();
+        let span = tracing::info_span!("webhook_delivery", trace_id = %trace.trace_id(), subscription = %sub.id, event = %row.event_id);
         let (result, code, error) = tokio::select! {
             _ = stop.cancelled() => break,
-            r = send(&wh, &sub, &row) => r,
+            r = send(&wh, &sub, &row, &trace).instrument(span) => r,
         };
         drop(permit);
         let elapsed = started.elapsed();
@@ -209,6 +213,7 @@ async fn send(
     wh: &Webhooks,
     sub: &SubscriptionRow,
     row: &OutboxRow,
+    trace: &crate::ops::trace_context::TraceContext,
 ) -> (Outcome, Option<u16>, Option<String>) {
     // Checked again at every attempt: the policy may have changed since the subscription was made,
     // and an IP-literal host never passes through the resolver.
@@ -235,6 +240,10 @@ async fn send(
         .header("webhook-id", &row.event_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
+        .header(
+            crate::ops::trace_context::TRACEPARENT,
+            trace.traceresponse(),
+        )
         .body(row.body.clone())
         .send()
         .await;

@@ -430,3 +430,57 @@ async fn logs_are_json_by_default_and_text_on_request() {
     );
     assert!(line.contains(" INFO "), "{line}");
 }
+
+/// The request's log span carries its request id, trace id, partner and route template; each
+/// upstream call's line adds Dataverse's `x-ms-service-request-id`; no secret or token appears.
+#[tokio::test]
+async fn json_log_lines_carry_request_trace_partner_route_and_upstream_ids() {
+    let mut p = Proc::sandbox(None).await;
+    let gw = p.gateway();
+    let token = access_token(&gw, "acme-ats", "acme-demo-secret").await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let resp = reqwest::Client::new()
+        .get(format!("{gw}/v1/recruiting-requests?page_size=2"))
+        .bearer_auth(&token)
+        .header("X-Request-Id", "log-fields-1")
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+
+    // Lines come in order: the upstream calls, then the request's audit line.
+    let mut upstream = Vec::new();
+    let audit = loop {
+        let line = p.log_line("log-fields-1").await;
+        let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        assert!(!line.contains(&token) && !line.contains("secret"), "{line}");
+        let span = &v["span"];
+        assert_eq!(span["name"], "request", "{line}");
+        assert_eq!(span["request_id"], "log-fields-1", "{line}");
+        assert_eq!(span["trace_id"], trace, "{line}");
+        assert_eq!(span["partner"], "acme-ats", "{line}");
+        assert_eq!(span["route"], "/v1/recruiting-requests", "{line}");
+        match v["fields"]["message"].as_str() {
+            Some("upstream call") => upstream.push(v),
+            Some("partner request") => break v,
+            _ => {}
+        }
+    };
+    assert_eq!(audit["fields"]["status"], 200);
+    assert!(!upstream.is_empty(), "no upstream call line before {audit}");
+    for v in &upstream {
+        let f = &v["fields"];
+        assert_eq!(v["target"], "upstream", "{v}");
+        // A UUID, as Dataverse (here the emulator) sends it.
+        let id = f["service_request_id"]
+            .as_str()
+            .expect("service request id");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{v}");
+        assert!(f["status"].is_u64() && f["entity_set"].is_string(), "{v}");
+        assert_eq!(f["span_id"].as_str().map(str::len), Some(16), "{v}");
+    }
+    assert!(upstream
+        .iter()
+        .any(|v| v["fields"]["entity_set"] == "mshr_hcmrecruitingrequestentities"));
+}

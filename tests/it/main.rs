@@ -23,4 +23,5 @@ mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
 mod shutdown;
+mod trace_context;
 mod webhooks;

@@ -129,6 +129,21 @@ pub fn verify(secret: &str, got: &Received) {
         Some(id.as_str()),
         "webhook-id is the event id"
     );
+    // Each attempt is a trace of its own (W3C `traceparent`, sampled).
+    let tp = h("traceparent");
+    let p: Vec<&str> = tp.split('-').collect();
+    assert!(
+        p.len() == 4
+            && p[0] == "00"
+            && p[1].len() == 32
+            && p[2].len() == 16
+            && p[3] == "01"
+            && tp
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && p[1] != "0".repeat(32),
+        "traceparent {tp}"
+    );
 }
 
 pub async fn post_json(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {

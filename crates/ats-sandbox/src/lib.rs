@@ -11,6 +11,7 @@ mod metadata;
 mod odata;
 mod paging;
 mod record;
+mod request_log;
 mod schema;
 pub mod server;
 mod store;

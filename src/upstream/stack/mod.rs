@@ -7,6 +7,7 @@
 //! breaker      after consecutive outages every call fails fast; half-open probes close it
 //! bearer       the Entra token, one re-send with a fresh token after a 401
 //! request_id   x-ms-client-request-id / X-Request-Id from the partner request
+//! trace        W3C traceparent (a new child span per attempt) / tracestate of the current trace
 //! throttle     a 429 pauses every call until its Retry-After (Dataverse throttles the user)
 //! concurrency  one process-wide cap, round-robin across callers, bounded wait
 //! metrics      per wire attempt: count, duration, status
@@ -27,6 +28,7 @@ mod request_id;
 mod retry;
 mod throttle;
 mod timeout;
+mod trace_context;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,6 +135,7 @@ impl Stack {
             .layer(breaker::BreakerLayer(breaker.clone()))
             .layer(bearer::BearerLayer(tokens))
             .layer(request_id::RequestIdLayer)
+            .layer(trace_context::TraceContextLayer)
             .layer(throttle::ThrottleLayer(gate.clone()))
             .layer(concurrency::ConcurrencyLayer(limiter.clone(), gate.clone()))
             .layer(metrics::MetricsLayer)

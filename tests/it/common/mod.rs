@@ -107,6 +107,18 @@ impl Emu {
             .expect("json")
     }
 
+    /// The Dataverse requests the emulator saw (`/_sandbox/requests`), oldest first.
+    pub async fn requests(&self) -> Vec<Value> {
+        self.http
+            .get(self.url("/_sandbox/requests"))
+            .send()
+            .await
+            .expect("requests")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn fault(&self, spec: Value) {
         let r = self
             .http

@@ -1,4 +1,4 @@
-//! The `/_sandbox/` admin routes: request counters and fault injection.
+//! The `/_sandbox/` admin routes: request counters, the request log and fault injection.
 
 use std::sync::Arc;
 
@@ -52,5 +52,15 @@ pub(super) async fn faults_add(State(st): State<Arc<EmulatorState>>, body: Bytes
 
 pub(super) async fn faults_clear(State(st): State<Arc<EmulatorState>>) -> StatusCode {
     st.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// The Dataverse requests seen, oldest first (at most the last 1,000).
+pub(super) async fn requests_list(State(st): State<Arc<EmulatorState>>) -> Response {
+    Json(st.requests.snapshot()).into_response()
+}
+
+pub(super) async fn requests_clear(State(st): State<Arc<EmulatorState>>) -> StatusCode {
+    st.requests.clear();
     StatusCode::NO_CONTENT
 }

@@ -22,7 +22,9 @@ use crate::entra::{AppRegistration, ClientSecret, Entra, EntraConfig};
 use crate::faults::{Faults, ServiceProtection, Stats};
 use crate::store::Store;
 
-use self::admin::{faults_add, faults_clear, faults_list, stats, stats_reset};
+use self::admin::{
+    faults_add, faults_clear, faults_list, requests_clear, requests_list, stats, stats_reset,
+};
 use self::dataverse::{dataverse, service_document};
 use self::token::token;
 
@@ -37,6 +39,8 @@ pub(crate) struct EmulatorState {
     pub faults: Faults,
     pub stats: Stats,
     pub protection: ServiceProtection,
+    /// The Dataverse requests seen (`/_sandbox/requests`).
+    pub requests: crate::request_log::RequestLog,
     /// The application user's id (WhoAmI UserId; `context.Caller` in privilege errors).
     pub user_id: Uuid,
     /// Access tokens already verified, by SHA-256, with their `exp` and `appid`.
@@ -109,6 +113,7 @@ pub async fn start(
         faults: Faults::default(),
         stats: Stats::default(),
         protection,
+        requests: Default::default(),
         verified_tokens: moka::sync::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(Duration::from_secs(3600))
@@ -194,6 +199,17 @@ fn entra_config(c: &SandboxConfig, url: &str) -> EntraConfig {
 }
 
 pub(crate) fn router(state: Arc<EmulatorState>) -> Router {
+    let dataverse_api = Router::new()
+        .route(API_PREFIX, get(service_document))
+        .route(&format!("{API_PREFIX}/"), get(service_document))
+        .route(
+            &format!("{API_PREFIX}/{{*rest}}"),
+            axum::routing::any(dataverse),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::request_log::record,
+        ));
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/_sandbox/stats", get(stats))
@@ -202,12 +218,11 @@ pub(crate) fn router(state: Arc<EmulatorState>) -> Router {
             "/_sandbox/faults",
             get(faults_list).post(faults_add).delete(faults_clear),
         )
-        .route("/_sandbox/health", get(|| async { "ok" }))
-        .route(API_PREFIX, get(service_document))
-        .route(&format!("{API_PREFIX}/"), get(service_document))
         .route(
-            &format!("{API_PREFIX}/{{*rest}}"),
-            axum::routing::any(dataverse),
+            "/_sandbox/requests",
+            get(requests_list).delete(requests_clear),
         )
+        .route("/_sandbox/health", get(|| async { "ok" }))
+        .merge(dataverse_api)
         .with_state(state)
 }
