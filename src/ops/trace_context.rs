@@ -365,7 +365,7 @@ mod tests {
             "rojo",
             "rojo=a,b",
             "rojo=",
-            "rojo=x ",
+            "rojo=a=b",
             "1abc=x",
             "a@Sys=x",
         ] {

@@ -491,6 +491,7 @@ fn without_request_specifics(mut v: Value) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.remove("instance");
         o.remove("request_id");
+        o.remove("trace_id");
     }
     v
 }

@@ -106,6 +106,7 @@ fn every_operation_documents_problems_and_conditional_requests() {
         "detail",
         "instance",
         "request_id",
+        "trace_id",
         "errors",
     ] {
         assert!(problem["properties"][field].is_object(), "Problem.{field}");

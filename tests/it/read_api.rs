@@ -118,9 +118,17 @@ async fn assert_problem(resp: reqwest::Response, status: u16) -> Value {
         .to_string();
     assert_eq!(ct, "application/problem+json");
     let v: Value = resp.json().await.expect("problem json");
-    for k in ["type", "title", "detail", "instance", "request_id"] {
+    for k in [
+        "type",
+        "title",
+        "detail",
+        "instance",
+        "request_id",
+        "trace_id",
+    ] {
         assert!(v[k].is_string(), "problem member {k}: {v}");
     }
+    assert_eq!(v["trace_id"].as_str().map(str::len), Some(32), "{v}");
     assert_eq!(v["status"], json!(status));
     v
 }
