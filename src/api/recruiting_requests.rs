@@ -16,7 +16,7 @@ use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::{Cached, KeyBuilder, Resource, Scope};
-use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, Row};
+use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, RequestRow};
 use crate::problem::ApiError;
 use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
@@ -261,7 +261,7 @@ pub(crate) fn detail_query() -> Query {
 /// Labels and lookups for a page, then the mapping. Steady state: no upstream call (all cached).
 pub async fn render(
     st: &AppState,
-    rows: &[Row],
+    rows: &[RequestRow<'_>],
     embed: Embed,
     lang: Lang,
 ) -> Result<Vec<RecruitingRequest>, ApiError> {
@@ -322,13 +322,14 @@ pub async fn list(
     listing::serve(&st, req, move |link| {
         let (st, principal, p) = (app.clone(), who.clone(), Arc::clone(&params));
         async move {
-            let page = match link {
-                Some(link) => st.client.get_next(&link, page_size).await?,
+            let raw = match link {
+                Some(link) => st.client.get_next_raw(&link, page_size).await?,
                 None => {
                     let q = list_query(&st, &p, &principal, embed).await?;
-                    st.client.get_page(&q, page_size).await?
+                    st.client.get_page_raw(&q, page_size).await?
                 }
             };
+            let page = raw.parse::<RequestRow>()?;
             let data = render(&st, &page.rows, embed, lang).await?;
             listing::page_of(&data, page.next_link)
         }
@@ -393,15 +394,17 @@ pub async fn get(
 /// The request as `principal` may see it, mapped and serialized.
 async fn detail(st: App, principal: Principal, id: Uuid, lang: Lang) -> Result<Cached, ApiError> {
     let q = detail_query();
-    let row = st
+    let raw = st
         .client
-        .get_by_id_within(&q, rr::PK, id, company_limit(&principal))
-        .await?
+        .get_by_id_within_raw(&q, rr::PK, id, company_limit(&principal))
+        .await?;
+    let row = raw
+        .as_ref()
+        .map(|r| r.parse::<RequestRow>())
+        .transpose()?
+        .flatten()
         .ok_or_else(|| ApiError::NotFound("no recruiting request with this id".into()))?;
-    let company = row
-        .get("mshr_dataareaid")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let company = row.dataareaid.as_str().unwrap_or("");
     if !principal.may_see_company(company) {
         // Not reached (the read is filtered by company); kept as a second check.
         return Err(ApiError::NotFound(

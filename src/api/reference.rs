@@ -255,8 +255,8 @@ pub async fn fetch_lookup_list(
                 .filter_map(|r| {
                     Some(LookupRef {
                         id: uuid_of(r, table.pk)?,
-                        code: str_of(r, table.code),
-                        name: str_of(r, table.name),
+                        code: str_of(r, table.code).map(Arc::from),
+                        name: str_of(r, table.name).map(Arc::from),
                     })
                 })
                 .collect();

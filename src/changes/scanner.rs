@@ -22,13 +22,13 @@ use crate::api::{candidates, recruiting_requests};
 use crate::app::AppState;
 use crate::cache::Resource;
 use crate::model::candidate as cand;
-use crate::model::recruiting_request::{self as rr, Embed};
+use crate::model::recruiting_request::{Embed, RequestRow};
 use crate::ops::call_scope::{self, CallScope};
 use crate::ops::upstream_calls::Counter;
 use crate::resolve::lang::Lang;
 use crate::store::changes::{Fingerprint, Known, ScanRecord};
 use crate::upstream::odata::{Filter, Literal};
-use crate::upstream::Page;
+use crate::upstream::RawPage;
 
 /// Representations are rendered in one language (labels in `data` are en-US).
 const LANG: Lang = Lang::EnUs;
@@ -83,7 +83,7 @@ fn failed(e: impl std::fmt::Display) -> String {
 }
 
 /// `(id, company)` of each row by primary key, to pair mapped DTOs with their company.
-fn companies(rows: &[rr::Row], pk: &str) -> HashMap<Uuid, String> {
+fn companies(rows: &[cand::Row], pk: &str) -> HashMap<Uuid, String> {
     rows.iter()
         .filter_map(|r| {
             let id = r.get(pk)?.as_str().and_then(|s| Uuid::parse_str(s).ok())?;
@@ -115,10 +115,14 @@ fn records<T: serde::Serialize>(
         .collect()
 }
 
-async fn fetch(st: &AppState, resource: ResourceType, next: Option<&str>) -> Result<Page, String> {
+async fn fetch(
+    st: &AppState,
+    resource: ResourceType,
+    next: Option<&str>,
+) -> Result<RawPage, String> {
     let size = st.config.changes.page_size;
     match next {
-        Some(link) => st.client.get_next(link, size).await.map_err(failed),
+        Some(link) => st.client.get_next_raw(link, size).await.map_err(failed),
         None => {
             let q = match resource {
                 ResourceType::RecruitingRequest => recruiting_requests::detail_query(),
@@ -134,7 +138,7 @@ async fn fetch(st: &AppState, resource: ResourceType, next: Option<&str>) -> Res
                     q.order_by("mshr_candidateid", crate::upstream::odata::Order::Asc)
                 }
             };
-            st.client.get_page(&q, size).await.map_err(failed)
+            st.client.get_page_raw(&q, size).await.map_err(failed)
         }
     }
 }
@@ -146,28 +150,36 @@ async fn page(
     resource: ResourceType,
     next: Option<&str>,
 ) -> Result<MappedPage, String> {
-    let mut page = fetch(st, resource, next).await?;
-    let records = match resource {
+    let raw = fetch(st, resource, next).await?;
+    match resource {
         ResourceType::RecruitingRequest => {
-            let by_id = companies(&page.rows, rr::PK);
+            let page = raw.parse::<RequestRow>().map_err(failed)?;
+            let by_id = page
+                .rows
+                .iter()
+                .filter_map(|r| Some((r.id.uuid()?, r.company_code())))
+                .collect();
             let dtos = recruiting_requests::render(st, &page.rows, Embed::ALL, LANG)
                 .await
                 .map_err(failed)?;
-            records(dtos, &by_id)?
+            Ok(MappedPage {
+                records: records(dtos, &by_id)?,
+                next: page.next_link,
+            })
         }
         ResourceType::Candidate => {
+            let mut page = raw.parse::<cand::Row>().map_err(failed)?;
             attach_person_children(st, &mut page.rows).await?;
             let by_id = companies(&page.rows, cand::PK);
             let dtos = candidates::render(st, &page.rows, true, LANG)
                 .await
                 .map_err(failed)?;
-            records(dtos, &by_id)?
+            Ok(MappedPage {
+                records: records(dtos, &by_id)?,
+                next: page.next_link,
+            })
         }
-    };
-    Ok(MappedPage {
-        records,
-        next: page.next_link,
-    })
+    }
 }
 
 /// The person collections of a page of candidates: one read for the page's persons (the detail

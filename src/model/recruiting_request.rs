@@ -2,17 +2,15 @@
 //! are the documented ones; only the columns a response needs are selected (lookups are slow on
 //! virtual tables, docs/dataverse-web-api.md#virtual-tables).
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::resolve::lang::Lang;
-use crate::resolve::lookups::{str_of, uuid_of, LookupRef, Resolved, Wanted};
+use crate::resolve::lookups::{LookupRef, Resolved, Wanted};
 use crate::resolve::options::{OptionSetInfo, OptionValue};
 
-pub use super::row::Row;
-use super::row::{add_lookups, children, date_of, lookup, num, option};
+use super::row::{collection, lookup_cell, option_cell, Cell};
 
 pub const SET: &str = "mshr_hcmrecruitingrequestentities";
 pub const PK: &str = "mshr_hcmrecruitingrequestentityid";
@@ -95,53 +93,337 @@ pub const LOCATION_SELECT: &[&str] = &[
     "mshr_telephone",
 ];
 
-/// (lookup property, target table) for each lookup a recruiting request shows.
-const LOOKUPS: &[(&str, &str)] = &[
-    ("_mshr_dataareaid_id_value", "cdm_company"),
-    (
-        "_mshr_fk_hiringmanager_id_value",
-        "mshr_hcmworkerbaseentity",
-    ),
-    ("_mshr_fk_recruiter_id_value", "mshr_dirpersonentity"),
-    ("_mshr_fk_job_id_value", "mshr_hcmjobentity"),
-    ("_mshr_fk_title_id_value", "mshr_hcmtitleentity"),
-    ("_mshr_fk_jobtype_id_value", "mshr_hcmjobtypeentity"),
-    (
-        "_mshr_fk_recruitingrequestlocation_id_value",
-        "mshr_hcmrecruitingrequestlocationentity",
-    ),
+/// The lookup tables a recruiting request row points at, in [`RequestRow::lookups`] order.
+const LOOKUP_TARGETS: [&str; 7] = [
+    "cdm_company",
+    "mshr_hcmworkerbaseentity",
+    "mshr_dirpersonentity",
+    "mshr_hcmjobentity",
+    "mshr_hcmtitleentity",
+    "mshr_hcmjobtypeentity",
+    "mshr_hcmrecruitingrequestlocationentity",
 ];
-const POSITION_LOOKUPS: &[(&str, &str)] = &[
-    ("_mshr_fk_position_id_value", "mshr_hcmpositionv2entity"),
-    (
-        "_mshr_fk_positiontype_id_value",
-        "mshr_hcmpositiontypeentity",
-    ),
-    ("_mshr_fk_department_id_value", "mshr_omdepartmententity"),
-    (
-        "_mshr_fk_reportstoposition_id_value",
-        "mshr_hcmpositionv2entity",
-    ),
-    (
-        "_mshr_fk_reportstoworker_id_value",
-        "mshr_hcmworkerbaseentity",
-    ),
+const POSITION_TARGETS: [&str; 5] = [
+    "mshr_hcmpositionv2entity",
+    "mshr_hcmpositiontypeentity",
+    "mshr_omdepartmententity",
+    "mshr_hcmpositionv2entity",
+    "mshr_hcmworkerbaseentity",
 ];
-const SKILL_LOOKUPS: &[(&str, &str)] = &[
-    ("_mshr_fk_skill_id_value", "mshr_hcmskillentity"),
-    ("_mshr_fk_ratinglevel_id_value", "mshr_hcmratinglevelentity"),
-    ("_mshr_fk_ratingmodel_id_value", "mshr_hcmratingmodelentity"),
+const SKILL_TARGETS: [&str; 3] = [
+    "mshr_hcmskillentity",
+    "mshr_hcmratinglevelentity",
+    "mshr_hcmratingmodelentity",
 ];
-const EDUCATION_LOOKUPS: &[(&str, &str)] = &[
-    (
-        "_mshr_fk_educationlevel_id_value",
-        "mshr_hcmeducationlevelentity",
-    ),
-    (
-        "_mshr_fk_educationdiscipline_id_value",
-        "mshr_hcmeducationdisciplineentity",
-    ),
+const EDUCATION_TARGETS: [&str; 2] = [
+    "mshr_hcmeducationlevelentity",
+    "mshr_hcmeducationdisciplineentity",
 ];
+
+/// A recruiting request as Dataverse sends it (the columns of [`SELECT`], their lookups'
+/// FormattedValue annotations and the expanded children), borrowing from the response body.
+/// Unknown members (other annotations, `@odata.etag`) are skipped.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RequestRow<'a> {
+    #[serde(rename = "mshr_hcmrecruitingrequestentityid", borrow)]
+    pub id: Cell<'a>,
+    #[serde(rename = "mshr_recruitingrequestid", borrow)]
+    pub number: Cell<'a>,
+    /// The company code (`usmf`).
+    #[serde(rename = "mshr_dataareaid", borrow)]
+    pub dataareaid: Cell<'a>,
+    #[serde(rename = "_mshr_dataareaid_id_value", borrow)]
+    company: Cell<'a>,
+    #[serde(
+        rename = "_mshr_dataareaid_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    company_fv: Cell<'a>,
+    #[serde(rename = "mshr_description", borrow)]
+    description: Cell<'a>,
+    #[serde(rename = "mshr_externaldescription", borrow)]
+    external_description: Cell<'a>,
+    #[serde(rename = "mshr_status", borrow)]
+    status: Cell<'a>,
+    #[serde(rename = "_mshr_fk_hiringmanager_id_value", borrow)]
+    hiring_manager: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_hiringmanager_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    hiring_manager_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_recruiter_id_value", borrow)]
+    recruiter: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_recruiter_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    recruiter_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_job_id_value", borrow)]
+    job: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_job_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    job_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_title_id_value", borrow)]
+    title: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_title_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    title_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_jobtype_id_value", borrow)]
+    job_type: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_jobtype_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    job_type_fv: Cell<'a>,
+    #[serde(rename = "mshr_jobfunctionid", borrow)]
+    job_function: Cell<'a>,
+    #[serde(rename = "_mshr_fk_recruitingrequestlocation_id_value", borrow)]
+    location: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_recruitingrequestlocation_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    location_fv: Cell<'a>,
+    #[serde(rename = "mshr_estimatedstartdate", borrow)]
+    estimated_start_date: Cell<'a>,
+    #[serde(rename = "mshr_defaultfulltimeequivalency", borrow)]
+    full_time_equivalent: Cell<'a>,
+    #[serde(rename = "mshr_regulatoryjobcategory", borrow)]
+    regulatory_job_category: Cell<'a>,
+    #[serde(rename = "mshr_exemptstatus", borrow)]
+    exempt_status: Cell<'a>,
+    #[serde(rename = "mshr_compensationlowthreshold", borrow)]
+    compensation_low: Cell<'a>,
+    #[serde(rename = "mshr_compensationcontrolpoint", borrow)]
+    compensation_control_point: Cell<'a>,
+    #[serde(rename = "mshr_compensationhighthreshold", borrow)]
+    compensation_high: Cell<'a>,
+    #[serde(rename = "mshr_compensationlevelid", borrow)]
+    compensation_level: Cell<'a>,
+    #[serde(rename = "mshr_comments", borrow)]
+    comments: Cell<'a>,
+    #[serde(
+        rename = "mshr_FK_HcmRecruitingRequestPositionEntity_RecruitingRequest",
+        deserialize_with = "collection",
+        borrow
+    )]
+    positions: Vec<PositionRow<'a>>,
+    #[serde(
+        rename = "mshr_FK_HcmRecruitingRequestSkillEntity_RecruitingRequest",
+        deserialize_with = "collection",
+        borrow
+    )]
+    skills: Vec<SkillRow<'a>>,
+    #[serde(
+        rename = "mshr_FK_HcmRecruitingRequestEducationEntity_RecruitingRequest",
+        deserialize_with = "collection",
+        borrow
+    )]
+    education: Vec<EducationRow<'a>>,
+    #[serde(rename = "mshr_FK_RecruitingRequestLocation_id", borrow)]
+    location_detail: Option<LocationRow<'a>>,
+}
+
+impl<'a> RequestRow<'a> {
+    /// (GUID, FormattedValue) of each lookup, in [`LOOKUP_TARGETS`] order.
+    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 7] {
+        [
+            (&self.company, &self.company_fv),
+            (&self.hiring_manager, &self.hiring_manager_fv),
+            (&self.recruiter, &self.recruiter_fv),
+            (&self.job, &self.job_fv),
+            (&self.title, &self.title_fv),
+            (&self.job_type, &self.job_type_fv),
+            (&self.location, &self.location_fv),
+        ]
+    }
+
+    /// The company code, lower-case (`""` when absent).
+    pub fn company_code(&self) -> String {
+        self.dataareaid.as_str().unwrap_or("").to_ascii_lowercase()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PositionRow<'a> {
+    #[serde(rename = "mshr_hcmrecruitingrequestpositionentityid", borrow)]
+    id: Cell<'a>,
+    #[serde(rename = "_mshr_fk_position_id_value", borrow)]
+    position: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_position_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    position_fv: Cell<'a>,
+    #[serde(rename = "mshr_description", borrow)]
+    description: Cell<'a>,
+    #[serde(rename = "mshr_status", borrow)]
+    status: Cell<'a>,
+    #[serde(rename = "_mshr_fk_positiontype_id_value", borrow)]
+    position_type: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_positiontype_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    position_type_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_department_id_value", borrow)]
+    department: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_department_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    department_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_reportstoposition_id_value", borrow)]
+    reports_to_position: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_reportstoposition_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    reports_to_position_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_reportstoworker_id_value", borrow)]
+    reports_to_worker: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_reportstoworker_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    reports_to_worker_fv: Cell<'a>,
+}
+
+impl<'a> PositionRow<'a> {
+    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 5] {
+        [
+            (&self.position, &self.position_fv),
+            (&self.position_type, &self.position_type_fv),
+            (&self.department, &self.department_fv),
+            (&self.reports_to_position, &self.reports_to_position_fv),
+            (&self.reports_to_worker, &self.reports_to_worker_fv),
+        ]
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SkillRow<'a> {
+    #[serde(rename = "mshr_hcmrecruitingrequestskillentityid", borrow)]
+    id: Cell<'a>,
+    #[serde(rename = "_mshr_fk_skill_id_value", borrow)]
+    skill: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_skill_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    skill_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_ratinglevel_id_value", borrow)]
+    rating_level: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_ratinglevel_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    rating_level_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_ratingmodel_id_value", borrow)]
+    rating_model: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_ratingmodel_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    rating_model_fv: Cell<'a>,
+}
+
+impl<'a> SkillRow<'a> {
+    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 3] {
+        [
+            (&self.skill, &self.skill_fv),
+            (&self.rating_level, &self.rating_level_fv),
+            (&self.rating_model, &self.rating_model_fv),
+        ]
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EducationRow<'a> {
+    #[serde(rename = "mshr_hcmrecruitingrequesteducationentityid", borrow)]
+    id: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationlevel_id_value", borrow)]
+    education_level: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_educationlevel_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    education_level_fv: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationdiscipline_id_value", borrow)]
+    discipline: Cell<'a>,
+    #[serde(
+        rename = "_mshr_fk_educationdiscipline_id_value@OData.Community.Display.V1.FormattedValue",
+        borrow
+    )]
+    discipline_fv: Cell<'a>,
+}
+
+impl<'a> EducationRow<'a> {
+    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 2] {
+        [
+            (&self.education_level, &self.education_level_fv),
+            (&self.discipline, &self.discipline_fv),
+        ]
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LocationRow<'a> {
+    #[serde(rename = "mshr_hcmrecruitingrequestlocationentityid", borrow)]
+    id: Cell<'a>,
+    #[serde(rename = "mshr_recruitingrequestlocationid", borrow)]
+    code: Cell<'a>,
+    #[serde(rename = "mshr_description", borrow)]
+    name: Cell<'a>,
+    #[serde(rename = "mshr_street", borrow)]
+    street: Cell<'a>,
+    #[serde(rename = "mshr_city", borrow)]
+    city: Cell<'a>,
+    #[serde(rename = "mshr_state", borrow)]
+    state: Cell<'a>,
+    #[serde(rename = "mshr_zipcode", borrow)]
+    zip_code: Cell<'a>,
+    #[serde(rename = "mshr_countryregionid", borrow)]
+    country_region: Cell<'a>,
+    #[serde(rename = "mshr_email", borrow)]
+    email: Cell<'a>,
+    #[serde(rename = "mshr_telephone", borrow)]
+    telephone: Cell<'a>,
+}
+
+/// Each (GUID, FormattedValue) pair resolved against its target table.
+fn resolve_all<const N: usize>(
+    pairs: [(&Cell<'_>, &Cell<'_>); N],
+    targets: &[&'static str; N],
+    resolved: &Resolved,
+) -> [Option<LookupRef>; N] {
+    let mut i = 0;
+    pairs.map(|(id, fv)| {
+        let target = targets[i];
+        i += 1;
+        lookup_cell(id, fv, target, resolved)
+    })
+}
+
+fn want_all<const N: usize>(
+    w: &mut Wanted,
+    pairs: [(&Cell<'_>, &Cell<'_>); N],
+    targets: &[&'static str; N],
+) {
+    for ((id, _), target) in pairs.into_iter().zip(targets) {
+        w.add(target, id.uuid());
+    }
+}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Compensation {
@@ -253,111 +535,246 @@ pub struct Labels<'a> {
 }
 
 /// Every lookup the given rows (and their embedded children) reference.
-pub fn wanted_lookups(rows: &[Row]) -> Wanted {
+pub fn wanted_lookups(rows: &[RequestRow<'_>]) -> Wanted {
     let mut w = Wanted::default();
     for row in rows {
-        add_lookups(&mut w, row, LOOKUPS);
-        children(row, NAV_POSITIONS).for_each(|c| add_lookups(&mut w, c, POSITION_LOOKUPS));
-        children(row, NAV_SKILLS).for_each(|c| add_lookups(&mut w, c, SKILL_LOOKUPS));
-        children(row, NAV_EDUCATION).for_each(|c| add_lookups(&mut w, c, EDUCATION_LOOKUPS));
+        want_all(&mut w, row.lookups(), &LOOKUP_TARGETS);
+        for c in &row.positions {
+            want_all(&mut w, c.lookups(), &POSITION_TARGETS);
+        }
+        for c in &row.skills {
+            want_all(&mut w, c.lookups(), &SKILL_TARGETS);
+        }
+        for c in &row.education {
+            want_all(&mut w, c.lookups(), &EDUCATION_TARGETS);
+        }
     }
     w
 }
 
 pub fn map_row(
-    row: &Row,
+    row: &RequestRow<'_>,
     embed: Embed,
     labels: &Labels,
     resolved: &Resolved,
 ) -> Option<RecruitingRequest> {
-    let l = |prop: &str| lookup(row, prop, LOOKUPS, resolved);
     let lang = labels.lang;
+    let [company, hiring_manager, recruiter, job, title, job_type, location] =
+        resolve_all(row.lookups(), &LOOKUP_TARGETS, resolved);
     Some(RecruitingRequest {
-        id: uuid_of(row, PK)?,
-        number: str_of(row, "mshr_recruitingrequestid"),
-        company: l("_mshr_dataareaid_id_value"),
-        description: str_of(row, "mshr_description"),
-        external_description: str_of(row, "mshr_externaldescription"),
-        status: option(row, "mshr_status", labels.status, lang),
-        hiring_manager: l("_mshr_fk_hiringmanager_id_value"),
-        recruiter: l("_mshr_fk_recruiter_id_value"),
-        job: l("_mshr_fk_job_id_value"),
-        title: l("_mshr_fk_title_id_value"),
-        job_type: l("_mshr_fk_jobtype_id_value"),
-        job_function: str_of(row, "mshr_jobfunctionid"),
-        location: l("_mshr_fk_recruitingrequestlocation_id_value"),
-        estimated_start_date: date_of(row, "mshr_estimatedstartdate"),
-        full_time_equivalent: num(row, "mshr_defaultfulltimeequivalency"),
-        regulatory_job_category: option(row, "mshr_regulatoryjobcategory", labels.regulatory, lang),
-        exempt_status: option(row, "mshr_exemptstatus", labels.exempt, lang),
+        id: row.id.uuid()?,
+        number: row.number.text(),
+        company,
+        description: row.description.text(),
+        external_description: row.external_description.text(),
+        status: option_cell(&row.status, labels.status, lang),
+        hiring_manager,
+        recruiter,
+        job,
+        title,
+        job_type,
+        job_function: row.job_function.text(),
+        location,
+        estimated_start_date: row.estimated_start_date.date(),
+        full_time_equivalent: row.full_time_equivalent.as_f64(),
+        regulatory_job_category: option_cell(&row.regulatory_job_category, labels.regulatory, lang),
+        exempt_status: option_cell(&row.exempt_status, labels.exempt, lang),
         compensation: Compensation {
-            low: num(row, "mshr_compensationlowthreshold"),
-            control_point: num(row, "mshr_compensationcontrolpoint"),
-            high: num(row, "mshr_compensationhighthreshold"),
-            level: str_of(row, "mshr_compensationlevelid"),
+            low: row.compensation_low.as_f64(),
+            control_point: row.compensation_control_point.as_f64(),
+            high: row.compensation_high.as_f64(),
+            level: row.compensation_level.text(),
         },
-        comments: str_of(row, "mshr_comments"),
+        comments: row.comments.text(),
         positions: embed.positions.then(|| {
-            children(row, NAV_POSITIONS)
+            row.positions
+                .iter()
                 .filter_map(|c| {
-                    let pl = |prop: &str| lookup(c, prop, POSITION_LOOKUPS, resolved);
+                    let [position, position_type, department, reports_to_position, reports_to_worker] =
+                        resolve_all(c.lookups(), &POSITION_TARGETS, resolved);
                     Some(Position {
-                        id: uuid_of(c, "mshr_hcmrecruitingrequestpositionentityid")?,
-                        position: pl("_mshr_fk_position_id_value"),
-                        description: str_of(c, "mshr_description"),
-                        status: option(c, "mshr_status", labels.position_status, lang),
-                        position_type: pl("_mshr_fk_positiontype_id_value"),
-                        department: pl("_mshr_fk_department_id_value"),
-                        reports_to_position: pl("_mshr_fk_reportstoposition_id_value"),
-                        reports_to_worker: pl("_mshr_fk_reportstoworker_id_value"),
+                        id: c.id.uuid()?,
+                        position,
+                        description: c.description.text(),
+                        status: option_cell(&c.status, labels.position_status, lang),
+                        position_type,
+                        department,
+                        reports_to_position,
+                        reports_to_worker,
                     })
                 })
                 .collect()
         }),
         skills: embed.skills.then(|| {
-            children(row, NAV_SKILLS)
+            row.skills
+                .iter()
                 .filter_map(|c| {
-                    let sl = |prop: &str| lookup(c, prop, SKILL_LOOKUPS, resolved);
+                    let [skill, rating_level, rating_model] =
+                        resolve_all(c.lookups(), &SKILL_TARGETS, resolved);
                     Some(Skill {
-                        id: uuid_of(c, "mshr_hcmrecruitingrequestskillentityid")?,
-                        skill: sl("_mshr_fk_skill_id_value"),
-                        rating_level: sl("_mshr_fk_ratinglevel_id_value"),
-                        rating_model: sl("_mshr_fk_ratingmodel_id_value"),
+                        id: c.id.uuid()?,
+                        skill,
+                        rating_level,
+                        rating_model,
                     })
                 })
                 .collect()
         }),
         education: embed.education.then(|| {
-            children(row, NAV_EDUCATION)
+            row.education
+                .iter()
                 .filter_map(|c| {
-                    let el = |prop: &str| lookup(c, prop, EDUCATION_LOOKUPS, resolved);
+                    let [education_level, discipline] =
+                        resolve_all(c.lookups(), &EDUCATION_TARGETS, resolved);
                     Some(Education {
-                        id: uuid_of(c, "mshr_hcmrecruitingrequesteducationentityid")?,
-                        education_level: el("_mshr_fk_educationlevel_id_value"),
-                        discipline: el("_mshr_fk_educationdiscipline_id_value"),
+                        id: c.id.uuid()?,
+                        education_level,
+                        discipline,
                     })
                 })
                 .collect()
         }),
-        location_detail: embed.location.then(|| {
-            row.get(NAV_LOCATION)
-                .and_then(Value::as_object)
-                .and_then(map_location)
-        }),
+        location_detail: embed
+            .location
+            .then(|| row.location_detail.as_ref().and_then(map_location)),
     })
 }
 
-fn map_location(r: &Row) -> Option<Location> {
+fn map_location(r: &LocationRow<'_>) -> Option<Location> {
     Some(Location {
-        id: uuid_of(r, "mshr_hcmrecruitingrequestlocationentityid")?,
-        code: str_of(r, "mshr_recruitingrequestlocationid"),
-        name: str_of(r, "mshr_description"),
-        street: str_of(r, "mshr_street"),
-        city: str_of(r, "mshr_city"),
-        state: str_of(r, "mshr_state"),
-        zip_code: str_of(r, "mshr_zipcode"),
-        country_region: str_of(r, "mshr_countryregionid"),
-        email: str_of(r, "mshr_email"),
-        telephone: str_of(r, "mshr_telephone"),
+        id: r.id.uuid()?,
+        code: r.code.text(),
+        name: r.name.text(),
+        street: r.street.text(),
+        city: r.city.text(),
+        state: r.state.text(),
+        zip_code: r.zip_code.text(),
+        country_region: r.country_region.text(),
+        email: r.email.text(),
+        telephone: r.telephone.text(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map, Value};
+
+    const FV: &str = "@OData.Community.Display.V1.FormattedValue";
+
+    /// A value for column `col`: GUIDs for keys and lookups, option codes, numbers, dates, text.
+    fn value_for(col: &str, n: u128) -> Value {
+        if col.ends_with("entityid") || col.starts_with('_') {
+            json!(Uuid::from_u128(n).to_string())
+        } else if [
+            "mshr_status",
+            "mshr_regulatoryjobcategory",
+            "mshr_exemptstatus",
+        ]
+        .contains(&col)
+        {
+            json!(7)
+        } else if col.contains("compensation") && !col.ends_with("levelid")
+            || col == "mshr_defaultfulltimeequivalency"
+        {
+            json!(1.5)
+        } else if col.ends_with("date") {
+            json!("2026-01-04T00:00:00Z")
+        } else {
+            json!(format!("{col}-text"))
+        }
+    }
+
+    /// Every selected column, with a FormattedValue for each lookup.
+    fn full_row(select: &[&str], base: u128) -> Map<String, Value> {
+        let mut row = Map::new();
+        for (n, col) in select.iter().enumerate() {
+            row.insert(col.to_string(), value_for(col, base + n as u128));
+            if col.starts_with('_') {
+                row.insert(format!("{col}{FV}"), json!(format!("{col}-code")));
+            }
+        }
+        row
+    }
+
+    fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Null => out.push(at.to_string()),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| nulls(v, &format!("{at}/{k}"), out)),
+            Value::Array(a) => a.iter().for_each(|v| nulls(v, &format!("{at}/*"), out)),
+            _ => {}
+        }
+    }
+
+    /// A typo in a column or annotation name would leave a member `null`: every selected column
+    /// and lookup annotation is read.
+    #[test]
+    fn every_selected_column_is_read() {
+        let mut row = full_row(SELECT, 100);
+        row.insert(
+            NAV_POSITIONS.into(),
+            json!([full_row(POSITION_SELECT, 200)]),
+        );
+        row.insert(NAV_SKILLS.into(), json!([full_row(SKILL_SELECT, 300)]));
+        row.insert(
+            NAV_EDUCATION.into(),
+            json!([full_row(EDUCATION_SELECT, 400)]),
+        );
+        row.insert(NAV_LOCATION.into(), json!(full_row(LOCATION_SELECT, 500)));
+        let body = serde_json::to_vec(&row).expect("json");
+        let typed: RequestRow = serde_json::from_slice(&body).expect("row");
+        let set = crate::resolve::options::parse_option_set(
+            "x",
+            &json!({"Options": [{"Value": 7, "Label": {"LocalizedLabels": [{"Label": "Seven", "LanguageCode": 1033}]}}]}),
+        )
+        .expect("set");
+        let labels = Labels {
+            status: &set,
+            position_status: &set,
+            regulatory: &set,
+            exempt: &set,
+            lang: Lang::EnUs,
+        };
+        let resolved = Resolved::default();
+        let dto = map_row(&typed, Embed::ALL, &labels, &resolved).expect("mapped");
+        let v = serde_json::to_value(&dto).expect("json");
+        let mut missing = Vec::new();
+        nulls(&v, "", &mut missing);
+        // A lookup resolved by nobody shows its FormattedValue as code and no name.
+        missing.retain(|p| !p.ends_with("/name") || p.starts_with("/location_detail"));
+        assert!(missing.is_empty(), "not read: {missing:?}");
+        assert_eq!(v["company"]["code"], "_mshr_dataareaid_id_value-code");
+        assert_eq!(
+            v["positions"][0]["department"]["code"],
+            "_mshr_fk_department_id_value-code"
+        );
+        assert_eq!(v["status"]["label"], "Seven");
+        assert_eq!(v["estimated_start_date"], "2026-01-04");
+        assert_eq!(
+            wanted_lookups(std::slice::from_ref(&typed)).count(),
+            7 + 5 + 3 + 2
+        );
+    }
+
+    /// Values of another JSON type read as absent (as the `Value` readers did), and unknown
+    /// members are skipped.
+    #[test]
+    fn mistyped_values_read_as_absent() {
+        let body = json!({
+            PK: Uuid::from_u128(1).to_string(),
+            "mshr_status": "seven", "mshr_description": 5, "mshr_comments": {"a": [1]},
+            "mshr_defaultfulltimeequivalency": 2, "mshr_estimatedstartdate": "2026",
+            "other@odata.annotation": true
+        });
+        let body = serde_json::to_vec(&body).expect("json");
+        let typed: RequestRow = serde_json::from_slice(&body).expect("row");
+        assert_eq!(typed.id.uuid(), Some(Uuid::from_u128(1)));
+        assert_eq!(typed.status.as_i64(), None);
+        assert_eq!(typed.description.text(), None);
+        assert_eq!(typed.comments, Cell::Absent);
+        assert_eq!(typed.full_time_equivalent.as_f64(), Some(2.0));
+        assert_eq!(typed.estimated_start_date.date(), None);
+    }
 }

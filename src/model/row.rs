@@ -1,7 +1,16 @@
 //! Reading Dataverse rows: expanded navigations, lookups with their FormattedValue fallback, option
 //! values, numbers and dates. Shared by the per-resource mappings.
+//!
+//! Typed rows (a serde struct per table, e.g. `recruiting_request::RequestRow`) hold their columns
+//! as [`Cell`]s borrowing from the response body; [`Row`] maps remain for the rows not typed yet.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::resolve::lang::Lang;
 use crate::resolve::lookups::{uuid_of, LookupRef, Resolved, Wanted};
@@ -9,6 +18,139 @@ use crate::resolve::options::{OptionSetInfo, OptionValue};
 
 /// One row of a Dataverse response, with its expanded navigations.
 pub type Row = Map<String, Value>;
+
+/// One column of a typed row: the JSON scalar as sent, strings borrowed from the body when they
+/// need no unescaping. Any other JSON (null, a boolean, an object, an array, a missing column)
+/// reads as absent, exactly as the `Value` readers treated a value of the wrong kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Cell<'a> {
+    #[default]
+    Absent,
+    Str(Cow<'a, str>),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+}
+
+impl Cell<'_> {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Cell::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An integer that fits `i64` (as `Value::as_i64`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Cell::Int(i) => Some(i),
+            Cell::UInt(u) => i64::try_from(u).ok(),
+            _ => None,
+        }
+    }
+
+    /// Any number (as `Value::as_f64`).
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Cell::Int(i) => Some(i as f64),
+            Cell::UInt(u) => Some(u as f64),
+            Cell::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn uuid(&self) -> Option<Uuid> {
+        self.as_str().and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// A non-empty string, owned for the DTO.
+    pub fn text(&self) -> Option<String> {
+        self.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+    }
+
+    /// `2021-01-04T00:00:00Z` or `2021-01-04` → `2021-01-04`.
+    pub fn date(&self) -> Option<String> {
+        self.as_str().and_then(|s| s.get(..10)).map(str::to_string)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Cell<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CellVisitor(PhantomData))
+    }
+}
+
+struct CellVisitor<'a>(PhantomData<Cell<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for CellVisitor<'a> {
+    type Value = Cell<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cell::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cell::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cell::Str(Cow::Owned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Cell::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Cell::UInt(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Cell::Float(v))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Cell::Absent)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Cell::Absent)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Cell::Absent)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Cell::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Cell::Absent)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Cell::Absent)
+    }
+}
+
+/// A collection navigation of a typed row: `null` or absent reads as empty, as `children` did.
+pub(super) fn collection<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A lookup of a typed row (its GUID and FormattedValue columns) resolved against `target`.
+pub(super) fn lookup_cell(
+    id: &Cell<'_>,
+    formatted: &Cell<'_>,
+    target: &'static str,
+    resolved: &Resolved,
+) -> Option<LookupRef> {
+    resolved.get(target, id.uuid(), formatted.as_str())
+}
+
+/// An option-set column of a typed row.
+pub(super) fn option_cell(cell: &Cell<'_>, set: &OptionSetInfo, lang: Lang) -> Option<OptionValue> {
+    cell.as_i64().map(|code| set.value(code, lang))
+}
 
 const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
 

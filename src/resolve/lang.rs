@@ -7,6 +7,14 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Every supported language, in [`Lang::index`] order.
+    pub const ALL: [Lang; 2] = [Lang::EnUs, Lang::NbNo];
+
+    /// Position in [`Lang::ALL`] (per-language tables are arrays).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn tag(self) -> &'static str {
         match self {
             Lang::EnUs => "en-US",

@@ -24,9 +24,13 @@ use crate::upstream::odata::{Filter, Literal, Query};
 pub struct LookupRef {
     pub id: Uuid,
     /// Readable id (`USMF-000001`, `000662`, `usmf`).
-    pub code: Option<String>,
+    #[serde(serialize_with = "super::shared::opt_text")]
+    #[schema(value_type = Option<String>)]
+    pub code: Option<Arc<str>>,
     /// Display name.
-    pub name: Option<String>,
+    #[serde(serialize_with = "super::shared::opt_text")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Arc<str>>,
 }
 
 /// Where a lookup target's code and name live. These tables are not documented by Microsoft
@@ -242,6 +246,12 @@ impl Wanted {
             self.0.entry(target).or_default().insert(id);
         }
     }
+
+    /// How many (table, id) pairs are wanted.
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
+        self.0.values().map(BTreeSet::len).sum()
+    }
 }
 
 /// Resolved lookups for one page.
@@ -267,7 +277,7 @@ impl Resolved {
             Some(r) => (**r).clone(),
             None => LookupRef {
                 id,
-                code: formatted.map(str::to_string),
+                code: formatted.map(Arc::from),
                 name: None,
             },
         })
@@ -422,8 +432,8 @@ async fn fetch(
         .filter_map(|row| {
             Some(Arc::new(LookupRef {
                 id: uuid_of(row, t.pk)?,
-                code: str_of(row, t.code),
-                name: str_of(row, t.name),
+                code: str_of(row, t.code).map(Arc::from),
+                name: str_of(row, t.name).map(Arc::from),
             }))
         })
         .collect())

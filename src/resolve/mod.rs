@@ -4,3 +4,4 @@ pub mod departments;
 pub mod lang;
 pub mod lookups;
 pub mod options;
+pub mod shared;

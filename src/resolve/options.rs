@@ -18,9 +18,13 @@ pub struct OptionValue {
     /// The environment's integer (differs between environments; do not program against it).
     pub code: i64,
     /// Stable English identifier, e.g. `in_review`.
-    pub key: String,
+    #[serde(serialize_with = "super::shared::text")]
+    #[schema(value_type = String)]
+    pub key: Arc<str>,
     /// Label in the caller's language (en-US fallback).
-    pub label: String,
+    #[serde(serialize_with = "super::shared::text")]
+    #[schema(value_type = String)]
+    pub label: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,23 +32,42 @@ pub struct OptionInfo {
     pub code: i64,
     pub key: String,
     labels: HashMap<u32, String>,
+    /// The value as each language shows it ([`Lang::index`]), built once with the set.
+    shown: [OptionValue; 2],
 }
 
 impl OptionInfo {
-    pub fn label(&self, lang: Lang) -> &str {
-        self.labels
-            .get(&lang.lcid())
-            .or_else(|| self.labels.get(&1033))
-            .map(String::as_str)
-            .unwrap_or(self.key.as_str())
-    }
-    pub fn value(&self, lang: Lang) -> OptionValue {
-        OptionValue {
-            code: self.code,
-            key: self.key.clone(),
-            label: self.label(lang).to_string(),
+    fn new(code: i64, key: String, labels: HashMap<u32, String>) -> Self {
+        let shared_key: Arc<str> = Arc::from(key.as_str());
+        let shown = Lang::ALL.map(|lang| OptionValue {
+            code,
+            key: Arc::clone(&shared_key),
+            label: Arc::from(label_in(&labels, &key, lang)),
+        });
+        Self {
+            code,
+            key,
+            labels,
+            shown,
         }
     }
+
+    pub fn label(&self, lang: Lang) -> &str {
+        label_in(&self.labels, &self.key, lang)
+    }
+
+    /// The partner-facing value (precomputed: a clone shares its text).
+    pub fn value(&self, lang: Lang) -> OptionValue {
+        self.shown[lang.index()].clone()
+    }
+}
+
+/// The label in `lang`, else en-US, else the key.
+fn label_in<'a>(labels: &'a HashMap<u32, String>, key: &'a str, lang: Lang) -> &'a str {
+    labels
+        .get(&lang.lcid())
+        .or_else(|| labels.get(&1033))
+        .map_or(key, String::as_str)
 }
 
 #[derive(Debug, Default)]
@@ -70,8 +93,8 @@ impl OptionSetInfo {
         self.by_code(code).map_or_else(
             || OptionValue {
                 code,
-                key: format!("unknown_{code}"),
-                label: code.to_string(),
+                key: format!("unknown_{code}").into(),
+                label: code.to_string().into(),
             },
             |o| o.value(lang),
         )
@@ -143,7 +166,7 @@ pub fn parse_option_set(name: &str, v: &Value) -> Result<OptionSetInfo, Upstream
         let idx = info.options.len();
         info.by_code.insert(code, idx);
         info.by_key.insert(key.clone(), idx);
-        info.options.push(OptionInfo { code, key, labels });
+        info.options.push(OptionInfo::new(code, key, labels));
     }
     Ok(info)
 }
@@ -210,9 +233,9 @@ mod tests {
                 label: "Aktive".into()
             }
         );
-        assert_eq!(s.value(8, Lang::NbNo).label, "Closed");
+        assert_eq!(&*s.value(8, Lang::NbNo).label, "Closed");
         assert_eq!(s.by_key("closed").map(|o| o.code), Some(8));
-        assert_eq!(s.value(9, Lang::EnUs).key, "unknown_9");
+        assert_eq!(&*s.value(9, Lang::EnUs).key, "unknown_9");
         assert!(parse_option_set("x", &serde_json::json!({})).is_err());
     }
 }

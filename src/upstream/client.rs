@@ -19,7 +19,9 @@ use super::error::UpstreamError;
 use super::odata::{Filter, Literal, Query};
 use super::stack::{Reply, ResilienceConfig, Stack, UpstreamRequest};
 use super::token::TokenProvider;
-use super::wire::{entity_id_from_headers, entity_set_label, parse_page, prefer_header};
+use super::wire::{
+    entity_id_from_headers, entity_set_label, parse_entity, parse_page, prefer_header,
+};
 
 /// A Dataverse row as returned (values plus `@…` annotations, in wire order).
 pub type Row = serde_json::Map<String, Value>;
@@ -46,14 +48,48 @@ impl DataverseConfig {
     }
 }
 
-/// One page of a collection read.
+/// One page of a collection read, its rows as `R` (by default `Value` maps).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    pub rows: Vec<Row>,
+pub struct Page<R = Row> {
+    pub rows: Vec<R>,
     /// `@odata.nextLink`, to pass verbatim to [`DataverseClient::get_next`].
     pub next_link: Option<String>,
     /// `@odata.count` when `$count=true` was asked (capped at 5,000 by Dataverse).
     pub count: Option<u64>,
+}
+
+/// A collection page's body as received, for a caller that reads it into typed rows borrowing
+/// from it ([`RawPage::parse`]) instead of `Value` maps.
+#[derive(Debug, Clone)]
+pub struct RawPage(Bytes);
+
+impl RawPage {
+    /// A body read elsewhere (tests and benchmarks build pages without an upstream).
+    pub fn new(body: Bytes) -> Self {
+        Self(body)
+    }
+
+    /// The page with its rows as `R` (members `R` does not name are skipped).
+    pub fn parse<'a, R: serde::Deserialize<'a>>(&'a self) -> Result<Page<R>, UpstreamError> {
+        parse_page(&self.0)
+    }
+}
+
+/// One row's body as received: an entity read, or a filtered collection read of at most one row.
+#[derive(Debug, Clone)]
+pub enum RawRow {
+    Entity(Bytes),
+    First(RawPage),
+}
+
+impl RawRow {
+    /// The row as `R`; `None` when the collection read found none.
+    pub fn parse<'a, R: serde::Deserialize<'a>>(&'a self) -> Result<Option<R>, UpstreamError> {
+        match self {
+            RawRow::Entity(body) => parse_entity(body).map(Some),
+            RawRow::First(page) => Ok(page.parse::<R>()?.rows.into_iter().next()),
+        }
+    }
 }
 
 /// Cheap to clone; clones share the HTTP pool, the token provider and the resilience state.
@@ -147,6 +183,15 @@ impl DataverseClient {
 
     /// First page of `query`, at most `page_size` rows (`Prefer: odata.maxpagesize`).
     pub async fn get_page(&self, query: &Query, page_size: u32) -> Result<Page, UpstreamError> {
+        self.get_page_raw(query, page_size).await?.parse()
+    }
+
+    /// [`Self::get_page`], unparsed.
+    pub async fn get_page_raw(
+        &self,
+        query: &Query,
+        page_size: u32,
+    ) -> Result<RawPage, UpstreamError> {
         query
             .validate()
             .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
@@ -162,12 +207,21 @@ impl DataverseClient {
                 if_match_any: false,
             })
             .await?;
-        parse_page(&reply.body)
+        Ok(RawPage(reply.body))
     }
 
     /// The page behind a nextLink, requested verbatim (with the same `page_size` as the first page).
     /// Refuses links that leave the configured org's Web API.
     pub async fn get_next(&self, next_link: &str, page_size: u32) -> Result<Page, UpstreamError> {
+        self.get_next_raw(next_link, page_size).await?.parse()
+    }
+
+    /// [`Self::get_next`], unparsed.
+    pub async fn get_next_raw(
+        &self,
+        next_link: &str,
+        page_size: u32,
+    ) -> Result<RawPage, UpstreamError> {
         let url = Url::parse(next_link)
             .map_err(|_| UpstreamError::InvalidRequest("nextLink is not a URL".to_string()))?;
         let base = &self.inner.base;
@@ -192,11 +246,22 @@ impl DataverseClient {
                 if_match_any: false,
             })
             .await?;
-        parse_page(&reply.body)
+        Ok(RawPage(reply.body))
     }
 
     /// One row by primary key with `query`'s `$select`/`$expand`; `None` on 404.
     pub async fn get_by_id(&self, query: &Query, id: Uuid) -> Result<Option<Row>, UpstreamError> {
+        self.get_by_id_raw(query, id)
+            .await?
+            .map_or(Ok(None), |r| r.parse())
+    }
+
+    /// [`Self::get_by_id`], unparsed.
+    pub async fn get_by_id_raw(
+        &self,
+        query: &Query,
+        id: Uuid,
+    ) -> Result<Option<RawRow>, UpstreamError> {
         let query = query.clone().key(id);
         query
             .validate()
@@ -214,12 +279,7 @@ impl DataverseClient {
             })
             .await;
         match result {
-            Ok(reply) => match serde_json::from_slice::<Value>(&reply.body) {
-                Ok(Value::Object(row)) => Ok(Some(row)),
-                _ => Err(UpstreamError::BadResponse(
-                    "entity body is not a JSON object".to_string(),
-                )),
-            },
+            Ok(reply) => Ok(Some(RawRow::Entity(reply.body))),
             Err(UpstreamError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -235,14 +295,27 @@ impl DataverseClient {
         id: Uuid,
         scope: Option<Filter>,
     ) -> Result<Option<Row>, UpstreamError> {
+        self.get_by_id_within_raw(query, pk, id, scope)
+            .await?
+            .map_or(Ok(None), |r| r.parse())
+    }
+
+    /// [`Self::get_by_id_within`], unparsed (`Some` may still hold no row: see [`RawRow::parse`]).
+    pub async fn get_by_id_within_raw(
+        &self,
+        query: &Query,
+        pk: &'static str,
+        id: Uuid,
+        scope: Option<Filter>,
+    ) -> Result<Option<RawRow>, UpstreamError> {
         let Some(scope) = scope else {
-            return self.get_by_id(query, id).await;
+            return self.get_by_id_raw(query, id).await;
         };
         let q = query
             .clone()
             .filter(Filter::eq(pk, Literal::Guid(id)))
             .filter(scope);
-        Ok(self.get_page(&q, 1).await?.rows.into_iter().next())
+        Ok(Some(RawRow::First(self.get_page_raw(&q, 1).await?)))
     }
 
     /// `POST set` and the new row's id from `OData-EntityId`.

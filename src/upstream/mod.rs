@@ -14,7 +14,7 @@ mod wire;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use client::{DataverseClient, DataverseConfig, Page, Row};
+pub use client::{DataverseClient, DataverseConfig, Page, RawPage, RawRow, Row};
 pub use error::{TokenEndpointError, UpstreamError};
 pub use odata::{CmpOp, Expand, Filter, Literal, Order, Query, QueryError, StrFn};
 pub use secret::Secret;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::StatusCode;
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
@@ -94,41 +95,31 @@ pub(crate) fn error_from_response(
     }
 }
 
-pub(crate) fn parse_page(body: &[u8]) -> Result<Page, UpstreamError> {
-    let mut doc: serde_json::Map<String, Value> = match serde_json::from_slice(body) {
-        Ok(Value::Object(m)) => m,
-        _ => {
-            return Err(UpstreamError::BadResponse(
-                "collection body is not a JSON object".to_string(),
-            ))
-        }
-    };
-    let rows = match doc.remove("value") {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|v| match v {
-                Value::Object(row) => Ok(row),
-                _ => Err(UpstreamError::BadResponse(
-                    "row is not an object".to_string(),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => {
-            return Err(UpstreamError::BadResponse(
-                "collection body without a value array".to_string(),
-            ))
-        }
-    };
-    let next_link = doc
-        .get("@odata.nextLink")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let count = doc.get("@odata.count").and_then(Value::as_u64);
+/// A collection body (`{"value": [...], "@odata.nextLink": …}`) with its rows as `R`: typed rows
+/// borrow from `body`; other members are skipped.
+#[derive(Deserialize)]
+struct WirePage<R> {
+    value: Vec<R>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+    #[serde(rename = "@odata.count", default)]
+    count: Option<u64>,
+}
+
+pub(crate) fn parse_page<'a, R: Deserialize<'a>>(body: &'a [u8]) -> Result<Page<R>, UpstreamError> {
+    let page: WirePage<R> = serde_json::from_slice(body)
+        .map_err(|e| UpstreamError::BadResponse(format!("collection body: {e}")))?;
     Ok(Page {
-        rows,
-        next_link,
-        count,
+        rows: page.value,
+        next_link: page.next_link,
+        count: page.count,
     })
+}
+
+/// An entity body (one row) as `R`.
+pub(crate) fn parse_entity<'a, R: Deserialize<'a>>(body: &'a [u8]) -> Result<R, UpstreamError> {
+    serde_json::from_slice(body)
+        .map_err(|e| UpstreamError::BadResponse(format!("entity body: {e}")))
 }
 
 /// The id in `OData-EntityId: [Org]/api/data/v9.2/set(<guid>)` (or `Location`).

@@ -199,7 +199,7 @@ fn find_code(list: &[LookupRef], given: &str) -> Option<String> {
             })
         })
         .or_else(|| id.and_then(|id| list.iter().find(|r| r.id == id)))
-        .and_then(|r| r.code.clone())
+        .and_then(|r| r.code.as_deref().map(str::to_string))
 }
 
 /// The option sets and reference lists a body refers to, loaded once per check.

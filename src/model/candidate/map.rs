@@ -18,8 +18,11 @@ fn request_of(row: &Row) -> Option<LookupRef> {
         id,
         code: expanded
             .and_then(|r| str_of(r, "mshr_recruitingrequestid"))
-            .or_else(|| str_of(row, "mshr_recruitingrequestid")),
-        name: expanded.and_then(|r| str_of(r, "mshr_description")),
+            .or_else(|| str_of(row, "mshr_recruitingrequestid"))
+            .map(Into::into),
+        name: expanded
+            .and_then(|r| str_of(r, "mshr_description"))
+            .map(Into::into),
     })
 }
 
