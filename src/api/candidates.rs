@@ -6,7 +6,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -19,8 +18,7 @@ use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::{KeyBuilder, Resource, Scope};
-use crate::model::candidate::{self as cand, Candidate, Labels, Row};
-use crate::model::pii;
+use crate::model::candidate::{self as cand, Candidate, CandidateRow, Labels, PersonRow};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
@@ -116,11 +114,14 @@ async fn list_query(
         .order_by("mshr_candidateid", Order::Asc))
 }
 
-/// Labels and lookups for a page, then the mapping. Steady state: no upstream call (all cached).
+/// Labels and lookups for a page, then the mapping (personal fields omitted unless
+/// `can_see_pii`: the only way candidate bodies are shaped for partners). Steady state: no
+/// upstream call (all cached).
 pub async fn render(
     st: &AppState,
-    rows: &[Row],
+    rows: &[CandidateRow<'_>],
     detail: bool,
+    can_see_pii: bool,
     lang: Lang,
 ) -> Result<Vec<Candidate>, ApiError> {
     let (
@@ -159,19 +160,8 @@ pub async fn render(
     };
     Ok(rows
         .iter()
-        .filter_map(|r| cand::map_row(r, detail, &labels, &resolved))
+        .filter_map(|r| cand::map_row(r, detail, can_see_pii, &labels, &resolved))
         .collect())
-}
-
-/// DTOs as JSON with the PII rule applied: the only way candidate bodies leave the gateway.
-fn to_partner_json(data: Vec<Candidate>, principal: &Principal) -> Result<Vec<Value>, ApiError> {
-    let mut values = data
-        .into_iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
-    pii::redact_all(&mut values, principal.pii);
-    Ok(values)
 }
 
 /// List candidates
@@ -210,14 +200,15 @@ pub async fn list(
     listing::serve(&st, req, move |link| {
         let (st, principal, p) = (app.clone(), who.clone(), Arc::clone(&params));
         async move {
-            let page = match link {
-                Some(link) => st.client.get_next(&link, page_size).await?,
+            let raw = match link {
+                Some(link) => st.client.get_next_raw(&link, page_size).await?,
                 None => {
                     let q = list_query(&st, &p, &principal).await?;
-                    st.client.get_page(&q, page_size).await?
+                    st.client.get_page_raw(&q, page_size).await?
                 }
             };
-            let data = to_partner_json(render(&st, &page.rows, false, lang).await?, &principal)?;
+            let page = raw.parse::<CandidateRow>()?;
+            let data = render(&st, &page.rows, false, principal.pii, lang).await?;
             listing::page_of(&data, page.next_link)
         }
     })
@@ -290,10 +281,10 @@ pub async fn load(
     principal: &Principal,
     id: Uuid,
     lang: Lang,
-) -> Result<Option<Value>, ApiError> {
-    let Some(mut row) = st
+) -> Result<Option<Candidate>, ApiError> {
+    let Some(raw) = st
         .client
-        .get_by_id_within(
+        .get_by_id_within_raw(
             &candidate_query(principal.pii),
             cand::PK,
             id,
@@ -303,23 +294,33 @@ pub async fn load(
     else {
         return Ok(None);
     };
-    let company = cand::company_of(&row);
-    if !principal.may_see_company(&company) {
+    let Some(mut row) = raw.parse::<CandidateRow>()? else {
+        return Ok(None);
+    };
+    if !principal.may_see_company(&row.company_code()) {
         // Not reached (the read is filtered by company); kept as a second check.
         return Ok(None);
     }
-    if let Some(person) = cand::person_id(&row) {
-        if let Some(kids) = st
-            .client
-            .get_by_id(&children_query(principal.pii), person)
-            .await?
-        {
-            cand::attach_children(&mut row, kids);
+    let kids_raw = match row.person_id() {
+        Some(person) => {
+            st.client
+                .get_by_id_raw(&children_query(principal.pii), person)
+                .await?
         }
+        None => None,
+    };
+    if let Some(kids) = kids_raw
+        .as_ref()
+        .map(|k| k.parse::<PersonRow>())
+        .transpose()?
+        .flatten()
+    {
+        cand::attach_children(&mut row, &kids);
     }
-    let data = render(st, std::slice::from_ref(&row), true, lang).await?;
-    let one = to_partner_json(data, principal)?
-        .pop()
+    let data = render(st, std::slice::from_ref(&row), true, principal.pii, lang).await?;
+    let one = data
+        .into_iter()
+        .next()
         .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
     Ok(Some(one))
 }

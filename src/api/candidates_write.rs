@@ -260,10 +260,13 @@ async fn run(
         status: 201,
         location: Some(format!("/v1/candidates/{id}")),
         resource_id: Some(id),
-        body: Some(match shown {
-            Ok(Some(v)) => v,
-            _ => serde_json::to_value(Created { id: &id }).unwrap_or(Value::Null),
-        }),
+        body: Some(
+            match shown {
+                Ok(Some(c)) => serde_json::to_value(c),
+                _ => serde_json::to_value(Created { id: &id }),
+            }
+            .unwrap_or(Value::Null),
+        ),
     };
     st.hires
         .store()
@@ -282,7 +285,11 @@ async fn replay(
 ) -> Result<Response, ApiError> {
     if outcome.body.is_none() {
         if let Some(id) = outcome.resource_id {
-            outcome.body = super::candidates::load(st, principal, id, lang).await?;
+            outcome.body = super::candidates::load(st, principal, id, lang)
+                .await?
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
         }
     }
     Ok(created(&outcome, true))

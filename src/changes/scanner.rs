@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -21,7 +22,7 @@ use super::event::{Event, ResourceType};
 use crate::api::{candidates, recruiting_requests};
 use crate::app::AppState;
 use crate::cache::Resource;
-use crate::model::candidate as cand;
+use crate::model::candidate::{self as cand, CandidateRow, PersonRow};
 use crate::model::recruiting_request::{Embed, RequestRow};
 use crate::ops::call_scope::{self, CallScope};
 use crate::ops::upstream_calls::Counter;
@@ -80,21 +81,6 @@ struct MappedPage {
 
 fn failed(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// `(id, company)` of each row by primary key, to pair mapped DTOs with their company.
-fn companies(rows: &[cand::Row], pk: &str) -> HashMap<Uuid, String> {
-    rows.iter()
-        .filter_map(|r| {
-            let id = r.get(pk)?.as_str().and_then(|s| Uuid::parse_str(s).ok())?;
-            let company = r
-                .get("mshr_dataareaid")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            Some((id, company))
-        })
-        .collect()
 }
 
 fn records<T: serde::Serialize>(
@@ -168,10 +154,15 @@ async fn page(
             })
         }
         ResourceType::Candidate => {
-            let mut page = raw.parse::<cand::Row>().map_err(failed)?;
-            attach_person_children(st, &mut page.rows).await?;
-            let by_id = companies(&page.rows, cand::PK);
-            let dtos = candidates::render(st, &page.rows, true, LANG)
+            let page = raw.parse::<CandidateRow>().map_err(failed)?;
+            let kid_pages = person_children(st, &page.rows).await?;
+            let mut rows = page.rows;
+            attach_person_children(&mut rows, &kid_pages)?;
+            let by_id = rows
+                .iter()
+                .filter_map(|r| Some((r.id()?, r.company_code())))
+                .collect();
+            let dtos = candidates::render(st, &rows, true, true, LANG)
                 .await
                 .map_err(failed)?;
             Ok(MappedPage {
@@ -182,43 +173,53 @@ async fn page(
     }
 }
 
-/// The person collections of a page of candidates: one read for the page's persons (the detail
-/// route reads them per candidate), following its continuation if any.
-async fn attach_person_children(st: &AppState, rows: &mut [cand::Row]) -> Result<(), String> {
+/// The pages of person collections for a page of candidates: one read for the page's persons (the
+/// detail route reads them per candidate), following its continuation if any.
+async fn person_children(st: &AppState, rows: &[CandidateRow<'_>]) -> Result<Vec<RawPage>, String> {
     let persons: Vec<Uuid> = rows
         .iter()
-        .filter_map(cand::person_id)
+        .filter_map(CandidateRow::person_id)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
     if persons.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let q = candidates::children_query(true).filter(Filter::is_in(
         cand::PERSON_PK,
         persons.into_iter().map(Literal::Guid).collect(),
     ));
     let size = st.config.changes.page_size;
-    let mut page = st.client.get_page(&q, size).await.map_err(failed)?;
-    let mut kids: HashMap<Uuid, cand::Row> = HashMap::new();
-    loop {
-        for row in page.rows {
-            let id = row
-                .get(cand::PERSON_PK)
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok());
-            if let Some(id) = id {
+    let mut pages = vec![st.client.get_page_raw(&q, size).await.map_err(failed)?];
+    // Only the continuation is read here; the rows are read once, in `attach_person_children`.
+    while let Some(link) = pages
+        .last()
+        .map(|p| p.parse::<IgnoredAny>().map(|p| p.next_link))
+        .transpose()
+        .map_err(failed)?
+        .flatten()
+    {
+        pages.push(st.client.get_next_raw(&link, size).await.map_err(failed)?);
+    }
+    Ok(pages)
+}
+
+/// Moves each person's collections (from `pages`) into the candidate rows pointing at them.
+fn attach_person_children<'a>(
+    rows: &mut [CandidateRow<'a>],
+    pages: &'a [RawPage],
+) -> Result<(), String> {
+    let mut kids: HashMap<Uuid, PersonRow<'a>> = HashMap::new();
+    for page in pages {
+        for row in page.parse::<PersonRow>().map_err(failed)?.rows {
+            if let Some(id) = row.id() {
                 kids.insert(id, row);
             }
         }
-        match page.next_link {
-            Some(link) => page = st.client.get_next(&link, size).await.map_err(failed)?,
-            None => break,
-        }
     }
     for row in rows.iter_mut() {
-        if let Some(k) = cand::person_id(row).and_then(|p| kids.get(&p)) {
-            cand::attach_children(row, k.clone());
+        if let Some(k) = row.person_id().and_then(|p| kids.get(&p)) {
+            cand::attach_children(row, k);
         }
     }
     Ok(())

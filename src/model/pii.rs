@@ -1,7 +1,8 @@
-//! The PII rule, in one place: which partner-facing fields are personal data, and their removal
-//! from a serialized response when the partner lacks `pii:read`. Hidden fields are omitted, never
-//! `null`, so a partner can tell "hidden" from "empty" (API conventions). The upstream side (not
-//! selecting these columns at all) is driven by the same list: see `model::candidate::pii_sources`.
+//! The PII rule, in one place: which partner-facing fields are personal data. Without `pii:read`
+//! the candidate reads leave them out of the DTO (`candidate::Pii`) and `redact` removes them from
+//! a stored representation (the changes feed, webhooks). Hidden fields are omitted, never `null`,
+//! so a partner can tell "hidden" from "empty" (API conventions). The upstream side (not selecting
+//! these columns at all) is driven by the same list: see `model::candidate::pii_sources`.
 
 use serde_json::Value;
 
@@ -28,6 +29,13 @@ pub fn is_pii(path: &str) -> bool {
     FIELDS.contains(&path)
 }
 
+/// Whether the member `field` of a candidate's person is personal data (`is_pii("person.{field}")`).
+pub fn is_person_pii(field: &str) -> bool {
+    FIELDS
+        .iter()
+        .any(|f| f.strip_prefix("person.") == Some(field))
+}
+
 /// Removes every PII field from one serialized DTO unless the partner may see personal data.
 pub fn redact(dto: &mut Value, can_see_pii: bool) {
     if can_see_pii {
@@ -35,13 +43,6 @@ pub fn redact(dto: &mut Value, can_see_pii: bool) {
     }
     for path in FIELDS {
         remove_path(dto, path);
-    }
-}
-
-/// `redact` for each element of an array (a list page's `data`).
-pub fn redact_all(items: &mut [Value], can_see_pii: bool) {
-    for item in items {
-        redact(item, can_see_pii);
     }
 }
 
@@ -105,9 +106,7 @@ mod tests {
         let mut v = json!({"person": null});
         redact(&mut v, false);
         assert_eq!(v, json!({"person": null}));
-        let mut list = vec![sample(), json!({"id": 1})];
-        redact_all(&mut list, false);
-        assert!(list[0]["person"].get("birth_date").is_none());
+        assert!(is_person_pii("birth_date") && !is_person_pii("first_name"));
         assert!(is_pii("person.contacts"));
         assert!(!is_pii("person.skills"));
     }

@@ -10,7 +10,7 @@ use crate::resolve::lang::Lang;
 use crate::resolve::lookups::{LookupRef, Resolved, Wanted};
 use crate::resolve::options::{OptionSetInfo, OptionValue};
 
-use super::row::{collection, lookup_cell, option_cell, Cell};
+use super::row::{collection, option_cell, resolve_all, want_all, Cell, LookupCells};
 
 pub const SET: &str = "mshr_hcmrecruitingrequestentities";
 pub const PK: &str = "mshr_hcmrecruitingrequestentityid";
@@ -232,7 +232,7 @@ pub struct RequestRow<'a> {
 
 impl<'a> RequestRow<'a> {
     /// (GUID, FormattedValue) of each lookup, in [`LOOKUP_TARGETS`] order.
-    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 7] {
+    fn lookups(&self) -> [LookupCells<'_, 'a>; 7] {
         [
             (&self.company, &self.company_fv),
             (&self.hiring_manager, &self.hiring_manager_fv),
@@ -297,7 +297,7 @@ struct PositionRow<'a> {
 }
 
 impl<'a> PositionRow<'a> {
-    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 5] {
+    fn lookups(&self) -> [LookupCells<'_, 'a>; 5] {
         [
             (&self.position, &self.position_fv),
             (&self.position_type, &self.position_type_fv),
@@ -337,7 +337,7 @@ struct SkillRow<'a> {
 }
 
 impl<'a> SkillRow<'a> {
-    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 3] {
+    fn lookups(&self) -> [LookupCells<'_, 'a>; 3] {
         [
             (&self.skill, &self.skill_fv),
             (&self.rating_level, &self.rating_level_fv),
@@ -368,7 +368,7 @@ struct EducationRow<'a> {
 }
 
 impl<'a> EducationRow<'a> {
-    fn lookups(&self) -> [(&Cell<'a>, &Cell<'a>); 2] {
+    fn lookups(&self) -> [LookupCells<'_, 'a>; 2] {
         [
             (&self.education_level, &self.education_level_fv),
             (&self.discipline, &self.discipline_fv),
@@ -399,30 +399,6 @@ struct LocationRow<'a> {
     email: Cell<'a>,
     #[serde(rename = "mshr_telephone", borrow)]
     telephone: Cell<'a>,
-}
-
-/// Each (GUID, FormattedValue) pair resolved against its target table.
-fn resolve_all<const N: usize>(
-    pairs: [(&Cell<'_>, &Cell<'_>); N],
-    targets: &[&'static str; N],
-    resolved: &Resolved,
-) -> [Option<LookupRef>; N] {
-    let mut i = 0;
-    pairs.map(|(id, fv)| {
-        let target = targets[i];
-        i += 1;
-        lookup_cell(id, fv, target, resolved)
-    })
-}
-
-fn want_all<const N: usize>(
-    w: &mut Wanted,
-    pairs: [(&Cell<'_>, &Cell<'_>); N],
-    targets: &[&'static str; N],
-) {
-    for ((id, _), target) in pairs.into_iter().zip(targets) {
-        w.add(target, id.uuid());
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

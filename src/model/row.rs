@@ -1,23 +1,19 @@
-//! Reading Dataverse rows: expanded navigations, lookups with their FormattedValue fallback, option
-//! values, numbers and dates. Shared by the per-resource mappings.
+//! Reading Dataverse rows: columns, lookups with their FormattedValue fallback, option values,
+//! collections. Shared by the per-resource mappings.
 //!
-//! Typed rows (a serde struct per table, e.g. `recruiting_request::RequestRow`) hold their columns
-//! as [`Cell`]s borrowing from the response body; [`Row`] maps remain for the rows not typed yet.
+//! Rows are typed (a serde struct per table: `recruiting_request::RequestRow`, `candidate::rows`),
+//! their columns [`Cell`]s borrowing from the response body.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::resolve::lang::Lang;
-use crate::resolve::lookups::{uuid_of, LookupRef, Resolved, Wanted};
+use crate::resolve::lookups::{LookupRef, Resolved, Wanted};
 use crate::resolve::options::{OptionSetInfo, OptionValue};
-
-/// One row of a Dataverse response, with its expanded navigations.
-pub type Row = Map<String, Value>;
 
 /// One column of a typed row: the JSON scalar as sent, strings borrowed from the body when they
 /// need no unescaping. Any other JSON (null, a boolean, an object, an array, a missing column)
@@ -137,82 +133,34 @@ where
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
-/// A lookup of a typed row (its GUID and FormattedValue columns) resolved against `target`.
-pub(super) fn lookup_cell(
-    id: &Cell<'_>,
-    formatted: &Cell<'_>,
-    target: &'static str,
+/// A lookup of a typed row: its GUID and FormattedValue columns.
+pub(super) type LookupCells<'r, 'a> = (&'r Cell<'a>, &'r Cell<'a>);
+
+/// Each (GUID, FormattedValue) pair resolved against its target table.
+pub(super) fn resolve_all<const N: usize>(
+    pairs: [LookupCells<'_, '_>; N],
+    targets: &[&'static str; N],
     resolved: &Resolved,
-) -> Option<LookupRef> {
-    resolved.get(target, id.uuid(), formatted.as_str())
+) -> [Option<LookupRef>; N] {
+    let mut i = 0;
+    pairs.map(|(id, fv)| {
+        let target = targets[i];
+        i += 1;
+        resolved.get(target, id.uuid(), fv.as_str())
+    })
+}
+
+pub(super) fn want_all<const N: usize>(
+    w: &mut Wanted,
+    pairs: [LookupCells<'_, '_>; N],
+    targets: &[&'static str; N],
+) {
+    for ((id, _), target) in pairs.into_iter().zip(targets) {
+        w.add(target, id.uuid());
+    }
 }
 
 /// An option-set column of a typed row.
 pub(super) fn option_cell(cell: &Cell<'_>, set: &OptionSetInfo, lang: Lang) -> Option<OptionValue> {
     cell.as_i64().map(|code| set.value(code, lang))
-}
-
-const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
-
-/// A single-valued navigation expanded into the row.
-pub(super) fn object<'a>(row: &'a Row, nav: &str) -> Option<&'a Row> {
-    row.get(nav).and_then(Value::as_object)
-}
-
-/// The rows of a collection navigation expanded into the row.
-pub(super) fn children<'a>(row: &'a Row, nav: &str) -> impl Iterator<Item = &'a Row> {
-    row.get(nav)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-}
-
-/// Records the lookup ids of a row the resolver must fetch; `lookups` is (lookup property, target table).
-pub(super) fn add_lookups(wanted: &mut Wanted, row: &Row, lookups: &[(&str, &'static str)]) {
-    for (prop, target) in lookups {
-        wanted.add(target, uuid_of(row, prop));
-    }
-}
-
-/// A lookup's reference from the resolver, its FormattedValue the fallback name; the target table
-/// comes from `lookups` (lookup property, target table).
-pub(super) fn lookup(
-    row: &Row,
-    prop: &str,
-    lookups: &[(&str, &'static str)],
-    resolved: &Resolved,
-) -> Option<LookupRef> {
-    let target = lookups
-        .iter()
-        .find(|(p, _)| *p == prop)
-        .map_or("", |(_, t)| t);
-    let formatted = row
-        .get(&format!("{prop}{FORMATTED}"))
-        .and_then(Value::as_str);
-    resolved.get(target, uuid_of(row, prop), formatted)
-}
-
-pub(super) fn option(row: &Row, col: &str, set: &OptionSetInfo, lang: Lang) -> Option<OptionValue> {
-    row.get(col)
-        .and_then(Value::as_i64)
-        .map(|code| set.value(code, lang))
-}
-
-/// A `mshr_noyes` column as a bool, by the option's stable key (codes differ per environment).
-pub(super) fn yes_no(row: &Row, col: &str, noyes: &OptionSetInfo) -> Option<bool> {
-    let code = row.get(col).and_then(Value::as_i64)?;
-    noyes.by_code(code).map(|o| o.key == "yes")
-}
-
-pub(super) fn num(row: &Row, col: &str) -> Option<f64> {
-    row.get(col).and_then(Value::as_f64)
-}
-
-/// `2021-01-04T00:00:00Z` or `2021-01-04` → `2021-01-04`.
-pub(super) fn date_of(row: &Row, col: &str) -> Option<String> {
-    row.get(col)
-        .and_then(Value::as_str)
-        .and_then(|s| s.get(..10))
-        .map(str::to_string)
 }

@@ -1,6 +1,6 @@
 //! The candidate DTOs partners see, and the option sets that render them.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -111,6 +111,39 @@ pub struct PersonIdentification {
     pub description: Option<String>,
 }
 
+/// A personal field as a partner sees it: omitted (never `null`) without `pii:read`, so "hidden"
+/// and "empty" differ (the rule: `pii::FIELDS`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pii<T> {
+    Hidden,
+    Shown(Option<T>),
+}
+
+impl<T> Pii<T> {
+    /// `value` when the field may be shown.
+    pub fn new(value: Option<T>, shown: bool) -> Self {
+        if shown {
+            Pii::Shown(value)
+        } else {
+            Pii::Hidden
+        }
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        matches!(self, Pii::Hidden)
+    }
+}
+
+impl<T: Serialize> Serialize for Pii<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            // Skipped by `skip_serializing_if`; `null` only if serialized on its own.
+            Pii::Hidden => s.serialize_none(),
+            Pii::Shown(v) => v.serialize(s),
+        }
+    }
+}
+
 /// The candidate's person. Fields listed in `pii::FIELDS` are omitted for partners without `pii:read`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Person {
@@ -125,25 +158,45 @@ pub struct Person {
     /// ISO 639-1.
     pub language: Option<String>,
     /// PII.
-    pub gender: Option<OptionValue>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<OptionValue>)]
+    pub gender: Pii<OptionValue>,
     /// PII. `YYYY-MM-DD`.
-    pub birth_date: Option<String>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub birth_date: Pii<String>,
     /// PII.
-    pub marital_status: Option<OptionValue>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<OptionValue>)]
+    pub marital_status: Pii<OptionValue>,
     /// PII. Country/region code.
-    pub citizenship_country: Option<String>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub citizenship_country: Pii<String>,
     /// PII.
-    pub veteran_status: Option<LookupRef>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<LookupRef>)]
+    pub veteran_status: Pii<LookupRef>,
     /// PII.
-    pub military_service_start_date: Option<String>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub military_service_start_date: Pii<String>,
     /// PII.
-    pub military_service_end_date: Option<String>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub military_service_end_date: Pii<String>,
     /// PII.
-    pub disabled_veteran: Option<bool>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<bool>)]
+    pub disabled_veteran: Pii<bool>,
     /// PII.
-    pub primary_email: Option<String>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub primary_email: Pii<String>,
     /// PII.
-    pub primary_phone: Option<String>,
+    #[serde(skip_serializing_if = "Pii::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub primary_phone: Pii<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub education: Option<Vec<PersonEducation>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,180 +1,292 @@
 //! Mapping candidate rows (with the expanded person and request) to the DTOs.
 
-use crate::model::row::{children, date_of, lookup, num, object, option, yes_no, Row};
-use crate::resolve::lookups::{str_of, uuid_of, LookupRef, Resolved};
+use crate::model::pii;
+use crate::model::row::{option_cell, resolve_all, want_all, Cell};
+use crate::resolve::lookups::{LookupRef, Resolved, Wanted};
+use crate::resolve::options::OptionSetInfo;
 
+use super::rows::{
+    AddressRow, CandidateRow, CertificateRow, ContactRow, EducationRow, ExperienceRow,
+    IdentificationRow, PersonRow, ScreeningRow, SkillRow,
+};
 use super::{
-    Candidate, ChildDef, Labels, Person, PersonAddress, PersonCertificate, PersonContact,
-    PersonEducation, PersonExperience, PersonIdentification, PersonScreening, PersonSkill,
-    ADDRESSES, CERTIFICATES, CONTACTS, EDUCATION, EXPERIENCE, IDS, LOOKUPS, NAV_PERSON,
-    NAV_REQUEST, PERSON_PK, PK, SCREENINGS, SKILLS,
+    Candidate, Labels, Person, PersonAddress, PersonCertificate, PersonContact, PersonEducation,
+    PersonExperience, PersonIdentification, PersonScreening, PersonSkill, Pii,
 };
 
+/// Lookup target tables, in the order of each row type's `lookups()`.
+const CANDIDATE_TARGETS: [&str; 4] = [
+    "cdm_company",
+    "mshr_hcmpositionv2entity",
+    "mshr_hcmreasoncodeentity",
+    "mshr_hcmveteranstatusentity",
+];
+const EDUCATION_TARGETS: [&str; 3] = [
+    "mshr_hcmeducationdegreeentity",
+    "mshr_hcmeducationdisciplineentity",
+    "mshr_hcmeducationinstitutionentity",
+];
+const SKILL_TARGETS: [&str; 2] = ["mshr_hcmskillentity", "mshr_hcmratinglevelentity"];
+const CERTIFICATE_TARGETS: [&str; 1] = ["mshr_hcmcertificatetypeentity"];
+const SCREENING_TARGETS: [&str; 1] = ["mshr_hcmscreeningtypeentity"];
+const IDENTIFICATION_TARGETS: [&str; 2] = [
+    "mshr_hcmidentificationtypeentity",
+    "mshr_hcmissuingagencyentity",
+];
+
+/// Every lookup the given candidate rows (and their person's children) reference.
+pub fn wanted_lookups(rows: &[CandidateRow<'_>]) -> Wanted {
+    let mut w = Wanted::default();
+    for row in rows {
+        want_all(&mut w, row.lookups(), &CANDIDATE_TARGETS);
+        if let Some(p) = &row.person {
+            for r in &p.education {
+                want_all(&mut w, r.lookups(), &EDUCATION_TARGETS);
+            }
+            for r in &p.skills {
+                want_all(&mut w, r.lookups(), &SKILL_TARGETS);
+            }
+            for r in &p.certificates {
+                want_all(&mut w, r.lookups(), &CERTIFICATE_TARGETS);
+            }
+            for r in &p.screenings {
+                want_all(&mut w, r.lookups(), &SCREENING_TARGETS);
+            }
+            for r in &p.identification_numbers {
+                want_all(&mut w, r.lookups(), &IDENTIFICATION_TARGETS);
+            }
+        }
+    }
+    w
+}
+
+/// A `mshr_noyes` column as a bool, by the option's stable key (codes differ per environment).
+fn yes_no(cell: &Cell<'_>, noyes: &OptionSetInfo) -> Option<bool> {
+    noyes.by_code(cell.as_i64()?).map(|o| o.key == "yes")
+}
+
 /// The request lookup from the expanded request (code and description), else from the row alone.
-fn request_of(row: &Row) -> Option<LookupRef> {
-    let id = uuid_of(row, "_mshr_fk_recruitingrequest_id_value")?;
-    let expanded = object(row, NAV_REQUEST);
+fn request_of(row: &CandidateRow<'_>) -> Option<LookupRef> {
+    let id = row.request_id.uuid()?;
+    let expanded = row.request.as_ref();
     Some(LookupRef {
         id,
         code: expanded
-            .and_then(|r| str_of(r, "mshr_recruitingrequestid"))
-            .or_else(|| str_of(row, "mshr_recruitingrequestid"))
+            .and_then(|r| r.number.text())
+            .or_else(|| row.request_number.text())
             .map(Into::into),
-        name: expanded
-            .and_then(|r| str_of(r, "mshr_description"))
-            .map(Into::into),
+        name: expanded.and_then(|r| r.description.text()).map(Into::into),
     })
 }
 
-/// One candidate; `detail` adds the person's child collections.
-pub fn map_row(row: &Row, detail: bool, labels: &Labels, resolved: &Resolved) -> Option<Candidate> {
-    let l = |prop: &str| lookup(row, prop, LOOKUPS, resolved);
+/// One candidate; `detail` adds the person's child collections; personal fields are omitted
+/// unless `can_see_pii`.
+pub fn map_row(
+    row: &CandidateRow<'_>,
+    detail: bool,
+    can_see_pii: bool,
+    labels: &Labels,
+    resolved: &Resolved,
+) -> Option<Candidate> {
+    let [company, position, do_not_hire_reason, veteran_status] =
+        resolve_all(row.lookups(), &CANDIDATE_TARGETS, resolved);
     Some(Candidate {
-        id: uuid_of(row, PK)?,
-        candidate_number: str_of(row, "mshr_candidateid"),
-        status: option(
-            row,
-            "mshr_applicantintegrationresult",
-            labels.result,
-            labels.lang,
-        ),
-        company: l("_mshr_dataareaid_id_value"),
+        id: row.id.uuid()?,
+        candidate_number: row.candidate_number.text(),
+        status: option_cell(&row.status, labels.result, labels.lang),
+        company,
         recruiting_request: request_of(row),
-        position: l("_mshr_fk_position_id_value"),
-        availability_date: date_of(row, "mshr_availabilitydate"),
-        willing_to_relocate: yes_no(row, "mshr_iswillingtorelocate", labels.noyes),
-        comments: str_of(row, "mshr_comments"),
-        do_not_hire_reason: l("_mshr_fk_reasoncode_id_value"),
-        person: object(row, NAV_PERSON).and_then(|p| map_person(row, p, detail, labels, resolved)),
+        position,
+        availability_date: row.availability_date.date(),
+        willing_to_relocate: yes_no(&row.willing_to_relocate, labels.noyes),
+        comments: row.comments.text(),
+        do_not_hire_reason,
+        person: row.person.as_ref().and_then(|p| {
+            map_person(
+                row,
+                p,
+                veteran_status,
+                Shape {
+                    detail,
+                    can_see_pii,
+                },
+                labels,
+                resolved,
+            )
+        }),
     })
+}
+
+/// What a person shows: child collections (`detail`), personal fields (`can_see_pii`).
+#[derive(Clone, Copy)]
+struct Shape {
+    detail: bool,
+    can_see_pii: bool,
+}
+
+impl Shape {
+    /// Whether the person member `field` is shown.
+    fn shows(self, field: &str) -> bool {
+        self.can_see_pii || !pii::is_person_pii(field)
+    }
+
+    fn pii<T>(self, field: &str, value: Option<T>) -> Pii<T> {
+        Pii::new(value, self.shows(field))
+    }
+
+    /// A child collection: only in the detail, and only if shown.
+    fn collection<T>(self, field: &str, rows: impl FnOnce() -> Vec<T>) -> Option<Vec<T>> {
+        (self.detail && self.shows(field)).then(rows)
+    }
 }
 
 fn map_person(
-    cand: &Row,
-    p: &Row,
-    detail: bool,
+    cand: &CandidateRow<'_>,
+    p: &PersonRow<'_>,
+    veteran_status: Option<LookupRef>,
+    shape: Shape,
     labels: &Labels,
     resolved: &Resolved,
 ) -> Option<Person> {
     let lang = labels.lang;
-    let kids = |def: &ChildDef| -> Vec<&Row> { children(p, def.nav).collect() };
     Some(Person {
-        id: uuid_of(p, PERSON_PK)?,
-        party_number: str_of(p, "mshr_partynumber"),
-        name: str_of(p, "mshr_name"),
-        first_name: str_of(p, "mshr_firstname"),
-        middle_name: str_of(p, "mshr_middlename"),
-        last_name_prefix: str_of(p, "mshr_lastnameprefix"),
-        last_name: str_of(p, "mshr_lastname"),
-        known_as: str_of(p, "mshr_knownas"),
-        language: str_of(p, "mshr_languageid"),
-        gender: option(p, "mshr_gender", labels.gender, lang)
-            .or_else(|| option(cand, "mshr_gender", labels.gender, lang)),
-        birth_date: date_of(cand, "mshr_birthdate"),
-        marital_status: option(p, "mshr_maritalstatus", labels.marital, lang),
-        citizenship_country: str_of(cand, "mshr_citizenshipcountrycode"),
-        veteran_status: lookup(cand, "_mshr_fk_veteranstatus_id_value", LOOKUPS, resolved),
-        military_service_start_date: date_of(cand, "mshr_militaryservicestartdate"),
-        military_service_end_date: date_of(cand, "mshr_militaryserviceenddate"),
-        disabled_veteran: yes_no(cand, "mshr_isdisabledveteran", labels.noyes),
-        primary_email: str_of(p, "mshr_primarycontactemail"),
-        primary_phone: str_of(p, "mshr_primarycontactphone"),
-        education: detail.then(|| {
-            kids(&EDUCATION)
-                .into_iter()
+        id: p.id.uuid()?,
+        party_number: p.party_number.text(),
+        name: p.name.text(),
+        first_name: p.first_name.text(),
+        middle_name: p.middle_name.text(),
+        last_name_prefix: p.last_name_prefix.text(),
+        last_name: p.last_name.text(),
+        known_as: p.known_as.text(),
+        language: p.language.text(),
+        gender: shape.pii(
+            "gender",
+            option_cell(&p.gender, labels.gender, lang)
+                .or_else(|| option_cell(&cand.gender, labels.gender, lang)),
+        ),
+        birth_date: shape.pii("birth_date", cand.birth_date.date()),
+        marital_status: shape.pii(
+            "marital_status",
+            option_cell(&p.marital_status, labels.marital, lang),
+        ),
+        citizenship_country: shape.pii("citizenship_country", cand.citizenship_country.text()),
+        veteran_status: shape.pii("veteran_status", veteran_status),
+        military_service_start_date: shape.pii(
+            "military_service_start_date",
+            cand.military_service_start_date.date(),
+        ),
+        military_service_end_date: shape.pii(
+            "military_service_end_date",
+            cand.military_service_end_date.date(),
+        ),
+        disabled_veteran: shape.pii(
+            "disabled_veteran",
+            yes_no(&cand.disabled_veteran, labels.noyes),
+        ),
+        primary_email: shape.pii("primary_email", p.primary_email.text()),
+        primary_phone: shape.pii("primary_phone", p.primary_phone.text()),
+        education: shape.collection("education", || {
+            p.education
+                .iter()
                 .filter_map(|r| map_education(r, labels, resolved))
                 .collect()
         }),
-        experience: detail.then(|| {
-            kids(&EXPERIENCE)
-                .into_iter()
+        experience: shape.collection("experience", || {
+            p.experience
+                .iter()
                 .filter_map(|r| map_experience(r, labels))
                 .collect()
         }),
-        addresses: detail.then(|| {
-            kids(&ADDRESSES)
-                .into_iter()
+        addresses: shape.collection("addresses", || {
+            p.addresses
+                .iter()
                 .filter_map(|r| map_address(r, labels))
                 .collect()
         }),
-        contacts: detail.then(|| {
-            kids(&CONTACTS)
-                .into_iter()
+        contacts: shape.collection("contacts", || {
+            p.contacts
+                .iter()
                 .filter_map(|r| map_contact(r, labels))
                 .collect()
         }),
-        skills: detail.then(|| {
-            kids(&SKILLS)
-                .into_iter()
+        skills: shape.collection("skills", || {
+            p.skills
+                .iter()
                 .filter_map(|r| map_skill(r, labels, resolved))
                 .collect()
         }),
-        certificates: detail.then(|| {
-            kids(&CERTIFICATES)
-                .into_iter()
+        certificates: shape.collection("certificates", || {
+            p.certificates
+                .iter()
                 .filter_map(|r| map_certificate(r, resolved))
                 .collect()
         }),
-        screenings: detail.then(|| {
-            kids(&SCREENINGS)
-                .into_iter()
+        screenings: shape.collection("screenings", || {
+            p.screenings
+                .iter()
                 .filter_map(|r| map_screening(r, labels, resolved))
                 .collect()
         }),
-        identification_numbers: detail.then(|| {
-            kids(&IDS)
-                .into_iter()
+        identification_numbers: shape.collection("identification_numbers", || {
+            p.identification_numbers
+                .iter()
                 .filter_map(|r| map_identification(r, labels, resolved))
                 .collect()
         }),
     })
 }
 
-fn map_education(r: &Row, labels: &Labels, resolved: &Resolved) -> Option<PersonEducation> {
-    let l = |prop: &str| lookup(r, prop, EDUCATION.lookups, resolved);
+fn map_education(
+    r: &EducationRow<'_>,
+    labels: &Labels,
+    resolved: &Resolved,
+) -> Option<PersonEducation> {
+    let [education_level, discipline, institution] =
+        resolve_all(r.lookups(), &EDUCATION_TARGETS, resolved);
     Some(PersonEducation {
-        id: uuid_of(r, "mshr_hcmpersoneducationentityid")?,
-        description: str_of(r, "mshr_description"),
-        education_level: l("_mshr_fk_educationlevel_id_value"),
-        discipline: l("_mshr_fk_educationdiscipline_id_value"),
-        institution: l("_mshr_fk_educationinstitution_id_value"),
-        secondary_emphasis: str_of(r, "mshr_secondaryemphasis"),
-        credit_basis: option(r, "mshr_creditbasis", labels.credit_basis, labels.lang),
-        credits_earned: num(r, "mshr_creditsearned"),
-        start_date: date_of(r, "mshr_startdate"),
-        end_date: date_of(r, "mshr_enddate"),
-        grade_point_average: num(r, "mshr_gradepointaverage"),
-        grade_scale: str_of(r, "mshr_gradescale"),
-        notes: str_of(r, "mshr_notes"),
+        id: r.id.uuid()?,
+        description: r.description.text(),
+        education_level,
+        discipline,
+        institution,
+        secondary_emphasis: r.secondary_emphasis.text(),
+        credit_basis: option_cell(&r.credit_basis, labels.credit_basis, labels.lang),
+        credits_earned: r.credits_earned.as_f64(),
+        start_date: r.start_date.date(),
+        end_date: r.end_date.date(),
+        grade_point_average: r.grade_point_average.as_f64(),
+        grade_scale: r.grade_scale.text(),
+        notes: r.notes.text(),
     })
 }
 
-fn map_experience(r: &Row, labels: &Labels) -> Option<PersonExperience> {
+fn map_experience(r: &ExperienceRow<'_>, labels: &Labels) -> Option<PersonExperience> {
     Some(PersonExperience {
-        id: uuid_of(r, "mshr_hcmpersonprofessionalexperienceentityid")?,
-        employer: str_of(r, "mshr_employername"),
-        position: str_of(r, "mshr_employerposition"),
-        location: str_of(r, "mshr_employerlocation"),
-        url: str_of(r, "mshr_url"),
-        start_date: date_of(r, "mshr_startdate"),
-        end_date: date_of(r, "mshr_enddate"),
-        allow_contact_employer: option(
-            r,
-            "mshr_allowcontactemployer",
+        id: r.id.uuid()?,
+        employer: r.employer.text(),
+        position: r.position.text(),
+        location: r.location.text(),
+        url: r.url.text(),
+        start_date: r.start_date.date(),
+        end_date: r.end_date.date(),
+        allow_contact_employer: option_cell(
+            &r.allow_contact_employer,
             labels.blank_yes_no,
             labels.lang,
         ),
-        notes: str_of(r, "mshr_note"),
+        notes: r.notes.text(),
     })
 }
 
-fn map_address(r: &Row, labels: &Labels) -> Option<PersonAddress> {
+fn map_address(r: &AddressRow<'_>, labels: &Labels) -> Option<PersonAddress> {
     Some(PersonAddress {
-        id: uuid_of(r, "mshr_hcmpersonaddressentityid")?,
-        location_id: str_of(r, "mshr_locationid"),
-        description: str_of(r, "mshr_description"),
+        id: r.id.uuid()?,
+        location_id: r.location_id.text(),
+        description: r.description.text(),
         // Roles are `;`-separated (docs/ats-data-model.md#mshr_hcmpersonaddressentity).
-        roles: str_of(r, "mshr_roles")
+        roles: r
+            .roles
+            .as_str()
             .map(|s| {
                 s.split(';')
                     .map(str::trim)
@@ -183,89 +295,86 @@ fn map_address(r: &Row, labels: &Labels) -> Option<PersonAddress> {
                     .collect()
             })
             .unwrap_or_default(),
-        street: str_of(r, "mshr_street"),
-        city: str_of(r, "mshr_city"),
-        state: str_of(r, "mshr_state"),
-        county: str_of(r, "mshr_county"),
-        zip_code: str_of(r, "mshr_zipcode"),
-        country_region: str_of(r, "mshr_countryregionid"),
-        is_primary: yes_no(r, "mshr_isprimary", labels.noyes),
-        is_private: yes_no(r, "mshr_isprivate", labels.noyes),
+        street: r.street.text(),
+        city: r.city.text(),
+        state: r.state.text(),
+        county: r.county.text(),
+        zip_code: r.zip_code.text(),
+        country_region: r.country_region.text(),
+        is_primary: yes_no(&r.is_primary, labels.noyes),
+        is_private: yes_no(&r.is_private, labels.noyes),
     })
 }
 
-fn map_contact(r: &Row, labels: &Labels) -> Option<PersonContact> {
+fn map_contact(r: &ContactRow<'_>, labels: &Labels) -> Option<PersonContact> {
     Some(PersonContact {
-        id: uuid_of(r, "mshr_dirpartycontactentityid")?,
-        kind: option(r, "mshr_type", labels.contact_type, labels.lang),
-        description: str_of(r, "mshr_description"),
-        locator: str_of(r, "mshr_locator"),
-        extension: str_of(r, "mshr_locatorextension"),
-        purpose: str_of(r, "mshr_purpose"),
-        is_primary: yes_no(r, "mshr_isprimary", labels.noyes),
-        is_mobile: yes_no(r, "mshr_ismobilephone", labels.noyes),
-        is_private: yes_no(r, "mshr_isprivate", labels.noyes),
+        id: r.id.uuid()?,
+        kind: option_cell(&r.kind, labels.contact_type, labels.lang),
+        description: r.description.text(),
+        locator: r.locator.text(),
+        extension: r.extension.text(),
+        purpose: r.purpose.text(),
+        is_primary: yes_no(&r.is_primary, labels.noyes),
+        is_mobile: yes_no(&r.is_mobile, labels.noyes),
+        is_private: yes_no(&r.is_private, labels.noyes),
     })
 }
 
-fn map_skill(r: &Row, labels: &Labels, resolved: &Resolved) -> Option<PersonSkill> {
-    let l = |prop: &str| lookup(r, prop, SKILLS.lookups, resolved);
+fn map_skill(r: &SkillRow<'_>, labels: &Labels, resolved: &Resolved) -> Option<PersonSkill> {
+    let [skill, rating_level] = resolve_all(r.lookups(), &SKILL_TARGETS, resolved);
     Some(PersonSkill {
-        id: uuid_of(r, "mshr_hcmpersonskillentityid")?,
-        skill: l("_mshr_fk_skill_id_value"),
-        level_type: option(r, "mshr_leveltype", labels.skill_level_type, labels.lang),
-        rating_level: l("_mshr_fk_ratinglevel_id_value"),
-        years_of_experience: num(r, "mshr_yearsofexperience"),
-        level_date: date_of(r, "mshr_leveldate"),
-        verified: yes_no(r, "mshr_verified", labels.noyes),
+        id: r.id.uuid()?,
+        skill,
+        level_type: option_cell(&r.level_type, labels.skill_level_type, labels.lang),
+        rating_level,
+        years_of_experience: r.years_of_experience.as_f64(),
+        level_date: r.level_date.date(),
+        verified: yes_no(&r.verified, labels.noyes),
     })
 }
 
-fn map_certificate(r: &Row, resolved: &Resolved) -> Option<PersonCertificate> {
+fn map_certificate(r: &CertificateRow<'_>, resolved: &Resolved) -> Option<PersonCertificate> {
+    let [certificate_type] = resolve_all(r.lookups(), &CERTIFICATE_TARGETS, resolved);
     Some(PersonCertificate {
-        id: uuid_of(r, "mshr_hcmpersoncertificateentityid")?,
-        certificate_type: lookup(
-            r,
-            "_mshr_fk_certificatetype_id_value",
-            CERTIFICATES.lookups,
-            resolved,
-        ),
-        start_date: date_of(r, "mshr_startdate"),
-        end_date: date_of(r, "mshr_enddate"),
-        notes: str_of(r, "mshr_notes"),
+        id: r.id.uuid()?,
+        certificate_type,
+        start_date: r.start_date.date(),
+        end_date: r.end_date.date(),
+        notes: r.notes.text(),
     })
 }
 
-fn map_screening(r: &Row, labels: &Labels, resolved: &Resolved) -> Option<PersonScreening> {
+fn map_screening(
+    r: &ScreeningRow<'_>,
+    labels: &Labels,
+    resolved: &Resolved,
+) -> Option<PersonScreening> {
+    let [screening_type] = resolve_all(r.lookups(), &SCREENING_TARGETS, resolved);
     Some(PersonScreening {
-        id: uuid_of(r, "mshr_hcmpersonscreeningentityid")?,
-        screening_type: lookup(
-            r,
-            "_mshr_fk_screeningtype_id_value",
-            SCREENINGS.lookups,
-            resolved,
-        ),
-        status: option(r, "mshr_status", labels.completion, labels.lang),
-        required_by: date_of(r, "mshr_requiredby"),
-        completed_date: date_of(r, "mshr_completeddate"),
-        notes: str_of(r, "mshr_note"),
+        id: r.id.uuid()?,
+        screening_type,
+        status: option_cell(&r.status, labels.completion, labels.lang),
+        required_by: r.required_by.date(),
+        completed_date: r.completed_date.date(),
+        notes: r.notes.text(),
     })
 }
 
 fn map_identification(
-    r: &Row,
+    r: &IdentificationRow<'_>,
     labels: &Labels,
     resolved: &Resolved,
 ) -> Option<PersonIdentification> {
-    let l = |prop: &str| lookup(r, prop, IDS.lookups, resolved);
+    let [identification_type, issuing_agency] =
+        resolve_all(r.lookups(), &IDENTIFICATION_TARGETS, resolved);
     Some(PersonIdentification {
-        id: uuid_of(r, "mshr_hcmpersonidentificationnumberentityid")?,
-        identification_type: l("_mshr_fk_identificationtype_id_value"),
-        number: str_of(r, "mshr_identificationnumber"),
-        issuing_agency: l("_mshr_fk_issuingagency_id_value"),
-        issue_date: date_of(r, "mshr_issueddate"),
-        expiration_date: date_of(r, "mshr_expirationdate"),
-        is_primary: yes_no(r, "mshr_isprimary", labels.noyes),
-        description: str_of(r, "mshr_description"),
+        id: r.id.uuid()?,
+        identification_type,
+        number: r.number.text(),
+        issuing_agency,
+        issue_date: r.issue_date.date(),
+        expiration_date: r.expiration_date.date(),
+        is_primary: yes_no(&r.is_primary, labels.noyes),
+        description: r.description.text(),
     })
 }

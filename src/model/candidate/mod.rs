@@ -6,21 +6,18 @@
 
 mod dto;
 mod map;
+mod rows;
 
-use serde_json::Value;
 use uuid::Uuid;
-
-use crate::resolve::lookups::{str_of, uuid_of, Wanted};
 
 use super::pii;
 
-pub use super::row::Row;
-use super::row::{add_lookups, children, object};
 pub use dto::{
     Candidate, Labels, Person, PersonAddress, PersonCertificate, PersonContact, PersonEducation,
-    PersonExperience, PersonIdentification, PersonScreening, PersonSkill,
+    PersonExperience, PersonIdentification, PersonScreening, PersonSkill, Pii,
 };
-pub use map::map_row;
+pub use map::{map_row, wanted_lookups};
+pub use rows::{CandidateRow, PersonRow};
 
 pub const SET: &str = "mshr_hcmcandidatetohireentities";
 pub const PK: &str = "mshr_hcmcandidatetohireentityid";
@@ -176,11 +173,10 @@ pub fn person_select(can_see_pii: bool) -> Vec<&'static str> {
     cols
 }
 
-/// A person child collection: navigation property, `$select`, lookups.
+/// A person child collection: navigation property and `$select` (the row type is in `rows`).
 pub struct ChildDef {
     pub nav: &'static str,
     pub select: &'static [&'static str],
-    lookups: &'static [(&'static str, &'static str)],
 }
 
 const EDUCATION: ChildDef = ChildDef {
@@ -200,20 +196,6 @@ const EDUCATION: ChildDef = ChildDef {
         "mshr_gradescale",
         "mshr_notes",
     ],
-    lookups: &[
-        (
-            "_mshr_fk_educationlevel_id_value",
-            "mshr_hcmeducationdegreeentity",
-        ),
-        (
-            "_mshr_fk_educationdiscipline_id_value",
-            "mshr_hcmeducationdisciplineentity",
-        ),
-        (
-            "_mshr_fk_educationinstitution_id_value",
-            "mshr_hcmeducationinstitutionentity",
-        ),
-    ],
 };
 const EXPERIENCE: ChildDef = ChildDef {
     nav: NAV_EXPERIENCE,
@@ -228,7 +210,6 @@ const EXPERIENCE: ChildDef = ChildDef {
         "mshr_allowcontactemployer",
         "mshr_note",
     ],
-    lookups: &[],
 };
 const ADDRESSES: ChildDef = ChildDef {
     nav: NAV_ADDRESSES,
@@ -246,7 +227,6 @@ const ADDRESSES: ChildDef = ChildDef {
         "mshr_isprimary",
         "mshr_isprivate",
     ],
-    lookups: &[],
 };
 const CONTACTS: ChildDef = ChildDef {
     nav: NAV_CONTACTS,
@@ -261,7 +241,6 @@ const CONTACTS: ChildDef = ChildDef {
         "mshr_ismobilephone",
         "mshr_isprivate",
     ],
-    lookups: &[],
 };
 const SKILLS: ChildDef = ChildDef {
     nav: NAV_SKILLS,
@@ -274,10 +253,6 @@ const SKILLS: ChildDef = ChildDef {
         "mshr_leveldate",
         "mshr_verified",
     ],
-    lookups: &[
-        ("_mshr_fk_skill_id_value", "mshr_hcmskillentity"),
-        ("_mshr_fk_ratinglevel_id_value", "mshr_hcmratinglevelentity"),
-    ],
 };
 const CERTIFICATES: ChildDef = ChildDef {
     nav: NAV_CERTIFICATES,
@@ -288,11 +263,8 @@ const CERTIFICATES: ChildDef = ChildDef {
         "mshr_enddate",
         "mshr_notes",
     ],
-    lookups: &[(
-        "_mshr_fk_certificatetype_id_value",
-        "mshr_hcmcertificatetypeentity",
-    )],
 };
+
 const SCREENINGS: ChildDef = ChildDef {
     nav: NAV_SCREENINGS,
     select: &[
@@ -303,10 +275,6 @@ const SCREENINGS: ChildDef = ChildDef {
         "mshr_completeddate",
         "mshr_note",
     ],
-    lookups: &[(
-        "_mshr_fk_screeningtype_id_value",
-        "mshr_hcmscreeningtypeentity",
-    )],
 };
 const IDS: ChildDef = ChildDef {
     nav: NAV_IDS,
@@ -319,16 +287,6 @@ const IDS: ChildDef = ChildDef {
         "mshr_expirationdate",
         "mshr_isprimary",
         "mshr_description",
-    ],
-    lookups: &[
-        (
-            "_mshr_fk_identificationtype_id_value",
-            "mshr_hcmidentificationtypeentity",
-        ),
-        (
-            "_mshr_fk_issuingagency_id_value",
-            "mshr_hcmissuingagencyentity",
-        ),
     ],
 };
 
@@ -353,59 +311,51 @@ pub fn children_for(can_see_pii: bool) -> impl Iterator<Item = &'static ChildDef
     })
 }
 
-/// (lookup property, target table) on the candidate row.
-const LOOKUPS: &[(&str, &str)] = &[
-    ("_mshr_dataareaid_id_value", "cdm_company"),
-    ("_mshr_fk_position_id_value", "mshr_hcmpositionv2entity"),
-    ("_mshr_fk_reasoncode_id_value", "mshr_hcmreasoncodeentity"),
-    (
-        "_mshr_fk_veteranstatus_id_value",
-        "mshr_hcmveteranstatusentity",
-    ),
-];
+impl CandidateRow<'_> {
+    pub fn id(&self) -> Option<Uuid> {
+        self.id.uuid()
+    }
 
-/// Moves the person's child collections (from the second, person-keyed call) into the candidate
-/// row's expanded person, so one mapping handles both shapes.
-pub fn attach_children(candidate: &mut Row, person_children: Row) {
-    let Some(person) = candidate.get_mut(NAV_PERSON).and_then(Value::as_object_mut) else {
+    /// The person id the row points at.
+    pub fn person_id(&self) -> Option<Uuid> {
+        self.person_id.uuid()
+    }
+
+    /// The company code (`mshr_dataareaid`), lower-case.
+    pub fn company_code(&self) -> String {
+        self.dataareaid.as_str().unwrap_or("").to_ascii_lowercase()
+    }
+}
+
+impl<'a> PersonRow<'a> {
+    /// The person id (a children read is keyed by it).
+    pub fn id(&self) -> Option<Uuid> {
+        self.id.uuid()
+    }
+}
+
+/// Copies the person's child collections (from the second, person-keyed read) into the candidate
+/// row's expanded person, so one mapping handles both shapes (cheap: cells borrow from the body).
+pub fn attach_children<'a>(candidate: &mut CandidateRow<'a>, kids: &PersonRow<'a>) {
+    let Some(person) = candidate.person.as_mut() else {
         return;
     };
-    for c in CHILDREN {
-        if let Some(v) = person_children.get(c.nav) {
-            person.insert(c.nav.to_string(), v.clone());
-        }
-    }
-}
-
-/// The person id a candidate row points at.
-pub fn person_id(row: &Row) -> Option<Uuid> {
-    uuid_of(row, "_mshr_fk_person_id_value")
-}
-
-/// The company code (`mshr_dataareaid`) of a row, lower-case.
-pub fn company_of(row: &Row) -> String {
-    str_of(row, "mshr_dataareaid")
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
-/// Every lookup the given candidate rows (and their person's children) reference.
-pub fn wanted_lookups(rows: &[Row]) -> Wanted {
-    let mut w = Wanted::default();
-    for row in rows {
-        add_lookups(&mut w, row, LOOKUPS);
-        if let Some(person) = object(row, NAV_PERSON) {
-            for c in CHILDREN {
-                children(person, c.nav).for_each(|r| add_lookups(&mut w, r, c.lookups));
-            }
-        }
-    }
-    w
+    person.education.clone_from(&kids.education);
+    person.experience.clone_from(&kids.experience);
+    person.addresses.clone_from(&kids.addresses);
+    person.contacts.clone_from(&kids.contacts);
+    person.skills.clone_from(&kids.skills);
+    person.certificates.clone_from(&kids.certificates);
+    person.screenings.clone_from(&kids.screenings);
+    person
+        .identification_numbers
+        .clone_from(&kids.identification_numbers);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Map, Value};
     use std::collections::BTreeSet;
 
     #[test]
@@ -442,16 +392,184 @@ mod tests {
 
     #[test]
     fn attach_children_moves_collections_into_the_person() {
-        let mut cand: Row = serde_json::from_value(serde_json::json!({
-            NAV_PERSON: {"mshr_dirpersonentityid": "x"}
+        let cand =
+            serde_json::to_vec(&json!({PK: "c", NAV_PERSON: {PERSON_PK: "p"}})).expect("json");
+        let kids = serde_json::to_vec(&json!({
+            PERSON_PK: "p", NAV_SKILLS: [{"mshr_hcmpersonskillentityid": "s"}], "other": 2
         }))
-        .unwrap_or_default();
-        let kids: Row = serde_json::from_value(serde_json::json!({
-            NAV_SKILLS: [{"a": 1}], "other": 2
-        }))
-        .unwrap_or_default();
-        attach_children(&mut cand, kids);
-        assert_eq!(cand[NAV_PERSON][NAV_SKILLS][0]["a"], 1);
-        assert!(cand[NAV_PERSON].get("other").is_none());
+        .expect("json");
+        let mut cand: CandidateRow = serde_json::from_slice(&cand).expect("row");
+        let kids: PersonRow = serde_json::from_slice(&kids).expect("row");
+        attach_children(&mut cand, &kids);
+        let person = cand.person.as_ref().expect("person");
+        assert_eq!(person.skills.len(), 1);
+        assert_eq!(person.skills[0].id.as_str(), Some("s"));
+        assert_eq!(
+            kids.skills.len(),
+            1,
+            "copied: a person may have several candidates"
+        );
+    }
+
+    const FV: &str = "@OData.Community.Display.V1.FormattedValue";
+
+    /// A value for `col` (GUIDs for keys and lookups, the option code 1 for option columns, a
+    /// number, a date, or text).
+    fn value_for(col: &str, n: u128) -> Value {
+        const OPTIONS: &[&str] = &[
+            "mshr_applicantintegrationresult",
+            "mshr_iswillingtorelocate",
+            "mshr_gender",
+            "mshr_isdisabledveteran",
+            "mshr_maritalstatus",
+            "mshr_creditbasis",
+            "mshr_allowcontactemployer",
+            "mshr_isprimary",
+            "mshr_isprivate",
+            "mshr_type",
+            "mshr_ismobilephone",
+            "mshr_leveltype",
+            "mshr_verified",
+            "mshr_status",
+        ];
+        const NUMBERS: &[&str] = &[
+            "mshr_creditsearned",
+            "mshr_gradepointaverage",
+            "mshr_yearsofexperience",
+        ];
+        if col.ends_with("entityid") || col.starts_with('_') {
+            json!(Uuid::from_u128(n).to_string())
+        } else if OPTIONS.contains(&col) {
+            json!(1)
+        } else if NUMBERS.contains(&col) {
+            json!(2.5)
+        } else if col.ends_with("date") {
+            json!("2026-01-04T00:00:00Z")
+        } else {
+            json!(format!("{col}-text"))
+        }
+    }
+
+    fn full_row(select: &[&str], base: u128) -> Map<String, Value> {
+        let mut row = Map::new();
+        for (n, col) in select.iter().enumerate() {
+            row.insert(col.to_string(), value_for(col, base + n as u128));
+            if col.starts_with('_') {
+                row.insert(format!("{col}{FV}"), json!(format!("{col}-code")));
+            }
+        }
+        row
+    }
+
+    fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Null => out.push(at.to_string()),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| nulls(v, &format!("{at}/{k}"), out)),
+            Value::Array(a) => a.iter().for_each(|v| nulls(v, &format!("{at}/*"), out)),
+            _ => {}
+        }
+    }
+
+    /// The candidate page body with every column a `pii:read` partner's reads select, and the
+    /// person's children from the second read.
+    fn full_candidate() -> (Vec<u8>, Vec<u8>) {
+        let mut cand = full_row(&candidate_select(true), 100);
+        let mut person = full_row(&person_select(true), 200);
+        person.insert(PERSON_PK.into(), json!(Uuid::from_u128(42).to_string()));
+        cand.insert(
+            "_mshr_fk_person_id_value".into(),
+            json!(Uuid::from_u128(42).to_string()),
+        );
+        cand.insert(NAV_PERSON.into(), Value::Object(person));
+        cand.insert(
+            NAV_REQUEST.into(),
+            Value::Object(full_row(REQUEST_SELECT, 300)),
+        );
+        let mut kids = Map::new();
+        kids.insert(PERSON_PK.into(), json!(Uuid::from_u128(42).to_string()));
+        for (i, c) in CHILDREN.iter().enumerate() {
+            kids.insert(
+                c.nav.into(),
+                json!([full_row(c.select, 1000 + 100 * i as u128)]),
+            );
+        }
+        let body = |v: Map<String, Value>| serde_json::to_vec(&v).expect("json");
+        (body(cand), body(kids))
+    }
+
+    fn labels_with(set: &crate::resolve::options::OptionSetInfo) -> Labels<'_> {
+        Labels {
+            result: set,
+            noyes: set,
+            gender: set,
+            marital: set,
+            credit_basis: set,
+            blank_yes_no: set,
+            contact_type: set,
+            skill_level_type: set,
+            completion: set,
+            lang: crate::resolve::lang::Lang::EnUs,
+        }
+    }
+
+    fn yes() -> crate::resolve::options::OptionSetInfo {
+        crate::resolve::options::parse_option_set(
+            "x",
+            &json!({"Options": [{"Value": 1, "ExternalValue": "Yes", "Label": {"LocalizedLabels": [{"Label": "Yes", "LanguageCode": 1033}]}}]}),
+        )
+        .expect("set")
+    }
+
+    /// A typo in a column or annotation name would leave a member `null`: everything selected is read.
+    #[test]
+    fn every_selected_column_is_read() {
+        let (cand, kids) = full_candidate();
+        let mut row: CandidateRow = serde_json::from_slice(&cand).expect("row");
+        let kids: PersonRow = serde_json::from_slice(&kids).expect("row");
+        attach_children(&mut row, &kids);
+        let set = yes();
+        let resolved = crate::resolve::lookups::Resolved::default();
+        let dto = map_row(&row, true, true, &labels_with(&set), &resolved).expect("mapped");
+        let v = serde_json::to_value(&dto).expect("json");
+        let mut missing = Vec::new();
+        nulls(&v, "", &mut missing);
+        // Lookups no resolver answered show their FormattedValue as code and no name.
+        missing.retain(|p| !p.ends_with("/name") || p == "/person/name");
+        assert!(missing.is_empty(), "not read: {missing:?}");
+        assert_eq!(v["company"]["code"], "_mshr_dataareaid_id_value-code");
+        assert_eq!(v["recruiting_request"]["name"], "mshr_description-text");
+        assert_eq!(
+            v["person"]["skills"][0]["skill"]["code"],
+            "_mshr_fk_skill_id_value-code"
+        );
+        assert_eq!(v["person"]["addresses"][0]["is_primary"], true);
+        assert_eq!(v["person"]["birth_date"], "2026-01-04");
+        let want = wanted_lookups(std::slice::from_ref(&row));
+        assert_eq!(want.count(), 4 + 3 + 2 + 1 + 1 + 2);
+    }
+
+    /// Personal fields are left out of the typed output exactly as `pii::redact` removes them.
+    #[test]
+    fn hidden_personal_fields_match_the_redaction_rule() {
+        let (cand, kids) = full_candidate();
+        let mut row: CandidateRow = serde_json::from_slice(&cand).expect("row");
+        let kids: PersonRow = serde_json::from_slice(&kids).expect("row");
+        attach_children(&mut row, &kids);
+        let set = yes();
+        let resolved = crate::resolve::lookups::Resolved::default();
+        for detail in [false, true] {
+            let map =
+                |pii| map_row(&row, detail, pii, &labels_with(&set), &resolved).expect("mapped");
+            let mut redacted = serde_json::to_value(map(true)).expect("json");
+            pii::redact(&mut redacted, false);
+            let hidden = serde_json::to_value(map(false)).expect("json");
+            assert_eq!(hidden, redacted);
+            assert!(hidden["person"].get("birth_date").is_none());
+            assert!(
+                serde_json::to_value(map(true)).expect("json")["person"]["birth_date"].is_string()
+            );
+        }
     }
 }
