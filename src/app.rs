@@ -356,9 +356,15 @@ pub fn router(state: App, timeout: Duration) -> Router {
             // Bounded: a method is any token and a path up to the head limit.
             let path = req.uri().path();
             let path = path.get(..path.len().min(256)).unwrap_or("");
-            let trace_id = req.extensions().get::<crate::ops::trace_context::TraceContext>().map(|c| c.trace_id()).unwrap_or_default();
+            let cx = req.extensions().get::<crate::ops::trace_context::TraceContext>();
+            let trace_id = cx.map(|c| c.trace_id()).unwrap_or_default();
             // `partner` and `route` are recorded once authentication and routing have run.
-            tracing::info_span!("request", method = crate::ops::metrics::method_label(req.method()), path = %path, request_id = %id, trace_id = %trace_id, partner = tracing::field::Empty, route = tracing::field::Empty)
+            let span = tracing::info_span!("request", method = crate::ops::metrics::method_label(req.method()), path = %path, request_id = %id, trace_id = %trace_id, partner = tracing::field::Empty, route = tracing::field::Empty);
+            // Exported (when on) as the span `traceresponse` names.
+            if let Some(cx) = cx {
+                crate::ops::telemetry::start_root(&span, cx);
+            }
+            span
         }))
         // Outside the span, which carries its trace id.
         .layer(axum::middleware::from_fn(crate::ops::trace_context::accept))

@@ -5,8 +5,19 @@ use ats_gateway::cli::{run, Cli};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // Held to the end of main: dropping it flushes the queued log lines.
-    let _log_guard = ats_gateway::ops::logging::init(cli.log_format);
+    // `[telemetry]` before the subscriber is installed; an unloadable config is reported by the
+    // command itself.
+    let telemetry = ats_gateway::config::Config::load(cli.config.as_deref())
+        .ok()
+        .map(|c| c.telemetry);
+    // Held to the end of main: dropping it flushes the queued log lines and spans.
+    let _log_guard = match ats_gateway::ops::logging::init(cli.log_format, telemetry.as_ref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

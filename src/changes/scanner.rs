@@ -328,6 +328,7 @@ pub async fn scan(st: &AppState) -> ScanReport {
     // A trace of its own: every Dataverse call of the scan carries it, and so does the scan's line.
     let trace = crate::ops::trace_context::TraceContext::new_root();
     let span = tracing::info_span!("changes_scan", trace_id = %trace.trace_id());
+    crate::ops::telemetry::start_root(&span, &trace);
     // Boxed: the scan's future is large, and each wrapper below would copy it on the stack.
     let work = Box::pin(async {
         let mut record = ScanRecord::default();

@@ -251,6 +251,26 @@ impl Default for CacheConfig {
     }
 }
 
+/// OpenTelemetry trace export (`[telemetry]`): off unless `otlp_endpoint` is set.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP collector base URL (`http://collector:4318`); spans go to `{otlp_endpoint}/v1/traces`
+    /// as protobuf. Empty: no export.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            service_name: "ats-gateway".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -260,6 +280,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub changes: ChangesConfig,
     pub cache: CacheConfig,
+    pub telemetry: TelemetryConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

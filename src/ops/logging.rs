@@ -17,22 +17,66 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the subscriber. Keep the guard alive for the process: dropping it flushes the queue.
-pub fn init(format: LogFormat) -> Option<WorkerGuard> {
+/// What `init` leaves running: the log writer's queue and, when exporting, the span exporter.
+/// Keep it for the life of the process: dropping it flushes both.
+pub struct Guard {
+    _log: WorkerGuard,
+    tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(p) = self.tracer.take() {
+            // Exports what is still queued (bounded by the exporter's timeout).
+            if let Err(e) = p.shutdown() {
+                eprintln!("telemetry: span export did not finish at exit ({e})");
+            }
+        }
+    }
+}
+
+/// Installs the subscriber: the log lines, and the OTLP span export when `telemetry` names an
+/// endpoint. `Err` names what is wrong with `[telemetry]`; `Ok(None)` when a subscriber was
+/// already installed.
+pub fn init(
+    format: LogFormat,
+    telemetry: Option<&crate::config::TelemetryConfig>,
+) -> Result<Option<Guard>, String> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = NonBlockingBuilder::default()
         .buffered_lines_limit(QUEUE_LINES)
         .lossy(true)
         .finish(std::io::stderr());
     crate::ops::metrics::watch_dropped_log_lines(writer.error_counter());
-    let builder = fmt().with_env_filter(filter).with_writer(writer);
-    let installed = match format {
-        LogFormat::Json => builder
+    let lines = match format {
+        LogFormat::Json => fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Text => builder.with_ansi(false).try_init(),
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => fmt::layer().with_ansi(false).with_writer(writer).boxed(),
     };
-    installed.ok().map(|()| guard)
+    let (spans, tracer) = match telemetry {
+        Some(cfg) => match crate::ops::telemetry::layer(cfg)
+            .map_err(|e| format!("telemetry.otlp_endpoint: {e}"))?
+        {
+            Some((layer, provider)) => (Some(layer), Some(provider)),
+            None => (None, None),
+        },
+        None => (None, None),
+    };
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(spans)
+        .try_init();
+    Ok(installed.ok().map(|()| Guard {
+        _log: guard,
+        tracer,
+    }))
 }

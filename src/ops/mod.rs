@@ -6,5 +6,6 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod request_id;
+pub mod telemetry;
 pub mod trace_context;
 pub mod upstream_calls;

@@ -32,6 +32,8 @@ const MAX_TRACESTATE_MEMBERS: usize = 32;
 pub struct TraceContext {
     trace_id: u128,
     span_id: u64,
+    /// The caller's span (its `traceparent` parent id), when it sent a valid one.
+    parent_id: Option<u64>,
     sampled: bool,
     tracestate: Option<Arc<str>>,
 }
@@ -42,6 +44,7 @@ impl TraceContext {
         Self {
             trace_id: nonzero_u128(),
             span_id: new_span_id(),
+            parent_id: None,
             sampled: true,
             tracestate: None,
         }
@@ -62,6 +65,7 @@ impl TraceContext {
         Self {
             trace_id: parent.trace_id,
             span_id: new_span_id(),
+            parent_id: Some(parent.parent_id),
             sampled: parent.flags & SAMPLED != 0,
             tracestate: parse_tracestate(headers).map(Into::into),
         }
@@ -75,6 +79,15 @@ impl TraceContext {
     /// The gateway's span id (16 lowercase hex digits).
     pub fn span_id(&self) -> String {
         format!("{:016x}", self.span_id)
+    }
+
+    /// The ids as numbers (OpenTelemetry export): trace, the gateway's span, the caller's span.
+    pub fn ids(&self) -> (u128, u64, Option<u64>) {
+        (self.trace_id, self.span_id, self.parent_id)
+    }
+
+    pub fn sampled(&self) -> bool {
+        self.sampled
     }
 
     fn flags(&self) -> u8 {
@@ -96,14 +109,10 @@ impl TraceContext {
         )
     }
 
-    /// `traceparent` for one outgoing call: same trace and flag, a new span id for the call.
-    pub fn child_traceparent(&self) -> String {
-        format!(
-            "00-{}-{:016x}-{:02x}",
-            self.trace_id(),
-            new_span_id(),
-            self.flags()
-        )
+    /// `traceparent` for one outgoing call, the call's own span (`new_span_id`): same trace and
+    /// flag.
+    pub fn child_traceparent(&self, span_id: u64) -> String {
+        format!("00-{}-{span_id:016x}-{:02x}", self.trace_id(), self.flags())
     }
 
     /// The caller's `tracestate`, to forward unchanged.
@@ -142,6 +151,7 @@ pub async fn accept(mut req: Request, next: Next) -> Response {
 
 struct Parent {
     trace_id: u128,
+    parent_id: u64,
     flags: u8,
 }
 
@@ -166,7 +176,11 @@ fn parse_traceparent(v: &[u8]) -> Option<Parent> {
     let trace_id = u128::from_str_radix(lower_hex(&head[3..35])?, 16).ok()?;
     let parent_id = u64::from_str_radix(lower_hex(&head[36..52])?, 16).ok()?;
     let flags = u8::from_str_radix(lower_hex(&head[53..55])?, 16).ok()?;
-    (trace_id != 0 && parent_id != 0).then_some(Parent { trace_id, flags })
+    (trace_id != 0 && parent_id != 0).then_some(Parent {
+        trace_id,
+        parent_id,
+        flags,
+    })
 }
 
 /// `s` when it is all lowercase hex digits.
@@ -241,7 +255,8 @@ fn valid_value(value: &str) -> bool {
         && v.last() != Some(&b' ')
 }
 
-fn new_span_id() -> u64 {
+/// A random, non-zero span id.
+pub fn new_span_id() -> u64 {
     loop {
         let id: u64 = rand::random();
         if id != 0 {
@@ -281,17 +296,20 @@ mod tests {
         assert!(cx.traceresponse().ends_with("-01"));
         let unsampled = VALID.replace("-01", "-00");
         let cx = TraceContext::from_headers(&headers(&[(TRACEPARENT, &unsampled)]));
-        assert!(cx.child_traceparent().ends_with("-00"));
+        assert!(cx.child_traceparent(new_span_id()).ends_with("-00"));
         // Unknown flags are not propagated.
         let other = VALID.replace("-01", "-ff");
         let cx = TraceContext::from_headers(&headers(&[(TRACEPARENT, &other)]));
-        assert!(cx.child_traceparent().ends_with("-01"));
+        assert!(cx.child_traceparent(new_span_id()).ends_with("-01"));
     }
 
     #[test]
     fn each_child_has_its_own_parent_id() {
         let cx = TraceContext::from_headers(&headers(&[(TRACEPARENT, VALID)]));
-        let (a, b) = (cx.child_traceparent(), cx.child_traceparent());
+        let (a, b) = (
+            cx.child_traceparent(new_span_id()),
+            cx.child_traceparent(new_span_id()),
+        );
         assert_eq!(a.len(), 55);
         assert_eq!(a[..36], b[..36]);
         assert_ne!(a[36..52], b[36..52]);

@@ -158,6 +158,7 @@ async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> St
         // Each attempt is a trace of its own, sent to the receiver as `traceparent`.
         let trace = crate::ops::trace_context::TraceContext::new_root();
         let span = tracing::info_span!("webhook_delivery", trace_id = %trace.trace_id(), subscription = %sub.id, event = %row.event_id);
+        crate::ops::telemetry::start_root(&span, &trace);
         let (result, code, error) = tokio::select! {
             _ = stop.cancelled() => break,
             r = send(&wh, &sub, &row, &trace).instrument(span) => r,

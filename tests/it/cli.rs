@@ -484,3 +484,154 @@ async fn json_log_lines_carry_request_trace_partner_route_and_upstream_ids() {
         .iter()
         .any(|v| v["fields"]["entity_set"] == "mshr_hcmrecruitingrequestentities"));
 }
+
+/// With `[telemetry] otlp_endpoint`, spans reach an OTLP/HTTP collector (a fake one here) with the
+/// ids the wire carries: the request span is the one `traceresponse` names, child of the partner's
+/// span; each upstream attempt's span is the parent id Dataverse received, with its service id.
+#[tokio::test]
+async fn spans_are_exported_over_otlp_with_the_ids_on_the_wire() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use prost::Message;
+
+    // The collector: every POST /v1/traces body, as it arrives.
+    let (tx, mut batches) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let collector = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: bytes::Bytes| {
+            let _ = tx.send(body);
+            async {
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = temp_dir("otlp");
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[telemetry]\notlp_endpoint = \"{collector}/\"\nservice_name = \"gw-under-test\"\n"
+        ),
+    )
+    .expect("config");
+    let p = Proc::sandbox(Some(&config)).await;
+    let gw = p.gateway();
+    let token = access_token(&gw, "acme-ats", "acme-demo-secret").await;
+    let (trace, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{gw}/v1/recruiting-requests?page_size=2&expand=positions"
+        ))
+        .bearer_auth(&token)
+        .header("X-Request-Id", "otlp-1")
+        .header("traceparent", format!("00-{trace}-{parent}-01"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let answered = resp.headers()["traceresponse"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let gateway_span = answered.split('-').nth(2).expect("span id").to_string();
+    // What Dataverse (the emulator) received for this request: parent id → its service id.
+    let admin = p.ready["admin"].as_str().expect("admin url");
+    let seen: Vec<serde_json::Value> = reqwest::get(format!("{admin}/requests"))
+        .await
+        .expect("request log")
+        .json()
+        .await
+        .expect("json");
+    let upstream: std::collections::HashMap<String, String> = seen
+        .iter()
+        .filter(|r| r["client_request_id"] == "otlp-1")
+        .map(|r| {
+            let tp = r["traceparent"].as_str().expect("traceparent");
+            (
+                tp.split('-').nth(2).expect("parent").to_string(),
+                r["service_request_id"].as_str().expect("id").to_string(),
+            )
+        })
+        .collect();
+    assert!(!upstream.is_empty());
+
+    // At exit the queued spans are flushed.
+    p.signal("-TERM");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let attr = |attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str| {
+        attrs
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref()?.value.clone())
+    };
+    let mut request_span = None;
+    let mut upstream_spans = Vec::new();
+    let collect = async {
+        while request_span.is_none() || upstream_spans.len() < upstream.len() {
+            let body = batches.recv().await.expect("collector open");
+            let export = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+            for rs in export.resource_spans {
+                let service = rs
+                    .resource
+                    .as_ref()
+                    .and_then(|r| attr(&r.attributes, "service.name"));
+                assert_eq!(service, Some(Any::StringValue("gw-under-test".into())));
+                for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
+                    if hex(&span.trace_id) != trace {
+                        continue;
+                    }
+                    match span.name.as_str() {
+                        "request" => request_span = Some(span),
+                        "upstream" => upstream_spans.push(span),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), collect)
+        .await
+        .expect("the spans reach the collector within 30 s");
+    let request_span = request_span.expect("request span");
+    assert_eq!(
+        hex(&request_span.span_id),
+        gateway_span,
+        "traceresponse names it"
+    );
+    assert_eq!(
+        hex(&request_span.parent_span_id),
+        parent,
+        "child of the partner's span"
+    );
+    assert_eq!(
+        attr(&request_span.attributes, "partner"),
+        Some(Any::StringValue("acme-ats".into()))
+    );
+    assert_eq!(
+        attr(&request_span.attributes, "route"),
+        Some(Any::StringValue("/v1/recruiting-requests".into()))
+    );
+    assert_eq!(upstream_spans.len(), upstream.len());
+    for span in &upstream_spans {
+        assert_eq!(hex(&span.parent_span_id), gateway_span);
+        let id = hex(&span.span_id);
+        let service_id = upstream
+            .get(&id)
+            .unwrap_or_else(|| panic!("span {id} is not a parent id Dataverse saw"));
+        assert_eq!(
+            attr(&span.attributes, "service_request_id"),
+            Some(Any::StringValue(service_id.clone()))
+        );
+    }
+    server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
