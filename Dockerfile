@@ -1,14 +1,14 @@
 # Multi-stage build: release binary on a small non-root runtime image.
-# `--build-arg FEATURES=` (empty) builds the gateway without the sandbox/emulator commands.
+# `--build-arg FEATURES=mimalloc` builds the gateway without the sandbox/emulator commands.
 FROM rust:1-bookworm AS build
-ARG FEATURES=sandbox
+ARG FEATURES=sandbox,mimalloc
 WORKDIR /src
 # Dependency layer: manifests and stub targets first, so a source change does not rebuild every crate.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/ats-sandbox/Cargo.toml crates/ats-sandbox/Cargo.toml
 RUN mkdir -p src benches tests/it crates/ats-sandbox/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs crates/ats-sandbox/src/lib.rs \
- && echo 'fn main() {}' > benches/mapping.rs && echo 'fn main() {}' > tests/it/main.rs \
+ && echo 'fn main() {}' > benches/mapping.rs && echo 'fn main() {}' > benches/cache_key.rs && echo 'fn main() {}' > tests/it/main.rs \
  && cargo build --release --locked --no-default-features --features "$FEATURES" --bin ats-gateway \
  && rm -rf src crates/ats-sandbox/src
 COPY src ./src

@@ -1,91 +1,157 @@
-//! Closed-loop HTTP load generator for loopback benchmarks (see scripts/bench.sh):
-//! `cargo run --release --example load -- URL [--token T] [--header 'K: V'] [--concurrency 16] [--seconds 10]`.
-//! Prints one JSON line: requests/s, p50/p90/p99 latency (ms), status counts. Bounded: stops after
-//! `--seconds`, loopback only by convention of the scripts that call it.
+//! HTTP load generator for loopback benchmarks (see scripts/bench.sh).
+//!
+//! `cargo run --release --example load -- URL [--token T] [--header 'K: V'] [--seconds 10]
+//!  [--concurrency 16 | --rate 200]`
+//!
+//! Closed loop (`--concurrency`): N connections each send the next request when the last answered,
+//! which measures throughput. Open loop (`--rate`): requests start on a fixed schedule whatever the
+//! answers do, and latency counts from the scheduled start (no coordinated omission), which
+//! measures what a hop adds at a load below saturation. Prints one JSON line: requests/s,
+//! p50/p90/p99/max latency (ms), status counts. Bounded: stops after `--seconds`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-#[tokio::main]
-async fn main() {
+struct Args {
+    url: String,
+    token: Option<String>,
+    headers: Vec<(String, String)>,
+    concurrency: usize,
+    rate: Option<u32>,
+    seconds: u64,
+}
+
+fn parse() -> Args {
     let mut args = std::env::args().skip(1);
-    let mut url = String::new();
-    let mut token = None;
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let mut concurrency = 16usize;
-    let mut seconds = 10u64;
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--token" => token = args.next(),
+    let mut a = Args {
+        url: String::new(),
+        token: None,
+        headers: Vec::new(),
+        concurrency: 16,
+        rate: None,
+        seconds: 10,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--token" => a.token = args.next(),
             "--header" => {
                 if let Some((k, v)) = args.next().as_deref().and_then(|h| h.split_once(':')) {
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                    a.headers.push((k.trim().to_string(), v.trim().to_string()));
                 }
             }
-            "--concurrency" => concurrency = args.next().and_then(|v| v.parse().ok()).unwrap_or(16),
-            "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(10),
-            other => url = other.to_string(),
+            "--concurrency" => {
+                a.concurrency = args.next().and_then(|v| v.parse().ok()).unwrap_or(16)
+            }
+            "--rate" => a.rate = args.next().and_then(|v| v.parse().ok()).filter(|r| *r > 0),
+            "--seconds" => a.seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(10),
+            other => a.url = other.to_string(),
         }
     }
-    if url.is_empty() {
-        eprintln!("usage: load URL [--token T] [--header 'K: V'] [--concurrency N] [--seconds S]");
+    if a.url.is_empty() {
+        eprintln!("usage: load URL [--token T] [--header 'K: V'] [--seconds S] [--concurrency N | --rate R]");
         std::process::exit(2);
     }
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .expect("client");
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, token, headers) =
-            (client.clone(), url.clone(), token.clone(), headers.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
-            while Instant::now() < deadline {
-                let mut req = client.get(&url);
-                if let Some(t) = &token {
-                    req = req.bearer_auth(t);
-                }
-                for (k, v) in &headers {
-                    req = req.header(k, v);
-                }
-                let started = Instant::now();
-                let status = match req.send().await {
-                    Ok(r) => {
-                        let s = r.status().as_u16();
-                        let _ = r.bytes().await;
-                        s
-                    }
-                    Err(_) => 0,
-                };
-                lat.push(started.elapsed());
-                *statuses.entry(status).or_default() += 1;
-            }
-            (lat, statuses)
-        }));
+    a
+}
+
+/// One request; its status (0 = transport error) once the whole body has arrived.
+async fn send(client: &reqwest::Client, a: &Args) -> u16 {
+    let mut req = client.get(&a.url);
+    if let Some(t) = &a.token {
+        req = req.bearer_auth(t);
     }
-    let mut all = Vec::new();
-    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
-    for t in tasks {
-        if let Ok((lat, st)) = t.await {
-            all.extend(lat);
+    for (k, v) in &a.headers {
+        req = req.header(k, v);
+    }
+    match req.send().await {
+        Ok(r) => {
+            let s = r.status().as_u16();
+            match r.bytes().await {
+                Ok(_) => s,
+                Err(_) => 0,
+            }
+        }
+        Err(_) => 0,
+    }
+}
+
+type Samples = (Vec<Duration>, BTreeMap<u16, u64>);
+
+async fn closed_loop(client: reqwest::Client, a: std::sync::Arc<Args>) -> Samples {
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..a.concurrency {
+        let (client, a) = (client.clone(), a.clone());
+        tasks.spawn(async move {
+            let mut out: Samples = Default::default();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let status = send(&client, &a).await;
+                out.0.push(started.elapsed());
+                *out.1.entry(status).or_default() += 1;
+            }
+            out
+        });
+    }
+    merge(tasks).await
+}
+
+async fn open_loop(client: reqwest::Client, a: std::sync::Arc<Args>, rate: u32) -> Samples {
+    let total = u64::from(rate) * a.seconds;
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
+    // Late ticks fire at once: the schedule, not the answers, decides when requests start.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..total {
+        let scheduled = ticks.tick().await;
+        let (client, a) = (client.clone(), a.clone());
+        tasks.spawn(async move {
+            let status = send(&client, &a).await;
+            let mut out: Samples = Default::default();
+            out.0.push(scheduled.elapsed());
+            out.1.insert(status, 1);
+            out
+        });
+    }
+    merge(tasks).await
+}
+
+async fn merge(mut tasks: tokio::task::JoinSet<Samples>) -> Samples {
+    let mut all: Samples = Default::default();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((lat, st)) = done {
+            all.0.extend(lat);
             for (k, v) in st {
-                *statuses.entry(k).or_default() += v;
+                *all.1.entry(k).or_default() += v;
             }
         }
     }
+    all
+}
+
+#[tokio::main]
+async fn main() {
+    let a = std::sync::Arc::new(parse());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency.max(64))
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let (mut all, statuses) = match a.rate {
+        Some(rate) => open_loop(client, a.clone(), rate).await,
+        None => closed_loop(client, a.clone()).await,
+    };
+    let elapsed = started.elapsed().as_secs_f64().max(f64::EPSILON);
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+            .map_or(0.0, |d| (d.as_secs_f64() * 100_000.0).round() / 100.0)
     };
-    let rps = all.len() as f64 / seconds as f64;
+    let rps = all.len() as f64 / elapsed;
     println!(
         "{}",
-        serde_json::json!({"url": url, "requests": all.len(), "rps": (rps * 10.0).round() / 10.0,
-            "p50_ms": (pct(0.50) * 100.0).round() / 100.0, "p90_ms": (pct(0.90) * 100.0).round() / 100.0,
-            "p99_ms": (pct(0.99) * 100.0).round() / 100.0, "statuses": statuses, "concurrency": concurrency})
+        serde_json::json!({"url": a.url, "requests": all.len(), "rps": (rps * 10.0).round() / 10.0,
+            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+            "statuses": statuses, "concurrency": a.concurrency, "rate": a.rate})
     );
 }

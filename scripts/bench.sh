@@ -9,10 +9,15 @@
 #
 # Per column: req/s, p50, p99, non-2xx responses, the gateway's peak RSS (VmHWM),
 # and upstream calls per 1,000 requests (the emulator's own request counter). Then, on the
-# cache-on gateway: RSS while 1,000 partner connections are open, and upstream token requests
-# during the run (steady state: 0).
+# cache-on gateway: (e) a read-mostly mix, 20 partners in two rights groups over 50 distinct
+# pages, its upstream calls counted from a cold cache; RSS while 1,000 partner connections are
+# open; upstream token requests during the run (steady state: 0).
 #
-# usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--no-build]
+# wrk is closed loop: at saturation, latency is mostly queueing behind the busiest process. So
+# (a), (b) and (c) also run open loop at a fixed --rate below saturation (examples/load.rs, latency
+# from the scheduled start): the p99 a hop adds when the machine is not the bottleneck.
+#
+# usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--rate N] [--no-build]
 # Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
 # process it starts is stopped on exit.
 set -euo pipefail
@@ -20,18 +25,20 @@ set -euo pipefail
 SCALE=500
 DURATION=15
 CONNECTIONS=32
+RATE=200
 BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-case "$SCALE$DURATION$CONNECTIONS" in *[!0-9]*) echo "--scale, --duration and --connections take integers" >&2; exit 2 ;; esac
+case "$SCALE$DURATION$CONNECTIONS$RATE" in *[!0-9]*) echo "--scale, --duration, --connections and --rate take integers" >&2; exit 2 ;; esac
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HELPERS="$ROOT/scripts/bench"
@@ -53,10 +60,12 @@ command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
 if [ "$BUILD" = 1 ]; then
   say "building (release)"
-  (cd "$ROOT" && cargo build --release --locked --bin ats-gateway)
+  (cd "$ROOT" && cargo build --release --locked --bin ats-gateway --example load)
 fi
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ats-gateway"
+LOAD="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/load"
 [ -x "$BIN" ] || { echo "$BIN is missing (run without --no-build)" >&2; exit 1; }
+[ -x "$LOAD" ] || { echo "$LOAD is missing (run without --no-build)" >&2; exit 1; }
 
 # 1,000 held connections plus the load generator's need more descriptors than the usual 1024.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -194,6 +203,21 @@ scopes = ["recruiting-requests:read"]
 companies = ["*"]
 rate_limit = { per_second = 1000000, burst = 1000000 }
 EOF
+# The mix's partners: two rights groups (every company / one company), so shaping differs.
+for n in $(seq -w 1 20); do
+  companies='["*"]'
+  [ $((10#$n % 2)) -eq 0 ] || companies='["usmf"]'
+  cat >>"$WORK/gateway.toml" <<EOF
+
+[[auth.partners]]
+id = "mix$n"
+client_id = "mix$n"
+client_secret_hashes = ["$PARTNER_HASH"]
+scopes = ["recruiting-requests:read"]
+companies = $companies
+rate_limit = { per_second = 1000000, burst = 1000000 }
+EOF
+done
 
 # Starts a gateway with the response cache TTL $1 (ms); sets GW_PID, GW_URL, METRICS_URL, GW_TOKEN.
 # A build without the response cache refuses the unknown key; it then runs without it.
@@ -236,19 +260,47 @@ load() {
     >>"$WORK/results"
 }
 
+# Open loop at $RATE req/s for $DURATION s; appends one result line to $WORK/paced for column $1.
+paced() {
+  local column="$1" url="$2"; shift 2
+  local args=() h
+  for h in "$@"; do args+=(--header "$h"); done
+  "$LOAD" "$url" --rate "$RATE" --seconds "$DURATION" "${args[@]}" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); r["column"]=sys.argv[1]; print(json.dumps(r))' "$column" \
+    >>"$WORK/paced"
+}
+
 say "(a) direct"
 load "a) direct" "$EMU_URL$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
+paced "a) direct" "$EMU_URL$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
 say "(b) nginx"
 load "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
+paced "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
 
 say "(c) gateway, response cache off"
 start_gateway 0
 load "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
+paced "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "Authorization: Bearer $GW_TOKEN"
 stop "$GW_PID"
 
 say "(d) gateway, response cache on"
 start_gateway 5000
 load "d) gateway, cache on" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
+
+say "(e) gateway, response cache on, read-mostly mix (20 partners, 50 pages)"
+# 50 distinct lists (page sizes 10-59) per partner; 1,000 lines cycled by wrk.
+: >"$WORK/mix.txt"
+for n in $(seq -w 1 20); do
+  token=$(curl -sf "$GW_URL/oauth2/token" -d grant_type=client_credentials -d "client_id=mix$n" \
+    --data-urlencode "client_secret=$PARTNER_SECRET" | json - access_token)
+  for size in $(seq 10 59); do echo "$token /v1/recruiting-requests?page_size=$size" >>"$WORK/mix.txt"; done
+done
+before=$(upstream_calls)
+wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$HELPERS/mix.lua" "$GW_URL" -- "$WORK/mix.txt" \
+  >"$WORK/wrk-mix.txt"
+after=$(upstream_calls)
+python3 "$HELPERS/util.py" wrk "e) gateway, cache on, mix (cold start)" "$WORK/wrk-mix.txt" "$((after - before))" \
+  "$GW_PID" >>"$WORK/results"
 
 say "1,000 open partner connections"
 HELD=$(python3 "$HELPERS/connections.py" "$GW_URL$PARTNER_PATH" "$GW_TOKEN" "$GW_PID" 1000)
@@ -256,6 +308,6 @@ stop "$GW_PID"
 
 python3 "$HELPERS/util.py" table "$WORK/results" \
   --machine "$(nproc) cores, $(uname -sr)" --scale "$SCALE" --seed-seconds "$SEED_SECONDS" \
-  --duration "$DURATION" --connections "$CONNECTIONS" --held "$HELD" \
+  --duration "$DURATION" --connections "$CONNECTIONS" --held "$HELD" --paced "$WORK/paced" --rate "$RATE" \
   --tokens "$(python3 -c "print(int(float('$TOKENS_AFTER' or 0) - float('$TOKENS_BEFORE' or 0)))")" \
   --note "$CACHE_NOTE"

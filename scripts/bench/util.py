@@ -80,6 +80,22 @@ def table(path, opts):
             f"| {r.get('non2xx', 0) + r.get('socket_errors', 0)} | {num('peak_rss', '{:.1f}')} "
             f"| {'{:.1f}'.format(per_k) if per_k is not None else '–'} |")
     lines.append("")
+    paced = [json.loads(line) for line in open(opts["paced"]) if line.strip()] if opts.get("paced") else []
+    if paced:
+        base = next((r["p99_ms"] for r in paced if r["column"].startswith("a)")), None)
+        lines += [
+            f"Open loop at {opts.get('rate')} req/s for {opts['duration']} s (latency from the scheduled start):",
+            "",
+            "| | requests | p50 ms | p99 ms | max ms | p99 added over (a) ms | non-2xx |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in paced:
+            bad = sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400)
+            added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
+            lines.append(
+                f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
+                f"| {added} | {bad} |")
+        lines.append("")
     if held:
         lines.append(
             f"Gateway (cache on) with {held.get('open', 0)} open partner connections: "

@@ -130,7 +130,18 @@ struct Call<'a> {
 
 impl DataverseClient {
     pub fn new(cfg: DataverseConfig, tokens: TokenProvider) -> Result<Self, UpstreamError> {
+        // Keep as many idle connections as calls may be in flight (the cap), so a burst reuses
+        // warm TLS connections instead of opening new ones; HTTP/2 is negotiated by ALPN where
+        // Dataverse offers it (one connection then carries every call).
         let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(cfg.resilience.max_concurrency)
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .connect_timeout(
+                cfg.resilience
+                    .attempt_timeout
+                    .min(std::time::Duration::from_secs(10)),
+            )
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| UpstreamError::Config(format!("http client: {e}")))?;
         Self::with_http(cfg, tokens, http)
