@@ -9,19 +9,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use std::sync::Arc;
-
 use super::listing;
 use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
 use super::recruiting_requests::company_limit;
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
-use crate::cache::{KeyBuilder, Resource, Scope};
+use crate::cache::{Cached, KeyBuilder, Resource, Scope};
 use crate::model::candidate::{self as cand, Candidate, CandidateRow, Labels, PersonRow};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
+use crate::upstream::RawPage;
 
 /// Query parameters of `GET /v1/candidates`: parsed by `StrictQuery`, documented from the same
 /// declaration.
@@ -182,37 +181,45 @@ pub async fn list(
     principal: Principal,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    StrictQuery(p): StrictQuery<ListParams>,
+    StrictQuery(mut p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let page_size = PageSize::or_default(p.page_size);
-    let p = Arc::new(p);
+    let cursor = p.cursor.take();
     let req = listing::ListRequest {
         route: "/v1/candidates",
         resource: Resource::Candidates,
         principal: &principal,
         headers: &headers,
         raw_query: raw.as_deref().unwrap_or(""),
-        cursor: p.cursor.as_deref(),
+        cursor: cursor.as_deref(),
         lang,
     };
-    let (app, who, params) = (st.clone(), principal.clone(), Arc::clone(&p));
-    listing::serve(&st, req, move |link| {
-        let (st, principal, p) = (app.clone(), who.clone(), Arc::clone(&params));
-        async move {
-            let raw = match link {
-                Some(link) => st.client.get_next_raw(&link, page_size).await?,
-                None => {
-                    let q = list_query(&st, &p, &principal).await?;
-                    st.client.get_page_raw(&q, page_size).await?
-                }
-            };
-            let page = raw.parse::<CandidateRow>()?;
-            let data = render(&st, &page.rows, false, principal.pii, lang).await?;
-            listing::page_of(&data, page.next_link)
-        }
-    })
-    .await
+    let route = Listing {
+        params: p,
+        principal: principal.clone(),
+        lang,
+    };
+    listing::serve_route(&st, req, page_size, route).await
+}
+
+/// The list route's part of the shared list flow.
+struct Listing {
+    params: ListParams,
+    principal: Principal,
+    lang: Lang,
+}
+
+impl listing::ListRoute for Listing {
+    async fn first_query(&self, st: &AppState) -> Result<Query, ApiError> {
+        list_query(st, &self.params, &self.principal).await
+    }
+
+    async fn page(&self, st: &AppState, raw: RawPage) -> Result<Cached, ApiError> {
+        let page = raw.parse::<CandidateRow>()?;
+        let data = render(st, &page.rows, false, self.principal.pii, self.lang).await?;
+        listing::page_of(&data, page.next_link)
+    }
 }
 
 /// OpenAPI name for the list page of this resource.

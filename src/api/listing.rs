@@ -4,6 +4,7 @@
 //! expiry) so an unchanged page can answer 304.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -11,11 +12,13 @@ use serde::Serialize;
 
 use super::cursor;
 use super::respond;
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::{CacheKey, Cached, KeyBuilder, Resource, Scope};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
+use crate::upstream::odata::Query;
+use crate::upstream::RawPage;
 
 /// Which list a page belongs to: the partner and a fingerprint of the route, every parameter but the
 /// cursor, plus the rights that shaped the upstream query (companies filter, PII columns), so a
@@ -109,6 +112,46 @@ where
         })
         .await?;
     respond_page(st, req.headers, &key, &cached, req.lang)
+}
+
+/// What a list route adds to the shared flow: its first-page query and how a page body becomes
+/// the cached page (its typed rows rendered, see [`page_of`]). The route value carries the
+/// request's parameters, rights and language.
+pub trait ListRoute: Send + Sync + 'static {
+    /// The first page's query (filters from the parameters and the partner's rights).
+    fn first_query(&self, st: &AppState) -> impl Future<Output = Result<Query, ApiError>> + Send;
+
+    /// One page body read into the route's rows and rendered.
+    fn page(
+        &self,
+        st: &AppState,
+        raw: RawPage,
+    ) -> impl Future<Output = Result<Cached, ApiError>> + Send;
+}
+
+/// [`serve`] for a [`ListRoute`]: the first page from its query, later ones from the cursor's
+/// upstream link.
+pub async fn serve_route<R: ListRoute>(
+    st: &App,
+    req: ListRequest<'_>,
+    page_size: u32,
+    route: R,
+) -> Result<Response, ApiError> {
+    let (app, route) = (st.clone(), Arc::new(route));
+    serve(st, req, move |link| {
+        let (st, route) = (app.clone(), Arc::clone(&route));
+        async move {
+            let raw = match link {
+                Some(link) => st.client.get_next_raw(&link, page_size).await?,
+                None => {
+                    let q = route.first_query(&st).await?;
+                    st.client.get_page_raw(&q, page_size).await?
+                }
+            };
+            route.page(&st, raw).await
+        }
+    })
+    .await
 }
 
 /// A mapped page as the cache holds it: the `data` array's JSON and the upstream continuation, and

@@ -8,8 +8,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use std::sync::Arc;
-
 use super::listing;
 use super::params::{param_enum, Code, List, NoParams, PageSize, SearchText, StrictQuery};
 use super::respond;
@@ -21,6 +19,7 @@ use crate::problem::ApiError;
 use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
+use crate::upstream::RawPage;
 
 /// Query parameters of `GET /v1/recruiting-requests`: parsed by `StrictQuery`, documented from
 /// the same declaration.
@@ -303,38 +302,47 @@ pub async fn list(
     principal: Principal,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    StrictQuery(p): StrictQuery<ListParams>,
+    StrictQuery(mut p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let page_size = PageSize::or_default(p.page_size);
-    let embed = embed_of(p.expand.as_ref());
-    let p = Arc::new(p);
+    let cursor = p.cursor.take();
     let req = listing::ListRequest {
         route: "/v1/recruiting-requests",
         resource: Resource::RecruitingRequests,
         principal: &principal,
         headers: &headers,
         raw_query: raw.as_deref().unwrap_or(""),
-        cursor: p.cursor.as_deref(),
+        cursor: cursor.as_deref(),
         lang,
     };
-    let (app, who, params) = (st.clone(), principal.clone(), Arc::clone(&p));
-    listing::serve(&st, req, move |link| {
-        let (st, principal, p) = (app.clone(), who.clone(), Arc::clone(&params));
-        async move {
-            let raw = match link {
-                Some(link) => st.client.get_next_raw(&link, page_size).await?,
-                None => {
-                    let q = list_query(&st, &p, &principal, embed).await?;
-                    st.client.get_page_raw(&q, page_size).await?
-                }
-            };
-            let page = raw.parse::<RequestRow>()?;
-            let data = render(&st, &page.rows, embed, lang).await?;
-            listing::page_of(&data, page.next_link)
-        }
-    })
-    .await
+    let route = Listing {
+        embed: embed_of(p.expand.as_ref()),
+        params: p,
+        principal: principal.clone(),
+        lang,
+    };
+    listing::serve_route(&st, req, page_size, route).await
+}
+
+/// The list route's part of the shared list flow.
+struct Listing {
+    params: ListParams,
+    principal: Principal,
+    embed: Embed,
+    lang: Lang,
+}
+
+impl listing::ListRoute for Listing {
+    async fn first_query(&self, st: &AppState) -> Result<Query, ApiError> {
+        list_query(st, &self.params, &self.principal, self.embed).await
+    }
+
+    async fn page(&self, st: &AppState, raw: RawPage) -> Result<Cached, ApiError> {
+        let page = raw.parse::<RequestRow>()?;
+        let data = render(st, &page.rows, self.embed, self.lang).await?;
+        listing::page_of(&data, page.next_link)
+    }
 }
 
 /// OpenAPI name for the list page of this resource.
