@@ -8,7 +8,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates/ats-sandbox/Cargo.toml crates/ats-sandbox/Cargo.toml
 RUN mkdir -p src benches tests/it crates/ats-sandbox/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs crates/ats-sandbox/src/lib.rs \
- && echo 'fn main() {}' > benches/mapping.rs && echo 'fn main() {}' > benches/cache_key.rs && echo 'fn main() {}' > tests/it/main.rs \
+ && echo 'fn main() {}' > benches/mapping.rs && echo 'fn main() {}' > benches/cache_key.rs && echo 'fn main() {}' > benches/auth.rs && echo 'fn main() {}' > tests/it/main.rs \
  && cargo build --release --locked --no-default-features --features "$FEATURES" --bin ats-gateway \
  && rm -rf src crates/ats-sandbox/src
 COPY src ./src

@@ -19,7 +19,7 @@ pub async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -
         caller: req
             .extensions()
             .get::<Principal>()
-            .map(|p| p.partner_id.as_str().into()),
+            .map(|p| p.partner_key.clone()),
         deadline: Some(Instant::now() + limit),
     };
     match tokio::time::timeout(limit, call_scope::scope(scope, next.run(req))).await {

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{AuthService, Principal, Scope};
 use crate::problem::ApiError;
 
-type Table = HashMap<(Method, String), Scope>;
+/// Path template → (method, scope): looked up by `&str`, so a request builds no key.
+type Table = HashMap<String, Vec<(Method, Scope)>>;
 
 /// (method, path template) → scope, from the generated document.
 static TABLE: LazyLock<Table> = LazyLock::new(|| table(&crate::api::openapi::document()));
@@ -37,7 +38,7 @@ fn table(doc: &utoipa::openapi::OpenApi) -> Table {
                 .and_then(|v| v[0]["bearer"][0].as_str().map(str::to_string))
                 .and_then(|s| s.parse::<Scope>().ok());
             if let Some(scope) = scope {
-                out.insert((method, path.clone()), scope);
+                out.entry(path.clone()).or_default().push((method, scope));
             }
         }
     }
@@ -52,7 +53,10 @@ pub fn scope_for(method: &Method, path: &str) -> Option<Scope> {
     } else {
         method
     };
-    TABLE.get(&(method.clone(), path.to_string())).copied()
+    TABLE
+        .get(path)?
+        .iter()
+        .find_map(|(m, scope)| (m == method).then_some(*scope))
 }
 
 /// Route layer (`route_layer(from_fn_with_state(auth, require_scope))`), inside `authenticate`:

@@ -2,6 +2,7 @@
 //! never a header, query string, body or token. The upstream client counts its calls through a
 //! task-local set up here.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -19,10 +20,11 @@ const CLIENT_CLOSED: u16 = 499;
 struct AuditLine {
     /// Bounded like the metric label: a made-up method is `_OTHER`.
     method: &'static str,
-    route: String,
+    /// The route template (shared with the router, not copied), `None` when unmatched.
+    route: Option<MatchedPath>,
     start: Instant,
     calls: Counter,
-    partner: Option<String>,
+    partner: Option<Arc<str>>,
     status: u16,
 }
 
@@ -32,7 +34,7 @@ impl Drop for AuditLine {
             target: "audit",
             partner = self.partner.as_deref().unwrap_or("-"),
             method = self.method,
-            route = %self.route,
+            route = self.route.as_ref().map_or("<unmatched>", MatchedPath::as_str),
             status = self.status,
             upstream_calls = self.calls.get(),
             duration_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -46,11 +48,7 @@ pub async fn audit(req: Request, next: Next) -> Response {
     let mut line = AuditLine {
         method: crate::ops::metrics::method_label(req.method()),
         // The route template, not the raw path: no ids or query strings in the audit trail.
-        route: req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| "<unmatched>".to_string()),
+        route: req.extensions().get::<MatchedPath>().cloned(),
         start: Instant::now(),
         calls: Counter::default(),
         partner: None,

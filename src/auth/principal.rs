@@ -17,8 +17,13 @@ use crate::auth::verify::TokenError;
 use crate::auth::AuthService;
 use crate::problem::ApiError;
 
+/// Who is calling and with which rights. Shared: built once per verified token and registry
+/// generation, then cloned along the request (extensions, extractors, layers) for an `Arc` bump.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
+pub struct Principal(Arc<Rights>);
+
+#[derive(Debug, PartialEq)]
+pub struct Rights {
     pub partner_id: String,
     pub scopes: BTreeSet<Scope>,
     /// Legal entities (`mshr_dataareaid`) the partner may see, lower-case.
@@ -27,9 +32,37 @@ pub struct Principal {
     pub pii: bool,
     /// The token's `sub`: the partner id for gateway tokens, the user for external issuers.
     pub subject: String,
+    /// The partner id again, shared: the per-request keys (upstream fairness, audit, metrics).
+    pub partner_key: Arc<str>,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Rights;
+
+    fn deref(&self) -> &Rights {
+        &self.0
+    }
 }
 
 impl Principal {
+    /// `pii` follows from the scopes (`pii:read`).
+    pub fn new(
+        partner_id: impl Into<String>,
+        scopes: BTreeSet<Scope>,
+        companies: BTreeSet<String>,
+        subject: impl Into<String>,
+    ) -> Self {
+        let partner_id = partner_id.into();
+        Self(Arc::new(Rights {
+            partner_key: partner_id.as_str().into(),
+            partner_id,
+            pii: scopes.contains(&Scope::PiiRead),
+            scopes,
+            companies,
+            subject: subject.into(),
+        }))
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
@@ -46,14 +79,19 @@ impl Principal {
     }
 
     /// Whether a record of legal entity `company` is visible: an empty set means every company.
+    /// (Compared without lower-casing a copy: it runs per record.)
     pub fn may_see_company(&self, company: &str) -> bool {
-        self.companies.is_empty() || self.companies.contains(&company.to_ascii_lowercase())
+        self.companies.is_empty()
+            || self
+                .companies
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(company))
     }
 }
 
 /// Copied into the response extensions so outer layers (the audit line) know the partner.
 #[derive(Debug, Clone)]
-pub struct AuthenticatedPartner(pub String);
+pub struct AuthenticatedPartner(pub Arc<str>);
 
 /// The token in `Authorization: Bearer <token>`; `None` when there is no Authorization header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
@@ -128,7 +166,7 @@ pub async fn authenticate(
     }
     match auth.authenticate_headers(req.headers()).await {
         Ok(p) => {
-            let partner = AuthenticatedPartner(p.partner_id.clone());
+            let partner = AuthenticatedPartner(p.partner_key.clone());
             // The request's log span (declared empty in `app.rs`): every later line names it.
             tracing::Span::current().record("partner", p.partner_id.as_str());
             req.extensions_mut().insert(p);
@@ -168,13 +206,12 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn principal(scopes: &[Scope]) -> Principal {
-        Principal {
-            partner_id: "acme".into(),
-            scopes: scopes.iter().copied().collect(),
-            companies: ["usmf".to_string()].into_iter().collect(),
-            pii: scopes.contains(&Scope::PiiRead),
-            subject: "acme".into(),
-        }
+        Principal::new(
+            "acme",
+            scopes.iter().copied().collect(),
+            ["usmf".to_string()].into_iter().collect(),
+            "acme",
+        )
     }
 
     #[test]
@@ -191,8 +228,7 @@ mod tests {
 
     #[test]
     fn an_all_company_partner_sees_every_company() {
-        let mut p = principal(&[Scope::ReferenceRead]);
-        p.companies.clear();
+        let p = Principal::new("acme", BTreeSet::new(), BTreeSet::new(), "acme");
         assert!(p.may_see_company("nomf"));
         assert!(p.may_see_company(""));
     }

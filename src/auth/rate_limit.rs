@@ -128,17 +128,15 @@ pub async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    let Some(partner_id) = req
-        .extensions()
-        .get::<Principal>()
-        .map(|p| p.partner_id.clone())
-    else {
+    // An `Arc` bump, not a copy of the partner id.
+    let Some(principal) = req.extensions().get::<Principal>().cloned() else {
         return next.run(req).await;
     };
-    let Some(cfg) = auth.registry().partner(&partner_id).map(|p| p.rate_limit) else {
+    let partner_id = principal.partner_id.as_str();
+    let Some(cfg) = auth.registry().partner(partner_id).map(|p| p.rate_limit) else {
         return next.run(req).await;
     };
-    match auth.limiters.check(&partner_id, cfg) {
+    match auth.limiters.check(partner_id, cfg) {
         Decision::Allowed {
             remaining, reset, ..
         } => {
@@ -148,7 +146,7 @@ pub async fn rate_limit(
         }
         Decision::Limited { limit, retry_after } => {
             tracing::info!(partner = %partner_id, retry_after, "partner rate limit exceeded");
-            metrics::counter!("rate_limit_rejections_total", "partner" => partner_id.clone())
+            metrics::counter!("rate_limit_rejections_total", "partner" => partner_id.to_string())
                 .increment(1);
             let mut resp = ApiError::RateLimited {
                 retry_after,

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::auth::config::{AuthConfigError, PartnerConfig, PartnersFile, RateLimitConfig};
@@ -37,6 +38,8 @@ impl Partner {
 pub struct Registry {
     by_id: HashMap<String, Arc<Partner>>,
     by_client_id: HashMap<String, Arc<Partner>>,
+    /// Which reload this is (set by `SharedRegistry`): what the verified-token cache compares.
+    generation: u64,
 }
 
 /// The `companies` entry that grants every legal entity.
@@ -84,6 +87,11 @@ impl Registry {
             )
         })?;
         Ok(file.partners)
+    }
+
+    /// Starts at 0 and grows by one with each replacement.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn partner(&self, id: &str) -> Option<&Arc<Partner>> {
@@ -189,28 +197,46 @@ fn is_origin(s: &str) -> bool {
 }
 
 /// The live registry, swapped whole on reload. Readers clone the inner `Arc` under a short read
-/// lock and never hold the lock across an await.
+/// lock and never hold the lock across an await. The generation is mirrored in an atomic so a
+/// cached principal can be checked against it without the lock.
 #[derive(Debug, Default)]
-pub struct SharedRegistry(RwLock<Arc<Registry>>);
+pub struct SharedRegistry {
+    current: RwLock<Arc<Registry>>,
+    generation: AtomicU64,
+}
 
 impl SharedRegistry {
-    pub fn new(reg: Registry) -> Self {
-        Self(RwLock::new(Arc::new(reg)))
+    pub fn new(mut reg: Registry) -> Self {
+        reg.generation = 0;
+        Self {
+            current: RwLock::new(Arc::new(reg)),
+            generation: AtomicU64::new(0),
+        }
     }
 
     pub fn snapshot(&self) -> Arc<Registry> {
-        match self.0.read() {
+        match self.current.read() {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    pub fn replace(&self, reg: Registry) {
-        let reg = Arc::new(reg);
-        match self.0.write() {
-            Ok(mut g) => *g = reg,
-            Err(poisoned) => *poisoned.into_inner() = reg,
-        }
+    /// The generation of the registry in force (that of the next `snapshot`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn replace(&self, mut reg: Registry) {
+        let mut g = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Under the write lock: generations follow the order of the swaps, and a reader that
+        // sees the new number takes its snapshot after this swap.
+        reg.generation = g.generation + 1;
+        let generation = reg.generation;
+        *g = Arc::new(reg);
+        self.generation.store(generation, Ordering::Release);
     }
 }
 

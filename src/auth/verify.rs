@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
 use crate::auth::principal::Principal;
+use crate::auth::registry::Registry;
 use crate::auth::scopes::Scope;
 use crate::auth::AuthService;
 use crate::problem::ApiError;
@@ -162,12 +163,14 @@ fn check_signature_and_claims(
         })
 }
 
-/// What an own token proved once its signature and claims checked out.
+/// What an own token proved once its signature and claims checked out, with the principal last
+/// built for it and the registry generation that principal was built from.
 #[derive(Debug)]
 pub struct VerifiedOwn {
     sub: String,
     scopes: BTreeSet<Scope>,
     exp: i64,
+    principal: Option<(u64, Principal)>,
 }
 
 impl AuthService {
@@ -182,9 +185,17 @@ impl AuthService {
     }
 
     async fn authenticate_inner(&self, token: &str) -> Result<Principal, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed("too long"));
+        }
+        // The cache first: a token seen before costs a hash and a lookup, not a parse.
+        let cache_key = cache_key(token);
+        if let Some(principal) = self.cached_own(&cache_key) {
+            return principal;
+        }
         let peek = peek(token)?;
         if peek.iss == self.settings.issuer {
-            self.verify_own(token, &peek)
+            self.verify_own(token, &peek, cache_key)
         } else if let Some(ext) = self.external.iter().find(|e| e.config.issuer == peek.iss) {
             self.verify_external(token, &peek, ext).await
         } else {
@@ -192,18 +203,51 @@ impl AuthService {
         }
     }
 
-    fn verify_own(&self, token: &str, peek: &Peek) -> Result<Principal, TokenError> {
-        use sha2::Digest;
-        let cache_key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        if let Some(hit) = self.verified.get(&cache_key) {
-            // Strict on expiry for cached entries (no leeway): the cache never extends a token's life.
-            if hit.exp > chrono::Utc::now().timestamp() {
-                return self.principal_for(&hit.sub, &hit.sub, hit.scopes.clone());
-            }
-            self.verified.invalidate(&cache_key);
+    /// The principal for an own token already verified and not expired; `None` on a miss. The
+    /// principal is reused while the registry generation is the one it was built from, and
+    /// rebuilt from the live registry otherwise (a reload takes effect on the next request).
+    fn cached_own(&self, cache_key: &[u8; 32]) -> Option<Result<Principal, TokenError>> {
+        let hit = self.verified.get(cache_key)?;
+        // Strict on expiry for cached entries (no leeway): the cache never extends a token's life.
+        if hit.exp <= chrono::Utc::now().timestamp() {
+            self.verified.invalidate(cache_key);
+            return None;
         }
-        let verified = self.verify_own_uncached(token, peek)?;
-        let principal = self.principal_for(&verified.sub, &verified.sub, verified.scopes.clone());
+        let generation = self.registry.generation();
+        if let Some((built, principal)) = &hit.principal {
+            if *built == generation {
+                return Some(Ok(principal.clone()));
+            }
+        }
+        let reg = self.registry.snapshot();
+        let principal = principal_for(&reg, &hit.sub, &hit.sub, &hit.scopes);
+        if let Ok(p) = &principal {
+            self.verified.insert(
+                *cache_key,
+                Arc::new(VerifiedOwn {
+                    sub: hit.sub.clone(),
+                    scopes: hit.scopes.clone(),
+                    exp: hit.exp,
+                    principal: Some((reg.generation(), p.clone())),
+                }),
+            );
+        }
+        Some(principal)
+    }
+
+    fn verify_own(
+        &self,
+        token: &str,
+        peek: &Peek,
+        cache_key: [u8; 32],
+    ) -> Result<Principal, TokenError> {
+        let mut verified = self.verify_own_uncached(token, peek)?;
+        let reg = self.registry.snapshot();
+        let principal = principal_for(&reg, &verified.sub, &verified.sub, &verified.scopes);
+        if let Ok(p) = &principal {
+            verified.principal = Some((reg.generation(), p.clone()));
+        }
+        // Cached even for a partner refused now: a reload may enable it again.
         self.verified.insert(cache_key, Arc::new(verified));
         principal
     }
@@ -237,6 +281,7 @@ impl AuthService {
             sub: sub.to_string(),
             scopes: scopes.into_iter().collect(),
             exp,
+            principal: None,
         })
     }
 
@@ -271,37 +316,41 @@ impl AuthService {
             .ok_or(TokenError::Rejected("partner claim missing or unmapped"))?;
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or("");
         // IdP roles may include values unrelated to this API: unknown ones are ignored.
-        let scopes = scope_claim_values(claims.get(&c.scope_claim))
+        let scopes: BTreeSet<Scope> = scope_claim_values(claims.get(&c.scope_claim))
             .filter_map(|s| Scope::from_str(&s).ok())
             .collect();
-        self.principal_for(mapped, subject, scopes)
+        principal_for(&self.registry.snapshot(), mapped, subject, &scopes)
     }
+}
 
-    /// The effective rights: what the token carries, narrowed to what the partner has *now*
-    /// (a reload that removes a scope takes effect on the next request).
-    fn principal_for(
-        &self,
-        partner_id: &str,
-        subject: &str,
-        token_scopes: BTreeSet<Scope>,
-    ) -> Result<Principal, TokenError> {
-        let reg = self.registry.snapshot();
-        let partner = reg
-            .partner(partner_id)
-            .filter(|p| !p.disabled)
-            .ok_or_else(|| TokenError::UnknownPartner(partner_id.chars().take(64).collect()))?;
-        let scopes: BTreeSet<Scope> = token_scopes
-            .intersection(&partner.scopes)
-            .copied()
-            .collect();
-        Ok(Principal {
-            partner_id: partner.id.clone(),
-            pii: scopes.contains(&Scope::PiiRead),
-            scopes,
-            companies: partner.companies.clone(),
-            subject: subject.to_string(),
-        })
-    }
+/// The SHA-256 of the token: the verified-token cache's key.
+fn cache_key(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// The effective rights: what the token carries, narrowed to what the partner has in `reg`
+/// (a reload that removes a scope takes effect on the next request).
+fn principal_for(
+    reg: &Registry,
+    partner_id: &str,
+    subject: &str,
+    token_scopes: &BTreeSet<Scope>,
+) -> Result<Principal, TokenError> {
+    let partner = reg
+        .partner(partner_id)
+        .filter(|p| !p.disabled)
+        .ok_or_else(|| TokenError::UnknownPartner(partner_id.chars().take(64).collect()))?;
+    let scopes: BTreeSet<Scope> = token_scopes
+        .intersection(&partner.scopes)
+        .copied()
+        .collect();
+    Ok(Principal::new(
+        partner.id.as_str(),
+        scopes,
+        partner.companies.clone(),
+        subject,
+    ))
 }
 
 fn alg_name(alg: Algorithm) -> String {

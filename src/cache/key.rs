@@ -79,16 +79,17 @@ impl KeyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Scope;
     use std::collections::BTreeSet;
 
     fn principal(id: &str, companies: &[&str], pii: bool) -> Principal {
-        Principal {
-            partner_id: id.into(),
-            scopes: BTreeSet::new(),
-            companies: companies.iter().map(|c| c.to_string()).collect(),
-            pii,
-            subject: id.into(),
-        }
+        let scopes: BTreeSet<Scope> = pii.then_some(Scope::PiiRead).into_iter().collect();
+        Principal::new(
+            id,
+            scopes,
+            companies.iter().map(|c| c.to_string()).collect(),
+            id,
+        )
     }
 
     fn key(p: &Principal, q: &str) -> CacheKey {

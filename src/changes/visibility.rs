@@ -55,13 +55,12 @@ mod tests {
         if pii {
             scopes.insert(Scope::PiiRead);
         }
-        Principal {
-            partner_id: "p".into(),
+        Principal::new(
+            "p",
             scopes,
-            companies: companies.iter().map(|c| c.to_string()).collect(),
-            pii,
-            subject: "p".into(),
-        }
+            companies.iter().map(|c| c.to_string()).collect(),
+            "p",
+        )
     }
 
     fn candidate_event(action: Action, changed: &[&str]) -> Event {

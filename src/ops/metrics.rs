@@ -293,7 +293,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let partner = resp
         .extensions()
         .get::<crate::auth::principal::AuthenticatedPartner>()
-        .map_or_else(|| "anonymous".to_string(), |p| p.0.clone());
+        .map_or_else(|| "anonymous".to_string(), |p| p.0.to_string());
     metrics::histogram!(
         "http_server_request_duration_seconds",
         "http_route" => route,

@@ -5,8 +5,6 @@
 //! partner sees it in the feed. Rows and the fan-out cursor are written in one transaction, so a
 //! restart neither loses nor repeats an event.
 
-use std::collections::BTreeSet;
-
 use crate::app::AppState;
 use crate::auth::{Principal, Scope};
 use crate::changes::event::Event;
@@ -25,14 +23,12 @@ fn partner_rights(st: &AppState, partner: &str) -> Option<Principal> {
     if !p.scopes.contains(&Scope::WebhooksManage) {
         return None;
     }
-    let scopes: BTreeSet<Scope> = p.scopes.clone();
-    Some(Principal {
-        partner_id: p.id.clone(),
-        pii: scopes.contains(&Scope::PiiRead),
-        scopes,
-        companies: p.companies.clone(),
-        subject: p.id.clone(),
-    })
+    Some(Principal::new(
+        p.id.clone(),
+        p.scopes.clone(),
+        p.companies.clone(),
+        p.id.clone(),
+    ))
 }
 
 /// The outbox rows for one event.

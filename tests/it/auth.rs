@@ -1000,6 +1000,58 @@ async fn hot_reload_from_the_partners_file() {
     assert_eq!(app.ping(&tn).await.status(), 200);
 }
 
+/// Tokens seen before are answered from the verified-token cache with the principal built for
+/// them; a reload (the path SIGHUP and file changes take) must still reach them on the very next
+/// request: scopes, companies, disabling and removal.
+#[tokio::test]
+async fn a_reload_reaches_cached_tokens_on_the_next_request() {
+    let (mut acme, c) = partner("acme", &[Scope::ReferenceRead, Scope::PiiRead], 500);
+    let app = start(base_config(vec![acme.clone()])).await;
+    let token = app.access(&c).await;
+    for _ in 0..3 {
+        let r = app.ping(&token).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["pii"], true);
+        assert_eq!(body["companies"], json!(["usmf"]));
+    }
+
+    // pii:read removed, companies changed: the cached token gets the new rights at once.
+    acme.scopes = vec![Scope::ReferenceRead];
+    acme.companies = vec!["usrt".into(), "nomf".into()];
+    app.auth
+        .reload_partners(std::slice::from_ref(&acme))
+        .expect("reload");
+    let body: Value = app.ping(&token).await.json().await.expect("json");
+    assert_eq!(body["pii"], false, "{body}");
+    assert_eq!(body["scopes"], json!(["reference:read"]), "{body}");
+    assert_eq!(body["companies"], json!(["nomf", "usrt"]), "{body}");
+
+    // The scope the route needs removed: 403 on the next request.
+    acme.scopes = vec![Scope::CandidatesRead];
+    app.auth
+        .reload_partners(std::slice::from_ref(&acme))
+        .expect("reload");
+    assert_eq!(app.ping(&token).await.status(), 403);
+
+    // Disabled: refused; enabled again (the token is still unexpired): accepted.
+    acme.scopes = vec![Scope::ReferenceRead];
+    acme.disabled = true;
+    app.auth
+        .reload_partners(std::slice::from_ref(&acme))
+        .expect("reload");
+    assert_invalid_token(app.ping(&token).await).await;
+    acme.disabled = false;
+    app.auth
+        .reload_partners(std::slice::from_ref(&acme))
+        .expect("reload");
+    assert_eq!(app.ping(&token).await.status(), 200);
+
+    // Removed from the registry: refused.
+    app.auth.reload_partners(&[]).expect("reload");
+    assert_invalid_token(app.ping(&token).await).await;
+}
+
 // ---------------------------------------------------------------- logs
 
 #[tokio::test]
