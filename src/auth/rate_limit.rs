@@ -146,7 +146,7 @@ pub async fn rate_limit(
         }
         Decision::Limited { limit, retry_after } => {
             tracing::info!(partner = %partner_id, retry_after, "partner rate limit exceeded");
-            metrics::counter!("rate_limit_rejections_total", "partner" => partner_id.to_string())
+            metrics::counter!("rate_limit_rejections_total", "partner" => principal.partner_key.clone())
                 .increment(1);
             let mut resp = ApiError::RateLimited {
                 retry_after,

@@ -293,7 +293,10 @@ pub async fn track(req: Request, next: Next) -> Response {
     let partner = resp
         .extensions()
         .get::<crate::auth::principal::AuthenticatedPartner>()
-        .map_or_else(|| "anonymous".to_string(), |p| p.0.to_string());
+        .map_or(metrics::SharedString::const_str("anonymous"), |p| {
+            // The shared id from authentication: no copy per request.
+            metrics::SharedString::from(p.0.clone())
+        });
     metrics::histogram!(
         "http_server_request_duration_seconds",
         "http_route" => route,
