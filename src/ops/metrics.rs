@@ -249,6 +249,18 @@ pub fn cache_lookup(cache: &'static str, hit: bool) {
     metrics::counter!("cache_requests_total", "cache" => cache, "result" => result).increment(1);
 }
 
+/// [`cache_lookup`] for a batch of lookups (one counter update per result, not per lookup).
+pub fn cache_lookups(cache: &'static str, hits: u64, misses: u64) {
+    if hits > 0 {
+        metrics::counter!("cache_requests_total", "cache" => cache, "result" => "hit")
+            .increment(hits);
+    }
+    if misses > 0 {
+        metrics::counter!("cache_requests_total", "cache" => cache, "result" => "miss")
+            .increment(misses);
+    }
+}
+
 /// The value of a moka entry, counted as a hit unless this call computed it (`is_fresh`).
 pub fn cached<K, V>(cache: &'static str, entry: moka::Entry<K, V>) -> V {
     cache_lookup(cache, !entry.is_fresh());

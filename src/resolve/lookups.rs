@@ -304,11 +304,16 @@ impl LookupResolver {
     pub async fn resolve(&self, wanted: Wanted) -> Result<Resolved, UpstreamError> {
         let mut out = HashMap::new();
         let mut waits: Vec<(&'static str, Vec<Uuid>, Batch)> = Vec::new();
+        let (mut hits, mut misses) = (0, 0);
         for (logical, ids) in wanted.0 {
             let mut unknown = Vec::new();
             for id in ids {
                 let cached = self.cache.get(&(logical, id)).await;
-                crate::ops::metrics::cache_lookup("lookups", cached.is_some());
+                if cached.is_some() {
+                    hits += 1;
+                } else {
+                    misses += 1;
+                }
                 match cached {
                     Some(Some(hit)) => {
                         out.insert((logical, id), hit);
@@ -353,6 +358,8 @@ impl LookupResolver {
             }
             waits.extend(joined.into_values().map(|(ids, b)| (logical, ids, b)));
         }
+        // Counted once per page (a page asks for hundreds of ids).
+        crate::ops::metrics::cache_lookups("lookups", hits, misses);
         let results = futures::future::join_all(
             waits
                 .into_iter()
