@@ -7,7 +7,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
@@ -69,14 +68,28 @@ pub fn cached_json<T: Serialize>(body: &T) -> Result<crate::cache::Cached, ApiEr
     })
 }
 
+/// Two fixed seeds: 128 bits of tag. Fixed, so every replica and every restart tags equal bodies
+/// alike; rapidhash v3's output is frozen across crate versions.
+static ETAG_SEEDS: [rapidhash::v3::RapidSecrets; 2] = [
+    rapidhash::v3::RapidSecrets::seed(0x6174_732d_6574_6167),
+    rapidhash::v3::RapidSecrets::seed(0x6761_7465_7761_7921),
+];
+
 /// A quoted tag over `parts` (each length-prefixed, so moving bytes between parts changes it).
+/// A fast non-cryptographic hash: a tag only has to change when the body does (the bodies are
+/// Dataverse's data, not chosen by whoever sends `If-None-Match`), and SHA-256 over a 60 KB page
+/// was 4 % of the gateway's CPU with the response cache off.
 pub fn etag_of(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
+    let mut tag = [0u8; 16];
+    for (half, seed) in tag.chunks_exact_mut(8).zip(&ETAG_SEEDS) {
+        let mut h = rapidhash::v3::RapidStreamHasherV3::new(seed);
+        for p in parts {
+            h.write(&(p.len() as u64).to_le_bytes());
+            h.write(p);
+        }
+        half.copy_from_slice(&h.finish().to_le_bytes());
     }
-    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&h.finalize()[..16]))
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(tag))
 }
 
 /// The answer for JSON `bytes` tagged `etag` (quoted; sent as `W/` when `weak`): 304 when
@@ -147,5 +160,21 @@ mod tests {
         assert_eq!(c.status(), StatusCode::NOT_MODIFIED);
         let d = json_tagged(&h, &("data", "cursor-3"), &"other", Lang::EnUs, true).expect("d");
         assert_eq!(d.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn tags_are_stable_and_separate_parts() {
+        let page = vec![b'x'; 60_000];
+        let a = etag_of(&[&page, b"next"]);
+        // 16 bytes, base64url, quoted; the same input gives the same tag (replicas, restarts).
+        assert_eq!(a.len(), 24);
+        assert_eq!(a, etag_of(&[&page, b"next"]));
+        let mut changed = page.clone();
+        changed[30_000] = b'y';
+        assert_ne!(a, etag_of(&[&changed, b"next"]));
+        assert_ne!(a, etag_of(&[&page, b"nexu"]));
+        // Bytes moved from one part to the next change the tag.
+        assert_ne!(etag_of(&[b"ab", b"c"]), etag_of(&[b"a", b"bc"]));
+        assert_ne!(etag_of(&[b"", b"a"]), etag_of(&[b"a", b""]));
     }
 }
