@@ -113,7 +113,9 @@ async fn a_429_storm_pauses_upstream_and_reads_succeed_within_their_deadline() {
 async fn a_burst_of_5xx_opens_the_breaker_and_a_probe_closes_it() {
     let app = spawn_app_with(SandboxConfig::default(), |c| {
         c.dataverse.breaker_failures = 3;
-        c.dataverse.breaker_open_ms = 400;
+        // Long enough that the five fast failures below all fall inside the open period even on
+        // a loaded machine (400 ms once let a half-open probe through between them).
+        c.dataverse.breaker_open_ms = 1_500;
         // Every read must reach upstream (no cached page answers the repeats).
         c.cache.response_ttl_ms = 0;
     })
