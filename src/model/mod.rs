@@ -3,3 +3,5 @@ pub mod candidate;
 pub mod pii;
 pub mod recruiting_request;
 mod row;
+#[cfg(test)]
+mod test_rows;

@@ -634,9 +634,8 @@ fn map_location(r: &LocationRow<'_>) -> Option<Location> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Map, Value};
-
-    const FV: &str = "@OData.Community.Display.V1.FormattedValue";
+    use crate::model::test_rows::{full_row, nulls};
+    use serde_json::{json, Value};
 
     /// A value for column `col`: GUIDs for keys and lookups, option codes, numbers, dates, text.
     fn value_for(col: &str, n: u128) -> Value {
@@ -661,44 +660,27 @@ mod tests {
         }
     }
 
-    /// Every selected column, with a FormattedValue for each lookup.
-    fn full_row(select: &[&str], base: u128) -> Map<String, Value> {
-        let mut row = Map::new();
-        for (n, col) in select.iter().enumerate() {
-            row.insert(col.to_string(), value_for(col, base + n as u128));
-            if col.starts_with('_') {
-                row.insert(format!("{col}{FV}"), json!(format!("{col}-code")));
-            }
-        }
-        row
-    }
-
-    fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
-        match v {
-            Value::Null => out.push(at.to_string()),
-            Value::Object(m) => m
-                .iter()
-                .for_each(|(k, v)| nulls(v, &format!("{at}/{k}"), out)),
-            Value::Array(a) => a.iter().for_each(|v| nulls(v, &format!("{at}/*"), out)),
-            _ => {}
-        }
-    }
-
     /// A typo in a column or annotation name would leave a member `null`: every selected column
     /// and lookup annotation is read.
     #[test]
     fn every_selected_column_is_read() {
-        let mut row = full_row(SELECT, 100);
+        let mut row = full_row(SELECT, 100, value_for);
         row.insert(
             NAV_POSITIONS.into(),
-            json!([full_row(POSITION_SELECT, 200)]),
+            json!([full_row(POSITION_SELECT, 200, value_for)]),
         );
-        row.insert(NAV_SKILLS.into(), json!([full_row(SKILL_SELECT, 300)]));
+        row.insert(
+            NAV_SKILLS.into(),
+            json!([full_row(SKILL_SELECT, 300, value_for)]),
+        );
         row.insert(
             NAV_EDUCATION.into(),
-            json!([full_row(EDUCATION_SELECT, 400)]),
+            json!([full_row(EDUCATION_SELECT, 400, value_for)]),
         );
-        row.insert(NAV_LOCATION.into(), json!(full_row(LOCATION_SELECT, 500)));
+        row.insert(
+            NAV_LOCATION.into(),
+            json!(full_row(LOCATION_SELECT, 500, value_for)),
+        );
         let body = serde_json::to_vec(&row).expect("json");
         let typed: RequestRow = serde_json::from_slice(&body).expect("row");
         let set = crate::resolve::options::parse_option_set(

@@ -355,6 +355,7 @@ pub fn attach_children<'a>(candidate: &mut CandidateRow<'a>, kids: &PersonRow<'a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_rows::{full_row, nulls};
     use serde_json::{json, Map, Value};
     use std::collections::BTreeSet;
 
@@ -411,8 +412,6 @@ mod tests {
         );
     }
 
-    const FV: &str = "@OData.Community.Display.V1.FormattedValue";
-
     /// A value for `col` (GUIDs for keys and lookups, the option code 1 for option columns, a
     /// number, a date, or text).
     fn value_for(col: &str, n: u128) -> Value {
@@ -450,33 +449,11 @@ mod tests {
         }
     }
 
-    fn full_row(select: &[&str], base: u128) -> Map<String, Value> {
-        let mut row = Map::new();
-        for (n, col) in select.iter().enumerate() {
-            row.insert(col.to_string(), value_for(col, base + n as u128));
-            if col.starts_with('_') {
-                row.insert(format!("{col}{FV}"), json!(format!("{col}-code")));
-            }
-        }
-        row
-    }
-
-    fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
-        match v {
-            Value::Null => out.push(at.to_string()),
-            Value::Object(m) => m
-                .iter()
-                .for_each(|(k, v)| nulls(v, &format!("{at}/{k}"), out)),
-            Value::Array(a) => a.iter().for_each(|v| nulls(v, &format!("{at}/*"), out)),
-            _ => {}
-        }
-    }
-
     /// The candidate page body with every column a `pii:read` partner's reads select, and the
     /// person's children from the second read.
     fn full_candidate() -> (Vec<u8>, Vec<u8>) {
-        let mut cand = full_row(&candidate_select(true), 100);
-        let mut person = full_row(&person_select(true), 200);
+        let mut cand = full_row(&candidate_select(true), 100, value_for);
+        let mut person = full_row(&person_select(true), 200, value_for);
         person.insert(PERSON_PK.into(), json!(Uuid::from_u128(42).to_string()));
         cand.insert(
             "_mshr_fk_person_id_value".into(),
@@ -485,14 +462,14 @@ mod tests {
         cand.insert(NAV_PERSON.into(), Value::Object(person));
         cand.insert(
             NAV_REQUEST.into(),
-            Value::Object(full_row(REQUEST_SELECT, 300)),
+            Value::Object(full_row(REQUEST_SELECT, 300, value_for)),
         );
         let mut kids = Map::new();
         kids.insert(PERSON_PK.into(), json!(Uuid::from_u128(42).to_string()));
         for (i, c) in CHILDREN.iter().enumerate() {
             kids.insert(
                 c.nav.into(),
-                json!([full_row(c.select, 1000 + 100 * i as u128)]),
+                json!([full_row(c.select, 1000 + 100 * i as u128, value_for)]),
             );
         }
         let body = |v: Map<String, Value>| serde_json::to_vec(&v).expect("json");
