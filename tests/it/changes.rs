@@ -110,7 +110,7 @@ async fn feed_app(page_size: u32) -> TestApp {
     .await
 }
 
-async fn scan(app: &TestApp) -> ScanReport {
+pub(crate) async fn scan(app: &TestApp) -> ScanReport {
     tokio::time::timeout(
         Duration::from_secs(120),
         app.gateway.state.changes.scan_now(),
@@ -121,7 +121,7 @@ async fn scan(app: &TestApp) -> ScanReport {
 }
 
 /// The baseline: a complete first scan that records every record and emits nothing.
-async fn baseline(app: &TestApp) {
+pub(crate) async fn baseline(app: &TestApp) {
     let r = scan(app).await;
     assert!(r.complete(), "{r:?}");
     assert!(
@@ -175,7 +175,7 @@ fn types(events: &[Value]) -> Vec<&str> {
 }
 
 /// key → code of a gateway option set (`/v1/option-sets/{name}`).
-async fn codes(app: &TestApp, token: &str, name: &str) -> HashMap<String, i64> {
+pub(crate) async fn codes(app: &TestApp, token: &str, name: &str) -> HashMap<String, i64> {
     let (s, v) = app
         .get_json(&format!("/v1/option-sets/{name}"), token, None)
         .await;

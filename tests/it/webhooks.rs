@@ -640,42 +640,12 @@ async fn events_before_the_subscription_and_of_other_types_are_not_sent() {
     assert!(other.rx.try_recv().is_err());
 }
 
-/// `key → code` of the recruiting request status option set, as the gateway lists it.
-async fn status_codes(app: &TestApp, token: &str) -> std::collections::HashMap<String, i64> {
-    let (s, v) = app
-        .get_json("/v1/option-sets/recruiting-request-status", token, None)
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["values"]
-        .as_array()
-        .expect("values")
-        .iter()
-        .map(|o| {
-            (
-                o["key"].as_str().unwrap_or("").to_string(),
-                o["code"].as_i64().unwrap_or(0),
-            )
-        })
-        .collect()
-}
-
-async fn scan(app: &TestApp) {
-    let r = tokio::time::timeout(
-        Duration::from_secs(120),
-        app.gateway.state.changes.scan_now(),
-    )
-    .await
-    .expect("scan finishes")
-    .expect("the scanner runs");
-    assert!(r.complete(), "{r:?}");
-}
-
 /// The end to end: HR activates, edits and closes a request through the emulator's Web API
 /// (HR's own app registration); the scanner turns that into events, and the receiver gets them in
 /// order, each signed; the Norwegian-only partner gets only its Norwegian request.
 #[tokio::test]
 async fn hr_activating_editing_and_closing_a_request_reaches_the_receiver_in_order() {
-    use crate::changes::{a_request, hr_token, patch};
+    use crate::changes::{a_request, baseline, codes, hr_token, patch, scan};
     const RR: &str = "mshr_hcmrecruitingrequestentities";
     let app = spawn_app_with(Default::default(), |c| {
         c.webhooks.allow_private_urls = true;
@@ -694,8 +664,8 @@ async fn hr_activating_editing_and_closing_a_request_reaches_the_receiver_in_ord
     let mut to_watch = receiver(0, 500).await;
     let (acme_sub, acme_secret) = subscribe(&app, &acme, &to_acme.url, &types).await;
     let (_, watch_secret) = subscribe(&app, &watch, &to_watch.url, &types).await;
-    scan(&app).await; // the baseline: no events
-    let status = status_codes(&app, &acme).await;
+    baseline(&app).await;
+    let status = codes(&app, &acme, "recruiting-request-status").await;
     let hr = hr_token(&app.emu).await;
     let integration = app.emu.token().await;
     let active = status["active"];
@@ -709,7 +679,8 @@ async fn hr_activating_editing_and_closing_a_request_reaches_the_receiver_in_ord
     ] {
         let (s, v) = patch(&app.emu, RR, &id, &hr, body).await;
         assert_eq!(s, 204, "HR's PATCH: {v}");
-        scan(&app).await;
+        let r = scan(&app).await;
+        assert!(r.complete(), "{r:?}");
         let started = std::time::Instant::now();
         let delivery = to_acme.next(20).await;
         assert!(
@@ -749,7 +720,8 @@ async fn hr_activating_editing_and_closing_a_request_reaches_the_receiver_in_ord
     let no = a_request(&app.emu, &integration, "nomf", active).await;
     let (s, _) = patch(&app.emu, RR, &no, &hr, json!({"mshr_status": active})).await;
     assert_eq!(s, 204);
-    scan(&app).await;
+    let r = scan(&app).await;
+    assert!(r.complete(), "{r:?}");
     let first = to_watch.next(20).await;
     verify(&watch_secret, &first);
     assert_eq!(first.json()["resource"]["id"], no.as_str());
