@@ -22,6 +22,12 @@ pub(crate) enum FaultKind {
         #[serde(default = "default_status")]
         status: u16,
     },
+    /// The request is served (a create writes its row), then its answer is lost: the client gets
+    /// this 5xx instead and cannot tell that the write happened.
+    LostResponse {
+        #[serde(default = "default_status")]
+        status: u16,
+    },
     /// Extra latency before the request is served.
     Latency { ms: u64 },
     /// The token endpoint answers 503 `temporarily_unavailable`.

@@ -30,7 +30,9 @@ pub(super) async fn faults_list(State(st): State<Arc<EmulatorState>>) -> Respons
 pub(super) async fn faults_add(State(st): State<Arc<EmulatorState>>, body: Bytes) -> Response {
     match serde_json::from_slice::<FaultSpec>(&body) {
         Ok(spec) => {
-            if let FaultKind::ServerError { status } = spec.kind {
+            if let FaultKind::ServerError { status } | FaultKind::LostResponse { status } =
+                spec.kind
+            {
                 if !(500..=599).contains(&status) {
                     return (
                         StatusCode::BAD_REQUEST,

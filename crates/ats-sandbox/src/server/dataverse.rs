@@ -277,9 +277,12 @@ pub(super) async fn dataverse(
     if !verdict.delay.is_zero() {
         tokio::time::sleep(verdict.delay).await;
     }
-    if let Some(fail) = verdict.fail {
-        return fault_response(&st, fail);
-    }
+    // A lost response is decided now, applied once the request has been served.
+    let lost = match verdict.fail {
+        Some(FaultKind::LostResponse { status }) => Some(status),
+        Some(fail) => return fault_response(&st, fail),
+        None => None,
+    };
     if let Some(limited) = st.protection.check(in_flight) {
         st.stats
             .throttled
@@ -326,6 +329,9 @@ pub(super) async fn dataverse(
         )),
     };
     let resp = result.unwrap_or_else(IntoResponse::into_response);
+    if let Some(status) = lost {
+        return fault_response(&st, FaultKind::ServerError { status });
+    }
     if resp.status() == StatusCode::BAD_REQUEST {
         st.stats
             .bad_requests
@@ -342,7 +348,7 @@ pub(super) fn fault_response(st: &EmulatorState, fail: FaultKind) -> Response {
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             throttle_response(st, Limited::Requests { retry_after })
         }
-        FaultKind::ServerError { status } => {
+        FaultKind::ServerError { status } | FaultKind::LostResponse { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             DvError::new(status, "0x80040265", "A token was obtained to call Finance and Operations, but Finance and Operations returned an error of type InternalServerError.").into_response()
         }
