@@ -17,7 +17,9 @@ use uuid::Uuid;
 /// A boxed future, so the trait stays object-safe (`Arc<dyn WriteStore>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What an idempotency key stands for once its request finished successfully.
+/// What an idempotency key stands for once its request finished successfully: the status and
+/// the created resource's id, never its body (a replay renders the resource again, through the
+/// partner's rights at that time, so no personal fields are kept in the store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: u16,
@@ -25,8 +27,8 @@ pub struct Outcome {
     pub location: Option<String>,
     /// The created resource's id.
     pub resource_id: Option<Uuid>,
-    /// The first response body; `None` when the outcome was reached by recovery (no request was
-    /// waiting for it), in which case the replay renders the resource as it is.
+    /// The first response's body, for that response only: never stored (`None` on every replay).
+    #[serde(skip)]
     pub body: Option<Value>,
 }
 
@@ -43,8 +45,8 @@ pub enum Begin {
     Mismatch,
 }
 
-/// A write plan as the store keeps it: the document is the plan's own JSON (the store does not
-/// know its shape); `open` plans are the ones recovery must complete or undo.
+/// A write plan as the store keeps it: the plan's own JSON (`doc`) and one document per step
+/// (the store knows neither shape); `open` plans are the ones recovery must complete or undo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanRecord {
     pub id: Uuid,
@@ -52,6 +54,17 @@ pub struct PlanRecord {
     pub key: String,
     pub open: bool,
     pub doc: Value,
+    /// In step order.
+    pub steps: Vec<Value>,
+}
+
+/// Progress of a saved plan: its own document (with `open`) and/or one step's, written together.
+/// A write is the size of a step, not of the plan (a plan of n steps costs O(n) bytes, not O(n²)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanUpdate {
+    pub id: Uuid,
+    pub plan: Option<(bool, Value)>,
+    pub step: Option<(usize, Value)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +102,12 @@ pub trait WriteStore: Send + Sync {
         key: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Inserts or replaces a plan (called before and after every upstream step).
+    /// Inserts (or replaces) a plan with all its steps: once, when the plan is made.
     fn save_plan<'a>(&'a self, plan: &'a PlanRecord) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Records a saved plan's progress (before and after every upstream step), atomically.
+    fn save_progress<'a>(&'a self, update: &'a PlanUpdate)
+        -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Plans not yet finished (completed or undone), oldest first.
     fn open_plans(&self) -> BoxFuture<'_, Result<Vec<PlanRecord>, StoreError>>;

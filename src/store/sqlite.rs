@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::{Begin, BoxFuture, Outcome, PlanRecord, StoreError, WriteStore};
+use super::{Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore};
 
 pub mod webhooks;
 
@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS plans (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS plans_open ON plans (open, updated_at);
+CREATE TABLE IF NOT EXISTS plan_steps (
+    plan TEXT NOT NULL,
+    idx  INTEGER NOT NULL,
+    doc  TEXT NOT NULL,
+    PRIMARY KEY (plan, idx)
+);
 ";
 
 pub struct SqliteStore {
@@ -183,12 +189,51 @@ impl WriteStore for SqliteStore {
         let p = plan.clone();
         self.run(move |conn| {
             let doc = serde_json::to_string(&p.doc).map_err(backend)?;
-            conn.execute(
+            let id = p.id.to_string();
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute(
                 "INSERT OR REPLACE INTO plans (id, partner, key, open, doc, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![p.id.to_string(), p.partner, p.key, p.open, doc, now()],
+                params![id, p.partner, p.key, p.open, doc, now()],
             )
             .map_err(backend)?;
-            Ok(())
+            tx.execute("DELETE FROM plan_steps WHERE plan = ?1", params![id])
+                .map_err(backend)?;
+            for (i, step) in p.steps.iter().enumerate() {
+                put_step(&tx, &id, i, step)?;
+            }
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn save_progress<'a>(
+        &'a self,
+        update: &'a PlanUpdate,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let u = update.clone();
+        self.run(move |conn| {
+            let id = u.id.to_string();
+            let tx = conn.transaction().map_err(backend)?;
+            let changed = match &u.plan {
+                Some((open, doc)) => {
+                    let doc = serde_json::to_string(doc).map_err(backend)?;
+                    tx.execute(
+                        "UPDATE plans SET open = ?2, doc = ?3, updated_at = ?4 WHERE id = ?1",
+                        params![id, open, doc, now()],
+                    )
+                }
+                None => tx.execute(
+                    "UPDATE plans SET updated_at = ?2 WHERE id = ?1",
+                    params![id, now()],
+                ),
+            }
+            .map_err(backend)?;
+            if changed == 0 {
+                return Err(backend(format!("no plan {id} to update")));
+            }
+            if let Some((i, step)) = &u.step {
+                put_step(&tx, &id, *i, step)?;
+            }
+            tx.commit().map_err(backend)
         })
     }
 
@@ -202,15 +247,25 @@ impl WriteStore for SqliteStore {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
                 })
                 .map_err(backend)?;
+            let mut steps = conn
+                .prepare("SELECT doc FROM plan_steps WHERE plan = ?1 ORDER BY idx")
+                .map_err(backend)?;
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
             let mut out = Vec::new();
             for row in rows {
                 let (id, partner, key, doc) = row.map_err(backend)?;
+                let step_docs = steps
+                    .query_map(params![id], |r| r.get::<_, String>(0))
+                    .map_err(backend)?
+                    .map(|d| serde_json::from_str(&d.map_err(backend)?).map_err(corrupt))
+                    .collect::<Result<Vec<_>, _>>()?;
                 out.push(PlanRecord {
                     id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     partner,
                     key,
                     open: true,
-                    doc: serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    doc: serde_json::from_str(&doc).map_err(corrupt)?,
+                    steps: step_docs,
                 });
             }
             Ok(out)
@@ -239,15 +294,37 @@ impl WriteStore for SqliteStore {
                     params![t],
                 )
                 .map_err(backend)?;
+            let before = t.saturating_sub(ttl);
+            conn.execute(
+                "DELETE FROM plan_steps WHERE plan IN (SELECT id FROM plans WHERE open = 0 AND updated_at <= ?1)",
+                params![before],
+            )
+            .map_err(backend)?;
             let plans = conn
                 .execute(
                     "DELETE FROM plans WHERE open = 0 AND updated_at <= ?1",
-                    params![t.saturating_sub(ttl)],
+                    params![before],
                 )
                 .map_err(backend)?;
             Ok((keys + plans) as u64)
         })
     }
+}
+
+fn put_step(
+    tx: &rusqlite::Transaction<'_>,
+    plan: &str,
+    i: usize,
+    step: &serde_json::Value,
+) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(step).map_err(backend)?;
+    let idx = i64::try_from(i).map_err(backend)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO plan_steps (plan, idx, doc) VALUES (?1, ?2, ?3)",
+        params![plan, idx, doc],
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -269,7 +346,7 @@ mod tests {
             status: 201,
             location: Some("/v1/candidates/x".into()),
             resource_id: None,
-            body: Some(serde_json::json!({"id": "x"})),
+            body: None,
         }
     }
 
@@ -315,12 +392,29 @@ mod tests {
                 partner: "a".into(),
                 key: "k".into(),
                 open: true,
-                doc: serde_json::json!({"steps": []}),
+                doc: serde_json::json!({"phase": "running"}),
+                steps: vec![serde_json::json!({"n": 0}), serde_json::json!({"n": 1})],
             };
             s.save_plan(&plan).await.expect("save");
+            s.save_progress(&PlanUpdate {
+                id: plan.id,
+                plan: None,
+                step: Some((1, serde_json::json!({"n": 1, "done": true}))),
+            })
+            .await
+            .expect("progress");
         }
         let s = SqliteStore::open(&d, Duration::from_secs(60)).expect("reopen");
-        assert_eq!(s.open_plans().await.expect("plans").len(), 1);
+        let open = s.open_plans().await.expect("plans");
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            open[0].steps,
+            vec![
+                serde_json::json!({"n": 0}),
+                serde_json::json!({"n": 1, "done": true})
+            ],
+            "one step rewritten, in place"
+        );
         assert_eq!(
             s.in_flight_keys().await.expect("keys"),
             vec![("a".to_string(), "k".to_string())]

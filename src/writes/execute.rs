@@ -2,17 +2,21 @@
 //! them. Retry rules: a POST is retried only once its first attempt is known not to have written
 //! anything (a 4xx/429 answer, or a 5xx/timeout after which a read finds no row); a DELETE is
 //! idempotent and retried on transient failures. The same code resumes a plan after a restart.
+//!
+//! A create whose answer was lost is resolved only by the key the plan chose for its row (a read
+//! of that key; a re-sent POST that HR refuses as a duplicate key), and compensation deletes only
+//! rows proven that way: never a row found by its business fields. The journal is written per
+//! step (the step's own record, its body dropped once it is done), never the whole plan again.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::plan::{nested_person, Created, Phase, Plan, Step, StepState, CANDIDATE_STEP};
+use super::plan::{Created, Phase, Plan, StepState};
 use crate::model::candidate as cand;
-use crate::resolve::lookups::uuid_of;
-use crate::store::{PlanRecord, StoreError, WriteStore};
-use crate::upstream::odata::{Expand, Filter, Literal, Query};
+use crate::store::{PlanRecord, PlanUpdate, StoreError, WriteStore};
+use crate::upstream::odata::Query;
 use crate::upstream::{DataverseClient, UpstreamError};
 
 /// Why a step (or the journal) failed.
@@ -44,18 +48,87 @@ const READ_ATTEMPTS: u32 = 3;
 /// POST attempts when the first is known to have written nothing.
 const POST_ATTEMPTS: u32 = 2;
 
-pub async fn save(store: &dyn WriteStore, plan: &Plan) -> Result<(), StoreError> {
-    let open = matches!(plan.phase, Phase::Running | Phase::Compensating);
-    let doc = serde_json::to_value(plan).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn open(plan: &Plan) -> bool {
+    matches!(plan.phase, Phase::Running | Phase::Compensating)
+}
+
+/// Journals a new plan with every step (once, before the first upstream call).
+pub async fn save_new(store: &dyn WriteStore, plan: &mut Plan) -> Result<(), StoreError> {
+    let doc = serde_json::to_value(&*plan).map_err(corrupt)?;
+    let steps = plan
+        .steps
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt)?;
+    plan.journal.add(std::iter::once(&doc).chain(steps.iter()));
     store
         .save_plan(&PlanRecord {
             id: plan.id,
             partner: plan.partner.clone(),
             key: plan.key.clone(),
-            open,
+            open: open(plan),
             doc,
+            steps,
         })
         .await
+}
+
+/// Journals the plan's own record (phase, ids, failure), not its steps.
+pub async fn save(store: &dyn WriteStore, plan: &mut Plan) -> Result<(), StoreError> {
+    save_update(store, plan, true, None).await
+}
+
+/// Journals step `i` (with the plan's own record for step 0, which learns the candidate's ids).
+async fn save_step(store: &dyn WriteStore, plan: &mut Plan, i: usize) -> Result<(), StoreError> {
+    save_update(store, plan, i == 0, Some(i)).await
+}
+
+async fn save_update(
+    store: &dyn WriteStore,
+    plan: &mut Plan,
+    with_plan: bool,
+    step: Option<usize>,
+) -> Result<(), StoreError> {
+    let doc = if with_plan {
+        Some((open(plan), serde_json::to_value(&*plan).map_err(corrupt)?))
+    } else {
+        None
+    };
+    let step = match step.and_then(|i| plan.steps.get(i).map(|s| (i, s))) {
+        Some((i, s)) => Some((i, serde_json::to_value(s).map_err(corrupt)?)),
+        None => None,
+    };
+    plan.journal.add(
+        doc.iter()
+            .map(|(_, d)| d)
+            .chain(step.iter().map(|(_, s)| s)),
+    );
+    store
+        .save_progress(&PlanUpdate {
+            id: plan.id,
+            plan: doc,
+            step,
+        })
+        .await
+}
+
+/// A plan as journaled (its steps in their own records; a plan journaled whole by an older version
+/// keeps the steps inside its own document).
+pub fn load(rec: &PlanRecord) -> Result<Plan, serde_json::Error> {
+    let mut plan: Plan = serde_json::from_value(rec.doc.clone())?;
+    if !rec.steps.is_empty() {
+        plan.steps = rec
+            .steps
+            .iter()
+            .map(|s| serde_json::from_value(s.clone()))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(plan)
 }
 
 fn store_failure(step: usize) -> impl Fn(StoreError) -> Failure {
@@ -75,6 +148,12 @@ fn in_doubt(e: &UpstreamError) -> bool {
             | UpstreamError::Network(_)
             | UpstreamError::BadResponse(_)
     )
+}
+
+/// Dataverse's answer to a create whose primary key is taken: with a key only this plan knows, the
+/// row is the one an earlier attempt of this step wrote.
+fn duplicate_key(e: &UpstreamError) -> bool {
+    matches!(e, UpstreamError::Rejected { status: 412, code, .. } if code.eq_ignore_ascii_case("0x80040237"))
 }
 
 /// Runs every step not yet done. On `Err`, the plan is saved as it stands (for `compensate`).
@@ -109,7 +188,7 @@ pub async fn run(
                     plan.steps[i].state = StepState::Pending;
                 } else {
                     finish_step(client, plan, i).await?;
-                    save(store, plan).await.map_err(store_failure(i))?;
+                    save_step(store, plan, i).await.map_err(store_failure(i))?;
                     continue;
                 }
             }
@@ -142,15 +221,22 @@ async fn run_step(
     loop {
         attempt += 1;
         plan.steps[i].state = StepState::Started;
-        save(store, plan).await.map_err(store_failure(i))?;
-        let body = plan.steps[i].body.clone();
-        match client.create(set, &body).await {
+        // The only write before the call: a crash after it leaves the step Started, and the
+        // plan's key for the row tells afterwards whether the call wrote it.
+        save_step(store, plan, i).await.map_err(store_failure(i))?;
+        let written = match client.create(set, &plan.steps[i].body).await {
+            Ok(id) => Ok(id),
+            Err(e) if duplicate_key(&e) => match plan.steps[i].key() {
+                Some(key) => Ok(key),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(id) => {
                 record_created(plan, i, id);
-                // Recorded before the read-back: the row exists whatever happens next.
-                save(store, plan).await.map_err(store_failure(i))?;
                 finish_step(client, plan, i).await?;
-                save(store, plan).await.map_err(store_failure(i))?;
+                save_step(store, plan, i).await.map_err(store_failure(i))?;
                 return Ok(());
             }
             Err(e) if in_doubt(&e) => {
@@ -158,7 +244,7 @@ async fn run_step(
                     Ok(Some(id)) => {
                         record_created(plan, i, id);
                         finish_step(client, plan, i).await?;
-                        save(store, plan).await.map_err(store_failure(i))?;
+                        save_step(store, plan, i).await.map_err(store_failure(i))?;
                         return Ok(());
                     }
                     Ok(None) if attempt < POST_ATTEMPTS => {
@@ -167,7 +253,7 @@ async fn run_step(
                     }
                     Ok(None) => {
                         plan.steps[i].state = StepState::Pending;
-                        save(store, plan).await.map_err(store_failure(i))?;
+                        save_step(store, plan, i).await.map_err(store_failure(i))?;
                         return Err(Failure {
                             step: i,
                             cause: Cause::Upstream(e),
@@ -185,7 +271,7 @@ async fn run_step(
             Err(e) => {
                 // Refused (4xx, 429): nothing was written.
                 plan.steps[i].state = StepState::Pending;
-                save(store, plan).await.map_err(store_failure(i))?;
+                save_step(store, plan, i).await.map_err(store_failure(i))?;
                 return Err(Failure {
                     step: i,
                     cause: Cause::Upstream(e),
@@ -195,17 +281,25 @@ async fn run_step(
     }
 }
 
+/// The step's POST wrote row `id`. With the plan's own key, every row the step sends exists (a
+/// deep insert is one transaction); a key HR chose itself proves only that row.
 fn record_created(plan: &mut Plan, i: usize, id: Uuid) {
-    let set = plan.steps[i].set().to_string();
     if i == 0 {
         plan.candidate_id = Some(id);
     }
-    if !plan.steps[i].created.iter().any(|c| c.id == id) {
-        plan.steps[i].created.push(Created { set, id });
+    let step = &mut plan.steps[i];
+    if step.key() == Some(id) {
+        step.created = step.rows.clone();
+        return;
+    }
+    tracing::error!(plan = %plan.id, step = %step.kind, "HR answered with another key than the one sent; rows of this step other than its own cannot be proven");
+    if !step.created.iter().any(|c| c.id == id) {
+        let set = step.set().to_string();
+        step.created.push(Created { set, id });
     }
 }
 
-/// After a step's row exists: step 0 reads back the person (and the rows the deep insert made).
+/// After a step's row exists: step 0 reads back the person; the body is no longer needed.
 async fn finish_step(client: &DataverseClient, plan: &mut Plan, i: usize) -> Result<(), Failure> {
     if i == 0 {
         readback(client, plan).await.map_err(|e| Failure {
@@ -214,11 +308,11 @@ async fn finish_step(client: &DataverseClient, plan: &mut Plan, i: usize) -> Res
         })?;
     }
     plan.steps[i].state = StepState::Done;
+    plan.steps[i].body = Value::Null;
     Ok(())
 }
 
-/// Learns the person (id, party number) of the new candidate and, for a new person, the ids of
-/// every row the deep insert created, in creation order (person, skills, education, candidate).
+/// Learns the person (id, party number: HR numbers a new person) of the new candidate: one row.
 async fn readback(client: &DataverseClient, plan: &mut Plan) -> Result<(), UpstreamError> {
     let Some(cid) = plan.candidate_id else {
         return Ok(());
@@ -233,38 +327,19 @@ async fn readback(client: &DataverseClient, plan: &mut Plan) -> Result<(), Upstr
     if plan.party_number.is_none() {
         plan.party_number = party;
     }
-    if !plan.new_person {
-        return Ok(());
-    }
-    let Some(pid) = person else { return Ok(()) };
-    let kids = [&super::request::SKILLS, &super::request::EDUCATION];
-    let q = kids.iter().fold(
-        Query::new(cand::PERSON_SET).select(&[cand::PERSON_PK]),
-        |q, c| q.expand(Expand::new(c.deep_nav.unwrap_or_default()).select(&[c.pk])),
-    );
-    let prow = client.get_by_id(&q, pid).await?.unwrap_or_default();
-    let mut created = vec![Created {
-        set: cand::PERSON_SET.to_string(),
-        id: pid,
-    }];
-    for c in kids {
-        let items = prow
-            .get(c.deep_nav.unwrap_or_default())
-            .and_then(Value::as_array);
-        for item in items.into_iter().flatten().filter_map(Value::as_object) {
-            if let Some(id) = uuid_of(item, c.pk) {
-                created.push(Created {
-                    set: c.set.to_string(),
-                    id,
-                });
-            }
+    // The person this plan's candidate was created with is this plan's (proven by the candidate).
+    if let (true, Some(pid)) = (plan.new_person, person) {
+        let created = &mut plan.steps[0].created;
+        if !created.iter().any(|c| c.id == pid) {
+            created.insert(
+                0,
+                Created {
+                    set: cand::PERSON_SET.to_string(),
+                    id: pid,
+                },
+            );
         }
     }
-    created.push(Created {
-        set: cand::SET.to_string(),
-        id: cid,
-    });
-    plan.steps[0].created = created;
     Ok(())
 }
 
@@ -286,83 +361,21 @@ async fn find_written(
     }
 }
 
-/// Whether step `i`'s POST wrote its row after all: a read by the columns the step wrote (and the
-/// person), leaving out rows other steps of this plan claimed.
+/// Whether step `i`'s POST wrote its row after all: a read of the key the plan chose for it.
 async fn find_written_once(
     client: &DataverseClient,
     plan: &Plan,
     i: usize,
 ) -> Result<Option<Uuid>, UpstreamError> {
     let step = &plan.steps[i];
-    let claimed = plan.claimed_ids(i);
-    let (set, pk, filter) = if step.kind == CANDIDATE_STEP {
-        (cand::SET, cand::PK, candidate_filter(step, plan))
-    } else {
-        let Some(c) = step.collection() else {
-            return Ok(None);
-        };
-        let Some(person) = plan.person_id else {
-            return Ok(None);
-        };
-        let mut f = Filter::eq("_mshr_fk_person_id_value", Literal::Guid(person));
-        for col in c.match_columns {
-            if let Some(v) = step.body.get(*col).and_then(Value::as_str) {
-                f = f.and(Filter::eq(col, Literal::Str(v.to_string())));
-            }
-        }
-        (c.set, c.pk, Some(f))
+    let Some(key) = step.key() else {
+        // Journaled before plans chose keys: nothing proves which row would be this plan's.
+        return Err(UpstreamError::BadResponse(
+            "the step has no key of its own: its outcome cannot be proven".into(),
+        ));
     };
-    let Some(filter) = filter else {
-        return Ok(None);
-    };
-    let q = Query::new(set).select(&[pk]).filter(filter);
-    let page = client.get_page(&q, 50).await?;
-    let ids: Vec<Uuid> = page
-        .rows
-        .iter()
-        .filter_map(|r| uuid_of(r, pk))
-        .filter(|id| !claimed.contains(id))
-        .collect();
-    if step.kind == CANDIDATE_STEP && ids.len() > 1 {
-        // Several candidates look the same: this one cannot be told apart safely.
-        return Err(UpstreamError::BadResponse(format!(
-            "{} candidates match the unconfirmed create",
-            ids.len()
-        )));
-    }
-    Ok(ids.first().copied())
-}
-
-/// The candidate step's own columns: request plus the party number (internal) or names (external).
-fn candidate_filter(step: &Step, plan: &Plan) -> Option<Filter> {
-    let text = |o: Option<&serde_json::Map<String, Value>>, col: &str| {
-        o.and_then(|o| o.get(col))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let body = step.body.as_object();
-    let mut f = Filter::eq(
-        "mshr_recruitingrequestid",
-        Literal::Str(text(body, "mshr_recruitingrequestid")?),
-    );
-    match nested_person(&step.body) {
-        Some(p) => {
-            f = f.and(Filter::eq(
-                "mshr_firstname",
-                Literal::Str(text(Some(p), "mshr_firstname")?),
-            ));
-            if let Some(last) = text(Some(p), "mshr_lastname") {
-                f = f.and(Filter::eq("mshr_lastname", Literal::Str(last)));
-            }
-        }
-        None => {
-            f = f.and(Filter::eq(
-                "mshr_partynumber",
-                Literal::Str(plan.party_number.clone()?),
-            ));
-        }
-    }
-    Some(f)
+    let q = Query::new(step.set()).select(&[step.pk()]);
+    Ok(client.get_by_id(&q, key).await?.map(|_| key))
 }
 
 /// Deletes what the plan created, newest first, saving after each step. A step whose outcome cannot
@@ -401,7 +414,8 @@ async fn undo_step(
                 Ok(Some(id)) => record_created(plan, i, id),
                 Ok(None) => {
                     plan.steps[i].state = StepState::Undone;
-                    return save(store, plan).await.is_ok();
+                    plan.steps[i].body = Value::Null;
+                    return save_step(store, plan, i).await.is_ok();
                 }
                 Err(e) => {
                     tracing::warn!(plan = %plan.id, step = %plan.steps[i].kind, error = %e, "cannot tell whether a write happened; will retry");
@@ -411,8 +425,12 @@ async fn undo_step(
         }
         _ => {}
     }
-    if i == 0 && plan.new_person && plan.steps[0].created.len() == 1 {
-        // The candidate exists but the person's rows are not known yet.
+    let person_known = plan.steps[0]
+        .created
+        .iter()
+        .any(|c| c.set == cand::PERSON_SET);
+    if i == 0 && plan.new_person && !person_known {
+        // The candidate exists but its person is not known yet.
         if let Err(e) = readback(client, plan).await {
             tracing::warn!(plan = %plan.id, error = %e, "cannot read back the new person; will retry");
             return false;
@@ -422,13 +440,14 @@ async fn undo_step(
     for row in rows {
         if let Err(e) = delete(client, &row).await {
             tracing::warn!(plan = %plan.id, set = %row.set, error = %e, "delete failed; will retry");
-            let _ = save(store, plan).await;
+            let _ = save_step(store, plan, i).await;
             return false;
         }
         plan.steps[i].created.retain(|c| c.id != row.id);
     }
     plan.steps[i].state = StepState::Undone;
-    save(store, plan).await.is_ok()
+    plan.steps[i].body = Value::Null;
+    save_step(store, plan, i).await.is_ok()
 }
 
 async fn delete(client: &DataverseClient, row: &Created) -> Result<(), UpstreamError> {

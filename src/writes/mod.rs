@@ -235,16 +235,20 @@ async fn check_and_run(
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let mut plan = Plan::new(&principal.partner_id, key, checked, &today);
     let _active = st.hires.activate(plan.id);
-    execute::save(st.hires.store(), &plan).await?;
+    execute::save_new(st.hires.store(), &mut plan).await?;
     let started = std::time::Instant::now();
     match execute::run(&st.client, st.hires.store(), &mut plan).await {
         Ok(()) => {
             plan.phase = Phase::Completed;
-            execute::save(st.hires.store(), &plan).await?;
+            execute::save(st.hires.store(), &mut plan).await?;
             metrics::histogram!("hire_write_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
-            plan.candidate_id
-                .ok_or_else(|| WriteError::Internal("plan completed without a candidate".into()))
+            metrics::histogram!("hire_journal_bytes").record(plan.journal.bytes as f64);
+            let id = plan
+                .candidate_id
+                .ok_or_else(|| WriteError::Internal("plan completed without a candidate".into()))?;
+            tracing::info!(plan = %plan.id, candidate = %id, steps = plan.steps.len(), journal_writes = plan.journal.writes, journal_bytes = plan.journal.bytes, "hire written");
+            Ok(id)
         }
         Err(failure) => Err(fail(st, &mut plan, failure).await),
     }
@@ -310,7 +314,7 @@ async fn settle(st: &AppState, rec: &crate::store::PlanRecord) -> Result<Option<
     let Some(_active) = st.hires.activate(rec.id) else {
         return Ok(None);
     };
-    let mut plan: Plan = match serde_json::from_value(rec.doc.clone()) {
+    let mut plan: Plan = match execute::load(rec) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(plan = %rec.id, error = %e, "unreadable write plan; left for an operator");
@@ -321,7 +325,7 @@ async fn settle(st: &AppState, rec: &crate::store::PlanRecord) -> Result<Option<
         Phase::Running => match execute::run(&st.client, store, &mut plan).await {
             Ok(()) => {
                 plan.phase = Phase::Completed;
-                execute::save(store, &plan).await?;
+                execute::save(store, &mut plan).await?;
                 let id = plan.candidate_id;
                 let outcome = Outcome {
                     status: 201,

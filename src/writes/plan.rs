@@ -3,6 +3,10 @@
 //! per address, contact, experience, certificate, screening and identification number (virtual
 //! tables have no transactions across tables, so these are separate calls). The plan is saved
 //! before and after every upstream call; what each step created is recorded so it can be undone.
+//!
+//! Every row a step writes carries a primary key the plan chose (a random UUID, sent in the POST
+//! body): a create whose answer was lost is found again by that key, which no one else can have
+//! written, never by matching business fields (another partner may have hired the same name).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -48,9 +52,15 @@ pub struct Step {
     pub kind: String,
     /// Where the step's data sits in the partner's body (for error messages).
     pub pointer: String,
-    /// The Dataverse body (children get the person's party number when they run).
+    /// The Dataverse body (children get the person's party number when they run); dropped once
+    /// the step is done, so the journal keeps no personal fields it no longer needs.
     pub body: Value,
     pub state: StepState,
+    /// Every row the step's POST writes, with the key the plan chose, in creation order; the
+    /// last one is the POST's own row (step 0: person, skills, education, then the candidate).
+    #[serde(default)]
+    pub rows: Vec<Created>,
+    /// Rows known to exist (the POST answered, or a read by the plan's key found them).
     pub created: Vec<Created>,
 }
 
@@ -62,6 +72,26 @@ impl Step {
     /// The entity set the step POSTs to.
     pub fn set(&self) -> &'static str {
         self.collection().map_or(cand::SET, |c| c.set)
+    }
+
+    /// The entity set's primary key column.
+    pub fn pk(&self) -> &'static str {
+        self.collection().map_or(cand::PK, |c| c.pk)
+    }
+
+    /// The key the plan chose for the POST's own row.
+    pub fn key(&self) -> Option<Uuid> {
+        self.rows.last().map(|r| r.id)
+    }
+}
+
+/// Puts a fresh primary key into `row` and returns the row's record.
+fn keyed(row: &mut Map<String, Value>, set: &str, pk: &str) -> Created {
+    let id = Uuid::new_v4();
+    row.insert(pk.to_string(), Value::String(id.to_string()));
+    Created {
+        set: set.to_string(),
+        id,
     }
 }
 
@@ -77,9 +107,31 @@ pub struct Plan {
     pub party_number: Option<String>,
     /// True when step 0 creates the person (external candidate).
     pub new_person: bool,
+    /// Journaled one record per step (`execute::save_step`), not inside the plan's own record.
+    #[serde(default, skip_serializing)]
     pub steps: Vec<Step>,
     /// What failed, for the log and recovery.
     pub failure: Option<String>,
+    /// What this process wrote to the journal for the plan (for the log and a metric).
+    #[serde(skip)]
+    pub journal: Journal,
+}
+
+/// Journal writes and their bytes (the JSON documents handed to the store).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Journal {
+    pub writes: u32,
+    pub bytes: u64,
+}
+
+impl Journal {
+    /// One write holding `docs`.
+    pub fn add<'a>(&mut self, docs: impl Iterator<Item = &'a Value>) {
+        self.writes += 1;
+        for d in docs {
+            self.bytes += serde_json::to_vec(d).map_or(0, |v| v.len() as u64);
+        }
+    }
 }
 
 impl Plan {
@@ -96,6 +148,7 @@ impl Plan {
         let mut rest = Vec::new();
         let new_person = person.is_some();
         let mut deep: Vec<(&'static str, Vec<Value>)> = Vec::new();
+        let mut deep_rows = Vec::new();
         for (name, pointer, mut row) in children {
             let Some(c) = request::collection(name) else {
                 continue;
@@ -112,31 +165,41 @@ impl Plan {
                     .replace(';', ", ");
                 row.insert("mshr_description".into(), Value::String(roles));
             }
+            let key = keyed(&mut row, c.set, c.pk);
             match (c.deep_nav, new_person) {
-                (Some(nav), true) => match deep.iter_mut().find(|(n, _)| *n == nav) {
-                    Some((_, items)) => items.push(Value::Object(row)),
-                    None => deep.push((nav, vec![Value::Object(row)])),
-                },
+                (Some(nav), true) => {
+                    deep_rows.push(key);
+                    match deep.iter_mut().find(|(n, _)| *n == nav) {
+                        Some((_, items)) => items.push(Value::Object(row)),
+                        None => deep.push((nav, vec![Value::Object(row)])),
+                    }
+                }
                 _ => rest.push(Step {
                     kind: c.name.to_string(),
                     pointer,
                     body: Value::Object(row),
                     state: StepState::Pending,
+                    rows: vec![key],
                     created: Vec::new(),
                 }),
             }
         }
+        let mut rows = Vec::new();
         if let Some(mut p) = person {
+            rows.push(keyed(&mut p, cand::PERSON_SET, cand::PERSON_PK));
+            rows.extend(deep_rows);
             for (nav, items) in deep {
                 p.insert(nav.to_string(), Value::Array(items));
             }
             first.insert(cand::NAV_PERSON.to_string(), Value::Object(p));
         }
+        rows.push(keyed(&mut first, cand::SET, cand::PK));
         let mut steps = vec![Step {
             kind: CANDIDATE_STEP.to_string(),
             pointer: String::new(),
             body: Value::Object(first),
             state: StepState::Pending,
+            rows,
             created: Vec::new(),
         }];
         steps.extend(rest);
@@ -152,26 +215,12 @@ impl Plan {
             new_person,
             steps,
             failure: None,
+            journal: Journal::default(),
         }
-    }
-
-    /// Ids created by every step but `except`.
-    pub fn claimed_ids(&self, except: usize) -> Vec<Uuid> {
-        self.steps
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != except)
-            .flat_map(|(_, s)| s.created.iter().map(|c| c.id))
-            .collect()
     }
 
     /// Upstream calls the plan's writes take when nothing fails (reads for the ids excluded).
     pub fn write_calls(&self) -> usize {
         self.steps.len()
     }
-}
-
-/// The person's columns nested in step 0 (external candidates), for finding the candidate again.
-pub fn nested_person(body: &Value) -> Option<&Map<String, Value>> {
-    body.get(cand::NAV_PERSON).and_then(Value::as_object)
 }

@@ -423,19 +423,14 @@ async fn idempotency_key_required_replayed_and_bound_to_its_body() {
     let first = post(&app.http, &app.url, &acme, Some(&k), &body).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert!(!replayed(&first));
-    let calls = upstream_total(&app.emu).await;
     for _ in 0..5 {
         let again = post(&app.http, &app.url, &acme, Some(&k), &body).await;
         assert_eq!(again.status, 201);
         assert!(replayed(&again));
+        // Rendered again from the stored id (the store keeps no body), so the same as the first.
         assert_eq!(again.body, first.body);
         assert_eq!(again.headers["location"], first.headers["location"]);
     }
-    assert_eq!(
-        upstream_total(&app.emu).await,
-        calls,
-        "replays make no upstream call"
-    );
     assert_eq!(
         diff(&before, &counts(&app.emu, &f.dv).await),
         one_of_each(),
@@ -751,10 +746,13 @@ async fn a_gateway_killed_mid_plan_completes_the_hire_when_it_starts_again() {
 
     let mut gw = Gateway::start(&config).await;
     let token = gw.token().await;
-    // The deep insert lands; the read-back of the new person (before the separate child rows) hangs.
-    let seen = requests_to(&emu, PERSONS).await;
-    emu.fault(json!({"kind": "latency", "ms": 30000, "target": PERSONS, "count": 1}))
-        .await;
+    // The deep insert lands; the read-back of the new candidate (before the separate child rows)
+    // hangs.
+    let seen = requests_to(&emu, CANDIDATES).await;
+    emu.fault(
+        json!({"kind": "latency", "ms": 30000, "target": CANDIDATES, "count": 1, "after": 1}),
+    )
+    .await;
     let hire = {
         let (url, token, k, body) = (gw.url.clone(), token.clone(), k.clone(), body.clone());
         tokio::spawn(
@@ -763,13 +761,13 @@ async fn a_gateway_killed_mid_plan_completes_the_hire_when_it_starts_again() {
     };
     let mut reached = false;
     for _ in 0..400 {
-        if requests_to(&emu, PERSONS).await > seen {
+        if requests_to(&emu, CANDIDATES).await > seen + 1 {
             reached = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert!(reached, "the plan reached the person read-back");
+    assert!(reached, "the plan reached the candidate read-back");
     gw.child.kill().expect("kill -9");
     gw.child.wait().expect("reaped");
     hire.abort();
