@@ -231,7 +231,8 @@ pub async fn create(
         Started::Fresh => {
             let state = st.0.clone();
             // Its own task: the hire and its bookkeeping finish even if this request is dropped.
-            let task = tokio::spawn(async move { run(state, principal, key, body, lang).await });
+            let hire = async move { run(state, principal, key, body, lang).await };
+            let task = tokio::spawn(crate::ops::upstream_calls::carried(hire));
             let outcome = task
                 .await
                 .map_err(|e| ApiError::Internal(format!("hire task: {e}")))??;

@@ -17,6 +17,18 @@ pub fn record() {
     let _ = UPSTREAM_CALLS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
 }
 
+/// `fut`, to be spawned off the current request, with its upstream calls counted on that
+/// request's counter (a spawned task does not inherit task-locals).
+pub fn carried<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let current = UPSTREAM_CALLS.try_with(Arc::clone).ok();
+    async move {
+        match current {
+            Some(c) => UPSTREAM_CALLS.scope(c, fut).await,
+            None => fut.await,
+        }
+    }
+}
+
 /// One request's counter.
 #[derive(Debug, Clone, Default)]
 pub struct Counter(Arc<AtomicU32>);
