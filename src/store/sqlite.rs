@@ -233,6 +233,12 @@ impl WriteStore for SqliteStore {
             if let Some((i, step)) = &u.step {
                 put_step(&tx, &id, *i, step)?;
             }
+            // Nothing reads a finished plan's steps, and a pending step's body holds personal
+            // fields: a plan that closes keeps only its own record.
+            if let Some((false, _)) = &u.plan {
+                tx.execute("DELETE FROM plan_steps WHERE plan = ?1", params![id])
+                    .map_err(backend)?;
+            }
             tx.commit().map_err(backend)
         })
     }
@@ -415,6 +421,22 @@ mod tests {
             ],
             "one step rewritten, in place"
         );
+        s.save_progress(&PlanUpdate {
+            id: open[0].id,
+            plan: Some((false, serde_json::json!({"phase": "undone"}))),
+            step: None,
+        })
+        .await
+        .expect("close");
+        assert!(s.open_plans().await.expect("plans").is_empty());
+        let left: i64 = s
+            .run(|c| {
+                c.query_row("SELECT COUNT(*) FROM plan_steps", [], |r| r.get(0))
+                    .map_err(backend)
+            })
+            .await
+            .expect("count");
+        assert_eq!(left, 0, "a closed plan keeps no step (nor its body)");
         assert_eq!(
             s.in_flight_keys().await.expect("keys"),
             vec![("a".to_string(), "k".to_string())]

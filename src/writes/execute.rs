@@ -8,6 +8,7 @@
 //! rows proven that way: never a row found by its business fields. The journal is written per
 //! step (the step's own record, its body dropped once it is done), never the whole plan again.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -43,6 +44,11 @@ pub struct Failure {
     pub step: usize,
     pub cause: Cause,
 }
+
+/// Set once HR answered a create with another key than the one sent (the reference describes
+/// virtual tables' keys as made from HR's record id): from then on, no row under a plan's key
+/// proves nothing, so an unknown outcome stays unknown (no retry, no adoption) for an operator.
+static KEYS_IGNORED: AtomicBool = AtomicBool::new(false);
 
 const READ_ATTEMPTS: u32 = 3;
 /// POST attempts when the first is known to have written nothing.
@@ -292,7 +298,8 @@ fn record_created(plan: &mut Plan, i: usize, id: Uuid) {
         step.created = step.rows.clone();
         return;
     }
-    tracing::error!(plan = %plan.id, step = %step.kind, "HR answered with another key than the one sent; rows of this step other than its own cannot be proven");
+    KEYS_IGNORED.store(true, Ordering::Relaxed);
+    tracing::error!(plan = %plan.id, step = %step.kind, "HR answered with another key than the one sent; rows of this step other than its own, and creates whose answer is lost, cannot be proven");
     if !step.created.iter().any(|c| c.id == id) {
         let set = step.set().to_string();
         step.created.push(Created { set, id });
@@ -375,7 +382,14 @@ async fn find_written_once(
         ));
     };
     let q = Query::new(step.set()).select(&[step.pk()]);
-    Ok(client.get_by_id(&q, key).await?.map(|_| key))
+    match client.get_by_id(&q, key).await? {
+        Some(_) => Ok(Some(key)),
+        None if KEYS_IGNORED.load(Ordering::Relaxed) => Err(UpstreamError::BadResponse(
+            "HR does not keep the keys the gateway sends: whether the write happened cannot be proven"
+                .into(),
+        )),
+        None => Ok(None),
+    }
 }
 
 /// Deletes what the plan created, newest first, saving after each step. A step whose outcome cannot

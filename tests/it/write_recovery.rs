@@ -359,3 +359,65 @@ async fn the_journal_grows_with_the_steps_and_the_audit_line_counts_upstream_cal
         "the hire's audit line counts its {steps}+ upstream calls, not {audit}"
     );
 }
+
+/// Every document the state store keeps about hires: plans, their steps, idempotency outcomes.
+fn stored_documents(app: &TestApp) -> Vec<String> {
+    let path = app
+        .state_dir
+        .path()
+        .join(ats_gateway::store::sqlite::FILE_NAME);
+    let conn = rusqlite::Connection::open(path).expect("state store");
+    let mut stmt = conn
+        .prepare(
+            "SELECT doc FROM plans UNION ALL SELECT doc FROM plan_steps \
+             UNION ALL SELECT outcome FROM idempotency WHERE outcome IS NOT NULL",
+        )
+        .expect("query");
+    let docs = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("docs");
+    docs
+}
+
+#[tokio::test]
+async fn finished_hires_keep_ids_not_personal_fields_in_the_state_store() {
+    let app = app().await;
+    let dv = app.emu.token().await;
+    let request = request_number(&app.emu, &dv).await;
+    let acme = token(&app, "acme-ats").await;
+    let hired = json!({"recruiting_request": request, "status": "hired",
+        "person": {"first_name": "Kept", "last_name": "Outofjournal", "birth_date": "1991-02-03",
+            "contacts": [{"type": "email_address", "locator": "kept@journal.example"}]}});
+    let (status, r) = hire(&app, &acme, &hired).await;
+    assert_eq!(status, 201, "{r}");
+    let id = r["id"].as_str().expect("id");
+
+    let undone = json!({"recruiting_request": request, "status": "hired",
+        "person": {"first_name": "Undone", "last_name": "Outofjournal",
+            "contacts": [{"type": "email_address", "locator": "undone@journal.example"}],
+            "addresses": [{"street": "9 Private Rd", "city": "Seattle", "zip_code": "98052", "country_region": "USA", "roles": ["Home"]}]}});
+    app.emu
+        .fault(json!({"kind": "throttle", "retry_after": 1, "target": CONTACTS, "count": 1}))
+        .await;
+    let (status, r) = hire(&app, &acme, &undone).await;
+    clear_faults(&app).await;
+    assert_eq!(status, 429, "{r}");
+
+    let docs = stored_documents(&app);
+    assert!(
+        docs.iter().any(|d| d.contains(id)),
+        "the outcome keeps the candidate's id"
+    );
+    for d in &docs {
+        for personal in [
+            "Outofjournal",
+            "1991-02-03",
+            "journal.example",
+            "Private Rd",
+        ] {
+            assert!(!d.contains(personal), "{personal} kept in {d}");
+        }
+    }
+}
