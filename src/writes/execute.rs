@@ -156,10 +156,11 @@ fn in_doubt(e: &UpstreamError) -> bool {
     )
 }
 
-/// Dataverse's answer to a create whose primary key is taken: with a key only this plan knows, the
-/// row is the one an earlier attempt of this step wrote.
+/// Dataverse's answer to a create whose primary key is taken (`412`; judged by the code, whatever
+/// the status): with a key only this plan knows, the row is the one an earlier attempt wrote.
 fn duplicate_key(e: &UpstreamError) -> bool {
-    matches!(e, UpstreamError::Rejected { status: 412, code, .. } if code.eq_ignore_ascii_case("0x80040237"))
+    matches!(e, UpstreamError::Rejected { code, .. } | UpstreamError::BadRequest { code, .. }
+        if code.eq_ignore_ascii_case("0x80040237"))
 }
 
 /// Runs every step not yet done. On `Err`, the plan is saved as it stands (for `compensate`).
