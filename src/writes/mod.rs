@@ -243,7 +243,6 @@ async fn check_and_run(
             execute::save(st.hires.store(), &mut plan).await?;
             metrics::histogram!("hire_write_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
-            metrics::histogram!("hire_journal_bytes").record(plan.journal.bytes as f64);
             let id = plan
                 .candidate_id
                 .ok_or_else(|| WriteError::Internal("plan completed without a candidate".into()))?;

@@ -112,7 +112,7 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// What failed, for the log and recovery.
     pub failure: Option<String>,
-    /// What this process wrote to the journal for the plan (for the log and a metric).
+    /// What this process wrote to the journal for the plan (for the "hire written" log line).
     #[serde(skip)]
     pub journal: Journal,
 }
