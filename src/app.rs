@@ -30,12 +30,14 @@ use crate::upstream::{
 pub struct AppState {
     pub config: Config,
     pub client: Arc<DataverseClient>,
-    pub options: OptionCatalog,
-    pub lookups: LookupResolver,
+    pub options: Arc<OptionCatalog>,
+    pub lookups: Arc<LookupResolver>,
     pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
     pub cursors: CursorSealer,
     /// Mapped partner responses by shaping (`[cache]`), invalidated by writes and change events.
     pub responses: crate::cache::ResponseCache,
+    /// What reading a resource needs (`resources/`): the handles above, shared.
+    pub reader: crate::resources::Reader,
     pub auth: Arc<AuthService>,
     /// Hires: the durable store (idempotency records, write plans) and the plans running now.
     pub hires: crate::writes::Hires,
@@ -193,26 +195,38 @@ pub async fn build_state(
             key: "webhooks",
             problem: e.to_string(),
         })?;
+    let options = Arc::new(OptionCatalog::new(client.clone(), ttl));
+    let lookups = Arc::new(LookupResolver::new(client.clone(), ttl, 100_000));
+    let reference = moka::future::Cache::builder()
+        .max_capacity(256)
+        .time_to_live(ttl)
+        .build();
+    let responses = crate::cache::ResponseCache::new(
+        Duration::from_millis(config.cache.response_ttl_ms),
+        config.cache.response_max_bytes,
+    );
+    let reader = crate::resources::Reader {
+        client: client.clone(),
+        options: options.clone(),
+        lookups: lookups.clone(),
+        reference: reference.clone(),
+        responses: responses.clone(),
+    };
     Ok(Arc::new(AppState {
+        reader,
         hires: crate::writes::Hires::new(store),
         changes,
         webhooks: Arc::new(webhooks),
         state_dir,
-        options: OptionCatalog::new(client.clone(), ttl),
-        lookups: LookupResolver::new(client.clone(), ttl, 100_000),
-        reference: moka::future::Cache::builder()
-            .max_capacity(256)
-            .time_to_live(ttl)
-            .build(),
+        options,
+        lookups,
+        reference,
         readiness: moka::future::Cache::builder()
             .max_capacity(1)
             .time_to_live(Duration::from_secs(5))
             .build(),
         cursors,
-        responses: crate::cache::ResponseCache::new(
-            Duration::from_millis(config.cache.response_ttl_ms),
-            config.cache.response_max_bytes,
-        ),
+        responses,
         auth,
         client,
         config,

@@ -255,7 +255,7 @@ async fn run(
     }
     let id = hired?;
     // What GET shows now (read straight from HR, not from the response cache, so it is current).
-    let shown = super::candidates::load(&st, &principal, id, lang).await;
+    let shown = crate::resources::candidates::load(&st.reader, &principal, id, lang).await;
     let outcome = Outcome {
         status: 201,
         location: Some(format!("/v1/candidates/{id}")),
@@ -285,7 +285,7 @@ async fn replay(
 ) -> Result<Response, ApiError> {
     if outcome.body.is_none() {
         if let Some(id) = outcome.resource_id {
-            outcome.body = super::candidates::load(st, principal, id, lang)
+            outcome.body = crate::resources::candidates::load(&st.reader, principal, id, lang)
                 .await?
                 .map(serde_json::to_value)
                 .transpose()

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::detect;
 use super::event::{Event, ResourceType};
-use crate::api::{candidates, recruiting_requests};
+use crate::resources::{candidates, recruiting_requests};
 use crate::app::AppState;
 use crate::cache::Resource;
 use crate::model::candidate::{self as cand, CandidateRow, PersonRow};
@@ -145,7 +145,7 @@ async fn page(
                 .iter()
                 .filter_map(|r| Some((r.id.uuid()?, r.company_code())))
                 .collect();
-            let dtos = recruiting_requests::render(st, &page.rows, Embed::ALL, LANG)
+            let dtos = recruiting_requests::render(&st.reader, &page.rows, Embed::ALL, LANG)
                 .await
                 .map_err(failed)?;
             Ok(MappedPage {
@@ -162,7 +162,7 @@ async fn page(
                 .iter()
                 .filter_map(|r| Some((r.id()?, r.company_code())))
                 .collect();
-            let dtos = candidates::render(st, &rows, true, true, LANG)
+            let dtos = candidates::render(&st.reader, &rows, true, true, LANG)
                 .await
                 .map_err(failed)?;
             Ok(MappedPage {

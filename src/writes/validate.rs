@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::request::{Cell, HireRequest, On, Pending, PersonIn};
 use super::{Issue, WriteError};
-use crate::api::reference::{fetch_lookup_list, LOOKUP_LISTS};
+use crate::resources::reference::{fetch_lookup_list, LOOKUP_LISTS};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
@@ -64,7 +64,7 @@ pub async fn check(
     candidate.insert("mshr_dataareaid".into(), Value::String(company.clone()));
     if let (Some(position), false) = (&req.position, company.is_empty()) {
         let table = lookup_table(POSITIONS)?;
-        let list = fetch_lookup_list(st, table, std::slice::from_ref(&company))
+        let list = fetch_lookup_list(&st.reader, table, std::slice::from_ref(&company))
             .await
             .map_err(WriteError::Read)?;
         match find_code(&list, position) {
@@ -229,7 +229,7 @@ impl References {
         }
         let mut lists = BTreeMap::new();
         for t in tables {
-            let list = fetch_lookup_list(st, lookup_table(t)?, &[])
+            let list = fetch_lookup_list(&st.reader, lookup_table(t)?, &[])
                 .await
                 .map_err(WriteError::Read)?;
             lists.insert(t, list);
