@@ -18,14 +18,12 @@ use tower_http::trace::TraceLayer;
 use crate::api::cursor::CursorSealer;
 use crate::api::openapi;
 use crate::auth::{AuthService, ReloadSource};
-use crate::config::{Config, DataverseConfig};
+use crate::config::Config;
 use crate::ops::metrics;
 use crate::problem;
 use crate::resolve::lookups::{LookupRef, LookupResolver};
 use crate::resolve::options::OptionCatalog;
-use crate::upstream::{
-    self, ClientCredential, DataverseClient, Secret, TokenConfig, TokenProvider, UpstreamError,
-};
+use crate::upstream::{DataverseClient, UpstreamError};
 
 pub struct AppState {
     pub config: Config,
@@ -48,8 +46,6 @@ pub struct AppState {
     /// The changes feed: fingerprints and events in the same durable store, and the watch that
     /// fires when a scan records events.
     pub changes: crate::changes::Changes,
-    /// The last upstream readiness probe (`ops::health`).
-    pub(crate) readiness: moka::future::Cache<(), Result<(), String>>,
     shutdown: tokio_util::sync::CancellationToken,
     /// The state directory when none is configured; removed when the state is dropped.
     _scratch: Option<tempfile::TempDir>,
@@ -104,55 +100,21 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// The Dataverse client for a config: certificate when configured, else the client secret.
-pub fn dataverse_client(
-    d: &DataverseConfig,
-    default_deadline: Duration,
-) -> Result<DataverseClient, StartError> {
-    let credential = match (&d.certificate_file, &d.private_key_file) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &std::path::PathBuf, k: &'static str| {
-                std::fs::read_to_string(p).map_err(|e| StartError::Config {
-                    key: k,
-                    problem: format!("cannot read {} ({e})", p.display()),
-                })
-            };
-            let cert_pem = read(cert, "dataverse.certificate_file")?;
-            let key_pem = read(key, "dataverse.private_key_file")?;
-            ClientCredential::Certificate(upstream::CertificateCredential::from_pem(
-                &cert_pem,
-                &Secret::new(key_pem),
-            )?)
+impl From<crate::upstream::from_config::SetupError> for StartError {
+    fn from(e: crate::upstream::from_config::SetupError) -> Self {
+        use crate::upstream::from_config::SetupError;
+        match e {
+            SetupError::Read { key, problem } => StartError::Config { key, problem },
+            SetupError::Upstream(e) => StartError::Upstream(e),
         }
-        _ => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
-    };
-    let tokens = TokenProvider::new(TokenConfig::for_dataverse(
-        &d.authority,
-        &d.tenant_id,
-        &d.client_id,
-        &d.org_url,
-        credential,
-    ))?;
-    let mut cfg = upstream::DataverseConfig::new(&d.org_url);
-    cfg.default_deadline = default_deadline;
-    cfg.resilience = upstream::ResilienceConfig {
-        attempt_timeout: Duration::from_millis(d.timeout_ms),
-        max_concurrency: d.max_concurrency,
-        queue_timeout: Duration::from_millis(d.queue_timeout_ms),
-        breaker_failures: d.breaker_failures,
-        breaker_open: Duration::from_millis(d.breaker_open_ms),
-        retry_budget: d.retry_budget_percent as f32 / 100.0,
-        max_retries: d.max_retries,
-        ..Default::default()
-    };
-    Ok(DataverseClient::new(cfg, tokens)?)
+    }
 }
 
 pub async fn build_state(
     config: Config,
     reload: Option<ReloadSource>,
 ) -> Result<Arc<AppState>, StartError> {
-    let client = Arc::new(dataverse_client(
+    let client = Arc::new(crate::upstream::from_config::dataverse_client(
         &config.dataverse,
         Duration::from_millis(config.gateway.request_timeout_ms),
     )?);
@@ -221,10 +183,6 @@ pub async fn build_state(
         options,
         lookups,
         reference,
-        readiness: moka::future::Cache::builder()
-            .max_capacity(1)
-            .time_to_live(Duration::from_secs(5))
-            .build(),
         cursors,
         responses,
         auth,
@@ -235,20 +193,12 @@ pub async fn build_state(
     }))
 }
 
-pub(crate) fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
-    let bad = || StartError::Config {
+/// `gateway.cursor_key` as 32 bytes.
+fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
+    crate::config::hex_key(hex).ok_or_else(|| StartError::Config {
         key: "gateway.cursor_key",
-        problem: "must be 64 hex characters (32 bytes)".into(),
-    };
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(bad)?;
-    bytes.try_into().map_err(|_| bad())
+        problem: crate::config::HEX_KEY_PROBLEM.into(),
+    })
 }
 
 /// Starts the gateway on `listener` (partners) and `gateway.ops_listen` (ops).
@@ -289,7 +239,13 @@ pub async fn start_with(
     // The changes scanner stops by itself on the shutdown token.
     let _scanner = crate::changes::Changes::spawn_scanner(state.clone());
     let app = router(App(state.clone()), timeout);
-    let ops_app = crate::ops::listener::router(App(state.clone()));
+    let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
+        health: crate::ops::health::ReadinessCheck::new(
+            state.client.clone(),
+            state.shutdown().clone(),
+        ),
+        dataverse: Arc::new(state.config.dataverse.clone()),
+    });
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
     crate::webhooks::delivery::spawn(state.clone(), shutdown.child_token());
