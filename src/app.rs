@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path};
+use axum::extract::Path;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,65 +17,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::cursor::CursorSealer;
 use crate::api::openapi;
+pub use crate::api::state::{App, AppState};
 use crate::auth::{AuthService, ReloadSource};
 use crate::config::Config;
 use crate::ops::metrics;
 use crate::problem;
-use crate::resolve::lookups::{LookupRef, LookupResolver};
+use crate::resolve::lookups::LookupResolver;
 use crate::resolve::options::OptionCatalog;
-use crate::upstream::{DataverseClient, UpstreamError};
-
-pub struct AppState {
-    pub config: Config,
-    pub client: Arc<DataverseClient>,
-    pub options: Arc<OptionCatalog>,
-    pub lookups: Arc<LookupResolver>,
-    pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
-    pub cursors: CursorSealer,
-    /// Mapped partner responses by shaping (`[cache]`), invalidated by writes and change events.
-    pub responses: crate::cache::ResponseCache,
-    /// What reading a resource needs (`resources/`): the handles above, shared.
-    pub reader: crate::resources::Reader,
-    pub auth: Arc<AuthService>,
-    /// Hires: the durable store (idempotency records, write plans) and the plans running now.
-    pub hires: crate::writes::Hires,
-    /// Webhook subscriptions, the outbox and the delivery client (state in the same store).
-    pub webhooks: Arc<crate::webhooks::Webhooks>,
-    /// Where the durable state lives (`state.path`, or the temporary directory chosen at start).
-    pub state_dir: std::path::PathBuf,
-    /// The changes feed: fingerprints and events in the same durable store, and the watch that
-    /// fires when a scan records events.
-    pub changes: crate::changes::Changes,
-    shutdown: tokio_util::sync::CancellationToken,
-    /// The state directory when none is configured; removed when the state is dropped.
-    _scratch: Option<tempfile::TempDir>,
-}
-
-impl AppState {
-    /// Cancelled when the process begins to shut down (SIGTERM): readiness turns false, the partner
-    /// listener stops accepting, and background workers stop at their next safe point (select on
-    /// `shutdown().cancelled()` between units of work, never inside one).
-    pub fn shutdown(&self) -> &tokio_util::sync::CancellationToken {
-        &self.shutdown
-    }
-}
-
-/// The router's state: a cheap handle on `AppState`.
-#[derive(Clone)]
-pub struct App(pub Arc<AppState>);
-
-impl std::ops::Deref for App {
-    type Target = AppState;
-    fn deref(&self) -> &AppState {
-        &self.0
-    }
-}
-
-impl FromRef<App> for Arc<AuthService> {
-    fn from_ref(app: &App) -> Self {
-        app.0.auth.clone()
-    }
-}
+use crate::upstream::UpstreamError;
 
 pub struct GatewayHandle {
     pub url: String,
@@ -148,6 +97,7 @@ pub async fn build_state(
     let store = Arc::new(store);
     let changes = crate::changes::Changes::open(store.clone())
         .await
+        .map(Arc::new)
         .map_err(|e| StartError::Config {
             key: "state.path",
             problem: e.to_string(),
@@ -175,8 +125,12 @@ pub async fn build_state(
         responses: responses.clone(),
     };
     Ok(Arc::new(AppState {
-        reader,
-        hires: crate::writes::Hires::new(store),
+        reader: reader.clone(),
+        hiring: Arc::new(crate::writes::HireContext {
+            hires: crate::writes::Hires::new(store),
+            client: client.clone(),
+            reader: reader.clone(),
+        }),
         changes,
         webhooks: Arc::new(webhooks),
         state_dir,
@@ -229,15 +183,23 @@ pub async fn start_with(
     let state = build_state(config, reload).await?;
     // Unfinished hires of an earlier process are completed or undone before writes are served
     // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
-    let recovery = tokio::time::timeout(timeout, crate::writes::recover_at_start(&state)).await;
+    let recovery =
+        tokio::time::timeout(timeout, crate::writes::recover_at_start(&state.hiring)).await;
     if recovery.is_err() {
         tracing::warn!(
             "recovery of unfinished writes is taking long; continuing in the background"
         );
     }
-    let maintenance = crate::writes::spawn_maintenance(state.clone());
+    let maintenance = crate::writes::spawn_maintenance(state.hiring.clone());
     // The changes scanner stops by itself on the shutdown token.
-    let _scanner = crate::changes::Changes::spawn_scanner(state.clone());
+    let _scanner =
+        crate::changes::Changes::spawn_scanner(Arc::new(crate::changes::scanner::ScanContext {
+            settings: state.config.changes.clone(),
+            client: state.client.clone(),
+            reader: state.reader.clone(),
+            changes: state.changes.clone(),
+            shutdown: state.shutdown().clone(),
+        }));
     let app = router(App(state.clone()), timeout);
     let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
         health: crate::ops::health::ReadinessCheck::new(
@@ -248,7 +210,14 @@ pub async fn start_with(
     });
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
-    crate::webhooks::delivery::spawn(state.clone(), shutdown.child_token());
+    crate::webhooks::delivery::spawn(
+        Arc::new(crate::webhooks::DeliveryContext {
+            webhooks: state.webhooks.clone(),
+            changes: state.changes.clone(),
+            auth: state.auth.clone(),
+        }),
+        shutdown.child_token(),
+    );
     // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::listing;
 use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
 use super::respond;
-use crate::app::App;
+use super::state::App;
 use crate::auth::Principal;
 use crate::cache::{Cached, KeyBuilder, Resource, Scope};
 use crate::model::candidate::{Candidate, CandidateRow};
@@ -77,11 +77,19 @@ pub async fn list(
     StrictQuery(mut p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let (page_size, cursor) = (p.page_size, p.cursor.take());
-    listing::handle(&st, principal, &headers, raw, page_size, cursor, |principal, lang| Listing {
-        params: p,
+    listing::handle(
+        &st,
         principal,
-        lang,
-    })
+        &headers,
+        raw,
+        page_size,
+        cursor,
+        |principal, lang| Listing {
+            params: p,
+            principal,
+            lang,
+        },
+    )
     .await
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::cursor;
 use super::params::PageSize;
 use super::respond;
-use crate::app::{App, AppState};
+use super::state::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::{CacheKey, Cached, KeyBuilder, Resource, Scope};
 use crate::problem::ApiError;
@@ -129,8 +129,11 @@ pub trait ListRoute: Send + Sync + 'static {
     fn first_query(&self, rd: &Reader) -> impl Future<Output = Result<Query, ApiError>> + Send;
 
     /// One page body read into the route's rows and rendered.
-    fn page(&self, rd: &Reader, raw: RawPage)
-        -> impl Future<Output = Result<Cached, ApiError>> + Send;
+    fn page(
+        &self,
+        rd: &Reader,
+        raw: RawPage,
+    ) -> impl Future<Output = Result<Cached, ApiError>> + Send;
 }
 
 /// A list handler's whole body: the language, the page size and cursor, then [`serve`] with the

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::listing;
 use super::params::{param_enum, Code, List, NoParams, PageSize, SearchText, StrictQuery};
 use super::respond;
-use crate::app::App;
+use super::state::App;
 use crate::auth::Principal;
 use crate::cache::{Cached, KeyBuilder, Resource, Scope};
 use crate::model::recruiting_request::{Embed, RecruitingRequest, RequestRow};
@@ -158,12 +158,20 @@ pub async fn list(
         ));
     }
     let (page_size, cursor) = (p.page_size, p.cursor.take());
-    listing::handle(&st, principal, &headers, raw, page_size, cursor, |principal, lang| Listing {
-        embed: embed_of(p.expand.as_ref()),
-        params: p,
+    listing::handle(
+        &st,
         principal,
-        lang,
-    })
+        &headers,
+        raw,
+        page_size,
+        cursor,
+        |principal, lang| Listing {
+            embed: embed_of(p.expand.as_ref()),
+            params: p,
+            principal,
+            lang,
+        },
+    )
     .await
 }
 

@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 
 use super::params::{NoParams, StrictQuery};
 use super::respond;
-use crate::app::App;
+use super::state::App;
 use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::resolve::lookups::{self, LookupRef};
-use crate::resources::reference::{fetch_lookup_list, option_values, LOOKUP_LISTS, OPTION_SETS};
 use crate::resolve::options::OptionValue;
+use crate::resources::reference::{fetch_lookup_list, option_values, LOOKUP_LISTS, OPTION_SETS};
 
 /// A path parameter whose OpenAPI `enum` is the names of a table (the table stays the one
 /// declaration; the handler answers 404 for other names).
@@ -188,4 +188,3 @@ pub async fn get_lookup_list(
         respond::lang_of(&headers),
     )
 }
-

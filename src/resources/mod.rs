@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::cache::ResponseCache;
 use crate::problem::ApiError;
-use crate::resolve::lookups::{LookupResolver, LookupRef};
+use crate::resolve::lookups::{LookupRef, LookupResolver};
 use crate::resolve::options::OptionCatalog;
 use crate::upstream::odata::Literal;
 use crate::upstream::DataverseClient;

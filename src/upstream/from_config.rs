@@ -60,4 +60,3 @@ pub fn dataverse_client(
     };
     Ok(DataverseClient::new(cfg, tokens)?)
 }
-
