@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Path};
+use axum::extract::Path;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,67 +17,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::cursor::CursorSealer;
 use crate::api::openapi;
+pub use crate::api::state::{App, AppState};
 use crate::auth::{AuthService, ReloadSource};
-use crate::config::{Config, DataverseConfig};
+use crate::config::Config;
 use crate::ops::metrics;
 use crate::problem;
-use crate::resolve::lookups::{LookupRef, LookupResolver};
+use crate::resolve::lookups::LookupResolver;
 use crate::resolve::options::OptionCatalog;
-use crate::upstream::{
-    self, ClientCredential, DataverseClient, Secret, TokenConfig, TokenProvider, UpstreamError,
-};
-
-pub struct AppState {
-    pub config: Config,
-    pub client: Arc<DataverseClient>,
-    pub options: OptionCatalog,
-    pub lookups: LookupResolver,
-    pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
-    pub cursors: CursorSealer,
-    /// Mapped partner responses by shaping (`[cache]`), invalidated by writes and change events.
-    pub responses: crate::cache::ResponseCache,
-    pub auth: Arc<AuthService>,
-    /// Hires: the durable store (idempotency records, write plans) and the plans running now.
-    pub hires: crate::writes::Hires,
-    /// Webhook subscriptions, the outbox and the delivery client (state in the same store).
-    pub webhooks: Arc<crate::webhooks::Webhooks>,
-    /// Where the durable state lives (`state.path`, or the temporary directory chosen at start).
-    pub state_dir: std::path::PathBuf,
-    /// The changes feed: fingerprints and events in the same durable store, and the watch that
-    /// fires when a scan records events.
-    pub changes: crate::changes::Changes,
-    /// The last upstream readiness probe (`ops::health`).
-    pub(crate) readiness: moka::future::Cache<(), Result<(), String>>,
-    shutdown: tokio_util::sync::CancellationToken,
-    /// The state directory when none is configured; removed when the state is dropped.
-    _scratch: Option<tempfile::TempDir>,
-}
-
-impl AppState {
-    /// Cancelled when the process begins to shut down (SIGTERM): readiness turns false, the partner
-    /// listener stops accepting, and background workers stop at their next safe point (select on
-    /// `shutdown().cancelled()` between units of work, never inside one).
-    pub fn shutdown(&self) -> &tokio_util::sync::CancellationToken {
-        &self.shutdown
-    }
-}
-
-/// The router's state: a cheap handle on `AppState`.
-#[derive(Clone)]
-pub struct App(pub Arc<AppState>);
-
-impl std::ops::Deref for App {
-    type Target = AppState;
-    fn deref(&self) -> &AppState {
-        &self.0
-    }
-}
-
-impl FromRef<App> for Arc<AuthService> {
-    fn from_ref(app: &App) -> Self {
-        app.0.auth.clone()
-    }
-}
+use crate::upstream::UpstreamError;
 
 pub struct GatewayHandle {
     pub url: String,
@@ -102,55 +49,21 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// The Dataverse client for a config: certificate when configured, else the client secret.
-pub fn dataverse_client(
-    d: &DataverseConfig,
-    default_deadline: Duration,
-) -> Result<DataverseClient, StartError> {
-    let credential = match (&d.certificate_file, &d.private_key_file) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &std::path::PathBuf, k: &'static str| {
-                std::fs::read_to_string(p).map_err(|e| StartError::Config {
-                    key: k,
-                    problem: format!("cannot read {} ({e})", p.display()),
-                })
-            };
-            let cert_pem = read(cert, "dataverse.certificate_file")?;
-            let key_pem = read(key, "dataverse.private_key_file")?;
-            ClientCredential::Certificate(upstream::CertificateCredential::from_pem(
-                &cert_pem,
-                &Secret::new(key_pem),
-            )?)
+impl From<crate::upstream::from_config::SetupError> for StartError {
+    fn from(e: crate::upstream::from_config::SetupError) -> Self {
+        use crate::upstream::from_config::SetupError;
+        match e {
+            SetupError::Read { key, problem } => StartError::Config { key, problem },
+            SetupError::Upstream(e) => StartError::Upstream(e),
         }
-        _ => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
-    };
-    let tokens = TokenProvider::new(TokenConfig::for_dataverse(
-        &d.authority,
-        &d.tenant_id,
-        &d.client_id,
-        &d.org_url,
-        credential,
-    ))?;
-    let mut cfg = upstream::DataverseConfig::new(&d.org_url);
-    cfg.default_deadline = default_deadline;
-    cfg.resilience = upstream::ResilienceConfig {
-        attempt_timeout: Duration::from_millis(d.timeout_ms),
-        max_concurrency: d.max_concurrency,
-        queue_timeout: Duration::from_millis(d.queue_timeout_ms),
-        breaker_failures: d.breaker_failures,
-        breaker_open: Duration::from_millis(d.breaker_open_ms),
-        retry_budget: d.retry_budget_percent as f32 / 100.0,
-        max_retries: d.max_retries,
-        ..Default::default()
-    };
-    Ok(DataverseClient::new(cfg, tokens)?)
+    }
 }
 
 pub async fn build_state(
     config: Config,
     reload: Option<ReloadSource>,
 ) -> Result<Arc<AppState>, StartError> {
-    let client = Arc::new(dataverse_client(
+    let client = Arc::new(crate::upstream::from_config::dataverse_client(
         &config.dataverse,
         Duration::from_millis(config.gateway.request_timeout_ms),
     )?);
@@ -184,6 +97,7 @@ pub async fn build_state(
     let store = Arc::new(store);
     let changes = crate::changes::Changes::open(store.clone())
         .await
+        .map(Arc::new)
         .map_err(|e| StartError::Config {
             key: "state.path",
             problem: e.to_string(),
@@ -193,26 +107,38 @@ pub async fn build_state(
             key: "webhooks",
             problem: e.to_string(),
         })?;
+    let options = Arc::new(OptionCatalog::new(client.clone(), ttl));
+    let lookups = Arc::new(LookupResolver::new(client.clone(), ttl, 100_000));
+    let reference = moka::future::Cache::builder()
+        .max_capacity(256)
+        .time_to_live(ttl)
+        .build();
+    let responses = crate::cache::ResponseCache::new(
+        Duration::from_millis(config.cache.response_ttl_ms),
+        config.cache.response_max_bytes,
+    );
+    let reader = crate::resources::Reader {
+        client: client.clone(),
+        options: options.clone(),
+        lookups: lookups.clone(),
+        reference: reference.clone(),
+        responses: responses.clone(),
+    };
     Ok(Arc::new(AppState {
-        hires: crate::writes::Hires::new(store),
+        reader: reader.clone(),
+        hiring: Arc::new(crate::writes::HireContext {
+            hires: crate::writes::Hires::new(store),
+            client: client.clone(),
+            reader: reader.clone(),
+        }),
         changes,
         webhooks: Arc::new(webhooks),
         state_dir,
-        options: OptionCatalog::new(client.clone(), ttl),
-        lookups: LookupResolver::new(client.clone(), ttl, 100_000),
-        reference: moka::future::Cache::builder()
-            .max_capacity(256)
-            .time_to_live(ttl)
-            .build(),
-        readiness: moka::future::Cache::builder()
-            .max_capacity(1)
-            .time_to_live(Duration::from_secs(5))
-            .build(),
+        options,
+        lookups,
+        reference,
         cursors,
-        responses: crate::cache::ResponseCache::new(
-            Duration::from_millis(config.cache.response_ttl_ms),
-            config.cache.response_max_bytes,
-        ),
+        responses,
         auth,
         client,
         config,
@@ -221,20 +147,12 @@ pub async fn build_state(
     }))
 }
 
-pub(crate) fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
-    let bad = || StartError::Config {
+/// `gateway.cursor_key` as 32 bytes.
+fn parse_key(hex: &str) -> Result<[u8; 32], StartError> {
+    crate::config::hex_key(hex).ok_or_else(|| StartError::Config {
         key: "gateway.cursor_key",
-        problem: "must be 64 hex characters (32 bytes)".into(),
-    };
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<_>>()
-        .ok_or_else(bad)?;
-    bytes.try_into().map_err(|_| bad())
+        problem: crate::config::HEX_KEY_PROBLEM.into(),
+    })
 }
 
 /// Starts the gateway on `listener` (partners) and `gateway.ops_listen` (ops).
@@ -265,20 +183,41 @@ pub async fn start_with(
     let state = build_state(config, reload).await?;
     // Unfinished hires of an earlier process are completed or undone before writes are served
     // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
-    let recovery = tokio::time::timeout(timeout, crate::writes::recover_at_start(&state)).await;
+    let recovery =
+        tokio::time::timeout(timeout, crate::writes::recover_at_start(&state.hiring)).await;
     if recovery.is_err() {
         tracing::warn!(
             "recovery of unfinished writes is taking long; continuing in the background"
         );
     }
-    let maintenance = crate::writes::spawn_maintenance(state.clone());
+    let maintenance = crate::writes::spawn_maintenance(state.hiring.clone());
     // The changes scanner stops by itself on the shutdown token.
-    let _scanner = crate::changes::Changes::spawn_scanner(state.clone());
+    let _scanner =
+        crate::changes::Changes::spawn_scanner(Arc::new(crate::changes::scanner::ScanContext {
+            settings: state.config.changes.clone(),
+            client: state.client.clone(),
+            reader: state.reader.clone(),
+            changes: state.changes.clone(),
+            shutdown: state.shutdown().clone(),
+        }));
     let app = router(App(state.clone()), timeout);
-    let ops_app = crate::ops::listener::router(App(state.clone()));
+    let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
+        health: crate::ops::health::ReadinessCheck::new(
+            state.client.clone(),
+            state.shutdown().clone(),
+        ),
+        dataverse: Arc::new(state.config.dataverse.clone()),
+    });
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
-    crate::webhooks::delivery::spawn(state.clone(), shutdown.child_token());
+    crate::webhooks::delivery::spawn(
+        Arc::new(crate::webhooks::DeliveryContext {
+            webhooks: state.webhooks.clone(),
+            changes: state.changes.clone(),
+            auth: state.auth.clone(),
+        }),
+        shutdown.child_token(),
+    );
     // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);

@@ -15,6 +15,7 @@ pub mod ops;
 pub mod problem;
 pub mod public_url;
 pub mod resolve;
+pub mod resources;
 pub mod server;
 pub mod store;
 pub mod upstream;

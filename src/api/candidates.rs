@@ -1,6 +1,5 @@
-//! `GET /v1/candidates` and `GET /v1/candidates/{id}`. Handlers parse and check; the query shapes
-//! live in `candidate_query` / `children_query`, the mapping in `model::candidate`, and the PII rule
-//! in `model::pii` (applied to the serialized body, and used to leave personal columns unselected).
+//! `GET /v1/candidates` and `GET /v1/candidates/{id}`: the parameters and the handlers (extract →
+//! `resources::candidates` → respond). The PII rule is `model::pii`, applied by the resource.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -11,15 +10,16 @@ use uuid::Uuid;
 
 use super::listing;
 use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
-use super::recruiting_requests::company_limit;
 use super::respond;
-use crate::app::{App, AppState};
+use super::state::App;
 use crate::auth::Principal;
 use crate::cache::{Cached, KeyBuilder, Resource, Scope};
-use crate::model::candidate::{self as cand, Candidate, CandidateRow, Labels, PersonRow};
+use crate::model::candidate::{Candidate, CandidateRow};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
-use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
+use crate::resources::candidates as resource;
+use crate::resources::Reader;
+use crate::upstream::odata::Query;
 use crate::upstream::RawPage;
 
 /// Query parameters of `GET /v1/candidates`: parsed by `StrictQuery`, documented from the same
@@ -56,113 +56,6 @@ pub enum CandidateStatusKey {
     Dismissed,
 }
 
-const NOT_FOUND: &str = "no candidate with this id";
-
-/// The candidate with its person (names, plus personal columns only with `pii:read`) and request.
-pub(crate) fn candidate_query(can_see_pii: bool) -> Query {
-    Query::new(cand::SET)
-        .select(&cand::candidate_select(can_see_pii))
-        .expand(Expand::new(cand::NAV_PERSON).select(&cand::person_select(can_see_pii)))
-        .expand(Expand::new(cand::NAV_REQUEST).select(cand::REQUEST_SELECT))
-}
-
-/// The person's child collections (second call: nested `$expand` is not available).
-pub(crate) fn children_query(can_see_pii: bool) -> Query {
-    cand::children_for(can_see_pii).fold(
-        Query::new(cand::PERSON_SET).select(&[cand::PERSON_PK]),
-        |q, c| q.expand(Expand::new(c.nav).select(c.select)),
-    )
-}
-
-async fn list_query(
-    st: &AppState,
-    p: &ListParams,
-    principal: &Principal,
-) -> Result<Query, ApiError> {
-    let mut filters = Vec::new();
-    if let Some(keys) = &p.status {
-        let set = st.options.get(cand::OS_RESULT).await?;
-        let mut codes = Vec::new();
-        for k in &keys.0 {
-            let opt = set.by_key(k).ok_or_else(|| {
-                ApiError::param(
-                    "status",
-                    format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
-                )
-            })?;
-            codes.push(Literal::Int(opt.code));
-        }
-        filters.push(Filter::is_in("mshr_applicantintegrationresult", codes));
-    }
-    if let Some(Code(c)) = &p.company {
-        filters.push(Filter::eq(
-            "mshr_dataareaid",
-            Literal::Str(c.to_lowercase()),
-        ));
-    }
-    if let Some(Guid(id)) = p.recruiting_request {
-        filters.push(Filter::eq(
-            "_mshr_fk_recruitingrequest_id_value",
-            Literal::Guid(id),
-        ));
-    }
-    filters.extend(company_limit(principal));
-    Ok(candidate_query(principal.pii)
-        .filter_opt(Filter::all(filters))
-        // The readable id is unique: a stable order for paging (docs/dataverse-web-api.md#query-options).
-        .order_by("mshr_candidateid", Order::Asc))
-}
-
-/// Labels and lookups for a page, then the mapping (personal fields omitted unless
-/// `can_see_pii`: the only way candidate bodies are shaped for partners). Steady state: no
-/// upstream call (all cached).
-pub async fn render(
-    st: &AppState,
-    rows: &[CandidateRow<'_>],
-    detail: bool,
-    can_see_pii: bool,
-    lang: Lang,
-) -> Result<Vec<Candidate>, ApiError> {
-    let (
-        result,
-        noyes,
-        gender,
-        marital,
-        credit_basis,
-        blank_yes_no,
-        contact_type,
-        skill_level_type,
-        completion,
-    ) = tokio::try_join!(
-        st.options.get(cand::OS_RESULT),
-        st.options.get(cand::OS_NOYES),
-        st.options.get(cand::OS_GENDER),
-        st.options.get(cand::OS_MARITAL),
-        st.options.get(cand::OS_CREDIT_BASIS),
-        st.options.get(cand::OS_BLANK_YES_NO),
-        st.options.get(cand::OS_CONTACT_TYPE),
-        st.options.get(cand::OS_SKILL_LEVEL_TYPE),
-        st.options.get(cand::OS_COMPLETION),
-    )?;
-    let resolved = st.lookups.resolve(cand::wanted_lookups(rows)).await?;
-    let labels = Labels {
-        result: &result,
-        noyes: &noyes,
-        gender: &gender,
-        marital: &marital,
-        credit_basis: &credit_basis,
-        blank_yes_no: &blank_yes_no,
-        contact_type: &contact_type,
-        skill_level_type: &skill_level_type,
-        completion: &completion,
-        lang,
-    };
-    Ok(rows
-        .iter()
-        .filter_map(|r| cand::map_row(r, detail, can_see_pii, &labels, &resolved))
-        .collect())
-}
-
 /// List candidates
 ///
 /// A page of candidates of your companies with their person's name (no child collections).
@@ -183,24 +76,21 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     StrictQuery(mut p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let lang = respond::lang_of(&headers);
-    let page_size = PageSize::or_default(p.page_size);
-    let cursor = p.cursor.take();
-    let req = listing::ListRequest {
-        route: "/v1/candidates",
-        resource: Resource::Candidates,
-        principal: &principal,
-        headers: &headers,
-        raw_query: raw.as_deref().unwrap_or(""),
-        cursor: cursor.as_deref(),
-        lang,
-    };
-    let route = Listing {
-        params: p,
-        principal: principal.clone(),
-        lang,
-    };
-    listing::serve_route(&st, req, page_size, route).await
+    let (page_size, cursor) = (p.page_size, p.cursor.take());
+    listing::handle(
+        &st,
+        principal,
+        &headers,
+        raw,
+        page_size,
+        cursor,
+        |principal, lang| Listing {
+            params: p,
+            principal,
+            lang,
+        },
+    )
+    .await
 }
 
 /// The list route's part of the shared list flow.
@@ -211,13 +101,22 @@ struct Listing {
 }
 
 impl listing::ListRoute for Listing {
-    async fn first_query(&self, st: &AppState) -> Result<Query, ApiError> {
-        list_query(st, &self.params, &self.principal).await
+    const PATH: &'static str = "/v1/candidates";
+    const RESOURCE: Resource = Resource::Candidates;
+
+    async fn first_query(&self, rd: &Reader) -> Result<Query, ApiError> {
+        let p = &self.params;
+        let filter = resource::ListFilter {
+            status: p.status.as_ref().map(|l| &l.0[..]),
+            company: p.company.as_ref().map(|c| c.0.as_str()),
+            recruiting_request: p.recruiting_request.as_ref().map(|g| g.0),
+        };
+        resource::list_query(rd, filter, &self.principal).await
     }
 
-    async fn page(&self, st: &AppState, raw: RawPage) -> Result<Cached, ApiError> {
+    async fn page(&self, rd: &Reader, raw: RawPage) -> Result<Cached, ApiError> {
         let page = raw.parse::<CandidateRow>()?;
-        let data = render(st, &page.rows, false, self.principal.pii, self.lang).await?;
+        let data = resource::render(rd, &page.rows, false, self.principal.pii, self.lang).await?;
         listing::page_of(&data, page.next_link)
     }
 }
@@ -263,11 +162,11 @@ pub async fn get(
     let one = st
         .responses
         .get_or_compute(key, Scope::One(Resource::Candidates, id), move || {
-            let (st, principal) = (app.clone(), principal.clone());
+            let (rd, principal) = (app.reader.clone(), principal.clone());
             async move {
-                let one = load(&st, &principal, id, lang)
+                let one = resource::load(&rd, &principal, id, lang)
                     .await?
-                    .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
+                    .ok_or_else(|| ApiError::NotFound(resource::NOT_FOUND.into()))?;
                 respond::cached_json(&one)
             }
         })
@@ -279,74 +178,4 @@ pub async fn get(
         lang,
         false,
     ))
-}
-
-/// The candidate as `GET /v1/candidates/{id}` shows it to `principal`; `None` when it does not
-/// exist or belongs to a company the partner may not see.
-pub async fn load(
-    st: &AppState,
-    principal: &Principal,
-    id: Uuid,
-    lang: Lang,
-) -> Result<Option<Candidate>, ApiError> {
-    let Some(raw) = st
-        .client
-        .get_by_id_within_raw(
-            &candidate_query(principal.pii),
-            cand::PK,
-            id,
-            company_limit(principal),
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(mut row) = raw.parse::<CandidateRow>()? else {
-        return Ok(None);
-    };
-    if !principal.may_see_company(&row.company_code()) {
-        // Not reached (the read is filtered by company); kept as a second check.
-        return Ok(None);
-    }
-    let kids_raw = match row.person_id() {
-        Some(person) => {
-            st.client
-                .get_by_id_raw(&children_query(principal.pii), person)
-                .await?
-        }
-        None => None,
-    };
-    if let Some(kids) = kids_raw
-        .as_ref()
-        .map(|k| k.parse::<PersonRow>())
-        .transpose()?
-        .flatten()
-    {
-        cand::attach_children(&mut row, &kids);
-    }
-    let data = render(st, std::slice::from_ref(&row), true, principal.pii, lang).await?;
-    let one = data
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
-    Ok(Some(one))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queries_leave_personal_data_out_without_pii_read() {
-        let without = candidate_query(false).to_query_string();
-        let with = candidate_query(true).to_query_string();
-        assert!(!without.contains("mshr_birthdate") && with.contains("mshr_birthdate"));
-        assert!(!without.contains("mshr_primarycontactemail"));
-        assert!(with.contains("mshr_primarycontactemail"));
-        let kids = children_query(false).to_query_string();
-        assert!(!kids.contains(cand::NAV_ADDRESSES) && kids.contains(cand::NAV_SKILLS));
-        assert!(children_query(true)
-            .to_query_string()
-            .contains(cand::NAV_IDS));
-    }
 }

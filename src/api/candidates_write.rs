@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::respond;
-use crate::app::{App, AppState};
+use super::state::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::Resource;
 use crate::problem::{ApiError, FieldError};
@@ -226,7 +226,7 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
-    match writes::begin(&st, &principal, &key, &body).await? {
+    match writes::begin(&st.hiring, &principal, &key, &body).await? {
         Started::Replay(outcome) => replay(&st, &principal, outcome, lang).await,
         Started::Fresh => {
             let state = st.0.clone();
@@ -248,7 +248,7 @@ async fn run(
     body: Value,
     lang: Lang,
 ) -> Result<Outcome, ApiError> {
-    let hired = writes::hire(&st, &principal, &key, &body).await;
+    let hired = writes::hire(&st.hiring, &principal, &key, &body).await;
     // Candidate lists change with a hire (and may have, for a moment, with an undone one).
     match &hired {
         Ok(id) => st.responses.invalidate(Resource::Candidates, *id),
@@ -256,7 +256,7 @@ async fn run(
     }
     let id = hired?;
     // What GET shows now (read straight from HR, not from the response cache, so it is current).
-    let shown = super::candidates::load(&st, &principal, id, lang).await;
+    let shown = crate::resources::candidates::load(&st.reader, &principal, id, lang).await;
     let outcome = Outcome {
         status: 201,
         location: Some(format!("/v1/candidates/{id}")),
@@ -269,7 +269,8 @@ async fn run(
             .unwrap_or(Value::Null),
         ),
     };
-    st.hires
+    st.hiring
+        .hires
         .store()
         .complete(&principal.partner_id, &key, &outcome)
         .await
@@ -286,7 +287,7 @@ async fn replay(
 ) -> Result<Response, ApiError> {
     if outcome.body.is_none() {
         if let Some(id) = outcome.resource_id {
-            outcome.body = super::candidates::load(st, principal, id, lang)
+            outcome.body = crate::resources::candidates::load(&st.reader, principal, id, lang)
                 .await?
                 .map(serde_json::to_value)
                 .transpose()

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::cursor;
 use super::params::{param_enum, PageSize, StrictQuery};
 use super::respond;
-use crate::app::App;
+use super::state::App;
 use crate::auth::Principal;
 use crate::changes::event::Event;
 use crate::changes::visibility;

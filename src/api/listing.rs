@@ -11,12 +11,14 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::cursor;
+use super::params::PageSize;
 use super::respond;
-use crate::app::{App, AppState};
+use super::state::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::{CacheKey, Cached, KeyBuilder, Resource, Scope};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
+use crate::resources::Reader;
 use crate::upstream::odata::Query;
 use crate::upstream::RawPage;
 
@@ -114,41 +116,62 @@ where
     respond_page(st, req.headers, &key, &cached, req.lang)
 }
 
-/// What a list route adds to the shared flow: its first-page query and how a page body becomes
-/// the cached page (its typed rows rendered, see [`page_of`]). The route value carries the
-/// request's parameters, rights and language.
+/// What a list route adds to the shared flow: its path and resource, its first-page query and how a
+/// page body becomes the cached page (its typed rows rendered by the resource, see [`page_of`]). The
+/// route value carries the request's parameters, rights and language.
 pub trait ListRoute: Send + Sync + 'static {
+    /// The route's path template.
+    const PATH: &'static str;
+    /// What its pages hold (a write to it invalidates them).
+    const RESOURCE: Resource;
+
     /// The first page's query (filters from the parameters and the partner's rights).
-    fn first_query(&self, st: &AppState) -> impl Future<Output = Result<Query, ApiError>> + Send;
+    fn first_query(&self, rd: &Reader) -> impl Future<Output = Result<Query, ApiError>> + Send;
 
     /// One page body read into the route's rows and rendered.
     fn page(
         &self,
-        st: &AppState,
+        rd: &Reader,
         raw: RawPage,
     ) -> impl Future<Output = Result<Cached, ApiError>> + Send;
 }
 
-/// [`serve`] for a [`ListRoute`]: the first page from its query, later ones from the cursor's
-/// upstream link.
-pub async fn serve_route<R: ListRoute>(
+/// A list handler's whole body: the language, the page size and cursor, then [`serve`] with the
+/// route (built by `route` for the partner and language) for the first page and the cursor's
+/// upstream link after it.
+pub async fn handle<R: ListRoute>(
     st: &App,
-    req: ListRequest<'_>,
-    page_size: u32,
-    route: R,
+    principal: Principal,
+    headers: &HeaderMap,
+    raw_query: Option<String>,
+    page_size: Option<PageSize>,
+    cursor: Option<String>,
+    route: impl FnOnce(Principal, Lang) -> R,
 ) -> Result<Response, ApiError> {
-    let (app, route) = (st.clone(), Arc::new(route));
+    let lang = respond::lang_of(headers);
+    let page_size = PageSize::or_default(page_size);
+    let req = ListRequest {
+        route: R::PATH,
+        resource: R::RESOURCE,
+        principal: &principal,
+        headers,
+        raw_query: raw_query.as_deref().unwrap_or(""),
+        cursor: cursor.as_deref(),
+        lang,
+    };
+    let route = Arc::new(route(principal.clone(), lang));
+    let rd = st.reader.clone();
     serve(st, req, move |link| {
-        let (st, route) = (app.clone(), Arc::clone(&route));
+        let (rd, route) = (rd.clone(), Arc::clone(&route));
         async move {
             let raw = match link {
-                Some(link) => st.client.get_next_raw(&link, page_size).await?,
+                Some(link) => rd.client.get_next_raw(&link, page_size).await?,
                 None => {
-                    let q = route.first_query(&st).await?;
-                    st.client.get_page_raw(&q, page_size).await?
+                    let q = route.first_query(&rd).await?;
+                    rd.client.get_page_raw(&q, page_size).await?
                 }
             };
-            route.page(&st, raw).await
+            route.page(&rd, raw).await
         }
     })
     .await

@@ -13,12 +13,13 @@ pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;
 pub mod route_scopes;
+pub mod state;
 pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::App;
+pub use state::{App, AppState};
 
 /// The partner API: each route registered once, with its OpenAPI operation (`#[utoipa::path]` on
 /// the handler gives the path, method, parameters, responses and the scope). A new route is one

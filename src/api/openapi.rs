@@ -19,7 +19,7 @@ use utoipa::openapi::{Content, Ref, RefOr, Required, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::App;
+use super::state::App;
 use crate::auth::Scope;
 use crate::problem::{types, ProblemType, PROBLEM_JSON};
 

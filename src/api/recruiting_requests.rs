@@ -1,5 +1,5 @@
-//! `GET /v1/recruiting-requests` and `GET /v1/recruiting-requests/{id}`. Handlers parse and check;
-//! the query shape lives in `list_query`, the mapping in `model::recruiting_request`.
+//! `GET /v1/recruiting-requests` and `GET /v1/recruiting-requests/{id}`: the parameters and the
+//! handlers (extract → `resources::recruiting_requests` → respond).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -11,14 +11,15 @@ use uuid::Uuid;
 use super::listing;
 use super::params::{param_enum, Code, List, NoParams, PageSize, SearchText, StrictQuery};
 use super::respond;
-use crate::app::{App, AppState};
+use super::state::App;
 use crate::auth::Principal;
 use crate::cache::{Cached, KeyBuilder, Resource, Scope};
-use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, RequestRow};
+use crate::model::recruiting_request::{Embed, RecruitingRequest, RequestRow};
 use crate::problem::ApiError;
-use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
-use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
+use crate::resources::recruiting_requests as resource;
+use crate::resources::Reader;
+use crate::upstream::odata::{Order, Query};
 use crate::upstream::RawPage;
 
 /// Query parameters of `GET /v1/recruiting-requests`: parsed by `StrictQuery`, documented from
@@ -117,10 +118,6 @@ param_enum!(
     }
 );
 
-/// Requests matched by a department filter are looked up first (positions carry the department);
-/// beyond this many, the filter is too broad to pass on as one `In`.
-const MAX_DEPARTMENT_MATCHES: usize = 300;
-
 fn embed_of(items: Option<&List<ExpandItem>>) -> Embed {
     let mut e = Embed::default();
     for item in items.map_or(&[][..], |l| &l.0[..]) {
@@ -132,156 +129,6 @@ fn embed_of(items: Option<&List<ExpandItem>>) -> Embed {
         }
     }
     e
-}
-
-fn with_children(mut q: Query, embed: Embed) -> Query {
-    if embed.positions {
-        q = q.expand(Expand::new(rr::NAV_POSITIONS).select(rr::POSITION_SELECT));
-    }
-    if embed.skills {
-        q = q.expand(Expand::new(rr::NAV_SKILLS).select(rr::SKILL_SELECT));
-    }
-    if embed.education {
-        q = q.expand(Expand::new(rr::NAV_EDUCATION).select(rr::EDUCATION_SELECT));
-    }
-    if embed.location {
-        q = q.expand(Expand::new(rr::NAV_LOCATION).select(rr::LOCATION_SELECT));
-    }
-    q
-}
-
-/// The partner's company limit as a filter (pushed upstream, so no page can hold another company's rows).
-pub fn company_limit(principal: &Principal) -> Option<Filter> {
-    (!principal.companies.is_empty()).then(|| {
-        Filter::is_in(
-            "mshr_dataareaid",
-            principal
-                .companies
-                .iter()
-                .map(|c| Literal::Str(c.clone()))
-                .collect(),
-        )
-    })
-}
-
-async fn list_query(
-    st: &AppState,
-    p: &ListParams,
-    principal: &Principal,
-    embed: Embed,
-) -> Result<Query, ApiError> {
-    let mut filters = Vec::new();
-    if p.modified_since.is_some() {
-        return Err(ApiError::param(
-            "modified_since",
-            "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; follow GET /v1/changes (scope changes:read) for what changed, from a cursor",
-        ));
-    }
-    if let Some(keys) = &p.status {
-        let set = st.options.get(rr::OS_STATUS).await?;
-        let mut codes = Vec::new();
-        for k in &keys.0 {
-            let opt = set.by_key(k).ok_or_else(|| {
-                ApiError::param(
-                    "status",
-                    format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
-                )
-            })?;
-            codes.push(Literal::Int(opt.code));
-        }
-        filters.push(Filter::is_in("mshr_status", codes));
-    }
-    if let Some(Code(c)) = &p.company {
-        filters.push(Filter::eq(
-            "mshr_dataareaid",
-            Literal::Str(c.to_lowercase()),
-        ));
-    }
-    if let Some(Code(j)) = &p.job {
-        filters.push(match Uuid::parse_str(j) {
-            Ok(id) => Filter::eq("_mshr_fk_job_id_value", Literal::Guid(id)),
-            Err(_) => Filter::eq("mshr_jobid", Literal::Str(j.clone())),
-        });
-    }
-    if let Some(Code(d)) = &p.department {
-        filters.push(department_filter(st, d, principal).await?);
-    }
-    if let Some(SearchText(q)) = &p.q {
-        filters.push(Filter::contains("mshr_description", q.clone()));
-    }
-    filters.extend(company_limit(principal));
-    let (col, order) = p.sort.unwrap_or(Sort::Number).column();
-    let mut query = Query::new(rr::SET)
-        .select(rr::SELECT)
-        .filter_opt(Filter::all(filters))
-        .order_by(col, order);
-    if col != "mshr_recruitingrequestid" {
-        // A unique tiebreaker keeps paging stable (docs/dataverse-web-api.md#query-options).
-        query = query.order_by("mshr_recruitingrequestid", Order::Asc);
-    }
-    Ok(with_children(query, embed))
-}
-
-/// Positions carry the department: the requests with a position in it in the partner's companies
-/// (cached), then filter by id.
-async fn department_filter(
-    st: &AppState,
-    d: &str,
-    principal: &Principal,
-) -> Result<Filter, ApiError> {
-    let dep = match Uuid::parse_str(d) {
-        Ok(id) => Department::Id(id),
-        Err(_) => Department::Number(d.to_string()),
-    };
-    let found = st
-        .lookups
-        .departments
-        .requests(dep, &principal.companies)
-        .await?;
-    if found.ids.len() > MAX_DEPARTMENT_MATCHES || found.truncated {
-        return Err(ApiError::param("department", format!("matches more than {MAX_DEPARTMENT_MATCHES} requests; combine it with status or company")));
-    }
-    if found.ids.is_empty() {
-        // No request has a position there: a filter that matches nothing.
-        return Ok(Filter::eq(rr::PK, Literal::Guid(Uuid::nil())));
-    }
-    Ok(Filter::is_in(
-        rr::PK,
-        found.ids.iter().copied().map(Literal::Guid).collect(),
-    ))
-}
-
-/// One request with every child collection, as `GET /v1/recruiting-requests/{id}` (and the changes
-/// scanner) read it.
-pub(crate) fn detail_query() -> Query {
-    with_children(Query::new(rr::SET).select(rr::SELECT), Embed::ALL)
-}
-
-/// Labels and lookups for a page, then the mapping. Steady state: no upstream call (all cached).
-pub async fn render(
-    st: &AppState,
-    rows: &[RequestRow<'_>],
-    embed: Embed,
-    lang: Lang,
-) -> Result<Vec<RecruitingRequest>, ApiError> {
-    let (status, position_status, regulatory, exempt) = tokio::try_join!(
-        st.options.get(rr::OS_STATUS),
-        st.options.get(rr::OS_POSITION_STATUS),
-        st.options.get(rr::OS_REGULATORY),
-        st.options.get(rr::OS_EXEMPT),
-    )?;
-    let resolved = st.lookups.resolve(rr::wanted_lookups(rows)).await?;
-    let labels = Labels {
-        status: &status,
-        position_status: &position_status,
-        regulatory: &regulatory,
-        exempt: &exempt,
-        lang,
-    };
-    Ok(rows
-        .iter()
-        .filter_map(|r| rr::map_row(r, embed, &labels, &resolved))
-        .collect())
 }
 
 /// List recruiting requests
@@ -304,25 +151,28 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     StrictQuery(mut p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let lang = respond::lang_of(&headers);
-    let page_size = PageSize::or_default(p.page_size);
-    let cursor = p.cursor.take();
-    let req = listing::ListRequest {
-        route: "/v1/recruiting-requests",
-        resource: Resource::RecruitingRequests,
-        principal: &principal,
-        headers: &headers,
-        raw_query: raw.as_deref().unwrap_or(""),
-        cursor: cursor.as_deref(),
-        lang,
-    };
-    let route = Listing {
-        embed: embed_of(p.expand.as_ref()),
-        params: p,
-        principal: principal.clone(),
-        lang,
-    };
-    listing::serve_route(&st, req, page_size, route).await
+    if p.modified_since.is_some() {
+        return Err(ApiError::param(
+            "modified_since",
+            "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; follow GET /v1/changes (scope changes:read) for what changed, from a cursor",
+        ));
+    }
+    let (page_size, cursor) = (p.page_size, p.cursor.take());
+    listing::handle(
+        &st,
+        principal,
+        &headers,
+        raw,
+        page_size,
+        cursor,
+        |principal, lang| Listing {
+            embed: embed_of(p.expand.as_ref()),
+            params: p,
+            principal,
+            lang,
+        },
+    )
+    .await
 }
 
 /// The list route's part of the shared list flow.
@@ -334,13 +184,26 @@ struct Listing {
 }
 
 impl listing::ListRoute for Listing {
-    async fn first_query(&self, st: &AppState) -> Result<Query, ApiError> {
-        list_query(st, &self.params, &self.principal, self.embed).await
+    const PATH: &'static str = "/v1/recruiting-requests";
+    const RESOURCE: Resource = Resource::RecruitingRequests;
+
+    async fn first_query(&self, rd: &Reader) -> Result<Query, ApiError> {
+        let p = &self.params;
+        let filter = resource::ListFilter {
+            status: p.status.as_ref().map(|l| &l.0[..]),
+            company: p.company.as_ref().map(|c| c.0.as_str()),
+            department: p.department.as_ref().map(|c| c.0.as_str()),
+            job: p.job.as_ref().map(|c| c.0.as_str()),
+            q: p.q.as_ref().map(|q| q.0.as_str()),
+            sort: p.sort.unwrap_or(Sort::Number).column(),
+            embed: self.embed,
+        };
+        resource::list_query(rd, filter, &self.principal).await
     }
 
-    async fn page(&self, st: &AppState, raw: RawPage) -> Result<Cached, ApiError> {
+    async fn page(&self, rd: &Reader, raw: RawPage) -> Result<Cached, ApiError> {
         let page = raw.parse::<RequestRow>()?;
-        let data = render(st, &page.rows, self.embed, self.lang).await?;
+        let data = resource::render(rd, &page.rows, self.embed, self.lang).await?;
         listing::page_of(&data, page.next_link)
     }
 }
@@ -401,28 +264,9 @@ pub async fn get(
 
 /// The request as `principal` may see it, mapped and serialized.
 async fn detail(st: App, principal: Principal, id: Uuid, lang: Lang) -> Result<Cached, ApiError> {
-    let q = detail_query();
-    let raw = st
-        .client
-        .get_by_id_within_raw(&q, rr::PK, id, company_limit(&principal))
-        .await?;
-    let row = raw
-        .as_ref()
-        .map(|r| r.parse::<RequestRow>())
-        .transpose()?
-        .flatten()
-        .ok_or_else(|| ApiError::NotFound("no recruiting request with this id".into()))?;
-    let company = row.dataareaid.as_str().unwrap_or("");
-    if !principal.may_see_company(company) {
-        // Not reached (the read is filtered by company); kept as a second check.
-        return Err(ApiError::NotFound(
-            "no recruiting request with this id".into(),
-        ));
-    }
-    let mut data = render(&st, std::slice::from_ref(&row), Embed::ALL, lang).await?;
-    let one = data
-        .pop()
-        .ok_or_else(|| ApiError::UpstreamFailed("row without primary key".into()))?;
+    let one = resource::load(&st.reader, &principal, id, lang)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(resource::NOT_FOUND.into()))?;
     respond::cached_json(&one)
 }
 

@@ -1,8 +1,6 @@
 //! Reference data partners need to build a job or a candidate: option sets (stable keys + labels in the
 //! caller's language) and lookup lists (`{id, code, name}`), cached in moka with a TTL.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -11,69 +9,12 @@ use utoipa::ToSchema;
 
 use super::params::{NoParams, StrictQuery};
 use super::respond;
-use crate::app::{App, AppState};
+use super::state::App;
 use crate::auth::Principal;
 use crate::problem::ApiError;
-use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
+use crate::resolve::lookups::{self, LookupRef};
 use crate::resolve::options::OptionValue;
-use crate::upstream::odata::{Filter, Literal, Order, Query};
-
-/// Partner-facing option-set names → the environment's global option sets
-/// (docs/ats-data-model.md#option-sets).
-pub const OPTION_SETS: &[(&str, &str)] = &[
-    (
-        "recruiting-request-status",
-        "mshr_hcmrecruitingrequeststatus",
-    ),
-    (
-        "recruiting-request-position-status",
-        "mshr_hcmrecruitingrequestpositionstatus",
-    ),
-    ("regulatory-job-category", "mshr_hcmregulatoryjobcategory"),
-    ("job-exempt-status", "cdm_jobexemptstatus"),
-    (
-        "applicant-integration-result",
-        "mshr_hcmapplicantintegrationresult",
-    ),
-    ("blank-yes-no", "mshr_hrmblankyesno"),
-    ("completion-status", "mshr_hcmcompletionstatus"),
-    ("contact-type", "mshr_logisticselectronicaddressmethodtype"),
-    ("education-credit-basis", "mshr_hcmeducationcreditbasis"),
-    ("gender", "mshr_hcmpersongender"),
-    ("marital-status", "mshr_dirpersonmaritalstatus"),
-    ("months-of-year", "mshr_monthsofyear"),
-    ("no-yes", "mshr_noyes"),
-    ("period-unit", "mshr_periodunit"),
-    ("screening-frequency", "mshr_hcmfrequencyunit"),
-    (
-        "screening-frequency-generate-from",
-        "mshr_hcmfrequencygeneratefrom",
-    ),
-    ("skill-level-type", "mshr_hrmskillleveltype"),
-];
-
-/// Lookup lists: partner name → target table (code/name columns in `resolve::lookups`).
-pub const LOOKUP_LISTS: &[(&str, &str)] = &[
-    ("skills", "mshr_hcmskillentity"),
-    ("rating-levels", "mshr_hcmratinglevelentity"),
-    ("certificate-types", "mshr_hcmcertificatetypeentity"),
-    ("screening-types", "mshr_hcmscreeningtypeentity"),
-    ("education-degrees", "mshr_hcmeducationdegreeentity"),
-    ("education-levels", "mshr_hcmeducationlevelentity"),
-    ("education-disciplines", "mshr_hcmeducationdisciplineentity"),
-    (
-        "education-institutions",
-        "mshr_hcmeducationinstitutionentity",
-    ),
-    ("departments", "mshr_omdepartmententity"),
-    ("jobs", "mshr_hcmjobentity"),
-    ("positions", "mshr_hcmpositionv2entity"),
-    ("identification-types", "mshr_hcmidentificationtypeentity"),
-    (
-        "country-regions",
-        "mshr_logisticsaddresscountryregionentity",
-    ),
-];
+use crate::resources::reference::{fetch_lookup_list, option_values, LOOKUP_LISTS, OPTION_SETS};
 
 /// A path parameter whose OpenAPI `enum` is the names of a table (the table stays the one
 /// declaration; the handler answers 404 for other names).
@@ -112,16 +53,14 @@ pub struct OptionSet {
 }
 
 async fn option_set(
-    st: &AppState,
+    st: &App,
     name: &str,
     set: &'static str,
     headers: &HeaderMap,
 ) -> Result<OptionSet, ApiError> {
-    let lang = respond::lang_of(headers);
-    let info = st.options.get(set).await?;
     Ok(OptionSet {
         name: name.to_string(),
-        values: info.options.iter().map(|o| o.value(lang)).collect(),
+        values: option_values(&st.reader, set, respond::lang_of(headers)).await?,
     })
 }
 
@@ -205,68 +144,6 @@ pub async fn get_option_set(
     respond::json(&headers, &body, respond::lang_of(&headers))
 }
 
-/// Reads a whole lookup table (reference tables hold dozens to a few thousand rows), company-limited
-/// where the table is company-striped.
-pub async fn fetch_lookup_list(
-    st: &AppState,
-    table: &'static lookups::LookupTable,
-    companies: &[String],
-) -> Result<Arc<Vec<LookupRef>>, ApiError> {
-    let striped = table.logical == "mshr_hcmpositionv2entity";
-    let key = format!(
-        "{}|{}",
-        table.logical,
-        if striped {
-            companies.join(",")
-        } else {
-            String::new()
-        }
-    );
-    let client = st.client.clone();
-    let companies = companies.to_vec();
-    st.reference
-        .entry(key)
-        .or_try_insert_with(async move {
-            let mut select = vec![table.pk, table.code];
-            if table.name != table.code {
-                select.push(table.name);
-            }
-            let mut q = Query::new(table.set)
-                .select(&select)
-                .order_by(table.code, Order::Asc);
-            if striped && !companies.is_empty() {
-                q = q.filter(Filter::is_in(
-                    "mshr_dataareaid",
-                    companies.into_iter().map(Literal::Str).collect(),
-                ));
-            }
-            let mut page = client.get_page(&q, 5000).await?;
-            let mut rows = std::mem::take(&mut page.rows);
-            // Bounded: reference tables are small; stop after 10 pages whatever happens.
-            for _ in 0..10 {
-                let Some(next) = page.next_link.take() else {
-                    break;
-                };
-                page = client.get_next(&next, 5000).await?;
-                rows.append(&mut page.rows);
-            }
-            let list = rows
-                .iter()
-                .filter_map(|r| {
-                    Some(LookupRef {
-                        id: uuid_of(r, table.pk)?,
-                        code: str_of(r, table.code).map(Arc::from),
-                        name: str_of(r, table.name).map(Arc::from),
-                    })
-                })
-                .collect();
-            Ok::<_, crate::upstream::error::UpstreamError>(Arc::new(list))
-        })
-        .await
-        .map(|e| crate::ops::metrics::cached("reference", e))
-        .map_err(|e| ApiError::from((*e).clone()))
-}
-
 /// Get a reference list
 ///
 /// A whole lookup table as `{id, code, name}` items (skills, jobs, departments, …), limited to
@@ -300,7 +177,7 @@ pub async fn get_lookup_list(
     let table = lookups::table(logical)
         .ok_or_else(|| ApiError::Internal(format!("no lookup table for {logical}")))?;
     let companies: Vec<String> = principal.companies.iter().cloned().collect();
-    let list = fetch_lookup_list(&st, table, &companies).await?;
+    let list = fetch_lookup_list(&st.reader, table, &companies).await?;
     respond::json(
         &headers,
         &LookupPage {
@@ -310,16 +187,4 @@ pub async fn get_lookup_list(
         },
         respond::lang_of(&headers),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_list_has_a_lookup_table() {
-        for (name, logical) in LOOKUP_LISTS {
-            assert!(lookups::table(logical).is_some(), "{name}");
-        }
-    }
 }

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::params::{NoParams, PageSize, StrictQuery};
-use crate::app::App;
+use super::state::App;
 use crate::auth::Principal;
 use crate::changes::event::EVENT_TYPE_NAMES;
 use crate::problem::{ApiError, FieldError};
@@ -126,7 +126,7 @@ pub async fn create(
         events: new.events,
         secret: sealed,
         failing: false,
-        from_seq: outbox::current_seq(&st).await.map_err(internal)?,
+        from_seq: outbox::current_seq(&st.changes).await.map_err(internal)?,
         created_at: now_ms(),
         failing_since: None,
     };

@@ -17,7 +17,7 @@ use crate::store::StoreError;
 
 use event::Event;
 
-/// The feed's handle in `AppState`: the store, and a watch of the newest recorded sequence number,
+/// The feed's handle (shared by the scanner, the feed's route and webhook deliveries): the store, and a watch of the newest recorded sequence number,
 /// so consumers (webhook delivery) wake when events are recorded instead of polling the store.
 pub struct Changes {
     store: Arc<dyn ChangeStore>,
@@ -59,7 +59,7 @@ impl Changes {
     }
 
     /// Starts the scanner (once; later calls return `None`).
-    pub fn spawn_scanner(state: Arc<crate::app::AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn spawn_scanner(state: Arc<scanner::ScanContext>) -> Option<tokio::task::JoinHandle<()>> {
         let rx = state.changes.trigger_rx.lock().ok()?.take()?;
         Some(scanner::spawn(state, rx))
     }

@@ -19,16 +19,18 @@ use uuid::Uuid;
 
 use super::detect;
 use super::event::{Event, ResourceType};
-use crate::api::{candidates, recruiting_requests};
-use crate::app::AppState;
 use crate::cache::Resource;
+use crate::config::ChangesConfig;
 use crate::model::candidate::{self as cand, CandidateRow, PersonRow};
 use crate::model::recruiting_request::{Embed, RequestRow};
 use crate::ops::call_scope::{self, CallScope};
 use crate::ops::upstream_calls::Counter;
 use crate::resolve::lang::Lang;
+use crate::resources::Reader;
+use crate::resources::{candidates, recruiting_requests};
 use crate::store::changes::{Fingerprint, Known, ScanRecord};
 use crate::upstream::odata::{Filter, Literal};
+use crate::upstream::DataverseClient;
 use crate::upstream::RawPage;
 
 /// Representations are rendered in one language (labels in `data` are en-US).
@@ -102,11 +104,11 @@ fn records<T: serde::Serialize>(
 }
 
 async fn fetch(
-    st: &AppState,
+    st: &ScanContext,
     resource: ResourceType,
     next: Option<&str>,
 ) -> Result<RawPage, String> {
-    let size = st.config.changes.page_size;
+    let size = st.settings.page_size;
     match next {
         Some(link) => st.client.get_next_raw(link, size).await.map_err(failed),
         None => {
@@ -132,7 +134,7 @@ async fn fetch(
 /// A page of `resource`, mapped exactly as `GET /v1/…/{id}` maps it (candidates with every personal
 /// field: `visibility` removes them per partner).
 async fn page(
-    st: &AppState,
+    st: &ScanContext,
     resource: ResourceType,
     next: Option<&str>,
 ) -> Result<MappedPage, String> {
@@ -145,7 +147,7 @@ async fn page(
                 .iter()
                 .filter_map(|r| Some((r.id.uuid()?, r.company_code())))
                 .collect();
-            let dtos = recruiting_requests::render(st, &page.rows, Embed::ALL, LANG)
+            let dtos = recruiting_requests::render(&st.reader, &page.rows, Embed::ALL, LANG)
                 .await
                 .map_err(failed)?;
             Ok(MappedPage {
@@ -162,7 +164,7 @@ async fn page(
                 .iter()
                 .filter_map(|r| Some((r.id()?, r.company_code())))
                 .collect();
-            let dtos = candidates::render(st, &rows, true, true, LANG)
+            let dtos = candidates::render(&st.reader, &rows, true, true, LANG)
                 .await
                 .map_err(failed)?;
             Ok(MappedPage {
@@ -175,7 +177,10 @@ async fn page(
 
 /// The pages of person collections for a page of candidates: one read for the page's persons (the
 /// detail route reads them per candidate), following its continuation if any.
-async fn person_children(st: &AppState, rows: &[CandidateRow<'_>]) -> Result<Vec<RawPage>, String> {
+async fn person_children(
+    st: &ScanContext,
+    rows: &[CandidateRow<'_>],
+) -> Result<Vec<RawPage>, String> {
     let persons: Vec<Uuid> = rows
         .iter()
         .filter_map(CandidateRow::person_id)
@@ -189,7 +194,7 @@ async fn person_children(st: &AppState, rows: &[CandidateRow<'_>]) -> Result<Vec
         cand::PERSON_PK,
         persons.into_iter().map(Literal::Guid).collect(),
     ));
-    let size = st.config.changes.page_size;
+    let size = st.settings.page_size;
     let mut pages = vec![st.client.get_page_raw(&q, size).await.map_err(failed)?];
     // Only the continuation is read here; the rows are read once, in `attach_person_children`.
     while let Some(link) = pages
@@ -227,7 +232,7 @@ fn attach_person_children<'a>(
 
 /// Reads all of `resource` and adds what changed to `record`.
 async fn scan_resource(
-    st: &AppState,
+    st: &ScanContext,
     resource: ResourceType,
     record: &mut ScanRecord,
 ) -> (ResourceReport, Option<String>) {
@@ -317,7 +322,7 @@ async fn scan_resource(
 }
 
 /// One scan of every resource, recorded in one transaction.
-pub async fn scan(st: &AppState) -> ScanReport {
+pub async fn scan(st: &ScanContext) -> ScanReport {
     let started = Instant::now();
     let calls = Counter::default();
     // Its own fairness key: partner requests queue beside the scan, not behind it.
@@ -348,7 +353,7 @@ pub async fn scan(st: &AppState) -> ScanReport {
                         ResourceType::RecruitingRequest => Resource::RecruitingRequests,
                         ResourceType::Candidate => Resource::Candidates,
                     };
-                    st.responses.invalidate(resource, e.resource.id);
+                    st.reader.responses.invalidate(resource, e.resource.id);
                 }
                 report.events = events
             }
@@ -417,8 +422,8 @@ fn observe(report: &ScanReport) {
 }
 
 /// Removes events older than the retention.
-async fn purge(st: &AppState) {
-    let keep = chrono::Duration::days(i64::from(st.config.changes.retention_days));
+async fn purge(st: &ScanContext) {
+    let keep = chrono::Duration::days(i64::from(st.settings.retention_days));
     let before = (chrono::Utc::now() - keep).timestamp_millis();
     match st.changes.store().purge_events_before(before).await {
         Ok(0) => {}
@@ -427,16 +432,33 @@ async fn purge(st: &AppState) {
     }
 }
 
+/// What the scanner uses, and nothing else: its settings, the Dataverse client, the resource reader
+/// (the partner read path's queries and rendering; its response cache is invalidated by events),
+/// the feed it records into and the process's shutdown token. Built once in `app.rs`.
+pub struct ScanContext {
+    pub settings: ChangesConfig,
+    pub client: Arc<DataverseClient>,
+    pub reader: Reader,
+    pub changes: Arc<super::Changes>,
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl ScanContext {
+    fn shutdown(&self) -> &tokio_util::sync::CancellationToken {
+        &self.shutdown
+    }
+}
+
 /// Runs scans every `[changes] scan_interval_ms` (the first one interval after start) and whenever
 /// [`super::Changes::scan_now`] asks, until shutdown. A scan in progress at shutdown is dropped
 /// before it records anything (its one transaction either happened or not).
 pub fn spawn(
-    st: Arc<AppState>,
+    st: Arc<ScanContext>,
     mut triggers: mpsc::Receiver<Trigger>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let shutdown = st.shutdown().clone();
-        let interval = Duration::from_millis(st.config.changes.interval_ms());
+        let interval = Duration::from_millis(st.settings.interval_ms());
         let mut next = tokio::time::Instant::now() + interval;
         loop {
             let waiter = tokio::select! {

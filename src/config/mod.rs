@@ -406,6 +406,21 @@ fn describe_figment_error(e: figment::Error) -> String {
         .join("; ")
 }
 
+/// What a 32-byte key in hex must look like (`gateway.cursor_key`).
+pub const HEX_KEY_PROBLEM: &str = "must be 64 hex characters (32 bytes)";
+
+/// A 32-byte key written as 64 hex characters.
+pub fn hex_key(hex: &str) -> Option<[u8; 32]> {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

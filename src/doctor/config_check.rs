@@ -32,10 +32,11 @@ pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> 
         problems.push(e.to_string());
     }
     let cursor_key = config.gateway.cursor_key.expose();
-    if !cursor_key.is_empty() {
-        if let Err(e) = crate::app::parse_key(cursor_key) {
-            problems.push(e.to_string());
-        }
+    if !cursor_key.is_empty() && crate::config::hex_key(cursor_key).is_none() {
+        problems.push(format!(
+            "gateway.cursor_key: {}",
+            crate::config::HEX_KEY_PROBLEM
+        ));
     }
     if !problems.is_empty() {
         report.push(Check::fail(

@@ -27,7 +27,7 @@ pub(super) fn client(d: &DataverseConfig) -> Result<DataverseClient, Box<Check>>
         breaker_failures: u32::MAX,
         ..d.clone()
     };
-    crate::app::dataverse_client(&d, CALL_DEADLINE).map_err(|e| {
+    crate::upstream::from_config::dataverse_client(&d, CALL_DEADLINE).map_err(|e| {
         Box::new(Check::fail(
             "token",
             format!("cannot build the Dataverse client: {e}"),

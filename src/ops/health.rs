@@ -2,13 +2,50 @@
 //! recent good upstream probe, and not draining), served on the ops listener only. The answer is a
 //! status word; the cause goes to the log (operators), never into the body.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, AppState};
+use super::listener::OpsState;
+use crate::upstream::DataverseClient;
+
+/// What readiness looks at, and nothing else: the Dataverse client (its token and a `WhoAmI()`
+/// probe, cached 5 s) and the process's shutdown token. Built once in `app.rs`.
+#[derive(Clone)]
+pub struct ReadinessCheck {
+    client: Arc<DataverseClient>,
+    /// The last upstream probe.
+    readiness: moka::future::Cache<(), Result<(), String>>,
+    shutdown: CancellationToken,
+}
+
+impl ReadinessCheck {
+    pub fn new(client: Arc<DataverseClient>, shutdown: CancellationToken) -> Self {
+        ReadinessCheck {
+            client,
+            readiness: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(Duration::from_secs(5))
+                .build(),
+            shutdown,
+        }
+    }
+
+    fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// The client the probe uses (metrics read its token's lifetime).
+    pub fn client(&self) -> &DataverseClient {
+        &self.client
+    }
+}
 
 /// Why the gateway is (not) ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +73,13 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 /// Evaluates readiness (the upstream probe, `WhoAmI()`, runs at most every 5 s) and exports it as
 /// the `gateway_ready` gauge.
-pub async fn check(st: &AppState) -> Readiness {
+pub async fn check(st: &ReadinessCheck) -> Readiness {
     let r = evaluate(st).await;
     metrics::gauge!("gateway_ready").set(if r == Readiness::Ready { 1.0 } else { 0.0 });
     r
 }
 
-async fn evaluate(st: &AppState) -> Readiness {
+async fn evaluate(st: &ReadinessCheck) -> Readiness {
     if st.shutdown().is_cancelled() {
         return Readiness::Draining;
     }
@@ -71,8 +108,8 @@ async fn evaluate(st: &AppState) -> Readiness {
     }
 }
 
-pub async fn readyz(State(st): State<App>) -> Response {
-    let r = check(&st).await;
+pub async fn readyz(State(st): State<OpsState>) -> Response {
+    let r = check(&st.health).await;
     let status = match r {
         Readiness::Ready => StatusCode::OK,
         _ => StatusCode::SERVICE_UNAVAILABLE,

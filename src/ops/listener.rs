@@ -1,13 +1,23 @@
 //! The ops listener's router (`[gateway] ops_listen`): `/metrics`, `/healthz`, `/readyz`. A
 //! separate port, so scrapes and probes never reach partners and partners never reach them.
 
+use std::sync::Arc;
+
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::App;
+use super::health::ReadinessCheck;
+use crate::config::DataverseConfig;
 use crate::problem::ApiError;
 
-pub fn router(state: App) -> Router {
+/// What the ops routes read: readiness, and the Dataverse credential's configured expiry.
+#[derive(Clone)]
+pub struct OpsState {
+    pub health: ReadinessCheck,
+    pub dataverse: Arc<DataverseConfig>,
+}
+
+pub fn router(state: OpsState) -> Router {
     Router::new()
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))

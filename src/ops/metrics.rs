@@ -232,11 +232,19 @@ fn describe() {
 
 /// `/metrics` on the ops listener. Gauges that are states rather than events are set now:
 /// readiness (its probe is cached), the token's and the credential's remaining lifetime.
-pub async fn scrape(axum::extract::State(st): axum::extract::State<crate::app::App>) -> Response {
-    super::health::check(&st).await;
-    let token_left = st.client.tokens().expires_in().await.unwrap_or_default();
+pub async fn scrape(
+    axum::extract::State(st): axum::extract::State<super::listener::OpsState>,
+) -> Response {
+    super::health::check(&st.health).await;
+    let token_left = st
+        .health
+        .client()
+        .tokens()
+        .expires_in()
+        .await
+        .unwrap_or_default();
     metrics::gauge!("token_expires_in_seconds").set(token_left.as_secs_f64());
-    if let Some((kind, at)) = super::credential::expiry(&st.config.dataverse) {
+    if let Some((kind, at)) = super::credential::expiry(&st.dataverse) {
         let left = (at - chrono::Utc::now()).num_seconds();
         metrics::gauge!("dataverse_credential_expires_in_seconds", "kind" => kind).set(left as f64);
     }

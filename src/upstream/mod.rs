@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod error;
+pub mod from_config;
 pub mod odata;
 pub mod secret;
 pub mod stack;

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::app::AppState;
+use super::DeliveryContext;
 use crate::store::sqlite::webhooks::{AfterAttempt, AttemptRow, OutboxRow, SubscriptionRow};
 
 use super::url_policy::BlockedAddress;
@@ -57,14 +57,14 @@ impl Outcome {
 
 /// Starts the dispatcher; it stops (at a safe point) when `stop` fires, then marks
 /// `Webhooks::stopped`.
-pub fn spawn(st: Arc<AppState>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(st: Arc<DeliveryContext>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         dispatch(&st, &stop).await;
         st.webhooks.stopped.send_replace(true);
     })
 }
 
-async fn dispatch(st: &Arc<AppState>, stop: &CancellationToken) {
+async fn dispatch(st: &Arc<DeliveryContext>, stop: &CancellationToken) {
     let wh = &st.webhooks;
     let mut recorded = st.changes.subscribe();
     let mut workers: JoinSet<String> = JoinSet::new();

@@ -27,6 +27,15 @@ use url_policy::UrlPolicy;
 /// Name of the generated key file (in the state directory) when `webhooks.secret_key` is empty.
 pub const KEY_FILE: &str = "webhook-secrets.key";
 
+/// What deliveries use, and nothing else: the webhooks handle (subscriptions, outbox, client), the
+/// changes feed (its events and the watch that wakes the dispatcher) and the partner registry (each
+/// subscriber's current rights). Built once in `app.rs`.
+pub struct DeliveryContext {
+    pub webhooks: Arc<Webhooks>,
+    pub changes: Arc<crate::changes::Changes>,
+    pub auth: Arc<crate::auth::AuthService>,
+}
+
 /// The webhooks handle in `AppState`.
 pub struct Webhooks {
     pub(crate) store: Arc<SqliteStore>,

@@ -5,7 +5,7 @@
 //! partner sees it in the feed. Rows and the fan-out cursor are written in one transaction, so a
 //! restart neither loses nor repeats an event.
 
-use crate::app::AppState;
+use super::DeliveryContext;
 use crate::auth::{Principal, Scope};
 use crate::changes::event::Event;
 use crate::changes::visibility;
@@ -17,7 +17,7 @@ const BATCH: usize = 200;
 
 /// The rights a partner has now (from the registry, as a token would carry them all), or `None`
 /// when it is gone, disabled, or no longer has `webhooks:manage`: then nothing is queued for it.
-fn partner_rights(st: &AppState, partner: &str) -> Option<Principal> {
+fn partner_rights(st: &DeliveryContext, partner: &str) -> Option<Principal> {
     let reg = st.auth.registry();
     let p = reg.partner(partner).filter(|p| !p.disabled)?;
     if !p.scopes.contains(&Scope::WebhooksManage) {
@@ -32,7 +32,12 @@ fn partner_rights(st: &AppState, partner: &str) -> Option<Principal> {
 }
 
 /// The outbox rows for one event.
-fn rows_for(st: &AppState, subs: &[SubscriptionRow], event: &Event, now: i64) -> Vec<OutboxInsert> {
+fn rows_for(
+    st: &DeliveryContext,
+    subs: &[SubscriptionRow],
+    event: &Event,
+    now: i64,
+) -> Vec<OutboxInsert> {
     let type_name = event.event_type.to_string();
     subs.iter()
         .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
@@ -53,7 +58,7 @@ fn rows_for(st: &AppState, subs: &[SubscriptionRow], event: &Event, now: i64) ->
 }
 
 /// Fans out every event after the cursor; returns how many outbox rows were written.
-pub async fn fan_out(st: &AppState) -> Result<usize, StoreError> {
+pub async fn fan_out(st: &DeliveryContext) -> Result<usize, StoreError> {
     let store = st.webhooks.store();
     let mut written = 0;
     loop {
@@ -77,6 +82,6 @@ pub async fn fan_out(st: &AppState) -> Result<usize, StoreError> {
 }
 
 /// The sequence number a new subscription starts after: the newest recorded event.
-pub async fn current_seq(st: &AppState) -> Result<i64, StoreError> {
-    Ok(st.changes.store().feed_bounds().await?.last_seq)
+pub async fn current_seq(changes: &crate::changes::Changes) -> Result<i64, StoreError> {
+    Ok(changes.store().feed_bounds().await?.last_seq)
 }

@@ -15,10 +15,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::Principal;
+use crate::resources::Reader;
 use crate::store::{Begin, Outcome, StoreError, WriteStore};
-use crate::upstream::UpstreamError;
+use crate::upstream::{DataverseClient, UpstreamError};
 use execute::{Cause, Failure};
 use plan::{Phase, Plan};
 
@@ -75,6 +75,15 @@ pub struct Hires {
     store: Arc<dyn WriteStore>,
     active: Mutex<HashSet<Uuid>>,
     recovered: AtomicBool,
+}
+
+/// What the hire, its recovery and its maintenance use, and nothing else: the durable store and the
+/// plans running now, the Dataverse client, and the resource reader (the request, reference lists,
+/// option sets and the hired candidate's read-back). Built once in `app.rs`.
+pub struct HireContext {
+    pub hires: Hires,
+    pub client: Arc<DataverseClient>,
+    pub reader: Reader,
 }
 
 /// A plan id marked as run by a live task until dropped.
@@ -159,7 +168,7 @@ pub enum Started {
 
 /// Claims `key` for this body (replay, conflict or go).
 pub async fn begin(
-    st: &AppState,
+    st: &HireContext,
     principal: &Principal,
     key: &str,
     body: &Value,
@@ -194,7 +203,7 @@ pub async fn begin(
 }
 
 /// Settles the open plan of `key` if no live task runs it; `true` if one was settled.
-async fn settle_key(st: &AppState, partner: &str, key: &str) -> Result<bool, WriteError> {
+async fn settle_key(st: &HireContext, partner: &str, key: &str) -> Result<bool, WriteError> {
     let open = st.hires.store.open_plans().await?;
     for rec in open
         .into_iter()
@@ -211,7 +220,7 @@ async fn settle_key(st: &AppState, partner: &str, key: &str) -> Result<bool, Wri
 /// the key is still in flight (the caller completes it with the response); on failure nothing
 /// is left in HR and the key is released, unless the undo is pending (then recovery finishes it).
 pub async fn hire(
-    st: &AppState,
+    st: &HireContext,
     principal: &Principal,
     key: &str,
     body: &Value,
@@ -225,7 +234,7 @@ pub async fn hire(
 }
 
 async fn check_and_run(
-    st: &AppState,
+    st: &HireContext,
     principal: &Principal,
     key: &str,
     body: &Value,
@@ -254,7 +263,7 @@ async fn check_and_run(
 }
 
 /// Undoes a failed plan and says what failed.
-async fn fail(st: &AppState, plan: &mut Plan, failure: Failure) -> WriteError {
+async fn fail(st: &HireContext, plan: &mut Plan, failure: Failure) -> WriteError {
     let step = plan
         .steps
         .get(failure.step)
@@ -283,7 +292,7 @@ async fn fail(st: &AppState, plan: &mut Plan, failure: Failure) -> WriteError {
 
 /// Completes or undoes every open plan not run by a live task, then (at start, `release_orphans`)
 /// frees keys left in flight by a dead process without a plan. Returns how many plans it settled.
-pub async fn recover(st: &AppState, release_orphans: bool) -> Result<usize, WriteError> {
+pub async fn recover(st: &HireContext, release_orphans: bool) -> Result<usize, WriteError> {
     let store = st.hires.store();
     let records = store.open_plans().await?;
     let mut settled = 0;
@@ -308,7 +317,10 @@ pub async fn recover(st: &AppState, release_orphans: bool) -> Result<usize, Writ
 
 /// Completes or undoes one open plan. `None` when a live task runs it (or it is unreadable),
 /// `Some(settled)` otherwise.
-async fn settle(st: &AppState, rec: &crate::store::PlanRecord) -> Result<Option<bool>, WriteError> {
+async fn settle(
+    st: &HireContext,
+    rec: &crate::store::PlanRecord,
+) -> Result<Option<bool>, WriteError> {
     let store = st.hires.store();
     let Some(_active) = st.hires.activate(rec.id) else {
         return Ok(None);
@@ -347,7 +359,7 @@ async fn settle(st: &AppState, rec: &crate::store::PlanRecord) -> Result<Option<
     Ok(Some(done))
 }
 
-async fn undo(st: &AppState, plan: &mut Plan) -> Result<bool, WriteError> {
+async fn undo(st: &HireContext, plan: &mut Plan) -> Result<bool, WriteError> {
     if execute::compensate(&st.client, st.hires.store(), plan).await {
         st.hires.store.release(&plan.partner, &plan.key).await?;
         tracing::info!(plan = %plan.id, "unfinished hire undone");
@@ -359,7 +371,7 @@ async fn undo(st: &AppState, plan: &mut Plan) -> Result<bool, WriteError> {
 
 /// Start-up recovery (before writes are served), then a periodic pass for plans whose undo could
 /// not finish and for expired keys.
-pub async fn recover_at_start(st: &Arc<AppState>) {
+pub async fn recover_at_start(st: &HireContext) {
     match recover(st, true).await {
         Ok(n) => {
             if n > 0 {
@@ -373,7 +385,7 @@ pub async fn recover_at_start(st: &Arc<AppState>) {
     }
 }
 
-pub fn spawn_maintenance(st: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_maintenance(st: Arc<HireContext>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
         loop {

@@ -9,12 +9,12 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::request::{Cell, HireRequest, On, Pending, PersonIn};
+use super::HireContext;
 use super::{Issue, WriteError};
-use crate::api::reference::{fetch_lookup_list, LOOKUP_LISTS};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
 use crate::resolve::options::OptionSetInfo;
+use crate::resources::reference::{fetch_lookup_list, LOOKUP_LISTS};
 use crate::upstream::odata::{Filter, Literal, Query};
 
 pub const REQUEST_SET: &str = "mshr_hcmrecruitingrequestentities";
@@ -37,7 +37,7 @@ pub struct Checked {
 }
 
 pub async fn check(
-    st: &AppState,
+    st: &HireContext,
     principal: &Principal,
     req: HireRequest,
 ) -> Result<Checked, WriteError> {
@@ -64,7 +64,7 @@ pub async fn check(
     candidate.insert("mshr_dataareaid".into(), Value::String(company.clone()));
     if let (Some(position), false) = (&req.position, company.is_empty()) {
         let table = lookup_table(POSITIONS)?;
-        let list = fetch_lookup_list(st, table, std::slice::from_ref(&company))
+        let list = fetch_lookup_list(&st.reader, table, std::slice::from_ref(&company))
             .await
             .map_err(WriteError::Read)?;
         match find_code(&list, position) {
@@ -145,7 +145,10 @@ fn lookup_table(logical: &str) -> Result<&'static lookups::LookupTable, WriteErr
 }
 
 /// (company, request number) of a request given by number or id.
-async fn find_request(st: &AppState, given: &str) -> Result<Option<(String, String)>, WriteError> {
+async fn find_request(
+    st: &HireContext,
+    given: &str,
+) -> Result<Option<(String, String)>, WriteError> {
     let select = [REQUEST_PK, "mshr_recruitingrequestid", "mshr_dataareaid"];
     let row = match Uuid::parse_str(given) {
         Ok(id) => {
@@ -171,7 +174,7 @@ async fn find_request(st: &AppState, given: &str) -> Result<Option<(String, Stri
 }
 
 /// The party number of an existing person, as HR spells it.
-async fn find_person(st: &AppState, party_number: &str) -> Result<Option<String>, WriteError> {
+async fn find_person(st: &HireContext, party_number: &str) -> Result<Option<String>, WriteError> {
     let q = Query::new(crate::model::candidate::PERSON_SET)
         .select(&[crate::model::candidate::PERSON_PK, "mshr_partynumber"])
         .filter(Filter::eq(
@@ -209,7 +212,7 @@ struct References {
 }
 
 impl References {
-    async fn load(st: &AppState, cells: &[&Cell]) -> Result<Self, WriteError> {
+    async fn load(st: &HireContext, cells: &[&Cell]) -> Result<Self, WriteError> {
         let mut sets = BTreeSet::new();
         let mut tables = BTreeSet::new();
         for c in cells {
@@ -225,11 +228,11 @@ impl References {
         }
         let mut options = BTreeMap::new();
         for set in sets {
-            options.insert(set, st.options.get(set).await?);
+            options.insert(set, st.reader.options.get(set).await?);
         }
         let mut lists = BTreeMap::new();
         for t in tables {
-            let list = fetch_lookup_list(st, lookup_table(t)?, &[])
+            let list = fetch_lookup_list(&st.reader, lookup_table(t)?, &[])
                 .await
                 .map_err(WriteError::Read)?;
             lists.insert(t, list);

@@ -1,0 +1,66 @@
+//! The partner routes' state: every handle a handler may use, assembled by `app.rs` at start.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use super::cursor::CursorSealer;
+use crate::auth::AuthService;
+use crate::config::Config;
+use crate::resolve::lookups::{LookupRef, LookupResolver};
+use crate::resolve::options::OptionCatalog;
+use crate::upstream::DataverseClient;
+
+/// What the partner routes use: the resource reader, the hire, webhooks, the changes feed, auth,
+/// cursors and the configuration.
+pub struct AppState {
+    pub config: Config,
+    pub client: Arc<DataverseClient>,
+    pub options: Arc<OptionCatalog>,
+    pub lookups: Arc<LookupResolver>,
+    pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
+    pub cursors: CursorSealer,
+    /// Mapped partner responses by shaping (`[cache]`), invalidated by writes and change events.
+    pub responses: crate::cache::ResponseCache,
+    /// What reading a resource needs (`resources/`): the handles above, shared.
+    pub reader: crate::resources::Reader,
+    pub auth: Arc<AuthService>,
+    /// Hires: the durable store (idempotency records, write plans) and the plans running now.
+    pub hiring: Arc<crate::writes::HireContext>,
+    /// Webhook subscriptions, the outbox and the delivery client (state in the same store).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Where the durable state lives (`state.path`, or the temporary directory chosen at start).
+    pub state_dir: std::path::PathBuf,
+    /// The changes feed: fingerprints and events in the same durable store, and the watch that
+    /// fires when a scan records events.
+    pub changes: Arc<crate::changes::Changes>,
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+    /// The state directory when none is configured; removed when the state is dropped.
+    pub(crate) _scratch: Option<tempfile::TempDir>,
+}
+
+impl AppState {
+    /// Cancelled when the process begins to shut down (SIGTERM): readiness turns false, the partner
+    /// listener stops accepting, and background workers stop at their next safe point (select on
+    /// `shutdown().cancelled()` between units of work, never inside one).
+    pub fn shutdown(&self) -> &tokio_util::sync::CancellationToken {
+        &self.shutdown
+    }
+}
+
+/// The router's state: a cheap handle on `AppState`.
+#[derive(Clone)]
+pub struct App(pub Arc<AppState>);
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FromRef<App> for Arc<AuthService> {
+    fn from_ref(app: &App) -> Self {
+        app.0.auth.clone()
+    }
+}

@@ -1,0 +1,52 @@
+//! The resources partners read, one home each: how a recruiting request, a candidate or a reference
+//! list is queried (through `upstream::odata`), mapped (through `model/`), limited to the partner's
+//! companies and personal-data right, and cached. The HTTP handlers in `api/`, the change scanner
+//! and the hire all call these functions; none of them builds these queries itself.
+
+pub mod candidates;
+pub mod recruiting_requests;
+pub mod reference;
+
+use std::sync::Arc;
+
+use crate::cache::ResponseCache;
+use crate::problem::ApiError;
+use crate::resolve::lookups::{LookupRef, LookupResolver};
+use crate::resolve::options::OptionCatalog;
+use crate::upstream::odata::Literal;
+use crate::upstream::DataverseClient;
+
+/// What reading a resource needs, and nothing else: the Dataverse client, the label and lookup
+/// resolvers, the reference-list cache and the partner response cache. Cheap to clone (shared
+/// handles), so every subsystem that reads gets its own copy at start.
+#[derive(Clone)]
+pub struct Reader {
+    pub client: Arc<DataverseClient>,
+    pub options: Arc<OptionCatalog>,
+    pub lookups: Arc<LookupResolver>,
+    /// Whole reference lists by table (and companies, where the table is per company).
+    pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
+    /// Mapped partner responses by shaping (`[cache]`).
+    pub responses: ResponseCache,
+}
+
+/// Option keys of `set` → their codes in this environment, as an `In` list; an unknown key is a
+/// 400 naming `param` and the keys there are.
+pub(crate) async fn option_codes(
+    rd: &Reader,
+    set: &'static str,
+    keys: &[String],
+    param: &'static str,
+) -> Result<Vec<Literal>, ApiError> {
+    let set = rd.options.get(set).await?;
+    keys.iter()
+        .map(|k| {
+            set.by_key(k).map(|o| Literal::Int(o.code)).ok_or_else(|| {
+                ApiError::param(
+                    param,
+                    format!("`{k}` is not a status (one of: {})", set.keys().join(", ")),
+                )
+            })
+        })
+        .collect()
+}
