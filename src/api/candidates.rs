@@ -56,7 +56,7 @@ pub enum CandidateStatusKey {
     Dismissed,
 }
 
-const NOT_FOUND: &str = "no candidate with this id";
+pub(crate) const NOT_FOUND: &str = "no candidate with this id";
 
 /// The candidate with its person (names, plus personal columns only with `pii:read`) and request.
 pub(crate) fn candidate_query(can_see_pii: bool) -> Query {

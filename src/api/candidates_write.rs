@@ -232,10 +232,10 @@ pub async fn create(
             let state = st.0.clone();
             // Its own task: the hire and its bookkeeping finish even if this request is dropped.
             let task = tokio::spawn(async move { run(state, principal, key, body, lang).await });
-            let outcome = task
+            let (outcome, body) = task
                 .await
                 .map_err(|e| ApiError::Internal(format!("hire task: {e}")))??;
-            Ok(created(&outcome, false))
+            Ok(created(&outcome, body, false))
         }
     }
 }
@@ -246,7 +246,7 @@ async fn run(
     key: String,
     body: Value,
     lang: Lang,
-) -> Result<Outcome, ApiError> {
+) -> Result<(Outcome, Value), ApiError> {
     let hired = writes::hire(&st, &principal, &key, &body).await;
     // Candidate lists change with a hire (and may have, for a moment, with an undone one).
     match &hired {
@@ -255,53 +255,52 @@ async fn run(
     }
     let id = hired?;
     // What GET shows now (read straight from HR, not from the response cache, so it is current).
-    let shown = super::candidates::load(&st, &principal, id, lang).await;
+    let shown = match super::candidates::load(&st, &principal, id, lang).await {
+        Ok(Some(c)) => serde_json::to_value(c),
+        _ => serde_json::to_value(Created { id: &id }),
+    }
+    .unwrap_or(Value::Null);
+    // The record keeps the id, not the body: a replay renders the candidate again through the
+    // partner's rights at that time, and no personal data waits in the state store.
     let outcome = Outcome {
         status: 201,
         location: Some(format!("/v1/candidates/{id}")),
         resource_id: Some(id),
-        body: Some(
-            match shown {
-                Ok(Some(c)) => serde_json::to_value(c),
-                _ => serde_json::to_value(Created { id: &id }),
-            }
-            .unwrap_or(Value::Null),
-        ),
+        body: None,
     };
     st.hires
         .store()
         .complete(&principal.partner_id, &key, &outcome)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(outcome)
+    Ok((outcome, shown))
 }
 
-/// A replay: the stored answer, or (recovered outcomes have none) the candidate as it is now.
+/// A replay: the candidate as `GET /v1/candidates/{id}` shows it now, through the partner's
+/// current rights (companies, `pii:read`), never a stored body. A partner that lost the
+/// candidate's company gets GET's 404.
 async fn replay(
     st: &AppState,
     principal: &Principal,
-    mut outcome: Outcome,
+    outcome: Outcome,
     lang: Lang,
 ) -> Result<Response, ApiError> {
-    if outcome.body.is_none() {
-        if let Some(id) = outcome.resource_id {
-            outcome.body = super::candidates::load(st, principal, id, lang)
+    let body = match outcome.resource_id {
+        Some(id) => {
+            let shown = super::candidates::load(st, principal, id, lang)
                 .await?
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+                .ok_or_else(|| ApiError::NotFound(super::candidates::NOT_FOUND.into()))?;
+            serde_json::to_value(shown)
+                .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?
         }
-    }
-    Ok(created(&outcome, true))
+        None => Value::Null,
+    };
+    Ok(created(&outcome, body, true))
 }
 
-fn created(outcome: &Outcome, replayed: bool) -> Response {
+fn created(outcome: &Outcome, body: Value, replayed: bool) -> Response {
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::CREATED);
-    let mut resp = (
-        status,
-        axum::Json(outcome.body.clone().unwrap_or(Value::Null)),
-    )
-        .into_response();
+    let mut resp = (status, axum::Json(body)).into_response();
     let h = resp.headers_mut();
     if let Some(loc) = outcome
         .location
