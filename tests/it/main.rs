@@ -25,3 +25,4 @@ mod sandbox_entra;
 mod shutdown;
 mod trace_context;
 mod webhooks;
+mod write_isolation;
