@@ -10,9 +10,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::hire_schema::HireBody;
 use super::respond;
 use crate::app::{App, AppState};
 use crate::auth::Principal;
@@ -126,56 +126,6 @@ fn field_pointer(step: &str, pointer: &str, text: &str) -> Option<String> {
                 format!("{pointer}/{f}")
             }
         })
-}
-
-/// Example of a full external hire (the body contract; see the schema for every field).
-#[derive(ToSchema)]
-#[schema(example = json!({
-    "recruiting_request": "USMF-000001", "position": "000520",
-    "availability_date": "2027-02-01", "willing_to_relocate": true, "comments": "Accepted the offer on 2027-01-10",
-    "status": "hired",
-    "person": {
-        "first_name": "Evelyn", "last_name": "Chambers", "gender": "female", "birth_date": "1990-04-02",
-        "citizenship_country": "USA",
-        "contacts": [{"type": "email_address", "locator": "evelyn@example.com", "is_primary": true}],
-        "addresses": [{"street": "1 Main St", "city": "Seattle", "zip_code": "98052", "country_region": "USA", "roles": ["Home"], "is_primary": true}],
-        "education": [{"education_level": "Bachelor", "discipline": "Business Mgmt", "institution": "Cottonwood Univ", "start_date": "2008-09-01", "end_date": "2012-06-01"}],
-        "experience": [{"employer": "Fabrikam", "position": "Analyst", "start_date": "2012-07-01", "end_date": "2026-12-31"}],
-        "skills": [{"skill": "CustFocus", "rating_level": "4", "years_of_experience": 3}],
-        "certificates": [{"certificate_type": "ITIL", "start_date": "2020-05-01"}],
-        "screenings": [{"screening_type": "Background", "status": "pass"}],
-        "identification_numbers": [{"identification_type": "SSN", "number": "123-45-6789", "issuing_agency": "SSA"}]
-    }
-}))]
-#[allow(dead_code)]
-pub struct HireBody {
-    /// Recruiting request number (`USMF-000001`) or id; the company follows from it and must be one of yours.
-    recruiting_request: String,
-    /// Position id in the request's company.
-    position: Option<String>,
-    /// `YYYY-MM-DD`.
-    availability_date: Option<String>,
-    willing_to_relocate: Option<bool>,
-    comments: Option<String>,
-    /// Key of `applicant-integration-result` (see /v1/option-sets).
-    status: Option<String>,
-    /// A new person (external candidate: `first_name` required, plus personal data and the
-    /// collections), or `{"party_number": "HR000001002"}` for an internal candidate. Lookups by
-    /// code (or id), option sets by key, dates `YYYY-MM-DD`. Collections: `contacts` (`type`,
-    /// `locator`, `extension`, `description`, `purpose`, `is_primary`, `is_mobile`, `is_private`),
-    /// `addresses` (`roles`, `description`, `street`, `city`, `state`, `county`, `zip_code`,
-    /// `country_region`, `is_primary`, `is_private`), `education` (`education_level`, `discipline`,
-    /// `institution`, `description`, `secondary_emphasis`, `credit_basis`, `credits_earned`,
-    /// `start_date`, `end_date`, `grade_point_average`, `grade_scale`, `notes`), `experience`
-    /// (`employer`, `position`, `location`, `url`, `start_date`, `end_date`,
-    /// `allow_contact_employer`, `notes`), `skills` (`skill`, `rating_level`,
-    /// `years_of_experience`, `level_type`, `level_date`, `verified`), `certificates`
-    /// (`certificate_type`, `start_date`, `end_date`, `notes`), `screenings` (`screening_type`,
-    /// `status`, `required_by`, `completed_date`, `notes`), `identification_numbers`
-    /// (`identification_type`, `number`, `issuing_agency`, `issue_date`, `expiration_date`,
-    /// `is_primary`, `description`).
-    #[schema(value_type = Object)]
-    person: Value,
 }
 
 #[derive(Serialize)]
