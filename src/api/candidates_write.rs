@@ -137,11 +137,14 @@ struct Created<'a> {
 ///
 /// Sends the candidate who accepted an offer back into HR, where it becomes a worker: the body has
 /// the shape `GET /v1/candidates/{id}` returns (lookups by code or id, option sets by key, dates
-/// `YYYY-MM-DD`). An external candidate brings a new person (`first_name` required); an internal one
-/// sends `{"person": {"party_number": "…"}}`. Everything is checked before HR is called (422 with a
-/// JSON pointer per failing field); if HR fails part-way, every row written is removed again and
-/// the answer says which step failed. `Idempotency-Key` is required: the same key and body replay
-/// the first outcome (`Idempotent-Replayed: true`), another body is a 422, a key still running a 409.
+/// `YYYY-MM-DD`). An external candidate brings a new person (`first_name` and `last_name`
+/// required); an internal one sends only `{"person": {"party_number": "…"}}`, a person who is a
+/// candidate in one of your companies. Everything is checked before HR is called (one 422 listing
+/// every failing field as a JSON pointer); if HR fails part-way, every row written is removed again
+/// and the answer says which step failed. `Idempotency-Key` is required: the same key and body
+/// replay the outcome (`Idempotent-Replayed: true`), rendered as GET shows it to you now; another
+/// body is a 422, a key still running a 409. Collections are capped (`maxItems`); the rules are in
+/// the gateway's docs/hire-rules.md.
 #[utoipa::path(
     post, path = "/v1/candidates", tag = "candidates",
     operation_id = "createCandidate",
@@ -151,11 +154,12 @@ struct Created<'a> {
         ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO, for the labels in the answer"),
     ),
     responses(
-        (status = 201, description = "Created: the candidate as GET returns it. A replay of the first outcome carries `Idempotent-Replayed: true`.", body = crate::model::candidate::Candidate,
+        (status = 201, description = "Created: the candidate as GET returns it to you. A replay carries `Idempotent-Replayed: true` and shows the candidate through your rights at the time of the replay.", body = crate::model::candidate::Candidate,
             headers(("Location" = String, description = "/v1/candidates/{id}"), ("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same key"))),
         (status = 400, description = "The body is not JSON, or the Idempotency-Key is malformed", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing scope", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay whose candidate is no longer in your companies (as GET answers)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed (every failing field in `errors[]` as a JSON pointer into the body, HR's own refusals included), or the Idempotency-Key was used with another body", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
