@@ -56,7 +56,7 @@ pub struct HireBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum HirePerson {
-    New(NewPerson),
+    New(Box<NewPerson>),
     Existing(ExistingPerson),
 }
 
@@ -351,11 +351,7 @@ mod tests {
                 .iter()
                 .find(|(n, _)| *n == c.name)
                 .unwrap_or_else(|| panic!("a schema for {}", c.name));
-            assert_eq!(
-                sorted(schema(&doc, name)),
-                sorted(spec(c.fields)),
-                "{name}"
-            );
+            assert_eq!(sorted(schema(&doc, name)), sorted(spec(c.fields)), "{name}");
             let prop = &doc["components"]["schemas"]["NewPerson"]["properties"][c.name];
             let max = prop["maxItems"]
                 .as_u64()

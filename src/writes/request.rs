@@ -741,7 +741,14 @@ mod tests {
 
     #[test]
     fn text_rejects_controls_bidi_overrides_and_zero_width_characters() {
-        for bad in ["Eve\u{0}", "Eve\u{202E}lyn", "Eve\u{200B}", "\u{FEFF}Eve", "Eve\nlyn", "Eve\u{2067}"] {
+        for bad in [
+            "Eve\u{0}",
+            "Eve\u{202E}lyn",
+            "Eve\u{200B}",
+            "\u{FEFF}Eve",
+            "Eve\nlyn",
+            "Eve\u{2067}",
+        ] {
             assert!(unsafe_char(bad, false).is_some(), "{bad:?}");
         }
         assert!(unsafe_char("Ærøskøbing Ōno O'Brien-Smith", false).is_none());
@@ -751,9 +758,11 @@ mod tests {
 
     #[test]
     fn dates_are_bounded_and_collections_capped() {
-        let p = pointers(json!({"recruiting_request": "R", "availability_date": "9999-12-31",
+        let p = pointers(
+            json!({"recruiting_request": "R", "availability_date": "9999-12-31",
             "person": {"first_name": "A", "last_name": "B", "birth_date": "0001-01-01",
-                "contacts": vec![json!({"type": "phone", "locator": "1"}); CONTACTS.max_items + 1]}}));
+                "contacts": vec![json!({"type": "phone", "locator": "1"}); CONTACTS.max_items + 1]}}),
+        );
         assert_eq!(
             p,
             vec![
@@ -762,7 +771,10 @@ mod tests {
                 "/person/birth_date".to_string(),
             ]
         );
-        assert!(pointers(json!({"recruiting_request": "R", "availability_date": "2100-12-31",
-            "person": {"first_name": "A", "last_name": "B", "birth_date": "1900-01-01"}})).is_empty());
+        assert!(pointers(
+            json!({"recruiting_request": "R", "availability_date": "2100-12-31",
+            "person": {"first_name": "A", "last_name": "B", "birth_date": "1900-01-01"}})
+        )
+        .is_empty());
     }
 }

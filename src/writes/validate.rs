@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::request::{Cell, HireRequest, On, Pending, PersonIn};
 use super::{Issue, WriteError};
-use crate::api::reference::{fetch_lookup_list, LOOKUP_LISTS};
 use crate::api::recruiting_requests::company_limit;
+use crate::api::reference::{fetch_lookup_list, LOOKUP_LISTS};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::model::candidate as cand;

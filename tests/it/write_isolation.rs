@@ -133,7 +133,12 @@ async fn an_internal_hire_names_only_a_person_of_the_partners_companies() {
         let body = json!({"recruiting_request": request, "person": {"party_number": party}});
         let r = post(&app, &acme, &key(), &body).await;
         assert_eq!(r.status, 422, "{party}: {}", r.body);
-        assert_eq!(pointers(&r.body), vec!["/person/party_number"], "{}", r.body);
+        assert_eq!(
+            pointers(&r.body),
+            vec!["/person/party_number"],
+            "{}",
+            r.body
+        );
         details.push(
             r.body["errors"][0]["detail"]
                 .as_str()
@@ -142,7 +147,11 @@ async fn an_internal_hire_names_only_a_person_of_the_partners_companies() {
         );
     }
     assert_eq!(details[0], details[1], "no existence oracle");
-    assert_eq!(count(&app.emu, &dv, CANDIDATES).await, before, "nothing written");
+    assert_eq!(
+        count(&app.emu, &dv, CANDIDATES).await,
+        before,
+        "nothing written"
+    );
 
     // A person who is a candidate in one of acme's companies may be hired again.
     let own = candidate_party(&app.emu, &dv, "usmf").await;
@@ -197,7 +206,11 @@ async fn an_internal_hire_names_the_person_and_nothing_else_and_answers_as_get()
     let r = post(&app, &no_pii, &key(), &body).await;
     assert_eq!(r.status, 201, "{}", r.body);
     for hidden in ["birth_date", "contacts", "addresses", "primary_email"] {
-        assert!(r.body["person"].get(hidden).is_none(), "{hidden}: {}", r.body);
+        assert!(
+            r.body["person"].get(hidden).is_none(),
+            "{hidden}: {}",
+            r.body
+        );
     }
     let id = r.body["id"].as_str().expect("id");
     let (status, shown) = app
@@ -307,8 +320,10 @@ async fn collections_past_their_cap_are_refused_before_any_write() {
     let acme = app.partner_token("acme-ats", None).await;
     let before = count(&app.emu, &dv, PERSONS).await;
     let mut body = external(&request);
-    body["person"]["contacts"] =
-        json!(vec![json!({"type": "phone", "locator": "+1 555 0100"}); 2_000]);
+    body["person"]["contacts"] = json!(vec![
+        json!({"type": "phone", "locator": "+1 555 0100"});
+        2_000
+    ]);
     body["person"]["skills"] = json!(vec![json!({"skill": "Rust", "rating_level": "5"}); 51]);
     let r = post(&app, &acme, &key(), &body).await;
     assert_eq!(r.status, 422, "{}", r.body);
@@ -327,7 +342,11 @@ async fn collections_past_their_cap_are_refused_before_any_write() {
     body["recruiting_request"] = json!("USMF-999999");
     let r = post(&app, &acme, &key(), &body).await;
     assert_eq!(pointers(&r.body), vec!["/recruiting_request"], "{}", r.body);
-    assert_eq!(count(&app.emu, &dv, PERSONS).await, before, "nothing written");
+    assert_eq!(
+        count(&app.emu, &dv, PERSONS).await,
+        before,
+        "nothing written"
+    );
 }
 
 #[tokio::test]

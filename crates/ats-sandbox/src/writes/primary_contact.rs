@@ -66,7 +66,12 @@ pub(super) fn sync(store: &mut Store, id: Uuid, base: i64) {
             .into_iter()
             .map(|r| r.to_row())
             .filter(|r| int(r, "mshr_type") == kind && int(r, "mshr_isprimary") == yes)
-            .filter_map(|r| r.get("mshr_dirpartycontactentityid")?.as_str()?.parse().ok())
+            .filter_map(|r| {
+                r.get("mshr_dirpartycontactentityid")?
+                    .as_str()?
+                    .parse()
+                    .ok()
+            })
             .filter(|other| *other != id)
             .collect();
         for other in former {
