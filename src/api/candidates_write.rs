@@ -10,9 +10,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::hire_schema::HireBody;
 use super::respond;
 use super::state::{App, AppState};
 use crate::auth::Principal;
@@ -128,56 +128,6 @@ fn field_pointer(step: &str, pointer: &str, text: &str) -> Option<String> {
         })
 }
 
-/// Example of a full external hire (the body contract; see the schema for every field).
-#[derive(ToSchema)]
-#[schema(example = json!({
-    "recruiting_request": "USMF-000001", "position": "000520",
-    "availability_date": "2027-02-01", "willing_to_relocate": true, "comments": "Accepted the offer on 2027-01-10",
-    "status": "hired",
-    "person": {
-        "first_name": "Evelyn", "last_name": "Chambers", "gender": "female", "birth_date": "1990-04-02",
-        "citizenship_country": "USA",
-        "contacts": [{"type": "email_address", "locator": "evelyn@example.com", "is_primary": true}],
-        "addresses": [{"street": "1 Main St", "city": "Seattle", "zip_code": "98052", "country_region": "USA", "roles": ["Home"], "is_primary": true}],
-        "education": [{"education_level": "Bachelor", "discipline": "Business Mgmt", "institution": "Cottonwood Univ", "start_date": "2008-09-01", "end_date": "2012-06-01"}],
-        "experience": [{"employer": "Fabrikam", "position": "Analyst", "start_date": "2012-07-01", "end_date": "2026-12-31"}],
-        "skills": [{"skill": "CustFocus", "rating_level": "4", "years_of_experience": 3}],
-        "certificates": [{"certificate_type": "ITIL", "start_date": "2020-05-01"}],
-        "screenings": [{"screening_type": "Background", "status": "pass"}],
-        "identification_numbers": [{"identification_type": "SSN", "number": "123-45-6789", "issuing_agency": "SSA"}]
-    }
-}))]
-#[allow(dead_code)]
-pub struct HireBody {
-    /// Recruiting request number (`USMF-000001`) or id; the company follows from it and must be one of yours.
-    recruiting_request: String,
-    /// Position id in the request's company.
-    position: Option<String>,
-    /// `YYYY-MM-DD`.
-    availability_date: Option<String>,
-    willing_to_relocate: Option<bool>,
-    comments: Option<String>,
-    /// Key of `applicant-integration-result` (see /v1/option-sets).
-    status: Option<String>,
-    /// A new person (external candidate: `first_name` required, plus personal data and the
-    /// collections), or `{"party_number": "HR000001002"}` for an internal candidate. Lookups by
-    /// code (or id), option sets by key, dates `YYYY-MM-DD`. Collections: `contacts` (`type`,
-    /// `locator`, `extension`, `description`, `purpose`, `is_primary`, `is_mobile`, `is_private`),
-    /// `addresses` (`roles`, `description`, `street`, `city`, `state`, `county`, `zip_code`,
-    /// `country_region`, `is_primary`, `is_private`), `education` (`education_level`, `discipline`,
-    /// `institution`, `description`, `secondary_emphasis`, `credit_basis`, `credits_earned`,
-    /// `start_date`, `end_date`, `grade_point_average`, `grade_scale`, `notes`), `experience`
-    /// (`employer`, `position`, `location`, `url`, `start_date`, `end_date`,
-    /// `allow_contact_employer`, `notes`), `skills` (`skill`, `rating_level`,
-    /// `years_of_experience`, `level_type`, `level_date`, `verified`), `certificates`
-    /// (`certificate_type`, `start_date`, `end_date`, `notes`), `screenings` (`screening_type`,
-    /// `status`, `required_by`, `completed_date`, `notes`), `identification_numbers`
-    /// (`identification_type`, `number`, `issuing_agency`, `issue_date`, `expiration_date`,
-    /// `is_primary`, `description`).
-    #[schema(value_type = Object)]
-    person: Value,
-}
-
 #[derive(Serialize)]
 struct Created<'a> {
     id: &'a Uuid,
@@ -187,11 +137,14 @@ struct Created<'a> {
 ///
 /// Sends the candidate who accepted an offer back into HR, where it becomes a worker: the body has
 /// the shape `GET /v1/candidates/{id}` returns (lookups by code or id, option sets by key, dates
-/// `YYYY-MM-DD`). An external candidate brings a new person (`first_name` required); an internal one
-/// sends `{"person": {"party_number": "…"}}`. Everything is checked before HR is called (422 with a
-/// JSON pointer per failing field); if HR fails part-way, every row written is removed again and
-/// the answer says which step failed. `Idempotency-Key` is required: the same key and body replay
-/// the first outcome (`Idempotent-Replayed: true`), another body is a 422, a key still running a 409.
+/// `YYYY-MM-DD`). An external candidate brings a new person (`first_name` and `last_name`
+/// required); an internal one sends only `{"person": {"party_number": "…"}}`, a person who is a
+/// candidate in one of your companies. Everything is checked before HR is called (one 422 listing
+/// every failing field as a JSON pointer); if HR fails part-way, every row written is removed again
+/// and the answer says which step failed. `Idempotency-Key` is required: the same key and body
+/// replay the outcome (`Idempotent-Replayed: true`), rendered as GET shows it to you now; another
+/// body is a 422, a key still running a 409. Collections are capped (`maxItems`); the rules are in
+/// the gateway's docs/hire-rules.md.
 #[utoipa::path(
     post, path = "/v1/candidates", tag = "candidates",
     operation_id = "createCandidate",
@@ -201,11 +154,12 @@ struct Created<'a> {
         ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO, for the labels in the answer"),
     ),
     responses(
-        (status = 201, description = "Created: the candidate as GET returns it. A replay of the first outcome carries `Idempotent-Replayed: true`.", body = crate::model::candidate::Candidate,
+        (status = 201, description = "Created: the candidate as GET returns it to you. A replay carries `Idempotent-Replayed: true` and shows the candidate through your rights at the time of the replay.", body = crate::model::candidate::Candidate,
             headers(("Location" = String, description = "/v1/candidates/{id}"), ("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same key"))),
         (status = 400, description = "The body is not JSON, or the Idempotency-Key is malformed", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing scope", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay whose candidate is no longer in your companies (as GET answers)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed (every failing field in `errors[]` as a JSON pointer into the body, HR's own refusals included), or the Idempotency-Key was used with another body", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -233,10 +187,10 @@ pub async fn create(
             // Its own task: the hire and its bookkeeping finish even if this request is dropped.
             let hire = async move { run(state, principal, key, body, lang).await };
             let task = tokio::spawn(crate::ops::upstream_calls::carried(hire));
-            let outcome = task
+            let (outcome, body) = task
                 .await
                 .map_err(|e| ApiError::Internal(format!("hire task: {e}")))??;
-            Ok(created(&outcome, false))
+            Ok(created(&outcome, body, false))
         }
     }
 }
@@ -247,7 +201,7 @@ async fn run(
     key: String,
     body: Value,
     lang: Lang,
-) -> Result<Outcome, ApiError> {
+) -> Result<(Outcome, Value), ApiError> {
     let hired = writes::hire(&st.hiring, &principal, &key, &body).await;
     // Candidate lists change with a hire (and may have, for a moment, with an undone one).
     match &hired {
@@ -256,18 +210,18 @@ async fn run(
     }
     let id = hired?;
     // What GET shows now (read straight from HR, not from the response cache, so it is current).
-    let shown = crate::resources::candidates::load(&st.reader, &principal, id, lang).await;
+    let shown = match crate::resources::candidates::load(&st.reader, &principal, id, lang).await {
+        Ok(Some(c)) => serde_json::to_value(c),
+        _ => serde_json::to_value(Created { id: &id }),
+    }
+    .unwrap_or(Value::Null);
+    // The record keeps the id, not the body: a replay renders the candidate again through the
+    // partner's rights at that time, and no personal data waits in the state store.
     let outcome = Outcome {
         status: 201,
         location: Some(format!("/v1/candidates/{id}")),
         resource_id: Some(id),
-        body: Some(
-            match shown {
-                Ok(Some(c)) => serde_json::to_value(c),
-                _ => serde_json::to_value(Created { id: &id }),
-            }
-            .unwrap_or(Value::Null),
-        ),
+        body: None,
     };
     st.hiring
         .hires
@@ -275,35 +229,36 @@ async fn run(
         .complete(&principal.partner_id, &key, &outcome)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(outcome)
+    Ok((outcome, shown))
 }
 
-/// A replay: the stored answer, or (recovered outcomes have none) the candidate as it is now.
+/// A replay: the candidate as `GET /v1/candidates/{id}` shows it now, through the partner's
+/// current rights (companies, `pii:read`), never a stored body. A partner that lost the
+/// candidate's company gets GET's 404.
 async fn replay(
     st: &AppState,
     principal: &Principal,
-    mut outcome: Outcome,
+    outcome: Outcome,
     lang: Lang,
 ) -> Result<Response, ApiError> {
-    if outcome.body.is_none() {
-        if let Some(id) = outcome.resource_id {
-            outcome.body = crate::resources::candidates::load(&st.reader, principal, id, lang)
+    let body = match outcome.resource_id {
+        Some(id) => {
+            let shown = crate::resources::candidates::load(&st.reader, principal, id, lang)
                 .await?
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+                .ok_or_else(|| {
+                    ApiError::NotFound(crate::resources::candidates::NOT_FOUND.into())
+                })?;
+            serde_json::to_value(shown)
+                .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?
         }
-    }
-    Ok(created(&outcome, true))
+        None => Value::Null,
+    };
+    Ok(created(&outcome, body, true))
 }
 
-fn created(outcome: &Outcome, replayed: bool) -> Response {
+fn created(outcome: &Outcome, body: Value, replayed: bool) -> Response {
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::CREATED);
-    let mut resp = (
-        status,
-        axum::Json(outcome.body.clone().unwrap_or(Value::Null)),
-    )
-        .into_response();
+    let mut resp = (status, axum::Json(body)).into_response();
     let h = resp.headers_mut();
     if let Some(loc) = outcome
         .location

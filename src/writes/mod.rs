@@ -239,8 +239,8 @@ async fn check_and_run(
     key: &str,
     body: &Value,
 ) -> Result<Uuid, WriteError> {
-    let req = request::parse(body).map_err(WriteError::Invalid)?;
-    let checked = validate::check(st, principal, req).await?;
+    let (req, issues) = request::parse(body);
+    let checked = validate::check(st, principal, req, issues).await?;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let mut plan = Plan::new(&principal.partner_id, key, checked, &today);
     let _active = st.hires.activate(plan.id);

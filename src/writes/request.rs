@@ -64,8 +64,34 @@ const fn on_candidate(mut x: Field) -> Field {
     x
 }
 
-const TEXT: Kind = Kind::Text { max: 255 };
+const TEXT_MAX: usize = 255;
+const TEXT: Kind = Kind::Text { max: TEXT_MAX };
+/// Free text (comments, notes): the only fields where line breaks and tabs are kept.
 const LONG_TEXT: Kind = Kind::Text { max: 4000 };
+
+/// The dates a hire accepts (see `docs/hire-rules.md`): wide enough for any birth date and
+/// any plan, narrow enough that a typo like 0001-01-01 or 9999-12-31 is caught.
+pub const MIN_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+pub const MAX_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2100, 12, 31) {
+    Some(d) => d,
+    None => panic!("valid date"),
+};
+
+/// The first character a person's record must not hold: control characters (line breaks and
+/// tabs only in free text), bidirectional overrides and isolates (they make a name display as
+/// something else) and zero-width characters (they make two equal-looking names differ).
+pub fn unsafe_char(s: &str, free_text: bool) -> Option<char> {
+    s.chars().find(|&c| {
+        let allowed_space = free_text && matches!(c, '\n' | '\r' | '\t');
+        (c.is_control() && !allowed_space)
+            || matches!(c,
+                '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+                | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    })
+}
 
 pub const COUNTRY: &str = "mshr_logisticsaddresscountryregionentity";
 
@@ -90,7 +116,7 @@ pub const PERSON_FIELDS: &[Field] = &[
     req("first_name", TEXT, "mshr_firstname"),
     f("middle_name", TEXT, "mshr_middlename"),
     f("last_name_prefix", TEXT, "mshr_lastnameprefix"),
-    f("last_name", TEXT, "mshr_lastname"),
+    req("last_name", TEXT, "mshr_lastname"),
     f("known_as", TEXT, "mshr_knownas"),
     f("gender", Kind::OptionKey(cand::OS_GENDER), "mshr_gender"),
     f(
@@ -116,6 +142,9 @@ pub struct Collection {
     pub deep_nav: Option<&'static str>,
     /// Columns that, with the person, find a row this plan wrote when a call's outcome is unknown.
     pub match_columns: &'static [&'static str],
+    /// At most this many rows per hire (see `docs/hire-rules.md`): HR's own forms hold a handful
+    /// of contacts and addresses and tens of the others, and every row is one upstream write.
+    pub max_items: usize,
 }
 
 pub const SKILLS: Collection = Collection {
@@ -144,6 +173,7 @@ pub const SKILLS: Collection = Collection {
     pk: "mshr_hcmpersonskillentityid",
     deep_nav: Some(cand::NAV_SKILLS),
     match_columns: &["mshr_skillid", "mshr_levelid"],
+    max_items: 50,
 };
 
 pub const EDUCATION: Collection = Collection {
@@ -186,6 +216,7 @@ pub const EDUCATION: Collection = Collection {
     pk: "mshr_hcmpersoneducationentityid",
     deep_nav: Some(cand::NAV_EDUCATION),
     match_columns: &["mshr_educationdisciplineid"],
+    max_items: 20,
 };
 
 pub const ADDRESSES: Collection = Collection {
@@ -210,6 +241,7 @@ pub const ADDRESSES: Collection = Collection {
     pk: "mshr_hcmpersonaddressentityid",
     deep_nav: None,
     match_columns: &["mshr_description", "mshr_roles"],
+    max_items: 10,
 };
 
 pub const CONTACTS: Collection = Collection {
@@ -228,6 +260,7 @@ pub const CONTACTS: Collection = Collection {
     pk: "mshr_dirpartycontactentityid",
     deep_nav: None,
     match_columns: &["mshr_locator"],
+    max_items: 20,
 };
 
 pub const EXPERIENCE: Collection = Collection {
@@ -250,6 +283,7 @@ pub const EXPERIENCE: Collection = Collection {
     pk: "mshr_hcmpersonprofessionalexperienceentityid",
     deep_nav: None,
     match_columns: &["mshr_employername", "mshr_employerposition"],
+    max_items: 30,
 };
 
 pub const CERTIFICATES: Collection = Collection {
@@ -268,6 +302,7 @@ pub const CERTIFICATES: Collection = Collection {
     pk: "mshr_hcmpersoncertificateentityid",
     deep_nav: None,
     match_columns: &["mshr_certificatetypeid"],
+    max_items: 30,
 };
 
 pub const SCREENINGS: Collection = Collection {
@@ -291,6 +326,7 @@ pub const SCREENINGS: Collection = Collection {
     pk: "mshr_hcmpersonscreeningentityid",
     deep_nav: None,
     match_columns: &["mshr_screeningtypeid"],
+    max_items: 30,
 };
 
 pub const IDENTIFICATION_NUMBERS: Collection = Collection {
@@ -316,6 +352,7 @@ pub const IDENTIFICATION_NUMBERS: Collection = Collection {
     pk: "mshr_hcmpersonidentificationnumberentityid",
     deep_nav: None,
     match_columns: &["mshr_identificationnumber"],
+    max_items: 10,
 };
 
 /// In the order they are written: the deep insert's collections, then one call per row of the others.
@@ -367,23 +404,29 @@ pub enum PersonIn {
     Internal { party_number: String },
 }
 
-/// The hire body after the shape checks.
-#[derive(Debug, Clone)]
+/// The hire body after the shape checks: whatever could be read, even when other parts failed, so
+/// the reference checks can still report their own problems in the same answer.
+#[derive(Debug, Clone, Default)]
 pub struct HireRequest {
-    pub recruiting_request: String,
+    /// `None` when missing or malformed (an issue says why).
+    pub recruiting_request: Option<String>,
     pub position: Option<String>,
     pub candidate: Vec<Cell>,
-    pub person: PersonIn,
+    /// `None` when missing or malformed (an issue says why).
+    pub person: Option<PersonIn>,
     pub children: Vec<ChildRow>,
 }
 
 const TOP_FIELDS: &[&str] = &["recruiting_request", "position", "person"];
 
-/// Checks the body's shape; every problem found is returned, each with its pointer.
-pub fn parse(body: &Value) -> Result<HireRequest, Vec<Issue>> {
+/// Checks the body's shape: what could be read and every problem found, each with its pointer.
+pub fn parse(body: &Value) -> (HireRequest, Vec<Issue>) {
     let mut issues = Vec::new();
     let Some(obj) = body.as_object() else {
-        return Err(vec![Issue::new("", "the body must be a JSON object")]);
+        return (
+            HireRequest::default(),
+            vec![Issue::new("", "the body must be a JSON object")],
+        );
     };
     for k in obj.keys() {
         let known =
@@ -412,16 +455,14 @@ pub fn parse(body: &Value) -> Result<HireRequest, Vec<Issue>> {
             (None, Vec::new())
         }
     };
-    match (recruiting_request, person) {
-        (Some(recruiting_request), Some(person)) if issues.is_empty() => Ok(HireRequest {
-            recruiting_request,
-            position,
-            candidate,
-            person,
-            children,
-        }),
-        _ => Err(issues),
-    }
+    let req = HireRequest {
+        recruiting_request,
+        position,
+        candidate,
+        person,
+        children,
+    };
+    (req, issues)
 }
 
 fn parse_person(
@@ -439,13 +480,35 @@ fn parse_person(
             ));
         }
     }
+    if p.contains_key("party_number") {
+        // An internal hire names a person HR already has; an ATS does not edit HR's people
+        // through a hire, so nothing else about the person may come with it.
+        for k in p.keys().filter(|k| *k != "party_number") {
+            if PERSON_FIELDS.iter().any(|f| f.name == k) || collection(k).is_some() {
+                issues.push(Issue::new(
+                    &format!("/person/{}", escape(k)),
+                    "not allowed with `party_number`: an internal candidate's person is kept in HR, a hire names it and nothing else",
+                ));
+            }
+        }
+        let person = required_code(p, "party_number", "/person", issues)
+            .map(|party_number| PersonIn::Internal { party_number });
+        return (person, Vec::new());
+    }
     let mut children = Vec::new();
     for c in COLLECTIONS {
         let pointer = format!("/person/{}", c.name);
         match p.get(c.name) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
-                for (i, item) in items.iter().enumerate() {
+                if items.len() > c.max_items {
+                    issues.push(Issue::new(
+                        &format!("{pointer}/{}", c.max_items),
+                        format!("at most {} {} per hire", c.max_items, c.name),
+                    ));
+                }
+                // Rows past the cap are not read: the answer is a 422 anyway.
+                for (i, item) in items.iter().take(c.max_items).enumerate() {
                     let at = format!("{pointer}/{i}");
                     match item.as_object() {
                         Some(o) => {
@@ -463,27 +526,8 @@ fn parse_person(
             Some(_) => issues.push(Issue::new(&pointer, "must be an array")),
         }
     }
-    let person = match p.get("party_number") {
-        Some(_) => {
-            for field in PERSON_FIELDS {
-                if p.contains_key(field.name) {
-                    issues.push(Issue::new(
-                        &format!("/person/{}", field.name),
-                        "not allowed with `party_number`: an internal candidate's personal data is already in HR",
-                    ));
-                }
-            }
-            required_code(p, "party_number", "/person", issues)
-                .map(|party_number| PersonIn::Internal { party_number })
-        }
-        None => Some(PersonIn::External(cells(
-            p,
-            PERSON_FIELDS,
-            "/person",
-            issues,
-        ))),
-    };
-    (person, children)
+    let person = PersonIn::External(cells(p, PERSON_FIELDS, "/person", issues));
+    (Some(person), children)
 }
 
 fn unknown_fields(o: &Map<String, Value>, fields: &[Field], at: &str, issues: &mut Vec<Issue>) {
@@ -507,13 +551,15 @@ fn required_code(
 ) -> Option<String> {
     let pointer = format!("{at}/{name}");
     match o.get(name) {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 100 => {
+        Some(Value::String(s))
+            if !s.trim().is_empty() && s.len() <= 100 && unsafe_char(s, false).is_none() =>
+        {
             Some(s.trim().to_string())
         }
         Some(Value::String(_)) => {
             issues.push(Issue::new(
                 &pointer,
-                "must be a non-empty code of at most 100 characters",
+                "must be a non-empty code of at most 100 characters, without control characters",
             ));
             None
         }
@@ -576,13 +622,23 @@ fn check(kind: Kind, v: &Value) -> Result<Pending, String> {
         Kind::Text { max } => match v.as_str() {
             Some(s) if s.chars().count() > max => Err(format!("must be at most {max} characters")),
             Some(s) if s.trim().is_empty() => Err("must not be empty".into()),
-            Some(s) => Ok(Pending::Ready(Value::String(s.to_string()))),
+            Some(s) => match unsafe_char(s, max > TEXT_MAX) {
+                Some(c) => Err(format!(
+                    "must not contain control, bidirectional-override or zero-width characters (U+{:04X})",
+                    u32::from(c)
+                )),
+                None => Ok(Pending::Ready(Value::String(s.to_string()))),
+            },
             None => Err("must be a string".into()),
         },
         Kind::Date => match v.as_str() {
-            Some(s) if s.len() == 10 && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
-                Ok(Pending::Ready(Value::String(s.to_string())))
-            }
+            Some(s) if s.len() == 10 => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) if (MIN_DATE..=MAX_DATE).contains(&d) => {
+                    Ok(Pending::Ready(Value::String(s.to_string())))
+                }
+                Ok(_) => Err(format!("must be between {MIN_DATE} and {MAX_DATE}")),
+                Err(_) => Err("must be a date YYYY-MM-DD".into()),
+            },
             _ => Err("must be a date YYYY-MM-DD".into()),
         },
         Kind::YesNo => match v.as_bool() {
@@ -604,7 +660,7 @@ fn check(kind: Kind, v: &Value) -> Result<Pending, String> {
             _ => Err("must be an option key (see /v1/option-sets)".into()),
         },
         Kind::Lookup(table) => match v.as_str() {
-            Some(s) if !s.trim().is_empty() && s.len() <= 100 => Ok(Pending::Lookup {
+            Some(s) if !s.trim().is_empty() && s.len() <= 100 && unsafe_char(s, false).is_none() => Ok(Pending::Lookup {
                 table,
                 code: s.trim().to_string(),
             }),
@@ -615,8 +671,12 @@ fn check(kind: Kind, v: &Value) -> Result<Pending, String> {
                 let roles: Option<Vec<&str>> = items
                     .iter()
                     .map(|r| {
-                        r.as_str()
-                            .filter(|s| !s.trim().is_empty() && !s.contains(';'))
+                        r.as_str().filter(|s| {
+                            !s.trim().is_empty()
+                                && !s.contains(';')
+                                && s.chars().count() <= TEXT_MAX
+                                && unsafe_char(s, false).is_none()
+                        })
                     })
                     .collect();
                 roles
@@ -634,10 +694,7 @@ mod tests {
     use serde_json::json;
 
     fn pointers(body: Value) -> Vec<String> {
-        match parse(&body) {
-            Ok(_) => Vec::new(),
-            Err(issues) => issues.into_iter().map(|i| i.pointer).collect(),
-        }
+        parse(&body).1.into_iter().map(|i| i.pointer).collect()
     }
 
     #[test]
@@ -670,11 +727,54 @@ mod tests {
             json!({"recruiting_request": "USMF-000001", "person": {"party_number": "HR1", "first_name": "X"}}),
         );
         assert_eq!(p, vec!["/person/first_name".to_string()]);
-        let ok =
-            parse(&json!({"recruiting_request": "USMF-000001", "person": {"party_number": "HR1"}}))
-                .expect("valid");
-        assert!(
-            matches!(ok.person, PersonIn::Internal { ref party_number } if party_number == "HR1")
+        let p = pointers(
+            json!({"recruiting_request": "USMF-000001", "person": {"party_number": "HR1", "contacts": [], "addresses": []}}),
         );
+        assert_eq!(p, vec!["/person/contacts", "/person/addresses"]);
+        let (ok, issues) =
+            parse(&json!({"recruiting_request": "USMF-000001", "person": {"party_number": "HR1"}}));
+        assert!(issues.is_empty(), "{issues:?}");
+        assert!(
+            matches!(ok.person, Some(PersonIn::Internal { ref party_number }) if party_number == "HR1")
+        );
+    }
+
+    #[test]
+    fn text_rejects_controls_bidi_overrides_and_zero_width_characters() {
+        for bad in [
+            "Eve\u{0}",
+            "Eve\u{202E}lyn",
+            "Eve\u{200B}",
+            "\u{FEFF}Eve",
+            "Eve\nlyn",
+            "Eve\u{2067}",
+        ] {
+            assert!(unsafe_char(bad, false).is_some(), "{bad:?}");
+        }
+        assert!(unsafe_char("Ærøskøbing Ōno O'Brien-Smith", false).is_none());
+        assert!(unsafe_char("line one\nline two\ttab", true).is_none());
+        assert!(unsafe_char("nul\u{0}", true).is_some());
+    }
+
+    #[test]
+    fn dates_are_bounded_and_collections_capped() {
+        let p = pointers(
+            json!({"recruiting_request": "R", "availability_date": "9999-12-31",
+            "person": {"first_name": "A", "last_name": "B", "birth_date": "0001-01-01",
+                "contacts": vec![json!({"type": "phone", "locator": "1"}); CONTACTS.max_items + 1]}}),
+        );
+        assert_eq!(
+            p,
+            vec![
+                "/availability_date".to_string(),
+                format!("/person/contacts/{}", CONTACTS.max_items),
+                "/person/birth_date".to_string(),
+            ]
+        );
+        assert!(pointers(
+            json!({"recruiting_request": "R", "availability_date": "2100-12-31",
+            "person": {"first_name": "A", "last_name": "B", "birth_date": "1900-01-01"}})
+        )
+        .is_empty());
     }
 }

@@ -12,8 +12,11 @@ use super::request::{Cell, HireRequest, On, Pending, PersonIn};
 use super::HireContext;
 use super::{Issue, WriteError};
 use crate::auth::Principal;
+use crate::model::candidate as cand;
+use crate::model::recruiting_request::OS_STATUS as OS_REQUEST_STATUS;
 use crate::resolve::lookups::{self, str_of, uuid_of, LookupRef};
 use crate::resolve::options::OptionSetInfo;
+use crate::resources::recruiting_requests::company_limit;
 use crate::resources::reference::{fetch_lookup_list, LOOKUP_LISTS};
 use crate::upstream::odata::{Filter, Literal, Query};
 
@@ -36,25 +39,35 @@ pub struct Checked {
     pub children: Vec<(&'static str, String, Map<String, Value>)>,
 }
 
+/// Recruiting request statuses that take no more hires (option keys; see `docs/hire-rules.md`):
+/// the request was withdrawn, refused or filled.
+pub const CLOSED_REQUEST_STATUSES: &[&str] = &["canceled", "denied", "closed"];
+
+/// Checks every reference of a parsed hire and adds its problems to the shape's `issues`, so one
+/// answer lists every problem of the body.
 pub async fn check(
     st: &HireContext,
     principal: &Principal,
     req: HireRequest,
+    mut issues: Vec<Issue>,
 ) -> Result<Checked, WriteError> {
-    let mut issues = Vec::new();
-    let request = find_request(st, &req.recruiting_request).await?;
-    let (company, request_number) = match request {
-        Some((company, number)) if principal.may_see_company(&company) => (company, number),
-        _ => {
-            issues.push(Issue::new(
-                "/recruiting_request",
-                format!(
-                    "no recruiting request `{}` in your companies",
-                    req.recruiting_request
-                ),
-            ));
-            (String::new(), String::new())
-        }
+    let (company, request_number) = match &req.recruiting_request {
+        Some(given) => match find_request(st, given).await? {
+            Some(found) if principal.may_see_company(&found.company) => {
+                if let Some(why) = closed_request(st, found.status).await? {
+                    issues.push(Issue::new("/recruiting_request", why));
+                }
+                (found.company, found.number)
+            }
+            _ => {
+                issues.push(Issue::new(
+                    "/recruiting_request",
+                    format!("no recruiting request `{given}` in your companies"),
+                ));
+                (String::new(), String::new())
+            }
+        },
+        None => (String::new(), String::new()),
     };
     let mut candidate = Map::new();
     candidate.insert(
@@ -79,7 +92,7 @@ pub async fn check(
     }
 
     let mut all: Vec<&Cell> = req.candidate.iter().collect();
-    if let PersonIn::External(cells) = &req.person {
+    if let Some(PersonIn::External(cells)) = &req.person {
         all.extend(cells.iter());
     }
     all.extend(req.children.iter().flat_map(|c| c.cells.iter()));
@@ -95,7 +108,7 @@ pub async fn check(
         put(&mut candidate, cell);
     }
     let (person, party_number) = match &req.person {
-        PersonIn::External(cells) => {
+        Some(PersonIn::External(cells)) => {
             let mut person = Map::new();
             for cell in cells {
                 match cell.on {
@@ -105,7 +118,8 @@ pub async fn check(
             }
             (Some(person), None)
         }
-        PersonIn::Internal { party_number } => (None, Some(party_number.clone())),
+        Some(PersonIn::Internal { party_number }) => (None, Some(party_number.clone())),
+        None => (None, None),
     };
     let mut children = Vec::new();
     for child in &req.children {
@@ -116,13 +130,15 @@ pub async fn check(
         children.push((child.collection, child.pointer.clone(), row));
     }
     if let Some(p) = &party_number {
-        match find_person(st, p).await? {
+        match find_visible_person(st, principal, p).await? {
             Some(number) => {
                 candidate.insert("mshr_partynumber".into(), Value::String(number));
             }
+            // One answer whether the person does not exist or is not the partner's to see, so
+            // the 422 tells nothing about other companies' people.
             None => issues.push(Issue::new(
                 "/person/party_number",
-                format!("no person `{p}` in HR"),
+                format!("no person `{p}` among the candidates of your companies"),
             )),
         }
     }
@@ -139,17 +155,48 @@ pub async fn check(
     })
 }
 
+/// Why a request with this status takes no hire; `None` when it does (or has no status).
+async fn closed_request(
+    st: &HireContext,
+    status: Option<i64>,
+) -> Result<Option<String>, WriteError> {
+    let Some(code) = status else {
+        return Ok(None);
+    };
+    let info = st.reader.options.get(OS_REQUEST_STATUS).await?;
+    let closed = CLOSED_REQUEST_STATUSES
+        .iter()
+        .filter_map(|k| info.by_key(k))
+        .find(|o| o.code == code);
+    Ok(closed.map(|o| {
+        format!(
+            "the recruiting request is `{}`: HR takes hires only into requests that are not {}",
+            o.key,
+            CLOSED_REQUEST_STATUSES.join(", ")
+        )
+    }))
+}
+
 fn lookup_table(logical: &str) -> Result<&'static lookups::LookupTable, WriteError> {
     lookups::table(logical)
         .ok_or_else(|| WriteError::Internal(format!("no lookup table for {logical}")))
 }
 
-/// (company, request number) of a request given by number or id.
-async fn find_request(
-    st: &HireContext,
-    given: &str,
-) -> Result<Option<(String, String)>, WriteError> {
-    let select = [REQUEST_PK, "mshr_recruitingrequestid", "mshr_dataareaid"];
+/// A recruiting request as the hire needs it.
+struct FoundRequest {
+    company: String,
+    number: String,
+    status: Option<i64>,
+}
+
+/// The request given by number or id.
+async fn find_request(st: &HireContext, given: &str) -> Result<Option<FoundRequest>, WriteError> {
+    let select = [
+        REQUEST_PK,
+        "mshr_recruitingrequestid",
+        "mshr_dataareaid",
+        "mshr_status",
+    ];
     let row = match Uuid::parse_str(given) {
         Ok(id) => {
             st.client
@@ -168,20 +215,33 @@ async fn find_request(
         }
     };
     Ok(row.and_then(|r| {
-        let company = str_of(&r, "mshr_dataareaid")?.to_ascii_lowercase();
-        Some((company, str_of(&r, "mshr_recruitingrequestid")?))
+        Some(FoundRequest {
+            company: str_of(&r, "mshr_dataareaid")?.to_ascii_lowercase(),
+            number: str_of(&r, "mshr_recruitingrequestid")?,
+            status: r.get("mshr_status").and_then(Value::as_i64),
+        })
     }))
 }
 
-/// The party number of an existing person, as HR spells it.
-async fn find_person(st: &HireContext, party_number: &str) -> Result<Option<String>, WriteError> {
-    let q = Query::new(crate::model::candidate::PERSON_SET)
-        .select(&[crate::model::candidate::PERSON_PK, "mshr_partynumber"])
-        .filter(Filter::eq(
-            "mshr_partynumber",
-            Literal::Str(party_number.to_string()),
-        ))
-        .top(1);
+/// The party number (as HR spells it) of a person the partner may name in an internal hire: one
+/// that is a candidate in one of the partner's companies, judged by HR's candidate rows (the ATS
+/// API has no company on the person and no person on the worker tables). A partner of every
+/// company may name any person.
+async fn find_visible_person(
+    st: &HireContext,
+    principal: &Principal,
+    party_number: &str,
+) -> Result<Option<String>, WriteError> {
+    let by_number = Filter::eq("mshr_partynumber", Literal::Str(party_number.to_string()));
+    let q = match company_limit(principal) {
+        Some(companies) => Query::new(cand::SET)
+            .select(&[cand::PK, "mshr_partynumber"])
+            .filter(by_number.and(companies)),
+        None => Query::new(cand::PERSON_SET)
+            .select(&[cand::PERSON_PK, "mshr_partynumber"])
+            .filter(by_number),
+    }
+    .top(1);
     let page = st.client.get_page(&q, 1).await?;
     Ok(page
         .rows

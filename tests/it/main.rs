@@ -25,4 +25,5 @@ mod sandbox_entra;
 mod shutdown;
 mod trace_context;
 mod webhooks;
+mod write_isolation;
 mod write_recovery;

@@ -14,6 +14,7 @@
 mod errors;
 mod insert;
 mod plan;
+mod primary_contact;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -45,7 +46,11 @@ pub(crate) fn create(
 ) -> Result<Uuid, DvError> {
     let def = self::entity(entity.logical_name)?;
     let node = plan(store, def, body, option_base, None)?;
-    Ok(insert(store, node, option_base))
+    let id = insert(store, node, option_base);
+    if def.logical_name == primary_contact::CONTACT {
+        primary_contact::sync(store, id, option_base);
+    }
+    Ok(id)
 }
 
 /// PATCH: validates and applies only the given columns; natural keys given re-resolve their lookups.
@@ -133,6 +138,9 @@ pub(crate) fn update(
     }
     for (table, lookup, child_id) in node.relinks {
         relink(store, table, lookup, child_id, id, option_base);
+    }
+    if def.logical_name == primary_contact::CONTACT {
+        primary_contact::sync(store, id, option_base);
     }
     Ok(())
 }
