@@ -24,4 +24,5 @@ mod sandbox_conformance;
 mod sandbox_entra;
 mod shutdown;
 mod trace_context;
+mod webhook_rights;
 mod webhooks;
