@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS events (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_occurred ON events (occurred_at);
+-- The feed reads one partner's companies in sequence order (`events_of`); created on open, so a
+-- file from an earlier version gets it too.
+CREATE INDEX IF NOT EXISTS events_company ON events (lower(company), seq);
 CREATE TABLE IF NOT EXISTS change_meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -256,6 +259,36 @@ impl ChangeStore for SqliteStore {
                 conn,
                 &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
                 params![after, limit],
+            )
+        })
+    }
+
+    fn events_of<'a>(
+        &'a self,
+        after: i64,
+        through: i64,
+        companies: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let companies: Vec<String> = companies.iter().map(|c| c.to_lowercase()).collect();
+        self.run(move |conn| {
+            if companies.is_empty() {
+                return query_events(
+                    conn,
+                    &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3"),
+                    params![after, through, limit],
+                );
+            }
+            let list = serde_json::to_string(&companies).map_err(backend)?;
+            query_events(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_company
+                     WHERE lower(company) IN (SELECT value FROM json_each(?3)) AND seq > ?1 AND seq <= ?2
+                     ORDER BY seq LIMIT ?4"
+                ),
+                params![after, through, list, limit],
             )
         })
     }
