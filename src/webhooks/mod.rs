@@ -9,6 +9,7 @@
 
 pub mod delivery;
 pub mod outbox;
+pub mod receiver;
 pub mod signing;
 pub mod slots;
 pub mod subscriptions;

@@ -25,4 +25,5 @@ mod sandbox_entra;
 mod shutdown;
 mod trace_context;
 mod webhook_rights;
+mod webhook_walkthrough;
 mod webhooks;
