@@ -482,4 +482,49 @@ mod tests {
             "sequence numbers are never reused"
         );
     }
+
+    #[tokio::test]
+    async fn events_of_reads_only_the_companies_asked_for_within_bounds() {
+        let s = store();
+        let mut events = Vec::new();
+        for company in ["usmf", "NOMF", "gbsi", "nomf"] {
+            let mut e = ev(Uuid::new_v4(), Action::Created);
+            e.company = company.into();
+            events.push(e);
+        }
+        let scan = ScanRecord {
+            events,
+            ..Default::default()
+        };
+        let recorded = s.record_scan(&scan).await.expect("record");
+        let seqs = |v: Vec<Event>| v.into_iter().map(|e| e.seq).collect::<Vec<_>>();
+        let nomf = vec!["nomf".to_string()];
+        assert_eq!(
+            seqs(s.events_of(0, i64::MAX, &nomf, 10).await.expect("read")),
+            [recorded[1].seq, recorded[3].seq],
+            "case does not matter"
+        );
+        assert_eq!(
+            seqs(
+                s.events_of(0, recorded[2].seq, &nomf, 10)
+                    .await
+                    .expect("read")
+            ),
+            [recorded[1].seq],
+            "nothing past `through`"
+        );
+        assert_eq!(
+            seqs(
+                s.events_of(recorded[1].seq, i64::MAX, &nomf, 10)
+                    .await
+                    .expect("read")
+            ),
+            [recorded[3].seq]
+        );
+        assert_eq!(
+            s.events_of(0, i64::MAX, &[], 10).await.expect("read").len(),
+            4,
+            "no company list: every company"
+        );
+    }
 }

@@ -1,9 +1,9 @@
 //! Fan-out: events the changes feed recorded become outbox rows, one per matching subscription.
 //! A subscription matches an event when it lists the event's type, was created before the event
 //! was recorded, and its partner may see the event (`changes::visibility`, the feed's own rule:
-//! companies, and personal fields only with `pii:read`). The row keeps the whole event and its
-//! company; it is shaped for the partner at every send ([`shape_now`]), with the rights the partner
-//! has then, so a partner that lost a company or `pii:read` (a registry reload) is never sent
+//! companies, and personal fields only with `pii:read`). The row keeps the event as the partner
+//! could see it at fan-out, with its company; it is shaped again at every send ([`shape_now`]), with
+//! the rights the partner has then, so a partner that lost a company or `pii:read` (a registry reload) is never sent
 //! what it may no longer see, by a retry or a redelivery. Rows and the fan-out cursor are written
 //! in one transaction, so a restart neither loses nor repeats an event.
 
@@ -38,20 +38,19 @@ pub(crate) fn partner_rights(st: &AppState, partner: &str) -> Option<Principal> 
 /// The outbox rows for one event.
 fn rows_for(st: &AppState, subs: &[SubscriptionRow], event: &Event, now: i64) -> Vec<OutboxInsert> {
     let type_name = event.event_type.to_string();
-    let Some(body) = stored_body(event) else {
-        return Vec::new();
-    };
     subs.iter()
         .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
         .filter_map(|s| {
             let principal = partner_rights(st, &s.partner)?;
-            visibility::shape_for(&principal, event)?;
+            // Kept as the partner may see it now (no personal field it may not see is stored for
+            // it); shaped again when sent, so what goes out is within both its rights then and now.
+            let shown = visibility::shape_for(&principal, event)?;
             Some(OutboxInsert {
                 subscription_id: s.id.clone(),
                 event_id: event.id.clone(),
                 event_seq: event.seq,
                 event_type: type_name.clone(),
-                body: body.clone(),
+                body: stored_body(&shown)?,
                 recorded_at: event.occurred_at.timestamp_millis().min(now),
             })
         })
@@ -87,7 +86,8 @@ pub async fn current_seq(st: &AppState) -> Result<i64, StoreError> {
     Ok(st.changes.store().feed_bounds().await?.last_seq)
 }
 
-/// An outbox row's body: the event unshaped, with the company that decides who may see it.
+/// An outbox row's body: the event (as shaped at fan-out), with the company that decides who may
+/// see it.
 fn stored_body(event: &Event) -> Option<String> {
     serde_json::to_string(&json!({"company": event.company, "event": event})).ok()
 }

@@ -75,7 +75,7 @@ pub struct OutboxInsert {
     pub event_id: String,
     pub event_seq: i64,
     pub event_type: String,
-    /// The whole event with its company (`webhooks::outbox`), shaped for the partner at each send.
+    /// The event with its company (`webhooks::outbox`), shaped again for the partner at each send.
     pub body: String,
     pub recorded_at: i64,
 }
