@@ -103,6 +103,7 @@ pub async fn build_state(
             problem: e.to_string(),
         })?;
     let webhooks = crate::webhooks::Webhooks::new(&config.webhooks, store.clone(), &state_dir)
+        .map(Arc::new)
         .map_err(|e| StartError::Config {
             key: "webhooks",
             problem: e.to_string(),
@@ -131,8 +132,13 @@ pub async fn build_state(
             client: client.clone(),
             reader: reader.clone(),
         }),
-        changes,
-        webhooks: Arc::new(webhooks),
+        changes: changes.clone(),
+        deliveries: Arc::new(crate::webhooks::DeliveryContext {
+            webhooks: webhooks.clone(),
+            changes: changes.clone(),
+            auth: auth.clone(),
+        }),
+        webhooks,
         state_dir,
         options,
         lookups,
@@ -210,14 +216,7 @@ pub async fn start_with(
     });
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
-    crate::webhooks::delivery::spawn(
-        Arc::new(crate::webhooks::DeliveryContext {
-            webhooks: state.webhooks.clone(),
-            changes: state.changes.clone(),
-            auth: state.auth.clone(),
-        }),
-        shutdown.child_token(),
-    );
+    crate::webhooks::delivery::spawn(state.deliveries.clone(), shutdown.child_token());
     // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);

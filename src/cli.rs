@@ -1,4 +1,4 @@
-//! Command line: `sandbox` (default: emulator + gateway), `emulator`, `serve`.
+//! Command line: `sandbox` (default: emulator + gateway), `emulator`, `serve`, `webhook-receiver`, ….
 //! Ready lines are one JSON object on stdout so scripts can drive the binary.
 
 use std::net::SocketAddr;
@@ -76,6 +76,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Receive webhooks: verify each delivery's signature and print its event as one JSON line
+    /// on stdout (after a ready line). Start it before subscribing, with `--secret-file` where the
+    /// subscription's secret will be written.
+    WebhookReceiver {
+        /// Listen address (port 0 picks a free port; the ready line names it).
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// The subscription's `whsec_…` secret.
+        #[arg(
+            long,
+            env = "WEBHOOK_SECRET",
+            conflicts_with = "secret_file",
+            required_unless_present = "secret_file"
+        )]
+        secret: Option<String>,
+        /// A file holding the secret, read at every delivery (it may be written after the start).
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
     /// Run the gateway against the Dataverse environment in the config file.
     Serve {
         /// Partner listener (overrides gateway.listen).
@@ -108,6 +127,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Some(Command::Doctor { json }) = cli.command {
         return doctor(cli.config.as_deref(), json).await;
     }
+    // The receiver is a partner-side tool: it needs no gateway config.
+    if let Some(Command::WebhookReceiver {
+        listen,
+        secret,
+        secret_file,
+    }) = cli.command
+    {
+        let source = match (secret, secret_file) {
+            (_, Some(path)) => crate::webhooks::receiver::SecretSource::File(path),
+            (Some(s), None) => crate::webhooks::receiver::SecretSource::Value(s),
+            (None, None) => return Err("give --secret or --secret-file".into()),
+        };
+        crate::webhooks::receiver::run(listen, source, shutdown_signal()).await?;
+        return Ok(());
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     let command = match cli.command {
         Some(c) => c,
@@ -115,6 +149,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Doctor { json } => doctor(cli.config.as_deref(), json).await,
+        Command::WebhookReceiver { .. } => Ok(()),
         #[cfg(feature = "sandbox")]
         Command::Emulator { listen, scale } => {
             if let Some(s) = scale {

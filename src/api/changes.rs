@@ -21,8 +21,9 @@ use crate::resolve::lang::Lang;
 const ROUTE: &str = "/v1/changes";
 /// Events read from the store per batch while filling a page.
 const BATCH: usize = 200;
-/// At most this many events are examined per request (a partner that may see few of them gets a
-/// short page with `has_more` and a cursor past them rather than a long request).
+/// At most this many events of the partner's companies are examined per request (without
+/// `pii:read`, updates of personal fields only are hidden: a long run of them gives a short page
+/// with `has_more` and a cursor past them rather than a long request).
 const MAX_EXAMINED: usize = 5_000;
 
 /// Query parameters of `GET /v1/changes`.
@@ -118,17 +119,23 @@ pub async fn list(
         (None, _) => bounds.purged_through,
     };
     let size = PageSize::or_default(p.page_size) as usize;
+    // The store returns only events of the partner's companies (an index, not a read of every
+    // event); shaping may still hide some (personal fields only, without `pii:read`). Reads stop at
+    // the newest event committed before this request, so reaching it moves the cursor there.
+    let companies: Vec<String> = principal.companies.iter().cloned().collect();
+    let through = bounds.last_seq;
     let mut data = Vec::new();
     let mut position = after;
     let mut examined = 0;
     let mut end_of_log = false;
     while data.len() < size && examined < MAX_EXAMINED {
         let batch = store
-            .events_after(position, BATCH)
+            .events_of(position, through, &companies, BATCH)
             .await
             .map_err(internal)?;
         if batch.is_empty() {
             end_of_log = true;
+            position = position.max(through);
             break;
         }
         for e in batch {
@@ -146,7 +153,7 @@ pub async fn list(
     }
     let has_more = !end_of_log
         && !store
-            .events_after(position, 1)
+            .events_of(position, i64::MAX, &companies, 1)
             .await
             .map_err(internal)?
             .is_empty();

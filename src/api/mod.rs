@@ -39,5 +39,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::enable))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::test))
         .routes(routes!(changes::list))
 }

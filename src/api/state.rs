@@ -29,6 +29,8 @@ pub struct AppState {
     pub hiring: Arc<crate::writes::HireContext>,
     /// Webhook subscriptions, the outbox and the delivery client (state in the same store).
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// What deliveries use (shared with the dispatcher): a redelivery is shaped the same way.
+    pub deliveries: Arc<crate::webhooks::DeliveryContext>,
     /// Where the durable state lives (`state.path`, or the temporary directory chosen at start).
     pub state_dir: std::path::PathBuf,
     /// The changes feed: fingerprints and events in the same durable store, and the watch that

@@ -1,5 +1,5 @@
 //! `/v1/webhooks`: a partner's subscriptions (scope `webhooks:manage`), their delivery log, and
-//! the redeliver and re-enable actions. Handlers stay thin: body checks in
+//! the redeliver, re-enable and test actions. Handlers stay thin: body checks in
 //! `webhooks::subscriptions`, state in the store, sending in `webhooks::delivery`.
 
 use axum::body::Bytes;
@@ -23,9 +23,10 @@ use crate::webhooks::signing::SigningKey;
 use crate::webhooks::subscriptions::{
     self, rfc3339, CreatedSubscription, Subscription, MAX_PER_PARTNER,
 };
-use crate::webhooks::{now_ms, outbox};
+use crate::webhooks::{delivery, now_ms, outbox};
 
 const NOT_FOUND: &str = "no such webhook subscription (or it belongs to another partner)";
+const NO_SUCH_EVENT: &str = "this event was never queued for this subscription, or you may no longer see it (events recorded before it was created, of other types, or not visible to you are not sent)";
 
 fn internal(e: StoreError) -> ApiError {
     ApiError::Internal(e.to_string())
@@ -269,7 +270,8 @@ pub async fn enable(
 /// One attempt to deliver an event.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"event_id": "evt_0000000000000042", "attempt": 2, "at": "2026-11-29T10:00:05.120Z",
-    "status": "failed", "response_code": 503, "error": "the receiver answered 503", "duration_ms": 37}))]
+    "status": "failed", "response_code": 503, "error": "the receiver answered 503", "duration_ms": 37,
+    "next_attempt_at": "2026-11-29T10:00:35.400Z"}))]
 pub struct Delivery {
     pub event_id: String,
     /// 1 for the first attempt of this event, counting on across retries and redeliveries.
@@ -282,6 +284,10 @@ pub struct Delivery {
     /// Why the attempt failed (null when delivered).
     pub error: Option<String>,
     pub duration_ms: i64,
+    /// When the event is still pending after this attempt (its latest): when the next attempt is
+    /// due (RFC 3339 UTC); null otherwise.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -356,17 +362,18 @@ pub async fn deliveries(
     let has_more = rows.len() > size;
     rows.truncate(size);
     let next_cursor = match (has_more, rows.last()) {
-        (true, Some((pos, _))) => Some(st.cursors.seal(
+        (true, Some(last)) => Some(st.cursors.seal(
             &principal.partner_id,
             &fingerprint,
-            &pos.to_string(),
+            &last.position.to_string(),
         )?),
         _ => None,
     };
     Ok(Json(DeliveryList {
         data: rows
             .into_iter()
-            .map(|(_, a)| Delivery {
+            .map(|l| (l.attempt, l.next_attempt_at))
+            .map(|(a, next)| Delivery {
                 event_id: a.event_id,
                 attempt: a.attempt,
                 at: rfc3339(a.at),
@@ -378,6 +385,7 @@ pub async fn deliveries(
                 response_code: a.response_code,
                 error: a.error,
                 duration_ms: a.duration_ms,
+                next_attempt_at: next.map(rfc3339),
             })
             .collect(),
         next_cursor,
@@ -397,7 +405,9 @@ pub struct Redelivery {
 ///
 /// Sends one event again to this subscription (delivered before or not), now, with a fresh retry
 /// schedule; the attempts appear in the delivery log. The event must have been queued for this
-/// subscription. A `failing` subscription must be re-enabled first.
+/// subscription, and it is shaped with your rights at the time it is sent: an event of a company
+/// you no longer have answers 404, personal fields are left out without `pii:read`. A `failing`
+/// subscription must be re-enabled first.
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks",
     operation_id = "redeliverWebhookEvent",
@@ -419,6 +429,22 @@ pub async fn redeliver(
 ) -> Result<Response, ApiError> {
     let id = sub_id(&id)?;
     let event_id: String = event_id.chars().take(64).collect();
+    // The event as the partner may see it now: one of a company it lost (or, without `pii:read`,
+    // a change of personal fields only) is not sent again, and answers as an unknown event does.
+    let queued = st
+        .webhooks
+        .store()
+        .outbox_row(principal.partner_id.clone(), id.clone(), event_id.clone())
+        .await
+        .map_err(internal)?;
+    if let Some(row) = &queued {
+        if !matches!(
+            outbox::shape_now(&st.deliveries, &principal.partner_id, row).await,
+            outbox::Shaped::Send(_)
+        ) {
+            return Err(ApiError::NotFound(NO_SUCH_EVENT.into()));
+        }
+    }
     let outcome = st
         .webhooks
         .store()
@@ -438,11 +464,93 @@ pub async fn redeliver(
                 .into_response())
         }
         Redeliver::NoSuchSubscription => Err(ApiError::NotFound(NOT_FOUND.into())),
-        Redeliver::NoSuchEvent => Err(ApiError::NotFound(
-            "this event was never queued for this subscription (events recorded before it was created, of other types, or not visible to you are not)".into(),
-        )),
+        Redeliver::NoSuchEvent => Err(ApiError::NotFound(NO_SUCH_EVENT.into())),
         Redeliver::SubscriptionFailing => Err(ApiError::Conflict(
             "the subscription is failing; re-enable it (POST /v1/webhooks/{id}/enable), which also resends every undelivered event".into(),
         )),
     }
+}
+
+/// What a test delivery did.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"event_id": "evt_test_5f0c2b7e9a1d4c3e8b6a0f1e2d3c4b5a", "status": "delivered",
+    "response_code": 204, "error": null, "duration_ms": 12}))]
+pub struct TestDelivery {
+    /// The test event's id (its `webhook-id`); the attempt is in the delivery log under it.
+    pub event_id: String,
+    pub status: DeliveryStatus,
+    /// The receiver's HTTP status, when it answered.
+    pub response_code: Option<u16>,
+    /// Why the attempt failed (null when delivered).
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// Send a test event
+///
+/// Sends a signed `webhook.test` event to the subscription's URL now, once, and answers with the
+/// outcome: `delivered` (the receiver answered 2xx in time) or `failed` with the receiver's status
+/// code or why. Check an endpoint (URL, TLS, signature verification) without waiting for HR. The
+/// body is `{"id": "evt_test_…", "type": "webhook.test", "occurred_at", "data": {"subscription_id",
+/// "message"}}`, signed like every delivery; the attempt appears in the delivery log and is not
+/// retried. Works on a `failing` subscription too (test the receiver, then re-enable it).
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/test", tag = "webhooks",
+    operation_id = "testWebhook",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    responses((status = 200, description = "Sent; the outcome of the one attempt", body = TestDelivery)),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn test(
+    State(st): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Json<TestDelivery>, ApiError> {
+    let id = sub_id(&id)?;
+    let sub = own(&st, &principal, &id).await?;
+    let event_id = format!("evt_test_{}", Uuid::new_v4().simple());
+    let at = now_ms();
+    let body = serde_json::json!({
+        "id": event_id,
+        "type": "webhook.test",
+        "occurred_at": rfc3339(at),
+        "data": {
+            "subscription_id": id,
+            "message": "A test event sent on request (POST /v1/webhooks/{id}/test); no HR record changed.",
+        },
+    })
+    .to_string();
+    let started = std::time::Instant::now();
+    let trace = crate::ops::trace_context::TraceContext::new_root();
+    let (outcome, response_code, error) =
+        delivery::send(&st.webhooks, &sub, &event_id, body, &trace).await;
+    let duration_ms = started.elapsed().as_millis() as i64;
+    let delivered = outcome == delivery::Outcome::Delivered;
+    metrics::counter!("webhook_deliveries_total", "result" => outcome.label()).increment(1);
+    let attempt = crate::store::sqlite::webhooks::AttemptRow {
+        event_id: event_id.clone(),
+        attempt: 1,
+        at,
+        delivered,
+        response_code,
+        error: error.clone(),
+        duration_ms,
+    };
+    st.webhooks
+        .store()
+        .log_attempt(id, attempt)
+        .await
+        .map_err(internal)?;
+    Ok(Json(TestDelivery {
+        event_id,
+        status: if delivered {
+            DeliveryStatus::Delivered
+        } else {
+            DeliveryStatus::Failed
+        },
+        response_code,
+        error,
+        duration_ms,
+    }))
 }

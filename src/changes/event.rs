@@ -143,7 +143,8 @@ pub struct ResourceRef {
 
 /// An event as the store keeps it and partners see it. `seq` and `company` are not shown: the
 /// first orders the feed (and is inside `id`), the second decides who may see the event.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// Deserialize reads it back from a webhook outbox row (`seq` and `company` then come from the row).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
     /// Sortable, unique: `evt_` + the zero-padded sequence number. Also the `webhook-id`.
     #[schema(example = "evt_0000000000000042")]

@@ -176,7 +176,8 @@ pub struct WebhooksConfig {
     pub retry_schedule_ms: Vec<u64>,
     /// How long a receiver has to answer 2xx.
     pub timeout_ms: u64,
-    /// Deliveries in flight at once across all subscriptions (one per subscription at a time).
+    /// Deliveries in flight at once across all subscriptions (one per subscription at a time; one
+    /// receiver origin at most an eighth of them, one partner a quarter: `webhooks::slots`).
     pub max_concurrent_sends: usize,
     /// 64 hex characters: the key sealing subscription secrets in the state store. Empty: a key
     /// file generated in the state directory (`webhook-secrets.key`).

@@ -76,6 +76,17 @@ pub trait ChangeStore: Send + Sync {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
 
+    /// Up to `limit` events with `after < seq <= through` of one of `companies` (compared
+    /// ignoring case; empty: every company), oldest first. The store filters, so a partner's page
+    /// never reads the events of companies it may not see.
+    fn events_of<'a>(
+        &'a self,
+        after: i64,
+        through: i64,
+        companies: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>>;
+
     /// One event by sequence number (`None` when unknown or purged).
     fn event(&self, seq: i64) -> BoxFuture<'_, Result<Option<Event>, StoreError>>;
 

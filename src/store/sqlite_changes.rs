@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS events (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_occurred ON events (occurred_at);
+-- The feed reads one partner's companies in sequence order (`events_of`); created on open, so a
+-- file from an earlier version gets it too.
+CREATE INDEX IF NOT EXISTS events_company ON events (lower(company), seq);
 CREATE TABLE IF NOT EXISTS change_meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -260,6 +263,36 @@ impl ChangeStore for SqliteStore {
         })
     }
 
+    fn events_of<'a>(
+        &'a self,
+        after: i64,
+        through: i64,
+        companies: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let companies: Vec<String> = companies.iter().map(|c| c.to_lowercase()).collect();
+        self.run(move |conn| {
+            if companies.is_empty() {
+                return query_events(
+                    conn,
+                    &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3"),
+                    params![after, through, limit],
+                );
+            }
+            let list = serde_json::to_string(&companies).map_err(backend)?;
+            query_events(
+                conn,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_company
+                     WHERE lower(company) IN (SELECT value FROM json_each(?3)) AND seq > ?1 AND seq <= ?2
+                     ORDER BY seq LIMIT ?4"
+                ),
+                params![after, through, list, limit],
+            )
+        })
+    }
+
     fn event(&self, seq: i64) -> BoxFuture<'_, Result<Option<Event>, StoreError>> {
         self.run(move |conn| {
             Ok(query_events(
@@ -447,6 +480,51 @@ mod tests {
         assert!(
             later[0].seq > recorded[1].seq,
             "sequence numbers are never reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn events_of_reads_only_the_companies_asked_for_within_bounds() {
+        let s = store();
+        let mut events = Vec::new();
+        for company in ["usmf", "NOMF", "gbsi", "nomf"] {
+            let mut e = ev(Uuid::new_v4(), Action::Created);
+            e.company = company.into();
+            events.push(e);
+        }
+        let scan = ScanRecord {
+            events,
+            ..Default::default()
+        };
+        let recorded = s.record_scan(&scan).await.expect("record");
+        let seqs = |v: Vec<Event>| v.into_iter().map(|e| e.seq).collect::<Vec<_>>();
+        let nomf = vec!["nomf".to_string()];
+        assert_eq!(
+            seqs(s.events_of(0, i64::MAX, &nomf, 10).await.expect("read")),
+            [recorded[1].seq, recorded[3].seq],
+            "case does not matter"
+        );
+        assert_eq!(
+            seqs(
+                s.events_of(0, recorded[2].seq, &nomf, 10)
+                    .await
+                    .expect("read")
+            ),
+            [recorded[1].seq],
+            "nothing past `through`"
+        );
+        assert_eq!(
+            seqs(
+                s.events_of(recorded[1].seq, i64::MAX, &nomf, 10)
+                    .await
+                    .expect("read")
+            ),
+            [recorded[3].seq]
+        );
+        assert_eq!(
+            s.events_of(0, i64::MAX, &[], 10).await.expect("read").len(),
+            4,
+            "no company list: every company"
         );
     }
 }

@@ -1,7 +1,12 @@
 //! Delivery: one dispatcher per process fans recorded events out into the outbox and starts a
 //! worker for each subscription with a delivery due; a worker sends that subscription's due
 //! deliveries one at a time, oldest event first, so a slow or dead receiver only ever holds up its
-//! own subscription (and at most one of the `max_concurrent_sends` slots, for at most the timeout).
+//! own subscription (and, for at most the timeout, one of its origin's share of the
+//! `max_concurrent_sends` slots: `slots.rs`).
+//!
+//! Each body is shaped just before it is sent, with the partner's rights at that moment
+//! (`outbox::shape_now`): a disabled or removed partner's deliveries are held (no attempt counted)
+//! and an event it may no longer see is dropped.
 //!
 //! An attempt is acknowledged by a 2xx within the timeout; anything else is retried after the next
 //! wait of `retry_schedule_ms` (plus up to 20 % jitter, so receivers coming back are not hit by
@@ -19,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::DeliveryContext;
-use crate::store::sqlite::webhooks::{AfterAttempt, AttemptRow, OutboxRow, SubscriptionRow};
+use crate::store::sqlite::webhooks::{AfterAttempt, AttemptRow, SubscriptionRow};
 
+use super::outbox::{shape_now, Shaped};
 use super::url_policy::BlockedAddress;
 use super::{now_ms, Webhooks};
 
@@ -28,12 +34,14 @@ use super::{now_ms, Webhooks};
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Delivered events and attempts are kept this long for the delivery log (and redelivery).
 const HISTORY_MS: i64 = 30 * 24 * 3600 * 1000;
+/// A partner that may not receive deliveries now is looked at again after this long.
+const HOLD: Duration = Duration::from_secs(5);
 /// How often old history is purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How one attempt ended, as a metric label (a closed set).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Delivered,
     HttpError,
     Timeout,
@@ -43,7 +51,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Outcome::Delivered => "delivered",
             Outcome::HttpError => "http_error",
@@ -89,8 +97,7 @@ async fn dispatch(st: &Arc<DeliveryContext>, stop: &CancellationToken) {
             Ok(due) => {
                 for sub in due {
                     if busy.insert(sub.clone()) {
-                        let handle =
-                            workers.spawn(drain(st.webhooks.clone(), sub.clone(), stop.clone()));
+                        let handle = workers.spawn(drain(st.clone(), sub.clone(), stop.clone()));
                         ids.insert(handle.id(), sub);
                     }
                 }
@@ -132,7 +139,8 @@ async fn dispatch(st: &Arc<DeliveryContext>, stop: &CancellationToken) {
 
 /// Sends the subscription's due deliveries until none is due, the subscription stops being active,
 /// or shutdown.
-async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> String {
+async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken) -> String {
+    let wh = &st.webhooks;
     loop {
         if stop.is_cancelled() {
             break;
@@ -151,7 +159,34 @@ async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> St
         };
         let permit = tokio::select! {
             _ = stop.cancelled() => break,
-            p = wh.sends.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            p = wh.sends.acquire(&sub.partner, &sub.url) => match p { Some(p) => p, None => break },
+        };
+        // Shaped now, after any wait for a slot: the rights in force at the moment of sending.
+        let body = match shape_now(&st, &sub.partner, &row).await {
+            Shaped::Send(body) => body,
+            Shaped::Hold => {
+                tracing::info!(subscription = %sub.id, partner = %sub.partner, "webhook deliveries held: the partner is disabled, removed or lacks webhooks:manage");
+                if let Err(e) = wh
+                    .store
+                    .hold_subscription(sub.id.clone(), now_ms() + HOLD.as_millis() as i64)
+                    .await
+                {
+                    tracing::warn!(error = %e, "webhook hold not recorded");
+                }
+                break;
+            }
+            Shaped::Drop => {
+                tracing::info!(subscription = %sub.id, event = %row.event_id, "webhook delivery dropped: the partner may no longer see the event");
+                if let Err(e) = wh
+                    .store
+                    .drop_delivery(sub.id.clone(), row.event_id.clone())
+                    .await
+                {
+                    tracing::warn!(error = %e, "webhook delivery not dropped");
+                    break;
+                }
+                continue;
+            }
         };
         let started = Instant::now();
         let at = now_ms();
@@ -161,7 +196,7 @@ async fn drain(wh: Arc<Webhooks>, sub_id: String, stop: CancellationToken) -> St
         crate::ops::telemetry::start_root(&span, &trace);
         let (result, code, error) = tokio::select! {
             _ = stop.cancelled() => break,
-            r = send(&wh, &sub, &row, &trace).instrument(span) => r,
+            r = send(wh, &sub, &row.event_id, body, &trace).instrument(span) => r,
         };
         drop(permit);
         let elapsed = started.elapsed();
@@ -210,10 +245,11 @@ fn jittered(wait: Duration) -> Duration {
 
 /// One signed POST. The error text names what happened without the URL (which may carry the
 /// partner's own token) or the body.
-async fn send(
+pub(crate) async fn send(
     wh: &Webhooks,
     sub: &SubscriptionRow,
-    row: &OutboxRow,
+    event_id: &str,
+    body: String,
     trace: &crate::ops::trace_context::TraceContext,
 ) -> (Outcome, Option<u16>, Option<String>) {
     // Checked again at every attempt: the policy may have changed since the subscription was made,
@@ -233,19 +269,19 @@ async fn send(
         }
     };
     let timestamp = chrono::Utc::now().timestamp();
-    let signature = key.sign(&row.event_id, timestamp, row.body.as_bytes());
+    let signature = key.sign(event_id, timestamp, body.as_bytes());
     let resp = wh
         .http
         .post(&sub.url)
         .header("content-type", "application/json")
-        .header("webhook-id", &row.event_id)
+        .header("webhook-id", event_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .header(
             crate::ops::trace_context::TRACEPARENT,
             trace.traceresponse(),
         )
-        .body(row.body.clone())
+        .body(body)
         .send()
         .await;
     match resp {

@@ -2,13 +2,16 @@
 //! (the changes feed's events, shaped for that partner) there, signed per Standard Webhooks, at
 //! least once. `subscriptions.rs` (body checks, the partner view), `signing.rs` (HMAC signatures,
 //! sealed secrets), `url_policy.rs` (https and public addresses only, at creation and at every
-//! connection), `outbox.rs` (fan-out of recorded events into the durable outbox), `delivery.rs`
-//! (the dispatcher and the per-subscription workers: retries with backoff, `failing`). The state
+//! connection), `outbox.rs` (fan-out of recorded events into the durable outbox, shaping at send
+//! time), `delivery.rs` (the dispatcher and the per-subscription workers: retries with backoff,
+//! `failing`), `slots.rs` (fair send slots per origin and partner). The state
 //! lives in the SQLite store (`store::sqlite::webhooks`).
 
 pub mod delivery;
 pub mod outbox;
+pub mod receiver;
 pub mod signing;
+pub mod slots;
 pub mod subscriptions;
 pub mod url_policy;
 
@@ -16,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify};
 
 use crate::config::WebhooksConfig;
 use crate::store::sqlite::SqliteStore;
@@ -44,7 +47,8 @@ pub struct Webhooks {
     pub(crate) http: reqwest::Client,
     pub(crate) schedule: Vec<Duration>,
     pub(crate) timeout: Duration,
-    pub(crate) sends: Arc<Semaphore>,
+    /// Deliveries in flight, shared fairly between receivers and partners (`slots.rs`).
+    pub(crate) sends: slots::SendSlots,
     /// Wakes the dispatcher: a subscription was created, re-enabled or asked to redeliver.
     pub(crate) wake: Notify,
     /// `true` once the dispatcher and its workers have stopped (after shutdown).
@@ -94,7 +98,7 @@ impl Webhooks {
                 .map(|&ms| Duration::from_millis(ms))
                 .collect(),
             timeout,
-            sends: Arc::new(Semaphore::new(cfg.max_concurrent_sends.max(1))),
+            sends: slots::SendSlots::new(cfg.max_concurrent_sends),
             wake: Notify::new(),
             stopped: watch::Sender::new(false),
         })

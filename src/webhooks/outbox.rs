@@ -1,15 +1,19 @@
 //! Fan-out: events the changes feed recorded become outbox rows, one per matching subscription.
 //! A subscription matches an event when it lists the event's type, was created before the event
 //! was recorded, and its partner may see the event (`changes::visibility`, the feed's own rule:
-//! companies, and personal fields only with `pii:read`); the row's body is the event as that
-//! partner sees it in the feed. Rows and the fan-out cursor are written in one transaction, so a
-//! restart neither loses nor repeats an event.
+//! companies, and personal fields only with `pii:read`). The row keeps the event as the partner
+//! could see it at fan-out, with its company; it is shaped again at every send ([`shape_now`]), with
+//! the rights the partner has then, so a partner that lost a company or `pii:read` (a registry reload) is never sent
+//! what it may no longer see, by a retry or a redelivery. Rows and the fan-out cursor are written
+//! in one transaction, so a restart neither loses nor repeats an event.
+
+use serde_json::{json, Value};
 
 use super::DeliveryContext;
 use crate::auth::{Principal, Scope};
 use crate::changes::event::Event;
 use crate::changes::visibility;
-use crate::store::sqlite::webhooks::{OutboxInsert, SubscriptionRow};
+use crate::store::sqlite::webhooks::{OutboxInsert, OutboxRow, SubscriptionRow};
 use crate::store::StoreError;
 
 /// Events read per fan-out transaction.
@@ -17,7 +21,7 @@ const BATCH: usize = 200;
 
 /// The rights a partner has now (from the registry, as a token would carry them all), or `None`
 /// when it is gone, disabled, or no longer has `webhooks:manage`: then nothing is queued for it.
-fn partner_rights(st: &DeliveryContext, partner: &str) -> Option<Principal> {
+pub(crate) fn partner_rights(st: &DeliveryContext, partner: &str) -> Option<Principal> {
     let reg = st.auth.registry();
     let p = reg.partner(partner).filter(|p| !p.disabled)?;
     if !p.scopes.contains(&Scope::WebhooksManage) {
@@ -43,14 +47,15 @@ fn rows_for(
         .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
         .filter_map(|s| {
             let principal = partner_rights(st, &s.partner)?;
+            // Kept as the partner may see it now (no personal field it may not see is stored for
+            // it); shaped again when sent, so what goes out is within both its rights then and now.
             let shown = visibility::shape_for(&principal, event)?;
-            let body = serde_json::to_string(&shown).ok()?;
             Some(OutboxInsert {
                 subscription_id: s.id.clone(),
-                event_id: shown.id.clone(),
+                event_id: event.id.clone(),
                 event_seq: event.seq,
                 event_type: type_name.clone(),
-                body,
+                body: stored_body(&shown)?,
                 recorded_at: event.occurred_at.timestamp_millis().min(now),
             })
         })
@@ -84,4 +89,49 @@ pub async fn fan_out(st: &DeliveryContext) -> Result<usize, StoreError> {
 /// The sequence number a new subscription starts after: the newest recorded event.
 pub async fn current_seq(changes: &crate::changes::Changes) -> Result<i64, StoreError> {
     Ok(changes.store().feed_bounds().await?.last_seq)
+}
+
+/// An outbox row's body: the event (as shaped at fan-out), with the company that decides who may
+/// see it.
+fn stored_body(event: &Event) -> Option<String> {
+    serde_json::to_string(&json!({"company": event.company, "event": event})).ok()
+}
+
+/// The event a row holds. A row queued by an earlier version holds the body as shaped then,
+/// without its company: the feed's own copy is used while it is retained, else the row is dropped.
+async fn stored_event(st: &DeliveryContext, row: &OutboxRow) -> Option<Event> {
+    let v: Value = serde_json::from_str(&row.body).ok()?;
+    if let (Some(company), Some(event)) = (v.get("company").and_then(Value::as_str), v.get("event"))
+    {
+        let mut e: Event = serde_json::from_value(event.clone()).ok()?;
+        e.company = company.to_string();
+        e.seq = row.event_seq;
+        return Some(e);
+    }
+    st.changes.store().event(row.event_seq).await.ok().flatten()
+}
+
+/// What a queued delivery is for its partner now.
+#[derive(Debug)]
+pub(crate) enum Shaped {
+    /// The body to send, shaped with the partner's current rights.
+    Send(String),
+    /// The partner is disabled, removed or lost `webhooks:manage`: nothing is sent until it is back.
+    Hold,
+    /// The partner may no longer see this event (company or `pii:read` gone): never sent again.
+    Drop,
+}
+
+/// Shapes a queued delivery for `partner` with the rights it has at this moment.
+pub(crate) async fn shape_now(st: &DeliveryContext, partner: &str, row: &OutboxRow) -> Shaped {
+    let Some(principal) = partner_rights(st, partner) else {
+        return Shaped::Hold;
+    };
+    let Some(event) = stored_event(st, row).await else {
+        return Shaped::Drop;
+    };
+    match visibility::shape_for(&principal, &event).and_then(|e| serde_json::to_string(&e).ok()) {
+        Some(body) => Shaped::Send(body),
+        None => Shaped::Drop,
+    }
 }

@@ -52,16 +52,17 @@ impl UrlPolicy {
         let url = self.check_shape(raw)?;
         if let Some(Host::Domain(host)) = url.host() {
             let port = url.port_or_known_default().unwrap_or(443);
+            // One answer whether the name does not resolve or resolves to a private address:
+            // two answers would let a partner probe the gateway's internal DNS.
+            let refused = || {
+                format!("host `{host}` must resolve, and only to public addresses (private, loopback, link-local and reserved addresses are refused)")
+            };
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
                 .await
-                .map_err(|_| format!("host `{host}` does not resolve"))?
+                .map_err(|_| refused())?
                 .collect();
-            if addrs.is_empty() {
-                return Err(format!("host `{host}` does not resolve"));
-            }
-            for a in addrs {
-                self.check_ip(a.ip())
-                    .map_err(|e| format!("host `{host}` resolves to an address that {e}"))?;
+            if addrs.is_empty() || addrs.iter().any(|a| self.check_ip(a.ip()).is_err()) {
+                return Err(refused());
             }
         }
         Ok(url)
@@ -105,38 +106,49 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
     let seg = ip.segments();
-    // NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) embed an IPv4 address in the last 32 bits.
-    let embedded = Ipv4Addr::new(
-        (seg[6] >> 8) as u8,
-        seg[6] as u8,
-        (seg[7] >> 8) as u8,
-        seg[7] as u8,
-    );
+    let v4_at = |i: usize| {
+        Ipv4Addr::new(
+            (seg[i] >> 8) as u8,
+            seg[i] as u8,
+            (seg[i + 1] >> 8) as u8,
+            seg[i + 1] as u8,
+        )
+    };
+    // Forms that carry an IPv4 address are judged by it (and by every one they carry): a v6
+    // literal must not reach a private v4 host through a translator or tunnel.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4); // ::ffff:0:0/96
+    }
+    if seg[..4] == [0; 4] && seg[4] == 0xffff && seg[5] == 0 {
+        return is_public_v4(v4_at(6)); // IPv4-translated ::ffff:0:0:0/96 (RFC 2765)
+    }
     if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4] {
-        return is_public_v4(embedded);
+        return is_public_v4(v4_at(6)); // well-known NAT64 prefix 64:ff9b::/96
+    }
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1 {
+        // Local-use NAT64 64:ff9b:1::/48 (RFC 8215): not globally reachable, and the embedded
+        // address may sit at any prefix length.
+        return false;
     }
     if seg[..6] == [0; 6] {
         // ::, ::1 and the deprecated IPv4-compatible form.
-        return !ip.is_unspecified() && !ip.is_loopback() && is_public_v4(embedded);
+        return !ip.is_unspecified() && !ip.is_loopback() && is_public_v4(v4_at(6));
     }
     if seg[0] == 0x2002 {
-        // 6to4: the IPv4 address in bits 16..48.
-        let v4 = Ipv4Addr::new(
-            (seg[1] >> 8) as u8,
-            seg[1] as u8,
-            (seg[2] >> 8) as u8,
-            seg[2] as u8,
-        );
-        return is_public_v4(v4);
+        return is_public_v4(v4_at(1)); // 6to4 2002::/16: the IPv4 address in bits 16..48
+    }
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        // Teredo 2001::/32: the server's IPv4 in bits 32..64, the client's inverted in the last 32.
+        let client = Ipv4Addr::from(!u32::from(v4_at(6)));
+        return is_public_v4(v4_at(2)) && is_public_v4(client);
     }
     !(ip.is_multicast()
         || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (seg[0] == 0x100 && seg[1..4] == [0; 3]) // discard-only 100::/64
+        || (seg[0] == 0x2001 && seg[1] == 0x2 && seg[2] == 0) // benchmarking 2001:2::/48
         || (seg[0] == 0x2001 && seg[1] == 0x0db8)) // documentation
 }
 
@@ -215,6 +227,15 @@ mod tests {
             "2002:7f00:1::",
             "::127.0.0.1",
             "ff02::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1::808:808",
+            "2002:a00:1::1",
+            "2001:0:7f00:1::1",
+            "2001:0:808:808::80ff:fefe",
+            "2001:2::1",
+            "100::1",
         ] {
             assert!(!is_public(private.parse().expect(private)), "{private}");
         }
@@ -224,6 +245,9 @@ mod tests {
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "::ffff:0:808:808",
+            "2002:808:808::1",
+            "2001:0:808:808::f7f7:f7f7",
         ] {
             assert!(is_public(public.parse().expect(public)), "{public}");
         }
@@ -256,7 +280,16 @@ mod tests {
             .check("https://localhost/hook")
             .await
             .expect_err("loopback");
-        assert!(err.contains("not public"), "{err}");
+        assert!(err.contains("only to public addresses"), "{err}");
+        let unknown = PROD
+            .check("https://no-such-host.invalid/hook")
+            .await
+            .expect_err("does not resolve");
+        assert_eq!(
+            unknown.replace("no-such-host.invalid", "localhost"),
+            err,
+            "one answer for both: no DNS oracle"
+        );
         assert!(SANDBOX.check("http://localhost:1/hook").await.is_ok());
     }
 }

@@ -741,3 +741,84 @@ async fn a_detected_change_invalidates_the_cached_representation() {
     let (_, after) = app.get_json(&path, &acme, None).await;
     assert_eq!(after["description"], "Edited by HR");
 }
+
+/// Records `n` `recruiting_request.updated` events of `company` in one scan record; their ids.
+async fn record_many(app: &TestApp, company: &str, n: usize) -> Vec<String> {
+    use ats_gateway::changes::event::{Action, EventType, NewEvent, ResourceType};
+    let events = (0..n)
+        .map(|i| {
+            let id = uuid::Uuid::new_v4();
+            NewEvent {
+                event_type: EventType::new(ResourceType::RecruitingRequest, Action::Updated),
+                resource_id: id,
+                company: company.into(),
+                data: json!({"id": id, "company": company, "description": format!("edit {i}")}),
+                changed_fields: Some(vec!["/description".into()]),
+                from: None,
+                to: None,
+            }
+        })
+        .collect();
+    let scan = ats_gateway::store::changes::ScanRecord {
+        events,
+        ..Default::default()
+    };
+    let recorded = app
+        .gateway
+        .state
+        .changes
+        .record(&scan)
+        .await
+        .expect("recorded");
+    recorded.into_iter().map(|e| e.id).collect()
+}
+
+/// This process's CPU time (user + system) in milliseconds, from /proc (Linux).
+fn cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10)
+}
+
+#[tokio::test]
+async fn a_one_company_partner_reaches_the_end_past_other_companies_events_in_one_request() {
+    let app = feed_app(50).await;
+    let watch = app.partner_token("nordic-watch", None).await;
+    record_many(&app, "usmf", 1_520).await;
+    // What one request costs with 1,520 events retained, none of them nomf (printed for the record).
+    const ROUNDS: u64 = 20;
+    let (cpu0, t0) = (cpu_ms(), std::time::Instant::now());
+    for _ in 0..ROUNDS {
+        let (s, v) = changes(&app, &watch, "start=oldest").await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["data"], json!([]));
+    }
+    eprintln!(
+        "GET /v1/changes?start=oldest, one-company partner, 1,520 events, 0 visible: {:.1} ms wall, {:?} ms CPU per request",
+        t0.elapsed().as_secs_f64() * 1000.0 / ROUNDS as f64,
+        cpu_ms().zip(cpu0).map(|(b, a)| (b - a) / ROUNDS)
+    );
+
+    // 6,000 invisible events, more than one request used to examine, then one nomf event.
+    record_many(&app, "usmf", 4_480).await;
+    let mine = record_many(&app, "nomf", 1).await;
+    let (s, v) = changes(&app, &watch, "start=oldest").await;
+    assert_eq!(s, 200, "{v}");
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(ids, [mine[0].as_str()], "{v}");
+    assert_eq!(v["has_more"], false, "{v}");
+    // The cursor stands at the end of the log: nothing more, and later events follow it.
+    let cursor = v["next_cursor"].as_str().expect("cursor").to_string();
+    let later = record_many(&app, "nomf", 1).await;
+    let (s, v) = changes(&app, &watch, &format!("cursor={cursor}")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"][0]["id"], later[0].as_str(), "{v}");
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(1), "{v}");
+}

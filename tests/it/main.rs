@@ -24,6 +24,8 @@ mod sandbox_conformance;
 mod sandbox_entra;
 mod shutdown;
 mod trace_context;
+mod webhook_rights;
+mod webhook_walkthrough;
 mod webhooks;
 mod write_isolation;
 mod write_recovery;

@@ -302,6 +302,13 @@ async fn private_and_plain_http_urls_are_refused_outside_the_sandbox() {
         "https://[::ffff:127.0.0.1]/hook",
         "https://[fe80::1]/hook",
         "https://user:pw@127.0.0.1/hook",
+        // IPv6 forms carrying a loopback or private IPv4 address.
+        "https://[::ffff:0:7f00:1]/",
+        "https://[64:ff9b:1::7f00:1]/",
+        "https://[64:ff9b::a00:1]/",
+        "https://[2002:7f00:1::1]/",
+        "https://[2001:0:7f00:1::1]/",
+        "https://[2001:0:808:808::80ff:fefe]/",
     ] {
         let (s, v) = post_json(
             &app,
@@ -315,6 +322,26 @@ async fn private_and_plain_http_urls_are_refused_outside_the_sandbox() {
     }
     let (_, list) = app.get_json("/v1/webhooks", &acme, None).await;
     assert_eq!(list["data"], json!([]));
+
+    // A name that does not resolve and one that resolves to loopback get the same answer (no DNS
+    // oracle into the gateway's network).
+    let mut details = Vec::new();
+    for host in ["localhost", "no-such-host.invalid"] {
+        let (s, v) = post_json(
+            &app,
+            "/v1/webhooks",
+            &acme,
+            json!({"url": format!("https://{host}/hook"), "events": ["recruiting_request.created"]}),
+        )
+        .await;
+        assert_eq!(s, 422, "{host}: {v}");
+        let detail = v["errors"][0]["detail"]
+            .as_str()
+            .expect("detail")
+            .to_string();
+        details.push(detail.replace(host, "HOST"));
+    }
+    assert_eq!(details[0], details[1]);
 }
 
 /// Records one event through the feed's own API (as a scan would), for delivery mechanics that do

@@ -75,7 +75,7 @@ pub struct OutboxInsert {
     pub event_id: String,
     pub event_seq: i64,
     pub event_type: String,
-    /// The event JSON as this subscription's partner may see it: the delivery body, byte for byte.
+    /// The event with its company (`webhooks::outbox`), shaped again for the partner at each send.
     pub body: String,
     pub recorded_at: i64,
 }
@@ -85,6 +85,7 @@ pub struct OutboxInsert {
 pub struct OutboxRow {
     pub subscription_id: String,
     pub event_id: String,
+    pub event_seq: i64,
     pub event_type: String,
     pub body: String,
     pub recorded_at: i64,
@@ -104,6 +105,15 @@ pub struct AttemptRow {
     pub response_code: Option<u16>,
     pub error: Option<String>,
     pub duration_ms: i64,
+}
+
+/// A logged attempt as the delivery log shows it: its position (for paging) and, when this was the
+/// event's latest attempt and the event is still pending, when the next one is due (unix ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedAttempt {
+    pub position: i64,
+    pub attempt: AttemptRow,
+    pub next_attempt_at: Option<i64>,
 }
 
 /// What happens to a delivery after an attempt.
@@ -140,6 +150,21 @@ fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)>
         },
         r.get(3)?,
     ))
+}
+
+const OUTBOX_COLUMNS: &str = "o.subscription_id, o.event_id, o.event_seq, o.event_type, o.body, o.recorded_at, o.attempts, o.round_attempts";
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        subscription_id: r.get(0)?,
+        event_id: r.get(1)?,
+        event_seq: r.get(2)?,
+        event_type: r.get(3)?,
+        body: r.get(4)?,
+        recorded_at: r.get(5)?,
+        attempts: r.get(6)?,
+        round_attempts: r.get(7)?,
+    })
 }
 
 const SUB_COLUMNS: &str =
@@ -327,20 +352,24 @@ impl SqliteStore {
         event_id: Option<String>,
         before: Option<i64>,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<(i64, AttemptRow)>, StoreError>> {
+    ) -> BoxFuture<'_, Result<Vec<LoggedAttempt>, StoreError>> {
         self.run(move |conn| {
             let mut stmt = conn
                 .prepare(
-                    "SELECT rowid, event_id, attempt, at, status, response_code, error, duration_ms FROM webhook_attempts
-                     WHERE subscription_id = ?1 AND (?2 IS NULL OR event_id = ?2) AND (?3 IS NULL OR rowid < ?3)
-                     ORDER BY rowid DESC LIMIT ?4",
+                    "SELECT a.rowid, a.event_id, a.attempt, a.at, a.status, a.response_code, a.error, a.duration_ms, o.next_attempt_at
+                     FROM webhook_attempts a LEFT JOIN webhook_outbox o
+                       ON o.subscription_id = a.subscription_id AND o.event_id = a.event_id
+                          AND o.state = 'pending' AND o.attempts = a.attempt
+                     WHERE a.subscription_id = ?1 AND (?2 IS NULL OR a.event_id = ?2) AND (?3 IS NULL OR a.rowid < ?3)
+                     ORDER BY a.rowid DESC LIMIT ?4",
                 )
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![id, event_id, before, limit as i64], |r| {
-                    Ok((
-                        r.get(0)?,
-                        AttemptRow {
+                    Ok(LoggedAttempt {
+                        position: r.get(0)?,
+                        next_attempt_at: r.get(8)?,
+                        attempt: AttemptRow {
                             event_id: r.get(1)?,
                             attempt: r.get(2)?,
                             at: r.get(3)?,
@@ -351,7 +380,7 @@ impl SqliteStore {
                             error: r.get(6)?,
                             duration_ms: r.get(7)?,
                         },
-                    ))
+                    })
                 })
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
@@ -441,25 +470,98 @@ impl SqliteStore {
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
         self.run(move |conn| {
             conn.query_row(
-                "SELECT o.subscription_id, o.event_id, o.event_type, o.body, o.recorded_at, o.attempts, o.round_attempts
-                 FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
-                 WHERE o.subscription_id = ?1 AND o.state = 'pending' AND o.next_attempt_at <= ?2 AND s.status = 'active'
-                 ORDER BY o.event_seq LIMIT 1",
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS}
+                     FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                     WHERE o.subscription_id = ?1 AND o.state = 'pending' AND o.next_attempt_at <= ?2 AND s.status = 'active'
+                     ORDER BY o.event_seq LIMIT 1"
+                ),
                 params![id, now],
-                |r| {
-                    Ok(OutboxRow {
-                        subscription_id: r.get(0)?,
-                        event_id: r.get(1)?,
-                        event_type: r.get(2)?,
-                        body: r.get(3)?,
-                        recorded_at: r.get(4)?,
-                        attempts: r.get(5)?,
-                        round_attempts: r.get(6)?,
-                    })
-                },
+                outbox_row,
             )
             .optional()
             .map_err(backend)
+        })
+    }
+
+    /// One queued event of a partner's subscription (any state).
+    pub fn outbox_row(
+        &self,
+        partner: String,
+        id: String,
+        event_id: String,
+    ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
+        self.run(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS}
+                     FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                     WHERE o.subscription_id = ?1 AND o.event_id = ?2 AND s.partner = ?3"
+                ),
+                params![id, event_id, partner],
+                outbox_row,
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    /// Holds a subscription's pending deliveries until `until` (unix ms) without counting an
+    /// attempt: its partner may not receive anything now (disabled, removed, scope gone).
+    pub fn hold_subscription(
+        &self,
+        id: String,
+        until: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, ?2) WHERE subscription_id = ?1 AND state = 'pending'",
+                params![id, until],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    /// Removes one queued event: its partner may no longer see it, so it is never sent again.
+    pub fn drop_delivery(
+        &self,
+        id: String,
+        event_id: String,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM webhook_outbox WHERE subscription_id = ?1 AND event_id = ?2",
+                params![id, event_id],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    /// Logs an attempt that has no outbox row (a test event).
+    pub fn log_attempt(
+        &self,
+        id: String,
+        attempt: AttemptRow,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = ?1)",
+                params![
+                    id,
+                    attempt.event_id,
+                    attempt.attempt,
+                    attempt.at,
+                    if attempt.delivered { "delivered" } else { "failed" },
+                    attempt.response_code.map(i64::from),
+                    attempt.error,
+                    attempt.duration_ms
+                ],
+            )
+            .map_err(backend)?;
+            Ok(())
         })
     }
 
