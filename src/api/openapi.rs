@@ -67,18 +67,6 @@ pub fn document_json() -> String {
     JSON.clone()
 }
 
-fn scope_description(s: Scope) -> &'static str {
-    match s.as_str() {
-        "recruiting-requests:read" => "Read recruiting requests",
-        "candidates:read" => "Read candidates (names; personal fields need pii:read)",
-        "candidates:write" => "Create candidates",
-        "reference:read" => "Read option sets and reference lists",
-        "webhooks:manage" => "Subscribe to events and manage webhook deliveries",
-        "pii:read" => "See candidates' personal fields (birth date, contacts, addresses, ids)",
-        other => other,
-    }
-}
-
 fn complete(doc: &mut utoipa::openapi::OpenApi) {
     SecuritySchemes.modify(doc);
     CommonResponses.modify(doc);
@@ -126,7 +114,7 @@ impl Modify for SecuritySchemes {
         let scopes = Scopes::from_iter(
             Scope::ALL
                 .iter()
-                .map(|s| (s.as_str().to_string(), scope_description(*s).to_string())),
+                .map(|s| (s.as_str().to_string(), s.description().to_string())),
         );
         components.add_security_scheme(
             "oauth2",

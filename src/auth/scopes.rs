@@ -32,6 +32,21 @@ impl Scope {
         Scope::PiiRead,
     ];
 
+    /// What the scope lets a partner do, in words (the OpenAPI oauth2 flow shows it).
+    pub fn description(self) -> &'static str {
+        match self {
+            Scope::RecruitingRequestsRead => "Read recruiting requests",
+            Scope::CandidatesRead => "Read candidates (names; personal fields need pii:read)",
+            Scope::CandidatesWrite => "Create candidates (hire)",
+            Scope::ReferenceRead => "Read option sets and reference lists",
+            Scope::ChangesRead => "Follow the changes feed (what opened, changed or closed in HR)",
+            Scope::WebhooksManage => "Subscribe to events and manage webhook deliveries",
+            Scope::PiiRead => {
+                "See candidates' personal fields (birth date, contacts, addresses, ids)"
+            }
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::RecruitingRequestsRead => "recruiting-requests:read",

@@ -327,3 +327,66 @@ async fn authorization_server_metadata() {
         .expect("jwks");
     assert_eq!(jwks.status(), 200);
 }
+
+/// Every scope the gateway advertises (RFC 8414 metadata, the OpenAPI oauth2 flow, the demo
+/// partners) is one some route declares, or `pii:read`; and every declared one is advertised.
+#[tokio::test]
+async fn advertised_scopes_are_the_routes_scopes_and_pii_read() {
+    use std::collections::BTreeSet;
+    let doc: Value = serde_json::from_str(&generated()).expect("document");
+    let mut declared: BTreeSet<String> = BTreeSet::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("path item").values() {
+            for req in op["security"].as_array().into_iter().flatten() {
+                for scopes in req.as_object().expect("requirement").values() {
+                    for s in scopes.as_array().expect("scopes") {
+                        declared.insert(s.as_str().expect("scope").to_string());
+                    }
+                }
+            }
+        }
+    }
+    assert!(declared.len() >= 6, "{declared:?}");
+    let mut expected = declared.clone();
+    expected.insert("pii:read".to_string());
+
+    let flow: BTreeSet<String> = doc["components"]["securitySchemes"]["oauth2"]["flows"]
+        ["clientCredentials"]["scopes"]
+        .as_object()
+        .expect("oauth2 scopes")
+        .iter()
+        .map(|(k, v)| {
+            let text = v.as_str().expect("description");
+            assert_ne!(text, k, "scope {k} has no description");
+            k.clone()
+        })
+        .collect();
+    assert_eq!(flow, expected, "the OpenAPI oauth2 flow");
+
+    let app = common::spawn_app().await;
+    let m: Value = app
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            app.url
+        ))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("json");
+    let supported: BTreeSet<String> = m["scopes_supported"]
+        .as_array()
+        .expect("scopes_supported")
+        .iter()
+        .map(|s| s.as_str().expect("scope").to_string())
+        .collect();
+    assert_eq!(supported, expected, "scopes_supported");
+
+    let demo: BTreeSet<String> = ats_gateway::demo::partners()
+        .iter()
+        .flat_map(|p| p.config.scopes.iter().map(|s| s.as_str().to_string()))
+        .collect();
+    assert!(demo.is_subset(&expected), "demo partners: {demo:?}");
+}
