@@ -147,7 +147,7 @@ impl DataverseClient {
         Self::with_http(cfg, tokens, http)
     }
 
-    pub fn with_http(
+    fn with_http(
         cfg: DataverseConfig,
         tokens: TokenProvider,
         http: reqwest::Client,
@@ -299,19 +299,7 @@ impl DataverseClient {
     /// One row by primary key `pk`, only if it also matches `scope` (the partner's companies): a
     /// filtered collection read, so a row outside the scope is never fetched and costs exactly
     /// what a missing one does (same request, same empty answer). Without a scope, `get_by_id`.
-    pub async fn get_by_id_within(
-        &self,
-        query: &Query,
-        pk: &'static str,
-        id: Uuid,
-        scope: Option<Filter>,
-    ) -> Result<Option<Row>, UpstreamError> {
-        self.get_by_id_within_raw(query, pk, id, scope)
-            .await?
-            .map_or(Ok(None), |r| r.parse())
-    }
-
-    /// [`Self::get_by_id_within`], unparsed (`Some` may still hold no row: see [`RawRow::parse`]).
+    /// Unparsed (`Some` may still hold no row: see [`RawRow::parse`]).
     pub async fn get_by_id_within_raw(
         &self,
         query: &Query,

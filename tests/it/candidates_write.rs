@@ -707,8 +707,11 @@ async fn requests_to(emu: &Emu, set: &str) -> u64 {
 async fn a_gateway_killed_mid_plan_completes_the_hire_when_it_starts_again() {
     let emu = crate::common::emulator().await;
     let c = emu.config().clone();
-    let dir = std::env::temp_dir().join(format!("atsgw-kill-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let guard = tempfile::Builder::new()
+        .prefix("atsgw-kill-")
+        .tempdir()
+        .expect("dir");
+    let dir = guard.path();
     let config = dir.join("gateway.toml");
     let hash = ats_gateway::auth::secrets::hash_secret("acme-demo-secret");
     std::fs::write(

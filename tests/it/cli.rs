@@ -67,9 +67,8 @@ async fn emulator_command_prints_one_ready_line() {
 
 #[test]
 fn bad_config_names_the_key() {
-    let dir = std::env::temp_dir().join(format!("atsgw-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("bad.toml");
+    let dir = temp_dir("cli");
+    let file = dir.path().join("bad.toml");
     std::fs::write(&file, "[sandbox]\nscale = 0\n").expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
         .args(["--config", file.to_str().expect("utf8"), "emulator"])
@@ -213,10 +212,12 @@ async fn option_sets(gw: &str, token: &str) -> u16 {
         .map_or(0, |r| r.status().as_u16())
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("atsgw-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
+/// A directory removed when the guard drops (also when the test fails).
+fn temp_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("atsgw-{name}-"))
+        .tempdir()
+        .expect("dir")
 }
 
 fn write_key(path: &std::path::Path) {
@@ -280,7 +281,8 @@ async fn sandbox_ready_line_and_sighup_without_a_config_file() {
 
 #[tokio::test]
 async fn sighup_reloads_partners_and_rotates_keys_without_dropping_requests() {
-    let dir = temp_dir("reload");
+    let guard = temp_dir("reload");
+    let dir = guard.path();
     let (key_a, key_b) = (dir.join("a.pem"), dir.join("b.pem"));
     write_key(&key_a);
     write_key(&key_b);
@@ -373,7 +375,6 @@ async fn sighup_reloads_partners_and_rotates_keys_without_dropping_requests() {
         200,
         "current key after restart"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -514,7 +515,8 @@ async fn spans_are_exported_over_otlp_with_the_ids_on_the_wire() {
     );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let dir = temp_dir("otlp");
+    let guard = temp_dir("otlp");
+    let dir = guard.path();
     let config = dir.join("gateway.toml");
     std::fs::write(
         &config,
@@ -633,5 +635,4 @@ async fn spans_are_exported_over_otlp_with_the_ids_on_the_wire() {
         );
     }
     server.abort();
-    let _ = std::fs::remove_dir_all(&dir);
 }
