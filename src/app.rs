@@ -108,28 +108,24 @@ pub async fn build_state(
             key: "webhooks",
             problem: e.to_string(),
         })?;
-    let options = Arc::new(OptionCatalog::new(client.clone(), ttl));
-    let lookups = Arc::new(LookupResolver::new(client.clone(), ttl, 100_000));
-    let reference = moka::future::Cache::builder()
-        .max_capacity(256)
-        .time_to_live(ttl)
-        .build();
-    let responses = crate::cache::ResponseCache::new(
-        Duration::from_millis(config.cache.response_ttl_ms),
-        config.cache.response_max_bytes,
-    );
     let reader = crate::resources::Reader {
         client: client.clone(),
-        options: options.clone(),
-        lookups: lookups.clone(),
-        reference: reference.clone(),
-        responses: responses.clone(),
+        options: Arc::new(OptionCatalog::new(client.clone(), ttl)),
+        lookups: Arc::new(LookupResolver::new(client.clone(), ttl, 100_000)),
+        reference: moka::future::Cache::builder()
+            .max_capacity(256)
+            .time_to_live(ttl)
+            .build(),
+        responses: crate::cache::ResponseCache::new(
+            Duration::from_millis(config.cache.response_ttl_ms),
+            config.cache.response_max_bytes,
+        ),
     };
     Ok(Arc::new(AppState {
         reader: reader.clone(),
         hiring: Arc::new(crate::writes::HireContext {
             hires: crate::writes::Hires::new(store),
-            client: client.clone(),
+            client,
             reader: reader.clone(),
         }),
         changes: changes.clone(),
@@ -140,13 +136,8 @@ pub async fn build_state(
         }),
         webhooks,
         state_dir,
-        options,
-        lookups,
-        reference,
         cursors,
-        responses,
         auth,
-        client,
         config,
         shutdown: tokio_util::sync::CancellationToken::new(),
         _scratch: scratch,
@@ -201,7 +192,7 @@ pub async fn start_with(
     let _scanner =
         crate::changes::Changes::spawn_scanner(Arc::new(crate::changes::scanner::ScanContext {
             settings: state.config.changes.clone(),
-            client: state.client.clone(),
+            client: state.reader.client.clone(),
             reader: state.reader.clone(),
             changes: state.changes.clone(),
             shutdown: state.shutdown().clone(),
@@ -209,7 +200,7 @@ pub async fn start_with(
     let app = router(App(state.clone()), timeout);
     let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
         health: crate::ops::health::ReadinessCheck::new(
-            state.client.clone(),
+            state.reader.client.clone(),
             state.shutdown().clone(),
         ),
         dataverse: Arc::new(state.config.dataverse.clone()),

@@ -160,6 +160,7 @@ pub async fn get(
         .finish();
     let app = st.clone();
     let one = st
+        .reader
         .responses
         .get_or_compute(key, Scope::One(Resource::Candidates, id), move || {
             let (rd, principal) = (app.reader.clone(), principal.clone());

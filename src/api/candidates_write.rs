@@ -205,8 +205,8 @@ async fn run(
     let hired = writes::hire(&st.hiring, &principal, &key, &body).await;
     // Candidate lists change with a hire (and may have, for a moment, with an undone one).
     match &hired {
-        Ok(id) => st.responses.invalidate(Resource::Candidates, *id),
-        Err(_) => st.responses.invalidate_lists(Resource::Candidates),
+        Ok(id) => st.reader.responses.invalidate(Resource::Candidates, *id),
+        Err(_) => st.reader.responses.invalidate_lists(Resource::Candidates),
     }
     let id = hired?;
     // What GET shows now (read straight from HR, not from the response cache, so it is current).

@@ -108,6 +108,7 @@ where
         .transpose()?;
     let cache_key = req.cache_key(link.as_deref());
     let cached = st
+        .reader
         .responses
         .get_or_compute(cache_key, Scope::List(req.resource), move || {
             page(link.clone())

@@ -246,6 +246,7 @@ pub async fn get(
         .finish();
     let app = st.clone();
     let one = st
+        .reader
         .responses
         .get_or_compute(
             key,

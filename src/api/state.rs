@@ -7,22 +7,14 @@ use axum::extract::FromRef;
 use super::cursor::CursorSealer;
 use crate::auth::AuthService;
 use crate::config::Config;
-use crate::resolve::lookups::{LookupRef, LookupResolver};
-use crate::resolve::options::OptionCatalog;
-use crate::upstream::DataverseClient;
 
 /// What the partner routes use: the resource reader, the hire, webhooks, the changes feed, auth,
 /// cursors and the configuration.
 pub struct AppState {
     pub config: Config,
-    pub client: Arc<DataverseClient>,
-    pub options: Arc<OptionCatalog>,
-    pub lookups: Arc<LookupResolver>,
-    pub reference: moka::future::Cache<String, Arc<Vec<LookupRef>>>,
     pub cursors: CursorSealer,
-    /// Mapped partner responses by shaping (`[cache]`), invalidated by writes and change events.
-    pub responses: crate::cache::ResponseCache,
-    /// What reading a resource needs (`resources/`): the handles above, shared.
+    /// The Dataverse client, label and lookup resolvers, reference lists and the partner response
+    /// cache (`resources/`): every read of a resource goes through it.
     pub reader: crate::resources::Reader,
     pub auth: Arc<AuthService>,
     /// Hires: the durable store (idempotency records, write plans) and the plans running now.

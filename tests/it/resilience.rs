@@ -131,7 +131,7 @@ async fn a_burst_of_5xx_opens_the_breaker_and_a_probe_closes_it() {
     for _ in 0..10 {
         let resp = app.get(LIST, &token, None).await;
         assert_eq!(resp.status(), 503);
-        if app.gateway.state.client.stack().breaker.state()
+        if app.gateway.state.reader.client.stack().breaker.state()
             == ats_gateway::upstream::BreakerState::Open
         {
             opened = true;
@@ -172,7 +172,7 @@ async fn a_burst_of_5xx_opens_the_breaker_and_a_probe_closes_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        app.gateway.state.client.stack().breaker.state(),
+        app.gateway.state.reader.client.stack().breaker.state(),
         ats_gateway::upstream::BreakerState::Closed
     );
     let (status, _) = app.get_json(LIST, &token, None).await;
