@@ -326,6 +326,26 @@ async fn failed_attempts_are_limited_per_source_address() {
     }
 }
 
+/// Issue 18: anyone could keep a known client id at 429 by failing for it now and then; the lock
+/// holds only for the addresses that fail.
+#[tokio::test]
+async fn failures_for_a_client_id_do_not_lock_out_the_partner_at_its_own_address() {
+    let app = spawn_app_with(SandboxConfig::default(), |c| limited(c, 3, 1000)).await;
+    let attacker = client_from([127, 0, 0, 6]);
+    for _ in 0..5 {
+        token_attempt(&attacker, &app, "acme-ats", "wrong").await;
+    }
+    let refused = token_attempt(&attacker, &app, "acme-ats", "wrong").await;
+    assert_eq!(refused.status(), 429, "the failing address is locked");
+    let partner = client_from([127, 0, 0, 7]);
+    for _ in 0..3 {
+        let ok = token_attempt(&partner, &app, "acme-ats", "acme-demo-secret").await;
+        assert_eq!(ok.status(), 200, "the partner at its own address is not locked out");
+    }
+    let still = token_attempt(&attacker, &app, "acme-ats", "acme-demo-secret").await;
+    assert_eq!(still.status(), 429, "the failing address stays locked, right secret or not");
+}
+
 #[tokio::test]
 async fn a_flood_against_one_client_does_not_delay_another() {
     let app = spawn_app_with(SandboxConfig::default(), |c| limited(c, 5, 1000)).await;
