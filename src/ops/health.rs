@@ -1,5 +1,5 @@
 //! Health (`/healthz`: the process runs) and readiness (`/readyz`: a valid Dataverse token, a
-//! recent good upstream probe, and not draining), served on the ops listener only. The answer is a
+//! recent good upstream probe, a sound state store (hire tables), and not draining), served on the ops listener only. The answer is a
 //! status word; the cause goes to the log (operators), never into the body.
 
 use axum::extract::State;
@@ -14,7 +14,7 @@ use crate::app::{App, AppState};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
     Ready,
-    /// Dataverse or its token endpoint is not usable (cause logged).
+    /// Dataverse or its token endpoint is not usable, or the state store is broken (cause logged).
     NotReady,
     /// SIGTERM received: finishing requests in flight, accepting no new ones.
     Draining,
@@ -47,9 +47,15 @@ async fn evaluate(st: &AppState) -> Readiness {
         return Readiness::Draining;
     }
     let client = st.client.clone();
+    let store = st.webhooks.store().clone();
     let probe = st
         .readiness
         .get_with((), async move {
+            // A broken state store fails every hire: not ready, whatever Dataverse says.
+            store
+                .check()
+                .await
+                .map_err(|e| format!("state store broken: {e}"))?;
             client
                 .get_json("WhoAmI()")
                 .await

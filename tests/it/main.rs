@@ -23,5 +23,6 @@ mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
 mod shutdown;
+mod state_store;
 mod trace_context;
 mod webhooks;
