@@ -15,7 +15,12 @@ async fn main() -> std::process::ExitCode {
         .ok()
         .map(|c| c.telemetry);
     // Held to the end of main: dropping it flushes the queued log lines and spans.
-    let _log_guard = match ats_gateway::ops::logging::init(cli.log_format, telemetry.as_ref()) {
+    // `doctor` prints a checklist: routine info lines would land in the middle of it.
+    let level = match cli.command {
+        Some(ats_gateway::cli::Command::Doctor { .. }) => "warn",
+        _ => "info",
+    };
+    let _log_guard = match ats_gateway::ops::logging::init_at(cli.log_format, telemetry.as_ref(), level) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");
