@@ -95,6 +95,7 @@ async fn list_query(
         filters.push(Filter::is_in("mshr_applicantintegrationresult", codes));
     }
     if let Some(Code(c)) = &p.company {
+        super::recruiting_requests::check_company_param(principal, c)?;
         filters.push(Filter::eq(
             "mshr_dataareaid",
             Literal::Str(c.to_lowercase()),

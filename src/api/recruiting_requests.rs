@@ -150,6 +150,19 @@ fn with_children(mut q: Query, embed: Embed) -> Query {
     q
 }
 
+/// A `company` parameter outside the partner's companies: 403 naming it, rather than an empty
+/// list the partner would take for "no data" (its own companies are no secret to it).
+pub fn check_company_param(principal: &Principal, company: &str) -> Result<(), ApiError> {
+    if principal.may_see_company(company) {
+        return Ok(());
+    }
+    Err(ApiError::CompanyNotAllowed {
+        parameter: "company",
+        company: company.to_string(),
+        yours: principal.companies.iter().cloned().collect(),
+    })
+}
+
 /// The partner's company limit as a filter (pushed upstream, so no page can hold another company's rows).
 pub fn company_limit(principal: &Principal) -> Option<Filter> {
     (!principal.companies.is_empty()).then(|| {
@@ -192,6 +205,7 @@ async fn list_query(
         filters.push(Filter::is_in("mshr_status", codes));
     }
     if let Some(Code(c)) = &p.company {
+        check_company_param(principal, c)?;
         filters.push(Filter::eq(
             "mshr_dataareaid",
             Literal::Str(c.to_lowercase()),

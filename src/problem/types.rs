@@ -35,6 +35,8 @@ types! {
         "No valid bearer token. Get one at POST /oauth2/token (client_credentials) and send `Authorization: Bearer <token>`.");
     MISSING_SCOPE = ("missing-scope", FORBIDDEN, "Missing scope",
         "Your token lacks the scope this route needs. Ask the operator to grant it, then request a token with that scope.");
+    COMPANY_NOT_ALLOWED = ("company-not-allowed", FORBIDDEN, "Company not allowed",
+        "A `company` parameter names a legal entity outside your partner profile's companies; `detail` lists yours. Ask the operator to add the company, or leave the parameter out to list all of yours.");
     ORIGIN_NOT_ALLOWED = ("origin-not-allowed", FORBIDDEN, "Origin not allowed",
         "The request came from a browser origin that is not registered for your client. Ask the operator to add the origin to your partner profile's CORS origins.");
     NOT_FOUND = ("not-found", NOT_FOUND, "Not found",

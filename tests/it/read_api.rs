@@ -184,12 +184,31 @@ async fn company_filter() {
     assert_eq!(s, 200, "{v}");
     assert!(!data(&v).is_empty());
     assert!(data(&v).iter().all(|i| i["company"]["code"] == "usmf"));
-    // Outside acme's companies: the limit still applies, so nothing.
+}
+
+/// Issue 19: a company outside the partner's own was `200 {"data": []}`, read as "no data"; it is
+/// a 403 naming the parameter and listing the partner's companies (no secret to it).
+#[tokio::test]
+async fn a_company_outside_the_partners_is_a_403_naming_the_parameter() {
+    let app = spawn_app().await;
+    let nordic = app.partner_token("nordic-hr", None).await;
+    for path in [
+        format!("{LIST}?company=usmf"),
+        "/v1/candidates?company=usmf".to_string(),
+    ] {
+        let resp = app.get(&path, &nordic, None).await;
+        let v = assert_problem(resp, 403).await;
+        assert!(v["type"].as_str().is_some_and(|t| t.ends_with("/company-not-allowed")), "{v}");
+        assert_eq!(pointer(&v), "#/company", "{v}");
+        let detail = v["detail"].as_str().expect("detail");
+        assert!(detail.contains("usmf") && detail.contains("nomf"), "{detail}");
+    }
+    // Its own company, in any case, still lists.
     let (s, v) = app
-        .get_json(&format!("{LIST}?company=nomf"), &t, None)
+        .get_json(&format!("{LIST}?company=NOMF"), &nordic, None)
         .await;
-    assert_eq!(s, 200);
-    assert!(data(&v).is_empty(), "{v}");
+    assert_eq!(s, 200, "{v}");
+    assert!(!data(&v).is_empty());
 }
 
 /// Departments are on positions: every request returned has a position in the department, and the
