@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::listing;
-use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
+use super::params::{Code, List, NoParams, PageSize, StrictQuery};
 use super::recruiting_requests::company_limit;
 use super::respond;
 use crate::app::{App, AppState};
@@ -35,9 +35,9 @@ pub struct ListParams {
     /// Legal entity code, e.g. `usmf`.
     #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
     company: Option<Code>,
-    /// Recruiting request id: its candidates only.
-    #[param(value_type = Option<Uuid>)]
-    recruiting_request: Option<Guid>,
+    /// Recruiting request id (GUID) or number (`USMF-000001`): its candidates only.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    recruiting_request: Option<Code>,
     /// Page size, 1–200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]
     page_size: Option<PageSize>,
@@ -57,6 +57,14 @@ pub enum CandidateStatusKey {
 }
 
 const NOT_FOUND: &str = "no candidate with this id";
+
+/// A candidate's id or its number (`mshr_candidateid`).
+const NUMBERED: super::ids::Numbered = super::ids::Numbered {
+    set: cand::SET,
+    pk: cand::PK,
+    number: "mshr_candidateid",
+    not_found: NOT_FOUND,
+};
 
 /// The candidate with its person (names, plus personal columns only with `pii:read`) and request.
 pub(crate) fn candidate_query(can_see_pii: bool) -> Query {
@@ -101,11 +109,11 @@ async fn list_query(
             Literal::Str(c.to_lowercase()),
         ));
     }
-    if let Some(Guid(id)) = p.recruiting_request {
-        filters.push(Filter::eq(
-            "_mshr_fk_recruitingrequest_id_value",
-            Literal::Guid(id),
-        ));
+    if let Some(Code(r)) = &p.recruiting_request {
+        filters.push(match Uuid::parse_str(r) {
+            Ok(id) => Filter::eq("_mshr_fk_recruitingrequest_id_value", Literal::Guid(id)),
+            Err(_) => Filter::eq("mshr_recruitingrequestid", Literal::Str(r.clone())),
+        });
     }
     filters.extend(company_limit(principal));
     Ok(candidate_query(principal.pii)
@@ -240,7 +248,7 @@ pub struct CandidatePage {
 #[utoipa::path(
     get, path = "/v1/candidates/{id}", tag = "candidates",
     operation_id = "getCandidate",
-    params(("id" = Uuid, Path, description = "Candidate id")),
+    params(("id" = String, Path, description = "Candidate id (GUID) or candidate number", example = "3fa85f64-5717-4562-b3fc-2c963f66afa6")),
     responses(
         (status = 200, description = "The candidate with the person and the person's child collections. Personal fields are omitted without `pii:read`.", body = Candidate),
     ),
@@ -254,7 +262,7 @@ pub async fn get(
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
+    let id = super::ids::resolve(&st, &principal, &id, &NUMBERED).await?;
     let key = KeyBuilder::new("/v1/candidates/{id}")
         .field("id", &id.to_string())
         .rights(&principal)

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod cursor;
 pub mod deadline;
 pub mod docs;
+pub mod ids;
 pub mod listing;
 pub mod openapi;
 pub mod params;

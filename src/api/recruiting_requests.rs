@@ -370,12 +370,13 @@ pub struct RecruitingRequestPage {
 
 /// Get a recruiting request
 ///
-/// One recruiting request with all its child collections (positions, skills, education, location).
-/// 404 when it does not exist or belongs to a company you may not see.
+/// One recruiting request with all its child collections (positions, skills, education, location),
+/// by id or by number (`USMF-000001`). 404 when it does not exist or belongs to a company you may
+/// not see.
 #[utoipa::path(
     get, path = "/v1/recruiting-requests/{id}", tag = "recruiting-requests",
     operation_id = "getRecruitingRequest",
-    params(("id" = Uuid, Path, description = "Recruiting request id")),
+    params(("id" = String, Path, description = "Recruiting request id (GUID) or number, e.g. `USMF-000001`", example = "USMF-000001")),
     responses(
         (status = 200, description = "The request with positions, skills, education and location", body = RecruitingRequest),
     ),
@@ -389,7 +390,7 @@ pub async fn get(
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
+    let id = super::ids::resolve(&st, &principal, &id, &NUMBERED).await?;
     let key = KeyBuilder::new("/v1/recruiting-requests/{id}")
         .field("id", &id.to_string())
         .rights(&principal)
@@ -412,6 +413,14 @@ pub async fn get(
         false,
     ))
 }
+
+/// A recruiting request's id or its number (`mshr_recruitingrequestid`).
+const NUMBERED: super::ids::Numbered = super::ids::Numbered {
+    set: rr::SET,
+    pk: rr::PK,
+    number: "mshr_recruitingrequestid",
+    not_found: "no recruiting request with this id",
+};
 
 /// The request as `principal` may see it, mapped and serialized.
 async fn detail(st: App, principal: Principal, id: Uuid, lang: Lang) -> Result<Cached, ApiError> {

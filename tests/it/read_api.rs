@@ -1577,3 +1577,49 @@ async fn the_partner_request_id_reaches_every_upstream_call() {
     assert!(second.iter().all(|id| *id == made), "{second:?} vs {made}");
     server.abort();
 }
+
+/// Issue 19: a hire names its request by number, but `GET /v1/recruiting-requests/USMF-000001`
+/// was `400 id must be a GUID`. A path id is a GUID or the record's number, for requests and
+/// candidates alike, and the candidates list's `recruiting_request` takes either.
+#[tokio::test]
+async fn ids_and_numbers_are_both_accepted() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (s, by_id) = app
+        .get_json(&format!("{LIST}/{}", "USMF-000001"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{by_id}");
+    assert_eq!(by_id["number"], "USMF-000001");
+    let id = by_id["id"].as_str().expect("id");
+    let (s, same) = app.get_json(&format!("{LIST}/{id}"), &t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(same, by_id, "the number and the GUID name the same request");
+    // Another company's number is as unknown as a missing one.
+    let nordic = app.partner_token("nordic-hr", None).await;
+    let resp = app.get(&format!("{LIST}/USMF-000001"), &nordic, None).await;
+    assert_problem(resp, 404).await;
+    let resp = app.get(&format!("{LIST}/USMF-999999"), &t, None).await;
+    assert_problem(resp, 404).await;
+    let resp = app.get(&format!("{LIST}/usmf'x"), &t, None).await;
+    let v = assert_problem(resp, 400).await;
+    assert_eq!(pointer(&v), "#/id");
+
+    // Candidates: by number, and the list filtered by the request's number or GUID.
+    let (s, list) = app
+        .get_json(&format!("/v1/candidates?recruiting_request={id}"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let (s, by_number) = app
+        .get_json("/v1/candidates?recruiting_request=USMF-000001", &t, None)
+        .await;
+    assert_eq!(s, 200, "{by_number}");
+    assert_eq!(strs(data(&by_number), "id"), strs(data(&list), "id"));
+    let (_, any) = app.get_json("/v1/candidates?page_size=1", &t, None).await;
+    let cand = &data(&any)[0];
+    let number = cand["candidate_number"].as_str().expect("candidate number");
+    let (s, one) = app
+        .get_json(&format!("/v1/candidates/{number}"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{one}");
+    assert_eq!(one["id"], cand["id"]);
+}
