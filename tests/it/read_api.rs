@@ -765,7 +765,7 @@ async fn detail_has_children_and_unknown_ids_are_clean_errors() {
         )
         .await;
     assert_problem(r, 404).await;
-    let r = app.get(&format!("{LIST}/USMF-000001"), &t, None).await;
+    let r = app.get(&format!("{LIST}/USMF%27000001"), &t, None).await;
     let p = assert_problem(r, 400).await;
     assert_eq!(pointer(&p), "#/id");
     assert_eq!(bad_requests(&app).await, 0);
@@ -1622,4 +1622,43 @@ async fn ids_and_numbers_are_both_accepted() {
         .await;
     assert_eq!(s, 200, "{one}");
     assert_eq!(one["id"], cand["id"]);
+}
+
+/// Issue 19: in Norwegian, `NonExempt` came out untranslated and Closed read "Forseglet" (sealed):
+/// the sandbox serves corrected nb-NO labels (docs/ats-data-model.md, "Sandbox nb-NO labels").
+#[tokio::test]
+async fn norwegian_labels_are_translated() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let label = |v: &Value, key: &str| -> String {
+        v["values"]
+            .as_array()
+            .expect("values")
+            .iter()
+            .find(|o| o["key"] == key)
+            .and_then(|o| o["label"].as_str())
+            .unwrap_or_else(|| panic!("no {key} in {v}"))
+            .to_string()
+    };
+    let (s, status) = app
+        .get_json("/v1/option-sets/recruiting-request-status", &t, Some("nb-NO"))
+        .await;
+    assert_eq!(s, 200, "{status}");
+    assert_eq!(label(&status, "closed"), "Lukket");
+    let (_, exempt) = app
+        .get_json("/v1/option-sets/job-exempt-status", &t, Some("nb-NO"))
+        .await;
+    assert_eq!(label(&exempt, "non_exempt"), "Ikke fritatt");
+    assert_eq!(label(&exempt, "exempt"), "Fritatt");
+    // No set shows an English placeholder or "Nr." (number) for No.
+    let (s, sets) = app.get_json("/v1/option-sets", &t, Some("nb-NO")).await;
+    assert_eq!(s, 200, "{sets}");
+    assert!(data(&sets).len() > 10, "{sets}");
+    for v in data(&sets) {
+        let name = v["name"].as_str().unwrap_or_default();
+        for o in v["values"].as_array().into_iter().flatten() {
+            let l = o["label"].as_str().unwrap_or_default();
+            assert!(!["None", "Nr.", "NonExempt", "Forseglet"].contains(&l), "{name}: {o}");
+        }
+    }
 }
