@@ -33,7 +33,7 @@ pub struct ListParams {
     #[param(value_type = Option<Vec<CandidateStatusKey>>, style = Form, explode = false, min_items = 1)]
     status: Option<List<String>>,
     /// Legal entity code, e.g. `usmf`.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
     company: Option<Code>,
     /// Recruiting request id (GUID) or number (`USMF-000001`): its candidates only.
     #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
@@ -248,7 +248,7 @@ pub struct CandidatePage {
 #[utoipa::path(
     get, path = "/v1/candidates/{id}", tag = "candidates",
     operation_id = "getCandidate",
-    params(("id" = String, Path, description = "Candidate id (GUID) or candidate number", example = "3fa85f64-5717-4562-b3fc-2c963f66afa6")),
+    params(("id" = String, Path, description = "Candidate id (GUID) or candidate number, e.g. `CAND-000001`")),
     responses(
         (status = 200, description = "The candidate with the person and the person's child collections. Personal fields are omitted without `pii:read`.", body = Candidate),
     ),

@@ -13,6 +13,7 @@ mod candidates_write;
 mod changes;
 mod cli;
 mod doctor;
+mod docs_try_it;
 mod gateway_ops;
 mod hardening;
 mod hot_path;
