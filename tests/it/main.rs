@@ -20,6 +20,7 @@ mod hot_path;
 mod metrics;
 mod openapi;
 mod read_api;
+mod readme;
 mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
