@@ -180,11 +180,13 @@ pub async fn build_state(
     // No configured key: one kept in the state directory, so `/v1/changes` cursors (which live as
     // long as the events) survive a restart.
     let cursor_key = match config.gateway.cursor_key.expose() {
-        "" => crate::store::state_dir::key_file(&state_dir, crate::store::state_dir::CURSOR_KEY_FILE)
-            .map_err(|e| StartError::Config {
-                key: "gateway.cursor_key",
-                problem: e.to_string(),
-            })?,
+        "" => {
+            crate::store::state_dir::key_file(&state_dir, crate::store::state_dir::CURSOR_KEY_FILE)
+                .map_err(|e| StartError::Config {
+                    key: "gateway.cursor_key",
+                    problem: e.to_string(),
+                })?
+        }
         hex => parse_key(hex)?,
     };
     let cursors = CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs);

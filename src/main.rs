@@ -20,13 +20,14 @@ async fn main() -> std::process::ExitCode {
         Some(ats_gateway::cli::Command::Doctor { .. }) => "warn",
         _ => "info",
     };
-    let _log_guard = match ats_gateway::ops::logging::init_at(cli.log_format, telemetry.as_ref(), level) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let _log_guard =
+        match ats_gateway::ops::logging::init_at(cli.log_format, telemetry.as_ref(), level) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -41,7 +41,11 @@ pub async fn resolve(
     let ids: Vec<Uuid> = page
         .rows
         .iter()
-        .filter_map(|r| r.get(what.pk)?.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+        .filter_map(|r| {
+            r.get(what.pk)?
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+        })
         .collect();
     match ids.as_slice() {
         [id] => Ok(*id),

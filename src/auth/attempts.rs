@@ -49,8 +49,11 @@ pub struct Attempt<'a> {
 impl Attempt<'_> {
     /// A correct secret: the attempt does not count.
     pub fn succeeded(self) {
-        self.limiter
-            .give_back(self.client.as_ref(), self.address.as_ref(), self.pair.as_ref());
+        self.limiter.give_back(
+            self.client.as_ref(),
+            self.address.as_ref(),
+            self.pair.as_ref(),
+        );
     }
 }
 
@@ -108,9 +111,7 @@ impl AttemptLimiter {
             }
             taken.pair = Some(p);
         }
-        let client = self
-            .clients
-            .get_with(key, || new_bucket(per_client));
+        let client = self.clients.get_with(key, || new_bucket(per_client));
         match take(&client, per_client, regain) {
             Ok(()) => taken.client = Some(client),
             // Someone emptied the client's bucket; an address that has not failed goes on
@@ -124,7 +125,12 @@ impl AttemptLimiter {
         Ok(taken)
     }
 
-    fn give_back(&self, client: Option<&Shared>, address: Option<&(Shared, u32)>, pair: Option<&Shared>) {
+    fn give_back(
+        &self,
+        client: Option<&Shared>,
+        address: Option<&(Shared, u32)>,
+        pair: Option<&Shared>,
+    ) {
         let regain = self.regain();
         if let Some(b) = client {
             refund(b, self.cfg.per_client, regain);
@@ -141,8 +147,11 @@ impl AttemptLimiter {
 impl Attempt<'_> {
     /// Gives back what was taken (a refused attempt does not count against the other keys).
     fn refund(&self) {
-        self.limiter
-            .give_back(self.client.as_ref(), self.address.as_ref(), self.pair.as_ref());
+        self.limiter.give_back(
+            self.client.as_ref(),
+            self.address.as_ref(),
+            self.pair.as_ref(),
+        );
     }
 }
 

@@ -123,7 +123,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemHeads<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         ready!(self.drain(cx))?;
-        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
         if let Some(ty) = hyper_error(first, self.line_ended) {
             self.pending = Some((answer(ty), 0));
             let _ = self.drain(cx)?;
@@ -155,9 +158,16 @@ mod tests {
 
     #[test]
     fn only_hypers_own_answers_are_replaced() {
-        let own = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
-        assert_eq!(hyper_error(own, true).map(|t| t.slug), Some("headers-too-large"));
-        assert_eq!(hyper_error(own, false).map(|t| t.slug), Some("uri-too-long"));
+        let own =
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        assert_eq!(
+            hyper_error(own, true).map(|t| t.slug),
+            Some("headers-too-large")
+        );
+        assert_eq!(
+            hyper_error(own, false).map(|t| t.slug),
+            Some("uri-too-long")
+        );
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: 2\r\n\r\n{}";
         assert!(hyper_error(ours, true).is_none());
         assert!(hyper_error(b"HTTP/1.1 200 OK\r\n\r\n", true).is_none());

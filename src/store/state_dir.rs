@@ -63,11 +63,7 @@ fn take_lock(dir: &Path) -> Result<DirLock, StoreError> {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
-            let holder = if holder.is_empty() {
-                "unknown"
-            } else {
-                holder
-            };
+            let holder = if holder.is_empty() { "unknown" } else { holder };
             return Err(StoreError::Backend(format!(
                 "{} is in use by another ats-gateway ({holder}); one state directory serves one process",
                 dir.display()

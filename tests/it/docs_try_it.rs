@@ -9,9 +9,13 @@ use crate::common::spawn_app;
 
 /// What Swagger UI puts into a parameter's field when "Try it out" opens.
 fn prefilled(p: &Value) -> Option<String> {
-    let v = [&p["example"], &p["schema"]["example"], &p["schema"]["default"]]
-        .into_iter()
-        .find(|v| !v.is_null())?;
+    let v = [
+        &p["example"],
+        &p["schema"]["example"],
+        &p["schema"]["default"],
+    ]
+    .into_iter()
+    .find(|v| !v.is_null())?;
     Some(match v {
         Value::String(s) => s.clone(),
         Value::Array(items) => items
@@ -41,7 +45,11 @@ async fn the_first_try_it_out_of_every_list_shows_data() {
         let Some(op) = item.get("get") else { continue };
         let id = op["operationId"].as_str().unwrap_or_default();
         // The feed and the webhook lists start empty by design (nothing changed, nothing subscribed).
-        if path.contains('{') || !id.starts_with("list") || path.contains("changes") || path.contains("webhooks") {
+        if path.contains('{')
+            || !id.starts_with("list")
+            || path.contains("changes")
+            || path.contains("webhooks")
+        {
             continue;
         }
         let pairs: Vec<(String, String)> = op["parameters"]
@@ -51,8 +59,8 @@ async fn the_first_try_it_out_of_every_list_shows_data() {
             .filter(|p| p["in"] == "query")
             .filter_map(|p| Some((p["name"].as_str()?.to_string(), prefilled(p)?)))
             .collect();
-        let url = reqwest::Url::parse_with_params(&format!("{}{path}", app.url), &pairs)
-            .expect("url");
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}{path}", app.url), &pairs).expect("url");
         let resp = app
             .http
             .get(url.clone())

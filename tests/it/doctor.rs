@@ -484,7 +484,10 @@ async fn a_swapped_id_and_secret_never_show_the_secret() {
     assert_eq!(check(&v, "token")["ok"], false);
     let report = v.to_string();
     assert!(report.contains("AADSTS700016"), "{report}");
-    assert!(!report.contains(&secret), "the report shows the secret: {report}");
+    assert!(
+        !report.contains(&secret),
+        "the report shows the secret: {report}"
+    );
 
     let app = crate::common::spawn_app_with(SandboxConfig::default(), |cfg| {
         cfg.dataverse.client_id = secret.clone();

@@ -233,10 +233,7 @@ fn assert_problem_answer(answer: &[u8], status: u16, slug: &str) {
     );
     let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(v["status"], status, "{v}");
-    assert!(
-        v["type"].as_str().is_some_and(|t| t.ends_with(slug)),
-        "{v}"
-    );
+    assert!(v["type"].as_str().is_some_and(|t| t.ends_with(slug)), "{v}");
     assert!(v["title"].is_string() && v["detail"].is_string(), "{v}");
 }
 
@@ -272,10 +269,7 @@ async fn a_request_line_too_long_is_a_414_problem() {
         .await
         .expect("answer");
     assert_eq!(resp.status(), 414);
-    assert_eq!(
-        resp.headers()["content-type"],
-        "application/problem+json"
-    );
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
 
     // A head hyper cannot parse at all is a problem too.
     let mut s = TcpStream::connect(addr_of(&app)).await.expect("connect");
@@ -283,7 +277,11 @@ async fn a_request_line_too_long_is_a_414_problem() {
         .await
         .expect("write");
     let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
-    assert!(answer.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     assert_problem_answer(&answer, 400, "bad-request");
 }
 
@@ -406,10 +404,18 @@ async fn failures_for_a_client_id_do_not_lock_out_the_partner_at_its_own_address
     let partner = client_from([127, 0, 0, 7]);
     for _ in 0..3 {
         let ok = token_attempt(&partner, &app, "acme-ats", "acme-demo-secret").await;
-        assert_eq!(ok.status(), 200, "the partner at its own address is not locked out");
+        assert_eq!(
+            ok.status(),
+            200,
+            "the partner at its own address is not locked out"
+        );
     }
     let still = token_attempt(&attacker, &app, "acme-ats", "acme-demo-secret").await;
-    assert_eq!(still.status(), 429, "the failing address stays locked, right secret or not");
+    assert_eq!(
+        still.status(),
+        429,
+        "the failing address stays locked, right secret or not"
+    );
 }
 
 #[tokio::test]

@@ -198,10 +198,18 @@ async fn a_company_outside_the_partners_is_a_403_naming_the_parameter() {
     ] {
         let resp = app.get(&path, &nordic, None).await;
         let v = assert_problem(resp, 403).await;
-        assert!(v["type"].as_str().is_some_and(|t| t.ends_with("/company-not-allowed")), "{v}");
+        assert!(
+            v["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/company-not-allowed")),
+            "{v}"
+        );
         assert_eq!(pointer(&v), "#/company", "{v}");
         let detail = v["detail"].as_str().expect("detail");
-        assert!(detail.contains("usmf") && detail.contains("nomf"), "{detail}");
+        assert!(
+            detail.contains("usmf") && detail.contains("nomf"),
+            "{detail}"
+        );
     }
     // Its own company, in any case, still lists.
     let (s, v) = app
@@ -1641,7 +1649,11 @@ async fn norwegian_labels_are_translated() {
             .to_string()
     };
     let (s, status) = app
-        .get_json("/v1/option-sets/recruiting-request-status", &t, Some("nb-NO"))
+        .get_json(
+            "/v1/option-sets/recruiting-request-status",
+            &t,
+            Some("nb-NO"),
+        )
         .await;
     assert_eq!(s, 200, "{status}");
     assert_eq!(label(&status, "closed"), "Lukket");
@@ -1658,7 +1670,10 @@ async fn norwegian_labels_are_translated() {
         let name = v["name"].as_str().unwrap_or_default();
         for o in v["values"].as_array().into_iter().flatten() {
             let l = o["label"].as_str().unwrap_or_default();
-            assert!(!["None", "Nr.", "NonExempt", "Forseglet"].contains(&l), "{name}: {o}");
+            assert!(
+                !["None", "Nr.", "NonExempt", "Forseglet"].contains(&l),
+                "{name}: {o}"
+            );
         }
     }
 }

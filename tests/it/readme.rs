@@ -19,7 +19,9 @@ fn section(text: &str, title: &str) -> String {
 fn the_demo_partner_count_matches_the_table_and_the_code() {
     let text = readme();
     let partners = ats_gateway::demo::partners();
-    let words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    let words = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
     let said = format!("with {} demo partners", words[partners.len()]);
     assert!(text.contains(&said), "README should say {said:?}");
     for p in &partners {
@@ -39,7 +41,10 @@ fn the_configuration_section_names_every_section() {
     let keys: Vec<&String> = keys.as_object().expect("sections").keys().collect();
     assert_eq!(keys.len(), 9, "{keys:?}");
     for k in keys {
-        assert!(config.contains(&format!("`[{k}]`")), "Configuration names [{k}]");
+        assert!(
+            config.contains(&format!("`[{k}]`")),
+            "Configuration names [{k}]"
+        );
     }
 }
 
@@ -47,13 +52,30 @@ fn the_configuration_section_names_every_section() {
 fn a_production_quick_start_walks_from_the_example_config_to_serve() {
     let text = readme();
     let quick = section(&text, "Production quick start");
-    for step in ["config.example.toml", "partner-secret", "doctor", "serve", "signing_key_file", "[state] path"] {
+    for step in [
+        "config.example.toml",
+        "partner-secret",
+        "doctor",
+        "serve",
+        "signing_key_file",
+        "[state] path",
+    ] {
         assert!(quick.contains(step), "the quick start mentions {step}");
     }
     // Every key it tells the operator to edit exists in the example config.
     let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml")).expect("example");
-    for key in ["public_url", "ops_listen", "cursor_key", "client_secret_file", "client_secret_expires_at", "signing_key_file", "client_secret_hashes", "cors_origins"] {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+            .expect("example");
+    for key in [
+        "public_url",
+        "ops_listen",
+        "cursor_key",
+        "client_secret_file",
+        "client_secret_expires_at",
+        "signing_key_file",
+        "client_secret_hashes",
+        "cors_origins",
+    ] {
         assert!(quick.contains(key) && example.contains(key), "{key}");
     }
 }

@@ -72,9 +72,15 @@ async fn a_second_process_on_one_state_directory_exits_naming_the_holder() {
     assert!(!out.status.success(), "the second process must not serve");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("state.path"), "{err}");
-    assert!(err.contains(&format!("pid {pid}")), "names the holder: {err}");
+    assert!(
+        err.contains(&format!("pid {pid}")),
+        "names the holder: {err}"
+    );
     assert!(out.stdout.is_empty(), "no ready line from the second");
-    assert!(matches!(first.0.try_wait(), Ok(None)), "the first keeps serving");
+    assert!(
+        matches!(first.0.try_wait(), Ok(None)),
+        "the first keeps serving"
+    );
 
     // Once the holder is gone, the directory is free again (the kernel dropped the lock).
     drop(first);
@@ -89,7 +95,12 @@ async fn a_second_process_on_one_state_directory_exits_naming_the_holder() {
     .expect("read");
     if !line.contains("ready") {
         let mut err = String::new();
-        let _ = third.0.stderr.take().expect("stderr").read_to_string(&mut err);
+        let _ = third
+            .0
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err);
         panic!("a new process starts after the holder exited: {err}");
     }
 }
@@ -127,7 +138,11 @@ async fn the_state_directory_and_its_files_are_private() {
         assert_eq!(mode(&path), 0o600, "{}", path.display());
         files += 1;
     }
-    for name in ["ats-gateway.sqlite3", "ats-gateway.sqlite3-wal", "ats-gateway.sqlite3-shm"] {
+    for name in [
+        "ats-gateway.sqlite3",
+        "ats-gateway.sqlite3-wal",
+        "ats-gateway.sqlite3-shm",
+    ] {
         assert!(state.join(name).exists(), "{name}");
     }
     assert!(files >= 5, "db, wal, shm, lock and key files: {files}");
@@ -146,7 +161,10 @@ async fn changes_cursors_survive_a_restart_without_a_configured_key() {
     let (status, body) = app
         .get_json(&format!("/v1/changes?cursor={cursor}"), &token, None)
         .await;
-    assert_eq!(status, 200, "the cursor still opens after a restart: {body}");
+    assert_eq!(
+        status, 200,
+        "the cursor still opens after a restart: {body}"
+    );
 }
 
 #[tokio::test]
