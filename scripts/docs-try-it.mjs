@@ -44,6 +44,9 @@ try {
   await op.scrollIntoViewIfNeeded();
   await page.screenshot({ path: shot });
   if (code !== "200") throw new Error(`Execute answered ${code}`);
+  // The first Execute runs with what the page pre-filled: it must list something.
+  const body = await op.locator(".live-responses-table .response-col_description pre").first().innerText();
+  if (!/"data":\s*\[\s*\{/.test(body)) throw new Error(`Execute listed nothing: ${body.slice(0, 200)}`);
   if (outside.length) throw new Error(`requests left the gateway: ${outside.join(", ")}`);
   console.log(`docs try-it-out: ${code}`);
 } finally {

@@ -69,10 +69,6 @@ pub async fn build_state(
     )?);
     let auth = AuthService::new(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?;
     auth.spawn_reloader(reload);
-    let cursors = match config.gateway.cursor_key.expose() {
-        "" => CursorSealer::random(config.gateway.cursor_ttl_secs),
-        hex => CursorSealer::new(parse_key(hex)?, config.gateway.cursor_ttl_secs),
-    };
     let ttl = Duration::from_secs(config.gateway.reference_ttl_secs);
     // Tests and the sandbox: a fresh directory, unless `[state] path` says otherwise. The state
     // holds it, so it is removed when the gateway stops instead of piling up in the temp dir.
@@ -94,6 +90,19 @@ pub async fn build_state(
         problem: e.to_string(),
     })?;
     tracing::info!(path = %state_dir.display(), "state store opened");
+    // No configured key: one kept in the state directory, so `/v1/changes` cursors (which live as
+    // long as the events) survive a restart.
+    let cursor_key = match config.gateway.cursor_key.expose() {
+        "" => {
+            crate::store::state_dir::key_file(&state_dir, crate::store::state_dir::CURSOR_KEY_FILE)
+                .map_err(|e| StartError::Config {
+                    key: "gateway.cursor_key",
+                    problem: e.to_string(),
+                })?
+        }
+        hex => parse_key(hex)?,
+    };
+    let cursors = CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs);
     let store = Arc::new(store);
     let changes = crate::changes::Changes::open(store.clone())
         .await
@@ -201,6 +210,7 @@ pub async fn start_with(
     let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
         health: crate::ops::health::ReadinessCheck::new(
             state.reader.client.clone(),
+            state.webhooks.store().clone(),
             state.shutdown().clone(),
         ),
         dataverse: Arc::new(state.config.dataverse.clone()),

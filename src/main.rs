@@ -15,13 +15,19 @@ async fn main() -> std::process::ExitCode {
         .ok()
         .map(|c| c.telemetry);
     // Held to the end of main: dropping it flushes the queued log lines and spans.
-    let _log_guard = match ats_gateway::ops::logging::init(cli.log_format, telemetry.as_ref()) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    // `doctor` prints a checklist: routine info lines would land in the middle of it.
+    let level = match cli.command {
+        Some(ats_gateway::cli::Command::Doctor { .. }) => "warn",
+        _ => "info",
     };
+    let _log_guard =
+        match ats_gateway::ops::logging::init_at(cli.log_format, telemetry.as_ref(), level) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

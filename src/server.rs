@@ -7,11 +7,14 @@
 //!   head, so it closes half-sent and dribbled headers *and* idle keep-alive connections (including
 //!   a fresh connection that never sends a byte).
 //! - `max_header_bytes`: the most a connection may buffer while its head is incomplete; beyond it
-//!   hyper answers 431 and closes.
+//!   the answer is 431 (414 when the request line itself never ended), problem+json like every
+//!   error (`head_errors.rs` replaces hyper's empty answers), and the connection closes.
 //! - `max_connections`: connections beyond it are answered `503` (problem+json) and closed at once.
 //!
 //! HTTP/1.1 only: HTTP/2 has no head-read timer in hyper, so an idle h2 connection could be held
 //! forever (TLS and HTTP/2 belong to the ingress in front of the gateway).
+
+mod head_errors;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -106,7 +109,10 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(limits.max_header_bytes)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+            .serve_connection(
+                TokioIo::new(head_errors::ProblemHeads::new(stream)),
+                TowerToHyperService::new(svc),
+            );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             metrics::gauge!("http_connections_open").increment(1.0);

@@ -6,10 +6,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::listing;
-use super::params::{Code, Guid, List, NoParams, PageSize, StrictQuery};
+use super::params::{Code, List, NoParams, PageSize, StrictQuery};
 use super::respond;
 use super::state::App;
 use crate::auth::Principal;
@@ -33,11 +32,11 @@ pub struct ListParams {
     #[param(value_type = Option<Vec<CandidateStatusKey>>, style = Form, explode = false, min_items = 1)]
     status: Option<List<String>>,
     /// Legal entity code, e.g. `usmf`.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
     company: Option<Code>,
-    /// Recruiting request id: its candidates only.
-    #[param(value_type = Option<Uuid>)]
-    recruiting_request: Option<Guid>,
+    /// Recruiting request id (GUID) or number (`USMF-000001`): its candidates only.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    recruiting_request: Option<Code>,
     /// Page size, 1–200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]
     page_size: Option<PageSize>,
@@ -109,7 +108,7 @@ impl listing::ListRoute for Listing {
         let filter = resource::ListFilter {
             status: p.status.as_ref().map(|l| &l.0[..]),
             company: p.company.as_ref().map(|c| c.0.as_str()),
-            recruiting_request: p.recruiting_request.as_ref().map(|g| g.0),
+            recruiting_request: p.recruiting_request.as_ref().map(|c| c.0.as_str()),
         };
         resource::list_query(rd, filter, &self.principal).await
     }
@@ -138,7 +137,7 @@ pub struct CandidatePage {
 #[utoipa::path(
     get, path = "/v1/candidates/{id}", tag = "candidates",
     operation_id = "getCandidate",
-    params(("id" = Uuid, Path, description = "Candidate id")),
+    params(("id" = String, Path, description = "Candidate id (GUID) or candidate number, e.g. `CAND-000001`")),
     responses(
         (status = 200, description = "The candidate with the person and the person's child collections. Personal fields are omitted without `pii:read`.", body = Candidate),
     ),
@@ -152,7 +151,7 @@ pub async fn get(
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
+    let id = super::ids::resolve(&st.reader, &principal, &id, &resource::NUMBERED).await?;
     let key = KeyBuilder::new("/v1/candidates/{id}")
         .field("id", &id.to_string())
         .rights(&principal)

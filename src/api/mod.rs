@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod deadline;
 pub mod docs;
 pub mod hire_schema;
+pub mod ids;
 pub mod listing;
 pub mod openapi;
 pub mod params;

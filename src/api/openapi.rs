@@ -296,6 +296,7 @@ fn example_detail(slug: &str) -> &'static str {
         "unauthorized" => "the access token is invalid or expired",
         "missing-scope" => "this route needs the scope `recruiting-requests:read`, which your token does not carry",
         "origin-not-allowed" => "this origin is not allowed for this client",
+        "company-not-allowed" => "company `nomf` is not one of your companies (gbsi, usmf)",
         "not-found" => "no recruiting request with this id",
         "not-acceptable" => "this route answers application/json",
         "cursor-expired" => "the cursor has expired; restart the listing without a cursor",

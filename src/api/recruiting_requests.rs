@@ -31,17 +31,19 @@ pub struct ListParams {
     /// Repeated keys count once; at most 20 distinct.
     #[param(value_type = Option<Vec<RecruitingRequestStatusKey>>, style = Form, explode = false, min_items = 1)]
     status: Option<List<String>>,
+    // No `example` on filters: Swagger UI's "Try it out" pre-fills examples, and filters that
+    // together match nothing made the first call an empty list. Examples are in the text.
     /// Legal entity code, e.g. `usmf`.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "usmf")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
     company: Option<Code>,
-    /// Department id (GUID) or number: requests with a position in it.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "000163")]
+    /// Department id (GUID) or number, e.g. `000163`: requests with a position in it.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
     department: Option<Code>,
-    /// Job id (GUID) or job code.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$", example = "Assembler")]
+    /// Job id (GUID) or job code, e.g. `Assembler`.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
     job: Option<Code>,
-    /// Text contained in the description (at most 100 characters).
-    #[param(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$", example = "engineer")]
+    /// Text contained in the description (at most 100 characters), e.g. `engineer`.
+    #[param(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")]
     q: Option<SearchText>,
     /// Not supported: always 400, because the recruiting request table (a virtual table over HR)
     /// has no modification timestamp and no change tracking; follow GET /v1/changes instead.
@@ -219,12 +221,13 @@ pub struct RecruitingRequestPage {
 
 /// Get a recruiting request
 ///
-/// One recruiting request with all its child collections (positions, skills, education, location).
-/// 404 when it does not exist or belongs to a company you may not see.
+/// One recruiting request with all its child collections (positions, skills, education, location),
+/// by id or by number (`USMF-000001`). 404 when it does not exist or belongs to a company you may
+/// not see.
 #[utoipa::path(
     get, path = "/v1/recruiting-requests/{id}", tag = "recruiting-requests",
     operation_id = "getRecruitingRequest",
-    params(("id" = Uuid, Path, description = "Recruiting request id")),
+    params(("id" = String, Path, description = "Recruiting request id (GUID) or number, e.g. `USMF-000001`", example = "USMF-000001")),
     responses(
         (status = 200, description = "The request with positions, skills, education and location", body = RecruitingRequest),
     ),
@@ -238,7 +241,7 @@ pub async fn get(
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::param("id", "must be a GUID"))?;
+    let id = super::ids::resolve(&st.reader, &principal, &id, &resource::NUMBERED).await?;
     let key = KeyBuilder::new("/v1/recruiting-requests/{id}")
         .field("id", &id.to_string())
         .rights(&principal)

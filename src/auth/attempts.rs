@@ -3,9 +3,12 @@
 //! neither burns the check slots other partners need nor grows memory.
 //!
 //! Each key has a bucket of attempts (one regained every `regain_ms`). An attempt takes one from
-//! its address's bucket and one from its client's bucket; a correct secret gives both back, so a
-//! partner that authenticates correctly never runs out. Keys are bounded: client ids by a hash
-//! (an attacker's 900 KB id costs 16 bytes), IPv6 addresses by their /64, both maps by capacity.
+//! its address's bucket, one from its (client, address) pair's bucket and one from its client's
+//! bucket; a correct secret gives them back, so a partner that authenticates correctly never runs
+//! out. An empty client bucket locks the client only for addresses that have failed for it
+//! lately (their pair bucket is not full): anyone can empty it, so it must not lock the real
+//! partner out from its own address. Keys are bounded: client ids by a hash (an attacker's
+//! 900 KB id costs 16 bytes), IPv6 addresses by their /64, the maps by capacity.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -30,23 +33,27 @@ pub struct AttemptLimiter {
     cfg: FailedAttemptsConfig,
     clients: moka::sync::Cache<[u8; 16], Shared>,
     addresses: moka::sync::Cache<IpAddr, Shared>,
+    /// (client, address): how much this address has failed for this client lately.
+    pairs: moka::sync::Cache<([u8; 16], IpAddr), Shared>,
 }
 
 /// An attempt in progress: call `succeeded` when the secret was right.
 pub struct Attempt<'a> {
     limiter: &'a AttemptLimiter,
-    client: Shared,
+    /// `None` when a clean address went past an empty client bucket (nothing taken there).
+    client: Option<Shared>,
     address: Option<(Shared, u32)>,
+    pair: Option<Shared>,
 }
 
 impl Attempt<'_> {
     /// A correct secret: the attempt does not count.
     pub fn succeeded(self) {
-        let regain = self.limiter.regain();
-        refund(&self.client, self.limiter.cfg.per_client, regain);
-        if let Some((b, cap)) = &self.address {
-            refund(b, *cap, regain);
-        }
+        self.limiter.give_back(
+            self.client.as_ref(),
+            self.address.as_ref(),
+            self.pair.as_ref(),
+        );
     }
 }
 
@@ -65,6 +72,10 @@ impl AttemptLimiter {
                 .max_capacity(CAPACITY)
                 .time_to_idle(refill)
                 .build(),
+            pairs: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_idle(refill)
+                .build(),
         }
     }
 
@@ -75,30 +86,72 @@ impl AttemptLimiter {
     /// Takes an attempt for `client_id` from `peer`, or the seconds to wait (`Retry-After`).
     pub fn begin(&self, client_id: &str, peer: Option<IpAddr>) -> Result<Attempt<'_>, u64> {
         let regain = self.regain();
-        let address = match peer {
-            Some(ip) => {
-                let b = self
-                    .addresses
-                    .get_with(address_key(ip), || new_bucket(self.cfg.per_address));
-                take(&b, self.cfg.per_address, regain)?;
-                Some((b, self.cfg.per_address))
-            }
-            None => None,
-        };
-        let client = self
-            .clients
-            .get_with(client_key(client_id), || new_bucket(self.cfg.per_client));
-        if let Err(wait) = take(&client, self.cfg.per_client, regain) {
-            if let Some((b, cap)) = &address {
-                refund(b, *cap, regain);
-            }
-            return Err(wait);
-        }
-        Ok(Attempt {
+        let per_client = self.cfg.per_client;
+        let key = client_key(client_id);
+        let mut taken = Attempt {
             limiter: self,
-            client,
-            address,
-        })
+            client: None,
+            address: None,
+            pair: None,
+        };
+        let mut clean = false;
+        if let Some(ip) = peer {
+            let ip = address_key(ip);
+            let b = self
+                .addresses
+                .get_with(ip, || new_bucket(self.cfg.per_address));
+            take(&b, self.cfg.per_address, regain)?;
+            taken.address = Some((b, self.cfg.per_address));
+            let p = self.pairs.get_with((key, ip), || new_bucket(per_client));
+            // A full pair bucket: this address has not failed for this client lately.
+            clean = is_full(&p, per_client, regain);
+            if let Err(wait) = take(&p, per_client, regain) {
+                taken.refund();
+                return Err(wait);
+            }
+            taken.pair = Some(p);
+        }
+        let client = self.clients.get_with(key, || new_bucket(per_client));
+        match take(&client, per_client, regain) {
+            Ok(()) => taken.client = Some(client),
+            // Someone emptied the client's bucket; an address that has not failed goes on
+            // (it is limited by its own buckets), a failing one waits.
+            Err(_) if clean => {}
+            Err(wait) => {
+                taken.refund();
+                return Err(wait);
+            }
+        }
+        Ok(taken)
+    }
+
+    fn give_back(
+        &self,
+        client: Option<&Shared>,
+        address: Option<&(Shared, u32)>,
+        pair: Option<&Shared>,
+    ) {
+        let regain = self.regain();
+        if let Some(b) = client {
+            refund(b, self.cfg.per_client, regain);
+        }
+        if let Some((b, cap)) = address {
+            refund(b, *cap, regain);
+        }
+        if let Some(b) = pair {
+            refund(b, self.cfg.per_client, regain);
+        }
+    }
+}
+
+impl Attempt<'_> {
+    /// Gives back what was taken (a refused attempt does not count against the other keys).
+    fn refund(&self) {
+        self.limiter.give_back(
+            self.client.as_ref(),
+            self.address.as_ref(),
+            self.pair.as_ref(),
+        );
     }
 }
 
@@ -134,6 +187,12 @@ fn take(b: &Shared, cap: u32, regain: Duration) -> Result<(), u64> {
         // Whole seconds, at least 1 (Retry-After has no fractions).
         Err((wait.ceil() as u64).max(1))
     }
+}
+
+fn is_full(b: &Shared, cap: u32, regain: Duration) -> bool {
+    let mut b = lock(b);
+    refill(&mut b, cap, regain);
+    b.tokens >= f64::from(cap)
 }
 
 fn refund(b: &Shared, cap: u32, regain: Duration) {
@@ -198,6 +257,20 @@ mod tests {
         assert!(l.begin("x2", Some(a)).is_ok());
         assert!(l.begin("x3", Some(a)).is_err());
         assert!(l.begin("x3", Some(b)).is_ok());
+    }
+
+    #[test]
+    fn an_emptied_client_stays_open_to_addresses_that_did_not_fail() {
+        let l = limiter(2, 100);
+        let attacker: IpAddr = "10.0.0.1".parse().expect("ip");
+        let partner: IpAddr = "10.0.0.9".parse().expect("ip");
+        assert!(l.begin("acme", Some(attacker)).is_ok());
+        assert!(l.begin("acme", Some(attacker)).is_ok());
+        assert!(l.begin("acme", Some(attacker)).is_err());
+        for _ in 0..5 {
+            l.begin("acme", Some(partner)).expect("partner").succeeded();
+        }
+        assert!(l.begin("acme", Some(attacker)).is_err(), "still locked");
     }
 
     #[test]

@@ -62,7 +62,9 @@ pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> 
             NAME,
             format!(
                 "{source}: Dataverse {}, tenant {}, app (client id) {}",
-                d.org_url, d.tenant_id, d.client_id
+                d.org_url,
+                d.tenant_id,
+                super::entra::shown_client_id(&d.client_id)
             ),
         ));
     }

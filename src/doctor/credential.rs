@@ -38,13 +38,13 @@ fn secret(d: &DataverseConfig) -> Outcome {
         Some(at) if at <= now => Check::fail(
             NAME,
             format!("{from}, but it expired on {} ({} days ago, per dataverse.client_secret_expires_at)", day(at), (now - at).num_days()),
-            renew_secret(&d.client_id),
+            renew_secret(&super::entra::shown_client_id(&d.client_id)),
         ),
         Some(at) if (at - now).num_days() < RENEW_WITHIN_DAYS => Check::pass(
             NAME,
             format!("{from}; it expires on {} (in {} days)", day(at), (at - now).num_days()),
         )
-        .advise(renew_secret(&d.client_id)),
+        .advise(renew_secret(&super::entra::shown_client_id(&d.client_id))),
         Some(at) => Check::pass(
             NAME,
             format!("{from}; it expires on {} (in {} days)", day(at), (at - now).num_days()),

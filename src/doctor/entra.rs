@@ -55,9 +55,18 @@ fn summary(e: &TokenEndpointError) -> String {
     s
 }
 
+/// A client id as doctor may print it: a GUID (what Entra issues) as is; anything else may be the
+/// secret pasted into the wrong key, so it is not shown.
+pub(super) fn shown_client_id(id: &str) -> String {
+    match uuid::Uuid::parse_str(id) {
+        Ok(_) => id.to_string(),
+        Err(_) => "(dataverse.client_id, not shown: it is not a GUID; is it the secret?)".into(),
+    }
+}
+
 /// The cause and the fix for one token-endpoint refusal, in the operator's words.
 pub(super) fn explain(e: &TokenEndpointError, d: &DataverseConfig) -> (String, String) {
-    let app = &d.client_id;
+    let app = &shown_client_id(&d.client_id);
     let tenant = &d.tenant_id;
     let secret_page = "Entra admin center > App registrations > the app > Certificates & secrets";
     let (cause, fix) = match e.aadsts {

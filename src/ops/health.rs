@@ -1,5 +1,5 @@
 //! Health (`/healthz`: the process runs) and readiness (`/readyz`: a valid Dataverse token, a
-//! recent good upstream probe, and not draining), served on the ops listener only. The answer is a
+//! recent good upstream probe, a sound state store (hire tables), and not draining), served on the ops listener only. The answer is a
 //! status word; the cause goes to the log (operators), never into the body.
 
 use std::sync::Arc;
@@ -13,22 +13,30 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::listener::OpsState;
+use crate::store::sqlite::SqliteStore;
 use crate::upstream::DataverseClient;
 
 /// What readiness looks at, and nothing else: the Dataverse client (its token and a `WhoAmI()`
-/// probe, cached 5 s) and the process's shutdown token. Built once in `app.rs`.
+/// probe, cached 5 s), the state store and the process's shutdown token. Built once in `app.rs`.
 #[derive(Clone)]
 pub struct ReadinessCheck {
     client: Arc<DataverseClient>,
+    /// The durable state (the hire tables are checked with the probe).
+    store: Arc<SqliteStore>,
     /// The last upstream probe.
     readiness: moka::future::Cache<(), Result<(), String>>,
     shutdown: CancellationToken,
 }
 
 impl ReadinessCheck {
-    pub fn new(client: Arc<DataverseClient>, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        client: Arc<DataverseClient>,
+        store: Arc<SqliteStore>,
+        shutdown: CancellationToken,
+    ) -> Self {
         ReadinessCheck {
             client,
+            store,
             readiness: moka::future::Cache::builder()
                 .max_capacity(1)
                 .time_to_live(Duration::from_secs(5))
@@ -51,7 +59,7 @@ impl ReadinessCheck {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
     Ready,
-    /// Dataverse or its token endpoint is not usable (cause logged).
+    /// Dataverse or its token endpoint is not usable, or the state store is broken (cause logged).
     NotReady,
     /// SIGTERM received: finishing requests in flight, accepting no new ones.
     Draining,
@@ -84,9 +92,15 @@ async fn evaluate(st: &ReadinessCheck) -> Readiness {
         return Readiness::Draining;
     }
     let client = st.client.clone();
+    let store = st.store.clone();
     let probe = st
         .readiness
         .get_with((), async move {
+            // A broken state store fails every hire: not ready, whatever Dataverse says.
+            store
+                .check()
+                .await
+                .map_err(|e| format!("state store broken: {e}"))?;
             client
                 .get_json("WhoAmI()")
                 .await

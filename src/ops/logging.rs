@@ -42,11 +42,22 @@ pub fn init(
     format: LogFormat,
     telemetry: Option<&crate::config::TelemetryConfig>,
 ) -> Result<Option<Guard>, String> {
+    init_at(format, telemetry, "info")
+}
+
+/// `init` with another level when `RUST_LOG` is unset: `doctor` uses `warn`, so its output is the
+/// checklist and nothing else.
+pub fn init_at(
+    format: LogFormat,
+    telemetry: Option<&crate::config::TelemetryConfig>,
+    default_level: &str,
+) -> Result<Option<Guard>, String> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let (writer, guard) = NonBlockingBuilder::default()
         .buffered_lines_limit(QUEUE_LINES)
         .lossy(true)

@@ -147,6 +147,13 @@ pub enum ApiError {
     },
     #[error("missing scope {scope}")]
     MissingScope { scope: String },
+    /// A query parameter names a company outside the partner's companies (which the partner knows).
+    #[error("company {company} not allowed")]
+    CompanyNotAllowed {
+        parameter: &'static str,
+        company: String,
+        yours: Vec<String>,
+    },
     /// A valid token sent from a browser origin its partner does not list.
     #[error("origin not allowed for this client")]
     OriginNotAllowed,
@@ -215,6 +222,7 @@ impl ApiError {
             BadRequest(_) => &t::BAD_REQUEST,
             Unauthorized { .. } => &t::UNAUTHORIZED,
             MissingScope { .. } => &t::MISSING_SCOPE,
+            CompanyNotAllowed { .. } => &t::COMPANY_NOT_ALLOWED,
             OriginNotAllowed => &t::ORIGIN_NOT_ALLOWED,
             NotFound(_) => &t::NOT_FOUND,
             MethodNotAllowed => &t::METHOD_NOT_ALLOWED,
@@ -246,6 +254,7 @@ impl ApiError {
             WriteFailed { detail, .. } => detail.clone(),
             Unauthorized { description, .. } => description.clone(),
             MissingScope { scope } => format!("this route needs the scope `{scope}`, which your token does not carry"),
+            CompanyNotAllowed { parameter, company, yours } => format!("{parameter} `{company}` is not one of your companies ({})", yours.join(", ")),
             OriginNotAllowed => "this origin is not allowed for this client".into(),
             MethodNotAllowed => "this route does not accept that method; see /docs".into(),
             CursorExpired => "the cursor has expired; restart the listing without a cursor".into(),
@@ -271,6 +280,10 @@ impl ApiError {
                 detail: detail.clone(),
             }]),
             ApiError::Validation(errs) => Some(errs.clone()),
+            ApiError::CompanyNotAllowed { parameter, .. } => Some(vec![FieldError {
+                pointer: format!("#/{parameter}"),
+                detail: "is not one of your companies".into(),
+            }]),
             _ => None,
         };
         // Bounded: pointers and details may quote partner input.

@@ -35,6 +35,8 @@ types! {
         "No valid bearer token. Get one at POST /oauth2/token (client_credentials) and send `Authorization: Bearer <token>`.");
     MISSING_SCOPE = ("missing-scope", FORBIDDEN, "Missing scope",
         "Your token lacks the scope this route needs. Ask the operator to grant it, then request a token with that scope.");
+    COMPANY_NOT_ALLOWED = ("company-not-allowed", FORBIDDEN, "Company not allowed",
+        "A `company` parameter names a legal entity outside your partner profile's companies; `detail` lists yours. Ask the operator to add the company, or leave the parameter out to list all of yours.");
     ORIGIN_NOT_ALLOWED = ("origin-not-allowed", FORBIDDEN, "Origin not allowed",
         "The request came from a browser origin that is not registered for your client. Ask the operator to add the origin to your partner profile's CORS origins.");
     NOT_FOUND = ("not-found", NOT_FOUND, "Not found",
@@ -73,6 +75,10 @@ types! {
         "The request body is larger than the gateway accepts (1 MiB). Send less.");
     TIMEOUT = ("timeout", GATEWAY_TIMEOUT, "Timed out",
         "The request took longer than the gateway allows. Retry later.");
+    HEADERS_TOO_LARGE = ("headers-too-large", REQUEST_HEADER_FIELDS_TOO_LARGE, "Request head too large",
+        "The request line and headers together are larger than the gateway reads (`gateway.max_header_bytes`). Send fewer or shorter headers.");
+    URI_TOO_LONG = ("uri-too-long", URI_TOO_LONG, "Request line too long",
+        "The request line (method, path and query) is longer than the gateway reads. Shorten the query: filter values are short codes, and a list is paged with `cursor`.");
     TOO_MANY_CONNECTIONS = ("too-many-connections", SERVICE_UNAVAILABLE, "Too many connections",
         "The gateway is at its limit of open connections. Retry after `Retry-After` seconds, and reuse connections.");
 }

@@ -11,6 +11,14 @@ use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 
+/// Its id or its number (`mshr_candidateid`).
+pub const NUMBERED: super::numbers::Numbered = super::numbers::Numbered {
+    set: cand::SET,
+    pk: cand::PK,
+    number: "mshr_candidateid",
+    not_found: NOT_FOUND,
+};
+
 pub const NOT_FOUND: &str = "no candidate with this id";
 
 /// What a list of candidates is narrowed by (already checked for form by the caller).
@@ -19,7 +27,8 @@ pub struct ListFilter<'a> {
     /// Applicant integration result keys (`/v1/option-sets/applicant-integration-result`).
     pub status: Option<&'a [String]>,
     pub company: Option<&'a str>,
-    pub recruiting_request: Option<Uuid>,
+    /// Recruiting request id (GUID) or number.
+    pub recruiting_request: Option<&'a str>,
 }
 
 /// The candidate with its person (names, plus personal columns only with `pii:read`) and request.
@@ -50,16 +59,17 @@ pub async fn list_query(
         filters.push(Filter::is_in("mshr_applicantintegrationresult", codes));
     }
     if let Some(c) = f.company {
+        super::check_company_param(principal, c)?;
         filters.push(Filter::eq(
             "mshr_dataareaid",
             Literal::Str(c.to_lowercase()),
         ));
     }
-    if let Some(id) = f.recruiting_request {
-        filters.push(Filter::eq(
-            "_mshr_fk_recruitingrequest_id_value",
-            Literal::Guid(id),
-        ));
+    if let Some(r) = f.recruiting_request {
+        filters.push(match Uuid::parse_str(r) {
+            Ok(id) => Filter::eq("_mshr_fk_recruitingrequest_id_value", Literal::Guid(id)),
+            Err(_) => Filter::eq("mshr_recruitingrequestid", Literal::Str(r.to_string())),
+        });
     }
     filters.extend(company_limit(principal));
     Ok(candidate_query(principal.pii)

@@ -4,11 +4,13 @@
 //! and the hire all call these functions; none of them builds these queries itself.
 
 pub mod candidates;
+pub mod numbers;
 pub mod recruiting_requests;
 pub mod reference;
 
 use std::sync::Arc;
 
+use crate::auth::Principal;
 use crate::cache::ResponseCache;
 use crate::problem::ApiError;
 use crate::resolve::lookups::{LookupRef, LookupResolver};
@@ -49,4 +51,17 @@ pub(crate) async fn option_codes(
             })
         })
         .collect()
+}
+
+/// A `company` parameter outside the partner's companies: 403 naming it, rather than an empty
+/// list the partner would take for "no data" (its own companies are no secret to it).
+pub fn check_company_param(principal: &Principal, company: &str) -> Result<(), ApiError> {
+    if principal.may_see_company(company) {
+        return Ok(());
+    }
+    Err(ApiError::CompanyNotAllowed {
+        parameter: "company",
+        company: company.to_string(),
+        yours: principal.companies.iter().cloned().collect(),
+    })
 }

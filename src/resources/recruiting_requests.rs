@@ -15,6 +15,14 @@ use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 /// beyond this many, the filter is too broad to pass on as one `In`.
 const MAX_DEPARTMENT_MATCHES: usize = 300;
 
+/// Its id or its number (`mshr_recruitingrequestid`).
+pub const NUMBERED: super::numbers::Numbered = super::numbers::Numbered {
+    set: rr::SET,
+    pk: rr::PK,
+    number: "mshr_recruitingrequestid",
+    not_found: NOT_FOUND,
+};
+
 pub const NOT_FOUND: &str = "no recruiting request with this id";
 
 /// What a list of recruiting requests is narrowed by (already checked for form by the caller).
@@ -75,6 +83,7 @@ pub async fn list_query(
         filters.push(Filter::is_in("mshr_status", codes));
     }
     if let Some(c) = f.company {
+        super::check_company_param(principal, c)?;
         filters.push(Filter::eq(
             "mshr_dataareaid",
             Literal::Str(c.to_lowercase()),

@@ -6,6 +6,7 @@
 pub mod changes;
 pub mod sqlite;
 mod sqlite_changes;
+pub mod state_dir;
 
 use std::future::Future;
 use std::pin::Pin;

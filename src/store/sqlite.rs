@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS plan_steps (
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     ttl: Duration,
+    /// The state directory is this process's while the store is open.
+    _lock: Arc<super::state_dir::DirLock>,
 }
 
 pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -59,11 +61,18 @@ fn now() -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating the directory and the file if needed) `dir/ats-gateway.sqlite3`.
+    /// Opens (creating the directory and the file if needed) `dir/ats-gateway.sqlite3`, after
+    /// taking the directory's lock (another process holding it: an error naming it).
     pub fn open(dir: &Path, ttl: Duration) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| backend(format!("cannot create {} ({e})", dir.display())))?;
-        let conn = Connection::open(dir.join(FILE_NAME)).map_err(backend)?;
+        let lock = super::state_dir::prepare(dir)?;
+        let file = dir.join(FILE_NAME);
+        super::state_dir::private_file(&file)?;
+        for side in ["-wal", "-shm", "-journal"] {
+            let mut name = file.clone().into_os_string();
+            name.push(side);
+            super::state_dir::narrow(Path::new(&name)).map_err(backend)?;
+        }
+        let conn = Connection::open(&file).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -76,6 +85,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             ttl,
+            _lock: lock,
         })
     }
 

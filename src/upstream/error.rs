@@ -6,7 +6,8 @@ use std::time::Duration;
 
 /// A failed call to the Entra token endpoint, parsed from its error body
 /// (docs/entra-client-credentials.md#token-errors). Holds no secret: `summary` is the first line of
-/// `error_description` (the `AADSTS…: text` part, without trace/correlation ids), truncated.
+/// `error_description` (the `AADSTS…: text` part, without trace/correlation ids), truncated, its
+/// quoted identifiers redacted (`redact_identifiers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenEndpointError {
     /// HTTP status from the token endpoint (0 when no response was received).
@@ -33,6 +34,24 @@ impl fmt::Display for TokenEndpointError {
         }
         Ok(())
     }
+}
+
+/// Entra's messages quote the identifiers they were sent (`Application with identifier '…' was
+/// not found`, AADSTS700016). With `client_id` and `client_secret` swapped that identifier is the
+/// secret, and the message is logged: every quoted value becomes `'***'`.
+pub fn redact_identifiers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('\'') {
+        let Some(len) = rest[open + 1..].find('\'') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str("'***'");
+        rest = &rest[open + 1 + len + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -142,5 +161,20 @@ impl UpstreamError {
         } else {
             Self::Network(err.without_url().to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_identifiers;
+
+    #[test]
+    fn quoted_identifiers_are_redacted() {
+        assert_eq!(
+            redact_identifiers("AADSTS700016: Application with identifier 's3cr3t~x' was not found in the directory 'Contoso'."),
+            "AADSTS700016: Application with identifier '***' was not found in the directory '***'."
+        );
+        assert_eq!(redact_identifiers("no quotes"), "no quotes");
+        assert_eq!(redact_identifiers("one ' only"), "one ' only");
     }
 }

@@ -540,7 +540,10 @@ fn parse_token_error(status: u16, body: &[u8]) -> TokenEndpointError {
     };
     let description = parsed.error_description.unwrap_or_default();
     let first_line = description.lines().next().unwrap_or("").trim();
-    let summary: String = first_line.chars().take(SUMMARY_MAX_CHARS).collect();
+    let summary: String = crate::upstream::error::redact_identifiers(first_line)
+        .chars()
+        .take(SUMMARY_MAX_CHARS)
+        .collect();
     let aadsts = parsed
         .error_codes
         .and_then(|c| c.first().copied())

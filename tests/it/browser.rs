@@ -156,7 +156,7 @@ async fn a_listed_origin_reads_norwegian_labels_and_an_unlisted_one_is_blocked()
         "Annullert",
         "Nektet",
         "Aktive",
-        "Forseglet",
+        "Lukket",
     ];
     assert!(
         labels.iter().all(|l| norwegian.contains(l)),

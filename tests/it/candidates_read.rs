@@ -84,8 +84,8 @@ async fn list_filters_paging_and_company_limit() {
     let (s, body) = app
         .get_json("/v1/candidates?company=nomf", &acme, None)
         .await;
-    assert_eq!(s, 200);
-    assert_eq!(body["data"].as_array().map(Vec::len), Some(0));
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "#/company", "{body}");
 
     let with_request = all
         .iter()
@@ -104,7 +104,7 @@ async fn list_filters_paging_and_company_limit() {
 
     for bad in [
         "status=hiredd",
-        "recruiting_request=not-a-guid",
+        "recruiting_request=not%27a-number",
         "page_size=0",
         "page_size=201",
         "sort=name",
@@ -211,7 +211,7 @@ async fn detail_has_the_person_and_all_children_and_every_pii_field_for_acme() {
         .await;
     assert_eq!(s, 404);
     let (s, _) = app
-        .get_json("/v1/candidates/CAND-000001", &acme, None)
+        .get_json("/v1/candidates/CAND%27000001", &acme, None)
         .await;
     assert_eq!(s, 400);
 }

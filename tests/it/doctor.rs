@@ -464,3 +464,67 @@ fn binary_prints_the_checklist_and_sets_the_exit_code() {
     assert_eq!(check(&v, "token")["ok"], false);
     drop(emu);
 }
+
+/// Issue 18: with `client_id` and `client_secret` swapped, Entra's AADSTS700016 quotes the "client
+/// id" (the secret); neither doctor nor the gateway's WARN lines may repeat it.
+#[tokio::test]
+async fn a_swapped_id_and_secret_never_show_the_secret() {
+    crate::common::logs::capture();
+    let emu = emulator().await;
+    let c = emu.config().clone();
+    let secret = c.client_secret.clone();
+    let (_, v) = doctor_with(
+        &emu,
+        &[
+            ("client_id", q(&secret)),
+            ("client_secret", q(&c.client_id.to_string())),
+        ],
+    )
+    .await;
+    assert_eq!(check(&v, "token")["ok"], false);
+    let report = v.to_string();
+    assert!(report.contains("AADSTS700016"), "{report}");
+    assert!(
+        !report.contains(&secret),
+        "the report shows the secret: {report}"
+    );
+
+    let app = crate::common::spawn_app_with(SandboxConfig::default(), |cfg| {
+        cfg.dataverse.client_id = secret.clone();
+        cfg.dataverse.client_secret =
+            ats_gateway::config::SecretString::new(c.client_id.to_string());
+    })
+    .await;
+    let ready = app.ops_get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let logs = crate::common::logs::text();
+    assert!(logs.contains("AADSTS700016"), "the refusal is logged");
+    assert!(!logs.contains(&secret), "a log line shows the secret");
+}
+
+/// Issue 19: doctor's output is the checklist; routine log lines (`auth ready`) stay out of it.
+#[test]
+fn doctor_prints_only_the_checklist() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let emu = rt.block_on(emulator());
+    let dir = Dir::new();
+    let good = dir.write("good.toml", &dataverse_toml(&emu, &[]));
+    let out = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+        .args(["doctor", "--config", good.to_str().expect("utf8")])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run doctor");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  token"), "{stdout}");
+    assert!(
+        stdout.lines().all(|l| !l.trim_start().starts_with('{')),
+        "a log line in the checklist: {stdout}"
+    );
+    assert!(
+        stderr.trim().is_empty(),
+        "nothing but warnings may be logged, and a healthy run has none: {stderr}"
+    );
+    drop(emu);
+}

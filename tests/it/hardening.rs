@@ -219,6 +219,70 @@ async fn an_oversized_head_is_refused_with_431() {
         String::from_utf8_lossy(&answer)
     );
     assert!(closed);
+    assert_problem_answer(&answer, 431, "headers-too-large");
+}
+
+/// The body of a raw answer, parsed as a problem with `status` and a `type` ending in `slug`.
+fn assert_problem_answer(answer: &[u8], status: u16, slug: &str) {
+    let text = String::from_utf8_lossy(answer);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{head}"
+    );
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["status"], status, "{v}");
+    assert!(v["type"].as_str().is_some_and(|t| t.ends_with(slug)), "{v}");
+    assert!(v["title"].is_string() && v["detail"].is_string(), "{v}");
+}
+
+/// Issue 19: a 60,000-character query was a 431 with an empty body; a request line too long to
+/// read is a 414, and every such answer is problem+json.
+#[tokio::test]
+async fn a_request_line_too_long_is_a_414_problem() {
+    let app = spawn_app().await;
+    let mut s = TcpStream::connect(addr_of(&app)).await.expect("connect");
+    let request = format!(
+        "GET /v1/recruiting-requests?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(60_000)
+    );
+    // The gateway stops reading at max_header_bytes; the rest may not be taken.
+    let _ = s.write_all(request.as_bytes()).await;
+    let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 414"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_problem_answer(&answer, 414, "uri-too-long");
+
+    // The same through an ordinary client.
+    let resp = app
+        .http
+        .get(format!(
+            "{}/v1/recruiting-requests?q={}",
+            app.url,
+            "a".repeat(60_000)
+        ))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), 414);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+
+    // A head hyper cannot parse at all is a problem too.
+    let mut s = TcpStream::connect(addr_of(&app)).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        .await
+        .expect("write");
+    let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_problem_answer(&answer, 400, "bad-request");
 }
 
 #[tokio::test]
@@ -324,6 +388,34 @@ async fn failed_attempts_are_limited_per_source_address() {
         let ok = token_attempt(&partner, &app, "acme-ats", "acme-demo-secret").await;
         assert_eq!(ok.status(), 200);
     }
+}
+
+/// Issue 18: anyone could keep a known client id at 429 by failing for it now and then; the lock
+/// holds only for the addresses that fail.
+#[tokio::test]
+async fn failures_for_a_client_id_do_not_lock_out_the_partner_at_its_own_address() {
+    let app = spawn_app_with(SandboxConfig::default(), |c| limited(c, 3, 1000)).await;
+    let attacker = client_from([127, 0, 0, 6]);
+    for _ in 0..5 {
+        token_attempt(&attacker, &app, "acme-ats", "wrong").await;
+    }
+    let refused = token_attempt(&attacker, &app, "acme-ats", "wrong").await;
+    assert_eq!(refused.status(), 429, "the failing address is locked");
+    let partner = client_from([127, 0, 0, 7]);
+    for _ in 0..3 {
+        let ok = token_attempt(&partner, &app, "acme-ats", "acme-demo-secret").await;
+        assert_eq!(
+            ok.status(),
+            200,
+            "the partner at its own address is not locked out"
+        );
+    }
+    let still = token_attempt(&attacker, &app, "acme-ats", "acme-demo-secret").await;
+    assert_eq!(
+        still.status(),
+        429,
+        "the failing address stays locked, right secret or not"
+    );
 }
 
 #[tokio::test]

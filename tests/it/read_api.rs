@@ -184,12 +184,39 @@ async fn company_filter() {
     assert_eq!(s, 200, "{v}");
     assert!(!data(&v).is_empty());
     assert!(data(&v).iter().all(|i| i["company"]["code"] == "usmf"));
-    // Outside acme's companies: the limit still applies, so nothing.
+}
+
+/// Issue 19: a company outside the partner's own was `200 {"data": []}`, read as "no data"; it is
+/// a 403 naming the parameter and listing the partner's companies (no secret to it).
+#[tokio::test]
+async fn a_company_outside_the_partners_is_a_403_naming_the_parameter() {
+    let app = spawn_app().await;
+    let nordic = app.partner_token("nordic-hr", None).await;
+    for path in [
+        format!("{LIST}?company=usmf"),
+        "/v1/candidates?company=usmf".to_string(),
+    ] {
+        let resp = app.get(&path, &nordic, None).await;
+        let v = assert_problem(resp, 403).await;
+        assert!(
+            v["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/company-not-allowed")),
+            "{v}"
+        );
+        assert_eq!(pointer(&v), "#/company", "{v}");
+        let detail = v["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains("usmf") && detail.contains("nomf"),
+            "{detail}"
+        );
+    }
+    // Its own company, in any case, still lists.
     let (s, v) = app
-        .get_json(&format!("{LIST}?company=nomf"), &t, None)
+        .get_json(&format!("{LIST}?company=NOMF"), &nordic, None)
         .await;
-    assert_eq!(s, 200);
-    assert!(data(&v).is_empty(), "{v}");
+    assert_eq!(s, 200, "{v}");
+    assert!(!data(&v).is_empty());
 }
 
 /// Departments are on positions: every request returned has a position in the department, and the
@@ -746,7 +773,7 @@ async fn detail_has_children_and_unknown_ids_are_clean_errors() {
         )
         .await;
     assert_problem(r, 404).await;
-    let r = app.get(&format!("{LIST}/USMF-000001"), &t, None).await;
+    let r = app.get(&format!("{LIST}/USMF%27000001"), &t, None).await;
     let p = assert_problem(r, 400).await;
     assert_eq!(pointer(&p), "#/id");
     assert_eq!(bad_requests(&app).await, 0);
@@ -1557,4 +1584,96 @@ async fn the_partner_request_id_reaches_every_upstream_call() {
     assert!(!second.is_empty(), "no upstream call");
     assert!(second.iter().all(|id| *id == made), "{second:?} vs {made}");
     server.abort();
+}
+
+/// Issue 19: a hire names its request by number, but `GET /v1/recruiting-requests/USMF-000001`
+/// was `400 id must be a GUID`. A path id is a GUID or the record's number, for requests and
+/// candidates alike, and the candidates list's `recruiting_request` takes either.
+#[tokio::test]
+async fn ids_and_numbers_are_both_accepted() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (s, by_id) = app
+        .get_json(&format!("{LIST}/{}", "USMF-000001"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{by_id}");
+    assert_eq!(by_id["number"], "USMF-000001");
+    let id = by_id["id"].as_str().expect("id");
+    let (s, same) = app.get_json(&format!("{LIST}/{id}"), &t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(same, by_id, "the number and the GUID name the same request");
+    // Another company's number is as unknown as a missing one.
+    let nordic = app.partner_token("nordic-hr", None).await;
+    let resp = app.get(&format!("{LIST}/USMF-000001"), &nordic, None).await;
+    assert_problem(resp, 404).await;
+    let resp = app.get(&format!("{LIST}/USMF-999999"), &t, None).await;
+    assert_problem(resp, 404).await;
+    let resp = app.get(&format!("{LIST}/usmf'x"), &t, None).await;
+    let v = assert_problem(resp, 400).await;
+    assert_eq!(pointer(&v), "#/id");
+
+    // Candidates: by number, and the list filtered by the request's number or GUID.
+    let (s, list) = app
+        .get_json(&format!("/v1/candidates?recruiting_request={id}"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let (s, by_number) = app
+        .get_json("/v1/candidates?recruiting_request=USMF-000001", &t, None)
+        .await;
+    assert_eq!(s, 200, "{by_number}");
+    assert_eq!(strs(data(&by_number), "id"), strs(data(&list), "id"));
+    let (_, any) = app.get_json("/v1/candidates?page_size=1", &t, None).await;
+    let cand = &data(&any)[0];
+    let number = cand["candidate_number"].as_str().expect("candidate number");
+    let (s, one) = app
+        .get_json(&format!("/v1/candidates/{number}"), &t, None)
+        .await;
+    assert_eq!(s, 200, "{one}");
+    assert_eq!(one["id"], cand["id"]);
+}
+
+/// Issue 19: in Norwegian, `NonExempt` came out untranslated and Closed read "Forseglet" (sealed):
+/// the sandbox serves corrected nb-NO labels (docs/ats-data-model.md, "Sandbox nb-NO labels").
+#[tokio::test]
+async fn norwegian_labels_are_translated() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let label = |v: &Value, key: &str| -> String {
+        v["values"]
+            .as_array()
+            .expect("values")
+            .iter()
+            .find(|o| o["key"] == key)
+            .and_then(|o| o["label"].as_str())
+            .unwrap_or_else(|| panic!("no {key} in {v}"))
+            .to_string()
+    };
+    let (s, status) = app
+        .get_json(
+            "/v1/option-sets/recruiting-request-status",
+            &t,
+            Some("nb-NO"),
+        )
+        .await;
+    assert_eq!(s, 200, "{status}");
+    assert_eq!(label(&status, "closed"), "Lukket");
+    let (_, exempt) = app
+        .get_json("/v1/option-sets/job-exempt-status", &t, Some("nb-NO"))
+        .await;
+    assert_eq!(label(&exempt, "non_exempt"), "Ikke fritatt");
+    assert_eq!(label(&exempt, "exempt"), "Fritatt");
+    // No set shows an English placeholder or "Nr." (number) for No.
+    let (s, sets) = app.get_json("/v1/option-sets", &t, Some("nb-NO")).await;
+    assert_eq!(s, 200, "{sets}");
+    assert!(data(&sets).len() > 10, "{sets}");
+    for v in data(&sets) {
+        let name = v["name"].as_str().unwrap_or_default();
+        for o in v["values"].as_array().into_iter().flatten() {
+            let l = o["label"].as_str().unwrap_or_default();
+            assert!(
+                !["None", "Nr.", "NonExempt", "Forseglet"].contains(&l),
+                "{name}: {o}"
+            );
+        }
+    }
 }
