@@ -1,18 +1,17 @@
 //! `GET /v1/candidates` and `GET /v1/candidates/{id}`: the parameters and the handlers (extract →
 //! `resources::candidates` → respond). The PII rule is `model::pii`, applied by the resource.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::detail;
 use super::listing;
 use super::params::{Code, List, NoParams, PageSize, StrictQuery};
-use super::respond;
-use super::state::App;
+use super::state::Call;
 use crate::auth::Principal;
-use crate::cache::{Cached, KeyBuilder, Resource, Scope};
+use crate::cache::{Cached, Resource};
 use crate::model::candidate::{Candidate, CandidateRow};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
@@ -69,65 +68,43 @@ pub enum CandidateStatusKey {
     security(("bearer" = ["candidates:read"]), ("oauth2" = ["candidates:read"]))
 )]
 pub async fn list(
-    State(st): State<App>,
-    principal: Principal,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    StrictQuery(mut p): StrictQuery<ListParams>,
+    call: Call,
+    StrictQuery(p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let (page_size, cursor) = (p.page_size, p.cursor.take());
-    listing::handle(
-        &st,
-        principal,
-        &headers,
-        raw,
-        page_size,
-        cursor,
-        |principal, lang| Listing {
-            params: p,
-            principal,
-            lang,
-        },
-    )
-    .await
+    listing::handle(call, p).await
 }
 
-/// The list route's part of the shared list flow.
-struct Listing {
-    params: ListParams,
-    principal: Principal,
-    lang: Lang,
-}
-
-impl listing::ListRoute for Listing {
+impl listing::ListRoute for ListParams {
     const PATH: &'static str = "/v1/candidates";
     const RESOURCE: Resource = Resource::Candidates;
 
-    async fn first_query(&self, rd: &Reader) -> Result<Query, ApiError> {
-        let p = &self.params;
-        let filter = resource::ListFilter {
-            status: p.status.as_ref().map(|l| &l.0[..]),
-            company: p.company.as_ref().map(|c| c.0.as_str()),
-            recruiting_request: p.recruiting_request.as_ref().map(|c| c.0.as_str()),
-        };
-        resource::list_query(rd, filter, &self.principal).await
+    fn paging(&mut self) -> (Option<PageSize>, Option<String>) {
+        (self.page_size, self.cursor.take())
     }
 
-    async fn page(&self, rd: &Reader, raw: RawPage) -> Result<Cached, ApiError> {
+    async fn first_query(&self, rd: &Reader, principal: &Principal) -> Result<Query, ApiError> {
+        let filter = resource::ListFilter {
+            status: self.status.as_ref().map(|l| &l.0[..]),
+            company: self.company.as_ref().map(|c| c.0.as_str()),
+            recruiting_request: self.recruiting_request.as_ref().map(|c| c.0.as_str()),
+        };
+        resource::list_query(rd, filter, principal).await
+    }
+
+    async fn page(
+        &self,
+        rd: &Reader,
+        raw: RawPage,
+        principal: &Principal,
+        lang: Lang,
+    ) -> Result<Cached, ApiError> {
         let page = raw.parse::<CandidateRow>()?;
-        let data = resource::render(rd, &page.rows, false, self.principal.pii, self.lang).await?;
+        let data = resource::render(rd, &page.rows, false, principal.pii, lang).await?;
         listing::page_of(&data, page.next_link)
     }
 }
 
-/// OpenAPI name for the list page of this resource.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the page `listing::serve` builds
-pub struct CandidatePage {
-    pub data: Vec<Candidate>,
-    pub next_cursor: Option<String>,
-    pub has_more: bool,
-}
+listing::list_page!(CandidatePage, Candidate);
 
 /// Get a candidate
 ///
@@ -144,38 +121,17 @@ pub struct CandidatePage {
     security(("bearer" = ["candidates:read"]), ("oauth2" = ["candidates:read"]))
 )]
 pub async fn get(
-    State(st): State<App>,
-    principal: Principal,
-    headers: HeaderMap,
+    call: Call,
     Path(id): Path<String>,
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
-    let lang = respond::lang_of(&headers);
-    let id = super::ids::resolve(&st.reader, &principal, &id, &resource::NUMBERED).await?;
-    let key = KeyBuilder::new("/v1/candidates/{id}")
-        .field("id", &id.to_string())
-        .rights(&principal)
-        .lang(lang)
-        .finish();
-    let app = st.clone();
-    let one = st
-        .reader
-        .responses
-        .get_or_compute(key, Scope::One(Resource::Candidates, id), move || {
-            let (rd, principal) = (app.reader.clone(), principal.clone());
-            async move {
-                let one = resource::load(&rd, &principal, id, lang)
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound(resource::NOT_FOUND.into()))?;
-                respond::cached_json(&one)
-            }
-        })
-        .await?;
-    Ok(respond::tagged_bytes(
-        &headers,
-        one.body.clone(),
-        &one.etag,
-        lang,
-        false,
-    ))
+    const ROUTE: detail::DetailRoute = detail::DetailRoute {
+        path: "/v1/candidates/{id}",
+        resource: Resource::Candidates,
+        numbered: &resource::NUMBERED,
+    };
+    detail::serve(call, &id, &ROUTE, |rd, principal, id, lang| async move {
+        resource::load(&rd, &principal, id, lang).await
+    })
+    .await
 }

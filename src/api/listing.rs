@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::cursor;
 use super::params::PageSize;
 use super::respond;
-use super::state::{App, AppState};
+use super::state::{AppState, Call};
 use crate::auth::Principal;
 use crate::cache::{CacheKey, Cached, KeyBuilder, Resource, Scope};
 use crate::problem::ApiError;
@@ -117,39 +117,47 @@ where
     respond_page(st, req.headers, &key, &cached, req.lang)
 }
 
-/// What a list route adds to the shared flow: its path and resource, its first-page query and how a
-/// page body becomes the cached page (its typed rows rendered by the resource, see [`page_of`]). The
-/// route value carries the request's parameters, rights and language.
+/// What a list route adds to the shared flow, implemented by the route's (already parsed) query
+/// parameters: its path and resource, its paging parameters, its first-page query and how a page
+/// body becomes the cached page (its typed rows rendered by the resource, see [`page_of`]).
 pub trait ListRoute: Send + Sync + 'static {
     /// The route's path template.
     const PATH: &'static str;
     /// What its pages hold (a write to it invalidates them).
     const RESOURCE: Resource;
 
-    /// The first page's query (filters from the parameters and the partner's rights).
-    fn first_query(&self, rd: &Reader) -> impl Future<Output = Result<Query, ApiError>> + Send;
+    /// The page size and the cursor, taken out of the parameters.
+    fn paging(&mut self) -> (Option<PageSize>, Option<String>);
 
-    /// One page body read into the route's rows and rendered.
+    /// The first page's query (filters from the parameters and the partner's rights).
+    fn first_query(
+        &self,
+        rd: &Reader,
+        principal: &Principal,
+    ) -> impl Future<Output = Result<Query, ApiError>> + Send;
+
+    /// One page body read into the route's rows and rendered for the partner.
     fn page(
         &self,
         rd: &Reader,
         raw: RawPage,
+        principal: &Principal,
+        lang: Lang,
     ) -> impl Future<Output = Result<Cached, ApiError>> + Send;
 }
 
 /// A list handler's whole body: the language, the page size and cursor, then [`serve`] with the
-/// route (built by `route` for the partner and language) for the first page and the cursor's
-/// upstream link after it.
-pub async fn handle<R: ListRoute>(
-    st: &App,
-    principal: Principal,
-    headers: &HeaderMap,
-    raw_query: Option<String>,
-    page_size: Option<PageSize>,
-    cursor: Option<String>,
-    route: impl FnOnce(Principal, Lang) -> R,
-) -> Result<Response, ApiError> {
+/// route's first-page query, or the cursor's upstream link after it.
+pub async fn handle<R: ListRoute>(call: Call, mut params: R) -> Result<Response, ApiError> {
+    let Call {
+        st,
+        principal,
+        headers,
+        raw_query,
+    } = call;
+    let headers = &headers;
     let lang = respond::lang_of(headers);
+    let (page_size, cursor) = params.paging();
     let page_size = PageSize::or_default(page_size);
     let req = ListRequest {
         route: R::PATH,
@@ -160,19 +168,20 @@ pub async fn handle<R: ListRoute>(
         cursor: cursor.as_deref(),
         lang,
     };
-    let route = Arc::new(route(principal.clone(), lang));
+    let route = Arc::new((params, principal.clone()));
     let rd = st.reader.clone();
-    serve(st, req, move |link| {
+    serve(&st, req, move |link| {
         let (rd, route) = (rd.clone(), Arc::clone(&route));
         async move {
+            let (params, principal) = &*route;
             let raw = match link {
                 Some(link) => rd.client.get_next_raw(&link, page_size).await?,
                 None => {
-                    let q = route.first_query(&rd).await?;
+                    let q = params.first_query(&rd, principal).await?;
                     rd.client.get_page_raw(&q, page_size).await?
                 }
             };
-            route.page(&rd, raw).await
+            params.page(&rd, raw, principal, lang).await
         }
     })
     .await
@@ -228,3 +237,19 @@ fn respond_page(
         true,
     ))
 }
+
+/// The OpenAPI schema of a list route's page, `{data: [T], next_cursor, has_more}`, by name: the
+/// page itself is written by [`handle`] from the cached `data` bytes, so the type only documents it.
+macro_rules! list_page {
+    ($name:ident, $item:ty) => {
+        #[doc = "A page of a list: `data`, then `next_cursor` (null on the last page) and `has_more`."]
+        #[derive(utoipa::ToSchema)]
+        #[allow(dead_code)] // documents the page `listing::handle` writes
+        pub struct $name {
+            pub data: Vec<$item>,
+            pub next_cursor: Option<String>,
+            pub has_more: bool,
+        }
+    };
+}
+pub(crate) use list_page;

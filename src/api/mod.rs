@@ -5,6 +5,7 @@ pub mod candidates_write;
 pub mod changes;
 pub mod cursor;
 pub mod deadline;
+pub mod detail;
 pub mod docs;
 pub mod hire_schema;
 pub mod ids;

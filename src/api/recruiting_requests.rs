@@ -1,19 +1,17 @@
 //! `GET /v1/recruiting-requests` and `GET /v1/recruiting-requests/{id}`: the parameters and the
 //! handlers (extract → `resources::recruiting_requests` → respond).
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::Path;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
+use super::detail;
 use super::listing;
 use super::params::{param_enum, Code, List, NoParams, PageSize, SearchText, StrictQuery};
-use super::respond;
-use super::state::App;
+use super::state::Call;
 use crate::auth::Principal;
-use crate::cache::{Cached, KeyBuilder, Resource, Scope};
+use crate::cache::{Cached, Resource};
 use crate::model::recruiting_request::{Embed, RecruitingRequest, RequestRow};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
@@ -147,11 +145,8 @@ fn embed_of(items: Option<&List<ExpandItem>>) -> Embed {
     security(("bearer" = ["recruiting-requests:read"]), ("oauth2" = ["recruiting-requests:read"]))
 )]
 pub async fn list(
-    State(st): State<App>,
-    principal: Principal,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    StrictQuery(mut p): StrictQuery<ListParams>,
+    call: Call,
+    StrictQuery(p): StrictQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     if p.modified_since.is_some() {
         return Err(ApiError::param(
@@ -159,65 +154,45 @@ pub async fn list(
             "is not supported: the recruiting request table (a virtual table over HR) has no modification timestamp and no change tracking; follow GET /v1/changes (scope changes:read) for what changed, from a cursor",
         ));
     }
-    let (page_size, cursor) = (p.page_size, p.cursor.take());
-    listing::handle(
-        &st,
-        principal,
-        &headers,
-        raw,
-        page_size,
-        cursor,
-        |principal, lang| Listing {
-            embed: embed_of(p.expand.as_ref()),
-            params: p,
-            principal,
-            lang,
-        },
-    )
-    .await
+    listing::handle(call, p).await
 }
 
-/// The list route's part of the shared list flow.
-struct Listing {
-    params: ListParams,
-    principal: Principal,
-    embed: Embed,
-    lang: Lang,
-}
-
-impl listing::ListRoute for Listing {
+impl listing::ListRoute for ListParams {
     const PATH: &'static str = "/v1/recruiting-requests";
     const RESOURCE: Resource = Resource::RecruitingRequests;
 
-    async fn first_query(&self, rd: &Reader) -> Result<Query, ApiError> {
-        let p = &self.params;
-        let filter = resource::ListFilter {
-            status: p.status.as_ref().map(|l| &l.0[..]),
-            company: p.company.as_ref().map(|c| c.0.as_str()),
-            department: p.department.as_ref().map(|c| c.0.as_str()),
-            job: p.job.as_ref().map(|c| c.0.as_str()),
-            q: p.q.as_ref().map(|q| q.0.as_str()),
-            sort: p.sort.unwrap_or(Sort::Number).column(),
-            embed: self.embed,
-        };
-        resource::list_query(rd, filter, &self.principal).await
+    fn paging(&mut self) -> (Option<PageSize>, Option<String>) {
+        (self.page_size, self.cursor.take())
     }
 
-    async fn page(&self, rd: &Reader, raw: RawPage) -> Result<Cached, ApiError> {
+    async fn first_query(&self, rd: &Reader, principal: &Principal) -> Result<Query, ApiError> {
+        let filter = resource::ListFilter {
+            status: self.status.as_ref().map(|l| &l.0[..]),
+            company: self.company.as_ref().map(|c| c.0.as_str()),
+            department: self.department.as_ref().map(|c| c.0.as_str()),
+            job: self.job.as_ref().map(|c| c.0.as_str()),
+            q: self.q.as_ref().map(|q| q.0.as_str()),
+            sort: self.sort.unwrap_or(Sort::Number).column(),
+            embed: embed_of(self.expand.as_ref()),
+        };
+        resource::list_query(rd, filter, principal).await
+    }
+
+    async fn page(
+        &self,
+        rd: &Reader,
+        raw: RawPage,
+        _principal: &Principal,
+        lang: Lang,
+    ) -> Result<Cached, ApiError> {
         let page = raw.parse::<RequestRow>()?;
-        let data = resource::render(rd, &page.rows, self.embed, self.lang).await?;
+        let embed = embed_of(self.expand.as_ref());
+        let data = resource::render(rd, &page.rows, embed, lang).await?;
         listing::page_of(&data, page.next_link)
     }
 }
 
-/// OpenAPI name for the list page of this resource.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documents the page `listing::serve` builds
-pub struct RecruitingRequestPage {
-    pub data: Vec<RecruitingRequest>,
-    pub next_cursor: Option<String>,
-    pub has_more: bool,
-}
+listing::list_page!(RecruitingRequestPage, RecruitingRequest);
 
 /// Get a recruiting request
 ///
@@ -234,44 +209,19 @@ pub struct RecruitingRequestPage {
     security(("bearer" = ["recruiting-requests:read"]), ("oauth2" = ["recruiting-requests:read"]))
 )]
 pub async fn get(
-    State(st): State<App>,
-    principal: Principal,
-    headers: HeaderMap,
+    call: Call,
     Path(id): Path<String>,
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
-    let lang = respond::lang_of(&headers);
-    let id = super::ids::resolve(&st.reader, &principal, &id, &resource::NUMBERED).await?;
-    let key = KeyBuilder::new("/v1/recruiting-requests/{id}")
-        .field("id", &id.to_string())
-        .rights(&principal)
-        .lang(lang)
-        .finish();
-    let app = st.clone();
-    let one = st
-        .reader
-        .responses
-        .get_or_compute(
-            key,
-            Scope::One(Resource::RecruitingRequests, id),
-            move || detail(app.clone(), principal.clone(), id, lang),
-        )
-        .await?;
-    Ok(respond::tagged_bytes(
-        &headers,
-        one.body.clone(),
-        &one.etag,
-        lang,
-        false,
-    ))
-}
-
-/// The request as `principal` may see it, mapped and serialized.
-async fn detail(st: App, principal: Principal, id: Uuid, lang: Lang) -> Result<Cached, ApiError> {
-    let one = resource::load(&st.reader, &principal, id, lang)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(resource::NOT_FOUND.into()))?;
-    respond::cached_json(&one)
+    const ROUTE: detail::DetailRoute = detail::DetailRoute {
+        path: "/v1/recruiting-requests/{id}",
+        resource: Resource::RecruitingRequests,
+        numbered: &resource::NUMBERED,
+    };
+    detail::serve(call, &id, &ROUTE, |rd, principal, id, lang| async move {
+        resource::load(&rd, &principal, id, lang).await
+    })
+    .await
 }
 
 #[cfg(test)]

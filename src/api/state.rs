@@ -58,3 +58,29 @@ impl FromRef<App> for Arc<AuthService> {
         app.0.auth.clone()
     }
 }
+
+/// What every partner read handler takes, as one extractor: the state, the partner, the request
+/// headers (language, conditional requests) and the raw query string (the cache key's shaping).
+pub struct Call {
+    pub st: App,
+    pub principal: crate::auth::Principal,
+    pub headers: axum::http::HeaderMap,
+    pub raw_query: Option<String>,
+}
+
+impl axum::extract::FromRequestParts<App> for Call {
+    type Rejection = crate::problem::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &App,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = crate::auth::Principal::from_request_parts(parts, st).await?;
+        Ok(Call {
+            st: st.clone(),
+            principal,
+            headers: parts.headers.clone(),
+            raw_query: parts.uri.query().map(str::to_owned),
+        })
+    }
+}
