@@ -46,12 +46,13 @@ COPY --from=build --chown=65532:65532 /out/state /var/lib/ats-gateway
 USER 65532:65532
 # Env-only configuration works: ATS_GATEWAY__GATEWAY__LISTEN etc. override the built-in defaults.
 ENV ATS_GATEWAY__GATEWAY__LISTEN=0.0.0.0:8080 \
-    ATS_GATEWAY__STATE__PATH=/var/lib/ats-gateway \
+    ATS_GATEWAY__STATE__PATH=/var/lib/ats-gateway/data \
     ATS_GATEWAY__GATEWAY__OPS_LISTEN=0.0.0.0:9090
 # The ops listener (/metrics, /healthz, /readyz) on its own port: publish it to Prometheus and the
 # orchestrator only, never to partners.
 EXPOSE 8080 9090
-# The only writable paths besides /tmp (idempotency records, write plans, generated key files).
+# The only writable paths besides /tmp: the state directory (idempotency records, write plans,
+# generated key files) is created inside it, private to the gateway.
 VOLUME ["/var/lib/ats-gateway"]
 # distroless has no shell or curl: the binary checks its own health endpoint.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
