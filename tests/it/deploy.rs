@@ -1,7 +1,8 @@
 //! The deployment artefacts against the binary: the Kubernetes manifests of `deploy/k8s` (base and
 //! every overlay, as written: patches included) and the `Dockerfile`. Probes and ports must be what
 //! the gateway serves, every config key they set must exist in `Config` (parsed strictly), secrets
-//! stay out of the ConfigMap, and the drain fits in the grace period. Rendering and schema
+//! stay out of the ConfigMap, the drain fits in the grace period, and `serve` starts from the base's
+//! ConfigMap, env and Secret mounts (against the emulator). Rendering and schema
 //! validation run in CI (`scripts/deploy/validate-manifests.sh`); no container engine runs there.
 
 use std::collections::BTreeSet;
@@ -604,4 +605,216 @@ fn the_dockerfile_builds_a_locked_down_image() {
     assert!(all
         .iter()
         .any(|(op, r)| op == "RUN" && r.contains("$SANDBOX")));
+}
+
+/// Kills the gateway process when the test ends (also on failure).
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The base Deployment as the kubelet would run it, minus the container: `serve` with the
+/// ConfigMap's TOML, the env it lists (secretKeyRefs filled from the Secrets the README has the
+/// operator create) and every Secret volume written where it is mounted. Paths move under a
+/// temporary root and the emulator stands in for Entra and Dataverse (env overrides, as an operator
+/// would set them); the pod gets ready and a partner from the mounted partners file gets a token.
+#[tokio::test]
+async fn serve_starts_from_the_base_manifests_secrets_and_config() {
+    use std::collections::BTreeMap;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as Process, Stdio};
+
+    let emu = crate::common::emulator().await;
+    let dir = tempfile::Builder::new()
+        .prefix("atsgw-deploy-")
+        .tempdir()
+        .expect("dir");
+    let moved = |p: &str| format!("{}{p}", dir.path().display());
+    let (partner_secret, partner_hash) = ats_gateway::auth::create_partner_secret();
+    let signing_key = {
+        use p256::elliptic_curve::Generate;
+        use p256::pkcs8::{EncodePrivateKey, LineEnding};
+        let pem = p256::SecretKey::generate()
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("pem");
+        pem.to_string()
+    };
+    // The Secrets of README "Deploying".
+    let secrets: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::from([
+        (
+            "ats-gateway-dataverse",
+            BTreeMap::from([("client-secret", emu.config().client_secret.clone())]),
+        ),
+        (
+            "ats-gateway-partners",
+            BTreeMap::from([(
+                "partners.toml",
+                format!(
+                    "[[partners]]\nid = \"k8s-partner\"\nclient_id = \"k8s-partner\"\n\
+                     client_secret_hashes = [\"{partner_hash}\"]\nscopes = [\"reference:read\"]\n\
+                     companies = [\"*\"]\n"
+                ),
+            )]),
+        ),
+        (
+            "ats-gateway-keys",
+            BTreeMap::from([
+                ("cursor-key", "ab".repeat(32)),
+                ("webhook-secret-key", "cd".repeat(32)),
+                ("signing-key.pem", signing_key),
+            ]),
+        ),
+    ]);
+    let readme = read(&root().join("README.md"));
+    for (name, keys) in &secrets {
+        assert!(
+            readme.contains(&format!("create secret generic {name}")),
+            "README: {name}"
+        );
+        for key in keys.keys() {
+            assert!(
+                readme.contains(&format!("{key}=")),
+                "README: {name} key {key}"
+            );
+        }
+    }
+    let docs = manifests();
+    let d = base_deployment(&docs);
+    let pod = &d["spec"]["template"]["spec"];
+    let c = container(&d);
+    let volumes = pod["volumes"].as_sequence().expect("volumes");
+    for m in c["volumeMounts"].as_sequence().expect("volumeMounts") {
+        let name = m["name"].as_str().expect("name");
+        let mount = PathBuf::from(moved(m["mountPath"].as_str().expect("mountPath")));
+        std::fs::create_dir_all(&mount).expect("mount dir");
+        let v = volumes
+            .iter()
+            .find(|v| v["name"].as_str() == Some(name))
+            .expect("volume");
+        let Some(secret_name) = v["secret"]["secretName"].as_str() else {
+            continue;
+        };
+        let secret = secrets
+            .get(secret_name)
+            .unwrap_or_else(|| panic!("README names no Secret {secret_name}"));
+        let files: Vec<(String, String)> = match v["secret"]["items"].as_sequence() {
+            Some(items) => items
+                .iter()
+                .map(|i| {
+                    let key = i["key"].as_str().expect("key");
+                    (i["path"].as_str().expect("path").into(), key.into())
+                })
+                .collect(),
+            None => secret
+                .keys()
+                .map(|k| (k.to_string(), k.to_string()))
+                .collect(),
+        };
+        for (path, key) in files {
+            let value = secret
+                .get(key.as_str())
+                .unwrap_or_else(|| panic!("Secret {secret_name} has no key {key}"));
+            std::fs::write(mount.join(path), value).expect("write secret file");
+        }
+    }
+    let toml = read(&root().join("deploy/k8s/base/config.toml"))
+        .replace("\"/run/", &format!("\"{}/run/", dir.path().display()))
+        .replace("\"/var/", &format!("\"{}/var/", dir.path().display()));
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, toml).expect("config");
+
+    let mut cmd = Process::new(env!("CARGO_BIN_EXE_ats-gateway"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for e in c["env"].as_sequence().expect("env") {
+        let name = e["name"].as_str().expect("name");
+        let value = match (e["value"].as_str(), &e["valueFrom"]["secretKeyRef"]) {
+            (Some(v), _) => v.to_string(),
+            (None, r) => {
+                let (s, k) = (
+                    r["name"].as_str().expect("name"),
+                    r["key"].as_str().expect("key"),
+                );
+                secrets[s][k].clone()
+            }
+        };
+        cmd.env(name, value);
+    }
+    cmd.env("ATS_GATEWAY_CONFIG", &config)
+        .env("ATS_GATEWAY__DATAVERSE__ORG_URL", &emu.handle.url)
+        .env("ATS_GATEWAY__DATAVERSE__AUTHORITY", &emu.handle.url)
+        .env(
+            "ATS_GATEWAY__DATAVERSE__TENANT_ID",
+            emu.config().tenant_id.to_string(),
+        )
+        .env(
+            "ATS_GATEWAY__DATAVERSE__CLIENT_ID",
+            emu.config().client_id.to_string(),
+        );
+    let args: Vec<&str> = c["args"]
+        .as_sequence()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("arg"))
+        .collect();
+    cmd.args(&args)
+        .args(["--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"]);
+    let mut child = Kill(cmd.spawn().expect("spawn"));
+    let stdout = child.0.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("join")
+    .expect("read line");
+    let ready: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("serve did not start from the manifests ({e}): {line:?}"));
+    let (gw, ops) = (
+        ready["gateway"].as_str().expect("gateway"),
+        ready["ops"].as_str().expect("ops"),
+    );
+    let http = reqwest::Client::new();
+    // Readiness needs a Dataverse token and an upstream probe: poll it, bounded.
+    let mut status = 0;
+    for _ in 0..300 {
+        status = http
+            .get(format!("{ops}/readyz"))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16());
+        if status == 200 {
+            break;
+        }
+        // The poll interval of a bounded wait for an observable state, not a synchronisation guess.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "/readyz");
+    let token = http
+        .post(format!("{gw}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "k8s-partner"),
+            ("client_secret", partner_secret.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(token.status(), 200, "the mounted partners file is read");
+    // The state directory was created inside the state volume.
+    let state = moved(
+        base_config()
+            .state
+            .path
+            .expect("path")
+            .to_str()
+            .expect("utf-8"),
+    );
+    assert!(Path::new(&state).is_dir(), "{state}");
 }
