@@ -625,7 +625,6 @@ impl Drop for Kill {
 #[tokio::test]
 async fn serve_starts_from_the_base_manifests_secrets_and_config() {
     use std::collections::BTreeMap;
-    use std::io::{BufRead, BufReader};
     use std::process::{Command as Process, Stdio};
 
     let emu = crate::common::emulator().await;
@@ -765,37 +764,13 @@ async fn serve_starts_from_the_base_manifests_secrets_and_config() {
         .collect();
     cmd.args(&args)
         .args(["--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"]);
-    let mut child = Kill(cmd.spawn().expect("spawn"));
-    let stdout = child.0.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .expect("join")
-    .expect("read line");
-    let ready: serde_json::Value = serde_json::from_str(line.trim())
-        .unwrap_or_else(|e| panic!("serve did not start from the manifests ({e}): {line:?}"));
+    let (_child, ready) = start_ready(cmd).await;
     let (gw, ops) = (
         ready["gateway"].as_str().expect("gateway"),
         ready["ops"].as_str().expect("ops"),
     );
+    assert_eq!(wait_ready(ops).await, 200, "/readyz");
     let http = reqwest::Client::new();
-    // Readiness needs a Dataverse token and an upstream probe: poll it, bounded.
-    let mut status = 0;
-    for _ in 0..300 {
-        status = http
-            .get(format!("{ops}/readyz"))
-            .send()
-            .await
-            .map_or(0, |r| r.status().as_u16());
-        if status == 200 {
-            break;
-        }
-        // The poll interval of a bounded wait for an observable state, not a synchronisation guess.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 200, "/readyz");
     let token = http
         .post(format!("{gw}/oauth2/token"))
         .form(&[
@@ -817,4 +792,102 @@ async fn serve_starts_from_the_base_manifests_secrets_and_config() {
             .expect("utf-8"),
     );
     assert!(Path::new(&state).is_dir(), "{state}");
+}
+
+/// Starts the process and reads its one-line JSON ready object.
+async fn start_ready(mut cmd: std::process::Command) -> (Kill, serde_json::Value) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Kill(cmd.spawn().expect("spawn"));
+    let stdout = child.0.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("join")
+    .expect("read line");
+    let ready = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("no ready line from the manifests' command ({e}): {line:?}"));
+    (child, ready)
+}
+
+/// `/readyz`'s status once it is 200, or the last one after a bounded wait (readiness needs a
+/// Dataverse token and an upstream probe).
+async fn wait_ready(ops: &str) -> u16 {
+    let http = reqwest::Client::new();
+    let mut status = 0;
+    for _ in 0..300 {
+        status = http
+            .get(format!("{ops}/readyz"))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16());
+        if status == 200 {
+            break;
+        }
+        // The poll interval of a bounded wait for an observable state, not a synchronisation guess.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    status
+}
+
+/// The sandbox overlay's pod: its config replaces the base's, its args run `sandbox`, and the
+/// env the patch leaves needs no Secret. Listeners move to free loopback ports; it gets ready
+/// and its ready line lists the demo partners.
+#[tokio::test]
+async fn the_sandbox_overlay_starts_without_secrets() {
+    use std::process::{Command as Process, Stdio};
+    let docs = manifests();
+    let base = base_deployment(&docs);
+    let patch = in_dir(&docs, "overlays/sandbox")
+        .into_iter()
+        .find(|v| kind(v) == "Deployment")
+        .expect("sandbox patch");
+    let deleted: BTreeSet<&str> = container(&patch)["env"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.get("$patch").is_some())
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    let dir = tempfile::Builder::new()
+        .prefix("atsgw-deploy-sandbox-")
+        .tempdir()
+        .expect("dir");
+    let toml = read(&root().join("deploy/k8s/overlays/sandbox/config.toml"))
+        .replace("\"/var/", &format!("\"{}/var/", dir.path().display()));
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, toml).expect("config");
+    let mut cmd = Process::new(env!("CARGO_BIN_EXE_ats-gateway"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for e in container(&base)["env"].as_sequence().expect("env") {
+        let name = e["name"].as_str().expect("name");
+        if deleted.contains(name) {
+            continue;
+        }
+        let value = e["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} needs a Secret in the sandbox overlay"));
+        cmd.env(name, value);
+    }
+    cmd.env("ATS_GATEWAY_CONFIG", &config);
+    for arg in container(&patch)["args"].as_sequence().expect("args") {
+        let arg = arg.as_str().expect("arg");
+        // Same flags, free loopback ports.
+        match arg.split_once('=') {
+            Some((flag, _)) if flag.starts_with("--") => cmd.arg(format!("{flag}=127.0.0.1:0")),
+            _ => cmd.arg(arg),
+        };
+    }
+    let (_child, ready) = start_ready(cmd).await;
+    assert_eq!(wait_ready(ready["ops"].as_str().expect("ops")).await, 200);
+    assert!(
+        !ready["partners"].as_array().expect("partners").is_empty(),
+        "demo partners"
+    );
+    let state = dir.path().join("var/lib/ats-gateway/data");
+    assert!(state.is_dir(), "state directory inside the volume");
 }
