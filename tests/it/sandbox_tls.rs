@@ -504,3 +504,47 @@ async fn emulator_serves_a_given_certificate() {
         .expect("the given certificate is the one served");
     assert_eq!(der.status(), 200);
 }
+
+/// MSAL for Python writes the assertion's `exp` as a fractional NumericDate (`time.time() + 600`); Entra
+/// takes it, and so must the emulator (it answered AADSTS50027 before).
+#[tokio::test]
+async fn certificate_assertion_with_fractional_dates_gets_a_token() {
+    let emu = tls_emulator().await;
+    let c = emu.handle.config();
+    let client_id = c.cert_client_id.to_string();
+    let token_url = emu.handle.token_url();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let claims = serde_json::json!({
+        "aud": token_url,
+        "iss": client_id,
+        "sub": client_id,
+        "exp": now + 600.25,
+        "iat": now,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    let (cert, key) = ats_sandbox::entra::demo_certificate();
+    let assertion =
+        ats_sandbox::entra::sign_client_assertion(&claims, false, cert, key).expect("sign");
+    let resp = emu
+        .http
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+            ("scope", &format!("{}/.default", emu.handle.url)),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(status, 200, "{body}");
+}
