@@ -548,3 +548,34 @@ async fn certificate_assertion_with_fractional_dates_gets_a_token() {
     let body: Value = resp.json().await.expect("json");
     assert_eq!(status, 200, "{body}");
 }
+
+/// A `ca_file` that is missing or holds no certificate stops the start with the key named, rather than
+/// a gateway that fails every upstream call later.
+#[tokio::test]
+async fn unusable_ca_file_is_a_start_error_naming_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").expect("write");
+    for file in [dir.path().join("missing.pem"), not_pem] {
+        let mut config = ats_gateway::config::Config::default();
+        config.dataverse = ats_gateway::config::DataverseConfig {
+            org_url: "https://127.0.0.1:1".into(),
+            authority: "https://127.0.0.1:1".into(),
+            tenant_id: uuid::Uuid::new_v4().to_string(),
+            client_id: uuid::Uuid::new_v4().to_string(),
+            client_secret: ats_gateway::config::SecretString::new("s".to_string()),
+            ca_file: Some(file.clone()),
+            ..Default::default()
+        };
+        config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
+        config.state.path = Some(dir.path().join("state"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let err = match ats_gateway::app::start(config, listener).await {
+            Ok(_) => panic!("{} must not be accepted", file.display()),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("dataverse.ca_file"), "{err}");
+    }
+}
