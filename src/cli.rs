@@ -52,6 +52,15 @@ pub enum Command {
         /// several sandboxes can run at once (its URL is the ready line's `ops`).
         #[arg(long)]
         ops_listen: Option<SocketAddr>,
+        /// Serve the emulator over HTTPS with a CA made at start (its file: the ready line's `ca_file`).
+        #[arg(long)]
+        tls: bool,
+        /// Your own PEM certificate chain for the emulator's HTTPS (implies --tls; with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Run only the Entra + Dataverse emulator.
     #[cfg(feature = "sandbox")]
@@ -60,6 +69,15 @@ pub enum Command {
         listen: SocketAddr,
         #[arg(long)]
         scale: Option<usize>,
+        /// Serve the emulator over HTTPS with a CA made at start (its file: the ready line's `ca_file`).
+        #[arg(long)]
+        tls: bool,
+        /// Your own PEM certificate chain for the emulator's HTTPS (implies --tls; with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Create a partner client secret: prints the plaintext once (give it to the partner) and the
     /// argon2 hash (put it in `client_secret_hashes` of the partner's config).
@@ -114,6 +132,9 @@ fn default_command() -> Result<Command, CliError> {
         emulator_listen: "127.0.0.1:8090".parse()?,
         scale: None,
         ops_listen: None,
+        tls: false,
+        tls_cert: None,
+        tls_key: None,
     });
     #[cfg(not(feature = "sandbox"))]
     return Ok(Command::Serve {
@@ -151,19 +172,27 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Doctor { json } => doctor(cli.config.as_deref(), json).await,
         Command::WebhookReceiver { .. } => Ok(()),
         #[cfg(feature = "sandbox")]
-        Command::Emulator { listen, scale } => {
+        Command::Emulator {
+            listen,
+            scale,
+            tls,
+            tls_cert,
+            tls_key,
+        } => {
             if let Some(s) = scale {
                 config.sandbox.scale = s;
             }
             config.sandbox.validate().map_err(CliError::from)?;
             let listener = tokio::net::TcpListener::bind(listen).await?;
-            let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
-            println!(
-                "{}",
-                json!({"event": "ready", "emulator": emu.url, "dataverse": dataverse_json(&emu)})
-            );
+            let tls = tls_source(tls, tls_cert, tls_key);
+            let emu = start_emulator(config.sandbox.clone(), listener, tls.as_ref()).await?;
+            let mut ready =
+                json!({"event": "ready", "emulator": emu.url, "dataverse": dataverse_json(&emu)});
+            with_ca_file(&mut ready, &emu);
+            println!("{ready}");
             shutdown_signal().await;
             emu.task.abort();
+            remove_generated_ca(tls.as_ref());
             Ok(())
         }
         #[cfg(feature = "sandbox")]
@@ -172,6 +201,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             emulator_listen,
             scale,
             ops_listen,
+            tls,
+            tls_cert,
+            tls_key,
         } => {
             if let Some(s) = scale {
                 config.sandbox.scale = s;
@@ -180,7 +212,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             // HR edits in the sandbox show in the feed within seconds.
             config.changes.scan_interval_ms.get_or_insert(2_000);
             let listener = tokio::net::TcpListener::bind(emulator_listen).await?;
-            let emu = sandbox::server::start(config.sandbox.clone(), listener).await?;
+            let tls = tls_source(tls, tls_cert, tls_key);
+            let emu = start_emulator(config.sandbox.clone(), listener, tls.as_ref()).await?;
             config.dataverse = dataverse_config_for(&emu, &config.dataverse);
             with_demo_partners(&mut config.auth);
             config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -205,23 +238,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 })
                 .collect();
             partners.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-            println!(
-                "{}",
-                json!({
-                    "event": "ready",
-                    "emulator": emu.url,
-                    "gateway": gw.url,
-                    "ops": gw.ops_url,
-                    "admin": format!("{}/_sandbox", emu.url),
-                    "dataverse": dataverse_json(&emu),
-                    "partners": partners,
-                })
-            );
+            let mut ready = json!({
+                "event": "ready",
+                "emulator": emu.url,
+                "gateway": gw.url,
+                "ops": gw.ops_url,
+                "admin": format!("{}/_sandbox", emu.url),
+                "dataverse": dataverse_json(&emu),
+                "partners": partners,
+            });
+            with_ca_file(&mut ready, &emu);
+            println!("{ready}");
             eprintln!("{}", try_it(&gw.url, &gw.ops_url));
             shutdown_signal().await;
             // The emulator is the gateway's upstream: it stops after the gateway has drained.
             drain(gw).await;
             emu.task.abort();
+            remove_generated_ca(tls.as_ref());
             Ok(())
         }
         Command::PartnerSecret => {
@@ -339,7 +372,53 @@ fn dataverse_config_for(
         private_key_file: None,
         // The emulator's demo secret does not expire.
         client_secret_expires_at: None,
+        // With --tls the gateway trusts the emulator's CA, as it would a TLS-inspecting proxy's.
+        ca_file: emu.ca_file.clone(),
         ..user.clone()
+    }
+}
+
+#[cfg(feature = "sandbox")]
+/// `--tls` makes a CA in a directory of its own (one per process); `--tls-cert`/`--tls-key` use the caller's.
+fn tls_source(
+    tls: bool,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Option<sandbox::tls::TlsSource> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Some(sandbox::tls::TlsSource::Files { cert, key }),
+        _ if tls => Some(sandbox::tls::TlsSource::Generate {
+            dir: std::env::temp_dir().join(format!("ats-sandbox-tls-{}", std::process::id())),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "sandbox")]
+async fn start_emulator(
+    config: sandbox::config::SandboxConfig,
+    listener: tokio::net::TcpListener,
+    tls: Option<&sandbox::tls::TlsSource>,
+) -> std::io::Result<sandbox::server::EmulatorHandle> {
+    match tls {
+        Some(t) => sandbox::server::start_tls(config, listener, t).await,
+        None => sandbox::server::start(config, listener).await,
+    }
+}
+
+#[cfg(feature = "sandbox")]
+/// The generated CA lives as long as the process that made it.
+fn remove_generated_ca(tls: Option<&sandbox::tls::TlsSource>) {
+    if let Some(sandbox::tls::TlsSource::Generate { dir }) = tls {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(feature = "sandbox")]
+/// With TLS the ready line names the PEM file a client trusts to reach the emulator.
+fn with_ca_file(ready: &mut serde_json::Value, emu: &sandbox::server::EmulatorHandle) {
+    if let (Some(ca), Some(obj)) = (&emu.ca_file, ready.as_object_mut()) {
+        obj.insert("ca_file".into(), json!(ca.display().to_string()));
     }
 }
 

@@ -102,6 +102,9 @@ pub struct DataverseConfig {
     /// When the client secret expires (RFC 3339, e.g. `2027-03-31T00:00:00Z`, as the app
     /// registration shows it): Entra does not tell a client, so `doctor` and the metrics read it here.
     pub client_secret_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// PEM file of extra CA certificates trusted for Dataverse and Entra, beside the system's: a
+    /// TLS-inspecting proxy's CA, or the sandbox emulator's with `--tls`.
+    pub ca_file: Option<PathBuf>,
     /// One upstream attempt, body included (never past the partner request's deadline).
     pub timeout_ms: u64,
     /// Upstream calls in flight for the whole process, shared fairly across partners: stay below
@@ -131,6 +134,7 @@ impl Default for DataverseConfig {
             certificate_file: None,
             private_key_file: None,
             client_secret_expires_at: None,
+            ca_file: None,
             timeout_ms: 15_000,
             max_concurrency: 48,
             queue_timeout_ms: 3_000,

@@ -35,6 +35,8 @@ pub struct DataverseConfig {
     /// (readiness, cache warm-up).
     pub default_deadline: Duration,
     pub resilience: ResilienceConfig,
+    /// CA certificates trusted beside the system's (`[dataverse] ca_file`).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl DataverseConfig {
@@ -44,6 +46,7 @@ impl DataverseConfig {
             api_version: "v9.2".to_string(),
             default_deadline: Duration::from_secs(30),
             resilience: ResilienceConfig::default(),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl DataverseClient {
                     .min(std::time::Duration::from_secs(10)),
             )
             .tcp_nodelay(true)
+            .tls_certs_merge(cfg.extra_roots.iter().cloned())
             .build()
             .map_err(|e| UpstreamError::Config(format!("http client: {e}")))?;
         Self::with_http(cfg, tokens, http)

@@ -39,14 +39,23 @@ pub fn dataverse_client(
         }
         _ => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
     };
-    let tokens = TokenProvider::new(TokenConfig::for_dataverse(
+    let token_config = TokenConfig::for_dataverse(
         &d.authority,
         &d.tenant_id,
         &d.client_id,
         &d.org_url,
         credential,
-    ))?;
+    );
+    let extra_roots = extra_roots(d)?;
+    // The same trust for the token endpoint as for Dataverse: a proxy or the sandbox sits before both.
+    let token_http = reqwest::Client::builder()
+        .timeout(token_config.timeout)
+        .tls_certs_merge(extra_roots.iter().cloned())
+        .build()
+        .map_err(|e| UpstreamError::Config(format!("http client: {e}")))?;
+    let tokens = TokenProvider::with_http(token_config, token_http);
     let mut cfg = super::DataverseConfig::new(&d.org_url);
+    cfg.extra_roots = extra_roots;
     cfg.default_deadline = default_deadline;
     cfg.resilience = super::ResilienceConfig {
         attempt_timeout: Duration::from_millis(d.timeout_ms),
@@ -59,4 +68,23 @@ pub fn dataverse_client(
         ..Default::default()
     };
     Ok(DataverseClient::new(cfg, tokens)?)
+}
+
+/// The certificates of `[dataverse] ca_file`; none configured is none added.
+fn extra_roots(d: &DataverseConfig) -> Result<Vec<reqwest::Certificate>, SetupError> {
+    let Some(path) = &d.ca_file else {
+        return Ok(Vec::new());
+    };
+    let problem = |problem: String| SetupError::Read {
+        key: "dataverse.ca_file",
+        problem,
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| problem(format!("cannot read {} ({e})", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| problem(format!("{}: not PEM certificates ({e})", path.display())))?;
+    if certs.is_empty() {
+        return Err(problem(format!("{}: no CERTIFICATE block", path.display())));
+    }
+    Ok(certs)
 }

@@ -25,6 +25,7 @@ mod readme;
 mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
+mod sandbox_tls;
 mod shutdown;
 mod state_store;
 mod trace_context;

@@ -15,4 +15,5 @@ mod request_log;
 mod schema;
 pub mod server;
 mod store;
+pub mod tls;
 mod writes;

@@ -13,6 +13,8 @@ pub const ANNOTATIONS: &str = "odata.include-annotations=\"*\"";
 pub struct Emu {
     pub handle: EmulatorHandle,
     pub http: reqwest::Client,
+    /// With `ATS_TEST_EMULATOR_TLS`: where the emulator's CA lives while it runs.
+    _tls_dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Emu {
@@ -29,10 +31,32 @@ pub async fn emulator_with(config: SandboxConfig) -> Emu {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
+    // `ATS_TEST_EMULATOR_TLS=1 cargo test --test it read_api::` runs a suite against an HTTPS emulator
+    // (the gateway trusting it through `[dataverse] ca_file`), as `sandbox --tls` runs.
+    if std::env::var_os("ATS_TEST_EMULATOR_TLS").is_some() {
+        let dir = tempfile::tempdir().expect("tls dir");
+        let source = ats_sandbox::tls::TlsSource::Generate {
+            dir: dir.path().to_path_buf(),
+        };
+        let handle = ats_sandbox::server::start_tls(config, listener, &source)
+            .await
+            .expect("emulator starts");
+        let pem = std::fs::read(handle.ca_file.as_ref().expect("ca_file")).expect("ca");
+        let http = reqwest::Client::builder()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("pem"))
+            .build()
+            .expect("client");
+        return Emu {
+            handle,
+            http,
+            _tls_dir: Some(dir),
+        };
+    }
     let handle = start(config, listener).await.expect("emulator starts");
     Emu {
         handle,
         http: reqwest::Client::new(),
+        _tls_dir: None,
     }
 }
 
@@ -171,6 +195,7 @@ pub async fn spawn_app_with(
         tenant_id: c.tenant_id.to_string(),
         client_id: c.client_id.to_string(),
         client_secret: ats_gateway::config::SecretString::new(c.client_secret.clone()),
+        ca_file: emu.handle.ca_file.clone(),
         ..Default::default()
     };
     config.auth.partners = ats_gateway::demo::partners()
@@ -193,12 +218,14 @@ pub async fn spawn_app_with(
         .expect("gateway starts");
     let url = gateway.url.clone();
     let ops_url = gateway.ops_url.clone();
+    // The emulator's client: it also trusts the emulator's CA when that runs with TLS.
+    let http = emu.http.clone();
     TestApp {
         emu,
         gateway,
         url,
         ops_url,
-        http: reqwest::Client::new(),
+        http,
         state_dir,
     }
 }

@@ -23,8 +23,23 @@ struct AssertionClaims {
     iss: Option<String>,
     sub: Option<String>,
     jti: Option<String>,
+    #[serde(default, deserialize_with = "numeric_date")]
     nbf: Option<i64>,
+    #[serde(default, deserialize_with = "numeric_date")]
     exp: Option<i64>,
+}
+
+/// RFC 7519's NumericDate may be fractional: MSAL for Python sends `exp` as `time.time() + 600`. Seconds are
+/// what the checks compare, so the fraction is dropped.
+fn numeric_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let n = Option::<serde_json::Number>::deserialize(d)?;
+    Ok(n.and_then(|n| {
+        n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64)
+        })
+    }))
 }
 
 /// `jti` replay cache: key `client_id:jti`, value = how long to remember it (until the assertion's `exp`).

@@ -181,6 +181,12 @@ impl AadError {
             "A transient error has occurred. Please try again.",
         )
     }
+    /// Instance discovery for an authority on a host this (emulated) cloud does not serve.
+    pub(crate) fn invalid_instance(endpoint: &str) -> Self {
+        Self::new(BAD, "invalid_instance", 50049, format!(
+            "Unknown or invalid instance. The authorization endpoint '{endpoint}' is not on this host."
+        ))
+    }
     pub(crate) fn invalid_scope(scope: &str) -> Self {
         Self::new(BAD, "invalid_scope", 70011, format!(
             "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."

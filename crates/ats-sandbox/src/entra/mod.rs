@@ -6,13 +6,14 @@ mod access_token;
 mod assertion;
 mod certs;
 mod config;
+mod discovery;
 mod errors;
 mod keys;
 mod request;
 
 pub(crate) use access_token::{AccessClaims, BearerError, ClientAuth, SigningKey};
 pub(crate) use config::{AppRegistration, ClientSecret, EntraConfig};
-pub(crate) use errors::AadError;
+pub(crate) use errors::{json_response, AadError};
 
 use access_token::TokenRequest;
 use assertion::{AssertionCheck, ReplayCache};

@@ -114,10 +114,18 @@ pub(super) fn authenticate(st: &EmulatorState, headers: &HeaderMap) -> Result<Uu
 /// or a metadata path.
 #[derive(Debug, PartialEq)]
 pub(super) enum Target {
-    Collection { set: String, count: bool },
-    Entity { set: String, id: String },
+    Collection {
+        set: String,
+        count: bool,
+    },
+    Entity {
+        set: String,
+        id: String,
+    },
     WhoAmI,
     RetrieveVersion,
+    /// The text after `AccessType=`: a literal or a parameter alias.
+    RetrieveCurrentOrganization(String),
     Metadata(String),
 }
 
@@ -128,6 +136,18 @@ pub(super) fn parse_target(rest: &str) -> Result<Target, DvError> {
     }
     if rest == "RetrieveVersion()" {
         return Ok(Target::RetrieveVersion);
+    }
+    if let Some(args) = rest.strip_prefix("RetrieveCurrentOrganization(") {
+        let arg = args
+            .strip_suffix(')')
+            .and_then(|a| a.trim().strip_prefix("AccessType"))
+            .and_then(|a| a.trim_start().strip_prefix('='))
+            .ok_or_else(|| {
+                DvError::bad_query(
+                    "RetrieveCurrentOrganization takes one parameter, AccessType.".to_string(),
+                )
+            })?;
+        return Ok(Target::RetrieveCurrentOrganization(arg.trim().to_string()));
     }
     if rest.starts_with("EntityDefinitions") || rest.starts_with("GlobalOptionSetDefinitions") {
         return Ok(Target::Metadata(rest.to_string()));
@@ -166,6 +186,7 @@ pub(super) fn target_name(t: &Target) -> String {
         Target::Collection { set, .. } | Target::Entity { set, .. } => set.clone(),
         Target::WhoAmI => "WhoAmI".into(),
         Target::RetrieveVersion => "RetrieveVersion".into(),
+        Target::RetrieveCurrentOrganization(_) => "RetrieveCurrentOrganization".into(),
         Target::Metadata(p) => p.split(['(', '/']).next().unwrap_or("metadata").to_string(),
     }
 }
@@ -292,7 +313,11 @@ pub(super) async fn dataverse(
     let ctx = Ctx::from_headers(&st, &headers);
     let result = match (&method, target) {
         (&Method::GET, Target::WhoAmI) => Ok(who_am_i(&st)),
-        (_, Target::WhoAmI) | (_, Target::RetrieveVersion) if method != Method::GET => {
+        (_, Target::WhoAmI)
+        | (_, Target::RetrieveVersion)
+        | (_, Target::RetrieveCurrentOrganization(_))
+            if method != Method::GET =>
+        {
             Err(DvError::new(
                 StatusCode::NOT_FOUND,
                 "",
@@ -302,11 +327,10 @@ pub(super) async fn dataverse(
                 ),
             ))
         }
-        (&Method::GET, Target::RetrieveVersion) => Ok(odata_json(
-            StatusCode::OK,
-            json!({"@odata.context": format!("{}{API_PREFIX}/$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse", st.url), "Version": "9.2.25093.00168"}),
-            &[],
-        )),
+        (&Method::GET, Target::RetrieveVersion) => Ok(super::organization::retrieve_version(&st)),
+        (&Method::GET, Target::RetrieveCurrentOrganization(arg)) => {
+            super::organization::retrieve_current_organization(&st, &arg, &uri)
+        }
         (&Method::GET, Target::Metadata(path)) => get_metadata(&st, &ctx, &path, &uri),
         (&Method::GET, Target::Collection { set, count }) => entity(&st, role, &set, Access::Read)
             .and_then(|e| get_collection(&st, &ctx, e, &uri, count)),

@@ -3,6 +3,8 @@
 
 mod admin;
 mod dataverse;
+mod discovery;
+mod organization;
 mod read;
 mod token;
 mod write;
@@ -65,6 +67,8 @@ impl EmulatorState {
 /// A running emulator.
 pub struct EmulatorHandle {
     pub url: String,
+    /// With TLS: the PEM file a client trusts to reach `url` (the generated CA, or the given chain).
+    pub ca_file: Option<std::path::PathBuf>,
     pub addr: SocketAddr,
     pub(crate) state: Arc<EmulatorState>,
     pub task: tokio::task::JoinHandle<()>,
@@ -89,8 +93,29 @@ pub async fn start(
     config: SandboxConfig,
     listener: TcpListener,
 ) -> std::io::Result<EmulatorHandle> {
+    serve(config, listener, None).await
+}
+
+/// Same as `start`, over HTTPS with the certificate `tls` names; `ca_file` of the handle is what to trust.
+pub async fn start_tls(
+    config: SandboxConfig,
+    listener: TcpListener,
+    tls: &crate::tls::TlsSource,
+) -> std::io::Result<EmulatorHandle> {
+    serve(config, listener, Some(tls)).await
+}
+
+async fn serve(
+    config: SandboxConfig,
+    listener: TcpListener,
+    tls: Option<&crate::tls::TlsSource>,
+) -> std::io::Result<EmulatorHandle> {
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let tls = tls.map(crate::tls::TlsSource::setup).transpose()?;
+    let url = match tls {
+        Some(_) => format!("https://{addr}"),
+        None => format!("http://{addr}"),
+    };
     let seed_opts = data::SeedOptions {
         scale: config.scale,
         option_base: config.option_base,
@@ -120,13 +145,25 @@ pub async fn start(
             .build(),
     });
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "emulator server stopped");
+    let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
+    let task = match tls {
+        Some(t) => {
+            let listener = crate::tls::TlsListener::new(listener, t.config)?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "emulator server stopped");
+                }
+            })
         }
-    });
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "emulator server stopped");
+            }
+        }),
+    };
     Ok(EmulatorHandle {
         url,
+        ca_file,
         addr,
         state,
         task,
@@ -212,6 +249,17 @@ pub(crate) fn router(state: Arc<EmulatorState>) -> Router {
         ));
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(discovery::openid_v2),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(discovery::openid_v1),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
+        .route("/{tenant}/discovery/keys", get(discovery::keys))
+        .route("/common/discovery/instance", get(discovery::instance))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/stats/reset", post(stats_reset))
         .route(
