@@ -24,6 +24,7 @@ mod readme;
 mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
+mod scan_cost;
 mod shutdown;
 mod state_store;
 mod trace_context;
