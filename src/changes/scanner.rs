@@ -108,12 +108,6 @@ struct Read {
     data: Value,
 }
 
-/// A page of one resource, mapped; `next` is the upstream continuation.
-struct MappedPage {
-    records: Vec<Read>,
-    next: Option<String>,
-}
-
 fn failed(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -166,12 +160,11 @@ async fn fetch(
 
 /// A page of `resource`, mapped exactly as `GET /v1/…/{id}` maps it (candidates with every personal
 /// field: `visibility` removes them per partner).
-async fn page(
+async fn map_page(
     st: &ScanContext,
     resource: ResourceType,
-    next: Option<&str>,
-) -> Result<MappedPage, String> {
-    let raw = fetch(st, resource, next).await?;
+    raw: &RawPage,
+) -> Result<Vec<Read>, String> {
     match resource {
         ResourceType::RecruitingRequest => {
             let page = raw.parse::<RequestRow>().map_err(failed)?;
@@ -183,10 +176,7 @@ async fn page(
             let dtos = recruiting_requests::render(&st.reader, &page.rows, Embed::ALL, LANG)
                 .await
                 .map_err(failed)?;
-            Ok(MappedPage {
-                records: records(dtos, &by_id)?,
-                next: page.next_link,
-            })
+            records(dtos, &by_id)
         }
         ResourceType::Candidate => {
             let page = raw.parse::<CandidateRow>().map_err(failed)?;
@@ -200,10 +190,7 @@ async fn page(
             let dtos = candidates::render(&st.reader, &rows, true, true, LANG)
                 .await
                 .map_err(failed)?;
-            Ok(MappedPage {
-                records: records(dtos, &by_id)?,
-                next: page.next_link,
-            })
+            records(dtos, &by_id)
         }
     }
 }
@@ -268,6 +255,56 @@ fn attach_person_children<'a>(
     Ok(())
 }
 
+/// Compares a mapped page with the store and adds what changed to `record`.
+async fn absorb(
+    st: &ScanContext,
+    resource: ResourceType,
+    baseline: bool,
+    mapped: Vec<Read>,
+    seen: &mut HashSet<Uuid>,
+    report: &mut ResourceReport,
+    record: &mut ScanRecord,
+) -> Result<(), String> {
+    let ids: Vec<Uuid> = mapped.iter().map(|r| r.id).collect();
+    let known = st
+        .changes
+        .store()
+        .known(resource, &ids)
+        .await
+        .map_err(failed)?;
+    for r in mapped {
+        // A row listed twice (a page boundary moving under concurrent edits) counts once.
+        if !seen.insert(r.id) {
+            continue;
+        }
+        report.read += 1;
+        let hash = detect::fingerprint(&r.data);
+        let old = known.get(&r.id);
+        if old.is_some_and(|k| k.hash == hash && k.company == r.company) {
+            continue;
+        }
+        if !baseline {
+            record.events.extend(detect::events_for(
+                resource,
+                r.id,
+                &r.company,
+                old.map(|k| &k.data),
+                &r.data,
+            ));
+        }
+        record.upserts.push(Fingerprint {
+            resource,
+            id: r.id,
+            known: Known {
+                hash,
+                company: r.company,
+                data: r.data,
+            },
+        });
+    }
+    Ok(())
+}
+
 /// Reads all of `resource` and adds what changed to `record`.
 async fn scan_resource(
     st: &ScanContext,
@@ -288,50 +325,50 @@ async fn scan_resource(
     };
     report.baseline = baseline;
     let mut seen: HashSet<Uuid> = HashSet::new();
-    let mut next: Option<String> = None;
+    pacer.step().await;
+    let mut raw = match fetch(st, resource, None).await {
+        Ok(r) => r,
+        Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
+    };
     loop {
-        pacer.step().await;
-        let mapped = match page(st, resource, next.as_deref()).await {
-            Ok(p) => p,
+        let next = match raw.parse::<IgnoredAny>() {
+            Ok(p) => p.next_link,
             Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
         };
-        let ids: Vec<Uuid> = mapped.records.iter().map(|r| r.id).collect();
-        let known = match store.known(resource, &ids).await {
-            Ok(k) => k,
-            Err(e) => return (report, Some(failed(e))),
-        };
-        for r in mapped.records {
-            // A row listed twice (a page boundary moving under concurrent edits) counts once.
-            if !seen.insert(r.id) {
-                continue;
-            }
-            report.read += 1;
-            let hash = detect::fingerprint(&r.data);
-            let old = known.get(&r.id);
-            if old.is_some_and(|k| k.hash == hash && k.company == r.company) {
-                continue;
-            }
-            if !baseline {
-                record.events.extend(detect::events_for(
+        // The next page is read while this one is mapped and compared, so Dataverse's time and
+        // the gateway's overlap.
+        let (done, prefetched) = tokio::join!(
+            async {
+                let mapped = map_page(st, resource, &raw)
+                    .await
+                    .map_err(|e| format!("{}: {e}", resource.as_str()))?;
+                absorb(
+                    st,
                     resource,
-                    r.id,
-                    &r.company,
-                    old.map(|k| &k.data),
-                    &r.data,
-                ));
+                    baseline,
+                    mapped,
+                    &mut seen,
+                    &mut report,
+                    record,
+                )
+                .await
+            },
+            async {
+                match &next {
+                    Some(link) => {
+                        pacer.step().await;
+                        Some(fetch(st, resource, Some(link)).await)
+                    }
+                    None => None,
+                }
             }
-            record.upserts.push(Fingerprint {
-                resource,
-                id: r.id,
-                known: Known {
-                    hash,
-                    company: r.company,
-                    data: r.data,
-                },
-            });
+        );
+        if let Err(e) = done {
+            return (report, Some(e));
         }
-        match mapped.next {
-            Some(link) => next = Some(link),
+        match prefetched {
+            Some(Ok(r)) => raw = r,
+            Some(Err(e)) => return (report, Some(format!("{}: {e}", resource.as_str()))),
             None => break,
         }
     }
