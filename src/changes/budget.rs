@@ -109,8 +109,12 @@ impl ScanBudget {
             );
             tokio::time::sleep(d).await;
         }
+        if limiter.load().1 == 0 {
+            return Duration::ZERO;
+        }
         let started = Instant::now();
-        // A call of the scanner's own is never waiting here: the scan sends one call at a time.
+        // A waiting call may be the scanner's own (person children read beside the next page): it
+        // drains with the rest, so this ends.
         while limiter.load().1 > 0 && started.elapsed() < MAX_YIELD {
             tokio::time::sleep(YIELD_POLL).await;
         }
