@@ -1,8 +1,10 @@
 //! The changes feed: the gateway detects changes in HR itself (the `mshr_` virtual tables have no
 //! change tracking and no modification timestamp) and records them as ordered events.
 //! `event.rs` is the event as partners see it, `visibility.rs` who may see which event (shared with
-//! webhook deliveries); the events and fingerprints live in the durable store (`store::changes`).
+//! webhook deliveries); the events and fingerprints live in the durable store (`store::changes`);
+//! `budget.rs` keeps the scanner to its share of the Dataverse budget, behind partner calls.
 
+pub mod budget;
 pub mod detect;
 pub mod event;
 pub mod scanner;

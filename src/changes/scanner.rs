@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::budget::ScanBudget;
 use super::detect;
 use super::event::{Event, ResourceType};
 use crate::cache::Resource;
@@ -33,6 +34,9 @@ use crate::upstream::odata::{Filter, Literal};
 use crate::upstream::DataverseClient;
 use crate::upstream::RawPage;
 
+/// Persons whose collections one read asks for (about 40 characters of URL each).
+const PERSONS_PER_READ: usize = 200;
+
 /// Representations are rendered in one language (labels in `data` are en-US).
 const LANG: Lang = Lang::EnUs;
 
@@ -48,6 +52,10 @@ pub struct ScanReport {
     pub events: Vec<Event>,
     /// Why the scan (or part of it) failed, for the log.
     pub error: Option<String>,
+    /// Time the scan waited for partner calls queued at the upstream cap.
+    pub yielded: Duration,
+    /// The share of Dataverse's budget the scanner used in the window ending with this scan.
+    pub budget_share: f64,
 }
 
 impl ScanReport {
@@ -68,17 +76,36 @@ pub struct ResourceReport {
 /// A request for a scan now, answered with its report.
 pub(super) type Trigger = oneshot::Sender<ScanReport>;
 
+/// Paces a scan's calls: before each step, the budget share and partners queued first.
+struct Pacer<'a> {
+    budget: &'a ScanBudget,
+    client: &'a DataverseClient,
+    calls: Counter,
+    /// Calls already counted in `budget`.
+    counted: u32,
+    yielded: Duration,
+}
+
+impl Pacer<'_> {
+    /// Counts the calls made since the last step, then waits until the next may go.
+    async fn step(&mut self) {
+        self.settle();
+        self.yielded += self.budget.pace(&self.client.stack().limiter).await;
+    }
+
+    fn settle(&mut self) {
+        let now = self.calls.get();
+        self.budget
+            .record(Instant::now(), now.saturating_sub(self.counted));
+        self.counted = now;
+    }
+}
+
 /// One mapped record.
 struct Read {
     id: Uuid,
     company: String,
     data: Value,
-}
-
-/// A page of one resource, mapped; `next` is the upstream continuation.
-struct MappedPage {
-    records: Vec<Read>,
-    next: Option<String>,
 }
 
 fn failed(e: impl std::fmt::Display) -> String {
@@ -133,12 +160,11 @@ async fn fetch(
 
 /// A page of `resource`, mapped exactly as `GET /v1/…/{id}` maps it (candidates with every personal
 /// field: `visibility` removes them per partner).
-async fn page(
+async fn map_page(
     st: &ScanContext,
     resource: ResourceType,
-    next: Option<&str>,
-) -> Result<MappedPage, String> {
-    let raw = fetch(st, resource, next).await?;
+    raw: &RawPage,
+) -> Result<Vec<Read>, String> {
     match resource {
         ResourceType::RecruitingRequest => {
             let page = raw.parse::<RequestRow>().map_err(failed)?;
@@ -150,10 +176,7 @@ async fn page(
             let dtos = recruiting_requests::render(&st.reader, &page.rows, Embed::ALL, LANG)
                 .await
                 .map_err(failed)?;
-            Ok(MappedPage {
-                records: records(dtos, &by_id)?,
-                next: page.next_link,
-            })
+            records(dtos, &by_id)
         }
         ResourceType::Candidate => {
             let page = raw.parse::<CandidateRow>().map_err(failed)?;
@@ -167,10 +190,7 @@ async fn page(
             let dtos = candidates::render(&st.reader, &rows, true, true, LANG)
                 .await
                 .map_err(failed)?;
-            Ok(MappedPage {
-                records: records(dtos, &by_id)?,
-                next: page.next_link,
-            })
+            records(dtos, &by_id)
         }
     }
 }
@@ -190,21 +210,26 @@ async fn person_children(
     if persons.is_empty() {
         return Ok(Vec::new());
     }
-    let q = candidates::children_query(true).filter(Filter::is_in(
-        cand::PERSON_PK,
-        persons.into_iter().map(Literal::Guid).collect(),
-    ));
     let size = st.settings.page_size;
-    let mut pages = vec![st.client.get_page_raw(&q, size).await.map_err(failed)?];
-    // Only the continuation is read here; the rows are read once, in `attach_person_children`.
-    while let Some(link) = pages
-        .last()
-        .map(|p| p.parse::<IgnoredAny>().map(|p| p.next_link))
-        .transpose()
-        .map_err(failed)?
-        .flatten()
-    {
-        pages.push(st.client.get_next_raw(&link, size).await.map_err(failed)?);
+    let mut pages = Vec::new();
+    // Ids per read: the filter is in the URL, and a page of 5,000 candidates as one `In` would
+    // outgrow what a URL may hold.
+    for chunk in persons.chunks(PERSONS_PER_READ) {
+        let q = candidates::children_query(true).filter(Filter::is_in(
+            cand::PERSON_PK,
+            chunk.iter().copied().map(Literal::Guid).collect(),
+        ));
+        pages.push(st.client.get_page_raw(&q, size).await.map_err(failed)?);
+        // Only the continuation is read here; the rows are read once, in `attach_person_children`.
+        while let Some(link) = pages
+            .last()
+            .map(|p| p.parse::<IgnoredAny>().map(|p| p.next_link))
+            .transpose()
+            .map_err(failed)?
+            .flatten()
+        {
+            pages.push(st.client.get_next_raw(&link, size).await.map_err(failed)?);
+        }
     }
     Ok(pages)
 }
@@ -230,11 +255,62 @@ fn attach_person_children<'a>(
     Ok(())
 }
 
+/// Compares a mapped page with the store and adds what changed to `record`.
+async fn absorb(
+    st: &ScanContext,
+    resource: ResourceType,
+    baseline: bool,
+    mapped: Vec<Read>,
+    seen: &mut HashSet<Uuid>,
+    report: &mut ResourceReport,
+    record: &mut ScanRecord,
+) -> Result<(), String> {
+    let ids: Vec<Uuid> = mapped.iter().map(|r| r.id).collect();
+    let known = st
+        .changes
+        .store()
+        .known(resource, &ids)
+        .await
+        .map_err(failed)?;
+    for r in mapped {
+        // A row listed twice (a page boundary moving under concurrent edits) counts once.
+        if !seen.insert(r.id) {
+            continue;
+        }
+        report.read += 1;
+        let hash = detect::fingerprint(&r.data);
+        let old = known.get(&r.id);
+        if old.is_some_and(|k| k.hash == hash && k.company == r.company) {
+            continue;
+        }
+        if !baseline {
+            record.events.extend(detect::events_for(
+                resource,
+                r.id,
+                &r.company,
+                old.map(|k| &k.data),
+                &r.data,
+            ));
+        }
+        record.upserts.push(Fingerprint {
+            resource,
+            id: r.id,
+            known: Known {
+                hash,
+                company: r.company,
+                data: r.data,
+            },
+        });
+    }
+    Ok(())
+}
+
 /// Reads all of `resource` and adds what changed to `record`.
 async fn scan_resource(
     st: &ScanContext,
     resource: ResourceType,
     record: &mut ScanRecord,
+    pacer: &mut Pacer<'_>,
 ) -> (ResourceReport, Option<String>) {
     let store = st.changes.store();
     let mut report = ResourceReport {
@@ -249,49 +325,50 @@ async fn scan_resource(
     };
     report.baseline = baseline;
     let mut seen: HashSet<Uuid> = HashSet::new();
-    let mut next: Option<String> = None;
+    pacer.step().await;
+    let mut raw = match fetch(st, resource, None).await {
+        Ok(r) => r,
+        Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
+    };
     loop {
-        let mapped = match page(st, resource, next.as_deref()).await {
-            Ok(p) => p,
+        let next = match raw.parse::<IgnoredAny>() {
+            Ok(p) => p.next_link,
             Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
         };
-        let ids: Vec<Uuid> = mapped.records.iter().map(|r| r.id).collect();
-        let known = match store.known(resource, &ids).await {
-            Ok(k) => k,
-            Err(e) => return (report, Some(failed(e))),
-        };
-        for r in mapped.records {
-            // A row listed twice (a page boundary moving under concurrent edits) counts once.
-            if !seen.insert(r.id) {
-                continue;
-            }
-            report.read += 1;
-            let hash = detect::fingerprint(&r.data);
-            let old = known.get(&r.id);
-            if old.is_some_and(|k| k.hash == hash && k.company == r.company) {
-                continue;
-            }
-            if !baseline {
-                record.events.extend(detect::events_for(
+        // The next page is read while this one is mapped and compared, so Dataverse's time and
+        // the gateway's overlap.
+        let (done, prefetched) = tokio::join!(
+            async {
+                let mapped = map_page(st, resource, &raw)
+                    .await
+                    .map_err(|e| format!("{}: {e}", resource.as_str()))?;
+                absorb(
+                    st,
                     resource,
-                    r.id,
-                    &r.company,
-                    old.map(|k| &k.data),
-                    &r.data,
-                ));
+                    baseline,
+                    mapped,
+                    &mut seen,
+                    &mut report,
+                    record,
+                )
+                .await
+            },
+            async {
+                match &next {
+                    Some(link) => {
+                        pacer.step().await;
+                        Some(fetch(st, resource, Some(link)).await)
+                    }
+                    None => None,
+                }
             }
-            record.upserts.push(Fingerprint {
-                resource,
-                id: r.id,
-                known: Known {
-                    hash,
-                    company: r.company,
-                    data: r.data,
-                },
-            });
+        );
+        if let Err(e) = done {
+            return (report, Some(e));
         }
-        match mapped.next {
-            Some(link) => next = Some(link),
+        match prefetched {
+            Some(Ok(r)) => raw = r,
+            Some(Err(e)) => return (report, Some(format!("{}: {e}", resource.as_str()))),
             None => break,
         }
     }
@@ -322,9 +399,16 @@ async fn scan_resource(
 }
 
 /// One scan of every resource, recorded in one transaction.
-pub async fn scan(st: &ScanContext) -> ScanReport {
+pub async fn scan(st: &ScanContext, budget: &ScanBudget) -> ScanReport {
     let started = Instant::now();
     let calls = Counter::default();
+    let mut pacer = Pacer {
+        budget,
+        client: &st.client,
+        calls: calls.clone(),
+        counted: 0,
+        yielded: Duration::ZERO,
+    };
     // Its own fairness key: partner requests queue beside the scan, not behind it.
     let scope = CallScope {
         caller: Some(Arc::from("changes-scanner")),
@@ -339,7 +423,7 @@ pub async fn scan(st: &ScanContext) -> ScanReport {
         let mut record = ScanRecord::default();
         let mut report = ScanReport::default();
         for resource in ResourceType::ALL {
-            let (r, error) = scan_resource(st, resource, &mut record).await;
+            let (r, error) = scan_resource(st, resource, &mut record, &mut pacer).await;
             report.resources.push(r);
             if let Some(e) = error {
                 report.error.get_or_insert(e);
@@ -359,6 +443,8 @@ pub async fn scan(st: &ScanContext) -> ScanReport {
             }
             Err(e) => report.error = Some(failed(e)),
         }
+        pacer.settle();
+        report.yielded = pacer.yielded;
         report
     });
     let mut report = calls
@@ -370,6 +456,7 @@ pub async fn scan(st: &ScanContext) -> ScanReport {
         .await;
     report.upstream_calls = calls.get();
     report.duration = started.elapsed();
+    report.budget_share = budget.share(Instant::now());
     span.in_scope(|| observe(&report));
     report
 }
@@ -386,6 +473,8 @@ fn observe(report: &ScanReport) {
     metrics::gauge!("changes_scan_upstream_calls").set(f64::from(report.upstream_calls));
     metrics::counter!("changes_scan_upstream_calls_total")
         .increment(u64::from(report.upstream_calls));
+    metrics::gauge!("changes_scan_budget_share").set(report.budget_share);
+    metrics::gauge!("changes_scan_yield_seconds").set(report.yielded.as_secs_f64());
     for e in &report.events {
         // The type is one of eight fixed names: a closed label set.
         metrics::counter!("changes_events_total", "type" => e.event_type.to_string()).increment(1);
@@ -407,6 +496,8 @@ fn observe(report: &ScanReport) {
             read = %read.join(", "),
             events = report.events.len(),
             upstream_calls = report.upstream_calls,
+            budget_share = report.budget_share,
+            yielded_ms = report.yielded.as_millis() as u64,
             duration_ms = report.duration.as_millis() as u64,
             "changes scan"
         ),
@@ -460,6 +551,7 @@ pub fn spawn(
         let shutdown = st.shutdown().clone();
         let interval = Duration::from_millis(st.settings.interval_ms());
         let mut next = tokio::time::Instant::now() + interval;
+        let budget = ScanBudget::new(st.settings.max_budget_share);
         loop {
             let waiter = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -471,7 +563,7 @@ pub fn spawn(
             };
             let report = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                r = scan(&st) => r,
+                r = scan(&st, &budget) => r,
             };
             purge(&st).await;
             if let Some(w) = waiter {

@@ -212,8 +212,12 @@ pub struct ChangesConfig {
     pub scan_interval_ms: Option<u64>,
     /// How long events stay in the feed; an older cursor answers 410.
     pub retention_days: u32,
-    /// Rows per upstream page the scanner asks for (`odata.maxpagesize`).
+    /// Rows per upstream page the scanner asks for (`odata.maxpagesize`; Dataverse's largest page
+    /// is 5,000, so a scan costs few calls).
     pub page_size: u32,
+    /// The most of the application user's Dataverse budget (6,000 requests per 5 minutes) the
+    /// scanner may use per window, 0–1; it waits past that, and yields to queued partner calls.
+    pub max_budget_share: f64,
 }
 
 impl ChangesConfig {
@@ -231,7 +235,8 @@ impl Default for ChangesConfig {
         Self {
             scan_interval_ms: None,
             retention_days: 7,
-            page_size: 200,
+            page_size: 5_000,
+            max_budget_share: 0.10,
         }
     }
 }

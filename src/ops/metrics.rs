@@ -224,6 +224,15 @@ fn describe() {
         "changes_scan_upstream_calls_total",
         "Dataverse calls made by changes scans."
     );
+    describe_gauge!(
+        "changes_scan_budget_share",
+        "Share of the Dataverse budget (6,000 requests per 5 minutes) changes scans used in the window ending with the last scan; at most [changes] max_budget_share."
+    );
+    describe_gauge!(
+        "changes_scan_yield_seconds",
+        Unit::Seconds,
+        "Time the last changes scan waited for partner calls queued at the upstream concurrency cap."
+    );
     describe_counter!(
         "changes_events_total",
         "Change events recorded, by event type."

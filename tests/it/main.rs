@@ -26,6 +26,7 @@ mod resilience;
 mod sandbox_conformance;
 mod sandbox_entra;
 mod sandbox_tls;
+mod scan_cost;
 mod shutdown;
 mod state_store;
 mod trace_context;
