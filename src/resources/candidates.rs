@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::recruiting_requests::company_limit;
-use super::{option_codes, Reader};
+use super::Reader;
 use crate::auth::Principal;
 use crate::model::candidate::{self as cand, Candidate, CandidateRow, Labels, PersonRow};
 use crate::problem::ApiError;
@@ -53,18 +53,10 @@ pub async fn list_query(
     f: ListFilter<'_>,
     principal: &Principal,
 ) -> Result<Query, ApiError> {
-    let mut filters = Vec::new();
-    if let Some(keys) = f.status {
-        let codes = option_codes(rd, cand::OS_RESULT, keys, "status").await?;
-        filters.push(Filter::is_in("mshr_applicantintegrationresult", codes));
-    }
-    if let Some(c) = f.company {
-        super::check_company_param(principal, c)?;
-        filters.push(Filter::eq(
-            "mshr_dataareaid",
-            Literal::Str(c.to_lowercase()),
-        ));
-    }
+    let status = f
+        .status
+        .map(|keys| (cand::OS_RESULT, "mshr_applicantintegrationresult", keys));
+    let mut filters = super::shared_filters(rd, principal, status, f.company).await?;
     if let Some(r) = f.recruiting_request {
         filters.push(match Uuid::parse_str(r) {
             Ok(id) => Filter::eq("_mshr_fk_recruitingrequest_id_value", Literal::Guid(id)),

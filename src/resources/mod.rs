@@ -15,7 +15,7 @@ use crate::cache::ResponseCache;
 use crate::problem::ApiError;
 use crate::resolve::lookups::{LookupRef, LookupResolver};
 use crate::resolve::options::OptionCatalog;
-use crate::upstream::odata::Literal;
+use crate::upstream::odata::{Filter, Literal};
 use crate::upstream::DataverseClient;
 
 /// What reading a resource needs, and nothing else: the Dataverse client, the label and lookup
@@ -64,4 +64,28 @@ pub fn check_company_param(principal: &Principal, company: &str) -> Result<(), A
         company: company.to_string(),
         yours: principal.companies.iter().cloned().collect(),
     })
+}
+
+/// The first filters every list shares: status keys (of option set `set`, on `column`) and the
+/// `company` parameter (403 outside the partner's companies). The caller adds its own, then the
+/// partner's company limit.
+pub(crate) async fn shared_filters(
+    rd: &Reader,
+    principal: &Principal,
+    status: Option<(&'static str, &'static str, &[String])>,
+    company: Option<&str>,
+) -> Result<Vec<Filter>, ApiError> {
+    let mut filters = Vec::new();
+    if let Some((set, column, keys)) = status {
+        let codes = option_codes(rd, set, keys, "status").await?;
+        filters.push(Filter::is_in(column, codes));
+    }
+    if let Some(c) = company {
+        check_company_param(principal, c)?;
+        filters.push(Filter::eq(
+            "mshr_dataareaid",
+            Literal::Str(c.to_lowercase()),
+        ));
+    }
+    Ok(filters)
 }

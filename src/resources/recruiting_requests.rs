@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{option_codes, Reader};
+use super::Reader;
 use crate::auth::Principal;
 use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequest, RequestRow};
 use crate::problem::ApiError;
@@ -77,18 +77,8 @@ pub async fn list_query(
     f: ListFilter<'_>,
     principal: &Principal,
 ) -> Result<Query, ApiError> {
-    let mut filters = Vec::new();
-    if let Some(keys) = f.status {
-        let codes = option_codes(rd, rr::OS_STATUS, keys, "status").await?;
-        filters.push(Filter::is_in("mshr_status", codes));
-    }
-    if let Some(c) = f.company {
-        super::check_company_param(principal, c)?;
-        filters.push(Filter::eq(
-            "mshr_dataareaid",
-            Literal::Str(c.to_lowercase()),
-        ));
-    }
+    let status = f.status.map(|keys| (rr::OS_STATUS, "mshr_status", keys));
+    let mut filters = super::shared_filters(rd, principal, status, f.company).await?;
     if let Some(j) = f.job {
         filters.push(match Uuid::parse_str(j) {
             Ok(id) => Filter::eq("_mshr_fk_job_id_value", Literal::Guid(id)),

@@ -127,19 +127,9 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// A 32-byte key in hex (surrounding white space allowed: the key file may end with a newline).
 fn parse_hex_key(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        return None;
-    }
-    let bytes: Vec<u8> = (0..64)
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect::<Option<_>>()?;
-    bytes.try_into().ok()
+    crate::config::hex_key(hex.trim())
 }
 
 /// The sealing key from `dir/webhook-secrets.key`, created (owner-only) on first use.
