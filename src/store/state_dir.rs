@@ -159,7 +159,7 @@ pub fn key_file(dir: &Path, name: &str) -> Result<[u8; 32], StoreError> {
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             narrow(&path).map_err(|e| bad(e.to_string()))?;
-            parse_hex(text.trim()).ok_or_else(|| bad("not 64 hex characters".into()))
+            crate::config::hex_key(text.trim()).ok_or_else(|| bad("not 64 hex characters".into()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key: [u8; 32] = rand::random();
@@ -176,17 +176,6 @@ pub fn key_file(dir: &Path, name: &str) -> Result<[u8; 32], StoreError> {
         }
         Err(e) => Err(bad(e.to_string())),
     }
-}
-
-fn parse_hex(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let bytes: Vec<u8> = (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect::<Option<_>>()?;
-    bytes.try_into().ok()
 }
 
 /// Tables every hire reads and writes: checked by readiness.

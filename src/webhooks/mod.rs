@@ -78,7 +78,9 @@ impl Webhooks {
             return Err(SetupError::BadSchedule("waits must be positive"));
         }
         let key = match cfg.secret_key.expose() {
-            "" => key_file(state_dir)?,
+            // Generated once and kept in the state directory (owner-only), like the cursor key.
+            "" => crate::store::state_dir::key_file(state_dir, KEY_FILE)
+                .map_err(|e| SetupError::Io(e.to_string()))?,
             hex => parse_hex_key(hex).ok_or(SetupError::BadKey)?,
         };
         let policy = UrlPolicy {
@@ -132,44 +134,6 @@ fn parse_hex_key(hex: &str) -> Option<[u8; 32]> {
     crate::config::hex_key(hex.trim())
 }
 
-/// The sealing key from `dir/webhook-secrets.key`, created (owner-only) on first use.
-fn key_file(dir: &Path) -> Result<[u8; 32], SetupError> {
-    let path = dir.join(KEY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse_hex_key(&text)
-            .ok_or_else(|| SetupError::Io(format!("{} is not 64 hex characters", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: [u8; 32] = rand::random();
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&path, &hex)
-                .map_err(|e| SetupError::Io(format!("cannot write {} ({e})", path.display())))?;
-            Ok(key)
-        }
-        Err(e) => Err(SetupError::Io(format!(
-            "cannot read {} ({e})",
-            path.display()
-        ))),
-    }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,8 +148,8 @@ mod tests {
     fn the_key_file_is_created_once_and_reused() {
         let dir = std::env::temp_dir().join(format!("atsgw-whkey-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let a = key_file(&dir).expect("created");
-        let b = key_file(&dir).expect("read");
+        let a = crate::store::state_dir::key_file(&dir, KEY_FILE).expect("created");
+        let b = crate::store::state_dir::key_file(&dir, KEY_FILE).expect("read");
         assert_eq!(a, b);
         assert!(parse_hex_key("zz").is_none());
         let _ = std::fs::remove_dir_all(&dir);
