@@ -75,7 +75,7 @@ pub async fn build_state(
     let stores = crate::store::open::open(&config.state)
         .await
         .map_err(|e| StartError::Config {
-            key: "state.url",
+            key: e.key(),
             problem: e.to_string(),
         })?;
     tracing::info!(path = %stores.dir.display(), postgres = stores.postgres.is_some(), "state store opened");

@@ -41,8 +41,22 @@ pub enum OpenError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot create a temporary state directory ({0})")]
     Scratch(std::io::Error),
+    /// The embedded store (its directory: `[state] path`, or the `sqlite://` URL).
     #[error("{0}")]
-    Store(#[from] StoreError),
+    Sqlite(StoreError),
+    #[error("{0}")]
+    Postgres(StoreError),
+}
+
+impl OpenError {
+    /// The configuration key an operator should look at.
+    pub fn key(&self) -> &'static str {
+        match self {
+            OpenError::Config(crate::config::ConfigError::Invalid { key, .. }) => key,
+            OpenError::Sqlite(_) | OpenError::Scratch(_) => "state.path",
+            OpenError::Config(_) | OpenError::Postgres(_) => "state.url",
+        }
+    }
 }
 
 /// Opens the configured state; `dir` unset means a fresh temporary directory.
@@ -63,11 +77,13 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
             (tmp.path().to_path_buf(), Some(tmp))
         }
     };
-    let sqlite = Arc::new(SqliteStore::open_file(&dir, &file, ttl)?);
+    let sqlite = Arc::new(SqliteStore::open_file(&dir, &file, ttl).map_err(OpenError::Sqlite)?);
     let postgres = match &location {
-        StateLocation::Postgres { url } => {
-            Some(PgStore::connect(url.expose(), cfg.pool_size, ttl).await?)
-        }
+        StateLocation::Postgres { url } => Some(
+            PgStore::connect(url.expose(), cfg.pool_size, ttl)
+                .await
+                .map_err(OpenError::Postgres)?,
+        ),
         StateLocation::Sqlite { .. } => None,
     };
     // Per concern: Postgres where it has an implementation, the embedded store otherwise.
