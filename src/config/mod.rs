@@ -281,6 +281,28 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// Limits the replicas share (`[cluster]`): without `redis_url`, every limit is this process's own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://host:6379/0` or `rediss://…` (TLS). Empty: no cluster, limits per process.
+    pub redis_url: SecretString,
+    /// Prefix of every key and channel the gateway uses in Redis (several gateways may share one).
+    pub key_prefix: String,
+    /// Replicas expected: while Redis is unreachable each replica enforces its share (limit ÷ this).
+    pub replicas_hint: u32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: SecretString::default(),
+            key_prefix: "ats-gateway:".into(),
+            replicas_hint: 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -291,6 +313,7 @@ pub struct Config {
     pub changes: ChangesConfig,
     pub cache: CacheConfig,
     pub telemetry: TelemetryConfig,
+    pub cluster: ClusterConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,
