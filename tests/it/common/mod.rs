@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod redis;
 
 use ats_sandbox::config::SandboxConfig;
 use ats_sandbox::server::{start, EmulatorHandle};
