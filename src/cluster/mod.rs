@@ -85,7 +85,10 @@ pub fn start(cfg: &ClusterConfig, parts: Parts<'_>) -> Result<Option<Arc<Cluster
 }
 
 /// The startup warning and `doctor` advice when state is shared (Postgres) but limits are not.
-pub fn per_replica_limits_warning(state_is_postgres: bool, cfg: &ClusterConfig) -> Option<&'static str> {
+pub fn per_replica_limits_warning(
+    state_is_postgres: bool,
+    cfg: &ClusterConfig,
+) -> Option<&'static str> {
     (state_is_postgres && cfg.redis_url.expose().trim().is_empty()).then_some(
         "[state] url is Postgres (several replicas) but [cluster] redis_url is empty: partner rate limits, the Dataverse cap and the 429 pause are per replica (N replicas allow N times each); set [cluster] redis_url",
     )
@@ -97,8 +100,12 @@ pub async fn ping(cfg: &ClusterConfig, timeout: Duration) -> Result<Option<Strin
     if url.is_empty() {
         return Ok(None);
     }
-    let client = redis::Client::open(url)
-        .map_err(|e| format!("[cluster] redis_url: not a redis:// or rediss:// URL ({:?})", e.kind()))?;
+    let client = redis::Client::open(url).map_err(|e| {
+        format!(
+            "[cluster] redis_url: not a redis:// or rediss:// URL ({:?})",
+            e.kind()
+        )
+    })?;
     let where_ = {
         let info = client.get_connection_info();
         info.addr().to_string()
@@ -111,6 +118,53 @@ pub async fn ping(cfg: &ClusterConfig, timeout: Duration) -> Result<Option<Strin
     match answered {
         Ok(Ok(_)) => Ok(Some(where_)),
         Ok(Err(e)) => Err(format!("{where_}: {:?}", e.kind())),
-        Err(_) => Err(format!("{where_}: no answer within {} ms", timeout.as_millis())),
+        Err(_) => Err(format!(
+            "{where_}: no answer within {} ms",
+            timeout.as_millis()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretString;
+
+    #[test]
+    fn postgres_state_without_redis_is_warned_about() {
+        let mut cfg = ClusterConfig::default();
+        assert!(per_replica_limits_warning(false, &cfg).is_none());
+        assert!(per_replica_limits_warning(true, &cfg).is_some_and(|w| w.contains("redis_url")));
+        cfg.redis_url = SecretString::new("redis://127.0.0.1:6379");
+        assert!(per_replica_limits_warning(true, &cfg).is_none());
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_echoing_it() {
+        let err = connection::Redis::open("http://user:hunter2@host", "p:")
+            .err()
+            .expect("refused");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn invalidations_cross_the_wire_unchanged() {
+        use crate::cache::response::{Invalidation, Resource};
+        let id = uuid::Uuid::new_v4();
+        for inv in [
+            Invalidation::One(Resource::Candidates, id),
+            Invalidation::Lists(Resource::RecruitingRequests),
+        ] {
+            assert_eq!(Invalidation::from_wire(&inv.to_wire()), Some(inv));
+        }
+        for bad in [
+            "",
+            "one candidate",
+            "lists nothing",
+            "one candidate x",
+            "lists candidate extra",
+        ] {
+            assert_eq!(Invalidation::from_wire(bad), None, "{bad}");
+        }
     }
 }

@@ -21,7 +21,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Publishes every local invalidation as `<replica> <invalidation>` (in the background: the
 /// request that invalidated does not wait for Redis).
-pub(super) fn announce_invalidations(redis: Arc<Redis>, responses: &ResponseCache, replica: String) {
+pub(super) fn announce_invalidations(
+    redis: Arc<Redis>,
+    responses: &ResponseCache,
+    replica: String,
+) {
     let channel = redis.key("invalidate");
     responses.on_invalidate(Arc::new(move |inv: Invalidation| {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {

@@ -117,7 +117,11 @@ impl ClusterSlots {
         let share = (s.cap / s.replicas_hint.max(1) as usize).max(1);
         Self {
             redis,
-            scripts: Arc::new((Script::new(ACQUIRE), Script::new(RELEASE), Script::new(PAUSE))),
+            scripts: Arc::new((
+                Script::new(ACQUIRE),
+                Script::new(RELEASE),
+                Script::new(PAUSE),
+            )),
             cap: s.cap.max(1),
             slot_ttl: s.slot_ttl,
             max_wait: s.max_wait,
@@ -228,7 +232,12 @@ impl ClusterLimits for SharedSlots {
             let done = slots
                 .redis
                 .run(|mut conn| async move {
-                    scripts.2.key(key).arg(ms).invoke_async::<i64>(&mut conn).await
+                    scripts
+                        .2
+                        .key(key)
+                        .arg(ms)
+                        .invoke_async::<i64>(&mut conn)
+                        .await
                 })
                 .await;
             if done.is_none() {

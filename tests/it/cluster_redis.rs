@@ -247,7 +247,10 @@ async fn the_cap_on_dataverse_calls_in_flight_holds_for_the_cluster() {
     }
     let max = stat(&emu, "max_in_flight").await;
     eprintln!("max in flight at the emulator: {max} (cap 4, 3 gateways × 8 callers)");
-    assert!(max <= 4, "the emulator saw {max} calls at once; the cluster cap is 4");
+    assert!(
+        max <= 4,
+        "the emulator saw {max} calls at once; the cluster cap is 4"
+    );
     assert!(max >= 2, "the load overlapped calls");
 }
 
@@ -470,4 +473,37 @@ async fn a_hire_on_one_gateway_invalidates_another_gateways_cached_list_within_a
         "gateway B's list shows the hire {} ms after A answered",
         posted.elapsed().as_millis()
     );
+}
+
+#[tokio::test]
+async fn doctor_says_whether_redis_answers() {
+    let mut redis = RedisServer::start_new();
+    let emu = emulator().await;
+    let c = emu.config();
+    let q = |s: &str| Value::String(s.to_string()).to_string();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("gateway.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[dataverse]\norg_url = {}\nauthority = {}\ntenant_id = {}\nclient_id = {}\nclient_secret = {}\n[cluster]\nredis_url = {}\n",
+            q(&emu.handle.url),
+            q(&emu.handle.url),
+            q(&c.tenant_id.to_string()),
+            q(&c.client_id.to_string()),
+            q(&c.client_secret),
+            q(&redis.url())
+        ),
+    )
+    .expect("write");
+    let report = ats_gateway::doctor::run(Some(&file)).await;
+    let line = report.check("cluster").expect("a cluster line");
+    assert!(line.ok, "{line:?}");
+    assert!(line.detail.contains("answers"), "{line:?}");
+    redis.stop();
+    let report = ats_gateway::doctor::run(Some(&file)).await;
+    let line = report.check("cluster").expect("a cluster line");
+    assert!(!line.ok, "{line:?}");
+    assert!(line.detail.contains("replicas_hint"), "{line:?}");
+    assert!(!report.ok);
 }

@@ -70,7 +70,10 @@ impl RedisServer {
         self.child = Some(child);
         let until = Instant::now() + Duration::from_secs(10);
         while !self.answers() {
-            assert!(Instant::now() < until, "redis-server did not answer within 10 s");
+            assert!(
+                Instant::now() < until,
+                "redis-server did not answer within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -91,7 +94,9 @@ impl RedisServer {
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
         let mut buf = [0u8; 16];
         s.write_all(b"PING\r\n").is_ok()
-            && s.read(&mut buf).map(|n| buf[..n].starts_with(b"+PONG")).unwrap_or(false)
+            && s.read(&mut buf)
+                .map(|n| buf[..n].starts_with(b"+PONG"))
+                .unwrap_or(false)
     }
 }
 
