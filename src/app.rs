@@ -213,6 +213,12 @@ pub async fn start_with(
         key: "cluster.redis_url",
         problem,
     })?;
+    // Shared state without shared limits: N replicas allow N times each limit. The lead wires
+    // `[state] url` (Postgres) in place of `false`.
+    if let Some(warning) = crate::cluster::per_replica_limits_warning(false, &state.config.cluster)
+    {
+        tracing::warn!("{warning}");
+    }
     let maintenance = crate::writes::spawn_maintenance(state.hiring.clone());
     // The changes scanner stops by itself on the shutdown token.
     let _scanner =

@@ -16,7 +16,7 @@ pub struct OpsState {
     pub health: ReadinessCheck,
     pub dataverse: Arc<DataverseConfig>,
     /// With `[cluster] redis_url`: whether limits are shared now (`/readyz` says so).
-    pub cluster: Option<Arc<crate::cluster::ClusterStatus>>,
+    pub cluster: Option<Arc<crate::cluster::status::ClusterStatus>>,
 }
 
 pub fn router(state: OpsState) -> Router {
