@@ -139,6 +139,11 @@ mod tests {
         assert!(per_replica_limits_warning(true, &cfg).is_none());
     }
 
+    #[tokio::test]
+    async fn tls_urls_are_accepted() {
+        assert!(connection::Redis::open("rediss://:pw@redis.internal:6380/0", "p:").is_ok());
+    }
+
     #[test]
     fn a_bad_url_is_refused_without_echoing_it() {
         let err = connection::Redis::open("http://user:hunter2@host", "p:")

@@ -108,7 +108,8 @@ pub struct DataverseConfig {
     /// One upstream attempt, body included (never past the partner request's deadline).
     pub timeout_ms: u64,
     /// Upstream calls in flight for the whole process, shared fairly across partners: stay below
-    /// Dataverse's 52 concurrent requests per application user.
+    /// Dataverse's 52 concurrent requests per application user. With `[cluster] redis_url`, also
+    /// the cap for all replicas together.
     pub max_concurrency: usize,
     /// Longest wait for a free upstream slot; past it the partner gets 503 with `Retry-After`.
     pub queue_timeout_ms: u64,
