@@ -507,3 +507,52 @@ async fn doctor_says_whether_redis_answers() {
     assert!(line.detail.contains("replicas_hint"), "{line:?}");
     assert!(!report.ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slots_a_dead_replica_held_expire() {
+    let redis = RedisServer::start_new();
+    let emu = emulator().await;
+    let gws = replicas(&emu, &redis, 1, &|c| {
+        generous(c);
+        c.dataverse.max_concurrency = 2;
+        c.dataverse.queue_timeout_ms = 10_000;
+        c.cache.response_ttl_ms = 0;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let t = token(&http, &gws[0], "acme-ats").await;
+    let url = format!("{}/v1/recruiting-requests?page_size=3", gws[0].url);
+    assert_eq!(status(&http, &url, &t).await, 200);
+    // A replica that died mid-call holds both slots, expiring in 1.5 s (Redis' clock).
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let (secs, micros): (u64, u64) = redis::cmd("TIME")
+        .query_async(&mut conn)
+        .await
+        .expect("time");
+    let expiry = secs * 1000 + micros / 1000 + 1_500;
+    let _: i64 = redis::cmd("ZADD")
+        .arg("ats-gateway:slots")
+        .arg(expiry)
+        .arg("dead:0")
+        .arg(expiry)
+        .arg("dead:1")
+        .query_async(&mut conn)
+        .await
+        .expect("zadd");
+    let started = Instant::now();
+    assert_eq!(status(&http, &url.replace("=3", "=4"), &t).await, 200);
+    let waited = started.elapsed();
+    eprintln!(
+        "a call waited {} ms for the dead replica's slots",
+        waited.as_millis()
+    );
+    assert!(
+        waited >= Duration::from_millis(1_000),
+        "the cap counted the dead replica's slots ({waited:?})"
+    );
+    assert!(waited < Duration::from_secs(5), "they expired ({waited:?})");
+}
