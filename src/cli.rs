@@ -216,6 +216,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let emu = start_emulator(config.sandbox.clone(), listener, tls.as_ref()).await?;
             config.dataverse = dataverse_config_for(&emu, &config.dataverse);
             with_demo_partners(&mut config.auth);
+            if config.boards.is_empty() {
+                config.boards = crate::boards::config::demo();
+            }
             config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             // A partner tries webhooks with a receiver on its own machine.
             config.webhooks.allow_private_urls = true;
@@ -246,6 +249,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "admin": format!("{}/_sandbox", emu.url),
                 "dataverse": dataverse_json(&emu),
                 "partners": partners,
+                "boards": gw.state.boards.all().iter().map(|b| json!({"id": b.config.id, "url": format!("{}{}", gw.url, b.path()), "companies": b.config.companies})).collect::<Vec<_>>(),
             });
             with_ca_file(&mut ready, &emu);
             println!("{ready}");

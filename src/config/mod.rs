@@ -291,6 +291,8 @@ pub struct Config {
     pub changes: ChangesConfig,
     pub cache: CacheConfig,
     pub telemetry: TelemetryConfig,
+    /// `[[boards]]`: public job boards (`boards::config`).
+    pub boards: Vec<crate::boards::BoardConfig>,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod authorization;
+mod boards;
 mod browser;
 mod candidates_read;
 mod candidates_write;
