@@ -198,3 +198,36 @@ pub fn demo() -> Vec<BoardConfig> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_and_the_demo_boards_are_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let cfg = crate::config::Config::load(Some(&path)).expect("config.example.toml loads");
+        assert_eq!(cfg.boards.len(), 1);
+        validate(&cfg.boards).expect("example board valid");
+        validate(&demo()).expect("demo boards valid");
+        assert_eq!(demo()[1].langs(), [Lang::NbNo, Lang::EnUs]);
+    }
+
+    #[test]
+    fn problems_name_the_key() {
+        let mut b = demo().remove(0);
+        b.apply_url = "ftp://x/{number}".into();
+        assert_eq!(
+            b.problem().map(|p| p.0).as_deref(),
+            Some("boards.contoso-careers.apply_url")
+        );
+        let mut b = demo().remove(0);
+        b.id = "Not OK".into();
+        assert_eq!(b.problem().map(|p| p.0).as_deref(), Some("boards.id"));
+        let mut b = demo().remove(0);
+        b.languages = vec!["de-DE".into()];
+        assert!(b.problem().is_some_and(|p| p.1.contains("de-DE")));
+        let twice = vec![demo().remove(0), demo().remove(0)];
+        assert!(validate(&twice).is_err());
+    }
+}

@@ -158,13 +158,19 @@ fn head(out: &mut String, lang: Lang, title: &str, description: &str, canonical:
     );
 }
 
-fn header(out: &mut String, board: &Board, t: &Texts) {
+/// The banner: the board's name is the page's heading on the list, a link back on a job page
+/// (whose heading is the job's title).
+fn header(out: &mut String, board: &Board, t: &Texts, on_list: bool) {
+    let name = esc(&board.config.name);
+    let title = match on_list {
+        true => format!("<h1>{name}</h1>"),
+        false => format!("<p><a href=\"{}\">{name}</a></p>", esc(&board.path())),
+    };
     let _ = write!(
         out,
-        "<body><a class=\"skip\" href=\"#main\">{}</a><header><p>{}</p><h1>{}</h1></header>",
+        "<body><a class=\"skip\" href=\"#main\">{}</a><header><p>{}</p>{title}</header>",
         t.skip,
         esc(&board.config.hiring_organization.name),
-        esc(&board.config.name)
     );
 }
 
@@ -225,7 +231,7 @@ pub fn board_page(
         "<link rel=\"alternate\" type=\"application/feed+json\" href=\"{}/feed.json\"></head>",
         esc(&board.path())
     );
-    header(&mut out, board, t);
+    header(&mut out, board, t, true);
     let _ = write!(
         out,
         "<main id=\"main\"><form method=\"get\" action=\"{}\" role=\"search\" aria-label=\"{}\">\
@@ -296,7 +302,7 @@ fn money(v: f64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -327,10 +333,10 @@ pub fn job_page(board: &Board, base: &str, lang: Lang, e: &Entry) -> String {
         "<script type=\"application/ld+json\">{}</script></head>",
         jsonld::script_text(&jsonld::job_posting(board, base, e))
     );
-    header(&mut out, board, t);
+    header(&mut out, board, t, false);
     let _ = write!(
         out,
-        "<main id=\"main\"><article><h2>{}</h2><section aria-label=\"{}\"><dl>",
+        "<main id=\"main\"><article><h1>{}</h1><section aria-label=\"{}\"><dl>",
         esc(&title),
         t.facts
     );
@@ -376,7 +382,7 @@ pub fn job_page(board: &Board, base: &str, lang: Lang, e: &Entry) -> String {
     }
     for (heading, items) in [(t.skills, &j.skills), (t.education, &j.education)] {
         if !items.is_empty() {
-            let _ = write!(out, "<section><h3>{heading}</h3><ul>");
+            let _ = write!(out, "<section><h2>{heading}</h2><ul>");
             for i in items {
                 let _ = write!(out, "<li>{}</li>", esc(i));
             }

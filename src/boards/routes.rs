@@ -237,12 +237,12 @@ fn params(raw: Option<&str>) -> Result<(ListFilter, bool), ApiError> {
 }
 
 /// The board's snapshot view, or 503 while the cold build runs.
-fn ready(boards: &Boards) -> Result<Arc<super::snapshot::Jobs>, Response> {
+fn ready(boards: &Boards) -> Result<Arc<super::snapshot::Jobs>, ApiError> {
     let snap = boards.snapshot();
     if !snap.is_ready() {
-        return Err(
-            ApiError::UpstreamUnavailable("the board is being built".into()).into_response(),
-        );
+        return Err(ApiError::UpstreamUnavailable(
+            "the board is being built".into(),
+        ));
     }
     Ok(snap.jobs())
 }
@@ -266,7 +266,7 @@ async fn board_page(
     };
     let jobs = match ready(&boards) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let (f, _) = match params(raw.as_deref()) {
         Ok(p) => p,
@@ -297,7 +297,7 @@ async fn list(
     };
     let jobs = match ready(&boards) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let (f, content) = match params(raw.as_deref()) {
         Ok(p) => p,
@@ -331,7 +331,7 @@ async fn detail(
     };
     let jobs = match ready(&boards) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let lang = board.lang(accept_language(&headers));
     let Some(e) = board.job(&jobs, &job) else {
@@ -376,7 +376,7 @@ async fn sitemap(
     };
     let jobs = match ready(&boards) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let body = feeds::sitemap(board, &base(&headers, &public), &board.jobs(&jobs));
     respond(
@@ -399,7 +399,7 @@ async fn feed(
     };
     let jobs = match ready(&boards) {
         Ok(j) => j,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let body = feeds::json_feed(board, &base(&headers, &public), &board.jobs(&jobs));
     respond(

@@ -20,7 +20,7 @@ const RR: &str = "mshr_hcmrecruitingrequestentities";
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// The demo boards (limits out of the way) plus `extra`; scans only when a test asks.
-async fn board_app(extra: Vec<BoardConfig>) -> TestApp {
+pub(crate) async fn board_app(extra: Vec<BoardConfig>) -> TestApp {
     let app = spawn_app_with(SandboxConfig::default(), move |c| {
         c.boards = demo();
         for b in &mut c.boards {
@@ -614,7 +614,7 @@ async fn hr_injections_in_the_external_description_are_sanitised() {
 }
 
 /// The JSON-LD of a job page, parsed from its `<script type="application/ld+json">`.
-fn json_ld(page: &str) -> Value {
+pub(crate) fn json_ld(page: &str) -> Value {
     let start = page
         .find("<script type=\"application/ld+json\">")
         .expect("JSON-LD")
