@@ -187,10 +187,33 @@ impl Board {
     }
 }
 
-/// Every board and the snapshot they share.
+/// A rendered answer and its strong ETag (a hash of the body).
+pub struct Rendered {
+    pub body: bytes::Bytes,
+    pub etag: String,
+}
+
+impl Rendered {
+    fn new(body: Vec<u8>) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(&body);
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Self {
+            body: body.into(),
+            etag: format!("\"{hex}\""),
+        }
+    }
+}
+
+/// Rendered answers kept at most (bytes); keys carry the snapshot version, so a change is never
+/// served stale and old versions age out.
+const RENDERED_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Every board, the snapshot they share and their rendered answers.
 pub struct Boards {
     boards: Vec<Board>,
     snapshot: Arc<Snapshot>,
+    rendered: moka::sync::Cache<String, Arc<Rendered>>,
 }
 
 impl Boards {
@@ -200,7 +223,20 @@ impl Boards {
         Ok(Self {
             boards: configs.iter().cloned().map(Board::new).collect(),
             snapshot: Arc::new(Snapshot::default()),
+            rendered: moka::sync::Cache::builder()
+                .max_capacity(RENDERED_MAX_BYTES)
+                .weigher(|_: &String, v: &Arc<Rendered>| {
+                    u32::try_from(v.body.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
         })
+    }
+
+    /// The answer for `key` (which must name the snapshot version and everything the body
+    /// depends on), rendered once per version.
+    pub fn rendered(&self, key: String, render: impl FnOnce() -> Vec<u8>) -> Arc<Rendered> {
+        self.rendered
+            .get_with(key, || Arc::new(Rendered::new(render())))
     }
 
     pub fn get(&self, id: &str) -> Option<&Board> {

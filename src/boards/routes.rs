@@ -10,9 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use sha2::{Digest, Sha256};
 
-use super::{feeds, html, json, Board, Boards, ListFilter};
+use super::{feeds, html, json, Board, Boards, ListFilter, Rendered};
 use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 
@@ -165,33 +164,28 @@ fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Res
     ApiError::NotFound(detail.into()).into_response()
 }
 
-/// A 200 with a strong ETag over the body, or 304 when the caller has it.
+/// A 200 with the rendered body and its strong ETag, or 304 when the caller has it.
 fn respond(
     req: &HeaderMap,
     content_type: &'static str,
-    body: Vec<u8>,
+    r: &Rendered,
     vary: &'static str,
     lang: Option<Lang>,
 ) -> Response {
-    let digest = Sha256::digest(&body);
-    let etag: String = std::iter::once("\"".to_string())
-        .chain(digest.iter().take(16).map(|b| format!("{b:02x}")))
-        .chain(std::iter::once("\"".to_string()))
-        .collect();
     let matched = req
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == r.etag || t.trim() == "*"));
     let mut resp = if matched {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = body.into_response();
-        r.headers_mut()
+        let mut resp = r.body.clone().into_response();
+        resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        r
+        resp
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(&r.etag) {
         h.insert(header::ETAG, v);
     }
     h.insert(
@@ -273,13 +267,17 @@ async fn board_page(
         Err(e) => return e.into_response(),
     };
     let lang = board.lang(accept_language(&headers));
-    let all = board.jobs(&jobs);
-    let shown: Vec<_> = all.iter().filter(|e| f.matches(&e.job)).cloned().collect();
-    let page = html::board_page(board, &base(&headers, &public), lang, &all, &shown, &f);
+    let base = base(&headers, &public);
+    let key = format!("{}|page|{id}|{lang:?}|{base}|{f:?}", jobs.version);
+    let r = boards.rendered(key, || {
+        let all = board.jobs(&jobs);
+        let shown: Vec<_> = all.iter().filter(|e| f.matches(&e.job)).cloned().collect();
+        html::board_page(board, &base, lang, &all, &shown, &f).into_bytes()
+    });
     respond(
         &headers,
         "text/html; charset=utf-8",
-        page.into_bytes(),
+        &r,
         "Accept-Language",
         Some(lang),
     )
@@ -304,16 +302,22 @@ async fn list(
         Err(e) => return e.into_response(),
     };
     let lang = board.lang(accept_language(&headers));
-    let shown: Vec<_> = board
-        .jobs(&jobs)
-        .into_iter()
-        .filter(|e| f.matches(&e.job))
-        .collect();
-    let body = json::list(board, &base(&headers, &public), &shown, content, lang);
+    let base = base(&headers, &public);
+    let key = format!("{}|list|{id}|{lang:?}|{base}|{f:?}|{content}", jobs.version);
+    let r = boards.rendered(key, || {
+        let shown: Vec<_> = board
+            .jobs(&jobs)
+            .into_iter()
+            .filter(|e| f.matches(&e.job))
+            .collect();
+        json::list(board, &base, &shown, content, lang)
+            .to_string()
+            .into_bytes()
+    });
     respond(
         &headers,
         "application/json",
-        body.to_string().into_bytes(),
+        &r,
         "Accept-Language",
         Some(lang),
     )
@@ -344,21 +348,29 @@ async fn detail(
         );
     };
     let base = base(&headers, &public);
+    let key = format!(
+        "{}|job|{id}|{lang:?}|{base}|{}|{html}",
+        jobs.version, e.job.id
+    );
     if html {
-        let page = html::job_page(board, &base, lang, &e);
+        let r = boards.rendered(key, || html::job_page(board, &base, lang, &e).into_bytes());
         respond(
             &headers,
             "text/html; charset=utf-8",
-            page.into_bytes(),
+            &r,
             "Accept, Accept-Language",
             Some(lang),
         )
     } else {
-        let body = json::job(board, &base, &e, true, lang);
+        let r = boards.rendered(key, || {
+            json::job(board, &base, &e, true, lang)
+                .to_string()
+                .into_bytes()
+        });
         respond(
             &headers,
             "application/json",
-            body.to_string().into_bytes(),
+            &r,
             "Accept, Accept-Language",
             Some(lang),
         )
@@ -378,11 +390,15 @@ async fn sitemap(
         Ok(j) => j,
         Err(e) => return e.into_response(),
     };
-    let body = feeds::sitemap(board, &base(&headers, &public), &board.jobs(&jobs));
+    let base = base(&headers, &public);
+    let key = format!("{}|sitemap|{id}|{base}", jobs.version);
+    let r = boards.rendered(key, || {
+        feeds::sitemap(board, &base, &board.jobs(&jobs)).into_bytes()
+    });
     respond(
         &headers,
         "application/xml; charset=utf-8",
-        body.into_bytes(),
+        &r,
         "Accept-Encoding",
         None,
     )
@@ -401,11 +417,17 @@ async fn feed(
         Ok(j) => j,
         Err(e) => return e.into_response(),
     };
-    let body = feeds::json_feed(board, &base(&headers, &public), &board.jobs(&jobs));
+    let base = base(&headers, &public);
+    let key = format!("{}|feed|{id}|{base}", jobs.version);
+    let r = boards.rendered(key, || {
+        feeds::json_feed(board, &base, &board.jobs(&jobs))
+            .to_string()
+            .into_bytes()
+    });
     respond(
         &headers,
         "application/feed+json",
-        body.to_string().into_bytes(),
+        &r,
         "Accept-Encoding",
         None,
     )

@@ -41,6 +41,8 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct Jobs {
     pub by_id: HashMap<Uuid, Arc<Entry>>,
+    /// Bumped by every replacement: rendered answers are cached per version.
+    pub version: u64,
 }
 
 /// Shared by the routes (reads) and the follower task (writes).
@@ -72,12 +74,14 @@ impl Snapshot {
         *self.ready.borrow()
     }
 
-    fn replace(&self, jobs: Jobs) {
-        let jobs = Arc::new(jobs);
-        match self.jobs.write() {
-            Ok(mut j) => *j = jobs,
-            Err(p) => *p.into_inner() = jobs,
-        }
+    fn replace(&self, mut jobs: Jobs) {
+        let mut current = match self.jobs.write() {
+            Ok(j) => j,
+            Err(p) => p.into_inner(),
+        };
+        jobs.version = current.version + 1;
+        *current = Arc::new(jobs);
+        drop(current);
         self.ready.send_replace(true);
     }
 }
@@ -219,7 +223,7 @@ fn entries(jobs: HashMap<Uuid, PublicJob>, times: &Times, now: DateTime<Utc>) ->
             )
         })
         .collect();
-    Jobs { by_id }
+    Jobs { by_id, version: 0 }
 }
 
 /// Applies one event to `jobs` (events of other resources or companies are ignored).
@@ -362,7 +366,10 @@ pub fn spawn(snapshot: Arc<Snapshot>, cx: SnapshotContext) -> tokio::task::JoinH
                 }
             }
             if changed {
-                snapshot.replace(Jobs { by_id: jobs });
+                snapshot.replace(Jobs {
+                    by_id: jobs,
+                    version: 0,
+                });
             }
         }
     })
