@@ -857,3 +857,49 @@ async fn ten_thousand_board_requests_cost_no_dataverse_call() {
         10_000.0 / elapsed.as_secs_f64()
     );
 }
+
+#[tokio::test]
+async fn a_restart_builds_the_board_from_the_change_store_without_reading_requests_and_keeps_posting_times(
+) {
+    let mut app = board_app(Vec::new()).await;
+    baseline(&app).await;
+    let token = app.partner_token("acme-ats", None).await;
+    let status = codes(&app, &token, "recruiting-request-status").await;
+    let hr = hr_token(&app.emu).await;
+    let id = request_in(&app, status["draft"]).await;
+    let (s, _) = patch(
+        &app.emu,
+        RR,
+        &id,
+        &hr,
+        json!({"mshr_status": status["active"]}),
+    )
+    .await;
+    assert_eq!(s, 204);
+    scan(&app).await;
+    let path = format!("/boards/{US}/jobs/{id}");
+    until_status(&app, &path, 200).await;
+    let (_, before) = get_json(&app, &path).await;
+    let (_, list_before) = get_json(&app, &format!("/boards/{US}/jobs")).await;
+
+    let reads = |stats: &Value| stats["requests"][RR].as_u64().unwrap_or(0);
+    let read_before = reads(&app.emu.stats().await);
+    assert!(
+        read_before > 0,
+        "the counter names the requests' entity set"
+    );
+    app.restart(|_| {}).await;
+    until_status(&app, &format!("/boards/{US}/jobs"), 200).await;
+    assert_eq!(
+        reads(&app.emu.stats().await),
+        read_before,
+        "the snapshot came from the change store, not from Dataverse"
+    );
+    let (_, after) = get_json(&app, &path).await;
+    assert_eq!(
+        after["posted_at"], before["posted_at"],
+        "the activation event dates it"
+    );
+    let (_, list_after) = get_json(&app, &format!("/boards/{US}/jobs")).await;
+    assert_eq!(ids(&list_after), ids(&list_before));
+}
