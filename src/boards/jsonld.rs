@@ -102,3 +102,52 @@ pub fn script_text(v: &Value) -> String {
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::boards::fields::project;
+    use crate::resolve::lang::Lang;
+
+    #[test]
+    fn text_from_hr_cannot_close_the_script_or_break_the_page() {
+        let data = json!({
+            "id": "000028a1-0000-0000-0000-000150000000",
+            "number": "USMF-1",
+            "status": {"key": "active"},
+            "title": {"name": "</script><script>alert(1)</script>"},
+            "external_description": "<p>a & b</p>",
+        });
+        let job = project(&data, "usmf").expect("job");
+        let board = crate::boards::Board::new(crate::boards::config::demo().remove(0));
+        let e = Arc::new(Entry {
+            job,
+            posted_at: Utc::now(),
+            updated_at: Utc::now(),
+        });
+        let ld = job_posting(&board, "https://jobs.example.com", &e);
+        let text = script_text(&ld);
+        assert!(
+            !text.contains('<') && !text.contains('>') && !text.contains('&'),
+            "{text}"
+        );
+        let back: Value = serde_json::from_str(&text).expect("still JSON");
+        assert_eq!(back, ld);
+        let page =
+            crate::boards::html::job_page(&board, "https://jobs.example.com", Lang::EnUs, &e);
+        assert_eq!(
+            page.matches("<script").count(),
+            1,
+            "only the JSON-LD script"
+        );
+        assert!(
+            page.contains("&lt;/script&gt;"),
+            "the title is escaped in the page"
+        );
+    }
+}
