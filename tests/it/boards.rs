@@ -169,6 +169,10 @@ async fn a_board_lists_the_active_requests_of_its_companies_as_the_partner_api_c
             "/boards/{US}/jobs/{}",
             job["id"].as_str().unwrap_or("")
         ))));
+    // A job by its number is the same job.
+    let (s, by_number) = get_json(&app, &format!("/boards/{US}/jobs/{number}")).await;
+    assert_eq!(s, 200, "{by_number}");
+    assert_eq!(by_number["id"], job["id"]);
     // content=true: description, skills, education.
     let (_, full) = get_json(&app, &format!("/boards/{US}/jobs?content=true")).await;
     assert!(
