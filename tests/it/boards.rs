@@ -744,6 +744,18 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
             "{p}"
         );
     }
+    // Bad input is a problem, never a 500: an over-long filter, a write.
+    let long = "x".repeat(201);
+    let r = get(&app, &format!("{path}?q={long}"), &[]).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 405);
     // A token is refused, not ignored.
     let r = get(&app, &path, &[("Authorization", "Bearer abc")]).await;
     assert_eq!(r.status(), 400);
