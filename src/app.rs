@@ -59,10 +59,17 @@ impl From<crate::upstream::from_config::SetupError> for StartError {
     }
 }
 
+/// `partner_url`: the partner listener's base URL for links (invites) when `gateway.public_url`
+/// is not set.
 pub async fn build_state(
     config: Config,
     reload: Option<ReloadSource>,
+    partner_url: &str,
 ) -> Result<Arc<AppState>, StartError> {
+    let partner_url = match config.gateway.public_url.trim() {
+        "" => partner_url.to_string(),
+        configured => configured.to_string(),
+    };
     let client = Arc::new(crate::upstream::from_config::dataverse_client(
         &config.dataverse,
         Duration::from_millis(config.gateway.request_timeout_ms),
@@ -104,6 +111,17 @@ pub async fn build_state(
     };
     let cursors = CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs);
     let store = Arc::new(store);
+    let operator = crate::operator::OperatorContext::new(
+        store.clone(),
+        auth.clone(),
+        config.operator.clone(),
+        &partner_url,
+    );
+    // The stored partners are in force before the first request.
+    operator.refresh().await.map_err(|e| StartError::Config {
+        key: "state.path",
+        problem: e.to_string(),
+    })?;
     let changes = crate::changes::Changes::open(store.clone())
         .await
         .map(Arc::new)
@@ -138,6 +156,7 @@ pub async fn build_state(
             reader: reader.clone(),
         }),
         changes: changes.clone(),
+        operator,
         deliveries: Arc::new(crate::webhooks::DeliveryContext {
             webhooks: webhooks.clone(),
             changes: changes.clone(),
@@ -186,7 +205,9 @@ pub async fn start_with(
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
     let limits = crate::server::Limits::from_config(&config.gateway)
         .map_err(|(key, problem)| StartError::Config { key, problem })?;
-    let state = build_state(config, reload).await?;
+    let state = build_state(config, reload, &format!("http://{addr}")).await?;
+    // Stored partners followed on every replica; usage flushed. Stops on the shutdown token.
+    let _sync = crate::operator::sync::spawn(state.operator.clone(), state.shutdown().clone());
     // Unfinished hires of an earlier process are completed or undone before writes are served
     // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
     let recovery =
@@ -214,7 +235,7 @@ pub async fn start_with(
             state.shutdown().clone(),
         ),
         dataverse: Arc::new(state.config.dataverse.clone()),
-    });
+    }, crate::operator::router(state.operator.clone()));
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
     crate::webhooks::delivery::spawn(state.deliveries.clone(), shutdown.child_token());
@@ -266,6 +287,7 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::document_json()) }))
         .merge(crate::api::docs::router())
         .route("/problems/{slug}", get(problem_page))
+        .merge(crate::operator::onboarding::router(state.operator.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         // Merged after the fallback above: it applies to the routes present when it is set.
         .merge(crate::auth::protect(partner_api, state.auth.clone()))

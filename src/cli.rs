@@ -82,6 +82,20 @@ pub enum Command {
     /// Create a partner client secret: prints the plaintext once (give it to the partner) and the
     /// argon2 hash (put it in `client_secret_hashes` of the partner's config).
     PartnerSecret,
+    /// Create an operator token: prints the token once and the argon2 hash (put it in
+    /// `[operator] token_hashes`).
+    OperatorToken,
+    /// Manage partners through the operator API (token from ATS_GATEWAY_OPERATOR_TOKEN).
+    Partners {
+        /// The gateway's ops listener.
+        #[arg(long, env = "ATS_GATEWAY_OPS_URL", default_value = "http://127.0.0.1:9090")]
+        ops: String,
+        /// Print the API's JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: crate::operator::client::PartnersCommand,
+    },
     /// Exit 0 when the URL answers 2xx (for container HEALTHCHECK; the runtime image has no curl).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
@@ -163,6 +177,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         crate::webhooks::receiver::run(listen, source, shutdown_signal()).await?;
         return Ok(());
     }
+    // Operator tools talk to a running gateway: no config needed.
+    if let Some(Command::OperatorToken) = cli.command {
+        let (token, hash) = crate::operator::guard::create_operator_token();
+        println!(
+            "{}",
+            json!({"operator_token": token, "operator_token_hash": hash})
+        );
+        return Ok(());
+    }
+    if let Some(Command::Partners { ops, json, command }) = cli.command {
+        let token = std::env::var("ATS_GATEWAY_OPERATOR_TOKEN")
+            .map_err(|_| "set ATS_GATEWAY_OPERATOR_TOKEN to an operator token")?;
+        return crate::operator::client::run(&ops, &token, json, command).await;
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     let command = match cli.command {
         Some(c) => c,
@@ -170,7 +198,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Doctor { json } => doctor(cli.config.as_deref(), json).await,
-        Command::WebhookReceiver { .. } => Ok(()),
+        Command::WebhookReceiver { .. } | Command::OperatorToken | Command::Partners { .. } => {
+            Ok(())
+        }
         #[cfg(feature = "sandbox")]
         Command::Emulator {
             listen,
@@ -219,6 +249,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             // A partner tries webhooks with a receiver on its own machine.
             config.webhooks.allow_private_urls = true;
+            // An operator token made now, for the operator API on the ops listener.
+            let (operator_token, operator_hash) = crate::operator::guard::create_operator_token();
+            config.operator.token_hashes.push(operator_hash);
             let reload = reload_source(cli.config.clone(), true);
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
             let gw = crate::app::start_with(config, gw_listener, Some(reload)).await?;
@@ -246,6 +279,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "admin": format!("{}/_sandbox", emu.url),
                 "dataverse": dataverse_json(&emu),
                 "partners": partners,
+                "operator_token": operator_token,
             });
             with_ca_file(&mut ready, &emu);
             println!("{ready}");

@@ -28,6 +28,8 @@ pub struct AppState {
     /// The changes feed: fingerprints and events in the same durable store, and the watch that
     /// fires when a scan records events.
     pub changes: Arc<crate::changes::Changes>,
+    /// The operator API's handles (stored partners, operator tokens); the invite page uses them.
+    pub operator: crate::operator::OperatorContext,
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// The state directory when none is configured; removed when the state is dropped.
     pub(crate) _scratch: Option<tempfile::TempDir>,

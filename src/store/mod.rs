@@ -4,6 +4,7 @@
 //! can replace the embedded one ([`sqlite::SqliteStore`]) without touching the callers.
 
 pub mod changes;
+pub mod partners;
 pub mod sqlite;
 mod sqlite_changes;
 pub mod state_dir;
