@@ -123,7 +123,7 @@ impl PartnerStore for SqliteStore {
                     .query_map([], |r| r.get::<_, String>(0))
                     .map_err(backend)?;
                 let mut secrets = tx
-                    .prepare("SELECT id, hash, created_at, expires_at, last_used_at FROM partner_secrets WHERE partner = ?1 ORDER BY created_at, id")
+                    .prepare("SELECT id, hash, created_at, expires_at, last_used_at FROM partner_secrets WHERE partner = ?1 ORDER BY created_at, rowid")
                     .map_err(backend)?;
                 for doc in docs {
                     let doc: PartnerDoc = serde_json::from_str(&doc.map_err(backend)?)
@@ -247,7 +247,7 @@ impl PartnerStore for SqliteStore {
             .map_err(backend)?;
             let live: Vec<(String, Option<i64>)> = {
                 let mut st = tx
-                    .prepare("SELECT id, expires_at FROM partner_secrets WHERE partner = ?1 ORDER BY created_at DESC, id DESC")
+                    .prepare("SELECT id, expires_at FROM partner_secrets WHERE partner = ?1 ORDER BY created_at DESC, rowid DESC")
                     .map_err(backend)?;
                 let rows = st
                     .query_map([&partner], |r| Ok((r.get(0)?, r.get(1)?)))

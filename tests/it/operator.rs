@@ -1,0 +1,449 @@
+//! The operator API on the ops listener, over HTTP: operator auth (401 for none, a partner's token
+//! or a wrong one), partners created with a secret shown once, scopes enforced at once on cached
+//! tokens after a PATCH, rotation (both secrets, then the old one stops), revocation, config
+//! partners read-only (409), 422 pointers, usage and audit, a change written by "another replica"
+//! in force within a second, invites (GET reveals nothing, POST once), and the CLI.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{spawn_app_with, TestApp};
+use ats_sandbox::config::SandboxConfig;
+
+pub struct Operated {
+    pub app: TestApp,
+    pub token: String,
+}
+
+pub async fn spawn_operated() -> Operated {
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.operator.token_hashes = vec![hash];
+    })
+    .await;
+    Operated { app, token }
+}
+
+impl Operated {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .app
+            .http
+            .request(method, format!("{}{path}", self.app.ops_url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("operator call");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn create(&self, id: &str, scopes: &[&str]) -> Value {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/operator/v1/partners",
+                Some(json!({"id": id, "name": format!("{id} Ltd"), "contact": "ops@example.com", "scopes": scopes, "companies": ["usmf"]})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+}
+
+pub async fn token_for(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+    app.http
+        .post(format!("{}/oauth2/token", app.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
+
+pub async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let r = token_for(app, client_id, secret).await;
+    assert_eq!(r.status(), 200, "token for {client_id}");
+    let v: Value = r.json().await.expect("json");
+    v["access_token"].as_str().expect("access_token").to_string()
+}
+
+/// Polls `f` until it returns true, at most `limit`; the time it took.
+pub async fn within<F, Fut>(limit: Duration, mut f: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f().await {
+            return Some(start.elapsed());
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn operator_calls_need_an_operator_token() {
+    let op = spawn_operated().await;
+    let url = format!("{}/operator/v1/partners", op.app.ops_url);
+    let none = op.app.http.get(&url).send().await.expect("call");
+    assert_eq!(none.status(), 401);
+    assert_eq!(
+        none.headers()["content-type"],
+        "application/problem+json",
+        "a problem"
+    );
+    let partner = op.app.partner_token("acme-ats", None).await;
+    let with_partner = op.app.http.get(&url).bearer_auth(&partner).send().await.expect("call");
+    assert_eq!(with_partner.status(), 401, "a partner's token is no operator token");
+    let (wrong, _) = ats_gateway::operator::guard::create_operator_token();
+    let with_wrong = op.app.http.get(&url).bearer_auth(&wrong).send().await.expect("call");
+    assert_eq!(with_wrong.status(), 401);
+    let (ok, list) = op.call(reqwest::Method::GET, "/operator/v1/partners", None).await;
+    assert_eq!(ok, 200);
+    assert!(list["data"].as_array().is_some_and(|a| !a.is_empty()));
+    // Never on the partner port.
+    let on_partner = op
+        .app
+        .http
+        .get(format!("{}/operator/v1/partners", op.app.url))
+        .bearer_auth(&op.token)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(on_partner.status(), 404);
+}
+
+#[tokio::test]
+async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request() {
+    let op = spawn_operated().await;
+    let created = op.create("newco", &["recruiting-requests:read", "reference:read"]).await;
+    let secret = created["client_secret"].as_str().expect("secret shown once").to_string();
+    assert!(secret.starts_with("atsgw_"));
+    assert_eq!(created["client_id"], "newco");
+    assert_eq!(created["managed_by"], "api");
+    assert_eq!(created["secrets"].as_array().map(Vec::len), Some(1));
+    let (_, again) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    assert!(again.get("client_secret").is_none(), "never shown again");
+    assert!(!again.to_string().contains("argon2"), "no hashes either");
+
+    let token = access_token(&op.app, "newco", &secret).await;
+    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 200);
+    // A scope taken away applies to the token already issued (and cached), on its next request.
+    let (s, patched) = op
+        .call(reqwest::Method::PATCH, "/operator/v1/partners/newco", Some(json!({"scopes": ["recruiting-requests:read"]})))
+        .await;
+    assert_eq!(s, 200, "{patched}");
+    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 403);
+    assert_eq!(
+        op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(),
+        200
+    );
+
+    // Rotate: both secrets work until the old one's expiry, then only the new one.
+    let (s, rotated) = op
+        .call(reqwest::Method::POST, "/operator/v1/partners/newco/secrets", Some(json!({"previous_expires_in": 2})))
+        .await;
+    assert_eq!(s, 201, "{rotated}");
+    let new_secret = rotated["client_secret"].as_str().expect("new secret").to_string();
+    assert_eq!(token_for(&op.app, "newco", &secret).await.status(), 200, "old still works");
+    assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 200, "new works");
+    let (_, view) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    let secrets = view["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 2);
+    assert!(secrets[0]["expires_at"].is_string(), "the old one expires: {view}");
+    assert!(secrets[1]["expires_at"].is_null());
+    let stopped = within(Duration::from_secs(6), || async {
+        token_for(&op.app, "newco", &secret).await.status() == 401
+    })
+    .await;
+    assert!(stopped.is_some(), "the old secret stops at its expiry");
+    assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 200);
+    // Last use is counted in memory and flushed: the usage call flushes, the list then shows it.
+    let (_, _) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco/usage", None).await;
+    let (_, view) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    assert!(view["secrets"][1]["last_used_at"].is_string(), "{view}");
+
+    // Revoke one secret at once, then the partner: its token gets 401 on the next request.
+    let old_id = view["secrets"][0]["id"].as_str().expect("id").to_string();
+    let (s, _) = op
+        .call(reqwest::Method::DELETE, &format!("/operator/v1/partners/newco/secrets/{old_id}"), None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = op.call(reqwest::Method::DELETE, "/operator/v1/partners/newco", None).await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(),
+        401
+    );
+    assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 401);
+    let (s, _) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn rotation_with_zero_expiry_ends_the_old_secret_at_once() {
+    let op = spawn_operated().await;
+    let created = op.create("swift", &["reference:read"]).await;
+    let old = created["client_secret"].as_str().expect("secret").to_string();
+    let (s, rotated) = op
+        .call(reqwest::Method::POST, "/operator/v1/partners/swift/secrets", Some(json!({"previous_expires_in": 0})))
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(token_for(&op.app, "swift", &old).await.status(), 401);
+    let new = rotated["client_secret"].as_str().expect("secret");
+    assert_eq!(token_for(&op.app, "swift", new).await.status(), 200);
+    // A default rotation keeps at most two secrets live.
+    for _ in 0..2 {
+        let (s, _) = op.call(reqwest::Method::POST, "/operator/v1/partners/swift/secrets", None).await;
+        assert_eq!(s, 201);
+    }
+    let (_, view) = op.call(reqwest::Method::GET, "/operator/v1/partners/swift", None).await;
+    let live = view["secrets"].as_array().expect("secrets").iter().filter(|s| s["live"] == true).count();
+    assert_eq!(live, 2, "{view}");
+}
+
+#[tokio::test]
+async fn config_partners_are_listed_and_refuse_changes() {
+    let op = spawn_operated().await;
+    let (_, list) = op.call(reqwest::Method::GET, "/operator/v1/partners", None).await;
+    let acme = list["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["id"] == "acme-ats"))
+        .expect("config partner listed");
+    assert_eq!(acme["managed_by"], "config");
+    for (method, path, body) in [
+        (reqwest::Method::PATCH, "/operator/v1/partners/acme-ats", Some(json!({"disabled": true}))),
+        (reqwest::Method::DELETE, "/operator/v1/partners/acme-ats", None),
+        (reqwest::Method::POST, "/operator/v1/partners/acme-ats/secrets", None),
+    ] {
+        let (s, v) = op.call(method, path, body).await;
+        assert_eq!(s, 409, "{v}");
+        assert!(v["detail"].as_str().is_some_and(|d| d.contains("configuration")), "{v}");
+    }
+    // Creating one with a config partner's id is refused too.
+    let (s, _) = op
+        .call(reqwest::Method::POST, "/operator/v1/partners", Some(json!({"id": "acme-ats", "name": "x", "scopes": ["reference:read"], "companies": ["*"]})))
+        .await;
+    assert_eq!(s, 409);
+    let token = op.app.partner_token("acme-ats", None).await;
+    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 200, "still served");
+}
+
+#[tokio::test]
+async fn bad_bodies_are_422_with_pointers() {
+    let op = spawn_operated().await;
+    let (s, v) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners",
+            Some(json!({"id": "Bad Id", "name": "x", "scopes": ["pii:write"], "companies": [], "colour": "red", "rate_limit": {"per_second": 0, "burst": 5}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let pointers: Vec<&str> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["pointer"].as_str())
+        .collect();
+    for p in ["/id", "/scopes/0", "/companies", "/colour", "/rate_limit/per_second"] {
+        assert!(pointers.contains(&p), "{p} in {pointers:?}");
+    }
+    op.create("ok-co", &["reference:read"]).await;
+    let (s, v) = op
+        .call(reqwest::Method::PATCH, "/operator/v1/partners/ok-co", Some(json!({"client_id": "other", "disabled": "yes"})))
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, _) = op
+        .call(reqwest::Method::POST, "/operator/v1/partners/ok-co/secrets", Some(json!({"previous_expires_in": -1})))
+        .await;
+    assert_eq!(s, 422);
+    let (s, _) = op.call(reqwest::Method::GET, "/operator/v1/audit?limit=0", None).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what() {
+    let op = spawn_operated().await;
+    let created = op.create("meter", &["recruiting-requests:read"]).await;
+    let token = access_token(&op.app, "meter", created["client_secret"].as_str().expect("secret")).await;
+    for _ in 0..3 {
+        assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 200);
+    }
+    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 403);
+    let (s, u) = op.call(reqwest::Method::GET, "/operator/v1/partners/meter/usage", None).await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["totals"]["requests"], 4, "{u}");
+    assert_eq!(u["totals"]["errors"], 1);
+    assert!(u["totals"]["upstream_calls"].as_u64().is_some_and(|n| n >= 1), "{u}");
+    assert_eq!(u["hours"][0]["errors_by_status"]["403"], 1);
+    assert!(u["last_seen"].is_string());
+
+    op.call(reqwest::Method::PATCH, "/operator/v1/partners/meter", Some(json!({"disabled": true}))).await;
+    assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 401, "disabled at once");
+    let (s, a) = op.call(reqwest::Method::GET, "/operator/v1/audit?partner=meter", None).await;
+    assert_eq!(s, 200);
+    let actions: Vec<&str> = a["data"].as_array().expect("data").iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["PATCH /operator/v1/partners/{id}", "GET /operator/v1/partners/{id}/usage", "POST /operator/v1/partners"],
+        "newest first"
+    );
+    let first = &a["data"][0];
+    assert!(first["actor"].as_str().is_some_and(|s| s.starts_with("operator-token:")));
+    assert_eq!(first["detail"]["disabled"], true);
+    assert!(!a.to_string().contains("atsgw_"), "no secret in the audit trail");
+}
+
+/// A change written to the shared state by another replica (here: straight into the store, as a
+/// second gateway would) is in force here within a second, for a token already verified.
+#[tokio::test]
+async fn a_change_from_another_replica_is_in_force_within_a_second() {
+    let op = spawn_operated().await;
+    let created = op.create("elsewhere", &["recruiting-requests:read"]).await;
+    let token = access_token(&op.app, "elsewhere", created["client_secret"].as_str().expect("secret")).await;
+    assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 200);
+    let store = op.app.gateway.state.operator.store.clone();
+    let deleted = store.delete_partner("elsewhere").await.expect("store");
+    assert!(deleted.is_ok());
+    let took = within(Duration::from_secs(3), || async {
+        op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status() == 401
+    })
+    .await
+    .expect("revoked by the other replica's write");
+    assert!(took < Duration::from_secs(1), "in force after {took:?}");
+}
+
+fn secret_in(html: &str) -> Option<String> {
+    let start = html.find("atsgw_")?;
+    let rest = &html[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+pub async fn invite(op: &Operated, body: Value) -> String {
+    let (s, v) = op.call(reqwest::Method::POST, "/operator/v1/invites", Some(body)).await;
+    assert_eq!(s, 201, "{v}");
+    v["url"].as_str().expect("url").to_string()
+}
+
+#[tokio::test]
+async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post() {
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "invited", "name": "Invited AS", "scopes": ["recruiting-requests:read", "reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    assert!(url.starts_with(&op.app.url), "on the partner listener: {url}");
+    for _ in 0..2 {
+        let page = op.app.http.get(&url).send().await.expect("get");
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        let html = page.text().await.expect("html");
+        assert!(html.contains("Invited AS"));
+        assert!(html.contains("Read recruiting requests"), "scopes in words");
+        assert!(secret_in(&html).is_none(), "a GET reveals nothing");
+    }
+    let nb = op.app.http.get(&url).header("Accept-Language", "nb-NO").send().await.expect("get");
+    assert!(nb.text().await.expect("html").contains("Lag påloggingsopplysningene mine"));
+    let (s, _) = op.call(reqwest::Method::GET, "/operator/v1/partners/invited", None).await;
+    assert_eq!(s, 404, "nothing created before the reveal");
+
+    let revealed = op.app.http.post(&url).send().await.expect("post");
+    assert_eq!(revealed.status(), 200);
+    let html = revealed.text().await.expect("html");
+    let secret = secret_in(&html).expect("the secret, once");
+    assert!(html.contains("only time you will see the secret"));
+    let token = access_token(&op.app, "invited", &secret).await;
+    assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 200);
+
+    let again = op.app.http.post(&url).send().await.expect("post");
+    assert_eq!(again.status(), 410);
+    assert!(secret_in(&again.text().await.expect("html")).is_none());
+    let reload = op.app.http.get(&url).send().await.expect("get");
+    assert_eq!(reload.status(), 410);
+
+    // An invite for an existing partner gives it a new secret; the old one keeps working.
+    let url = invite(&op, json!({"partner_id": "invited"})).await;
+    let html = op.app.http.post(&url).send().await.expect("post").text().await.expect("html");
+    let second = secret_in(&html).expect("new secret");
+    assert_ne!(second, secret);
+    assert_eq!(token_for(&op.app, "invited", &second).await.status(), 200);
+    assert_eq!(token_for(&op.app, "invited", &secret).await.status(), 200);
+
+    // Config partners get no invites; unknown links say so.
+    let (s, _) = op.call(reqwest::Method::POST, "/operator/v1/invites", Some(json!({"partner_id": "acme-ats"}))).await;
+    assert_eq!(s, 409);
+    let unknown = op.app.http.get(format!("{}/onboarding/nope", op.app.url)).send().await.expect("get");
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn an_expired_invite_reveals_nothing() {
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "late", "name": "Late AS", "scopes": ["reference:read"], "companies": ["*"]}, "expires_in": 1}),
+    )
+    .await;
+    let expired = within(Duration::from_secs(4), || async {
+        op.app.http.get(&url).send().await.expect("get").status() == 410
+    })
+    .await;
+    assert!(expired.is_some(), "the link expires");
+    let post = op.app.http.post(&url).send().await.expect("post");
+    assert_eq!(post.status(), 410);
+    assert!(secret_in(&post.text().await.expect("html")).is_none());
+}
+
+#[tokio::test]
+async fn the_cli_adds_lists_and_revokes_through_the_api() {
+    let op = spawn_operated().await;
+    let run = |args: Vec<String>| {
+        let token = op.token.clone();
+        let ops = op.app.ops_url.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+                .arg("partners")
+                .args(&args)
+                .env("ATS_GATEWAY_OPERATOR_TOKEN", token)
+                .env("ATS_GATEWAY_OPS_URL", ops)
+                .output()
+                .await
+                .expect("cli runs");
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    };
+    let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let (ok, out, err) = run(args("add --id clico --name Cli --scope reference:read --company usmf --json")).await;
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    let secret = v["client_secret"].as_str().expect("secret");
+    assert_eq!(token_for(&op.app, "clico", secret).await.status(), 200);
+    let (ok, table, _) = run(args("list")).await;
+    assert!(ok);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("clico") && l.contains("api")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("acme-ats") && l.contains("config")), "{table}");
+    let (ok, out, _) = run(args("invite --partner-id clico")).await;
+    assert!(ok);
+    assert!(out.contains("/onboarding/"), "{out}");
+    let (ok, _, err) = run(args("update acme-ats --disable")).await;
+    assert!(!ok);
+    assert!(err.contains("409"), "{err}");
+    let (ok, out, _) = run(args("revoke clico")).await;
+    assert!(ok, "{out}");
+    assert_eq!(token_for(&op.app, "clico", secret).await.status(), 401);
+}
