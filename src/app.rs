@@ -77,56 +77,54 @@ pub async fn build_state(
     let auth = AuthService::new(&config.auth).map_err(|e| StartError::Auth(e.to_string()))?;
     auth.spawn_reloader(reload);
     let ttl = Duration::from_secs(config.gateway.reference_ttl_secs);
-    // Tests and the sandbox: a fresh directory, unless `[state] path` says otherwise. The state
-    // holds it, so it is removed when the gateway stops instead of piling up in the temp dir.
-    let (state_dir, scratch) = match config.state.path.clone() {
-        Some(path) => (path, None),
-        None => {
-            let dir = tempfile::Builder::new()
-                .prefix("ats-gateway-state-")
-                .tempdir()?;
-            (dir.path().to_path_buf(), Some(dir))
-        }
-    };
-    let store = crate::store::sqlite::SqliteStore::open(
-        &state_dir,
-        Duration::from_secs(config.state.idempotency_ttl_secs),
-    )
-    .map_err(|e| StartError::Config {
-        key: "state.path",
-        problem: e.to_string(),
-    })?;
-    tracing::info!(path = %state_dir.display(), "state store opened");
-    // No configured key: one kept in the state directory, so `/v1/changes` cursors (which live as
-    // long as the events) survive a restart.
-    let cursor_key = match config.gateway.cursor_key.expose() {
-        "" => {
-            crate::store::state_dir::key_file(&state_dir, crate::store::state_dir::CURSOR_KEY_FILE)
+    // Tests and the sandbox: a fresh directory, unless `[state]` says otherwise. The state holds
+    // it, so it is removed when the gateway stops instead of piling up in the temp dir.
+    let stores = crate::store::open::open(&config.state)
+        .await
+        .map_err(|e| StartError::Config {
+            key: e.key(),
+            problem: e.to_string(),
+        })?;
+    tracing::info!(path = %stores.dir.display(), postgres = stores.postgres.is_some(), "state store opened");
+    // No configured key: one every replica shares (Postgres), or one kept in the state directory,
+    // so `/v1/changes` cursors (which live as long as the events) survive a restart.
+    let cursor_key = match (config.gateway.cursor_key.expose(), &stores.postgres) {
+        ("", Some(pg)) => pg
+            .shared_key(crate::store::state_dir::CURSOR_KEY_FILE)
+            .await
+            .map_err(|e| StartError::Config {
+                key: "gateway.cursor_key",
+                problem: e.to_string(),
+            })?,
+        ("", None) => {
+            crate::store::state_dir::key_file(&stores.dir, crate::store::state_dir::CURSOR_KEY_FILE)
                 .map_err(|e| StartError::Config {
                     key: "gateway.cursor_key",
                     problem: e.to_string(),
                 })?
         }
-        hex => parse_key(hex)?,
+        (hex, _) => parse_key(hex)?,
     };
     let cursors = CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs);
-    let store = Arc::new(store);
+    let state_dir = stores.dir.clone();
+    let scratch = stores.scratch;
+    let store = stores.sqlite.clone();
     let operator = crate::operator::OperatorContext::new(
-        store.clone(),
+        stores.partners.clone(),
         auth.clone(),
         config.operator.clone(),
         &partner_url,
     );
     // The stored partners are in force before the first request.
     operator.refresh().await.map_err(|e| StartError::Config {
-        key: "state.path",
+        key: "state.url",
         problem: e.to_string(),
     })?;
-    let changes = crate::changes::Changes::open(store.clone())
+    let changes = crate::changes::Changes::open(stores.changes.clone())
         .await
         .map(Arc::new)
         .map_err(|e| StartError::Config {
-            key: "state.path",
+            key: "state.url",
             problem: e.to_string(),
         })?;
     let webhooks = crate::webhooks::Webhooks::new(&config.webhooks, store.clone(), &state_dir)
@@ -151,7 +149,7 @@ pub async fn build_state(
     Ok(Arc::new(AppState {
         reader: reader.clone(),
         hiring: Arc::new(crate::writes::HireContext {
-            hires: crate::writes::Hires::new(store),
+            hires: crate::writes::Hires::new(stores.writes),
             client,
             reader: reader.clone(),
         }),
@@ -164,6 +162,7 @@ pub async fn build_state(
         }),
         webhooks,
         state_dir,
+        postgres: stores.postgres,
         cursors,
         auth,
         config,
@@ -228,14 +227,17 @@ pub async fn start_with(
             shutdown: state.shutdown().clone(),
         }));
     let app = router(App(state.clone()), timeout);
-    let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
-        health: crate::ops::health::ReadinessCheck::new(
-            state.reader.client.clone(),
-            state.webhooks.store().clone(),
-            state.shutdown().clone(),
-        ),
-        dataverse: Arc::new(state.config.dataverse.clone()),
-    }, crate::operator::router(state.operator.clone()));
+    let ops_app = crate::ops::listener::router(
+        crate::ops::listener::OpsState {
+            health: crate::ops::health::ReadinessCheck::new(
+                state.reader.client.clone(),
+                state.webhooks.store().clone(),
+                state.shutdown().clone(),
+            ),
+            dataverse: Arc::new(state.config.dataverse.clone()),
+        },
+        crate::operator::router(state.operator.clone()),
+    );
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
     crate::webhooks::delivery::spawn(state.deliveries.clone(), shutdown.child_token());

@@ -88,7 +88,11 @@ pub enum Command {
     /// Manage partners through the operator API (token from ATS_GATEWAY_OPERATOR_TOKEN).
     Partners {
         /// The gateway's ops listener.
-        #[arg(long, env = "ATS_GATEWAY_OPS_URL", default_value = "http://127.0.0.1:9090")]
+        #[arg(
+            long,
+            env = "ATS_GATEWAY_OPS_URL",
+            default_value = "http://127.0.0.1:9090"
+        )]
         ops: String,
         /// Print the API's JSON instead of a table.
         #[arg(long, global = true)]

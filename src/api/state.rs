@@ -24,6 +24,8 @@ pub struct AppState {
     /// What deliveries use (shared with the dispatcher): a redelivery is shaped the same way.
     pub deliveries: Arc<crate::webhooks::DeliveryContext>,
     /// Where the durable state lives (`state.path`, or the temporary directory chosen at start).
+    /// The shared state backend when `[state] url` is Postgres (readiness, doctor, leases).
+    pub postgres: Option<crate::store::postgres::PgStore>,
     pub state_dir: std::path::PathBuf,
     /// The changes feed: fingerprints and events in the same durable store, and the watch that
     /// fires when a scan records events.

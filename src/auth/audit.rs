@@ -32,7 +32,8 @@ struct AuditLine {
 impl Drop for AuditLine {
     fn drop(&mut self) {
         if let Some(p) = &self.partner {
-            self.usage.record(p, self.status, u64::from(self.calls.get()));
+            self.usage
+                .record(p, self.status, u64::from(self.calls.get()));
         }
         tracing::info!(
             target: "audit",

@@ -123,7 +123,11 @@ mod tests {
         m.restore(d);
         m.record(&p, 200, 0);
         let again = m.drain();
-        let ok = again.rows.iter().find(|r| r.status == 200).expect("200 row");
+        let ok = again
+            .rows
+            .iter()
+            .find(|r| r.status == 200)
+            .expect("200 row");
         assert_eq!(ok.requests, 3, "restored counts are added to new ones");
         assert!(m.drain().is_empty());
     }

@@ -146,13 +146,19 @@ impl Default for DataverseConfig {
     }
 }
 
-/// Where durable gateway state (idempotency records, write plans) lives.
+/// Where durable gateway state (idempotency records, write plans, events, webhooks) lives.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateConfig {
-    /// Data directory, created at start. Unset: `serve` uses `./data`; the sandbox and tests a
-    /// fresh temporary directory.
+    /// `sqlite://PATH` (one process: the embedded file, the default) or `postgres://…` (several
+    /// replicas share it; TLS through `sslmode`). Empty: SQLite in `path`. A secret: a Postgres URL
+    /// may carry a password.
+    pub url: SecretString,
+    /// Data directory, created at start (SQLite's file and the generated keys). Unset: `serve`
+    /// uses `./data`; the sandbox and tests a fresh temporary directory.
     pub path: Option<PathBuf>,
+    /// Connections per replica to Postgres.
+    pub pool_size: u32,
     /// How long an `Idempotency-Key` is remembered per partner.
     pub idempotency_ttl_secs: u64,
 }
@@ -160,9 +166,69 @@ pub struct StateConfig {
 impl Default for StateConfig {
     fn default() -> Self {
         Self {
+            url: SecretString::default(),
             path: None,
+            pool_size: 10,
             idempotency_ttl_secs: 24 * 3600,
         }
+    }
+}
+
+/// Where `[state]` says the state lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateLocation {
+    /// The embedded store: `dir` (None: the caller's default) holding the database `file`.
+    Sqlite { dir: Option<PathBuf>, file: String },
+    /// A Postgres server several replicas share.
+    Postgres { url: SecretString },
+}
+
+/// SQLite's file name when only a directory is given (`[state] path`).
+pub const SQLITE_FILE: &str = "ats-gateway.sqlite3";
+
+impl StateConfig {
+    pub fn location(&self) -> Result<StateLocation, ConfigError> {
+        let url = self.url.expose().trim();
+        if url.is_empty() {
+            return Ok(StateLocation::Sqlite {
+                dir: self.path.clone(),
+                file: SQLITE_FILE.into(),
+            });
+        }
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            let path = Path::new(rest);
+            let (Some(file), Some(dir)) = (path.file_name(), path.parent()) else {
+                return Err(ConfigError::Invalid {
+                    key: "state.url",
+                    problem: "sqlite:// needs the database file's path, e.g. sqlite://./data/ats-gateway.sqlite3"
+                        .into(),
+                });
+            };
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir.to_path_buf()
+            };
+            return Ok(StateLocation::Sqlite {
+                dir: Some(dir),
+                file: file.to_string_lossy().into_owned(),
+            });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if self.pool_size == 0 {
+                return Err(ConfigError::Invalid {
+                    key: "state.pool_size",
+                    problem: "must be at least 1".into(),
+                });
+            }
+            return Ok(StateLocation::Postgres {
+                url: SecretString::new(url),
+            });
+        }
+        Err(ConfigError::Invalid {
+            key: "state.url",
+            problem: "must start with sqlite:// or postgres:// (the URL itself is not shown: it may hold a password)".into(),
+        })
     }
 }
 
@@ -326,6 +392,7 @@ impl Config {
             .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
         #[cfg(feature = "sandbox")]
         cfg.sandbox.validate().map_err(ConfigError::Parse)?;
+        cfg.state.location()?;
         Ok(cfg)
     }
 

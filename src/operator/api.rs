@@ -83,20 +83,38 @@ async fn one_view(ctx: &OperatorContext, id: &str) -> Result<Value, ApiError> {
 }
 
 /// `POST /operator/v1/partners`: the partner, its `client_id` and a secret shown only here.
-pub async fn create(State(ctx): State<OperatorContext>, bytes: Bytes) -> Result<Response, ApiError> {
+pub async fn create(
+    State(ctx): State<OperatorContext>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     let obj = body::json_object(&bytes)?;
     let mut issues = Issues::default();
     let now = now();
     let doc = body::new_partner(&obj, "", now, &mut issues);
-    let doc = issues.into_result(doc)?.ok_or_else(|| ApiError::BadRequest("incomplete partner".into()))?;
+    let doc = issues
+        .into_result(doc)?
+        .ok_or_else(|| ApiError::BadRequest("incomplete partner".into()))?;
     let reg = ctx.auth.registry();
     if reg.partner(&doc.id).is_some() || reg.by_client_id(&doc.client_id).is_some() {
-        return Err(ApiError::Conflict(format!("a partner with id `{}` or client id `{}` exists", doc.id, doc.client_id)));
+        return Err(ApiError::Conflict(format!(
+            "a partner with id `{}` or client id `{}` exists",
+            doc.id, doc.client_id
+        )));
     }
     let (plain, secret) = new_secret(now);
-    match ctx.store.insert_partner(&doc, Some(&secret)).await.map_err(store_error)? {
+    match ctx
+        .store
+        .insert_partner(&doc, Some(&secret))
+        .await
+        .map_err(store_error)?
+    {
         Ok(()) => {}
-        Err(_) => return Err(ApiError::Conflict(format!("a partner with id `{}` or client id `{}` exists", doc.id, doc.client_id))),
+        Err(_) => {
+            return Err(ApiError::Conflict(format!(
+                "a partner with id `{}` or client id `{}` exists",
+                doc.id, doc.client_id
+            )))
+        }
     }
     applied(&ctx).await?;
     let mut view = one_view(&ctx, &doc.id).await?;
@@ -105,7 +123,15 @@ pub async fn create(State(ctx): State<OperatorContext>, bytes: Bytes) -> Result<
         o.insert("secret_id".into(), json!(secret.id));
     }
     let detail = json!({"scopes": doc.scopes, "companies": doc.companies});
-    Ok(noted((StatusCode::CREATED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(view)), &doc.id, detail))
+    Ok(noted(
+        (
+            StatusCode::CREATED,
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            Json(view),
+        ),
+        &doc.id,
+        detail,
+    ))
 }
 
 /// `GET /operator/v1/partners`: config and API partners, by id.
@@ -115,15 +141,22 @@ pub async fn list(State(ctx): State<OperatorContext>) -> Result<Json<Value>, Api
     let mut out: Vec<(String, Value)> = reg
         .partners()
         .map(|p| {
-            let s = (!views::is_config(p)).then(|| stored.iter().find(|s| s.doc.id == p.id)).flatten();
+            let s = (!views::is_config(p))
+                .then(|| stored.iter().find(|s| s.doc.id == p.id))
+                .flatten();
             (p.id.clone(), views::partner(p, s))
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Json(json!({"data": out.into_iter().map(|(_, v)| v).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"data": out.into_iter().map(|(_, v)| v).collect::<Vec<_>>()}),
+    ))
 }
 
-pub async fn one(State(ctx): State<OperatorContext>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn one(
+    State(ctx): State<OperatorContext>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let v = one_view(&ctx, &id).await?;
     Ok(noted(Json(v), &id, Value::Null))
 }
@@ -138,7 +171,12 @@ pub async fn update(
     let obj = body::json_object(&bytes)?;
     let mut p = api_partner(&ctx, &id).await?;
     body::patch(&obj, &mut p.doc)?;
-    if let Err(Refused::NotFound) = ctx.store.update_partner(&p.doc).await.map_err(store_error)? {
+    if let Err(Refused::NotFound) = ctx
+        .store
+        .update_partner(&p.doc)
+        .await
+        .map_err(store_error)?
+    {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
     applied(&ctx).await?;
@@ -147,7 +185,10 @@ pub async fn update(
 }
 
 /// `DELETE /operator/v1/partners/{id}`: revoked now (its tokens get 401 on the next request).
-pub async fn revoke(State(ctx): State<OperatorContext>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn revoke(
+    State(ctx): State<OperatorContext>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     api_partner(&ctx, &id).await?;
     if let Err(Refused::NotFound) = ctx.store.delete_partner(&id).await.map_err(store_error)? {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
@@ -166,13 +207,24 @@ pub async fn rotate(
     let obj = body::json_object(&bytes)?;
     let mut issues = Issues::default();
     body::unknown_fields(&obj, &["previous_expires_in"], "", &mut issues);
-    let keep = body::seconds(&obj, "previous_expires_in", PREVIOUS_EXPIRES_IN, MAX_PREVIOUS_EXPIRES_IN, &mut issues);
+    let keep = body::seconds(
+        &obj,
+        "previous_expires_in",
+        PREVIOUS_EXPIRES_IN,
+        MAX_PREVIOUS_EXPIRES_IN,
+        &mut issues,
+    );
     issues.into_result(())?;
     let p = api_partner(&ctx, &id).await?;
     let now = now();
     let previous_expires_at = now + i64::try_from(keep).unwrap_or(0);
     let (plain, secret) = new_secret(now);
-    if let Err(Refused::NotFound) = ctx.store.add_secret(&p.doc.id, &secret, previous_expires_at, now).await.map_err(store_error)? {
+    if let Err(Refused::NotFound) = ctx
+        .store
+        .add_secret(&p.doc.id, &secret, previous_expires_at, now)
+        .await
+        .map_err(store_error)?
+    {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
     applied(&ctx).await?;
@@ -185,7 +237,15 @@ pub async fn rotate(
         "previous_expires_at": views::time(Some(previous_expires_at)),
     });
     let detail = json!({"secret_id": secret.id, "previous_expires_in": keep});
-    Ok(noted((StatusCode::CREATED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)), &id, detail))
+    Ok(noted(
+        (
+            StatusCode::CREATED,
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            Json(body),
+        ),
+        &id,
+        detail,
+    ))
 }
 
 /// `DELETE /operator/v1/partners/{id}/secrets/{secret_id}`: that secret stops now.
@@ -194,23 +254,41 @@ pub async fn revoke_secret(
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     api_partner(&ctx, &id).await?;
-    if let Err(Refused::NotFound) = ctx.store.revoke_secret(&id, &secret_id, now()).await.map_err(store_error)? {
-        return Err(ApiError::NotFound(format!("partner `{id}` has no secret `{secret_id}`")));
+    if let Err(Refused::NotFound) = ctx
+        .store
+        .revoke_secret(&id, &secret_id, now())
+        .await
+        .map_err(store_error)?
+    {
+        return Err(ApiError::NotFound(format!(
+            "partner `{id}` has no secret `{secret_id}`"
+        )));
     }
     applied(&ctx).await?;
-    Ok(noted(StatusCode::NO_CONTENT, &id, json!({"secret_id": secret_id})))
+    Ok(noted(
+        StatusCode::NO_CONTENT,
+        &id,
+        json!({"secret_id": secret_id}),
+    ))
 }
 
 /// `GET /operator/v1/partners/{id}/usage`: the last 7 days by hour, and last seen. This replica's
 /// counts are flushed first, so the answer includes its latest requests.
-pub async fn usage(State(ctx): State<OperatorContext>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn usage(
+    State(ctx): State<OperatorContext>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     if ctx.auth.registry().partner(&id).is_none() {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
     super::sync::flush(&ctx).await;
     let from = hour_of(now()) - 167 * 3600;
     let (rows, seen) = ctx.store.usage(&id, from).await.map_err(store_error)?;
-    Ok(noted(Json(views::usage(&id, from, &rows, seen)), &id, Value::Null))
+    Ok(noted(
+        Json(views::usage(&id, from, &rows, seen)),
+        &id,
+        Value::Null,
+    ))
 }
 
 /// `GET /operator/v1/audit?partner=&limit=`: newest first (limit 1..=1000, default 100).
@@ -219,7 +297,10 @@ pub async fn audit(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(k) = q.keys().find(|k| *k != "partner" && *k != "limit") {
-        return Err(ApiError::param(k, "unknown parameter (known: partner, limit)"));
+        return Err(ApiError::param(
+            k,
+            "unknown parameter (known: partner, limit)",
+        ));
     }
     let limit = match q.get("limit") {
         None => 100,
@@ -229,7 +310,11 @@ pub async fn audit(
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| ApiError::param("limit", "must be a whole number from 1 to 1000"))?,
     };
-    let rows = ctx.store.audit(q.get("partner").map(String::as_str), limit).await.map_err(store_error)?;
+    let rows = ctx
+        .store
+        .audit(q.get("partner").map(String::as_str), limit)
+        .await
+        .map_err(store_error)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|r| {

@@ -42,7 +42,12 @@ pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-pub fn unknown_fields(obj: &Map<String, Value>, allowed: &[&str], prefix: &str, issues: &mut Issues) {
+pub fn unknown_fields(
+    obj: &Map<String, Value>,
+    allowed: &[&str],
+    prefix: &str,
+    issues: &mut Issues,
+) {
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) {
             issues.add(
@@ -62,13 +67,22 @@ pub fn is_id(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
-fn string(obj: &Map<String, Value>, key: &str, p: &str, max: usize, issues: &mut Issues) -> Option<String> {
+fn string(
+    obj: &Map<String, Value>,
+    key: &str,
+    p: &str,
+    max: usize,
+    issues: &mut Issues,
+) -> Option<String> {
     match obj.get(key)? {
         Value::String(s) if s.chars().count() <= max && !s.chars().any(char::is_control) => {
             Some(s.trim().to_string())
         }
         Value::String(_) => {
-            issues.add(&format!("{p}/{key}"), format!("must be at most {max} characters, without control characters"));
+            issues.add(
+                &format!("{p}/{key}"),
+                format!("must be at most {max} characters, without control characters"),
+            );
             None
         }
         _ => {
@@ -78,7 +92,12 @@ fn string(obj: &Map<String, Value>, key: &str, p: &str, max: usize, issues: &mut
     }
 }
 
-fn strings(obj: &Map<String, Value>, key: &str, p: &str, issues: &mut Issues) -> Option<Vec<String>> {
+fn strings(
+    obj: &Map<String, Value>,
+    key: &str,
+    p: &str,
+    issues: &mut Issues,
+) -> Option<Vec<String>> {
     match obj.get(key)? {
         Value::Array(items) if items.len() <= 100 => {
             let mut out = Vec::new();
@@ -91,7 +110,10 @@ fn strings(obj: &Map<String, Value>, key: &str, p: &str, issues: &mut Issues) ->
             Some(out)
         }
         _ => {
-            issues.add(&format!("{p}/{key}"), "must be an array of at most 100 strings");
+            issues.add(
+                &format!("{p}/{key}"),
+                "must be an array of at most 100 strings",
+            );
             None
         }
     }
@@ -129,7 +151,9 @@ fn attributes(obj: &Map<String, Value>, p: &str, issues: &mut Issues) -> Attribu
         let mut out: Vec<String> = Vec::new();
         for (i, s) in list.iter().enumerate() {
             match s.parse::<Scope>() {
-                Ok(sc) if !out.iter().any(|o| o == sc.as_str()) => out.push(sc.as_str().to_string()),
+                Ok(sc) if !out.iter().any(|o| o == sc.as_str()) => {
+                    out.push(sc.as_str().to_string())
+                }
                 Ok(_) => {}
                 Err(_) => issues.add(
                     &format!("{p}/scopes/{i}"),
@@ -166,26 +190,39 @@ fn attributes(obj: &Map<String, Value>, p: &str, issues: &mut Issues) -> Attribu
             let mut num = |k: &str, max: u64| match r.get(k).and_then(Value::as_u64) {
                 Some(n) if (1..=max).contains(&n) => u32::try_from(n).ok(),
                 _ => {
-                    issues.add(&format!("{rp}/{k}"), format!("is required: a whole number from 1 to {max}"));
+                    issues.add(
+                        &format!("{rp}/{k}"),
+                        format!("is required: a whole number from 1 to {max}"),
+                    );
                     None
                 }
             };
             let per_second = num("per_second", 10_000);
             let burst = num("burst", 100_000);
-            per_second.zip(burst).map(|(per_second, burst)| RateLimit { per_second, burst })
+            per_second
+                .zip(burst)
+                .map(|(per_second, burst)| RateLimit { per_second, burst })
         }
         Some(_) => {
-            issues.add(&format!("{p}/rate_limit"), "must be an object {\"per_second\", \"burst\"}");
+            issues.add(
+                &format!("{p}/rate_limit"),
+                "must be an object {\"per_second\", \"burst\"}",
+            );
             None
         }
     };
     let cors_origins = strings(obj, "cors_origins", p, issues).inspect(|list| {
         for (i, o) in list.iter().enumerate() {
             let ok = url::Url::parse(o).is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.origin().ascii_serialization() == *o
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.origin().ascii_serialization() == *o
             });
             if !ok {
-                issues.add(&format!("{p}/cors_origins/{i}"), "must be an origin like https://app.example.com");
+                issues.add(
+                    &format!("{p}/cors_origins/{i}"),
+                    "must be an origin like https://app.example.com",
+                );
             }
         }
     });
@@ -210,22 +247,37 @@ fn attributes(obj: &Map<String, Value>, p: &str, issues: &mut Issues) -> Attribu
 
 /// A new partner's attributes (the body of `POST /operator/v1/partners`, or an invite's
 /// `partner`), under the pointer prefix `p`.
-pub fn new_partner(obj: &Map<String, Value>, p: &str, now: i64, issues: &mut Issues) -> Option<PartnerDoc> {
+pub fn new_partner(
+    obj: &Map<String, Value>,
+    p: &str,
+    now: i64,
+    issues: &mut Issues,
+) -> Option<PartnerDoc> {
     let mut allowed = vec!["id", "client_id"];
     allowed.extend(ATTRIBUTES);
     unknown_fields(obj, &allowed, p, issues);
     let id = string(obj, "id", p, 64, issues);
     match &id {
         None if !obj.contains_key("id") => issues.add(&format!("{p}/id"), "is required"),
-        Some(i) if !is_id(i) => issues.add(&format!("{p}/id"), "must be 1 to 64 of a-z, 0-9, '-', '_', '.', starting with a letter or digit"),
+        Some(i) if !is_id(i) => issues.add(
+            &format!("{p}/id"),
+            "must be 1 to 64 of a-z, 0-9, '-', '_', '.', starting with a letter or digit",
+        ),
         _ => {}
     }
     let client_id = string(obj, "client_id", p, 64, issues);
     if client_id.as_deref().is_some_and(|c| !is_id(c)) {
-        issues.add(&format!("{p}/client_id"), "must be 1 to 64 of a-z, 0-9, '-', '_', '.'");
+        issues.add(
+            &format!("{p}/client_id"),
+            "must be 1 to 64 of a-z, 0-9, '-', '_', '.'",
+        );
     }
     let a = attributes(obj, p, issues);
-    for (k, missing) in [("name", a.name.is_none()), ("scopes", a.scopes.is_none()), ("companies", a.companies.is_none())] {
+    for (k, missing) in [
+        ("name", a.name.is_none()),
+        ("scopes", a.scopes.is_none()),
+        ("companies", a.companies.is_none()),
+    ] {
         if missing && !obj.contains_key(k) {
             issues.add(&format!("{p}/{k}"), "is required");
         }
@@ -238,7 +290,10 @@ pub fn new_partner(obj: &Map<String, Value>, p: &str, now: i64, issues: &mut Iss
         contact: a.contact.unwrap_or_default(),
         scopes: a.scopes?,
         companies: a.companies?,
-        rate_limit: a.rate_limit.unwrap_or(RateLimit { per_second: 10, burst: 20 }),
+        rate_limit: a.rate_limit.unwrap_or(RateLimit {
+            per_second: 10,
+            burst: 20,
+        }),
         cors_origins: a.cors_origins.unwrap_or_default(),
         disabled: a.disabled.unwrap_or(false),
         created_at: now,
@@ -250,7 +305,10 @@ pub fn patch(obj: &Map<String, Value>, doc: &mut PartnerDoc) -> Result<(), ApiEr
     let mut issues = Issues::default();
     for fixed in ["id", "client_id"] {
         if obj.contains_key(fixed) {
-            issues.add(&format!("/{fixed}"), "cannot be changed (create a new partner instead)");
+            issues.add(
+                &format!("/{fixed}"),
+                "cannot be changed (create a new partner instead)",
+            );
         }
     }
     let mut allowed = vec!["id", "client_id"];
@@ -282,13 +340,22 @@ pub fn patch(obj: &Map<String, Value>, doc: &mut PartnerDoc) -> Result<(), ApiEr
 }
 
 /// A whole number of seconds in `0..=max`, default `default` when absent.
-pub fn seconds(obj: &Map<String, Value>, key: &str, default: u64, max: u64, issues: &mut Issues) -> u64 {
+pub fn seconds(
+    obj: &Map<String, Value>,
+    key: &str,
+    default: u64,
+    max: u64,
+    issues: &mut Issues,
+) -> u64 {
     match obj.get(key) {
         None => default,
         Some(v) => match v.as_u64() {
             Some(n) if n <= max => n,
             _ => {
-                issues.add(&format!("/{key}"), format!("must be a whole number of seconds from 0 to {max}"));
+                issues.add(
+                    &format!("/{key}"),
+                    format!("must be a whole number of seconds from 0 to {max}"),
+                );
                 default
             }
         },

@@ -77,21 +77,46 @@ pub enum PartnersCommand {
 }
 
 /// Runs one command against the operator API at `ops`.
-pub async fn run(ops: &str, token: &str, json_out: bool, cmd: PartnersCommand) -> Result<(), CliError> {
+pub async fn run(
+    ops: &str,
+    token: &str,
+    json_out: bool,
+    cmd: PartnersCommand,
+) -> Result<(), CliError> {
     let base = format!("{}/operator/v1", ops.trim_end_matches('/'));
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
     let (method, url, body) = match &cmd {
         PartnersCommand::List => (reqwest::Method::GET, format!("{base}/partners"), None),
-        PartnersCommand::Add { id, name, contact, scopes, companies, per_second, burst, origins } => {
+        PartnersCommand::Add {
+            id,
+            name,
+            contact,
+            scopes,
+            companies,
+            per_second,
+            burst,
+            origins,
+        } => {
             let mut b = json!({"id": id, "name": name, "contact": contact, "scopes": scopes, "companies": companies, "cors_origins": origins});
             if per_second.is_some() || burst.is_some() {
-                b["rate_limit"] = json!({"per_second": per_second.unwrap_or(10), "burst": burst.unwrap_or(20)});
+                b["rate_limit"] =
+                    json!({"per_second": per_second.unwrap_or(10), "burst": burst.unwrap_or(20)});
             }
             (reqwest::Method::POST, format!("{base}/partners"), Some(b))
         }
-        PartnersCommand::Update { id, name, scopes, companies, per_second, burst, origins, disable, enable } => {
+        PartnersCommand::Update {
+            id,
+            name,
+            scopes,
+            companies,
+            per_second,
+            burst,
+            origins,
+            disable,
+            enable,
+        } => {
             let mut b = Map::new();
             if let Some(n) = name {
                 b.insert("name".into(), json!(n));
@@ -111,17 +136,41 @@ pub async fn run(ops: &str, token: &str, json_out: bool, cmd: PartnersCommand) -
             if *disable || *enable {
                 b.insert("disabled".into(), json!(*disable));
             }
-            (reqwest::Method::PATCH, format!("{base}/partners/{id}"), Some(Value::Object(b)))
+            (
+                reqwest::Method::PATCH,
+                format!("{base}/partners/{id}"),
+                Some(Value::Object(b)),
+            )
         }
-        PartnersCommand::Rotate { id, previous_expires_in } => {
+        PartnersCommand::Rotate {
+            id,
+            previous_expires_in,
+        } => {
             let b = previous_expires_in.map_or(json!({}), |s| json!({"previous_expires_in": s}));
-            (reqwest::Method::POST, format!("{base}/partners/{id}/secrets"), Some(b))
+            (
+                reqwest::Method::POST,
+                format!("{base}/partners/{id}/secrets"),
+                Some(b),
+            )
         }
-        PartnersCommand::Revoke { id } => (reqwest::Method::DELETE, format!("{base}/partners/{id}"), None),
-        PartnersCommand::Invite { partner_id, id, name, scopes, companies, expires_in } => {
+        PartnersCommand::Revoke { id } => (
+            reqwest::Method::DELETE,
+            format!("{base}/partners/{id}"),
+            None,
+        ),
+        PartnersCommand::Invite {
+            partner_id,
+            id,
+            name,
+            scopes,
+            companies,
+            expires_in,
+        } => {
             let mut b = match partner_id {
                 Some(p) => json!({"partner_id": p}),
-                None => json!({"partner": {"id": id, "name": name, "scopes": scopes, "companies": companies}}),
+                None => {
+                    json!({"partner": {"id": id, "name": name, "scopes": scopes, "companies": companies}})
+                }
             };
             if let Some(e) = expires_in {
                 b["expires_in"] = json!(e);
@@ -141,7 +190,13 @@ pub async fn run(ops: &str, token: &str, json_out: bool, cmd: PartnersCommand) -
         let detail = v["detail"].as_str().map_or(text.clone(), str::to_string);
         let errors = v["errors"].as_array().map(|e| {
             e.iter()
-                .map(|x| format!("\n  {}: {}", x["pointer"].as_str().unwrap_or(""), x["detail"].as_str().unwrap_or("")))
+                .map(|x| {
+                    format!(
+                        "\n  {}: {}",
+                        x["pointer"].as_str().unwrap_or(""),
+                        x["detail"].as_str().unwrap_or("")
+                    )
+                })
                 .collect::<String>()
         });
         return Err(format!("{} {status}: {detail}{}", url, errors.unwrap_or_default()).into());
@@ -156,7 +211,12 @@ pub async fn run(ops: &str, token: &str, json_out: bool, cmd: PartnersCommand) -
 
 fn list_str(v: &Value) -> String {
     v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 
@@ -172,8 +232,15 @@ fn human(cmd: &PartnersCommand, v: &Value) -> String {
                             [
                                 p["id"].as_str().unwrap_or("").to_string(),
                                 p["managed_by"].as_str().unwrap_or("").to_string(),
-                                if p["disabled"].as_bool() == Some(true) { "disabled".into() } else { "active".into() },
-                                p["secrets"].as_array().map_or(0, |s| s.iter().filter(|x| x["live"] == true).count()).to_string(),
+                                if p["disabled"].as_bool() == Some(true) {
+                                    "disabled".into()
+                                } else {
+                                    "active".into()
+                                },
+                                p["secrets"]
+                                    .as_array()
+                                    .map_or(0, |s| s.iter().filter(|x| x["live"] == true).count())
+                                    .to_string(),
                                 list_str(&p["companies"]),
                                 list_str(&p["scopes"]),
                             ]
@@ -181,7 +248,17 @@ fn human(cmd: &PartnersCommand, v: &Value) -> String {
                         .collect()
                 })
                 .unwrap_or_default();
-            table(&["ID", "MANAGED BY", "STATE", "SECRETS", "COMPANIES", "SCOPES"], &rows)
+            table(
+                &[
+                    "ID",
+                    "MANAGED BY",
+                    "STATE",
+                    "SECRETS",
+                    "COMPANIES",
+                    "SCOPES",
+                ],
+                &rows,
+            )
         }
         PartnersCommand::Revoke { id } => format!("revoked {id}\n"),
         PartnersCommand::Invite { .. } => format!(
@@ -199,7 +276,11 @@ fn human(cmd: &PartnersCommand, v: &Value) -> String {
             v["id"].as_str().unwrap_or(""),
             list_str(&v["scopes"]),
             list_str(&v["companies"]),
-            if v["disabled"].as_bool() == Some(true) { "disabled" } else { "active" }
+            if v["disabled"].as_bool() == Some(true) {
+                "disabled"
+            } else {
+                "active"
+            }
         ),
     }
 }

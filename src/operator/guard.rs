@@ -50,7 +50,10 @@ pub struct OperatorTokens {
 impl OperatorTokens {
     pub fn new(hashes: Vec<String>) -> Self {
         Self {
-            hashes: hashes.into_iter().filter(|h| secrets::is_valid_phc(h)).collect(),
+            hashes: hashes
+                .into_iter()
+                .filter(|h| secrets::is_valid_phc(h))
+                .collect(),
             seen: moka::sync::Cache::builder()
                 .max_capacity(1_000)
                 .time_to_live(Duration::from_secs(300))
@@ -70,9 +73,9 @@ impl OperatorTokens {
         let hashes = self.hashes.clone();
         let plain = token.to_string();
         let matched = secrets::run_check(move || {
-            hashes
-                .iter()
-                .fold(None, |m, h| m.or(secrets::verify_secret(&plain, h).then(|| h.clone())))
+            hashes.iter().fold(None, |m, h| {
+                m.or(secrets::verify_secret(&plain, h).then(|| h.clone()))
+            })
         })
         .await
         .flatten()?;
@@ -88,7 +91,10 @@ fn actor(hash: &str) -> Actor {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -125,7 +131,11 @@ pub async fn require_operator(
     );
     req.extensions_mut().insert(actor.clone());
     let resp = next.run(req).await;
-    let note = resp.extensions().get::<AuditNote>().cloned().unwrap_or_default();
+    let note = resp
+        .extensions()
+        .get::<AuditNote>()
+        .cloned()
+        .unwrap_or_default();
     let record = AuditRecord {
         seq: 0,
         at_ms: chrono::Utc::now().timestamp_millis(),

@@ -35,16 +35,32 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let obj = body::json_object(&bytes)?;
     let mut issues = Issues::default();
-    body::unknown_fields(&obj, &["partner", "partner_id", "expires_in"], "", &mut issues);
-    let expires_in = body::seconds(&obj, "expires_in", DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, &mut issues);
+    body::unknown_fields(
+        &obj,
+        &["partner", "partner_id", "expires_in"],
+        "",
+        &mut issues,
+    );
+    let expires_in = body::seconds(
+        &obj,
+        "expires_in",
+        DEFAULT_EXPIRES_IN,
+        MAX_EXPIRES_IN,
+        &mut issues,
+    );
     if expires_in == 0 {
         issues.add("/expires_in", "must be at least 1 second");
     }
     let now = chrono::Utc::now().timestamp();
     let grant = match (obj.get("partner"), obj.get("partner_id")) {
-        (Some(Value::Object(p)), None) => body::new_partner(p, "/partner", now, &mut issues).map(InviteGrant::NewPartner),
+        (Some(Value::Object(p)), None) => {
+            body::new_partner(p, "/partner", now, &mut issues).map(InviteGrant::NewPartner)
+        }
         (Some(_), None) => {
-            issues.add("/partner", "must be an object with the new partner's attributes");
+            issues.add(
+                "/partner",
+                "must be an object with the new partner's attributes",
+            );
             None
         }
         (None, Some(Value::String(id))) => Some(InviteGrant::Partner(id.clone())),
@@ -57,12 +73,17 @@ pub async fn create(
             None
         }
     };
-    let grant = issues.into_result(grant)?.ok_or_else(|| ApiError::BadRequest("incomplete invite".into()))?;
+    let grant = issues
+        .into_result(grant)?
+        .ok_or_else(|| ApiError::BadRequest("incomplete invite".into()))?;
     let reg = ctx.auth.registry();
     let partner_id = match &grant {
         InviteGrant::NewPartner(doc) => {
             if reg.partner(&doc.id).is_some() || reg.by_client_id(&doc.client_id).is_some() {
-                return Err(ApiError::Conflict(format!("a partner with id `{}` or client id `{}` exists", doc.id, doc.client_id)));
+                return Err(ApiError::Conflict(format!(
+                    "a partner with id `{}` or client id `{}` exists",
+                    doc.id, doc.client_id
+                )));
             }
             doc.id.clone()
         }
@@ -83,7 +104,10 @@ pub async fn create(
         consumed_at: None,
         created_by: actor.map(|a| a.0 .0.clone()).unwrap_or_default(),
     };
-    ctx.store.insert_invite(&record).await.map_err(store_error)?;
+    ctx.store
+        .insert_invite(&record)
+        .await
+        .map_err(store_error)?;
     let url = format!("{}/onboarding/{token}", ctx.partner_url);
     let mut resp = (
         StatusCode::CREATED,

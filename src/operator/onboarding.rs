@@ -5,10 +5,10 @@
 //! "Test my connection" button. HTML, CSS and script are in the binary; English and Norwegian.
 
 use axum::extract::Path;
-use axum::Extension;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde_json::json;
 
@@ -129,9 +129,13 @@ fn scope_words(s: Scope, lang: Lang) -> &'static str {
         Scope::CandidatesRead => "Lese kandidater (navn; personopplysninger krever pii:read)",
         Scope::CandidatesWrite => "Opprette kandidater (ansettelse)",
         Scope::ReferenceRead => "Lese alternativsett og referanselister",
-        Scope::ChangesRead => "Følge endringsstrømmen (hva som åpnet, endret seg eller lukket i HR)",
+        Scope::ChangesRead => {
+            "Følge endringsstrømmen (hva som åpnet, endret seg eller lukket i HR)"
+        }
         Scope::WebhooksManage => "Abonnere på hendelser og styre webhook-leveranser",
-        Scope::PiiRead => "Se kandidaters personopplysninger (fødselsdato, kontakter, adresser, ID-er)",
+        Scope::PiiRead => {
+            "Se kandidaters personopplysninger (fødselsdato, kontakter, adresser, ID-er)"
+        }
     }
 }
 
@@ -152,7 +156,11 @@ fn esc(s: &str) -> String {
 }
 
 fn lang_of(headers: &HeaderMap) -> Lang {
-    Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+    Lang::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 fn page(status: StatusCode, lang: Lang, title: &str, body: &str) -> Response {
@@ -186,7 +194,11 @@ fn gone(lang: Lang, status: StatusCode, detail: Option<&str>) -> Response {
         status,
         lang,
         t.gone_title,
-        &format!("<h1>{}</h1><p>{}</p>", esc(t.gone_title), esc(detail.unwrap_or(t.gone))),
+        &format!(
+            "<h1>{}</h1><p>{}</p>",
+            esc(t.gone_title),
+            esc(detail.unwrap_or(t.gone))
+        ),
     )
 }
 
@@ -221,12 +233,23 @@ fn grant_html(g: &Grant, lang: Lang) -> String {
     let scopes: String = g
         .scopes
         .iter()
-        .map(|s| format!("<li>{} <code>{}</code></li>", esc(scope_words(*s, lang)), s.as_str()))
+        .map(|s| {
+            format!(
+                "<li>{} <code>{}</code></li>",
+                esc(scope_words(*s, lang)),
+                s.as_str()
+            )
+        })
         .collect();
     let companies = if g.companies.iter().any(|c| c == "*") {
         esc(t.all_companies)
     } else {
-        esc(&g.companies.iter().map(|c| c.to_ascii_uppercase()).collect::<Vec<_>>().join(", "))
+        esc(&g
+            .companies
+            .iter()
+            .map(|c| c.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join(", "))
     };
     format!(
         "<h2>{}</h2><ul class=\"scopes\">{scopes}</ul><h2>{}</h2><p>{companies}</p>",
@@ -236,7 +259,11 @@ fn grant_html(g: &Grant, lang: Lang) -> String {
 }
 
 /// The live invite for `token`, or the page saying it cannot be used (404 unknown, 410 spent).
-async fn open_invite(ctx: &OperatorContext, token: &str, lang: Lang) -> Result<InviteRecord, Response> {
+async fn open_invite(
+    ctx: &OperatorContext,
+    token: &str,
+    lang: Lang,
+) -> Result<InviteRecord, Response> {
     let now = chrono::Utc::now().timestamp();
     match ctx.store.invite(&token_hash(token)).await {
         Ok(Some(i)) if i.consumed_at.is_none() && i.expires_at > now => Ok(i),
@@ -250,7 +277,11 @@ async fn open_invite(ctx: &OperatorContext, token: &str, lang: Lang) -> Result<I
 }
 
 /// `GET`: what the invite grants and the reveal button. Consumes nothing.
-pub async fn show(Extension(ctx): Extension<OperatorContext>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+pub async fn show(
+    Extension(ctx): Extension<OperatorContext>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let lang = lang_of(&headers);
     let t = texts(lang);
     let invite = match open_invite(&ctx, &token, lang).await {
@@ -279,7 +310,10 @@ pub async fn show(Extension(ctx): Extension<OperatorContext>, Path(token): Path<
 /// The first list call the partner's scopes allow.
 fn first_call(scopes: &[Scope]) -> &'static str {
     let order = [
-        (Scope::RecruitingRequestsRead, "/v1/recruiting-requests?page_size=1"),
+        (
+            Scope::RecruitingRequestsRead,
+            "/v1/recruiting-requests?page_size=1",
+        ),
         (Scope::CandidatesRead, "/v1/candidates?page_size=1"),
         (Scope::ReferenceRead, "/v1/option-sets"),
         (Scope::ChangesRead, "/v1/changes"),
@@ -293,7 +327,11 @@ fn first_call(scopes: &[Scope]) -> &'static str {
 
 /// `POST`: consumes the invite (exactly once), creates the partner or a new secret, and shows the
 /// credentials this one time.
-pub async fn reveal(Extension(ctx): Extension<OperatorContext>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+pub async fn reveal(
+    Extension(ctx): Extension<OperatorContext>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let lang = lang_of(&headers);
     let t = texts(lang);
     let invite = match open_invite(&ctx, &token, lang).await {
@@ -315,19 +353,36 @@ pub async fn reveal(Extension(ctx): Extension<OperatorContext>, Path(token): Pat
         Ok(false) => return gone(lang, StatusCode::GONE, None),
         Err(e) => {
             tracing::error!(error = %e, "onboarding: state store failed");
-            return crate::problem::ApiError::Internal("the state store failed".into()).into_response();
+            return crate::problem::ApiError::Internal("the state store failed".into())
+                .into_response();
         }
     }
     let (plain, secret) = new_secret(now);
     let (partner_id, client_id, result) = match &invite.grant {
         InviteGrant::NewPartner(d) => {
-            let doc = PartnerDoc { created_at: now, ..d.clone() };
-            (d.id.clone(), d.client_id.clone(), ctx.store.insert_partner(&doc, Some(&secret)).await)
+            let doc = PartnerDoc {
+                created_at: now,
+                ..d.clone()
+            };
+            (
+                d.id.clone(),
+                d.client_id.clone(),
+                ctx.store.insert_partner(&doc, Some(&secret)).await,
+            )
         }
         InviteGrant::Partner(id) => {
-            let client_id = ctx.auth.registry().partner(id).map(|p| p.client_id.clone()).unwrap_or_default();
+            let client_id = ctx
+                .auth
+                .registry()
+                .partner(id)
+                .map(|p| p.client_id.clone())
+                .unwrap_or_default();
             let keep = now + i64::try_from(PREVIOUS_EXPIRES_IN).unwrap_or(0);
-            (id.clone(), client_id, ctx.store.add_secret(id, &secret, keep, now).await)
+            (
+                id.clone(),
+                client_id,
+                ctx.store.add_secret(id, &secret, keep, now).await,
+            )
         }
     };
     let status = match result {
@@ -355,7 +410,10 @@ pub async fn reveal(Extension(ctx): Extension<OperatorContext>, Path(token): Pat
         StatusCode::OK => {}
         StatusCode::CONFLICT => return gone(lang, status, Some(t.exists)),
         StatusCode::GONE => return gone(lang, status, None),
-        _ => return crate::problem::ApiError::Internal("the state store failed".into()).into_response(),
+        _ => {
+            return crate::problem::ApiError::Internal("the state store failed".into())
+                .into_response()
+        }
     }
     if let Err(e) = ctx.refresh().await {
         tracing::warn!(error = %e, "partners not reloaded after onboarding; the sync task will");

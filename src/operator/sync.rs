@@ -33,7 +33,8 @@ pub fn spawn(ctx: OperatorContext, shutdown: CancellationToken) -> tokio::task::
         let mut seen: Option<u64> = None;
         let mut poll = tokio::time::interval(Duration::from_millis(ctx.config.poll_ms.max(50)));
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut flush_tick = tokio::time::interval(Duration::from_millis(ctx.config.usage_flush_ms.max(100)));
+        let mut flush_tick =
+            tokio::time::interval(Duration::from_millis(ctx.config.usage_flush_ms.max(100)));
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

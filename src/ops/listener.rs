@@ -26,7 +26,9 @@ pub fn router(state: OpsState, extra: Router) -> Router {
         .with_state(state)
         .merge(extra)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .fallback(|| async { ApiError::NotFound("ops routes: /metrics, /healthz, /readyz, /operator/v1/…".into()) })
+        .fallback(|| async {
+            ApiError::NotFound("ops routes: /metrics, /healthz, /readyz, /operator/v1/…".into())
+        })
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(crate::problem::context::ProblemBase::default()),
             crate::problem::problem_context,

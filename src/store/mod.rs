@@ -1,10 +1,14 @@
 //! Durable state: for writes, idempotency records (one per partner and `Idempotency-Key`) and write
 //! plans (the journal of upstream steps), behind [`WriteStore`]; for the changes feed, fingerprints
 //! and events, behind [`changes::ChangeStore`]. Narrow traits, so a shared backend (Redis, Postgres)
-//! can replace the embedded one ([`sqlite::SqliteStore`]) without touching the callers.
+//! can replace the embedded one ([`sqlite::SqliteStore`]) without touching the callers. [`open`]
+//! chooses the backend `[state] url` names: SQLite for one process, Postgres ([`postgres`]) for
+//! several replicas.
 
 pub mod changes;
+pub mod open;
 pub mod partners;
+pub mod postgres;
 pub mod sqlite;
 mod sqlite_changes;
 pub mod state_dir;

@@ -178,8 +178,10 @@ pub trait PartnerStore: Send + Sync {
         since_hour: i64,
     ) -> BoxFuture<'a, Result<(Vec<UsageRow>, Option<i64>), StoreError>>;
 
-    fn insert_invite<'a>(&'a self, invite: &'a InviteRecord)
-        -> BoxFuture<'a, Result<(), StoreError>>;
+    fn insert_invite<'a>(
+        &'a self,
+        invite: &'a InviteRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     fn invite<'a>(
         &'a self,

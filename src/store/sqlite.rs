@@ -14,7 +14,7 @@ use super::{Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, Write
 pub mod partners;
 pub mod webhooks;
 
-pub const FILE_NAME: &str = "ats-gateway.sqlite3";
+pub const FILE_NAME: &str = crate::config::SQLITE_FILE;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -65,8 +65,13 @@ impl SqliteStore {
     /// Opens (creating the directory and the file if needed) `dir/ats-gateway.sqlite3`, after
     /// taking the directory's lock (another process holding it: an error naming it).
     pub fn open(dir: &Path, ttl: Duration) -> Result<Self, StoreError> {
+        Self::open_file(dir, FILE_NAME, ttl)
+    }
+
+    /// `open`, with the database file's name in `dir` (`[state] url = "sqlite://DIR/FILE"`).
+    pub fn open_file(dir: &Path, file_name: &str, ttl: Duration) -> Result<Self, StoreError> {
         let lock = super::state_dir::prepare(dir)?;
-        let file = dir.join(FILE_NAME);
+        let file = dir.join(file_name);
         super::state_dir::private_file(&file)?;
         for side in ["-wal", "-shm", "-journal"] {
             let mut name = file.clone().into_os_string();

@@ -29,6 +29,7 @@ mod sandbox_entra;
 mod sandbox_tls;
 mod scan_cost;
 mod shutdown;
+mod state_postgres;
 mod state_store;
 mod trace_context;
 mod webhook_rights;

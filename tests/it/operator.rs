@@ -26,7 +26,12 @@ pub async fn spawn_operated() -> Operated {
 }
 
 impl Operated {
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self
             .app
             .http
@@ -70,7 +75,10 @@ pub async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> Strin
     let r = token_for(app, client_id, secret).await;
     assert_eq!(r.status(), 200, "token for {client_id}");
     let v: Value = r.json().await.expect("json");
-    v["access_token"].as_str().expect("access_token").to_string()
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 /// Polls `f` until it returns true, at most `limit`; the time it took.
@@ -102,12 +110,32 @@ async fn operator_calls_need_an_operator_token() {
         "a problem"
     );
     let partner = op.app.partner_token("acme-ats", None).await;
-    let with_partner = op.app.http.get(&url).bearer_auth(&partner).send().await.expect("call");
-    assert_eq!(with_partner.status(), 401, "a partner's token is no operator token");
+    let with_partner = op
+        .app
+        .http
+        .get(&url)
+        .bearer_auth(&partner)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(
+        with_partner.status(),
+        401,
+        "a partner's token is no operator token"
+    );
     let (wrong, _) = ats_gateway::operator::guard::create_operator_token();
-    let with_wrong = op.app.http.get(&url).bearer_auth(&wrong).send().await.expect("call");
+    let with_wrong = op
+        .app
+        .http
+        .get(&url)
+        .bearer_auth(&wrong)
+        .send()
+        .await
+        .expect("call");
     assert_eq!(with_wrong.status(), 401);
-    let (ok, list) = op.call(reqwest::Method::GET, "/operator/v1/partners", None).await;
+    let (ok, list) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners", None)
+        .await;
     assert_eq!(ok, 200);
     assert!(list["data"].as_array().is_some_and(|a| !a.is_empty()));
     // Never on the partner port.
@@ -125,41 +153,81 @@ async fn operator_calls_need_an_operator_token() {
 #[tokio::test]
 async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request() {
     let op = spawn_operated().await;
-    let created = op.create("newco", &["recruiting-requests:read", "reference:read"]).await;
-    let secret = created["client_secret"].as_str().expect("secret shown once").to_string();
+    let created = op
+        .create("newco", &["recruiting-requests:read", "reference:read"])
+        .await;
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_string();
     assert!(secret.starts_with("atsgw_"));
     assert_eq!(created["client_id"], "newco");
     assert_eq!(created["managed_by"], "api");
     assert_eq!(created["secrets"].as_array().map(Vec::len), Some(1));
-    let (_, again) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    let (_, again) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
     assert!(again.get("client_secret").is_none(), "never shown again");
     assert!(!again.to_string().contains("argon2"), "no hashes either");
 
     let token = access_token(&op.app, "newco", &secret).await;
-    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 200);
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        200
+    );
     // A scope taken away applies to the token already issued (and cached), on its next request.
     let (s, patched) = op
-        .call(reqwest::Method::PATCH, "/operator/v1/partners/newco", Some(json!({"scopes": ["recruiting-requests:read"]})))
+        .call(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/newco",
+            Some(json!({"scopes": ["recruiting-requests:read"]})),
+        )
         .await;
     assert_eq!(s, 200, "{patched}");
-    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 403);
     assert_eq!(
-        op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(),
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        403
+    );
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
         200
     );
 
     // Rotate: both secrets work until the old one's expiry, then only the new one.
     let (s, rotated) = op
-        .call(reqwest::Method::POST, "/operator/v1/partners/newco/secrets", Some(json!({"previous_expires_in": 2})))
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners/newco/secrets",
+            Some(json!({"previous_expires_in": 2})),
+        )
         .await;
     assert_eq!(s, 201, "{rotated}");
-    let new_secret = rotated["client_secret"].as_str().expect("new secret").to_string();
-    assert_eq!(token_for(&op.app, "newco", &secret).await.status(), 200, "old still works");
-    assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 200, "new works");
-    let (_, view) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    let new_secret = rotated["client_secret"]
+        .as_str()
+        .expect("new secret")
+        .to_string();
+    assert_eq!(
+        token_for(&op.app, "newco", &secret).await.status(),
+        200,
+        "old still works"
+    );
+    assert_eq!(
+        token_for(&op.app, "newco", &new_secret).await.status(),
+        200,
+        "new works"
+    );
+    let (_, view) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
     let secrets = view["secrets"].as_array().expect("secrets");
     assert_eq!(secrets.len(), 2);
-    assert!(secrets[0]["expires_at"].is_string(), "the old one expires: {view}");
+    assert!(
+        secrets[0]["expires_at"].is_string(),
+        "the old one expires: {view}"
+    );
     assert!(secrets[1]["expires_at"].is_null());
     let stopped = within(Duration::from_secs(6), || async {
         token_for(&op.app, "newco", &secret).await.status() == 401
@@ -168,24 +236,43 @@ async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request() {
     assert!(stopped.is_some(), "the old secret stops at its expiry");
     assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 200);
     // Last use is counted in memory and flushed: the usage call flushes, the list then shows it.
-    let (_, _) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco/usage", None).await;
-    let (_, view) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    let (_, _) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/partners/newco/usage",
+            None,
+        )
+        .await;
+    let (_, view) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
     assert!(view["secrets"][1]["last_used_at"].is_string(), "{view}");
 
     // Revoke one secret at once, then the partner: its token gets 401 on the next request.
     let old_id = view["secrets"][0]["id"].as_str().expect("id").to_string();
     let (s, _) = op
-        .call(reqwest::Method::DELETE, &format!("/operator/v1/partners/newco/secrets/{old_id}"), None)
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/operator/v1/partners/newco/secrets/{old_id}"),
+            None,
+        )
         .await;
     assert_eq!(s, 204);
-    let (s, _) = op.call(reqwest::Method::DELETE, "/operator/v1/partners/newco", None).await;
+    let (s, _) = op
+        .call(reqwest::Method::DELETE, "/operator/v1/partners/newco", None)
+        .await;
     assert_eq!(s, 204);
     assert_eq!(
-        op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(),
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
         401
     );
     assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 401);
-    let (s, _) = op.call(reqwest::Method::GET, "/operator/v1/partners/newco", None).await;
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
     assert_eq!(s, 404);
 }
 
@@ -193,9 +280,16 @@ async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request() {
 async fn rotation_with_zero_expiry_ends_the_old_secret_at_once() {
     let op = spawn_operated().await;
     let created = op.create("swift", &["reference:read"]).await;
-    let old = created["client_secret"].as_str().expect("secret").to_string();
+    let old = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
     let (s, rotated) = op
-        .call(reqwest::Method::POST, "/operator/v1/partners/swift/secrets", Some(json!({"previous_expires_in": 0})))
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners/swift/secrets",
+            Some(json!({"previous_expires_in": 0})),
+        )
         .await;
     assert_eq!(s, 201);
     assert_eq!(token_for(&op.app, "swift", &old).await.status(), 401);
@@ -203,31 +297,63 @@ async fn rotation_with_zero_expiry_ends_the_old_secret_at_once() {
     assert_eq!(token_for(&op.app, "swift", new).await.status(), 200);
     // A default rotation keeps at most two secrets live.
     for _ in 0..2 {
-        let (s, _) = op.call(reqwest::Method::POST, "/operator/v1/partners/swift/secrets", None).await;
+        let (s, _) = op
+            .call(
+                reqwest::Method::POST,
+                "/operator/v1/partners/swift/secrets",
+                None,
+            )
+            .await;
         assert_eq!(s, 201);
     }
-    let (_, view) = op.call(reqwest::Method::GET, "/operator/v1/partners/swift", None).await;
-    let live = view["secrets"].as_array().expect("secrets").iter().filter(|s| s["live"] == true).count();
+    let (_, view) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/swift", None)
+        .await;
+    let live = view["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .filter(|s| s["live"] == true)
+        .count();
     assert_eq!(live, 2, "{view}");
 }
 
 #[tokio::test]
 async fn config_partners_are_listed_and_refuse_changes() {
     let op = spawn_operated().await;
-    let (_, list) = op.call(reqwest::Method::GET, "/operator/v1/partners", None).await;
+    let (_, list) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners", None)
+        .await;
     let acme = list["data"]
         .as_array()
         .and_then(|a| a.iter().find(|p| p["id"] == "acme-ats"))
         .expect("config partner listed");
     assert_eq!(acme["managed_by"], "config");
     for (method, path, body) in [
-        (reqwest::Method::PATCH, "/operator/v1/partners/acme-ats", Some(json!({"disabled": true}))),
-        (reqwest::Method::DELETE, "/operator/v1/partners/acme-ats", None),
-        (reqwest::Method::POST, "/operator/v1/partners/acme-ats/secrets", None),
+        (
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/acme-ats",
+            Some(json!({"disabled": true})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/operator/v1/partners/acme-ats",
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/operator/v1/partners/acme-ats/secrets",
+            None,
+        ),
     ] {
         let (s, v) = op.call(method, path, body).await;
         assert_eq!(s, 409, "{v}");
-        assert!(v["detail"].as_str().is_some_and(|d| d.contains("configuration")), "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("configuration")),
+            "{v}"
+        );
     }
     // Creating one with a config partner's id is refused too.
     let (s, _) = op
@@ -235,7 +361,11 @@ async fn config_partners_are_listed_and_refuse_changes() {
         .await;
     assert_eq!(s, 409);
     let token = op.app.partner_token("acme-ats", None).await;
-    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 200, "still served");
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        200,
+        "still served"
+    );
 }
 
 #[tokio::test]
@@ -255,19 +385,35 @@ async fn bad_bodies_are_422_with_pointers() {
         .iter()
         .filter_map(|e| e["pointer"].as_str())
         .collect();
-    for p in ["/id", "/scopes/0", "/companies", "/colour", "/rate_limit/per_second"] {
+    for p in [
+        "/id",
+        "/scopes/0",
+        "/companies",
+        "/colour",
+        "/rate_limit/per_second",
+    ] {
         assert!(pointers.contains(&p), "{p} in {pointers:?}");
     }
     op.create("ok-co", &["reference:read"]).await;
     let (s, v) = op
-        .call(reqwest::Method::PATCH, "/operator/v1/partners/ok-co", Some(json!({"client_id": "other", "disabled": "yes"})))
+        .call(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/ok-co",
+            Some(json!({"client_id": "other", "disabled": "yes"})),
+        )
         .await;
     assert_eq!(s, 422, "{v}");
     let (s, _) = op
-        .call(reqwest::Method::POST, "/operator/v1/partners/ok-co/secrets", Some(json!({"previous_expires_in": -1})))
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners/ok-co/secrets",
+            Some(json!({"previous_expires_in": -1})),
+        )
         .await;
     assert_eq!(s, 422);
-    let (s, _) = op.call(reqwest::Method::GET, "/operator/v1/audit?limit=0", None).await;
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/audit?limit=0", None)
+        .await;
     assert_eq!(s, 400);
 }
 
@@ -275,33 +421,90 @@ async fn bad_bodies_are_422_with_pointers() {
 async fn usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what() {
     let op = spawn_operated().await;
     let created = op.create("meter", &["recruiting-requests:read"]).await;
-    let token = access_token(&op.app, "meter", created["client_secret"].as_str().expect("secret")).await;
+    let token = access_token(
+        &op.app,
+        "meter",
+        created["client_secret"].as_str().expect("secret"),
+    )
+    .await;
     for _ in 0..3 {
-        assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 200);
+        assert_eq!(
+            op.app
+                .get("/v1/recruiting-requests?page_size=1", &token, None)
+                .await
+                .status(),
+            200
+        );
     }
-    assert_eq!(op.app.get("/v1/option-sets", &token, None).await.status(), 403);
-    let (s, u) = op.call(reqwest::Method::GET, "/operator/v1/partners/meter/usage", None).await;
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        403
+    );
+    let (s, u) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/partners/meter/usage",
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{u}");
     assert_eq!(u["totals"]["requests"], 4, "{u}");
     assert_eq!(u["totals"]["errors"], 1);
-    assert!(u["totals"]["upstream_calls"].as_u64().is_some_and(|n| n >= 1), "{u}");
+    assert!(
+        u["totals"]["upstream_calls"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{u}"
+    );
     assert_eq!(u["hours"][0]["errors_by_status"]["403"], 1);
     assert!(u["last_seen"].is_string());
 
-    op.call(reqwest::Method::PATCH, "/operator/v1/partners/meter", Some(json!({"disabled": true}))).await;
-    assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 401, "disabled at once");
-    let (s, a) = op.call(reqwest::Method::GET, "/operator/v1/audit?partner=meter", None).await;
+    op.call(
+        reqwest::Method::PATCH,
+        "/operator/v1/partners/meter",
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        401,
+        "disabled at once"
+    );
+    let (s, a) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/audit?partner=meter",
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let actions: Vec<&str> = a["data"].as_array().expect("data").iter().filter_map(|r| r["action"].as_str()).collect();
+    let actions: Vec<&str> = a["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
     assert_eq!(
         actions,
-        vec!["PATCH /operator/v1/partners/{id}", "GET /operator/v1/partners/{id}/usage", "POST /operator/v1/partners"],
+        vec![
+            "PATCH /operator/v1/partners/{id}",
+            "GET /operator/v1/partners/{id}/usage",
+            "POST /operator/v1/partners"
+        ],
         "newest first"
     );
     let first = &a["data"][0];
-    assert!(first["actor"].as_str().is_some_and(|s| s.starts_with("operator-token:")));
+    assert!(first["actor"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("operator-token:")));
     assert_eq!(first["detail"]["disabled"], true);
-    assert!(!a.to_string().contains("atsgw_"), "no secret in the audit trail");
+    assert!(
+        !a.to_string().contains("atsgw_"),
+        "no secret in the audit trail"
+    );
 }
 
 /// A change written to the shared state by another replica (here: straight into the store, as a
@@ -310,16 +513,32 @@ async fn usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_nam
 async fn a_change_from_another_replica_is_in_force_within_a_second() {
     let op = spawn_operated().await;
     let created = op.create("elsewhere", &["recruiting-requests:read"]).await;
-    let token = access_token(&op.app, "elsewhere", created["client_secret"].as_str().expect("secret")).await;
-    assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 200);
+    let token = access_token(
+        &op.app,
+        "elsewhere",
+        created["client_secret"].as_str().expect("secret"),
+    )
+    .await;
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        200
+    );
     let store = op.app.gateway.state.operator.store.clone();
     let deleted = store.delete_partner("elsewhere").await.expect("store");
     assert!(deleted.is_ok());
     let took = within(Duration::from_secs(3), || async {
-        op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status() == 401
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status()
+            == 401
     })
     .await
     .expect("revoked by the other replica's write");
+    eprintln!("store change in force after {took:?}");
     assert!(took < Duration::from_secs(1), "in force after {took:?}");
 }
 
@@ -333,7 +552,9 @@ fn secret_in(html: &str) -> Option<String> {
 }
 
 pub async fn invite(op: &Operated, body: Value) -> String {
-    let (s, v) = op.call(reqwest::Method::POST, "/operator/v1/invites", Some(body)).await;
+    let (s, v) = op
+        .call(reqwest::Method::POST, "/operator/v1/invites", Some(body))
+        .await;
     assert_eq!(s, 201, "{v}");
     v["url"].as_str().expect("url").to_string()
 }
@@ -346,7 +567,10 @@ async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post(
         json!({"partner": {"id": "invited", "name": "Invited AS", "scopes": ["recruiting-requests:read", "reference:read"], "companies": ["usmf"]}}),
     )
     .await;
-    assert!(url.starts_with(&op.app.url), "on the partner listener: {url}");
+    assert!(
+        url.starts_with(&op.app.url),
+        "on the partner listener: {url}"
+    );
     for _ in 0..2 {
         let page = op.app.http.get(&url).send().await.expect("get");
         assert_eq!(page.status(), 200);
@@ -356,9 +580,22 @@ async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post(
         assert!(html.contains("Read recruiting requests"), "scopes in words");
         assert!(secret_in(&html).is_none(), "a GET reveals nothing");
     }
-    let nb = op.app.http.get(&url).header("Accept-Language", "nb-NO").send().await.expect("get");
-    assert!(nb.text().await.expect("html").contains("Lag påloggingsopplysningene mine"));
-    let (s, _) = op.call(reqwest::Method::GET, "/operator/v1/partners/invited", None).await;
+    let nb = op
+        .app
+        .http
+        .get(&url)
+        .header("Accept-Language", "nb-NO")
+        .send()
+        .await
+        .expect("get");
+    assert!(nb
+        .text()
+        .await
+        .expect("html")
+        .contains("Lag påloggingsopplysningene mine"));
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/invited", None)
+        .await;
     assert_eq!(s, 404, "nothing created before the reveal");
 
     let revealed = op.app.http.post(&url).send().await.expect("post");
@@ -367,7 +604,13 @@ async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post(
     let secret = secret_in(&html).expect("the secret, once");
     assert!(html.contains("only time you will see the secret"));
     let token = access_token(&op.app, "invited", &secret).await;
-    assert_eq!(op.app.get("/v1/recruiting-requests?page_size=1", &token, None).await.status(), 200);
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        200
+    );
 
     let again = op.app.http.post(&url).send().await.expect("post");
     assert_eq!(again.status(), 410);
@@ -377,16 +620,37 @@ async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post(
 
     // An invite for an existing partner gives it a new secret; the old one keeps working.
     let url = invite(&op, json!({"partner_id": "invited"})).await;
-    let html = op.app.http.post(&url).send().await.expect("post").text().await.expect("html");
+    let html = op
+        .app
+        .http
+        .post(&url)
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("html");
     let second = secret_in(&html).expect("new secret");
     assert_ne!(second, secret);
     assert_eq!(token_for(&op.app, "invited", &second).await.status(), 200);
     assert_eq!(token_for(&op.app, "invited", &secret).await.status(), 200);
 
     // Config partners get no invites; unknown links say so.
-    let (s, _) = op.call(reqwest::Method::POST, "/operator/v1/invites", Some(json!({"partner_id": "acme-ats"}))).await;
+    let (s, _) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/invites",
+            Some(json!({"partner_id": "acme-ats"})),
+        )
+        .await;
     assert_eq!(s, 409);
-    let unknown = op.app.http.get(format!("{}/onboarding/nope", op.app.url)).send().await.expect("get");
+    let unknown = op
+        .app
+        .http
+        .get(format!("{}/onboarding/nope", op.app.url))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(unknown.status(), 404);
 }
 
@@ -423,11 +687,18 @@ async fn the_cli_adds_lists_and_revokes_through_the_api() {
                 .output()
                 .await
                 .expect("cli runs");
-            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
         }
     };
     let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
-    let (ok, out, err) = run(args("add --id clico --name Cli --scope reference:read --company usmf --json")).await;
+    let (ok, out, err) = run(args(
+        "add --id clico --name Cli --scope reference:read --company usmf --json",
+    ))
+    .await;
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(out.trim()).expect("json");
     let secret = v["client_secret"].as_str().expect("secret");
@@ -435,8 +706,18 @@ async fn the_cli_adds_lists_and_revokes_through_the_api() {
     let (ok, table, _) = run(args("list")).await;
     assert!(ok);
     assert!(table.starts_with("ID"), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("clico") && l.contains("api")), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("acme-ats") && l.contains("config")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("clico") && l.contains("api")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("acme-ats") && l.contains("config")),
+        "{table}"
+    );
     let (ok, out, _) = run(args("invite --partner-id clico")).await;
     assert!(ok);
     assert!(out.contains("/onboarding/"), "{out}");
@@ -446,4 +727,113 @@ async fn the_cli_adds_lists_and_revokes_through_the_api() {
     let (ok, out, _) = run(args("revoke clico")).await;
     assert!(ok, "{out}");
     assert_eq!(token_for(&op.app, "clico", secret).await.status(), 401);
+}
+
+/// Two gateways on one Postgres: a partner created on one can get a token on the other, and a
+/// revoke on the first is in force on the second (its cached token included) within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_on_one_replica_is_in_force_on_the_other_within_a_second() {
+    use crate::common::postgres::PgServer;
+    use crate::common::{emulator, spawn_replica};
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("pg");
+    let url = pg.url();
+    let emu = emulator().await;
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let shared = |c: &mut ats_gateway::config::Config| {
+        c.state.url = ats_gateway::config::SecretString::new(url.as_str());
+        c.operator.token_hashes = vec![hash.clone()];
+    };
+    let a = spawn_replica(&emu, shared).await;
+    let b = spawn_replica(&emu, shared).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/operator/v1/partners", a.ops_url))
+        .bearer_auth(&token)
+        .json(&json!({"id": "shared", "name": "Shared AS", "scopes": ["recruiting-requests:read"], "companies": ["usmf"]}))
+        .send()
+        .await
+        .expect("create on a")
+        .json()
+        .await
+        .expect("json");
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "shared"),
+        ("client_secret", secret.as_str()),
+    ];
+    // Polled (bounded) until b knows the partner created on a.
+    let start = Instant::now();
+    let mut access = None;
+    while access.is_none() && start.elapsed() < Duration::from_secs(3) {
+        let r = http
+            .post(format!("{}/oauth2/token", b.url))
+            .form(&form)
+            .send()
+            .await
+            .expect("token on b");
+        if r.status() == 200 {
+            let v: Value = r.json().await.expect("json");
+            access = v["access_token"].as_str().map(str::to_string);
+        } else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let seen = start.elapsed();
+    assert!(seen < Duration::from_secs(1), "known to b after {seen:?}");
+    let access = access.expect("token");
+    let list = format!("{}/v1/recruiting-requests?page_size=1", b.url);
+    let ok = http
+        .get(&list)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("call b");
+    assert_eq!(ok.status(), 200);
+    let revoked = http
+        .delete(format!("{}/operator/v1/partners/shared", a.ops_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("revoke on a");
+    assert_eq!(revoked.status(), 204);
+    let took = within(Duration::from_secs(3), || {
+        let req = http.get(&list).bearer_auth(&access).send();
+        async move { req.await.expect("call b").status() == 401 }
+    })
+    .await
+    .expect("revoked on b");
+    eprintln!("partner known to b after {seen:?}; revoke in force on b after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "in force on b after {took:?}"
+    );
+    // Both replicas list the same partners, and the audit trail is shared.
+    let audit: Value = http
+        .get(format!("{}/operator/v1/audit?partner=shared", b.ops_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("audit on b")
+        .json()
+        .await
+        .expect("json");
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "DELETE /operator/v1/partners/{id}",
+            "POST /operator/v1/partners"
+        ]
+    );
 }

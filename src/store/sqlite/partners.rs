@@ -101,8 +101,17 @@ fn generation(conn: &Connection) -> Result<u64, StoreError> {
     .map_err(backend)
 }
 
-fn invite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, i64, Option<i64>, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+fn invite_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, i64, i64, Option<i64>, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 impl PartnerStore for SqliteStore {

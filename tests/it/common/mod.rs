@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod postgres;
 
 use ats_sandbox::config::SandboxConfig;
 use ats_sandbox::server::{start, EmulatorHandle};
@@ -187,6 +188,36 @@ pub async fn spawn_app_with(
     tweak: impl FnOnce(&mut ats_gateway::config::Config),
 ) -> TestApp {
     let emu = emulator_with(sandbox).await;
+    let (gateway, state_dir) = start_gateway(&emu, tweak).await;
+    // The emulator's client: it also trusts the emulator's CA when that runs with TLS.
+    let http = emu.http.clone();
+    TestApp {
+        emu,
+        url: gateway.url.clone(),
+        ops_url: gateway.ops_url.clone(),
+        gateway,
+        http,
+        state_dir,
+    }
+}
+
+/// One more gateway (a replica) on `emu`: its own ports and state directory, the demo partners.
+pub struct Replica {
+    pub gateway: ats_gateway::app::GatewayHandle,
+    pub url: String,
+    pub ops_url: String,
+    pub state_dir: tempfile::TempDir,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.gateway.shutdown.cancel();
+        self.gateway.task.abort();
+    }
+}
+
+/// The gateway configuration the harness uses for `emu` (before a test's tweak).
+pub fn gateway_config(emu: &Emu) -> ats_gateway::config::Config {
     let c = emu.config().clone();
     let mut config = ats_gateway::config::Config::default();
     config.dataverse = ats_gateway::config::DataverseConfig {
@@ -204,6 +235,29 @@ pub async fn spawn_app_with(
         .collect();
     // A free port per app: tests run many gateways at once.
     config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
+    config
+}
+
+/// Starts a gateway on `emu` with its config adjusted by `tweak` (several make a cluster when the
+/// tweak points them at one shared `[state] url`).
+pub async fn spawn_replica(
+    emu: &Emu,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+) -> Replica {
+    let (gateway, state_dir) = start_gateway(emu, tweak).await;
+    Replica {
+        url: gateway.url.clone(),
+        ops_url: gateway.ops_url.clone(),
+        gateway,
+        state_dir,
+    }
+}
+
+async fn start_gateway(
+    emu: &Emu,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+) -> (ats_gateway::app::GatewayHandle, tempfile::TempDir) {
+    let mut config = gateway_config(emu);
     let state_dir = tempfile::Builder::new()
         .prefix("ats-gateway-test-")
         .tempdir()
@@ -216,18 +270,7 @@ pub async fn spawn_app_with(
     let gateway = ats_gateway::app::start(config, listener)
         .await
         .expect("gateway starts");
-    let url = gateway.url.clone();
-    let ops_url = gateway.ops_url.clone();
-    // The emulator's client: it also trusts the emulator's CA when that runs with TLS.
-    let http = emu.http.clone();
-    TestApp {
-        emu,
-        gateway,
-        url,
-        ops_url,
-        http,
-        state_dir,
-    }
+    (gateway, state_dir)
 }
 
 impl TestApp {

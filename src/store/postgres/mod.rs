@@ -1,0 +1,165 @@
+//! The shared backend: Postgres, for several replicas acting as one gateway (`[state] url =
+//! "postgres://…"`). One connection pool per replica (deadpool over tokio-postgres, TLS by
+//! `sslmode` through rustls). The schema is versioned migrations embedded in the binary
+//! (`migrations/postgres/`, listed in [`migrate`]), applied at start under an advisory lock, so two
+//! replicas starting together never run one migration twice.
+//!
+//! Each concern implements its store trait in its own file here, as the embedded backend does.
+
+mod migrate;
+pub mod partners;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// Waiting for a pooled connection (or a new one) longer than this means Postgres is away: the
+/// caller answers (a hire 503 with `Retry-After`) instead of queueing behind a dead server.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    ttl: Duration,
+    /// This process among the replicas: the holder named in leases and claims.
+    replica: Uuid,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL: it may carry a password.
+        f.debug_struct("PgStore")
+            .field("replica", &self.replica)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A pooled connection.
+pub type Conn = deadpool_postgres::Object;
+
+impl PgStore {
+    /// Connects (at most `pool_size` connections) and applies pending migrations. `ttl` is the
+    /// idempotency records' lifetime, as for the embedded store.
+    pub async fn connect(url: &str, pool_size: u32, ttl: Duration) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| {
+                backend(format!(
+                    "state.url is not a Postgres URL ({})",
+                    redact(&e.to_string(), url)
+                ))
+            })?;
+        config.application_name("ats-gateway");
+        config.connect_timeout(ACQUIRE_TIMEOUT);
+        let manager = Manager::from_config(
+            config,
+            tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(usize::try_from(pool_size.max(1)).unwrap_or(1))
+            .wait_timeout(Some(ACQUIRE_TIMEOUT))
+            .create_timeout(Some(ACQUIRE_TIMEOUT))
+            .recycle_timeout(Some(ACQUIRE_TIMEOUT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(backend)?;
+        let store = Self {
+            pool,
+            ttl,
+            replica: Uuid::new_v4(),
+        };
+        let mut conn = store.conn().await.map_err(|e| {
+            backend(format!(
+                "cannot connect to Postgres ({})",
+                redact(&e.to_string(), url)
+            ))
+        })?;
+        migrate::run(&mut conn).await?;
+        Ok(store)
+    }
+
+    /// A connection from the pool (an error, quickly, when Postgres is away).
+    pub async fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool.get().await.map_err(backend)
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    pub fn replica(&self) -> Uuid {
+        self.replica
+    }
+
+    /// A 32-byte key every replica shares (the `/v1/changes` cursor key, the webhook sealing key,
+    /// when the configuration sets none): made by the first replica that asks, read by the others.
+    pub async fn shared_key(&self, name: &str) -> Result<[u8; 32], StoreError> {
+        let fresh: [u8; 32] = rand::random();
+        let conn = self.conn().await?;
+        let row = conn
+            .query_one(
+                "INSERT INTO gateway_keys (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+                 RETURNING value",
+                &[&name, &fresh.as_slice()],
+            )
+            .await
+            .map_err(backend)?;
+        let value: Vec<u8> = row.try_get(0).map_err(backend)?;
+        value
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("key {name} is not 32 bytes")))
+    }
+
+    /// Whether Postgres answers now (readiness, doctor).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}
+
+/// TLS for `sslmode=require` (and `prefer`), verified against the system's roots.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system certificate rustls cannot parse is skipped, as reqwest does.
+        let _ = roots.add(cert);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(backend)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// A driver message without the URL's password, should the driver have echoed it.
+fn redact(message: &str, url: &str) -> String {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_string))
+    {
+        Some(pw) if !pw.is_empty() => message.replace(&pw, "***"),
+        _ => message.to_string(),
+    }
+}
