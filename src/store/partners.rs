@@ -106,6 +106,9 @@ pub enum Refused {
     Exists,
 }
 
+/// A partner's hourly rows and its last-seen time.
+pub type Usage = (Vec<UsageRow>, Option<i64>);
+
 pub type Changed<T> = Result<Result<T, Refused>, StoreError>;
 
 /// Partners and what goes with them. Every change to a partner or its secrets raises the shared
@@ -176,7 +179,7 @@ pub trait PartnerStore: Send + Sync {
         &'a self,
         partner: &'a str,
         since_hour: i64,
-    ) -> BoxFuture<'a, Result<(Vec<UsageRow>, Option<i64>), StoreError>>;
+    ) -> BoxFuture<'a, Result<Usage, StoreError>>;
 
     fn insert_invite<'a>(
         &'a self,

@@ -7,7 +7,7 @@ use tokio_postgres::Transaction;
 use super::{backend, PgStore};
 use crate::store::partners::{
     AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
-    SecretRecord, StoredPartner, UsageRow,
+    SecretRecord, StoredPartner, Usage, UsageRow,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -379,7 +379,7 @@ impl PartnerStore for PgStore {
         &'a self,
         partner: &'a str,
         since_hour: i64,
-    ) -> BoxFuture<'a, Result<(Vec<UsageRow>, Option<i64>), StoreError>> {
+    ) -> BoxFuture<'a, Result<Usage, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
             let rows = conn

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::{backend, SqliteStore};
 use crate::store::partners::{
     AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
-    SecretRecord, StoredPartner, UsageRow,
+    SecretRecord, StoredPartner, Usage, UsageRow,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -397,7 +397,7 @@ impl PartnerStore for SqliteStore {
         &'a self,
         partner: &'a str,
         since_hour: i64,
-    ) -> BoxFuture<'a, Result<(Vec<UsageRow>, Option<i64>), StoreError>> {
+    ) -> BoxFuture<'a, Result<Usage, StoreError>> {
         let partner = partner.to_string();
         self.run(move |c| {
             let mut st = c
