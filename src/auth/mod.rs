@@ -173,7 +173,7 @@ impl AuthService {
     pub fn replace_registry(&self, reg: Registry) {
         let mut src = lock(&self.sources);
         src.config = reg;
-        self.install(&src);
+        self.install(&src, "partner registry replaced");
     }
 
     /// Swaps in the operator API's partners as the state store holds them (config ones stay). A
@@ -190,14 +190,14 @@ impl AuthService {
             .collect();
         let mut src = lock(&self.sources);
         src.stored = list;
-        self.install(&src);
+        self.install(&src, "stored partners applied");
     }
 
     /// Under the sources lock, so a reload and a store refresh never undo each other.
-    fn install(&self, src: &Sources) {
+    fn install(&self, src: &Sources, what: &'static str) {
         let reg = src.config.with_stored(&src.stored);
         self.limiters.retain(|id| reg.partner(id).is_some());
-        tracing::info!(partners = reg.len(), "partner registry replaced");
+        tracing::info!(partners = reg.len(), "{what}");
         self.registry.replace(reg);
     }
 

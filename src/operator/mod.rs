@@ -33,6 +33,8 @@ pub struct OperatorContext {
     pub config: Arc<config::OperatorConfig>,
     /// The partner listener's public base URL (invite links, the page's quickstart).
     pub partner_url: Arc<str>,
+    /// The store generation of the partners in force here (`u64::MAX`: none loaded yet).
+    loaded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl OperatorContext {
@@ -48,6 +50,7 @@ impl OperatorContext {
             tokens: Arc::new(guard::OperatorTokens::new(config.token_hashes.clone())),
             config: Arc::new(config),
             partner_url: partner_url.trim_end_matches('/').into(),
+            loaded: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
         }
     }
 
@@ -56,7 +59,15 @@ impl OperatorContext {
     pub async fn refresh(&self) -> Result<u64, StoreError> {
         let (generation, partners) = self.store.partners().await?;
         self.auth.set_stored_partners(&partners);
+        self.loaded
+            .store(generation, std::sync::atomic::Ordering::Release);
         Ok(generation)
+    }
+
+    /// The generation of the partners in force here, if any were loaded.
+    pub fn loaded_generation(&self) -> Option<u64> {
+        let g = self.loaded.load(std::sync::atomic::Ordering::Acquire);
+        (g != u64::MAX).then_some(g)
     }
 }
 

@@ -183,6 +183,8 @@ fn page(status: StatusCode, lang: Lang, title: &str, body: &str) -> Response {
             ),
             (header::VARY, "Accept-Language"),
         ],
+        // A 404/410 page stays a page (not problem+json): a person reads it.
+        axum::Extension(crate::problem::context::OwnErrorBody),
         html,
     )
         .into_response()

@@ -29,8 +29,6 @@ pub async fn flush(ctx: &OperatorContext) {
 
 pub fn spawn(ctx: OperatorContext, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        // `None`: the first tick loads the partners whatever the number is.
-        let mut seen: Option<u64> = None;
         let mut poll = tokio::time::interval(Duration::from_millis(ctx.config.poll_ms.max(50)));
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flush_tick =
@@ -44,12 +42,10 @@ pub fn spawn(ctx: OperatorContext, shutdown: CancellationToken) -> tokio::task::
                 }
                 _ = flush_tick.tick() => flush(&ctx).await,
                 _ = poll.tick() => {
+                    // A change made on this replica was applied already (`refresh` records it).
                     match ctx.store.generation().await {
-                        Ok(g) if Some(g) != seen => match ctx.refresh().await {
-                            Ok(g) => {
-                                tracing::info!(generation = g, "stored partners reloaded");
-                                seen = Some(g);
-                            }
+                        Ok(g) if Some(g) != ctx.loaded_generation() => match ctx.refresh().await {
+                            Ok(g) => tracing::info!(generation = g, "stored partners reloaded"),
                             Err(e) => tracing::warn!(error = %e, "stored partners not reloaded; retrying"),
                         },
                         Ok(_) => {}

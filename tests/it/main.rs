@@ -19,6 +19,7 @@ mod gateway_ops;
 mod hardening;
 mod hot_path;
 mod metrics;
+mod onboarding_browser;
 mod openapi;
 mod operator;
 mod read_api;
