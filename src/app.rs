@@ -114,7 +114,11 @@ pub async fn build_state(
         auth.clone(),
         config.operator.clone(),
         &partner_url,
-    );
+    )
+    .map_err(|e| StartError::Config {
+        key: "operator.jwt",
+        problem: e.to_string(),
+    })?;
     // The stored partners are in force before the first request.
     operator.refresh().await.map_err(|e| StartError::Config {
         key: "state.url",

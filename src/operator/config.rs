@@ -14,6 +14,50 @@ pub struct OperatorConfig {
     pub poll_ms: u64,
     /// How often usage counted in memory is added to the state store.
     pub usage_flush_ms: u64,
+    /// An external issuer whose users with `role` in `role_claim` are operators.
+    pub jwt: Option<OperatorJwtConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorJwtConfig {
+    /// Exact `iss`.
+    pub issuer: String,
+    pub jwks_url: String,
+    pub audience: String,
+    /// E.g. `["RS256"]`; HS* and `none` are refused at start.
+    pub algorithms: Vec<String>,
+    /// The claim listing the user's roles (a string or an array).
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// The role that makes a user an operator.
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
+fn default_role_claim() -> String {
+    "roles".into()
+}
+
+fn default_role() -> String {
+    "ats-gateway.operator".into()
+}
+
+impl OperatorJwtConfig {
+    /// As an external issuer (the partner fields are not used).
+    pub fn issuer_config(&self) -> crate::auth::ExternalIssuerConfig {
+        crate::auth::ExternalIssuerConfig {
+            issuer: self.issuer.clone(),
+            jwks_url: self.jwks_url.clone(),
+            audience: self.audience.clone(),
+            algorithms: self.algorithms.clone(),
+            scope_claim: self.role_claim.clone(),
+            partner_claim: self.role_claim.clone(),
+            partner_map: Default::default(),
+            jwks_ttl_secs: 3600,
+            jwks_refresh_min_interval_secs: 60,
+        }
+    }
 }
 
 impl Default for OperatorConfig {
@@ -22,6 +66,7 @@ impl Default for OperatorConfig {
             token_hashes: Vec::new(),
             poll_ms: 250,
             usage_flush_ms: 5_000,
+            jwt: None,
         }
     }
 }

@@ -43,27 +43,53 @@ pub struct AuditNote {
 
 pub struct OperatorTokens {
     hashes: Vec<String>,
+    /// The external issuer whose users with the operator role are operators, and that role.
+    jwt: Option<(crate::auth::external::ExternalIssuer, String)>,
+    leeway_secs: u64,
     /// SHA-256 of a token → the hash it matched.
     seen: moka::sync::Cache<[u8; 32], Arc<str>>,
 }
 
 impl OperatorTokens {
-    pub fn new(hashes: Vec<String>) -> Self {
-        Self {
-            hashes: hashes
-                .into_iter()
+    pub fn new(
+        config: &super::config::OperatorConfig,
+        leeway_secs: u64,
+    ) -> Result<Self, crate::auth::AuthConfigError> {
+        let invalid = |e: String| crate::auth::AuthConfigError::invalid("operator.jwt", e);
+        let jwt = match &config.jwt {
+            Some(j) => {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| invalid(e.to_string()))?;
+                let ext = crate::auth::external::ExternalIssuer::new(0, j.issuer_config(), http)
+                    .map_err(|e| invalid(e.to_string()))?;
+                Some((ext, j.role.clone()))
+            }
+            None => None,
+        };
+        Ok(Self {
+            hashes: config
+                .token_hashes
+                .iter()
                 .filter(|h| secrets::is_valid_phc(h))
+                .cloned()
                 .collect(),
+            jwt,
+            leeway_secs,
             seen: moka::sync::Cache::builder()
                 .max_capacity(1_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
-        }
+        })
     }
 
     /// The actor for `token`, or `None`.
     pub async fn check(&self, token: &str) -> Option<Actor> {
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 || self.hashes.is_empty() {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return self.check_jwt(token).await;
+        }
+        if token.len() > 200 || self.hashes.is_empty() {
             return None;
         }
         let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
@@ -81,6 +107,27 @@ impl OperatorTokens {
         .flatten()?;
         self.seen.insert(key, matched.as_str().into());
         Some(actor(&matched))
+    }
+}
+
+impl OperatorTokens {
+    /// A user of the configured issuer holding the operator role; named by its `sub`.
+    async fn check_jwt(&self, token: &str) -> Option<Actor> {
+        let (ext, role) = self.jwt.as_ref()?;
+        let claims = crate::auth::verify::verify_issuer_token(token, ext, self.leeway_secs)
+            .await
+            .inspect_err(|e| tracing::info!(reason = %e, "operator JWT refused"))
+            .ok()?;
+        let roles = crate::auth::verify::claim_values(claims.get(&ext.config.scope_claim));
+        if !roles.iter().any(|r| r == role) {
+            tracing::info!("operator JWT refused: no operator role");
+            return None;
+        }
+        let sub = claims.get("sub").and_then(|v| v.as_str()).unwrap_or("?");
+        Some(Actor(format!(
+            "jwt:{}",
+            sub.chars().take(128).collect::<String>()
+        )))
     }
 }
 

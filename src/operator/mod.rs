@@ -43,15 +43,16 @@ impl OperatorContext {
         auth: Arc<AuthService>,
         config: config::OperatorConfig,
         partner_url: &str,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, crate::auth::AuthConfigError> {
+        let tokens = guard::OperatorTokens::new(&config, auth.settings.leeway_secs)?;
+        Ok(Self {
             store,
             auth,
-            tokens: Arc::new(guard::OperatorTokens::new(config.token_hashes.clone())),
+            tokens: Arc::new(tokens),
             config: Arc::new(config),
             partner_url: partner_url.trim_end_matches('/').into(),
             loaded: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
-        }
+        })
     }
 
     /// Reads the stored partners and puts them in force here (the sync task does it on every

@@ -837,3 +837,94 @@ async fn a_revoke_on_one_replica_is_in_force_on_the_other_within_a_second() {
         ]
     );
 }
+
+/// An external issuer's users with the operator role are operators (audited by their `sub`); the
+/// same issuer's token without the role, or an expired one, is a 401.
+#[tokio::test]
+async fn an_external_issuers_user_with_the_operator_role_is_an_operator() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    use p256::elliptic_curve::Generate;
+    use p256::pkcs8::EncodePrivateKey;
+
+    let secret = p256::SecretKey::generate();
+    let point = secret.public_key().to_sec1_point(false);
+    let jwks = json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "ops-1",
+        "x": URL_SAFE_NO_PAD.encode(point.x().expect("x")),
+        "y": URL_SAFE_NO_PAD.encode(point.y().expect("y")),
+    }]});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url = format!("http://{}/keys", listener.local_addr().expect("addr"));
+    let idp = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, idp).await;
+    });
+    let key = EncodingKey::from_ec_der(secret.to_pkcs8_der().expect("der").as_bytes());
+    let token = |roles: Value, exp_in: i64| {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({"iss": "https://idp.example/ops", "aud": "ats-gateway-ops", "sub": "kari@example.com",
+            "roles": roles, "iat": now, "exp": now + exp_in});
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some("ops-1".into());
+        jsonwebtoken::encode(&h, &claims, &key).expect("encode")
+    };
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.operator.jwt = Some(ats_gateway::operator::config::OperatorJwtConfig {
+            issuer: "https://idp.example/ops".into(),
+            jwks_url,
+            audience: "ats-gateway-ops".into(),
+            algorithms: vec!["ES256".into()],
+            role_claim: "roles".into(),
+            role: "ats-gateway.operator".into(),
+        });
+    })
+    .await;
+    let url = format!("{}/operator/v1/partners", app.ops_url);
+    let call = |t: String| app.http.get(&url).bearer_auth(t).send();
+    let ok = call(token(json!(["Reader", "ats-gateway.operator"]), 300))
+        .await
+        .expect("call");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        call(token(json!(["Reader"]), 300))
+            .await
+            .expect("call")
+            .status(),
+        401,
+        "no role"
+    );
+    assert_eq!(
+        call(token(json!(["ats-gateway.operator"]), -120))
+            .await
+            .expect("call")
+            .status(),
+        401,
+        "expired"
+    );
+    let audit: Value = call(token(json!("ats-gateway.operator"), 300))
+        .await
+        .expect("call")
+        .json()
+        .await
+        .expect("json");
+    assert!(audit["data"].is_array());
+    let trail: Value = app
+        .http
+        .get(format!("{}/operator/v1/audit", app.ops_url))
+        .bearer_auth(token(json!(["ats-gateway.operator"]), 300))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(trail["data"][0]["actor"], "jwt:kari@example.com", "{trail}");
+}
