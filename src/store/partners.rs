@@ -167,7 +167,8 @@ pub trait PartnerStore: Send + Sync {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>>;
 
-    /// Adds counts (aggregated in memory) and moves last-seen times forward.
+    /// Adds counts (aggregated in memory) and moves last-seen times forward; hours older than
+    /// [`USAGE_KEPT_SECS`] are dropped.
     fn add_usage<'a>(
         &'a self,
         rows: &'a [UsageRow],
@@ -199,6 +200,9 @@ pub trait PartnerStore: Send + Sync {
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
+
+/// Usage is kept 8 days (the API shows 7).
+pub const USAGE_KEPT_SECS: i64 = 8 * 86_400;
 
 /// The start of the hour holding `unix_secs`.
 pub fn hour_of(unix_secs: i64) -> i64 {

@@ -7,7 +7,7 @@ use tokio_postgres::Transaction;
 use super::{backend, PgStore};
 use crate::store::partners::{
     AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
-    SecretRecord, StoredPartner, Usage, UsageRow,
+    SecretRecord, StoredPartner, Usage, UsageRow, USAGE_KEPT_SECS,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -371,6 +371,12 @@ impl PartnerStore for PgStore {
                 .await
                 .map_err(backend)?;
             }
+            tx.execute(
+                "DELETE FROM partner_usage WHERE hour < $1",
+                &[&(chrono::Utc::now().timestamp() - USAGE_KEPT_SECS)],
+            )
+            .await
+            .map_err(backend)?;
             tx.commit().await.map_err(backend)
         })
     }

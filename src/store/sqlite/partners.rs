@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::{backend, SqliteStore};
 use crate::store::partners::{
     AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
-    SecretRecord, StoredPartner, Usage, UsageRow,
+    SecretRecord, StoredPartner, Usage, UsageRow, USAGE_KEPT_SECS,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -389,6 +389,11 @@ impl PartnerStore for SqliteStore {
                 )
                 .map_err(backend)?;
             }
+            tx.execute(
+                "DELETE FROM partner_usage WHERE hour < ?1",
+                [chrono::Utc::now().timestamp() - USAGE_KEPT_SECS],
+            )
+            .map_err(backend)?;
             tx.commit().map_err(backend)
         })
     }
@@ -488,5 +493,139 @@ impl PartnerStore for SqliteStore {
                 .map_err(backend)?;
             Ok(n == 1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::partners::{hour_of, RateLimit};
+
+    fn doc(id: &str) -> PartnerDoc {
+        PartnerDoc {
+            id: id.into(),
+            name: id.into(),
+            contact: String::new(),
+            client_id: id.into(),
+            scopes: vec!["reference:read".into()],
+            companies: vec!["usmf".into()],
+            rate_limit: RateLimit {
+                per_second: 1,
+                burst: 1,
+            },
+            cors_origins: vec![],
+            disabled: false,
+            created_at: 0,
+        }
+    }
+
+    fn secret(id: &str, created_at: i64) -> SecretRecord {
+        SecretRecord {
+            id: id.into(),
+            hash: "h".into(),
+            created_at,
+            expires_at: None,
+            last_used_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn generation_moves_with_changes_rotation_keeps_two_and_usage_is_pruned() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store =
+            SqliteStore::open(dir.path(), std::time::Duration::from_secs(60)).expect("open");
+        let g0 = store.generation().await.expect("g");
+        assert_eq!(
+            store
+                .insert_partner(&doc("a"), Some(&secret("s1", 10)))
+                .await
+                .expect("insert"),
+            Ok(())
+        );
+        assert_eq!(
+            store.insert_partner(&doc("a"), None).await.expect("again"),
+            Err(Refused::Exists)
+        );
+        assert!(store.generation().await.expect("g") > g0);
+        // Two rotations in one second: the newest live one expires later, older ones at once.
+        store
+            .add_secret("a", &secret("s2", 10), 1_000, 10)
+            .await
+            .expect("add")
+            .expect("ok");
+        store
+            .add_secret("a", &secret("s3", 10), 2_000, 10)
+            .await
+            .expect("add")
+            .expect("ok");
+        let (_, all) = store.partners().await.expect("partners");
+        let ex: Vec<(String, Option<i64>)> = all[0]
+            .secrets
+            .iter()
+            .map(|s| (s.id.clone(), s.expires_at))
+            .collect();
+        assert_eq!(
+            ex,
+            vec![
+                ("s1".into(), Some(10)),
+                ("s2".into(), Some(2_000)),
+                ("s3".into(), None)
+            ]
+        );
+        assert_eq!(
+            store.delete_partner("zz").await.expect("delete"),
+            Err(Refused::NotFound)
+        );
+
+        let now = chrono::Utc::now().timestamp();
+        let row = |hour| UsageRow {
+            partner: "a".into(),
+            hour,
+            status: 200,
+            requests: 2,
+            upstream_calls: 1,
+        };
+        let old = hour_of(now) - 9 * 86_400;
+        store
+            .add_usage(&[row(old), row(hour_of(now))], &[("a".into(), now)])
+            .await
+            .expect("usage");
+        store
+            .add_usage(&[row(hour_of(now))], &[])
+            .await
+            .expect("usage");
+        let (rows, seen) = store.usage("a", 0).await.expect("usage");
+        assert_eq!(rows.len(), 1, "the 9-day-old hour is dropped");
+        assert_eq!(rows[0].requests, 4, "counts add up");
+        assert_eq!(seen, Some(now));
+    }
+
+    #[tokio::test]
+    async fn an_invite_is_consumed_once_and_not_after_expiry() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store =
+            SqliteStore::open(dir.path(), std::time::Duration::from_secs(60)).expect("open");
+        let invite = |hash: &str, expires_at| InviteRecord {
+            token_hash: hash.into(),
+            grant: InviteGrant::Partner("a".into()),
+            created_at: 0,
+            expires_at,
+            consumed_at: None,
+            created_by: "t".into(),
+        };
+        store
+            .insert_invite(&invite("h1", 100))
+            .await
+            .expect("insert");
+        store
+            .insert_invite(&invite("h2", 100))
+            .await
+            .expect("insert");
+        assert!(store.consume_invite("h1", 50).await.expect("consume"));
+        assert!(!store.consume_invite("h1", 50).await.expect("again"));
+        assert!(!store.consume_invite("h2", 100).await.expect("expired"));
+        let got = store.invite("h1").await.expect("read").expect("found");
+        assert_eq!(got.consumed_at, Some(50));
+        assert_eq!(got.grant, InviteGrant::Partner("a".into()));
     }
 }
