@@ -9,10 +9,16 @@ use crate::store::partners::{hour_of, UsageRow};
 
 type Key = (Arc<str>, i64, u16);
 
+/// Counts and last-seen times behind one lock: a request takes it once, briefly.
+#[derive(Debug, Default)]
+struct Counts {
+    by_hour: HashMap<Key, (u64, u64)>,
+    seen: HashMap<Arc<str>, i64>,
+}
+
 #[derive(Debug, Default)]
 pub struct UsageMeter {
-    counts: Mutex<HashMap<Key, (u64, u64)>>,
-    seen: Mutex<HashMap<Arc<str>, i64>>,
+    counts: Mutex<Counts>,
     secrets: Mutex<HashMap<String, i64>>,
 }
 
@@ -41,15 +47,19 @@ impl UsageMeter {
     /// One partner request that ended with `status` after `upstream_calls` Dataverse calls.
     pub fn record(&self, partner: &Arc<str>, status: u16, upstream_calls: u64) {
         let now = chrono::Utc::now().timestamp();
-        {
-            let mut counts = lock(&self.counts);
-            let e = counts
-                .entry((partner.clone(), hour_of(now), status))
-                .or_default();
-            e.0 += 1;
-            e.1 += upstream_calls;
+        let mut counts = lock(&self.counts);
+        let e = counts
+            .by_hour
+            .entry((partner.clone(), hour_of(now), status))
+            .or_default();
+        e.0 += 1;
+        e.1 += upstream_calls;
+        match counts.seen.get_mut(partner) {
+            Some(t) => *t = now,
+            None => {
+                counts.seen.insert(partner.clone(), now);
+            }
         }
-        lock(&self.seen).insert(partner.clone(), now);
     }
 
     /// A stored secret authenticated a token request just now.
@@ -59,8 +69,10 @@ impl UsageMeter {
 
     /// Takes everything counted so far (the flusher adds it to the store).
     pub fn drain(&self) -> Drained {
-        let counts = std::mem::take(&mut *lock(&self.counts));
-        let seen = std::mem::take(&mut *lock(&self.seen));
+        let Counts {
+            by_hour: counts,
+            seen,
+        } = std::mem::take(&mut *lock(&self.counts));
         let secrets = std::mem::take(&mut *lock(&self.secrets));
         Drained {
             rows: counts
@@ -84,16 +96,14 @@ impl UsageMeter {
             let mut counts = lock(&self.counts);
             for r in d.rows {
                 let e = counts
+                    .by_hour
                     .entry((r.partner.as_str().into(), r.hour, r.status))
                     .or_default();
                 e.0 += r.requests;
                 e.1 += r.upstream_calls;
             }
-        }
-        {
-            let mut seen = lock(&self.seen);
             for (p, t) in d.last_seen {
-                let e = seen.entry(p.as_str().into()).or_insert(t);
+                let e = counts.seen.entry(p.as_str().into()).or_insert(t);
                 *e = (*e).max(t);
             }
         }
