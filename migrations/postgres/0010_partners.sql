@@ -1,10 +1,12 @@
 -- Partners managed through the operator API (issue 23), shared by every replica: profiles (JSON),
 -- secrets (argon2 hashes only), the generation every replica polls, the operator audit trail,
 -- hourly usage, last seen, and invites (the token's SHA-256 only).
+-- A revoked partner stays as a tombstone (`revoked_at`): its id and client id are never reused.
 CREATE TABLE partners (
-    id        TEXT PRIMARY KEY,
-    client_id TEXT NOT NULL UNIQUE,
-    doc       TEXT NOT NULL
+    id         TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL UNIQUE,
+    doc        TEXT NOT NULL,
+    revoked_at BIGINT
 );
 CREATE TABLE partner_secrets (
     id           TEXT PRIMARY KEY,

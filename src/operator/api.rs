@@ -111,9 +111,9 @@ pub async fn create(
         Ok(()) => {}
         Err(_) => {
             return Err(ApiError::Conflict(format!(
-                "a partner with id `{}` or client id `{}` exists",
-                doc.id, doc.client_id
-            )))
+            "a partner with id `{}` or client id `{}` exists or was revoked (ids are never reused)",
+            doc.id, doc.client_id
+        )))
         }
     }
     applied(&ctx).await?;

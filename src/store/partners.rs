@@ -120,7 +120,8 @@ pub trait PartnerStore: Send + Sync {
     /// Every partner with its secrets, and the generation they are at.
     fn partners(&self) -> BoxFuture<'_, Result<(u64, Vec<StoredPartner>), StoreError>>;
 
-    /// Inserts a partner with its first secret; refused when the id or client id exists.
+    /// Inserts a partner with its first secret; refused when the id or client id exists or was
+    /// ever used (revoked partners stay as tombstones).
     fn insert_partner<'a>(
         &'a self,
         doc: &'a PartnerDoc,
@@ -130,7 +131,8 @@ pub trait PartnerStore: Send + Sync {
     /// Replaces a partner's profile (the secrets stay).
     fn update_partner<'a>(&'a self, doc: &'a PartnerDoc) -> BoxFuture<'a, Changed<()>>;
 
-    /// Removes a partner and its secrets (its tokens stop working on the next request).
+    /// Revokes a partner: gone from `partners`, its secrets deleted, its id kept as a tombstone
+    /// (its tokens stop working on the next request and never open a later partner's rights).
     fn delete_partner<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Changed<()>>;
 
     /// Adds a secret. The newest live one gets `previous_expires_at` (unless it expires sooner);

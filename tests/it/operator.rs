@@ -274,6 +274,22 @@ async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request() {
         .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
         .await;
     assert_eq!(s, 404);
+    // A revoked id is never given out again: a token issued to it cannot open a new partner.
+    let (s, v) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners",
+            Some(json!({"id": "newco", "name": "Again", "scopes": ["recruiting-requests:read"], "companies": ["usmf"]})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]

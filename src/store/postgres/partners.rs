@@ -93,7 +93,10 @@ impl PartnerStore for PgStore {
                 .map_err(backend)?
                 .get(0);
             let docs = tx
-                .query("SELECT doc FROM partners ORDER BY id", &[])
+                .query(
+                    "SELECT doc FROM partners WHERE revoked_at IS NULL ORDER BY id",
+                    &[],
+                )
                 .await
                 .map_err(backend)?;
             let secrets = tx
@@ -166,7 +169,7 @@ impl PartnerStore for PgStore {
             lock(&tx).await?;
             let n = tx
                 .execute(
-                    "UPDATE partners SET doc = $2 WHERE id = $1",
+                    "UPDATE partners SET doc = $2 WHERE id = $1 AND revoked_at IS NULL",
                     &[&doc.id, &json(doc)?],
                 )
                 .await
@@ -185,8 +188,13 @@ impl PartnerStore for PgStore {
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
             lock(&tx).await?;
+            // A tombstone, not a delete: the id and client id are never given out again, so a
+            // token issued to the revoked partner can never open a new partner's rights.
             let n = tx
-                .execute("DELETE FROM partners WHERE id = $1", &[&id])
+                .execute(
+                    "UPDATE partners SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                    &[&id, &chrono::Utc::now().timestamp()],
+                )
                 .await
                 .map_err(backend)?;
             if n == 0 {
@@ -213,7 +221,10 @@ impl PartnerStore for PgStore {
             let tx = conn.transaction().await.map_err(backend)?;
             lock(&tx).await?;
             let exists = tx
-                .query_opt("SELECT 1 FROM partners WHERE id = $1", &[&partner])
+                .query_opt(
+                    "SELECT 1 FROM partners WHERE id = $1 AND revoked_at IS NULL",
+                    &[&partner],
+                )
                 .await
                 .map_err(backend)?;
             if exists.is_none() {

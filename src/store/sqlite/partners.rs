@@ -14,7 +14,8 @@ pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS partners (
     id         TEXT PRIMARY KEY,
     client_id  TEXT NOT NULL UNIQUE,
-    doc        TEXT NOT NULL
+    doc        TEXT NOT NULL,
+    revoked_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS partner_secrets (
     id           TEXT PRIMARY KEY,
@@ -76,10 +77,14 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 }
 
 fn exists(tx: &Connection, id: &str) -> Result<bool, StoreError> {
-    tx.query_row("SELECT 1 FROM partners WHERE id = ?1", [id], |_| Ok(()))
-        .optional()
-        .map(|o| o.is_some())
-        .map_err(backend)
+    tx.query_row(
+        "SELECT 1 FROM partners WHERE id = ?1 AND revoked_at IS NULL",
+        [id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|o| o.is_some())
+    .map_err(backend)
 }
 
 fn insert_secret(tx: &Connection, partner: &str, s: &SecretRecord) -> Result<(), StoreError> {
@@ -126,7 +131,7 @@ impl PartnerStore for SqliteStore {
             let mut out = Vec::new();
             {
                 let mut st = tx
-                    .prepare("SELECT doc FROM partners ORDER BY id")
+                    .prepare("SELECT doc FROM partners WHERE revoked_at IS NULL ORDER BY id")
                     .map_err(backend)?;
                 let docs = st
                     .query_map([], |r| r.get::<_, String>(0))
@@ -201,7 +206,7 @@ impl PartnerStore for SqliteStore {
                 .map_err(backend)?;
             let n = tx
                 .execute(
-                    "UPDATE partners SET doc = ?2 WHERE id = ?1",
+                    "UPDATE partners SET doc = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                     params![doc.id, json(&doc)?],
                 )
                 .map_err(backend)?;
@@ -220,8 +225,13 @@ impl PartnerStore for SqliteStore {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
+            // A tombstone, not a delete: the id and client id are never given out again, so a
+            // token issued to the revoked partner can never open a new partner's rights.
             let n = tx
-                .execute("DELETE FROM partners WHERE id = ?1", [&id])
+                .execute(
+                    "UPDATE partners SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, chrono::Utc::now().timestamp()],
+                )
                 .map_err(backend)?;
             if n == 0 {
                 return Ok(Err(Refused::NotFound));
