@@ -320,7 +320,7 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             // Bounded: a method is any token and a path up to the head limit.
-            let path = req.uri().path();
+            let path = crate::operator::onboarding::loggable_path(req.uri().path());
             let path = path.get(..path.len().min(256)).unwrap_or("");
             let cx = req.extensions().get::<crate::ops::trace_context::TraceContext>();
             let trace_id = cx.map(|c| c.trace_id()).unwrap_or_default();

@@ -29,6 +29,15 @@ pub fn router<S: Clone + Send + Sync + 'static>(ctx: OperatorContext) -> Router<
         .layer(Extension(ctx))
 }
 
+/// A request path for the log: an invite link's token is a credential, so it is never logged.
+pub fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/onboarding/") {
+        "/onboarding/{token}"
+    } else {
+        path
+    }
+}
+
 struct Texts {
     title: &'static str,
     intro: &'static str,

@@ -944,3 +944,50 @@ async fn an_external_issuers_user_with_the_operator_role_is_an_operator() {
         .expect("json");
     assert_eq!(trail["data"][0]["actor"], "jwt:kari@example.com", "{trail}");
 }
+
+/// Credentials never reach the log: not the operator token, not an invite link's token, not the
+/// secret the page reveals (request spans name the route template `/onboarding/{token}`).
+#[tokio::test]
+async fn no_token_or_secret_is_logged() {
+    crate::common::logs::capture();
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "quiet", "name": "Quiet AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    let token = url.rsplit('/').next().expect("token").to_string();
+    assert_eq!(
+        op.app.http.get(&url).send().await.expect("get").status(),
+        200
+    );
+    let html = op
+        .app
+        .http
+        .post(&url)
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("html");
+    let secret = secret_in(&html).expect("secret");
+    let created = op.create("quiet-2", &["reference:read"]).await;
+    let other = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let logs = crate::common::logs::text();
+    assert!(
+        logs.contains("/onboarding/{token}"),
+        "the request was logged"
+    );
+    for (what, s) in [
+        ("invite token", &token),
+        ("revealed secret", &secret),
+        ("created secret", &other),
+        ("operator token", &op.token),
+    ] {
+        assert!(!logs.contains(s.as_str()), "{what} in the log");
+    }
+}
