@@ -115,10 +115,7 @@ pub async fn build_state(
         config.operator.clone(),
         &partner_url,
     )
-    .map_err(|e| StartError::Config {
-        key: "operator.jwt",
-        problem: e.to_string(),
-    })?;
+    .map_err(|e| StartError::Auth(e.to_string()))?;
     // The stored partners are in force before the first request.
     operator.refresh().await.map_err(|e| StartError::Config {
         key: "state.url",

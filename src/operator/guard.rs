@@ -68,13 +68,19 @@ impl OperatorTokens {
             }
             None => None,
         };
+        // A mistyped hash refuses the start rather than silently locking the operator out.
+        if let Some(i) = config
+            .token_hashes
+            .iter()
+            .position(|h| !secrets::is_valid_phc(h))
+        {
+            return Err(crate::auth::AuthConfigError::invalid(
+                format!("operator.token_hashes[{i}]"),
+                "is not an argon2 PHC string (create one with `ats-gateway operator-token`)",
+            ));
+        }
         Ok(Self {
-            hashes: config
-                .token_hashes
-                .iter()
-                .filter(|h| secrets::is_valid_phc(h))
-                .cloned()
-                .collect(),
+            hashes: config.token_hashes.clone(),
             jwt,
             leeway_secs,
             seen: moka::sync::Cache::builder()

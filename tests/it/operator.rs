@@ -991,3 +991,23 @@ async fn no_token_or_secret_is_logged() {
         assert!(!logs.contains(s.as_str()), "{what} in the log");
     }
 }
+
+/// A mistyped operator token hash stops the start, naming the key (not a silent lock-out).
+#[tokio::test]
+async fn a_bad_operator_token_hash_is_a_start_error_naming_the_key() {
+    let emu = crate::common::emulator().await;
+    let mut config = crate::common::gateway_config(&emu);
+    let (_, good) = ats_gateway::operator::guard::create_operator_token();
+    config.operator.token_hashes = vec![good, "not-a-hash".into()];
+    let state = tempfile::tempdir().expect("dir");
+    config.state.path = Some(state.path().to_path_buf());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let err = ats_gateway::app::start(config, listener)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("operator.token_hashes[1]"), "{err}");
+}
