@@ -48,7 +48,12 @@ pub struct OperatorTokens {
     leeway_secs: u64,
     /// SHA-256 of a token → the hash it matched.
     seen: moka::sync::Cache<[u8; 32], Arc<str>>,
+    /// Refused calls recorded in the current minute: (minute, count).
+    refused: std::sync::Mutex<(i64, u32)>,
 }
+
+/// Refused operator calls written to the audit trail per minute (all are logged).
+const REFUSED_PER_MINUTE: u32 = 60;
 
 impl OperatorTokens {
     pub fn new(
@@ -87,6 +92,7 @@ impl OperatorTokens {
                 .max_capacity(1_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
+            refused: std::sync::Mutex::new((0, 0)),
         })
     }
 
@@ -117,6 +123,20 @@ impl OperatorTokens {
 }
 
 impl OperatorTokens {
+    /// Whether this refused call still fits the minute's audit budget.
+    fn refused_slot(&self) -> bool {
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let mut g = match self.refused.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.0 != minute {
+            *g = (minute, 0);
+        }
+        g.1 += 1;
+        g.1 <= REFUSED_PER_MINUTE
+    }
+
     /// A user of the configured issuer holding the operator role; named by its `sub`.
     async fn check_jwt(&self, token: &str) -> Option<Actor> {
         let (ext, role) = self.jwt.as_ref()?;
@@ -171,10 +191,6 @@ pub async fn require_operator(
         Some(t) => ctx.tokens.check(t).await,
         None => None,
     };
-    let Some(actor) = actor else {
-        tracing::info!(target: "audit", route = req.uri().path().get(..120).unwrap_or(req.uri().path()), "operator call refused: no valid operator token");
-        return unauthorized();
-    };
     let action = format!(
         "{} {}",
         req.method(),
@@ -182,6 +198,26 @@ pub async fn require_operator(
             .get::<MatchedPath>()
             .map_or("<unmatched>", MatchedPath::as_str)
     );
+    let Some(actor) = actor else {
+        tracing::info!(target: "audit", action = %action, "operator call refused: no valid operator token");
+        // Refused calls are audited too, at most REFUSED_PER_MINUTE a minute (a flood of them
+        // must not fill the trail); the log has every one.
+        if ctx.tokens.refused_slot() {
+            let record = AuditRecord {
+                seq: 0,
+                at_ms: chrono::Utc::now().timestamp_millis(),
+                actor: "anonymous".into(),
+                action,
+                partner: None,
+                status: 401,
+                detail: serde_json::json!({"refused": "no valid operator token"}),
+            };
+            if let Err(e) = ctx.store.append_audit(&record).await {
+                tracing::error!(error = %e, "operator audit record not stored");
+            }
+        }
+        return unauthorized();
+    };
     req.extensions_mut().insert(actor.clone());
     let resp = next.run(req).await;
     let note = resp

@@ -133,6 +133,17 @@ async fn operator_calls_need_an_operator_token() {
         .await
         .expect("call");
     assert_eq!(with_wrong.status(), 401);
+    // Refused calls are in the audit trail too (anonymous, 401).
+    let (_, trail) = op
+        .call(reqwest::Method::GET, "/operator/v1/audit", None)
+        .await;
+    let refused = trail["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|r| r["actor"] == "anonymous" && r["status"] == 401)
+        .count();
+    assert_eq!(refused, 3, "{trail}");
     let (ok, list) = op
         .call(reqwest::Method::GET, "/operator/v1/partners", None)
         .await;
