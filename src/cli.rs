@@ -485,7 +485,8 @@ fn try_it(gw: &str, ops: &str) -> String {
   TOKEN=$(curl -s {gw}/oauth2/token -d grant_type=client_credentials -d client_id=acme-ats -d client_secret=acme-demo-secret | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" '{gw}/v1/recruiting-requests?status=active&page_size=2'\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept-Language: nb-NO' '{gw}/v1/option-sets/recruiting-request-status'\n\
-Docs: {gw}/docs   Metrics: {ops}/metrics   Partners and secrets: the JSON line above.\n"
+Docs: {gw}/docs   Metrics: {ops}/metrics   Partners and secrets: the JSON line above.\n\
+Operator API: curl -s -H \"Authorization: Bearer <operator_token from the JSON line>\" {ops}/operator/v1/partners\n"
     )
 }
 
