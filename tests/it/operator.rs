@@ -748,12 +748,32 @@ async fn the_cli_adds_lists_and_revokes_through_the_api() {
     let (ok, out, _) = run(args("invite --partner-id clico")).await;
     assert!(ok);
     assert!(out.contains("/onboarding/"), "{out}");
+    let (ok, out, err) = run(args("rotate clico --previous-expires-in 0")).await;
+    assert!(ok, "{err}");
+    let rotated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret:"))
+        .map(str::trim)
+        .expect("the new secret, once")
+        .to_string();
+    assert_eq!(
+        token_for(&op.app, "clico", secret).await.status(),
+        401,
+        "old one ended"
+    );
+    assert_eq!(token_for(&op.app, "clico", &rotated).await.status(), 200);
+    let (ok, out, err) = run(args(
+        "update clico --scope reference:read --scope recruiting-requests:read",
+    ))
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("recruiting-requests:read"), "{out}");
     let (ok, _, err) = run(args("update acme-ats --disable")).await;
     assert!(!ok);
     assert!(err.contains("409"), "{err}");
     let (ok, out, _) = run(args("revoke clico")).await;
     assert!(ok, "{out}");
-    assert_eq!(token_for(&op.app, "clico", secret).await.status(), 401);
+    assert_eq!(token_for(&op.app, "clico", &rotated).await.status(), 401);
 }
 
 /// Two gateways on one Postgres: a partner created on one can get a token on the other, and a
