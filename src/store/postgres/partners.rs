@@ -69,7 +69,7 @@ impl PartnerStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            Ok(to_u64(row.get(0)))
+            Ok(to_u64(row.try_get(0).map_err(backend)?))
         })
     }
 
@@ -91,7 +91,8 @@ impl PartnerStore for PgStore {
                 )
                 .await
                 .map_err(backend)?
-                .get(0);
+                .try_get(0)
+                .map_err(backend)?;
             let docs = tx
                 .query(
                     "SELECT doc FROM partners WHERE revoked_at IS NULL ORDER BY id",
@@ -108,19 +109,30 @@ impl PartnerStore for PgStore {
                 .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
             let mut out = Vec::with_capacity(docs.len());
+            let secrets = secrets
+                .iter()
+                .map(|s| {
+                    Ok((
+                        s.try_get::<_, String>(0)?,
+                        SecretRecord {
+                            id: s.try_get(1)?,
+                            hash: s.try_get(2)?,
+                            created_at: s.try_get(3)?,
+                            expires_at: s.try_get(4)?,
+                            last_used_at: s.try_get(5)?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+                .map_err(backend)?;
             for row in docs {
-                let doc: PartnerDoc = serde_json::from_str(row.get::<_, &str>(0))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let doc: PartnerDoc =
+                    serde_json::from_str(row.try_get::<_, &str>(0).map_err(backend)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let list = secrets
                     .iter()
-                    .filter(|s| s.get::<_, &str>(0) == doc.id)
-                    .map(|s| SecretRecord {
-                        id: s.get(1),
-                        hash: s.get(2),
-                        created_at: s.get(3),
-                        expires_at: s.get(4),
-                        last_used_at: s.get(5),
-                    })
+                    .filter(|(p, _)| *p == doc.id)
+                    .map(|(_, s)| s.clone())
                     .collect();
                 out.push(StoredPartner { doc, secrets: list });
             }
@@ -246,9 +258,9 @@ impl PartnerStore for PgStore {
             for (i, row) in live.iter().enumerate() {
                 // The newest stays live until `previous_expires_at`; older ones end now.
                 let until = if i == 0 { previous_expires_at } else { now };
-                let expires: Option<i64> = row.get(1);
+                let expires: Option<i64> = row.try_get(1).map_err(backend)?;
                 let until = expires.map_or(until, |e| e.min(until));
-                let id: &str = row.get(0);
+                let id: &str = row.try_get(0).map_err(backend)?;
                 tx.execute(
                     "UPDATE partner_secrets SET expires_at = $2 WHERE id = $1",
                     &[&id, &until],
@@ -339,19 +351,21 @@ impl PartnerStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            Ok(rows
-                .iter()
-                .map(|r| AuditRecord {
-                    seq: r.get(0),
-                    at_ms: r.get(1),
-                    actor: r.get(2),
-                    action: r.get(3),
-                    partner: r.get(4),
-                    status: u16::try_from(r.get::<_, i32>(5)).unwrap_or(0),
-                    detail: serde_json::from_str(r.get::<_, &str>(6))
-                        .unwrap_or(serde_json::Value::Null),
+            rows.iter()
+                .map(|r| {
+                    Ok(AuditRecord {
+                        seq: r.try_get(0)?,
+                        at_ms: r.try_get(1)?,
+                        actor: r.try_get(2)?,
+                        action: r.try_get(3)?,
+                        partner: r.try_get(4)?,
+                        status: u16::try_from(r.try_get::<_, i32>(5)?).unwrap_or(0),
+                        detail: serde_json::from_str(r.try_get::<_, &str>(6)?)
+                            .unwrap_or(serde_json::Value::Null),
+                    })
                 })
-                .collect())
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+                .map_err(backend)
         })
     }
 
@@ -407,14 +421,17 @@ impl PartnerStore for PgStore {
                 .await
                 .map_err(backend)?
                 .iter()
-                .map(|r| UsageRow {
-                    partner: partner.to_string(),
-                    hour: r.get(0),
-                    status: u16::try_from(r.get::<_, i32>(1)).unwrap_or(0),
-                    requests: to_u64(r.get(2)),
-                    upstream_calls: to_u64(r.get(3)),
+                .map(|r| {
+                    Ok(UsageRow {
+                        partner: partner.to_string(),
+                        hour: r.try_get(0)?,
+                        status: u16::try_from(r.try_get::<_, i32>(1)?).unwrap_or(0),
+                        requests: to_u64(r.try_get(2)?),
+                        upstream_calls: to_u64(r.try_get(3)?),
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+                .map_err(backend)?;
             let seen = conn
                 .query_opt(
                     "SELECT at FROM partner_last_seen WHERE partner = $1",
@@ -422,7 +439,9 @@ impl PartnerStore for PgStore {
                 )
                 .await
                 .map_err(backend)?
-                .map(|r| r.get(0));
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(backend)?;
             Ok((rows, seen))
         })
     }
@@ -454,15 +473,16 @@ impl PartnerStore for PgStore {
                 .await
                 .map_err(backend)?;
             row.map(|r| {
-                let grant: InviteGrant = serde_json::from_str(r.get::<_, &str>(1))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let grant: InviteGrant =
+                    serde_json::from_str(r.try_get::<_, &str>(1).map_err(backend)?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok(InviteRecord {
-                    token_hash: r.get(0),
+                    token_hash: r.try_get(0).map_err(backend)?,
                     grant,
-                    created_at: r.get(2),
-                    expires_at: r.get(3),
-                    consumed_at: r.get(4),
-                    created_by: r.get(5),
+                    created_at: r.try_get(2).map_err(backend)?,
+                    expires_at: r.try_get(3).map_err(backend)?,
+                    consumed_at: r.try_get(4).map_err(backend)?,
+                    created_by: r.try_get(5).map_err(backend)?,
                 })
             })
             .transpose()
