@@ -621,7 +621,7 @@ async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post(
 
 async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_on(op: &Operated) {
     let url = invite(
-        &op,
+        op,
         json!({"partner": {"id": "invited", "name": "Invited AS", "scopes": ["recruiting-requests:read", "reference:read"], "companies": ["usmf"]}}),
     )
     .await;
@@ -677,7 +677,7 @@ async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_
     assert_eq!(reload.status(), 410);
 
     // An invite for an existing partner gives it a new secret; the old one keeps working.
-    let url = invite(&op, json!({"partner_id": "invited"})).await;
+    let url = invite(op, json!({"partner_id": "invited"})).await;
     let html = op
         .app
         .http
