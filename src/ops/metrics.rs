@@ -253,7 +253,7 @@ pub async fn scrape(
         .await
         .unwrap_or_default();
     metrics::gauge!("token_expires_in_seconds").set(token_left.as_secs_f64());
-    if let Some((kind, at)) = super::credential::expiry(&st.dataverse) {
+    if let Some((kind, at)) = super::credential::expiry(&st.dataverse.get()) {
         let left = (at - chrono::Utc::now()).num_seconds();
         metrics::gauge!("dataverse_credential_expires_in_seconds", "kind" => kind).set(left as f64);
     }

@@ -131,7 +131,12 @@ impl Entra {
     }
 
     /// Adds a client secret to the app `client_id` (an operator's new secret before a rotation).
-    pub(crate) fn add_secret(&self, client_id: Uuid, value: String, expires_at: chrono::DateTime<Utc>) {
+    pub(crate) fn add_secret(
+        &self,
+        client_id: Uuid,
+        value: String,
+        expires_at: chrono::DateTime<Utc>,
+    ) {
         self.secrets
             .add(client_id, config::ClientSecret { value, expires_at });
     }
