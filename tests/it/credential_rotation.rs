@@ -213,3 +213,111 @@ async fn a_refused_new_secret_is_logged_and_the_old_one_keeps_serving() {
     // The credential-expiry metric and readiness still describe a working credential.
     assert_eq!(app.ops_get("/readyz").await.status(), 200);
 }
+
+/// `dataverse_credential_expires_in_seconds` as scraped, in days (rounded).
+async fn expiry_days(ops_url: &str) -> Option<i64> {
+    let text = reqwest::get(format!("{ops_url}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("dataverse_credential_expires_in_seconds{kind=\"client_secret\"}"))?;
+    let secs: f64 = line.rsplit(' ').next()?.parse().ok()?;
+    Some((secs / 86_400.0).round() as i64)
+}
+
+async fn token_requests(emu: &common::Emu) -> u64 {
+    emu.stats().await["token_requests"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_metric_follows_the_credential_in_force() {
+    let emu = common::emulator().await;
+    let c = emu.config().clone();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("dataverse-secret");
+    std::fs::write(&file, &c.client_secret).expect("write");
+    let days = |n: i64| chrono::Utc::now() + chrono::Duration::days(n);
+    let mut config = ats_gateway::config::Config::default();
+    config.dataverse = ats_gateway::config::DataverseConfig {
+        org_url: emu.handle.url.clone(),
+        authority: emu.handle.url.clone(),
+        tenant_id: c.tenant_id.to_string(),
+        client_id: c.client_id.to_string(),
+        client_secret_file: Some(file.clone()),
+        client_secret_expires_at: Some(days(100)),
+        ca_file: emu.handle.ca_file.clone(),
+        ..Default::default()
+    };
+    config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
+    config.auth.reload_poll_ms = 50;
+    config.state.path = Some(dir.path().join("state"));
+    // What the config file would say now: the operator edits the expiry date with the secret.
+    let expires = Arc::new(std::sync::Mutex::new(days(100)));
+    let base = config.dataverse.clone();
+    let said = expires.clone();
+    let source = ats_gateway::upstream::rotation::CredentialSource {
+        load: Box::new(move || {
+            let mut d = base.clone();
+            d.client_secret_expires_at = Some(*said.lock().map_err(|e| e.to_string())?);
+            Ok(d)
+        }),
+        watch: Vec::new(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gw = ats_gateway::app::start_reloading(config, listener, None, Some(source))
+        .await
+        .expect("gateway starts");
+    // Polled: the gauge is process-wide, and another test's scrape may set it for a moment.
+    assert!(
+        poll_until(Duration::from_secs(5), || async {
+            expiry_days(&gw.ops_url).await == Some(100)
+        })
+        .await,
+        "the metric does not say the configured date"
+    );
+
+    // A refused secret with a later date: the metric keeps the date of the one in force.
+    let before = token_requests(&emu).await;
+    *expires.lock().expect("lock") = days(200);
+    std::fs::write(&file, "wrong-secret~never-registered").expect("write");
+    assert!(
+        poll_until(Duration::from_secs(10), || async {
+            token_requests(&emu).await > before
+        })
+        .await,
+        "the new secret was not tried"
+    );
+    // Polled: the gauge is process-wide, and another test's scrape may set it for a moment.
+    assert!(
+        poll_until(Duration::from_secs(5), || async {
+            expiry_days(&gw.ops_url).await == Some(100)
+        })
+        .await,
+        "the metric does not say the configured date"
+    );
+
+    // A secret Entra knows: in force, and the metric says its date.
+    emu.http
+        .post(emu.url("/_sandbox/secrets"))
+        .json(&json!({ "value": NEW_SECRET }))
+        .send()
+        .await
+        .expect("add secret");
+    *expires.lock().expect("lock") = days(300);
+    std::fs::write(&file, NEW_SECRET).expect("write");
+    assert!(
+        poll_until(Duration::from_secs(10), || async {
+            expiry_days(&gw.ops_url).await == Some(300)
+        })
+        .await,
+        "the metric did not follow the new secret"
+    );
+    gw.shutdown.cancel();
+    gw.task.abort();
+}
