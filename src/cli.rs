@@ -390,6 +390,9 @@ fn dataverse_config_for(
         client_secret_expires_at: None,
         // With --tls the gateway trusts the emulator's CA, as it would a TLS-inspecting proxy's.
         ca_file: emu.ca_file.clone(),
+        // The budget headers say what is left, not when the window frees it: its length is known
+        // from the emulator's configuration, as from Dataverse's documented limits in production.
+        budget_window_secs: c.window_secs,
         ..user.clone()
     }
 }

@@ -102,6 +102,18 @@ fn describe() {
         "gateway_ready",
         "1 when /readyz answers ready (valid token, recent good upstream probe, not draining), else 0."
     );
+    describe_counter!(
+        "upstream_paced_total",
+        "Upstream calls held because the budget Dataverse reported was down to the call's reserve, by priority (partner, background); each hold counts once per check."
+    );
+    describe_gauge!(
+        "upstream_budget_remaining",
+        "Dataverse requests left in the service-protection window, as estimated from the newest answer's x-ms-ratelimit-burst-remaining-xrm-requests and the calls sent since."
+    );
+    describe_gauge!(
+        "upstream_concurrency_cap",
+        "The upstream concurrency cap in force: [dataverse] max_concurrency, or Dataverse's x-ms-dop-hint when lower."
+    );
     describe_gauge!(
         "token_expires_in_seconds",
         Unit::Seconds,

@@ -49,6 +49,7 @@ pub fn dataverse_client(
         breaker_open: Duration::from_millis(d.breaker_open_ms),
         retry_budget: d.retry_budget_percent as f32 / 100.0,
         max_retries: d.max_retries,
+        budget_window: Duration::from_secs(d.budget_window_secs.max(1)),
         ..Default::default()
     };
     Ok(DataverseClient::new(cfg, tokens)?)

@@ -222,9 +222,9 @@ async fn expiry_days(ops_url: &str) -> Option<i64> {
         .text()
         .await
         .ok()?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("dataverse_credential_expires_in_seconds{kind=\"client_secret\"}"))?;
+    let line = text.lines().find(|l| {
+        l.starts_with("dataverse_credential_expires_in_seconds{kind=\"client_secret\"}")
+    })?;
     let secs: f64 = line.rsplit(' ').next()?.parse().ok()?;
     Some((secs / 86_400.0).round() as i64)
 }

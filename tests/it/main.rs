@@ -21,6 +21,7 @@ mod hardening;
 mod hot_path;
 mod metrics;
 mod openapi;
+mod pacing;
 mod read_api;
 mod readme;
 mod resilience;

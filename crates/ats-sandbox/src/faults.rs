@@ -328,7 +328,8 @@ impl ServiceProtection {
             let oldest = recent.front().copied().unwrap_or(now);
             // Rounded up: the oldest request leaves the window only after its full length (and
             // a client waiting the rounded-down value would be refused again).
-            let left = self.window.saturating_sub(now.duration_since(oldest)) + Duration::from_millis(1);
+            let left =
+                self.window.saturating_sub(now.duration_since(oldest)) + Duration::from_millis(1);
             let retry = (left.as_secs_f64().ceil() as u64).max(1);
             return Some(Limited::Requests { retry_after: retry });
         }
