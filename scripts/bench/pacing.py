@@ -10,7 +10,7 @@ paging the lists (topped up with list pages of distinct sizes), waits a full win
 Retry-After and asks again; a Retry-After is counted "right" when that next ask is served (not
 refused again) and the wait was no longer than the window. Standard library only.
 
-usage: pacing.py BINARY [--reads 600] [--workers 8] [--budget 150] [--window 30] [--json]
+usage: pacing.py BINARY [--reads 600] [--workers 8] [--budget 150] [--window 30] [--timeout-ms MS] [--json]
 """
 import argparse
 import json
@@ -79,10 +79,13 @@ def emulator_stats(emu):
     return json.loads(call(emu + "/_sandbox/stats")[2])
 
 
-def measure(binary, reads, workers, budget, window):
+def measure(binary, reads, workers, budget, window, timeout_ms):
     env = dict(os.environ,
                ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW=str(budget),
                ATS_GATEWAY__SANDBOX__WINDOW_SECS=str(window))
+    if timeout_ms:
+        # A partner deadline shorter than the window: held reads answer 429 instead of waiting.
+        env["ATS_GATEWAY__GATEWAY__REQUEST_TIMEOUT_MS"] = str(timeout_ms)
     state = tempfile.TemporaryDirectory(prefix="pacing-bench-")
     proc = subprocess.Popen(
         [os.path.abspath(binary), "sandbox", "--listen", "127.0.0.1:0", "--emulator-listen", "127.0.0.1:0"],
@@ -160,13 +163,17 @@ def main():
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--budget", type=int, default=150)
     ap.add_argument("--window", type=int, default=30)
+    ap.add_argument("--timeout-ms", type=int, default=0,
+                    help="partner request deadline ([gateway] request_timeout_ms; default: the gateway's 30 s)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    r = measure(a.binary, a.reads, a.workers, a.budget, a.window)
+    r = measure(a.binary, a.reads, a.workers, a.budget, a.window, a.timeout_ms)
     if a.json:
         print(json.dumps(r))
         return
-    print(f"Budget {a.budget} / {a.window} s, {a.reads} distinct partner reads, {a.workers} clients:")
+    deadline = f"{a.timeout_ms} ms" if a.timeout_ms else "30 s"
+    print(f"Budget {a.budget} / {a.window} s, {a.reads} distinct partner reads, {a.workers} clients, "
+          f"partner deadline {deadline}:")
     print(f"{'':40}{'before':>10}{'after':>10}")
     print(f"{'throttled upstream calls (429)':40}{BEFORE_THROTTLED:>10}{r['upstream_throttled']:>10}")
     print(f"{'upstream calls':40}{'-':>10}{r['upstream_calls']:>10}")

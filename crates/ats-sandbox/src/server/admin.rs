@@ -79,14 +79,18 @@ pub(super) struct SecretChange {
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn secret_change(body: &[u8]) -> Result<SecretChange, Response> {
-    let bad = |msg: String| (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response();
+/// The change, or why it is refused (answered 400).
+fn secret_change(body: &[u8]) -> Result<SecretChange, String> {
     let change: SecretChange =
-        serde_json::from_slice(body).map_err(|e| bad(format!("invalid secret change: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| format!("invalid secret change: {e}"))?;
     if change.value.is_empty() {
-        return Err(bad("value must not be empty".into()));
+        return Err("value must not be empty".into());
     }
     Ok(change)
+}
+
+fn bad_request(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
 }
 
 /// The apps' secrets: client id, hint (first three characters), expiry and tokens issued with it.
@@ -108,7 +112,7 @@ pub(super) async fn secrets_add(State(st): State<Arc<EmulatorState>>, body: Byte
             );
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(r) => r,
+        Err(msg) => bad_request(msg),
     }
 }
 
@@ -122,6 +126,6 @@ pub(super) async fn secrets_remove(State(st): State<Arc<EmulatorState>>, body: B
             0 => StatusCode::NOT_FOUND.into_response(),
             _ => StatusCode::NO_CONTENT.into_response(),
         },
-        Err(r) => r,
+        Err(msg) => bad_request(msg),
     }
 }
