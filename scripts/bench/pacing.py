@@ -34,9 +34,9 @@ def call(url, token=None, data=None, method=None):
         req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
 def partner_token(gateway, partner):
@@ -59,7 +59,7 @@ def collect_ids(gateway, token, want):
         while url and len(paths) < want:
             status, headers, raw = call(url, token)
             if status == 429:
-                time.sleep(int(headers.get("Retry-After", "1")))
+                time.sleep(int(headers.get("retry-after", "1")))
                 continue
             if status != 200:
                 raise SystemExit(f"{url}: {status} {raw[:200]!r}")
@@ -120,7 +120,7 @@ def measure(binary, reads, workers, budget, window, timeout_ms):
                         with lock:
                             out["retry_after_right" if right else "retry_after_wrong"] += 1
                     if status == 429:
-                        wait = int(headers.get("Retry-After", "0"))
+                        wait = int(headers.get("retry-after", "0"))
                         with lock:
                             out["partner_429"] += 1
                             out["retry_after_max"] = max(out["retry_after_max"], wait)
@@ -132,6 +132,7 @@ def measure(binary, reads, workers, budget, window, timeout_ms):
                             out["served"] += 1
                         elif status >= 500:
                             out["partner_5xx"] += 1
+                            out.setdefault("5xx_statuses", []).append(status)
                         else:
                             out["other"] += 1
                     break

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Whom a call serves: partner reads and hires go first when the budget runs low.
@@ -62,7 +62,16 @@ struct State {
     /// After a 429 the estimate is gone: one call at a time (this one) until an answer reports.
     probing: bool,
     probe: Option<u64>,
+    /// Calls waiting for room now, and the times partners were told to come back (429's
+    /// `Retry-After`): a new refusal points past them, so callers told to retry do not all meet
+    /// the same freed slot.
+    waiting: usize,
+    promised: VecDeque<(Option<Arc<str>>, Instant)>,
 }
+
+/// How long after its time a promised slot is kept for the caller it was promised to (a client
+/// waits the whole seconds of `Retry-After`, so it comes back up to a second late).
+const PROMISE_GRACE: Duration = Duration::from_secs(1);
 
 /// How often a call held behind a probe looks again.
 const PROBE_POLL: Duration = Duration::from_millis(20);
@@ -78,7 +87,7 @@ impl Budget {
 
     /// Admits a call now (its sequence number, for [`Budget::report`]), or says how long until
     /// the budget has room for this priority.
-    pub fn admit(&self, priority: Priority) -> Result<u64, Duration> {
+    pub fn admit(&self, priority: Priority, caller: Option<&Arc<str>>) -> Result<u64, Duration> {
         let now = Instant::now();
         let Ok(mut st) = self.state.lock() else {
             return Ok(0);
@@ -94,17 +103,31 @@ impl Budget {
             st.sent.push_back((seq, now));
             return Ok(seq);
         }
+        // Slots promised to other callers (told to come back by now) are theirs.
+        let own = st
+            .promised
+            .iter()
+            .position(|(c, at)| *at <= now && c.as_ref() == caller);
+        let kept_for_others = st
+            .promised
+            .iter()
+            .filter(|(c, at)| *at <= now && c.as_ref() != caller)
+            .count() as u64;
         if let Some(limit) = st.limit {
             let used = st.sent.len() as u64;
-            let left = limit.saturating_sub(used);
+            let left = limit.saturating_sub(used).saturating_sub(kept_for_others);
             let reserve = reserve(priority, limit);
             if left <= reserve {
-                // Room comes when enough of this process's calls have aged out, or, when others
-                // used the budget, once the estimate itself is a window old.
-                let needed = (reserve + 1 - left) as usize;
+                // Room comes when enough of this process's calls have aged out (after those
+                // already waiting or told when to come back), or, when others used the budget,
+                // once the estimate itself is a window old.
+                let needed = (reserve + 1 - left) as usize + st.waiting + st.promised.len();
                 let free_at = match st.sent.get(needed - 1) {
                     Some((_, at)) => *at + self.window,
-                    None => st.reported_at.unwrap_or(now) + self.window,
+                    None => {
+                        let last = st.sent.back().map_or(now, |(_, at)| *at);
+                        last.max(st.reported_at.unwrap_or(now)) + self.window
+                    }
                 };
                 metrics::counter!("upstream_paced_total", "priority" => priority.label())
                     .increment(1);
@@ -112,6 +135,9 @@ impl Budget {
                     .saturating_duration_since(now)
                     .max(Duration::from_millis(1)));
             }
+        }
+        if let Some(i) = own {
+            st.promised.remove(i);
         }
         st.next_seq += 1;
         let seq = st.next_seq;
@@ -134,13 +160,43 @@ impl Budget {
             return;
         }
         self.prune(&mut st, now);
-        let counted = st.sent.iter().take_while(|(s, _)| *s <= seq).count() as u64;
+        let counted = st.sent.iter().filter(|(s, _)| *s <= seq).count() as u64;
         let limit = remaining + counted;
         st.limit = Some(limit);
         st.reported_seq = seq;
         st.reported_at = Some(now);
         metrics::gauge!("upstream_budget_remaining")
             .set(limit.saturating_sub(st.sent.len() as u64) as f64);
+    }
+
+    /// Call `seq` has its answer: it counts in the window from now on. Dataverse counted it when it
+    /// arrived, somewhere between admission (which may have queued) and now; the later time
+    /// makes this process free the slot after Dataverse does, never before.
+    pub fn settle(&self, seq: u64) {
+        let now = Instant::now();
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if let Some(i) = st.sent.iter().rposition(|(s, _)| *s == seq) {
+            st.sent.remove(i);
+            // Every entry is at or before now: the deque stays in time order.
+            st.sent.push_back((seq, now));
+        }
+    }
+
+    /// A call starts or stops waiting for room (counted so refusals point past it).
+    pub fn waiting(&self, delta: isize) {
+        if let Ok(mut st) = self.state.lock() {
+            st.waiting = st.waiting.saturating_add_signed(delta);
+        }
+    }
+
+    /// `caller` was told to come back in `wait`: a slot is kept for it then.
+    pub fn promise(&self, caller: Option<&Arc<str>>, wait: Duration) {
+        if let Ok(mut st) = self.state.lock() {
+            st.promised
+                .push_back((caller.cloned(), Instant::now() + wait));
+        }
     }
 
     /// Dataverse refused call `seq` (429): the estimate was wrong. Its `Retry-After` pauses every
@@ -176,6 +232,7 @@ impl Budget {
     }
 
     fn prune(&self, st: &mut State, now: Instant) {
+        st.promised.retain(|(_, at)| *at + PROMISE_GRACE > now);
         while st
             .sent
             .front()
@@ -234,7 +291,7 @@ mod tests {
     fn nothing_is_held_before_a_report() {
         let b = Budget::new(Duration::from_secs(30));
         for _ in 0..100 {
-            assert!(b.admit(Priority::Background).is_ok());
+            assert!(b.admit(Priority::Background, None).is_ok());
         }
         assert_eq!(b.remaining(), None);
     }
@@ -242,9 +299,9 @@ mod tests {
     #[test]
     fn a_report_counts_the_calls_sent_after_it_and_a_late_one_is_ignored() {
         let b = Budget::new(Duration::from_secs(30));
-        let first = b.admit(Priority::Partner).expect("admitted");
-        let second = b.admit(Priority::Partner).expect("admitted");
-        let third = b.admit(Priority::Partner).expect("admitted");
+        let first = b.admit(Priority::Partner, None).expect("admitted");
+        let second = b.admit(Priority::Partner, None).expect("admitted");
+        let third = b.admit(Priority::Partner, None).expect("admitted");
         // The second call's answer: 10 left after it; the third is in flight.
         b.report(second, 10);
         assert_eq!(b.remaining(), Some(9));
@@ -258,29 +315,32 @@ mod tests {
     #[test]
     fn at_zero_nothing_is_sent_and_background_waits_before_partners() {
         let b = Budget::new(Duration::from_secs(30));
-        let seq = b.admit(Priority::Partner).expect("admitted");
+        let seq = b.admit(Priority::Partner, None).expect("admitted");
         // Limit 100: partners keep 3 back, background 23.
         b.report(seq, 99);
         let mut partner = 0;
-        while b.admit(Priority::Partner).is_ok() {
+        while b.admit(Priority::Partner, None).is_ok() {
             partner += 1;
         }
         assert_eq!(partner, 96, "partners stop at the margin");
-        assert!(b.admit(Priority::Background).is_err());
+        assert!(b.admit(Priority::Background, None).is_err());
         let c = Budget::new(Duration::from_secs(30));
-        let seq = c.admit(Priority::Partner).expect("admitted");
+        let seq = c.admit(Priority::Partner, None).expect("admitted");
         c.report(seq, 99);
         let mut background = 0;
-        while c.admit(Priority::Background).is_ok() {
+        while c.admit(Priority::Background, None).is_ok() {
             background += 1;
         }
         assert_eq!(background, 76, "background stops earlier");
-        assert!(c.admit(Priority::Partner).is_ok(), "partners still go");
+        assert!(
+            c.admit(Priority::Partner, None).is_ok(),
+            "partners still go"
+        );
         // Zero reported: held, for about a window (this process's oldest call ages out then).
         let d = Budget::new(Duration::from_secs(30));
-        let seq = d.admit(Priority::Partner).expect("admitted");
+        let seq = d.admit(Priority::Partner, None).expect("admitted");
         d.report(seq, 0);
-        let wait = d.admit(Priority::Partner).expect_err("held");
+        let wait = d.admit(Priority::Partner, None).expect_err("held");
         assert!(
             wait > Duration::from_secs(29) && wait <= Duration::from_secs(30),
             "{wait:?}"
@@ -290,18 +350,39 @@ mod tests {
     #[test]
     fn after_a_429_one_call_probes_until_an_answer_reports() {
         let b = Budget::new(Duration::from_secs(30));
-        let seq = b.admit(Priority::Partner).expect("admitted");
+        let seq = b.admit(Priority::Partner, None).expect("admitted");
         b.refused(seq);
-        let probe = b.admit(Priority::Partner).expect("the probe goes");
-        assert!(b.admit(Priority::Partner).is_err(), "one at a time");
+        let probe = b.admit(Priority::Partner, None).expect("the probe goes");
+        assert!(b.admit(Priority::Partner, None).is_err(), "one at a time");
         b.unreported(probe);
-        let probe = b.admit(Priority::Background).expect("the next probe goes");
+        let probe = b
+            .admit(Priority::Background, None)
+            .expect("the next probe goes");
         b.report(probe, 50);
         assert!(
-            b.admit(Priority::Partner).is_ok(),
+            b.admit(Priority::Partner, None).is_ok(),
             "paced by the report again"
         );
         assert_eq!(b.remaining(), Some(49));
+    }
+
+    #[test]
+    fn a_slot_promised_to_a_caller_told_to_come_back_is_kept_for_it() {
+        let b = Budget::new(Duration::from_secs(30));
+        let (a, other): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        let seq = b.admit(Priority::Partner, None).expect("admitted");
+        // Limit 3, one used: two left, one of them the margin.
+        b.report(seq, 2);
+        b.promise(Some(&a), Duration::ZERO);
+        assert!(
+            b.admit(Priority::Partner, Some(&other)).is_err(),
+            "kept for a"
+        );
+        assert!(
+            b.admit(Priority::Partner, Some(&a)).is_ok(),
+            "a gets its slot"
+        );
+        assert!(b.admit(Priority::Partner, Some(&a)).is_err(), "once");
     }
 
     #[test]

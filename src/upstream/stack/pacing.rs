@@ -4,7 +4,7 @@
 //! fails at once as throttled, with the wait as its `Retry-After`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tower::{Service, ServiceExt};
 
@@ -12,6 +12,25 @@ use super::concurrency::FairLimiter;
 use super::{always_ready, BoxFuture, Inner, Reply, UpstreamRequest};
 use crate::upstream::error::UpstreamError;
 use crate::upstream::pacing::{budget_headers, Budget};
+
+/// Counts a call as waiting for room until dropped (also when the caller gives up mid-wait).
+struct Waiting<'a>(&'a Budget);
+
+impl<'a> Waiting<'a> {
+    fn start(budget: &'a Budget) -> Self {
+        budget.waiting(1);
+        Self(budget)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting(-1);
+    }
+}
+
+/// Time left for the call itself after waiting for room.
+const CALL_SLACK: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub(super) struct PacingLayer(pub Arc<Budget>, pub Arc<FairLimiter>);
@@ -47,17 +66,23 @@ impl<S: Inner> Service<UpstreamRequest> for Pacing<S> {
         let inner = self.inner.clone();
         Box::pin(async move {
             let seq = loop {
-                match budget.admit(req.priority) {
+                match budget.admit(req.priority, req.caller.as_ref()) {
                     Ok(seq) => break seq,
-                    Err(wait) if Instant::now() + wait > req.deadline => {
+                    // The call itself needs time after the wait: refuse now rather than answer 504.
+                    Err(wait) if Instant::now() + wait + CALL_SLACK > req.deadline => {
+                        budget.promise(req.caller.as_ref(), wait);
                         return Err(UpstreamError::Throttled {
                             retry_after: Some(wait),
-                        })
+                        });
                     }
-                    Err(wait) => tokio::time::sleep(wait).await,
+                    Err(wait) => {
+                        let _waiting = Waiting::start(&budget);
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             };
             let result = inner.oneshot(req).await;
+            budget.settle(seq);
             match &result {
                 Ok(reply) => {
                     let (remaining, dop) = budget_headers(&reply.headers);
