@@ -3,11 +3,12 @@
 //! that reaches zero instead of learning the budget from 429s.
 //!
 //! A report is taken together with the calls this process sent: from the answer to call `k` saying
-//! `n` remain, the window's limit is estimated as `n` + this process's calls up to `k` still in the
-//! window; what is left now is that limit minus this process's calls in the window now. So calls
-//! in flight are counted at once, a late answer of an older call never overrides a newer one (the
-//! newest call's report wins), and the budget refills as the process's own calls age out of the
-//! window. A call is held while what is left is within its reserve: background work (scans,
+//! `n` remain, the window's limit is estimated as `n` + this process's answered calls up to `k`
+//! still in the window (an older call still in flight may reach Dataverse after `k`, so it is not
+//! assumed counted); what is left now is that limit minus this process's calls in the window now.
+//! So calls in flight are counted at once, a late answer of an older call never overrides a newer
+//! one (the newest call's report wins), the estimate errs low, and the budget refills as the
+//! process's own calls age out of the window (a call's time is its answer's, after Dataverse's). A call is held while what is left is within its reserve: background work (scans,
 //! refreshes, probes) keeps a larger reserve than partner calls, so it waits first.
 
 use std::collections::VecDeque;
@@ -53,8 +54,8 @@ pub struct Budget {
 #[derive(Debug, Default)]
 struct State {
     next_seq: u64,
-    /// This process's calls still in the window: (sequence, when admitted), oldest first.
-    sent: VecDeque<(u64, Instant)>,
+    /// This process's calls still in the window, oldest first.
+    sent: VecDeque<Sent>,
     /// The window's limit as estimated from the newest report, and that report's call and time.
     limit: Option<u64>,
     reported_seq: u64,
@@ -72,6 +73,24 @@ struct State {
 /// How long after its time a promised slot is kept for the caller it was promised to (a client
 /// waits the whole seconds of `Retry-After`, so it comes back up to a second late).
 const PROMISE_GRACE: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct Sent {
+    seq: u64,
+    /// When admitted, then when answered.
+    at: Instant,
+    answered: bool,
+}
+
+impl Sent {
+    fn new(seq: u64, at: Instant) -> Self {
+        Self {
+            seq,
+            at,
+            answered: false,
+        }
+    }
+}
 
 /// How often a call held behind a probe looks again.
 const PROBE_POLL: Duration = Duration::from_millis(20);
@@ -100,7 +119,7 @@ impl Budget {
             st.next_seq += 1;
             let seq = st.next_seq;
             st.probe = Some(seq);
-            st.sent.push_back((seq, now));
+            st.sent.push_back(Sent::new(seq, now));
             return Ok(seq);
         }
         // Slots promised to other callers (told to come back by now) are theirs.
@@ -123,9 +142,9 @@ impl Budget {
                 // once the estimate itself is a window old.
                 let needed = (reserve + 1 - left) as usize + st.waiting + st.promised.len();
                 let free_at = match st.sent.get(needed - 1) {
-                    Some((_, at)) => *at + self.window,
+                    Some(sent) => sent.at + self.window,
                     None => {
-                        let last = st.sent.back().map_or(now, |(_, at)| *at);
+                        let last = st.sent.back().map_or(now, |sent| sent.at);
                         last.max(st.reported_at.unwrap_or(now)) + self.window
                     }
                 };
@@ -141,7 +160,7 @@ impl Budget {
         }
         st.next_seq += 1;
         let seq = st.next_seq;
-        st.sent.push_back((seq, now));
+        st.sent.push_back(Sent::new(seq, now));
         Ok(seq)
     }
 
@@ -160,7 +179,14 @@ impl Budget {
             return;
         }
         self.prune(&mut st, now);
-        let counted = st.sent.iter().filter(|(s, _)| *s <= seq).count() as u64;
+        // Only calls already answered surely reached Dataverse before this one was counted; an
+        // older call still in flight may arrive after it, so it is not taken as in `remaining`
+        // (the estimate errs low, never high).
+        let counted = st
+            .sent
+            .iter()
+            .filter(|sent| sent.seq <= seq && sent.answered)
+            .count() as u64;
         let limit = remaining + counted;
         st.limit = Some(limit);
         st.reported_seq = seq;
@@ -177,10 +203,14 @@ impl Budget {
         let Ok(mut st) = self.state.lock() else {
             return;
         };
-        if let Some(i) = st.sent.iter().rposition(|(s, _)| *s == seq) {
+        if let Some(i) = st.sent.iter().rposition(|sent| sent.seq == seq) {
             st.sent.remove(i);
             // Every entry is at or before now: the deque stays in time order.
-            st.sent.push_back((seq, now));
+            st.sent.push_back(Sent {
+                seq,
+                at: now,
+                answered: true,
+            });
         }
     }
 
@@ -236,7 +266,7 @@ impl Budget {
         while st
             .sent
             .front()
-            .is_some_and(|(_, at)| now.saturating_duration_since(*at) >= self.window)
+            .is_some_and(|sent| now.saturating_duration_since(sent.at) >= self.window)
         {
             st.sent.pop_front();
         }
@@ -287,6 +317,12 @@ pub(crate) fn budget_headers(headers: &reqwest::header::HeaderMap) -> (Option<u6
 mod tests {
     use super::*;
 
+    /// What the layer does when call `seq` is answered with `remaining` left.
+    fn answer(b: &Budget, seq: u64, remaining: u64) {
+        b.settle(seq);
+        b.report(seq, remaining);
+    }
+
     #[test]
     fn nothing_is_held_before_a_report() {
         let b = Budget::new(Duration::from_secs(30));
@@ -302,13 +338,15 @@ mod tests {
         let first = b.admit(Priority::Partner, None).expect("admitted");
         let second = b.admit(Priority::Partner, None).expect("admitted");
         let third = b.admit(Priority::Partner, None).expect("admitted");
-        // The second call's answer: 10 left after it; the third is in flight.
-        b.report(second, 10);
-        assert_eq!(b.remaining(), Some(9));
+        // The second call's answer: 10 left after it. The first is still in flight: it may reach
+        // Dataverse after the second, so it is not taken as counted there (8, not 9).
+        answer(&b, second, 10);
+        assert_eq!(b.remaining(), Some(8));
         // The first call's answer arrives late with an older, higher count: ignored.
-        b.report(first, 11);
-        assert_eq!(b.remaining(), Some(9));
-        b.report(third, 9);
+        answer(&b, first, 11);
+        assert_eq!(b.remaining(), Some(8));
+        // The newest answer, with every call answered: exact again.
+        answer(&b, third, 9);
         assert_eq!(b.remaining(), Some(9));
     }
 
@@ -317,7 +355,7 @@ mod tests {
         let b = Budget::new(Duration::from_secs(30));
         let seq = b.admit(Priority::Partner, None).expect("admitted");
         // Limit 100: partners keep 3 back, background 23.
-        b.report(seq, 99);
+        answer(&b, seq, 99);
         let mut partner = 0;
         while b.admit(Priority::Partner, None).is_ok() {
             partner += 1;
@@ -326,7 +364,7 @@ mod tests {
         assert!(b.admit(Priority::Background, None).is_err());
         let c = Budget::new(Duration::from_secs(30));
         let seq = c.admit(Priority::Partner, None).expect("admitted");
-        c.report(seq, 99);
+        answer(&c, seq, 99);
         let mut background = 0;
         while c.admit(Priority::Background, None).is_ok() {
             background += 1;
@@ -339,7 +377,7 @@ mod tests {
         // Zero reported: held, for about a window (this process's oldest call ages out then).
         let d = Budget::new(Duration::from_secs(30));
         let seq = d.admit(Priority::Partner, None).expect("admitted");
-        d.report(seq, 0);
+        answer(&d, seq, 0);
         let wait = d.admit(Priority::Partner, None).expect_err("held");
         assert!(
             wait > Duration::from_secs(29) && wait <= Duration::from_secs(30),
@@ -351,14 +389,16 @@ mod tests {
     fn after_a_429_one_call_probes_until_an_answer_reports() {
         let b = Budget::new(Duration::from_secs(30));
         let seq = b.admit(Priority::Partner, None).expect("admitted");
+        b.settle(seq);
         b.refused(seq);
         let probe = b.admit(Priority::Partner, None).expect("the probe goes");
         assert!(b.admit(Priority::Partner, None).is_err(), "one at a time");
+        b.settle(probe);
         b.unreported(probe);
         let probe = b
             .admit(Priority::Background, None)
             .expect("the next probe goes");
-        b.report(probe, 50);
+        answer(&b, probe, 50);
         assert!(
             b.admit(Priority::Partner, None).is_ok(),
             "paced by the report again"
@@ -372,7 +412,7 @@ mod tests {
         let (a, other): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
         let seq = b.admit(Priority::Partner, None).expect("admitted");
         // Limit 3, one used: two left, one of them the margin.
-        b.report(seq, 2);
+        answer(&b, seq, 2);
         b.promise(Some(&a), Duration::ZERO);
         assert!(
             b.admit(Priority::Partner, Some(&other)).is_err(),
