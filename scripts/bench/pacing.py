@@ -101,6 +101,7 @@ def measure(binary, reads, workers, budget, window, timeout_ms):
         # A full window after the collection, so the run starts with the whole budget.
         time.sleep(window + 1)
         call(emu + "/_sandbox/stats/reset", data=b"", method="POST")
+        call(emu + "/_sandbox/requests", method="DELETE")
         todo = list(paths)
         lock = threading.Lock()
         out = {"served": 0, "partner_5xx": 0, "partner_429": 0, "retry_after_right": 0,
@@ -147,6 +148,10 @@ def measure(binary, reads, workers, budget, window, timeout_ms):
         s = emulator_stats(emu)
         out["upstream_calls"] = s["total_requests"]
         out["upstream_throttled"] = s["throttled"]
+        # Which calls Dataverse refused, and where in the run (the request log keeps the last 1,000).
+        log = json.loads(call(emu + "/_sandbox/requests")[2])
+        out["throttled_at"] = [f"{i}/{len(log)} {r.get('target')}" for i, r in enumerate(log)
+                               if r.get("status") == 429]
         return out
     finally:
         proc.terminate()
@@ -184,6 +189,8 @@ def main():
     print(f"{'  Retry-After right / wrong':40}{'-':>10}{str(r['retry_after_right']) + ' / ' + str(r['retry_after_wrong']):>10}")
     print(f"{'  longest Retry-After (s)':40}{'-':>10}{r['retry_after_max']:>10}")
     print(f"{'seconds':40}{'-':>10}{r['seconds']:>10}")
+    if r["throttled_at"]:
+        print("refused by Dataverse (position in the run's calls, target): " + ", ".join(r["throttled_at"]))
     ok = r["upstream_throttled"] <= GOAL_THROTTLED and r["partner_5xx"] == 0 and r["retry_after_wrong"] == 0
     print(f"goal: ≤ {GOAL_THROTTLED} throttled upstream calls, no partner 5xx, every Retry-After right: "
           f"{'met' if ok else 'NOT met'}")

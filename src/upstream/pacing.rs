@@ -77,7 +77,10 @@ const PROMISE_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 struct Sent {
     seq: u64,
-    /// When admitted, then when answered.
+    /// When admitted: Dataverse counted the call at or after this.
+    admitted: Instant,
+    /// When admitted, then when answered: Dataverse counted the call at or before this, so the
+    /// call leaves the window (here) a window after it.
     at: Instant,
     answered: bool,
 }
@@ -86,6 +89,7 @@ impl Sent {
     fn new(seq: u64, at: Instant) -> Self {
         Self {
             seq,
+            admitted: at,
             at,
             answered: false,
         }
@@ -179,13 +183,17 @@ impl Budget {
             return;
         }
         self.prune(&mut st, now);
-        // Only calls already answered surely reached Dataverse before this one was counted; an
-        // older call still in flight may arrive after it, so it is not taken as in `remaining`
-        // (the estimate errs low, never high).
+        // Only calls Dataverse surely counted in `remaining`: answered (an older call still in
+        // flight may arrive after this one) and admitted less than a window ago (an older one may
+        // have left Dataverse's window already). The estimate errs low, never high.
         let counted = st
             .sent
             .iter()
-            .filter(|sent| sent.seq <= seq && sent.answered)
+            .filter(|sent| {
+                sent.seq <= seq
+                    && sent.answered
+                    && now.saturating_duration_since(sent.admitted) < self.window
+            })
             .count() as u64;
         let limit = remaining + counted;
         st.limit = Some(limit);
@@ -204,13 +212,12 @@ impl Budget {
             return;
         };
         if let Some(i) = st.sent.iter().rposition(|sent| sent.seq == seq) {
-            st.sent.remove(i);
-            // Every entry is at or before now: the deque stays in time order.
-            st.sent.push_back(Sent {
-                seq,
-                at: now,
-                answered: true,
-            });
+            if let Some(mut sent) = st.sent.remove(i) {
+                sent.at = now;
+                sent.answered = true;
+                // Every entry is at or before now: the deque stays in time order.
+                st.sent.push_back(sent);
+            }
         }
     }
 
