@@ -147,18 +147,40 @@ async fn switching_the_secret_file_under_load_fails_no_partner_request() {
         "the gateway never asked for a token with the new secret"
     );
     // The old secret is deleted; a token Dataverse refuses now is replaced with the new secret.
+    // One refusal at a time (a request re-sent after a 401 must not meet a second one); a refusal
+    // may hit a request still carrying the old token, which is re-sent with the current one
+    // without a new token, so refuse again until one is fetched.
     assert_eq!(secrets(&app, "remove", &old).await, 204);
-    app.emu
-        .fault(json!({"kind": "unauthorized", "count": 1}))
-        .await;
     let before = issued_with(&app, NEW_SECRET).await;
-    assert!(
-        poll_until(Duration::from_secs(10), || async {
+    let mut renewed = false;
+    for _ in 0..20 {
+        app.emu
+            .fault(json!({"kind": "unauthorized", "count": 1}))
+            .await;
+        let consumed = poll_until(Duration::from_secs(10), || async {
+            let faults: Vec<Value> = app
+                .http
+                .get(app.emu.url("/_sandbox/faults"))
+                .send()
+                .await
+                .expect("faults")
+                .json()
+                .await
+                .expect("json");
+            faults.is_empty()
+        })
+        .await;
+        assert!(consumed, "the refusal was never served");
+        if poll_until(Duration::from_secs(2), || async {
             issued_with(&app, NEW_SECRET).await > before
         })
-        .await,
-        "no new token after the refusal"
-    );
+        .await
+        {
+            renewed = true;
+            break;
+        }
+    }
+    assert!(renewed, "no new token with the new secret after refusals");
     stop.store(true, Ordering::SeqCst);
     let (ok, failed) = running.await.expect("load");
     assert!(ok > 0, "no partner request went through");
