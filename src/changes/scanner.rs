@@ -450,7 +450,8 @@ pub async fn scan(st: &ScanContext, budget: &ScanBudget) -> ScanReport {
     let mut report = calls
         .scope(call_scope::scope(
             scope,
-            crate::ops::trace_context::scope(trace, work),
+            // Background for the budget: partner reads wait last when Dataverse's runs low.
+            crate::upstream::pacing::background(crate::ops::trace_context::scope(trace, work)),
         ))
         .instrument(span.clone())
         .await;

@@ -110,6 +110,18 @@ fn describe() {
         "gateway_ready",
         "1 when /readyz answers ready (valid token, recent good upstream probe, not draining), else 0."
     );
+    describe_counter!(
+        "upstream_paced_total",
+        "Upstream calls held because the budget Dataverse reported was down to the call's reserve, by priority (partner, background); each hold counts once per check."
+    );
+    describe_gauge!(
+        "upstream_budget_remaining",
+        "Dataverse requests left in the service-protection window, as estimated from the newest answer's x-ms-ratelimit-burst-remaining-xrm-requests and the calls sent since."
+    );
+    describe_gauge!(
+        "upstream_concurrency_cap",
+        "The upstream concurrency cap in force: [dataverse] max_concurrency, or Dataverse's x-ms-dop-hint when lower."
+    );
     describe_gauge!(
         "token_expires_in_seconds",
         Unit::Seconds,
@@ -261,7 +273,7 @@ pub async fn scrape(
         .await
         .unwrap_or_default();
     metrics::gauge!("token_expires_in_seconds").set(token_left.as_secs_f64());
-    if let Some((kind, at)) = super::credential::expiry(&st.dataverse) {
+    if let Some((kind, at)) = super::credential::expiry(&st.dataverse.get()) {
         let left = (at - chrono::Utc::now()).num_seconds();
         metrics::gauge!("dataverse_credential_expires_in_seconds", "kind" => kind).set(left as f64);
     }
