@@ -1,10 +1,12 @@
 //! Scanner leadership: among replicas sharing one feed, one scans at a time. The store keeps a
-//! lease (holder, fencing token, expiry by the database's clock; [`ChangeStore::scan_lease`]): every
-//! replica tries it each tick (a quarter of the scan interval, the lease's lifetime), the holder
-//! renews it, also while it scans. A replica that dies stops renewing and another takes the lease
-//! once it expired, with the next token, so within about 1¼ intervals. The scan is recorded under
-//! its token, and the store refuses a token that is no longer current: a stale leader that wakes
-//! up cannot record. With the embedded store the lease is always held (one process).
+//! lease (holder, fencing token, expiry by the database's clock; [`ChangeStore::scan_lease`]) living
+//! one scan interval: every replica tries it each tick (a quarter of that), the holder renews it,
+//! also while it scans, so only four missed renewals in a row lose it. A replica that dies stops
+//! renewing and another takes the lease once it expired, with the next token, then scans an
+//! interval after the cluster's last scan: scans resume at most 1¼ intervals (plus the scan's own
+//! time) after the leader died. The scan is recorded under its token, and the store refuses a
+//! token that is no longer current: a stale leader that wakes up cannot record. With the embedded
+//! store the lease is always held (one process).
 //!
 //! When the store does not answer, the scanner pauses (logged once, `changes_scan_paused` 1) and
 //! resumes by itself; nothing recorded is lost (a scan is one transaction).
@@ -42,12 +44,12 @@ pub struct Leadership {
 }
 
 impl Leadership {
-    /// The lease lives half a scan `interval` (at least 200 ms, so a slow round trip does not
-    /// lose it): a dead leader's lease is free before the cluster's next scan is due.
+    /// The lease lives one scan `interval` (at least 200 ms, so a slow round trip does not lose
+    /// it).
     pub fn new(changes: Arc<Changes>, interval: Duration) -> Self {
         Self {
             changes,
-            ttl: (interval / 2).max(Duration::from_millis(200)),
+            ttl: interval.max(Duration::from_millis(200)),
             token: None,
             leader: false,
             paused: false,

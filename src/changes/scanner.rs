@@ -576,7 +576,11 @@ pub fn spawn(
         let mut lead = Leadership::new(st.changes.clone(), interval);
         loop {
             let tick = tokio::time::Instant::now() + lead.tick();
-            let wake = if lead.is_leader() { next.min(tick) } else { tick };
+            let wake = if lead.is_leader() {
+                next.min(tick)
+            } else {
+                tick
+            };
             let waiter = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => None,

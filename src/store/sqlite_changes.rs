@@ -349,7 +349,10 @@ impl ChangeStore for SqliteStore {
     }
 
     /// One process owns the file (and scans): the lease is always held, under one token.
-    fn scan_lease(&self, _ttl: std::time::Duration) -> BoxFuture<'_, Result<ScanLease, StoreError>> {
+    fn scan_lease(
+        &self,
+        _ttl: std::time::Duration,
+    ) -> BoxFuture<'_, Result<ScanLease, StoreError>> {
         self.run(|conn| {
             Ok(ScanLease {
                 token: Some(1),

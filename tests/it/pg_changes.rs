@@ -75,14 +75,20 @@ async fn the_postgres_feed_records_reads_filters_and_purges_as_the_embedded_one(
     let pg = pg_server().await;
     let s = store(&pg).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    assert!(!s.has_baseline(ResourceType::Candidate).await.expect("baseline"));
+    assert!(!s
+        .has_baseline(ResourceType::Candidate)
+        .await
+        .expect("baseline"));
     let first = ScanRecord {
         upserts: vec![fp(a, "1"), fp(b, "1"), fp(a, "0")],
         baselined: vec![ResourceType::Candidate],
         ..Default::default()
     };
     assert!(s.record_scan(&first).await.expect("record").is_empty());
-    assert!(s.has_baseline(ResourceType::Candidate).await.expect("baseline"));
+    assert!(s
+        .has_baseline(ResourceType::Candidate)
+        .await
+        .expect("baseline"));
     assert!(!s
         .has_baseline(ResourceType::RecruitingRequest)
         .await
@@ -148,7 +154,9 @@ async fn the_postgres_feed_records_reads_filters_and_purges_as_the_embedded_one(
 
     // The company page reads the `(lower(company), seq)` index.
     let db = sql(&pg).await;
-    db.batch_execute("SET enable_seqscan = off").await.expect("set");
+    db.batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("set");
     let plan: Vec<String> = db
         .query(
             "EXPLAIN SELECT seq FROM unnest(ARRAY['nomf']) AS wanted (name),
@@ -195,7 +203,10 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
         fence: Some(fence),
         ..Default::default()
     };
-    assert_eq!(seqs(&a.record_scan(&scan(ta)).await.expect("a records")), [1]);
+    assert_eq!(
+        seqs(&a.record_scan(&scan(ta)).await.expect("a records")),
+        [1]
+    );
     // `a` stalls (no renewal): `b` takes the lease once it expired, with the next token.
     let started = Instant::now();
     let tb = loop {
@@ -216,14 +227,24 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
         .expect("known")
         .is_empty());
     assert_eq!(a.scan_lease(ttl).await.expect("lease a").token, None);
-    assert_eq!(seqs(&b.record_scan(&scan(tb)).await.expect("b records")), [2]);
+    assert_eq!(
+        seqs(&b.record_scan(&scan(tb)).await.expect("b records")),
+        [2]
+    );
     assert_eq!(seqs(&a.events_after(0, 10).await.expect("events")), [1, 2]);
     // Released at shutdown: the other replica takes it at once.
     b.release_scan_lease(tb).await.expect("release");
-    let tc = a.scan_lease(ttl).await.expect("lease a").token.expect("taken");
+    let tc = a
+        .scan_lease(ttl)
+        .await
+        .expect("lease a")
+        .token
+        .expect("taken");
     assert!(tc > tb);
     let lease = a.scan_lease(ttl).await.expect("lease a");
-    assert!(lease.since_scan.is_some_and(|d| d < Duration::from_secs(60)));
+    assert!(lease
+        .since_scan
+        .is_some_and(|d| d < Duration::from_secs(60)));
     assert_eq!(lease.last_seq, 2);
 }
 
@@ -260,8 +281,9 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
     let pg = pg_server().await;
     let s = store(&pg).await;
     let copied = {
-        let src = rusqlite::Connection::open(dir.path().join(ats_gateway::store::sqlite::FILE_NAME))
-            .expect("open");
+        let src =
+            rusqlite::Connection::open(dir.path().join(ats_gateway::store::sqlite::FILE_NAME))
+                .expect("open");
         ats_gateway::store::postgres::changes::import_sqlite(&s, &src)
             .await
             .expect("import")
@@ -276,7 +298,10 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
     );
     assert_eq!(s.events_after(0, 10).await.expect("events"), events);
     assert_eq!(s.feed_bounds().await.expect("bounds"), bounds);
-    assert!(s.has_baseline(ResourceType::Candidate).await.expect("baseline"));
+    assert!(s
+        .has_baseline(ResourceType::Candidate)
+        .await
+        .expect("baseline"));
     assert_eq!(
         s.known(ResourceType::Candidate, &[a]).await.expect("known")[&a],
         fp(a, "1").known
@@ -297,7 +322,7 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
 
 // ------------------------------------------------------------------ replicas
 
-const INTERVAL: Duration = Duration::from_millis(1_000);
+const INTERVAL: Duration = Duration::from_millis(1_500);
 
 async fn cluster(emu: &Emu, url: &str, n: usize) -> Vec<Replica> {
     let mut out = Vec::new();
@@ -400,7 +425,14 @@ async fn replicas_scan_once_per_interval_and_a_dead_leaders_scans_resume_within_
     let replicas = cluster(emu, &pg.url(), 3).await;
     let ids: Vec<Uuid> = replicas
         .iter()
-        .map(|r| r.gateway.state.postgres.as_ref().expect("postgres").replica())
+        .map(|r| {
+            r.gateway
+                .state
+                .postgres
+                .as_ref()
+                .expect("postgres")
+                .replica()
+        })
         .collect();
     // The baseline (one replica's first scan, an interval after start).
     until(Duration::from_secs(30), "baseline", move || async move {
@@ -435,7 +467,7 @@ async fn replicas_scan_once_per_interval_and_a_dead_leaders_scans_resume_within_
         .expect("a replica holds the lease");
     let per_interval = traces.len() as f64 / (took.as_secs_f64() / INTERVAL.as_secs_f64());
     println!(
-        "steady state: {} scans in {took:?} ({per_interval:.2} per interval), Dataverse calls per scan {:?}",
+        "steady state: {} scans in {took:?} ({per_interval:.2} per interval), Dataverse calls per scan {:?}, lease token {token}",
         traces.len(),
         traces.values().collect::<Vec<_>>()
     );
@@ -458,7 +490,9 @@ async fn replicas_scan_once_per_interval_and_a_dead_leaders_scans_resume_within_
         "{report:?}"
     );
     assert!(
-        traces.values().all(|n| *n <= report.upstream_calls as usize),
+        traces
+            .values()
+            .all(|n| *n <= report.upstream_calls as usize),
         "a scan called more than one replica's scan: {traces:?} vs {}",
         report.upstream_calls
     );
@@ -492,9 +526,11 @@ async fn replicas_scan_once_per_interval_and_a_dead_leaders_scans_resume_within_
         }
     };
     edit(1).await;
-    until(Duration::from_secs(30), "the first edit's event", move || async move {
-        (events_for(db, uuid).await == 1).then_some(())
-    })
+    until(
+        Duration::from_secs(30),
+        "the first edit's event",
+        move || async move { (events_for(db, uuid).await == 1).then_some(()) },
+    )
     .await;
 
     // The leader dies (its scanner aborted: no release); HR edits again.
@@ -518,26 +554,34 @@ async fn replicas_scan_once_per_interval_and_a_dead_leaders_scans_resume_within_
     .await;
     let takeover = killed.elapsed();
     assert!(new_token > token);
-    until(Duration::from_secs(30), "a scan by the new leader", move || async move {
-        let (_, _, at) = lease(db).await;
-        at.is_some_and(|at| at > killed_at).then_some(())
-    })
+    until(
+        Duration::from_secs(30),
+        "a scan by the new leader",
+        move || async move {
+            let (_, _, at) = lease(db).await;
+            at.is_some_and(|at| at > killed_at).then_some(())
+        },
+    )
     .await;
     let resumed = killed.elapsed();
     println!(
         "failover: lease taken {takeover:?}, first scan recorded {resumed:?} after the leader died (interval {INTERVAL:?})"
     );
     assert!(resumed <= INTERVAL * 2, "scans resumed after {resumed:?}");
-    until(Duration::from_secs(30), "the second edit's event", move || async move {
-        (events_for(db, uuid).await == 2).then_some(())
-    })
+    until(
+        Duration::from_secs(30),
+        "the second edit's event",
+        move || async move { (events_for(db, uuid).await == 2).then_some(()) },
+    )
     .await;
 
     // One more scan on the new leader: nothing is recorded twice.
     let seen = lease(db).await.2;
-    until(Duration::from_secs(30), "another scan", move || async move {
-        (lease(db).await.2 > seen).then_some(())
-    })
+    until(
+        Duration::from_secs(30),
+        "another scan",
+        move || async move { (lease(db).await.2 > seen).then_some(()) },
+    )
     .await;
     assert_eq!(events_for(db, uuid).await, 2, "each edit is one event");
     let all: Vec<i64> = db
@@ -605,7 +649,10 @@ async fn without_postgres_the_scanner_pauses_and_resumes_losing_nothing() {
     assert_eq!(s, 204, "{v}");
     let paused = scan().await;
     assert!(
-        paused.error.as_deref().is_some_and(|e| e.contains("does not answer")),
+        paused
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("does not answer")),
         "{paused:?}"
     );
     let metrics = reqwest::get(format!("{}/metrics", r.ops_url))
@@ -630,9 +677,16 @@ async fn without_postgres_the_scanner_pauses_and_resumes_losing_nothing() {
         }
     })
     .await;
-    assert_eq!(after.events.len(), 1, "the edit made during the outage: {after:?}");
+    assert_eq!(
+        after.events.len(),
+        1,
+        "the edit made during the outage: {after:?}"
+    );
     let all = changes.store().events_after(0, 10).await.expect("events");
     assert_eq!(seqs(&all), [before.events[0].seq, after.events[0].seq]);
-    assert_eq!(all[0], before.events[0], "what was recorded before the outage is kept");
+    assert_eq!(
+        all[0], before.events[0],
+        "what was recorded before the outage is kept"
+    );
     assert_eq!(after.events[0].seq, before.events[0].seq + 1);
 }

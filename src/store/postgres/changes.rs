@@ -419,7 +419,10 @@ impl ChangeStore for PgStore {
             Ok(ScanLease {
                 token: row.try_get(0).map_err(backend)?,
                 since_scan: since.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
-                last_seq: row.try_get::<_, Option<i64>>(2).map_err(backend)?.unwrap_or(0),
+                last_seq: row
+                    .try_get::<_, Option<i64>>(2)
+                    .map_err(backend)?
+                    .unwrap_or(0),
             })
         })
     }
