@@ -35,6 +35,9 @@ pub struct GatewayHandle {
     /// `state.shutdown()`. Cancel to drain: `task` ends once every partner connection has closed
     /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The changes scanner; it stops (releasing its lease) on `shutdown`. Aborting it instead is a
+    /// replica's scanner dying with the lease held (failover tests).
+    pub scanner: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +263,7 @@ pub async fn start_reloading(
     }
     let maintenance = crate::writes::spawn_maintenance(state.hiring.clone());
     // The changes scanner stops by itself on the shutdown token.
-    let _scanner =
+    let scanner =
         crate::changes::Changes::spawn_scanner(Arc::new(crate::changes::scanner::ScanContext {
             settings: state.config.changes.clone(),
             client: state.reader.client.clone(),
@@ -324,6 +327,7 @@ pub async fn start_reloading(
         state,
         task,
         shutdown,
+        scanner,
     })
 }
 

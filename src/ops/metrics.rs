@@ -257,6 +257,22 @@ fn describe() {
         "changes_events_total",
         "Change events recorded, by event type."
     );
+    describe_gauge!(
+        "changes_scan_leader",
+        "1 while this replica holds the scan lease (it scans for the cluster), else 0."
+    );
+    describe_counter!(
+        "changes_scan_takeovers_total",
+        "Times this replica took the scan lease (a new fencing token)."
+    );
+    describe_gauge!(
+        "changes_scan_paused",
+        "1 while the scanner waits for the state store to answer, else 0."
+    );
+    describe_gauge!(
+        "changes_scan_store_queries",
+        "Statements the last changes scan sent to the shared state store (Postgres)."
+    );
 }
 
 /// `/metrics` on the ops listener. Gauges that are states rather than events are set now:

@@ -27,6 +27,7 @@ mod onboarding_browser;
 mod openapi;
 mod operator;
 mod pacing;
+mod pg_changes;
 mod read_api;
 mod readme;
 mod resilience;
