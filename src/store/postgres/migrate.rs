@@ -7,11 +7,18 @@ use super::{backend, Conn};
 use crate::store::StoreError;
 
 /// Every migration, in order; a version is never edited once released, only added.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "gateway_keys",
-    include_str!("../../../migrations/postgres/0001_gateway_keys.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "gateway_keys",
+        include_str!("../../../migrations/postgres/0001_gateway_keys.sql"),
+    ),
+    (
+        2,
+        "writes",
+        include_str!("../../../migrations/postgres/0002_writes.sql"),
+    ),
+];
 
 /// The advisory lock's key: any constant no other application of the database uses.
 const LOCK_KEY: i64 = 0x6174_735f_6777_0001;
@@ -61,6 +68,22 @@ pub(super) async fn run(conn: &mut Conn) -> Result<(), StoreError> {
     tx.commit().await.map_err(backend)
 }
 
-fn latest() -> i64 {
+/// The newest schema version this binary knows.
+pub(crate) fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+impl super::PgStore {
+    /// The schema version applied in the database and the newest this binary knows (doctor).
+    pub async fn schema_version(&self) -> Result<(i64, i64), StoreError> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(backend)?;
+        Ok((row.try_get(0).map_err(backend)?, latest()))
+    }
 }
