@@ -6,6 +6,7 @@
 //! several replicas.
 
 pub mod changes;
+pub mod migrate_state;
 pub mod open;
 pub mod postgres;
 pub mod sqlite;

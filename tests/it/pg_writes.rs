@@ -613,3 +613,92 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
     assert_eq!(claimed[0].id, open.id);
     assert_eq!(claimed[0].steps, open.steps);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_migrate_copies_verifies_and_refuses_a_target_holding_state_without_force() {
+    use ats_gateway::store::migrate_state::{migrate, render, MigrateError};
+    let dir = tempfile::tempdir().expect("dir");
+    // The old replica keeps running while its state is copied.
+    let src = SqliteStore::open(dir.path(), Duration::from_secs(3600)).expect("sqlite");
+    src.begin("p", "done", "f").await.expect("begin");
+    let outcome = Outcome {
+        status: 201,
+        location: None,
+        resource_id: Some(Uuid::new_v4()),
+        body: None,
+    };
+    src.complete("p", "done", &outcome).await.expect("complete");
+    src.begin("p", "open", "f").await.expect("begin");
+    src.save_plan(&PlanRecord {
+        partner: "p".into(),
+        ..plan("open")
+    })
+    .await
+    .expect("plan");
+    let pg = pg_server().await;
+    let from = format!("sqlite://{}", dir.path().display());
+    let report = migrate(&from, &pg.url(), false).await.expect("migrate");
+    let rows: Vec<(&str, u64, u64)> = report
+        .iter()
+        .map(|c| (c.table, c.copied, c.in_target))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("idempotency", 2, 2), ("plans", 1, 1), ("plan_steps", 2, 2)]
+    );
+    let table = render(&report);
+    assert!(table.contains("idempotency") && table.contains("in target"), "{table}");
+    assert!(matches!(
+        migrate(&from, &pg.url(), false).await,
+        Err(MigrateError::NotEmpty { .. })
+    ));
+    let again = migrate(&from, &pg.url(), true).await.expect("forced");
+    assert_eq!(again.len(), 3);
+    let target = store(&pg, Duration::from_secs(30)).await;
+    assert_eq!(
+        target.begin("p", "done", "f").await.expect("begin"),
+        Begin::Replay(outcome),
+        "a retry on any replica replays what the single replica answered"
+    );
+    assert!(matches!(
+        migrate("mysql://x", &pg.url(), false).await,
+        Err(MigrateError::From(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_that_postgres_answers_and_its_schema_version() {
+    use ats_gateway::config::StateConfig;
+    use ats_gateway::doctor::state::check;
+    let pg = pg_server().await;
+    let with = |url: String| StateConfig {
+        url: SecretString::new(url),
+        ..StateConfig::default()
+    };
+    assert_eq!(check(&StateConfig::default()).await, None, "SQLite: nothing shared");
+    let fresh = check(&with(pg.url())).await.expect("check");
+    assert!(fresh.ok && fresh.fix.is_some(), "fresh: migrated at start {fresh:?}");
+    store(&pg, Duration::from_secs(30)).await;
+    let current = check(&with(pg.url())).await.expect("check");
+    assert!(current.ok && current.fix.is_none(), "{current:?}");
+    assert!(current.detail.contains("schema at version"), "{current:?}");
+    sql(&pg)
+        .await
+        .execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')",
+            &[],
+        )
+        .await
+        .expect("future");
+    let newer = check(&with(pg.url())).await.expect("check");
+    assert!(!newer.ok && newer.detail.contains("newer"), "{newer:?}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let away = check(&with(format!("postgres://gw:pw-s3cret@127.0.0.1:{port}/db")))
+        .await
+        .expect("check");
+    assert!(!away.ok && away.name == "state", "{away:?}");
+    assert!(!away.detail.contains("pw-s3cret"), "{away:?}");
+}
