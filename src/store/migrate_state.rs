@@ -39,7 +39,9 @@ pub enum MigrateError {
     Source { path: PathBuf, error: String },
     #[error("the target already holds state ({table}: {rows} rows); pass --force to copy over it")]
     NotEmpty { table: &'static str, rows: u64 },
-    #[error("verification failed: {table} has {in_target} rows in the target, {copied} were copied")]
+    #[error(
+        "verification failed: {table} has {in_target} rows in the target, {copied} were copied"
+    )]
     Mismatch {
         table: &'static str,
         copied: u64,
@@ -118,7 +120,11 @@ pub async fn migrate(from: &str, to: &str, force: bool) -> Result<Vec<Copied>, M
     let mut report = Vec::new();
     for (table, n) in copied.drain(..) {
         let in_target = count(&pg, table).await?;
-        let verified = if force { in_target >= n } else { in_target == n };
+        let verified = if force {
+            in_target >= n
+        } else {
+            in_target == n
+        };
         if !verified {
             return Err(MigrateError::Mismatch {
                 table,

@@ -72,7 +72,8 @@ impl Leases {
     }
     fn hold_key(&mut self, partner: &str, key: &str) {
         let until = Instant::now() + self.period;
-        self.keys.insert((partner.to_string(), key.to_string()), until);
+        self.keys
+            .insert((partner.to_string(), key.to_string()), until);
     }
     fn hold_plan(&mut self, id: Uuid) {
         let until = Instant::now() + self.period;
@@ -391,7 +392,10 @@ impl WriteStore for SqliteStore {
             let now = Instant::now();
             let mut claimed = Vec::new();
             for rec in open {
-                if key.as_ref().is_some_and(|(p, k)| *p != rec.partner || *k != rec.key) {
+                if key
+                    .as_ref()
+                    .is_some_and(|(p, k)| *p != rec.partner || *k != rec.key)
+                {
                     continue;
                 }
                 if leases.plans.get(&rec.id).is_some_and(|until| *until > now) {

@@ -357,7 +357,10 @@ pub async fn recover(st: &HireContext) -> Result<usize, WriteError> {
     }
     let freed = store.release_orphans().await?;
     if freed > 0 {
-        tracing::info!(keys = freed, "idempotency keys of requests that died released");
+        tracing::info!(
+            keys = freed,
+            "idempotency keys of requests that died released"
+        );
     }
     Ok(settled)
 }

@@ -80,10 +80,22 @@ fn step(id: Uuid, n: usize) -> PlanUpdate {
 async fn the_postgres_store_keeps_the_embedded_stores_semantics() {
     let pg = pg_server().await;
     let s = store(&pg, Duration::from_secs(30)).await;
-    assert_eq!(s.begin("a", "k", "f1").await.expect("begin"), Begin::Started);
-    assert_eq!(s.begin("a", "k", "f1").await.expect("begin"), Begin::InFlight);
-    assert_eq!(s.begin("a", "k", "f2").await.expect("begin"), Begin::Mismatch);
-    assert_eq!(s.begin("b", "k", "f2").await.expect("begin"), Begin::Started);
+    assert_eq!(
+        s.begin("a", "k", "f1").await.expect("begin"),
+        Begin::Started
+    );
+    assert_eq!(
+        s.begin("a", "k", "f1").await.expect("begin"),
+        Begin::InFlight
+    );
+    assert_eq!(
+        s.begin("a", "k", "f2").await.expect("begin"),
+        Begin::Mismatch
+    );
+    assert_eq!(
+        s.begin("b", "k", "f2").await.expect("begin"),
+        Begin::Started
+    );
     let outcome = Outcome {
         status: 201,
         location: Some("/v1/candidates/x".into()),
@@ -96,7 +108,10 @@ async fn the_postgres_store_keeps_the_embedded_stores_semantics() {
         Begin::Replay(outcome)
     );
     s.release("b", "k").await.expect("release");
-    assert_eq!(s.begin("b", "k", "f3").await.expect("begin"), Begin::Started);
+    assert_eq!(
+        s.begin("b", "k", "f3").await.expect("begin"),
+        Begin::Started
+    );
 
     let p = plan("b-plan");
     s.begin("p", "b-plan", "f").await.expect("begin");
@@ -158,22 +173,35 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_journal
 
     // A plan A runs and renews is not B's to take.
     let p = plan("k1");
-    assert_eq!(a.begin("p", "k1", "f").await.expect("begin"), Begin::Started);
+    assert_eq!(
+        a.begin("p", "k1", "f").await.expect("begin"),
+        Begin::Started
+    );
     a.save_plan(&p).await.expect("save");
     assert!(b.claim_expired(None).await.expect("claim").is_empty());
     a.renew(&[p.id], &[("p".into(), "k1".into())])
         .await
         .expect("renew");
-    assert_eq!(b.begin("p", "k1", "f").await.expect("begin"), Begin::InFlight);
+    assert_eq!(
+        b.begin("p", "k1", "f").await.expect("begin"),
+        Begin::InFlight
+    );
 
     // A stops renewing (it died): after the lease B claims the plan, with its steps, once.
     let bs = &b;
-    let (claimed, took) = within(Duration::from_secs(10), "B claims the plan", move || async move {
-        let claimed = bs.claim_expired(None).await.expect("claim");
-        (!claimed.is_empty()).then_some(claimed)
-    })
+    let (claimed, took) = within(
+        Duration::from_secs(10),
+        "B claims the plan",
+        move || async move {
+            let claimed = bs.claim_expired(None).await.expect("claim");
+            (!claimed.is_empty()).then_some(claimed)
+        },
+    )
     .await;
-    assert!(took >= Duration::from_millis(500), "not before the lease: {took:?}");
+    assert!(
+        took >= Duration::from_millis(500),
+        "not before the lease: {took:?}"
+    );
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, p.id);
     assert_eq!(claimed[0].steps.len(), 2);
@@ -184,21 +212,36 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_journal
     // A woke up: fenced, it can neither journal nor release the key B now holds.
     assert!(a.save_progress(&step(p.id, 0)).await.is_err());
     a.release("p", "k1").await.expect("release is a no-op");
-    assert_eq!(b.begin("p", "k1", "f").await.expect("begin"), Begin::InFlight);
+    assert_eq!(
+        b.begin("p", "k1", "f").await.expect("begin"),
+        Begin::InFlight
+    );
     b.save_progress(&step(p.id, 0)).await.expect("B journals");
 
     // A key whose request died before a plan: released once its lease expired…
-    assert_eq!(a.begin("p", "k2", "f").await.expect("begin"), Begin::Started);
+    assert_eq!(
+        a.begin("p", "k2", "f").await.expect("begin"),
+        Begin::Started
+    );
     assert_eq!(b.release_orphans().await.expect("orphans"), 0, "lease live");
-    within(Duration::from_secs(10), "the orphan key is released", move || async move {
-        (bs.release_orphans().await.expect("orphans") == 1).then_some(())
-    })
+    within(
+        Duration::from_secs(10),
+        "the orphan key is released",
+        move || async move { (bs.release_orphans().await.expect("orphans") == 1).then_some(()) },
+    )
     .await;
     // …or taken over by a retry; its first holder then cannot save a plan under it.
-    assert_eq!(a.begin("p", "k3", "f").await.expect("begin"), Begin::Started);
-    within(Duration::from_secs(10), "a retry takes the key over", move || async move {
-        (bs.begin("p", "k3", "f").await.expect("begin") == Begin::Started).then_some(())
-    })
+    assert_eq!(
+        a.begin("p", "k3", "f").await.expect("begin"),
+        Begin::Started
+    );
+    within(
+        Duration::from_secs(10),
+        "a retry takes the key over",
+        move || async move {
+            (bs.begin("p", "k3", "f").await.expect("begin") == Begin::Started).then_some(())
+        },
+    )
     .await;
     assert!(matches!(
         a.save_plan(&plan("k3")).await,
@@ -437,13 +480,25 @@ async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_on
     let body = body(&request, "rita@killed.example");
     let first = {
         let (http, a_url, key, body) = (http.clone(), a_url.clone(), key.clone(), body.clone());
-        tokio::spawn(async move { hire(&http, &a_url, &ta, &key, &body).await })
+        // Its answer never comes: A dies with the request in flight.
+        tokio::spawn(async move {
+            http.post(format!("{a_url}/v1/candidates"))
+                .bearer_auth(&ta)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+        })
     };
     let (emu_r, dv_r) = (&emu, &dv);
     let candidates_before = before[CANDIDATES];
-    within(Duration::from_secs(20), "A wrote the candidate", move || async move {
-        (candidate_count(emu_r, dv_r).await == candidates_before + 1).then_some(())
-    })
+    within(
+        Duration::from_secs(20),
+        "A wrote the candidate",
+        move || async move {
+            (candidate_count(emu_r, dv_r).await == candidates_before + 1).then_some(())
+        },
+    )
     .await;
     doomed.kill();
     let killed = Instant::now();
@@ -451,14 +506,20 @@ async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_on
 
     // B finishes A's plan once A's lease expired; the partner's retry (on B) then lands once.
     let (http_r, b_r, tb_r, key_r, body_r) = (&http, &b.url, &tb, &key, &body);
-    let (last, _) = within(Duration::from_secs(30), "the retry on B is answered 201", move || async move {
-        let last = hire(http_r, b_r, tb_r, key_r, body_r).await;
-        assert!(last.0 == 201 || last.0 == 409, "{last:?}");
-        (last.0 == 201).then_some(last)
-    })
+    let (last, _) = within(
+        Duration::from_secs(30),
+        "the retry on B is answered 201",
+        move || async move {
+            let last = hire(http_r, b_r, tb_r, key_r, body_r).await;
+            assert!(last.0 == 201 || last.0 == 409, "{last:?}");
+            (last.0 == 201).then_some(last)
+        },
+    )
     .await;
     let recovered = killed.elapsed();
-    println!("replica killed mid-hire: plan settled and retry answered after {recovered:?} (lease 1 s)");
+    println!(
+        "replica killed mid-hire: plan settled and retry answered after {recovered:?} (lease 1 s)"
+    );
     assert!(
         recovered >= Duration::from_millis(500),
         "not before A's lease expired (A did not finish the hire itself): {recovered:?}"
@@ -469,15 +530,21 @@ async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_on
     let emu_r = &emu;
     let _ = tokio::time::timeout(
         Duration::from_secs(8),
-        within(Duration::from_secs(60), "both contact calls ended", move || async move {
-            (contact_posts(emu_r).await >= 2).then_some(())
-        }),
+        within(
+            Duration::from_secs(60),
+            "both contact calls ended",
+            move || async move { (contact_posts(emu_r).await >= 2).then_some(()) },
+        ),
     )
     .await;
     let id = last.2["id"].as_str().expect("id").to_string();
     let (status, _, again) = hire(&http, &b.url, &tb, &key, &body).await;
     assert_eq!(status, 201);
-    assert_eq!(again["id"].as_str(), Some(id.as_str()), "a replay of the same");
+    assert_eq!(
+        again["id"].as_str(),
+        Some(id.as_str()),
+        "a replay of the same"
+    );
     assert_eq!(
         diff(&before, &counts(&emu, &dv).await),
         vec![1, 1, 1],
@@ -511,7 +578,10 @@ async fn postgres_away_hires_answer_503_with_retry_after_reads_200_and_hires_res
     assert_eq!(status, 503, "{problem}");
     assert!(retry.is_some(), "Retry-After");
     assert!(
-        problem["type"].as_str().unwrap_or("").ends_with("/state-unavailable"),
+        problem["type"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/state-unavailable"),
         "{problem}"
     );
     let read = http
@@ -570,7 +640,10 @@ async fn postgres_queries_per_hire() {
         .collect();
     let total: f64 = per_op.values().sum();
     println!("Postgres statements per hire (candidate + person + one contact): {total} {per_op:?}");
-    assert!(per_op.get(&"begin".to_string()).is_some_and(|n| *n >= 1.0), "{per_op:?}");
+    assert!(
+        per_op.get(&"begin".to_string()).is_some_and(|n| *n >= 1.0),
+        "{per_op:?}"
+    );
     assert!(per_op.contains_key(&"save_plan".to_string()), "{per_op:?}");
 }
 
@@ -632,11 +705,9 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
     let pg = pg_server().await;
     let target = store(&pg, Duration::from_secs(30)).await;
     let file = dir.path().join(ats_gateway::store::sqlite::FILE_NAME);
-    let conn = rusqlite::Connection::open_with_flags(
-        &file,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("read-only");
+    let conn =
+        rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("read-only");
     let copied = ats_gateway::store::postgres::writes::import_sqlite(&target, &conn)
         .await
         .expect("import");
@@ -689,7 +760,10 @@ async fn state_migrate_copies_verifies_and_refuses_a_target_holding_state_withou
         vec![("idempotency", 2, 2), ("plans", 1, 1), ("plan_steps", 2, 2)]
     );
     let table = render(&report);
-    assert!(table.contains("idempotency") && table.contains("in target"), "{table}");
+    assert!(
+        table.contains("idempotency") && table.contains("in target"),
+        "{table}"
+    );
     assert!(matches!(
         migrate(&from, &pg.url(), false).await,
         Err(MigrateError::NotEmpty { .. })
@@ -717,9 +791,16 @@ async fn doctor_checks_that_postgres_answers_and_its_schema_version() {
         url: SecretString::new(url),
         ..StateConfig::default()
     };
-    assert_eq!(check(&StateConfig::default()).await, None, "SQLite: nothing shared");
+    assert_eq!(
+        check(&StateConfig::default()).await,
+        None,
+        "SQLite: nothing shared"
+    );
     let fresh = check(&with(pg.url())).await.expect("check");
-    assert!(fresh.ok && fresh.fix.is_some(), "fresh: migrated at start {fresh:?}");
+    assert!(
+        fresh.ok && fresh.fix.is_some(),
+        "fresh: migrated at start {fresh:?}"
+    );
     store(&pg, Duration::from_secs(30)).await;
     let current = check(&with(pg.url())).await.expect("check");
     assert!(current.ok && current.fix.is_none(), "{current:?}");
@@ -738,9 +819,11 @@ async fn doctor_checks_that_postgres_answers_and_its_schema_version() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let away = check(&with(format!("postgres://gw:pw-s3cret@127.0.0.1:{port}/db")))
-        .await
-        .expect("check");
+    let away = check(&with(format!(
+        "postgres://gw:pw-s3cret@127.0.0.1:{port}/db"
+    )))
+    .await
+    .expect("check");
     assert!(!away.ok && away.name == "state", "{away:?}");
     assert!(!away.detail.contains("pw-s3cret"), "{away:?}");
 }

@@ -107,12 +107,16 @@ pub async fn probe(url: &str) -> Result<SchemaStatus, StoreError> {
     })?;
     config.application_name("ats-gateway doctor");
     config.connect_timeout(std::time::Duration::from_secs(5));
-    let (client, conn) = config.connect(super::tls()?).await.map_err(|e| {
-        StoreError::Unavailable(super::redact(&e.to_string(), url))
-    })?;
+    let (client, conn) = config
+        .connect(super::tls()?)
+        .await
+        .map_err(|e| StoreError::Unavailable(super::redact(&e.to_string(), url)))?;
     tokio::spawn(conn);
     let applied = match client
-        .query_one("SELECT COALESCE(max(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await
     {
         Ok(row) => row.try_get(0).map_err(backend)?,

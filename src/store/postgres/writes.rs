@@ -13,9 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{backend, PgStore};
-use crate::store::{
-    Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore,
-};
+use crate::store::{Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore};
 
 /// Counts one statement sent to Postgres for `op`.
 fn query(op: &'static str) {
@@ -69,7 +67,12 @@ impl PgStore {
             .await
             .map_err(pg)?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0).map_err(corrupt)?, r.try_get(1).map_err(corrupt)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(corrupt)?,
+                    r.try_get(1).map_err(corrupt)?,
+                ))
+            })
             .collect()
     }
 
@@ -160,8 +163,7 @@ impl WriteStore for PgStore {
                     Ok(Begin::Mismatch)
                 } else if state == "completed" {
                     let outcome: Option<Value> = row.try_get(2).map_err(corrupt)?;
-                    let outcome =
-                        outcome.ok_or_else(|| corrupt("completed without outcome"))?;
+                    let outcome = outcome.ok_or_else(|| corrupt("completed without outcome"))?;
                     Ok(Begin::Replay(
                         serde_json::from_value::<Outcome>(outcome).map_err(corrupt)?,
                     ))
@@ -169,9 +171,7 @@ impl WriteStore for PgStore {
                     Ok(Begin::InFlight)
                 };
             }
-            Err(backend(
-                "idempotency record kept changing while being read",
-            ))
+            Err(backend("idempotency record kept changing while being read"))
         })
     }
 
@@ -470,14 +470,23 @@ pub async fn import_sqlite(
             .map_err(sq)?;
         let rows = stmt
             .query_map([now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .map_err(sq)?;
         rows.collect::<Result<_, _>>().map_err(sq)?
     };
     let plans: Vec<(String, String, String, String)> = {
         let mut stmt = src
-            .prepare("SELECT id, partner, key, doc FROM plans WHERE open = 1 ORDER BY updated_at, id")
+            .prepare(
+                "SELECT id, partner, key, doc FROM plans WHERE open = 1 ORDER BY updated_at, id",
+            )
             .map_err(sq)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
