@@ -138,8 +138,10 @@ pub trait WriteStore: Send + Sync {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Takes over open plans whose lease expired (the replica running them died or stopped
-    /// renewing), atomically, so two replicas never claim one plan; only `key`'s when given. Each
-    /// comes back held by this replica under a fresh lease, and so does its key. Oldest first.
+    /// renewing), atomically, so two replicas never claim one plan, and returns them with this
+    /// replica's own open plans (the caller skips those its live tasks run: the others, e.g. an
+    /// undo that could not finish, are its to settle now); only `key`'s when given. Each comes back
+    /// held by this replica under a fresh lease, and so does its key. Oldest first.
     fn claim_expired<'a>(
         &'a self,
         key: Option<(&'a str, &'a str)>,

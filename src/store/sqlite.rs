@@ -389,7 +389,6 @@ impl WriteStore for SqliteStore {
         Box::pin(async move {
             let open = self.open_plans().await?;
             let mut leases = self.leases()?;
-            let now = Instant::now();
             let mut claimed = Vec::new();
             for rec in open {
                 if key
@@ -398,9 +397,8 @@ impl WriteStore for SqliteStore {
                 {
                     continue;
                 }
-                if leases.plans.get(&rec.id).is_some_and(|until| *until > now) {
-                    continue;
-                }
+                // One process: a plan is this process's or a gone one's, so every open plan
+                // is returned (the caller skips the ones a live task runs).
                 leases.hold_plan(rec.id);
                 leases.hold_key(&rec.partner, &rec.key);
                 claimed.push(rec);

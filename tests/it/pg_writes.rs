@@ -206,8 +206,8 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_journal
     assert_eq!(claimed[0].id, p.id);
     assert_eq!(claimed[0].steps.len(), 2);
     assert!(
-        b.claim_expired(None).await.expect("claim").is_empty(),
-        "claimed once"
+        a.claim_expired(None).await.expect("claim").is_empty(),
+        "claimed once: B's now"
     );
     // A woke up: fenced, it can neither journal nor release the key B now holds.
     assert!(a.save_progress(&step(p.id, 0)).await.is_err());

@@ -384,14 +384,16 @@ impl WriteStore for PgStore {
                 None => (None, None),
             };
             query("claim_expired");
-            // Locked rows are another replica's claim in progress: skipped, never waited for.
+            // Expired leases, and this replica's own plans (the caller skips those a live task
+            // here runs). Locked rows are another replica's claim in progress: skipped, never
+            // waited for.
             let rows = conn
                 .query(
                     "WITH c AS (
                          UPDATE plans SET holder = $1, lease_until = now() + make_interval(secs => $2)
                          WHERE id IN (
                              SELECT id FROM plans
-                             WHERE open AND lease_until <= now()
+                             WHERE open AND (lease_until <= now() OR holder = $1)
                                AND ($3::text IS NULL OR (partner = $3 AND key = $4::text))
                              ORDER BY updated_at, id LIMIT 100
                              FOR UPDATE SKIP LOCKED)
