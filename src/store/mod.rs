@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 mod sqlite_changes;
 pub mod state_dir;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::changes::ChangeStore;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
+use super::webhooks::WebhookStore;
 use super::{StoreError, WriteStore};
 use crate::config::{StateConfig, StateLocation};
 
@@ -15,6 +16,7 @@ use crate::config::{StateConfig, StateLocation};
 pub struct Stores {
     pub writes: Arc<dyn WriteStore>,
     pub changes: Arc<dyn ChangeStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The embedded store: with SQLite everything; with Postgres what has no shared
     /// implementation yet (see the per-concern lines in `open`).
     pub sqlite: Arc<SqliteStore>,
@@ -89,9 +91,14 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
     // Per concern: Postgres where it has an implementation, the embedded store otherwise.
     let writes: Arc<dyn WriteStore> = sqlite.clone();
     let changes: Arc<dyn ChangeStore> = sqlite.clone();
+    let webhooks: Arc<dyn WebhookStore> = match &postgres {
+        Some(pg) => Arc::new(pg.clone()),
+        None => sqlite.clone(),
+    };
     Ok(Stores {
         writes,
         changes,
+        webhooks,
         sqlite,
         postgres,
         dir,
