@@ -20,6 +20,7 @@ mod hardening;
 mod hot_path;
 mod metrics;
 mod openapi;
+mod pg_webhooks;
 mod read_api;
 mod readme;
 mod resilience;

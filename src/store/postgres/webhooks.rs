@@ -418,7 +418,7 @@ impl WebhookStore for PgStore {
             let row = tx
                 .query_opt(
                     &format!(
-                        "UPDATE webhook_outbox o SET claimed_by = $2, claimed_until = now() + $3 * interval '1 millisecond'
+                        "UPDATE webhook_outbox o SET claimed_by = $2, claimed_until = now() + $3::bigint * interval '1 millisecond'
                          WHERE (o.subscription_id, o.event_id) = (
                              SELECT o.subscription_id, o.event_id FROM webhook_outbox o
                              WHERE o.subscription_id = $1 AND o.state = 'pending' AND o.next_attempt_at <= $4
