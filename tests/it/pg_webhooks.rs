@@ -181,18 +181,6 @@ async fn client(pg: &PgServer) -> tokio_postgres::Client {
     client
 }
 
-/// Transactions Postgres committed so far (its own count, every client).
-async fn commits(pg: &PgServer) -> i64 {
-    let c = client(pg).await;
-    c.query_one(
-        "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'postgres'",
-        &[],
-    )
-    .await
-    .expect("stats")
-    .get(0)
-}
-
 /// Round trips the webhook store made, from `state_store_queries_total{op="webhooks.…"}`.
 async fn webhook_queries(r: &Replica) -> f64 {
     let text = reqwest::get(format!("{}/metrics", r.ops_url))
@@ -230,7 +218,6 @@ async fn three_replicas_deliver_every_event_exactly_once() {
         subs.push((name, subscribe(&a, &acme, &format!("{hook}/{name}")).await));
     }
     let q0 = webhook_queries(&a).await;
-    let x0 = commits(&pg).await;
     let mut ids = Vec::new();
     for _ in 0..6 {
         ids.extend(record(&a, 20).await);
@@ -241,7 +228,6 @@ async fn three_replicas_deliver_every_event_exactly_once() {
     })
     .await;
     let q1 = webhook_queries(&a).await;
-    let x1 = commits(&pg).await;
     let acked = counter.acked();
     for (name, _) in &subs {
         for id in &ids {
@@ -266,9 +252,8 @@ async fn three_replicas_deliver_every_event_exactly_once() {
     assert_eq!(row.get::<_, i64>(0), expected as i64);
     assert_eq!(row.get::<_, i64>(1), 0);
     eprintln!(
-        "pg_webhooks: {expected} deliveries by 3 replicas: {:.2} webhook-store round trips per delivery (process-wide counter), {:.2} Postgres transactions per delivery (pg_stat_database)",
-        (q1 - q0) / expected as f64,
-        (x1 - x0) as f64 / expected as f64
+        "pg_webhooks: {expected} deliveries by 3 replicas: {:.2} webhook-store round trips to Postgres per delivery (fan-out and dispatcher passes included; the counter is process-wide: run this test alone for a clean figure)",
+        (q1 - q0) / expected as f64
     );
 }
 

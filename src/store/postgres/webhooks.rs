@@ -542,14 +542,17 @@ impl WebhookStore for PgStore {
             let exhausted = after == AfterAttempt::Exhausted;
             let code = attempt.response_code.map(i32::from);
             let conn = self.conn().await?;
-            // One statement, so one transaction: the log line, the outcome (ending the claim) and,
+            // One statement, so one transaction: the log line, the outcome (ending this replica's
+            // claim; one that outlived its lease and was taken over stays the new holder's) and,
             // when the schedule is spent, the subscription marked failing. The log line is not
             // written for a subscription deleted while the attempt was in flight.
             conn.execute(
                 "WITH a AS (INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
                             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)),
                       o AS (UPDATE webhook_outbox SET state = $9, attempts = attempts + 1, round_attempts = round_attempts + 1,
-                                   next_attempt_at = $10, claimed_by = NULL, claimed_until = NULL
+                                   next_attempt_at = $10,
+                                   claimed_until = CASE WHEN claimed_by = $12 THEN NULL ELSE claimed_until END,
+                                   claimed_by = CASE WHEN claimed_by = $12 THEN NULL ELSE claimed_by END
                             WHERE subscription_id = $1 AND event_id = $2)
                  UPDATE webhook_subscriptions SET status = 'failing', failing_since = $4 WHERE id = $1 AND $11",
                 &[
@@ -564,6 +567,7 @@ impl WebhookStore for PgStore {
                     &state,
                     &next,
                     &exhausted,
+                    &self.replica(),
                 ],
             )
             .await
