@@ -120,6 +120,11 @@ async fn token(r: &Replica, partner: &str) -> String {
 }
 
 async fn subscribe(r: &Replica, token: &str, url: &str) -> String {
+    subscribe_with_secret(r, token, url).await.0
+}
+
+/// Subscribes on `r`; returns the subscription's id and `whsec_` secret.
+async fn subscribe_with_secret(r: &Replica, token: &str, url: &str) -> (String, String) {
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/webhooks", r.url))
         .bearer_auth(token)
@@ -129,7 +134,10 @@ async fn subscribe(r: &Replica, token: &str, url: &str) -> String {
         .expect("subscribe");
     assert_eq!(resp.status(), 201);
     let v: Value = resp.json().await.expect("json");
-    v["id"].as_str().expect("id").to_string()
+    (
+        v["id"].as_str().expect("id").to_string(),
+        v["secret"].as_str().expect("secret").to_string(),
+    )
 }
 
 /// Records `n` events (one scan, as the scanner would) on `r`; returns their ids.
@@ -251,6 +259,18 @@ async fn three_replicas_deliver_every_event_exactly_once() {
         .expect("outbox");
     assert_eq!(row.get::<_, i64>(0), expected as i64);
     assert_eq!(row.get::<_, i64>(1), 0);
+    let failed: i64 = db
+        .query_one(
+            "SELECT count(*) FROM webhook_attempts WHERE status <> 'delivered'",
+            &[],
+        )
+        .await
+        .expect("log")
+        .get(0);
+    assert_eq!(
+        failed, 0,
+        "every replica could sign every subscription's deliveries"
+    );
     eprintln!(
         "pg_webhooks: {expected} deliveries by 3 replicas: {:.2} webhook-store round trips to Postgres per delivery (fan-out and dispatcher passes included; the counter is process-wide: run this test alone for a clean figure)",
         (q1 - q0) / expected as f64
@@ -387,6 +407,24 @@ async fn deliveries_pause_while_postgres_is_away_and_resume_with_nothing_lost() 
         assert!(Instant::now() < deadline, "readyz still degraded: {body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_made_on_one_replica_is_signed_by_another() {
+    let pg = start_pg().await;
+    let emu = emulator().await;
+    let url = pg.url();
+    let a = replica(&emu, &url, 5000).await;
+    let b = replica(&emu, &url, 5000).await;
+    let mut rx = crate::webhooks::receiver(0, 500).await;
+    let acme = token(&a, "acme-ats").await;
+    let (_, secret) = subscribe_with_secret(&a, &acme, &rx.url).await;
+    // A no longer delivers: what B sends it signs with the key both share (no key configured).
+    a.gateway.deliveries.abort();
+    let ids = record(&b, 1).await;
+    let got = rx.next(30).await;
+    crate::webhooks::verify(&secret, &got);
+    assert_eq!(got.json()["id"], ids[0].as_str());
 }
 
 fn sub(id: &str) -> SubscriptionRow {
