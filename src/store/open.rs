@@ -9,6 +9,7 @@ use super::changes::ChangeStore;
 use super::partners::PartnerStore;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
+use super::webhooks::WebhookStore;
 use super::{StoreError, WriteStore};
 use crate::config::{StateConfig, StateLocation};
 
@@ -17,6 +18,7 @@ pub struct Stores {
     pub writes: Arc<dyn WriteStore>,
     pub changes: Arc<dyn ChangeStore>,
     pub partners: Arc<dyn PartnerStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The embedded store: with SQLite everything; with Postgres what has no shared
     /// implementation yet (see the per-concern lines in `open`).
     pub sqlite: Arc<SqliteStore>,
@@ -94,12 +96,16 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
         ),
         StateLocation::Sqlite { .. } => None,
     };
-    // Per concern: Postgres where it has an implementation, the embedded store otherwise.
+    // Per concern, the one backend `[state]` names.
     let writes: Arc<dyn WriteStore> = match &postgres {
         Some(pg) => Arc::new(pg.clone()),
         None => sqlite.clone(),
     };
     let changes: Arc<dyn ChangeStore> = match &postgres {
+        Some(pg) => Arc::new(pg.clone()),
+        None => sqlite.clone(),
+    };
+    let webhooks: Arc<dyn WebhookStore> = match &postgres {
         Some(pg) => Arc::new(pg.clone()),
         None => sqlite.clone(),
     };
@@ -111,6 +117,7 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
         writes,
         changes,
         partners,
+        webhooks,
         sqlite,
         postgres,
         dir,
