@@ -6,6 +6,8 @@
   util.py rss PID FIELD           VmRSS / VmHWM of a process, MiB
   util.py metric NAME < metrics   sum of a Prometheus counter over its labels (0 when absent)
   util.py wrk COLUMN FILE CALLS PID   one result line (JSON) from wrk --latency output
+  util.py distinct COLUMN RUN BEFORE AFTER  one goal-4 result line (JSON): load.rs output plus
+                                  upstream calls by table from two /_sandbox/stats snapshots
   util.py table RESULTS [options] the side-by-side table (Markdown)
 """
 import json
@@ -96,6 +98,7 @@ def table(path, opts):
                 f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
                 f"| {added} | {bad} |")
         lines.append("")
+    lines += distinct_tables(opts)
     if held:
         lines.append(
             f"Gateway (cache on) with {held.get('open', 0)} open partner connections: "
@@ -104,6 +107,67 @@ def table(path, opts):
     if opts.get("note"):
         lines.append(f"Note: {opts['note']}.")
     print("\n".join(lines))
+
+
+def distinct_tables(opts):
+    """Issue 26 goal 4: no two requests alike, closed loop then open loop."""
+    def rows(key):
+        path = opts.get(key)
+        return [json.loads(line) for line in open(path) if line.strip()] if path else []
+    closed, paced = rows("distinct"), rows("distinct-paced")
+    if not closed and not paced:
+        return []
+    lines = []
+    if closed:
+        nginx = next((r["rps"] for r in closed if r["column"].startswith("b)")), None)
+        lines += [
+            f"Goal 4, no two requests alike (page sizes {opts.get('vary')} in turn, cache off), closed loop "
+            f"at {opts['connections']} connections (goal: (c) ≥ 0.9× (b)):",
+            "",
+            "| | req/s | × nginx | p50 ms | p99 ms | non-2xx | upstream calls / 1,000 requests | of which not the list |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in closed:
+            n = r["requests"] or 1
+            ratio = f"{r['rps'] / nginx:.2f}×" if nginx else "–"
+            others = ", ".join(f"{t} {1000 * c / n:.1f}" for t, c in r["others"].items()) or "–"
+            lines.append(
+                f"| ({r['column']} | {r['rps']:.0f} | {ratio} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['bad']} "
+                f"| {1000 * r['calls'] / n:.1f} | {others} |")
+        lines.append("")
+    if paced:
+        base = next((r["p99_ms"] for r in paced if r["column"].startswith("a)")), None)
+        lines += [
+            f"Goal 4, no two requests alike, open loop at {opts.get('rate')} req/s for {opts['duration']} s "
+            "(goal: (c) adds ≤ 1 ms p99 over (a)):",
+            "",
+            "| | requests | p50 ms | p99 ms | max ms | p99 added over (a) ms | non-2xx |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in paced:
+            bad = sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400)
+            added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
+            lines.append(
+                f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
+                f"| {added} | {bad} |")
+        lines.append("")
+    return lines
+
+
+def distinct(column, run, before, after):
+    r = json.load(open(run))
+    b, a = json.load(open(before))["requests"], json.load(open(after))["requests"]
+    delta = {t: a.get(t, 0) - b.get(t, 0) for t in a}
+    delta = {t: c for t, c in delta.items() if c}
+    # The list's own table is the busiest; everything else is what the gateway adds.
+    main_target = max(delta, key=delta.get) if delta else None
+    r.update({
+        "column": column,
+        "calls": sum(delta.values()),
+        "others": {t: c for t, c in sorted(delta.items()) if t != main_target},
+        "bad": sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400),
+    })
+    return r
 
 
 def main():
@@ -135,6 +199,8 @@ def main():
         if pid:
             r["peak_rss"] = rss(pid, "VmHWM")
         print(json.dumps(r))
+    elif cmd == "distinct":
+        print(json.dumps(distinct(*args)))
     elif cmd == "table":
         opts, i = {}, 1
         while i < len(args):
