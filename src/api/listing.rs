@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::HeaderMap;
-use bytes::Bytes;
 use axum::response::Response;
+use bytes::Bytes;
 use serde::Serialize;
 
 use super::cursor;

@@ -60,7 +60,7 @@ mod tests {
             Bytes::from_static(b"[1]"),
             Bytes::from_static(b"}"),
         ]);
-        assert_eq!(body.size_hint().exact(), Some(13));
+        assert_eq!(body.size_hint().exact(), Some(12));
         let all = axum::body::to_bytes(axum::body::Body::new(body), 1024)
             .await
             .expect("body");

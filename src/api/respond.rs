@@ -106,7 +106,13 @@ pub fn tagged_bytes(
 }
 
 /// [`tagged_bytes`] for any body (a list page sends its parts without joining them).
-pub fn tagged_body(headers: &HeaderMap, body: Body, etag: &str, lang: Lang, weak: bool) -> Response {
+pub fn tagged_body(
+    headers: &HeaderMap,
+    body: Body,
+    etag: &str,
+    lang: Lang,
+    weak: bool,
+) -> Response {
     // Weak comparison (RFC 9110 §13.1.2), as If-None-Match requires.
     let mut resp = if etag_matches(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()

@@ -178,7 +178,8 @@ mod tests {
 
     #[test]
     fn pages_parse_from_text_checked_once() {
-        let body = br#"{"value":[{"name":"plain"},{"name":"caf\u00e9 \"q\""}],"@odata.nextLink":"n"}"#;
+        let body =
+            br#"{"value":[{"name":"plain"},{"name":"caf\u00e9 \"q\""}],"@odata.nextLink":"n"}"#;
         let page = parse_page::<Row>(body).expect("page");
         assert_eq!(page.rows[0].name, "plain");
         // Unescaped strings still borrow from the body.
