@@ -20,8 +20,10 @@
 # Issue 26 goal 4 rows: (a), (b) and (c) again with no two requests alike (page sizes 1-200 in
 # turn, examples/load.rs --vary; direct and nginx get the same upstream query the gateway sends
 # for that size), so the gateway's coalescing cannot share calls: closed loop ($CONNECTIONS
-# connections; goal: (c) ≥ 0.9× (b)) with upstream calls per 1,000 requests by table, and open
-# loop at --rate (goal: (c) adds ≤ 1 ms p99 over (a)).
+# connections; goal: (c) ≥ 0.9× (b)) with upstream calls per 1,000 requests by table and the CPU
+# each request cost the proxy (nginx with its worker, or the gateway) and the emulator (repeatable
+# on a shared machine, where req/s and latency are not), and open loop at --rate (goal: (c) adds
+# ≤ 1 ms p99 over (a)).
 #
 # usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--rate N] [--no-build]
 # Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
@@ -284,16 +286,21 @@ paced() {
 # pages cached, connection pools open), then closed loop at $CONNECTIONS connections and open loop
 # at $RATE req/s; appends to $WORK/distinct (with upstream calls by table) and $WORK/distinct-paced.
 distinct() {
-  local column="$1" url="$2"; shift 2
+  local column="$1" url="$2" proxy="$3"; shift 3
   local args=() h
   for h in "$@"; do args+=(--header "$h"); done
   "$LOAD" "$url" --concurrency 4 --seconds 3 --vary "$VARY" "${args[@]}" >/dev/null
   curl -sf "$EMU_URL/_sandbox/stats" >"$WORK/stats-before.json"
+  local cpu0="-" cpu1="-" emu0 emu1
+  [ -z "$proxy" ] || cpu0=$(python3 "$HELPERS/util.py" cpu "$proxy")
+  emu0=$(python3 "$HELPERS/util.py" cpu "$EMU_PID")
   "$LOAD" "$url" --concurrency "$CONNECTIONS" --seconds "$DURATION" --vary "$VARY" "${args[@]}" \
     >"$WORK/distinct-run.json"
+  [ -z "$proxy" ] || cpu1=$(python3 "$HELPERS/util.py" cpu "$proxy")
+  emu1=$(python3 "$HELPERS/util.py" cpu "$EMU_PID")
   curl -sf "$EMU_URL/_sandbox/stats" >"$WORK/stats-after.json"
   python3 "$HELPERS/util.py" distinct "$column" "$WORK/distinct-run.json" "$WORK/stats-before.json" \
-    "$WORK/stats-after.json" >>"$WORK/distinct"
+    "$WORK/stats-after.json" "$cpu0" "$cpu1" "$emu0" "$emu1" >>"$WORK/distinct"
   "$LOAD" "$url" --rate "$RATE" --seconds "$DURATION" --vary "$VARY" "${args[@]}" \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); r["column"]=sys.argv[1]; print(json.dumps(r))' "$column" \
     >>"$WORK/distinct-paced"
@@ -302,17 +309,17 @@ distinct() {
 say "(a) direct"
 load "a) direct" "$EMU_URL$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
 paced "a) direct" "$EMU_URL$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
-distinct "a) direct" "$EMU_URL$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER_N"
+distinct "a) direct" "$EMU_URL$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER_N"
 say "(b) nginx"
 load "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
 paced "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
-distinct "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER_N"
+distinct "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "$NGINX_PID" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER_N"
 
 say "(c) gateway, response cache off"
 start_gateway 0
 load "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
 paced "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "Authorization: Bearer $GW_TOKEN"
-distinct "c) gateway, cache off" "$GW_URL$PARTNER_PATH_N" "Authorization: Bearer $GW_TOKEN"
+distinct "c) gateway, cache off" "$GW_URL$PARTNER_PATH_N" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
 stop "$GW_PID"
 
 say "(d) gateway, response cache on"
