@@ -397,7 +397,13 @@ async fn distinct_reads_cost_one_call_each_once_lookups_are_warm() {
         let (app, t) = (&app, &t);
         async move {
             let url = format!("{}/v1/recruiting-requests?page_size={size}", app.url);
-            let r = app.http.get(&url).bearer_auth(t).send().await.expect("response");
+            let r = app
+                .http
+                .get(&url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("response");
             assert_eq!(r.status(), 200);
             let length = r
                 .headers()
