@@ -1,15 +1,20 @@
 //! HTTP load generator for loopback benchmarks (see scripts/bench.sh).
 //!
 //! `cargo run --release --example load -- URL [--token T] [--header 'K: V'] [--seconds 10]
-//!  [--concurrency 16 | --rate 200]`
+//!  [--concurrency 16 | --rate 200] [--vary 1..200]`
 //!
 //! Closed loop (`--concurrency`): N connections each send the next request when the last answered,
 //! which measures throughput. Open loop (`--rate`): requests start on a fixed schedule whatever the
 //! answers do, and latency counts from the scheduled start (no coordinated omission), which
 //! measures what a hop adds at a load below saturation. Prints one JSON line: requests/s,
 //! p50/p90/p99/max latency (ms), status counts. Bounded: stops after `--seconds`.
+//!
+//! `--vary LO..HI` replaces `{n}` in the URL and header values with LO, LO+1, … HI, then LO again,
+//! one value per request in send order, so no two requests in flight are alike (as long as fewer
+//! than HI-LO+1 are): the gateway's coalescing cannot share an upstream call between them.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 struct Args {
@@ -19,6 +24,19 @@ struct Args {
     concurrency: usize,
     rate: Option<u32>,
     seconds: u64,
+    /// `--vary LO..HI`: the values `{n}` takes, and the next request's index.
+    vary: Option<(u64, u64)>,
+    sent: AtomicU64,
+}
+
+impl Args {
+    /// `text` with `{n}` replaced by this request's value (unchanged without `--vary`).
+    fn fill(&self, text: &str, i: u64) -> String {
+        match self.vary {
+            Some((lo, hi)) => text.replace("{n}", &(lo + i % (hi - lo + 1)).to_string()),
+            None => text.to_string(),
+        }
+    }
 }
 
 fn parse() -> Args {
@@ -30,6 +48,8 @@ fn parse() -> Args {
         concurrency: 16,
         rate: None,
         seconds: 10,
+        vary: None,
+        sent: AtomicU64::new(0),
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,12 +63,20 @@ fn parse() -> Args {
                 a.concurrency = args.next().and_then(|v| v.parse().ok()).unwrap_or(16)
             }
             "--rate" => a.rate = args.next().and_then(|v| v.parse().ok()).filter(|r| *r > 0),
+            "--vary" => {
+                a.vary = args
+                    .next()
+                    .as_deref()
+                    .and_then(|v| v.split_once(".."))
+                    .and_then(|(lo, hi)| Some((lo.parse().ok()?, hi.parse().ok()?)))
+                    .filter(|(lo, hi)| lo <= hi)
+            }
             "--seconds" => a.seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(10),
             other => a.url = other.to_string(),
         }
     }
     if a.url.is_empty() {
-        eprintln!("usage: load URL [--token T] [--header 'K: V'] [--seconds S] [--concurrency N | --rate R]");
+        eprintln!("usage: load URL [--token T] [--header 'K: V'] [--seconds S] [--concurrency N | --rate R] [--vary LO..HI]");
         std::process::exit(2);
     }
     a
@@ -56,12 +84,13 @@ fn parse() -> Args {
 
 /// One request; its status (0 = transport error) once the whole body has arrived.
 async fn send(client: &reqwest::Client, a: &Args) -> u16 {
-    let mut req = client.get(&a.url);
+    let i = a.sent.fetch_add(1, Ordering::Relaxed);
+    let mut req = client.get(a.fill(&a.url, i));
     if let Some(t) = &a.token {
         req = req.bearer_auth(t);
     }
     for (k, v) in &a.headers {
-        req = req.header(k, v);
+        req = req.header(k, a.fill(v, i));
     }
     match req.send().await {
         Ok(r) => {
@@ -152,6 +181,7 @@ async fn main() {
         "{}",
         serde_json::json!({"url": a.url, "requests": all.len(), "rps": (rps * 10.0).round() / 10.0,
             "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0),
-            "statuses": statuses, "concurrency": a.concurrency, "rate": a.rate})
+            "statuses": statuses, "concurrency": a.concurrency, "rate": a.rate,
+            "vary": a.vary.map(|(lo, hi)| format!("{lo}..{hi}"))})
     );
 }

@@ -19,6 +19,14 @@
 # (a), (b) and (c) also run open loop at a fixed --rate below saturation (examples/load.rs, latency
 # from the scheduled start): the p99 a hop adds when the machine is not the bottleneck.
 #
+# Issue 26 goal 4 rows: (a), (b) and (c) again with no two requests alike (page sizes 1-200 in
+# turn, examples/load.rs --vary; direct and nginx get the same upstream query the gateway sends
+# for that size), so the gateway's coalescing cannot share calls: closed loop ($CONNECTIONS
+# connections; goal: (c) ≥ 0.9× (b)) with upstream calls per 1,000 requests by table and the CPU
+# each request cost the proxy (nginx with its worker, or the gateway) and the emulator (repeatable
+# on a shared machine, where req/s and latency are not), and open loop at --rate (goal: (c) adds
+# ≤ 1 ms p99 over (a)).
+#
 # usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--rate N] [--no-build]
 # Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
 # process it starts is stopped on exit.
@@ -140,6 +148,10 @@ SELECT="mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataarea
 UPSTREAM_PATH="/api/data/v9.2/mshr_hcmrecruitingrequestentities?\$select=$SELECT&\$orderby=mshr_recruitingrequestid%20asc"
 PREFER='odata.maxpagesize=50,odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname"'
 PARTNER_PATH="/v1/recruiting-requests?page_size=50"
+# Goal 4: `{n}` takes the page sizes 1-200 in turn (the partner maximum).
+VARY="1..200"
+PREFER_N="${PREFER/odata.maxpagesize=50/odata.maxpagesize=\{n\}}"
+PARTNER_PATH_N="/v1/recruiting-requests?page_size={n}"
 
 say "nginx (proxy_pass to the emulator)"
 NGINX_PORT=$(free_port)
@@ -282,17 +294,44 @@ paced() {
     >>"$WORK/paced"
 }
 
+# Goal 4 on column $1: one warm pass over every page size (lookups and labels of the largest
+# pages cached, connection pools open), then closed loop at $CONNECTIONS connections and open loop
+# at $RATE req/s; appends to $WORK/distinct (with upstream calls by table) and $WORK/distinct-paced.
+distinct() {
+  local column="$1" url="$2" proxy="$3"; shift 3
+  local args=() h
+  for h in "$@"; do args+=(--header "$h"); done
+  "$LOAD" "$url" --concurrency 4 --seconds 3 --vary "$VARY" "${args[@]}" >/dev/null
+  curl -sf "$EMU_URL/_sandbox/stats" >"$WORK/stats-before.json"
+  local cpu0="-" cpu1="-" emu0 emu1
+  [ -z "$proxy" ] || cpu0=$(python3 "$HELPERS/util.py" cpu "$proxy")
+  emu0=$(python3 "$HELPERS/util.py" cpu "$EMU_PID")
+  "$LOAD" "$url" --concurrency "$CONNECTIONS" --seconds "$DURATION" --vary "$VARY" "${args[@]}" \
+    >"$WORK/distinct-run.json"
+  [ -z "$proxy" ] || cpu1=$(python3 "$HELPERS/util.py" cpu "$proxy")
+  emu1=$(python3 "$HELPERS/util.py" cpu "$EMU_PID")
+  curl -sf "$EMU_URL/_sandbox/stats" >"$WORK/stats-after.json"
+  python3 "$HELPERS/util.py" distinct "$column" "$WORK/distinct-run.json" "$WORK/stats-before.json" \
+    "$WORK/stats-after.json" "$cpu0" "$cpu1" "$emu0" "$emu1" >>"$WORK/distinct"
+  "$LOAD" "$url" --rate "$RATE" --seconds "$DURATION" --vary "$VARY" "${args[@]}" \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); r["column"]=sys.argv[1]; print(json.dumps(r))' "$column" \
+    >>"$WORK/distinct-paced"
+}
+
 say "(a) direct"
 load "a) direct" "$EMU_URL$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
 paced "a) direct" "$EMU_URL$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
+distinct "a) direct" "$EMU_URL$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER_N"
 say "(b) nginx"
 load "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
 paced "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER"
+distinct "b) nginx" "http://127.0.0.1:$NGINX_PORT$UPSTREAM_PATH" "$NGINX_PID" "Authorization: Bearer $EMU_TOKEN" "Prefer: $PREFER_N"
 
 say "(c) gateway, response cache off"
 start_gateway 0
 load "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
 paced "c) gateway, cache off" "$GW_URL$PARTNER_PATH" "Authorization: Bearer $GW_TOKEN"
+distinct "c) gateway, cache off" "$GW_URL$PARTNER_PATH_N" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
 stop "$GW_PID"
 
 say "(d) gateway, response cache on"
@@ -330,5 +369,6 @@ stop "$GW_PID"
 python3 "$HELPERS/util.py" table "$WORK/results" \
   --machine "$(nproc) cores, $(uname -sr)" --scale "$SCALE" --seed-seconds "$SEED_SECONDS" \
   --duration "$DURATION" --connections "$CONNECTIONS" --held "$HELD" --paced "$WORK/paced" --rate "$RATE" \
+  --distinct "$WORK/distinct" --distinct-paced "$WORK/distinct-paced" --vary "$VARY" \
   --tokens "$(python3 -c "print(int(float('$TOKENS_AFTER' or 0) - float('$TOKENS_BEFORE' or 0)))")" \
   --note "$CACHE_NOTE"

@@ -6,6 +6,10 @@
   util.py rss PID FIELD           VmRSS / VmHWM of a process, MiB
   util.py metric NAME < metrics   sum of a Prometheus counter over its labels (0 when absent)
   util.py wrk COLUMN FILE CALLS PID   one result line (JSON) from wrk --latency output
+  util.py cpu PID...              CPU seconds (user + system) of the processes and their children
+  util.py distinct COLUMN RUN BEFORE AFTER [CPU_BEFORE CPU_AFTER [EMU_BEFORE EMU_AFTER]]
+                                  one goal-4 result line (JSON): load.rs output, upstream calls by
+                                  table from two /_sandbox/stats snapshots, CPU of proxy and emulator
   util.py table RESULTS [options] the side-by-side table (Markdown)
 """
 import json
@@ -96,6 +100,7 @@ def table(path, opts):
                 f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
                 f"| {added} | {bad} |")
         lines.append("")
+    lines += distinct_tables(opts)
     if held:
         lines.append(
             f"Gateway (cache on) with {held.get('open', 0)} open partner connections: "
@@ -104,6 +109,96 @@ def table(path, opts):
     if opts.get("note"):
         lines.append(f"Note: {opts['note']}.")
     print("\n".join(lines))
+
+
+def distinct_tables(opts):
+    """Issue 26 goal 4: no two requests alike, closed loop then open loop."""
+    def rows(key):
+        path = opts.get(key)
+        return [json.loads(line) for line in open(path) if line.strip()] if path else []
+    closed, paced = rows("distinct"), rows("distinct-paced")
+
+    def num(r, k):
+        return f"{r[k]:.3f}" if r.get(k) is not None else "–"
+    if not closed and not paced:
+        return []
+    lines = []
+    if closed:
+        nginx = next((r["rps"] for r in closed if r["column"].startswith("b)")), None)
+        lines += [
+            f"Goal 4, no two requests alike (page sizes {opts.get('vary')} in turn, cache off), closed loop "
+            f"at {opts['connections']} connections (goal: (c) ≥ 0.9× (b)):",
+            "",
+            "| | req/s | × nginx | p50 ms | p99 ms | non-2xx | upstream calls / 1,000 requests | of which not the list "
+            "| proxy CPU ms / request | emulator CPU ms / request |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        ]
+        for r in closed:
+            n = r["requests"] or 1
+            ratio = f"{r['rps'] / nginx:.2f}×" if nginx else "–"
+            others = ", ".join(f"{t} {1000 * c / n:.1f}" for t, c in r["others"].items()) or "–"
+            lines.append(
+                f"| ({r['column']} | {r['rps']:.0f} | {ratio} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['bad']} "
+                f"| {1000 * r['calls'] / n:.1f} | {others} "
+                f"| {num(r, 'proxy_cpu_ms')} | {num(r, 'emulator_cpu_ms')} |")
+        lines.append("")
+    if paced:
+        base = next((r["p99_ms"] for r in paced if r["column"].startswith("a)")), None)
+        lines += [
+            f"Goal 4, no two requests alike, open loop at {opts.get('rate')} req/s for {opts['duration']} s "
+            "(goal: (c) adds ≤ 1 ms p99 over (a)):",
+            "",
+            "| | requests | p50 ms | p99 ms | max ms | p99 added over (a) ms | non-2xx |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in paced:
+            bad = sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400)
+            added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
+            lines.append(
+                f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
+                f"| {added} | {bad} |")
+        lines.append("")
+    return lines
+
+
+def cpu(pids):
+    """CPU seconds of `pids` and their direct children (nginx's worker is its master's child)."""
+    import os
+    ticks = os.sysconf("SC_CLK_TCK")
+    wanted, total = {str(p) for p in pids if p}, 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid (index 1), …, utime (11), stime (12).
+        if entry in wanted or fields[1] in wanted:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_before=None, emu_after=None):
+    r = json.load(open(run))
+    b, a = json.load(open(before))["requests"], json.load(open(after))["requests"]
+    delta = {t: a.get(t, 0) - b.get(t, 0) for t in a}
+    delta = {t: c for t, c in delta.items() if c}
+    # The list's own table is the busiest; everything else is what the gateway adds.
+    main_target = max(delta, key=delta.get) if delta else None
+    r.update({
+        "column": column,
+        "calls": sum(delta.values()),
+        "others": {t: c for t, c in sorted(delta.items()) if t != main_target},
+        "bad": sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400),
+    })
+    # CPU per request: repeatable on a shared machine where req/s and latency are not.
+    n = r["requests"] or 1
+    if cpu_before not in (None, "", "-") and cpu_after not in (None, "", "-"):
+        r["proxy_cpu_ms"] = 1000 * (float(cpu_after) - float(cpu_before)) / n
+    if emu_before not in (None, "", "-") and emu_after not in (None, "", "-"):
+        r["emulator_cpu_ms"] = 1000 * (float(emu_after) - float(emu_before)) / n
+    return r
 
 
 def main():
@@ -135,6 +230,10 @@ def main():
         if pid:
             r["peak_rss"] = rss(pid, "VmHWM")
         print(json.dumps(r))
+    elif cmd == "cpu":
+        print(f"{cpu(args):.2f}")
+    elif cmd == "distinct":
+        print(json.dumps(distinct(*args)))
     elif cmd == "table":
         opts, i = {}, 1
         while i < len(args):

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod listing;
 pub mod openapi;
 pub mod params;
+pub mod parts_body;
 pub mod recruiting_requests;
 pub mod reference;
 pub mod respond;

@@ -1,6 +1,7 @@
 //! JSON responses with a strong `ETag` over the body and `If-None-Match` → 304, and the caller's
 //! language in `Content-Language` (labels depend on it, so `Vary: Accept-Language`).
 
+use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -101,11 +102,22 @@ pub fn tagged_bytes(
     lang: Lang,
     weak: bool,
 ) -> Response {
+    tagged_body(headers, Body::from(bytes), etag, lang, weak)
+}
+
+/// [`tagged_bytes`] for any body (a list page sends its parts without joining them).
+pub fn tagged_body(
+    headers: &HeaderMap,
+    body: Body,
+    etag: &str,
+    lang: Lang,
+    weak: bool,
+) -> Response {
     // Weak comparison (RFC 9110 §13.1.2), as If-None-Match requires.
     let mut resp = if etag_matches(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = (StatusCode::OK, bytes).into_response();
+        let mut r = (StatusCode::OK, body).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
