@@ -6,15 +6,18 @@
 #   scripts/cluster.sh status                each part: pid, alive, URL (replicas: their /readyz)
 #   scripts/cluster.sh down                  stop exactly what `up` started (pid files), remove the run dir
 #   scripts/cluster.sh replica restart|stop|start I
-#                                            one replica (1-based): out of the balancer, SIGTERM (graceful
-#                                            drain), started again, back in once /readyz is 200
+#                                            one replica (1-based): SIGTERM (graceful drain), started again,
+#                                            waiting for its /readyz
 #
 # Run dir: $ATS_CLUSTER_DIR (default target/cluster). Binary: $ATS_GATEWAY_BIN (default target/debug/ats-gateway,
 # built with cargo when missing). Needs the Debian packages postgresql, redis-server and nginx, python3, openssl, curl.
-# nginx OSS has no active health checks: the balancer marks a replica failed when a connection to it fails
-# (max_fails/fail_timeout) and passes the request to the next one (proxy_next_upstream); `replica restart` takes a
-# replica out of the upstream before stopping it and puts it back after its /readyz answers 200, as a Kubernetes
-# endpoints controller does with readiness.
+# nginx OSS has no active health checks (those are nginx Plus): the balancer marks a replica failed when a
+# connection to it fails (max_fails/fail_timeout, passive) and passes a GET to the next one (proxy_next_upstream).
+# That is enough for a rolling restart to drop nothing: a stopping replica closes its listener at once (refused ->
+# next replica) and finishes what it was answering (measured by scripts/cluster-rolling.sh: 0 errors).
+# ATS_CLUSTER_ROTATE=1 makes `replica restart` also take the replica out of the upstream (nginx reload) before the
+# SIGTERM and back after its /readyz, as a Kubernetes endpoints controller does; but an nginx reload closes the
+# clients' idle keep-alive connections, which clients that do not retry see as resets (32 of 495 requests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -355,18 +358,22 @@ cmd_replica() {
   [[ $i =~ ^[0-9]+$ ]] && [ "$i" -ge 1 ] && [ "$i" -le "$(replicas_n)" ] || die "replica: no replica '$i'"
   case $action in
     stop | restart)
-      # Out of rotation first (readiness-driven), so nginx sends it nothing new while it drains.
-      echo "$i" >>"$RUN/out-of-rotation"
-      write_upstream && nginx_reload
+      # ATS_CLUSTER_ROTATE=1: out of rotation first (readiness-driven), so nginx sends it nothing new while it drains.
+      if [ -n "${ATS_CLUSTER_ROTATE:-}" ]; then
+        echo "$i" >>"$RUN/out-of-rotation"
+        write_upstream && nginx_reload
+      fi
       stop_pid "$(pid_of "replica-$i")" 30
       ;;
   esac
   case $action in
     start | restart)
       alive "$(pid_of "replica-$i")" || start_replica "$i"
-      grep -vx "$i" "$RUN/out-of-rotation" >"$RUN/out-of-rotation.new" || true
-      mv "$RUN/out-of-rotation.new" "$RUN/out-of-rotation"
-      write_upstream && nginx_reload
+      if grep -qx "$i" "$RUN/out-of-rotation"; then
+        grep -vx "$i" "$RUN/out-of-rotation" >"$RUN/out-of-rotation.new" || true
+        mv "$RUN/out-of-rotation.new" "$RUN/out-of-rotation"
+        write_upstream && nginx_reload
+      fi
       ;;
     stop) ;;
     *) die "replica: stop|start|restart I" ;;
