@@ -12,6 +12,7 @@ mod candidates_read;
 mod candidates_write;
 mod changes;
 mod cli;
+mod cluster;
 mod deploy;
 mod docs_try_it;
 mod doctor;
