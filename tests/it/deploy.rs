@@ -891,3 +891,32 @@ async fn the_sandbox_overlay_starts_without_secrets() {
     let state = dir.path().join("var/lib/ats-gateway/data");
     assert!(state.is_dir(), "state directory inside the volume");
 }
+
+/// The production replicas share state: `[state] url` (and, with Redis, `[cluster] redis_url`) come
+/// from Secrets by `secretKeyRef`, never as plain values (they carry passwords).
+#[test]
+fn production_takes_the_shared_state_urls_from_secrets() {
+    let docs = manifests();
+    let mut from_secrets = BTreeSet::new();
+    for d in in_dir(&docs, "overlays/production")
+        .iter()
+        .filter(|v| kind(v) == "Deployment")
+    {
+        for e in container(d)["env"].as_sequence().into_iter().flatten() {
+            let name = e["name"].as_str().unwrap_or_default();
+            if name.starts_with("ATS_GATEWAY__STATE__") || name.starts_with("ATS_GATEWAY__CLUSTER__")
+            {
+                assert!(e.get("value").is_none(), "{name} is set in plain text");
+                assert!(
+                    e["valueFrom"]["secretKeyRef"]["name"].as_str().is_some(),
+                    "{name} comes from a Secret"
+                );
+                from_secrets.insert(name.to_string());
+            }
+        }
+    }
+    assert!(
+        from_secrets.contains("ATS_GATEWAY__STATE__URL"),
+        "{from_secrets:?}"
+    );
+}
