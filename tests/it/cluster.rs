@@ -163,13 +163,14 @@ impl Drop for Node {
     }
 }
 
+/// Fields drop in this order: the replicas first, then what they depend on.
 struct Cluster {
-    emu: Emu,
-    pg: PgServer,
+    nodes: Vec<Node>,
     redis: Redis,
+    pg: PgServer,
+    emu: Emu,
     dir: tempfile::TempDir,
     config: PathBuf,
-    nodes: Vec<Node>,
     http: reqwest::Client,
 }
 
@@ -410,9 +411,17 @@ async fn three_serve_processes_start_together_on_one_postgres_and_share_partner_
         let token = c.token(issuer, "acme-ats").await;
         for i in 0..3 {
             let resp = c
-                .get(i, "/v1/recruiting-requests?status=active&page_size=2", &token)
+                .get(
+                    i,
+                    "/v1/recruiting-requests?status=active&page_size=2",
+                    &token,
+                )
                 .await;
-            assert_eq!(resp.status(), 200, "token of replica {issuer} on replica {i}");
+            assert_eq!(
+                resp.status(),
+                200,
+                "token of replica {issuer} on replica {i}"
+            );
         }
     }
     // One cursor key: a page cursor from one replica continues on another.
@@ -454,12 +463,10 @@ async fn one_idempotency_key_sent_to_three_replicas_at_once_hires_once() {
         .fault(json!({"kind": "latency", "ms": 700, "target": CANDIDATES, "count": 1}))
         .await;
     let body = hire_body("Threeway");
-    let answers = futures::future::join_all(
-        (0..3).map(|i| {
-            let (c, token, body) = (&c, &token, &body);
-            async move { (i, c.hire(i, token, "cluster-once-1", body).await) }
-        }),
-    )
+    let answers = futures::future::join_all((0..3).map(|i| {
+        let (c, token, body) = (&c, &token, &body);
+        async move { (i, c.hire(i, token, "cluster-once-1", body).await) }
+    }))
     .await;
     let mut fresh = Vec::new();
     for (i, resp) in &answers {
@@ -472,7 +479,10 @@ async fn one_idempotency_key_sent_to_three_replicas_at_once_hires_once() {
             fresh.push(*i);
         }
     }
-    assert!(fresh.len() <= 1, "more than one replica ran the hire: {fresh:?}");
+    assert!(
+        fresh.len() <= 1,
+        "more than one replica ran the hire: {fresh:?}"
+    );
     assert_eq!(c.count(CANDIDATES).await, before + 1, "one candidate in HR");
     // A retry on every replica replays the one hire.
     let mut locations = Vec::new();
@@ -523,7 +533,11 @@ async fn requests_of(emu: &Emu, company: &str, n: usize) -> Vec<String> {
         .as_array()
         .expect("rows")
         .iter()
-        .filter_map(|r| r["mshr_hcmrecruitingrequestentityid"].as_str().map(String::from))
+        .filter_map(|r| {
+            r["mshr_hcmrecruitingrequestentityid"]
+                .as_str()
+                .map(String::from)
+        })
         .collect()
 }
 
@@ -711,13 +725,13 @@ async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted
     tokio::time::sleep(Duration::from_secs(3)).await;
     let m = seen.lock().expect("counts").clone();
     let twice: Vec<(&String, &usize)> = m.iter().filter(|(_, n)| **n > 1).collect();
-    println!(
-        "webhook-ids: {} distinct, sent twice: {twice:?}",
-        m.len()
-    );
+    println!("webhook-ids: {} distinct, sent twice: {twice:?}", m.len());
     assert_eq!(m.len(), 100, "one event per edit");
     // At least once across the kill: only a send that was in flight on the killed replica may repeat.
-    assert!(twice.len() <= 1, "duplicates beyond the killed send: {twice:?}");
+    assert!(
+        twice.len() <= 1,
+        "duplicates beyond the killed send: {twice:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -731,7 +745,9 @@ async fn a_replica_killed_mid_hire_is_recovered_by_another_and_a_retry_lands_onc
         .as_u64()
         .unwrap_or(0);
     c.emu
-        .fault(json!({"kind": "latency", "ms": 30000, "target": CANDIDATES, "count": 1, "after": 1}))
+        .fault(
+            json!({"kind": "latency", "ms": 30000, "target": CANDIDATES, "count": 1, "after": 1}),
+        )
         .await;
     let body = hire_body("Killed");
     let hire = {
@@ -776,7 +792,11 @@ async fn a_replica_killed_mid_hire_is_recovered_by_another_and_a_retry_lands_onc
     let resp = c.hire(2, &token, "cluster-killed-1", &body).await;
     assert_eq!(resp.status(), 201);
     assert!(replayed(&resp));
-    assert_eq!(c.count(CANDIDATES).await, cands + 1, "exactly one candidate");
+    assert_eq!(
+        c.count(CANDIDATES).await,
+        cands + 1,
+        "exactly one candidate"
+    );
     assert_eq!(c.count(PERSONS).await, persons + 1, "exactly one person");
 }
 
@@ -869,4 +889,49 @@ async fn postgres_stopped_hires_503_reads_200_and_all_resumes_with_it() {
     assert_eq!(resp.status(), 201);
     assert!(replayed(&resp));
     assert_eq!(c.count(CANDIDATES).await, before + 2);
+}
+
+/// `scripts/cluster.sh` gives its replicas the demo partners through `partner-secret --stdin`.
+#[test]
+fn partner_secret_hashes_the_secret_given_on_stdin() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+        .args(["partner-secret", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"acme-demo-secret\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("run");
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let hash = v["client_secret_hash"].as_str().expect("hash");
+    assert!(ats_gateway::auth::secrets::verify_secret(
+        "acme-demo-secret",
+        hash
+    ));
+    assert!(!ats_gateway::auth::secrets::verify_secret(
+        "acme-demo-secret\n",
+        hash
+    ));
+    // An empty line is refused rather than hashed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+        .args(["partner-secret", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"\n")
+        .expect("write");
+    assert!(!child.wait().expect("run").success());
 }

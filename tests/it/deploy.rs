@@ -904,7 +904,8 @@ fn production_takes_the_shared_state_urls_from_secrets() {
     {
         for e in container(d)["env"].as_sequence().into_iter().flatten() {
             let name = e["name"].as_str().unwrap_or_default();
-            if name.starts_with("ATS_GATEWAY__STATE__") || name.starts_with("ATS_GATEWAY__CLUSTER__")
+            if name.starts_with("ATS_GATEWAY__STATE__")
+                || name.starts_with("ATS_GATEWAY__CLUSTER__")
             {
                 assert!(e.get("value").is_none(), "{name} is set in plain text");
                 assert!(
