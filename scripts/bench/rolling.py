@@ -2,7 +2,9 @@
 """Rolling restart under load (issue 22): steady partner reads through the local cluster's balancer while each
 replica is stopped (SIGTERM, graceful drain) and started again in turn (`scripts/cluster.sh replica restart I`,
 which waits for its /readyz). Prints requests, errors and latency percentiles as one JSON line; exits 1 on any
-error. Any answer but 200 counts as an error (the rate stays below the partner's limit)."""
+error. Any answer but 200 counts as an error (the rate stays below the partner's limit). Every `--token-every`-th
+request is a POST /oauth2/token (a POST is not passed to another replica once sent, so it shows connection reuse
+races a GET would hide)."""
 
 import argparse
 import http.client
@@ -28,11 +30,12 @@ def token(gw, client_id, secret):
 
 
 class Load:
-    def __init__(self, gw, tok, rate, workers):
+    def __init__(self, gw, tok, rate, workers, token_every, token_form):
         u = urllib.parse.urlparse(gw)
         self.host, self.port = u.hostname, u.port
         self.tok, self.interval = tok, workers / rate
         self.workers = workers
+        self.token_every, self.token_form = token_every, token_form
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.latencies, self.statuses, self.errors = [], {}, []
@@ -46,13 +49,18 @@ class Load:
             if pause > 0:
                 time.sleep(pause)
             due += self.interval
-            path = PATHS[i % len(PATHS)]
-            i += 1
+            post = self.token_every > 0 and i % self.token_every == 0
+            path = "/oauth2/token" if post else PATHS[i % len(PATHS)]
+            i += self.workers
             start = time.monotonic()
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                conn.request("GET", path, headers={"Authorization": "Bearer " + self.tok})
+                if post:
+                    conn.request("POST", path, body=self.token_form,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+                else:
+                    conn.request("GET", path, headers={"Authorization": "Bearer " + self.tok})
                 resp = conn.getresponse()
                 resp.read()
                 status = str(resp.status)
@@ -93,12 +101,16 @@ def main():
     ap.add_argument("--cluster-dir", default=os.environ.get("ATS_CLUSTER_DIR", os.path.join(ROOT, "target/cluster")))
     ap.add_argument("--rate", type=float, default=40.0, help="requests per second in all (acme-ats: 50/s)")
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--token-every", type=int, default=20, help="every Nth request a token POST (0: none)")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds of load before the first and after the last restart")
     args = ap.parse_args()
     ready = json.load(open(os.path.join(args.cluster_dir, "ready.json")))
     gw = ready["gateway"]
     acme = next(p for p in ready["partners"] if p["id"] == "acme-ats")
-    load = Load(gw, token(gw, acme["client_id"], acme["client_secret"]), args.rate, args.workers)
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": acme["client_id"],
+                                   "client_secret": acme["client_secret"]})
+    load = Load(gw, token(gw, acme["client_id"], acme["client_secret"]), args.rate, args.workers,
+                args.token_every, form)
     started = time.monotonic()
     load.run()
     time.sleep(args.settle)
