@@ -195,6 +195,29 @@ pub async fn start_with(
             "recovery of unfinished writes is taking long; continuing in the background"
         );
     }
+    // Shared limits before the first partner request (a no-op without `[cluster] redis_url`).
+    let cluster = crate::cluster::start(
+        &state.config.cluster,
+        crate::cluster::Parts {
+            auth: &state.auth,
+            client: &state.reader.client,
+            responses: &state.reader.responses,
+            max_in_flight: state.config.dataverse.max_concurrency,
+            attempt_timeout: Duration::from_millis(state.config.dataverse.timeout_ms),
+            queue_timeout: Duration::from_millis(state.config.dataverse.queue_timeout_ms),
+            shutdown: state.shutdown().clone(),
+        },
+    )
+    .map_err(|problem| StartError::Config {
+        key: "cluster.redis_url",
+        problem,
+    })?;
+    // Shared state without shared limits: N replicas allow N times each limit.
+    if let Some(warning) =
+        crate::cluster::per_replica_limits_warning(state.postgres.is_some(), &state.config.cluster)
+    {
+        tracing::warn!("{warning}");
+    }
     let maintenance = crate::writes::spawn_maintenance(state.hiring.clone());
     // The changes scanner stops by itself on the shutdown token.
     let _scanner =
@@ -213,6 +236,7 @@ pub async fn start_with(
             state.shutdown().clone(),
         ),
         dataverse: Arc::new(state.config.dataverse.clone()),
+        cluster,
     });
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).

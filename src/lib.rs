@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod changes;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 #[cfg(feature = "sandbox")]
 pub mod demo;

@@ -35,12 +35,37 @@ pub enum Decision {
     },
 }
 
+/// A quota kept outside the process (`cluster/`: one GCRA state per partner for every replica).
+pub trait SharedQuota: Send + Sync {
+    fn check<'a>(
+        &'a self,
+        partner_id: &'a str,
+        cfg: RateLimitConfig,
+    ) -> futures::future::BoxFuture<'a, Decision>;
+}
+
 #[derive(Default)]
 pub struct RateLimiters {
     limiters: Mutex<HashMap<String, (RateLimitConfig, Arc<Limiter>)>>,
+    /// With a cluster: the shared quota decides instead of the limiters above.
+    shared: std::sync::OnceLock<Arc<dyn SharedQuota>>,
+}
+
+impl AuthService {
+    /// Partner limits hold for the cluster from now on (installed once, at start).
+    pub fn share_rate_limits(&self, quota: Arc<dyn SharedQuota>) {
+        let _ = self.limiters.shared.set(quota);
+    }
 }
 
 impl RateLimiters {
+    async fn decide(&self, partner_id: &str, cfg: RateLimitConfig) -> Decision {
+        match self.shared.get() {
+            Some(shared) => shared.check(partner_id, cfg).await,
+            None => self.check(partner_id, cfg),
+        }
+    }
+
     /// The partner's limiter, rebuilt when a reload changed its quota.
     fn limiter(&self, partner_id: &str, cfg: RateLimitConfig) -> Arc<Limiter> {
         let mut map = match self.limiters.lock() {
@@ -136,7 +161,7 @@ pub async fn rate_limit(
     let Some(cfg) = auth.registry().partner(partner_id).map(|p| p.rate_limit) else {
         return next.run(req).await;
     };
-    match auth.limiters.check(partner_id, cfg) {
+    match auth.limiters.decide(partner_id, cfg).await {
         Decision::Allowed {
             remaining, reset, ..
         } => {

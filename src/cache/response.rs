@@ -31,6 +31,14 @@ impl Resource {
         self as usize
     }
 
+    /// The name in invalidation notices between replicas.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RecruitingRequests => "recruiting_request",
+            Self::Candidates => "candidate",
+        }
+    }
+
     /// By the name events use (`recruiting_request`, `candidate`, plural or not).
     pub fn from_name(name: &str) -> Option<Self> {
         match name.trim_end_matches('s') {
@@ -58,6 +66,37 @@ pub enum Scope {
     One(Resource, Uuid),
 }
 
+/// One invalidation, as replicas pass it on (`cluster/`): `one <type> <id>` or `lists <type>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    One(Resource, Uuid),
+    Lists(Resource),
+}
+
+impl Invalidation {
+    pub fn to_wire(self) -> String {
+        match self {
+            Self::One(r, id) => format!("one {} {id}", r.name()),
+            Self::Lists(r) => format!("lists {}", r.name()),
+        }
+    }
+
+    pub fn from_wire(s: &str) -> Option<Self> {
+        let mut parts = s.split(' ');
+        let kind = parts.next()?;
+        let resource = Resource::from_name(parts.next()?)?;
+        let out = match (kind, parts.next()) {
+            ("one", Some(id)) => Self::One(resource, id.parse().ok()?),
+            ("lists", None) => Self::Lists(resource),
+            _ => return None,
+        };
+        parts.next().is_none().then_some(out)
+    }
+}
+
+/// Told of every local invalidation (the cluster publishes it to the other replicas).
+pub type Announce = Arc<dyn Fn(Invalidation) + Send + Sync>;
+
 struct Entry {
     value: Arc<Cached>,
     scope: Scope,
@@ -75,6 +114,7 @@ struct Inner {
     lists: [AtomicU64; Resource::ALL.len()],
     /// The clock of the last invalidation of one resource.
     ones: moka::sync::Cache<(Resource, Uuid), u64>,
+    announce: std::sync::OnceLock<Announce>,
 }
 
 /// Cheap to clone; clones share the entries. `None` inside: the cache is off (`response_ttl_ms = 0`).
@@ -116,6 +156,7 @@ impl ResponseCache {
                 // computation that was still running).
                 .time_to_live(ttl.saturating_mul(2) + Duration::from_secs(120))
                 .build(),
+            announce: std::sync::OnceLock::new(),
         })))
     }
 
@@ -126,18 +167,40 @@ impl ResponseCache {
     /// Drops what `(resource, id)` changes: that resource's entries and every list of its type.
     /// For writes through the gateway and change events.
     pub fn invalidate(&self, resource: Resource, id: Uuid) {
-        if let Some(inner) = &self.0 {
-            let now = inner.tick();
-            inner.ones.insert((resource, id), now);
-            inner.lists[resource.index()].fetch_max(now, Ordering::SeqCst);
-        }
+        self.apply(Invalidation::One(resource, id));
+        self.announce(Invalidation::One(resource, id));
     }
 
     /// Drops every list of `resource` (a new row of that type, whose id no entry knows yet).
     pub fn invalidate_lists(&self, resource: Resource) {
+        self.apply(Invalidation::Lists(resource));
+        self.announce(Invalidation::Lists(resource));
+    }
+
+    /// Applies an invalidation without announcing it (one another replica announced).
+    pub fn apply(&self, invalidation: Invalidation) {
+        let Some(inner) = &self.0 else { return };
+        let now = inner.tick();
+        let resource = match invalidation {
+            Invalidation::One(resource, id) => {
+                inner.ones.insert((resource, id), now);
+                resource
+            }
+            Invalidation::Lists(resource) => resource,
+        };
+        inner.lists[resource.index()].fetch_max(now, Ordering::SeqCst);
+    }
+
+    /// Every local invalidation is passed to `announce` from now on (installed once, at start).
+    pub fn on_invalidate(&self, announce: Announce) {
         if let Some(inner) = &self.0 {
-            let now = inner.tick();
-            inner.lists[resource.index()].fetch_max(now, Ordering::SeqCst);
+            let _ = inner.announce.set(announce);
+        }
+    }
+
+    fn announce(&self, invalidation: Invalidation) {
+        if let Some(announce) = self.0.as_ref().and_then(|i| i.announce.get()) {
+            announce(invalidation);
         }
     }
 

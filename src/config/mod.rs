@@ -108,7 +108,8 @@ pub struct DataverseConfig {
     /// One upstream attempt, body included (never past the partner request's deadline).
     pub timeout_ms: u64,
     /// Upstream calls in flight for the whole process, shared fairly across partners: stay below
-    /// Dataverse's 52 concurrent requests per application user.
+    /// Dataverse's 52 concurrent requests per application user. With `[cluster] redis_url`, also
+    /// the cap for all replicas together.
     pub max_concurrency: usize,
     /// Longest wait for a free upstream slot; past it the partner gets 503 with `Retry-After`.
     pub queue_timeout_ms: u64,
@@ -347,6 +348,28 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// Limits the replicas share (`[cluster]`): without `redis_url`, every limit is this process's own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://host:6379/0` or `rediss://…` (TLS). Empty: no cluster, limits per process.
+    pub redis_url: SecretString,
+    /// Prefix of every key and channel the gateway uses in Redis (several gateways may share one).
+    pub key_prefix: String,
+    /// Replicas expected: while Redis is unreachable each replica enforces its share (limit ÷ this).
+    pub replicas_hint: u32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: SecretString::default(),
+            key_prefix: "ats-gateway:".into(),
+            replicas_hint: 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -357,6 +380,7 @@ pub struct Config {
     pub changes: ChangesConfig,
     pub cache: CacheConfig,
     pub telemetry: TelemetryConfig,
+    pub cluster: ClusterConfig,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

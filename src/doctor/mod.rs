@@ -7,6 +7,7 @@
 //! something an earlier one could not provide (a token, the application user) is not run; the
 //! report says which were skipped. Nothing a check reports contains a secret.
 
+mod cluster;
 mod config_check;
 mod credential;
 mod dataverse;
@@ -102,6 +103,18 @@ pub async fn run(file: Option<&Path>) -> Report {
     let Some(config) = config_check::check(file, &mut report) else {
         return report.skip(&["credential", "token", "whoami", "tables", "data"]);
     };
+    // Postgres state means several replicas: their limits should be shared too.
+    if let Some(check) = cluster::check(
+        &config,
+        matches!(
+            config.state.location(),
+            Ok(crate::config::StateLocation::Postgres { .. })
+        ),
+    )
+    .await
+    {
+        report.push(check);
+    }
     let credential = credential::check(&config.dataverse);
     let usable = credential.usable;
     report.push(credential.check);

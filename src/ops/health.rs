@@ -128,5 +128,10 @@ pub async fn readyz(State(st): State<OpsState>) -> Response {
         Readiness::Ready => StatusCode::OK,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     };
-    (status, Json(json!({"status": r.word()}))).into_response()
+    let mut body = json!({"status": r.word()});
+    // Redis unreachable leaves the replica ready (limits fall back to its share): said, not failed.
+    if let Some(cluster) = &st.cluster {
+        body["cluster"] = json!(cluster.word());
+    }
+    (status, Json(body)).into_response()
 }

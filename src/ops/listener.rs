@@ -15,6 +15,8 @@ use crate::problem::ApiError;
 pub struct OpsState {
     pub health: ReadinessCheck,
     pub dataverse: Arc<DataverseConfig>,
+    /// With `[cluster] redis_url`: whether limits are shared now (`/readyz` says so).
+    pub cluster: Option<Arc<crate::cluster::status::ClusterStatus>>,
 }
 
 pub fn router(state: OpsState) -> Router {

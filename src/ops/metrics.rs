@@ -74,6 +74,14 @@ fn zero() {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(
+        "cluster_fallback_total",
+        "Decisions taken without Redis while it was unreachable, by concern (rate_limit, upstream_slots, throttle_pause, cache_invalidation): each used this replica's share instead of the cluster's state."
+    );
+    describe_gauge!(
+        "cluster_redis_up",
+        "1 while the limits replicas share through Redis are in force, 0 while this replica runs on its fallback (only with [cluster] redis_url)."
+    );
+    describe_counter!(
         "log_lines_dropped_total",
         "Log lines dropped because the log sink fell behind (the writer never blocks requests)."
     );

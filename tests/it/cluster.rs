@@ -1,6 +1,6 @@
-//! The cluster of issue 21 with real processes: one emulator, one Postgres (`PgServer`), one Redis and
-//! three `serve` processes (the binary, a config file in a temporary directory, each ready line read),
-//! partner traffic across all three. Each scenario kills, stops and restarts what it needs (kill -9 is
+//! The cluster of issue 21 with real processes: one emulator, one Postgres (`PgServer`), one Redis
+//! (`RedisServer`) and three `serve` processes (the binary, a config file in a temporary directory,
+//! each ready line read), partner traffic across all three. Each scenario kills, stops and restarts what it needs (kill -9 is
 //! `Child::kill`). A scenario whose feature has not landed on main yet is `#[ignore]`d with the reason.
 
 use std::collections::BTreeMap;
@@ -13,96 +13,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::postgres::PgServer;
+use crate::common::redis::RedisServer;
 use crate::common::{emulator, Emu};
 
 const RR: &str = "mshr_hcmrecruitingrequestentities";
 const CANDIDATES: &str = "mshr_hcmcandidatetohireentities";
 const PERSONS: &str = "mshr_dirpersonentities";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A throwaway `redis-server` on a free loopback port (Debian's `redis-server` package), no persistence.
-pub struct Redis {
-    dir: tempfile::TempDir,
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    pub async fn start() -> Redis {
-        let dir = tempfile::Builder::new()
-            .prefix("ats-redis-")
-            .tempdir()
-            .expect("tempdir");
-        let mut redis = Redis {
-            dir,
-            port: free_port(),
-            child: None,
-        };
-        redis.restart().await;
-        redis
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it again on the same port (after `stop`).
-    pub async fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian: apt-get install redis-server; .ci/run does)");
-        self.child = Some(child);
-        let started = Instant::now();
-        while !self.pong().await {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not answer PING"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn pong(&self) -> bool {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
-            return false;
-        };
-        if s.write_all(b"PING\r\n").await.is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 16];
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), s.read(&mut buf)).await,
-            Ok(Ok(n)) if buf[..n].starts_with(b"+PONG")
-        )
-    }
-
-    /// An outage: the process is gone (kill -9), clients see refused connections.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// One `serve` process.
 struct Node {
@@ -166,7 +82,7 @@ impl Drop for Node {
 /// Fields drop in this order: the replicas first, then what they depend on.
 struct Cluster {
     nodes: Vec<Node>,
-    redis: Redis,
+    redis: RedisServer,
     pg: PgServer,
     emu: Emu,
     dir: tempfile::TempDir,
@@ -177,15 +93,12 @@ struct Cluster {
 /// Knobs a scenario sets in the shared config file.
 struct Knobs {
     scan_interval_ms: u64,
-    /// With `[cluster] redis_url` (the scenarios that need the shared limits).
-    redis: bool,
 }
 
 impl Default for Knobs {
     fn default() -> Self {
         Knobs {
             scan_interval_ms: 3_600_000,
-            redis: false,
         }
     }
 }
@@ -197,7 +110,9 @@ impl Cluster {
         let pg = tokio::task::spawn_blocking(PgServer::start)
             .await
             .expect("postgres");
-        let redis = Redis::start().await;
+        let redis = tokio::task::spawn_blocking(RedisServer::start_new)
+            .await
+            .expect("redis");
         let dir = tempfile::Builder::new()
             .prefix("ats-cluster-")
             .tempdir()
@@ -243,12 +158,10 @@ impl Cluster {
             partners_file.display(),
             url = emu.handle.url,
         );
-        if knobs.redis {
-            toml.push_str(&format!(
-                "\n[cluster]\nredis_url = \"{}\"\nreplicas_hint = {n}\n",
-                redis.url()
-            ));
-        }
+        toml.push_str(&format!(
+            "\n[cluster]\nredis_url = \"{}\"\nreplicas_hint = {n}\n",
+            redis.url()
+        ));
         let config = dir.path().join("gateway.toml");
         std::fs::write(&config, toml).expect("config");
         let mut cluster = Cluster {
@@ -811,16 +724,8 @@ async fn tiny_burst(c: &Cluster, tokens: &[String], n: usize) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs [cluster] redis_url (redis) and idempotency on Postgres (pgwrites), not on main yet"]
 async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it() {
-    let mut c = Cluster::start(
-        3,
-        Knobs {
-            redis: true,
-            ..Knobs::default()
-        },
-    )
-    .await;
+    let mut c = Cluster::start(3, Knobs::default()).await;
     let mut tiny = Vec::new();
     for i in 0..3 {
         tiny.push(c.token(i, "tiny-board").await);
@@ -839,12 +744,13 @@ async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it()
     let body = hire_body("NoRedis");
     let first = c.hire(0, &acme, "cluster-no-redis-1", &body).await;
     assert_eq!(first.status(), 201);
-    let again = c.hire(1, &acme, "cluster-no-redis-1", &body).await;
+    // The same replica until idempotency records are shared (pgwrites); then another one.
+    let again = c.hire(0, &acme, "cluster-no-redis-1", &body).await;
     assert_eq!(again.status(), 201);
     assert!(replayed(&again));
     assert_eq!(c.count(CANDIDATES).await, before + 1, "exactly once");
 
-    c.redis.restart().await;
+    tokio::task::block_in_place(|| c.redis.start());
     let took = within(30, "shared limits again", || async {
         // A refilled bucket (1/s, burst 2), then a burst over all three.
         tokio::time::sleep(Duration::from_millis(2_100)).await;

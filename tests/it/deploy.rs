@@ -892,8 +892,8 @@ async fn the_sandbox_overlay_starts_without_secrets() {
     assert!(state.is_dir(), "state directory inside the volume");
 }
 
-/// The production replicas share state: `[state] url` (and, with Redis, `[cluster] redis_url`) come
-/// from Secrets by `secretKeyRef`, never as plain values (they carry passwords).
+/// The production replicas share state: `[state] url` and `[cluster] redis_url` come from Secrets by
+/// `secretKeyRef`, never as plain values (they carry passwords); `replicas_hint` is the autoscaler's floor.
 #[test]
 fn production_takes_the_shared_state_urls_from_secrets() {
     let docs = manifests();
@@ -904,9 +904,15 @@ fn production_takes_the_shared_state_urls_from_secrets() {
     {
         for e in container(d)["env"].as_sequence().into_iter().flatten() {
             let name = e["name"].as_str().unwrap_or_default();
-            if name.starts_with("ATS_GATEWAY__STATE__")
-                || name.starts_with("ATS_GATEWAY__CLUSTER__")
-            {
+            if name == "ATS_GATEWAY__CLUSTER__REPLICAS_HINT" {
+                let hint = e["value"].as_str().and_then(|v| v.parse::<u64>().ok());
+                let min = in_dir(&docs, "overlays/production")
+                    .iter()
+                    .find(|v| kind(v) == "HorizontalPodAutoscaler")
+                    .and_then(|h| h["spec"]["minReplicas"].as_u64());
+                assert_eq!(hint, min, "replicas_hint is the autoscaler's minReplicas");
+            }
+            if name.ends_with("_URL") {
                 assert!(e.get("value").is_none(), "{name} is set in plain text");
                 assert!(
                     e["valueFrom"]["secretKeyRef"]["name"].as_str().is_some(),
@@ -916,8 +922,7 @@ fn production_takes_the_shared_state_urls_from_secrets() {
             }
         }
     }
-    assert!(
-        from_secrets.contains("ATS_GATEWAY__STATE__URL"),
-        "{from_secrets:?}"
-    );
+    for key in ["ATS_GATEWAY__STATE__URL", "ATS_GATEWAY__CLUSTER__REDIS_URL"] {
+        assert!(from_secrets.contains(key), "{key}: {from_secrets:?}");
+    }
 }

@@ -13,6 +13,7 @@ mod candidates_write;
 mod changes;
 mod cli;
 mod cluster;
+mod cluster_redis;
 mod deploy;
 mod docs_try_it;
 mod doctor;

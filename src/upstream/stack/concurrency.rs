@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tower::{Service, ServiceExt};
 
+use super::shared::SlotGrant;
 use super::throttle::ThrottleGate;
 use super::{always_ready, BoxFuture, Inner, Reply, UpstreamRequest};
 use crate::upstream::error::UpstreamError;
@@ -225,10 +226,15 @@ impl<S: Inner> Service<UpstreamRequest> for Concurrency<S> {
         let gate = self.gate.clone();
         let inner = self.inner.clone();
         Box::pin(async move {
-            let _permit = loop {
+            let _permits = loop {
                 let permit = limiter.acquire(req.caller.as_ref(), req.deadline).await?;
                 if gate.remaining().is_none() {
-                    break permit;
+                    // With a cluster, also a cluster-wide slot; its answer may be another
+                    // replica's 429 pause.
+                    match gate.cluster.slot(req.deadline).await? {
+                        SlotGrant::Granted(slot) => break (permit, slot),
+                        SlotGrant::Paused(wait) => gate.pause(wait),
+                    }
                 }
                 drop(permit);
                 gate.wait(req.deadline).await?;

@@ -26,6 +26,7 @@ mod http;
 mod metrics;
 mod request_id;
 mod retry;
+mod shared;
 mod throttle;
 mod timeout;
 mod trace_context;
@@ -46,6 +47,7 @@ use super::token::TokenProvider;
 pub use breaker::{Breaker, BreakerState};
 pub use coalesce::Flights;
 pub use concurrency::FairLimiter;
+pub use shared::{ClusterLimits, SlotGrant, SlotGuard};
 pub use throttle::ThrottleGate;
 
 /// One upstream call as the layers see it; cloned for a retry.

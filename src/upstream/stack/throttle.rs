@@ -17,6 +17,8 @@ const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct ThrottleGate {
     paused_until: Mutex<Option<Instant>>,
+    /// With a cluster: its slots and the pause every replica sees (`stack/shared.rs`).
+    pub cluster: super::shared::SharedLimits,
 }
 
 impl ThrottleGate {
@@ -85,6 +87,7 @@ impl<S: Inner> Service<UpstreamRequest> for Throttle<S> {
             if let Err(UpstreamError::Throttled { retry_after }) = &result {
                 metrics::counter!("upstream_throttled_total").increment(1);
                 gate.pause(retry_after.unwrap_or(DEFAULT_PAUSE));
+                gate.cluster.paused(retry_after.unwrap_or(DEFAULT_PAUSE));
             }
             result
         })

@@ -4,6 +4,7 @@
 
 pub mod logs;
 pub mod postgres;
+pub mod redis;
 
 use ats_sandbox::config::SandboxConfig;
 use ats_sandbox::server::{start, EmulatorHandle};

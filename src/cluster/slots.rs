@@ -1,0 +1,249 @@
+//! The cap on Dataverse calls in flight for the whole cluster, and the 429 pause every replica
+//! honours. The cap is a semaphore of expiring slots: a sorted set of slot ids scored by their
+//! expiry (Redis' clock), so a replica that dies mid-call holds its slots only until they expire.
+//! Acquiring (one script: drop expired slots, count, add) also reads the pause key, so a call learns
+//! of another replica's 429 in the same round trip. A waiter retries when a slot is freed (a
+//! notice on the `slots` channel, published only when the set was full) or every [`POLL`].
+//! Without Redis: a local semaphore of `cap ÷ replicas_hint`, and each replica's own pause.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use redis::Script;
+use tokio::sync::{Notify, Semaphore};
+
+use super::connection::Redis;
+use super::status::Concern;
+use crate::upstream::stack::{ClusterLimits, SlotGrant, SlotGuard};
+use crate::upstream::UpstreamError;
+
+/// `1` granted, `0` full, `-ms` paused by a replica's 429 for that long.
+const ACQUIRE: &str = r"
+local pause = redis.call('PTTL', KEYS[2])
+if pause > 0 then return -pause end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+  return 1
+end
+return 0
+";
+
+/// Frees a slot; tells waiting replicas only when the set was full.
+const RELEASE: &str = r"
+local full = redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if full then redis.call('PUBLISH', ARGV[3], '1') end
+return 1
+";
+
+/// Extends the pause to `ARGV[1]` ms from now, never shortens it.
+const PAUSE: &str = r"
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
+";
+
+/// How often a waiter asks again when no release notice came.
+const POLL: Duration = Duration::from_millis(25);
+
+pub(super) struct ClusterSlots {
+    redis: Arc<Redis>,
+    scripts: Arc<(Script, Script, Script)>,
+    cap: usize,
+    /// How long a slot lives if its replica never frees it (longer than any call).
+    slot_ttl: Duration,
+    /// The longest wait for a slot (`[dataverse] queue_timeout_ms`).
+    max_wait: Duration,
+    replica: String,
+    next: AtomicU64,
+    /// Woken by release notices (`notices.rs`).
+    pub(super) freed: Arc<Notify>,
+    /// The per-replica fallback: `cap ÷ replicas_hint` calls.
+    local: Arc<Semaphore>,
+}
+
+pub(super) struct SlotSettings {
+    pub(super) cap: usize,
+    pub(super) slot_ttl: Duration,
+    pub(super) max_wait: Duration,
+    pub(super) replicas_hint: u32,
+    pub(super) replica: String,
+}
+
+/// A slot in Redis, freed on drop (in the background: the call's answer does not wait for it).
+struct RedisSlot {
+    redis: Arc<Redis>,
+    scripts: Arc<(Script, Script, Script)>,
+    id: String,
+    cap: usize,
+}
+
+impl Drop for RedisSlot {
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return; // it expires by itself
+        };
+        let redis = self.redis.clone();
+        let scripts = self.scripts.clone();
+        let id = std::mem::take(&mut self.id);
+        let cap = self.cap;
+        rt.spawn(async move {
+            let (key, channel) = (redis.key("slots"), redis.key("slots-freed"));
+            redis
+                .run(|mut conn| async move {
+                    scripts
+                        .1
+                        .key(key)
+                        .arg(id)
+                        .arg(cap)
+                        .arg(channel)
+                        .invoke_async::<i64>(&mut conn)
+                        .await
+                })
+                .await;
+        });
+    }
+}
+
+impl ClusterSlots {
+    pub(super) fn new(redis: Arc<Redis>, s: SlotSettings) -> Self {
+        let share = (s.cap / s.replicas_hint.max(1) as usize).max(1);
+        Self {
+            redis,
+            scripts: Arc::new((
+                Script::new(ACQUIRE),
+                Script::new(RELEASE),
+                Script::new(PAUSE),
+            )),
+            cap: s.cap.max(1),
+            slot_ttl: s.slot_ttl,
+            max_wait: s.max_wait,
+            replica: s.replica,
+            next: AtomicU64::new(0),
+            freed: Arc::new(Notify::new()),
+            local: Arc::new(Semaphore::new(share)),
+        }
+    }
+
+    /// One try: `Some(1)` granted, `Some(0)` full, `Some(-ms)` paused; `None` Redis unusable.
+    async fn try_acquire(&self, id: &str) -> Option<i64> {
+        let (slots, pause) = (self.redis.key("slots"), self.redis.key("pause"));
+        let ttl = u64::try_from(self.slot_ttl.as_millis()).unwrap_or(u64::MAX);
+        let scripts = self.scripts.clone();
+        let (cap, id) = (self.cap, id.to_string());
+        self.redis
+            .run(|mut conn| async move {
+                scripts
+                    .0
+                    .key(slots)
+                    .key(pause)
+                    .arg(cap)
+                    .arg(id)
+                    .arg(ttl)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await
+    }
+
+    async fn acquire(self: Arc<Self>, deadline: Instant) -> Result<SlotGrant, UpstreamError> {
+        let started = Instant::now();
+        let until = deadline.min(started + self.max_wait);
+        let id = format!(
+            "{}:{}",
+            self.replica,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        );
+        loop {
+            // Registered before asking, so a release between the answer and the wait is not lost.
+            let freed = self.freed.clone();
+            let notified = freed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_acquire(&id).await {
+                Some(1) => {
+                    return Ok(SlotGrant::Granted(Some(Box::new(RedisSlot {
+                        redis: self.redis.clone(),
+                        scripts: self.scripts.clone(),
+                        id,
+                        cap: self.cap,
+                    }))))
+                }
+                Some(ms) if ms < 0 => {
+                    return Ok(SlotGrant::Paused(Duration::from_millis(ms.unsigned_abs())))
+                }
+                Some(_) => {}
+                None => return self.acquire_local(until, started).await,
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                metrics::counter!("upstream_queue_rejections_total").increment(1);
+                return Err(UpstreamError::Overloaded {
+                    waited: started.elapsed(),
+                });
+            }
+            let _ = tokio::time::timeout(left.min(POLL), notified).await;
+        }
+    }
+
+    async fn acquire_local(
+        &self,
+        until: Instant,
+        started: Instant,
+    ) -> Result<SlotGrant, UpstreamError> {
+        self.redis.status.fallback(Concern::Slots);
+        let left = until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, self.local.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(SlotGrant::Granted(Some(Box::new(permit) as SlotGuard))),
+            _ => {
+                metrics::counter!("upstream_queue_rejections_total").increment(1);
+                Err(UpstreamError::Overloaded {
+                    waited: started.elapsed(),
+                })
+            }
+        }
+    }
+}
+
+/// The stack holds it through `ThrottleGate::cluster`.
+pub(super) struct SharedSlots(pub Arc<ClusterSlots>);
+
+impl ClusterLimits for SharedSlots {
+    fn slot(&self, deadline: Instant) -> BoxFuture<'static, Result<SlotGrant, UpstreamError>> {
+        Box::pin(self.0.clone().acquire(deadline))
+    }
+
+    fn paused(&self, wait: Duration) {
+        let slots = self.0.clone();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        rt.spawn(async move {
+            let key = slots.redis.key("pause");
+            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+            let scripts = slots.scripts.clone();
+            let done = slots
+                .redis
+                .run(|mut conn| async move {
+                    scripts
+                        .2
+                        .key(key)
+                        .arg(ms)
+                        .invoke_async::<i64>(&mut conn)
+                        .await
+                })
+                .await;
+            if done.is_none() {
+                // This replica pauses (the stack did); the others learn of their own 429s.
+                slots.redis.status.fallback(Concern::Pause);
+            }
+        });
+    }
+}
