@@ -6,6 +6,8 @@
 #   (b) nginx     wrk → nginx (plain proxy_pass, keep-alive upstream) → emulator
 #   (c) gateway   wrk → gateway (response cache off) → emulator
 #   (d) gateway   wrk → gateway (response cache on, default TTL) → emulator
+#   (f) board     wrk → gateway's public job board list (`/boards/bench/jobs`, from the snapshot)
+#   (g) job page  wrk → one job's HTML page (JSON-LD included); (f) and (g) should cost 0 calls
 #
 # Per column: req/s, p50, p99, non-2xx responses, the gateway's peak RSS (VmHWM),
 # and upstream calls per 1,000 requests (the emulator's own request counter). Then, on the
@@ -202,6 +204,16 @@ client_secret_hashes = ["$PARTNER_HASH"]
 scopes = ["recruiting-requests:read"]
 companies = ["*"]
 rate_limit = { per_second = 1000000, burst = 1000000 }
+
+# A public job board (issue 24): served from the snapshot, no token.
+[[boards]]
+id = "bench"
+name = "Bench board"
+companies = ["usmf"]
+pay_transparency = true
+apply_url = "https://ats.example.com/apply?request={number}"
+hiring_organization = { name = "Contoso" }
+rate_limit_per_minute = 4000000000
 EOF
 # The mix's partners: two rights groups (every company / one company), so shaping differs.
 for n in $(seq -w 1 20); do
@@ -286,6 +298,15 @@ stop "$GW_PID"
 say "(d) gateway, response cache on"
 start_gateway 5000
 load "d) gateway, cache on" "$GW_URL$PARTNER_PATH" "$GW_PID" "Authorization: Bearer $GW_TOKEN"
+
+say "(f) job board list, (g) job page (HTML): public, from the boards' snapshot"
+for ((i = 0; i < 600; i++)); do
+  curl -sf -o /dev/null "$GW_URL/boards/bench/jobs" && break
+  sleep 0.1
+done
+BOARD_JOB=$(curl -sf "$GW_URL/boards/bench/jobs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+load "f) board list" "$GW_URL/boards/bench/jobs" "$GW_PID"
+load "g) board job page" "$GW_URL/boards/bench/jobs/$BOARD_JOB" "$GW_PID" "Accept: text/html"
 
 say "(e) gateway, response cache on, read-mostly mix (20 partners, 50 pages)"
 # 50 distinct lists (page sizes 10-59) per partner; 1,000 lines cycled by wrk.

@@ -128,7 +128,14 @@ pub async fn build_state(
             config.cache.response_max_bytes,
         ),
     };
+    let boards = crate::boards::Boards::new(&config.boards)
+        .map(Arc::new)
+        .map_err(|(key, problem)| StartError::Config {
+            key: "boards",
+            problem: format!("{key}: {problem}"),
+        })?;
     Ok(Arc::new(AppState {
+        boards,
         reader: reader.clone(),
         hiring: Arc::new(crate::writes::HireContext {
             hires: crate::writes::Hires::new(stores.writes),
@@ -228,6 +235,18 @@ pub async fn start_with(
             changes: state.changes.clone(),
             shutdown: state.shutdown().clone(),
         }));
+    // Boards: built once, then kept current by the scanner's events (stops on the shutdown token).
+    let _boards = crate::boards::snapshot::spawn(
+        state.boards.snapshot().clone(),
+        crate::boards::snapshot::SnapshotContext {
+            reader: state.reader.clone(),
+            changes: state.changes.clone(),
+            companies: state.boards.companies(),
+            page_size: state.config.changes.page_size,
+            recheck: Duration::from_millis(state.config.changes.interval_ms()),
+            shutdown: state.shutdown().clone(),
+        },
+    );
     let app = router(App(state.clone()), timeout);
     let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
         health: crate::ops::health::ReadinessCheck::new(
@@ -292,6 +311,8 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Merged after the fallback above: it applies to the routes present when it is set.
         .merge(crate::auth::protect(partner_api, state.auth.clone()))
+        // Public, outside `protect`: no token, their own rate limit and CORS.
+        .merge(crate::boards::routes::router(state.boards.clone()))
         .fallback(|| async { problem::ApiError::NotFound("no such route; see /docs".into()) })
         .with_state(state.clone())
         .layer(axum::Extension(crate::public_url::PublicUrl(

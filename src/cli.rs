@@ -221,6 +221,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let emu = start_emulator(config.sandbox.clone(), listener, tls.as_ref()).await?;
             config.dataverse = dataverse_config_for(&emu, &config.dataverse);
             with_demo_partners(&mut config.auth);
+            if config.boards.is_empty() {
+                config.boards = crate::boards::config::demo();
+            }
             config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             // A partner tries webhooks with a receiver on its own machine.
             config.webhooks.allow_private_urls = true;
@@ -251,6 +254,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "admin": format!("{}/_sandbox", emu.url),
                 "dataverse": dataverse_json(&emu),
                 "partners": partners,
+                "boards": gw.state.boards.all().iter().map(|b| json!({"id": b.config.id, "url": format!("{}{}", gw.url, b.path()), "companies": b.config.companies})).collect::<Vec<_>>(),
             });
             with_ca_file(&mut ready, &emu);
             println!("{ready}");
@@ -463,6 +467,7 @@ fn try_it(gw: &str, ops: &str) -> String {
   TOKEN=$(curl -s {gw}/oauth2/token -d grant_type=client_credentials -d client_id=acme-ats -d client_secret=acme-demo-secret | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" '{gw}/v1/recruiting-requests?status=active&page_size=2'\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept-Language: nb-NO' '{gw}/v1/option-sets/recruiting-request-status'\n\
+Job boards (public, no token): {gw}/boards/contoso-careers   {gw}/boards/contoso-norge\n\
 Docs: {gw}/docs   Metrics: {ops}/metrics   Partners and secrets: the JSON line above.\n"
     )
 }

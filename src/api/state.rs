@@ -30,6 +30,8 @@ pub struct AppState {
     /// The changes feed: fingerprints and events in the same durable store, and the watch that
     /// fires when a scan records events.
     pub changes: Arc<crate::changes::Changes>,
+    /// `[[boards]]` and the snapshot they are served from (`/boards/…`, public).
+    pub boards: Arc<crate::boards::Boards>,
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// The state directory when none is configured; removed when the state is dropped.
     pub(crate) _scratch: Option<tempfile::TempDir>,

@@ -381,6 +381,8 @@ pub struct Config {
     pub cache: CacheConfig,
     pub telemetry: TelemetryConfig,
     pub cluster: ClusterConfig,
+    /// `[[boards]]`: public job boards (`boards::config`).
+    pub boards: Vec<crate::boards::BoardConfig>,
     /// The emulator's settings (`sandbox` and `emulator` commands only).
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,

@@ -59,8 +59,13 @@ pub async fn problem_context(
                 .headers()
                 .get(header::CONTENT_TYPE)
                 .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            // A page written for people (a job board's 404) stays a page.
+            let is_html = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
             // Success, or an error in a deliberate JSON shape (RFC 6749 at the token endpoint, /readyz).
-            if is_json || !(status.is_client_error() || status.is_server_error()) {
+            if is_json || is_html || !(status.is_client_error() || status.is_server_error()) {
                 return resp;
             }
             if path == "/oauth2/token" {

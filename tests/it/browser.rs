@@ -16,7 +16,7 @@ use ats_sandbox::config::SandboxConfig;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The browser, or `None` (with the reason printed) when the test should skip.
-fn chromium() -> Option<&'static str> {
+pub(crate) fn chromium() -> Option<&'static str> {
     if Path::new(CHROMIUM).exists() {
         return Some(CHROMIUM);
     }
@@ -28,12 +28,12 @@ fn chromium() -> Option<&'static str> {
     None
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target")
 }
 
 /// Runs headless Chromium on `url` with `extra` arguments (bounded: 90 s), returns stdout.
-async fn run_chromium(bin: &str, url: &str, extra: &[&str]) -> String {
+pub(crate) async fn run_chromium(bin: &str, url: &str, extra: &[&str]) -> String {
     let profile = target_dir().join(format!("chromium-profile-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&profile).expect("profile dir");
     let mut cmd = tokio::process::Command::new(bin);

@@ -269,6 +269,26 @@ async fn sandbox_ready_line_and_sighup_without_a_config_file() {
     let gw = p.gateway();
     let token = access_token(&gw, "acme-ats", "acme-demo-secret").await;
     assert_eq!(option_sets(&gw, &token).await, 200);
+    // The two demo job boards, public (no token), once their snapshot is built (bounded poll).
+    let boards = v["boards"].as_array().expect("boards");
+    let ids: Vec<&str> = boards.iter().filter_map(|b| b["id"].as_str()).collect();
+    assert_eq!(ids, ["contoso-careers", "contoso-norge"]);
+    assert_eq!(boards[1]["companies"], serde_json::json!(["nomf"]));
+    let jobs = format!("{}/jobs", boards[0]["url"].as_str().expect("board url"));
+    assert!(jobs.starts_with(&gw));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while reqwest::get(&jobs)
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < until,
+            "{jobs} did not answer 200"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // SIGHUP's default action ends a process: the gateway must reload instead, and keep serving.
     p.signal("-HUP");

@@ -7,6 +7,8 @@ mod common;
 
 mod auth;
 mod authorization;
+mod boards;
+mod boards_browser;
 mod browser;
 mod candidates_read;
 mod candidates_write;
