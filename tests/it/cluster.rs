@@ -713,26 +713,28 @@ async fn a_replica_killed_mid_hire_is_recovered_by_another_and_a_retry_lands_onc
     assert_eq!(c.count(PERSONS).await, persons + 1, "exactly one person");
 }
 
-/// tiny-board (1/s, burst 2) sends `n` requests round robin over the replicas at once: how many pass.
-async fn tiny_burst(c: &Cluster, tokens: &[String], n: usize) -> usize {
+/// nordic-hr (20/s, burst 40) sends `n` requests at once to `replicas` (round robin): how many pass.
+async fn burst(c: &Cluster, token: &str, replicas: &[usize], n: usize) -> usize {
     let answers = futures::future::join_all((0..n).map(|k| {
-        let i = k % c.nodes.len();
-        c.get(i, "/v1/option-sets", &tokens[i])
+        let i = replicas[k % replicas.len()];
+        c.get(i, "/v1/option-sets", token)
     }))
     .await;
     answers.iter().filter(|r| r.status() == 200).count()
 }
 
+/// Waits until a limit of 20/s, burst 40 has refilled.
+async fn refill() {
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it() {
     let mut c = Cluster::start(3, Knobs::default()).await;
-    let mut tiny = Vec::new();
-    for i in 0..3 {
-        tiny.push(c.token(i, "tiny-board").await);
-    }
-    // Shared: a burst of 2 for the cluster, not 2 per replica.
-    let passed = tiny_burst(&c, &tiny, 9).await;
-    assert!(passed <= 3, "shared limit: {passed} of 9 passed");
+    let nordic = c.token(0, "nordic-hr").await;
+    // Shared: a burst of 40 for the cluster (three replicas alone would pass 120 of 120).
+    let passed = burst(&c, &nordic, &[0, 1, 2], 120).await;
+    assert!((36..=52).contains(&passed), "shared limit: {passed} of 120 passed");
 
     c.redis.stop();
     let acme = c.token(0, "acme-ats").await;
@@ -750,11 +752,16 @@ async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it()
     assert!(replayed(&again));
     assert_eq!(c.count(CANDIDATES).await, before + 1, "exactly once");
 
+    // Without Redis a replica enforces its share (40 / replicas_hint), not the whole limit.
+    refill().await;
+    let alone = burst(&c, &nordic, &[0], 60).await;
+    assert!((5..=20).contains(&alone), "one replica's share: {alone} of 60 passed");
+
     tokio::task::block_in_place(|| c.redis.start());
     let took = within(30, "shared limits again", || async {
-        // A refilled bucket (1/s, burst 2), then a burst over all three.
-        tokio::time::sleep(Duration::from_millis(2_100)).await;
-        tiny_burst(&c, &tiny, 9).await <= 3
+        // The whole cluster's burst is one replica's again.
+        refill().await;
+        burst(&c, &nordic, &[0], 60).await >= 36
     })
     .await;
     println!("shared limits back {took:?} after Redis restarted");
