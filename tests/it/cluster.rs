@@ -734,7 +734,10 @@ async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it()
     let nordic = c.token(0, "nordic-hr").await;
     // Shared: a burst of 40 for the cluster (three replicas alone would pass 120 of 120).
     let passed = burst(&c, &nordic, &[0, 1, 2], 120).await;
-    assert!((36..=52).contains(&passed), "shared limit: {passed} of 120 passed");
+    assert!(
+        (36..=52).contains(&passed),
+        "shared limit: {passed} of 120 passed"
+    );
 
     c.redis.stop();
     let acme = c.token(0, "acme-ats").await;
@@ -755,7 +758,10 @@ async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it()
     // Without Redis a replica enforces its share (40 / replicas_hint), not the whole limit.
     refill().await;
     let alone = burst(&c, &nordic, &[0], 60).await;
-    assert!((5..=20).contains(&alone), "one replica's share: {alone} of 60 passed");
+    assert!(
+        (5..=20).contains(&alone),
+        "one replica's share: {alone} of 60 passed"
+    );
 
     tokio::task::block_in_place(|| c.redis.start());
     let took = within(30, "shared limits again", || async {
