@@ -90,22 +90,13 @@ struct Cluster {
     http: reqwest::Client,
 }
 
-/// Knobs a scenario sets in the shared config file.
-struct Knobs {
-    scan_interval_ms: u64,
-}
-
-impl Default for Knobs {
-    fn default() -> Self {
-        Knobs {
-            scan_interval_ms: 3_600_000,
-        }
-    }
-}
+/// A scan interval long enough that the scanner stays out of a scenario that is not about it.
+const NO_SCANS_MS: u64 = 3_600_000;
 
 impl Cluster {
-    /// Emulator, Postgres and Redis, then `n` replicas started at once (they race for the migration lock).
-    async fn start(n: usize, knobs: Knobs) -> Cluster {
+    /// Emulator, Postgres and Redis, then `n` replicas started at once (they race for the migration lock),
+    /// scanning every `scan_interval_ms`.
+    async fn start(n: usize, scan_interval_ms: u64) -> Cluster {
         let emu = emulator().await;
         let pg = tokio::task::spawn_blocking(PgServer::start)
             .await
@@ -152,7 +143,7 @@ impl Cluster {
             c.client_id,
             c.client_secret,
             pg.url(),
-            knobs.scan_interval_ms,
+            scan_interval_ms,
             hex(0x22),
             key.display(),
             partners_file.display(),
@@ -318,7 +309,7 @@ where
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_serve_processes_start_together_on_one_postgres_and_share_partner_traffic() {
-    let c = Cluster::start(3, Knobs::default()).await;
+    let c = Cluster::start(3, NO_SCANS_MS).await;
     // One signing key: a token from any replica works on every replica.
     for issuer in 0..3 {
         let token = c.token(issuer, "acme-ats").await;
@@ -368,7 +359,7 @@ async fn three_serve_processes_start_together_on_one_postgres_and_share_partner_
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs idempotency records and write plans on Postgres (pgwrites), not on main yet"]
 async fn one_idempotency_key_sent_to_three_replicas_at_once_hires_once() {
-    let c = Cluster::start(3, Knobs::default()).await;
+    let c = Cluster::start(3, NO_SCANS_MS).await;
     let token = c.token(0, "acme-ats").await;
     let before = c.count(CANDIDATES).await;
     // The deep insert is slow, so all three requests are in flight together.
@@ -472,14 +463,7 @@ async fn scans(c: &Cluster) -> Vec<f64> {
 #[ignore = "needs the change log and the scanner lease on Postgres (pgchanges), not on main yet"]
 async fn one_scanner_in_the_cluster_and_another_takes_over_within_two_intervals() {
     const INTERVAL_MS: u64 = 1_000;
-    let mut c = Cluster::start(
-        3,
-        Knobs {
-            scan_interval_ms: INTERVAL_MS,
-            ..Knobs::default()
-        },
-    )
-    .await;
+    let mut c = Cluster::start(3, INTERVAL_MS).await;
     let hr = crate::changes::hr_token(&c.emu).await;
     let ids = requests_of(&c.emu, "usmf", 6).await;
     // The baseline scan is done once some replica has scanned.
@@ -591,14 +575,7 @@ async fn counting_receiver() -> (String, Arc<Mutex<BTreeMap<String, usize>>>) {
 #[ignore = "needs webhooks and the change log on Postgres (pgwebhooks, pgchanges), not on main yet"]
 async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted() {
     const INTERVAL_MS: u64 = 500;
-    let mut c = Cluster::start(
-        3,
-        Knobs {
-            scan_interval_ms: INTERVAL_MS,
-            ..Knobs::default()
-        },
-    )
-    .await;
+    let mut c = Cluster::start(3, INTERVAL_MS).await;
     let (url, seen) = counting_receiver().await;
     let token = c.token(0, "acme-ats").await;
     let resp = c
@@ -650,7 +627,7 @@ async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs write plans claimed by any replica on Postgres (pgwrites), not on main yet"]
 async fn a_replica_killed_mid_hire_is_recovered_by_another_and_a_retry_lands_once() {
-    let mut c = Cluster::start(3, Knobs::default()).await;
+    let mut c = Cluster::start(3, NO_SCANS_MS).await;
     let token = c.token(0, "acme-ats").await;
     let (cands, persons) = (c.count(CANDIDATES).await, c.count(PERSONS).await);
     // The deep insert lands; the read-back of the new candidate hangs: the plan is half-way.
@@ -730,7 +707,7 @@ async fn refill() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it() {
-    let mut c = Cluster::start(3, Knobs::default()).await;
+    let mut c = Cluster::start(3, NO_SCANS_MS).await;
     let nordic = c.token(0, "nordic-hr").await;
     // Shared: a burst of 40 for the cluster (three replicas alone would pass 120 of 120).
     let passed = burst(&c, &nordic, &[0, 1, 2], 120).await;
@@ -776,7 +753,7 @@ async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it()
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs idempotency records and write plans on Postgres (pgwrites), not on main yet"]
 async fn postgres_stopped_hires_503_reads_200_and_all_resumes_with_it() {
-    let mut c = Cluster::start(3, Knobs::default()).await;
+    let mut c = Cluster::start(3, NO_SCANS_MS).await;
     let acme = c.token(0, "acme-ats").await;
     let before = c.count(CANDIDATES).await;
     let body1 = hire_body("BeforeOutage");
