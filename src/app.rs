@@ -59,10 +59,17 @@ impl From<crate::upstream::from_config::SetupError> for StartError {
     }
 }
 
+/// `partner_url`: the partner listener's base URL for links (invites) when `gateway.public_url`
+/// is not set.
 pub async fn build_state(
     config: Config,
     reload: Option<ReloadSource>,
+    partner_url: &str,
 ) -> Result<Arc<AppState>, StartError> {
+    let partner_url = match config.gateway.public_url.trim() {
+        "" => partner_url.to_string(),
+        configured => configured.to_string(),
+    };
     let client = Arc::new(crate::upstream::from_config::dataverse_client(
         &config.dataverse,
         Duration::from_millis(config.gateway.request_timeout_ms),
@@ -102,6 +109,18 @@ pub async fn build_state(
     let state_dir = stores.dir.clone();
     let scratch = stores.scratch;
     let store = stores.sqlite.clone();
+    let operator = crate::operator::OperatorContext::new(
+        stores.partners.clone(),
+        auth.clone(),
+        config.operator.clone(),
+        &partner_url,
+    )
+    .map_err(|e| StartError::Auth(e.to_string()))?;
+    // The stored partners are in force before the first request.
+    operator.refresh().await.map_err(|e| StartError::Config {
+        key: "state.url",
+        problem: e.to_string(),
+    })?;
     let changes = crate::changes::Changes::open(stores.changes.clone())
         .await
         .map(Arc::new)
@@ -143,6 +162,7 @@ pub async fn build_state(
             reader: reader.clone(),
         }),
         changes: changes.clone(),
+        operator,
         deliveries: Arc::new(crate::webhooks::DeliveryContext {
             webhooks: webhooks.clone(),
             changes: changes.clone(),
@@ -192,7 +212,9 @@ pub async fn start_with(
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
     let limits = crate::server::Limits::from_config(&config.gateway)
         .map_err(|(key, problem)| StartError::Config { key, problem })?;
-    let state = build_state(config, reload).await?;
+    let state = build_state(config, reload, &format!("http://{addr}")).await?;
+    // Stored partners followed on every replica; usage flushed. Stops on the shutdown token.
+    let _sync = crate::operator::sync::spawn(state.operator.clone(), state.shutdown().clone());
     // Unfinished hires of an earlier process are completed or undone before writes are served
     // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
     let recovery =
@@ -248,15 +270,18 @@ pub async fn start_with(
         },
     );
     let app = router(App(state.clone()), timeout);
-    let ops_app = crate::ops::listener::router(crate::ops::listener::OpsState {
-        health: crate::ops::health::ReadinessCheck::new(
-            state.reader.client.clone(),
-            state.webhooks.store().clone(),
-            state.shutdown().clone(),
-        ),
-        dataverse: Arc::new(state.config.dataverse.clone()),
-        cluster,
-    });
+    let ops_app = crate::ops::listener::router(
+        crate::ops::listener::OpsState {
+            health: crate::ops::health::ReadinessCheck::new(
+                state.reader.client.clone(),
+                state.webhooks.store().clone(),
+                state.shutdown().clone(),
+            ),
+            dataverse: Arc::new(state.config.dataverse.clone()),
+            cluster,
+        },
+        crate::operator::router(state.operator.clone()),
+    );
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
     crate::webhooks::delivery::spawn(state.deliveries.clone(), shutdown.child_token());
@@ -308,6 +333,7 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi::document_json()) }))
         .merge(crate::api::docs::router())
         .route("/problems/{slug}", get(problem_page))
+        .merge(crate::operator::onboarding::router(state.operator.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         // Merged after the fallback above: it applies to the routes present when it is set.
         .merge(crate::auth::protect(partner_api, state.auth.clone()))
@@ -336,7 +362,7 @@ pub fn router(state: App, timeout: Duration) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             // Bounded: a method is any token and a path up to the head limit.
-            let path = req.uri().path();
+            let path = crate::operator::onboarding::loggable_path(req.uri().path());
             let path = path.get(..path.len().min(256)).unwrap_or("");
             let cx = req.extensions().get::<crate::ops::trace_context::TraceContext>();
             let trace_id = cx.map(|c| c.trace_id()).unwrap_or_default();

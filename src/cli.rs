@@ -87,6 +87,24 @@ pub enum Command {
         #[arg(long)]
         stdin: bool,
     },
+    /// Create an operator token: prints the token once and the argon2 hash (put it in
+    /// `[operator] token_hashes`).
+    OperatorToken,
+    /// Manage partners through the operator API (token from ATS_GATEWAY_OPERATOR_TOKEN).
+    Partners {
+        /// The gateway's ops listener.
+        #[arg(
+            long,
+            env = "ATS_GATEWAY_OPS_URL",
+            default_value = "http://127.0.0.1:9090"
+        )]
+        ops: String,
+        /// Print the API's JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: crate::operator::client::PartnersCommand,
+    },
     /// Exit 0 when the URL answers 2xx (for container HEALTHCHECK; the runtime image has no curl).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
@@ -168,6 +186,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         crate::webhooks::receiver::run(listen, source, shutdown_signal()).await?;
         return Ok(());
     }
+    // Operator tools talk to a running gateway: no config needed.
+    if let Some(Command::OperatorToken) = cli.command {
+        let (token, hash) = crate::operator::guard::create_operator_token();
+        println!(
+            "{}",
+            json!({"operator_token": token, "operator_token_hash": hash})
+        );
+        return Ok(());
+    }
+    if let Some(Command::Partners { ops, json, command }) = cli.command {
+        let token = std::env::var("ATS_GATEWAY_OPERATOR_TOKEN")
+            .map_err(|_| "set ATS_GATEWAY_OPERATOR_TOKEN to an operator token")?;
+        return crate::operator::client::run(&ops, &token, json, command).await;
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     let command = match cli.command {
         Some(c) => c,
@@ -175,7 +207,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Doctor { json } => doctor(cli.config.as_deref(), json).await,
-        Command::WebhookReceiver { .. } => Ok(()),
+        Command::WebhookReceiver { .. } | Command::OperatorToken | Command::Partners { .. } => {
+            Ok(())
+        }
         #[cfg(feature = "sandbox")]
         Command::Emulator {
             listen,
@@ -227,6 +261,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             config.gateway.ops_listen = ops_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             // A partner tries webhooks with a receiver on its own machine.
             config.webhooks.allow_private_urls = true;
+            // An operator token made now, for the operator API on the ops listener.
+            let (operator_token, operator_hash) = crate::operator::guard::create_operator_token();
+            config.operator.token_hashes.push(operator_hash);
             let reload = reload_source(cli.config.clone(), true);
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
             let gw = crate::app::start_with(config, gw_listener, Some(reload)).await?;
@@ -255,6 +292,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "dataverse": dataverse_json(&emu),
                 "partners": partners,
                 "boards": gw.state.boards.all().iter().map(|b| json!({"id": b.config.id, "url": format!("{}{}", gw.url, b.path()), "companies": b.config.companies})).collect::<Vec<_>>(),
+                "operator_token": operator_token,
             });
             with_ca_file(&mut ready, &emu);
             println!("{ready}");
@@ -468,7 +506,8 @@ fn try_it(gw: &str, ops: &str) -> String {
   curl -s -H \"Authorization: Bearer $TOKEN\" '{gw}/v1/recruiting-requests?status=active&page_size=2'\n\
   curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept-Language: nb-NO' '{gw}/v1/option-sets/recruiting-request-status'\n\
 Job boards (public, no token): {gw}/boards/contoso-careers   {gw}/boards/contoso-norge\n\
-Docs: {gw}/docs   Metrics: {ops}/metrics   Partners and secrets: the JSON line above.\n"
+Docs: {gw}/docs   Metrics: {ops}/metrics   Partners and secrets: the JSON line above.\n\
+Operator API: curl -s -H \"Authorization: Bearer <operator_token from the JSON line>\" {ops}/operator/v1/partners\n"
     )
 }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod doctor;
 pub mod model;
+pub mod operator;
 pub mod ops;
 pub mod problem;
 pub mod public_url;

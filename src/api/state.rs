@@ -32,6 +32,8 @@ pub struct AppState {
     pub changes: Arc<crate::changes::Changes>,
     /// `[[boards]]` and the snapshot they are served from (`/boards/…`, public).
     pub boards: Arc<crate::boards::Boards>,
+    /// The operator API's handles (stored partners, operator tokens); the invite page uses them.
+    pub operator: crate::operator::OperatorContext,
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// The state directory when none is configured; removed when the state is dropped.
     pub(crate) _scratch: Option<tempfile::TempDir>,

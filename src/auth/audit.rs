@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -26,10 +26,15 @@ struct AuditLine {
     calls: Counter,
     partner: Option<Arc<str>>,
     status: u16,
+    usage: Arc<crate::auth::usage::UsageMeter>,
 }
 
 impl Drop for AuditLine {
     fn drop(&mut self) {
+        if let Some(p) = &self.partner {
+            self.usage
+                .record(p, self.status, u64::from(self.calls.get()));
+        }
         tracing::info!(
             target: "audit",
             partner = self.partner.as_deref().unwrap_or("-"),
@@ -44,7 +49,11 @@ impl Drop for AuditLine {
 }
 
 /// Middleware (`axum::middleware::from_fn`), placed outside `authenticate`.
-pub async fn audit(req: Request, next: Next) -> Response {
+pub async fn audit(
+    State(usage): State<Arc<crate::auth::usage::UsageMeter>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut line = AuditLine {
         method: crate::ops::metrics::method_label(req.method()),
         // The route template, not the raw path: no ids or query strings in the audit trail.
@@ -53,6 +62,7 @@ pub async fn audit(req: Request, next: Next) -> Response {
         calls: Counter::default(),
         partner: None,
         status: CLIENT_CLOSED,
+        usage,
     };
     let resp = line.calls.clone().scope(next.run(req)).await;
     line.partner = resp

@@ -18,6 +18,7 @@ pub mod registry;
 pub mod scopes;
 pub mod secrets;
 pub mod token_endpoint;
+pub mod usage;
 pub mod verify;
 
 use std::collections::BTreeSet;
@@ -60,6 +61,11 @@ pub struct Settings {
 pub struct AuthService {
     pub settings: Settings,
     registry: SharedRegistry,
+    /// What the registry in force is built from: the config's partners and the operator API's.
+    sources: std::sync::Mutex<Sources>,
+    /// Requests per partner, hour and status, and secrets' last use: counted here, flushed by
+    /// the operator module's sync task.
+    pub usage: Arc<usage::UsageMeter>,
     keys: KeyRing,
     external: Vec<ExternalIssuer>,
     limiters: RateLimiters,
@@ -78,6 +84,13 @@ pub struct AuthService {
     pub(crate) attempts: attempts::AttemptLimiter,
     /// Secret checks run so far (what a flood cost).
     pub(crate) secret_checks_done: std::sync::atomic::AtomicU64,
+}
+
+/// The two halves of the registry: config partners (re-read on reload) and stored partners
+/// (re-read when the state store's partner generation moves).
+struct Sources {
+    config: Registry,
+    stored: Vec<Arc<Partner>>,
 }
 
 /// Where a reload reads the auth configuration from: the main config file and environment, as at
@@ -116,6 +129,10 @@ impl AuthService {
             .map(|(i, e)| ExternalIssuer::new(i, e.clone(), http.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let registry = build_registry(&cfg.partners, cfg.partners_file.as_deref())?;
+        let sources = Sources {
+            config: registry.with_stored(&[]),
+            stored: Vec::new(),
+        };
         let configured = load_keys(&cfg.previous_signing_key_files)?;
         tracing::info!(partners = registry.len(), kid = %signing.kid, "auth ready");
         let keys = KeyRing::new(signing, cfg.token_ttl_secs + cfg.leeway_secs);
@@ -128,6 +145,8 @@ impl AuthService {
                 leeway_secs: cfg.leeway_secs,
             },
             registry: SharedRegistry::new(registry),
+            sources: std::sync::Mutex::new(sources),
+            usage: Arc::default(),
             keys,
             external,
             limiters: RateLimiters::default(),
@@ -149,10 +168,36 @@ impl AuthService {
         self.registry.snapshot()
     }
 
-    /// Swaps in a new registry; in-flight requests keep the snapshot they started with.
+    /// Swaps in new config partners (the stored ones stay); in-flight requests keep the snapshot
+    /// they started with.
     pub fn replace_registry(&self, reg: Registry) {
+        let mut src = lock(&self.sources);
+        src.config = reg;
+        self.install(&src, "partner registry replaced");
+    }
+
+    /// Swaps in the operator API's partners as the state store holds them (config ones stay). A
+    /// stored partner that does not check out is left out and logged.
+    pub fn set_stored_partners(&self, stored: &[crate::store::partners::StoredPartner]) {
+        let list = stored
+            .iter()
+            .filter_map(|p| {
+                registry::from_stored(p)
+                    .inspect_err(|e| tracing::error!(partner = %p.doc.id, error = %e, "stored partner left out"))
+                    .ok()
+                    .map(Arc::new)
+            })
+            .collect();
+        let mut src = lock(&self.sources);
+        src.stored = list;
+        self.install(&src, "stored partners applied");
+    }
+
+    /// Under the sources lock, so a reload and a store refresh never undo each other.
+    fn install(&self, src: &Sources, what: &'static str) {
+        let reg = src.config.with_stored(&src.stored);
         self.limiters.retain(|id| reg.partner(id).is_some());
-        tracing::info!(partners = reg.len(), "partner registry replaced");
+        tracing::info!(partners = reg.len(), "{what}");
         self.registry.replace(reg);
     }
 
@@ -292,6 +337,13 @@ impl AuthService {
     }
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 fn load_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, AuthConfigError> {
     paths
         .iter()
@@ -422,6 +474,9 @@ where
             auth.clone(),
             principal::authenticate,
         ))
-        .layer(axum::middleware::from_fn(audit::audit))
+        .layer(axum::middleware::from_fn_with_state(
+            auth.usage.clone(),
+            audit::audit,
+        ))
         .layer(cors::cors_layer(auth))
 }

@@ -9,28 +9,61 @@ use std::sync::{Arc, RwLock};
 use crate::auth::config::{AuthConfigError, PartnerConfig, PartnersFile, RateLimitConfig};
 use crate::auth::scopes::Scope;
 use crate::auth::secrets;
+use crate::store::partners::StoredPartner;
 
 #[derive(Debug, Clone)]
 pub struct Partner {
     pub id: String,
     pub display_name: String,
     pub client_id: String,
-    /// argon2 PHC strings (never the secrets themselves).
-    pub secret_hashes: Vec<String>,
+    /// argon2 PHC strings (never the secrets themselves), with their id and expiry.
+    pub secrets: Vec<PartnerSecret>,
     pub scopes: BTreeSet<Scope>,
     /// Empty means every company (config said `["*"]`; an empty config list is refused).
     pub companies: BTreeSet<String>,
     pub rate_limit: RateLimitConfig,
     pub cors_origins: BTreeSet<String>,
     pub disabled: bool,
+    /// Where the partner comes from: the config file (read-only to the operator API) or the API.
+    pub managed_by: ManagedBy,
+    pub contact: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagedBy {
+    Config,
+    Api,
+}
+
+impl ManagedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagedBy::Config => "config",
+            ManagedBy::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PartnerSecret {
+    /// The store's id (`None` for a config hash: nothing records its use).
+    pub id: Option<String>,
+    pub hash: String,
+    /// Unix seconds; the secret stops verifying then (a rotation's old secret).
+    pub expires_at: Option<i64>,
 }
 
 impl Partner {
-    /// True when any active secret matches. Every hash is tried so timing does not reveal which.
-    pub fn verify_secret(&self, plain: &str) -> bool {
-        self.secret_hashes
+    /// The matching live secret, if any. Every live hash is tried so timing does not reveal which.
+    pub fn verify_secret(&self, plain: &str) -> Option<&PartnerSecret> {
+        let now = chrono::Utc::now().timestamp();
+        self.secrets
             .iter()
-            .fold(false, |ok, h| secrets::verify_secret(plain, h) | ok)
+            .filter(|s| s.expires_at.is_none_or(|e| e > now))
+            .fold(None, |found, s| {
+                let ok = secrets::verify_secret(plain, &s.hash);
+                found.or(ok.then_some(s))
+            })
     }
 }
 
@@ -70,6 +103,25 @@ impl Registry {
             reg.by_id.insert(partner.id.clone(), partner);
         }
         Ok(reg)
+    }
+
+    /// This registry (config partners) with the operator API's partners added. A stored partner whose
+    /// id or client id a config partner has is left out (config wins) and logged.
+    pub fn with_stored(&self, stored: &[Arc<Partner>]) -> Self {
+        let mut reg = Registry {
+            by_id: self.by_id.clone(),
+            by_client_id: self.by_client_id.clone(),
+            generation: 0,
+        };
+        for p in stored {
+            if reg.by_id.contains_key(&p.id) || reg.by_client_id.contains_key(&p.client_id) {
+                tracing::warn!(partner = %p.id, "a stored partner has the id or client id of a config partner; the config one is in force");
+                continue;
+            }
+            reg.by_client_id.insert(p.client_id.clone(), p.clone());
+            reg.by_id.insert(p.id.clone(), p.clone());
+        }
+        reg
     }
 
     /// Reads a `partners_file` (TOML with `[[partners]]`).
@@ -171,7 +223,15 @@ fn build_partner(i: usize, p: &PartnerConfig) -> Result<Partner, AuthConfigError
             p.display_name.clone()
         },
         client_id: p.client_id.clone(),
-        secret_hashes: p.client_secret_hashes.clone(),
+        secrets: p
+            .client_secret_hashes
+            .iter()
+            .map(|h| PartnerSecret {
+                id: None,
+                hash: h.clone(),
+                expires_at: None,
+            })
+            .collect(),
         scopes: p.scopes.iter().copied().collect(),
         companies: if all_companies {
             BTreeSet::new()
@@ -181,7 +241,47 @@ fn build_partner(i: usize, p: &PartnerConfig) -> Result<Partner, AuthConfigError
         rate_limit: p.rate_limit,
         cors_origins: p.cors_origins.iter().cloned().collect(),
         disabled: p.disabled,
+        managed_by: ManagedBy::Config,
+        contact: String::new(),
     })
+}
+
+/// A stored partner as the registry holds it, checked as a config one would be.
+pub fn from_stored(p: &StoredPartner) -> Result<Partner, AuthConfigError> {
+    let d = &p.doc;
+    let scopes = d
+        .scopes
+        .iter()
+        .map(|s| s.parse::<Scope>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AuthConfigError::invalid("scopes", e.to_string()))?;
+    let cfg = PartnerConfig {
+        id: d.id.clone(),
+        display_name: d.name.clone(),
+        client_id: d.client_id.clone(),
+        client_secret_hashes: Vec::new(),
+        scopes,
+        companies: d.companies.clone(),
+        rate_limit: RateLimitConfig {
+            per_second: d.rate_limit.per_second,
+            burst: d.rate_limit.burst,
+        },
+        cors_origins: d.cors_origins.clone(),
+        disabled: d.disabled,
+    };
+    let mut partner = build_partner(0, &cfg)?;
+    partner.secrets = p
+        .secrets
+        .iter()
+        .map(|s| PartnerSecret {
+            id: Some(s.id.clone()),
+            hash: s.hash.clone(),
+            expires_at: s.expires_at,
+        })
+        .collect();
+    partner.managed_by = ManagedBy::Api;
+    partner.contact = d.contact.clone();
+    Ok(partner)
 }
 
 /// An origin is scheme://host[:port] with nothing after it (what browsers send in `Origin`).
@@ -305,8 +405,8 @@ mod tests {
         p.client_secret_hashes = vec![h1, h2];
         let reg = Registry::from_config(&[p]).expect("ok");
         let a = reg.partner("a").expect("a");
-        assert!(a.verify_secret(&s1));
-        assert!(a.verify_secret(&s2));
-        assert!(!a.verify_secret("nope"));
+        assert!(a.verify_secret(&s1).is_some());
+        assert!(a.verify_secret(&s2).is_some());
+        assert!(a.verify_secret("nope").is_none());
     }
 }

@@ -388,10 +388,11 @@ async fn authenticate_client(
     let ok = secrets::run_check(move || {
         let _permit = permit;
         match checked {
-            Some(p) => p.verify_secret(&secret),
+            // `Some(secret id)` on a match (`Some(None)`: a config secret, which has no id).
+            Some(p) => p.verify_secret(&secret).map(|s| s.id.clone()),
             None => {
                 secrets::burn_verification(&secret);
-                false
+                None
             }
         }
     })
@@ -400,8 +401,11 @@ async fn authenticate_client(
     auth.secret_checks_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match partner {
-        Some(p) if ok => {
+        Some(p) if ok.is_some() => {
             attempt.succeeded();
+            if let Some(Some(id)) = ok {
+                auth.usage.secret_used(id);
+            }
             Ok(p)
         }
         Some(_) => {

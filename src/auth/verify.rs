@@ -291,24 +291,8 @@ impl AuthService {
         peek: &Peek,
         ext: &crate::auth::external::ExternalIssuer,
     ) -> Result<Principal, TokenError> {
-        let alg = allowed_alg(&peek.alg, &ext.algorithms)?;
-        let kid = peek.kid.as_deref().ok_or(TokenError::MissingKid)?;
-        let jwk = ext.key_for(kid).await?;
-        if let Some(key_alg) = jwk.common.key_algorithm {
-            if key_alg.to_string() != alg_name(alg) {
-                return Err(TokenError::Rejected("JWK alg differs from header alg"));
-            }
-        }
-        let key = DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Key(e.to_string()))?;
+        let claims = issuer_claims(token, peek, ext, self.settings.leeway_secs).await?;
         let c = &ext.config;
-        let v = validation(
-            alg,
-            &c.issuer,
-            &c.audience,
-            self.settings.leeway_secs,
-            false,
-        );
-        let claims = check_signature_and_claims(token, &key, &v)?;
         let mapped = claims
             .get(&c.partner_claim)
             .and_then(Value::as_str)
@@ -321,6 +305,46 @@ impl AuthService {
             .collect();
         principal_for(&self.registry.snapshot(), mapped, subject, &scopes)
     }
+}
+
+/// Checks a token of an external issuer: the header alg against its list, the key from its JWKS,
+/// the signature, `exp`/`nbf` (with `leeway`), `iss` and `aud`. Its claims.
+async fn issuer_claims(
+    token: &str,
+    peek: &Peek,
+    ext: &crate::auth::external::ExternalIssuer,
+    leeway: u64,
+) -> Result<Map<String, Value>, TokenError> {
+    let alg = allowed_alg(&peek.alg, &ext.algorithms)?;
+    let kid = peek.kid.as_deref().ok_or(TokenError::MissingKid)?;
+    let jwk = ext.key_for(kid).await?;
+    if let Some(key_alg) = jwk.common.key_algorithm {
+        if key_alg.to_string() != alg_name(alg) {
+            return Err(TokenError::Rejected("JWK alg differs from header alg"));
+        }
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| TokenError::Key(e.to_string()))?;
+    let c = &ext.config;
+    let v = validation(alg, &c.issuer, &c.audience, leeway, false);
+    check_signature_and_claims(token, &key, &v)
+}
+
+/// A token of `ext` (the operator API's issuer): its claims once everything checks out.
+pub async fn verify_issuer_token(
+    token: &str,
+    ext: &crate::auth::external::ExternalIssuer,
+    leeway: u64,
+) -> Result<Map<String, Value>, TokenError> {
+    let peek = peek(token)?;
+    if peek.iss != ext.config.issuer {
+        return Err(TokenError::UnknownIssuer);
+    }
+    issuer_claims(token, &peek, ext, leeway).await
+}
+
+/// A claim's values: a space-separated string or an array of strings.
+pub fn claim_values(v: Option<&Value>) -> Vec<String> {
+    scope_claim_values(v).collect()
 }
 
 /// The SHA-256 of the token: the verified-token cache's key.

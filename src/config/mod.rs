@@ -387,6 +387,8 @@ pub struct Config {
     #[cfg(feature = "sandbox")]
     pub sandbox: SandboxConfig,
     pub auth: crate::auth::config::AuthConfig,
+    /// The operator API (`/operator/v1` on the ops listener).
+    pub operator: crate::operator::config::OperatorConfig,
 }
 
 #[derive(Debug, thiserror::Error)]

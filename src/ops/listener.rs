@@ -19,14 +19,18 @@ pub struct OpsState {
     pub cluster: Option<Arc<crate::cluster::status::ClusterStatus>>,
 }
 
-pub fn router(state: OpsState) -> Router {
+/// `extra`: more ops routes (the operator API), with their own state and guard.
+pub fn router(state: OpsState, extra: Router) -> Router {
     Router::new()
         .route("/healthz", get(super::health::healthz))
         .route("/readyz", get(super::health::readyz))
         .route("/metrics", get(super::metrics::scrape))
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .fallback(|| async { ApiError::NotFound("ops routes: /metrics, /healthz, /readyz".into()) })
         .with_state(state)
+        .merge(extra)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async {
+            ApiError::NotFound("ops routes: /metrics, /healthz, /readyz, /operator/v1/…".into())
+        })
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(crate::problem::context::ProblemBase::default()),
             crate::problem::problem_context,

@@ -38,6 +38,11 @@ impl ProblemBase {
 }
 
 /// Middleware (`from_fn_with_state(Arc<ProblemBase>, problem_context)`).
+/// In a response's extensions: an error answer in its own deliberate shape (the invite page's HTML),
+/// left as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorBody;
+
 pub async fn problem_context(
     State(base): State<Arc<ProblemBase>>,
     req: Request,
@@ -65,7 +70,9 @@ pub async fn problem_context(
                 .get(header::CONTENT_TYPE)
                 .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
             // Success, or an error in a deliberate JSON shape (RFC 6749 at the token endpoint, /readyz).
-            if is_json || is_html || !(status.is_client_error() || status.is_server_error()) {
+            let own = resp.extensions().get::<OwnErrorBody>().is_some();
+            if is_json || is_html || own || !(status.is_client_error() || status.is_server_error())
+            {
                 return resp;
             }
             if path == "/oauth2/token" {

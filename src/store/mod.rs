@@ -7,6 +7,7 @@
 
 pub mod changes;
 pub mod open;
+pub mod partners;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_changes;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::changes::ChangeStore;
+use super::partners::PartnerStore;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{StoreError, WriteStore};
@@ -15,6 +16,7 @@ use crate::config::{StateConfig, StateLocation};
 pub struct Stores {
     pub writes: Arc<dyn WriteStore>,
     pub changes: Arc<dyn ChangeStore>,
+    pub partners: Arc<dyn PartnerStore>,
     /// The embedded store: with SQLite everything; with Postgres what has no shared
     /// implementation yet (see the per-concern lines in `open`).
     pub sqlite: Arc<SqliteStore>,
@@ -89,9 +91,14 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
     // Per concern: Postgres where it has an implementation, the embedded store otherwise.
     let writes: Arc<dyn WriteStore> = sqlite.clone();
     let changes: Arc<dyn ChangeStore> = sqlite.clone();
+    let partners: Arc<dyn PartnerStore> = match &postgres {
+        Some(pg) => Arc::new(pg.clone()),
+        None => sqlite.clone(),
+    };
     Ok(Stores {
         writes,
         changes,
+        partners,
         sqlite,
         postgres,
         dir,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore};
 
+pub mod partners;
 pub mod webhooks;
 
 pub const FILE_NAME: &str = crate::config::SQLITE_FILE;
@@ -87,6 +88,7 @@ impl SqliteStore {
         conn.execute_batch(super::sqlite_changes::SCHEMA)
             .map_err(backend)?;
         conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
+        conn.execute_batch(partners::SCHEMA).map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             ttl,

@@ -242,6 +242,35 @@ fn replace_file(path: &std::path::Path, text: &str) {
     std::fs::rename(&tmp, path).expect("rename");
 }
 
+/// The sandbox makes an operator token at start: the ready line's `operator_token` opens the
+/// operator API on `ops`, which lists the demo partners as config-managed.
+#[tokio::test]
+async fn sandbox_ready_line_carries_an_operator_token_for_the_ops_listener() {
+    let p = Proc::sandbox(None).await;
+    let token = p.ready["operator_token"].as_str().expect("operator_token");
+    assert!(token.starts_with("atsop_"));
+    let ops = p.ready["ops"].as_str().expect("ops");
+    let http = reqwest::Client::new();
+    let list: serde_json::Value = http
+        .get(format!("{ops}/operator/v1/partners"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("operator call")
+        .json()
+        .await
+        .expect("json");
+    let data = list["data"].as_array().expect("data");
+    assert_eq!(data.len(), 4, "{list}");
+    assert!(data.iter().all(|p| p["managed_by"] == "config"));
+    let refused = http
+        .get(format!("{ops}/operator/v1/partners"))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(refused.status(), 401);
+}
+
 #[tokio::test]
 async fn sandbox_ready_line_and_sighup_without_a_config_file() {
     let mut p = Proc::sandbox(None).await;
@@ -423,8 +452,8 @@ fn partner_secret_prints_a_secret_and_its_hash_once() {
     };
     let reg = ats_gateway::auth::Registry::from_config(&[partner]).expect("registry");
     let p = reg.partner("x").expect("partner");
-    assert!(p.verify_secret(secret));
-    assert!(!p.verify_secret("not-it"));
+    assert!(p.verify_secret(secret).is_some());
+    assert!(p.verify_secret("not-it").is_none());
 }
 
 #[tokio::test]

@@ -39,7 +39,7 @@ fn the_configuration_section_names_every_section() {
     let config = section(&text, "Configuration");
     let keys = serde_json::to_value(ats_gateway::config::Config::default()).expect("config");
     let keys: Vec<&String> = keys.as_object().expect("sections").keys().collect();
-    assert_eq!(keys.len(), 11, "{keys:?}");
+    assert_eq!(keys.len(), 12, "{keys:?}");
     for k in keys {
         assert!(
             config.contains(&format!("`[{k}]`")),

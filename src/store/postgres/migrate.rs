@@ -7,11 +7,18 @@ use super::{backend, Conn};
 use crate::store::StoreError;
 
 /// Every migration, in order; a version is never edited once released, only added.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "gateway_keys",
-    include_str!("../../../migrations/postgres/0001_gateway_keys.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "gateway_keys",
+        include_str!("../../../migrations/postgres/0001_gateway_keys.sql"),
+    ),
+    (
+        10,
+        "partners",
+        include_str!("../../../migrations/postgres/0010_partners.sql"),
+    ),
+];
 
 /// The advisory lock's key: any constant no other application of the database uses.
 const LOCK_KEY: i64 = 0x6174_735f_6777_0001;

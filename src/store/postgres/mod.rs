@@ -7,6 +7,7 @@
 //! Each concern implements its store trait in its own file here, as the embedded backend does.
 
 mod migrate;
+pub mod partners;
 
 use std::sync::Arc;
 use std::time::Duration;

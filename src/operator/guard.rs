@@ -1,0 +1,242 @@
+//! Operator authentication: a bearer operator token checked against `[operator] token_hashes`
+//! (argon2, on the secret-check pool). A token seen before costs a SHA-256 and a cache lookup; the
+//! hash it matched must still be configured. Anything else (no token, a partner's JWT, a wrong
+//! token) is the same 401 problem.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::Digest;
+
+use super::OperatorContext;
+use crate::auth::secrets;
+use crate::problem::ApiError;
+use crate::store::partners::AuditRecord;
+
+/// Every operator token starts so: anything else is refused without an argon2 run.
+pub const TOKEN_PREFIX: &str = "atsop_";
+
+/// Creates an operator token: `(token, argon2 hash)`; the hash goes into `[operator] token_hashes`.
+pub fn create_operator_token() -> (String, String) {
+    let raw: [u8; 32] = rand::random();
+    let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
+    let hash = secrets::hash_secret(&token);
+    (token, hash)
+}
+
+/// Who made an operator call (named by the token's hash, never the token).
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+/// What a handler tells the audit trail about its call.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNote {
+    pub partner: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+pub struct OperatorTokens {
+    hashes: Vec<String>,
+    /// The external issuer whose users with the operator role are operators, and that role.
+    jwt: Option<(crate::auth::external::ExternalIssuer, String)>,
+    leeway_secs: u64,
+    /// SHA-256 of a token → the hash it matched.
+    seen: moka::sync::Cache<[u8; 32], Arc<str>>,
+    /// Refused calls recorded in the current minute: (minute, count).
+    refused: std::sync::Mutex<(i64, u32)>,
+}
+
+/// Refused operator calls written to the audit trail per minute (all are logged).
+const REFUSED_PER_MINUTE: u32 = 60;
+
+impl OperatorTokens {
+    pub fn new(
+        config: &super::config::OperatorConfig,
+        leeway_secs: u64,
+    ) -> Result<Self, crate::auth::AuthConfigError> {
+        let invalid = |e: String| crate::auth::AuthConfigError::invalid("operator.jwt", e);
+        let jwt = match &config.jwt {
+            Some(j) => {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| invalid(e.to_string()))?;
+                let ext = crate::auth::external::ExternalIssuer::new(0, j.issuer_config(), http)
+                    .map_err(|e| invalid(e.to_string()))?;
+                Some((ext, j.role.clone()))
+            }
+            None => None,
+        };
+        // A mistyped hash refuses the start rather than silently locking the operator out.
+        if let Some(i) = config
+            .token_hashes
+            .iter()
+            .position(|h| !secrets::is_valid_phc(h))
+        {
+            return Err(crate::auth::AuthConfigError::invalid(
+                format!("operator.token_hashes[{i}]"),
+                "is not an argon2 PHC string (create one with `ats-gateway operator-token`)",
+            ));
+        }
+        Ok(Self {
+            hashes: config.token_hashes.clone(),
+            jwt,
+            leeway_secs,
+            seen: moka::sync::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+            refused: std::sync::Mutex::new((0, 0)),
+        })
+    }
+
+    /// The actor for `token`, or `None`.
+    pub async fn check(&self, token: &str) -> Option<Actor> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return self.check_jwt(token).await;
+        }
+        if token.len() > 200 || self.hashes.is_empty() {
+            return None;
+        }
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(h) = self.seen.get(&key) {
+            return self.hashes.iter().any(|c| **c == *h).then(|| actor(&h));
+        }
+        let hashes = self.hashes.clone();
+        let plain = token.to_string();
+        let matched = secrets::run_check(move || {
+            hashes.iter().fold(None, |m, h| {
+                m.or(secrets::verify_secret(&plain, h).then(|| h.clone()))
+            })
+        })
+        .await
+        .flatten()?;
+        self.seen.insert(key, matched.as_str().into());
+        Some(actor(&matched))
+    }
+}
+
+impl OperatorTokens {
+    /// Whether this refused call still fits the minute's audit budget.
+    fn refused_slot(&self) -> bool {
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let mut g = match self.refused.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.0 != minute {
+            *g = (minute, 0);
+        }
+        g.1 += 1;
+        g.1 <= REFUSED_PER_MINUTE
+    }
+
+    /// A user of the configured issuer holding the operator role; named by its `sub`.
+    async fn check_jwt(&self, token: &str) -> Option<Actor> {
+        let (ext, role) = self.jwt.as_ref()?;
+        let claims = crate::auth::verify::verify_issuer_token(token, ext, self.leeway_secs)
+            .await
+            .inspect_err(|e| tracing::info!(reason = %e, "operator JWT refused"))
+            .ok()?;
+        let roles = crate::auth::verify::claim_values(claims.get(&ext.config.scope_claim));
+        if !roles.iter().any(|r| r == role) {
+            tracing::info!("operator JWT refused: no operator role");
+            return None;
+        }
+        let sub = claims.get("sub").and_then(|v| v.as_str()).unwrap_or("?");
+        Some(Actor(format!(
+            "jwt:{}",
+            sub.chars().take(128).collect::<String>()
+        )))
+    }
+}
+
+fn actor(hash: &str) -> Actor {
+    let d = sha2::Sha256::digest(hash.as_bytes());
+    let hex: String = d[..4].iter().map(|b| format!("{b:02x}")).collect();
+    Actor(format!("operator-token:{hex}"))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn unauthorized() -> Response {
+    ApiError::Unauthorized {
+        error: Some("invalid_token"),
+        description: "an operator token is required (ats-gateway operator-token)".into(),
+    }
+    .into_response()
+}
+
+/// Middleware for every `/operator/v1` route: authenticates, then appends the call to the audit
+/// trail (actor, method and route, partner, status).
+pub async fn require_operator(
+    State(ctx): State<OperatorContext>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let actor = match bearer(req.headers()) {
+        Some(t) => ctx.tokens.check(t).await,
+        None => None,
+    };
+    let action = format!(
+        "{} {}",
+        req.method(),
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or("<unmatched>", MatchedPath::as_str)
+    );
+    let Some(actor) = actor else {
+        tracing::info!(target: "audit", action = %action, "operator call refused: no valid operator token");
+        // Refused calls are audited too, at most REFUSED_PER_MINUTE a minute (a flood of them
+        // must not fill the trail); the log has every one.
+        if ctx.tokens.refused_slot() {
+            let record = AuditRecord {
+                seq: 0,
+                at_ms: chrono::Utc::now().timestamp_millis(),
+                actor: "anonymous".into(),
+                action,
+                partner: None,
+                status: 401,
+                detail: serde_json::json!({"refused": "no valid operator token"}),
+            };
+            if let Err(e) = ctx.store.append_audit(&record).await {
+                tracing::error!(error = %e, "operator audit record not stored");
+            }
+        }
+        return unauthorized();
+    };
+    req.extensions_mut().insert(actor.clone());
+    let resp = next.run(req).await;
+    let note = resp
+        .extensions()
+        .get::<AuditNote>()
+        .cloned()
+        .unwrap_or_default();
+    let record = AuditRecord {
+        seq: 0,
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        actor: actor.0.clone(),
+        action,
+        partner: note.partner,
+        status: resp.status().as_u16(),
+        detail: note.detail,
+    };
+    tracing::info!(target: "audit", actor = %record.actor, action = %record.action, partner = record.partner.as_deref().unwrap_or("-"), status = record.status, "operator call");
+    if let Err(e) = ctx.store.append_audit(&record).await {
+        tracing::error!(error = %e, "operator audit record not stored");
+    }
+    resp
+}

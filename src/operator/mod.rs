@@ -1,0 +1,101 @@
+//! The operator API (`/operator/v1/…` on the ops listener, never on the partner port): partners,
+//! their secrets, the audit trail, usage and invites, on the shared state store
+//! ([`crate::store::partners::PartnerStore`]). Every replica polls the store's partner generation
+//! (`sync`), so a change made on one is in force on all within `[operator] poll_ms` plus a reload.
+//! The invite page (`onboarding`) is served on the partner listener.
+
+pub mod api;
+pub mod body;
+pub mod client;
+pub mod config;
+pub mod guard;
+pub mod invites;
+pub mod onboarding;
+pub mod sync;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::auth::AuthService;
+use crate::problem::ApiError;
+use crate::store::partners::PartnerStore;
+use crate::store::StoreError;
+
+/// What the operator routes, the onboarding page and the sync task use.
+#[derive(Clone)]
+pub struct OperatorContext {
+    pub store: Arc<dyn PartnerStore>,
+    pub auth: Arc<AuthService>,
+    pub tokens: Arc<guard::OperatorTokens>,
+    pub config: Arc<config::OperatorConfig>,
+    /// The partner listener's public base URL (invite links, the page's quickstart).
+    pub partner_url: Arc<str>,
+    /// The store generation of the partners in force here (`u64::MAX`: none loaded yet).
+    loaded: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl OperatorContext {
+    pub fn new(
+        store: Arc<dyn PartnerStore>,
+        auth: Arc<AuthService>,
+        config: config::OperatorConfig,
+        partner_url: &str,
+    ) -> Result<Self, crate::auth::AuthConfigError> {
+        let tokens = guard::OperatorTokens::new(&config, auth.settings.leeway_secs)?;
+        Ok(Self {
+            store,
+            auth,
+            tokens: Arc::new(tokens),
+            config: Arc::new(config),
+            partner_url: partner_url.trim_end_matches('/').into(),
+            loaded: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+        })
+    }
+
+    /// Reads the stored partners and puts them in force here (the sync task does it on every
+    /// replica when the generation moves; a change made here is applied at once).
+    pub async fn refresh(&self) -> Result<u64, StoreError> {
+        let (generation, partners) = self.store.partners().await?;
+        self.auth.set_stored_partners(&partners);
+        self.loaded
+            .store(generation, std::sync::atomic::Ordering::Release);
+        Ok(generation)
+    }
+
+    /// The generation of the partners in force here, if any were loaded.
+    pub fn loaded_generation(&self) -> Option<u64> {
+        let g = self.loaded.load(std::sync::atomic::Ordering::Acquire);
+        (g != u64::MAX).then_some(g)
+    }
+}
+
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "operator: state store failed");
+    ApiError::Internal("the state store failed".into())
+}
+
+/// `/operator/v1/…`, behind the operator guard (which also writes the audit trail).
+pub fn router(ctx: OperatorContext) -> Router {
+    Router::new()
+        .route("/operator/v1/partners", get(api::list).post(api::create))
+        .route(
+            "/operator/v1/partners/{id}",
+            get(api::one).patch(api::update).delete(api::revoke),
+        )
+        .route("/operator/v1/partners/{id}/secrets", post(api::rotate))
+        .route(
+            "/operator/v1/partners/{id}/secrets/{secret_id}",
+            delete(api::revoke_secret),
+        )
+        .route("/operator/v1/partners/{id}/usage", get(api::usage))
+        .route("/operator/v1/audit", get(api::audit))
+        .route("/operator/v1/invites", post(invites::create))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            guard::require_operator,
+        ))
+        .with_state(ctx)
+}

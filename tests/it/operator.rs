@@ -1,0 +1,1089 @@
+//! The operator API on the ops listener, over HTTP: operator auth (401 for none, a partner's token
+//! or a wrong one), partners created with a secret shown once, scopes enforced at once on cached
+//! tokens after a PATCH, rotation (both secrets, then the old one stops), revocation, config
+//! partners read-only (409), 422 pointers, usage and audit, a change written by "another replica"
+//! in force within a second, invites (GET reveals nothing, POST once), and the CLI.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{spawn_app_with, TestApp};
+use ats_sandbox::config::SandboxConfig;
+
+pub struct Operated {
+    pub app: TestApp,
+    pub token: String,
+}
+
+/// The same, its state on a Postgres (`pg` must outlive it).
+pub async fn spawn_operated_on(pg: &crate::common::postgres::PgServer) -> Operated {
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let url = pg.url();
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.operator.token_hashes = vec![hash];
+        c.state.url = ats_gateway::config::SecretString::new(url.as_str());
+    })
+    .await;
+    Operated { app, token }
+}
+
+pub async fn spawn_operated() -> Operated {
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.operator.token_hashes = vec![hash];
+    })
+    .await;
+    Operated { app, token }
+}
+
+impl Operated {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .app
+            .http
+            .request(method, format!("{}{path}", self.app.ops_url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("operator call");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn create(&self, id: &str, scopes: &[&str]) -> Value {
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/operator/v1/partners",
+                Some(json!({"id": id, "name": format!("{id} Ltd"), "contact": "ops@example.com", "scopes": scopes, "companies": ["usmf"]})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+}
+
+pub async fn token_for(app: &TestApp, client_id: &str, secret: &str) -> reqwest::Response {
+    app.http
+        .post(format!("{}/oauth2/token", app.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
+
+pub async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let r = token_for(app, client_id, secret).await;
+    assert_eq!(r.status(), 200, "token for {client_id}");
+    let v: Value = r.json().await.expect("json");
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// Polls `f` until it returns true, at most `limit`; the time it took.
+pub async fn within<F, Fut>(limit: Duration, mut f: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f().await {
+            return Some(start.elapsed());
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn operator_calls_need_an_operator_token() {
+    let op = spawn_operated().await;
+    let url = format!("{}/operator/v1/partners", op.app.ops_url);
+    let none = op.app.http.get(&url).send().await.expect("call");
+    assert_eq!(none.status(), 401);
+    assert_eq!(
+        none.headers()["content-type"],
+        "application/problem+json",
+        "a problem"
+    );
+    let partner = op.app.partner_token("acme-ats", None).await;
+    let with_partner = op
+        .app
+        .http
+        .get(&url)
+        .bearer_auth(&partner)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(
+        with_partner.status(),
+        401,
+        "a partner's token is no operator token"
+    );
+    let (wrong, _) = ats_gateway::operator::guard::create_operator_token();
+    let with_wrong = op
+        .app
+        .http
+        .get(&url)
+        .bearer_auth(&wrong)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(with_wrong.status(), 401);
+    // Refused calls are in the audit trail too (anonymous, 401).
+    let (_, trail) = op
+        .call(reqwest::Method::GET, "/operator/v1/audit", None)
+        .await;
+    let refused = trail["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|r| r["actor"] == "anonymous" && r["status"] == 401)
+        .count();
+    assert_eq!(refused, 3, "{trail}");
+    let (ok, list) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners", None)
+        .await;
+    assert_eq!(ok, 200);
+    assert!(list["data"].as_array().is_some_and(|a| !a.is_empty()));
+    // Never on the partner port.
+    let on_partner = op
+        .app
+        .http
+        .get(format!("{}/operator/v1/partners", op.app.url))
+        .bearer_auth(&op.token)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(on_partner.status(), 404);
+}
+
+#[tokio::test]
+async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request() {
+    create_then_patch_rotate_and_revoke_take_effect_on_the_next_request_on(&spawn_operated().await)
+        .await;
+}
+
+async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request_on(op: &Operated) {
+    let created = op
+        .create("newco", &["recruiting-requests:read", "reference:read"])
+        .await;
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_string();
+    assert!(secret.starts_with("atsgw_"));
+    assert_eq!(created["client_id"], "newco");
+    assert_eq!(created["managed_by"], "api");
+    assert_eq!(created["secrets"].as_array().map(Vec::len), Some(1));
+    let (_, again) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
+    assert!(again.get("client_secret").is_none(), "never shown again");
+    assert!(!again.to_string().contains("argon2"), "no hashes either");
+
+    let token = access_token(&op.app, "newco", &secret).await;
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        200
+    );
+    // A scope taken away applies to the token already issued (and cached), on its next request.
+    let (s, patched) = op
+        .call(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/newco",
+            Some(json!({"scopes": ["recruiting-requests:read"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{patched}");
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        403
+    );
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        200
+    );
+
+    // Rotate: both secrets work until the old one's expiry, then only the new one.
+    let (s, rotated) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners/newco/secrets",
+            Some(json!({"previous_expires_in": 2})),
+        )
+        .await;
+    assert_eq!(s, 201, "{rotated}");
+    let new_secret = rotated["client_secret"]
+        .as_str()
+        .expect("new secret")
+        .to_string();
+    assert_eq!(
+        token_for(&op.app, "newco", &secret).await.status(),
+        200,
+        "old still works"
+    );
+    assert_eq!(
+        token_for(&op.app, "newco", &new_secret).await.status(),
+        200,
+        "new works"
+    );
+    let (_, view) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
+    let secrets = view["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 2);
+    assert!(
+        secrets[0]["expires_at"].is_string(),
+        "the old one expires: {view}"
+    );
+    assert!(secrets[1]["expires_at"].is_null());
+    let stopped = within(Duration::from_secs(6), || async {
+        token_for(&op.app, "newco", &secret).await.status() == 401
+    })
+    .await;
+    assert!(stopped.is_some(), "the old secret stops at its expiry");
+    assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 200);
+    // Last use is counted in memory and flushed: the usage call flushes, the list then shows it.
+    let (_, _) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/partners/newco/usage",
+            None,
+        )
+        .await;
+    let (_, view) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
+    assert!(view["secrets"][1]["last_used_at"].is_string(), "{view}");
+
+    // Revoke one secret at once, then the partner: its token gets 401 on the next request.
+    let old_id = view["secrets"][0]["id"].as_str().expect("id").to_string();
+    let (s, _) = op
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/operator/v1/partners/newco/secrets/{old_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = op
+        .call(reqwest::Method::DELETE, "/operator/v1/partners/newco", None)
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(token_for(&op.app, "newco", &new_secret).await.status(), 401);
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/newco", None)
+        .await;
+    assert_eq!(s, 404);
+    // A revoked id is never given out again: a token issued to it cannot open a new partner.
+    let (s, v) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners",
+            Some(json!({"id": "newco", "name": "Again", "scopes": ["recruiting-requests:read"], "companies": ["usmf"]})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn rotation_with_zero_expiry_ends_the_old_secret_at_once() {
+    let op = spawn_operated().await;
+    let created = op.create("swift", &["reference:read"]).await;
+    let old = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let (s, rotated) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners/swift/secrets",
+            Some(json!({"previous_expires_in": 0})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(token_for(&op.app, "swift", &old).await.status(), 401);
+    let new = rotated["client_secret"].as_str().expect("secret");
+    assert_eq!(token_for(&op.app, "swift", new).await.status(), 200);
+    // A default rotation keeps at most two secrets live.
+    for _ in 0..2 {
+        let (s, _) = op
+            .call(
+                reqwest::Method::POST,
+                "/operator/v1/partners/swift/secrets",
+                None,
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (_, view) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/swift", None)
+        .await;
+    let live = view["secrets"]
+        .as_array()
+        .expect("secrets")
+        .iter()
+        .filter(|s| s["live"] == true)
+        .count();
+    assert_eq!(live, 2, "{view}");
+}
+
+#[tokio::test]
+async fn config_partners_are_listed_and_refuse_changes() {
+    let op = spawn_operated().await;
+    let (_, list) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners", None)
+        .await;
+    let acme = list["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["id"] == "acme-ats"))
+        .expect("config partner listed");
+    assert_eq!(acme["managed_by"], "config");
+    for (method, path, body) in [
+        (
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/acme-ats",
+            Some(json!({"disabled": true})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/operator/v1/partners/acme-ats",
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/operator/v1/partners/acme-ats/secrets",
+            None,
+        ),
+    ] {
+        let (s, v) = op.call(method, path, body).await;
+        assert_eq!(s, 409, "{v}");
+        assert!(
+            v["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("configuration")),
+            "{v}"
+        );
+    }
+    // Creating one with a config partner's id is refused too.
+    let (s, _) = op
+        .call(reqwest::Method::POST, "/operator/v1/partners", Some(json!({"id": "acme-ats", "name": "x", "scopes": ["reference:read"], "companies": ["*"]})))
+        .await;
+    assert_eq!(s, 409);
+    let token = op.app.partner_token("acme-ats", None).await;
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        200,
+        "still served"
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_422_with_pointers() {
+    let op = spawn_operated().await;
+    let (s, v) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners",
+            Some(json!({"id": "Bad Id", "name": "x", "scopes": ["pii:write"], "companies": [], "colour": "red", "rate_limit": {"per_second": 0, "burst": 5}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let pointers: Vec<&str> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["pointer"].as_str())
+        .collect();
+    for p in [
+        "/id",
+        "/scopes/0",
+        "/companies",
+        "/colour",
+        "/rate_limit/per_second",
+    ] {
+        assert!(pointers.contains(&p), "{p} in {pointers:?}");
+    }
+    op.create("ok-co", &["reference:read"]).await;
+    let (s, v) = op
+        .call(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/ok-co",
+            Some(json!({"client_id": "other", "disabled": "yes"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, _) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/partners/ok-co/secrets",
+            Some(json!({"previous_expires_in": -1})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/audit?limit=0", None)
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what() {
+    usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what_on(
+        &spawn_operated().await,
+    )
+    .await;
+}
+
+async fn usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what_on(
+    op: &Operated,
+) {
+    let created = op.create("meter", &["recruiting-requests:read"]).await;
+    let token = access_token(
+        &op.app,
+        "meter",
+        created["client_secret"].as_str().expect("secret"),
+    )
+    .await;
+    // A page size no other flow asks for: the first call reaches Dataverse (not the cache).
+    for _ in 0..3 {
+        assert_eq!(
+            op.app
+                .get("/v1/recruiting-requests?page_size=3", &token, None)
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        op.app.get("/v1/option-sets", &token, None).await.status(),
+        403
+    );
+    let (s, u) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/partners/meter/usage",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["totals"]["requests"], 4, "{u}");
+    assert_eq!(u["totals"]["errors"], 1);
+    assert!(
+        u["totals"]["upstream_calls"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{u}"
+    );
+    assert_eq!(u["hours"][0]["errors_by_status"]["403"], 1);
+    assert!(u["last_seen"].is_string());
+
+    op.call(
+        reqwest::Method::PATCH,
+        "/operator/v1/partners/meter",
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        401,
+        "disabled at once"
+    );
+    let (s, a) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/audit?partner=meter",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let actions: Vec<&str> = a["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "PATCH /operator/v1/partners/{id}",
+            "GET /operator/v1/partners/{id}/usage",
+            "POST /operator/v1/partners"
+        ],
+        "newest first"
+    );
+    let first = &a["data"][0];
+    assert!(first["actor"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("operator-token:")));
+    assert_eq!(first["detail"]["disabled"], true);
+    assert!(
+        !a.to_string().contains("atsgw_"),
+        "no secret in the audit trail"
+    );
+}
+
+/// A change written to the shared state by another replica (here: straight into the store, as a
+/// second gateway would) is in force here within a second, for a token already verified.
+#[tokio::test]
+async fn a_change_from_another_replica_is_in_force_within_a_second() {
+    let op = spawn_operated().await;
+    let created = op.create("elsewhere", &["recruiting-requests:read"]).await;
+    let token = access_token(
+        &op.app,
+        "elsewhere",
+        created["client_secret"].as_str().expect("secret"),
+    )
+    .await;
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        200
+    );
+    let store = op.app.gateway.state.operator.store.clone();
+    let deleted = store.delete_partner("elsewhere").await.expect("store");
+    assert!(deleted.is_ok());
+    let took = within(Duration::from_secs(3), || async {
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status()
+            == 401
+    })
+    .await
+    .expect("revoked by the other replica's write");
+    eprintln!("store change in force after {took:?}");
+    assert!(took < Duration::from_secs(1), "in force after {took:?}");
+}
+
+fn secret_in(html: &str) -> Option<String> {
+    let start = html.find("atsgw_")?;
+    let rest = &html[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+pub async fn invite(op: &Operated, body: Value) -> String {
+    let (s, v) = op
+        .call(reqwest::Method::POST, "/operator/v1/invites", Some(body))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v["url"].as_str().expect("url").to_string()
+}
+
+#[tokio::test]
+async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post() {
+    an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_on(
+        &spawn_operated().await,
+    )
+    .await;
+}
+
+async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_on(op: &Operated) {
+    let url = invite(
+        op,
+        json!({"partner": {"id": "invited", "name": "Invited AS", "scopes": ["recruiting-requests:read", "reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    assert!(
+        url.starts_with(&op.app.url),
+        "on the partner listener: {url}"
+    );
+    for _ in 0..2 {
+        let page = op.app.http.get(&url).send().await.expect("get");
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        let html = page.text().await.expect("html");
+        assert!(html.contains("Invited AS"));
+        assert!(html.contains("Read recruiting requests"), "scopes in words");
+        assert!(secret_in(&html).is_none(), "a GET reveals nothing");
+    }
+    let nb = op
+        .app
+        .http
+        .get(&url)
+        .header("Accept-Language", "nb-NO")
+        .send()
+        .await
+        .expect("get");
+    assert!(nb
+        .text()
+        .await
+        .expect("html")
+        .contains("Lag påloggingsopplysningene mine"));
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/invited", None)
+        .await;
+    assert_eq!(s, 404, "nothing created before the reveal");
+
+    let revealed = op.app.http.post(&url).send().await.expect("post");
+    assert_eq!(revealed.status(), 200);
+    let html = revealed.text().await.expect("html");
+    let secret = secret_in(&html).expect("the secret, once");
+    assert!(html.contains("only time you will see the secret"));
+    let token = access_token(&op.app, "invited", &secret).await;
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        200
+    );
+
+    let again = op.app.http.post(&url).send().await.expect("post");
+    assert_eq!(again.status(), 410);
+    assert!(secret_in(&again.text().await.expect("html")).is_none());
+    let reload = op.app.http.get(&url).send().await.expect("get");
+    assert_eq!(reload.status(), 410);
+
+    // An invite for an existing partner gives it a new secret; the old one keeps working.
+    let url = invite(op, json!({"partner_id": "invited"})).await;
+    let html = op
+        .app
+        .http
+        .post(&url)
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("html");
+    let second = secret_in(&html).expect("new secret");
+    assert_ne!(second, secret);
+    assert_eq!(token_for(&op.app, "invited", &second).await.status(), 200);
+    assert_eq!(token_for(&op.app, "invited", &secret).await.status(), 200);
+
+    // Config partners get no invites; unknown links say so.
+    let (s, _) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/invites",
+            Some(json!({"partner_id": "acme-ats"})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let unknown = op
+        .app
+        .http
+        .get(format!("{}/onboarding/nope", op.app.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn an_expired_invite_reveals_nothing() {
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "late", "name": "Late AS", "scopes": ["reference:read"], "companies": ["*"]}, "expires_in": 1}),
+    )
+    .await;
+    let expired = within(Duration::from_secs(4), || async {
+        op.app.http.get(&url).send().await.expect("get").status() == 410
+    })
+    .await;
+    assert!(expired.is_some(), "the link expires");
+    let post = op.app.http.post(&url).send().await.expect("post");
+    assert_eq!(post.status(), 410);
+    assert!(secret_in(&post.text().await.expect("html")).is_none());
+}
+
+#[tokio::test]
+async fn the_cli_adds_lists_and_revokes_through_the_api() {
+    let op = spawn_operated().await;
+    let run = |args: Vec<String>| {
+        let token = op.token.clone();
+        let ops = op.app.ops_url.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+                .arg("partners")
+                .args(&args)
+                .env("ATS_GATEWAY_OPERATOR_TOKEN", token)
+                .env("ATS_GATEWAY_OPS_URL", ops)
+                .output()
+                .await
+                .expect("cli runs");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let (ok, out, err) = run(args(
+        "add --id clico --name Cli --scope reference:read --company usmf --json",
+    ))
+    .await;
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    let secret = v["client_secret"].as_str().expect("secret");
+    assert_eq!(token_for(&op.app, "clico", secret).await.status(), 200);
+    let (ok, table, _) = run(args("list")).await;
+    assert!(ok);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("clico") && l.contains("api")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("acme-ats") && l.contains("config")),
+        "{table}"
+    );
+    let (ok, out, _) = run(args("invite --partner-id clico")).await;
+    assert!(ok);
+    assert!(out.contains("/onboarding/"), "{out}");
+    let (ok, out, err) = run(args("rotate clico --previous-expires-in 0")).await;
+    assert!(ok, "{err}");
+    let rotated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret:"))
+        .map(str::trim)
+        .expect("the new secret, once")
+        .to_string();
+    assert_eq!(
+        token_for(&op.app, "clico", secret).await.status(),
+        401,
+        "old one ended"
+    );
+    assert_eq!(token_for(&op.app, "clico", &rotated).await.status(), 200);
+    let (ok, out, err) = run(args(
+        "update clico --scope reference:read --scope recruiting-requests:read",
+    ))
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("recruiting-requests:read"), "{out}");
+    let (ok, _, err) = run(args("update acme-ats --disable")).await;
+    assert!(!ok);
+    assert!(err.contains("409"), "{err}");
+    let (ok, out, _) = run(args("revoke clico")).await;
+    assert!(ok, "{out}");
+    assert_eq!(token_for(&op.app, "clico", &rotated).await.status(), 401);
+}
+
+/// Two gateways on one Postgres: a partner created on one can get a token on the other, and a
+/// revoke on the first is in force on the second (its cached token included) within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_on_one_replica_is_in_force_on_the_other_within_a_second() {
+    use crate::common::postgres::PgServer;
+    use crate::common::{emulator, spawn_replica};
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("pg");
+    let url = pg.url();
+    let emu = emulator().await;
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let shared = |c: &mut ats_gateway::config::Config| {
+        c.state.url = ats_gateway::config::SecretString::new(url.as_str());
+        c.operator.token_hashes = vec![hash.clone()];
+    };
+    let a = spawn_replica(&emu, shared).await;
+    let b = spawn_replica(&emu, shared).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/operator/v1/partners", a.ops_url))
+        .bearer_auth(&token)
+        .json(&json!({"id": "shared", "name": "Shared AS", "scopes": ["recruiting-requests:read"], "companies": ["usmf"]}))
+        .send()
+        .await
+        .expect("create on a")
+        .json()
+        .await
+        .expect("json");
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "shared"),
+        ("client_secret", secret.as_str()),
+    ];
+    // Polled (bounded) until b knows the partner created on a.
+    let start = Instant::now();
+    let mut access = None;
+    while access.is_none() && start.elapsed() < Duration::from_secs(3) {
+        let r = http
+            .post(format!("{}/oauth2/token", b.url))
+            .form(&form)
+            .send()
+            .await
+            .expect("token on b");
+        if r.status() == 200 {
+            let v: Value = r.json().await.expect("json");
+            access = v["access_token"].as_str().map(str::to_string);
+        } else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let seen = start.elapsed();
+    assert!(seen < Duration::from_secs(1), "known to b after {seen:?}");
+    let access = access.expect("token");
+    let list = format!("{}/v1/recruiting-requests?page_size=1", b.url);
+    let ok = http
+        .get(&list)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("call b");
+    assert_eq!(ok.status(), 200);
+    let revoked = http
+        .delete(format!("{}/operator/v1/partners/shared", a.ops_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("revoke on a");
+    assert_eq!(revoked.status(), 204);
+    let took = within(Duration::from_secs(3), || {
+        let req = http.get(&list).bearer_auth(&access).send();
+        async move { req.await.expect("call b").status() == 401 }
+    })
+    .await
+    .expect("revoked on b");
+    eprintln!("partner known to b after {seen:?}; revoke in force on b after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "in force on b after {took:?}"
+    );
+    // Both replicas list the same partners, and the audit trail is shared.
+    let audit: Value = http
+        .get(format!("{}/operator/v1/audit?partner=shared", b.ops_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("audit on b")
+        .json()
+        .await
+        .expect("json");
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "DELETE /operator/v1/partners/{id}",
+            "POST /operator/v1/partners"
+        ]
+    );
+}
+
+/// An external issuer's users with the operator role are operators (audited by their `sub`); the
+/// same issuer's token without the role, or an expired one, is a 401.
+#[tokio::test]
+async fn an_external_issuers_user_with_the_operator_role_is_an_operator() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    use p256::elliptic_curve::Generate;
+    use p256::pkcs8::EncodePrivateKey;
+
+    let secret = p256::SecretKey::generate();
+    let point = secret.public_key().to_sec1_point(false);
+    let jwks = json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "ops-1",
+        "x": URL_SAFE_NO_PAD.encode(point.x().expect("x")),
+        "y": URL_SAFE_NO_PAD.encode(point.y().expect("y")),
+    }]});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url = format!("http://{}/keys", listener.local_addr().expect("addr"));
+    let idp = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, idp).await;
+    });
+    let key = EncodingKey::from_ec_der(secret.to_pkcs8_der().expect("der").as_bytes());
+    let token = |roles: Value, exp_in: i64| {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({"iss": "https://idp.example/ops", "aud": "ats-gateway-ops", "sub": "kari@example.com",
+            "roles": roles, "iat": now, "exp": now + exp_in});
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some("ops-1".into());
+        jsonwebtoken::encode(&h, &claims, &key).expect("encode")
+    };
+    let app = spawn_app_with(SandboxConfig::default(), |c| {
+        c.operator.jwt = Some(ats_gateway::operator::config::OperatorJwtConfig {
+            issuer: "https://idp.example/ops".into(),
+            jwks_url,
+            audience: "ats-gateway-ops".into(),
+            algorithms: vec!["ES256".into()],
+            role_claim: "roles".into(),
+            role: "ats-gateway.operator".into(),
+        });
+    })
+    .await;
+    let url = format!("{}/operator/v1/partners", app.ops_url);
+    let call = |t: String| app.http.get(&url).bearer_auth(t).send();
+    let ok = call(token(json!(["Reader", "ats-gateway.operator"]), 300))
+        .await
+        .expect("call");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        call(token(json!(["Reader"]), 300))
+            .await
+            .expect("call")
+            .status(),
+        401,
+        "no role"
+    );
+    assert_eq!(
+        call(token(json!(["ats-gateway.operator"]), -120))
+            .await
+            .expect("call")
+            .status(),
+        401,
+        "expired"
+    );
+    let audit: Value = call(token(json!("ats-gateway.operator"), 300))
+        .await
+        .expect("call")
+        .json()
+        .await
+        .expect("json");
+    assert!(audit["data"].is_array());
+    let trail: Value = app
+        .http
+        .get(format!("{}/operator/v1/audit", app.ops_url))
+        .bearer_auth(token(json!(["ats-gateway.operator"]), 300))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(trail["data"][0]["actor"], "jwt:kari@example.com", "{trail}");
+}
+
+/// Credentials never reach the log: not the operator token, not an invite link's token, not the
+/// secret the page reveals (request spans name the route template `/onboarding/{token}`).
+#[tokio::test]
+async fn no_token_or_secret_is_logged() {
+    crate::common::logs::capture();
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "quiet", "name": "Quiet AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    let token = url.rsplit('/').next().expect("token").to_string();
+    assert_eq!(
+        op.app.http.get(&url).send().await.expect("get").status(),
+        200
+    );
+    let html = op
+        .app
+        .http
+        .post(&url)
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("html");
+    let secret = secret_in(&html).expect("secret");
+    let created = op.create("quiet-2", &["reference:read"]).await;
+    let other = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let logs = crate::common::logs::text();
+    assert!(
+        logs.contains("/onboarding/{token}"),
+        "the request was logged"
+    );
+    for (what, s) in [
+        ("invite token", &token),
+        ("revealed secret", &secret),
+        ("created secret", &other),
+        ("operator token", &op.token),
+    ] {
+        assert!(!logs.contains(s.as_str()), "{what} in the log");
+    }
+}
+
+/// A mistyped operator token hash stops the start, naming the key (not a silent lock-out).
+#[tokio::test]
+async fn a_bad_operator_token_hash_is_a_start_error_naming_the_key() {
+    let emu = crate::common::emulator().await;
+    let mut config = crate::common::gateway_config(&emu);
+    let (_, good) = ats_gateway::operator::guard::create_operator_token();
+    config.operator.token_hashes = vec![good, "not-a-hash".into()];
+    let state = tempfile::tempdir().expect("dir");
+    config.state.path = Some(state.path().to_path_buf());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let err = ats_gateway::app::start(config, listener)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("operator.token_hashes[1]"), "{err}");
+}
+
+/// The partner lifecycle, usage and audit, and invites again with the state on Postgres.
+#[tokio::test]
+async fn the_same_flows_on_postgres() {
+    let pg = tokio::task::spawn_blocking(crate::common::postgres::PgServer::start)
+        .await
+        .expect("pg");
+    let op = spawn_operated_on(&pg).await;
+    assert!(op.app.gateway.state.postgres.is_some());
+    create_then_patch_rotate_and_revoke_take_effect_on_the_next_request_on(&op).await;
+    usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what_on(&op)
+        .await;
+    an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_on(&op).await;
+}
