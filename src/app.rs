@@ -35,6 +35,9 @@ pub struct GatewayHandle {
     /// `state.shutdown()`. Cancel to drain: `task` ends once every partner connection has closed
     /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The changes scanner; it stops (releasing its lease) on `shutdown`. Aborting it instead is a
+    /// replica's scanner dying with the lease held (failover tests).
+    pub scanner: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +201,17 @@ pub async fn start_with(
     listener: TcpListener,
     reload: Option<ReloadSource>,
 ) -> Result<GatewayHandle, StartError> {
+    start_reloading(config, listener, reload, None).await
+}
+
+/// `start_with`, with where a credential rotation re-reads the `[dataverse]` section from
+/// (without one: the credential files the section in force names).
+pub async fn start_reloading(
+    config: Config,
+    listener: TcpListener,
+    reload: Option<ReloadSource>,
+    dataverse: Option<crate::upstream::rotation::CredentialSource>,
+) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
     let ops_listener = TcpListener::bind(config.gateway.ops_listen)
         .await
@@ -249,7 +263,7 @@ pub async fn start_with(
     }
     let maintenance = crate::writes::spawn_maintenance(state.hiring.clone());
     // The changes scanner stops by itself on the shutdown token.
-    let _scanner =
+    let scanner =
         crate::changes::Changes::spawn_scanner(Arc::new(crate::changes::scanner::ScanContext {
             settings: state.config.changes.clone(),
             client: state.reader.client.clone(),
@@ -270,6 +284,15 @@ pub async fn start_with(
         },
     );
     let app = router(App(state.clone()), timeout);
+    let credential_in_force =
+        crate::upstream::rotation::InForce::new(state.config.dataverse.clone());
+    crate::upstream::rotation::spawn(
+        state.reader.client.tokens().clone(),
+        credential_in_force.clone(),
+        dataverse,
+        Duration::from_millis(state.config.auth.reload_poll_ms.max(50)),
+        state.shutdown().clone(),
+    );
     let ops_app = crate::ops::listener::router(
         crate::ops::listener::OpsState {
             health: crate::ops::health::ReadinessCheck::new(
@@ -277,7 +300,7 @@ pub async fn start_with(
                 state.webhooks.store().clone(),
                 state.shutdown().clone(),
             ),
-            dataverse: Arc::new(state.config.dataverse.clone()),
+            dataverse: credential_in_force,
             cluster,
         },
         crate::operator::router(state.operator.clone()),
@@ -304,6 +327,7 @@ pub async fn start_with(
         state,
         task,
         shutdown,
+        scanner,
     })
 }
 

@@ -350,8 +350,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 tracing::warn!("auth.signing_key_file is not set: partner tokens are signed with a key generated now, so they stop working at restart and other replicas refuse them");
             }
             let reload = reload_source(cli.config.clone(), false);
+            let credential = credential_source(cli.config.clone());
             let listener = tokio::net::TcpListener::bind(config.gateway.listen).await?;
-            let gw = crate::app::start_with(config, listener, Some(reload)).await?;
+            let gw = crate::app::start_reloading(config, listener, Some(reload), Some(credential))
+                .await?;
             println!(
                 "{}",
                 json!({"event": "ready", "gateway": gw.url, "ops": gw.ops_url})
@@ -410,6 +412,20 @@ fn reload_source(path: Option<PathBuf>, sandbox: bool) -> crate::auth::ReloadSou
     }
 }
 
+/// A credential rotation (SIGHUP, or the config or a credential file changed) re-reads the
+/// `[dataverse]` section as `serve` read it at start, secret file included.
+fn credential_source(path: Option<PathBuf>) -> crate::upstream::rotation::CredentialSource {
+    let watch = path.iter().cloned().collect();
+    crate::upstream::rotation::CredentialSource {
+        load: Box::new(move || {
+            let mut config = Config::load(path.as_deref()).map_err(|e| e.to_string())?;
+            config.resolve_dataverse().map_err(|e| e.to_string())?;
+            Ok(config.dataverse)
+        }),
+        watch,
+    }
+}
+
 #[cfg(feature = "sandbox")]
 /// Points the gateway at the emulator exactly as it would point at a real environment: by URL.
 /// Only where and as whom to connect comes from the emulator; the user's tuning keys
@@ -432,6 +448,9 @@ fn dataverse_config_for(
         client_secret_expires_at: None,
         // With --tls the gateway trusts the emulator's CA, as it would a TLS-inspecting proxy's.
         ca_file: emu.ca_file.clone(),
+        // The budget headers say what is left, not when the window frees it: its length is known
+        // from the emulator's configuration, as from Dataverse's documented limits in production.
+        budget_window_secs: c.window_secs,
         ..user.clone()
     }
 }

@@ -2,11 +2,13 @@
 //! change tracking and no modification timestamp) and records them as ordered events.
 //! `event.rs` is the event as partners see it, `visibility.rs` who may see which event (shared with
 //! webhook deliveries); the events and fingerprints live in the durable store (`store::changes`);
-//! `budget.rs` keeps the scanner to its share of the Dataverse budget, behind partner calls.
+//! `budget.rs` keeps the scanner to its share of the Dataverse budget, behind partner calls;
+//! `lease.rs` lets one replica of several scan at a time.
 
 pub mod budget;
 pub mod detect;
 pub mod event;
+pub mod lease;
 pub mod scanner;
 pub mod visibility;
 
@@ -53,6 +55,17 @@ impl Changes {
             self.latest.send_replace(last.seq);
         }
         Ok(events)
+    }
+
+    /// Another replica recorded up to `last_seq`: wakes this replica's watchers (never backwards).
+    pub fn observe(&self, last_seq: i64) {
+        self.latest.send_if_modified(|seen| {
+            let newer = last_seq > *seen;
+            if newer {
+                *seen = last_seq;
+            }
+            newer
+        });
     }
 
     /// A receiver that sees the newest sequence number whenever events are recorded.

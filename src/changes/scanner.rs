@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::budget::ScanBudget;
 use super::detect;
 use super::event::{Event, ResourceType};
+use super::lease::{Leadership, Role};
 use crate::cache::Resource;
 use crate::config::ChangesConfig;
 use crate::model::candidate::{self as cand, CandidateRow, PersonRow};
@@ -56,9 +57,19 @@ pub struct ScanReport {
     pub yielded: Duration,
     /// The share of Dataverse's budget the scanner used in the window ending with this scan.
     pub budget_share: f64,
+    /// Statements the scan sent to a shared state store (Postgres; 0 with the embedded one).
+    pub store_queries: u32,
 }
 
 impl ScanReport {
+    /// A scan that did not run, and why (another replica scans; the store does not answer).
+    fn not_run(why: impl Into<String>) -> Self {
+        Self {
+            error: Some(why.into()),
+            ..Self::default()
+        }
+    }
+
     pub fn complete(&self) -> bool {
         self.error.is_none() && self.resources.iter().all(|r| r.complete)
     }
@@ -398,8 +409,8 @@ async fn scan_resource(
     (report, None)
 }
 
-/// One scan of every resource, recorded in one transaction.
-pub async fn scan(st: &ScanContext, budget: &ScanBudget) -> ScanReport {
+/// One scan of every resource, recorded in one transaction under the scan lease's `fence`.
+pub async fn scan(st: &ScanContext, budget: &ScanBudget, fence: Option<i64>) -> ScanReport {
     let started = Instant::now();
     let calls = Counter::default();
     let mut pacer = Pacer {
@@ -420,7 +431,10 @@ pub async fn scan(st: &ScanContext, budget: &ScanBudget) -> ScanReport {
     crate::ops::telemetry::start_root(&span, &trace);
     // Boxed: the scan's future is large, and each wrapper below would copy it on the stack.
     let work = Box::pin(async {
-        let mut record = ScanRecord::default();
+        let mut record = ScanRecord {
+            fence,
+            ..ScanRecord::default()
+        };
         let mut report = ScanReport::default();
         for resource in ResourceType::ALL {
             let (r, error) = scan_resource(st, resource, &mut record, &mut pacer).await;
@@ -447,13 +461,17 @@ pub async fn scan(st: &ScanContext, budget: &ScanBudget) -> ScanReport {
         report.yielded = pacer.yielded;
         report
     });
-    let mut report = calls
-        .scope(call_scope::scope(
-            scope,
-            crate::ops::trace_context::scope(trace, work),
-        ))
-        .instrument(span.clone())
-        .await;
+    let (mut report, store_queries) = crate::store::changes::counting(
+        calls
+            .scope(call_scope::scope(
+                scope,
+                // Background for the budget: partner reads wait last when Dataverse's runs low.
+                crate::upstream::pacing::background(crate::ops::trace_context::scope(trace, work)),
+            ))
+            .instrument(span.clone()),
+    )
+    .await;
+    report.store_queries = store_queries;
     report.upstream_calls = calls.get();
     report.duration = started.elapsed();
     report.budget_share = budget.share(Instant::now());
@@ -474,6 +492,7 @@ fn observe(report: &ScanReport) {
     metrics::counter!("changes_scan_upstream_calls_total")
         .increment(u64::from(report.upstream_calls));
     metrics::gauge!("changes_scan_budget_share").set(report.budget_share);
+    metrics::gauge!("changes_scan_store_queries").set(f64::from(report.store_queries));
     metrics::gauge!("changes_scan_yield_seconds").set(report.yielded.as_secs_f64());
     for e in &report.events {
         // The type is one of eight fixed names: a closed label set.
@@ -496,6 +515,7 @@ fn observe(report: &ScanReport) {
             read = %read.join(", "),
             events = report.events.len(),
             upstream_calls = report.upstream_calls,
+            store_queries = report.store_queries,
             budget_share = report.budget_share,
             yielded_ms = report.yielded.as_millis() as u64,
             duration_ms = report.duration.as_millis() as u64,
@@ -541,8 +561,10 @@ impl ScanContext {
 }
 
 /// Runs scans every `[changes] scan_interval_ms` (the first one interval after start) and whenever
-/// [`super::Changes::scan_now`] asks, until shutdown. A scan in progress at shutdown is dropped
-/// before it records anything (its one transaction either happened or not).
+/// [`super::Changes::scan_now`] asks, until shutdown, while this replica holds the scan lease
+/// ([`Leadership`]; a replica taking it over keeps the cluster's interval since the last scan).
+/// A scan in progress at shutdown, or whose lease another replica took, is dropped before it
+/// records anything (its one transaction either happened or not).
 pub fn spawn(
     st: Arc<ScanContext>,
     mut triggers: mpsc::Receiver<Trigger>,
@@ -552,24 +574,65 @@ pub fn spawn(
         let interval = Duration::from_millis(st.settings.interval_ms());
         let mut next = tokio::time::Instant::now() + interval;
         let budget = ScanBudget::new(st.settings.max_budget_share);
+        let mut lead = Leadership::new(st.changes.clone(), interval);
         loop {
+            let tick = tokio::time::Instant::now() + lead.tick();
+            let wake = if lead.is_leader() {
+                next.min(tick)
+            } else {
+                tick
+            };
             let waiter = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep_until(next) => None,
+                _ = tokio::time::sleep_until(wake) => None,
                 t = triggers.recv() => match t {
                     Some(t) => Some(t),
                     None => break,
                 },
             };
-            let report = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                r = scan(&st, &budget) => r,
+            let token = match lead.refresh().await {
+                Role::Leader {
+                    token,
+                    took_over,
+                    since_scan,
+                } => {
+                    if let (true, Some(since)) = (took_over, since_scan) {
+                        next = tokio::time::Instant::now() + interval.saturating_sub(since);
+                    }
+                    token
+                }
+                Role::Follower => {
+                    if let Some(w) = waiter {
+                        let _ = w.send(ScanReport::not_run(
+                            "another replica scans (it holds the scan lease)",
+                        ));
+                    }
+                    continue;
+                }
+                Role::Unreachable => {
+                    if let Some(w) = waiter {
+                        let _ = w.send(ScanReport::not_run(
+                            "the state store does not answer: scans are paused",
+                        ));
+                    }
+                    continue;
+                }
             };
+            if waiter.is_none() && tokio::time::Instant::now() < next {
+                continue;
+            }
+            let report = tokio::select! {
+                _ = shutdown.cancelled() => None,
+                r = scan(&st, &budget, Some(token)) => Some(r),
+                () = lead.keep_alive(token) => Some(ScanReport::not_run(crate::store::postgres::changes::FENCED)),
+            };
+            let Some(report) = report else { break };
             purge(&st).await;
             if let Some(w) = waiter {
                 let _ = w.send(report);
             }
             next = tokio::time::Instant::now() + interval;
         }
+        lead.release().await;
     })
 }

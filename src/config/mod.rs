@@ -121,6 +121,9 @@ pub struct DataverseConfig {
     pub retry_budget_percent: u32,
     /// Retries of one read at most.
     pub max_retries: u32,
+    /// Length of Dataverse's service-protection window (300 s): the budget headers say what is
+    /// left, not when it frees up. The sandbox sets its emulator's.
+    pub budget_window_secs: u64,
 }
 
 impl Default for DataverseConfig {
@@ -143,6 +146,7 @@ impl Default for DataverseConfig {
             breaker_open_ms: 5_000,
             retry_budget_percent: 20,
             max_retries: 3,
+            budget_window_secs: 300,
         }
     }
 }

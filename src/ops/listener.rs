@@ -1,20 +1,19 @@
 //! The ops listener's router (`[gateway] ops_listen`): `/metrics`, `/healthz`, `/readyz`. A
 //! separate port, so scrapes and probes never reach partners and partners never reach them.
 
-use std::sync::Arc;
-
 use axum::routing::get;
 use axum::Router;
+use std::sync::Arc;
 
 use super::health::ReadinessCheck;
-use crate::config::DataverseConfig;
 use crate::problem::ApiError;
 
 /// What the ops routes read: readiness, and the Dataverse credential's configured expiry.
 #[derive(Clone)]
 pub struct OpsState {
     pub health: ReadinessCheck,
-    pub dataverse: Arc<DataverseConfig>,
+    /// The `[dataverse]` section whose credential is in force (follows a rotation).
+    pub dataverse: crate::upstream::rotation::InForce,
     /// With `[cluster] redis_url`: whether limits are shared now (`/readyz` says so).
     pub cluster: Option<Arc<crate::cluster::status::ClusterStatus>>,
 }

@@ -110,6 +110,18 @@ fn describe() {
         "gateway_ready",
         "1 when /readyz answers ready (valid token, recent good upstream probe, not draining), else 0."
     );
+    describe_counter!(
+        "upstream_paced_total",
+        "Upstream calls held because the budget Dataverse reported was down to the call's reserve, by priority (partner, background); each hold counts once per check."
+    );
+    describe_gauge!(
+        "upstream_budget_remaining",
+        "Dataverse requests left in the service-protection window, as estimated from the newest answer's x-ms-ratelimit-burst-remaining-xrm-requests and the calls sent since."
+    );
+    describe_gauge!(
+        "upstream_concurrency_cap",
+        "The upstream concurrency cap in force: [dataverse] max_concurrency, or Dataverse's x-ms-dop-hint when lower."
+    );
     describe_gauge!(
         "token_expires_in_seconds",
         Unit::Seconds,
@@ -245,6 +257,22 @@ fn describe() {
         "changes_events_total",
         "Change events recorded, by event type."
     );
+    describe_gauge!(
+        "changes_scan_leader",
+        "1 while this replica holds the scan lease (it scans for the cluster), else 0."
+    );
+    describe_counter!(
+        "changes_scan_takeovers_total",
+        "Times this replica took the scan lease (a new fencing token)."
+    );
+    describe_gauge!(
+        "changes_scan_paused",
+        "1 while the scanner waits for the state store to answer, else 0."
+    );
+    describe_gauge!(
+        "changes_scan_store_queries",
+        "Statements the last changes scan sent to the shared state store (Postgres)."
+    );
 }
 
 /// `/metrics` on the ops listener. Gauges that are states rather than events are set now:
@@ -261,7 +289,7 @@ pub async fn scrape(
         .await
         .unwrap_or_default();
     metrics::gauge!("token_expires_in_seconds").set(token_left.as_secs_f64());
-    if let Some((kind, at)) = super::credential::expiry(&st.dataverse) {
+    if let Some((kind, at)) = super::credential::expiry(&st.dataverse.get()) {
         let left = (at - chrono::Utc::now()).num_seconds();
         metrics::gauge!("dataverse_credential_expires_in_seconds", "kind" => kind).set(left as f64);
     }

@@ -385,8 +385,11 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
                 ApiError::UpstreamMisconfigured(reason)
             }
             U::NotFound { .. } => ApiError::NotFound("the resource does not exist".into()),
+            // Rounded up: a partner coming back after a rounded-down wait would be refused again.
             U::Throttled { retry_after } => ApiError::UpstreamThrottled {
-                retry_after: retry_after.map_or(5, |d| d.as_secs().max(1)),
+                retry_after: retry_after.map_or(5, |d| {
+                    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+                }),
             },
             U::Unavailable { .. }
             | U::Network(_)

@@ -1,9 +1,13 @@
 //! Durable state of the changes feed: one fingerprint per record the scanner has seen (a hash of
 //! its partner representation, plus that representation, so an update can name its changed fields
 //! and a deletion can show what was deleted) and the ordered event log. One narrow trait,
-//! [`ChangeStore`], implemented by the embedded backend (`sqlite_changes.rs`).
+//! [`ChangeStore`], implemented by the embedded backend (`sqlite_changes.rs`) and Postgres
+//! (`postgres/changes.rs`, where replicas share the feed and one of them scans, under a lease).
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -37,6 +41,21 @@ pub struct ScanRecord {
     pub events: Vec<NewEvent>,
     /// Resources whose first complete scan this was (later scans emit events for them).
     pub baselined: Vec<ResourceType>,
+    /// The scan lease's fencing token the scan ran under: a shared store records the scan only
+    /// while that token is current (a stale leader cannot record). `None`: a writer outside the
+    /// scanner (tests, fixtures), recorded unfenced.
+    pub fence: Option<i64>,
+}
+
+/// The scan lease as one replica sees it ([`ChangeStore::scan_lease`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScanLease {
+    /// The fencing token while this replica holds the lease; `None`: another replica does.
+    pub token: Option<i64>,
+    /// Time since the cluster's last fenced scan was recorded (`None`: none yet, or one process).
+    pub since_scan: Option<Duration>,
+    /// The newest event's `seq`, so every replica's watchers learn of events another recorded.
+    pub last_seq: i64,
 }
 
 /// Where the retained log starts and ends.
@@ -94,4 +113,32 @@ pub trait ChangeStore: Send + Sync {
     fn purge_events_before(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     fn feed_bounds(&self) -> BoxFuture<'_, Result<FeedBounds, StoreError>>;
+
+    /// Takes the scan lease for `ttl` when it is free or expired, renews it when this replica
+    /// holds it (an embedded store: always held, one process scans).
+    fn scan_lease(&self, ttl: Duration) -> BoxFuture<'_, Result<ScanLease, StoreError>>;
+
+    /// Gives the lease under `token` up (graceful shutdown), so another replica takes over at its
+    /// next attempt instead of after the expiry.
+    fn release_scan_lease(&self, token: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+tokio::task_local! {
+    static QUERIES: Cell<u32>;
+}
+
+/// Counts one statement a shared backend sent for the current task (no-op outside [`counting`]).
+pub(crate) fn count_query() {
+    let _ = QUERIES.try_with(|c| c.set(c.get().saturating_add(1)));
+}
+
+/// Runs `fut` and answers how many statements the store sent for it (a scan's database cost;
+/// the embedded store counts none).
+pub async fn counting<F: Future>(fut: F) -> (F::Output, u32) {
+    QUERIES
+        .scope(Cell::new(0), async {
+            let out = fut.await;
+            (out, QUERIES.with(Cell::get))
+        })
+        .await
 }

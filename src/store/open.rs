@@ -90,7 +90,10 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
     };
     // Per concern: Postgres where it has an implementation, the embedded store otherwise.
     let writes: Arc<dyn WriteStore> = sqlite.clone();
-    let changes: Arc<dyn ChangeStore> = sqlite.clone();
+    let changes: Arc<dyn ChangeStore> = match &postgres {
+        Some(pg) => Arc::new(pg.clone()),
+        None => sqlite.clone(),
+    };
     let partners: Arc<dyn PartnerStore> = match &postgres {
         Some(pg) => Arc::new(pg.clone()),
         None => sqlite.clone(),

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::changes::{ChangeStore, FeedBounds, Known, ScanRecord};
+use super::changes::{ChangeStore, FeedBounds, Known, ScanLease, ScanRecord};
 use super::sqlite::{backend, SqliteStore};
 use super::{BoxFuture, StoreError};
 use crate::changes::event::{Event, EventType, NewEvent, ResourceType};
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS change_meta (
 
 const PURGED_THROUGH: &str = "purged_through";
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
@@ -60,12 +60,23 @@ fn meta(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     .map_err(backend)
 }
 
-fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn time_of(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("event time out of range"))
 }
 
+/// What an `events` row keeps of an event besides its columns (shared with the Postgres backend).
+pub(super) fn body_of(e: &NewEvent) -> String {
+    json!({
+        "data": e.data,
+        "changed_fields": e.changed_fields,
+        "from": e.from,
+        "to": e.to,
+    })
+    .to_string()
+}
+
 /// The columns of an `events` row (seq, type, resource_id, company, occurred_at, body) → event.
-fn event_of(
+pub(super) fn event_of(
     seq: i64,
     kind: &str,
     id: &str,
@@ -214,18 +225,13 @@ impl ChangeStore for SqliteStore {
                     .prepare_cached("INSERT INTO events (type, resource_id, company, occurred_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")
                     .map_err(backend)?;
                 for e in scan.events {
-                    let body = json!({
-                        "data": e.data,
-                        "changed_fields": e.changed_fields,
-                        "from": e.from,
-                        "to": e.to,
-                    });
+                    let body = body_of(&e);
                     add.execute(params![
                         e.event_type.to_string(),
                         e.resource_id.to_string(),
                         e.company,
                         at.timestamp_millis(),
-                        body.to_string()
+                        body
                     ])
                     .map_err(backend)?;
                     recorded.push(e.into_event(tx.last_insert_rowid(), at));
@@ -335,22 +341,43 @@ impl ChangeStore for SqliteStore {
 
     fn feed_bounds(&self) -> BoxFuture<'_, Result<FeedBounds, StoreError>> {
         self.run(|conn| {
-            let purged_through = meta(conn, PURGED_THROUGH)?.unwrap_or(0);
-            // `sqlite_sequence` remembers the highest seq even when retention removed every row.
-            let last_seq: Option<i64> = conn
-                .query_row(
-                    "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)?;
             Ok(FeedBounds {
-                purged_through,
-                last_seq: last_seq.unwrap_or(0),
+                purged_through: meta(conn, PURGED_THROUGH)?.unwrap_or(0),
+                last_seq: last_seq(conn)?,
             })
         })
     }
+
+    /// One process owns the file (and scans): the lease is always held, under one token.
+    fn scan_lease(
+        &self,
+        _ttl: std::time::Duration,
+    ) -> BoxFuture<'_, Result<ScanLease, StoreError>> {
+        self.run(|conn| {
+            Ok(ScanLease {
+                token: Some(1),
+                since_scan: None,
+                last_seq: last_seq(conn)?,
+            })
+        })
+    }
+
+    fn release_scan_lease(&self, _token: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The newest event's seq: `sqlite_sequence` remembers it even when retention removed every row.
+fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
+    let seq: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    Ok(seq.unwrap_or(0))
 }
 
 #[cfg(test)]

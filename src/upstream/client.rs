@@ -424,6 +424,7 @@ impl DataverseClient {
             None => None,
         };
         let req = UpstreamRequest {
+            priority: super::pacing::Priority::current(scope.caller.is_some()),
             headers: self.headers(&call, body.is_some()),
             method: call.method,
             url: call.url,

@@ -22,23 +22,7 @@ pub fn dataverse_client(
     d: &DataverseConfig,
     default_deadline: Duration,
 ) -> Result<DataverseClient, SetupError> {
-    let credential = match (&d.certificate_file, &d.private_key_file) {
-        (Some(cert), Some(key)) => {
-            let read = |p: &std::path::PathBuf, k: &'static str| {
-                std::fs::read_to_string(p).map_err(|e| SetupError::Read {
-                    key: k,
-                    problem: format!("cannot read {} ({e})", p.display()),
-                })
-            };
-            let cert_pem = read(cert, "dataverse.certificate_file")?;
-            let key_pem = read(key, "dataverse.private_key_file")?;
-            ClientCredential::Certificate(super::CertificateCredential::from_pem(
-                &cert_pem,
-                &Secret::new(key_pem),
-            )?)
-        }
-        _ => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
-    };
+    let credential = credential(d)?;
     let token_config = TokenConfig::for_dataverse(
         &d.authority,
         &d.tenant_id,
@@ -65,9 +49,44 @@ pub fn dataverse_client(
         breaker_open: Duration::from_millis(d.breaker_open_ms),
         retry_budget: d.retry_budget_percent as f32 / 100.0,
         max_retries: d.max_retries,
+        budget_window: Duration::from_secs(d.budget_window_secs.max(1)),
         ..Default::default()
     };
     Ok(DataverseClient::new(cfg, tokens)?)
+}
+
+/// The credential a config names: the certificate files when set, else `client_secret_file` (read
+/// now, so a rotation that rewrote it is seen), else `client_secret`.
+pub fn credential(d: &DataverseConfig) -> Result<ClientCredential, SetupError> {
+    let read = |p: &std::path::PathBuf, k: &'static str| {
+        std::fs::read_to_string(p).map_err(|e| SetupError::Read {
+            key: k,
+            problem: format!("cannot read {} ({e})", p.display()),
+        })
+    };
+    Ok(match (&d.certificate_file, &d.private_key_file) {
+        (Some(cert), Some(key)) => {
+            let cert_pem = read(cert, "dataverse.certificate_file")?;
+            let key_pem = read(key, "dataverse.private_key_file")?;
+            ClientCredential::Certificate(super::CertificateCredential::from_pem(
+                &cert_pem,
+                &Secret::new(key_pem),
+            )?)
+        }
+        _ => match &d.client_secret_file {
+            Some(f) => {
+                let s = read(f, "dataverse.client_secret_file")?;
+                if s.trim().is_empty() {
+                    return Err(SetupError::Read {
+                        key: "dataverse.client_secret_file",
+                        problem: format!("{} is empty", f.display()),
+                    });
+                }
+                ClientCredential::Secret(Secret::new(s.trim()))
+            }
+            None => ClientCredential::Secret(Secret::new(d.client_secret.expose())),
+        },
+    })
 }
 
 /// The certificates of `[dataverse] ca_file`; none configured is none added.

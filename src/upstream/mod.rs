@@ -7,6 +7,8 @@ pub mod client;
 pub mod error;
 pub mod from_config;
 pub mod odata;
+pub mod pacing;
+pub mod rotation;
 pub mod secret;
 pub mod stack;
 pub mod token;

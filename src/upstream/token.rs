@@ -54,6 +54,8 @@ impl std::fmt::Debug for AccessToken {
 pub struct CertificateCredential {
     key: EncodingKey,
     x5t: String,
+    /// SHA-256 of the private key PEM: tells a changed key apart without keeping its text.
+    key_digest: [u8; 32],
 }
 
 impl std::fmt::Debug for CertificateCredential {
@@ -84,6 +86,7 @@ impl CertificateCredential {
         Ok(Self {
             key,
             x5t: URL_SAFE_NO_PAD.encode(Sha1::digest(&der)),
+            key_digest: sha2::Sha256::digest(key_pem.expose().as_bytes()).into(),
         })
     }
 
@@ -125,6 +128,35 @@ impl CertificateCredential {
 pub enum ClientCredential {
     Secret(Secret),
     Certificate(CertificateCredential),
+}
+
+impl ClientCredential {
+    /// Equal for the same credential, different for another (a rotation is a change of this).
+    /// A digest, so comparing never needs the secret's text kept elsewhere.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        match self {
+            ClientCredential::Secret(s) => {
+                h.update(b"secret\0");
+                h.update(s.expose().as_bytes());
+            }
+            ClientCredential::Certificate(c) => {
+                h.update(b"certificate\0");
+                h.update(c.x5t.as_bytes());
+                h.update(c.key_digest);
+            }
+        }
+        h.finalize().into()
+    }
+
+    /// `client_secret` or `certificate`, for log lines and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientCredential::Secret(_) => "client_secret",
+            ClientCredential::Certificate(_) => "certificate",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +265,8 @@ impl std::fmt::Debug for TokenProvider {
 
 struct Inner {
     cfg: TokenConfig,
+    /// The credential in force: `cfg.credential` until a rotation replaces it (see [`TokenProvider::rotate`]).
+    credential: Mutex<Arc<ClientCredential>>,
     key: String,
     http: reqwest::Client,
     cache: Cache<String, Arc<CachedToken>>,
@@ -292,6 +326,7 @@ impl TokenProvider {
         Self {
             inner: Arc::new(Inner {
                 key: cfg.cache_key(),
+                credential: Mutex::new(Arc::new(cfg.credential.clone())),
                 cfg,
                 http,
                 cache,
@@ -323,6 +358,34 @@ impl TokenProvider {
             .map_err(|e: Arc<UpstreamError>| (*e).clone());
         self.inner.note_cold_result(result.as_ref().err());
         Ok(result?.token.clone())
+    }
+
+    /// Switches to `next` only once it got a token: the token is cached (requests from now on send
+    /// it) and refreshed ahead like any other. On failure the credential in force stays, with its
+    /// token, and the error (an AADSTS code for a refused credential) is returned.
+    pub async fn rotate(&self, next: ClientCredential) -> Result<(), UpstreamError> {
+        let started = Instant::now();
+        let result = self.inner.request_token_with(&next).await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::counter!("upstream_token_requests_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("upstream_token_request_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let fresh = Arc::new(result?);
+        if let Ok(mut c) = self.inner.credential.lock() {
+            *c = Arc::new(next);
+        }
+        self.inner
+            .cache
+            .insert(self.inner.key.clone(), Arc::clone(&fresh))
+            .await;
+        self.inner.note_cold_result(None);
+        self.inner.spawn_refresher(fresh);
+        Ok(())
+    }
+
+    /// The fingerprint of the credential in force ([`ClientCredential::fingerprint`]).
+    pub fn credential_fingerprint(&self) -> Option<[u8; 32]> {
+        self.inner.credential.lock().ok().map(|c| c.fingerprint())
     }
 
     /// When the cached token stops being usable (`None`: no token cached).
@@ -406,13 +469,25 @@ impl Inner {
     }
 
     async fn request_token(&self) -> Result<CachedToken, UpstreamError> {
+        let credential = self
+            .credential
+            .lock()
+            .map(|c| Arc::clone(&c))
+            .map_err(|_| UpstreamError::Config("credential lock poisoned".into()))?;
+        self.request_token_with(&credential).await
+    }
+
+    async fn request_token_with(
+        &self,
+        credential: &ClientCredential,
+    ) -> Result<CachedToken, UpstreamError> {
         let cfg = &self.cfg;
         let mut form: Vec<(&str, String)> = vec![
             ("client_id", cfg.client_id.clone()),
             ("scope", cfg.scope.clone()),
             ("grant_type", "client_credentials".to_string()),
         ];
-        match &cfg.credential {
+        match credential {
             ClientCredential::Secret(s) => form.push(("client_secret", s.expose().to_string())),
             ClientCredential::Certificate(c) => {
                 form.push((

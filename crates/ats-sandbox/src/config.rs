@@ -88,6 +88,8 @@ pub struct SandboxConfig {
     pub max_requests_per_window: u64,
     pub window_secs: u64,
     pub max_concurrent: u64,
+    /// The parallelism every answer suggests in `x-ms-dop-hint`.
+    pub dop_hint: u64,
 }
 
 impl Default for SandboxConfig {
@@ -115,6 +117,8 @@ impl Default for SandboxConfig {
             max_requests_per_window: 6000,
             window_secs: 300,
             max_concurrent: 52,
+            // The concurrency limit itself: a client already under it keeps its own cap.
+            dop_hint: 52,
         }
     }
 }
@@ -136,6 +140,9 @@ impl SandboxConfig {
         }
         if self.max_concurrent == 0 {
             return Err("sandbox.max_concurrent: must be at least 1".into());
+        }
+        if self.dop_hint == 0 {
+            return Err("sandbox.dop_hint: must be at least 1".into());
         }
         if self.window_secs == 0 {
             return Err("sandbox.window_secs: must be at least 1".into());

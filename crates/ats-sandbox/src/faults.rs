@@ -247,7 +247,17 @@ pub(crate) struct ServiceProtection {
     pub max_requests: u64,
     pub window: Duration,
     pub max_concurrent: u64,
+    /// Combined execution time per window (reported in a header, not enforced).
+    pub max_execution: Duration,
     recent: Mutex<std::collections::VecDeque<Instant>>,
+    /// When each admitted request finished and how long it ran, within the window.
+    spent: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
+}
+
+/// What the budget headers of one answer say (docs/dataverse-web-api.md#service-protection).
+pub(crate) struct Remaining {
+    pub requests: u64,
+    pub execution: Duration,
 }
 
 pub(crate) enum Limited {
@@ -261,7 +271,42 @@ impl ServiceProtection {
             max_requests,
             window,
             max_concurrent,
+            // Dataverse's 20 minutes per 5 minutes, kept in proportion to the window.
+            max_execution: window.mul_f64(4.0),
             recent: Mutex::new(Default::default()),
+            spent: Mutex::new(Default::default()),
+        }
+    }
+
+    /// Counts `took` of execution time for a request that just finished.
+    pub(crate) fn record_execution(&self, took: Duration) {
+        if let Ok(mut s) = self.spent.lock() {
+            s.push_back((Instant::now(), took));
+        }
+    }
+
+    /// Requests and execution time left in the window now.
+    pub(crate) fn remaining(&self) -> Remaining {
+        let now = Instant::now();
+        let in_window = |t: &Instant| now.duration_since(*t) <= self.window;
+        let requests = self
+            .recent
+            .lock()
+            .map(|r| r.iter().filter(|t| in_window(t)).count() as u64)
+            .unwrap_or(0);
+        let spent: Duration = self
+            .spent
+            .lock()
+            .map(|mut s| {
+                while s.front().is_some_and(|(t, _)| !in_window(t)) {
+                    s.pop_front();
+                }
+                s.iter().map(|(_, d)| *d).sum()
+            })
+            .unwrap_or_default();
+        Remaining {
+            requests: self.max_requests.saturating_sub(requests),
+            execution: self.max_execution.saturating_sub(spent),
         }
     }
 
@@ -281,11 +326,11 @@ impl ServiceProtection {
         }
         if recent.len() as u64 >= self.max_requests {
             let oldest = recent.front().copied().unwrap_or(now);
-            let retry = self
-                .window
-                .saturating_sub(now.duration_since(oldest))
-                .as_secs()
-                .max(1);
+            // Rounded up: the oldest request leaves the window only after its full length (and
+            // a client waiting the rounded-down value would be refused again).
+            let left =
+                self.window.saturating_sub(now.duration_since(oldest)) + Duration::from_millis(1);
+            let retry = (left.as_secs_f64().ceil() as u64).max(1);
             return Some(Limited::Requests { retry_after: retry });
         }
         recent.push_back(now);
@@ -295,6 +340,9 @@ impl ServiceProtection {
     pub(crate) fn reset(&self) {
         if let Ok(mut r) = self.recent.lock() {
             r.clear();
+        }
+        if let Ok(mut s) = self.spent.lock() {
+            s.clear();
         }
     }
 }
@@ -397,5 +445,17 @@ mod tests {
         assert!(sp.check(1).is_none());
         assert!(matches!(sp.check(1), Some(Limited::Requests { .. })));
         assert!(matches!(sp.check(53), Some(Limited::Concurrency)));
+        assert_eq!(sp.remaining().requests, 0);
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up() {
+        let sp = ServiceProtection::new(1, Duration::from_millis(2500), 52);
+        assert!(sp.check(1).is_none());
+        // 2.5 s left (a little less by now): 3, not 2.
+        match sp.check(1) {
+            Some(Limited::Requests { retry_after }) => assert_eq!(retry_after, 3),
+            _ => panic!("not limited"),
+        }
     }
 }

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0001_gateway_keys.sql"),
     ),
     (
+        3,
+        "changes",
+        include_str!("../../../migrations/postgres/0003_changes.sql"),
+    ),
+    (
         10,
         "partners",
         include_str!("../../../migrations/postgres/0010_partners.sql"),

@@ -6,6 +6,7 @@
 //!
 //! Each concern implements its store trait in its own file here, as the embedded backend does.
 
+pub mod changes;
 mod migrate;
 pub mod partners;
 

@@ -161,6 +161,7 @@ mod tests {
             idempotent: true,
             deadline: Instant::now() + Duration::from_secs(5),
             caller: None,
+            priority: crate::upstream::pacing::Priority::Background,
         }
     }
 

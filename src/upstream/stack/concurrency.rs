@@ -23,6 +23,8 @@ const BACKGROUND: &str = "";
 
 pub struct FairLimiter {
     max: usize,
+    /// `max`, or lower when Dataverse suggests less parallelism (`x-ms-dop-hint`).
+    cap: std::sync::atomic::AtomicUsize,
     max_wait: Duration,
     state: Mutex<State>,
 }
@@ -89,9 +91,41 @@ impl FairLimiter {
     pub fn new(max: usize, max_wait: Duration) -> Self {
         Self {
             max: max.max(1),
+            cap: std::sync::atomic::AtomicUsize::new(max.max(1)),
             max_wait,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Caps calls in flight at `hint` when that is below the configured maximum (never above it).
+    /// A lower cap takes effect as calls finish; a higher one hands slots to waiting calls now.
+    pub fn limit_to(self: &Arc<Self>, hint: usize) {
+        let cap = hint.clamp(1, self.max);
+        let before = self.cap.swap(cap, std::sync::atomic::Ordering::Relaxed);
+        if before != cap {
+            metrics::gauge!("upstream_concurrency_cap").set(cap as f64);
+        }
+        while cap > before && self.grant_one() {}
+    }
+
+    /// The cap in force.
+    pub fn cap(&self) -> usize {
+        self.cap.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A free slot (under the cap) to the next waiting call; false when none was given.
+    fn grant_one(self: &Arc<Self>) -> bool {
+        let Ok(mut st) = self.state.lock() else {
+            return false;
+        };
+        if st.in_use >= self.cap() || st.waiting == 0 {
+            return false;
+        }
+        st.in_use += 1;
+        drop(st);
+        // `release` hands the slot just taken to the next caller in turn (or gives it back).
+        Arc::clone(self).release();
+        true
     }
 
     /// Calls in flight and calls waiting.
@@ -114,7 +148,7 @@ impl FairLimiter {
                 .state
                 .lock()
                 .map_err(|_| UpstreamError::Network("limiter poisoned".to_string()))?;
-            if st.in_use < self.max && st.waiting == 0 {
+            if st.in_use < self.cap() && st.waiting == 0 {
                 st.in_use += 1;
                 st.gauges();
                 return Ok(Permit {
@@ -161,7 +195,11 @@ impl FairLimiter {
         let Ok(mut st) = self.state.lock() else {
             return;
         };
-        while let Some(key) = st.turn.pop_front() {
+        // Over a lowered cap: the slot is not handed on.
+        while st.in_use <= self.cap() {
+            let Some(key) = st.turn.pop_front() else {
+                break;
+            };
             let Some(q) = st.queues.get_mut(&key) else {
                 continue;
             };

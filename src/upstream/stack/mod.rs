@@ -8,6 +8,8 @@
 //! bearer       the Entra token, one re-send with a fresh token after a 401
 //! request_id   x-ms-client-request-id / X-Request-Id from the partner request
 //! trace        W3C traceparent (a new child span per attempt) / tracestate of the current trace
+//! pacing       held while the budget Dataverse reported is down to the call's reserve; each
+//!              answer's budget headers feed the estimate and the concurrency cap (dop hint)
 //! throttle     a 429 pauses every call until its Retry-After (Dataverse throttles the user)
 //! concurrency  one process-wide cap, round-robin across callers, bounded wait
 //! metrics      per wire attempt: count, duration, status
@@ -24,6 +26,7 @@ mod coalesce;
 mod concurrency;
 mod http;
 mod metrics;
+mod pacing;
 mod request_id;
 mod retry;
 mod shared;
@@ -65,6 +68,8 @@ pub struct UpstreamRequest {
     pub deadline: Instant,
     /// Fairness key in the upstream queue (the partner); `None` for background work.
     pub caller: Option<Arc<str>>,
+    /// Who waits first when the reported budget runs low.
+    pub priority: super::pacing::Priority,
 }
 
 /// A successful (2xx) response, body fully read.
@@ -98,6 +103,8 @@ pub struct ResilienceConfig {
     /// First backoff step (doubling, full jitter, capped at `backoff_cap`).
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
+    /// Length of Dataverse's service-protection window (the budget headers do not say it).
+    pub budget_window: Duration,
 }
 
 impl Default for ResilienceConfig {
@@ -112,6 +119,7 @@ impl Default for ResilienceConfig {
             max_retries: 3,
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(2),
+            budget_window: Duration::from_secs(300),
         }
     }
 }
@@ -124,6 +132,7 @@ pub struct Stack {
     pub gate: Arc<ThrottleGate>,
     pub limiter: Arc<FairLimiter>,
     pub flights: Arc<Flights>,
+    pub budget: Arc<super::pacing::Budget>,
 }
 
 impl Stack {
@@ -132,12 +141,14 @@ impl Stack {
         let gate = Arc::new(ThrottleGate::default());
         let limiter = Arc::new(FairLimiter::new(cfg.max_concurrency, cfg.queue_timeout));
         let flights = Arc::new(Flights::default());
+        let budget = Arc::new(super::pacing::Budget::new(cfg.budget_window));
         let service = ServiceBuilder::new()
             .layer(retry::RetryLayer::new(cfg))
             .layer(breaker::BreakerLayer(breaker.clone()))
             .layer(bearer::BearerLayer(tokens))
             .layer(request_id::RequestIdLayer)
             .layer(trace_context::TraceContextLayer)
+            .layer(pacing::PacingLayer(budget.clone(), limiter.clone()))
             .layer(throttle::ThrottleLayer(gate.clone()))
             .layer(concurrency::ConcurrencyLayer(limiter.clone(), gate.clone()))
             .layer(metrics::MetricsLayer)
@@ -152,6 +163,7 @@ impl Stack {
             gate,
             limiter,
             flights,
+            budget,
         }
     }
 }

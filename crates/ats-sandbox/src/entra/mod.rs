@@ -10,10 +10,12 @@ mod discovery;
 mod errors;
 mod keys;
 mod request;
+mod secrets;
 
 pub(crate) use access_token::{AccessClaims, BearerError, ClientAuth, SigningKey};
 pub(crate) use config::{AppRegistration, ClientSecret, EntraConfig};
 pub(crate) use errors::{json_response, AadError};
+pub(crate) use secrets::SecretView;
 
 use access_token::TokenRequest;
 use assertion::{AssertionCheck, ReplayCache};
@@ -72,6 +74,8 @@ pub(crate) struct Entra {
     config: EntraConfig,
     signer: SigningKey,
     certs: HashMap<Uuid, Vec<RegisteredCert>>,
+    /// The apps' client secrets now (seeded from the config; `/_sandbox/secrets` changes them).
+    secrets: secrets::Secrets,
     replay: ReplayCache,
 }
 
@@ -92,6 +96,7 @@ impl Entra {
             .map(|app| (app.client_id, registered_certs(app)))
             .collect();
         Self {
+            secrets: secrets::Secrets::seeded(&config.apps),
             config,
             signer,
             certs,
@@ -123,6 +128,26 @@ impl Entra {
                 e.into_response(headers)
             }
         }
+    }
+
+    /// Adds a client secret to the app `client_id` (an operator's new secret before a rotation).
+    pub(crate) fn add_secret(
+        &self,
+        client_id: Uuid,
+        value: String,
+        expires_at: chrono::DateTime<Utc>,
+    ) {
+        self.secrets
+            .add(client_id, config::ClientSecret { value, expires_at });
+    }
+
+    /// Deletes the app's secrets equal to `value` (the old secret after a rotation); how many.
+    pub(crate) fn remove_secret(&self, client_id: Uuid, value: &str) -> usize {
+        self.secrets.remove(client_id, value)
+    }
+
+    pub(crate) fn secrets(&self) -> Vec<SecretView> {
+        self.secrets.list()
     }
 
     /// Validates a Dataverse bearer token: signature (own key), `aud` == resource, `iss`, `nbf`/`exp`.
@@ -203,7 +228,17 @@ impl Entra {
     ) -> Result<ClientAuth, AadError> {
         match form.credential()? {
             Credential::None => Err(AadError::no_credential()),
-            Credential::Secret(secret) => check_secret(app, secret).map(|()| ClientAuth::Secret),
+            Credential::Secret(secret) => self
+                .secrets
+                .check(app.client_id, secret)
+                .map(|()| ClientAuth::Secret)
+                .map_err(|r| {
+                    let id = app.client_id.to_string();
+                    match r {
+                        secrets::SecretRefusal::Expired => AadError::expired_secret(&id),
+                        secrets::SecretRefusal::Invalid => AadError::invalid_secret(&id),
+                    }
+                }),
             Credential::Assertion { kind, jwt } => {
                 if kind != ASSERTION_TYPE {
                     return Err(AadError::invalid_request(
@@ -295,31 +330,6 @@ fn registered_certs(app: &AppRegistration) -> Vec<RegisteredCert> {
             }
         })
         .collect()
-}
-
-/// A matching unexpired secret wins; a match only among expired secrets is 7000222; otherwise 7000215.
-fn check_secret(app: &AppRegistration, presented: &str) -> Result<(), AadError> {
-    let now = Utc::now();
-    let mut matched_expired = false;
-    for s in &app.secrets {
-        if constant_time_eq(s.value.as_bytes(), presented.as_bytes()) {
-            if s.expires_at > now {
-                return Ok(());
-            }
-            matched_expired = true;
-        }
-    }
-    let id = app.client_id.to_string();
-    Err(if matched_expired {
-        AadError::expired_secret(&id)
-    } else {
-        AadError::invalid_secret(&id)
-    })
-}
-
-/// Compares without an early exit on the first differing byte (length is not hidden; secrets are random).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Labels of letters, digits and hyphens, at least two labels (Entra wants a domain, not a bare word).

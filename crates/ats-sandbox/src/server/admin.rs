@@ -66,3 +66,66 @@ pub(super) async fn requests_clear(State(st): State<Arc<EmulatorState>>) -> Stat
     st.requests.clear();
     StatusCode::NO_CONTENT
 }
+
+/// A client secret to add to or delete from an app (default: the gateway's demo app).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SecretChange {
+    value: String,
+    #[serde(default)]
+    client_id: Option<uuid::Uuid>,
+    /// Default: ten years from now.
+    #[serde(default)]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The change, or why it is refused (answered 400).
+fn secret_change(body: &[u8]) -> Result<SecretChange, String> {
+    let change: SecretChange =
+        serde_json::from_slice(body).map_err(|e| format!("invalid secret change: {e}"))?;
+    if change.value.is_empty() {
+        return Err("value must not be empty".into());
+    }
+    Ok(change)
+}
+
+fn bad_request(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
+}
+
+/// The apps' secrets: client id, hint (first three characters), expiry and tokens issued with it.
+pub(super) async fn secrets_list(State(st): State<Arc<EmulatorState>>) -> Response {
+    Json(st.entra.secrets()).into_response()
+}
+
+/// Adds a secret, as an operator does in the app registration before rotating the client to it.
+pub(super) async fn secrets_add(State(st): State<Arc<EmulatorState>>, body: Bytes) -> Response {
+    match secret_change(&body) {
+        Ok(c) => {
+            let expires_at = c
+                .expires_at
+                .unwrap_or_else(|| chrono::Utc::now() + chrono::Duration::days(3650));
+            st.entra.add_secret(
+                c.client_id.unwrap_or(st.config.client_id),
+                c.value,
+                expires_at,
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(msg) => bad_request(msg),
+    }
+}
+
+/// Deletes a secret (the old one, once the client uses the new); 404 when the app has no such secret.
+pub(super) async fn secrets_remove(State(st): State<Arc<EmulatorState>>, body: Bytes) -> Response {
+    match secret_change(&body) {
+        Ok(c) => match st
+            .entra
+            .remove_secret(c.client_id.unwrap_or(st.config.client_id), &c.value)
+        {
+            0 => StatusCode::NOT_FOUND.into_response(),
+            _ => StatusCode::NO_CONTENT.into_response(),
+        },
+        Err(msg) => bad_request(msg),
+    }
+}

@@ -308,8 +308,11 @@ pub(super) async fn dataverse(
         st.stats
             .throttled
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        return throttle_response(&st, limited);
+        let mut resp = throttle_response(&st, limited);
+        budget_headers(&st, &mut resp);
+        return resp;
     }
+    let admitted = std::time::Instant::now();
     let ctx = Ctx::from_headers(&st, &headers);
     let result = match (&method, target) {
         (&Method::GET, Target::WhoAmI) => Ok(who_am_i(&st)),
@@ -352,7 +355,9 @@ pub(super) async fn dataverse(
             format!("The requested method {method} is not supported for this resource."),
         )),
     };
-    let resp = result.unwrap_or_else(IntoResponse::into_response);
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    st.protection.record_execution(admitted.elapsed());
+    budget_headers(&st, &mut resp);
     if let Some(status) = lost {
         return fault_response(&st, FaultKind::ServerError { status });
     }
@@ -381,6 +386,40 @@ pub(super) fn fault_response(st: &EmulatorState, fail: FaultKind) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// What every answer past authentication says of the budget (docs/dataverse-web-api.md#service-protection):
+/// requests left in the window, execution time left (seconds, formatted as Dataverse does:
+/// `1,199.46`) and the suggested parallelism.
+fn budget_headers(st: &EmulatorState, resp: &mut Response) {
+    let left = st.protection.remaining();
+    let h = resp.headers_mut();
+    h.insert(
+        "x-ms-ratelimit-burst-remaining-xrm-requests",
+        axum::http::HeaderValue::from(left.requests),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&seconds_text(left.execution)) {
+        h.insert("x-ms-ratelimit-time-remaining-xrm-requests", v);
+    }
+    h.insert(
+        "x-ms-dop-hint",
+        axum::http::HeaderValue::from(st.config.dop_hint),
+    );
+}
+
+/// 1199.46 s → `1,199.46` (thousands grouped, two decimals).
+fn seconds_text(d: std::time::Duration) -> String {
+    let centis = d.as_millis() / 10;
+    let digits = (centis / 100).to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out.push_str(&format!(".{:02}", centis % 100));
+    out
 }
 
 pub(super) fn throttle_response(st: &EmulatorState, limited: Limited) -> Response {

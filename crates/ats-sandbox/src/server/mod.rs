@@ -25,7 +25,8 @@ use crate::faults::{Faults, ServiceProtection, Stats};
 use crate::store::Store;
 
 use self::admin::{
-    faults_add, faults_clear, faults_list, requests_clear, requests_list, stats, stats_reset,
+    faults_add, faults_clear, faults_list, requests_clear, requests_list, secrets_add,
+    secrets_list, secrets_remove, stats, stats_reset,
 };
 use self::dataverse::{dataverse, service_document};
 use self::token::token;
@@ -270,6 +271,8 @@ pub(crate) fn router(state: Arc<EmulatorState>) -> Router {
             "/_sandbox/requests",
             get(requests_list).delete(requests_clear),
         )
+        .route("/_sandbox/secrets", get(secrets_list).post(secrets_add))
+        .route("/_sandbox/secrets/remove", post(secrets_remove))
         .route("/_sandbox/health", get(|| async { "ok" }))
         .merge(dataverse_api)
         .with_state(state)

@@ -1,0 +1,103 @@
+//! Holds a call while the budget Dataverse reported is down to the call's reserve
+//! (`upstream::pacing`), and feeds each answer's budget headers back: the remaining count into the
+//! estimate, `x-ms-dop-hint` into the concurrency cap. A call that would wait past its deadline
+//! fails at once as throttled, with the wait as its `Retry-After`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tower::{Service, ServiceExt};
+
+use super::concurrency::FairLimiter;
+use super::{always_ready, BoxFuture, Inner, Reply, UpstreamRequest};
+use crate::upstream::error::UpstreamError;
+use crate::upstream::pacing::{budget_headers, Budget};
+
+/// Counts a call as waiting for room until dropped (also when the caller gives up mid-wait).
+struct Waiting<'a>(&'a Budget);
+
+impl<'a> Waiting<'a> {
+    fn start(budget: &'a Budget) -> Self {
+        budget.waiting(1);
+        Self(budget)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting(-1);
+    }
+}
+
+/// Time left for the call itself after waiting for room.
+const CALL_SLACK: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+pub(super) struct PacingLayer(pub Arc<Budget>, pub Arc<FairLimiter>);
+
+impl<S> tower::Layer<S> for PacingLayer {
+    type Service = Pacing<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Pacing {
+            budget: self.0.clone(),
+            limiter: self.1.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(super) struct Pacing<S> {
+    budget: Arc<Budget>,
+    limiter: Arc<FairLimiter>,
+    inner: S,
+}
+
+impl<S: Inner> Service<UpstreamRequest> for Pacing<S> {
+    type Response = Reply;
+    type Error = UpstreamError;
+    type Future = BoxFuture;
+
+    always_ready!();
+
+    fn call(&mut self, req: UpstreamRequest) -> Self::Future {
+        let budget = self.budget.clone();
+        let limiter = self.limiter.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let seq = loop {
+                match budget.admit(req.priority, req.caller.as_ref()) {
+                    Ok(seq) => break seq,
+                    // The call itself needs time after the wait: refuse now rather than answer 504.
+                    Err(wait) if Instant::now() + wait + CALL_SLACK > req.deadline => {
+                        budget.promise(req.caller.as_ref(), wait);
+                        return Err(UpstreamError::Throttled {
+                            retry_after: Some(wait),
+                        });
+                    }
+                    Err(wait) => {
+                        let _waiting = Waiting::start(&budget);
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            };
+            let result = inner.oneshot(req).await;
+            budget.settle(seq);
+            match &result {
+                Ok(reply) => {
+                    let (remaining, dop) = budget_headers(&reply.headers);
+                    match remaining {
+                        Some(n) => budget.report(seq, n),
+                        None => budget.unreported(seq),
+                    }
+                    if let Some(hint) = dop {
+                        limiter.limit_to(hint);
+                    }
+                }
+                Err(UpstreamError::Throttled { .. }) => budget.refused(seq),
+                Err(_) => budget.unreported(seq),
+            }
+            result
+        })
+    }
+}
