@@ -160,7 +160,10 @@ pub async fn build_state(
         boards,
         reader: reader.clone(),
         hiring: Arc::new(crate::writes::HireContext {
-            hires: crate::writes::Hires::new(stores.writes),
+            hires: crate::writes::Hires::new(
+                stores.writes,
+                Duration::from_secs(config.state.lease_secs),
+            ),
             client,
             reader: reader.clone(),
         }),

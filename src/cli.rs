@@ -136,6 +136,11 @@ pub enum Command {
         #[arg(long)]
         secret_file: Option<PathBuf>,
     },
+    /// Durable state: `state migrate` moves one replica's SQLite state into Postgres.
+    State {
+        #[command(subcommand)]
+        action: StateCommand,
+    },
     /// Run the gateway against the Dataverse environment in the config file.
     Serve {
         /// Partner listener (overrides gateway.listen).
@@ -144,6 +149,25 @@ pub enum Command {
         /// Ops listener (overrides gateway.ops_listen).
         #[arg(long)]
         ops_listen: Option<SocketAddr>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy a single replica's state (live idempotency records, open write plans, …) from its
+    /// SQLite file into the Postgres several replicas share, verify the counts and print them.
+    /// The copy is one consistent snapshot; stop the old replica first so nothing it records
+    /// afterwards is left behind. A target that already holds state is refused unless --force.
+    Migrate {
+        /// `sqlite://PATH`: the state file, or the state directory holding it.
+        #[arg(long)]
+        from: String,
+        /// `postgres://…` (from the environment, to keep a password off the command line).
+        #[arg(long, env = "ATS_GATEWAY_MIGRATE_TO", hide_env_values = true)]
+        to: String,
+        /// Copy into a target that already holds state (source rows replace rows with the same key).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -170,6 +194,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     // Doctor reports an unloadable config as its first check rather than failing here.
     if let Some(Command::Doctor { json }) = cli.command {
         return doctor(cli.config.as_deref(), json).await;
+    }
+    // Moving state needs only the two URLs, not a gateway config.
+    if let Some(Command::State {
+        action: StateCommand::Migrate { from, to, force },
+    }) = &cli.command
+    {
+        let report = crate::store::migrate_state::migrate(from, to, *force).await?;
+        print!("{}", crate::store::migrate_state::render(&report));
+        return Ok(());
     }
     // The receiver is a partner-side tool: it needs no gateway config.
     if let Some(Command::WebhookReceiver {
@@ -207,9 +240,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Doctor { json } => doctor(cli.config.as_deref(), json).await,
-        Command::WebhookReceiver { .. } | Command::OperatorToken | Command::Partners { .. } => {
-            Ok(())
-        }
+        Command::WebhookReceiver { .. }
+        | Command::OperatorToken
+        | Command::Partners { .. }
+        | Command::State { .. } => Ok(()),
         #[cfg(feature = "sandbox")]
         Command::Emulator {
             listen,

@@ -52,6 +52,10 @@ impl From<WriteError> for ApiError {
             },
             WriteError::Upstream(u) => u.into(),
             WriteError::Read(api) => api,
+            // Postgres away: nothing was written (a journal write precedes every upstream call).
+            WriteError::Store(crate::store::StoreError::Unavailable(why)) => {
+                ApiError::StateUnavailable(why)
+            }
             WriteError::Store(s) => ApiError::Internal(s.to_string()),
             WriteError::Internal(s) => ApiError::Internal(s),
         }
@@ -165,7 +169,7 @@ struct Created<'a> {
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited, or HR throttling (nothing was left written); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 502, description = "The HR system failed a step; everything written was removed. Retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The HR system is unavailable (nothing was left written, or the undo continues in the background); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The HR system or the gateway's state store is unavailable (nothing was left written, or the undo continues in the background); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 504, description = "The HR system did not answer in time", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["candidates:write"]), ("oauth2" = ["candidates:write"]))
@@ -182,10 +186,15 @@ pub async fn create(
         .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
     match writes::begin(&st.hiring, &principal, &key, &body).await? {
         Started::Replay(outcome) => replay(&st, &principal, outcome, lang).await,
-        Started::Fresh => {
+        Started::Fresh(hold) => {
             let state = st.0.clone();
-            // Its own task: the hire and its bookkeeping finish even if this request is dropped.
-            let hire = async move { run(state, principal, key, body, lang).await };
+            // Its own task: the hire and its bookkeeping finish even if this request is dropped;
+            // the key stays leased to this replica until its outcome is recorded.
+            let hire = async move {
+                let answer = run(state, principal, key, body, lang).await;
+                drop(hold);
+                answer
+            };
             let task = tokio::spawn(crate::ops::upstream_calls::carried(hire));
             let (outcome, body) = task
                 .await
@@ -228,7 +237,7 @@ async fn run(
         .store()
         .complete(&principal.partner_id, &key, &outcome)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(WriteError::from)?;
     Ok((outcome, shown))
 }
 

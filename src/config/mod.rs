@@ -166,6 +166,9 @@ pub struct StateConfig {
     pub pool_size: u32,
     /// How long an `Idempotency-Key` is remembered per partner.
     pub idempotency_ttl_secs: u64,
+    /// The recovery period: a running hire's plan and key are leased for this long, renewed while
+    /// it runs; a replica that dies leaves them to another replica once the lease expires.
+    pub lease_secs: u64,
 }
 
 impl Default for StateConfig {
@@ -175,6 +178,7 @@ impl Default for StateConfig {
             path: None,
             pool_size: 10,
             idempotency_ttl_secs: 24 * 3600,
+            lease_secs: 30,
         }
     }
 }
@@ -193,6 +197,12 @@ pub const SQLITE_FILE: &str = "ats-gateway.sqlite3";
 
 impl StateConfig {
     pub fn location(&self) -> Result<StateLocation, ConfigError> {
+        if self.lease_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "state.lease_secs",
+                problem: "must be at least 1".into(),
+            });
+        }
         let url = self.url.expose().trim();
         if url.is_empty() {
             return Ok(StateLocation::Sqlite {

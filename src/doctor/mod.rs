@@ -2,7 +2,7 @@
 //! for each failure what is wrong and how an operator fixes it.
 //!
 //! The checks run in order, each a [`Check`] (data, rendered by [`render`] as text or JSON):
-//! config → credential → token (Entra) → `WhoAmI()` (the application user) → read access to every
+//! config → state (Postgres, when `[state] url` names it) → credential → token (Entra) → `WhoAmI()` (the application user) → read access to every
 //! table the gateway uses → a data probe (recruiting requests per status). A check that needs
 //! something an earlier one could not provide (a token, the application user) is not run; the
 //! report says which were skipped. Nothing a check reports contains a secret.
@@ -13,6 +13,7 @@ mod credential;
 mod dataverse;
 mod entra;
 pub mod render;
+pub mod state;
 pub mod tables;
 
 use std::path::Path;
@@ -23,7 +24,7 @@ use serde::Serialize;
 /// One line of the checklist.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Check {
-    /// Stable name: `config`, `credential`, `token`, `whoami`, `tables`, `table:<entity set>`, `data`.
+    /// Stable name: `config`, `state`, `credential`, `token`, `whoami`, `tables`, `table:<entity set>`, `data`.
     pub name: String,
     pub ok: bool,
     /// What was found (on failure: the cause, in the operator's words).
@@ -103,6 +104,10 @@ pub async fn run(file: Option<&Path>) -> Report {
     let Some(config) = config_check::check(file, &mut report) else {
         return report.skip(&["credential", "token", "whoami", "tables", "data"]);
     };
+    // The shared state store (Postgres) does not block the Dataverse checks.
+    if let Some(check) = state::check(&config.state).await {
+        report.push(check);
+    }
     // Postgres state means several replicas: their limits should be shared too.
     if let Some(check) = cluster::check(
         &config,

@@ -138,6 +138,10 @@ fn describe() {
         "Duration of a completed hire's upstream write plan."
     );
     describe_counter!(
+        "state_store_queries_total",
+        "Statements sent to the shared state store (Postgres), by store operation (op)."
+    );
+    describe_counter!(
         "hire_undone_total",
         "Failed hires whose written rows were undone, by whether the undo completed (complete)."
     );

@@ -201,6 +201,10 @@ pub enum ApiError {
     UpstreamUnavailable(String),
     #[error("upstream timeout")]
     UpstreamTimeout,
+    /// The gateway's shared state store (Postgres) cannot be reached: a write is refused before
+    /// anything is written.
+    #[error("state store unavailable: {0}")]
+    StateUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -240,6 +244,7 @@ impl ApiError {
             UpstreamThrottled { .. } => &t::UPSTREAM_THROTTLED,
             UpstreamUnavailable(_) => &t::UPSTREAM_UNAVAILABLE,
             UpstreamTimeout => &t::UPSTREAM_TIMEOUT,
+            StateUnavailable(_) => &t::STATE_UNAVAILABLE,
             Internal(_) => &t::INTERNAL,
         }
     }
@@ -266,6 +271,7 @@ impl ApiError {
             UpstreamThrottled { retry_after } => format!("the HR system is throttling requests; retry after {retry_after} s"),
             UpstreamUnavailable(_) => "the HR system is unavailable; retry later".into(),
             UpstreamTimeout => "the HR system did not answer in time; retry later".into(),
+            StateUnavailable(_) => "the gateway's state store is unavailable, so nothing was written; retry later with the same Idempotency-Key".into(),
             Internal(_) => "unexpected error; report the request_id".into(),
         }
     }
@@ -318,7 +324,8 @@ impl IntoResponse for ApiError {
             ApiError::Internal(why)
             | ApiError::UpstreamFailed(why)
             | ApiError::UpstreamMisconfigured(why)
-            | ApiError::UpstreamUnavailable(why) => {
+            | ApiError::UpstreamUnavailable(why)
+            | ApiError::StateUnavailable(why) => {
                 tracing::warn!(problem = slug, reason = %why, "request failed")
             }
             _ => tracing::debug!(problem = slug, "request refused"),
@@ -360,7 +367,7 @@ impl IntoResponse for ApiError {
             | ApiError::UpstreamThrottled { retry_after } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
-            ApiError::UpstreamUnavailable(_) => {
+            ApiError::UpstreamUnavailable(_) | ApiError::StateUnavailable(_) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(5u64));
             }
             _ => {}
@@ -448,6 +455,7 @@ mod tests {
             ApiError::UpstreamThrottled { retry_after: 1 },
             ApiError::UpstreamUnavailable("x".into()),
             ApiError::UpstreamTimeout,
+            ApiError::StateUnavailable("x".into()),
             ApiError::Internal("x".into()),
         ];
         for e in all {

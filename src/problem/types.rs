@@ -69,6 +69,8 @@ types! {
         "Dataverse or Entra ID is unavailable. Wait `Retry-After` seconds.");
     UPSTREAM_TIMEOUT = ("upstream-timeout", GATEWAY_TIMEOUT, "HR system timed out",
         "Dataverse did not answer in time. Retry later, perhaps with a smaller page_size.");
+    STATE_UNAVAILABLE = ("state-unavailable", SERVICE_UNAVAILABLE, "Gateway state unavailable",
+        "The gateway cannot reach its state store (the database replicas share), so it cannot record this write safely and wrote nothing. Reads still work. Wait `Retry-After` seconds and retry with the same Idempotency-Key.");
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
         "An unexpected error in the gateway. Report the request_id.");
     TOO_LARGE = ("too-large", PAYLOAD_TOO_LARGE, "Request too large",

@@ -6,6 +6,7 @@
 //! several replicas.
 
 pub mod changes;
+pub mod migrate_state;
 pub mod open;
 pub mod partners;
 pub mod postgres;
@@ -77,12 +78,22 @@ pub struct PlanUpdate {
 pub enum StoreError {
     #[error("state store: {0}")]
     Backend(String),
+    /// The shared backend cannot be reached now (Postgres down or partitioned away): nothing was
+    /// written; the caller may answer 503 with `Retry-After` and try again later.
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
     #[error("state store: corrupt record: {0}")]
     Corrupt(String),
 }
 
 /// Idempotency records and write plans. Keys are scoped per partner; records expire after the
-/// store's TTL (an expired key is free again).
+/// store's TTL (an expired key is free again). An in-flight key and an open plan are held by one
+/// replica under a lease (the recovery period): another replica takes them over only once it
+/// expired, and a holder that lost its lease can no longer journal (its writes fail).
+///
+/// `begin`: a fresh, expired or released key starts; an in-flight key whose lease expired and that
+/// has no open plan is taken over (its request died before writing anything); otherwise the key
+/// is in flight, replays or mismatches.
 pub trait WriteStore: Send + Sync {
     /// Atomically: a fresh (or expired, or released) key is recorded as in flight with the body's
     /// fingerprint; otherwise says what the key already stands for.
@@ -118,8 +129,28 @@ pub trait WriteStore: Send + Sync {
     /// Plans not yet finished (completed or undone), oldest first.
     fn open_plans(&self) -> BoxFuture<'_, Result<Vec<PlanRecord>, StoreError>>;
 
-    /// Keys recorded as in flight (after a crash: those without an open plan are released).
-    fn in_flight_keys(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>>;
+    /// Extends the leases of the plans and in-flight keys this replica's live tasks are running
+    /// (`begin` and `save_plan` take a lease of the store's recovery period; every journal write
+    /// renews its plan's).
+    fn renew<'a>(
+        &'a self,
+        plans: &'a [Uuid],
+        keys: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Takes over open plans whose lease expired (the replica running them died or stopped
+    /// renewing), atomically, so two replicas never claim one plan, and returns them with this
+    /// replica's own open plans (the caller skips those its live tasks run: the others, e.g. an
+    /// undo that could not finish, are its to settle now); only `key`'s when given. Each comes back
+    /// held by this replica under a fresh lease, and so does its key. Oldest first.
+    fn claim_expired<'a>(
+        &'a self,
+        key: Option<(&'a str, &'a str)>,
+    ) -> BoxFuture<'a, Result<Vec<PlanRecord>, StoreError>>;
+
+    /// Frees in-flight keys whose lease expired and that have no open plan (their request died
+    /// before writing anything upstream); returns how many.
+    fn release_orphans(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     /// Drops expired idempotency records and finished plans older than the TTL; returns how many.
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

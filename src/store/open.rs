@@ -64,6 +64,7 @@ impl OpenError {
 /// Opens the configured state; `dir` unset means a fresh temporary directory.
 pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
     let ttl = Duration::from_secs(cfg.idempotency_ttl_secs);
+    let lease = Duration::from_secs(cfg.lease_secs);
     let location = cfg.location()?;
     let (dir, file) = match &location {
         StateLocation::Sqlite { dir, file } => (dir.clone(), file.clone()),
@@ -79,17 +80,25 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
             (tmp.path().to_path_buf(), Some(tmp))
         }
     };
-    let sqlite = Arc::new(SqliteStore::open_file(&dir, &file, ttl).map_err(OpenError::Sqlite)?);
+    let sqlite = Arc::new(
+        SqliteStore::open_file(&dir, &file, ttl)
+            .map_err(OpenError::Sqlite)?
+            .with_lease(lease),
+    );
     let postgres = match &location {
         StateLocation::Postgres { url } => Some(
             PgStore::connect(url.expose(), cfg.pool_size, ttl)
                 .await
-                .map_err(OpenError::Postgres)?,
+                .map_err(OpenError::Postgres)?
+                .with_lease(lease),
         ),
         StateLocation::Sqlite { .. } => None,
     };
     // Per concern: Postgres where it has an implementation, the embedded store otherwise.
-    let writes: Arc<dyn WriteStore> = sqlite.clone();
+    let writes: Arc<dyn WriteStore> = match &postgres {
+        Some(pg) => Arc::new(pg.clone()),
+        None => sqlite.clone(),
+    };
     let changes: Arc<dyn ChangeStore> = match &postgres {
         Some(pg) => Arc::new(pg.clone()),
         None => sqlite.clone(),

@@ -2,9 +2,10 @@
 //! committed record survives a crash). Calls run on the blocking pool; one connection behind a
 //! mutex is plenty for the write rate of hires.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
@@ -15,6 +16,9 @@ pub mod partners;
 pub mod webhooks;
 
 pub const FILE_NAME: &str = crate::config::SQLITE_FILE;
+
+/// `[state] lease_secs`' default.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -47,8 +51,35 @@ CREATE TABLE IF NOT EXISTS plan_steps (
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     ttl: Duration,
+    /// Leases of plans and in-flight keys. In memory: the directory lock makes this process the
+    /// only one, so whatever has no lease here was left by a process that is gone.
+    leases: Arc<Mutex<Leases>>,
     /// The state directory is this process's while the store is open.
     _lock: Arc<super::state_dir::DirLock>,
+}
+
+#[derive(Default)]
+struct Leases {
+    period: Duration,
+    plans: HashMap<Uuid, Instant>,
+    keys: HashMap<(String, String), Instant>,
+}
+
+impl Leases {
+    fn key_live(&self, partner: &str, key: &str) -> bool {
+        self.keys
+            .get(&(partner.to_string(), key.to_string()))
+            .is_some_and(|until| *until > Instant::now())
+    }
+    fn hold_key(&mut self, partner: &str, key: &str) {
+        let until = Instant::now() + self.period;
+        self.keys
+            .insert((partner.to_string(), key.to_string()), until);
+    }
+    fn hold_plan(&mut self, id: Uuid) {
+        let until = Instant::now() + self.period;
+        self.plans.insert(id, until);
+    }
 }
 
 pub(super) fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -92,8 +123,24 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             ttl,
+            leases: Arc::new(Mutex::new(Leases {
+                period: DEFAULT_LEASE,
+                ..Leases::default()
+            })),
             _lock: lock,
         })
+    }
+
+    /// The recovery period (`[state] lease_secs`).
+    pub fn with_lease(self, period: Duration) -> Self {
+        if let Ok(mut l) = self.leases.lock() {
+            l.period = period;
+        }
+        self
+    }
+
+    fn leases(&self) -> Result<std::sync::MutexGuard<'_, Leases>, StoreError> {
+        self.leases.lock().map_err(|_| backend("leases poisoned"))
     }
 
     fn ttl_secs(&self) -> i64 {
@@ -130,7 +177,9 @@ impl WriteStore for SqliteStore {
             fingerprint.to_string(),
         );
         let ttl = self.ttl_secs();
+        let leases = self.leases.clone();
         self.run(move |conn| {
+            let mut leases = leases.lock().map_err(|_| backend("leases poisoned"))?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
@@ -150,8 +199,12 @@ impl WriteStore for SqliteStore {
                     } else if state == "completed" {
                         let text = outcome.ok_or_else(|| StoreError::Corrupt("completed without outcome".into()))?;
                         Begin::Replay(serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-                    } else {
+                    } else if leases.key_live(&partner, &key) || has_open_plan(&tx, &partner, &key)? {
                         Begin::InFlight
+                    } else {
+                        // Its request died before writing anything: the key is this request's.
+                        leases.hold_key(&partner, &key);
+                        Begin::Started
                     }
                 }
                 _ => {
@@ -160,6 +213,7 @@ impl WriteStore for SqliteStore {
                         params![partner, key, fingerprint, t.saturating_add(ttl)],
                     )
                     .map_err(backend)?;
+                    leases.hold_key(&partner, &key);
                     Begin::Started
                 }
             };
@@ -176,6 +230,9 @@ impl WriteStore for SqliteStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (partner, key) = (partner.to_string(), key.to_string());
         let text = serde_json::to_string(outcome).map_err(backend);
+        if let Ok(mut l) = self.leases() {
+            l.keys.remove(&(partner.clone(), key.clone()));
+        }
         self.run(move |conn| {
             conn.execute(
                 "UPDATE idempotency SET state = 'completed', outcome = ?3 WHERE partner = ?1 AND key = ?2",
@@ -192,6 +249,9 @@ impl WriteStore for SqliteStore {
         key: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (partner, key) = (partner.to_string(), key.to_string());
+        if let Ok(mut l) = self.leases() {
+            l.keys.remove(&(partner.clone(), key.clone()));
+        }
         self.run(move |conn| {
             conn.execute(
                 "DELETE FROM idempotency WHERE partner = ?1 AND key = ?2 AND state = 'in_flight'",
@@ -204,6 +264,9 @@ impl WriteStore for SqliteStore {
 
     fn save_plan<'a>(&'a self, plan: &'a PlanRecord) -> BoxFuture<'a, Result<(), StoreError>> {
         let p = plan.clone();
+        if let Ok(mut l) = self.leases() {
+            l.hold_plan(p.id);
+        }
         self.run(move |conn| {
             let doc = serde_json::to_string(&p.doc).map_err(backend)?;
             let id = p.id.to_string();
@@ -227,6 +290,14 @@ impl WriteStore for SqliteStore {
         update: &'a PlanUpdate,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let u = update.clone();
+        if let Ok(mut l) = self.leases() {
+            match &u.plan {
+                Some((false, _)) => {
+                    l.plans.remove(&u.id);
+                }
+                _ => l.hold_plan(u.id),
+            }
+        }
         self.run(move |conn| {
             let id = u.id.to_string();
             let tx = conn.transaction().map_err(backend)?;
@@ -295,15 +366,82 @@ impl WriteStore for SqliteStore {
         })
     }
 
-    fn in_flight_keys(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, StoreError>> {
-        self.run(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT partner, key FROM idempotency WHERE state = 'in_flight'")
+    fn renew<'a>(
+        &'a self,
+        plans: &'a [Uuid],
+        keys: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let renewed = self.leases().map(|mut l| {
+            let until = Instant::now() + l.period;
+            for id in plans {
+                l.plans.insert(*id, until);
+            }
+            for k in keys {
+                l.keys.insert(k.clone(), until);
+            }
+        });
+        Box::pin(async move { renewed })
+    }
+
+    fn claim_expired<'a>(
+        &'a self,
+        key: Option<(&'a str, &'a str)>,
+    ) -> BoxFuture<'a, Result<Vec<PlanRecord>, StoreError>> {
+        let key = key.map(|(p, k)| (p.to_string(), k.to_string()));
+        Box::pin(async move {
+            let open = self.open_plans().await?;
+            let mut leases = self.leases()?;
+            let mut claimed = Vec::new();
+            for rec in open {
+                if key
+                    .as_ref()
+                    .is_some_and(|(p, k)| *p != rec.partner || *k != rec.key)
+                {
+                    continue;
+                }
+                // One process: a plan is this process's or a gone one's, so every open plan
+                // is returned (the caller skips the ones a live task runs).
+                leases.hold_plan(rec.id);
+                leases.hold_key(&rec.partner, &rec.key);
+                claimed.push(rec);
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn release_orphans(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let leases = self.leases.clone();
+        self.run(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+            let keys: Vec<(String, String)> = {
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT i.partner, i.key FROM idempotency i WHERE i.state = 'in_flight'
+                         AND NOT EXISTS (SELECT 1 FROM plans p WHERE p.partner = i.partner AND p.key = i.key AND p.open = 1)",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+            };
+            let leases = leases.lock().map_err(|_| backend("leases poisoned"))?;
+            let mut released = 0;
+            for (partner, key) in keys {
+                if leases.key_live(&partner, &key) {
+                    continue;
+                }
+                released += tx
+                    .execute(
+                        "DELETE FROM idempotency WHERE partner = ?1 AND key = ?2 AND state = 'in_flight'",
+                        params![partner, key],
+                    )
+                    .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(released as u64)
         })
     }
 
@@ -332,6 +470,19 @@ impl WriteStore for SqliteStore {
             Ok((keys + plans) as u64)
         })
     }
+}
+
+fn has_open_plan(
+    tx: &rusqlite::Transaction<'_>,
+    partner: &str,
+    key: &str,
+) -> Result<bool, StoreError> {
+    tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM plans WHERE partner = ?1 AND key = ?2 AND open = 1)",
+        params![partner, key],
+        |r| r.get(0),
+    )
+    .map_err(backend)
 }
 
 fn put_step(
@@ -455,9 +606,11 @@ mod tests {
             .expect("count");
         assert_eq!(left, 0, "a closed plan keeps no step (nor its body)");
         assert_eq!(
-            s.in_flight_keys().await.expect("keys"),
-            vec![("a".to_string(), "k".to_string())]
+            s.release_orphans().await.expect("orphans"),
+            1,
+            "a key in flight without a plan, left by a process that is gone"
         );
+        s.begin("a", "k", "f").await.expect("begin again");
         // A zero TTL: the record is expired at once, so the key is free again.
         let s = SqliteStore::open(&d, Duration::ZERO).expect("reopen");
         s.complete("a", "k", &outcome()).await.expect("complete");

@@ -1,6 +1,8 @@
 //! Candidate hires written back into HR: the body checked (`request`, `validate`) before any
 //! upstream call, then a journal of steps (`plan`) run with compensation (`execute`), guarded by
-//! an idempotency record, and recovery at start for plans a dead process left unfinished.
+//! an idempotency record, and recovery for plans a dead process (this one before a restart, or
+//! another replica) left unfinished: plans and in-flight keys are leased (`[state] lease_secs`),
+//! renewed while a live task runs them, and taken over by any replica once the lease expired.
 
 pub mod execute;
 pub mod plan;
@@ -10,6 +12,7 @@ pub mod validate;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -70,11 +73,30 @@ pub enum WriteError {
     Internal(String),
 }
 
-/// The write side's state: the store and which plans this process is running right now.
+/// The write side's state: the store and which plans and keys this process is running right now
+/// (their leases are renewed while they run).
 pub struct Hires {
     store: Arc<dyn WriteStore>,
     active: Mutex<HashSet<Uuid>>,
+    keys: Arc<Mutex<HashSet<(String, String)>>>,
+    /// The recovery period: how long a lease lasts without renewal.
+    lease: Duration,
     recovered: AtomicBool,
+}
+
+/// An idempotency key this process runs a request under: its lease is renewed until dropped (after
+/// the outcome is recorded or the key released).
+pub struct KeyHold {
+    keys: Arc<Mutex<HashSet<(String, String)>>>,
+    key: (String, String),
+}
+
+impl Drop for KeyHold {
+    fn drop(&mut self) {
+        if let Ok(mut k) = self.keys.lock() {
+            k.remove(&self.key);
+        }
+    }
 }
 
 /// What the hire, its recovery and its maintenance use, and nothing else: the durable store and the
@@ -98,12 +120,44 @@ impl Drop for Active<'_> {
 }
 
 impl Hires {
-    pub fn new(store: Arc<dyn WriteStore>) -> Self {
+    /// `lease`: the recovery period the store leases plans and keys for (`[state] lease_secs`).
+    pub fn new(store: Arc<dyn WriteStore>, lease: Duration) -> Self {
         Self {
             store,
             active: Mutex::new(HashSet::new()),
+            keys: Arc::new(Mutex::new(HashSet::new())),
+            lease,
             recovered: AtomicBool::new(false),
         }
+    }
+
+    fn hold_key(&self, partner: &str, key: &str) -> KeyHold {
+        let key = (partner.to_string(), key.to_string());
+        if let Ok(mut k) = self.keys.lock() {
+            k.insert(key.clone());
+        }
+        KeyHold {
+            keys: self.keys.clone(),
+            key,
+        }
+    }
+
+    /// Renews the leases of everything a live task here runs.
+    pub async fn renew(&self) -> Result<(), StoreError> {
+        let plans: Vec<Uuid> = self
+            .active
+            .lock()
+            .map(|a| a.iter().copied().collect())
+            .unwrap_or_default();
+        let keys: Vec<(String, String)> = self
+            .keys
+            .lock()
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default();
+        if plans.is_empty() && keys.is_empty() {
+            return Ok(());
+        }
+        self.store.renew(&plans, &keys).await
     }
 
     pub fn store(&self) -> &dyn WriteStore {
@@ -161,8 +215,8 @@ pub fn fingerprint(body: &Value) -> String {
 
 /// What `begin` decided for a request.
 pub enum Started {
-    /// Run it: the key is recorded as in flight.
-    Fresh,
+    /// Run it: the key is recorded as in flight, leased to this process while the hold lives.
+    Fresh(KeyHold),
     Replay(Outcome),
 }
 
@@ -185,7 +239,9 @@ pub async fn begin(
             .begin(&principal.partner_id, key, &fp)
             .await?
         {
-            Begin::Started => Ok(Started::Fresh),
+            Begin::Started => Ok(Started::Fresh(
+                st.hires.hold_key(&principal.partner_id, key),
+            )),
             Begin::Replay(o) => Ok(Started::Replay(o)),
             // In flight, but perhaps only because an earlier attempt's undo could not finish: try
             // to settle that plan now rather than make the partner wait for the next pass.
@@ -202,13 +258,11 @@ pub async fn begin(
     }
 }
 
-/// Settles the open plan of `key` if no live task runs it; `true` if one was settled.
+/// Settles the open plan of `key` if its lease expired (no live task runs it); `true` if one was
+/// settled.
 async fn settle_key(st: &HireContext, partner: &str, key: &str) -> Result<bool, WriteError> {
-    let open = st.hires.store.open_plans().await?;
-    for rec in open
-        .into_iter()
-        .filter(|r| r.partner == partner && r.key == key)
-    {
+    let claimed = st.hires.store.claim_expired(Some((partner, key))).await?;
+    for rec in claimed {
         if settle(st, &rec).await? == Some(true) {
             return Ok(true);
         }
@@ -290,27 +344,23 @@ async fn fail(st: &HireContext, plan: &mut Plan, failure: Failure) -> WriteError
     }
 }
 
-/// Completes or undoes every open plan not run by a live task, then (at start, `release_orphans`)
-/// frees keys left in flight by a dead process without a plan. Returns how many plans it settled.
-pub async fn recover(st: &HireContext, release_orphans: bool) -> Result<usize, WriteError> {
+/// Claims every open plan whose lease expired (its replica died, or its undo could not finish)
+/// and completes or undoes it, then frees keys left in flight without a plan by a request that
+/// died. Returns how many plans it settled.
+pub async fn recover(st: &HireContext) -> Result<usize, WriteError> {
     let store = st.hires.store();
-    let records = store.open_plans().await?;
     let mut settled = 0;
-    let mut open_keys = HashSet::new();
-    for rec in records {
-        match settle(st, &rec).await? {
-            Some(true) => settled += 1,
-            _ => {
-                open_keys.insert((rec.partner.clone(), rec.key.clone()));
-            }
+    for rec in store.claim_expired(None).await? {
+        if settle(st, &rec).await? == Some(true) {
+            settled += 1;
         }
     }
-    if release_orphans {
-        for (partner, key) in store.in_flight_keys().await? {
-            if !open_keys.contains(&(partner.clone(), key.clone())) {
-                store.release(&partner, &key).await?;
-            }
-        }
+    let freed = store.release_orphans().await?;
+    if freed > 0 {
+        tracing::info!(
+            keys = freed,
+            "idempotency keys of requests that died released"
+        );
     }
     Ok(settled)
 }
@@ -369,10 +419,10 @@ async fn undo(st: &HireContext, plan: &mut Plan) -> Result<bool, WriteError> {
     }
 }
 
-/// Start-up recovery (before writes are served), then a periodic pass for plans whose undo could
-/// not finish and for expired keys.
+/// Start-up recovery (before writes are served), then a periodic pass for plans whose lease
+/// expired and for expired keys.
 pub async fn recover_at_start(st: &HireContext) {
-    match recover(st, true).await {
+    match recover(st).await {
         Ok(n) => {
             if n > 0 {
                 tracing::info!(plans = n, "unfinished writes settled at start");
@@ -385,16 +435,46 @@ pub async fn recover_at_start(st: &HireContext) {
     }
 }
 
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often leases are renewed and expired ones looked for: a third of the recovery period (a
+/// renewal may fail twice before the lease lapses), at most every 15 s.
+fn pass_interval(lease: Duration) -> Duration {
+    (lease / 3).clamp(Duration::from_millis(100), Duration::from_secs(15))
+}
+
+/// The write side's background work: lease renewal (its own task, so a long recovery never delays
+/// it) and the recovery pass. Both end with the runtime (a killed process renews nothing, so its
+/// leases lapse and another replica takes over).
 pub fn spawn_maintenance(st: Arc<HireContext>) -> tokio::task::JoinHandle<()> {
+    let every = pass_interval(st.hires.lease);
+    let renewer = st.clone();
+    let renewer = AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = renewer.hires.renew().await {
+                tracing::warn!(error = %e, "renewing write leases failed");
+            }
+        }
+    }));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+        // Aborting the maintenance task stops the renewal too.
+        let _renewer = renewer;
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             if !st.hires.ready() {
                 recover_at_start(&st).await;
                 continue;
             }
-            if let Err(e) = recover(&st, false).await {
+            if let Err(e) = recover(&st).await {
                 tracing::warn!(error = %e, "recovery pass failed");
             }
             if let Err(e) = st.hires.store.purge_expired().await {

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0001_gateway_keys.sql"),
     ),
     (
+        2,
+        "writes",
+        include_str!("../../../migrations/postgres/0002_writes.sql"),
+    ),
+    (
         3,
         "changes",
         include_str!("../../../migrations/postgres/0003_changes.sql"),
@@ -73,6 +78,63 @@ pub(super) async fn run(conn: &mut Conn) -> Result<(), StoreError> {
     tx.commit().await.map_err(backend)
 }
 
-fn latest() -> i64 {
+/// The newest schema version this binary knows.
+pub(crate) fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+impl super::PgStore {
+    /// The schema version applied in the database and the newest this binary knows (doctor).
+    pub async fn schema_version(&self) -> Result<(i64, i64), StoreError> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(backend)?;
+        Ok((row.try_get(0).map_err(backend)?, latest()))
+    }
+}
+
+/// What `doctor` finds at `[state] url`, without changing anything (no migration is run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaStatus {
+    /// The newest migration applied (0: a fresh database, migrated by the first replica's start).
+    pub applied: i64,
+    /// The newest this binary knows.
+    pub known: i64,
+}
+
+/// Connects to `url` (5 s at most) and reads the schema version.
+pub async fn probe(url: &str) -> Result<SchemaStatus, StoreError> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        backend(format!(
+            "state.url is not a Postgres URL ({})",
+            super::redact(&e.to_string(), url)
+        ))
+    })?;
+    config.application_name("ats-gateway doctor");
+    config.connect_timeout(std::time::Duration::from_secs(5));
+    let (client, conn) = config
+        .connect(super::tls()?)
+        .await
+        .map_err(|e| StoreError::Unavailable(super::redact(&e.to_string(), url)))?;
+    tokio::spawn(conn);
+    let applied = match client
+        .query_one(
+            "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => row.try_get(0).map_err(backend)?,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => 0,
+        Err(e) => return Err(backend(super::redact(&e.to_string(), url))),
+    };
+    Ok(SchemaStatus {
+        applied,
+        known: latest(),
+    })
 }

@@ -9,6 +9,8 @@
 pub mod changes;
 mod migrate;
 pub mod partners;
+pub use migrate::{probe, SchemaStatus};
+pub mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,8 @@ pub struct PgStore {
     ttl: Duration,
     /// This process among the replicas: the holder named in leases and claims.
     replica: Uuid,
+    /// How long a lease (a running hire's plan and key) lasts without renewal: `[state] lease_secs`.
+    lease: Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -78,6 +82,7 @@ impl PgStore {
             pool,
             ttl,
             replica: Uuid::new_v4(),
+            lease: Duration::from_secs(30),
         };
         let mut conn = store.conn().await.map_err(|e| {
             backend(format!(
@@ -89,9 +94,22 @@ impl PgStore {
         Ok(store)
     }
 
-    /// A connection from the pool (an error, quickly, when Postgres is away).
+    /// A connection from the pool (`Unavailable`, quickly, when Postgres is away).
     pub async fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool.get().await.map_err(backend)
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// The recovery period (`[state] lease_secs`).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     pub fn ttl(&self) -> Duration {
