@@ -237,10 +237,7 @@ with open(f"{run}/partners.json", "w") as f:
     json.dump(ready_partners, f)
 EOF
   chmod 600 "$RUN/gateway.toml"
-  # [cluster] only where the binary knows it (its config refuses unknown keys).
-  if ATS_GATEWAY__CLUSTER__REDIS_URL="$redis_url" "$BIN" partner-secret >/dev/null 2>&1; then
-    printf '\n[cluster]\nredis_url = "%s"\nreplicas_hint = %s\n' "$redis_url" "$n" >>"$RUN/gateway.toml"
-  fi
+  printf '\n[cluster]\nredis_url = "%s"\nreplicas_hint = %s\n' "$redis_url" "$n" >>"$RUN/gateway.toml"
 
   # The replicas, one after the other (the first applies the migrations; the others wait on its lock anyway).
   local i
