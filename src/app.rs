@@ -38,6 +38,9 @@ pub struct GatewayHandle {
     /// The changes scanner; it stops (releasing its lease) on `shutdown`. Aborting it instead is a
     /// replica's scanner dying with the lease held (failover tests).
     pub scanner: Option<tokio::task::JoinHandle<()>>,
+    /// The webhook dispatcher (it stops by itself on `shutdown`; aborting it drops its workers
+    /// mid-send, as a crash would).
+    pub deliveries: tokio::task::AbortHandle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +114,6 @@ pub async fn build_state(
     let cursors = CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs);
     let state_dir = stores.dir.clone();
     let scratch = stores.scratch;
-    let store = stores.sqlite.clone();
     let operator = crate::operator::OperatorContext::new(
         stores.partners.clone(),
         auth.clone(),
@@ -131,12 +133,28 @@ pub async fn build_state(
             key: "state.url",
             problem: e.to_string(),
         })?;
-    let webhooks = crate::webhooks::Webhooks::new(&config.webhooks, store.clone(), &state_dir)
-        .map(Arc::new)
-        .map_err(|e| StartError::Config {
-            key: "webhooks",
-            problem: e.to_string(),
-        })?;
+    // No configured sealing key with replicas: the one they share (each must open every secret).
+    let webhook_key =
+        match (config.webhooks.secret_key.expose(), &stores.postgres) {
+            ("", Some(pg)) => Some(pg.shared_key(crate::webhooks::KEY_FILE).await.map_err(
+                |e| StartError::Config {
+                    key: "webhooks.secret_key",
+                    problem: e.to_string(),
+                },
+            )?),
+            _ => None,
+        };
+    let webhooks = crate::webhooks::Webhooks::new(
+        &config.webhooks,
+        stores.webhooks.clone(),
+        &state_dir,
+        webhook_key,
+    )
+    .map(Arc::new)
+    .map_err(|e| StartError::Config {
+        key: "webhooks",
+        problem: e.to_string(),
+    })?;
     let reader = crate::resources::Reader {
         client: client.clone(),
         options: Arc::new(OptionCatalog::new(client.clone(), ttl)),
@@ -310,7 +328,9 @@ pub async fn start_reloading(
     );
     let shutdown = state.shutdown().clone();
     // Webhook deliveries stop at a safe point once shutdown begins (an unsent delivery stays queued).
-    crate::webhooks::delivery::spawn(state.deliveries.clone(), shutdown.child_token());
+    let deliveries =
+        crate::webhooks::delivery::spawn(state.deliveries.clone(), shutdown.child_token())
+            .abort_handle();
     // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);
@@ -331,6 +351,7 @@ pub async fn start_reloading(
         task,
         shutdown,
         scanner,
+        deliveries,
     })
 }
 

@@ -17,7 +17,7 @@ use super::state::App;
 use crate::auth::Principal;
 use crate::changes::event::EVENT_TYPE_NAMES;
 use crate::problem::{ApiError, FieldError};
-use crate::store::sqlite::webhooks::{Redeliver, SubscriptionRow};
+use crate::store::webhooks::{Redeliver, SubscriptionRow};
 use crate::store::StoreError;
 use crate::webhooks::signing::SigningKey;
 use crate::webhooks::subscriptions::{
@@ -528,7 +528,7 @@ pub async fn test(
     let duration_ms = started.elapsed().as_millis() as i64;
     let delivered = outcome == delivery::Outcome::Delivered;
     metrics::counter!("webhook_deliveries_total", "result" => outcome.label()).increment(1);
-    let attempt = crate::store::sqlite::webhooks::AttemptRow {
+    let attempt = crate::store::webhooks::AttemptRow {
         event_id: event_id.clone(),
         attempt: 1,
         at,

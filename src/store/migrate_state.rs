@@ -19,6 +19,9 @@ const TABLES: &[&str] = &[
     "change_fingerprints",
     "change_events",
     "change_baselines",
+    "webhook_subscriptions",
+    "webhook_outbox",
+    "webhook_attempts",
 ];
 
 /// One line of the report.
@@ -117,6 +120,7 @@ pub async fn migrate(from: &str, to: &str, force: bool) -> Result<Vec<Copied>, M
     let snapshot = src.unchecked_transaction().map_err(source_err)?;
     let mut copied = super::postgres::writes::import_sqlite(&pg, &snapshot).await?;
     copied.extend(super::postgres::changes::import_sqlite(&pg, &snapshot).await?);
+    copied.extend(super::postgres::webhooks::import_sqlite(&pg, &snapshot).await?);
     drop(snapshot);
     let mut report = Vec::new();
     for (table, n) in copied.drain(..) {

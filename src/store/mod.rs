@@ -1,6 +1,7 @@
 //! Durable state: for writes, idempotency records (one per partner and `Idempotency-Key`) and write
 //! plans (the journal of upstream steps), behind [`WriteStore`]; for the changes feed, fingerprints
-//! and events, behind [`changes::ChangeStore`]. Narrow traits, so a shared backend (Redis, Postgres)
+//! and events, behind [`changes::ChangeStore`]; for webhooks, subscriptions, outbox and attempt
+//! log, behind [`webhooks::WebhookStore`]. Narrow traits, so a shared backend (Redis, Postgres)
 //! can replace the embedded one ([`sqlite::SqliteStore`]) without touching the callers. [`open`]
 //! chooses the backend `[state] url` names: SQLite for one process, Postgres ([`postgres`]) for
 //! several replicas.
@@ -13,6 +14,7 @@ pub mod postgres;
 pub mod sqlite;
 mod sqlite_changes;
 pub mod state_dir;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -9,6 +9,7 @@ use super::changes::ChangeStore;
 use super::partners::PartnerStore;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
+use super::webhooks::WebhookStore;
 use super::{StoreError, WriteStore};
 use crate::config::{StateConfig, StateLocation};
 
@@ -17,9 +18,7 @@ pub struct Stores {
     pub writes: Arc<dyn WriteStore>,
     pub changes: Arc<dyn ChangeStore>,
     pub partners: Arc<dyn PartnerStore>,
-    /// The embedded store: with SQLite everything; with Postgres what has no shared
-    /// implementation yet (see the per-concern lines in `open`).
-    pub sqlite: Arc<SqliteStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The shared backend, when `[state] url` is Postgres.
     pub postgres: Option<PgStore>,
     /// The state directory (SQLite's file, generated key files).
@@ -66,9 +65,9 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
     let ttl = Duration::from_secs(cfg.idempotency_ttl_secs);
     let lease = Duration::from_secs(cfg.lease_secs);
     let location = cfg.location()?;
-    let (dir, file) = match &location {
-        StateLocation::Sqlite { dir, file } => (dir.clone(), file.clone()),
-        StateLocation::Postgres { .. } => (cfg.path.clone(), crate::config::SQLITE_FILE.into()),
+    let dir = match &location {
+        StateLocation::Sqlite { dir, .. } => dir.clone(),
+        StateLocation::Postgres { .. } => cfg.path.clone(),
     };
     let (dir, scratch) = match dir {
         Some(path) => (path, None),
@@ -80,40 +79,39 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
             (tmp.path().to_path_buf(), Some(tmp))
         }
     };
-    let sqlite = Arc::new(
-        SqliteStore::open_file(&dir, &file, ttl)
-            .map_err(OpenError::Sqlite)?
-            .with_lease(lease),
-    );
-    let postgres = match &location {
-        StateLocation::Postgres { url } => Some(
-            PgStore::connect(url.expose(), cfg.pool_size, ttl)
+    // One backend for every concern: the one `[state]` names. With Postgres no SQLite file is
+    // opened (nor its directory locked): replicas may share a directory.
+    match &location {
+        StateLocation::Postgres { url } => {
+            let pg = PgStore::connect(url.expose(), cfg.pool_size, ttl)
                 .await
                 .map_err(OpenError::Postgres)?
-                .with_lease(lease),
-        ),
-        StateLocation::Sqlite { .. } => None,
-    };
-    // Per concern: Postgres where it has an implementation, the embedded store otherwise.
-    let writes: Arc<dyn WriteStore> = match &postgres {
-        Some(pg) => Arc::new(pg.clone()),
-        None => sqlite.clone(),
-    };
-    let changes: Arc<dyn ChangeStore> = match &postgres {
-        Some(pg) => Arc::new(pg.clone()),
-        None => sqlite.clone(),
-    };
-    let partners: Arc<dyn PartnerStore> = match &postgres {
-        Some(pg) => Arc::new(pg.clone()),
-        None => sqlite.clone(),
-    };
-    Ok(Stores {
-        writes,
-        changes,
-        partners,
-        sqlite,
-        postgres,
-        dir,
-        scratch,
-    })
+                .with_lease(lease);
+            Ok(Stores {
+                writes: Arc::new(pg.clone()),
+                changes: Arc::new(pg.clone()),
+                partners: Arc::new(pg.clone()),
+                webhooks: Arc::new(pg.clone()),
+                postgres: Some(pg),
+                dir,
+                scratch,
+            })
+        }
+        StateLocation::Sqlite { file, .. } => {
+            let sqlite = Arc::new(
+                SqliteStore::open_file(&dir, file, ttl)
+                    .map_err(OpenError::Sqlite)?
+                    .with_lease(lease),
+            );
+            Ok(Stores {
+                writes: sqlite.clone(),
+                changes: sqlite.clone(),
+                partners: sqlite.clone(),
+                webhooks: sqlite,
+                postgres: None,
+                dir,
+                scratch,
+            })
+        }
+    }
 }

@@ -14,6 +14,13 @@
 //! deliveries wait until it is re-enabled. Every attempt and its consequence are written in one
 //! transaction; a send cut short by shutdown writes nothing, so it is simply sent again later
 //! (at least once).
+//!
+//! With replicas (Postgres), every replica runs a dispatcher: fan-out is idempotent, and a worker
+//! claims each delivery before sending it (`store::webhooks::WebhookStore::next_delivery`), so one
+//! replica at a time sends a subscription's deliveries. The claim is taken after the send slot
+//! and lasts [`claim_lease`]; a replica that dies mid-send loses it then, and another sends the
+//! same event again (same `webhook-id`: at least once). While Postgres is away every step fails
+//! and is retried by the next pass: deliveries pause and resume, nothing recorded is lost.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -24,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::DeliveryContext;
-use crate::store::sqlite::webhooks::{AfterAttempt, AttemptRow, SubscriptionRow};
+use crate::store::webhooks::{AfterAttempt, AttemptRow, SubscriptionRow};
 
 use super::outbox::{shape_now, Shaped};
 use super::url_policy::BlockedAddress;
@@ -38,6 +45,13 @@ const HISTORY_MS: i64 = 30 * 24 * 3600 * 1000;
 const HOLD: Duration = Duration::from_secs(5);
 /// How often old history is purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How long a claimed delivery stays this replica's: the send (at most the timeout) and writing
+/// its outcome, with room to spare, because a claim that ends before the outcome is written lets
+/// another replica send the event a second time.
+pub(crate) fn claim_lease(timeout: Duration) -> Duration {
+    timeout * 2 + Duration::from_secs(5)
+}
 
 /// How one attempt ended, as a metric label (a closed set).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,14 +159,6 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
         if stop.is_cancelled() {
             break;
         }
-        let row = match wh.store.next_delivery(sub_id.clone(), now_ms()).await {
-            Ok(Some(row)) => row,
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook outbox unreadable");
-                break;
-            }
-        };
         let sub = match wh.store.subscription(None, sub_id.clone()).await {
             Ok(Some(s)) => s,
             _ => break,
@@ -160,6 +166,20 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
         let permit = tokio::select! {
             _ = stop.cancelled() => break,
             p = wh.sends.acquire(&sub.partner, &sub.url) => match p { Some(p) => p, None => break },
+        };
+        // Claimed once a slot is held, so the claim's lease is spent sending, not waiting.
+        let lease = claim_lease(wh.timeout);
+        let row = match wh
+            .store
+            .next_delivery(sub_id.clone(), now_ms(), lease)
+            .await
+        {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook outbox unreadable");
+                break;
+            }
         };
         // Shaped now, after any wait for a slot: the rights in force at the moment of sending.
         let body = match shape_now(&st, &sub.partner, &row).await {
@@ -195,7 +215,13 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
         let span = tracing::info_span!("webhook_delivery", trace_id = %trace.trace_id(), subscription = %sub.id, event = %row.event_id);
         crate::ops::telemetry::start_root(&span, &trace);
         let (result, code, error) = tokio::select! {
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => {
+                // Given back, so another replica need not wait for the claim to end.
+                if let Err(e) = wh.store.release_delivery(&row).await {
+                    tracing::warn!(error = %e, "webhook claim not given back; it ends by itself");
+                }
+                break;
+            }
             r = send(wh, &sub, &row.event_id, body, &trace).instrument(span) => r,
         };
         drop(permit);

@@ -5,7 +5,8 @@
 //! connection), `outbox.rs` (fan-out of recorded events into the durable outbox, shaping at send
 //! time), `delivery.rs` (the dispatcher and the per-subscription workers: retries with backoff,
 //! `failing`), `slots.rs` (fair send slots per origin and partner). The state
-//! lives in the SQLite store (`store::sqlite::webhooks`).
+//! lives behind `store::webhooks::WebhookStore` (SQLite for one process, Postgres for replicas,
+//! where each delivery is claimed by one replica at a time).
 
 pub mod delivery;
 pub mod outbox;
@@ -22,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{watch, Notify};
 
 use crate::config::WebhooksConfig;
-use crate::store::sqlite::SqliteStore;
+use crate::store::webhooks::WebhookStore;
 
 use signing::SecretSealer;
 use url_policy::UrlPolicy;
@@ -41,7 +42,7 @@ pub struct DeliveryContext {
 
 /// The webhooks handle in `AppState`.
 pub struct Webhooks {
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<dyn WebhookStore>,
     pub(crate) sealer: SecretSealer,
     pub policy: UrlPolicy,
     pub(crate) http: reqwest::Client,
@@ -68,8 +69,9 @@ pub enum SetupError {
 impl Webhooks {
     pub fn new(
         cfg: &WebhooksConfig,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn WebhookStore>,
         state_dir: &Path,
+        shared_key: Option<[u8; 32]>,
     ) -> Result<Self, SetupError> {
         if cfg.retry_schedule_ms.is_empty() {
             return Err(SetupError::BadSchedule("must list at least one wait"));
@@ -78,9 +80,14 @@ impl Webhooks {
             return Err(SetupError::BadSchedule("waits must be positive"));
         }
         let key = match cfg.secret_key.expose() {
-            // Generated once and kept in the state directory (owner-only), like the cursor key.
-            "" => crate::store::state_dir::key_file(state_dir, KEY_FILE)
-                .map_err(|e| SetupError::Io(e.to_string()))?,
+            // With replicas, the key they all share (every replica must open every secret);
+            // otherwise generated once and kept in the state directory (owner-only), like the
+            // cursor key.
+            "" => match shared_key {
+                Some(key) => key,
+                None => crate::store::state_dir::key_file(state_dir, KEY_FILE)
+                    .map_err(|e| SetupError::Io(e.to_string()))?,
+            },
             hex => parse_hex_key(hex).ok_or(SetupError::BadKey)?,
         };
         let policy = UrlPolicy {
@@ -106,7 +113,7 @@ impl Webhooks {
         })
     }
 
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<dyn WebhookStore> {
         &self.store
     }
 

@@ -13,7 +13,7 @@ use super::DeliveryContext;
 use crate::auth::{Principal, Scope};
 use crate::changes::event::Event;
 use crate::changes::visibility;
-use crate::store::sqlite::webhooks::{OutboxInsert, OutboxRow, SubscriptionRow};
+use crate::store::webhooks::{OutboxInsert, OutboxRow, SubscriptionRow};
 use crate::store::StoreError;
 
 /// Events read per fan-out transaction.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::store::sqlite::webhooks::SubscriptionRow;
+use crate::store::webhooks::SubscriptionRow;
 
 use super::url_policy::UrlPolicy;
 

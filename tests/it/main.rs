@@ -29,6 +29,7 @@ mod openapi;
 mod operator;
 mod pacing;
 mod pg_changes;
+mod pg_webhooks;
 mod pg_writes;
 mod read_api;
 mod readme;

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0003_changes.sql"),
     ),
     (
+        4,
+        "webhooks",
+        include_str!("../../../migrations/postgres/0004_webhooks.sql"),
+    ),
+    (
         10,
         "partners",
         include_str!("../../../migrations/postgres/0010_partners.sql"),

@@ -10,6 +10,7 @@ pub mod changes;
 mod migrate;
 pub mod partners;
 pub use migrate::{probe, SchemaStatus};
+pub mod webhooks;
 pub mod writes;
 
 use std::sync::Arc;

@@ -1,11 +1,17 @@
-//! Webhook state in the same SQLite file: subscriptions (secrets sealed by the caller), the outbox
+//! Webhook state (`store::webhooks::WebhookStore`) in the same SQLite file: subscriptions (secrets sealed by the caller), the outbox
 //! (one row per event and subscription, with its retry schedule), the attempt log, and the fan-out
 //! cursor (the last event sequence number turned into outbox rows). The cursor moves in the same
 //! transaction that inserts the rows, so a crash between the two cannot lose or double an event.
 
+use std::time::Duration;
+
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{backend, SqliteStore};
+use crate::store::webhooks::{
+    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, Redeliver, SubscriptionRow,
+    WebhookStore,
+};
 use crate::store::{BoxFuture, StoreError};
 
 pub(super) const SCHEMA: &str = "
@@ -52,89 +58,6 @@ CREATE TABLE IF NOT EXISTS webhook_fanout (
 );
 ";
 
-/// A subscription as stored (`secret` sealed; times in unix milliseconds).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SubscriptionRow {
-    pub id: String,
-    pub partner: String,
-    pub url: String,
-    pub events: Vec<String>,
-    pub secret: String,
-    pub failing: bool,
-    /// Events with a sequence number above this reach the subscription (those recorded before it
-    /// was created do not).
-    pub from_seq: i64,
-    pub created_at: i64,
-    pub failing_since: Option<i64>,
-}
-
-/// One event for one subscription, as fan-out writes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxInsert {
-    pub subscription_id: String,
-    pub event_id: String,
-    pub event_seq: i64,
-    pub event_type: String,
-    /// The event with its company (`webhooks::outbox`), shaped again for the partner at each send.
-    pub body: String,
-    pub recorded_at: i64,
-}
-
-/// A pending delivery.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxRow {
-    pub subscription_id: String,
-    pub event_id: String,
-    pub event_seq: i64,
-    pub event_type: String,
-    pub body: String,
-    pub recorded_at: i64,
-    /// Attempts made so far (all rounds).
-    pub attempts: i64,
-    /// Attempts in the current round (since creation, re-enable or redeliver).
-    pub round_attempts: i64,
-}
-
-/// One logged attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptRow {
-    pub event_id: String,
-    pub attempt: i64,
-    pub at: i64,
-    pub delivered: bool,
-    pub response_code: Option<u16>,
-    pub error: Option<String>,
-    pub duration_ms: i64,
-}
-
-/// A logged attempt as the delivery log shows it: its position (for paging) and, when this was the
-/// event's latest attempt and the event is still pending, when the next one is due (unix ms).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggedAttempt {
-    pub position: i64,
-    pub attempt: AttemptRow,
-    pub next_attempt_at: Option<i64>,
-}
-
-/// What happens to a delivery after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum AfterAttempt {
-    Delivered,
-    /// Retry at this time (unix ms).
-    RetryAt(i64),
-    /// The schedule is spent: the delivery is `failed` and the subscription `failing`.
-    Exhausted,
-}
-
-/// What a redeliver request found.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Redeliver {
-    Queued,
-    NoSuchSubscription,
-    NoSuchEvent,
-    SubscriptionFailing,
-}
-
 fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)> {
     Ok((
         SubscriptionRow {
@@ -177,9 +100,9 @@ fn with_events(
     Ok(row)
 }
 
-impl SqliteStore {
+impl WebhookStore for SqliteStore {
     /// Inserts a subscription unless the partner already has `max_per_partner`; `false` then.
-    pub fn create_subscription(
+    fn create_subscription(
         &self,
         row: SubscriptionRow,
         max_per_partner: usize,
@@ -210,7 +133,7 @@ impl SqliteStore {
     }
 
     /// A partner's subscriptions (`partner` = None: everyone's), oldest first.
-    pub fn subscriptions(
+    fn subscriptions(
         &self,
         partner: Option<String>,
     ) -> BoxFuture<'_, Result<Vec<SubscriptionRow>, StoreError>> {
@@ -226,7 +149,7 @@ impl SqliteStore {
     }
 
     /// One subscription (of `partner`, when given).
-    pub fn subscription(
+    fn subscription(
         &self,
         partner: Option<String>,
         id: String,
@@ -244,7 +167,7 @@ impl SqliteStore {
     }
 
     /// Deletes a partner's subscription with its outbox and log; `false` if there was none.
-    pub fn delete_subscription(
+    fn delete_subscription(
         &self,
         partner: String,
         id: String,
@@ -276,7 +199,7 @@ impl SqliteStore {
 
     /// Re-enables a partner's subscription: `active` again, and every undelivered event (the one
     /// that spent its schedule included) due now with a fresh schedule. `false` if there is none.
-    pub fn enable_subscription(
+    fn enable_subscription(
         &self,
         partner: String,
         id: String,
@@ -304,7 +227,7 @@ impl SqliteStore {
 
     /// Queues one event again for a partner's subscription (delivered or not), due now with a
     /// fresh schedule.
-    pub fn redeliver(
+    fn redeliver(
         &self,
         partner: String,
         id: String,
@@ -346,7 +269,7 @@ impl SqliteStore {
     /// A subscription's attempts, newest first (one event's, when given), at most `limit`, those
     /// logged before the attempt `before` (a position from an earlier page) only; each with its
     /// position.
-    pub fn attempts(
+    fn attempts(
         &self,
         id: String,
         event_id: Option<String>,
@@ -388,7 +311,7 @@ impl SqliteStore {
     }
 
     /// The last event sequence number fanned out (0 before the first).
-    pub fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+    fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
         self.run(|conn| {
             Ok(conn
                 .query_row("SELECT seq FROM webhook_fanout WHERE id = 1", [], |r| {
@@ -402,7 +325,7 @@ impl SqliteStore {
 
     /// In one transaction: the outbox rows for events up to `through_seq`, and the cursor moved
     /// there (never backwards; a row already present is left as it is).
-    pub fn fan_out(
+    fn fan_out(
         &self,
         through_seq: i64,
         rows: Vec<OutboxInsert>,
@@ -436,7 +359,7 @@ impl SqliteStore {
     }
 
     /// Active subscriptions with a delivery due at `now`.
-    pub fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+    fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
         self.run(move |conn| {
             let mut stmt = conn
                 .prepare(
@@ -450,7 +373,7 @@ impl SqliteStore {
     }
 
     /// When the next pending delivery of an active subscription falls due, and how many are pending.
-    pub fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>> {
+    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>> {
         self.run(|conn| {
             conn.query_row(
                 "SELECT MIN(o.next_attempt_at), COUNT(*) FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
@@ -463,10 +386,11 @@ impl SqliteStore {
     }
 
     /// The subscription's oldest delivery due at `now`, if it is active.
-    pub fn next_delivery(
+    fn next_delivery(
         &self,
         id: String,
         now: i64,
+        _lease: Duration,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
         self.run(move |conn| {
             conn.query_row(
@@ -485,7 +409,7 @@ impl SqliteStore {
     }
 
     /// One queued event of a partner's subscription (any state).
-    pub fn outbox_row(
+    fn outbox_row(
         &self,
         partner: String,
         id: String,
@@ -508,11 +432,7 @@ impl SqliteStore {
 
     /// Holds a subscription's pending deliveries until `until` (unix ms) without counting an
     /// attempt: its partner may not receive anything now (disabled, removed, scope gone).
-    pub fn hold_subscription(
-        &self,
-        id: String,
-        until: i64,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn hold_subscription(&self, id: String, until: i64) -> BoxFuture<'_, Result<(), StoreError>> {
         self.run(move |conn| {
             conn.execute(
                 "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, ?2) WHERE subscription_id = ?1 AND state = 'pending'",
@@ -524,11 +444,7 @@ impl SqliteStore {
     }
 
     /// Removes one queued event: its partner may no longer see it, so it is never sent again.
-    pub fn drop_delivery(
-        &self,
-        id: String,
-        event_id: String,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn drop_delivery(&self, id: String, event_id: String) -> BoxFuture<'_, Result<(), StoreError>> {
         self.run(move |conn| {
             conn.execute(
                 "DELETE FROM webhook_outbox WHERE subscription_id = ?1 AND event_id = ?2",
@@ -540,7 +456,7 @@ impl SqliteStore {
     }
 
     /// Logs an attempt that has no outbox row (a test event).
-    pub fn log_attempt(
+    fn log_attempt(
         &self,
         id: String,
         attempt: AttemptRow,
@@ -566,12 +482,12 @@ impl SqliteStore {
     }
 
     /// Logs an attempt and applies its consequence, in one transaction.
-    pub fn record_attempt(
-        &self,
-        row: &OutboxRow,
+    fn record_attempt<'a>(
+        &'a self,
+        row: &'a OutboxRow,
         attempt: AttemptRow,
         after: AfterAttempt,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (sub, event) = (row.subscription_id.clone(), row.event_id.clone());
         self.run(move |conn| {
             let tx = conn.transaction().map_err(backend)?;
@@ -613,8 +529,24 @@ impl SqliteStore {
         })
     }
 
+    /// One process: a delivery is never claimed by another, so there is nothing to give back.
+    fn release_delivery<'a>(
+        &'a self,
+        _row: &'a OutboxRow,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(SqliteStore::check(self))
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Drops delivered outbox rows and attempts older than `before` (unix ms); returns how many.
-    pub fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.run(move |conn| {
             let a = conn
                 .execute(
@@ -635,9 +567,9 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
+
+    const LEASE: Duration = Duration::from_secs(30);
 
     fn store() -> SqliteStore {
         let d = std::env::temp_dir().join(format!("atsgw-wh-{}", uuid::Uuid::new_v4()));
@@ -680,13 +612,13 @@ mod tests {
         assert_eq!(s.fanout_cursor().await.expect("cursor"), 2);
         assert_eq!(s.outbox_summary().await.expect("summary"), (Some(10), 2));
         let first = s
-            .next_delivery("a".into(), 10)
+            .next_delivery("a".into(), 10, LEASE)
             .await
             .expect("read")
             .expect("due");
         assert_eq!(first.event_id, "evt_1", "oldest first");
         assert!(s
-            .next_delivery("a".into(), 9)
+            .next_delivery("a".into(), 9, LEASE)
             .await
             .expect("read")
             .is_none());
@@ -698,7 +630,7 @@ mod tests {
         s.create_subscription(sub("a"), 2).await.expect("create");
         s.fan_out(1, vec![row("a", 1)], 10).await.expect("fan out");
         let r = s
-            .next_delivery("a".into(), 10)
+            .next_delivery("a".into(), 10, LEASE)
             .await
             .expect("read")
             .expect("due");
@@ -721,7 +653,7 @@ mod tests {
             .expect("there");
         assert!(a.failing && a.failing_since == Some(11));
         assert!(s
-            .next_delivery("a".into(), 99)
+            .next_delivery("a".into(), 99, LEASE)
             .await
             .expect("read")
             .is_none());
@@ -740,7 +672,7 @@ mod tests {
             .await
             .expect("enable"));
         let again = s
-            .next_delivery("a".into(), 20)
+            .next_delivery("a".into(), 20, LEASE)
             .await
             .expect("read")
             .expect("due again");

@@ -1,0 +1,220 @@
+//! Durable state of webhooks: subscriptions (secrets sealed by the caller), the outbox (one row per
+//! event and subscription, with its retry schedule), the attempt log and the fan-out cursor. One
+//! narrow trait, [`WebhookStore`], implemented by the embedded backend (`sqlite/webhooks.rs`, one
+//! process) and by Postgres (`postgres/webhooks.rs`, several replicas: a delivery is claimed by one
+//! replica at a time, under a lease).
+
+use std::time::Duration;
+
+use super::{BoxFuture, StoreError};
+
+/// A subscription as stored (`secret` sealed; times in unix milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub partner: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub failing: bool,
+    /// Events with a sequence number above this reach the subscription (those recorded before it
+    /// was created do not).
+    pub from_seq: i64,
+    pub created_at: i64,
+    pub failing_since: Option<i64>,
+}
+
+/// One event for one subscription, as fan-out writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxInsert {
+    pub subscription_id: String,
+    pub event_id: String,
+    pub event_seq: i64,
+    pub event_type: String,
+    /// The event with its company (`webhooks::outbox`), shaped again for the partner at each send.
+    pub body: String,
+    pub recorded_at: i64,
+}
+
+/// A pending delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub subscription_id: String,
+    pub event_id: String,
+    pub event_seq: i64,
+    pub event_type: String,
+    pub body: String,
+    pub recorded_at: i64,
+    /// Attempts made so far (all rounds).
+    pub attempts: i64,
+    /// Attempts in the current round (since creation, re-enable or redeliver).
+    pub round_attempts: i64,
+}
+
+/// One logged attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    pub event_id: String,
+    pub attempt: i64,
+    pub at: i64,
+    pub delivered: bool,
+    pub response_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A logged attempt as the delivery log shows it: its position (for paging) and, when this was the
+/// event's latest attempt and the event is still pending, when the next one is due (unix ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedAttempt {
+    pub position: i64,
+    pub attempt: AttemptRow,
+    pub next_attempt_at: Option<i64>,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AfterAttempt {
+    Delivered,
+    /// Retry at this time (unix ms).
+    RetryAt(i64),
+    /// The schedule is spent: the delivery is `failed` and the subscription `failing`.
+    Exhausted,
+}
+
+/// What a redeliver request found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Redeliver {
+    Queued,
+    NoSuchSubscription,
+    NoSuchEvent,
+    SubscriptionFailing,
+}
+
+pub trait WebhookStore: Send + Sync {
+    /// Inserts a subscription unless the partner already has `max_per_partner`; `false` then.
+    fn create_subscription(
+        &self,
+        row: SubscriptionRow,
+        max_per_partner: usize,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// A partner's subscriptions (`partner` = None: everyone's), oldest first.
+    fn subscriptions(
+        &self,
+        partner: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<SubscriptionRow>, StoreError>>;
+
+    /// One subscription (of `partner`, when given).
+    fn subscription(
+        &self,
+        partner: Option<String>,
+        id: String,
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>>;
+
+    /// Deletes a partner's subscription with its outbox and log; `false` if there was none.
+    fn delete_subscription(
+        &self,
+        partner: String,
+        id: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Re-enables a partner's subscription: `active` again, and every undelivered event (the one
+    /// that spent its schedule included) due now with a fresh schedule. `false` if there is none.
+    fn enable_subscription(
+        &self,
+        partner: String,
+        id: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Queues one event again for a partner's subscription (delivered or not), due now with a
+    /// fresh schedule.
+    fn redeliver(
+        &self,
+        partner: String,
+        id: String,
+        event_id: String,
+        now: i64,
+    ) -> BoxFuture<'_, Result<Redeliver, StoreError>>;
+
+    /// A subscription's attempts, newest first (one event's, when given), at most `limit`, those
+    /// logged before the attempt `before` (a position from an earlier page) only.
+    fn attempts(
+        &self,
+        id: String,
+        event_id: Option<String>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<LoggedAttempt>, StoreError>>;
+
+    /// The last event sequence number fanned out (0 before the first).
+    fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
+
+    /// In one transaction: the outbox rows for events up to `through_seq`, and the cursor moved
+    /// there (never backwards; a row already present is left as it is). Safe when several
+    /// processes fan out the same events at once: each (subscription, event) is queued once.
+    fn fan_out(
+        &self,
+        through_seq: i64,
+        rows: Vec<OutboxInsert>,
+        now: i64,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Active subscriptions with a delivery due at `now` that no other process is sending.
+    fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+
+    /// When the next pending delivery of an active subscription can be sent (due, and not claimed
+    /// by another process), and how many are pending.
+    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>>;
+
+    /// Claims the subscription's oldest delivery due at `now`, if it is active and no other
+    /// process is sending one of its deliveries: the claim holds for `lease` (then another process
+    /// may send it, with the same event id). The embedded store has one process: no claim needed.
+    fn next_delivery(
+        &self,
+        id: String,
+        now: i64,
+        lease: Duration,
+    ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>>;
+
+    /// Gives a claimed delivery back unsent (shutdown cut its send short): due again at once.
+    fn release_delivery<'a>(&'a self, row: &'a OutboxRow) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// One queued event of a partner's subscription (any state).
+    fn outbox_row(
+        &self,
+        partner: String,
+        id: String,
+        event_id: String,
+    ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>>;
+
+    /// Holds a subscription's pending deliveries until `until` (unix ms) without counting an
+    /// attempt (and gives back this process's claims): its partner may not receive anything now.
+    fn hold_subscription(&self, id: String, until: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Removes one queued event: its partner may no longer see it, so it is never sent again.
+    fn drop_delivery(&self, id: String, event_id: String) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Logs an attempt that has no outbox row (a test event).
+    fn log_attempt(&self, id: String, attempt: AttemptRow)
+        -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Logs an attempt and applies its consequence (ending the claim), in one transaction.
+    fn record_attempt<'a>(
+        &'a self,
+        row: &'a OutboxRow,
+        attempt: AttemptRow,
+        after: AfterAttempt,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Drops delivered outbox rows and attempts older than `before` (unix ms); returns how many.
+    fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Readiness: the store answers now (and, embedded, its hire tables are sound).
+    fn check(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Whether the store is shared by several processes (Postgres): unreachable then means
+    /// "paused", not "broken" (`ops::health`).
+    fn shared(&self) -> bool;
+}
