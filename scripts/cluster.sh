@@ -90,7 +90,7 @@ start_replica() {
   local i=$1 dir="$RUN/replica-$i"
   mkdir -p "$dir/state"
   : >"$RUN/replica-$i.out"
-  # Each replica keeps its own state directory (what is not in Postgres yet) next to the shared config.
+  # Each replica has its own state directory (unused with Postgres, where all durable state lives).
   ATS_GATEWAY__STATE__PATH="$dir/state" RUST_LOG=${RUST_LOG:-info} spawn "replica-$i" \
     "$BIN" --config "$RUN/gateway.toml" serve --listen "127.0.0.1:$(cat "$dir/port")" \
     --ops-listen "127.0.0.1:$(cat "$dir/ops_port")"

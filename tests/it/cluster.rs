@@ -1,7 +1,7 @@
 //! The cluster of issue 21 with real processes: one emulator, one Postgres (`PgServer`), one Redis
 //! (`RedisServer`) and three `serve` processes (the binary, a config file in a temporary directory,
-//! each ready line read), partner traffic across all three. Each scenario kills, stops and restarts what it needs (kill -9 is
-//! `Child::kill`). A scenario whose feature has not landed on main yet is `#[ignore]`d with the reason.
+//! each ready line read), partner traffic across all three. Each scenario kills, stops and restarts
+//! what it needs (kill -9 is `Child::kill`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -583,7 +583,6 @@ async fn counting_receiver() -> (String, Arc<Mutex<BTreeMap<String, usize>>>) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs webhooks and the change log on Postgres (pgwebhooks, pgchanges), not on main yet"]
 async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted() {
     const INTERVAL_MS: u64 = 500;
     let mut c = Cluster::start(3, INTERVAL_MS).await;
