@@ -81,7 +81,12 @@ pub enum Command {
     },
     /// Create a partner client secret: prints the plaintext once (give it to the partner) and the
     /// argon2 hash (put it in `client_secret_hashes` of the partner's config).
-    PartnerSecret,
+    PartnerSecret {
+        /// Hash the secret read from stdin (one line) instead of generating one, e.g. to give a
+        /// local cluster's replicas the sandbox's demo secrets (`scripts/cluster.sh`).
+        #[arg(long)]
+        stdin: bool,
+    },
     /// Create an operator token: prints the token once and the argon2 hash (put it in
     /// `[operator] token_hashes`).
     OperatorToken,
@@ -333,8 +338,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             remove_generated_ca(tls.as_ref());
             Ok(())
         }
-        Command::PartnerSecret => {
-            let (secret, hash) = crate::auth::create_partner_secret();
+        Command::PartnerSecret { stdin } => {
+            let (secret, hash) = if stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let secret = line.trim_end_matches(['\r', '\n']).to_string();
+                if secret.is_empty() {
+                    return Err("partner-secret --stdin: the secret on stdin is empty".into());
+                }
+                let hash = crate::auth::secrets::hash_secret(&secret);
+                (secret, hash)
+            } else {
+                crate::auth::create_partner_secret()
+            };
             println!(
                 "{}",
                 json!({"client_secret": secret, "client_secret_hash": hash})

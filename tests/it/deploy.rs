@@ -891,3 +891,38 @@ async fn the_sandbox_overlay_starts_without_secrets() {
     let state = dir.path().join("var/lib/ats-gateway/data");
     assert!(state.is_dir(), "state directory inside the volume");
 }
+
+/// The production replicas share state: `[state] url` and `[cluster] redis_url` come from Secrets by
+/// `secretKeyRef`, never as plain values (they carry passwords); `replicas_hint` is the autoscaler's floor.
+#[test]
+fn production_takes_the_shared_state_urls_from_secrets() {
+    let docs = manifests();
+    let mut from_secrets = BTreeSet::new();
+    for d in in_dir(&docs, "overlays/production")
+        .iter()
+        .filter(|v| kind(v) == "Deployment")
+    {
+        for e in container(d)["env"].as_sequence().into_iter().flatten() {
+            let name = e["name"].as_str().unwrap_or_default();
+            if name == "ATS_GATEWAY__CLUSTER__REPLICAS_HINT" {
+                let hint = e["value"].as_str().and_then(|v| v.parse::<u64>().ok());
+                let min = in_dir(&docs, "overlays/production")
+                    .iter()
+                    .find(|v| kind(v) == "HorizontalPodAutoscaler")
+                    .and_then(|h| h["spec"]["minReplicas"].as_u64());
+                assert_eq!(hint, min, "replicas_hint is the autoscaler's minReplicas");
+            }
+            if name.ends_with("_URL") {
+                assert!(e.get("value").is_none(), "{name} is set in plain text");
+                assert!(
+                    e["valueFrom"]["secretKeyRef"]["name"].as_str().is_some(),
+                    "{name} comes from a Secret"
+                );
+                from_secrets.insert(name.to_string());
+            }
+        }
+    }
+    for key in ["ATS_GATEWAY__STATE__URL", "ATS_GATEWAY__CLUSTER__REDIS_URL"] {
+        assert!(from_secrets.contains(key), "{key}: {from_secrets:?}");
+    }
+}

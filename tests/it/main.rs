@@ -14,6 +14,7 @@ mod candidates_read;
 mod candidates_write;
 mod changes;
 mod cli;
+mod cluster;
 mod cluster_redis;
 mod credential_rotation;
 mod deploy;
