@@ -19,7 +19,7 @@
 # (a), (b) and (c) also run open loop at a fixed --rate below saturation (examples/load.rs, latency
 # from the scheduled start): the p99 a hop adds when the machine is not the bottleneck.
 #
-# Issue 26 goal 4 rows: (a), (b) and (c) again with no two requests alike (page sizes 1-200 in
+# Distinct-URL rows: (a), (b) and (c) again with no two requests alike (page sizes 1-200 in
 # turn, examples/load.rs --vary; direct and nginx get the same upstream query the gateway sends
 # for that size), so the gateway's coalescing cannot share calls: closed loop ($CONNECTIONS
 # connections; goal: (c) ≥ 0.9× (b)) with upstream calls per 1,000 requests by table and the CPU
@@ -217,7 +217,7 @@ scopes = ["recruiting-requests:read"]
 companies = ["*"]
 rate_limit = { per_second = 1000000, burst = 1000000 }
 
-# A public job board (issue 24): served from the snapshot, no token.
+# A public job board: served from the snapshot, no token.
 [[boards]]
 id = "bench"
 name = "Bench board"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rolling restart of the local cluster under a steady partner load (issue 22): each replica SIGTERMed and started
+# Rolling restart of the local cluster under a steady partner load: each replica SIGTERMed and started
 # again in turn, through scripts/cluster.sh; prints {"requests","errors","p50_ms","p99_ms",…} and fails on any error.
 # Uses a running cluster (scripts/cluster.sh up), or starts one with --replicas 3 and stops it afterwards.
 #   scripts/cluster-rolling.sh [--rate 40] [--workers 8] [--settle 3]

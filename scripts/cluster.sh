@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A local ats-gateway cluster without containers, on loopback (issue 22): one emulator (playing Entra and
+# A local ats-gateway cluster without containers, on loopback: one emulator (playing Entra and
 # Dataverse), Postgres (durable state), Redis (shared limits), N `serve` replicas and nginx balancing them.
 #
 #   scripts/cluster.sh up [--replicas N]     start everything (default 3 replicas); prints one JSON ready line

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Edge probe: starts `ats-gateway sandbox` on loopback and measures what issue 13 found.
+"""Edge probe: starts `ats-gateway sandbox` on loopback and measures how the partner listener treats edge cases.
 
     scripts/edge_probe.py [path/to/ats-gateway] [metrics|wrong-secret|slow-clients|all]
 

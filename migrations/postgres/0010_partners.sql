@@ -1,4 +1,4 @@
--- Partners managed through the operator API (issue 23), shared by every replica: profiles (JSON),
+-- Partners managed through the operator API, shared by every replica: profiles (JSON),
 -- secrets (argon2 hashes only), the generation every replica polls, the operator audit trail,
 -- hourly usage, last seen, and invites (the token's SHA-256 only).
 -- A revoked partner stays as a tombstone (`revoked_at`): its id and client id are never reused.

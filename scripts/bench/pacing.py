@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pacing by Dataverse's budget headers (issue 26, goal 3): with a budget of 150 requests per 30 s,
+"""Pacing by Dataverse's budget headers: with a budget of 150 requests per 30 s,
 600 distinct partner reads; how many upstream calls Dataverse throttled, partner 5xx, and whether
 each partner 429's Retry-After was right.
 
@@ -23,7 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-# Before (issue 26): the gateway learnt the budget only from 429s.
+# Before pacing: the gateway learnt the budget only from 429s.
 BEFORE_THROTTLED = 56
 GOAL_THROTTLED = 5
 

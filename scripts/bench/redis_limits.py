@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What the limits shared through Redis (`[cluster] redis_url`) add to a partner request: p50/p99
-latency of the same partner page with Redis off and on, on loopback (issue 21).
+latency of the same partner page with Redis off and on, on loopback.
 
 It starts a `redis-server` (free port, temporary directory, no persistence) and, per row, two
 `ats-gateway sandbox` processes (emulator + gateway), one without and one with

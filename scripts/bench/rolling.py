@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rolling restart under load (issue 22): steady partner reads through the local cluster's balancer while each
+"""Rolling restart under load: steady partner reads through the local cluster's balancer while each
 replica is stopped (SIGTERM, graceful drain) and started again in turn (`scripts/cluster.sh replica restart I`,
 which waits for its /readyz). Prints requests, errors and latency percentiles as one JSON line; exits 1 on any
 error. Any answer but 200 counts as an error (the rate stays below the partner's limit). Every `--token-every`-th

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What a changes scan costs Dataverse (issue 26, goals 1 and 2), at scale 500 and 100,000 side by
+"""What a changes scan costs Dataverse, at scale 500 and 100,000 side by
 side: Dataverse calls per scan, seconds per scan, and the scanner's share of the application user's
 budget (6,000 requests per 5 minutes). "before" is the baseline recorded before the scan was
 reworked (same machine, release build); "after" is measured live.

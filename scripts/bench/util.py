@@ -112,7 +112,7 @@ def table(path, opts):
 
 
 def distinct_tables(opts):
-    """Issue 26 goal 4: no two requests alike, closed loop then open loop."""
+    """No two requests alike, closed loop then open loop."""
     def rows(key):
         path = opts.get(key)
         return [json.loads(line) for line in open(path) if line.strip()] if path else []

@@ -1,4 +1,4 @@
-//! Per-route authorization (issue 4) on the real gateway routes: scopes (403 naming the scope), no
+//! Per-route authorization on the real gateway routes: scopes (403 naming the scope), no
 //! token (401), the partner's company limit, per-partner rate limits, and CORS preflight. The route
 //! list comes from the generated OpenAPI document, so a new partner route is covered automatically.
 
@@ -174,7 +174,7 @@ async fn the_list_is_limited_to_the_partners_companies() {
     let items = v["data"].as_array().expect("data");
     assert!(!items.is_empty());
     assert!(items.iter().all(|i| i["company"]["code"] == "nomf"), "{v}");
-    // Another company's filter cannot widen the limit: 403 naming the parameter (issue 19).
+    // Another company's filter cannot widen the limit: 403 naming the parameter.
     let (s, v) = app
         .get_json(&format!("{LIST}?company=usmf"), &t, None)
         .await;

@@ -1,4 +1,4 @@
-//! Rotating the Dataverse client secret without a restart (issue 23): the gateway reads
+//! Rotating the Dataverse client secret without a restart: the gateway reads
 //! `[dataverse] client_secret_file` again when it changes, tries the new secret for a token first
 //! and keeps the old one until the new one works. The emulator holds two secrets at once, as Entra
 //! does during a rotation (`/_sandbox/secrets`).

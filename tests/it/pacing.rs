@@ -1,4 +1,4 @@
-//! Pacing by the budget Dataverse reports (issue 26, goal 3): the emulator's answers carry
+//! Pacing by the budget Dataverse reports: the emulator's answers carry
 //! `x-ms-ratelimit-burst-remaining-xrm-requests` and `x-ms-dop-hint`; the gateway holds calls
 //! before the budget runs out and caps its concurrency at the hint.
 

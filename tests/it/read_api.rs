@@ -1,4 +1,4 @@
-//! The partner read API (issue 3) over real HTTP: a gateway in front of its own emulator, each test
+//! The partner read API over real HTTP: a gateway in front of its own emulator, each test
 //! with its own `spawn_app`. Filters, sorting, paging, detail, labels, cursors, injection attempts,
 //! ETags, problem bodies, upstream trouble, the token cache and the steady-state upstream cost.
 

@@ -1,4 +1,4 @@
-//! The state directory (issue 18): one process at a time, private files, keys kept across restarts,
+//! The state directory: one process at a time, private files, keys kept across restarts,
 //! and readiness that notices a broken store.
 
 use std::io::{BufRead, BufReader, Read};
