@@ -22,6 +22,10 @@ const TABLES: &[&str] = &[
     "webhook_subscriptions",
     "webhook_outbox",
     "webhook_attempts",
+    "partners",
+    "partner_secrets",
+    "partner_invites",
+    "operator_audit",
 ];
 
 /// One line of the report.
@@ -121,6 +125,7 @@ pub async fn migrate(from: &str, to: &str, force: bool) -> Result<Vec<Copied>, M
     let mut copied = super::postgres::writes::import_sqlite(&pg, &snapshot).await?;
     copied.extend(super::postgres::changes::import_sqlite(&pg, &snapshot).await?);
     copied.extend(super::postgres::webhooks::import_sqlite(&pg, &snapshot).await?);
+    copied.extend(super::postgres::partners::import_sqlite(&pg, &snapshot).await?);
     drop(snapshot);
     let mut report = Vec::new();
     for (table, n) in copied.drain(..) {

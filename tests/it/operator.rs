@@ -1087,3 +1087,57 @@ async fn the_same_flows_on_postgres() {
         .await;
     an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_on(&op).await;
 }
+
+/// `state migrate` carries partners made through the operator API (and their secret hashes) from
+/// a running single replica's SQLite into Postgres: a replica on Postgres issues tokens for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_migrate_carries_operator_made_partners_to_postgres() {
+    use ats_gateway::store::migrate_state::migrate;
+    let op = spawn_operated().await;
+    let created = op.create("moving-co", &["reference:read"]).await;
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let pg = tokio::task::spawn_blocking(crate::common::postgres::PgServer::start)
+        .await
+        .expect("pg");
+    let from = format!("sqlite://{}", op.app.state_dir.path().display());
+    let report = migrate(&from, &pg.url(), false).await.expect("migrate");
+    let copied = |t: &str| report.iter().find(|c| c.table == t).map(|c| c.copied);
+    assert_eq!(copied("partners"), Some(1), "{report:?}");
+    assert_eq!(copied("partner_secrets"), Some(1), "{report:?}");
+    assert!(copied("operator_audit").unwrap_or(0) >= 1, "{report:?}");
+
+    let url = pg.url();
+    let replica = crate::common::spawn_replica(&op.app.emu, |c| {
+        c.state.url = ats_gateway::config::SecretString::new(url.as_str());
+    })
+    .await;
+    let resp = op
+        .app
+        .http
+        .post(format!("{}/oauth2/token", replica.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "moving-co"),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(resp.status(), 200, "the migrated partner's secret works");
+    let wrong = op
+        .app
+        .http
+        .post(format!("{}/oauth2/token", replica.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "moving-co"),
+            ("client_secret", "atsgw_not-the-secret"),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(wrong.status(), 401);
+}

@@ -507,3 +507,174 @@ impl PartnerStore for PgStore {
         })
     }
 }
+
+/// `state migrate`: copies the embedded store's operator-made partners (profiles and tombstones),
+/// their secret hashes, invites, usage, last seen and — on a first import only — the audit trail,
+/// in one Postgres transaction, then raises the generation so running replicas reload. Rows
+/// already there are left as they are; returns (table, rows copied).
+pub async fn import_sqlite(
+    pg: &PgStore,
+    src: &rusqlite::Connection,
+) -> Result<Vec<(&'static str, u64)>, StoreError> {
+    let sq = |e: rusqlite::Error| StoreError::Backend(format!("reading SQLite: {e}"));
+    // Everything is read first: the SQLite connection is not held across the Postgres awaits.
+    let partners: Vec<(String, String, String, Option<i64>)> = src
+        .prepare("SELECT id, client_id, doc, revoked_at FROM partners ORDER BY id")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .map_err(sq)?;
+    type Secret = (String, String, String, i64, Option<i64>, Option<i64>);
+    let secrets: Vec<Secret> = src
+        .prepare(
+            "SELECT id, partner, hash, created_at, expires_at, last_used_at FROM partner_secrets
+             ORDER BY created_at, rowid",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sq)?;
+    type Invite = (String, String, i64, i64, Option<i64>, String);
+    let invites: Vec<Invite> = src
+        .prepare(
+            "SELECT token_hash, grant_doc, created_at, expires_at, consumed_at, created_by
+             FROM partner_invites",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sq)?;
+    type Audit = (i64, String, String, Option<String>, i64, String);
+    let audit: Vec<Audit> = src
+        .prepare(
+            "SELECT at_ms, actor, action, partner, status, detail FROM operator_audit ORDER BY seq",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sq)?;
+    let usage: Vec<(String, i64, i64, i64, i64)> = src
+        .prepare("SELECT partner, hour, status, requests, upstream_calls FROM partner_usage")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect()
+        })
+        .map_err(sq)?;
+    let seen: Vec<(String, i64)> = src
+        .prepare("SELECT partner, at FROM partner_last_seen")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(sq)?;
+
+    let status = |s: i64| i32::try_from(s).unwrap_or(0);
+    let mut conn = pg.conn().await?;
+    let tx = conn.transaction().await.map_err(backend)?;
+    let (mut n_partners, mut n_secrets, mut n_invites, mut n_audit) = (0u64, 0u64, 0u64, 0u64);
+    for p in &partners {
+        n_partners += tx
+            .execute(
+                "INSERT INTO partners (id, client_id, doc, revoked_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&p.0, &p.1, &p.2, &p.3],
+            )
+            .await
+            .map_err(backend)?;
+    }
+    for s in &secrets {
+        n_secrets += tx
+            .execute(
+                "INSERT INTO partner_secrets (id, partner, hash, created_at, expires_at, last_used_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[&s.0, &s.1, &s.2, &s.3, &s.4, &s.5],
+            )
+            .await
+            .map_err(backend)?;
+    }
+    for i in &invites {
+        n_invites += tx
+            .execute(
+                "INSERT INTO partner_invites (token_hash, grant_doc, created_at, expires_at, consumed_at, created_by)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[&i.0, &i.1, &i.2, &i.3, &i.4, &i.5],
+            )
+            .await
+            .map_err(backend)?;
+    }
+    for u in &usage {
+        tx.execute(
+            "INSERT INTO partner_usage (partner, hour, status, requests, upstream_calls)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&u.0, &u.1, &status(u.2), &u.3, &u.4],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    for (partner, at) in &seen {
+        tx.execute(
+            "INSERT INTO partner_last_seen (partner, at) VALUES ($1, $2)
+             ON CONFLICT (partner) DO UPDATE SET at = GREATEST(partner_last_seen.at, EXCLUDED.at)",
+            &[partner, at],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    // Only on a first import: a second one would record every call twice.
+    let logged: i64 = tx
+        .query_one("SELECT count(*) FROM operator_audit", &[])
+        .await
+        .map_err(backend)?
+        .try_get(0)
+        .map_err(backend)?;
+    if logged == 0 {
+        for a in &audit {
+            n_audit += tx
+                .execute(
+                    "INSERT INTO operator_audit (at_ms, actor, action, partner, status, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[&a.0, &a.1, &a.2, &a.3, &status(a.4), &a.5],
+                )
+                .await
+                .map_err(backend)?;
+        }
+    }
+    bump(&tx).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(vec![
+        ("partners", n_partners),
+        ("partner_secrets", n_secrets),
+        ("partner_invites", n_invites),
+        ("operator_audit", n_audit),
+    ])
+}
