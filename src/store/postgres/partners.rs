@@ -516,87 +516,31 @@ pub async fn import_sqlite(
     pg: &PgStore,
     src: &rusqlite::Connection,
 ) -> Result<Vec<(&'static str, u64)>, StoreError> {
-    let sq = |e: rusqlite::Error| StoreError::Backend(format!("reading SQLite: {e}"));
     // Everything is read first: the SQLite connection is not held across the Postgres awaits.
-    let partners: Vec<(String, String, String, Option<i64>)> = src
-        .prepare("SELECT id, client_id, doc, revoked_at FROM partners ORDER BY id")
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect()
-        })
-        .map_err(sq)?;
+    let partners: Vec<(String, String, String, Option<i64>)> = read_all(
+        src,
+        "SELECT id, client_id, doc, revoked_at FROM partners ORDER BY id",
+    )?;
     type Secret = (String, String, String, i64, Option<i64>, Option<i64>);
-    let secrets: Vec<Secret> = src
-        .prepare(
-            "SELECT id, partner, hash, created_at, expires_at, last_used_at FROM partner_secrets
-             ORDER BY created_at, rowid",
-        )
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?
-            .collect()
-        })
-        .map_err(sq)?;
-    type Invite = (String, String, i64, i64, Option<i64>, String);
-    let invites: Vec<Invite> = src
-        .prepare(
-            "SELECT token_hash, grant_doc, created_at, expires_at, consumed_at, created_by
-             FROM partner_invites",
-        )
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?
-            .collect()
-        })
-        .map_err(sq)?;
-    type Audit = (i64, String, String, Option<String>, i64, String);
-    let audit: Vec<Audit> = src
-        .prepare(
-            "SELECT at_ms, actor, action, partner, status, detail FROM operator_audit ORDER BY seq",
-        )
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?
-            .collect()
-        })
-        .map_err(sq)?;
-    let usage: Vec<(String, i64, i64, i64, i64)> = src
-        .prepare("SELECT partner, hour, status, requests, upstream_calls FROM partner_usage")
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect()
-        })
-        .map_err(sq)?;
-    let seen: Vec<(String, i64)> = src
-        .prepare("SELECT partner, at FROM partner_last_seen")
-        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-        .map_err(sq)?;
+    let secrets: Vec<Secret> = read_all(
+        src,
+        "SELECT id, partner, hash, created_at, expires_at, last_used_at FROM partner_secrets
+         ORDER BY created_at, rowid",
+    )?;
+    let invites: Vec<(String, String, i64, i64, Option<i64>, String)> = read_all(
+        src,
+        "SELECT token_hash, grant_doc, created_at, expires_at, consumed_at, created_by
+         FROM partner_invites",
+    )?;
+    let audit: Vec<(i64, String, String, Option<String>, i64, String)> = read_all(
+        src,
+        "SELECT at_ms, actor, action, partner, status, detail FROM operator_audit ORDER BY seq",
+    )?;
+    let usage: Vec<(String, i64, i64, i64, i64)> = read_all(
+        src,
+        "SELECT partner, hour, status, requests, upstream_calls FROM partner_usage",
+    )?;
+    let seen: Vec<(String, i64)> = read_all(src, "SELECT partner, at FROM partner_last_seen")?;
 
     let status = |s: i64| i32::try_from(s).unwrap_or(0);
     let mut conn = pg.conn().await?;
@@ -677,4 +621,14 @@ pub async fn import_sqlite(
         ("partner_invites", n_invites),
         ("operator_audit", n_audit),
     ])
+}
+
+/// Every row `sql` answers from the embedded store, each as a tuple of its columns.
+fn read_all<T>(src: &rusqlite::Connection, sql: &str) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+{
+    src.prepare(sql)
+        .and_then(|mut stmt| stmt.query_map([], |row| T::try_from(row))?.collect())
+        .map_err(|e| StoreError::Backend(format!("reading SQLite: {e}")))
 }
