@@ -191,22 +191,31 @@ pub async fn handle<R: ListRoute>(call: Call, mut params: R) -> Result<Response,
 }
 
 /// What [`page_of`] reserves per row before serializing a page.
-const ROW_BYTES_GUESS: usize = 768;
+const ROW_BYTES_GUESS: usize = 1536;
 
 /// A mapped page as the cache holds it: the `data` array's JSON and the upstream continuation, and
 /// a tag over both (not over the sealed cursor, which differs on every answer: the tag is weak).
 pub fn page_of<T: Serialize>(data: &[T], next_link: Option<String>) -> Result<Cached, ApiError> {
-    // Sized for a typical mapped row (0.5–1 KB of JSON): growing from empty re-copied the page
-    // about log2(size) times, part of the gateway's memmove time with the response cache off.
-    let mut body = Vec::with_capacity(data.len().saturating_mul(ROW_BYTES_GUESS) + 2);
+    let mut body = page_buffer(data.len());
     serde_json::to_writer(&mut body, data)
         .map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
+    Ok(page_of_json(body, next_link))
+}
+
+/// A buffer for the `data` array of `rows` rows, sized for a typical mapped row (0.5–1 KB of
+/// JSON): growing from empty re-copied the page about log2(size) times.
+pub fn page_buffer(rows: usize) -> Vec<u8> {
+    Vec::with_capacity(rows.saturating_mul(ROW_BYTES_GUESS) + 2)
+}
+
+/// [`page_of`] for a `data` array already written as JSON.
+pub fn page_of_json(body: Vec<u8>, next_link: Option<String>) -> Cached {
     let etag = respond::etag_of(&[&body, next_link.as_deref().unwrap_or("").as_bytes()]);
-    Ok(Cached {
+    Cached {
         body: body.into(),
         next_link,
         etag,
-    })
+    }
 }
 
 /// `{"data": …, "next_cursor": …, "has_more": …}` written straight from the cached `data` bytes.

@@ -187,8 +187,9 @@ impl listing::ListRoute for ListParams {
     ) -> Result<Cached, ApiError> {
         let page = raw.parse::<RequestRow>()?;
         let embed = embed_of(self.expand.as_ref());
-        let data = resource::render(rd, &page.rows, embed, lang).await?;
-        listing::page_of(&data, page.next_link)
+        let mut data = listing::page_buffer(page.rows.len());
+        resource::render_json(rd, &page.rows, embed, lang, &mut data).await?;
+        Ok(listing::page_of_json(data, page.next_link))
     }
 }
 

@@ -616,6 +616,207 @@ pub fn map_row(
     })
 }
 
+/// A page's rows as the JSON array `serde_json` writes for their [`map_row`] DTOs, written
+/// straight from the rows (`model::json_out`): the list route's page, without a DTO per row.
+pub fn write_rows(
+    rows: &[RequestRow<'_>],
+    embed: Embed,
+    labels: &Labels,
+    resolved: &Resolved,
+    out: &mut Vec<u8>,
+) {
+    out.push(b'[');
+    let mut first = true;
+    for row in rows {
+        // A row without a primary key is skipped, as `map_row` skips it.
+        let Some(id) = row.id.uuid() else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_row(row, id, embed, labels, resolved, out);
+    }
+    out.push(b']');
+}
+
+fn write_row(
+    row: &RequestRow<'_>,
+    id: Uuid,
+    embed: Embed,
+    labels: &Labels,
+    resolved: &Resolved,
+    out: &mut Vec<u8>,
+) {
+    use super::json_out::{date, lookup, number, text, uuid};
+    let lang = labels.lang;
+    let [company, hiring_manager, recruiter, job, title, job_type, location] = row.lookups();
+    let option = |out: &mut Vec<u8>, cell: &Cell<'_>, set: &OptionSetInfo| match cell.as_i64() {
+        Some(code) => set.write_value(code, lang, out),
+        None => out.extend_from_slice(b"null"),
+    };
+    let target = |i: usize| LOOKUP_TARGETS[i];
+    out.extend_from_slice(b"{\"id\":");
+    uuid(out, id);
+    out.extend_from_slice(b",\"number\":");
+    text(out, &row.number);
+    out.extend_from_slice(b",\"company\":");
+    lookup(out, resolved, target(0), company.0, company.1);
+    out.extend_from_slice(b",\"description\":");
+    text(out, &row.description);
+    out.extend_from_slice(b",\"external_description\":");
+    text(out, &row.external_description);
+    out.extend_from_slice(b",\"status\":");
+    option(out, &row.status, labels.status);
+    out.extend_from_slice(b",\"hiring_manager\":");
+    lookup(out, resolved, target(1), hiring_manager.0, hiring_manager.1);
+    out.extend_from_slice(b",\"recruiter\":");
+    lookup(out, resolved, target(2), recruiter.0, recruiter.1);
+    out.extend_from_slice(b",\"job\":");
+    lookup(out, resolved, target(3), job.0, job.1);
+    out.extend_from_slice(b",\"title\":");
+    lookup(out, resolved, target(4), title.0, title.1);
+    out.extend_from_slice(b",\"job_type\":");
+    lookup(out, resolved, target(5), job_type.0, job_type.1);
+    out.extend_from_slice(b",\"job_function\":");
+    text(out, &row.job_function);
+    out.extend_from_slice(b",\"location\":");
+    lookup(out, resolved, target(6), location.0, location.1);
+    out.extend_from_slice(b",\"estimated_start_date\":");
+    date(out, &row.estimated_start_date);
+    out.extend_from_slice(b",\"full_time_equivalent\":");
+    number(out, &row.full_time_equivalent);
+    out.extend_from_slice(b",\"regulatory_job_category\":");
+    option(out, &row.regulatory_job_category, labels.regulatory);
+    out.extend_from_slice(b",\"exempt_status\":");
+    option(out, &row.exempt_status, labels.exempt);
+    out.extend_from_slice(b",\"compensation\":{\"low\":");
+    number(out, &row.compensation_low);
+    out.extend_from_slice(b",\"control_point\":");
+    number(out, &row.compensation_control_point);
+    out.extend_from_slice(b",\"high\":");
+    number(out, &row.compensation_high);
+    out.extend_from_slice(b",\"level\":");
+    text(out, &row.compensation_level);
+    out.extend_from_slice(b"},\"comments\":");
+    text(out, &row.comments);
+    if embed.positions {
+        out.extend_from_slice(b",\"positions\":[");
+        let mut first = true;
+        for c in &row.positions {
+            let Some(id) = c.id.uuid() else { continue };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let [position, position_type, department, to_position, to_worker] = c.lookups();
+            out.extend_from_slice(b"{\"id\":");
+            uuid(out, id);
+            out.extend_from_slice(b",\"position\":");
+            lookup(out, resolved, POSITION_TARGETS[0], position.0, position.1);
+            out.extend_from_slice(b",\"description\":");
+            text(out, &c.description);
+            out.extend_from_slice(b",\"status\":");
+            option(out, &c.status, labels.position_status);
+            out.extend_from_slice(b",\"position_type\":");
+            lookup(
+                out,
+                resolved,
+                POSITION_TARGETS[1],
+                position_type.0,
+                position_type.1,
+            );
+            out.extend_from_slice(b",\"department\":");
+            lookup(
+                out,
+                resolved,
+                POSITION_TARGETS[2],
+                department.0,
+                department.1,
+            );
+            out.extend_from_slice(b",\"reports_to_position\":");
+            lookup(
+                out,
+                resolved,
+                POSITION_TARGETS[3],
+                to_position.0,
+                to_position.1,
+            );
+            out.extend_from_slice(b",\"reports_to_worker\":");
+            lookup(out, resolved, POSITION_TARGETS[4], to_worker.0, to_worker.1);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if embed.skills {
+        out.extend_from_slice(b",\"skills\":[");
+        let mut first = true;
+        for c in &row.skills {
+            let Some(id) = c.id.uuid() else { continue };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let [skill, rating_level, rating_model] = c.lookups();
+            out.extend_from_slice(b"{\"id\":");
+            uuid(out, id);
+            out.extend_from_slice(b",\"skill\":");
+            lookup(out, resolved, SKILL_TARGETS[0], skill.0, skill.1);
+            out.extend_from_slice(b",\"rating_level\":");
+            lookup(
+                out,
+                resolved,
+                SKILL_TARGETS[1],
+                rating_level.0,
+                rating_level.1,
+            );
+            out.extend_from_slice(b",\"rating_model\":");
+            lookup(
+                out,
+                resolved,
+                SKILL_TARGETS[2],
+                rating_model.0,
+                rating_model.1,
+            );
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if embed.education {
+        out.extend_from_slice(b",\"education\":[");
+        let mut first = true;
+        for c in &row.education {
+            let Some(id) = c.id.uuid() else { continue };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let [level, discipline] = c.lookups();
+            out.extend_from_slice(b"{\"id\":");
+            uuid(out, id);
+            out.extend_from_slice(b",\"education_level\":");
+            lookup(out, resolved, EDUCATION_TARGETS[0], level.0, level.1);
+            out.extend_from_slice(b",\"discipline\":");
+            lookup(
+                out,
+                resolved,
+                EDUCATION_TARGETS[1],
+                discipline.0,
+                discipline.1,
+            );
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if embed.location {
+        out.extend_from_slice(b",\"location_detail\":");
+        match row.location_detail.as_ref().and_then(map_location) {
+            Some(l) => crate::resolve::shared::write_json(out, &l),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
+}
+
 fn map_location(r: &LocationRow<'_>) -> Option<Location> {
     Some(Location {
         id: r.id.uuid()?,
@@ -635,6 +836,7 @@ fn map_location(r: &LocationRow<'_>) -> Option<Location> {
 mod tests {
     use super::*;
     use crate::model::test_rows::{full_row, nulls};
+    use crate::resolve::lookups::LookupRef;
     use serde_json::{json, Value};
 
     /// A value for column `col`: GUIDs for keys and lookups, option codes, numbers, dates, text.
@@ -714,6 +916,145 @@ mod tests {
             wanted_lookups(std::slice::from_ref(&typed)).count(),
             7 + 5 + 3 + 2
         );
+    }
+
+    /// The list page's JSON written straight from the rows is byte for byte what `serde_json`
+    /// writes for the DTOs: every embed, both languages, resolved and unresolved lookups, known
+    /// and unknown option codes, strings with escapes (owned) and without (borrowed), empty and
+    /// short strings, mistyped values, a row without a key, children without keys.
+    #[test]
+    fn rows_written_directly_equal_the_serialised_dtos() {
+        let mut rows = Vec::new();
+        for n in 0..6u128 {
+            let mut row = full_row(SELECT, 100 * n, value_for);
+            row.insert(
+                NAV_POSITIONS.into(),
+                json!([full_row(POSITION_SELECT, 1000 + n, value_for), {"mshr_description": "no key"}]),
+            );
+            row.insert(
+                NAV_SKILLS.into(),
+                json!([full_row(SKILL_SELECT, 2000 + n, value_for)]),
+            );
+            row.insert(
+                NAV_EDUCATION.into(),
+                json!([full_row(EDUCATION_SELECT, 3000 + n, value_for)]),
+            );
+            if n.is_multiple_of(2) {
+                row.insert(
+                    NAV_LOCATION.into(),
+                    json!(full_row(LOCATION_SELECT, 4000 + n, value_for)),
+                );
+            }
+            match n {
+                1 => {
+                    row.insert(
+                        "mshr_description".into(),
+                        json!("Say \"hi\"\n\tto Åse – ünïcode \u{1F600} \\ / <b>"),
+                    );
+                    row.insert("mshr_comments".into(), json!(""));
+                    row.insert("mshr_estimatedstartdate".into(), json!("2026"));
+                    row.insert("mshr_status".into(), json!(999));
+                    row.insert(
+                        "_mshr_fk_job_id_value@OData.Community.Display.V1.FormattedValue".into(),
+                        json!("Job \"x\""),
+                    );
+                }
+                2 => {
+                    row.insert("mshr_status".into(), json!("seven"));
+                    row.insert("mshr_description".into(), json!(5));
+                    row.insert("mshr_defaultfulltimeequivalency".into(), json!(2));
+                    row.insert("mshr_compensationlowthreshold".into(), json!(0.1));
+                    row.insert("mshr_compensationhighthreshold".into(), json!(-1e300));
+                    row.insert("_mshr_fk_title_id_value".into(), json!("not a guid"));
+                    row.insert("_mshr_fk_recruiter_id_value".into(), Value::Null);
+                    row.insert(
+                        "mshr_estimatedstartdate".into(),
+                        json!("2026-01-04T00:00:00\\u0041Z"),
+                    );
+                }
+                3 => {
+                    row.insert(PK.into(), json!("no key"));
+                }
+                4 => {
+                    row.insert(
+                        "_mshr_fk_hiringmanager_id_value@OData.Community.Display.V1.FormattedValue"
+                            .into(),
+                        json!(""),
+                    );
+                    row.insert("mshr_estimatedstartdate".into(), json!("2026-01-0ø"));
+                }
+                _ => {}
+            }
+            rows.push(Value::Object(row));
+        }
+        let body = serde_json::to_vec(&rows).expect("json");
+        let typed: Vec<RequestRow> = serde_json::from_slice(&body).expect("rows");
+        let set = crate::resolve::options::parse_option_set(
+            "x",
+            &json!({"Options": [
+                {"Value": 7, "Label": {"LocalizedLabels": [{"Label": "Seven \"7\"", "LanguageCode": 1033}, {"Label": "Sju", "LanguageCode": 1044}]}},
+                {"Value": 8, "Label": {"LocalizedLabels": []}}
+            ]}),
+        )
+        .expect("set");
+        // Half of the lookups resolve (one with an escaped name), the others fall back.
+        let mut resolved = Resolved::default();
+        for (i, target) in LOOKUP_TARGETS
+            .iter()
+            .chain(&POSITION_TARGETS)
+            .chain(&SKILL_TARGETS)
+            .chain(&EDUCATION_TARGETS)
+            .enumerate()
+        {
+            for base in [0u128, 200, 400, 1000, 2002] {
+                let id = Uuid::from_u128(base + i as u128);
+                if (base as usize + i).is_multiple_of(2) {
+                    resolved.insert(
+                        target,
+                        LookupRef {
+                            id,
+                            code: Some(format!("C{i}").into()),
+                            name: (i % 3 != 0).then(|| format!("Name \"{i}\" ø").into()),
+                        },
+                    );
+                }
+            }
+        }
+        for lang in Lang::ALL {
+            let labels = Labels {
+                status: &set,
+                position_status: &set,
+                regulatory: &set,
+                exempt: &set,
+                lang,
+            };
+            for embed in [
+                Embed::default(),
+                Embed::ALL,
+                Embed {
+                    positions: true,
+                    ..Embed::default()
+                },
+                Embed {
+                    location: true,
+                    skills: true,
+                    ..Embed::default()
+                },
+            ] {
+                let dtos: Vec<_> = typed
+                    .iter()
+                    .filter_map(|r| map_row(r, embed, &labels, &resolved))
+                    .collect();
+                let expected = serde_json::to_string(&dtos).expect("json");
+                let mut written = Vec::new();
+                write_rows(&typed, embed, &labels, &resolved, &mut written);
+                assert_eq!(
+                    String::from_utf8(written).expect("utf-8"),
+                    expected,
+                    "{lang:?} {embed:?}"
+                );
+            }
+        }
     }
 
     /// Values of another JSON type read as absent (as the `Value` readers did), and unknown

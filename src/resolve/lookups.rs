@@ -218,7 +218,7 @@ pub fn table(logical: &str) -> Option<&'static LookupTable> {
 const MAX_IDS_PER_CALL: usize = 200;
 
 /// One `In` call's answer: every asked id, `None` when the target is missing or unreadable.
-type BatchResult = Result<Arc<HashMap<Uuid, Option<Arc<LookupRef>>>>, UpstreamError>;
+type BatchResult = Result<Arc<HashMap<Uuid, Option<Arc<Known>>>>, UpstreamError>;
 type Batch = Shared<BoxFuture<'static, BatchResult>>;
 type Pending = HashMap<(&'static str, Uuid), (u64, WeakShared<BoxFuture<'static, BatchResult>>)>;
 
@@ -226,7 +226,7 @@ pub struct LookupResolver {
     client: Arc<DataverseClient>,
     /// `None`: the target is missing or its table unreadable, remembered as long as a hit so a
     /// page with such a lookup does not ask again every time.
-    cache: moka::future::Cache<(&'static str, Uuid), Option<Arc<LookupRef>>>,
+    cache: moka::future::Cache<(&'static str, Uuid), Option<Arc<Known>>>,
     /// Ids being fetched now, and the call that fetches them: a concurrent page needing the same
     /// id waits for that call instead of asking again (a cold burst costs one call per table per
     /// distinct id set). Weak, so a call whose every waiter gave up is not waited for.
@@ -254,14 +254,36 @@ impl Wanted {
     }
 }
 
+/// A lookup as the cache holds it: the partner view and its JSON, serialised once.
+#[derive(Debug)]
+pub struct Known {
+    r: LookupRef,
+    json: Box<str>,
+}
+
+impl Known {
+    fn new(r: LookupRef) -> Arc<Self> {
+        let json = serde_json::to_string(&r)
+            .unwrap_or_default()
+            .into_boxed_str();
+        Arc::new(Self { r, json })
+    }
+}
+
 /// Resolved lookups for one page.
 #[derive(Debug, Default)]
-pub struct Resolved(HashMap<(&'static str, Uuid), Arc<LookupRef>>);
+pub struct Resolved(HashMap<(&'static str, Uuid), Arc<Known>, rapidhash::fast::RandomState>);
 
 impl Resolved {
     /// Adds a known lookup (benchmarks and tests build pages without an upstream).
     pub fn insert(&mut self, target: &'static str, r: LookupRef) {
-        self.0.insert((target, r.id), Arc::new(r));
+        self.0.insert((target, r.id), Known::new(r));
+    }
+
+    /// The JSON of a resolved lookup (`{"id":…,"code":…,"name":…}`, as [`LookupRef`] serialises),
+    /// `None` when it was not resolved (the caller falls back as [`Resolved::get`] does).
+    pub fn json(&self, target: &'static str, id: Uuid) -> Option<&str> {
+        self.0.get(&(target, id)).map(|k| &*k.json)
     }
 
     /// The partner-facing lookup, falling back to the row's FormattedValue as code when the
@@ -274,7 +296,7 @@ impl Resolved {
     ) -> Option<LookupRef> {
         let id = id?;
         Some(match self.0.get(&(target, id)) {
-            Some(r) => (**r).clone(),
+            Some(k) => k.r.clone(),
             None => LookupRef {
                 id,
                 code: formatted.map(Arc::from),
@@ -302,7 +324,7 @@ impl LookupResolver {
     /// (waiting for that call), then one `In` call per table for the rest.
     /// A table the application user cannot read degrades to code-only lookups (logged), not an error.
     pub async fn resolve(&self, wanted: Wanted) -> Result<Resolved, UpstreamError> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         let mut waits: Vec<(&'static str, Vec<Uuid>, Batch)> = Vec::new();
         let (mut hits, mut misses) = (0, 0);
         for (logical, ids) in wanted.0 {
@@ -394,10 +416,10 @@ impl LookupResolver {
             };
             let outcome = match result {
                 Ok(found) => {
-                    let mut map: HashMap<Uuid, Option<Arc<LookupRef>>> =
+                    let mut map: HashMap<Uuid, Option<Arc<Known>>> =
                         ids.iter().map(|id| (*id, None)).collect();
                     for r in found {
-                        map.insert(r.id, Some(r));
+                        map.insert(r.r.id, Some(r));
                     }
                     for (id, r) in &map {
                         cache.insert((t.logical, *id), r.clone()).await;
@@ -423,7 +445,7 @@ async fn fetch(
     client: &DataverseClient,
     t: &'static LookupTable,
     ids: Vec<Uuid>,
-) -> Result<Vec<Arc<LookupRef>>, UpstreamError> {
+) -> Result<Vec<Arc<Known>>, UpstreamError> {
     let mut select = vec![t.pk, t.code];
     if t.name != t.code {
         select.push(t.name);
@@ -437,7 +459,7 @@ async fn fetch(
         .rows
         .iter()
         .filter_map(|row| {
-            Some(Arc::new(LookupRef {
+            Some(Known::new(LookupRef {
                 id: uuid_of(row, t.pk)?,
                 code: str_of(row, t.code).map(Arc::from),
                 name: str_of(row, t.name).map(Arc::from),

@@ -32,8 +32,10 @@ pub struct OptionInfo {
     pub code: i64,
     pub key: String,
     labels: HashMap<u32, String>,
-    /// The value as each language shows it ([`Lang::index`]), built once with the set.
+    /// The value as each language shows it ([`Lang::index`]), built once with the set, and its
+    /// JSON (pages written straight from rows copy it instead of serialising it again).
     shown: [OptionValue; 2],
+    shown_json: [Box<str>; 2],
 }
 
 impl OptionInfo {
@@ -44,11 +46,17 @@ impl OptionInfo {
             key: Arc::clone(&shared_key),
             label: Arc::from(label_in(&labels, &key, lang)),
         });
+        let shown_json = shown.each_ref().map(|v| {
+            serde_json::to_string(v)
+                .unwrap_or_default()
+                .into_boxed_str()
+        });
         Self {
             code,
             key,
             labels,
             shown,
+            shown_json,
         }
     }
 
@@ -98,6 +106,14 @@ impl OptionSetInfo {
             },
             |o| o.value(lang),
         )
+    }
+
+    /// [`OptionSetInfo::value`] written as JSON to `out` (a known value copies its stored JSON).
+    pub fn write_value(&self, code: i64, lang: Lang, out: &mut Vec<u8>) {
+        match self.by_code(code) {
+            Some(o) => out.extend_from_slice(o.shown_json[lang.index()].as_bytes()),
+            None => crate::resolve::shared::write_json(out, &self.value(code, lang)),
+        }
     }
 }
 

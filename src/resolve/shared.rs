@@ -17,3 +17,8 @@ pub(crate) fn opt_text<S: Serializer>(s: &Option<Arc<str>>, ser: S) -> Result<S:
         None => ser.serialize_none(),
     }
 }
+
+/// Appends `value`'s JSON to `out` (writing to a `Vec` cannot fail; these types always serialise).
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
+}

@@ -1,6 +1,8 @@
 //! Recruiting requests: the list and detail queries, the company limit, the department filter and
 //! the row → DTO rendering (labels and lookups, cached).
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::Reader;
@@ -9,6 +11,8 @@ use crate::model::recruiting_request::{self as rr, Embed, Labels, RecruitingRequ
 use crate::problem::ApiError;
 use crate::resolve::departments::Department;
 use crate::resolve::lang::Lang;
+use crate::resolve::lookups::Resolved;
+use crate::resolve::options::OptionSetInfo;
 use crate::upstream::odata::{Expand, Filter, Literal, Order, Query};
 
 /// Requests matched by a department filter are looked up first (positions carry the department);
@@ -146,6 +150,50 @@ pub async fn render(
     embed: Embed,
     lang: Lang,
 ) -> Result<Vec<RecruitingRequest>, ApiError> {
+    let (sets, resolved) = prepare(rd, rows).await?;
+    let labels = sets.labels(lang);
+    Ok(rows
+        .iter()
+        .filter_map(|r| rr::map_row(r, embed, &labels, &resolved))
+        .collect())
+}
+
+/// [`render`] as the JSON array of the rows, written straight from them (`rr::write_rows`): the
+/// list route's page.
+pub async fn render_json(
+    rd: &Reader,
+    rows: &[RequestRow<'_>],
+    embed: Embed,
+    lang: Lang,
+    out: &mut Vec<u8>,
+) -> Result<(), ApiError> {
+    let (sets, resolved) = prepare(rd, rows).await?;
+    rr::write_rows(rows, embed, &sets.labels(lang), &resolved, out);
+    Ok(())
+}
+
+/// The option sets a request shows.
+struct Sets {
+    status: Arc<OptionSetInfo>,
+    position_status: Arc<OptionSetInfo>,
+    regulatory: Arc<OptionSetInfo>,
+    exempt: Arc<OptionSetInfo>,
+}
+
+impl Sets {
+    fn labels(&self, lang: Lang) -> Labels<'_> {
+        Labels {
+            status: &self.status,
+            position_status: &self.position_status,
+            regulatory: &self.regulatory,
+            exempt: &self.exempt,
+            lang,
+        }
+    }
+}
+
+/// The option sets and the page's lookups (cached; misses read in one call per table).
+async fn prepare(rd: &Reader, rows: &[RequestRow<'_>]) -> Result<(Sets, Resolved), ApiError> {
     let (status, position_status, regulatory, exempt) = tokio::try_join!(
         rd.options.get(rr::OS_STATUS),
         rd.options.get(rr::OS_POSITION_STATUS),
@@ -153,17 +201,15 @@ pub async fn render(
         rd.options.get(rr::OS_EXEMPT),
     )?;
     let resolved = rd.lookups.resolve(rr::wanted_lookups(rows)).await?;
-    let labels = Labels {
-        status: &status,
-        position_status: &position_status,
-        regulatory: &regulatory,
-        exempt: &exempt,
-        lang,
-    };
-    Ok(rows
-        .iter()
-        .filter_map(|r| rr::map_row(r, embed, &labels, &resolved))
-        .collect())
+    Ok((
+        Sets {
+            status,
+            position_status,
+            regulatory,
+            exempt,
+        },
+        resolved,
+    ))
 }
 
 /// The request as `principal` may see it (`None`: no such request in the partner's companies).

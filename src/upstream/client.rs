@@ -64,17 +64,19 @@ pub struct Page<R = Row> {
 /// A collection page's body as received, for a caller that reads it into typed rows borrowing
 /// from it ([`RawPage::parse`]) instead of `Value` maps.
 #[derive(Debug, Clone)]
-pub struct RawPage(Bytes);
+pub struct RawPage(Bytes, u32);
 
 impl RawPage {
     /// A body read elsewhere (tests and benchmarks build pages without an upstream).
     pub fn new(body: Bytes) -> Self {
-        Self(body)
+        Self(body, 0)
     }
 
-    /// The page with its rows as `R` (members `R` does not name are skipped).
+    /// The page with its rows as `R` (members `R` does not name are skipped), room for the
+    /// page size asked made at once (rows of a wide table are a kilobyte or more each; growing the
+    /// list by doubling copied them again and again).
     pub fn parse<'a, R: serde::Deserialize<'a>>(&'a self) -> Result<Page<R>, UpstreamError> {
-        parse_page(&self.0)
+        parse_page(&self.0, self.1)
     }
 }
 
@@ -222,7 +224,7 @@ impl DataverseClient {
                 if_match_any: false,
             })
             .await?;
-        Ok(RawPage(reply.body))
+        Ok(RawPage(reply.body, page_size))
     }
 
     /// The page behind a nextLink, requested verbatim (with the same `page_size` as the first page).
@@ -261,7 +263,7 @@ impl DataverseClient {
                 if_match_any: false,
             })
             .await?;
-        Ok(RawPage(reply.body))
+        Ok(RawPage(reply.body, page_size))
     }
 
     /// One row by primary key with `query`'s `$select`/`$expand`; `None` on 404.

@@ -54,8 +54,13 @@ pub struct Budget {
 #[derive(Debug, Default)]
 struct State {
     next_seq: u64,
-    /// This process's calls still in the window, oldest first.
-    sent: VecDeque<Sent>,
+    /// This process's calls in the window, kept so that a call costs O(log n), not O(n), when a
+    /// window holds hundreds of thousands of them: calls in flight by sequence (the admission
+    /// order: both are taken under the lock), the answer times of answered calls (answer order),
+    /// and answered calls by sequence with their admission time (what a report may count).
+    in_flight: VecDeque<(u64, Instant)>,
+    answered_at: VecDeque<Instant>,
+    answered: VecDeque<(u64, Instant)>,
     /// The window's limit as estimated from the newest report, and that report's call and time.
     limit: Option<u64>,
     reported_seq: u64,
@@ -74,25 +79,40 @@ struct State {
 /// waits the whole seconds of `Retry-After`, so it comes back up to a second late).
 const PROMISE_GRACE: Duration = Duration::from_secs(1);
 
-#[derive(Debug)]
-struct Sent {
-    seq: u64,
-    /// When admitted: Dataverse counted the call at or after this.
-    admitted: Instant,
-    /// When admitted, then when answered: Dataverse counted the call at or before this, so the
-    /// call leaves the window (here) a window after it.
-    at: Instant,
-    answered: bool,
-}
+impl State {
+    /// This process's calls in the window: in flight, or answered less than a window ago.
+    fn used(&self) -> u64 {
+        (self.in_flight.len() + self.answered_at.len()) as u64
+    }
 
-impl Sent {
-    fn new(seq: u64, at: Instant) -> Self {
-        Self {
-            seq,
-            admitted: at,
-            at,
-            answered: false,
+    fn admit_call(&mut self, now: Instant) -> u64 {
+        self.next_seq += 1;
+        self.in_flight.push_back((self.next_seq, now));
+        self.next_seq
+    }
+
+    /// The time of the `k`-th oldest call in the window (0-based): an answered call counts from
+    /// its answer, one in flight from its admission (the two sorted lists merged).
+    fn nth_time(&self, k: usize) -> Option<Instant> {
+        let mut answered = self.answered_at.iter().copied().peekable();
+        let mut in_flight = self.in_flight.iter().map(|(_, t)| *t).peekable();
+        let mut next = || match (answered.peek(), in_flight.peek()) {
+            (Some(a), Some(f)) if a <= f => answered.next(),
+            (_, Some(_)) => in_flight.next(),
+            (Some(_), None) => answered.next(),
+            (None, None) => None,
+        };
+        for _ in 0..k {
+            next()?;
         }
+        next()
+    }
+
+    /// The newest time of any call in the window.
+    fn newest(&self) -> Option<Instant> {
+        let answered = self.answered_at.back().copied();
+        let in_flight = self.in_flight.back().map(|(_, t)| *t);
+        answered.max(in_flight)
     }
 }
 
@@ -111,19 +131,18 @@ impl Budget {
     /// Admits a call now (its sequence number, for [`Budget::report`]), or says how long until
     /// the budget has room for this priority.
     pub fn admit(&self, priority: Priority, caller: Option<&Arc<str>>) -> Result<u64, Duration> {
-        let now = Instant::now();
         let Ok(mut st) = self.state.lock() else {
             return Ok(0);
         };
+        // Taken under the lock, so sequence order is admission order.
+        let now = Instant::now();
         self.prune(&mut st, now);
         if st.probing {
             if st.probe.is_some() {
                 return Err(PROBE_POLL);
             }
-            st.next_seq += 1;
-            let seq = st.next_seq;
+            let seq = st.admit_call(now);
             st.probe = Some(seq);
-            st.sent.push_back(Sent::new(seq, now));
             return Ok(seq);
         }
         // Slots promised to other callers (told to come back by now) are theirs.
@@ -137,18 +156,19 @@ impl Budget {
             .filter(|(c, at)| *at <= now && c.as_ref() != caller)
             .count() as u64;
         if let Some(limit) = st.limit {
-            let used = st.sent.len() as u64;
-            let left = limit.saturating_sub(used).saturating_sub(kept_for_others);
+            let left = limit
+                .saturating_sub(st.used())
+                .saturating_sub(kept_for_others);
             let reserve = reserve(priority, limit);
             if left <= reserve {
                 // Room comes when enough of this process's calls have aged out (after those
                 // already waiting or told when to come back), or, when others used the budget,
                 // once the estimate itself is a window old.
                 let needed = (reserve + 1 - left) as usize + st.waiting + st.promised.len();
-                let free_at = match st.sent.get(needed - 1) {
-                    Some(sent) => sent.at + self.window,
+                let free_at = match st.nth_time(needed - 1) {
+                    Some(at) => at + self.window,
                     None => {
-                        let last = st.sent.back().map_or(now, |sent| sent.at);
+                        let last = st.newest().unwrap_or(now);
                         last.max(st.reported_at.unwrap_or(now)) + self.window
                     }
                 };
@@ -162,15 +182,11 @@ impl Budget {
         if let Some(i) = own {
             st.promised.remove(i);
         }
-        st.next_seq += 1;
-        let seq = st.next_seq;
-        st.sent.push_back(Sent::new(seq, now));
-        Ok(seq)
+        Ok(st.admit_call(now))
     }
 
     /// The answer to call `seq` said `remaining` requests are left in the window.
     pub fn report(&self, seq: u64, remaining: u64) {
-        let now = Instant::now();
         let Ok(mut st) = self.state.lock() else {
             return;
         };
@@ -182,43 +198,40 @@ impl Budget {
         if seq <= st.reported_seq {
             return;
         }
+        let now = Instant::now();
         self.prune(&mut st, now);
         // Only calls Dataverse surely counted in `remaining`: answered (an older call still in
         // flight may arrive after this one) and admitted less than a window ago (an older one may
-        // have left Dataverse's window already). The estimate errs low, never high.
-        let counted = st
-            .sent
-            .iter()
-            .filter(|sent| {
-                sent.seq <= seq
-                    && sent.answered
-                    && now.saturating_duration_since(sent.admitted) < self.window
-            })
-            .count() as u64;
+        // have left Dataverse's window already; `prune` drops those). The estimate errs low,
+        // never high.
+        let counted = st.answered.partition_point(|(s, _)| *s <= seq) as u64;
         let limit = remaining + counted;
         st.limit = Some(limit);
         st.reported_seq = seq;
         st.reported_at = Some(now);
-        metrics::gauge!("upstream_budget_remaining")
-            .set(limit.saturating_sub(st.sent.len() as u64) as f64);
+        metrics::gauge!("upstream_budget_remaining").set(limit.saturating_sub(st.used()) as f64);
     }
 
     /// Call `seq` has its answer: it counts in the window from now on. Dataverse counted it when it
     /// arrived, somewhere between admission (which may have queued) and now; the later time
     /// makes this process free the slot after Dataverse does, never before.
     pub fn settle(&self, seq: u64) {
-        let now = Instant::now();
         let Ok(mut st) = self.state.lock() else {
             return;
         };
-        if let Some(i) = st.sent.iter().rposition(|sent| sent.seq == seq) {
-            if let Some(mut sent) = st.sent.remove(i) {
-                sent.at = now;
-                sent.answered = true;
-                // Every entry is at or before now: the deque stays in time order.
-                st.sent.push_back(sent);
-            }
-        }
+        let now = Instant::now();
+        let Ok(i) = st.in_flight.binary_search_by_key(&seq, |(s, _)| *s) else {
+            // Pruned (in flight longer than a window) or never admitted here.
+            return;
+        };
+        let Some((seq, admitted)) = st.in_flight.remove(i) else {
+            return;
+        };
+        // Answers come in any order: kept by sequence, inserted near the end.
+        let at = st.answered.partition_point(|(s, _)| *s < seq);
+        st.answered.insert(at, (seq, admitted));
+        // Every answer time is at or before now: the list stays in time order.
+        st.answered_at.push_back(now);
     }
 
     /// A call starts or stops waiting for room (counted so refusals point past it).
@@ -265,17 +278,22 @@ impl Budget {
     pub fn remaining(&self) -> Option<u64> {
         let mut st = self.state.lock().ok()?;
         self.prune(&mut st, Instant::now());
-        st.limit.map(|l| l.saturating_sub(st.sent.len() as u64))
+        st.limit.map(|l| l.saturating_sub(st.used()))
     }
 
     fn prune(&self, st: &mut State, now: Instant) {
         st.promised.retain(|(_, at)| *at + PROMISE_GRACE > now);
-        while st
-            .sent
-            .front()
-            .is_some_and(|sent| now.saturating_duration_since(sent.at) >= self.window)
-        {
-            st.sent.pop_front();
+        let window = self.window;
+        let old = |t: &Instant| now.saturating_duration_since(*t) >= window;
+        while st.answered_at.front().is_some_and(old) {
+            st.answered_at.pop_front();
+        }
+        while st.in_flight.front().is_some_and(|(_, t)| old(t)) {
+            st.in_flight.pop_front();
+        }
+        // Admitted a window ago: Dataverse may no longer count it, so a report does not either.
+        while st.answered.front().is_some_and(|(_, t)| old(t)) {
+            st.answered.pop_front();
         }
         if st
             .reported_at

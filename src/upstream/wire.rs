@@ -14,7 +14,8 @@ use super::client::Page;
 use super::error::UpstreamError;
 
 /// Annotations the gateway resolves labels and lookup targets from.
-const INCLUDE_ANNOTATIONS: &str = "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname\"";
+const INCLUDE_ANNOTATIONS: &str =
+    "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"";
 /// Dataverse's page-size ceiling.
 const MAX_PAGE_SIZE: u32 = 5000;
 const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
@@ -98,7 +99,9 @@ pub(crate) fn error_from_response(
 /// A collection body (`{"value": [...], "@odata.nextLink": …}`) with its rows as `R`: typed rows
 /// borrow from `body`; other members are skipped.
 #[derive(Deserialize)]
+#[serde(bound(deserialize = "R: Deserialize<'de>"))]
 struct WirePage<R> {
+    #[serde(deserialize_with = "rows")]
     value: Vec<R>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
@@ -106,14 +109,48 @@ struct WirePage<R> {
     count: Option<u64>,
 }
 
-pub(crate) fn parse_page<'a, R: Deserialize<'a>>(body: &'a [u8]) -> Result<Page<R>, UpstreamError> {
-    let page: WirePage<R> = serde_json::from_str(utf8(body, "collection body")?)
-        .map_err(|e| UpstreamError::BadResponse(format!("collection body: {e}")))?;
+pub(crate) fn parse_page<'a, R: Deserialize<'a>>(
+    body: &'a [u8],
+    rows_expected: u32,
+) -> Result<Page<R>, UpstreamError> {
+    let text = utf8(body, "collection body")?;
+    ROWS_EXPECTED.set(rows_expected.min(MAX_ROWS_RESERVED) as usize);
+    let page = serde_json::from_str::<WirePage<R>>(text);
+    ROWS_EXPECTED.set(0);
+    let page = page.map_err(|e| UpstreamError::BadResponse(format!("collection body: {e}")))?;
     Ok(Page {
         rows: page.value,
         next_link: page.next_link,
         count: page.count,
     })
+}
+
+/// Room made up front at most (a scan's 5,000-row pages grow past it as before).
+const MAX_ROWS_RESERVED: u32 = 1000;
+
+thread_local! {
+    /// The rows the page being parsed on this thread was asked for (serde passes no state to a
+    /// field's deserializer; parsing is synchronous, so the thread's value is this page's).
+    static ROWS_EXPECTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// `value`'s rows, with room for the page size asked made at once.
+fn rows<'de, D: serde::Deserializer<'de>, R: Deserialize<'de>>(d: D) -> Result<Vec<R>, D::Error> {
+    struct Rows<R>(std::marker::PhantomData<R>);
+    impl<'de, R: Deserialize<'de>> serde::de::Visitor<'de> for Rows<R> {
+        type Value = Vec<R>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of rows")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<R>, A::Error> {
+            let mut out = Vec::with_capacity(ROWS_EXPECTED.get());
+            while let Some(row) = seq.next_element()? {
+                out.push(row);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Rows(std::marker::PhantomData))
 }
 
 /// An entity body (one row) as `R`.
@@ -180,7 +217,7 @@ mod tests {
     fn pages_parse_from_text_checked_once() {
         let body =
             br#"{"value":[{"name":"plain"},{"name":"caf\u00e9 \"q\""}],"@odata.nextLink":"n"}"#;
-        let page = parse_page::<Row>(body).expect("page");
+        let page = parse_page::<Row>(body, 2).expect("page");
         assert_eq!(page.rows[0].name, "plain");
         // Unescaped strings still borrow from the body.
         assert!(matches!(page.rows[0].name, std::borrow::Cow::Borrowed(_)));
@@ -189,7 +226,7 @@ mod tests {
         // Bytes that are not UTF-8 are a bad response, as before.
         let bad = b"{\"value\":[{\"name\":\"\xff\"}]}";
         assert!(matches!(
-            parse_page::<Row>(bad),
+            parse_page::<Row>(bad, 0),
             Err(UpstreamError::BadResponse(_))
         ));
         assert!(matches!(
