@@ -94,6 +94,11 @@ pub async fn serve(
                 }
             },
         };
+        // An answer goes out as several writes (head, then the page's parts): with Nagle's
+        // algorithm on, a later small write waited for the client's delayed ACK, ~40 ms.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::counter!("http_connections_refused_total").increment(1);
             tokio::spawn(refuse(stream));
