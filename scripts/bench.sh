@@ -27,7 +27,11 @@
 # on a shared machine, where req/s and latency are not), and open loop at --rate (goal: (c) adds
 # ≤ 1 ms p99 over (a)).
 #
-# usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--rate N] [--no-build]
+# Then pacing by the budget Dataverse reports (scripts/bench/pacing.py, its own sandbox with a
+# budget of 150 calls per 30 s): 600 distinct partner reads, the upstream calls Dataverse
+# throttled (goal: ≤ 5), partner 5xx (goal: 0) and whether every partner 429's Retry-After was right.
+#
+# usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--rate N] [--no-pacing] [--no-build]
 # Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
 # process it starts is stopped on exit.
 set -euo pipefail
@@ -37,6 +41,7 @@ DURATION=15
 CONNECTIONS=32
 RATE=200
 BUILD=1
+PACING=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
@@ -44,7 +49,8 @@ while [ $# -gt 0 ]; do
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-pacing) PACING=0; shift ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -372,3 +378,9 @@ python3 "$HELPERS/util.py" table "$WORK/results" \
   --distinct "$WORK/distinct" --distinct-paced "$WORK/distinct-paced" --vary "$VARY" \
   --tokens "$(python3 -c "print(int(float('$TOKENS_AFTER' or 0) - float('$TOKENS_BEFORE' or 0)))")" \
   --note "$CACHE_NOTE"
+
+if [ "$PACING" = 1 ]; then
+  say "pacing: budget 150 / 30 s, 600 distinct partner reads (scripts/bench/pacing.py)"
+  echo
+  python3 "$HELPERS/pacing.py" "$BIN"
+fi
