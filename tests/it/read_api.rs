@@ -693,6 +693,35 @@ async fn expand_embeds_children_only_when_asked() {
     assert_eq!(pointer(&p), "#/expand");
 }
 
+/// A list page is written straight from the upstream rows, the detail through the DTOs: with every
+/// child expanded, each item of a page equals its detail answer, in both languages.
+#[tokio::test]
+async fn an_expanded_list_item_equals_its_detail() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    for lang in ["en-US", "nb-NO"] {
+        let (s, v) = app
+            .get_json(
+                &format!("{LIST}?page_size=40&expand=positions,skills,education,location"),
+                &t,
+                Some(lang),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let items = data(&v);
+        assert_eq!(items.len(), 40);
+        let mut with_children = 0;
+        for item in items {
+            let id = item["id"].as_str().expect("id");
+            let (s, detail) = app.get_json(&format!("{LIST}/{id}"), &t, Some(lang)).await;
+            assert_eq!(s, 200);
+            assert_eq!(item, &detail, "{lang} {id}");
+            with_children += usize::from(!item["positions"].as_array().expect("arr").is_empty());
+        }
+        assert!(with_children > 0, "some request has positions");
+    }
+}
+
 // ---------------------------------------------------------------- paging
 
 #[tokio::test]
