@@ -16,7 +16,7 @@ entries carrying the page's request id); the warm-up: seconds until the gateway'
 warm-up have none); and the background calls after the two pages until the emulator saw none for
 QUIET seconds (the boards' first read).
 
-usage: coldstart.py [BINARY] [--scales 500,100000] [--timeout SECONDS] [--json]
+usage: coldstart.py [BINARY] [--scales 500,100000] [--timeout SECONDS] [--json] [--emulator BINARY]
 BINARY defaults to $CARGO_TARGET_DIR/release/ats-gateway (else target/release/ats-gateway).
 Standard library only; every process it starts is stopped on exit.
 """
@@ -138,14 +138,14 @@ def gauge(ops, name):
     return None
 
 
-def measure(binary, scale, timeout, log=None):
+def measure(binary, scale, timeout, log=None, emulator=None):
     tmp = tempfile.TemporaryDirectory(prefix="coldstart-")
     procs = []
     try:
         env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
                    ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
         env.pop("ATS_GATEWAY_LOG_FORMAT", None)
-        emu = Proc([binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, tmp.name)
+        emu = Proc([emulator or binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, tmp.name)
         procs.append(emu)
         ready, seed_s = emu.ready(timeout)
         emu_url, dv = ready["emulator"], ready["dataverse"]
@@ -292,11 +292,13 @@ def main():
     ap.add_argument("--timeout", type=float, default=900, help="seconds for seeding and for the warm-up")
     ap.add_argument("--json", action="store_true", help="one JSON line per scale")
     ap.add_argument("--log", help="write the gateway's log (stderr) to LOG.SCALE")
+    ap.add_argument("--emulator", help="the emulator from another build (default: BINARY's)")
     a = ap.parse_args()
     if not os.access(a.binary, os.X_OK):
         raise SystemExit(f"{a.binary} is not an executable (build: cargo build --release --bin ats-gateway)")
     for scale in [int(s) for s in a.scales.split(",")]:
-        r = measure(os.path.abspath(a.binary), scale, a.timeout, f"{a.log}.{scale}" if a.log else None)
+        r = measure(os.path.abspath(a.binary), scale, a.timeout, f"{a.log}.{scale}" if a.log else None,
+                    os.path.abspath(a.emulator) if a.emulator else None)
         if a.json:
             print(json.dumps(r), flush=True)
             continue
