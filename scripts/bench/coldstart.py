@@ -11,7 +11,8 @@ not part of the first page) and `GET /v1/recruiting-requests?page_size=50`, then
 Printed per scale: seconds from spawn to the gateway's ready line; first and second page ms;
 Dataverse calls (the emulator's `/_sandbox/stats`, by table) made before the ready line and
 before the first page answered; the calls the first page waited on (the emulator's request log
-entries carrying the page's request id); the warm-up: seconds until the gateway's
+entries carrying the page's request id; a call it shared with an identical one in flight, the
+gateway's coalescing, carries the other's id and is not among them); the warm-up: seconds until the gateway's
 `gateway_warmup_done` gauge is 1 and its calls (`gateway_warmup_upstream_calls`; builds without a
 warm-up have none); and the background calls after the two pages until the emulator saw none for
 QUIET seconds (the boards' first read).
