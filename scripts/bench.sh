@@ -27,16 +27,22 @@
 # on a shared machine, where req/s and latency are not), and open loop at --rate (goal: (c) adds
 # ≤ 1 ms p99 over (a)).
 #
+# Cold start (scripts/bench/coldstart.py, at --cold-scale, default 100000; 0 skips it): a fresh
+# emulator and `serve`, the partner's first page asked for as soon as the ready line is out: its
+# ms (goal ≤ 200 ms), the Dataverse calls it waited on, and the warm-up after it.
+#
 # Then pacing by the budget Dataverse reports (scripts/bench/pacing.py, its own sandbox with a
 # budget of 150 calls per 30 s): 600 distinct partner reads, the upstream calls Dataverse
 # throttled (goal: ≤ 5), partner 5xx (goal: 0) and whether every partner 429's Retry-After was right.
 #
-# usage: scripts/bench.sh [--scale N] [--duration SECONDS] [--connections N] [--rate N] [--no-pacing] [--no-build]
+# usage: scripts/bench.sh [--scale N] [--cold-scale N] [--duration SECONDS] [--connections N] [--rate N]
+#                         [--no-pacing] [--no-build]
 # Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
 # process it starts is stopped on exit.
 set -euo pipefail
 
 SCALE=500
+COLD_SCALE=100000
 DURATION=15
 CONNECTIONS=32
 RATE=200
@@ -45,16 +51,17 @@ PACING=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
+    --cold-scale) COLD_SCALE="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-pacing) PACING=0; shift ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-case "$SCALE$DURATION$CONNECTIONS$RATE" in *[!0-9]*) echo "--scale, --duration, --connections and --rate take integers" >&2; exit 2 ;; esac
+case "$SCALE$COLD_SCALE$DURATION$CONNECTIONS$RATE" in *[!0-9]*) echo "--scale, --cold-scale, --duration, --connections and --rate take integers" >&2; exit 2 ;; esac
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HELPERS="$ROOT/scripts/bench"
@@ -378,6 +385,16 @@ python3 "$HELPERS/util.py" table "$WORK/results" \
   --distinct "$WORK/distinct" --distinct-paced "$WORK/distinct-paced" --vary "$VARY" \
   --tokens "$(python3 -c "print(int(float('$TOKENS_AFTER' or 0) - float('$TOKENS_BEFORE' or 0)))")" \
   --note "$CACHE_NOTE"
+
+# The bench's own processes are stopped first: the cold start gets the machine to itself.
+if [ "$COLD_SCALE" -gt 0 ]; then
+  cleanup
+  PIDS=()
+  WORK="$(mktemp -d)"
+  say "cold start (--scale $COLD_SCALE): the first partner page right after the ready line"
+  echo
+  python3 "$HELPERS/coldstart.py" "$BIN" --scales "$COLD_SCALE"
+fi
 
 if [ "$PACING" = 1 ]; then
   say "pacing: budget 150 / 30 s, 600 distinct partner reads (scripts/bench/pacing.py)"

@@ -41,6 +41,8 @@ pub struct GatewayHandle {
     /// The webhook dispatcher (it stops by itself on `shutdown`; aborting it drops its workers
     /// mid-send, as a crash would).
     pub deliveries: tokio::task::AbortHandle,
+    /// The warm-up of the reference caches after start (`Warmup::done` waits for its report).
+    pub warmup: crate::resources::warmup::Warmup,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,10 @@ impl From<crate::upstream::from_config::SetupError> for StartError {
         }
     }
 }
+
+/// With the warm-up on, the boards' first read from Dataverse starts this long after it: the
+/// partner pages right after start go first.
+const BOARDS_AFTER_WARM_UP: Duration = Duration::from_secs(2);
 
 /// `partner_url`: the partner listener's base URL for links (invites) when `gateway.public_url`
 /// is not set.
@@ -292,7 +298,15 @@ pub async fn start_reloading(
             changes: state.changes.clone(),
             shutdown: state.shutdown().clone(),
         }));
-    // Boards: built once, then kept current by the scanner's events (stops on the shutdown token).
+    // The reference caches warmed in the background, one call at a time; the partner listener is
+    // already accepting, so the first page never waits for it (stops on the shutdown token).
+    let warmup = if state.config.gateway.warm_up {
+        crate::resources::warmup::spawn(state.reader.clone(), state.shutdown().clone())
+    } else {
+        crate::resources::warmup::skipped()
+    };
+    // Boards: built once (a read from Dataverse after the warm-up), then kept current by the
+    // scanner's events (stops on the shutdown token).
     let _boards = crate::boards::snapshot::spawn(
         state.boards.snapshot().clone(),
         crate::boards::snapshot::SnapshotContext {
@@ -302,6 +316,12 @@ pub async fn start_reloading(
             page_size: state.config.changes.page_size,
             recheck: Duration::from_millis(state.config.changes.interval_ms()),
             shutdown: state.shutdown().clone(),
+            after: warmup.clone(),
+            settle: if state.config.gateway.warm_up {
+                BOARDS_AFTER_WARM_UP
+            } else {
+                Duration::ZERO
+            },
         },
     );
     let app = router(App(state.clone()), timeout);
@@ -352,6 +372,7 @@ pub async fn start_reloading(
         shutdown,
         scanner,
         deliveries,
+        warmup,
     })
 }
 

@@ -2,7 +2,8 @@
 //! projection (`fields.rs`), held in memory so a page view costs no Dataverse call.
 //!
 //! Built once at start: from the change store's fingerprints when the scanner has a baseline (no
-//! Dataverse call at all), else with one paged read through the partner read path. Then kept
+//! Dataverse call at all), else with one paged read through the partner read path, as background
+//! work a little after the warm-up after start is over (`resources::warmup`). Then kept
 //! current from the events the change scanner records (woken by the feed's watch): a request
 //! activated, edited or closed shows within one scan. A snapshot read from Dataverse is replaced
 //! by the store's view once the scanner's baseline exists, so nothing that changed between the
@@ -96,6 +97,12 @@ pub struct SnapshotContext {
     /// How often a snapshot read from Dataverse looks for the scanner's baseline.
     pub recheck: Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The warm-up after start: a read from Dataverse waits until it is over, so the boards'
+    /// largest read never competes with the first partner pages.
+    pub after: crate::resources::warmup::Warmup,
+    /// Then this long more: the first partner pages after start come before the boards' read
+    /// (at 100,000 requests its pages cost Dataverse far more than a partner's).
+    pub settle: Duration,
 }
 
 type Built = (HashMap<Uuid, PublicJob>, bool);
@@ -170,11 +177,25 @@ async fn cold(cx: &SnapshotContext) -> Result<Built, String> {
     if let Some(jobs) = from_store(cx).await? {
         return Ok((jobs, true));
     }
+    let mut after = cx.after.clone();
+    let settled = async {
+        after.done().await;
+        tokio::time::sleep(cx.settle).await;
+    };
+    tokio::select! {
+        _ = cx.shutdown.cancelled() => return Err("shutting down".into()),
+        () = settled => {}
+    }
     let scope = CallScope {
         caller: Some(Arc::from("boards")),
         deadline: None,
     };
-    let jobs = call_scope::scope(scope, from_dataverse(cx)).await?;
+    // Background for the budget: partner reads go first when Dataverse's runs low.
+    let jobs = call_scope::scope(
+        scope,
+        crate::upstream::pacing::background(from_dataverse(cx)),
+    )
+    .await?;
     Ok((jobs, false))
 }
 

@@ -63,6 +63,10 @@ pub struct GatewayConfig {
     pub ops_listen: SocketAddr,
     /// On SIGTERM, how long requests in flight may take to finish before the process exits anyway.
     pub shutdown_grace_ms: u64,
+    /// After start, fill the reference caches in the background (option sets, the first page's
+    /// lookups, reference lists; one call at a time); the boards' first read from Dataverse
+    /// follows it. `false`: each fills on first use and the boards read at once.
+    pub warm_up: bool,
 }
 
 impl Default for GatewayConfig {
@@ -80,6 +84,7 @@ impl Default for GatewayConfig {
             max_header_bytes: 32 * 1024,
             ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             shutdown_grace_ms: 20_000,
+            warm_up: true,
         }
     }
 }

@@ -110,6 +110,14 @@ fn describe() {
         "gateway_ready",
         "1 when /readyz answers ready (valid token, recent good upstream probe, not draining), else 0."
     );
+    describe_gauge!(
+        "gateway_warmup_done",
+        "1 once the warm-up after start (option sets, the first page's lookups, reference lists; background, one call at a time) has finished, 0 while it runs."
+    );
+    describe_gauge!(
+        "gateway_warmup_upstream_calls",
+        "Dataverse calls the warm-up after start made (set when it finishes)."
+    );
     describe_counter!(
         "upstream_paced_total",
         "Upstream calls held because the budget Dataverse reported was down to the call's reserve, by priority (partner, background); each hold counts once per check."

@@ -77,6 +77,11 @@ pub async fn option_values(
     Ok(info.options.iter().map(|o| o.value(lang)).collect())
 }
 
+/// Whether `table`'s list is read per partner companies (it is company-striped and large).
+pub fn per_company(table: &lookups::LookupTable) -> bool {
+    table.logical == "mshr_hcmpositionv2entity"
+}
+
 /// Reads a whole lookup table (reference tables hold dozens to a few thousand rows), company-limited
 /// where the table is company-striped.
 pub async fn fetch_lookup_list(
@@ -84,7 +89,7 @@ pub async fn fetch_lookup_list(
     table: &'static lookups::LookupTable,
     companies: &[String],
 ) -> Result<Arc<Vec<LookupRef>>, ApiError> {
-    let striped = table.logical == "mshr_hcmpositionv2entity";
+    let striped = per_company(table);
     let key = format!(
         "{}|{}",
         table.logical,

@@ -47,6 +47,8 @@ async fn replica(
         .map(|p| p.config)
         .collect();
     config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
+    // The upstream calls the tests count are their own (as `common::gateway_config`).
+    config.gateway.warm_up = false;
     let dir = tempfile::Builder::new()
         .prefix("ats-gateway-cluster-")
         .tempdir()

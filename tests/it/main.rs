@@ -16,6 +16,7 @@ mod changes;
 mod cli;
 mod cluster;
 mod cluster_redis;
+mod cold_start;
 mod credential_rotation;
 mod deploy;
 mod docs_try_it;

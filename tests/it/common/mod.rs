@@ -236,6 +236,9 @@ pub fn gateway_config(emu: &Emu) -> ats_gateway::config::Config {
         .collect();
     // A free port per app: tests run many gateways at once.
     config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
+    // Upstream calls counted by a test are its own: caches fill on first use (tests/it/cold_start.rs
+    // turns the warm-up on).
+    config.gateway.warm_up = false;
     config
 }
 

@@ -121,9 +121,13 @@ async fn serve(
         scale: config.scale,
         option_base: config.option_base,
     };
-    let store = tokio::task::spawn_blocking(move || data::seed(&seed_opts))
-        .await
-        .map_err(std::io::Error::other)?;
+    let store = tokio::task::spawn_blocking(move || {
+        let store = data::seed(&seed_opts);
+        read::index_number_columns(&store);
+        store
+    })
+    .await
+    .map_err(std::io::Error::other)?;
     let entra = Entra::new(entra_config(&config, &url));
     let protection = ServiceProtection::new(
         config.max_requests_per_window,

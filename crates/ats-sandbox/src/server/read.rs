@@ -64,6 +64,34 @@ pub(super) fn context_url(
     s
 }
 
+/// The large tables' record-number columns (their natural keys, indexed in HR): a list ordered
+/// by one reads one page of rows in Dataverse, cold or not.
+const NUMBER_COLUMNS: &[(&str, &str)] = &[
+    (
+        "mshr_hcmrecruitingrequestentity",
+        "mshr_recruitingrequestid",
+    ),
+    ("mshr_hcmcandidatetohireentity", "mshr_candidateid"),
+];
+
+/// Builds the stored orders by [`NUMBER_COLUMNS`] (ascending) once after seeding, as HR's indexes
+/// exist before the first query: without it the first list read at 100,000 rows sorted the
+/// table (a quarter of a second) and any read racing it sorted it again. A write drops the
+/// orders (`Store::table_mut`); the next read builds them again.
+pub(super) fn index_number_columns(store: &Store) {
+    let names = |t: &str, id: &Uuid| lookup_name(store, t, id);
+    for &(logical, column) in NUMBER_COLUMNS {
+        let (Some(def), Some(table)) = (schema().by_logical(logical), store.table(logical)) else {
+            continue;
+        };
+        let by = [odata::OrderBy {
+            column: column.to_string(),
+            descending: false,
+        }];
+        let _ = odata::page(def, store, table, None, &by, None, 0, &names);
+    }
+}
+
 /// The related row's primary name: what a lookup sorts by (and shows as its FormattedValue).
 pub(super) fn lookup_name(store: &Store, target: &str, id: &Uuid) -> Option<String> {
     let def = schema().by_logical(target)?;

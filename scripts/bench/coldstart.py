@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Cold start: what a partner's first page costs right after `ats-gateway serve` starts, at a
+small and a large scale (goal at --scale 100000: the first page in ≤ 200 ms).
+
+Per scale it starts `ats-gateway emulator` (service protection lifted, like scripts/bench.sh) and
+waits for its ready line (seeding 100,000 requests takes a while), then a fresh `ats-gateway serve`
+with a generated config (one partner, a state directory of its own, one job board so the boards'
+snapshot is counted) and, as soon as its ready line is out, asks for a partner token (timed apart,
+not part of the first page) and `GET /v1/recruiting-requests?page_size=50`, then its next page.
+
+Printed per scale: seconds from spawn to the gateway's ready line; first and second page ms;
+Dataverse calls (the emulator's `/_sandbox/stats`, by table) made before the ready line and
+before the first page answered; the calls the first page waited on (the emulator's request log
+entries carrying the page's request id; a call it shared with an identical one in flight, the
+gateway's coalescing, carries the other's id and is not among them); the warm-up: seconds until the gateway's
+`gateway_warmup_done` gauge is 1 and its calls (`gateway_warmup_upstream_calls`; builds without a
+warm-up have none); and the background calls after the two pages until the emulator saw none for
+QUIET seconds (the boards' first read).
+
+usage: coldstart.py [BINARY] [--scales 500,100000] [--timeout SECONDS] [--json] [--emulator BINARY]
+BINARY defaults to $CARGO_TARGET_DIR/release/ats-gateway (else target/release/ats-gateway).
+Standard library only; every process it starts is stopped on exit.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+GOAL_MS = 200
+GOAL_SCALE = 100000
+# Without a warm-up gauge: background work is over once the emulator saw no call for this long.
+QUIET = 3.0
+PAGE = "/v1/recruiting-requests?page_size=50"
+
+
+def default_binary():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
+    return os.path.join(target, "release", "ats-gateway")
+
+
+def http(method, url, data=None, headers=None, timeout=60):
+    """(status, headers, body bytes)."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def get_json(url):
+    status, _, body = http("GET", url)
+    if status != 200:
+        raise SystemExit(f"GET {url}: {status}")
+    return json.loads(body)
+
+
+class Proc:
+    """A child whose first stdout line is its JSON ready line; stderr kept for errors."""
+
+    def __init__(self, args, env, cwd, log=None):
+        self.started = time.monotonic()
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                  text=True)
+        self.err = []
+        self.log = open(log, "w") if log else None
+        threading.Thread(target=self._drain_err, daemon=True).start()
+
+    def _drain_err(self):
+        for line in self.p.stderr:
+            if self.log:
+                self.log.write(line)
+            self.err.append(line)
+            del self.err[:-40]
+
+    def ready(self, timeout):
+        """The ready line (JSON) and the seconds since spawn; raises when it never comes."""
+        box = {}
+
+        def read():
+            box["line"] = self.p.stdout.readline()
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        t.join(timeout)
+        line = box.get("line")
+        if not line:
+            raise SystemExit(f"{self.p.args[1:3]} not ready within {timeout} s:\n" + "".join(self.err[-20:]))
+        took = time.monotonic() - self.started
+        # Keep draining stdout so the child never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.p.stdout], daemon=True).start()
+        return json.loads(line), took
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def delta(before, after):
+    b, a = before["requests"], after["requests"]
+    d = {t: a.get(t, 0) - b.get(t, 0) for t in a}
+    return {t: c for t, c in sorted(d.items()) if c}
+
+
+def short(target):
+    """`GlobalOptionSetDefinitions(Name='x')` → `GlobalOptionSetDefinitions(Name=…)`, tables as they are."""
+    if target.startswith("GlobalOptionSetDefinitions("):
+        return "GlobalOptionSetDefinitions(Name=…)"
+    return target
+
+
+def grouped(calls):
+    out = {}
+    for t, c in calls.items():
+        out[short(t)] = out.get(short(t), 0) + c
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def gauge(ops, name):
+    """A gauge of the gateway's /metrics (None when the build has no such gauge)."""
+    status, _, body = http("GET", ops + "/metrics", timeout=10)
+    if status != 200:
+        return None
+    for line in body.decode().splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(None, 1)[1])
+    return None
+
+
+def measure(binary, scale, timeout, log=None, emulator=None):
+    tmp = tempfile.TemporaryDirectory(prefix="coldstart-")
+    procs = []
+    try:
+        env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
+                   ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
+        env.pop("ATS_GATEWAY_LOG_FORMAT", None)
+        emu = Proc([emulator or binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, tmp.name)
+        procs.append(emu)
+        ready, seed_s = emu.ready(timeout)
+        emu_url, dv = ready["emulator"], ready["dataverse"]
+
+        secret = json.loads(subprocess.run([binary, "partner-secret"], capture_output=True, text=True,
+                                           check=True).stdout)
+        config = os.path.join(tmp.name, "gateway.toml")
+        with open(config, "w") as f:
+            f.write(f"""[gateway]
+listen = "127.0.0.1:0"
+ops_listen = "127.0.0.1:0"
+
+[dataverse]
+org_url = "{emu_url}"
+authority = "{emu_url}"
+tenant_id = "{dv['tenant_id']}"
+client_id = "{dv['client_id']}"
+client_secret = "{dv['client_secret']}"
+
+[state]
+path = "{os.path.join(tmp.name, 'state')}"
+
+[[auth.partners]]
+id = "cold"
+client_id = "cold"
+client_secret_hashes = ["{secret['client_secret_hash']}"]
+scopes = ["recruiting-requests:read"]
+companies = ["*"]
+rate_limit = {{ per_second = 1000000, burst = 1000000 }}
+
+[[boards]]
+id = "cold"
+name = "Cold board"
+companies = ["usmf"]
+apply_url = "https://ats.example.com/apply?request={{number}}"
+hiring_organization = {{ name = "Contoso" }}
+""")
+        # Everything from here on is the gateway's.
+        http("POST", emu_url + "/_sandbox/stats/reset", data=b"")
+        http("DELETE", emu_url + "/_sandbox/requests")
+        zero = get_json(emu_url + "/_sandbox/stats")
+
+        genv = dict(os.environ)
+        for k in list(genv):
+            if k.startswith("ATS_GATEWAY"):
+                del genv[k]
+        gw = Proc([binary, "--config", config, "serve"], genv, tmp.name, log)
+        procs.append(gw)
+        gready, ready_s = gw.ready(120)
+        at_ready = get_json(emu_url + "/_sandbox/stats")
+        t_ready = time.monotonic()
+        base, ops = gready["gateway"], gready.get("ops") or gready["gateway"]
+
+        t0 = time.monotonic()
+        status, _, body = http("POST", base + "/oauth2/token", data=urllib.parse.urlencode({
+            "grant_type": "client_credentials", "client_id": "cold",
+            "client_secret": secret["client_secret"]}).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 200:
+            raise SystemExit(f"token: {status} {body[:200]!r}")
+        token = json.loads(body)["access_token"]
+        token_ms = 1000 * (time.monotonic() - t0)
+        auth = {"Authorization": f"Bearer {token}"}
+
+        t0 = time.monotonic()
+        status, headers, body = http("GET", base + PAGE, headers=auth)
+        first_ms = 1000 * (time.monotonic() - t0)
+        at_first = get_json(emu_url + "/_sandbox/stats")
+        if status != 200:
+            raise SystemExit(f"first page: {status} {body[:300]!r}")
+        first_id = headers.get("x-request-id")
+        page = json.loads(body)
+        cursor = page.get("next_cursor")
+        second_ms, second_calls, after_pages = None, None, at_first
+        if cursor:
+            url = base + PAGE + "&cursor=" + urllib.parse.quote(cursor)
+            s0 = get_json(emu_url + "/_sandbox/stats")
+            t0 = time.monotonic()
+            status, _, _ = http("GET", url, headers=auth)
+            second_ms = 1000 * (time.monotonic() - t0)
+            s1 = get_json(emu_url + "/_sandbox/stats")
+            second_calls = sum(delta(s0, s1).values()) if status == 200 else None
+            after_pages = s1
+        log = get_json(emu_url + "/_sandbox/requests")
+        waited = {}
+        for e in log:
+            if first_id and e.get("client_request_id") == first_id:
+                path = e["target"].split("?", 1)[0].rsplit("/", 1)[-1]
+                waited[short(urllib.parse.unquote(path))] = waited.get(short(urllib.parse.unquote(path)), 0) + 1
+
+        # Background work after the first page: the warm-up (until its gauge says done), then
+        # everything else (the boards' first read) until the emulator saw no call for QUIET s.
+        last_total, last_change = after_pages["total_requests"], time.monotonic()
+        gauge_seen, done_s, warm_calls, quiet_s = False, None, None, None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = get_json(emu_url + "/_sandbox/stats")
+            if s["total_requests"] != last_total:
+                last_total, last_change = s["total_requests"], time.monotonic()
+            if done_s is None:
+                g = gauge(ops, "gateway_warmup_done")
+                if g is not None:
+                    gauge_seen = True
+                    if g >= 1:
+                        done_s = time.monotonic() - t_ready
+                        warm_calls = gauge(ops, "gateway_warmup_upstream_calls")
+            if time.monotonic() - last_change >= QUIET and (done_s is not None or not gauge_seen):
+                quiet_s = last_change - t_ready
+                break
+            time.sleep(0.1)
+        at_quiet = get_json(emu_url + "/_sandbox/stats")
+        return {
+            "scale": scale,
+            "seed_s": round(seed_s, 1),
+            "ready_s": round(ready_s, 3),
+            "token_ms": round(token_ms, 1),
+            "first_ms": round(first_ms, 1),
+            "second_ms": round(second_ms, 1) if second_ms is not None else None,
+            "second_calls": second_calls,
+            "calls_before_ready": grouped(delta(zero, at_ready)),
+            "calls_before_first": grouped(delta(zero, at_first)),
+            "first_waited_on": dict(sorted(waited.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "warmup_gauge": gauge_seen,
+            "warmup_done_s": round(done_s, 2) if done_s is not None else None,
+            "warmup_calls": int(warm_calls) if warm_calls is not None else None,
+            "quiet_s": round(quiet_s, 2) if quiet_s is not None else None,
+            "calls_after_pages": grouped(delta(after_pages, at_quiet)),
+        }
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        tmp.cleanup()
+
+
+def fmt_calls(calls):
+    total = sum(calls.values())
+    return f"{total}" + (f" ({', '.join(f'{t} {c}' for t, c in calls.items())})" if calls else "")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary", nargs="?", default=default_binary())
+    ap.add_argument("--scales", default=f"500,{GOAL_SCALE}")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds for seeding and for the warm-up")
+    ap.add_argument("--json", action="store_true", help="one JSON line per scale")
+    ap.add_argument("--log", help="write the gateway's log (stderr) to LOG.SCALE")
+    ap.add_argument("--emulator", help="the emulator from another build (default: BINARY's)")
+    a = ap.parse_args()
+    if not os.access(a.binary, os.X_OK):
+        raise SystemExit(f"{a.binary} is not an executable (build: cargo build --release --bin ats-gateway)")
+    for scale in [int(s) for s in a.scales.split(",")]:
+        r = measure(os.path.abspath(a.binary), scale, a.timeout, f"{a.log}.{scale}" if a.log else None,
+                    os.path.abspath(a.emulator) if a.emulator else None)
+        if a.json:
+            print(json.dumps(r), flush=True)
+            continue
+        print(f"Cold start at scale {scale} (emulator seeded in {r['seed_s']} s):")
+        print(f"  gateway ready line        {r['ready_s']:.2f} s after spawn; "
+              f"{fmt_calls(r['calls_before_ready'])} Dataverse calls before it")
+        print(f"  partner token             {r['token_ms']:.1f} ms (not part of the first page)")
+        print(f"  first page (page_size=50) {r['first_ms']:.1f} ms"
+              + (f"   goal ≤ {GOAL_MS} ms: {'met' if r['first_ms'] <= GOAL_MS else 'NOT met'}"
+                 if scale == GOAL_SCALE else ""))
+        print(f"    calls before it answered: {fmt_calls(r['calls_before_first'])}")
+        print(f"    of which it waited on:    {fmt_calls(r['first_waited_on'])}")
+        if r["second_ms"] is not None:
+            print(f"  second page (next link)   {r['second_ms']:.1f} ms, {r['second_calls']} Dataverse calls")
+        if r["warmup_gauge"]:
+            done = f"{r['warmup_done_s']:.2f} s after ready" if r["warmup_done_s"] is not None else "not done"
+            print(f"  warm-up (background)      done {done}; {r['warmup_calls']} Dataverse calls in all "
+                  "(one at a time)")
+        else:
+            print("  warm-up (background)      none in this build")
+        quiet = f"{r['quiet_s']:.2f} s after ready" if r["quiet_s"] is not None else "not quiet"
+        print(f"  background after the pages {fmt_calls(r['calls_after_pages'])} calls; "
+              f"last call {quiet} (the boards' first read)")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
