@@ -250,8 +250,16 @@ pub(crate) struct ServiceProtection {
     /// Combined execution time per window (reported in a header, not enforced).
     pub max_execution: Duration,
     recent: Mutex<std::collections::VecDeque<Instant>>,
-    /// When each admitted request finished and how long it ran, within the window.
-    spent: Mutex<std::collections::VecDeque<(Instant, Duration)>>,
+    /// When each admitted request finished and how long it ran, within the window, and their sum
+    /// (kept as they come and go: a window holds hundreds of thousands under a benchmark, and
+    /// every answer reports what is left).
+    spent: Mutex<Spent>,
+}
+
+#[derive(Default)]
+struct Spent {
+    each: std::collections::VecDeque<(Instant, Duration)>,
+    total: Duration,
 }
 
 /// What the budget headers of one answer say (docs/dataverse-web-api.md#service-protection).
@@ -281,7 +289,8 @@ impl ServiceProtection {
     /// Counts `took` of execution time for a request that just finished.
     pub(crate) fn record_execution(&self, took: Duration) {
         if let Ok(mut s) = self.spent.lock() {
-            s.push_back((Instant::now(), took));
+            s.each.push_back((Instant::now(), took));
+            s.total += took;
         }
     }
 
@@ -289,19 +298,26 @@ impl ServiceProtection {
     pub(crate) fn remaining(&self) -> Remaining {
         let now = Instant::now();
         let in_window = |t: &Instant| now.duration_since(*t) <= self.window;
+        // Both lists are in time order: what left the window is at the front.
         let requests = self
             .recent
             .lock()
-            .map(|r| r.iter().filter(|t| in_window(t)).count() as u64)
+            .map(|mut r| {
+                while r.front().is_some_and(|t| !in_window(t)) {
+                    r.pop_front();
+                }
+                r.len() as u64
+            })
             .unwrap_or(0);
         let spent: Duration = self
             .spent
             .lock()
             .map(|mut s| {
-                while s.front().is_some_and(|(t, _)| !in_window(t)) {
-                    s.pop_front();
+                while let Some((_, took)) = s.each.front().copied().filter(|(t, _)| !in_window(t)) {
+                    s.each.pop_front();
+                    s.total = s.total.saturating_sub(took);
                 }
-                s.iter().map(|(_, d)| *d).sum()
+                s.total
             })
             .unwrap_or_default();
         Remaining {
@@ -342,7 +358,7 @@ impl ServiceProtection {
             r.clear();
         }
         if let Ok(mut s) = self.spent.lock() {
-            s.clear();
+            *s = Spent::default();
         }
     }
 }
