@@ -9,44 +9,48 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use super::row::Cell;
+use crate::resolve::lang::Lang;
 use crate::resolve::lookups::Resolved;
+use crate::resolve::options::OptionSetInfo;
 use crate::resolve::shared::write_json;
 
-/// A JSON string: copied when borrowed from the upstream body (nothing to escape), else escaped.
-#[allow(clippy::ptr_arg)] // the variant, not just the text, decides: borrowed means unescaped
-fn string(out: &mut Vec<u8>, s: &Cow<'_, str>) {
-    match s {
-        Cow::Borrowed(s) => {
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        }
-        Cow::Owned(s) => write_json(out, s.as_str()),
+/// A string cell's text, and whether it was borrowed from the upstream body (so holds nothing to
+/// escape).
+fn str_of<'c>(cell: &'c Cell<'_>) -> Option<(&'c str, bool)> {
+    match cell {
+        Cell::Str(s) => Some((s, matches!(s, Cow::Borrowed(_)))),
+        _ => None,
     }
+}
+
+/// `s` as a JSON string: copied when `verbatim` (borrowed from the upstream body), else escaped.
+fn string(out: &mut Vec<u8>, s: &str, verbatim: bool) {
+    if verbatim {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, s);
+    }
+}
+
+fn null(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"null");
 }
 
 /// [`Cell::text`]: a non-empty string, else `null`.
 pub(super) fn text(out: &mut Vec<u8>, cell: &Cell<'_>) {
-    match cell {
-        Cell::Str(s) if !s.is_empty() => string(out, s),
-        _ => out.extend_from_slice(b"null"),
+    match str_of(cell) {
+        Some((s, verbatim)) if !s.is_empty() => string(out, s, verbatim),
+        _ => null(out),
     }
 }
 
 /// [`Cell::date`]: the first ten characters of a string, else `null`.
 pub(super) fn date(out: &mut Vec<u8>, cell: &Cell<'_>) {
-    match cell {
-        Cell::Str(s) => match s.get(..10) {
-            Some(d) => string(
-                out,
-                &match s {
-                    Cow::Borrowed(b) => Cow::Borrowed(&b[..d.len()]),
-                    Cow::Owned(_) => Cow::Owned(d.to_string()),
-                },
-            ),
-            None => out.extend_from_slice(b"null"),
-        },
-        _ => out.extend_from_slice(b"null"),
+    match str_of(cell).and_then(|(s, verbatim)| Some((s.get(..10)?, verbatim))) {
+        Some((d, verbatim)) => string(out, d, verbatim),
+        None => null(out),
     }
 }
 
@@ -54,16 +58,22 @@ pub(super) fn date(out: &mut Vec<u8>, cell: &Cell<'_>) {
 pub(super) fn number(out: &mut Vec<u8>, cell: &Cell<'_>) {
     match cell.as_f64() {
         Some(f) => write_json(out, &f),
-        None => out.extend_from_slice(b"null"),
+        None => null(out),
+    }
+}
+
+/// [`super::row::option_cell`]: the set's value for the code, else `null`.
+pub(super) fn option(out: &mut Vec<u8>, cell: &Cell<'_>, set: &OptionSetInfo, lang: Lang) {
+    match cell.as_i64() {
+        Some(code) => set.write_value(code, lang, out),
+        None => null(out),
     }
 }
 
 /// A GUID as `serde` writes a [`Uuid`] to JSON (lower-case, hyphenated).
 pub(super) fn uuid(out: &mut Vec<u8>, id: Uuid) {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    out.push(b'"');
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
-    out.push(b'"');
+    string(out, id.hyphenated().encode_lower(&mut buf), true);
 }
 
 /// A lookup as [`Resolved::get`] maps it: the resolved JSON, else the id with the row's
@@ -72,23 +82,44 @@ pub(super) fn lookup(
     out: &mut Vec<u8>,
     resolved: &Resolved,
     target: &'static str,
-    id: &Cell<'_>,
-    formatted: &Cell<'_>,
+    (id, formatted): (&Cell<'_>, &Cell<'_>),
 ) {
     let Some(id) = id.uuid() else {
-        out.extend_from_slice(b"null");
-        return;
+        return null(out);
     };
     if let Some(json) = resolved.json(target, id) {
-        out.extend_from_slice(json.as_bytes());
-        return;
+        return out.extend_from_slice(json.as_bytes());
     }
     out.extend_from_slice(b"{\"id\":");
     uuid(out, id);
     out.extend_from_slice(b",\"code\":");
-    match formatted {
-        Cell::Str(s) => string(out, s),
-        _ => out.extend_from_slice(b"null"),
+    match str_of(formatted) {
+        Some((s, verbatim)) => string(out, s, verbatim),
+        None => null(out),
     }
     out.extend_from_slice(b",\"name\":null}");
+}
+
+/// `[…]` of the items that have a key (`id`; the DTO mapping skips the others), each an object
+/// starting with that `"id"`; `rest` writes its other members (each led by a comma).
+pub(super) fn keyed_array<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    id: impl Fn(&T) -> Option<Uuid>,
+    mut rest: impl FnMut(&mut Vec<u8>, &T),
+) {
+    out.push(b'[');
+    let mut first = true;
+    for item in items {
+        let Some(key) = id(item) else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(b"{\"id\":");
+        uuid(out, key);
+        rest(out, item);
+        out.push(b'}');
+    }
+    out.push(b']');
 }

@@ -10,6 +10,7 @@ use crate::resolve::lang::Lang;
 use crate::resolve::lookups::{LookupRef, Resolved, Wanted};
 use crate::resolve::options::{OptionSetInfo, OptionValue};
 
+use super::json_out;
 use super::row::{collection, option_cell, resolve_all, want_all, Cell, LookupCells};
 
 pub const SET: &str = "mshr_hcmrecruitingrequestentities";
@@ -625,196 +626,138 @@ pub fn write_rows(
     resolved: &Resolved,
     out: &mut Vec<u8>,
 ) {
-    out.push(b'[');
-    let mut first = true;
-    for row in rows {
-        // A row without a primary key is skipped, as `map_row` skips it.
-        let Some(id) = row.id.uuid() else { continue };
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        write_row(row, id, embed, labels, resolved, out);
-    }
-    out.push(b']');
+    json_out::keyed_array(
+        out,
+        rows,
+        |r| r.id.uuid(),
+        |out, row| write_row(row, embed, labels, resolved, out),
+    );
 }
 
+/// A row's members after its `"id"`, in [`RecruitingRequest`]'s order.
 fn write_row(
     row: &RequestRow<'_>,
-    id: Uuid,
     embed: Embed,
     labels: &Labels,
     resolved: &Resolved,
     out: &mut Vec<u8>,
 ) {
-    use super::json_out::{date, lookup, number, text, uuid};
+    use super::json_out::{date, keyed_array, lookup, number, option, text};
     let lang = labels.lang;
     let [company, hiring_manager, recruiter, job, title, job_type, location] = row.lookups();
-    let option = |out: &mut Vec<u8>, cell: &Cell<'_>, set: &OptionSetInfo| match cell.as_i64() {
-        Some(code) => set.write_value(code, lang, out),
-        None => out.extend_from_slice(b"null"),
-    };
-    let target = |i: usize| LOOKUP_TARGETS[i];
-    out.extend_from_slice(b"{\"id\":");
-    uuid(out, id);
-    out.extend_from_slice(b",\"number\":");
+    let [t_company, t_hiring_manager, t_recruiter, t_job, t_title, t_job_type, t_location] =
+        LOOKUP_TARGETS;
+    let key = |out: &mut Vec<u8>, k: &[u8]| out.extend_from_slice(k);
+    key(out, b",\"number\":");
     text(out, &row.number);
-    out.extend_from_slice(b",\"company\":");
-    lookup(out, resolved, target(0), company.0, company.1);
-    out.extend_from_slice(b",\"description\":");
+    key(out, b",\"company\":");
+    lookup(out, resolved, t_company, company);
+    key(out, b",\"description\":");
     text(out, &row.description);
-    out.extend_from_slice(b",\"external_description\":");
+    key(out, b",\"external_description\":");
     text(out, &row.external_description);
-    out.extend_from_slice(b",\"status\":");
-    option(out, &row.status, labels.status);
-    out.extend_from_slice(b",\"hiring_manager\":");
-    lookup(out, resolved, target(1), hiring_manager.0, hiring_manager.1);
-    out.extend_from_slice(b",\"recruiter\":");
-    lookup(out, resolved, target(2), recruiter.0, recruiter.1);
-    out.extend_from_slice(b",\"job\":");
-    lookup(out, resolved, target(3), job.0, job.1);
-    out.extend_from_slice(b",\"title\":");
-    lookup(out, resolved, target(4), title.0, title.1);
-    out.extend_from_slice(b",\"job_type\":");
-    lookup(out, resolved, target(5), job_type.0, job_type.1);
-    out.extend_from_slice(b",\"job_function\":");
+    key(out, b",\"status\":");
+    option(out, &row.status, labels.status, lang);
+    key(out, b",\"hiring_manager\":");
+    lookup(out, resolved, t_hiring_manager, hiring_manager);
+    key(out, b",\"recruiter\":");
+    lookup(out, resolved, t_recruiter, recruiter);
+    key(out, b",\"job\":");
+    lookup(out, resolved, t_job, job);
+    key(out, b",\"title\":");
+    lookup(out, resolved, t_title, title);
+    key(out, b",\"job_type\":");
+    lookup(out, resolved, t_job_type, job_type);
+    key(out, b",\"job_function\":");
     text(out, &row.job_function);
-    out.extend_from_slice(b",\"location\":");
-    lookup(out, resolved, target(6), location.0, location.1);
-    out.extend_from_slice(b",\"estimated_start_date\":");
+    key(out, b",\"location\":");
+    lookup(out, resolved, t_location, location);
+    key(out, b",\"estimated_start_date\":");
     date(out, &row.estimated_start_date);
-    out.extend_from_slice(b",\"full_time_equivalent\":");
+    key(out, b",\"full_time_equivalent\":");
     number(out, &row.full_time_equivalent);
-    out.extend_from_slice(b",\"regulatory_job_category\":");
-    option(out, &row.regulatory_job_category, labels.regulatory);
-    out.extend_from_slice(b",\"exempt_status\":");
-    option(out, &row.exempt_status, labels.exempt);
-    out.extend_from_slice(b",\"compensation\":{\"low\":");
+    key(out, b",\"regulatory_job_category\":");
+    option(out, &row.regulatory_job_category, labels.regulatory, lang);
+    key(out, b",\"exempt_status\":");
+    option(out, &row.exempt_status, labels.exempt, lang);
+    key(out, b",\"compensation\":{\"low\":");
     number(out, &row.compensation_low);
-    out.extend_from_slice(b",\"control_point\":");
+    key(out, b",\"control_point\":");
     number(out, &row.compensation_control_point);
-    out.extend_from_slice(b",\"high\":");
+    key(out, b",\"high\":");
     number(out, &row.compensation_high);
-    out.extend_from_slice(b",\"level\":");
+    key(out, b",\"level\":");
     text(out, &row.compensation_level);
-    out.extend_from_slice(b"},\"comments\":");
+    key(out, b"},\"comments\":");
     text(out, &row.comments);
     if embed.positions {
-        out.extend_from_slice(b",\"positions\":[");
-        let mut first = true;
-        for c in &row.positions {
-            let Some(id) = c.id.uuid() else { continue };
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            let [position, position_type, department, to_position, to_worker] = c.lookups();
-            out.extend_from_slice(b"{\"id\":");
-            uuid(out, id);
-            out.extend_from_slice(b",\"position\":");
-            lookup(out, resolved, POSITION_TARGETS[0], position.0, position.1);
-            out.extend_from_slice(b",\"description\":");
-            text(out, &c.description);
-            out.extend_from_slice(b",\"status\":");
-            option(out, &c.status, labels.position_status);
-            out.extend_from_slice(b",\"position_type\":");
-            lookup(
-                out,
-                resolved,
-                POSITION_TARGETS[1],
-                position_type.0,
-                position_type.1,
-            );
-            out.extend_from_slice(b",\"department\":");
-            lookup(
-                out,
-                resolved,
-                POSITION_TARGETS[2],
-                department.0,
-                department.1,
-            );
-            out.extend_from_slice(b",\"reports_to_position\":");
-            lookup(
-                out,
-                resolved,
-                POSITION_TARGETS[3],
-                to_position.0,
-                to_position.1,
-            );
-            out.extend_from_slice(b",\"reports_to_worker\":");
-            lookup(out, resolved, POSITION_TARGETS[4], to_worker.0, to_worker.1);
-            out.push(b'}');
-        }
-        out.push(b']');
+        key(out, b",\"positions\":");
+        keyed_array(
+            out,
+            &row.positions,
+            |c| c.id.uuid(),
+            |out, c| {
+                let [position, position_type, department, to_position, to_worker] = c.lookups();
+                let [t_position, t_type, t_department, t_to_position, t_to_worker] =
+                    POSITION_TARGETS;
+                key(out, b",\"position\":");
+                lookup(out, resolved, t_position, position);
+                key(out, b",\"description\":");
+                text(out, &c.description);
+                key(out, b",\"status\":");
+                option(out, &c.status, labels.position_status, lang);
+                key(out, b",\"position_type\":");
+                lookup(out, resolved, t_type, position_type);
+                key(out, b",\"department\":");
+                lookup(out, resolved, t_department, department);
+                key(out, b",\"reports_to_position\":");
+                lookup(out, resolved, t_to_position, to_position);
+                key(out, b",\"reports_to_worker\":");
+                lookup(out, resolved, t_to_worker, to_worker);
+            },
+        );
     }
     if embed.skills {
-        out.extend_from_slice(b",\"skills\":[");
-        let mut first = true;
-        for c in &row.skills {
-            let Some(id) = c.id.uuid() else { continue };
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            let [skill, rating_level, rating_model] = c.lookups();
-            out.extend_from_slice(b"{\"id\":");
-            uuid(out, id);
-            out.extend_from_slice(b",\"skill\":");
-            lookup(out, resolved, SKILL_TARGETS[0], skill.0, skill.1);
-            out.extend_from_slice(b",\"rating_level\":");
-            lookup(
-                out,
-                resolved,
-                SKILL_TARGETS[1],
-                rating_level.0,
-                rating_level.1,
-            );
-            out.extend_from_slice(b",\"rating_model\":");
-            lookup(
-                out,
-                resolved,
-                SKILL_TARGETS[2],
-                rating_model.0,
-                rating_model.1,
-            );
-            out.push(b'}');
-        }
-        out.push(b']');
+        key(out, b",\"skills\":");
+        keyed_array(
+            out,
+            &row.skills,
+            |c| c.id.uuid(),
+            |out, c| {
+                let [skill, rating_level, rating_model] = c.lookups();
+                let [t_skill, t_level, t_model] = SKILL_TARGETS;
+                key(out, b",\"skill\":");
+                lookup(out, resolved, t_skill, skill);
+                key(out, b",\"rating_level\":");
+                lookup(out, resolved, t_level, rating_level);
+                key(out, b",\"rating_model\":");
+                lookup(out, resolved, t_model, rating_model);
+            },
+        );
     }
     if embed.education {
-        out.extend_from_slice(b",\"education\":[");
-        let mut first = true;
-        for c in &row.education {
-            let Some(id) = c.id.uuid() else { continue };
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            let [level, discipline] = c.lookups();
-            out.extend_from_slice(b"{\"id\":");
-            uuid(out, id);
-            out.extend_from_slice(b",\"education_level\":");
-            lookup(out, resolved, EDUCATION_TARGETS[0], level.0, level.1);
-            out.extend_from_slice(b",\"discipline\":");
-            lookup(
-                out,
-                resolved,
-                EDUCATION_TARGETS[1],
-                discipline.0,
-                discipline.1,
-            );
-            out.push(b'}');
-        }
-        out.push(b']');
+        key(out, b",\"education\":");
+        keyed_array(
+            out,
+            &row.education,
+            |c| c.id.uuid(),
+            |out, c| {
+                let [level, discipline] = c.lookups();
+                let [t_level, t_discipline] = EDUCATION_TARGETS;
+                key(out, b",\"education_level\":");
+                lookup(out, resolved, t_level, level);
+                key(out, b",\"discipline\":");
+                lookup(out, resolved, t_discipline, discipline);
+            },
+        );
     }
     if embed.location {
-        out.extend_from_slice(b",\"location_detail\":");
+        key(out, b",\"location_detail\":");
         match row.location_detail.as_ref().and_then(map_location) {
             Some(l) => crate::resolve::shared::write_json(out, &l),
             None => out.extend_from_slice(b"null"),
         }
     }
-    out.push(b'}');
 }
 
 fn map_location(r: &LocationRow<'_>) -> Option<Location> {
