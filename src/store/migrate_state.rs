@@ -80,7 +80,7 @@ async fn count(pg: &PgStore, table: &str) -> Result<u64, StoreError> {
     let row = conn
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])
         .await
-        .map_err(super::postgres::writes::pg)?;
+        .map_err(super::postgres::pg)?;
     let n: i64 = row
         .try_get(0)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -210,3 +210,8 @@ pub const USAGE_KEPT_SECS: i64 = 8 * 86_400;
 pub fn hour_of(unix_secs: i64) -> i64 {
     unix_secs - unix_secs.rem_euclid(3600)
 }
+
+/// A stored document's JSON text (both backends keep partner documents as text).
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

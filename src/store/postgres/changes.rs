@@ -35,9 +35,10 @@ const EVENT_COLUMNS: &str = "seq, type, resource_id, company, occurred_at, body"
 /// Why a fenced record was refused (the lease moved on: another replica scans now).
 pub const FENCED: &str = "scan lease lost: another replica holds the scanner lease now";
 
+/// One statement: counted for the scan's report and per operation.
 fn counted(op: &'static str) {
     count_query();
-    metrics::counter!("state_store_queries_total", "op" => op).increment(1);
+    super::queries(op, 1);
 }
 
 fn event_row(r: &Row) -> Result<Event, StoreError> {

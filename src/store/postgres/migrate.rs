@@ -88,21 +88,6 @@ pub(crate) fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
-impl super::PgStore {
-    /// The schema version applied in the database and the newest this binary knows (doctor).
-    pub async fn schema_version(&self) -> Result<(i64, i64), StoreError> {
-        let conn = self.conn().await?;
-        let row = conn
-            .query_one(
-                "SELECT COALESCE(max(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await
-            .map_err(backend)?;
-        Ok((row.try_get(0).map_err(backend)?, latest()))
-    }
-}
-
 /// What `doctor` finds at `[state] url`, without changing anything (no migration is run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchemaStatus {

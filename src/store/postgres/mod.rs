@@ -48,6 +48,31 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A driver error: `Unavailable` when the server is away (connection closed or refused, shutting
+/// down), so the caller answers 503 rather than 500.
+pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    let away = e.is_closed()
+        || io
+        || e.code().is_some_and(|code| {
+            *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || code.code().starts_with("08")
+        });
+    if away {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        backend(e)
+    }
+}
+
+/// Counts `n` round trips to Postgres for `op` (`state_store_queries_total{op}`).
+pub(crate) fn queries(op: &'static str, n: u64) {
+    metrics::counter!("state_store_queries_total", "op" => op).increment(n);
+}
+
 /// A pooled connection.
 pub type Conn = deadpool_postgres::Object;
 

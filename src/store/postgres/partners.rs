@@ -6,34 +6,25 @@ use tokio_postgres::Transaction;
 
 use super::{backend, PgStore};
 use crate::store::partners::{
-    AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
+    json, AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
     SecretRecord, StoredPartner, Usage, UsageRow, USAGE_KEPT_SECS,
 };
 use crate::store::{BoxFuture, StoreError};
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-async fn bump(tx: &Transaction<'_>) -> Result<(), StoreError> {
+/// Opens a partner change: the generation row raised first, so its row lock serialises partner
+/// changes (a rotation reads the live secrets, then writes them). The caller commits; a refused
+/// change drops the transaction, and the raise with it.
+async fn changing(
+    conn: &mut super::Conn,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    let tx = conn.transaction().await.map_err(backend)?;
     tx.execute(
         "UPDATE partner_generation SET generation = generation + 1 WHERE id = 1",
         &[],
     )
     .await
     .map_err(backend)?;
-    Ok(())
-}
-
-/// Serialises partner changes: a rotation reads the live secrets, then writes them.
-async fn lock(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    tx.execute(
-        "SELECT generation FROM partner_generation WHERE id = 1 FOR UPDATE",
-        &[],
-    )
-    .await
-    .map_err(backend)?;
-    Ok(())
+    Ok(tx)
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -147,8 +138,7 @@ impl PartnerStore for PgStore {
     ) -> BoxFuture<'a, Changed<()>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
-            let tx = conn.transaction().await.map_err(backend)?;
-            lock(&tx).await?;
+            let tx = changing(&mut conn).await?;
             let taken = tx
                 .query_opt(
                     "SELECT 1 FROM partners WHERE id = $1 OR client_id = $2",
@@ -168,7 +158,6 @@ impl PartnerStore for PgStore {
             if let Some(s) = secret {
                 insert_secret(&tx, &doc.id, s).await?;
             }
-            bump(&tx).await?;
             tx.commit().await.map_err(backend)?;
             Ok(Ok(()))
         })
@@ -177,8 +166,7 @@ impl PartnerStore for PgStore {
     fn update_partner<'a>(&'a self, doc: &'a PartnerDoc) -> BoxFuture<'a, Changed<()>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
-            let tx = conn.transaction().await.map_err(backend)?;
-            lock(&tx).await?;
+            let tx = changing(&mut conn).await?;
             let n = tx
                 .execute(
                     "UPDATE partners SET doc = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -189,7 +177,6 @@ impl PartnerStore for PgStore {
             if n == 0 {
                 return Ok(Err(Refused::NotFound));
             }
-            bump(&tx).await?;
             tx.commit().await.map_err(backend)?;
             Ok(Ok(()))
         })
@@ -198,8 +185,7 @@ impl PartnerStore for PgStore {
     fn delete_partner<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Changed<()>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
-            let tx = conn.transaction().await.map_err(backend)?;
-            lock(&tx).await?;
+            let tx = changing(&mut conn).await?;
             // A tombstone, not a delete: the id and client id are never given out again, so a
             // token issued to the revoked partner can never open a new partner's rights.
             let n = tx
@@ -215,7 +201,6 @@ impl PartnerStore for PgStore {
             tx.execute("DELETE FROM partner_secrets WHERE partner = $1", &[&id])
                 .await
                 .map_err(backend)?;
-            bump(&tx).await?;
             tx.commit().await.map_err(backend)?;
             Ok(Ok(()))
         })
@@ -230,8 +215,7 @@ impl PartnerStore for PgStore {
     ) -> BoxFuture<'a, Changed<()>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
-            let tx = conn.transaction().await.map_err(backend)?;
-            lock(&tx).await?;
+            let tx = changing(&mut conn).await?;
             let exists = tx
                 .query_opt(
                     "SELECT 1 FROM partners WHERE id = $1 AND revoked_at IS NULL",
@@ -269,7 +253,6 @@ impl PartnerStore for PgStore {
                 .map_err(backend)?;
             }
             insert_secret(&tx, partner, secret).await?;
-            bump(&tx).await?;
             tx.commit().await.map_err(backend)?;
             Ok(Ok(()))
         })
@@ -283,8 +266,7 @@ impl PartnerStore for PgStore {
     ) -> BoxFuture<'a, Changed<()>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
-            let tx = conn.transaction().await.map_err(backend)?;
-            lock(&tx).await?;
+            let tx = changing(&mut conn).await?;
             let n = tx
                 .execute(
                     "UPDATE partner_secrets SET expires_at = $3 WHERE partner = $1 AND id = $2",
@@ -295,7 +277,6 @@ impl PartnerStore for PgStore {
             if n == 0 {
                 return Ok(Err(Refused::NotFound));
             }
-            bump(&tx).await?;
             tx.commit().await.map_err(backend)?;
             Ok(Ok(()))
         })
@@ -544,7 +525,8 @@ pub async fn import_sqlite(
 
     let status = |s: i64| i32::try_from(s).unwrap_or(0);
     let mut conn = pg.conn().await?;
-    let tx = conn.transaction().await.map_err(backend)?;
+    // Replicas reload the imported partners at their next poll.
+    let tx = changing(&mut conn).await?;
     let (mut n_partners, mut n_secrets, mut n_invites, mut n_audit) = (0u64, 0u64, 0u64, 0u64);
     for p in &partners {
         n_partners += tx
@@ -613,7 +595,6 @@ pub async fn import_sqlite(
                 .map_err(backend)?;
         }
     }
-    bump(&tx).await?;
     tx.commit().await.map_err(backend)?;
     Ok(vec![
         ("partners", n_partners),

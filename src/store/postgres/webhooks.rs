@@ -16,17 +16,12 @@ use std::time::Duration;
 
 use tokio_postgres::Row;
 
-use super::{backend, PgStore};
+use super::{backend, queries, PgStore};
 use crate::store::webhooks::{
     AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, Redeliver, SubscriptionRow,
     WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
-
-/// Counts round trips to Postgres per operation (`state_store_queries_total{op}`).
-fn queries(op: &'static str, n: u64) {
-    metrics::counter!("state_store_queries_total", "op" => op).increment(n);
-}
 
 const SUB_COLUMNS: &str =
     "id, partner, url, events, secret, status, from_seq, created_at, failing_since";

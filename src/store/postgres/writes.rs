@@ -12,33 +12,8 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{backend, PgStore};
+use super::{backend, queries, PgStore};
 use crate::store::{Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore};
-
-/// Counts one statement sent to Postgres for `op`.
-fn query(op: &'static str) {
-    metrics::counter!("state_store_queries_total", "op" => op).increment(1);
-}
-
-/// A driver error: `Unavailable` when the server is away (connection closed or refused, shutting
-/// down), so the caller answers 503 rather than 500.
-pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
-    use tokio_postgres::error::SqlState;
-    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
-    let away = e.is_closed()
-        || io
-        || e.code().is_some_and(|code| {
-            *code == SqlState::ADMIN_SHUTDOWN
-                || *code == SqlState::CRASH_SHUTDOWN
-                || *code == SqlState::CANNOT_CONNECT_NOW
-                || code.code().starts_with("08")
-        });
-    if away {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        backend(e)
-    }
-}
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -58,14 +33,14 @@ impl PgStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        query("plan_steps");
+        queries("plan_steps", 1);
         let rows = conn
             .query(
                 "SELECT plan, doc FROM plan_steps WHERE plan = ANY($1) ORDER BY plan, idx",
                 &[&ids],
             )
             .await
-            .map_err(pg)?;
+            .map_err(super::pg)?;
         rows.iter()
             .map(|r| {
                 Ok((
@@ -118,7 +93,7 @@ impl WriteStore for PgStore {
             let holder = self.replica();
             // A row deleted between the two statements (released meanwhile) is tried again.
             for _ in 0..3 {
-                query("begin");
+                queries("begin", 1);
                 // Fresh, expired, or in flight for a request that died before writing anything
                 // (lease expired, no open plan): this request's now. The conflicting row is locked
                 // by the upsert, so two replicas never both start one key.
@@ -141,11 +116,11 @@ impl WriteStore for PgStore {
                         &[&partner, &key, &fingerprint, &ttl, &holder, &lease],
                     )
                     .await
-                    .map_err(pg)?;
+                    .map_err(super::pg)?;
                 if started.is_some() {
                     return Ok(Begin::Started);
                 }
-                query("begin");
+                queries("begin", 1);
                 let Some(row) = conn
                     .query_opt(
                         "SELECT fingerprint, state, outcome FROM idempotency
@@ -153,7 +128,7 @@ impl WriteStore for PgStore {
                         &[&partner, &key],
                     )
                     .await
-                    .map_err(pg)?
+                    .map_err(super::pg)?
                 else {
                     continue;
                 };
@@ -184,14 +159,14 @@ impl WriteStore for PgStore {
         Box::pin(async move {
             let outcome = serde_json::to_value(outcome).map_err(backend)?;
             let conn = self.conn().await?;
-            query("complete");
+            queries("complete", 1);
             conn.execute(
                 "UPDATE idempotency SET state = 'completed', outcome = $3
                  WHERE partner = $1 AND key = $2",
                 &[&partner, &key, &outcome],
             )
             .await
-            .map_err(pg)?;
+            .map_err(super::pg)?;
             Ok(())
         })
     }
@@ -203,7 +178,7 @@ impl WriteStore for PgStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            query("release");
+            queries("release", 1);
             // Only the holder's: a key another replica took over is that replica's to release.
             conn.execute(
                 "DELETE FROM idempotency
@@ -211,7 +186,7 @@ impl WriteStore for PgStore {
                 &[&partner, &key, &self.replica()],
             )
             .await
-            .map_err(pg)?;
+            .map_err(super::pg)?;
             Ok(())
         })
     }
@@ -221,7 +196,7 @@ impl WriteStore for PgStore {
             let conn = self.conn().await?;
             let steps: Vec<&Value> = plan.steps.iter().collect();
             let n = i32::try_from(steps.len()).map_err(backend)?;
-            query("save_plan");
+            queries("save_plan", 1);
             // One statement: the plan exists only if this replica still holds its key.
             let row = conn
                 .query_one(
@@ -259,7 +234,7 @@ impl WriteStore for PgStore {
                     ],
                 )
                 .await
-                .map_err(pg)?;
+                .map_err(super::pg)?;
             let saved: i64 = row.try_get(0).map_err(corrupt)?;
             if saved == 0 {
                 // Nothing was written upstream yet: the caller may retry later.
@@ -285,7 +260,7 @@ impl WriteStore for PgStore {
                 None => 0,
             };
             let step = update.step.as_ref().map(|(_, doc)| doc);
-            query("save_progress");
+            queries("save_progress", 1);
             // One statement, fenced by the holder; a plan that closes keeps no steps (nor the
             // personal fields a pending step's body holds).
             let row = conn
@@ -313,7 +288,7 @@ impl WriteStore for PgStore {
                     ],
                 )
                 .await
-                .map_err(pg)?;
+                .map_err(super::pg)?;
             let changed: i64 = row.try_get(0).map_err(corrupt)?;
             if changed == 0 {
                 return Err(backend(format!(
@@ -328,14 +303,14 @@ impl WriteStore for PgStore {
     fn open_plans(&self) -> BoxFuture<'_, Result<Vec<PlanRecord>, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            query("open_plans");
+            queries("open_plans", 1);
             let rows = conn
                 .query(
                     "SELECT id, partner, key, doc FROM plans WHERE open ORDER BY updated_at, id",
                     &[],
                 )
                 .await
-                .map_err(pg)?;
+                .map_err(super::pg)?;
             self.records(&conn, rows).await
         })
     }
@@ -349,7 +324,7 @@ impl WriteStore for PgStore {
             let conn = self.conn().await?;
             let partners: Vec<&str> = keys.iter().map(|(p, _)| p.as_str()).collect();
             let names: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
-            query("renew");
+            queries("renew", 1);
             conn.execute(
                 "WITH p AS (
                      UPDATE plans SET lease_until = now() + make_interval(secs => $1)
@@ -368,7 +343,7 @@ impl WriteStore for PgStore {
                 ],
             )
             .await
-            .map_err(pg)?;
+            .map_err(super::pg)?;
             Ok(())
         })
     }
@@ -383,7 +358,7 @@ impl WriteStore for PgStore {
                 Some((p, k)) => (Some(p), Some(k)),
                 None => (None, None),
             };
-            query("claim_expired");
+            queries("claim_expired", 1);
             // Expired leases, and this replica's own plans (the caller skips those a live task
             // here runs). Locked rows are another replica's claim in progress: skipped, never
             // waited for.
@@ -406,7 +381,7 @@ impl WriteStore for PgStore {
                     &[&self.replica(), &self.lease_secs_f64(), &partner, &name],
                 )
                 .await
-                .map_err(pg)?;
+                .map_err(super::pg)?;
             self.records(&conn, rows).await
         })
     }
@@ -414,7 +389,7 @@ impl WriteStore for PgStore {
     fn release_orphans(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            query("release_orphans");
+            queries("release_orphans", 1);
             conn.execute(
                 "DELETE FROM idempotency i
                  WHERE i.state = 'in_flight' AND i.lease_until <= now()
@@ -423,14 +398,14 @@ impl WriteStore for PgStore {
                 &[],
             )
             .await
-            .map_err(pg)
+            .map_err(super::pg)
         })
     }
 
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            query("purge_expired");
+            queries("purge_expired", 1);
             let row = conn
                 .query_one(
                     "WITH k AS (DELETE FROM idempotency
@@ -442,7 +417,7 @@ impl WriteStore for PgStore {
                     &[&self.ttl().as_secs_f64()],
                 )
                 .await
-                .map_err(pg)?;
+                .map_err(super::pg)?;
             let n: i64 = row.try_get(0).map_err(corrupt)?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
@@ -496,7 +471,7 @@ pub async fn import_sqlite(
         rows.collect::<Result<_, _>>().map_err(sq)?
     };
     let mut conn = pg.conn().await?;
-    let tx = conn.transaction().await.map_err(pg_err)?;
+    let tx = conn.transaction().await.map_err(super::pg)?;
     let insert_key = tx
         .prepare(
             "INSERT INTO idempotency (partner, key, fingerprint, state, outcome, expires_at, holder, lease_until)
@@ -506,7 +481,7 @@ pub async fn import_sqlite(
                  holder = NULL, lease_until = now()",
         )
         .await
-        .map_err(pg_err)?;
+        .map_err(super::pg)?;
     let mut copied_keys = 0;
     for (partner, key, fp, state, outcome, expires) in &keys {
         let outcome: Option<Value> = outcome
@@ -519,7 +494,7 @@ pub async fn import_sqlite(
         copied_keys += tx
             .execute(&insert_key, &[partner, key, fp, state, &outcome, &expires])
             .await
-            .map_err(pg_err)?;
+            .map_err(super::pg)?;
     }
     let insert_plan = tx
         .prepare(
@@ -529,14 +504,14 @@ pub async fn import_sqlite(
                  lease_until = now()",
         )
         .await
-        .map_err(pg_err)?;
+        .map_err(super::pg)?;
     let insert_step = tx
         .prepare(
             "INSERT INTO plan_steps (plan, idx, doc) VALUES ($1, $2, $3)
              ON CONFLICT (plan, idx) DO UPDATE SET doc = EXCLUDED.doc",
         )
         .await
-        .map_err(pg_err)?;
+        .map_err(super::pg)?;
     let (mut copied_plans, mut copied_steps) = (0, 0);
     for (id, partner, key, doc) in &plans {
         let uuid = Uuid::parse_str(id).map_err(corrupt)?;
@@ -544,7 +519,7 @@ pub async fn import_sqlite(
         copied_plans += tx
             .execute(&insert_plan, &[&uuid, partner, key, &doc])
             .await
-            .map_err(pg_err)?;
+            .map_err(super::pg)?;
         let steps: Vec<(i64, String)> = {
             let mut stmt = src
                 .prepare("SELECT idx, doc FROM plan_steps WHERE plan = ?1 ORDER BY idx")
@@ -560,17 +535,13 @@ pub async fn import_sqlite(
             copied_steps += tx
                 .execute(&insert_step, &[&uuid, &idx, &doc])
                 .await
-                .map_err(pg_err)?;
+                .map_err(super::pg)?;
         }
     }
-    tx.commit().await.map_err(pg_err)?;
+    tx.commit().await.map_err(super::pg)?;
     Ok(vec![
         ("idempotency", copied_keys),
         ("plans", copied_plans),
         ("plan_steps", copied_steps),
     ])
-}
-
-fn pg_err(e: tokio_postgres::Error) -> StoreError {
-    pg(e)
 }

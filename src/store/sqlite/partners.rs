@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::{backend, SqliteStore};
 use crate::store::partners::{
-    AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
+    json, AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
     SecretRecord, StoredPartner, Usage, UsageRow, USAGE_KEPT_SECS,
 };
 use crate::store::{BoxFuture, StoreError};
@@ -63,6 +63,24 @@ CREATE TABLE IF NOT EXISTS partner_invites (
 );
 ";
 
+/// One partner change in one immediate transaction: `change` runs in it and, when it is not
+/// refused, the generation is raised and the whole committed (a refusal rolls back).
+fn changing<T>(
+    c: &mut Connection,
+    change: impl FnOnce(&Transaction<'_>) -> Changed<T>,
+) -> Changed<T> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let done = match change(&tx)? {
+        Ok(done) => done,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    bump(&tx)?;
+    tx.commit().map_err(backend)?;
+    Ok(Ok(done))
+}
+
 fn bump(tx: &Transaction<'_>) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE partner_generation SET generation = generation + 1 WHERE id = 1",
@@ -70,10 +88,6 @@ fn bump(tx: &Transaction<'_>) -> Result<(), StoreError> {
     )
     .map_err(backend)?;
     Ok(())
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn exists(tx: &Connection, id: &str) -> Result<bool, StoreError> {
@@ -170,77 +184,68 @@ impl PartnerStore for SqliteStore {
     ) -> BoxFuture<'a, Changed<()>> {
         let (doc, secret) = (doc.clone(), secret.cloned());
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let taken = tx
-                .query_row(
-                    "SELECT 1 FROM partners WHERE id = ?1 OR client_id = ?2",
-                    params![doc.id, doc.client_id],
-                    |_| Ok(()),
+            changing(c, |tx| {
+                let taken = tx
+                    .query_row(
+                        "SELECT 1 FROM partners WHERE id = ?1 OR client_id = ?2",
+                        params![doc.id, doc.client_id],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                if taken.is_some() {
+                    return Ok(Err(Refused::Exists));
+                }
+                tx.execute(
+                    "INSERT INTO partners (id, client_id, doc) VALUES (?1, ?2, ?3)",
+                    params![doc.id, doc.client_id, json(&doc)?],
                 )
-                .optional()
                 .map_err(backend)?;
-            if taken.is_some() {
-                return Ok(Err(Refused::Exists));
-            }
-            tx.execute(
-                "INSERT INTO partners (id, client_id, doc) VALUES (?1, ?2, ?3)",
-                params![doc.id, doc.client_id, json(&doc)?],
-            )
-            .map_err(backend)?;
-            if let Some(s) = &secret {
-                insert_secret(&tx, &doc.id, s)?;
-            }
-            bump(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(Ok(()))
+                if let Some(s) = &secret {
+                    insert_secret(tx, &doc.id, s)?;
+                }
+                Ok(Ok(()))
+            })
         })
     }
 
     fn update_partner<'a>(&'a self, doc: &'a PartnerDoc) -> BoxFuture<'a, Changed<()>> {
         let doc = doc.clone();
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let n = tx
-                .execute(
-                    "UPDATE partners SET doc = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![doc.id, json(&doc)?],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Ok(Err(Refused::NotFound));
-            }
-            bump(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(Ok(()))
+            changing(c, |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE partners SET doc = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                        params![doc.id, json(&doc)?],
+                    )
+                    .map_err(backend)?;
+                if n == 0 {
+                    return Ok(Err(Refused::NotFound));
+                }
+                Ok(Ok(()))
+            })
         })
     }
 
     fn delete_partner<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Changed<()>> {
         let id = id.to_string();
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            // A tombstone, not a delete: the id and client id are never given out again, so a
-            // token issued to the revoked partner can never open a new partner's rights.
-            let n = tx
-                .execute(
-                    "UPDATE partners SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![id, chrono::Utc::now().timestamp()],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Ok(Err(Refused::NotFound));
-            }
-            tx.execute("DELETE FROM partner_secrets WHERE partner = ?1", [&id])
-                .map_err(backend)?;
-            bump(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(Ok(()))
+            changing(c, |tx| {
+                // A tombstone, not a delete: the id and client id are never given out again, so a
+                // token issued to the revoked partner can never open a new partner's rights.
+                let n = tx
+                    .execute(
+                        "UPDATE partners SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                        params![id, chrono::Utc::now().timestamp()],
+                    )
+                    .map_err(backend)?;
+                if n == 0 {
+                    return Ok(Err(Refused::NotFound));
+                }
+                tx.execute("DELETE FROM partner_secrets WHERE partner = ?1", [&id])
+                    .map_err(backend)?;
+                Ok(Ok(()))
+            })
         })
     }
 
@@ -253,40 +258,37 @@ impl PartnerStore for SqliteStore {
     ) -> BoxFuture<'a, Changed<()>> {
         let (partner, secret) = (partner.to_string(), secret.clone());
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            if !exists(&tx, &partner)? {
-                return Ok(Err(Refused::NotFound));
-            }
-            tx.execute(
-                "DELETE FROM partner_secrets WHERE partner = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
-                params![partner, now],
-            )
-            .map_err(backend)?;
-            let live: Vec<(String, Option<i64>)> = {
-                let mut st = tx
-                    .prepare("SELECT id, expires_at FROM partner_secrets WHERE partner = ?1 ORDER BY created_at DESC, rowid DESC")
-                    .map_err(backend)?;
-                let rows = st
-                    .query_map([&partner], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(backend)?;
-                rows.collect::<Result<_, _>>().map_err(backend)?
-            };
-            for (i, (id, expires)) in live.iter().enumerate() {
-                // The newest stays live until `previous_expires_at`; older ones end now.
-                let until = if i == 0 { previous_expires_at } else { now };
-                let until = expires.map_or(until, |e| e.min(until));
+            changing(c, |tx| {
+                if !exists(tx, &partner)? {
+                    return Ok(Err(Refused::NotFound));
+                }
                 tx.execute(
-                    "UPDATE partner_secrets SET expires_at = ?2 WHERE id = ?1",
-                    params![id, until],
+                    "DELETE FROM partner_secrets WHERE partner = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
+                    params![partner, now],
                 )
                 .map_err(backend)?;
-            }
-            insert_secret(&tx, &partner, &secret)?;
-            bump(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(Ok(()))
+                let live: Vec<(String, Option<i64>)> = {
+                    let mut st = tx
+                        .prepare("SELECT id, expires_at FROM partner_secrets WHERE partner = ?1 ORDER BY created_at DESC, rowid DESC")
+                        .map_err(backend)?;
+                    let rows = st
+                        .query_map([&partner], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(backend)?;
+                    rows.collect::<Result<_, _>>().map_err(backend)?
+                };
+                for (i, (id, expires)) in live.iter().enumerate() {
+                    // The newest stays live until `previous_expires_at`; older ones end now.
+                    let until = if i == 0 { previous_expires_at } else { now };
+                    let until = expires.map_or(until, |e| e.min(until));
+                    tx.execute(
+                        "UPDATE partner_secrets SET expires_at = ?2 WHERE id = ?1",
+                        params![id, until],
+                    )
+                    .map_err(backend)?;
+                }
+                insert_secret(tx, &partner, &secret)?;
+                Ok(Ok(()))
+            })
         })
     }
 
@@ -298,21 +300,18 @@ impl PartnerStore for SqliteStore {
     ) -> BoxFuture<'a, Changed<()>> {
         let (partner, secret_id) = (partner.to_string(), secret_id.to_string());
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let n = tx
-                .execute(
-                    "UPDATE partner_secrets SET expires_at = ?3 WHERE partner = ?1 AND id = ?2",
-                    params![partner, secret_id, now],
-                )
-                .map_err(backend)?;
-            if n == 0 {
-                return Ok(Err(Refused::NotFound));
-            }
-            bump(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(Ok(()))
+            changing(c, |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE partner_secrets SET expires_at = ?3 WHERE partner = ?1 AND id = ?2",
+                        params![partner, secret_id, now],
+                    )
+                    .map_err(backend)?;
+                if n == 0 {
+                    return Ok(Err(Refused::NotFound));
+                }
+                Ok(Ok(()))
+            })
         })
     }
 
