@@ -325,7 +325,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "admin": format!("{}/_sandbox", emu.url),
                 "dataverse": dataverse_json(&emu),
                 "partners": partners,
-                "boards": gw.state.boards.all().iter().map(|b| json!({"id": b.config.id, "url": format!("{}{}", gw.url, b.path()), "companies": b.config.companies})).collect::<Vec<_>>(),
+                "boards": gw.state.boards.all().iter().map(|b| json!({"id": b.config.id, "url": b.url(&gw.url), "companies": b.config.companies})).collect::<Vec<_>>(),
                 "operator_token": operator_token,
             });
             with_ca_file(&mut ready, &emu);

@@ -12,6 +12,8 @@ pub mod config;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod doctor;
+pub mod file_stamp;
+pub mod html;
 pub mod model;
 pub mod operator;
 pub mod ops;

@@ -24,7 +24,7 @@ pub mod verify;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -371,10 +371,7 @@ fn build_registry(
 }
 
 /// What identifies a version of the partners file: modification time and length.
-fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
-}
+use crate::file_stamp::file_stamp;
 
 #[cfg(unix)]
 type Hangup = Option<tokio::signal::unix::Signal>;

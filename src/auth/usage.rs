@@ -36,12 +36,7 @@ impl Drained {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
+use super::lock;
 
 impl UsageMeter {
     /// One partner request that ended with `status` after `upstream_calls` Dataverse calls.

@@ -57,16 +57,6 @@ fn default_rate() -> u32 {
     1_200
 }
 
-/// The language a tag names, if the gateway has it (`en`, `en-US`, `nb`, `nb-NO`, `no`).
-pub fn lang_of(tag: &str) -> Option<Lang> {
-    let l = Lang::negotiate(Some(tag));
-    let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
-    match primary.as_str() {
-        "en" | "nb" | "no" | "nn" => Some(l),
-        _ => None,
-    }
-}
-
 fn http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
 }
@@ -96,7 +86,7 @@ impl BoardConfig {
         if self.languages.is_empty() {
             return Some((key("languages"), "at least one language".into()));
         }
-        if let Some(l) = self.languages.iter().find(|l| lang_of(l).is_none()) {
+        if let Some(l) = self.languages.iter().find(|l| Lang::from_tag(l).is_none()) {
             return Some((key("languages"), format!("`{l}`: en-US or nb-NO")));
         }
         if self.currency.len() != 3 || !self.currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -135,7 +125,7 @@ impl BoardConfig {
     /// The board's languages, the default first.
     pub fn langs(&self) -> Vec<Lang> {
         let mut out: Vec<Lang> = Vec::new();
-        for l in self.languages.iter().filter_map(|l| lang_of(l)) {
+        for l in self.languages.iter().filter_map(|l| Lang::from_tag(l)) {
             if !out.contains(&l) {
                 out.push(l);
             }

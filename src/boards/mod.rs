@@ -117,24 +117,7 @@ impl Board {
 
     /// The board's language the caller prefers (`Accept-Language` q-values), else its default.
     pub fn lang(&self, accept_language: Option<&str>) -> Lang {
-        let mut best: Option<(f32, Lang)> = None;
-        for part in accept_language.unwrap_or("").split(',') {
-            let mut it = part.trim().split(';');
-            let tag = it.next().unwrap_or("").trim();
-            let q = it
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|v| v.parse::<f32>().ok())
-                })
-                .unwrap_or(1.0);
-            if let Some(l) = config::lang_of(tag).filter(|l| self.langs.contains(l)) {
-                if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
-                    best = Some((q, l));
-                }
-            }
-        }
-        best.map_or(self.default_lang(), |(_, l)| l)
+        Lang::negotiate_among(accept_language, &self.langs).unwrap_or(self.default_lang())
     }
 
     /// The seconds to wait when `ip` has used its allowance.

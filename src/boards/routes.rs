@@ -241,6 +241,20 @@ fn ready(boards: &Boards) -> Result<Arc<super::snapshot::Jobs>, ApiError> {
     Ok(snap.jobs())
 }
 
+/// The board (the guard already answered 404 for an unknown one; kept as a second check) and its
+/// snapshot (503 while the first one is built): every board handler's opening.
+fn open<'b>(
+    boards: &'b Boards,
+    id: &str,
+    html: bool,
+) -> Result<(&'b Board, Arc<super::snapshot::Jobs>), Box<Response>> {
+    let board = boards
+        .get(id)
+        .ok_or_else(|| Box::new(not_found(None, Lang::EnUs, html, "no such board")))?;
+    let jobs = ready(boards).map_err(|e| Box::new(e.into_response()))?;
+    Ok((board, jobs))
+}
+
 /// The absolute base of links (`gateway.public_url`, else the request's `Host`).
 fn base(headers: &HeaderMap, public: &Public) -> String {
     public.0.resolve(headers)
@@ -255,12 +269,9 @@ async fn board_page(
     public: Public,
     headers: HeaderMap,
 ) -> Response {
-    let Some(board) = boards.get(&id) else {
-        return not_found(None, Lang::EnUs, true, "no such board");
-    };
-    let jobs = match ready(&boards) {
-        Ok(j) => j,
-        Err(e) => return e.into_response(),
+    let (board, jobs) = match open(&boards, &id, true) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let (f, _) = match params(raw.as_deref()) {
         Ok(p) => p,
@@ -290,12 +301,9 @@ async fn list(
     public: Public,
     headers: HeaderMap,
 ) -> Response {
-    let Some(board) = boards.get(&id) else {
-        return not_found(None, Lang::EnUs, false, "no such board");
-    };
-    let jobs = match ready(&boards) {
-        Ok(j) => j,
-        Err(e) => return e.into_response(),
+    let (board, jobs) = match open(&boards, &id, false) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let (f, content) = match params(raw.as_deref()) {
         Ok(p) => p,
@@ -330,12 +338,9 @@ async fn detail(
     headers: HeaderMap,
 ) -> Response {
     let html = wants_html(&headers);
-    let Some(board) = boards.get(&id) else {
-        return not_found(None, Lang::EnUs, html, "no such board");
-    };
-    let jobs = match ready(&boards) {
-        Ok(j) => j,
-        Err(e) => return e.into_response(),
+    let (board, jobs) = match open(&boards, &id, html) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let lang = board.lang(accept_language(&headers));
     let Some(e) = board.job(&jobs, &job) else {
@@ -383,12 +388,9 @@ async fn sitemap(
     public: Public,
     headers: HeaderMap,
 ) -> Response {
-    let Some(board) = boards.get(&id) else {
-        return not_found(None, Lang::EnUs, false, "no such board");
-    };
-    let jobs = match ready(&boards) {
-        Ok(j) => j,
-        Err(e) => return e.into_response(),
+    let (board, jobs) = match open(&boards, &id, false) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let base = base(&headers, &public);
     let key = format!("{}|sitemap|{id}|{base}", jobs.version);
@@ -410,12 +412,9 @@ async fn feed(
     public: Public,
     headers: HeaderMap,
 ) -> Response {
-    let Some(board) = boards.get(&id) else {
-        return not_found(None, Lang::EnUs, false, "no such board");
-    };
-    let jobs = match ready(&boards) {
-        Ok(j) => j,
-        Err(e) => return e.into_response(),
+    let (board, jobs) = match open(&boards, &id, false) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let base = base(&headers, &public);
     let key = format!("{}|feed|{id}|{base}", jobs.version);

@@ -247,11 +247,15 @@ fn entries(jobs: HashMap<Uuid, PublicJob>, times: &Times, now: DateTime<Utc>) ->
     Jobs { by_id, version: 0 }
 }
 
+/// Whether `e` is about a recruiting request of the boards' companies.
+fn concerns(e: &Event, companies: &HashSet<String>) -> bool {
+    e.resource.kind == ResourceType::RecruitingRequest
+        && companies.contains(&e.company.to_ascii_lowercase())
+}
+
 /// Applies one event to `jobs` (events of other resources or companies are ignored).
 fn apply(jobs: &mut HashMap<Uuid, Arc<Entry>>, e: &Event, companies: &HashSet<String>) {
-    if e.resource.kind != ResourceType::RecruitingRequest
-        || !companies.contains(&e.company.to_ascii_lowercase())
-    {
+    if !concerns(e, companies) {
         return;
     }
     let id = e.resource.id;
@@ -372,12 +376,15 @@ pub fn spawn(snapshot: Arc<Snapshot>, cx: SnapshotContext) -> tokio::task::JoinH
                     }
                 }
             }
-            let mut jobs = snapshot.jobs().by_id.clone();
-            let mut changed = false;
+            // Copied (and the snapshot replaced, its rendered pages dropped) only when an event
+            // concerns the boards: most are candidates' or other companies'.
+            let mut jobs: Option<HashMap<Uuid, Arc<Entry>>> = None;
             match events_after(&cx, cursor, |e| {
                 times.see(e);
-                apply(&mut jobs, e, &cx.companies);
-                changed = true;
+                if concerns(e, &cx.companies) {
+                    let jobs = jobs.get_or_insert_with(|| snapshot.jobs().by_id.clone());
+                    apply(jobs, e, &cx.companies);
+                }
             })
             .await
             {
@@ -386,11 +393,8 @@ pub fn spawn(snapshot: Arc<Snapshot>, cx: SnapshotContext) -> tokio::task::JoinH
                     tracing::warn!(error = %e, "boards: events unreadable; retried on the next wake-up")
                 }
             }
-            if changed {
-                snapshot.replace(Jobs {
-                    by_id: jobs,
-                    version: 0,
-                });
+            if let Some(by_id) = jobs {
+                snapshot.replace(Jobs { by_id, version: 0 });
             }
         }
     })

@@ -148,21 +148,7 @@ fn scope_words(s: Scope, lang: Lang) -> &'static str {
     }
 }
 
-/// HTML-escapes text for element content and quoted attributes.
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use crate::html::esc;
 
 fn lang_of(headers: &HeaderMap) -> Lang {
     Lang::negotiate(

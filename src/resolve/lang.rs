@@ -32,11 +32,30 @@ impl Lang {
     /// Picks the best supported language from an `Accept-Language` value, honouring q-values.
     /// Norwegian (`nb`, `no`, `nn`, with any region) maps to nb-NO.
     pub fn negotiate(header: Option<&str>) -> Lang {
-        let Some(h) = header else { return Lang::EnUs };
+        Lang::negotiate_among(header, &Lang::ALL).unwrap_or(Lang::EnUs)
+    }
+
+    /// The language a tag names, if the gateway has it (`en`, `en-US`, `nb`, `nb-NO`, `no`).
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag
+            .trim()
+            .split('-')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "nb" | "no" | "nn" => Some(Lang::NbNo),
+            "en" => Some(Lang::EnUs),
+            _ => None,
+        }
+    }
+
+    /// [`Lang::negotiate`] among `allowed` only; `None` when the header names none of them.
+    pub fn negotiate_among(header: Option<&str>, allowed: &[Lang]) -> Option<Lang> {
         let mut best: Option<(f32, Lang)> = None;
-        for part in h.split(',') {
+        for part in header.unwrap_or("").split(',') {
             let mut it = part.trim().split(';');
-            let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let tag = it.next().unwrap_or("");
             let q = it
                 .find_map(|p| {
                     p.trim()
@@ -44,19 +63,13 @@ impl Lang {
                         .and_then(|v| v.parse::<f32>().ok())
                 })
                 .unwrap_or(1.0);
-            let primary = tag.split('-').next().unwrap_or("");
-            let lang = match primary {
-                "nb" | "no" | "nn" => Some(Lang::NbNo),
-                "en" => Some(Lang::EnUs),
-                _ => None,
-            };
-            if let Some(l) = lang {
+            if let Some(l) = Lang::from_tag(tag).filter(|l| allowed.contains(l)) {
                 if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
                     best = Some((q, l));
                 }
             }
         }
-        best.map_or(Lang::EnUs, |(_, l)| l)
+        best.map(|(_, l)| l)
     }
 }
 

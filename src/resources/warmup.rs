@@ -57,11 +57,6 @@ impl Warmup {
             ..WarmupReport::default()
         })
     }
-
-    /// The report, once finished.
-    pub fn report(&self) -> Option<WarmupReport> {
-        self.0.borrow().clone()
-    }
 }
 
 /// A warm-up that is already over (`[gateway] warm_up = false`): nothing waits for it.

@@ -4,7 +4,7 @@
 //! refused one is logged with its AADSTS code and tried again later (Entra can take a while to
 //! accept a secret just added), while the old one keeps serving.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -226,7 +226,4 @@ fn credential_files(d: &DataverseConfig) -> impl Iterator<Item = PathBuf> + '_ {
 }
 
 /// What identifies a version of a file: modification time and length.
-fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
-}
+use crate::file_stamp::file_stamp;
