@@ -4,7 +4,9 @@
 //! silently widens a query. Value types ([`PageSize`], [`List`], [`Code`], …) carry the 400 message
 //! of their own check.
 
-use std::collections::HashSet;
+use std::any::TypeId;
+use std::collections::{HashMap, HashSet};
+use std::sync::{OnceLock, RwLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,7 +23,7 @@ pub struct StrictQuery<T>(pub T);
 impl<S, T> FromRequestParts<S> for StrictQuery<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + IntoParams + Send,
+    T: DeserializeOwned + IntoParams + Send + 'static,
 {
     type Rejection = ApiError;
 
@@ -30,16 +32,28 @@ where
     }
 }
 
-/// Names `T` documents as query parameters: the allowed ones.
-fn declared<T: IntoParams>() -> Vec<String> {
-    T::into_params(|| Some(ParameterIn::Query))
+/// Names `T` documents as query parameters: the allowed ones. Built once per type (building the
+/// OpenAPI parameters allocates their whole documentation, too much for every request); the set
+/// of parameter types is fixed, so the leaked lists are bounded.
+fn declared<T: IntoParams + 'static>() -> &'static [String] {
+    static DECLARED: OnceLock<RwLock<HashMap<TypeId, &'static [String]>>> = OnceLock::new();
+    let map = DECLARED.get_or_init(Default::default);
+    let key = TypeId::of::<T>();
+    if let Some(names) = map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return names;
+    }
+    let names: Vec<String> = T::into_params(|| Some(ParameterIn::Query))
         .into_iter()
         .filter(|p| p.parameter_in == ParameterIn::Query)
         .map(|p| p.name)
-        .collect()
+        .collect();
+    *map.write()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_insert_with(|| Vec::leak(names))
 }
 
-pub fn parse<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned + IntoParams + 'static>(raw: &str) -> Result<T, ApiError> {
     let allowed = declared::<T>();
     let mut seen = HashSet::new();
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {

@@ -82,9 +82,9 @@ pub(super) fn lookup(
     out: &mut Vec<u8>,
     resolved: &Resolved,
     target: &'static str,
-    (id, formatted): (&Cell<'_>, &Cell<'_>),
+    (id, formatted): (Option<Uuid>, &Cell<'_>),
 ) {
-    let Some(id) = id.uuid() else {
+    let Some(id) = id else {
         return null(out);
     };
     if let Some(json) = resolved.json(target, id) {

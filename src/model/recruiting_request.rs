@@ -11,7 +11,7 @@ use crate::resolve::lookups::{LookupRef, Resolved, Wanted};
 use crate::resolve::options::{OptionSetInfo, OptionValue};
 
 use super::json_out;
-use super::row::{collection, option_cell, resolve_all, want_all, Cell, LookupCells};
+use super::row::{collection, option_cell, resolve_all, want_all, Cell, Guid, LookupCells};
 
 pub const SET: &str = "mshr_hcmrecruitingrequestentities";
 pub const PK: &str = "mshr_hcmrecruitingrequestentityid";
@@ -134,8 +134,8 @@ pub struct RequestRow<'a> {
     /// The company code (`usmf`).
     #[serde(rename = "mshr_dataareaid", borrow)]
     pub dataareaid: Cell<'a>,
-    #[serde(rename = "_mshr_dataareaid_id_value", borrow)]
-    company: Cell<'a>,
+    #[serde(rename = "_mshr_dataareaid_id_value")]
+    company: Guid,
     #[serde(
         rename = "_mshr_dataareaid_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -147,36 +147,36 @@ pub struct RequestRow<'a> {
     external_description: Cell<'a>,
     #[serde(rename = "mshr_status", borrow)]
     status: Cell<'a>,
-    #[serde(rename = "_mshr_fk_hiringmanager_id_value", borrow)]
-    hiring_manager: Cell<'a>,
+    #[serde(rename = "_mshr_fk_hiringmanager_id_value")]
+    hiring_manager: Guid,
     #[serde(
         rename = "_mshr_fk_hiringmanager_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     hiring_manager_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_recruiter_id_value", borrow)]
-    recruiter: Cell<'a>,
+    #[serde(rename = "_mshr_fk_recruiter_id_value")]
+    recruiter: Guid,
     #[serde(
         rename = "_mshr_fk_recruiter_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     recruiter_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_job_id_value", borrow)]
-    job: Cell<'a>,
+    #[serde(rename = "_mshr_fk_job_id_value")]
+    job: Guid,
     #[serde(
         rename = "_mshr_fk_job_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     job_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_title_id_value", borrow)]
-    title: Cell<'a>,
+    #[serde(rename = "_mshr_fk_title_id_value")]
+    title: Guid,
     #[serde(
         rename = "_mshr_fk_title_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     title_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_jobtype_id_value", borrow)]
-    job_type: Cell<'a>,
+    #[serde(rename = "_mshr_fk_jobtype_id_value")]
+    job_type: Guid,
     #[serde(
         rename = "_mshr_fk_jobtype_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -184,8 +184,8 @@ pub struct RequestRow<'a> {
     job_type_fv: Cell<'a>,
     #[serde(rename = "mshr_jobfunctionid", borrow)]
     job_function: Cell<'a>,
-    #[serde(rename = "_mshr_fk_recruitingrequestlocation_id_value", borrow)]
-    location: Cell<'a>,
+    #[serde(rename = "_mshr_fk_recruitingrequestlocation_id_value")]
+    location: Guid,
     #[serde(
         rename = "_mshr_fk_recruitingrequestlocation_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -235,13 +235,13 @@ impl<'a> RequestRow<'a> {
     /// (GUID, FormattedValue) of each lookup, in [`LOOKUP_TARGETS`] order.
     fn lookups(&self) -> [LookupCells<'_, 'a>; 7] {
         [
-            (&self.company, &self.company_fv),
-            (&self.hiring_manager, &self.hiring_manager_fv),
-            (&self.recruiter, &self.recruiter_fv),
-            (&self.job, &self.job_fv),
-            (&self.title, &self.title_fv),
-            (&self.job_type, &self.job_type_fv),
-            (&self.location, &self.location_fv),
+            (self.company.0, &self.company_fv),
+            (self.hiring_manager.0, &self.hiring_manager_fv),
+            (self.recruiter.0, &self.recruiter_fv),
+            (self.job.0, &self.job_fv),
+            (self.title.0, &self.title_fv),
+            (self.job_type.0, &self.job_type_fv),
+            (self.location.0, &self.location_fv),
         ]
     }
 
@@ -256,8 +256,8 @@ impl<'a> RequestRow<'a> {
 struct PositionRow<'a> {
     #[serde(rename = "mshr_hcmrecruitingrequestpositionentityid", borrow)]
     id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_position_id_value", borrow)]
-    position: Cell<'a>,
+    #[serde(rename = "_mshr_fk_position_id_value")]
+    position: Guid,
     #[serde(
         rename = "_mshr_fk_position_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -267,29 +267,29 @@ struct PositionRow<'a> {
     description: Cell<'a>,
     #[serde(rename = "mshr_status", borrow)]
     status: Cell<'a>,
-    #[serde(rename = "_mshr_fk_positiontype_id_value", borrow)]
-    position_type: Cell<'a>,
+    #[serde(rename = "_mshr_fk_positiontype_id_value")]
+    position_type: Guid,
     #[serde(
         rename = "_mshr_fk_positiontype_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     position_type_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_department_id_value", borrow)]
-    department: Cell<'a>,
+    #[serde(rename = "_mshr_fk_department_id_value")]
+    department: Guid,
     #[serde(
         rename = "_mshr_fk_department_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     department_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_reportstoposition_id_value", borrow)]
-    reports_to_position: Cell<'a>,
+    #[serde(rename = "_mshr_fk_reportstoposition_id_value")]
+    reports_to_position: Guid,
     #[serde(
         rename = "_mshr_fk_reportstoposition_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     reports_to_position_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_reportstoworker_id_value", borrow)]
-    reports_to_worker: Cell<'a>,
+    #[serde(rename = "_mshr_fk_reportstoworker_id_value")]
+    reports_to_worker: Guid,
     #[serde(
         rename = "_mshr_fk_reportstoworker_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -300,11 +300,11 @@ struct PositionRow<'a> {
 impl<'a> PositionRow<'a> {
     fn lookups(&self) -> [LookupCells<'_, 'a>; 5] {
         [
-            (&self.position, &self.position_fv),
-            (&self.position_type, &self.position_type_fv),
-            (&self.department, &self.department_fv),
-            (&self.reports_to_position, &self.reports_to_position_fv),
-            (&self.reports_to_worker, &self.reports_to_worker_fv),
+            (self.position.0, &self.position_fv),
+            (self.position_type.0, &self.position_type_fv),
+            (self.department.0, &self.department_fv),
+            (self.reports_to_position.0, &self.reports_to_position_fv),
+            (self.reports_to_worker.0, &self.reports_to_worker_fv),
         ]
     }
 }
@@ -314,22 +314,22 @@ impl<'a> PositionRow<'a> {
 struct SkillRow<'a> {
     #[serde(rename = "mshr_hcmrecruitingrequestskillentityid", borrow)]
     id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_skill_id_value", borrow)]
-    skill: Cell<'a>,
+    #[serde(rename = "_mshr_fk_skill_id_value")]
+    skill: Guid,
     #[serde(
         rename = "_mshr_fk_skill_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     skill_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_ratinglevel_id_value", borrow)]
-    rating_level: Cell<'a>,
+    #[serde(rename = "_mshr_fk_ratinglevel_id_value")]
+    rating_level: Guid,
     #[serde(
         rename = "_mshr_fk_ratinglevel_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     rating_level_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_ratingmodel_id_value", borrow)]
-    rating_model: Cell<'a>,
+    #[serde(rename = "_mshr_fk_ratingmodel_id_value")]
+    rating_model: Guid,
     #[serde(
         rename = "_mshr_fk_ratingmodel_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -340,9 +340,9 @@ struct SkillRow<'a> {
 impl<'a> SkillRow<'a> {
     fn lookups(&self) -> [LookupCells<'_, 'a>; 3] {
         [
-            (&self.skill, &self.skill_fv),
-            (&self.rating_level, &self.rating_level_fv),
-            (&self.rating_model, &self.rating_model_fv),
+            (self.skill.0, &self.skill_fv),
+            (self.rating_level.0, &self.rating_level_fv),
+            (self.rating_model.0, &self.rating_model_fv),
         ]
     }
 }
@@ -352,15 +352,15 @@ impl<'a> SkillRow<'a> {
 struct EducationRow<'a> {
     #[serde(rename = "mshr_hcmrecruitingrequesteducationentityid", borrow)]
     id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_educationlevel_id_value", borrow)]
-    education_level: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationlevel_id_value")]
+    education_level: Guid,
     #[serde(
         rename = "_mshr_fk_educationlevel_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     education_level_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_educationdiscipline_id_value", borrow)]
-    discipline: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationdiscipline_id_value")]
+    discipline: Guid,
     #[serde(
         rename = "_mshr_fk_educationdiscipline_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -371,8 +371,8 @@ struct EducationRow<'a> {
 impl<'a> EducationRow<'a> {
     fn lookups(&self) -> [LookupCells<'_, 'a>; 2] {
         [
-            (&self.education_level, &self.education_level_fv),
-            (&self.discipline, &self.discipline_fv),
+            (self.education_level.0, &self.education_level_fv),
+            (self.discipline.0, &self.discipline_fv),
         ]
     }
 }

@@ -124,6 +124,17 @@ impl<'de: 'a, 'a> Visitor<'de> for CellVisitor<'a> {
     }
 }
 
+/// A GUID column (a lookup's id), parsed once as the row is read: a page both collects and
+/// writes each lookup id. Anything but a GUID string reads as absent, as [`Cell::uuid`] does.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Guid(pub Option<Uuid>);
+
+impl<'de> Deserialize<'de> for Guid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Cell::deserialize(d).map(|c| Guid(c.uuid()))
+    }
+}
+
 /// A collection navigation of a typed row: `null` or absent reads as empty, as `children` did.
 pub(super) fn collection<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
@@ -134,7 +145,7 @@ where
 }
 
 /// A lookup of a typed row: its GUID and FormattedValue columns.
-pub(super) type LookupCells<'r, 'a> = (&'r Cell<'a>, &'r Cell<'a>);
+pub(super) type LookupCells<'r, 'a> = (Option<Uuid>, &'r Cell<'a>);
 
 /// Each (GUID, FormattedValue) pair resolved against its target table.
 pub(super) fn resolve_all<const N: usize>(
@@ -146,7 +157,7 @@ pub(super) fn resolve_all<const N: usize>(
     pairs.map(|(id, fv)| {
         let target = targets[i];
         i += 1;
-        resolved.get(target, id.uuid(), fv.as_str())
+        resolved.get(target, id, fv.as_str())
     })
 }
 
@@ -156,11 +167,39 @@ pub(super) fn want_all<const N: usize>(
     targets: &[&'static str; N],
 ) {
     for ((id, _), target) in pairs.into_iter().zip(targets) {
-        w.add(target, id.uuid());
+        w.add(target, id);
     }
 }
 
 /// An option-set column of a typed row.
 pub(super) fn option_cell(cell: &Cell<'_>, set: &OptionSetInfo, lang: Lang) -> Option<OptionValue> {
     cell.as_i64().map(|code| set.value(code, lang))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guid_column_reads_a_guid_string_and_nothing_else() {
+        let id = "000028a1-0000-0000-0000-000150000001";
+        let read = |json: &str| serde_json::from_str::<Guid>(json).expect("json");
+        assert_eq!(read(&format!("\"{id}\"")).0, Uuid::parse_str(id).ok());
+        // An escaped string (owned, not borrowed) reads the same.
+        assert_eq!(
+            read("\"000028a1-0000-0000-0000-00015000000\\u0031\"").0,
+            Uuid::parse_str(id).ok()
+        );
+        for other in [
+            "null",
+            "\"usmf\"",
+            "\"\"",
+            "42",
+            "true",
+            "[\"x\"]",
+            "{\"a\":1}",
+        ] {
+            assert_eq!(read(other), Guid(None), "{other}");
+        }
+    }
 }

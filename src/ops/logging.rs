@@ -61,7 +61,12 @@ pub fn init_at(
     let (writer, guard) = NonBlockingBuilder::default()
         .buffered_lines_limit(QUEUE_LINES)
         .lossy(true)
-        .finish(std::io::stderr());
+        // Buffered: the worker writes every line it finds queued, then flushes, so a burst of
+        // request lines is one write instead of one each (no line waits for a later one).
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     crate::ops::metrics::watch_dropped_log_lines(writer.error_counter());
     let lines = match format {
         LogFormat::Json => fmt::layer()

@@ -82,7 +82,8 @@ fn label_in<'a>(labels: &'a HashMap<u32, String>, key: &'a str, lang: Lang) -> &
 pub struct OptionSetInfo {
     pub name: String,
     pub options: Vec<OptionInfo>,
-    by_code: HashMap<i64, usize>,
+    /// Looked up for every option cell of every row: a fast hasher (the codes are Dataverse's).
+    by_code: HashMap<i64, usize, rapidhash::fast::RandomState>,
     by_key: HashMap<String, usize>,
 }
 

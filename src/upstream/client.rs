@@ -147,6 +147,9 @@ impl DataverseClient {
                     .min(std::time::Duration::from_secs(10)),
             )
             .tcp_nodelay(true)
+            // The Web API answers where it is asked; a redirect is an error to report, not to
+            // follow with the bearer token (and following costs a URL parse per call).
+            .redirect(reqwest::redirect::Policy::none())
             .tls_certs_merge(cfg.extra_roots.iter().cloned())
             .build()
             .map_err(|e| UpstreamError::Config(format!("http client: {e}")))?;

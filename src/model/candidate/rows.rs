@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::model::row::{collection, Cell, LookupCells};
+use crate::model::row::{collection, Cell, Guid, LookupCells};
 
 /// A candidate as Dataverse sends it (the columns `candidate_select` may pick, lookups' FormattedValue annotations, the expanded person and request), borrowing from the body.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -42,29 +42,29 @@ pub struct CandidateRow<'a> {
     pub(super) military_service_end_date: Cell<'a>,
     #[serde(rename = "mshr_isdisabledveteran", borrow)]
     pub(super) disabled_veteran: Cell<'a>,
-    #[serde(rename = "_mshr_dataareaid_id_value", borrow)]
-    pub(super) company: Cell<'a>,
+    #[serde(rename = "_mshr_dataareaid_id_value")]
+    pub(super) company: Guid,
     #[serde(
         rename = "_mshr_dataareaid_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     pub(super) company_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_position_id_value", borrow)]
-    pub(super) position: Cell<'a>,
+    #[serde(rename = "_mshr_fk_position_id_value")]
+    pub(super) position: Guid,
     #[serde(
         rename = "_mshr_fk_position_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     pub(super) position_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_reasoncode_id_value", borrow)]
-    pub(super) do_not_hire_reason: Cell<'a>,
+    #[serde(rename = "_mshr_fk_reasoncode_id_value")]
+    pub(super) do_not_hire_reason: Guid,
     #[serde(
         rename = "_mshr_fk_reasoncode_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     pub(super) do_not_hire_reason_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_veteranstatus_id_value", borrow)]
-    pub(super) veteran_status: Cell<'a>,
+    #[serde(rename = "_mshr_fk_veteranstatus_id_value")]
+    pub(super) veteran_status: Guid,
     #[serde(
         rename = "_mshr_fk_veteranstatus_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -80,10 +80,10 @@ impl<'a> CandidateRow<'a> {
     /// (GUID, FormattedValue) of each lookup.
     pub(super) fn lookups(&self) -> [LookupCells<'_, 'a>; 4] {
         [
-            (&self.company, &self.company_fv),
-            (&self.position, &self.position_fv),
-            (&self.do_not_hire_reason, &self.do_not_hire_reason_fv),
-            (&self.veteran_status, &self.veteran_status_fv),
+            (self.company.0, &self.company_fv),
+            (self.position.0, &self.position_fv),
+            (self.do_not_hire_reason.0, &self.do_not_hire_reason_fv),
+            (self.veteran_status.0, &self.veteran_status_fv),
         ]
     }
 }
@@ -185,22 +185,22 @@ pub(crate) struct EducationRow<'a> {
     pub(super) id: Cell<'a>,
     #[serde(rename = "mshr_description", borrow)]
     pub(super) description: Cell<'a>,
-    #[serde(rename = "_mshr_fk_educationlevel_id_value", borrow)]
-    pub(super) education_level: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationlevel_id_value")]
+    pub(super) education_level: Guid,
     #[serde(
         rename = "_mshr_fk_educationlevel_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     pub(super) education_level_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_educationdiscipline_id_value", borrow)]
-    pub(super) discipline: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationdiscipline_id_value")]
+    pub(super) discipline: Guid,
     #[serde(
         rename = "_mshr_fk_educationdiscipline_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
     )]
     pub(super) discipline_fv: Cell<'a>,
-    #[serde(rename = "_mshr_fk_educationinstitution_id_value", borrow)]
-    pub(super) institution: Cell<'a>,
+    #[serde(rename = "_mshr_fk_educationinstitution_id_value")]
+    pub(super) institution: Guid,
     #[serde(
         rename = "_mshr_fk_educationinstitution_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -228,9 +228,9 @@ impl<'a> EducationRow<'a> {
     /// (GUID, FormattedValue) of each lookup.
     pub(super) fn lookups(&self) -> [LookupCells<'_, 'a>; 3] {
         [
-            (&self.education_level, &self.education_level_fv),
-            (&self.discipline, &self.discipline_fv),
-            (&self.institution, &self.institution_fv),
+            (self.education_level.0, &self.education_level_fv),
+            (self.discipline.0, &self.discipline_fv),
+            (self.institution.0, &self.institution_fv),
         ]
     }
 }
@@ -315,8 +315,8 @@ pub(crate) struct ContactRow<'a> {
 pub(crate) struct SkillRow<'a> {
     #[serde(rename = "mshr_hcmpersonskillentityid", borrow)]
     pub(super) id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_skill_id_value", borrow)]
-    pub(super) skill: Cell<'a>,
+    #[serde(rename = "_mshr_fk_skill_id_value")]
+    pub(super) skill: Guid,
     #[serde(
         rename = "_mshr_fk_skill_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -324,8 +324,8 @@ pub(crate) struct SkillRow<'a> {
     pub(super) skill_fv: Cell<'a>,
     #[serde(rename = "mshr_leveltype", borrow)]
     pub(super) level_type: Cell<'a>,
-    #[serde(rename = "_mshr_fk_ratinglevel_id_value", borrow)]
-    pub(super) rating_level: Cell<'a>,
+    #[serde(rename = "_mshr_fk_ratinglevel_id_value")]
+    pub(super) rating_level: Guid,
     #[serde(
         rename = "_mshr_fk_ratinglevel_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -343,8 +343,8 @@ impl<'a> SkillRow<'a> {
     /// (GUID, FormattedValue) of each lookup.
     pub(super) fn lookups(&self) -> [LookupCells<'_, 'a>; 2] {
         [
-            (&self.skill, &self.skill_fv),
-            (&self.rating_level, &self.rating_level_fv),
+            (self.skill.0, &self.skill_fv),
+            (self.rating_level.0, &self.rating_level_fv),
         ]
     }
 }
@@ -354,8 +354,8 @@ impl<'a> SkillRow<'a> {
 pub(crate) struct CertificateRow<'a> {
     #[serde(rename = "mshr_hcmpersoncertificateentityid", borrow)]
     pub(super) id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_certificatetype_id_value", borrow)]
-    pub(super) certificate_type: Cell<'a>,
+    #[serde(rename = "_mshr_fk_certificatetype_id_value")]
+    pub(super) certificate_type: Guid,
     #[serde(
         rename = "_mshr_fk_certificatetype_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -372,7 +372,7 @@ pub(crate) struct CertificateRow<'a> {
 impl<'a> CertificateRow<'a> {
     /// (GUID, FormattedValue) of each lookup.
     pub(super) fn lookups(&self) -> [LookupCells<'_, 'a>; 1] {
-        [(&self.certificate_type, &self.certificate_type_fv)]
+        [(self.certificate_type.0, &self.certificate_type_fv)]
     }
 }
 
@@ -381,8 +381,8 @@ impl<'a> CertificateRow<'a> {
 pub(crate) struct ScreeningRow<'a> {
     #[serde(rename = "mshr_hcmpersonscreeningentityid", borrow)]
     pub(super) id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_screeningtype_id_value", borrow)]
-    pub(super) screening_type: Cell<'a>,
+    #[serde(rename = "_mshr_fk_screeningtype_id_value")]
+    pub(super) screening_type: Guid,
     #[serde(
         rename = "_mshr_fk_screeningtype_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -401,7 +401,7 @@ pub(crate) struct ScreeningRow<'a> {
 impl<'a> ScreeningRow<'a> {
     /// (GUID, FormattedValue) of each lookup.
     pub(super) fn lookups(&self) -> [LookupCells<'_, 'a>; 1] {
-        [(&self.screening_type, &self.screening_type_fv)]
+        [(self.screening_type.0, &self.screening_type_fv)]
     }
 }
 
@@ -410,8 +410,8 @@ impl<'a> ScreeningRow<'a> {
 pub(crate) struct IdentificationRow<'a> {
     #[serde(rename = "mshr_hcmpersonidentificationnumberentityid", borrow)]
     pub(super) id: Cell<'a>,
-    #[serde(rename = "_mshr_fk_identificationtype_id_value", borrow)]
-    pub(super) identification_type: Cell<'a>,
+    #[serde(rename = "_mshr_fk_identificationtype_id_value")]
+    pub(super) identification_type: Guid,
     #[serde(
         rename = "_mshr_fk_identificationtype_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -419,8 +419,8 @@ pub(crate) struct IdentificationRow<'a> {
     pub(super) identification_type_fv: Cell<'a>,
     #[serde(rename = "mshr_identificationnumber", borrow)]
     pub(super) number: Cell<'a>,
-    #[serde(rename = "_mshr_fk_issuingagency_id_value", borrow)]
-    pub(super) issuing_agency: Cell<'a>,
+    #[serde(rename = "_mshr_fk_issuingagency_id_value")]
+    pub(super) issuing_agency: Guid,
     #[serde(
         rename = "_mshr_fk_issuingagency_id_value@OData.Community.Display.V1.FormattedValue",
         borrow
@@ -440,8 +440,8 @@ impl<'a> IdentificationRow<'a> {
     /// (GUID, FormattedValue) of each lookup.
     pub(super) fn lookups(&self) -> [LookupCells<'_, 'a>; 2] {
         [
-            (&self.identification_type, &self.identification_type_fv),
-            (&self.issuing_agency, &self.issuing_agency_fv),
+            (self.identification_type.0, &self.identification_type_fv),
+            (self.issuing_agency.0, &self.issuing_agency_fv),
         ]
     }
 }
