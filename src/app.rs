@@ -313,7 +313,6 @@ pub async fn start_reloading(
             reader: state.reader.clone(),
             changes: state.changes.clone(),
             companies: state.boards.companies(),
-            page_size: state.config.changes.page_size,
             recheck: Duration::from_millis(state.config.changes.interval_ms()),
             shutdown: state.shutdown().clone(),
             after: warmup.clone(),

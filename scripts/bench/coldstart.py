@@ -17,7 +17,15 @@ gateway's coalescing, carries the other's id and is not among them); the warm-up
 warm-up have none); and the background calls after the two pages until the emulator saw none for
 QUIET seconds (the boards' first read).
 
+With --during: from the two pages on, a partner reads a first page and its next page every
+PROBE_EVERY seconds (page sizes differ, so the response cache answers none) until the board
+answers (its snapshot is built: `/boards/cold/jobs` is 503 before); printed: those pages' ms
+(median, max) from the warm-up's end until then (the boards' first read, after its settling
+pause), and the boards' read: seconds from the warm-up's end until the board answers, and its
+Dataverse calls (the emulator's count minus the probes' own, told apart by their request ids).
+
 usage: coldstart.py [BINARY] [--scales 500,100000] [--timeout SECONDS] [--json] [--emulator BINARY]
+                   [--during]
 BINARY defaults to $CARGO_TARGET_DIR/release/ats-gateway (else target/release/ats-gateway).
 Standard library only; every process it starts is stopped on exit.
 """
@@ -38,6 +46,7 @@ GOAL_SCALE = 100000
 # Without a warm-up gauge: background work is over once the emulator saw no call for this long.
 QUIET = 3.0
 PAGE = "/v1/recruiting-requests?page_size=50"
+PROBE_EVERY = 0.25
 
 
 def default_binary():
@@ -139,7 +148,60 @@ def gauge(ops, name):
     return None
 
 
-def measure(binary, scale, timeout, log=None, emulator=None):
+class Probes:
+    """A partner reading a first page and its next page every PROBE_EVERY s, on a thread of its own."""
+
+    def __init__(self, base, auth, t_ready):
+        self.base, self.auth, self.t_ready = base, auth, t_ready
+        self.rows, self.ids = [], set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _get(self, url):
+        t0 = time.monotonic()
+        status, headers, body = http("GET", url, headers=self.auth)
+        ms = 1000 * (time.monotonic() - t0)
+        if headers is not None and headers.get("x-request-id"):
+            self.ids.add(headers.get("x-request-id"))
+        return status, body, ms
+
+    def _run(self):
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            # 1..200 except the measured pages' 50: never a cached answer within 199 probes.
+            size = 1 + (i - 1) % 199
+            size += size >= 50
+            at = time.monotonic() - self.t_ready
+            path = f"/v1/recruiting-requests?page_size={size}"
+            status, body, first_ms = self._get(self.base + path)
+            next_ms = None
+            if status == 200:
+                cursor = json.loads(body).get("next_cursor")
+                if cursor:
+                    status, _, next_ms = self._get(self.base + path + "&cursor=" + urllib.parse.quote(cursor))
+            self.rows.append((at, first_ms if status == 200 else None, next_ms))
+            self.stop.wait(PROBE_EVERY)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(120)
+
+    def during(self, start, end):
+        """(first ms, next ms) lists of the probes that started in [start, end] s after ready."""
+        rows = [r for r in self.rows if start is not None and end is not None and start <= r[0] <= end]
+        return [r[1] for r in rows if r[1] is not None], [r[2] for r in rows if r[2] is not None]
+
+
+def summary(ms):
+    if not ms:
+        return None
+    ms = sorted(ms)
+    return {"n": len(ms), "p50": round(ms[len(ms) // 2], 1), "max": round(ms[-1], 1)}
+
+
+def measure(binary, scale, timeout, log=None, emulator=None, during=False):
     tmp = tempfile.TemporaryDirectory(prefix="coldstart-")
     procs = []
     try:
@@ -231,6 +293,7 @@ hiring_organization = {{ name = "Contoso" }}
             second_calls = sum(delta(s0, s1).values()) if status == 200 else None
             after_pages = s1
         log = get_json(emu_url + "/_sandbox/requests")
+        probes = Probes(base, auth, t_ready) if during else None
         waited = {}
         for e in log:
             if first_id and e.get("client_request_id") == first_id:
@@ -238,11 +301,17 @@ hiring_organization = {{ name = "Contoso" }}
                 waited[short(urllib.parse.unquote(path))] = waited.get(short(urllib.parse.unquote(path)), 0) + 1
 
         # Background work after the first page: the warm-up (until its gauge says done), then
-        # everything else (the boards' first read) until the emulator saw no call for QUIET s.
+        # everything else (the boards' first read) until the emulator saw no call for QUIET s
+        # (with probes: counted once the board answers and the probes stopped).
         last_total, last_change = after_pages["total_requests"], time.monotonic()
         gauge_seen, done_s, warm_calls, quiet_s = False, None, None, None
+        board_s, at_board = None, None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if probes and board_s is None and http("GET", base + "/boards/cold/jobs", timeout=10)[0] == 200:
+                board_s = time.monotonic() - t_ready
+                probes.finish()
+                at_board = get_json(emu_url + "/_sandbox/stats")
             s = get_json(emu_url + "/_sandbox/stats")
             if s["total_requests"] != last_total:
                 last_total, last_change = s["total_requests"], time.monotonic()
@@ -253,11 +322,26 @@ hiring_organization = {{ name = "Contoso" }}
                     if g >= 1:
                         done_s = time.monotonic() - t_ready
                         warm_calls = gauge(ops, "gateway_warmup_upstream_calls")
-            if time.monotonic() - last_change >= QUIET and (done_s is not None or not gauge_seen):
+            if (time.monotonic() - last_change >= QUIET and (done_s is not None or not gauge_seen)
+                    and (board_s is not None or not probes)):
                 quiet_s = last_change - t_ready
                 break
             time.sleep(0.1)
         at_quiet = get_json(emu_url + "/_sandbox/stats")
+        extra = {}
+        if probes:
+            first, nxt = probes.during(done_s, board_s)
+            after = get_json(emu_url + "/_sandbox/requests")
+            probe_calls = sum(1 for e in after if e.get("client_request_id") in probes.ids)
+            background = sum(delta(after_pages, at_board).values()) - probe_calls
+            extra = {
+                "during_first": summary(first),
+                "during_next": summary(nxt),
+                "probe_calls": probe_calls,
+                "boards_calls": background,
+                "boards_s": round(board_s - done_s, 2) if None not in (board_s, done_s) else None,
+                "log_full": len(after) >= 1000,
+            }
         return {
             "scale": scale,
             "seed_s": round(seed_s, 1),
@@ -274,6 +358,7 @@ hiring_organization = {{ name = "Contoso" }}
             "warmup_calls": int(warm_calls) if warm_calls is not None else None,
             "quiet_s": round(quiet_s, 2) if quiet_s is not None else None,
             "calls_after_pages": grouped(delta(after_pages, at_quiet)),
+            **extra,
         }
     finally:
         for p in reversed(procs):
@@ -294,12 +379,14 @@ def main():
     ap.add_argument("--json", action="store_true", help="one JSON line per scale")
     ap.add_argument("--log", help="write the gateway's log (stderr) to LOG.SCALE")
     ap.add_argument("--emulator", help="the emulator from another build (default: BINARY's)")
+    ap.add_argument("--during", action="store_true",
+                    help="partner pages every 0.25 s while the background work (the boards' first read) runs")
     a = ap.parse_args()
     if not os.access(a.binary, os.X_OK):
         raise SystemExit(f"{a.binary} is not an executable (build: cargo build --release --bin ats-gateway)")
     for scale in [int(s) for s in a.scales.split(",")]:
         r = measure(os.path.abspath(a.binary), scale, a.timeout, f"{a.log}.{scale}" if a.log else None,
-                    os.path.abspath(a.emulator) if a.emulator else None)
+                    os.path.abspath(a.emulator) if a.emulator else None, a.during)
         if a.json:
             print(json.dumps(r), flush=True)
             continue
@@ -323,6 +410,14 @@ def main():
         quiet = f"{r['quiet_s']:.2f} s after ready" if r["quiet_s"] is not None else "not quiet"
         print(f"  background after the pages {fmt_calls(r['calls_after_pages'])} calls; "
               f"last call {quiet} (the boards' first read)")
+        if "during_first" in r:
+            def ms(x):
+                return f"median {x['p50']} ms, max {x['max']} ms of {x['n']}" if x else "none"
+            print(f"  partner pages during it   first: {ms(r['during_first'])}; next: {ms(r['during_next'])}")
+            boards_s = f"{r['boards_s']:.2f} s" if r["boards_s"] is not None else "?"
+            print(f"  the boards' read          {r['boards_calls']} Dataverse calls (the probes' "
+                  f"{r['probe_calls']} apart{'; request log full, apart count low' if r['log_full'] else ''}), "
+                  f"board answering {boards_s} after the warm-up's end")
         sys.stdout.flush()
 
 

@@ -93,7 +93,6 @@ pub struct SnapshotContext {
     pub changes: Arc<Changes>,
     /// Lower-case company codes.
     pub companies: HashSet<String>,
-    pub page_size: u32,
     /// How often a snapshot read from Dataverse looks for the scanner's baseline.
     pub recheck: Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -128,6 +127,15 @@ async fn from_store(cx: &SnapshotContext) -> Result<Option<HashMap<Uuid, PublicJ
     Ok(Some(out))
 }
 
+/// Rows per page of the read from Dataverse. Small: each page (every child collection expanded)
+/// is one short call that a partner call arriving meanwhile waits behind, where a scan-sized page
+/// of 5,000 such rows held Dataverse (and the gateway's parsing) for a third of a second.
+const COLD_READ_PAGE: u32 = 500;
+
+/// The longest a page waits for partner calls queued at the cap: the boards get built even under
+/// a partner load that never lets go.
+const MAX_YIELD: Duration = Duration::from_secs(30);
+
 /// One paged read of the boards' companies through the partner read path.
 async fn from_dataverse(cx: &SnapshotContext) -> Result<HashMap<Uuid, PublicJob>, String> {
     let rd = &cx.reader;
@@ -139,9 +147,12 @@ async fn from_dataverse(cx: &SnapshotContext) -> Result<HashMap<Uuid, PublicJob>
     let q = recruiting_requests::detail_query()
         .filter(Filter::is_in("mshr_dataareaid", companies))
         .order_by("mshr_recruitingrequestid", Order::Asc);
+    let limiter = &rd.client.stack().limiter;
+    // Partner calls queued at the upstream cap go before each page.
+    limiter.drained(MAX_YIELD).await;
     let mut raw = rd
         .client
-        .get_page_raw(&q, cx.page_size)
+        .get_page_raw(&q, COLD_READ_PAGE)
         .await
         .map_err(|e| e.to_string())?;
     let mut out = HashMap::new();
@@ -162,9 +173,10 @@ async fn from_dataverse(cx: &SnapshotContext) -> Result<HashMap<Uuid, PublicJob>
             .next_link;
         match next {
             Some(link) => {
+                limiter.drained(MAX_YIELD).await;
                 raw = rd
                     .client
-                    .get_next_raw(&link, cx.page_size)
+                    .get_next_raw(&link, COLD_READ_PAGE)
                     .await
                     .map_err(|e| e.to_string())?
             }

@@ -18,8 +18,6 @@ pub const DATAVERSE_WINDOW: Duration = Duration::from_secs(300);
 /// How long the scanner waits for partner calls to drain before it sends anyway: a partner load
 /// that never lets go must not stop the changes feed for good.
 const MAX_YIELD: Duration = Duration::from_secs(30);
-/// How often a yielding scanner looks at the partner queue again.
-const YIELD_POLL: Duration = Duration::from_millis(5);
 
 /// The scanner's calls in the current window, against its limit.
 pub struct ScanBudget {
@@ -109,16 +107,9 @@ impl ScanBudget {
             );
             tokio::time::sleep(d).await;
         }
-        if limiter.load().1 == 0 {
-            return Duration::ZERO;
-        }
-        let started = Instant::now();
         // A waiting call may be the scanner's own (person children read beside the next page): it
         // drains with the rest, so this ends.
-        while limiter.load().1 > 0 && started.elapsed() < MAX_YIELD {
-            tokio::time::sleep(YIELD_POLL).await;
-        }
-        started.elapsed()
+        limiter.drained(MAX_YIELD).await
     }
 }
 

@@ -82,7 +82,7 @@ pub(super) async fn tables(client: &DataverseClient) -> Vec<Check> {
         let probe = Query::new(t.set).select(&[t.pk]);
         match client.get_page(&probe, 1).await {
             Ok(_) => {}
-            Err(UpstreamError::Throttled { retry_after }) => {
+            Err(UpstreamError::Throttled { retry_after, .. }) => {
                 failed.push(throttled(t, retry_after));
                 throttled_for = Some(retry_after);
                 break;
@@ -193,7 +193,7 @@ fn unreachable_or_other(name: &str, e: &UpstreamError, d: &DataverseConfig) -> C
             format!("cannot reach Dataverse {}: {e}", d.org_url),
             "Check dataverse.org_url and that this machine reaches it over HTTPS (DNS, firewall, proxy).",
         ),
-        UpstreamError::Throttled { retry_after } => Check::fail(
+        UpstreamError::Throttled { retry_after, .. } => Check::fail(
             name,
             format!("Dataverse throttled the application user (429), retry {}", after_text(*retry_after)),
             "Run doctor again after the Retry-After time; if it recurs, other clients share this application user's service-protection budget.",

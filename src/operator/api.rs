@@ -65,21 +65,37 @@ pub fn new_secret(now: i64) -> (String, SecretRecord) {
     (plain, record)
 }
 
-async fn applied(ctx: &OperatorContext) -> Result<(), ApiError> {
-    ctx.refresh().await.map(|_| ()).map_err(store_error)
+/// Puts the change in force here; answers the stored partners it read.
+async fn applied(ctx: &OperatorContext) -> Result<Vec<StoredPartner>, ApiError> {
+    ctx.refresh()
+        .await
+        .map(|(_, partners)| partners)
+        .map_err(store_error)
 }
 
-async fn one_view(ctx: &OperatorContext, id: &str) -> Result<Value, ApiError> {
+/// Partner `id` as the API shows it; `all`: the stored partners if just read (else read here,
+/// for an API partner only).
+async fn one_view(
+    ctx: &OperatorContext,
+    id: &str,
+    all: Option<&[StoredPartner]>,
+) -> Result<Value, ApiError> {
     let reg = ctx.auth.registry();
     let live = reg
         .partner(id)
         .ok_or_else(|| ApiError::NotFound(format!("no partner `{id}`")))?;
-    let stored = if views::is_config(live) {
-        None
-    } else {
-        stored(ctx, id).await?
+    if views::is_config(live) {
+        return Ok(views::partner(live, None));
+    }
+    let read;
+    let all = match all {
+        Some(all) => all,
+        None => {
+            read = ctx.store.partners().await.map_err(store_error)?.1;
+            &read
+        }
     };
-    Ok(views::partner(live, stored.as_ref()))
+    Ok(views::partner(live, all.iter().find(|p| p.doc.id == id)))
 }
 
 /// `POST /operator/v1/partners`: the partner, its `client_id` and a secret shown only here.
@@ -116,8 +132,8 @@ pub async fn create(
         )))
         }
     }
-    applied(&ctx).await?;
-    let mut view = one_view(&ctx, &doc.id).await?;
+    let all = applied(&ctx).await?;
+    let mut view = one_view(&ctx, &doc.id, Some(&all)).await?;
     if let Some(o) = view.as_object_mut() {
         o.insert("client_secret".into(), json!(plain));
         o.insert("secret_id".into(), json!(secret.id));
@@ -157,7 +173,7 @@ pub async fn one(
     State(ctx): State<OperatorContext>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let v = one_view(&ctx, &id).await?;
+    let v = one_view(&ctx, &id, None).await?;
     Ok(noted(Json(v), &id, Value::Null))
 }
 
@@ -179,8 +195,8 @@ pub async fn update(
     {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
-    applied(&ctx).await?;
-    let v = one_view(&ctx, &id).await?;
+    let all = applied(&ctx).await?;
+    let v = one_view(&ctx, &id, Some(&all)).await?;
     Ok(noted(Json(v), &id, Value::Object(obj)))
 }
 

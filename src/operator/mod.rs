@@ -21,7 +21,7 @@ use axum::Router;
 
 use crate::auth::AuthService;
 use crate::problem::ApiError;
-use crate::store::partners::PartnerStore;
+use crate::store::partners::{PartnerStore, StoredPartner};
 use crate::store::StoreError;
 
 /// What the operator routes, the onboarding page and the sync task use.
@@ -56,13 +56,14 @@ impl OperatorContext {
     }
 
     /// Reads the stored partners and puts them in force here (the sync task does it on every
-    /// replica when the generation moves; a change made here is applied at once).
-    pub async fn refresh(&self) -> Result<u64, StoreError> {
+    /// replica when the generation moves; a change made here is applied at once). Answers the
+    /// generation and the partners read, so a write's answer needs no second read.
+    pub async fn refresh(&self) -> Result<(u64, Vec<StoredPartner>), StoreError> {
         let (generation, partners) = self.store.partners().await?;
         self.auth.set_stored_partners(&partners);
         self.loaded
             .store(generation, std::sync::atomic::Ordering::Release);
-        Ok(generation)
+        Ok((generation, partners))
     }
 
     /// The generation of the partners in force here, if any were loaded.

@@ -45,7 +45,7 @@ pub fn spawn(ctx: OperatorContext, shutdown: CancellationToken) -> tokio::task::
                     // A change made on this replica was applied already (`refresh` records it).
                     match ctx.store.generation().await {
                         Ok(g) if Some(g) != ctx.loaded_generation() => match ctx.refresh().await {
-                            Ok(g) => tracing::info!(generation = g, "stored partners reloaded"),
+                            Ok((g, _)) => tracing::info!(generation = g, "stored partners reloaded"),
                             Err(e) => tracing::warn!(error = %e, "stored partners not reloaded; retrying"),
                         },
                         Ok(_) => {}

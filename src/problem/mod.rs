@@ -393,7 +393,8 @@ impl From<crate::upstream::error::UpstreamError> for ApiError {
             }
             U::NotFound { .. } => ApiError::NotFound("the resource does not exist".into()),
             // Rounded up: a partner coming back after a rounded-down wait would be refused again.
-            U::Throttled { retry_after } => ApiError::UpstreamThrottled {
+            // Dataverse's 429 or the gateway's own refusal while paused: the partner waits alike.
+            U::Throttled { retry_after, .. } => ApiError::UpstreamThrottled {
                 retry_after: retry_after.map_or(5, |d| {
                     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
                 }),

@@ -54,6 +54,16 @@ pub fn redact_identifiers(text: &str) -> String {
     out
 }
 
+/// Who refused a call as throttled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottledBy {
+    /// Dataverse answered 429: the call reached it.
+    Dataverse,
+    /// The gateway, without sending the call: an earlier 429's pause (this replica's or another's)
+    /// or the reported budget lasts past the call's deadline.
+    Gateway,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UpstreamError {
     /// Dataverse refused the token even after one fresh token was fetched.
@@ -73,9 +83,14 @@ pub enum UpstreamError {
         message: String,
     },
     /// 429 that was not retried: a write, the pause outlasts the caller's deadline, or the retry
-    /// budget is spent. Also returned without a wire call while upstream is paused after a 429.
+    /// budget is spent. Also returned without a wire call while upstream is paused after a 429, or
+    /// while the reported budget is spent (`by` says which): the partner gets the same 429 either
+    /// way, but only Dataverse's own feeds the pause, the cluster, the metric and the pacing.
     #[error("Dataverse throttled the request (retry after {retry_after:?})")]
-    Throttled { retry_after: Option<Duration> },
+    Throttled {
+        retry_after: Option<Duration>,
+        by: ThrottledBy,
+    },
     /// The circuit breaker is open after repeated failures: no call was sent.
     #[error("Dataverse is unavailable after repeated failures (circuit open, retry after {retry_after:?})")]
     CircuitOpen { retry_after: Duration },
@@ -119,6 +134,22 @@ impl UpstreamError {
                 | Self::ServerError { .. }
                 | Self::Timeout
                 | Self::Network(_)
+        )
+    }
+
+    /// Refused by the gateway before any wire call: Dataverse never saw the call (so it costs
+    /// nothing of its budget and says nothing about it).
+    pub fn never_sent(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled {
+                by: ThrottledBy::Gateway,
+                ..
+            } | Self::CircuitOpen { .. }
+                | Self::Overloaded { .. }
+                | Self::TokenEndpoint(_)
+                | Self::InvalidRequest(_)
+                | Self::Config(_)
         )
     }
 

@@ -265,6 +265,20 @@ impl Budget {
         }
     }
 
+    /// Call `seq` was refused before it was sent (a pause, a full queue): it never counted at
+    /// Dataverse, so it leaves the window as if never admitted; a probe it was is over.
+    pub fn unsent(&self, seq: u64) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if let Ok(i) = st.in_flight.binary_search_by_key(&seq, |(s, _)| *s) {
+            st.in_flight.remove(i);
+        }
+        if st.probe == Some(seq) {
+            st.probe = None;
+        }
+    }
+
     /// Call `seq` ended without a report (an error other than 429): a probe it was is over.
     pub fn unreported(&self, seq: u64) {
         if let Ok(mut st) = self.state.lock() {
@@ -429,6 +443,39 @@ mod tests {
             "paced by the report again"
         );
         assert_eq!(b.remaining(), Some(49));
+    }
+
+    #[test]
+    fn a_call_refused_before_it_was_sent_costs_nothing_and_ends_its_probe() {
+        let b = Budget::new(Duration::from_secs(30));
+        let seq = b.admit(Priority::Partner, None).expect("admitted");
+        answer(&b, seq, 10);
+        assert_eq!(b.remaining(), Some(10));
+        // Refused below (a pause, a full queue): neither in flight nor answered, no probing.
+        let unsent = b.admit(Priority::Partner, None).expect("admitted");
+        assert_eq!(b.remaining(), Some(9));
+        b.unsent(unsent);
+        assert_eq!(b.remaining(), Some(10), "not counted in the window");
+        let next = b.admit(Priority::Partner, None).expect("admitted");
+        assert!(
+            b.admit(Priority::Partner, None).is_ok(),
+            "not one at a time"
+        );
+        // A later report is taken as before: the unsent call is not among those counted.
+        answer(&b, next, 7);
+        assert_eq!(b.remaining(), Some(6));
+
+        // A probe refused before it was sent learnt nothing: the next call probes.
+        let seq = b.admit(Priority::Partner, None).expect("admitted");
+        b.settle(seq);
+        b.refused(seq);
+        let probe = b.admit(Priority::Partner, None).expect("the probe goes");
+        assert!(b.admit(Priority::Partner, None).is_err(), "one at a time");
+        b.unsent(probe);
+        let probe = b.admit(Priority::Partner, None).expect("the next probe");
+        assert!(b.admit(Priority::Partner, None).is_err(), "still one");
+        answer(&b, probe, 5);
+        assert!(b.admit(Priority::Partner, None).is_ok());
     }
 
     #[test]

@@ -364,13 +364,7 @@ impl TokenProvider {
     /// it) and refreshed ahead like any other. On failure the credential in force stays, with its
     /// token, and the error (an AADSTS code for a refused credential) is returned.
     pub async fn rotate(&self, next: ClientCredential) -> Result<(), UpstreamError> {
-        let started = Instant::now();
-        let result = self.inner.request_token_with(&next).await;
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics::counter!("upstream_token_requests_total", "outcome" => outcome).increment(1);
-        metrics::histogram!("upstream_token_request_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
-        let fresh = Arc::new(result?);
+        let fresh = Arc::new(counted(self.inner.request_token_with(&next)).await?);
         if let Ok(mut c) = self.inner.credential.lock() {
             *c = Arc::new(next);
         }
@@ -409,6 +403,19 @@ impl TokenProvider {
             }
         }
     }
+}
+
+/// A token request, counted by outcome and timed (a fetch and a rotation's first request alike).
+async fn counted(
+    request: impl std::future::Future<Output = Result<CachedToken, UpstreamError>>,
+) -> Result<CachedToken, UpstreamError> {
+    let started = Instant::now();
+    let result = request.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::counter!("upstream_token_requests_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("upstream_token_request_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    result
 }
 
 impl Inner {
@@ -459,13 +466,7 @@ impl Inner {
 
     async fn fetch(&self) -> Result<CachedToken, UpstreamError> {
         crate::ops::upstream_calls::record();
-        let started = Instant::now();
-        let result = self.request_token().await;
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics::counter!("upstream_token_requests_total", "outcome" => outcome).increment(1);
-        metrics::histogram!("upstream_token_request_duration_seconds")
-            .record(started.elapsed().as_secs_f64());
-        result
+        counted(self.request_token()).await
     }
 
     async fn request_token(&self) -> Result<CachedToken, UpstreamError> {

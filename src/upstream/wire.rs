@@ -11,7 +11,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::client::Page;
-use super::error::UpstreamError;
+use super::error::{ThrottledBy, UpstreamError};
 
 /// Annotations the gateway resolves labels and lookup targets from.
 const INCLUDE_ANNOTATIONS: &str =
@@ -82,6 +82,7 @@ pub(crate) fn error_from_response(
         404 => UpstreamError::NotFound { code, message },
         429 => UpstreamError::Throttled {
             retry_after: parse_retry_after(headers),
+            by: ThrottledBy::Dataverse,
         },
         s @ (502..=504) => UpstreamError::Unavailable { status: s },
         s @ 500..=599 => {

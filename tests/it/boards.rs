@@ -952,3 +952,46 @@ async fn a_restart_builds_the_board_from_the_change_store_without_reading_reques
     let (_, list_after) = get_json(&app, &format!("/boards/{US}/jobs")).await;
     assert_eq!(ids(&list_after), ids(&list_before));
 }
+
+/// Without a change store baseline the boards read their companies' requests from Dataverse in
+/// short pages (every child collection expanded): each page is a short call that a partner call
+/// arriving meanwhile waits behind at most, not a scan-sized one.
+#[tokio::test]
+async fn the_first_read_from_dataverse_goes_in_short_pages() {
+    let app = spawn_app_with(
+        SandboxConfig {
+            scale: 3_000,
+            ..Default::default()
+        },
+        |c| {
+            c.boards = demo();
+            c.changes.scan_interval_ms = Some(3_600_000);
+        },
+    )
+    .await;
+    until_status(&app, &format!("/boards/{US}/jobs"), 200).await;
+    let mut rows = 0;
+    for company in ["usmf", "nomf"] {
+        rows += emu_rows(
+            &app,
+            &format!("{RR}?$select=mshr_hcmrecruitingrequestentityid&$filter=mshr_dataareaid eq '{company}'"),
+        )
+        .await
+        .len();
+    }
+    let pages = app
+        .emu
+        .requests()
+        .await
+        .iter()
+        .filter(|e| {
+            let t = e["target"].as_str().unwrap_or("");
+            t.contains(&format!("/{RR}?")) && t.contains("$expand")
+        })
+        .count();
+    assert!(rows > 1_000, "the boards' companies hold {rows} requests");
+    assert!(
+        pages >= rows.div_ceil(500),
+        "{rows} requests read in {pages} pages"
+    );
+}

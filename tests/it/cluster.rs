@@ -97,6 +97,11 @@ impl Cluster {
     /// Emulator, Postgres and Redis, then `n` replicas started at once (they race for the migration lock),
     /// scanning every `scan_interval_ms`.
     async fn start(n: usize, scan_interval_ms: u64) -> Cluster {
+        Self::start_with(n, scan_interval_ms, "").await
+    }
+
+    /// As `start`, with `gateway` (TOML lines) added to every replica's `[gateway]` table.
+    async fn start_with(n: usize, scan_interval_ms: u64, gateway: &str) -> Cluster {
         let emu = emulator().await;
         let pg = tokio::task::spawn_blocking(PgServer::start)
             .await
@@ -132,7 +137,7 @@ impl Cluster {
         let c = emu.config().clone();
         let hex = |b: u8| format!("{b:02x}").repeat(32);
         let mut toml = format!(
-            "[gateway]\ncursor_key = \"{}\"\nshutdown_grace_ms = 2000\n\n\
+            "[gateway]\ncursor_key = \"{}\"\nshutdown_grace_ms = 2000\n{gateway}\n\n\
              [dataverse]\norg_url = \"{url}\"\nauthority = \"{url}\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\n\
              [state]\nurl = \"{}\"\n\n\
              [changes]\nscan_interval_ms = {}\nmax_budget_share = 1.0\n\n\
@@ -843,4 +848,86 @@ fn partner_secret_hashes_the_secret_given_on_stdin() {
         .write_all(b"\n")
         .expect("write");
     assert!(!child.wait().expect("run").success());
+}
+
+/// A replica that refuses a call itself (another replica's 429 paused the cluster past the call's
+/// deadline) answers the partner 429 with Retry-After, as for Dataverse's own 429, but that refusal
+/// is no 429 from Dataverse: it is not counted as one, and the replica's pacing keeps its estimate
+/// (after a real 429 it would let one call at a time through until an answer reports again).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_during_another_replicas_pause_is_not_counted_as_dataverses_429() {
+    // Deadlines shorter than the 3 s pause: a paused call is refused, not held.
+    let c = Cluster::start_with(2, NO_SCANS_MS, "request_timeout_ms = 1000").await;
+    let (a, b) = (0, 1);
+    let ta = c.token(a, "acme-ats").await;
+    let tb = c.token(b, "acme-ats").await;
+    // Distinct reads, never answered from the response cache.
+    let mut n = 0;
+    let mut read = || {
+        n += 1;
+        format!("/v1/recruiting-requests?page_size={}", n % 200 + 1)
+    };
+    assert_eq!(c.get(b, &read(), &tb).await.status(), 200, "warm-up");
+
+    c.emu
+        .fault(json!({"kind": "throttle", "retry_after": 3, "count": 1}))
+        .await;
+    let resp = c.get(a, &read(), &ta).await;
+    assert_eq!(resp.status(), 429, "Dataverse's 429 to replica A");
+    let paused_at = Instant::now();
+    // A's pause reaches Redis a moment later: B sends until it sees it, then refuses by itself.
+    let sent = loop {
+        let sent = c.emu.stats().await["total_requests"]
+            .as_u64()
+            .expect("count");
+        let resp = c.get(b, &read(), &tb).await;
+        if resp.status() == 429 {
+            assert!(resp.headers().contains_key("retry-after"), "Retry-After");
+            break sent;
+        }
+        assert_eq!(resp.status(), 200);
+        assert!(
+            paused_at.elapsed() < Duration::from_secs(2),
+            "B never saw A's pause"
+        );
+    };
+    assert_eq!(
+        c.emu.stats().await["total_requests"].as_u64(),
+        Some(sent),
+        "the refusal sent nothing"
+    );
+    assert_eq!(
+        c.emu.stats().await["throttled"],
+        1,
+        "one 429 from Dataverse"
+    );
+    assert_eq!(
+        c.counter(a, "upstream_throttled_total").await,
+        1.0,
+        "Dataverse's 429 counts"
+    );
+
+    // Once the pause is over, B's calls go at once: its pacing did not drop to one call at a time
+    // (with 1 s deadlines, calls held behind a probe would be refused).
+    within(10, "A reads again after the pause", || async {
+        c.get(a, "/v1/recruiting-requests?page_size=150", &ta)
+            .await
+            .status()
+            == 200
+    })
+    .await;
+    // Slow answers: the four calls overlap (a probe would hold the other three).
+    c.emu
+        .fault(json!({"kind": "latency", "ms": 300, "target": RR}))
+        .await;
+    let paths: Vec<String> = (0..4).map(|_| read()).collect();
+    let answers = futures::future::join_all(paths.iter().map(|p| c.get(b, p, &tb))).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, [200; 4], "B's reads after the pause");
+    // Scraped last: a scrape runs the readiness probe, a call that would end a probe early.
+    assert_eq!(
+        c.counter(b, "upstream_throttled_total").await,
+        0.0,
+        "B's own refusal is not Dataverse's 429"
+    );
 }

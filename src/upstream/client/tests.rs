@@ -1,6 +1,7 @@
 //! The client against a scripted mock Dataverse: headers, paging, errors, and the resilience stack.
 
 use super::*;
+use crate::upstream::error::ThrottledBy;
 use crate::upstream::odata::Filter;
 use crate::upstream::secret::Secret;
 use crate::upstream::stack::BreakerState;
@@ -293,7 +294,8 @@ async fn a_429_pauses_every_call_then_reads_retry() {
     assert_eq!(
         err,
         UpstreamError::Throttled {
-            retry_after: Some(Duration::from_secs(60))
+            retry_after: Some(Duration::from_secs(60)),
+            by: ThrottledBy::Dataverse,
         }
     );
     assert_eq!(mock.data_hits.load(Ordering::SeqCst), 3);
@@ -303,7 +305,7 @@ async fn a_429_pauses_every_call_then_reads_retry() {
         .await
         .expect_err("paused");
     assert!(
-        matches!(err, UpstreamError::Throttled { retry_after: Some(d) } if d > Duration::from_secs(55))
+        matches!(err, UpstreamError::Throttled { retry_after: Some(d), by: ThrottledBy::Gateway } if d > Duration::from_secs(55))
     );
     assert!(t1.elapsed() < Duration::from_millis(500), "fails fast");
     assert_eq!(

@@ -21,6 +21,9 @@ use crate::upstream::error::UpstreamError;
 /// The queue of calls made outside a partner request (readiness, cache warm-up).
 const BACKGROUND: &str = "";
 
+/// How often a call waiting for the queue to drain looks again.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
 pub struct FairLimiter {
     max: usize,
     /// `max`, or lower when Dataverse suggests less parallelism (`x-ms-dop-hint`).
@@ -134,6 +137,20 @@ impl FairLimiter {
             .lock()
             .map(|s| (s.in_use, s.waiting))
             .unwrap_or_default()
+    }
+
+    /// Waits until no call waits for a slot, at most `max`: background work (a scan, the boards'
+    /// first read) yields to partner calls queued at the cap before its next page. Answers the
+    /// time waited.
+    pub async fn drained(&self, max: Duration) -> Duration {
+        if self.load().1 == 0 {
+            return Duration::ZERO;
+        }
+        let started = Instant::now();
+        while self.load().1 > 0 && started.elapsed() < max {
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
+        started.elapsed()
     }
 
     /// A slot for `caller`, waiting at most the queue timeout and never past `deadline`.

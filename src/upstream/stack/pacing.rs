@@ -1,7 +1,9 @@
 //! Holds a call while the budget Dataverse reported is down to the call's reserve
 //! (`upstream::pacing`), and feeds each answer's budget headers back: the remaining count into the
 //! estimate, `x-ms-dop-hint` into the concurrency cap. A call that would wait past its deadline
-//! fails at once as throttled, with the wait as its `Retry-After`.
+//! fails at once as throttled, with the wait as its `Retry-After`. A call refused below without
+//! being sent (a pause, a full queue) leaves the budget as it was: only Dataverse's own 429 drops
+//! the estimate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use tower::{Service, ServiceExt};
 
 use super::concurrency::FairLimiter;
 use super::{always_ready, BoxFuture, Inner, Reply, UpstreamRequest};
-use crate::upstream::error::UpstreamError;
+use crate::upstream::error::{ThrottledBy, UpstreamError};
 use crate::upstream::pacing::{budget_headers, Budget};
 
 /// Counts a call as waiting for room until dropped (also when the caller gives up mid-wait).
@@ -73,6 +75,7 @@ impl<S: Inner> Service<UpstreamRequest> for Pacing<S> {
                         budget.promise(req.caller.as_ref(), wait);
                         return Err(UpstreamError::Throttled {
                             retry_after: Some(wait),
+                            by: ThrottledBy::Gateway,
                         });
                     }
                     Err(wait) => {
@@ -82,6 +85,10 @@ impl<S: Inner> Service<UpstreamRequest> for Pacing<S> {
                 }
             };
             let result = inner.oneshot(req).await;
+            if result.as_ref().is_err_and(UpstreamError::never_sent) {
+                budget.unsent(seq);
+                return result;
+            }
             budget.settle(seq);
             match &result {
                 Ok(reply) => {

@@ -12,7 +12,7 @@ use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::{Policy, Retry};
 
 use super::{Reply, ResilienceConfig, UpstreamRequest};
-use crate::upstream::error::UpstreamError;
+use crate::upstream::error::{ThrottledBy, UpstreamError};
 
 /// An attempt needs at least this much time left to be worth sending.
 const MIN_ATTEMPT: Duration = Duration::from_millis(50);
@@ -58,6 +58,11 @@ impl RetryPolicy {
 /// Why a failed call may be sent again, as a metric label.
 fn retry_reason(e: &UpstreamError) -> Option<&'static str> {
     Some(match e {
+        // The gateway's own refusal already waits past the deadline: a retry would meet it again.
+        UpstreamError::Throttled {
+            by: ThrottledBy::Gateway,
+            ..
+        } => return None,
         UpstreamError::Throttled { .. } => "throttled",
         UpstreamError::Unavailable { .. } | UpstreamError::ServerError { .. } => "server_error",
         UpstreamError::Timeout => "timeout",
@@ -85,7 +90,7 @@ impl Policy<UpstreamRequest, Reply, UpstreamError> for RetryPolicy {
         let reason = retry_reason(err)?;
         // After a 429 the gate holds the call until the pause ends; here only check it fits.
         let delay = match err {
-            UpstreamError::Throttled { retry_after } => {
+            UpstreamError::Throttled { retry_after, .. } => {
                 let wait = retry_after.unwrap_or_default();
                 if Instant::now() + wait + MIN_ATTEMPT > req.deadline {
                     return None;
