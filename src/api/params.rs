@@ -47,10 +47,8 @@ fn declared<T: IntoParams + 'static>() -> &'static [String] {
         .filter(|p| p.parameter_in == ParameterIn::Query)
         .map(|p| p.name)
         .collect();
-    *map.write()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(key)
-        .or_insert_with(|| Vec::leak(names))
+    let mut names_by_type = map.write().unwrap_or_else(|e| e.into_inner());
+    names_by_type.entry(key).or_insert_with(|| Vec::leak(names))
 }
 
 pub fn parse<T: DeserializeOwned + IntoParams + 'static>(raw: &str) -> Result<T, ApiError> {

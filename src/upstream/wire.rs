@@ -162,9 +162,12 @@ pub(crate) fn parse_entity<'a, R: Deserialize<'a>>(body: &'a [u8]) -> Result<R, 
 
 /// The body as text, checked once. `serde_json::from_slice` checks every string member on its own
 /// (one `from_utf8` call per string, 4–5 % of the gateway's CPU on 100-row pages with the
-/// response cache off); `from_str` on text checked in one pass skips those calls.
+/// response cache off); `from_str` on text checked in one pass skips those calls. The pass is
+/// simdutf8's (about a fifth of `std::str::from_utf8`'s instructions on a 250 KB page); std's
+/// only names the position when the body is not UTF-8.
 fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, UpstreamError> {
-    std::str::from_utf8(body)
+    simdutf8::basic::from_utf8(body)
+        .or_else(|_| std::str::from_utf8(body))
         .map_err(|e| UpstreamError::BadResponse(format!("{what}: not UTF-8 ({e})")))
 }
 
