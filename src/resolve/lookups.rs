@@ -226,7 +226,13 @@ pub struct LookupResolver {
     client: Arc<DataverseClient>,
     /// `None`: the target is missing or its table unreadable, remembered as long as a hit so a
     /// page with such a lookup does not ask again every time.
-    cache: moka::future::Cache<(&'static str, Uuid), Option<Arc<Known>>>,
+    /// Read for every distinct lookup of every page: rapidhash rather than moka's SipHash (the keys
+    /// are Dataverse's ids, not chosen by a partner).
+    cache: moka::future::Cache<
+        (&'static str, Uuid),
+        Option<Arc<Known>>,
+        rapidhash::fast::RandomState,
+    >,
     /// Ids being fetched now, and the call that fetches them: a concurrent page needing the same
     /// id waits for that call instead of asking again (a cold burst costs one call per table per
     /// distinct id set). Weak, so a call whose every waiter gave up is not waited for.
@@ -356,7 +362,7 @@ impl LookupResolver {
             cache: moka::future::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(rapidhash::fast::RandomState::default()),
             pending: Arc::default(),
             next_batch: AtomicU64::new(0),
         }
