@@ -388,6 +388,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(config.gateway.listen).await?;
             let gw = crate::app::start_reloading(config, listener, Some(reload), Some(credential))
                 .await?;
+            tracing::info!(
+                worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
+                "serving"
+            );
             println!(
                 "{}",
                 json!({"event": "ready", "gateway": gw.url, "ops": gw.ops_url})

@@ -67,6 +67,26 @@ pub struct GatewayConfig {
     /// lookups, reference lists; one call at a time); the boards' first read from Dataverse
     /// follows it. `false`: each fills on first use and the boards read at once.
     pub warm_up: bool,
+    /// Threads running requests. 0: one per CPU the process may use. Fewer spend less CPU per
+    /// request on a machine other busy processes share (threads hand work across cores less).
+    pub worker_threads: usize,
+}
+
+/// Worker threads at most (`[gateway] worker_threads`): more is a typo, not a machine.
+pub const MAX_WORKER_THREADS: usize = 1024;
+
+impl GatewayConfig {
+    /// The runtime's worker threads: `None` for one per CPU.
+    pub fn workers(&self) -> Result<Option<usize>, ConfigError> {
+        match self.worker_threads {
+            0 => Ok(None),
+            n if n > MAX_WORKER_THREADS => Err(ConfigError::Invalid {
+                key: "gateway.worker_threads",
+                problem: format!("must be at most {MAX_WORKER_THREADS} (0: one per CPU)"),
+            }),
+            n => Ok(Some(n)),
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -85,6 +105,7 @@ impl Default for GatewayConfig {
             ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             shutdown_grace_ms: 20_000,
             warm_up: true,
+            worker_threads: 0,
         }
     }
 }
@@ -438,6 +459,7 @@ impl Config {
         #[cfg(feature = "sandbox")]
         cfg.sandbox.validate().map_err(ConfigError::Parse)?;
         cfg.state.location()?;
+        cfg.gateway.workers()?;
         Ok(cfg)
     }
 
@@ -572,6 +594,13 @@ mod tests {
             let err = Config::load(Some(&f)).expect_err("invalid");
             assert!(err.to_string().contains("sandbox.language"), "{err}");
         }
+        std::fs::write(&f, "[gateway]\nworker_threads = 100000\n").expect("write");
+        let err = Config::load(Some(&f)).expect_err("invalid");
+        assert!(err.to_string().contains("gateway.worker_threads"), "{err}");
+        std::fs::write(&f, "[gateway]\nworker_threads = 1\n").expect("write");
+        let one = Config::load(Some(&f)).expect("valid");
+        assert_eq!(one.gateway.workers().expect("valid"), Some(1));
+        assert_eq!(Config::default().gateway.workers().expect("valid"), None);
         let mut c = Config::default();
         let err = c.resolve_dataverse().expect_err("missing");
         assert!(err.to_string().contains("dataverse.org_url"));
