@@ -68,7 +68,8 @@ pub struct GatewayConfig {
     /// follows it. `false`: each fills on first use and the boards read at once.
     pub warm_up: bool,
     /// Threads running requests. 0: one per CPU the process may use. Fewer spend less CPU per
-    /// request on a machine other busy processes share (threads hand work across cores less).
+    /// request on a machine other busy processes share (less work handed across cores), but a long
+    /// task holds more of the others up.
     pub worker_threads: usize,
 }
 
