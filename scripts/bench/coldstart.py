@@ -41,6 +41,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import util
+
 GOAL_MS = 200
 GOAL_SCALE = 100000
 # Without a warm-up gauge: background work is over once the emulator saw no call for this long.
@@ -217,35 +219,15 @@ def measure(binary, scale, timeout, log=None, emulator=None, during=False):
                                            check=True).stdout)
         config = os.path.join(tmp.name, "gateway.toml")
         with open(config, "w") as f:
-            f.write(f"""[gateway]
-listen = "127.0.0.1:0"
-ops_listen = "127.0.0.1:0"
-
-[dataverse]
-org_url = "{emu_url}"
-authority = "{emu_url}"
-tenant_id = "{dv['tenant_id']}"
-client_id = "{dv['client_id']}"
-client_secret = "{dv['client_secret']}"
-
-[state]
-path = "{os.path.join(tmp.name, 'state')}"
-
-[[auth.partners]]
-id = "cold"
-client_id = "cold"
-client_secret_hashes = ["{secret['client_secret_hash']}"]
-scopes = ["recruiting-requests:read"]
-companies = ["*"]
-rate_limit = {{ per_second = 1000000, burst = 1000000 }}
-
+            f.write(util.gateway_toml(emu_url, dv, os.path.join(tmp.name, "state"), "cold",
+                                      secret["client_secret_hash"], extra='''
 [[boards]]
 id = "cold"
 name = "Cold board"
 companies = ["usmf"]
-apply_url = "https://ats.example.com/apply?request={{number}}"
-hiring_organization = {{ name = "Contoso" }}
-""")
+apply_url = "https://ats.example.com/apply?request={number}"
+hiring_organization = { name = "Contoso" }
+'''))
         # Everything from here on is the gateway's.
         http("POST", emu_url + "/_sandbox/stats/reset", data=b"")
         http("DELETE", emu_url + "/_sandbox/requests")

@@ -24,6 +24,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+
+import util
 import time
 import urllib.parse
 
@@ -76,29 +78,8 @@ def main():
         secret = json.loads(subprocess.check_output([args.binary, "partner-secret"]))
         config = os.path.join(work, "gateway.toml")
         with open(config, "w") as f:
-            f.write(f'''[gateway]
-listen = "127.0.0.1:0"
-ops_listen = "127.0.0.1:0"
-warm_up = false
-
-[dataverse]
-org_url = "{ready['emulator']}"
-authority = "{ready['emulator']}"
-tenant_id = "{dv['tenant_id']}"
-client_id = "{dv['client_id']}"
-client_secret = "{dv['client_secret']}"
-
-[state]
-path = "{os.path.join(work, 'state')}"
-
-[[auth.partners]]
-id = "bench"
-client_id = "bench"
-client_secret_hashes = ["{secret['client_secret_hash']}"]
-scopes = ["recruiting-requests:read"]
-companies = ["*"]
-rate_limit = {{ per_second = 1000000, burst = 1000000 }}
-''')
+            f.write(util.gateway_toml(ready["emulator"], dv, os.path.join(work, "state"), "bench",
+                                      secret["client_secret_hash"], gateway_extra="warm_up = false\n"))
         dump = os.path.join(work, "callgrind.out")
         gw, gready = start(["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}",
                             args.binary, "--config", config, "serve"],

@@ -201,6 +201,33 @@ def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_be
     return r
 
 
+
+def gateway_toml(emu_url, dv, state_dir, partner, secret_hash, gateway_extra="", extra=""):
+    """A gateway config for a bench: loopback listeners, the emulator as Dataverse, one partner with
+    every company and no practical rate limit; `gateway_extra` joins [gateway], `extra` ends the file."""
+    return f'''[gateway]
+listen = "127.0.0.1:0"
+ops_listen = "127.0.0.1:0"
+{gateway_extra}
+[dataverse]
+org_url = "{emu_url}"
+authority = "{emu_url}"
+tenant_id = "{dv['tenant_id']}"
+client_id = "{dv['client_id']}"
+client_secret = "{dv['client_secret']}"
+
+[state]
+path = "{state_dir}"
+
+[[auth.partners]]
+id = "{partner}"
+client_id = "{partner}"
+client_secret_hashes = ["{secret_hash}"]
+scopes = ["recruiting-requests:read"]
+companies = ["*"]
+rate_limit = {{ per_second = 1000000, burst = 1000000 }}
+{extra}'''
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "json":
