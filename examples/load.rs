@@ -1,7 +1,7 @@
 //! HTTP load generator for loopback benchmarks (see scripts/bench.sh).
 //!
 //! `cargo run --release --example load -- URL [--token T] [--header 'K: V'] [--seconds 10]
-//!  [--concurrency 16 | --rate 200] [--vary 1..200]`
+//!  [--concurrency 16 | --rate 200] [--vary 1..200] [--slow MS]`
 //!
 //! Closed loop (`--concurrency`): N connections each send the next request when the last answered,
 //! which measures throughput. Open loop (`--rate`): requests start on a fixed schedule whatever the
@@ -12,6 +12,9 @@
 //! `--vary LO..HI` replaces `{n}` in the URL and header values with LO, LO+1, … HI, then LO again,
 //! one value per request in send order, so no two requests in flight are alike (as long as fewer
 //! than HI-LO+1 are): the gateway's coalescing cannot share an upstream call between them.
+//!
+//! `--slow MS` (open loop) prints each request slower than MS to stderr as a JSON line with its
+//! wall-clock start (Unix seconds) and index, to line stalls up with the server's own logs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +29,8 @@ struct Args {
     seconds: u64,
     /// `--vary LO..HI`: the values `{n}` takes, and the next request's index.
     vary: Option<(u64, u64)>,
+    /// `--slow MS`: report requests slower than this.
+    slow: Option<Duration>,
     sent: AtomicU64,
 }
 
@@ -49,6 +54,7 @@ fn parse() -> Args {
         rate: None,
         seconds: 10,
         vary: None,
+        slow: None,
         sent: AtomicU64::new(0),
     };
     while let Some(arg) = args.next() {
@@ -71,20 +77,30 @@ fn parse() -> Args {
                     .and_then(|(lo, hi)| Some((lo.parse().ok()?, hi.parse().ok()?)))
                     .filter(|(lo, hi)| lo <= hi)
             }
+            "--slow" => {
+                a.slow = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_millis)
+            }
             "--seconds" => a.seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(10),
             other => a.url = other.to_string(),
         }
     }
     if a.url.is_empty() {
-        eprintln!("usage: load URL [--token T] [--header 'K: V'] [--seconds S] [--concurrency N | --rate R] [--vary LO..HI]");
+        eprintln!("usage: load URL [--token T] [--header 'K: V'] [--seconds S] [--concurrency N | --rate R] [--vary LO..HI] [--slow MS]");
         std::process::exit(2);
     }
     a
 }
 
-/// One request; its status (0 = transport error) once the whole body has arrived.
-async fn send(client: &reqwest::Client, a: &Args) -> u16 {
+/// One request; its status (0 = transport error) once the whole body has arrived, and its index.
+async fn send(client: &reqwest::Client, a: &Args) -> (u16, u64) {
     let i = a.sent.fetch_add(1, Ordering::Relaxed);
+    (send_one(client, a, i).await, i)
+}
+
+async fn send_one(client: &reqwest::Client, a: &Args, i: u64) -> u16 {
     let mut req = client.get(a.fill(&a.url, i));
     if let Some(t) = &a.token {
         req = req.bearer_auth(t);
@@ -115,7 +131,7 @@ async fn closed_loop(client: reqwest::Client, a: std::sync::Arc<Args>) -> Sample
             let mut out: Samples = Default::default();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let status = send(&client, &a).await;
+                let (status, _) = send(&client, &a).await;
                 out.0.push(started.elapsed());
                 *out.1.entry(status).or_default() += 1;
             }
@@ -133,11 +149,23 @@ async fn open_loop(client: reqwest::Client, a: std::sync::Arc<Args>, rate: u32) 
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..total {
         let scheduled = ticks.tick().await;
+        let wall = std::time::SystemTime::now();
         let (client, a) = (client.clone(), a.clone());
         tasks.spawn(async move {
-            let status = send(&client, &a).await;
+            let (status, i) = send(&client, &a).await;
+            let took = scheduled.elapsed();
+            if a.slow.is_some_and(|s| took > s) {
+                let at = wall
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"slow_ms": took.as_secs_f64() * 1000.0, "at": at,
+                        "index": i, "value": a.fill("{n}", i), "status": status})
+                );
+            }
             let mut out: Samples = Default::default();
-            out.0.push(scheduled.elapsed());
+            out.0.push(took);
             out.1.insert(status, 1);
             out
         });

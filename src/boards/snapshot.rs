@@ -25,6 +25,7 @@ use crate::changes::Changes;
 use crate::model::recruiting_request::{Embed, RequestRow};
 use crate::ops::call_scope::{self, CallScope};
 use crate::resolve::lang::Lang;
+use crate::resources::steps::Steps;
 use crate::resources::{recruiting_requests, Reader};
 use crate::upstream::odata::{Filter, Literal, Order};
 
@@ -115,8 +116,10 @@ async fn from_store(cx: &SnapshotContext) -> Result<Option<HashMap<Uuid, PublicJ
     }
     let ids = store.known_ids(rr).await.map_err(|e| e.to_string())?;
     let mut out = HashMap::new();
+    let mut steps = Steps::default();
     for chunk in ids.chunks(500) {
         for (_, k) in store.known(rr, chunk).await.map_err(|e| e.to_string())? {
+            steps.row().await;
             if cx.companies.contains(&k.company.to_ascii_lowercase()) {
                 if let Some(job) = project(&k.data, &k.company) {
                     out.insert(job.id, job);
@@ -161,7 +164,9 @@ async fn from_dataverse(cx: &SnapshotContext) -> Result<HashMap<Uuid, PublicJob>
         let dtos = recruiting_requests::render(rd, &page.rows, Embed::ALL, Lang::EnUs)
             .await
             .map_err(|e| e.to_string())?;
+        let mut steps = Steps::default();
         for (row, dto) in page.rows.iter().zip(dtos) {
+            steps.row().await;
             let data = serde_json::to_value(dto).map_err(|e| e.to_string())?;
             if let Some(job) = project(&data, &row.company_code()) {
                 out.insert(job.id, job);

@@ -28,6 +28,7 @@ use crate::model::recruiting_request::{Embed, RequestRow};
 use crate::ops::call_scope::{self, CallScope};
 use crate::ops::upstream_calls::Counter;
 use crate::resolve::lang::Lang;
+use crate::resources::steps::Steps;
 use crate::resources::Reader;
 use crate::resources::{candidates, recruiting_requests};
 use crate::store::changes::{Fingerprint, Known, ScanRecord};
@@ -123,22 +124,25 @@ fn failed(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn records<T: serde::Serialize>(
+/// The DTOs as stored records, in steps (each is serialised whole).
+async fn records<T: serde::Serialize>(
     dtos: Vec<T>,
     companies: &HashMap<Uuid, String>,
 ) -> Result<Vec<Read>, String> {
-    dtos.into_iter()
-        .map(|d| {
-            let data = serde_json::to_value(d).map_err(failed)?;
-            let id = data
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .ok_or("a representation without id")?;
-            let company = companies.get(&id).cloned().unwrap_or_default();
-            Ok(Read { id, company, data })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(dtos.len());
+    let mut steps = Steps::default();
+    for d in dtos {
+        steps.row().await;
+        let data = serde_json::to_value(d).map_err(failed)?;
+        let id = data
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or("a representation without id")?;
+        let company = companies.get(&id).cloned().unwrap_or_default();
+        out.push(Read { id, company, data });
+    }
+    Ok(out)
 }
 
 async fn fetch(
@@ -187,7 +191,7 @@ async fn map_page(
             let dtos = recruiting_requests::render(&st.reader, &page.rows, Embed::ALL, LANG)
                 .await
                 .map_err(failed)?;
-            records(dtos, &by_id)
+            records(dtos, &by_id).await
         }
         ResourceType::Candidate => {
             let page = raw.parse::<CandidateRow>().map_err(failed)?;
@@ -201,7 +205,7 @@ async fn map_page(
             let dtos = candidates::render(&st.reader, &rows, true, true, LANG)
                 .await
                 .map_err(failed)?;
-            records(dtos, &by_id)
+            records(dtos, &by_id).await
         }
     }
 }
@@ -283,7 +287,9 @@ async fn absorb(
         .known(resource, &ids)
         .await
         .map_err(failed)?;
+    let mut steps = Steps::default();
     for r in mapped {
+        steps.row().await;
         // A row listed twice (a page boundary moving under concurrent edits) counts once.
         if !seen.insert(r.id) {
             continue;

@@ -114,10 +114,10 @@ pub async fn render(
         completion: &completion,
         lang,
     };
-    Ok(rows
-        .iter()
-        .filter_map(|r| cand::map_row(r, detail, can_see_pii, &labels, &resolved))
-        .collect())
+    Ok(super::steps::map(rows, |r| {
+        cand::map_row(r, detail, can_see_pii, &labels, &resolved)
+    })
+    .await)
 }
 
 /// The candidate as `GET /v1/candidates/{id}` shows it to `principal`; `None` when it does not

@@ -7,6 +7,7 @@ pub mod candidates;
 pub mod numbers;
 pub mod recruiting_requests;
 pub mod reference;
+pub mod steps;
 pub mod warmup;
 
 use std::sync::Arc;

@@ -152,10 +152,7 @@ pub async fn render(
 ) -> Result<Vec<RecruitingRequest>, ApiError> {
     let (sets, resolved) = prepare(rd, rows).await?;
     let labels = sets.labels(lang);
-    Ok(rows
-        .iter()
-        .filter_map(|r| rr::map_row(r, embed, &labels, &resolved))
-        .collect())
+    Ok(super::steps::map(rows, |r| rr::map_row(r, embed, &labels, &resolved)).await)
 }
 
 /// [`render`] as the JSON array of the rows, written straight from them (`rr::write_rows`): the
