@@ -62,7 +62,8 @@ def measure(binary, scale, timeout):
             except ValueError:
                 continue
             fields = rec.get("fields", rec)
-            if str(fields.get("message", "")).startswith("changes scan"):
+            # The scan's own line (complete or not); the lease and pause lines carry no counts.
+            if "upstream_calls" in fields and str(fields.get("message", "")).startswith("changes scan"):
                 scans.append(fields)
                 if len(scans) >= 2:
                     done.set()
