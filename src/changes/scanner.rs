@@ -28,7 +28,7 @@ use crate::model::recruiting_request::{Embed, RequestRow};
 use crate::ops::call_scope::{self, CallScope};
 use crate::ops::upstream_calls::Counter;
 use crate::resolve::lang::Lang;
-use crate::resources::steps::Steps;
+use crate::resources::steps::{self, Steps};
 use crate::resources::Reader;
 use crate::resources::{candidates, recruiting_requests};
 use crate::store::changes::{Fingerprint, Known, ScanRecord};
@@ -113,6 +113,19 @@ impl Pacer<'_> {
     }
 }
 
+/// Bodies above this are parsed off the worker thread ([`steps::off_worker`]): a page of 5,000
+/// requests with their children is megabytes, tens of milliseconds of parsing.
+const LARGE_BODY: usize = 256 * 1024;
+
+/// `parse` applied to `raw`, off the worker thread when the body is large.
+fn parse<'a, T>(raw: &'a RawPage, parse: impl FnOnce(&'a RawPage) -> T) -> T {
+    if raw.len() > LARGE_BODY {
+        steps::off_worker(|| parse(raw))
+    } else {
+        parse(raw)
+    }
+}
+
 /// One mapped record.
 struct Read {
     id: Uuid,
@@ -182,7 +195,7 @@ async fn map_page(
 ) -> Result<Vec<Read>, String> {
     match resource {
         ResourceType::RecruitingRequest => {
-            let page = raw.parse::<RequestRow>().map_err(failed)?;
+            let page = parse(raw, RawPage::parse::<RequestRow>).map_err(failed)?;
             let by_id = page
                 .rows
                 .iter()
@@ -194,7 +207,7 @@ async fn map_page(
             records(dtos, &by_id).await
         }
         ResourceType::Candidate => {
-            let page = raw.parse::<CandidateRow>().map_err(failed)?;
+            let page = parse(raw, RawPage::parse::<CandidateRow>).map_err(failed)?;
             let kid_pages = person_children(st, &page.rows).await?;
             let mut rows = page.rows;
             attach_person_children(&mut rows, &kid_pages)?;
@@ -238,7 +251,7 @@ async fn person_children(
         // Only the continuation is read here; the rows are read once, in `attach_person_children`.
         while let Some(link) = pages
             .last()
-            .map(|p| p.parse::<IgnoredAny>().map(|p| p.next_link))
+            .map(|p| parse(p, RawPage::parse::<IgnoredAny>).map(|p| p.next_link))
             .transpose()
             .map_err(failed)?
             .flatten()
@@ -256,7 +269,10 @@ fn attach_person_children<'a>(
 ) -> Result<(), String> {
     let mut kids: HashMap<Uuid, PersonRow<'a>> = HashMap::new();
     for page in pages {
-        for row in page.parse::<PersonRow>().map_err(failed)?.rows {
+        for row in parse(page, RawPage::parse::<PersonRow>)
+            .map_err(failed)?
+            .rows
+        {
             if let Some(id) = row.id() {
                 kids.insert(id, row);
             }
@@ -348,7 +364,7 @@ async fn scan_resource(
         Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
     };
     loop {
-        let next = match raw.parse::<IgnoredAny>() {
+        let next = match parse(&raw, RawPage::parse::<IgnoredAny>) {
             Ok(p) => p.next_link,
             Err(e) => return (report, Some(format!("{}: {e}", resource.as_str()))),
         };

@@ -20,6 +20,19 @@ impl Steps {
     }
 }
 
+/// Runs `step`, one long synchronous step (parsing a scan-sized page of several megabytes), so that
+/// it does not hold a worker thread: with `block_in_place` on the multi-thread runtime (the worker's
+/// queued tasks move to another thread meanwhile), in place on a current-thread runtime (tests).
+pub fn off_worker<T>(step: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(step)
+    } else {
+        step()
+    }
+}
+
 /// `f` over `rows` in order (rows it maps to `None` left out), in steps.
 pub async fn map<R, T>(rows: &[R], mut f: impl FnMut(&R) -> Option<T>) -> Vec<T> {
     let mut out = Vec::with_capacity(rows.len());

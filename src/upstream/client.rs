@@ -72,6 +72,15 @@ impl RawPage {
         Self(body, 0)
     }
 
+    /// The body's length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The page with its rows as `R` (members `R` does not name are skipped), room for the
     /// page size asked made at once (rows of a wide table are a kilobyte or more each; growing the
     /// list by doubling copied them again and again).
