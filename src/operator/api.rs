@@ -87,15 +87,11 @@ async fn one_view(
     if views::is_config(live) {
         return Ok(views::partner(live, None));
     }
-    let read;
-    let all = match all {
-        Some(all) => all,
-        None => {
-            read = ctx.store.partners().await.map_err(store_error)?.1;
-            &read
-        }
+    let found = match all {
+        Some(all) => all.iter().find(|p| p.doc.id == id).cloned(),
+        None => stored(ctx, id).await?,
     };
-    Ok(views::partner(live, all.iter().find(|p| p.doc.id == id)))
+    Ok(views::partner(live, found.as_ref()))
 }
 
 /// `POST /operator/v1/partners`: the partner, its `client_id` and a secret shown only here.
