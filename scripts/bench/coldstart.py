@@ -83,7 +83,8 @@ class Proc:
                                   text=True)
         self.err = []
         self.log = open(log, "w") if log else None
-        threading.Thread(target=self._drain_err, daemon=True).start()
+        self.drain = threading.Thread(target=self._drain_err, daemon=True)
+        self.drain.start()
 
     def _drain_err(self):
         for line in self.p.stderr:
@@ -117,6 +118,10 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+        # The log is complete once the child's stderr has been read to its end.
+        self.drain.join(10)
+        if self.log:
+            self.log.flush()
 
 
 def delta(before, after):

@@ -164,11 +164,20 @@ async fn from_dataverse(cx: &SnapshotContext) -> Result<HashMap<Uuid, PublicJob>
         let dtos = recruiting_requests::render(rd, &page.rows, Embed::ALL, Lang::EnUs)
             .await
             .map_err(|e| e.to_string())?;
+        // By id: `render` leaves out a row without one, so the rows and DTOs need not pair up.
+        let companies: HashMap<Uuid, String> = page
+            .rows
+            .iter()
+            .filter_map(|r| Some((r.id.uuid()?, r.company_code())))
+            .collect();
         let mut steps = Steps::default();
-        for (row, dto) in page.rows.iter().zip(dtos) {
+        for dto in dtos {
             steps.row().await;
+            let Some(company) = companies.get(&dto.id).cloned() else {
+                continue;
+            };
             let data = serde_json::to_value(dto).map_err(|e| e.to_string())?;
-            if let Some(job) = project(&data, &row.company_code()) {
+            if let Some(job) = project(&data, &company) {
                 out.insert(job.id, job);
             }
         }
