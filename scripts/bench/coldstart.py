@@ -67,6 +67,17 @@ def http(method, url, data=None, headers=None, timeout=60):
         return e.code, e.headers, e.read()
 
 
+def partner_token(base, client_id, client_secret):
+    """A partner access token from the gateway at `base` (client credentials)."""
+    status, _, body = http("POST", base + "/oauth2/token", data=urllib.parse.urlencode({
+        "grant_type": "client_credentials", "client_id": client_id,
+        "client_secret": client_secret}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if status != 200:
+        raise SystemExit(f"token: {status} {body[:200]!r}")
+    return json.loads(body)["access_token"]
+
+
 def get_json(url):
     status, _, body = http("GET", url)
     if status != 200:
@@ -250,13 +261,7 @@ hiring_organization = { name = "Contoso" }
         base, ops = gready["gateway"], gready.get("ops") or gready["gateway"]
 
         t0 = time.monotonic()
-        status, _, body = http("POST", base + "/oauth2/token", data=urllib.parse.urlencode({
-            "grant_type": "client_credentials", "client_id": "cold",
-            "client_secret": secret["client_secret"]}).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 200:
-            raise SystemExit(f"token: {status} {body[:200]!r}")
-        token = json.loads(body)["access_token"]
+        token = partner_token(base, "cold", secret["client_secret"])
         token_ms = 1000 * (time.monotonic() - t0)
         auth = {"Authorization": f"Bearer {token}"}
 

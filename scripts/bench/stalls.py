@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import tempfile
-import urllib.parse
 
 import coldstart
 import util
@@ -56,13 +55,7 @@ def main():
         procs.append(gw)
         gready, _ = gw.ready(120)
         base = gready["gateway"]
-        status, _, body = coldstart.http("POST", base + "/oauth2/token", data=urllib.parse.urlencode({
-            "grant_type": "client_credentials", "client_id": "stalls",
-            "client_secret": secret["client_secret"]}).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 200:
-            raise SystemExit(f"token: {status} {body[:200]!r}")
-        token = json.loads(body)["access_token"]
+        token = coldstart.partner_token(base, "stalls", secret["client_secret"])
         run = subprocess.run([a.load, base + "/v1/recruiting-requests?page_size={n}", "--token", token,
                               "--rate", str(a.rate), "--seconds", str(a.seconds), "--vary", "1..200",
                               "--slow", str(a.slow_ms)], capture_output=True, text=True, check=True)
