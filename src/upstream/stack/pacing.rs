@@ -31,6 +31,24 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Ends an admitted call that is dropped before its answer (the caller's deadline, a cancelled
+/// request): it may have reached Dataverse, so it counts in the window from now, and a probe it
+/// was is over. Without this, a dropped probe would hold every later call behind it for good.
+struct Admitted<'a> {
+    budget: &'a Budget,
+    seq: u64,
+    done: bool,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.budget.settle(self.seq);
+            self.budget.unreported(self.seq);
+        }
+    }
+}
+
 /// Time left for the call itself after waiting for room.
 const CALL_SLACK: Duration = Duration::from_secs(1);
 
@@ -84,7 +102,13 @@ impl<S: Inner> Service<UpstreamRequest> for Pacing<S> {
                     }
                 }
             };
+            let mut admitted = Admitted {
+                budget: &budget,
+                seq,
+                done: false,
+            };
             let result = inner.oneshot(req).await;
+            admitted.done = true;
             if result.as_ref().is_err_and(UpstreamError::never_sent) {
                 budget.unsent(seq);
                 return result;
@@ -106,5 +130,55 @@ impl<S: Inner> Service<UpstreamRequest> for Pacing<S> {
             }
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::pacing::Priority;
+
+    fn request() -> UpstreamRequest {
+        UpstreamRequest {
+            method: reqwest::Method::GET,
+            url: url::Url::parse("http://dataverse.test/api/data/v9.2/things").expect("url"),
+            label: "things".into(),
+            headers: Default::default(),
+            body: None,
+            idempotent: true,
+            deadline: Instant::now() + Duration::from_secs(5),
+            caller: None,
+            priority: Priority::Partner,
+        }
+    }
+
+    /// After a 429 one call probes at a time. A probe whose caller gives up before the answer
+    /// (its future dropped: a deadline above, a cancelled request) lets the next call probe.
+    #[tokio::test]
+    async fn a_probe_dropped_before_its_answer_lets_the_next_call_probe() {
+        let budget = Arc::new(Budget::new(Duration::from_secs(30)));
+        let seq = budget.admit(Priority::Partner, None).expect("admitted");
+        budget.settle(seq);
+        budget.refused(seq);
+        // Dataverse never answers.
+        let inner = tower::service_fn(|_: UpstreamRequest| -> BoxFuture {
+            Box::pin(std::future::pending())
+        });
+        let limiter = Arc::new(FairLimiter::new(4, Duration::from_secs(1)));
+        let service = tower::ServiceBuilder::new()
+            .layer(PacingLayer(budget.clone(), limiter))
+            .service(inner);
+        let mut probe = service.clone().oneshot(request());
+        // Polled once: admitted as the probe and sent.
+        assert!(futures::poll!(&mut probe).is_pending());
+        assert!(
+            budget.admit(Priority::Partner, None).is_err(),
+            "one call at a time while the probe is out"
+        );
+        drop(probe);
+        assert!(
+            budget.admit(Priority::Partner, None).is_ok(),
+            "the next call probes"
+        );
     }
 }
