@@ -70,6 +70,7 @@ pub fn document_json() -> String {
 fn complete(doc: &mut utoipa::openapi::OpenApi) {
     SecuritySchemes.modify(doc);
     CommonResponses.modify(doc);
+    Links.modify(doc);
     doc.servers = Some(vec![
         ServerBuilder::new()
             .url("/")
@@ -94,6 +95,112 @@ fn complete(doc: &mut utoipa::openapi::OpenApi) {
         tag("webhooks", "Signed pushes (Standard Webhooks) of the events the gateway detects in HR, with a delivery log, redelivery and re-enabling."),
         tag("auth", "Partner tokens (OAuth 2.0 client credentials) and the authorization server metadata."),
     ]);
+}
+
+/// A link's name, its target operationId, and the target's parameters as runtime expressions.
+type LinkTo = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Where an answer's ids lead: (path, method, status) → (link name, target operationId, its
+/// parameters as OpenAPI runtime expressions). Clients and API tools (Swagger UI, schemathesis'
+/// stateful phase) follow them from a created or listed resource to the routes that take its id.
+const LINKS: &[(&str, &str, &str, &[LinkTo])] = &[
+    (
+        "/v1/candidates",
+        "post",
+        "201",
+        &[(
+            "GetCandidate",
+            "getCandidate",
+            &[("id", "$response.body#/id")],
+        )],
+    ),
+    (
+        "/v1/option-sets",
+        "get",
+        "200",
+        &[(
+            "GetFirstOptionSet",
+            "getOptionSet",
+            &[("name", "$response.body#/data/0/name")],
+        )],
+    ),
+    (
+        "/v1/webhooks",
+        "post",
+        "201",
+        &[
+            ("GetWebhook", "getWebhook", &[("id", "$response.body#/id")]),
+            (
+                "TestWebhook",
+                "testWebhook",
+                &[("id", "$response.body#/id")],
+            ),
+            (
+                "EnableWebhook",
+                "enableWebhook",
+                &[("id", "$response.body#/id")],
+            ),
+            (
+                "ListWebhookDeliveries",
+                "listWebhookDeliveries",
+                &[("id", "$response.body#/id")],
+            ),
+            (
+                "DeleteWebhook",
+                "deleteWebhook",
+                &[("id", "$response.body#/id")],
+            ),
+        ],
+    ),
+    (
+        "/v1/webhooks/{id}/test",
+        "post",
+        "200",
+        &[(
+            "ListTestEventDeliveries",
+            "listWebhookDeliveries",
+            &[
+                ("id", "$request.path.id"),
+                ("event_id", "$response.body#/event_id"),
+            ],
+        )],
+    ),
+];
+
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        for (path, method, status, links) in LINKS {
+            let Some(item) = openapi.paths.paths.get_mut(*path) else {
+                continue;
+            };
+            let op = match *method {
+                "get" => item.get.as_mut(),
+                "post" => item.post.as_mut(),
+                _ => None,
+            };
+            let Some(RefOr::T(response)) =
+                op.and_then(|op| op.responses.responses.get_mut(*status))
+            else {
+                continue;
+            };
+            for (name, target, params) in *links {
+                let link = params
+                    .iter()
+                    .fold(LinkBuilder::new().operation_id(*target), |l, (k, v)| {
+                        l.parameter(*k, *v)
+                    })
+                    .build();
+                response.links.insert((*name).into(), RefOr::T(link));
+            }
+        }
+    }
 }
 
 struct SecuritySchemes;

@@ -51,13 +51,15 @@ async fn own(st: &App, p: &Principal, id: &str) -> Result<SubscriptionRow, ApiEr
 #[derive(ToSchema)]
 #[schema(example = json!({"url": "https://ats.example.com/hooks/hr", "events": ["recruiting_request.status_changed", "recruiting_request.updated"]}))]
 #[allow(dead_code)] // Only documents the body; the handler checks it field by field.
+#[serde(deny_unknown_fields)]
 pub struct NewSubscriptionBody {
     /// Where deliveries are POSTed: `https`, on a host resolving to public addresses only (the
     /// sandbox also accepts `http://127.0.0.1`). At most 2048 characters, no credentials.
+    #[schema(max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     url: String,
-    /// Event types to receive (at least one).
-    #[schema(value_type = Vec<String>, example = json!(["recruiting_request.status_changed"]))]
-    events: Vec<String>,
+    /// Event types to receive (at least one; a repeated one counts once).
+    #[schema(min_items = 1, example = json!(["recruiting_request.status_changed"]))]
+    events: Vec<crate::changes::event::EventType>,
 }
 
 /// A list of subscriptions (a partner holds at most 25: one page).

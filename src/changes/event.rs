@@ -133,6 +133,19 @@ pub const EVENT_TYPE_NAMES: [&str; 8] = [
     "candidate.deleted",
 ];
 
+/// An event type in the OpenAPI document: one of [`EVENT_TYPE_NAMES`].
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An event type, `resource.action`."))
+            .enum_values(Some(EVENT_TYPE_NAMES))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
+
 /// The record an event is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResourceRef {

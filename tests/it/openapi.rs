@@ -259,6 +259,86 @@ fn document_is_self_consistent() {
     assert!(flows["scopes"]["recruiting-requests:read"].is_string());
 }
 
+/// Every response link leads to an operation of this document, names only that operation's
+/// parameters (each path parameter given), and takes a value from the answer's own fields.
+#[test]
+fn every_link_leads_to_an_operation_with_its_parameters() {
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |s: &Value| -> Value {
+        match s["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => s.clone(),
+        }
+    };
+    let mut operations = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for op in item.as_object().expect("item").values() {
+            operations.insert(
+                op["operationId"].as_str().expect("id").to_string(),
+                (path, op),
+            );
+        }
+    }
+    let mut links = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                let Some(map) = response["links"].as_object() else {
+                    continue;
+                };
+                let body = resolve(&response["content"]["application/json"]["schema"]);
+                for (name, link) in map {
+                    links += 1;
+                    let target = link["operationId"].as_str().expect("operationId");
+                    let (target_path, target_op) = operations
+                        .get(target)
+                        .expect("a link to an existing operation");
+                    let params = link["parameters"].as_object().expect("parameters");
+                    let declared: Vec<&str> = target_op["parameters"]
+                        .as_array()
+                        .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+                        .unwrap_or_default();
+                    for (param, expr) in params {
+                        assert!(
+                            declared.contains(&param.as_str()),
+                            "{name}: {target} has no {param}"
+                        );
+                        let expr = expr.as_str().expect("expression");
+                        if let Some(pointer) = expr.strip_prefix("$response.body#/") {
+                            // The first field named is one the answer has (a list: its `data`).
+                            let field = pointer.split('/').next().unwrap_or_default();
+                            let props = resolve(&body);
+                            let has = props["properties"][field].is_object()
+                                || props["allOf"].as_array().is_some_and(|all| {
+                                    all.iter()
+                                        .any(|s| resolve(s)["properties"][field].is_object())
+                                });
+                            assert!(has, "{method} {path} {status} → {name}: no field {field}");
+                        } else {
+                            let p = expr
+                                .strip_prefix("$request.path.")
+                                .expect("a known expression");
+                            assert!(
+                                path.contains(&format!("{{{p}}}")),
+                                "{name}: {path} has no {p}"
+                            );
+                        }
+                    }
+                    for segment in target_path.split('/').filter(|s| s.starts_with('{')) {
+                        let p = segment.trim_matches(|c| c == '{' || c == '}');
+                        assert!(
+                            params.contains_key(p),
+                            "{name}: path parameter {p} not given"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(links >= 7, "{links} links");
+}
+
 /// The documented status keys are the ones the option sets carry (the sandbox's metadata).
 #[tokio::test]
 async fn documented_status_keys_match_the_option_sets() {

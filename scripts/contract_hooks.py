@@ -1,0 +1,27 @@
+"""schemathesis hooks for scripts/contract-check.sh (loaded through SCHEMATHESIS_HOOKS).
+
+A subscription's URL must resolve to an address the gateway may deliver to; a generated host
+never does here (no DNS), so every `POST /v1/webhooks` would be refused and the routes that take a
+subscription's id would only ever see 404. A generated URL the schema allows (`http(s)://`, at
+most 2048 characters) is swapped for the sandbox's receiver address; a URL the schema forbids is
+left as it is, so negative cases still meet their 422.
+"""
+import os
+import re
+
+import schemathesis
+
+RECEIVER = os.environ.get("CONTRACT_WEBHOOK_URL", "http://127.0.0.1:9/contract-hooks")
+ALLOWED = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://")
+
+
+@schemathesis.hook
+def map_body(ctx, body):
+    op = ctx.operation
+    if op is None or op.method.upper() != "POST" or op.path != "/v1/webhooks":
+        return body
+    if isinstance(body, dict):
+        url = body.get("url")
+        if isinstance(url, str) and len(url) <= 2048 and ALLOWED.match(url):
+            body = {**body, "url": RECEIVER}
+    return body
