@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::poll;
 use crate::common::postgres::PgServer;
 use crate::common::redis::RedisServer;
 use crate::common::{emulator, Emu};
@@ -293,25 +294,6 @@ fn location(resp: &reqwest::Response) -> String {
         .into()
 }
 
-/// Polls `check` every 100 ms until it answers true, at most `secs`; answers the time it took.
-async fn within<F, Fut>(secs: u64, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(secs),
-            "{what}: not within {secs} s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn three_serve_processes_start_together_on_one_postgres_and_share_partner_traffic() {
     let c = Cluster::start(3, NO_SCANS_MS).await;
@@ -470,7 +452,7 @@ async fn one_scanner_in_the_cluster_and_another_takes_over_within_two_intervals(
     let hr = crate::changes::hr_token(&c.emu).await;
     let ids = requests_of(&c.emu, "usmf", 6).await;
     // The baseline scan is done once some replica has scanned.
-    within(30, "a first scan", || async {
+    poll::holds_within(Duration::from_secs(30), "a first scan", || async {
         scans(&c).await.iter().sum::<f64>() >= 2.0
     })
     .await;
@@ -510,13 +492,17 @@ async fn one_scanner_in_the_cluster_and_another_takes_over_within_two_intervals(
         base.push(c.counter(*i, "changes_scans_total").await);
     }
     hr_edit(&c.emu, &hr, &ids[1], "edited after the kill").await;
-    let took = within(30, "a scan by another replica", || async {
-        let mut grew = false;
-        for (k, i) in others.iter().enumerate() {
-            grew |= c.counter(*i, "changes_scans_total").await > base[k];
-        }
-        grew
-    })
+    let took = poll::holds_within(
+        Duration::from_secs(30),
+        "a scan by another replica",
+        || async {
+            let mut grew = false;
+            for (k, i) in others.iter().enumerate() {
+                grew |= c.counter(*i, "changes_scans_total").await > base[k];
+            }
+            grew
+        },
+    )
     .await;
     println!("scanner failover after kill -9: {took:?}");
     assert!(
@@ -529,9 +515,11 @@ async fn one_scanner_in_the_cluster_and_another_takes_over_within_two_intervals(
     }
     // Every edit is one event, each id once, the sequence without gaps (one company's edits only).
     let token = c.token(others[0], "acme-ats").await;
-    within(30, "six events in the feed", || async {
-        feed(&c, others[0], &token).await.len() >= 6
-    })
+    poll::holds_within(
+        Duration::from_secs(30),
+        "six events in the feed",
+        || async { feed(&c, others[0], &token).await.len() >= 6 },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(2 * INTERVAL_MS)).await;
     let events = feed(&c, others[1], &token).await;
@@ -602,7 +590,7 @@ async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted
         .await
         .expect("subscribe");
     assert_eq!(resp.status(), 201);
-    within(30, "a first scan", || async {
+    poll::holds_within(Duration::from_secs(30), "a first scan", || async {
         scans(&c).await.iter().sum::<f64>() >= 2.0
     })
     .await;
@@ -618,9 +606,11 @@ async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted
         }
         if k == 70 {
             // The other replicas deliver while it is away (the subscription is the cluster's).
-            within(30, "deliveries without replica 0", || async {
-                seen.lock().map(|m| m.len()).unwrap_or(0) >= 71
-            })
+            poll::holds_within(
+                Duration::from_secs(30),
+                "deliveries without replica 0",
+                || async { seen.lock().map(|m| m.len()).unwrap_or(0) >= 71 },
+            )
             .await;
             c.restart(0).await;
         }
@@ -628,9 +618,11 @@ async fn a_receiver_gets_100_events_once_while_a_replica_is_killed_and_restarted
             tokio::time::sleep(Duration::from_millis(INTERVAL_MS / 2)).await;
         }
     }
-    within(60, "100 distinct webhook-ids", || async {
-        seen.lock().map(|m| m.len()).unwrap_or(0) >= 100
-    })
+    poll::holds_within(
+        Duration::from_secs(60),
+        "100 distinct webhook-ids",
+        || async { seen.lock().map(|m| m.len()).unwrap_or(0) >= 100 },
+    )
     .await;
     // Late duplicates would arrive within a retry or a claim timeout.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -676,12 +668,16 @@ async fn a_replica_killed_mid_hire_is_recovered_by_another_and_a_retry_lands_onc
                 .await
         })
     };
-    within(20, "the plan reaches the candidate read-back", || async {
-        c.emu.stats().await["requests"][CANDIDATES]
-            .as_u64()
-            .unwrap_or(0)
-            > seen + 1
-    })
+    poll::holds_within(
+        Duration::from_secs(20),
+        "the plan reaches the candidate read-back",
+        || async {
+            c.emu.stats().await["requests"][CANDIDATES]
+                .as_u64()
+                .unwrap_or(0)
+                > seen + 1
+        },
+    )
     .await;
     c.nodes[0].kill9();
     hire.abort();
@@ -694,9 +690,11 @@ async fn a_replica_killed_mid_hire_is_recovered_by_another_and_a_retry_lands_onc
         .expect("clear faults");
     assert!(cleared.status().is_success());
     // Another replica completes or undoes the plan; until then the key answers 409 (in flight).
-    let took = within(60, "the key answers 201 on another replica", || async {
-        c.hire(1, &token, "cluster-killed-1", &body).await.status() == 201
-    })
+    let took = poll::holds_within(
+        Duration::from_secs(60),
+        "the key answers 201 on another replica",
+        || async { c.hire(1, &token, "cluster-killed-1", &body).await.status() == 201 },
+    )
     .await;
     println!("hire of a killed replica settled by another after {took:?}");
     let resp = c.hire(2, &token, "cluster-killed-1", &body).await;
@@ -760,7 +758,7 @@ async fn redis_stopped_reads_and_writes_go_on_and_shared_limits_return_with_it()
     );
 
     tokio::task::block_in_place(|| c.redis.start());
-    let took = within(30, "shared limits again", || async {
+    let took = poll::holds_within(Duration::from_secs(30), "shared limits again", || async {
         // The whole cluster's burst is one replica's again.
         refill().await;
         burst(&c, &nordic, &[0], 60).await >= 36
@@ -793,7 +791,7 @@ async fn postgres_stopped_hires_503_reads_200_and_all_resumes_with_it() {
     assert_eq!(c.count(CANDIDATES).await, before + 1, "no half-write");
 
     tokio::task::block_in_place(|| c.pg.restart());
-    let took = within(30, "hires resume", || async {
+    let took = poll::holds_within(Duration::from_secs(30), "hires resume", || async {
         c.hire(1, &acme, "cluster-pg-2", &body2).await.status() == 201
     })
     .await;
@@ -909,12 +907,16 @@ async fn a_refusal_during_another_replicas_pause_is_not_counted_as_dataverses_42
 
     // Once the pause is over, B's calls go at once: its pacing did not drop to one call at a time
     // (with 1 s deadlines, calls held behind a probe would be refused).
-    within(10, "A reads again after the pause", || async {
-        c.get(a, "/v1/recruiting-requests?page_size=150", &ta)
-            .await
-            .status()
-            == 200
-    })
+    poll::holds_within(
+        Duration::from_secs(10),
+        "A reads again after the pause",
+        || async {
+            c.get(a, "/v1/recruiting-requests?page_size=150", &ta)
+                .await
+                .status()
+                == 200
+        },
+    )
     .await;
     // Slow answers: the four calls overlap (a probe would hold the other three).
     c.emu

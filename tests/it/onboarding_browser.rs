@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::operator::{invite, spawn_operated, within};
+use crate::common::poll;
+use crate::operator::{invite, spawn_operated};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -34,7 +35,7 @@ async fn an_invited_partner_reveals_copies_and_tests_in_a_browser() {
     let mut late = new_partner("late-co", "Late Co");
     late["expires_in"] = json!(1);
     let expired = invite(&op, late).await;
-    let gone = within(Duration::from_secs(4), || async {
+    let gone = poll::until(Duration::from_secs(4), || async {
         op.app
             .http
             .get(&expired)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::poll;
 use crate::common::{spawn_app_with, TestApp};
 use ats_sandbox::config::SandboxConfig;
 
@@ -91,23 +92,6 @@ pub async fn access_token(app: &TestApp, client_id: &str, secret: &str) -> Strin
         .as_str()
         .expect("access_token")
         .to_string()
-}
-
-/// Polls `f` until it returns true, at most `limit`; the time it took.
-pub async fn within<F, Fut>(limit: Duration, mut f: F) -> Option<Duration>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f().await {
-            return Some(start.elapsed());
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 #[tokio::test]
@@ -256,7 +240,7 @@ async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request_on(
         "the old one expires: {view}"
     );
     assert!(secrets[1]["expires_at"].is_null());
-    let stopped = within(Duration::from_secs(6), || async {
+    let stopped = poll::until(Duration::from_secs(6), || async {
         token_for(&op.app, "newco", &secret).await.status() == 401
     })
     .await;
@@ -581,7 +565,7 @@ async fn a_change_from_another_replica_is_in_force_within_a_second() {
     let store = op.app.gateway.state.operator.store.clone();
     let deleted = store.delete_partner("elsewhere").await.expect("store");
     assert!(deleted.is_ok());
-    let took = within(Duration::from_secs(3), || async {
+    let took = poll::until(Duration::from_secs(3), || async {
         op.app
             .get("/v1/recruiting-requests?page_size=1", &token, None)
             .await
@@ -720,7 +704,7 @@ async fn an_expired_invite_reveals_nothing() {
         json!({"partner": {"id": "late", "name": "Late AS", "scopes": ["reference:read"], "companies": ["*"]}, "expires_in": 1}),
     )
     .await;
-    let expired = within(Duration::from_secs(4), || async {
+    let expired = poll::until(Duration::from_secs(4), || async {
         op.app.http.get(&url).send().await.expect("get").status() == 410
     })
     .await;
@@ -880,7 +864,7 @@ async fn a_revoke_on_one_replica_is_in_force_on_the_other_within_a_second() {
         .await
         .expect("revoke on a");
     assert_eq!(revoked.status(), 204);
-    let took = within(Duration::from_secs(3), || {
+    let took = poll::until(Duration::from_secs(3), || {
         let req = http.get(&list).bearer_auth(&access).send();
         async move { req.await.expect("call b").status() == 401 }
     })

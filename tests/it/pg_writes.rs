@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::common::poll;
 use crate::common::postgres::PgServer;
 use crate::common::{emulator, gateway_config, spawn_replica, Emu};
 use ats_gateway::config::SecretString;
@@ -39,22 +40,6 @@ async fn sql(pg: &PgServer) -> tokio_postgres::Client {
         .expect("connect");
     tokio::spawn(conn);
     client
-}
-
-/// Polls `check` every 100 ms for at most `limit`, until it gives a value; that and the time it took.
-async fn within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> (T, Duration)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return (v, start.elapsed());
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn plan(key: &str) -> PlanRecord {
@@ -189,7 +174,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_journal
 
     // A stops renewing (it died): after the lease B claims the plan, with its steps, once.
     let bs = &b;
-    let (claimed, took) = within(
+    let (claimed, took) = poll::within(
         Duration::from_secs(10),
         "B claims the plan",
         move || async move {
@@ -224,7 +209,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_journal
         Begin::Started
     );
     assert_eq!(b.release_orphans().await.expect("orphans"), 0, "lease live");
-    within(
+    poll::within(
         Duration::from_secs(10),
         "the orphan key is released",
         move || async move { (bs.release_orphans().await.expect("orphans") == 1).then_some(()) },
@@ -235,7 +220,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_journal
         a.begin("p", "k3", "f").await.expect("begin"),
         Begin::Started
     );
-    within(
+    poll::within(
         Duration::from_secs(10),
         "a retry takes the key over",
         move || async move {
@@ -492,7 +477,7 @@ async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_on
     };
     let (emu_r, dv_r) = (&emu, &dv);
     let candidates_before = before[CANDIDATES];
-    within(
+    poll::within(
         Duration::from_secs(20),
         "A wrote the candidate",
         move || async move {
@@ -506,7 +491,7 @@ async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_on
 
     // B finishes A's plan once A's lease expired; the partner's retry (on B) then lands once.
     let (http_r, b_r, tb_r, key_r, body_r) = (&http, &b.url, &tb, &key, &body);
-    let (last, _) = within(
+    let (last, _) = poll::within(
         Duration::from_secs(30),
         "the retry on B is answered 201",
         move || async move {
@@ -530,7 +515,7 @@ async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_on
     let emu_r = &emu;
     let _ = tokio::time::timeout(
         Duration::from_secs(8),
-        within(
+        poll::within(
             Duration::from_secs(60),
             "both contact calls ended",
             move || async move { (contact_posts(emu_r).await >= 2).then_some(()) },

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod poll;
 pub mod postgres;
 pub mod redis;
 
