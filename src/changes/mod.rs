@@ -49,7 +49,7 @@ impl Changes {
     }
 
     /// Records a scan (one transaction), then tells the watchers; returns the recorded events.
-    pub async fn record(&self, scan: &ScanRecord) -> Result<Vec<Event>, StoreError> {
+    pub async fn record(&self, scan: ScanRecord) -> Result<Vec<Event>, StoreError> {
         let events = self.store.record_scan(scan).await?;
         if let Some(last) = events.last() {
             self.latest.send_replace(last.seq);
@@ -108,7 +108,7 @@ mod tests {
         let mut rx = changes.subscribe();
         assert_eq!(*rx.borrow_and_update(), 0);
         assert!(changes
-            .record(&ScanRecord::default())
+            .record(ScanRecord::default())
             .await
             .expect("empty scan")
             .is_empty());
@@ -125,7 +125,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let recorded = changes.record(&scan).await.expect("record");
+        let recorded = changes.record(scan).await.expect("record");
         tokio::time::timeout(Duration::from_secs(5), rx.changed())
             .await
             .expect("woken")

@@ -465,7 +465,7 @@ pub async fn scan(st: &ScanContext, budget: &ScanBudget, fence: Option<i64>) -> 
                 report.error.get_or_insert(e);
             }
         }
-        match st.changes.record(&record).await {
+        match st.changes.record(record).await {
             Ok(events) => {
                 // What changed in HR is no longer served from the response cache.
                 for e in &events {

@@ -82,11 +82,11 @@ pub trait ChangeStore: Send + Sync {
     fn has_baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// Writes a scan's fingerprints, removals and events in one transaction; the events get their
-    /// sequence numbers and the commit time, and are returned in order.
-    fn record_scan<'a>(
-        &'a self,
-        scan: &'a ScanRecord,
-    ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>>;
+    /// sequence numbers and the commit time, and are returned in order. Taken by value: a baseline
+    /// scan holds every record's data, and a store writing on another thread would otherwise copy
+    /// all of it on the caller's (async) thread first.
+    fn record_scan<'a>(&'a self, scan: ScanRecord)
+        -> BoxFuture<'a, Result<Vec<Event>, StoreError>>;
 
     /// Up to `limit` events with `seq > after`, oldest first.
     fn events_after(

@@ -190,9 +190,8 @@ impl ChangeStore for SqliteStore {
 
     fn record_scan<'a>(
         &'a self,
-        scan: &'a ScanRecord,
+        scan: ScanRecord,
     ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>> {
-        let scan = scan.clone();
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -432,7 +431,7 @@ mod tests {
             baselined: vec![ResourceType::RecruitingRequest],
             ..Default::default()
         };
-        assert!(s.record_scan(&first).await.expect("record").is_empty());
+        assert!(s.record_scan(first).await.expect("record").is_empty());
         assert!(s
             .has_baseline(ResourceType::RecruitingRequest)
             .await
@@ -455,7 +454,7 @@ mod tests {
             events: vec![ev(a, Action::Updated), ev(b, Action::Deleted)],
             ..Default::default()
         };
-        let recorded = s.record_scan(&second).await.expect("record");
+        let recorded = s.record_scan(second).await.expect("record");
         assert_eq!(recorded.len(), 2);
         assert!(recorded[0].seq < recorded[1].seq);
         assert_eq!(
@@ -496,7 +495,7 @@ mod tests {
             events: vec![ev(a, Action::Created), ev(a, Action::Updated)],
             ..Default::default()
         };
-        let recorded = s.record_scan(&scan).await.expect("record");
+        let recorded = s.record_scan(scan.clone()).await.expect("record");
         let past = Utc::now().timestamp_millis() - 60_000;
         assert_eq!(s.purge_events_before(past).await.expect("purge"), 0);
         let future = Utc::now().timestamp_millis() + 1;
@@ -505,7 +504,7 @@ mod tests {
         let bounds = s.feed_bounds().await.expect("bounds");
         assert_eq!(bounds.purged_through, recorded[1].seq);
         assert_eq!(bounds.last_seq, recorded[1].seq, "kept after the rows went");
-        let later = s.record_scan(&scan).await.expect("record");
+        let later = s.record_scan(scan).await.expect("record");
         assert!(
             later[0].seq > recorded[1].seq,
             "sequence numbers are never reused"
@@ -525,7 +524,7 @@ mod tests {
             events,
             ..Default::default()
         };
-        let recorded = s.record_scan(&scan).await.expect("record");
+        let recorded = s.record_scan(scan).await.expect("record");
         let seqs = |v: Vec<Event>| v.into_iter().map(|e| e.seq).collect::<Vec<_>>();
         let nomf = vec!["nomf".to_string()];
         assert_eq!(

@@ -777,7 +777,7 @@ async fn record_many(app: &TestApp, company: &str, n: usize) -> Vec<String> {
         .gateway
         .state
         .changes
-        .record(&scan)
+        .record(scan)
         .await
         .expect("recorded");
     recorded.into_iter().map(|e| e.id).collect()

@@ -84,7 +84,7 @@ async fn the_postgres_feed_records_reads_filters_and_purges_as_the_embedded_one(
         baselined: vec![ResourceType::Candidate],
         ..Default::default()
     };
-    assert!(s.record_scan(&first).await.expect("record").is_empty());
+    assert!(s.record_scan(first).await.expect("record").is_empty());
     assert!(s
         .has_baseline(ResourceType::Candidate)
         .await
@@ -114,7 +114,7 @@ async fn the_postgres_feed_records_reads_filters_and_purges_as_the_embedded_one(
             .collect(),
         ..Default::default()
     };
-    let recorded = s.record_scan(&second).await.expect("record");
+    let recorded = s.record_scan(second.clone()).await.expect("record");
     assert_eq!(seqs(&recorded), [1, 2, 3, 4]);
     assert_eq!(
         s.known_ids(ResourceType::Candidate).await.expect("ids"),
@@ -180,7 +180,7 @@ async fn the_postgres_feed_records_reads_filters_and_purges_as_the_embedded_one(
     assert_eq!(s.purge_events_before(future).await.expect("purge"), 4);
     let bounds = s.feed_bounds().await.expect("bounds");
     assert_eq!((bounds.purged_through, bounds.last_seq), (4, 4));
-    let later = s.record_scan(&second).await.expect("record");
+    let later = s.record_scan(second).await.expect("record");
     assert_eq!(seqs(&later), [5, 6, 7, 8], "never reused, no gap");
 }
 
@@ -204,7 +204,7 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
         ..Default::default()
     };
     assert_eq!(
-        seqs(&a.record_scan(&scan(ta)).await.expect("a records")),
+        seqs(&a.record_scan(scan(ta)).await.expect("a records")),
         [1]
     );
     // `a` stalls (no renewal): `b` takes the lease once it expired, with the next token.
@@ -219,7 +219,7 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
     assert!(tb > ta, "{tb} after {ta}");
     // The stale leader wakes up: its scan is refused, whole.
     let stale = scan(ta);
-    let err = a.record_scan(&stale).await.expect_err("refused");
+    let err = a.record_scan(stale.clone()).await.expect_err("refused");
     assert!(err.to_string().contains("lease"), "{err}");
     assert!(a
         .known(ResourceType::Candidate, &[stale.upserts[0].id])
@@ -228,7 +228,7 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
         .is_empty());
     assert_eq!(a.scan_lease(ttl).await.expect("lease a").token, None);
     assert_eq!(
-        seqs(&b.record_scan(&scan(tb)).await.expect("b records")),
+        seqs(&b.record_scan(scan(tb)).await.expect("b records")),
         [2]
     );
     assert_eq!(seqs(&a.events_after(0, 10).await.expect("events")), [1, 2]);
@@ -254,7 +254,7 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
     let sq = ats_gateway::store::sqlite::SqliteStore::open(dir.path(), Duration::from_secs(60))
         .expect("sqlite");
     let a = Uuid::new_v4();
-    sq.record_scan(&ScanRecord {
+    sq.record_scan(ScanRecord {
         upserts: vec![fp(a, "1"), fp(Uuid::new_v4(), "2")],
         events: vec![ev("usmf", Action::Created), ev("nomf", Action::Created)],
         baselined: vec![ResourceType::Candidate],
@@ -266,7 +266,7 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
     let future = chrono::Utc::now().timestamp_millis() + 60_000;
     assert_eq!(sq.purge_events_before(future).await.expect("purge"), 2);
     let kept = sq
-        .record_scan(&ScanRecord {
+        .record_scan(ScanRecord {
             events: vec![ev("usmf", Action::Updated)],
             ..Default::default()
         })
@@ -307,7 +307,7 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
         fp(a, "1").known
     );
     let next = s
-        .record_scan(&ScanRecord {
+        .record_scan(ScanRecord {
             events: vec![ev("usmf", Action::Updated)],
             ..Default::default()
         })

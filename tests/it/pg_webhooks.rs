@@ -164,7 +164,7 @@ async fn record(r: &Replica, n: usize) -> Vec<String> {
     r.gateway
         .state
         .changes
-        .record(&scan)
+        .record(scan)
         .await
         .expect("recorded")
         .into_iter()

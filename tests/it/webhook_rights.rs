@@ -52,7 +52,7 @@ async fn record_candidate_event(app: &TestApp, company: &str) -> String {
         .gateway
         .state
         .changes
-        .record(&scan)
+        .record(scan)
         .await
         .expect("recorded");
     events[0].id.clone()

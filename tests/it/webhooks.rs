@@ -365,7 +365,7 @@ pub async fn record_event(app: &TestApp, company: &str, to: &str) -> String {
         .gateway
         .state
         .changes
-        .record(&scan)
+        .record(scan)
         .await
         .expect("recorded");
     events[0].id.clone()

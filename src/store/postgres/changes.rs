@@ -139,7 +139,7 @@ impl ChangeStore for PgStore {
 
     fn record_scan<'a>(
         &'a self,
-        scan: &'a ScanRecord,
+        scan: ScanRecord,
     ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>> {
         Box::pin(async move {
             let n = i64::try_from(scan.events.len()).map_err(backend)?;
