@@ -194,7 +194,12 @@ impl ChangeStore for PgStore {
             for chunk in order.chunks(CHUNK) {
                 let (mut res, mut ids, mut cos, mut hashes, mut datas) =
                     (vec![], vec![], vec![], vec![], vec![]);
-                for &i in chunk {
+                for (n, &i) in chunk.iter().enumerate() {
+                    // A baseline serialises every record: back to the runtime now and then, so
+                    // partner requests on this worker are not held for the whole chunk.
+                    if n % 64 == 63 {
+                        tokio::task::yield_now().await;
+                    }
                     let f = &scan.upserts[i];
                     res.push(f.resource.as_str());
                     ids.push(f.id);
