@@ -43,6 +43,19 @@ pub struct GatewayHandle {
     pub deliveries: tokio::task::AbortHandle,
     /// The warm-up of the reference caches after start (`Warmup::done` waits for its report).
     pub warmup: crate::resources::warmup::Warmup,
+    /// Held by [`start_held`] until [`GatewayHandle::release_background`]: the warm-up waits on it.
+    background_gate: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl GatewayHandle {
+    /// Lets background work that calls Dataverse at start (the warm-up) begin: `serve` and
+    /// `sandbox` call it once their ready line is out. Idempotent; a no-op after [`start`].
+    pub fn release_background(&self) {
+        let gate = self.background_gate.lock().ok().and_then(|mut g| g.take());
+        if let Some(go) = gate {
+            let _ = go.send(());
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,6 +252,19 @@ pub async fn start_reloading(
     reload: Option<ReloadSource>,
     dataverse: Option<crate::upstream::rotation::CredentialSource>,
 ) -> Result<GatewayHandle, StartError> {
+    let gw = start_held(config, listener, reload, dataverse).await?;
+    gw.release_background();
+    Ok(gw)
+}
+
+/// `start_reloading`, with the warm-up held until [`GatewayHandle::release_background`]: the
+/// listeners accept at once, and no Dataverse call of the warm-up precedes the caller's ready line.
+pub async fn start_held(
+    config: Config,
+    listener: TcpListener,
+    reload: Option<ReloadSource>,
+    dataverse: Option<crate::upstream::rotation::CredentialSource>,
+) -> Result<GatewayHandle, StartError> {
     let addr = listener.local_addr()?;
     let ops_listener = TcpListener::bind(config.gateway.ops_listen)
         .await
@@ -300,8 +326,9 @@ pub async fn start_reloading(
         }));
     // The reference caches warmed in the background, one call at a time; the partner listener is
     // already accepting, so the first page never waits for it (stops on the shutdown token).
+    let (background_gate, go) = tokio::sync::oneshot::channel();
     let warmup = if state.config.gateway.warm_up {
-        crate::resources::warmup::spawn(state.reader.clone(), state.shutdown().clone())
+        crate::resources::warmup::spawn(state.reader.clone(), state.shutdown().clone(), go)
     } else {
         crate::resources::warmup::skipped()
     };
@@ -372,6 +399,7 @@ pub async fn start_reloading(
         scanner,
         deliveries,
         warmup,
+        background_gate: std::sync::Mutex::new(Some(background_gate)),
     })
 }
 

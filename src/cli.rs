@@ -300,7 +300,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             config.operator.token_hashes.push(operator_hash);
             let reload = reload_source(cli.config.clone(), true);
             let gw_listener = tokio::net::TcpListener::bind(listen).await?;
-            let gw = crate::app::start_with(config, gw_listener, Some(reload)).await?;
+            let gw = crate::app::start_held(config, gw_listener, Some(reload), None).await?;
             let demo = crate::demo::partners();
             let mut partners: Vec<serde_json::Value> = gw
                 .state
@@ -330,6 +330,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             });
             with_ca_file(&mut ready, &emu);
             println!("{ready}");
+            gw.release_background();
             eprintln!("{}", try_it(&gw.url, &gw.ops_url));
             shutdown_signal().await;
             // The emulator is the gateway's upstream: it stops after the gateway has drained.
@@ -386,8 +387,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let reload = reload_source(cli.config.clone(), false);
             let credential = credential_source(cli.config.clone());
             let listener = tokio::net::TcpListener::bind(config.gateway.listen).await?;
-            let gw = crate::app::start_reloading(config, listener, Some(reload), Some(credential))
-                .await?;
+            let gw =
+                crate::app::start_held(config, listener, Some(reload), Some(credential)).await?;
             tracing::info!(
                 worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
                 "serving"
@@ -396,6 +397,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 "{}",
                 json!({"event": "ready", "gateway": gw.url, "ops": gw.ops_url})
             );
+            // The warm-up's calls come after the ready line, never before it.
+            gw.release_background();
             shutdown_signal().await;
             drain(gw).await;
             Ok(())

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::reference::{fetch_lookup_list, per_company, LOOKUP_LISTS, OPTION_SETS};
@@ -65,12 +65,18 @@ pub fn skipped() -> Warmup {
     Warmup(rx)
 }
 
-/// Starts the warm-up in the background (call it once the gateway is ready); `Warmup` tells when
-/// it is over.
-pub fn spawn(rd: Reader, shutdown: CancellationToken) -> Warmup {
+/// Starts the warm-up in the background once `go` fires (or its sender is dropped): a gateway
+/// started by `serve` or `sandbox` releases it after its ready line, so no call of the warm-up
+/// goes out before that line. `Warmup` tells when it is over.
+pub fn spawn(rd: Reader, shutdown: CancellationToken, go: oneshot::Receiver<()>) -> Warmup {
     let (tx, rx) = watch::channel(None);
     metrics::gauge!("gateway_warmup_done").set(0.0);
     tokio::spawn(async move {
+        tokio::select! {
+            _ = go => {}
+            // Stopped before it was released: `warm` sees the token and reports `stopped`.
+            () = shutdown.cancelled() => {}
+        }
         let calls = Counter::default();
         let started = Instant::now();
         let mut report = calls

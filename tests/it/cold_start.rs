@@ -143,3 +143,85 @@ async fn the_first_page_waits_on_no_background_load_and_the_warm_up_follows() {
     assert_eq!(calls_of(&log, &gender), Vec::<String>::new());
     assert_eq!(calls_of(&log, &skills), Vec::<String>::new());
 }
+
+/// `serve` and `sandbox` start the gateway held (`app::start_held`) and release its background work
+/// after their ready line: while held, the listeners answer and the only Dataverse calls are the
+/// partner's own; once released, the warm-up runs in full.
+#[tokio::test]
+async fn a_held_gateway_answers_and_calls_nothing_of_its_own_until_released() {
+    let emu = crate::common::emulator().await;
+    let mut config = crate::common::gateway_config(&emu);
+    let state = tempfile::tempdir().expect("state dir");
+    config.state.path = Some(state.path().to_path_buf());
+    config.gateway.warm_up = true;
+    config.changes.scan_interval_ms = Some(3_600_000);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gw = ats_gateway::app::start_held(config, listener, None, None)
+        .await
+        .expect("gateway starts");
+    let _stop = scopeguard_stop(&gw);
+
+    let http = reqwest::Client::new();
+    let secret = ats_gateway::demo::partners()
+        .into_iter()
+        .find(|p| p.config.id == PARTNER)
+        .expect("partner")
+        .secret;
+    let token: Value = http
+        .post(format!("{}/oauth2/token", gw.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", PARTNER),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("access_token");
+    let resp = http
+        .get(format!("{}/v1/recruiting-requests?page_size=5", gw.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(resp.status(), 200, "a held gateway serves partners");
+    let id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_string();
+    let log = emu.requests().await;
+    let others: Vec<String> = log
+        .iter()
+        .filter(|e| e["client_request_id"].as_str() != Some(id.as_str()))
+        .map(target)
+        .collect();
+    assert!(others.is_empty(), "calls before the release: {others:?}");
+    assert!(!log.is_empty(), "the partner's page called Dataverse");
+
+    gw.release_background();
+    gw.release_background(); // idempotent
+    let report = tokio::time::timeout(Duration::from_secs(60), gw.warmup.clone().done())
+        .await
+        .expect("the warm-up ends");
+    assert!(!report.stopped && report.failed == 0, "{report:?}");
+    assert_eq!(report.option_sets, OPTION_SETS.len(), "{report:?}");
+}
+
+/// Stops the gateway when the test ends (as `TestApp` does on drop).
+fn scopeguard_stop(gw: &ats_gateway::app::GatewayHandle) -> impl Drop + '_ {
+    struct Stop<'a>(&'a ats_gateway::app::GatewayHandle);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.shutdown.cancel();
+            self.0.task.abort();
+        }
+    }
+    Stop(gw)
+}
