@@ -3,8 +3,10 @@
 A subscription's URL must resolve to an address the gateway may deliver to; a generated host
 never does here (no DNS), so every `POST /v1/webhooks` would be refused and the routes that take a
 subscription's id would only ever see 404. A generated URL the schema allows (`http(s)://`, at
-most 2048 characters) is swapped for the sandbox's receiver address; a URL the schema forbids is
-left as it is, so negative cases still meet their 422.
+most 2048 characters) is swapped for a loopback address the sandbox accepts, where nothing listens
+(test events and deliveries fail to connect, as to a receiver that is down); a URL the schema
+forbids is left as it is, so negative cases still meet their 422. Only the generated phases pass
+through this hook: the coverage phase's bodies keep their hosts and meet the 422 of DNS.
 """
 import os
 import re

@@ -50,7 +50,10 @@ async fn own(st: &App, p: &Principal, id: &str) -> Result<SubscriptionRow, ApiEr
 /// Example of a subscription request.
 #[derive(ToSchema)]
 #[schema(example = json!({"url": "https://ats.example.com/hooks/hr", "events": ["recruiting_request.status_changed", "recruiting_request.updated"]}))]
-#[allow(dead_code)] // Only documents the body; the handler checks it field by field.
+#[allow(dead_code)]
+// Only documents the body; the handler checks it field by field.
+// Read by utoipa only (no `Deserialize` here): `additionalProperties: false`, as the handler refuses
+// any other field.
 #[serde(deny_unknown_fields)]
 pub struct NewSubscriptionBody {
     /// Where deliveries are POSTed: `https`, on a host resolving to public addresses only (the

@@ -279,6 +279,23 @@ impl Budget {
         }
     }
 
+    /// Call `seq` was given up before its answer (its caller's future dropped): it may have
+    /// reached Dataverse, so it counts in the window from now, but a later report does not take
+    /// it as counted there (it may never have been sent), so the estimate still errs low; a probe
+    /// it was is over.
+    pub fn abandoned(&self, seq: u64) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if let Ok(i) = st.in_flight.binary_search_by_key(&seq, |(s, _)| *s) {
+            st.in_flight.remove(i);
+            st.answered_at.push_back(Instant::now());
+        }
+        if st.probe == Some(seq) {
+            st.probe = None;
+        }
+    }
+
     /// Call `seq` ended without a report (an error other than 429): a probe it was is over.
     pub fn unreported(&self, seq: u64) {
         if let Ok(mut st) = self.state.lock() {

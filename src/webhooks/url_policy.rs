@@ -22,8 +22,18 @@ impl UrlPolicy {
     /// The URL's shape (no DNS): scheme, host, no credentials or fragment; an IP-literal host is
     /// checked here too. Returns the parsed URL or the partner-facing reason.
     pub fn check_shape(&self, raw: &str) -> Result<Url, String> {
-        if raw.len() > MAX_URL_LEN {
+        if raw.chars().count() > MAX_URL_LEN {
             return Err(format!("must be at most {MAX_URL_LEN} characters"));
+        }
+        // Judged as written, not as a browser would repair it: `Url::parse` drops surrounding
+        // spaces and any tab or newline and takes `https:host` for `https://host`, which the
+        // documented pattern (`^https?://`, no spaces) refuses.
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("must not contain spaces or control characters".into());
+        }
+        let lower = raw.get(..8).unwrap_or(raw).to_ascii_lowercase();
+        if !lower.starts_with("https://") && !lower.starts_with("http://") {
+            return Err("must start with https://".into());
         }
         let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL ({e})"))?;
         match url.scheme() {
@@ -272,6 +282,21 @@ mod tests {
         }
         assert!(SANDBOX.check_shape("http://127.0.0.1:9000/hook").is_ok());
         assert!(SANDBOX.check_shape("ftp://127.0.0.1/").is_err());
+        // What a browser's parser would repair is refused as written (the schema's pattern).
+        for bad in [
+            " http://127.0.0.1:9000/hook",
+            "http://127.0.0.1:9000/hook ",
+            "ht\ttp://127.0.0.1/hook",
+            "http://127.0.0.1/ho\nok",
+            "https:127.0.0.1/hook",
+            "https:\\\\127.0.0.1/hook",
+        ] {
+            assert!(SANDBOX.check_shape(bad).is_err(), "{bad:?}");
+        }
+        assert!(SANDBOX.check_shape("HTTP://127.0.0.1/hook").is_ok());
+        let long = format!("http://127.0.0.1/{}", "é".repeat(MAX_URL_LEN - 17));
+        assert!(SANDBOX.check_shape(&long).is_ok(), "characters, not bytes");
+        assert!(SANDBOX.check_shape(&format!("{long}é")).is_err());
     }
 
     #[tokio::test]

@@ -194,10 +194,11 @@ impl ChangeStore for PgStore {
             for chunk in order.chunks(CHUNK) {
                 let (mut res, mut ids, mut cos, mut hashes, mut datas) =
                     (vec![], vec![], vec![], vec![], vec![]);
-                for (n, &i) in chunk.iter().enumerate() {
+                for (k, &i) in chunk.iter().enumerate() {
                     // A baseline serialises every record: back to the runtime now and then, so
-                    // partner requests on this worker are not held for the whole chunk.
-                    if n % 64 == 63 {
+                    // partner requests on this worker are not held for the whole chunk (inside the
+                    // transaction: serialising all first would hold every record's JSON at once).
+                    if k % 64 == 63 {
                         tokio::task::yield_now().await;
                     }
                     let f = &scan.upserts[i];
