@@ -164,28 +164,10 @@ async fn a_held_gateway_answers_and_calls_nothing_of_its_own_until_released() {
     let _stop = scopeguard_stop(&gw);
 
     let http = reqwest::Client::new();
-    let secret = ats_gateway::demo::partners()
-        .into_iter()
-        .find(|p| p.config.id == PARTNER)
-        .expect("partner")
-        .secret;
-    let token: Value = http
-        .post(format!("{}/oauth2/token", gw.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", PARTNER),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let token = token["access_token"].as_str().expect("access_token");
+    let token = crate::common::partner_token_at(&http, &gw.url, PARTNER, None).await;
     let resp = http
         .get(format!("{}/v1/recruiting-requests?page_size=5", gw.url))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .expect("list");

@@ -217,3 +217,19 @@ impl<S> Inner for S where
         + 'static
 {
 }
+
+/// A GET of the stack's tests, by a partner, due in 5 s.
+#[cfg(test)]
+pub(super) fn test_request() -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::GET,
+        url: Url::parse("http://dataverse.test/api/data/v9.2/things").expect("url"),
+        label: "things".into(),
+        headers: HeaderMap::new(),
+        body: None,
+        idempotent: true,
+        deadline: Instant::now() + Duration::from_secs(5),
+        caller: None,
+        priority: super::pacing::Priority::Partner,
+    }
+}

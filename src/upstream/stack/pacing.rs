@@ -137,20 +137,6 @@ mod tests {
     use super::*;
     use crate::upstream::pacing::Priority;
 
-    fn request() -> UpstreamRequest {
-        UpstreamRequest {
-            method: reqwest::Method::GET,
-            url: url::Url::parse("http://dataverse.test/api/data/v9.2/things").expect("url"),
-            label: "things".into(),
-            headers: Default::default(),
-            body: None,
-            idempotent: true,
-            deadline: Instant::now() + Duration::from_secs(5),
-            caller: None,
-            priority: Priority::Partner,
-        }
-    }
-
     /// After a 429 one call probes at a time. A probe whose caller gives up before the answer
     /// (its future dropped: a deadline above, a cancelled request) lets the next call probe.
     #[tokio::test]
@@ -167,7 +153,9 @@ mod tests {
         let service = tower::ServiceBuilder::new()
             .layer(PacingLayer(budget.clone(), limiter))
             .service(inner);
-        let mut probe = service.clone().oneshot(request());
+        let mut probe = service
+            .clone()
+            .oneshot(crate::upstream::stack::test_request());
         // Polled once: admitted as the probe and sent.
         assert!(futures::poll!(&mut probe).is_pending());
         assert!(

@@ -131,20 +131,6 @@ mod tests {
         }
     }
 
-    fn request() -> UpstreamRequest {
-        UpstreamRequest {
-            method: reqwest::Method::GET,
-            url: url::Url::parse("http://dataverse.test/api/data/v9.2/things").expect("url"),
-            label: "things".into(),
-            headers: Default::default(),
-            body: None,
-            idempotent: true,
-            deadline: Instant::now() + Duration::from_secs(5),
-            caller: None,
-            priority: Priority::Partner,
-        }
-    }
-
     /// Pacing over the throttle layer over a call refused as throttled `by` Dataverse (its 429)
     /// or by the gateway below (as the concurrency layer does during another replica's pause),
     /// with a budget of 100 reported before.
@@ -169,7 +155,10 @@ mod tests {
             .layer(PacingLayer(budget.clone(), limiter))
             .layer(ThrottleLayer(gate.clone()))
             .service(inner);
-        let err = service.oneshot(request()).await.expect_err("refused");
+        let err = service
+            .oneshot(crate::upstream::stack::test_request())
+            .await
+            .expect_err("refused");
         assert!(
             matches!(err, UpstreamError::Throttled { by: b, .. } if b == by),
             "{err:?}"

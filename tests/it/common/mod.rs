@@ -180,6 +180,41 @@ impl Drop for TestApp {
     }
 }
 
+/// A demo partner's token from the token endpoint of the gateway at `url` (`scope` = None: all
+/// allowed scopes).
+pub async fn partner_token_at(
+    http: &reqwest::Client,
+    url: &str,
+    partner: &str,
+    scope: Option<&str>,
+) -> String {
+    let secret = ats_gateway::demo::partners()
+        .into_iter()
+        .find(|p| p.config.id == partner)
+        .map(|p| p.secret)
+        .expect("demo partner");
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", partner),
+        ("client_secret", secret),
+    ];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    let resp = http
+        .post(format!("{url}/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200, "partner token for {partner}");
+    let v: Value = resp.json().await.expect("json");
+    v["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(SandboxConfig::default(), |_| {}).await
 }
@@ -303,32 +338,7 @@ impl TestApp {
 
     /// A partner token from the gateway's token endpoint (`scope` = None: all allowed scopes).
     pub async fn partner_token(&self, partner: &str, scope: Option<&str>) -> String {
-        let secret = ats_gateway::demo::partners()
-            .into_iter()
-            .find(|p| p.config.id == partner)
-            .map(|p| p.secret)
-            .expect("demo partner");
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", partner),
-            ("client_secret", secret),
-        ];
-        if let Some(s) = scope {
-            form.push(("scope", s));
-        }
-        let resp = self
-            .http
-            .post(format!("{}/oauth2/token", self.url))
-            .form(&form)
-            .send()
-            .await
-            .expect("token");
-        assert_eq!(resp.status(), 200, "partner token for {partner}");
-        let v: Value = resp.json().await.expect("json");
-        v["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        partner_token_at(&self.http, &self.url, partner, scope).await
     }
 
     pub async fn get(&self, path: &str, token: &str, lang: Option<&str>) -> reqwest::Response {
