@@ -28,13 +28,16 @@ async fn cold_app() -> TestApp {
 /// `GET path` as the partner; the status and the request id its upstream calls carry.
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, String) {
     let resp = app.get(path, token, None).await;
-    let id = resp
-        .headers()
+    (resp.status().as_u16(), request_id(&resp))
+}
+
+/// The `X-Request-Id` a partner answer carries (its upstream calls carry it too).
+fn request_id(resp: &reqwest::Response) -> String {
+    resp.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .expect("x-request-id")
-        .to_string();
-    (resp.status().as_u16(), id)
+        .to_string()
 }
 
 /// The targets (path and query, decoded) of the emulator's logged calls made for request `id`.
@@ -158,10 +161,17 @@ async fn a_held_gateway_answers_and_calls_nothing_of_its_own_until_released() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let gw = ats_gateway::app::start_held(config, listener, None, None)
+    let gateway = ats_gateway::app::start_held(config, listener, None, None)
         .await
         .expect("gateway starts");
-    let _stop = scopeguard_stop(&gw);
+    // Stopped when the test ends, as every harness gateway is.
+    let replica = crate::common::Replica {
+        url: gateway.url.clone(),
+        ops_url: gateway.ops_url.clone(),
+        gateway,
+        state_dir: state,
+    };
+    let gw = &replica.gateway;
 
     let http = reqwest::Client::new();
     let token = crate::common::partner_token_at(&http, &gw.url, PARTNER, None).await;
@@ -172,12 +182,7 @@ async fn a_held_gateway_answers_and_calls_nothing_of_its_own_until_released() {
         .await
         .expect("list");
     assert_eq!(resp.status(), 200, "a held gateway serves partners");
-    let id = resp
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("request id")
-        .to_string();
+    let id = request_id(&resp);
     let log = emu.requests().await;
     let others: Vec<String> = log
         .iter()
@@ -194,16 +199,4 @@ async fn a_held_gateway_answers_and_calls_nothing_of_its_own_until_released() {
         .expect("the warm-up ends");
     assert!(!report.stopped && report.failed == 0, "{report:?}");
     assert_eq!(report.option_sets, OPTION_SETS.len(), "{report:?}");
-}
-
-/// Stops the gateway when the test ends (as `TestApp` does on drop).
-fn scopeguard_stop(gw: &ats_gateway::app::GatewayHandle) -> impl Drop + '_ {
-    struct Stop<'a>(&'a ats_gateway::app::GatewayHandle);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.shutdown.cancel();
-            self.0.task.abort();
-        }
-    }
-    Stop(gw)
 }
