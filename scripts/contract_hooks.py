@@ -2,19 +2,24 @@
 
 A subscription's URL must resolve to an address the gateway may deliver to; a generated host
 never does here (no DNS), so every `POST /v1/webhooks` would be refused and the routes that take a
-subscription's id would only ever see 404. A generated URL the schema allows (`http(s)://`, at
-most 2048 characters) is swapped for a loopback address the sandbox accepts, where nothing listens
+subscription's id would only ever see 404. A generated URL the schema allows (its `pattern` and
+`maxLength`, read from openapi/openapi.json) is swapped for a loopback address the sandbox accepts, where nothing listens
 (test events and deliveries fail to connect, as to a receiver that is down); a URL the schema
 forbids is left as it is, so negative cases still meet their 422. Only the generated phases pass
 through this hook: the coverage phase's bodies keep their hosts and meet the 422 of DNS.
 """
+import json
 import os
 import re
 
 import schemathesis
 
 RECEIVER = os.environ.get("CONTRACT_WEBHOOK_URL", "http://127.0.0.1:9/contract-hooks")
-ALLOWED = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://")
+_DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi", "openapi.json")
+with open(_DOC) as _f:
+    _URL = json.load(_f)["components"]["schemas"]["NewSubscriptionBody"]["properties"]["url"]
+ALLOWED = re.compile(_URL["pattern"])
+MAX_LEN = _URL["maxLength"]
 
 
 @schemathesis.hook
@@ -24,6 +29,6 @@ def map_body(ctx, body):
         return body
     if isinstance(body, dict):
         url = body.get("url")
-        if isinstance(url, str) and len(url) <= 2048 and ALLOWED.match(url):
+        if isinstance(url, str) and len(url) <= MAX_LEN and ALLOWED.match(url):
             body = {**body, "url": RECEIVER}
     return body

@@ -58,6 +58,8 @@ async fn own(st: &App, p: &Principal, id: &str) -> Result<SubscriptionRow, ApiEr
 pub struct NewSubscriptionBody {
     /// Where deliveries are POSTed: `https`, on a host resolving to public addresses only (the
     /// sandbox also accepts `http://127.0.0.1`). At most 2048 characters, no credentials.
+    // utoipa takes literals only: `url_policy::MAX_URL_LEN` and `URL_PATTERN`, pinned by
+    // `tests/it/openapi.rs`.
     #[schema(max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     url: String,
     /// Event types to receive (at least one; a repeated one counts once).

@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
-/// Longest URL accepted.
+/// Longest URL accepted, in characters (the OpenAPI document's `maxLength`).
 pub const MAX_URL_LEN: usize = 2048;
+
+/// How an accepted URL starts, as the OpenAPI document's `pattern` says it (`check_shape` holds
+/// more: no spaces, a host, no credentials).
+pub const URL_PATTERN: &str = "^[Hh][Tt][Tt][Pp][Ss]?://";
 
 #[derive(Debug, Clone, Copy)]
 pub struct UrlPolicy {

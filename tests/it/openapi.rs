@@ -259,6 +259,42 @@ fn document_is_self_consistent() {
     assert!(flows["scopes"]["recruiting-requests:read"].is_string());
 }
 
+/// The subscription URL's schema states the policy's own limits (utoipa's attribute takes
+/// literals), and a URL the schema forbids is one the policy refuses (so a negative case of the
+/// contract check meets a 422).
+#[test]
+fn the_subscription_url_schema_states_the_policys_limits() {
+    use ats_gateway::webhooks::url_policy::{UrlPolicy, MAX_URL_LEN, URL_PATTERN};
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let url = &doc["components"]["schemas"]["NewSubscriptionBody"]["properties"]["url"];
+    assert_eq!(url["maxLength"].as_u64(), u64::try_from(MAX_URL_LEN).ok());
+    assert_eq!(url["pattern"].as_str(), Some(URL_PATTERN));
+    let policy = UrlPolicy {
+        allow_private: true,
+    };
+    let host = "http://127.0.0.1/";
+    // Characters, not bytes: at the limit with multi-byte characters, and one past it.
+    let at_limit = format!("{host}{}", "é".repeat(MAX_URL_LEN - host.len()));
+    assert!(policy.check_shape(&at_limit).is_ok(), "at the limit");
+    assert!(
+        policy.check_shape(&format!("{at_limit}x")).is_err(),
+        "past the limit"
+    );
+    // Outside the pattern: refused.
+    for bad in [
+        " http://127.0.0.1/",
+        "ftp://127.0.0.1/",
+        "http:127.0.0.1/",
+        "127.0.0.1/",
+    ] {
+        assert!(policy.check_shape(bad).is_err(), "{bad:?} passed");
+    }
+    assert!(
+        policy.check_shape("HTTP://127.0.0.1/").is_ok(),
+        "the pattern takes any case"
+    );
+}
+
 /// Every response link leads to an operation of this document, names only that operation's
 /// parameters (each path parameter given), and takes a value from the answer's own fields.
 #[test]
