@@ -146,10 +146,10 @@ ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW=1000000000 \
 ATS_GATEWAY__SANDBOX__MAX_CONCURRENT=1000000 \
   start emulator 900 "$BIN" emulator --listen 127.0.0.1:0 --scale "$SCALE"
 EMU_PID=$STARTED_PID
+EMU_READY=$READY
 SEED_SECONDS=$(python3 -c "import time; print(f'{time.time() - $T0:.1f}')")
 EMU_URL=$(json "$READY" emulator)
 TOKEN_URL=$(json "$READY" dataverse.token_url)
-DV_TENANT=$(json "$READY" dataverse.tenant_id)
 DV_CLIENT=$(json "$READY" dataverse.client_id)
 DV_SECRET=$(json "$READY" dataverse.client_secret)
 echo "emulator $EMU_URL seeded in ${SEED_SECONDS}s, RSS $(python3 "$HELPERS/util.py" rss "$EMU_PID" VmRSS) MiB" >&2
@@ -207,29 +207,9 @@ done
 PARTNER_SECRET_JSON=$("$BIN" partner-secret)
 PARTNER_SECRET=$(json "$PARTNER_SECRET_JSON" client_secret)
 PARTNER_HASH=$(json "$PARTNER_SECRET_JSON" client_secret_hash)
-cat >"$WORK/gateway.toml" <<EOF
-[gateway]
-listen = "127.0.0.1:0"
-ops_listen = "127.0.0.1:0"
-max_connections = 4096
-
-[dataverse]
-org_url = "$EMU_URL"
-authority = "$EMU_URL"
-tenant_id = "$DV_TENANT"
-client_id = "$DV_CLIENT"
-client_secret = "$DV_SECRET"
-
-[state]
-path = "$WORK/state"
-
-[[auth.partners]]
-id = "bench"
-client_id = "bench"
-client_secret_hashes = ["$PARTNER_HASH"]
-scopes = ["recruiting-requests:read"]
-companies = ["*"]
-rate_limit = { per_second = 1000000, burst = 1000000 }
+python3 "$HELPERS/util.py" gateway-toml "$WORK/state" bench "$PARTNER_HASH" "max_connections = 4096" \
+  <<<"$EMU_READY" >"$WORK/gateway.toml"
+cat >>"$WORK/gateway.toml" <<EOF
 
 # A public job board: served from the snapshot, no token.
 [[boards]]

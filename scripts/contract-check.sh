@@ -31,9 +31,12 @@ for _ in $(seq 1 300); do
 done
 grep -q '"event":"ready"' "$work/ready" || { echo "sandbox not ready in 30 s"; exit 1; }
 gw=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["gateway"])' "$work/ready")
-token=$(curl -fsS "$gw/oauth2/token" -d grant_type=client_credentials \
-  -d client_id=acme-ats -d client_secret=acme-demo-secret |
+# The sandbox's demo partner (src/demo.rs); the hooks give its credentials to token forms.
+export CONTRACT_CLIENT_ID=acme-ats CONTRACT_CLIENT_SECRET=acme-demo-secret
+CONTRACT_TOKEN=$(curl -fsS "$gw/oauth2/token" -d grant_type=client_credentials \
+  -d client_id="$CONTRACT_CLIENT_ID" --data-urlencode client_secret="$CONTRACT_CLIENT_SECRET" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+export CONTRACT_TOKEN
 
 echo "== schemathesis against $gw (max $MAX_EXAMPLES examples per operation)"
 start=$(date +%s)
@@ -42,9 +45,8 @@ start=$(date +%s)
 # One worker: with two, CPython 3.11's `ast` module (hypothesis reads strategy sources with it) can
 # fail with "AST constructor recursion depth mismatch" when threads parse at once; same run time.
 SCHEMATHESIS_HOOKS=contract_hooks PYTHONPATH="$PWD/scripts" \
-"$VENV/bin/st" run "$gw/openapi.json" \
+"$VENV/bin/st" --config-file scripts/contract-schemathesis.toml run "$gw/openapi.json" \
   --url "$gw" \
-  -H "Authorization: Bearer $token" \
   --phases examples,coverage,fuzzing,stateful \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
   --max-examples "$MAX_EXAMPLES" \

@@ -261,6 +261,13 @@ def main():
         print(f"{cpu(args):.2f}")
     elif cmd == "distinct":
         print(json.dumps(distinct(*args)))
+    elif cmd == "gateway-toml":
+        # The emulator's ready line on stdin; args: state dir, partner id, secret hash, [gateway] extra.
+        ready = json.loads(sys.stdin.read())
+        state, partner, secret_hash = args[:3]
+        extra = args[3] + "\n" if len(args) > 3 else ""
+        sys.stdout.write(gateway_toml(ready["emulator"], ready["dataverse"], state, partner, secret_hash,
+                                      gateway_extra=extra))
     elif cmd == "table":
         opts, i = {}, 1
         while i < len(args):
