@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -163,15 +162,6 @@ fn actor(hash: &str) -> Actor {
     Actor(format!("operator-token:{hex}"))
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 fn unauthorized() -> Response {
     ApiError::Unauthorized {
         error: Some("invalid_token"),
@@ -187,9 +177,10 @@ pub async fn require_operator(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let actor = match bearer(req.headers()) {
-        Some(t) => ctx.tokens.check(t).await,
-        None => None,
+    // The partner routes' parsing: one Authorization header, scheme `Bearer`, a token.
+    let actor = match crate::auth::principal::bearer_token(req.headers()) {
+        Ok(Some(t)) => ctx.tokens.check(t).await,
+        _ => None,
     };
     let action = format!(
         "{} {}",

@@ -129,6 +129,17 @@ async fn operator_calls_need_an_operator_token() {
         .await
         .expect("call");
     assert_eq!(with_wrong.status(), 401);
+    // The right token twice (two Authorization headers) is ambiguous, as on partner routes.
+    let doubled = op
+        .app
+        .http
+        .get(&url)
+        .header("authorization", format!("Bearer {}", op.token))
+        .header("authorization", format!("Bearer {}", op.token))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(doubled.status(), 401, "two Authorization headers");
     // Refused calls are in the audit trail too (anonymous, 401).
     let (_, trail) = op
         .call(reqwest::Method::GET, "/operator/v1/audit", None)
@@ -139,7 +150,7 @@ async fn operator_calls_need_an_operator_token() {
         .iter()
         .filter(|r| r["actor"] == "anonymous" && r["status"] == 401)
         .count();
-    assert_eq!(refused, 3, "{trail}");
+    assert_eq!(refused, 4, "{trail}");
     let (ok, list) = op
         .call(reqwest::Method::GET, "/operator/v1/partners", None)
         .await;
