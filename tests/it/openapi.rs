@@ -269,6 +269,11 @@ fn the_subscription_url_schema_states_the_policys_limits() {
     let url = &doc["components"]["schemas"]["NewSubscriptionBody"]["properties"]["url"];
     assert_eq!(url["maxLength"].as_u64(), u64::try_from(MAX_URL_LEN).ok());
     assert_eq!(url["pattern"].as_str(), Some(URL_PATTERN));
+    let described = url["description"].as_str().unwrap_or_default();
+    assert!(
+        described.contains(&format!("At most {MAX_URL_LEN} characters")),
+        "{described}"
+    );
     let policy = UrlPolicy {
         allow_private: true,
     };
