@@ -9,22 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::redis::RedisServer;
-use crate::common::{emulator, Emu};
-
-/// One gateway of the cluster.
-struct Replica {
-    gateway: ats_gateway::app::GatewayHandle,
-    url: String,
-    ops_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.gateway.shutdown.cancel();
-        self.gateway.task.abort();
-    }
-}
+use crate::common::{emulator, partner_token_at, spawn_replica, Emu, Replica};
 
 /// A gateway on `emu` with `[cluster] redis_url` (empty: none), its config adjusted by `tweak`.
 async fn replica(
@@ -32,43 +17,12 @@ async fn replica(
     redis_url: &str,
     tweak: &dyn Fn(&mut ats_gateway::config::Config),
 ) -> Replica {
-    let c = emu.config().clone();
-    let mut config = ats_gateway::config::Config::default();
-    config.dataverse = ats_gateway::config::DataverseConfig {
-        org_url: emu.handle.url.clone(),
-        authority: emu.handle.url.clone(),
-        tenant_id: c.tenant_id.to_string(),
-        client_id: c.client_id.to_string(),
-        client_secret: ats_gateway::config::SecretString::new(c.client_secret.clone()),
-        ..Default::default()
-    };
-    config.auth.partners = ats_gateway::demo::partners()
-        .into_iter()
-        .map(|p| p.config)
-        .collect();
-    config.gateway.ops_listen = "127.0.0.1:0".parse().expect("addr");
-    // The upstream calls the tests count are their own (as `common::gateway_config`).
-    config.gateway.warm_up = false;
-    let dir = tempfile::Builder::new()
-        .prefix("ats-gateway-cluster-")
-        .tempdir()
-        .expect("state dir");
-    config.state.path = Some(dir.path().to_path_buf());
-    config.cluster.redis_url = ats_gateway::config::SecretString::new(redis_url);
-    config.cluster.replicas_hint = 3;
-    tweak(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let gateway = ats_gateway::app::start(config, listener)
-        .await
-        .expect("gateway starts");
-    Replica {
-        url: gateway.url.clone(),
-        ops_url: gateway.ops_url.clone(),
-        gateway,
-        _dir: dir,
-    }
+    spawn_replica(emu, |config| {
+        config.cluster.redis_url = ats_gateway::config::SecretString::new(redis_url);
+        config.cluster.replicas_hint = 3;
+        tweak(config);
+    })
+    .await
 }
 
 async fn replicas(
@@ -93,24 +47,7 @@ fn generous(c: &mut ats_gateway::config::Config) {
 }
 
 async fn token(http: &reqwest::Client, r: &Replica, partner: &str) -> String {
-    let secret = ats_gateway::demo::partners()
-        .into_iter()
-        .find(|p| p.config.id == partner)
-        .map(|p| p.secret)
-        .expect("demo partner");
-    let resp = http
-        .post(format!("{}/oauth2/token", r.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", partner),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(resp.status(), 200, "token for {partner}");
-    let v: Value = resp.json().await.expect("json");
-    v["access_token"].as_str().expect("token").to_string()
+    partner_token_at(http, &r.url, partner, None).await
 }
 
 async fn status(http: &reqwest::Client, url: &str, token: &str) -> u16 {
