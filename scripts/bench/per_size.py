@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""What the gateway adds to one partner list page by page size, with nothing else in flight: the
+emulator (service protection lifted) and `serve` (response cache off, no change scan during the
+run); for each size, --requests sequential requests on one keep-alive connection straight to the
+emulator (the gateway's own upstream query, as bench.sh's direct column) and as many through the
+gateway, after a warm pass of each. Prints one line per size: median and p90 of each, and the
+gateway's added median. Goal 4's open loop (≤ +1 ms p99 added, page sizes 1-200 in turn) is set
+by its largest pages: what the gateway adds to a 200-row page is the floor of that p99.
+Loopback only; every process it starts is stopped. Standard library only.
+
+usage: per_size.py BINARY [--sizes 1,50,100,200] [--requests 200] [--scale 500]
+"""
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+import coldstart
+import util
+
+# The columns the gateway selects for a list page (bench.sh's UPSTREAM_PATH).
+SELECT = ("mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,_mshr_dataareaid_id_value,"
+          "mshr_description,mshr_externaldescription,mshr_status,_mshr_fk_hiringmanager_id_value,"
+          "_mshr_fk_recruiter_id_value,_mshr_fk_job_id_value,_mshr_fk_title_id_value,_mshr_fk_jobtype_id_value,"
+          "mshr_jobfunctionid,_mshr_fk_recruitingrequestlocation_id_value,mshr_estimatedstartdate,"
+          "mshr_defaultfulltimeequivalency,mshr_regulatoryjobcategory,mshr_exemptstatus,"
+          "mshr_compensationlowthreshold,mshr_compensationcontrolpoint,mshr_compensationhighthreshold,"
+          "mshr_compensationlevelid,mshr_comments")
+UPSTREAM = ("/api/data/v9.2/mshr_hcmrecruitingrequestentities?$select=" + SELECT
+            + "&$orderby=mshr_recruitingrequestid%20asc")
+PREFER = 'odata.maxpagesize={n},odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
+
+
+def connection(url):
+    u = urllib.parse.urlparse(url)
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+
+
+def timed(conn, path, headers, n):
+    """Milliseconds of `n` sequential GETs of `path` (each answer read in full, 200 required)."""
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        out.append((time.perf_counter() - t) * 1000)
+        if resp.status != 200:
+            raise SystemExit(f"{path}: {resp.status} {body[:300]!r}")
+    return out
+
+
+def p90(values):
+    return sorted(values)[int(len(values) * 0.9)]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--sizes", default="1,50,100,200")
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--scale", type=int, default=500)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",") if s]
+    if not sizes or min(sizes) < 1 or max(sizes) > 200:
+        raise SystemExit("--sizes: page sizes between 1 and 200")
+    tmp = tempfile.TemporaryDirectory(prefix="per-size-")
+    procs = []
+    try:
+        env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
+                   ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
+        emu = coldstart.Proc([a.binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(a.scale)],
+                             env, tmp.name)
+        procs.append(emu)
+        ready, _ = emu.ready(900)
+        secret = json.loads(subprocess.run([a.binary, "partner-secret"], capture_output=True, text=True,
+                                           check=True).stdout)
+        config = os.path.join(tmp.name, "gateway.toml")
+        with open(config, "w") as f:
+            f.write(util.gateway_toml(ready["emulator"], ready["dataverse"], os.path.join(tmp.name, "state"),
+                                      "per-size", secret["client_secret_hash"]))
+        genv = {k: v for k, v in os.environ.items() if not k.startswith("ATS_GATEWAY")}
+        # No scan during the run (the first one waits its interval): only the requests measured.
+        genv.update(ATS_GATEWAY__CACHE__RESPONSE_TTL_MS="0", ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS="3600000")
+        gw = coldstart.Proc([a.binary, "--config", config, "serve"], genv, tmp.name)
+        procs.append(gw)
+        gready, _ = gw.ready(120)
+        token = coldstart.partner_token(gready["gateway"], "per-size", secret["client_secret"])
+        dv = ready["dataverse"]
+        emu_conn = connection(ready["emulator"])
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": dv["client_id"],
+                                       "client_secret": dv["client_secret"],
+                                       "scope": ready["emulator"] + "/.default"})
+        emu_conn.request("POST", urllib.parse.urlparse(dv["token_url"]).path, form,
+                         {"Content-Type": "application/x-www-form-urlencoded"})
+        emu_token = json.loads(emu_conn.getresponse().read())["access_token"]
+        gw_conn = connection(gready["gateway"])
+        print(f"scale {a.scale}, {a.requests} sequential requests per size and column, cache off")
+        print("| page size | direct median ms | direct p90 | gateway median ms | gateway p90 | added median ms |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for n in sizes:
+            direct = (UPSTREAM, {"Authorization": f"Bearer {emu_token}", "Prefer": PREFER.format(n=n)})
+            partner = (f"/v1/recruiting-requests?page_size={n}", {"Authorization": f"Bearer {token}"})
+            timed(emu_conn, *direct, 20)
+            timed(gw_conn, *partner, 20)
+            d = timed(emu_conn, *direct, a.requests)
+            g = timed(gw_conn, *partner, a.requests)
+            dm, gm = statistics.median(d), statistics.median(g)
+            print(f"| {n} | {dm:.2f} | {p90(d):.2f} | {gm:.2f} | {p90(g):.2f} | {gm - dm:+.2f} |")
+    finally:
+        for p in procs:
+            p.stop()
+
+
+if __name__ == "__main__":
+    main()
