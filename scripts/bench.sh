@@ -32,7 +32,9 @@
 # emulator and `serve`, the partner's first page asked for as soon as the ready line is out: its
 # ms (goal ≤ 200 ms), the Dataverse calls it waited on, and the warm-up after it.
 #
-# Then pacing by the budget Dataverse reports (scripts/bench/pacing.py, its own sandbox with a
+# Then what the gateway adds to one page by size with nothing else in flight (scripts/bench/per_size.py:
+# the floor of the distinct open loop's p99 added, which its 200-row pages set), and pacing by the
+# budget Dataverse reports (scripts/bench/pacing.py, its own sandbox with a
 # budget of 150 calls per 30 s): 600 distinct partner reads, the upstream calls Dataverse
 # throttled (goal: ≤ 5), partner 5xx (goal: 0) and whether every partner 429's Retry-After was right.
 #
@@ -381,6 +383,12 @@ if [ "$COLD_SCALE" -gt 0 ]; then
   echo
   python3 "$HELPERS/coldstart.py" "$BIN" --scales "$COLD_SCALE"
 fi
+
+# Goal 4's floor: the open loop's p99 comes from its largest pages, so what the gateway adds to one
+# 200-row page with nothing else in flight is the least it can add to that p99.
+say "what the gateway adds to one page, by size (scripts/bench/per_size.py)"
+echo
+python3 "$HELPERS/per_size.py" "$BIN" --scale "$SCALE"
 
 if [ "$PACING" = 1 ]; then
   say "pacing: budget 150 / 30 s, 600 distinct partner reads (scripts/bench/pacing.py)"
