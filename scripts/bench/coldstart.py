@@ -67,6 +67,30 @@ def http(method, url, data=None, headers=None, timeout=60):
         return e.code, e.headers, e.read()
 
 
+def emulator_and_gateway(binary, scale, workdir, partner, gateway_env, procs, log=None):
+    """The emulator at `scale` (service protection lifted) and `serve` on it with one partner of no
+    practical limit (`util.gateway_toml`), `gateway_env` added to the gateway's environment (its own
+    ATS_GATEWAY* variables dropped). Each process is appended to `procs` as it starts, for the caller
+    to stop. Returns the emulator's ready line, the gateway's, the gateway's Proc and a token."""
+    env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
+               ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
+    emu = Proc([binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, workdir)
+    procs.append(emu)
+    ready, _ = emu.ready(900)
+    secret = json.loads(subprocess.run([binary, "partner-secret"], capture_output=True, text=True,
+                                       check=True).stdout)
+    config = os.path.join(workdir, "gateway.toml")
+    with open(config, "w") as f:
+        f.write(util.gateway_toml(ready["emulator"], ready["dataverse"], os.path.join(workdir, "state"),
+                                  partner, secret["client_secret_hash"]))
+    genv = {k: v for k, v in os.environ.items() if not k.startswith("ATS_GATEWAY")}
+    genv.update(gateway_env)
+    gw = Proc([binary, "--config", config, "serve"], genv, workdir, log)
+    procs.append(gw)
+    gready, _ = gw.ready(120)
+    return ready, gready, gw, partner_token(gready["gateway"], partner, secret["client_secret"])
+
+
 def partner_token(base, client_id, client_secret):
     """A partner access token from the gateway at `base` (client credentials)."""
     status, _, body = http("POST", base + "/oauth2/token", data=urllib.parse.urlencode({

@@ -13,15 +13,12 @@ usage: per_size.py BINARY [--sizes 1,50,100,200] [--requests 200] [--scale 500]
 import argparse
 import http.client
 import json
-import os
 import statistics
-import subprocess
 import tempfile
 import time
 import urllib.parse
 
 import coldstart
-import util
 
 # The columns the gateway selects for a list page (bench.sh's UPSTREAM_PATH).
 SELECT = ("mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,_mshr_dataareaid_id_value,"
@@ -72,25 +69,11 @@ def main():
     tmp = tempfile.TemporaryDirectory(prefix="per-size-")
     procs = []
     try:
-        env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
-                   ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
-        emu = coldstart.Proc([a.binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(a.scale)],
-                             env, tmp.name)
-        procs.append(emu)
-        ready, _ = emu.ready(900)
-        secret = json.loads(subprocess.run([a.binary, "partner-secret"], capture_output=True, text=True,
-                                           check=True).stdout)
-        config = os.path.join(tmp.name, "gateway.toml")
-        with open(config, "w") as f:
-            f.write(util.gateway_toml(ready["emulator"], ready["dataverse"], os.path.join(tmp.name, "state"),
-                                      "per-size", secret["client_secret_hash"]))
-        genv = {k: v for k, v in os.environ.items() if not k.startswith("ATS_GATEWAY")}
         # No scan during the run (the first one waits its interval): only the requests measured.
-        genv.update(ATS_GATEWAY__CACHE__RESPONSE_TTL_MS="0", ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS="3600000")
-        gw = coldstart.Proc([a.binary, "--config", config, "serve"], genv, tmp.name)
-        procs.append(gw)
-        gready, _ = gw.ready(120)
-        token = coldstart.partner_token(gready["gateway"], "per-size", secret["client_secret"])
+        ready, gready, _, token = coldstart.emulator_and_gateway(
+            a.binary, a.scale, tmp.name, "per-size",
+            {"ATS_GATEWAY__CACHE__RESPONSE_TTL_MS": "0", "ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS": "3600000"},
+            procs)
         dv = ready["dataverse"]
         emu_conn = connection(ready["emulator"])
         form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": dv["client_id"],

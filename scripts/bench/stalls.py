@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import coldstart
-import util
 
 
 def unix(iso):
@@ -36,27 +35,12 @@ def main():
     tmp = tempfile.TemporaryDirectory(prefix="stalls-")
     procs = []
     try:
-        env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
-                   ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
-        emu = coldstart.Proc([a.binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(a.scale)],
-                             env, tmp.name)
-        procs.append(emu)
-        ready, _ = emu.ready(900)
-        secret = json.loads(subprocess.run([a.binary, "partner-secret"], capture_output=True, text=True,
-                                           check=True).stdout)
-        config = os.path.join(tmp.name, "gateway.toml")
-        with open(config, "w") as f:
-            f.write(util.gateway_toml(ready["emulator"], ready["dataverse"], os.path.join(tmp.name, "state"),
-                                      "stalls", secret["client_secret_hash"]))
-        genv = {k: v for k, v in os.environ.items() if not k.startswith("ATS_GATEWAY")}
-        genv.update(ATS_GATEWAY_LOG_FORMAT="json", ATS_GATEWAY__CACHE__RESPONSE_TTL_MS="0",
-                    ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS=str(a.interval_ms))
         log = os.path.join(tmp.name, "gateway.log")
-        gw = coldstart.Proc([a.binary, "--config", config, "serve"], genv, tmp.name, log)
-        procs.append(gw)
-        gready, _ = gw.ready(120)
+        _, gready, gw, token = coldstart.emulator_and_gateway(
+            a.binary, a.scale, tmp.name, "stalls",
+            {"ATS_GATEWAY_LOG_FORMAT": "json", "ATS_GATEWAY__CACHE__RESPONSE_TTL_MS": "0",
+             "ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS": str(a.interval_ms)}, procs, log)
         base = gready["gateway"]
-        token = coldstart.partner_token(base, "stalls", secret["client_secret"])
         t0 = time.time()
         run = subprocess.run([a.load, base + "/v1/recruiting-requests?page_size={n}", "--token", token,
                               "--rate", str(a.rate), "--seconds", str(a.seconds), "--vary", "1..200",
