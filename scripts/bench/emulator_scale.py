@@ -10,8 +10,9 @@ import json
 import statistics
 import subprocess
 import time
-import urllib.parse
 import urllib.request
+
+import coldstart
 
 SET = "mshr_hcmrecruitingrequestentities"
 SELECT = ("mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,"
@@ -39,11 +40,7 @@ def main():
         ready = json.loads(proc.stdout.readline())
         seed_s = time.monotonic() - t0
         dv = ready["dataverse"]
-        form = urllib.parse.urlencode({
-            "grant_type": "client_credentials", "client_id": dv["client_id"],
-            "client_secret": dv["client_secret"], "scope": dv["org_url"] + "/.default"}).encode()
-        with urllib.request.urlopen(dv["token_url"], form) as r:
-            token = json.load(r)["access_token"]
+        token = coldstart.emulator_token(dv)
 
         def get(url):
             req = urllib.request.Request(url, headers={

@@ -2,8 +2,8 @@
 """What the gateway adds to one partner list page by page size, with nothing else in flight: the
 emulator (service protection lifted) and `serve` (response cache off, no change scan during the
 run); for each size, --requests sequential requests on one keep-alive connection straight to the
-emulator (the gateway's own upstream query, as bench.sh's direct column) and as many through the
-gateway, after a warm pass of each. Prints one line per size: median and p90 of each, and the
+emulator (the gateway's own upstream query, read from the emulator's request log) and as many
+through the gateway, after a warm pass of each. Prints one line per size: median and p90 of each, and the
 gateway's added median. Goal 4's open loop (≤ +1 ms p99 added, page sizes 1-200 in turn) is set
 by its largest pages: what the gateway adds to a 200-row page is the floor of that p99.
 Loopback only; every process it starts is stopped. Standard library only.
@@ -12,7 +12,6 @@ usage: per_size.py BINARY [--sizes 1,50,100,200] [--requests 200] [--scale 500]
 """
 import argparse
 import http.client
-import json
 import statistics
 import tempfile
 import time
@@ -20,16 +19,7 @@ import urllib.parse
 
 import coldstart
 
-# The columns the gateway selects for a list page (bench.sh's UPSTREAM_PATH).
-SELECT = ("mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,_mshr_dataareaid_id_value,"
-          "mshr_description,mshr_externaldescription,mshr_status,_mshr_fk_hiringmanager_id_value,"
-          "_mshr_fk_recruiter_id_value,_mshr_fk_job_id_value,_mshr_fk_title_id_value,_mshr_fk_jobtype_id_value,"
-          "mshr_jobfunctionid,_mshr_fk_recruitingrequestlocation_id_value,mshr_estimatedstartdate,"
-          "mshr_defaultfulltimeequivalency,mshr_regulatoryjobcategory,mshr_exemptstatus,"
-          "mshr_compensationlowthreshold,mshr_compensationcontrolpoint,mshr_compensationhighthreshold,"
-          "mshr_compensationlevelid,mshr_comments")
-UPSTREAM = ("/api/data/v9.2/mshr_hcmrecruitingrequestentities?$select=" + SELECT
-            + "&$orderby=mshr_recruitingrequestid%20asc")
+# The gateway's Prefer for a list page (upstream/wire.rs); its query is read from the emulator's log.
 PREFER = 'odata.maxpagesize={n},odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
 
 
@@ -74,20 +64,19 @@ def main():
             a.binary, a.scale, tmp.name, "per-size",
             {"ATS_GATEWAY__CACHE__RESPONSE_TTL_MS": "0", "ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS": "3600000"},
             procs)
-        dv = ready["dataverse"]
-        emu_conn = connection(ready["emulator"])
-        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": dv["client_id"],
-                                       "client_secret": dv["client_secret"],
-                                       "scope": ready["emulator"] + "/.default"})
-        emu_conn.request("POST", urllib.parse.urlparse(dv["token_url"]).path, form,
-                         {"Content-Type": "application/x-www-form-urlencoded"})
-        emu_token = json.loads(emu_conn.getresponse().read())["access_token"]
+        emu_token = coldstart.emulator_token(ready["dataverse"])
         gw_conn = connection(gready["gateway"])
+        # The gateway's own upstream query for a list page, as the emulator logged it.
+        coldstart.http("DELETE", ready["emulator"] + "/_sandbox/requests")
+        timed(gw_conn, "/v1/recruiting-requests?page_size=1", {"Authorization": f"Bearer {token}"}, 1)
+        upstream = next(e["target"] for e in coldstart.get_json(ready["emulator"] + "/_sandbox/requests")
+                        if e["target"].startswith("/api/data/v9.2/mshr_hcmrecruitingrequestentities?"))
+        emu_conn = connection(ready["emulator"])
         print(f"scale {a.scale}, {a.requests} sequential requests per size and column, cache off")
         print("| page size | direct median ms | direct p90 | gateway median ms | gateway p90 | added median ms |")
         print("|---:|---:|---:|---:|---:|---:|")
         for n in sizes:
-            direct = (UPSTREAM, {"Authorization": f"Bearer {emu_token}", "Prefer": PREFER.format(n=n)})
+            direct = (upstream, {"Authorization": f"Bearer {emu_token}", "Prefer": PREFER.format(n=n)})
             partner = (f"/v1/recruiting-requests?page_size={n}", {"Authorization": f"Bearer {token}"})
             timed(emu_conn, *direct, 20)
             timed(gw_conn, *partner, 20)
