@@ -35,8 +35,12 @@ impl UrlPolicy {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("must not contain spaces or control characters".into());
         }
-        let lower = raw.get(..8).unwrap_or(raw).to_ascii_lowercase();
-        if !lower.starts_with("https://") && !lower.starts_with("http://") {
+        let starts = |p: &str| {
+            raw.as_bytes()
+                .get(..p.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()))
+        };
+        if !starts("https://") && !starts("http://") {
             return Err("must start with https://".into());
         }
         let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL ({e})"))?;

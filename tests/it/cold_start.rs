@@ -153,24 +153,11 @@ async fn the_first_page_waits_on_no_background_load_and_the_warm_up_follows() {
 #[tokio::test]
 async fn a_held_gateway_answers_and_calls_nothing_of_its_own_until_released() {
     let emu = crate::common::emulator().await;
-    let mut config = crate::common::gateway_config(&emu);
-    let state = tempfile::tempdir().expect("state dir");
-    config.state.path = Some(state.path().to_path_buf());
-    config.gateway.warm_up = true;
-    config.changes.scan_interval_ms = Some(3_600_000);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let gateway = ats_gateway::app::start_held(config, listener, None, None)
-        .await
-        .expect("gateway starts");
-    // Stopped when the test ends, as every harness gateway is.
-    let replica = crate::common::Replica {
-        url: gateway.url.clone(),
-        ops_url: gateway.ops_url.clone(),
-        gateway,
-        state_dir: state,
-    };
+    let replica = crate::common::spawn_held_replica(&emu, |config| {
+        config.gateway.warm_up = true;
+        config.changes.scan_interval_ms = Some(3_600_000);
+    })
+    .await;
     let gw = &replica.gateway;
 
     let http = reqwest::Client::new();

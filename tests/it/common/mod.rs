@@ -293,9 +293,32 @@ pub async fn spawn_replica(
     }
 }
 
+/// [`spawn_replica`] started held (`app::start_held`, as `serve` and `sandbox` start it): its
+/// background work waits for `GatewayHandle::release_background`.
+pub async fn spawn_held_replica(
+    emu: &Emu,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+) -> Replica {
+    let (gateway, state_dir) = start_gateway_as(emu, tweak, true).await;
+    Replica {
+        url: gateway.url.clone(),
+        ops_url: gateway.ops_url.clone(),
+        gateway,
+        state_dir,
+    }
+}
+
 async fn start_gateway(
     emu: &Emu,
     tweak: impl FnOnce(&mut ats_gateway::config::Config),
+) -> (ats_gateway::app::GatewayHandle, tempfile::TempDir) {
+    start_gateway_as(emu, tweak, false).await
+}
+
+async fn start_gateway_as(
+    emu: &Emu,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+    held: bool,
 ) -> (ats_gateway::app::GatewayHandle, tempfile::TempDir) {
     let mut config = gateway_config(emu);
     let state_dir = tempfile::Builder::new()
@@ -307,9 +330,12 @@ async fn start_gateway(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let gateway = ats_gateway::app::start(config, listener)
-        .await
-        .expect("gateway starts");
+    let gateway = if held {
+        ats_gateway::app::start_held(config, listener, None, None).await
+    } else {
+        ats_gateway::app::start(config, listener).await
+    }
+    .expect("gateway starts");
     (gateway, state_dir)
 }
 
