@@ -33,19 +33,21 @@
 # ms (goal ≤ 200 ms), the Dataverse calls it waited on, and the warm-up after it.
 #
 # Then what the gateway adds to one page by size with nothing else in flight (scripts/bench/per_size.py:
-# the floor of the distinct open loop's p99 added, which its 200-row pages set), and pacing by the
+# the floor of the distinct open loop's p99 added, which its 200-row pages set); goal 4 in --rounds
+# rounds, the columns taking turns on one emulator (scripts/bench/rounds.py; 0 skips it); and pacing by the
 # budget Dataverse reports (scripts/bench/pacing.py, its own sandbox with a
 # budget of 150 calls per 30 s): 600 distinct partner reads, the upstream calls Dataverse
 # throttled (goal: ≤ 5), partner 5xx (goal: 0) and whether every partner 429's Retry-After was right.
 #
 # usage: scripts/bench.sh [--scale N] [--cold-scale N] [--duration SECONDS] [--connections N] [--rate N]
-#                         [--no-pacing] [--no-build]
+#                         [--rounds N] [--no-pacing] [--no-build]
 # Installs wrk and nginx with apt-get when missing (sudo when not root). Loopback only; every
 # process it starts is stopped on exit.
 set -euo pipefail
 
 SCALE=500
 COLD_SCALE=100000
+ROUNDS=3
 DURATION=15
 CONNECTIONS=32
 RATE=200
@@ -58,13 +60,14 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-pacing) PACING=0; shift ;;
-    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-case "$SCALE$COLD_SCALE$DURATION$CONNECTIONS$RATE" in *[!0-9]*) echo "--scale, --cold-scale, --duration, --connections and --rate take integers" >&2; exit 2 ;; esac
+case "$SCALE$COLD_SCALE$DURATION$CONNECTIONS$RATE$ROUNDS" in *[!0-9]*) echo "--scale, --cold-scale, --duration, --connections, --rate and --rounds take integers" >&2; exit 2 ;; esac
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HELPERS="$ROOT/scripts/bench"
@@ -172,29 +175,7 @@ PARTNER_PATH_N="/v1/recruiting-requests?page_size={n}"
 say "nginx (proxy_pass to the emulator)"
 NGINX_PORT=$(free_port)
 mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  upstream emulator { server ${EMU_URL#http://}; keepalive 64; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / {
-      proxy_pass http://emulator;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
+python3 "$HELPERS/util.py" nginx-conf "$WORK/nginx" "${EMU_URL#http://}" "$NGINX_PORT" >"$WORK/nginx/nginx.conf"
 "$NGINX" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' \
   >"$WORK/nginx.out" 2>&1 &
 NGINX_PID=$!
@@ -389,6 +370,14 @@ fi
 say "what the gateway adds to one page, by size (scripts/bench/per_size.py)"
 echo
 python3 "$HELPERS/per_size.py" "$BIN" --scale "$SCALE"
+
+# Goal 4 again with the columns in turn (scripts/bench/rounds.py): the rows above run minutes apart,
+# and the shared machine drifts between them; in rounds a drift falls on every column.
+if [ "$ROUNDS" -gt 0 ]; then
+  say "goal 4 in $ROUNDS rounds: direct, nginx, (c) and (c1) in turn (scripts/bench/rounds.py)"
+  python3 "$HELPERS/rounds.py" "$BIN" "$LOAD" --rounds "$ROUNDS" --seconds 10 --connections "$CONNECTIONS" \
+    --rate "$RATE" --vary "$VARY" --scale "$SCALE" --nginx "$NGINX"
+fi
 
 if [ "$PACING" = 1 ]; then
   say "pacing: budget 150 / 30 s, 600 distinct partner reads (scripts/bench/pacing.py)"

@@ -67,18 +67,28 @@ def http(method, url, data=None, headers=None, timeout=60):
         return e.code, e.headers, e.read()
 
 
-def emulator_and_gateway(binary, scale, workdir, partner, gateway_env, procs, log=None):
-    """The emulator at `scale` (service protection lifted) and `serve` on it with one partner of no
-    practical limit (`util.gateway_toml`), `gateway_env` added to the gateway's environment (its own
-    ATS_GATEWAY* variables dropped). Each process is appended to `procs` as it starts, for the caller
-    to stop. Returns the emulator's ready line, the gateway's, the gateway's Proc and a token."""
+def emulator(binary, scale, workdir, procs):
+    """`binary emulator` at `scale` (service protection lifted), appended to `procs`; its ready line."""
     env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
                ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
     emu = Proc([binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, workdir)
     procs.append(emu)
     ready, _ = emu.ready(900)
-    secret = json.loads(subprocess.run([binary, "partner-secret"], capture_output=True, text=True,
-                                       check=True).stdout)
+    return ready
+
+
+def partner_secret(binary):
+    """A fresh partner secret and its hash (`binary partner-secret`)."""
+    return json.loads(subprocess.run([binary, "partner-secret"], capture_output=True, text=True,
+                                     check=True).stdout)
+
+
+def gateway(binary, ready, workdir, partner, secret, gateway_env, procs, log=None):
+    """`serve` on the emulator of `ready` with one partner of no practical limit (`util.gateway_toml`),
+    its config and state in `workdir` (one per gateway), `gateway_env` added to its environment (its
+    own ATS_GATEWAY* variables dropped). Appended to `procs`. Returns its ready line, its Proc and a
+    token of `partner` (`secret`: from `partner_secret`)."""
+    os.makedirs(workdir, exist_ok=True)
     config = os.path.join(workdir, "gateway.toml")
     with open(config, "w") as f:
         f.write(util.gateway_toml(ready["emulator"], ready["dataverse"], os.path.join(workdir, "state"),
@@ -88,7 +98,31 @@ def emulator_and_gateway(binary, scale, workdir, partner, gateway_env, procs, lo
     gw = Proc([binary, "--config", config, "serve"], genv, workdir, log)
     procs.append(gw)
     gready, _ = gw.ready(120)
-    return ready, gready, gw, partner_token(gready["gateway"], partner, secret["client_secret"])
+    return gready, gw, partner_token(gready["gateway"], partner, secret["client_secret"])
+
+
+def emulator_and_gateway(binary, scale, workdir, partner, gateway_env, procs, log=None):
+    """`emulator` and one `gateway` on it, both in `workdir`. Returns the emulator's ready line, the
+    gateway's, the gateway's Proc and a token."""
+    ready = emulator(binary, scale, workdir, procs)
+    gready, gw, token = gateway(binary, ready, workdir, partner, partner_secret(binary), gateway_env, procs, log)
+    return ready, gready, gw, token
+
+
+def list_query(emulator_url, gateway_url, token):
+    """The gateway's own upstream query for a partner list page, as the emulator logged it (after one
+    `page_size=1` request). Its `Prefer` header is not logged: see `LIST_PREFER`."""
+    http("DELETE", emulator_url + "/_sandbox/requests")
+    status, _, body = http("GET", gateway_url + "/v1/recruiting-requests?page_size=1",
+                           headers={"Authorization": f"Bearer {token}"})
+    if status != 200:
+        raise SystemExit(f"list page: {status} {body[:300]!r}")
+    return next(e["target"] for e in get_json(emulator_url + "/_sandbox/requests")
+                if e["target"].startswith("/api/data/v9.2/mshr_hcmrecruitingrequestentities?"))
+
+
+# The gateway's Prefer for a list page of {n} rows (upstream/wire.rs).
+LIST_PREFER = 'odata.maxpagesize={n},odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
 
 
 def partner_token(base, client_id, client_secret):

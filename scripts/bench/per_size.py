@@ -19,10 +19,6 @@ import urllib.parse
 
 import coldstart
 
-# The gateway's Prefer for a list page (upstream/wire.rs); its query is read from the emulator's log.
-PREFER = 'odata.maxpagesize={n},odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
-
-
 def connection(url):
     u = urllib.parse.urlparse(url)
     return http.client.HTTPConnection(u.hostname, u.port, timeout=60)
@@ -67,16 +63,13 @@ def main():
         emu_token = coldstart.emulator_token(ready["dataverse"])
         gw_conn = connection(gready["gateway"])
         # The gateway's own upstream query for a list page, as the emulator logged it.
-        coldstart.http("DELETE", ready["emulator"] + "/_sandbox/requests")
-        timed(gw_conn, "/v1/recruiting-requests?page_size=1", {"Authorization": f"Bearer {token}"}, 1)
-        upstream = next(e["target"] for e in coldstart.get_json(ready["emulator"] + "/_sandbox/requests")
-                        if e["target"].startswith("/api/data/v9.2/mshr_hcmrecruitingrequestentities?"))
+        upstream = coldstart.list_query(ready["emulator"], gready["gateway"], token)
         emu_conn = connection(ready["emulator"])
         print(f"scale {a.scale}, {a.requests} sequential requests per size and column, cache off")
         print("| page size | direct median ms | direct p90 | gateway median ms | gateway p90 | added median ms |")
         print("|---:|---:|---:|---:|---:|---:|")
         for n in sizes:
-            direct = (upstream, {"Authorization": f"Bearer {emu_token}", "Prefer": PREFER.format(n=n)})
+            direct = (upstream, {"Authorization": f"Bearer {emu_token}", "Prefer": coldstart.LIST_PREFER.format(n=n)})
             partner = (f"/v1/recruiting-requests?page_size={n}", {"Authorization": f"Bearer {token}"})
             timed(emu_conn, *direct, 20)
             timed(gw_conn, *partner, 20)

@@ -11,6 +11,9 @@
                                   one goal-4 result line (JSON): load.rs output, upstream calls by
                                   table from two /_sandbox/stats snapshots, CPU of proxy and emulator
   util.py table RESULTS [options] the side-by-side table (Markdown)
+  util.py nginx-conf DIR UPSTREAM PORT
+                                  the plain proxy's nginx.conf: one worker, proxy_pass to UPSTREAM
+                                  (host:port) over keep-alive, listening on 127.0.0.1:PORT
 """
 import json
 import re
@@ -202,6 +205,34 @@ def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_be
 
 
 
+def nginx_conf(directory, upstream, port):
+    """The plain proxy the gateway is compared with: one worker process (less CPU per request than
+    more, on a machine the emulator and the load share), no access log, keep-alive upstream."""
+    d = directory
+    return f'''worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  upstream emulator {{ server {upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://emulator;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+'''
+
+
 def gateway_toml(emu_url, dv, state_dir, partner, secret_hash, gateway_extra="", extra=""):
     """A gateway config for a bench: loopback listeners, the emulator as Dataverse, one partner with
     every company and no practical rate limit; `gateway_extra` joins [gateway], `extra` ends the file."""
@@ -268,6 +299,8 @@ def main():
         extra = args[3] + "\n" if len(args) > 3 else ""
         sys.stdout.write(gateway_toml(ready["emulator"], ready["dataverse"], state, partner, secret_hash,
                                       gateway_extra=extra))
+    elif cmd == "nginx-conf":
+        sys.stdout.write(nginx_conf(*args))
     elif cmd == "table":
         opts, i = {}, 1
         while i < len(args):
