@@ -154,7 +154,8 @@ struct Created<'a> {
     operation_id = "createCandidate",
     request_body(content = HireBody, description = "The candidate to hire, in the shape GET /v1/candidates/{id} returns (lookups by code, option sets by key)"),
     params(
-        ("Idempotency-Key" = String, Header, description = "Required. Any unique string (≤255 visible ASCII characters, e.g. a UUID) naming this hire; kept 24 h per partner. The same key and body replay the first outcome."),
+        // The pattern states `idempotency_key`'s rule (a test holds them together).
+        ("Idempotency-Key" = String, Header, description = "Required. Any unique string (≤255 visible ASCII characters, e.g. a UUID) naming this hire; kept 24 h per partner. The same key and body replay the first outcome.", pattern = "^[!-~]{1,255}$", min_length = 1, max_length = 255),
         ("Accept-Language" = Option<String>, Header, description = "en-US (default) or nb-NO, for the labels in the answer"),
     ),
     responses(
@@ -303,6 +304,47 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header's documented schema is `idempotency_key`'s rule: a client (or a fuzzer) that
+    /// follows the document never meets its 400.
+    #[test]
+    fn the_idempotency_key_schema_states_the_rule() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&crate::api::openapi::document_json()).expect("json");
+        let params = doc["paths"]["/v1/candidates"]["post"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let key = params
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .expect("documented");
+        let schema = &key["schema"];
+        // `[!-~]`: U+0021..U+007E, what `is_ascii_graphic` takes.
+        assert_eq!(
+            schema["pattern"].as_str(),
+            Some(format!("^[!-~]{{1,{MAX_KEY_LEN}}}$").as_str())
+        );
+        assert_eq!(schema["maxLength"].as_u64(), Some(MAX_KEY_LEN as u64));
+        assert_eq!(schema["minLength"].as_u64(), Some(1));
+        let check = |k: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(IDEMPOTENCY_KEY, HeaderValue::from_str(k).expect("header"));
+            idempotency_key(&h).is_ok()
+        };
+        assert!(check("!"));
+        assert!(check("~"));
+        assert!(check(&"k".repeat(MAX_KEY_LEN)));
+        for bad in ["", "a b", "a\tb", &"k".repeat(MAX_KEY_LEN + 1)] {
+            assert!(!check(bad), "{bad:?} accepted");
+        }
+        // Outside ASCII: refused, as the pattern does.
+        let mut h = HeaderMap::new();
+        h.insert(
+            IDEMPOTENCY_KEY,
+            HeaderValue::from_bytes("clé".as_bytes()).expect("header"),
+        );
+        assert!(idempotency_key(&h).is_err());
+    }
 
     #[test]
     fn infolog_messages_name_the_field() {
