@@ -47,7 +47,7 @@ set -euo pipefail
 
 SCALE=500
 COLD_SCALE=100000
-ROUNDS=3
+ROUNDS=4
 DURATION=15
 CONNECTIONS=32
 RATE=200
@@ -68,6 +68,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$SCALE$COLD_SCALE$DURATION$CONNECTIONS$RATE$ROUNDS" in *[!0-9]*) echo "--scale, --cold-scale, --duration, --connections, --rate and --rounds take integers" >&2; exit 2 ;; esac
+[ "$ROUNDS" -le 20 ] || { echo "--rounds: 0 to 20" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 HELPERS="$ROOT/scripts/bench"
@@ -355,11 +356,12 @@ python3 "$HELPERS/util.py" table "$WORK/results" \
   --tokens "$(python3 -c "print(int(float('$TOKENS_AFTER' or 0) - float('$TOKENS_BEFORE' or 0)))")" \
   --note "$CACHE_NOTE"
 
-# The bench's own processes are stopped first: the cold start gets the machine to itself.
+# The bench's own processes are stopped first: the cold start and the scripts after it get the
+# machine to themselves.
+cleanup
+PIDS=()
+WORK="$(mktemp -d)"
 if [ "$COLD_SCALE" -gt 0 ]; then
-  cleanup
-  PIDS=()
-  WORK="$(mktemp -d)"
   say "cold start (--scale $COLD_SCALE): the first partner page right after the ready line"
   echo
   python3 "$HELPERS/coldstart.py" "$BIN" --scales "$COLD_SCALE"

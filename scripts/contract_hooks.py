@@ -16,10 +16,12 @@ fuzzed too. Forms the schema forbids are left as they are.
 
 A generated hire names a recruiting request, codes and people the sandbox does not have, so every
 `POST /v1/candidates` would meet 422 and the write plan behind it would never run. About half of
-the hire bodies the schema allows (chosen by a hash of the body, as above) are made into a hire the
-sandbox takes: an open recruiting request of the partner's (read from the gateway once, when the
-hooks load), a new person with the generated names made printable and the generated dates and flags
-kept, without the option-set keys, codes and collections. The rest are left as they are.
+the positive hire cases (body and Idempotency-Key within the schema; chosen by a hash of the body,
+as above) are made into a hire the sandbox takes: an active recruiting request of the partner's
+(read from the gateway once, when the hooks load; CONTRACT_GATEWAY), a new person with the
+generated names made printable, the generated dates kept when within the gateway's 1900-2100 and
+the flag kept, without the option-set keys, codes and collections; its Idempotency-Key one of its
+own. The rest are left as they are.
 """
 import json
 import os
@@ -46,19 +48,37 @@ CLIENT_ID = os.environ.get("CONTRACT_CLIENT_ID", "acme-ats")
 CLIENT_SECRET = os.environ.get("CONTRACT_CLIENT_SECRET", "acme-demo-secret")
 GATEWAY = os.environ.get("CONTRACT_GATEWAY")
 TOKEN = os.environ.get("CONTRACT_TOKEN")
+_KEY_PARAM = next(p for p in _OPENAPI["paths"]["/v1/candidates"]["post"]["parameters"]
+                  if p["name"] == "Idempotency-Key")
+IDEMPOTENCY_KEY = re.compile(_KEY_PARAM["schema"]["pattern"])
+# The gateway's own range for a person's and a hire's dates (wider ones are schema-valid: 422).
+DATES = ("1900-01-01", "2100-12-31")
 
 
-def _open_requests():
+def _active_requests():
     """Numbers of the partner's active recruiting requests (none without a gateway to ask)."""
     if not GATEWAY or not TOKEN:
         return []
     req = urllib.request.Request(GATEWAY + "/v1/recruiting-requests?status=active&page_size=50",
                                  headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(req, timeout=20) as r:
-        return [row["number"] for row in json.load(r)["data"]]
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            numbers = [row["number"] for row in json.load(r)["data"]]
+    except (OSError, ValueError, KeyError) as e:
+        raise RuntimeError(f"contract hooks: reading the partner's active recruiting requests from "
+                           f"{GATEWAY} failed: {e}") from e
+    if not numbers:
+        raise RuntimeError(f"contract hooks: the partner has no active recruiting request at {GATEWAY}")
+    return numbers
 
 
-OPEN_REQUESTS = _open_requests()
+ACTIVE_REQUESTS = _active_requests()
+
+
+def _key(value):
+    """A number from `value` alone: Hypothesis runs a hook again when it replays or shrinks a case,
+    and must get the same answer."""
+    return zlib.crc32(json.dumps(value, sort_keys=True).encode())
 
 
 def _string_or_null(form, key):
@@ -66,13 +86,10 @@ def _string_or_null(form, key):
 
 
 def _token_form(body):
-    """Half of the schema-valid token forms, with the sandbox partner's credentials: which half
-    depends on the form alone (Hypothesis runs this again when it replays or shrinks a case)."""
+    """Half of the schema-valid token forms, with the sandbox partner's credentials."""
     valid = (isinstance(body, dict) and isinstance(body.get("grant_type"), str)
              and all(_string_or_null(body, k) for k in ("client_id", "client_secret", "scope")))
-    if not valid:
-        return body
-    if zlib.crc32(json.dumps(body, sort_keys=True).encode()) & 1:
+    if not valid or _key(body) & 1:
         return body
     return {**body, "grant_type": "client_credentials", "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET}
@@ -85,31 +102,59 @@ def _printable(text, fallback):
     return kept or fallback
 
 
+def _date(value):
+    return isinstance(value, str) and DATES[0] <= value <= DATES[1]
+
+
 def _hire(body):
-    """Half of the schema-valid hire bodies as a hire the sandbox takes (see the module's text). A
-    body the schema forbids is left as it is: it must still meet its 4xx."""
-    if not OPEN_REQUESTS or not isinstance(body, dict) or not isinstance(body.get("person"), dict):
-        return body
+    """Half of the schema-valid hire bodies as a hire the sandbox takes (see the module's text), or
+    `None`. A body the schema forbids is not one: it must still meet its 4xx."""
+    if not ACTIVE_REQUESTS or not isinstance(body, dict) or not isinstance(body.get("person"), dict):
+        return None
     if not _HIRE.is_valid(body):
-        return body
-    key = zlib.crc32(json.dumps(body, sort_keys=True).encode())
+        return None
+    key = _key(body)
     if key & 1:
-        return body
+        return None
     person = body["person"]
     new = {"first_name": _printable(person.get("first_name"), "Evelyn"),
            "last_name": _printable(person.get("last_name"), "Chambers")}
     for k in ("middle_name", "last_name_prefix", "known_as"):
         if isinstance(person.get(k), str):
             new[k] = _printable(person[k], "A")
-    if isinstance(person.get("birth_date"), str):
+    if _date(person.get("birth_date")):
         new["birth_date"] = person["birth_date"]
-    hire = {"recruiting_request": OPEN_REQUESTS[(key >> 1) % len(OPEN_REQUESTS)], "person": new}
-    for k in ("availability_date", "willing_to_relocate"):
-        if k in body:
-            hire[k] = body[k]
+    hire = {"recruiting_request": ACTIVE_REQUESTS[(key >> 1) % len(ACTIVE_REQUESTS)], "person": new}
+    if _date(body.get("availability_date")):
+        hire["availability_date"] = body["availability_date"]
+    if "willing_to_relocate" in body:
+        hire["willing_to_relocate"] = body["willing_to_relocate"]
     if isinstance(body.get("comments"), str):
         hire["comments"] = _printable(body["comments"], "Accepted the offer")
     return hire
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    """Hires: only a case generated to fit the schema (positive), whose body and Idempotency-Key
+    both do. Its key becomes one of its own (from the hire and the generated key): a key the
+    generator repeats with another body would meet the 422 of a reused key."""
+    op = case.operation
+    if op.method.upper() != "POST" or op.path != "/v1/candidates":
+        return case
+    meta = getattr(case, "meta", None)
+    if meta is None or str(meta.generation.mode) != "positive":
+        return case
+    headers = dict(case.headers or {})
+    name = next((k for k in headers if k.lower() == "idempotency-key"), None)
+    if name is None or not isinstance(headers[name], str) or not IDEMPOTENCY_KEY.fullmatch(headers[name]):
+        return case
+    hire = _hire(case.body)
+    if hire is None:
+        return case
+    headers[name] = f"contract-{_key([hire, headers[name]]):08x}"
+    case.body, case.headers = hire, headers
+    return case
 
 
 @schemathesis.hook
@@ -119,8 +164,6 @@ def map_body(ctx, body):
         return body
     if op.path == "/oauth2/token":
         return _token_form(body)
-    if op.path == "/v1/candidates":
-        return _hire(body)
     if op.path != "/v1/webhooks":
         return body
     if isinstance(body, dict):

@@ -67,11 +67,24 @@ def http(method, url, data=None, headers=None, timeout=60):
         return e.code, e.headers, e.read()
 
 
-def emulator(binary, scale, workdir, procs):
-    """`binary emulator` at `scale` (service protection lifted), appended to `procs`; its ready line."""
+def emulator_env():
+    """The emulator's environment: service protection lifted, logs in the default format."""
     env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
                ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
-    emu = Proc([binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, workdir)
+    env.pop("ATS_GATEWAY_LOG_FORMAT", None)
+    return env
+
+
+def gateway_env(extra):
+    """A gateway's environment: ours without any ATS_GATEWAY* variable, then `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATS_GATEWAY")}
+    env.update(extra)
+    return env
+
+
+def emulator(binary, scale, workdir, procs):
+    """`binary emulator` at `scale` (service protection lifted), appended to `procs`; its ready line."""
+    emu = Proc([binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], emulator_env(), workdir)
     procs.append(emu)
     ready, _ = emu.ready(900)
     return ready
@@ -83,29 +96,27 @@ def partner_secret(binary):
                                      check=True).stdout)
 
 
-def gateway(binary, ready, workdir, partner, secret, gateway_env, procs, log=None):
+def gateway(binary, ready, workdir, partner, secret, env, procs, log=None):
     """`serve` on the emulator of `ready` with one partner of no practical limit (`util.gateway_toml`),
-    its config and state in `workdir` (one per gateway), `gateway_env` added to its environment (its
-    own ATS_GATEWAY* variables dropped). Appended to `procs`. Returns its ready line, its Proc and a
+    its config and state in `workdir` (one per gateway), `env` added to its environment (our own
+    ATS_GATEWAY* variables dropped). Appended to `procs`. Returns its ready line, its Proc and a
     token of `partner` (`secret`: from `partner_secret`)."""
     os.makedirs(workdir, exist_ok=True)
     config = os.path.join(workdir, "gateway.toml")
     with open(config, "w") as f:
         f.write(util.gateway_toml(ready["emulator"], ready["dataverse"], os.path.join(workdir, "state"),
                                   partner, secret["client_secret_hash"]))
-    genv = {k: v for k, v in os.environ.items() if not k.startswith("ATS_GATEWAY")}
-    genv.update(gateway_env)
-    gw = Proc([binary, "--config", config, "serve"], genv, workdir, log)
+    gw = Proc([binary, "--config", config, "serve"], gateway_env(env), workdir, log)
     procs.append(gw)
     gready, _ = gw.ready(120)
     return gready, gw, partner_token(gready["gateway"], partner, secret["client_secret"])
 
 
-def emulator_and_gateway(binary, scale, workdir, partner, gateway_env, procs, log=None):
+def emulator_and_gateway(binary, scale, workdir, partner, env, procs, log=None):
     """`emulator` and one `gateway` on it, both in `workdir`. Returns the emulator's ready line, the
     gateway's, the gateway's Proc and a token."""
     ready = emulator(binary, scale, workdir, procs)
-    gready, gw, token = gateway(binary, ready, workdir, partner, partner_secret(binary), gateway_env, procs, log)
+    gready, gw, token = gateway(binary, ready, workdir, partner, partner_secret(binary), env, procs, log)
     return ready, gready, gw, token
 
 
@@ -154,6 +165,17 @@ def get_json(url):
     return json.loads(body)
 
 
+def terminate(p):
+    """SIGTERM to a child, SIGKILL when it has not exited 10 s later."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class Proc:
     """A child whose first stdout line is its JSON ready line; stderr kept for errors."""
 
@@ -191,13 +213,7 @@ class Proc:
         return json.loads(line), took
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        terminate(self.p)
         # The log is complete once the child's stderr has been read to its end.
         self.drain.join(10)
         if self.log:
@@ -292,16 +308,13 @@ def measure(binary, scale, timeout, log=None, emulator=None, during=False):
     tmp = tempfile.TemporaryDirectory(prefix="coldstart-")
     procs = []
     try:
-        env = dict(os.environ, ATS_GATEWAY__SANDBOX__MAX_REQUESTS_PER_WINDOW="1000000000",
-                   ATS_GATEWAY__SANDBOX__MAX_CONCURRENT="1000000")
-        env.pop("ATS_GATEWAY_LOG_FORMAT", None)
-        emu = Proc([emulator or binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)], env, tmp.name)
+        emu = Proc([emulator or binary, "emulator", "--listen", "127.0.0.1:0", "--scale", str(scale)],
+                   emulator_env(), tmp.name)
         procs.append(emu)
         ready, seed_s = emu.ready(timeout)
         emu_url, dv = ready["emulator"], ready["dataverse"]
 
-        secret = json.loads(subprocess.run([binary, "partner-secret"], capture_output=True, text=True,
-                                           check=True).stdout)
+        secret = partner_secret(binary)
         config = os.path.join(tmp.name, "gateway.toml")
         with open(config, "w") as f:
             f.write(util.gateway_toml(emu_url, dv, os.path.join(tmp.name, "state"), "cold",
@@ -318,11 +331,7 @@ hiring_organization = { name = "Contoso" }
         http("DELETE", emu_url + "/_sandbox/requests")
         zero = get_json(emu_url + "/_sandbox/stats")
 
-        genv = dict(os.environ)
-        for k in list(genv):
-            if k.startswith("ATS_GATEWAY"):
-                del genv[k]
-        gw = Proc([binary, "--config", config, "serve"], genv, tmp.name, log)
+        gw = Proc([binary, "--config", config, "serve"], gateway_env({}), tmp.name, log)
         procs.append(gw)
         gready, ready_s = gw.ready(120)
         at_ready = get_json(emu_url + "/_sandbox/stats")

@@ -23,6 +23,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import coldstart
+
 # Before pacing: the gateway learnt the budget only from 429s.
 BEFORE_THROTTLED = 56
 GOAL_THROTTLED = 5
@@ -156,11 +158,7 @@ def measure(binary, reads, workers, budget, window, timeout_ms):
                                if r.get("status") == 429]
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        coldstart.terminate(proc)
         state.cleanup()
 
 

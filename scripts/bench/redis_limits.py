@@ -26,20 +26,14 @@ import time
 import urllib.parse
 import urllib.request
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+import util
 
 
 def start_redis():
     binary = shutil.which("redis-server")
     if not binary:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port, folder = free_port(), tempfile.TemporaryDirectory(prefix="redis-bench-")
+    port, folder = util.free_port(), tempfile.TemporaryDirectory(prefix="redis-bench-")
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", folder.name],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

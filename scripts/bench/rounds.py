@@ -10,11 +10,12 @@ scan is put off (its cost beside partner traffic is scripts/bench/stalls.py's); 
 the gateway's own upstream query (read from the emulator's request log) and its Prefer.
 
 Each round runs every column's closed loop (--connections, --seconds, page sizes --vary in turn),
-then every column's open loop; the columns' order turns by one each round. Printed per round and
+then every column's open loop; the columns' order turns by one each round (4 rounds: each column
+once in each place). Printed per round and
 as the median of the rounds: (c) and (c1) × (b) in req/s, CPU ms per request of each proxy and of
 the emulator, and the open loop's p99 added over (a).
 
-usage: rounds.py BINARY LOAD [--rounds 3] [--seconds 10] [--connections 32] [--rate 200]
+usage: rounds.py BINARY LOAD [--rounds 4] [--seconds 10] [--connections 32] [--rate 200]
                  [--vary 1..200] [--scale 500] [--nginx PATH] [--json]
 LOAD is the build's examples/load. Loopback only; every process it starts is stopped.
 Standard library only.
@@ -39,18 +40,10 @@ GATEWAY_ENV = {
 }
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Nginx:
     def __init__(self, binary, directory, upstream):
         os.makedirs(directory, exist_ok=True)
-        self.port = free_port()
+        self.port = util.free_port()
         conf = os.path.join(directory, "nginx.conf")
         with open(conf, "w") as f:
             f.write(util.nginx_conf(directory, upstream, self.port))
@@ -65,12 +58,11 @@ class Nginx:
                 return
             except OSError:
                 time.sleep(0.1)
+        self.stop()
         raise SystemExit("nginx not listening within 10 s")
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            self.p.wait(10)
+        coldstart.terminate(self.p)
 
 
 def load(binary, url, headers, args):
@@ -87,7 +79,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("load")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--rate", type=int, default=200)
@@ -138,14 +130,14 @@ def main():
                 n = res["requests"] or 1
                 row[key] = {
                     "rps": res["rps"],
-                    "bad": sum(v for k, v in res.get("statuses", {}).items() if not 200 <= int(k) < 400),
+                    "bad": util.not_2xx(res),
                     "proxy_cpu_ms": 1000 * (cpu1 - cpu0) / n if pid else None,
                     "emulator_cpu_ms": 1000 * (emu1 - emu0) / n,
                 }
             for key, _, url, headers, _ in order:
                 res = load(a.load, url, headers, ["--rate", str(a.rate), "--seconds", str(a.seconds), *vary])
                 row[key]["p99_ms"] = res["p99_ms"]
-                row[key]["bad"] += sum(v for k, v in res.get("statuses", {}).items() if not 200 <= int(k) < 400)
+                row[key]["bad"] += util.not_2xx(res)
             rounds.append(row)
             if not a.json:
                 print(f"round {r + 1} of {a.rounds} done", flush=True)
@@ -153,7 +145,8 @@ def main():
     finally:
         if nginx:
             nginx.stop()
-        for p in procs:
+        # The gateways before the emulator they read from.
+        for p in reversed(procs):
             p.stop()
 
 
@@ -185,7 +178,8 @@ def report(a, columns, rounds):
           f"{a.rate} req/s × {a.seconds} s")
     print()
     print("| round | (c) × nginx | (c1) × nginx | p99 added (c) ms | (c1) | (b) nginx "
-          "| CPU ms / request (c) | (c1) | (b) | emulator CPU ms / request (a) | (b) | (c) | (c1) | non-2xx |")
+          "| CPU ms / request (c) | (c1) | (b) | emulator CPU ms / request (a) | (b) | (c) | (c1) "
+          "| non-2xx (median row: all rounds) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, s in enumerate(sums + [median]):
         label = str(i + 1) if i < len(sums) else "**median**"

@@ -20,6 +20,8 @@ import threading
 import time
 import urllib.request
 
+import coldstart
+
 # Before: measured with this script on 9bc411c (page size 200, no budget share), release build,
 # this machine, 2026-12-04; the steady scan (the one after the baseline).
 BEFORE = {
@@ -87,11 +89,7 @@ def measure(binary, scale, timeout):
             "emulator_requests": emulator_requests(emu),
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        coldstart.terminate(proc)
         state.cleanup()
 
 

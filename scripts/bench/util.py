@@ -97,7 +97,7 @@ def table(path, opts):
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in paced:
-            bad = sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400)
+            bad = not_2xx(r)
             added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
             lines.append(
                 f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
@@ -155,7 +155,7 @@ def distinct_tables(opts):
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in paced:
-            bad = sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400)
+            bad = not_2xx(r)
             added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
             lines.append(
                 f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
@@ -193,7 +193,7 @@ def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_be
         "column": column,
         "calls": sum(delta.values()),
         "others": {t: c for t, c in sorted(delta.items()) if t != main_target},
-        "bad": sum(v for k, v in r.get("statuses", {}).items() if not 200 <= int(k) < 400),
+        "bad": not_2xx(r),
     })
     # CPU per request: repeatable on a shared machine where req/s and latency are not.
     n = r["requests"] or 1
@@ -203,6 +203,20 @@ def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_be
         r["emulator_cpu_ms"] = 1000 * (float(emu_after) - float(emu_before)) / n
     return r
 
+
+
+def not_2xx(result):
+    """Answers of a load.rs result outside 2xx/3xx."""
+    return sum(v for k, v in result.get("statuses", {}).items() if not 200 <= int(k) < 400)
+
+
+def free_port():
+    """A loopback TCP port free right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def nginx_conf(directory, upstream, port):
@@ -268,10 +282,7 @@ def main():
             sys.exit(1)
         print(v if isinstance(v, str) else json.dumps(v))
     elif cmd == "port":
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
-        s.close()
+        print(free_port())
     elif cmd == "rss":
         v = rss(args[0], args[1])
         print(f"{v:.1f}" if v is not None else "?")
