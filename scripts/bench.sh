@@ -360,7 +360,6 @@ python3 "$HELPERS/util.py" table "$WORK/results" \
 # machine to themselves.
 cleanup
 PIDS=()
-WORK="$(mktemp -d)"
 if [ "$COLD_SCALE" -gt 0 ]; then
   say "cold start (--scale $COLD_SCALE): the first partner page right after the ready line"
   echo

@@ -36,7 +36,7 @@ export CONTRACT_CLIENT_ID=acme-ats CONTRACT_CLIENT_SECRET=acme-demo-secret
 CONTRACT_TOKEN=$(curl -fsS "$gw/oauth2/token" -d grant_type=client_credentials \
   -d client_id="$CONTRACT_CLIENT_ID" --data-urlencode client_secret="$CONTRACT_CLIENT_SECRET" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-# The hooks read the partner's open recruiting requests from the gateway (hire bodies).
+# The hooks read the partner's active recruiting requests from the gateway (hire bodies).
 export CONTRACT_TOKEN CONTRACT_GATEWAY="$gw"
 
 echo "== schemathesis against $gw (max $MAX_EXAMPLES examples per operation)"

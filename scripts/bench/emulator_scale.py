@@ -75,8 +75,7 @@ def main():
             "page_ms": {k: {"median": round(m, 2), "max": round(x, 2)} for k, (m, x) in results.items()},
         }))
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        coldstart.terminate(proc)
 
 
 if __name__ == "__main__":

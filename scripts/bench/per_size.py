@@ -78,7 +78,8 @@ def main():
             dm, gm = statistics.median(d), statistics.median(g)
             print(f"| {n} | {dm:.2f} | {p90(d):.2f} | {gm:.2f} | {p90(g):.2f} | {gm - dm:+.2f} |")
     finally:
-        for p in procs:
+        # The gateway before the emulator it reads from.
+        for p in reversed(procs):
             p.stop()
 
 

@@ -130,14 +130,14 @@ def main():
                 n = res["requests"] or 1
                 row[key] = {
                     "rps": res["rps"],
-                    "bad": util.not_2xx(res),
+                    "bad": util.error_answers(res),
                     "proxy_cpu_ms": 1000 * (cpu1 - cpu0) / n if pid else None,
                     "emulator_cpu_ms": 1000 * (emu1 - emu0) / n,
                 }
             for key, _, url, headers, _ in order:
                 res = load(a.load, url, headers, ["--rate", str(a.rate), "--seconds", str(a.seconds), *vary])
                 row[key]["p99_ms"] = res["p99_ms"]
-                row[key]["bad"] += util.not_2xx(res)
+                row[key]["bad"] += util.error_answers(res)
             rounds.append(row)
             if not a.json:
                 print(f"round {r + 1} of {a.rounds} done", flush=True)

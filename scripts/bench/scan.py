@@ -17,7 +17,6 @@ import os
 import subprocess
 import tempfile
 import threading
-import time
 import urllib.request
 
 import coldstart

@@ -60,7 +60,8 @@ def main():
                     end = unix(rec["timestamp"])
                     scans.append((end - fields["duration_ms"] / 1000, end, fields))
     finally:
-        for p in procs:
+        # The gateway before the emulator it reads from.
+        for p in reversed(procs):
             p.stop()
         tmp.cleanup()
 

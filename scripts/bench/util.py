@@ -97,7 +97,7 @@ def table(path, opts):
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in paced:
-            bad = not_2xx(r)
+            bad = error_answers(r)
             added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
             lines.append(
                 f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
@@ -155,7 +155,7 @@ def distinct_tables(opts):
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in paced:
-            bad = not_2xx(r)
+            bad = error_answers(r)
             added = f"{r['p99_ms'] - base:+.2f}" if base is not None and not r["column"].startswith("a)") else "–"
             lines.append(
                 f"| ({r['column']} | {r['requests']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} "
@@ -193,7 +193,7 @@ def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_be
         "column": column,
         "calls": sum(delta.values()),
         "others": {t: c for t, c in sorted(delta.items()) if t != main_target},
-        "bad": not_2xx(r),
+        "bad": error_answers(r),
     })
     # CPU per request: repeatable on a shared machine where req/s and latency are not.
     n = r["requests"] or 1
@@ -205,7 +205,7 @@ def distinct(column, run, before, after, cpu_before=None, cpu_after=None, emu_be
 
 
 
-def not_2xx(result):
+def error_answers(result):
     """Answers of a load.rs result outside 2xx/3xx."""
     return sum(v for k, v in result.get("statuses", {}).items() if not 200 <= int(k) < 400)
 
