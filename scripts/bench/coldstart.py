@@ -132,6 +132,13 @@ def list_query(emulator_url, gateway_url, token):
                 if e["target"].startswith("/api/data/v9.2/mshr_hcmrecruitingrequestentities?"))
 
 
+# A gateway that answers every page from Dataverse (response cache off) and runs no change scan
+# while a script measures (the first one waits its interval).
+QUIET_GATEWAY_ENV = {
+    "ATS_GATEWAY__CACHE__RESPONSE_TTL_MS": "0",
+    "ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS": "3600000",
+}
+
 # The gateway's Prefer for a list page of {n} rows (upstream/wire.rs).
 LIST_PREFER = 'odata.maxpagesize={n},odata.include-annotations="OData.Community.Display.V1.FormattedValue"'
 

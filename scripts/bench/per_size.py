@@ -19,6 +19,7 @@ import urllib.parse
 
 import coldstart
 
+
 def connection(url):
     u = urllib.parse.urlparse(url)
     return http.client.HTTPConnection(u.hostname, u.port, timeout=60)
@@ -55,11 +56,9 @@ def main():
     tmp = tempfile.TemporaryDirectory(prefix="per-size-")
     procs = []
     try:
-        # No scan during the run (the first one waits its interval): only the requests measured.
+        # No scan during the run: only the requests measured.
         ready, gready, _, token = coldstart.emulator_and_gateway(
-            a.binary, a.scale, tmp.name, "per-size",
-            {"ATS_GATEWAY__CACHE__RESPONSE_TTL_MS": "0", "ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS": "3600000"},
-            procs)
+            a.binary, a.scale, tmp.name, "per-size", coldstart.QUIET_GATEWAY_ENV, procs)
         emu_token = coldstart.emulator_token(ready["dataverse"])
         gw_conn = connection(gready["gateway"])
         # The gateway's own upstream query for a list page, as the emulator logged it.

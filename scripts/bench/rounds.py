@@ -33,13 +33,6 @@ import time
 import coldstart
 import util
 
-GATEWAY_ENV = {
-    "ATS_GATEWAY__CACHE__RESPONSE_TTL_MS": "0",
-    # The first scan waits its interval: none during the rounds.
-    "ATS_GATEWAY__CHANGES__SCAN_INTERVAL_MS": "3600000",
-}
-
-
 class Nginx:
     def __init__(self, binary, directory, upstream):
         os.makedirs(directory, exist_ok=True)
@@ -99,29 +92,28 @@ def main():
         gws = {}
         for name, env in (("c", {}), ("c1", {"ATS_GATEWAY__GATEWAY__WORKER_THREADS": "1"})):
             gready, gw, token = coldstart.gateway(a.binary, ready, os.path.join(tmp.name, name), "rounds",
-                                                  secret, dict(GATEWAY_ENV, **env), procs)
+                                                  secret, dict(coldstart.QUIET_GATEWAY_ENV, **env), procs)
             gws[name] = (gready["gateway"], gw.p.pid, token)
         upstream = coldstart.list_query(emu_url, gws["c"][0], gws["c"][2])
         nginx = Nginx(a.nginx, os.path.join(tmp.name, "nginx"), emu_url[len("http://"):])
         emu_token = coldstart.emulator_token(ready["dataverse"])
         direct_headers = [f"Authorization: Bearer {emu_token}", "Prefer: " + coldstart.LIST_PREFER]
         partner_path = "/v1/recruiting-requests?page_size={n}"
+        # (key, URL, headers, the proxy's pid)
         columns = [
-            ("a", "direct", emu_url + upstream, direct_headers, None),
-            ("b", "nginx", f"http://127.0.0.1:{nginx.port}{upstream}", direct_headers, nginx.p.pid),
-            ("c", "gateway", gws["c"][0] + partner_path, [f"Authorization: Bearer {gws['c'][2]}"], gws["c"][1]),
-            ("c1", "gateway, one worker thread", gws["c1"][0] + partner_path,
-             [f"Authorization: Bearer {gws['c1'][2]}"], gws["c1"][1]),
-        ]
+            ("a", emu_url + upstream, direct_headers, None),
+            ("b", f"http://127.0.0.1:{nginx.port}{upstream}", direct_headers, nginx.p.pid),
+        ] + [(k, url + partner_path, [f"Authorization: Bearer {token}"], pid)
+             for k, (url, pid, token) in gws.items()]
         vary = ["--vary", a.vary]
         # Warm: lookups and labels of every page size, connection pools.
-        for _, _, url, headers, _ in columns:
+        for _, url, headers, _ in columns:
             load(a.load, url, headers, ["--concurrency", "4", "--seconds", "3", *vary])
         rounds = []
         for r in range(a.rounds):
             order = columns[r % len(columns):] + columns[:r % len(columns)]
             row = {}
-            for key, _, url, headers, pid in order:
+            for key, url, headers, pid in order:
                 pids = [pid] if pid else []
                 cpu0, emu0 = util.cpu(pids), util.cpu([emu_pid])
                 res = load(a.load, url, headers,
@@ -134,14 +126,14 @@ def main():
                     "proxy_cpu_ms": 1000 * (cpu1 - cpu0) / n if pid else None,
                     "emulator_cpu_ms": 1000 * (emu1 - emu0) / n,
                 }
-            for key, _, url, headers, _ in order:
+            for key, url, headers, _ in order:
                 res = load(a.load, url, headers, ["--rate", str(a.rate), "--seconds", str(a.seconds), *vary])
                 row[key]["p99_ms"] = res["p99_ms"]
                 row[key]["bad"] += util.error_answers(res)
             rounds.append(row)
             if not a.json:
                 print(f"round {r + 1} of {a.rounds} done", flush=True)
-        report(a, columns, rounds)
+        report(a, rounds)
     finally:
         if nginx:
             nginx.stop()
@@ -165,7 +157,7 @@ def summary(row):
     return out
 
 
-def report(a, columns, rounds):
+def report(a, rounds):
     sums = [summary(r) for r in rounds]
     median = {k: statistics.median(s[k] for s in sums) for k in sums[0] if k != "non_2xx"}
     median["non_2xx"] = sum(s["non_2xx"] for s in sums)

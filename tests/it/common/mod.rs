@@ -284,13 +284,7 @@ pub async fn spawn_replica(
     emu: &Emu,
     tweak: impl FnOnce(&mut ats_gateway::config::Config),
 ) -> Replica {
-    let (gateway, state_dir) = start_gateway(emu, tweak).await;
-    Replica {
-        url: gateway.url.clone(),
-        ops_url: gateway.ops_url.clone(),
-        gateway,
-        state_dir,
-    }
+    spawn_replica_as(emu, tweak, false).await
 }
 
 /// [`spawn_replica`] started held (`app::start_held`, as `serve` and `sandbox` start it): its
@@ -299,7 +293,15 @@ pub async fn spawn_held_replica(
     emu: &Emu,
     tweak: impl FnOnce(&mut ats_gateway::config::Config),
 ) -> Replica {
-    let (gateway, state_dir) = start_gateway_as(emu, tweak, true).await;
+    spawn_replica_as(emu, tweak, true).await
+}
+
+async fn spawn_replica_as(
+    emu: &Emu,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config),
+    held: bool,
+) -> Replica {
+    let (gateway, state_dir) = start_gateway_as(emu, tweak, held).await;
     Replica {
         url: gateway.url.clone(),
         ops_url: gateway.ops_url.clone(),
