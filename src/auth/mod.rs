@@ -462,18 +462,22 @@ pub fn protect<S>(routes: Router<S>, auth: Arc<AuthService>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    routes
-        .layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
-            rate_limit::rate_limit,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
-            principal::authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            auth.usage.clone(),
-            audit::audit,
-        ))
-        .layer(cors::cors_layer(auth))
+    // One layer, read top (outermost) to bottom: each `Router::layer` boxes every route once
+    // more, and a request clones every box below the one it enters.
+    routes.layer(
+        tower::ServiceBuilder::new()
+            .layer(cors::cors_layer(auth.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                auth.usage.clone(),
+                audit::audit,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                auth.clone(),
+                principal::authenticate,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                auth,
+                rate_limit::rate_limit,
+            )),
+    )
 }

@@ -360,8 +360,6 @@ pub async fn track(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    // The request's log span too: the template, never the raw path (no ids).
-    tracing::Span::current().record("route", route.as_str());
     let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
