@@ -113,15 +113,14 @@ impl Pacer<'_> {
     }
 }
 
-/// Bodies above this are parsed off the worker thread, at a lower CPU priority than partner
-/// requests ([`steps::off_worker_background`]): a page of 5,000 requests with their children is
-/// megabytes, tens of milliseconds of parsing.
+/// Bodies above this are parsed off the worker thread ([`steps::off_worker`]): a page of 5,000
+/// requests with their children is megabytes, tens of milliseconds of parsing.
 const LARGE_BODY: usize = 256 * 1024;
 
 /// `parse` applied to `raw`, off the worker thread when the body is large.
-fn parse<'a, T: Send>(raw: &'a RawPage, parse: impl FnOnce(&'a RawPage) -> T + Send) -> T {
+fn parse<'a, T>(raw: &'a RawPage, parse: impl FnOnce(&'a RawPage) -> T) -> T {
     if raw.len() > LARGE_BODY {
-        steps::off_worker_background(|| parse(raw))
+        steps::off_worker(|| parse(raw))
     } else {
         parse(raw)
     }

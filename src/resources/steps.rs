@@ -33,53 +33,6 @@ pub fn off_worker<T>(step: impl FnOnce() -> T) -> T {
     }
 }
 
-/// The nice value a background step runs at, above the gateway's own (Linux): its CPU weight is
-/// about a tenth of a partner request's when both want a busy core, and all of the core when
-/// nothing else does.
-pub const BACKGROUND_NICE: i32 = 10;
-
-/// [`off_worker`], with `step` on a thread of its own at a lower CPU priority
-/// ([`BACKGROUND_NICE`]): the change scan parsing a scan-sized page is work no partner waits
-/// for, so partner requests should get the core first. Falls back to the calling thread when no
-/// thread can be started; a panic in `step` goes on in the caller.
-pub fn off_worker_background<T: Send>(step: impl FnOnce() -> T + Send) -> T {
-    let job = std::sync::Mutex::new(Some(step));
-    let take = || job.lock().ok().and_then(|mut j| j.take());
-    off_worker(|| {
-        let ran = std::thread::scope(|s| {
-            let spawned = std::thread::Builder::new()
-                .name("background-step".into())
-                .spawn_scoped(s, || {
-                    lower_priority();
-                    take().map(|f| f())
-                });
-            match spawned.map(std::thread::ScopedJoinHandle::join) {
-                Ok(Ok(out)) => out,
-                Ok(Err(panic)) => std::panic::resume_unwind(panic),
-                Err(_) => None,
-            }
-        });
-        match ran.or_else(|| take().map(|f| f())) {
-            Some(out) => out,
-            // The job is taken once, by one of the two above.
-            None => unreachable!("background step neither ran nor stayed"),
-        }
-    })
-}
-
-/// Raises the calling thread's nice value by [`BACKGROUND_NICE`] (Linux sets it per thread).
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::process::{getpriority_process, setpriority_process};
-        let me = Some(rustix::thread::gettid());
-        let now = getpriority_process(me).unwrap_or(0);
-        if let Err(e) = setpriority_process(me, (now + BACKGROUND_NICE).min(19)) {
-            tracing::debug!(error = %e, "background step: priority not lowered");
-        }
-    }
-}
-
 /// `f` over `rows` in order (rows it maps to `None` left out), in steps.
 pub async fn map<R, T>(rows: &[R], mut f: impl FnMut(&R) -> Option<T>) -> Vec<T> {
     let mut out = Vec::with_capacity(rows.len());
@@ -135,39 +88,6 @@ mod tests {
         // No poll maps more than one step; 100 rows take 7 polls (6 full steps and the rest).
         assert!(mapped_per_poll.iter().all(|n| *n <= ROWS_PER_STEP));
         assert_eq!(mapped_per_poll.len(), 100usize.div_ceil(ROWS_PER_STEP));
-    }
-
-    #[cfg(target_os = "linux")]
-    fn nice() -> i32 {
-        rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("priority")
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_background_step_runs_on_another_thread_at_a_lower_priority() {
-        let caller = (std::thread::current().id(), nice());
-        let body = [1u8, 2, 3];
-        // Borrows from the caller, as a page parse borrows the body.
-        let (thread, priority, sum) = off_worker_background(|| {
-            (
-                std::thread::current().id(),
-                nice(),
-                body.iter().map(|b| u32::from(*b)).sum::<u32>(),
-            )
-        });
-        assert_eq!(sum, 6);
-        assert_ne!(thread, caller.0);
-        assert_eq!(priority, (caller.1 + BACKGROUND_NICE).min(19));
-        // The caller's own priority is untouched.
-        assert_eq!(nice(), caller.1);
-    }
-
-    #[test]
-    fn a_panic_in_a_background_step_reaches_the_caller() {
-        let caught =
-            std::panic::catch_unwind(|| off_worker_background(|| -> u8 { panic!("bad page") }));
-        let payload = caught.expect_err("the panic goes on");
-        assert_eq!(payload.downcast_ref::<&str>(), Some(&"bad page"));
     }
 
     #[test]
