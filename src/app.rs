@@ -508,11 +508,8 @@ fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
         .extensions()
         .get::<crate::ops::trace_context::TraceContext>();
     let trace_id = cx.map(|c| c.trace_id()).unwrap_or_default();
-    // The template, never the raw path (no ids): routing ran before this per-route layer.
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", axum::extract::MatchedPath::as_str);
+    // Routing ran before this per-route layer.
+    let route = metrics::route_label(req);
     let span = tracing::info_span!("request", method = crate::ops::metrics::method_label(req.method()), path = %path, request_id = %id, trace_id = %trace_id, route, partner = tracing::field::Empty);
     // Exported (when on) as the span `traceresponse` names.
     if let Some(cx) = cx {

@@ -354,12 +354,18 @@ pub async fn render() -> Response {
         .into_response()
 }
 
+/// The route a request matched, as its template (never the raw path: no ids), or `unmatched`
+/// (the fallbacks). The metric label and the request's log span both use it; routing must have
+/// run (a per-route layer).
+pub fn route_label<B>(req: &axum::http::Request<B>) -> &str {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+}
+
 /// Middleware on the partner router: `http_server_request_duration_seconds`.
 pub async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route = route_label(&req).to_string();
     let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
