@@ -303,12 +303,15 @@ impl AuthService {
         self.keys.jwks()
     }
 
-    /// Signs an access token for `partner_id` with the current key.
+    /// Signs an access token for `partner_id` with the current key; `sid` names the secret the
+    /// client authenticated with ([`registry::PartnerSecret::token_id`]): the token is refused
+    /// once that secret is revoked or expired.
     pub fn issue_token(
         &self,
         partner_id: &str,
         client_id: &str,
         scopes: &BTreeSet<Scope>,
+        sid: &str,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let key = self.keys.current();
         let now = keys::now();
@@ -324,6 +327,7 @@ impl AuthService {
             "nbf": now,
             "exp": now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
             "jti": uuid::Uuid::new_v4().to_string(),
+            "sid": sid,
         });
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(key.kid.clone());

@@ -193,7 +193,7 @@ async fn issue(
         ));
     }
     let client = client_auth(headers, &form)?;
-    let partner = authenticate_client(auth, peer, client.clone()).await?;
+    let (partner, sid) = authenticate_client(auth, peer, client.clone()).await?;
     let refuse = |code: &'static str, d: &str| OAuthError {
         basic: client.basic,
         ..OAuthError::new(code, d)
@@ -204,7 +204,7 @@ async fn issue(
     let scopes =
         granted_scopes(&partner, form.scope.as_deref()).map_err(|d| refuse("invalid_scope", &d))?;
     let issued = auth
-        .issue_token(&partner.id, &client.client_id, &scopes)
+        .issue_token(&partner.id, &client.client_id, &scopes, &sid)
         .map_err(|e| {
             tracing::error!(error = %e, "token signing failed");
             OAuthError::new("server_error", "token could not be issued")
@@ -349,7 +349,7 @@ async fn authenticate_client(
     auth: &Arc<AuthService>,
     peer: Option<IpAddr>,
     c: ClientAuth,
-) -> Result<Arc<Partner>, OAuthError> {
+) -> Result<(Arc<Partner>, String), OAuthError> {
     let fail = || OAuthError {
         basic: c.basic,
         ..OAuthError::new("invalid_client", "client authentication failed")
@@ -388,8 +388,10 @@ async fn authenticate_client(
     let ok = secrets::run_check(move || {
         let _permit = permit;
         match checked {
-            // `Some(secret id)` on a match (`Some(None)`: a config secret, which has no id).
-            Some(p) => p.verify_secret(&secret).map(|s| s.id.clone()),
+            // On a match: the store's id (`None` for a config secret) and the tokens' `sid`.
+            Some(p) => p
+                .verify_secret(&secret)
+                .map(|s| (s.id.clone(), s.token_id())),
             None => {
                 secrets::burn_verification(&secret);
                 None
@@ -400,19 +402,19 @@ async fn authenticate_client(
     .ok_or_else(busy)?;
     auth.secret_checks_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match partner {
-        Some(p) if ok.is_some() => {
+    match (partner, ok) {
+        (Some(p), Some((id, sid))) => {
             attempt.succeeded();
-            if let Some(Some(id)) = ok {
+            if let Some(id) = id {
                 auth.usage.secret_used(id);
             }
-            Ok(p)
+            Ok((p, sid))
         }
-        Some(_) => {
+        (Some(_), None) => {
             tracing::info!(client_id = %c.client_id, reason = "secret mismatch", "client authentication failed");
             Err(fail())
         }
-        None => {
+        (None, _) => {
             tracing::info!(client = %loggable_client_id(&reg, &c.client_id), reason = "unknown client_id", "client authentication failed");
             Err(fail())
         }

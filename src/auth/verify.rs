@@ -44,6 +44,8 @@ pub enum TokenError {
     Rejected(&'static str),
     #[error("partner `{0}` unknown or disabled")]
     UnknownPartner(String),
+    #[error("the secret the token was issued for is revoked or expired")]
+    SecretRevoked,
     #[error("request origin not allowed for partner `{0}`")]
     OriginNotAllowed(String),
 }
@@ -170,7 +172,18 @@ pub struct VerifiedOwn {
     sub: String,
     scopes: BTreeSet<Scope>,
     exp: i64,
-    principal: Option<(u64, Principal)>,
+    /// The secret the token was minted with (tokens from before `sid` name none).
+    sid: Option<String>,
+    principal: Option<Built>,
+}
+
+/// A principal built for a cached token: reused while the registry generation is the one it was
+/// built from and the secret it rests on has not expired.
+#[derive(Debug)]
+struct Built {
+    generation: u64,
+    secret_expires_at: Option<i64>,
+    principal: Principal,
 }
 
 impl AuthService {
@@ -214,25 +227,31 @@ impl AuthService {
             return None;
         }
         let generation = self.registry.generation();
-        if let Some((built, principal)) = &hit.principal {
-            if *built == generation {
-                return Some(Ok(principal.clone()));
+        let now = chrono::Utc::now().timestamp();
+        if let Some(b) = &hit.principal {
+            if b.generation == generation && b.secret_expires_at.is_none_or(|e| e > now) {
+                return Some(Ok(b.principal.clone()));
             }
         }
         let reg = self.registry.snapshot();
-        let principal = principal_for(&reg, &hit.sub, &hit.sub, &hit.scopes);
-        if let Ok(p) = &principal {
+        let built = principal_for(&reg, &hit.sub, &hit.sub, &hit.scopes, hit.sid.as_deref());
+        if let Ok((p, secret_expires_at)) = &built {
             self.verified.insert(
                 *cache_key,
                 Arc::new(VerifiedOwn {
                     sub: hit.sub.clone(),
                     scopes: hit.scopes.clone(),
                     exp: hit.exp,
-                    principal: Some((reg.generation(), p.clone())),
+                    sid: hit.sid.clone(),
+                    principal: Some(Built {
+                        generation: reg.generation(),
+                        secret_expires_at: *secret_expires_at,
+                        principal: p.clone(),
+                    }),
                 }),
             );
         }
-        Some(principal)
+        Some(built.map(|(p, _)| p))
     }
 
     fn verify_own(
@@ -243,13 +262,23 @@ impl AuthService {
     ) -> Result<Principal, TokenError> {
         let mut verified = self.verify_own_uncached(token, peek)?;
         let reg = self.registry.snapshot();
-        let principal = principal_for(&reg, &verified.sub, &verified.sub, &verified.scopes);
-        if let Ok(p) = &principal {
-            verified.principal = Some((reg.generation(), p.clone()));
+        let built = principal_for(
+            &reg,
+            &verified.sub,
+            &verified.sub,
+            &verified.scopes,
+            verified.sid.as_deref(),
+        );
+        if let Ok((p, secret_expires_at)) = &built {
+            verified.principal = Some(Built {
+                generation: reg.generation(),
+                secret_expires_at: *secret_expires_at,
+                principal: p.clone(),
+            });
         }
         // Cached even for a partner refused now: a reload may enable it again.
         self.verified.insert(cache_key, Arc::new(verified));
-        principal
+        built.map(|(p, _)| p)
     }
 
     fn verify_own_uncached(&self, token: &str, peek: &Peek) -> Result<VerifiedOwn, TokenError> {
@@ -277,10 +306,16 @@ impl AuthService {
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or(TokenError::Rejected("exp is not a number"))?;
+        let sid = match claims.get("sid") {
+            None => None,
+            Some(Value::String(sid)) => Some(sid.clone()),
+            Some(_) => return Err(TokenError::Rejected("sid is not a string")),
+        };
         Ok(VerifiedOwn {
             sub: sub.to_string(),
             scopes: scopes.into_iter().collect(),
             exp,
+            sid,
             principal: None,
         })
     }
@@ -303,7 +338,8 @@ impl AuthService {
         let scopes: BTreeSet<Scope> = scope_claim_values(claims.get(&c.scope_claim))
             .filter_map(|s| Scope::from_str(&s).ok())
             .collect();
-        principal_for(&self.registry.snapshot(), mapped, subject, &scopes)
+        // An external issuer's token rests on its IdP, not on one of our secrets.
+        principal_for(&self.registry.snapshot(), mapped, subject, &scopes, None).map(|(p, _)| p)
     }
 }
 
@@ -354,26 +390,40 @@ fn cache_key(token: &str) -> [u8; 32] {
 }
 
 /// The effective rights: what the token carries, narrowed to what the partner has in `reg`
-/// (a reload that removes a scope takes effect on the next request).
+/// (a reload that removes a scope takes effect on the next request), and the expiry of the secret
+/// the token was minted with (`sid`): a revoked or expired secret ends its tokens too.
 fn principal_for(
     reg: &Registry,
     partner_id: &str,
     subject: &str,
     token_scopes: &BTreeSet<Scope>,
-) -> Result<Principal, TokenError> {
+    sid: Option<&str>,
+) -> Result<(Principal, Option<i64>), TokenError> {
     let partner = reg
         .partner(partner_id)
         .filter(|p| !p.disabled)
         .ok_or_else(|| TokenError::UnknownPartner(partner_id.chars().take(64).collect()))?;
+    let secret_expires_at = match sid {
+        Some(sid) => {
+            partner
+                .live_secret(sid, chrono::Utc::now().timestamp())
+                .ok_or(TokenError::SecretRevoked)?
+                .expires_at
+        }
+        None => None,
+    };
     let scopes: BTreeSet<Scope> = token_scopes
         .intersection(&partner.scopes)
         .copied()
         .collect();
-    Ok(Principal::new(
-        partner.id.as_str(),
-        scopes,
-        partner.companies.clone(),
-        subject,
+    Ok((
+        Principal::new(
+            partner.id.as_str(),
+            scopes,
+            partner.companies.clone(),
+            subject,
+        ),
+        secret_expires_at,
     ))
 }
 
@@ -433,11 +483,13 @@ mod tests {
     #[tokio::test]
     async fn cached_verification_still_applies_live_rights() {
         use crate::auth::config::{AuthConfig, PartnerConfig, RateLimitConfig};
+        // One hash for every reload, as a config file keeps it: the tokens' `sid` is its digest.
+        let hash = crate::auth::secrets::hash_secret("s");
         let partner = |scopes: Vec<Scope>| PartnerConfig {
             id: "p".into(),
             display_name: String::new(),
             client_id: "p".into(),
-            client_secret_hashes: vec![crate::auth::secrets::hash_secret("s")],
+            client_secret_hashes: vec![hash.clone()],
             scopes,
             companies: vec!["usmf".into()],
             rate_limit: RateLimitConfig::default(),
@@ -450,8 +502,9 @@ mod tests {
             ..Default::default()
         };
         let svc = crate::auth::AuthService::new(&cfg).expect("service");
+        let sid = svc.registry().partner("p").expect("partner").secrets[0].token_id();
         let token = svc
-            .issue_token("p", "p", &all.iter().copied().collect())
+            .issue_token("p", "p", &all.iter().copied().collect(), &sid)
             .expect("token")
             .access_token;
         let first = svc.authenticate(&token).await.expect("verified");
@@ -463,6 +516,16 @@ mod tests {
         assert!(
             !narrowed.pii,
             "a cached token does not keep rights the partner lost"
+        );
+        let mut other_secret = partner(vec![Scope::ReferenceRead]);
+        other_secret.client_secret_hashes = vec![crate::auth::secrets::hash_secret("t")];
+        svc.reload_partners(&[other_secret]).expect("reload");
+        assert!(
+            matches!(
+                svc.authenticate(&token).await,
+                Err(TokenError::SecretRevoked)
+            ),
+            "a token of a secret removed from the config is refused"
         );
         svc.reload_partners(&[]).expect("reload");
         assert!(

@@ -280,6 +280,23 @@ async fn create_then_patch_rotate_and_revoke_take_effect_on_the_next_request_on(
         )
         .await;
     assert_eq!(s, 204);
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &token, None)
+            .await
+            .status(),
+        401,
+        "the revoked secret's token ends with it"
+    );
+    let new_token = access_token(&op.app, "newco", &new_secret).await;
+    assert_eq!(
+        op.app
+            .get("/v1/recruiting-requests?page_size=1", &new_token, None)
+            .await
+            .status(),
+        200,
+        "the other secret's tokens stay"
+    );
     let (s, _) = op
         .call(reqwest::Method::DELETE, "/operator/v1/partners/newco", None)
         .await;
@@ -322,6 +339,15 @@ async fn rotation_with_zero_expiry_ends_the_old_secret_at_once() {
         .as_str()
         .expect("secret")
         .to_string();
+    // A token minted with the old secret before the rotation: it carries that secret's id.
+    let old_token = access_token(&op.app, "swift", &old).await;
+    assert_eq!(
+        op.app
+            .get("/v1/option-sets", &old_token, None)
+            .await
+            .status(),
+        200
+    );
     let (s, rotated) = op
         .call(
             reqwest::Method::POST,
@@ -331,8 +357,24 @@ async fn rotation_with_zero_expiry_ends_the_old_secret_at_once() {
         .await;
     assert_eq!(s, 201);
     assert_eq!(token_for(&op.app, "swift", &old).await.status(), 401);
+    assert_eq!(
+        op.app
+            .get("/v1/option-sets", &old_token, None)
+            .await
+            .status(),
+        401,
+        "a token of the ended secret ends with it, not at its own expiry"
+    );
     let new = rotated["client_secret"].as_str().expect("secret");
     assert_eq!(token_for(&op.app, "swift", new).await.status(), 200);
+    let new_token = access_token(&op.app, "swift", new).await;
+    assert_eq!(
+        op.app
+            .get("/v1/option-sets", &new_token, None)
+            .await
+            .status(),
+        200
+    );
     // A default rotation keeps at most two secrets live.
     for _ in 0..2 {
         let (s, _) = op
