@@ -20,7 +20,11 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     )
 }
 
-fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+/// Whether any `If-None-Match` value names `etag` (an opaque tag, `"…"`) or is `*`, by the weak
+/// comparison RFC 9110 §13.1.2 prescribes for it (a `W/` prefix on either side is ignored: caches
+/// and proxies that compress mark tags weak).
+pub(crate) fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    let etag = etag.trim_start_matches("W/");
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

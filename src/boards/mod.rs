@@ -151,23 +151,40 @@ impl Board {
         out
     }
 
-    /// One active job of this board by id or number.
-    pub fn job(&self, jobs: &Jobs, id: &str) -> Option<Arc<Entry>> {
-        let found = match uuid::Uuid::parse_str(id) {
-            Ok(u) => jobs.by_id.get(&u).cloned(),
-            Err(_) => jobs
+    /// One active job of this board by id or number. Numbers repeat across companies, so a
+    /// number is looked up among this board's active jobs only, and one that several of them share
+    /// names none (`Ambiguous`: the id does).
+    pub fn job(&self, jobs: &Jobs, id: &str) -> Result<Arc<Entry>, NoJob> {
+        let shown = |e: &&Arc<Entry>| e.job.is_active() && self.config.has_company(&e.job.company);
+        if let Ok(u) = uuid::Uuid::parse_str(id) {
+            return jobs
                 .by_id
-                .values()
-                .find(|e| {
-                    e.job
-                        .number
-                        .as_deref()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(id))
-                })
-                .cloned(),
-        };
-        found.filter(|e| e.job.is_active() && self.config.has_company(&e.job.company))
+                .get(&u)
+                .filter(shown)
+                .cloned()
+                .ok_or(NoJob::Missing);
+        }
+        let mut numbered = jobs.by_id.values().filter(shown).filter(|e| {
+            e.job
+                .number
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(id))
+        });
+        match (numbered.next(), numbered.next()) {
+            (Some(e), None) => Ok(Arc::clone(e)),
+            (Some(_), Some(_)) => Err(NoJob::Ambiguous),
+            (None, _) => Err(NoJob::Missing),
+        }
     }
+}
+
+/// Why [`Board::job`] found no job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoJob {
+    /// Closed, never active, another company's, or no such id or number.
+    Missing,
+    /// A number several of the board's open positions carry (in different companies).
+    Ambiguous,
 }
 
 /// A rendered answer and its strong ETag (a hash of the body).
@@ -240,5 +257,82 @@ impl Boards {
             .iter()
             .flat_map(|b| b.config.companies.iter().map(|c| c.to_ascii_lowercase()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn entry(id: u128, company: &str, number: &str, status: &str) -> (Uuid, Arc<Entry>) {
+        let id = Uuid::from_u128(id);
+        let job = PublicJob {
+            id,
+            company: company.into(),
+            status: status.into(),
+            number: Some(number.into()),
+            title: None,
+            job: None,
+            department: None,
+            location: None,
+            employment_type: None,
+            openings: 1,
+            estimated_start: None,
+            description_html: None,
+            description_text: None,
+            skills: vec![],
+            education: vec![],
+            pay: None,
+        };
+        let now = chrono::Utc::now();
+        let e = Entry {
+            job,
+            posted_at: now,
+            updated_at: now,
+        };
+        (id, Arc::new(e))
+    }
+
+    #[test]
+    fn a_number_is_looked_up_among_the_boards_own_open_jobs() {
+        let jobs = Jobs {
+            by_id: [
+                entry(1, "usmf", "000001", "active"),
+                entry(2, "nomf", "000001", "active"),
+                entry(3, "usmf", "000002", "closed"),
+                entry(4, "nomf", "000002", "active"),
+            ]
+            .into_iter()
+            .collect(),
+            version: 1,
+        };
+        let us = Board::new(config::demo().remove(0));
+        assert_eq!(us.config.companies, ["usmf"]);
+        // Whatever order the map yields: the board's own job, never a miss for another's.
+        for _ in 0..50 {
+            assert_eq!(
+                us.job(&jobs, "000001").map(|e| e.job.id),
+                Ok(Uuid::from_u128(1))
+            );
+        }
+        assert_eq!(us.job(&jobs, "000002").err(), Some(NoJob::Missing));
+        assert_eq!(
+            us.job(&jobs, &Uuid::from_u128(2).to_string()).err(),
+            Some(NoJob::Missing)
+        );
+        let mut both = config::demo().remove(0);
+        both.companies = vec!["usmf".into(), "nomf".into()];
+        let both = Board::new(both);
+        assert_eq!(both.job(&jobs, "000001").err(), Some(NoJob::Ambiguous));
+        assert_eq!(
+            both.job(&jobs, &Uuid::from_u128(2).to_string())
+                .map(|e| e.job.id),
+            Ok(Uuid::from_u128(2))
+        );
+        assert_eq!(
+            both.job(&jobs, "000002").map(|e| e.job.id),
+            Ok(Uuid::from_u128(4))
+        );
     }
 }

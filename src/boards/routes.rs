@@ -172,11 +172,7 @@ fn respond(
     vary: &'static str,
     lang: Option<Lang>,
 ) -> Response {
-    let matched = req
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == r.etag || t.trim() == "*"));
-    let mut resp = if matched {
+    let mut resp = if crate::api::respond::etag_matches(req, &r.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut resp = r.body.clone().into_response();
@@ -343,14 +339,25 @@ async fn detail(
         Err(r) => return *r,
     };
     let lang = board.lang(accept_language(&headers));
-    let Some(e) = board.job(&jobs, &job) else {
+    let e = match board.job(&jobs, &job) {
+        Ok(e) => e,
         // Closed, never active, or another company's: gone for this board (Google: expired → 404).
-        return not_found(
-            Some(board),
-            lang,
-            html,
-            "no open position with this id on this board",
-        );
+        Err(super::NoJob::Missing) => {
+            return not_found(
+                Some(board),
+                lang,
+                html,
+                "no open position with this id on this board",
+            )
+        }
+        Err(super::NoJob::Ambiguous) => {
+            return not_found(
+                Some(board),
+                lang,
+                html,
+                "more than one open position on this board has this number: use its id",
+            )
+        }
     };
     let base = base(&headers, &public);
     let key = format!(

@@ -728,6 +728,19 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
     let r = get(&app, &path, &[("If-None-Match", &etag)]).await;
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], etag.as_str());
+    // If-None-Match compares weakly (RFC 9110 §13.1.2): a proxy that compressed the page marked
+    // the tag weak, and one of several listed tags is enough.
+    let weak = format!("\"other\", W/{etag}");
+    assert_eq!(
+        get(&app, &path, &[("If-None-Match", &weak)]).await.status(),
+        304
+    );
+    assert_eq!(
+        get(&app, &path, &[("If-None-Match", "W/\"other\"")])
+            .await
+            .status(),
+        200
+    );
     for p in [
         format!("/boards/{US}"),
         format!("/boards/{US}/sitemap.xml"),
