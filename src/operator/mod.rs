@@ -35,6 +35,9 @@ pub struct OperatorContext {
     pub partner_url: Arc<str>,
     /// The store generation of the partners in force here (`u64::MAX`: none loaded yet).
     loaded: Arc<std::sync::atomic::AtomicU64>,
+    /// Held while comparing generations and installing, so a slow read cannot put an older
+    /// generation back over a newer one another task installed meanwhile.
+    install: Arc<std::sync::Mutex<()>>,
 }
 
 impl OperatorContext {
@@ -52,18 +55,34 @@ impl OperatorContext {
             config: Arc::new(config),
             partner_url: partner_url.trim_end_matches('/').into(),
             loaded: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+            install: Arc::new(std::sync::Mutex::new(())),
         })
     }
 
     /// Reads the stored partners and puts them in force here (the sync task does it on every
     /// replica when the generation moves; a change made here is applied at once). Answers the
-    /// generation and the partners read, so a write's answer needs no second read.
+    /// generation and the partners read, so a write's answer needs no second read. A read older
+    /// than what is already in force is not installed: the sync task's read that started before
+    /// a revoke here must not bring the revoked partner back when it lands after it.
     pub async fn refresh(&self) -> Result<(u64, Vec<StoredPartner>), StoreError> {
         let (generation, partners) = self.store.partners().await?;
-        self.auth.set_stored_partners(&partners);
-        self.loaded
-            .store(generation, std::sync::atomic::Ordering::Release);
+        self.install_if_newer(generation, &partners);
         Ok((generation, partners))
+    }
+
+    fn install_if_newer(&self, generation: u64, partners: &[StoredPartner]) {
+        use std::sync::atomic::Ordering;
+        // A poisoned lock only means another install panicked; the comparison still holds.
+        let _installing = self
+            .install
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = self.loaded.load(Ordering::Acquire);
+        if loaded != u64::MAX && generation < loaded {
+            return;
+        }
+        self.auth.set_stored_partners(partners);
+        self.loaded.store(generation, Ordering::Release);
     }
 
     /// The generation of the partners in force here, if any were loaded.
@@ -99,4 +118,66 @@ pub fn router(ctx: OperatorContext) -> Router {
             guard::require_operator,
         ))
         .with_state(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::partners::{PartnerDoc, RateLimit, SecretRecord};
+
+    fn partner(id: &str) -> StoredPartner {
+        StoredPartner {
+            doc: PartnerDoc {
+                id: id.into(),
+                name: id.into(),
+                contact: String::new(),
+                client_id: id.into(),
+                scopes: vec!["reference:read".into()],
+                companies: vec!["usmf".into()],
+                rate_limit: RateLimit {
+                    per_second: 1,
+                    burst: 1,
+                },
+                cors_origins: vec![],
+                disabled: false,
+                created_at: 0,
+            },
+            secrets: vec![SecretRecord {
+                id: format!("{id}-s1"),
+                hash: crate::auth::secrets::hash_secret("s"),
+                created_at: 0,
+                expires_at: None,
+                last_used_at: None,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_older_than_the_partners_in_force_is_not_installed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = crate::config::StateConfig {
+            path: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let stores = crate::store::open::open(&state).await.expect("stores");
+        let auth = AuthService::new(&crate::auth::config::AuthConfig::default()).expect("auth");
+        let ctx = OperatorContext::new(
+            stores.partners.clone(),
+            auth.clone(),
+            config::OperatorConfig::default(),
+            "http://127.0.0.1:1",
+        )
+        .expect("context");
+        ctx.install_if_newer(4, &[partner("a"), partner("b")]);
+        assert!(auth.registry().partner("b").is_some());
+        // A revoke here installs generation 5 without `b`...
+        ctx.install_if_newer(5, &[partner("a")]);
+        assert!(auth.registry().partner("b").is_none());
+        // ...and the sync task's read of generation 4, landing after it, changes nothing.
+        ctx.install_if_newer(4, &[partner("a"), partner("b")]);
+        assert!(auth.registry().partner("b").is_none(), "b came back");
+        assert_eq!(ctx.loaded_generation(), Some(5));
+        ctx.install_if_newer(6, &[]);
+        assert!(auth.registry().partner("a").is_none());
+    }
 }
