@@ -49,6 +49,10 @@ pub struct OperatorTokens {
     seen: moka::sync::Cache<[u8; 32], Arc<str>>,
     /// Refused calls recorded in the current minute: (minute, count).
     refused: std::sync::Mutex<(i64, u32)>,
+    /// One argon2 run at a time for operator tokens not seen before, and none queued: a flood of
+    /// made-up `atsop_` tokens gets 401 at once instead of filling the secret-check pool that
+    /// partners' token requests wait on (a real token, once seen, needs no run).
+    checking: tokio::sync::Semaphore,
 }
 
 /// Refused operator calls written to the audit trail per minute (all are logged).
@@ -92,6 +96,7 @@ impl OperatorTokens {
                 .time_to_live(Duration::from_secs(300))
                 .build(),
             refused: std::sync::Mutex::new((0, 0)),
+            checking: tokio::sync::Semaphore::new(1),
         })
     }
 
@@ -107,6 +112,10 @@ impl OperatorTokens {
         if let Some(h) = self.seen.get(&key) {
             return self.hashes.iter().any(|c| **c == *h).then(|| actor(&h));
         }
+        let Ok(_checking) = self.checking.try_acquire() else {
+            tracing::info!("operator token refused: another unseen token is being checked");
+            return None;
+        };
         let hashes = self.hashes.clone();
         let plain = token.to_string();
         let matched = secrets::run_check(move || {
@@ -230,4 +239,31 @@ pub async fn require_operator(
         tracing::error!(error = %e, "operator audit record not stored");
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unseen_token_is_refused_while_another_is_checked_and_a_seen_one_never_waits() {
+        let (token, hash) = create_operator_token();
+        let config = super::super::config::OperatorConfig {
+            token_hashes: vec![hash],
+            ..Default::default()
+        };
+        let tokens = OperatorTokens::new(&config, 60).expect("tokens");
+        let held = tokens.checking.try_acquire().expect("free");
+        assert!(
+            tokens.check(&token).await.is_none(),
+            "no second run queued behind the first"
+        );
+        drop(held);
+        assert!(tokens.check(&token).await.is_some());
+        let _held = tokens.checking.try_acquire().expect("free");
+        assert!(
+            tokens.check(&token).await.is_some(),
+            "a token seen before needs no run"
+        );
+    }
 }
