@@ -192,8 +192,24 @@ fn respond(
     if let Some(l) = lang {
         h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(l.tag()));
     }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if content_type.starts_with("text/html") {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+    }
     resp
 }
+
+/// What a board page may load: its own inline `<style>` and nothing else (no script runs; the
+/// JSON-LD block is data); its search form submits to itself. Framing stays allowed: career sites
+/// embed boards.
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'";
 
 /// Query parameters: `department`, `location`, `q`, `content`; others (campaign tags) ignored.
 fn params(raw: Option<&str>) -> Result<(ListFilter, bool), ApiError> {

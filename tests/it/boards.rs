@@ -725,6 +725,17 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
     assert_eq!(h["access-control-allow-origin"], "*");
     assert!(h.get("access-control-allow-credentials").is_none());
     assert!(h.get("set-cookie").is_none());
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.get("content-security-policy").is_none(), "JSON");
+    let page = get(&app, &format!("/boards/{US}"), &[("Accept", "text/html")]).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     let r = get(&app, &path, &[("If-None-Match", &etag)]).await;
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], etag.as_str());
