@@ -57,6 +57,17 @@ fn default_rate() -> u32 {
     1_200
 }
 
+/// `o` exactly as a browser sends it in `Origin`: `scheme://host[:port]` (http or https), the
+/// host lower-case, no default port, no path (a trailing `/` is taken off before, here and when
+/// matching).
+fn is_origin(o: &str) -> bool {
+    url::Url::parse(o).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some()
+            && u.origin().ascii_serialization() == o
+    })
+}
+
 fn http_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
 }
@@ -110,10 +121,18 @@ impl BoardConfig {
                 return Some((key(k), "an http(s) URL".into()));
             }
         }
-        if self.cors_origins.iter().any(|o| o != "*" && !http_url(o)) {
+        // Compared with a browser's `Origin` as written: lower-case host, no default port, no
+        // path. Anything else could never match, so it is refused rather than ignored.
+        if let Some(o) = self
+            .cors_origins
+            .iter()
+            .find(|o| *o != "*" && !is_origin(o.trim_end_matches('/')))
+        {
             return Some((
                 key("cors_origins"),
-                "`*` or origins such as https://careers.example.com".into(),
+                format!(
+                    "`{o}` is not an origin: `*` or origins such as https://careers.example.com"
+                ),
             ));
         }
         if self.rate_limit_per_minute == 0 {
@@ -219,5 +238,27 @@ mod tests {
         assert!(b.problem().is_some_and(|p| p.1.contains("de-DE")));
         let twice = vec![demo().remove(0), demo().remove(0)];
         assert!(validate(&twice).is_err());
+        for never_matches in [
+            "https://Careers.example.com",
+            "https://careers.example.com/jobs",
+            "https://careers.example.com:443",
+            "ftp://careers.example.com",
+        ] {
+            let mut b = demo().remove(0);
+            b.cors_origins = vec![never_matches.into()];
+            assert!(
+                b.problem()
+                    .is_some_and(|p| p.0 == "boards.contoso-careers.cors_origins"
+                        && p.1.contains(never_matches)),
+                "{never_matches}"
+            );
+        }
+        let mut b = demo().remove(0);
+        b.cors_origins = vec![
+            "https://careers.example.com".into(),
+            "https://careers.example.com/".into(),
+            "http://localhost:8080".into(),
+        ];
+        assert_eq!(b.problem(), None);
     }
 }
