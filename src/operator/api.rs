@@ -181,11 +181,18 @@ pub async fn update(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let obj = body::json_object(&bytes)?;
+    // Checked here for a 422 with pointers (and a 409 for a config partner); applied again by the
+    // store to the profile as stored inside its transaction, where it cannot fail: what it
+    // checks is the body alone.
     let mut p = api_partner(&ctx, &id).await?;
     body::patch(&obj, &mut p.doc)?;
+    let patch = obj.clone();
+    let edit = Box::new(move |doc: &mut crate::store::partners::PartnerDoc| {
+        let _checked_above = body::patch(&patch, doc);
+    });
     if let Err(Refused::NotFound) = ctx
         .store
-        .update_partner(&p.doc)
+        .update_partner(&id, edit)
         .await
         .map_err(store_error)?
     {

@@ -111,6 +111,9 @@ pub type Usage = (Vec<UsageRow>, Option<i64>);
 
 pub type Changed<T> = Result<Result<T, Refused>, StoreError>;
 
+/// A change to a partner's profile, applied to it as stored ([`PartnerStore::update_partner`]).
+pub type Edit = Box<dyn FnOnce(&mut PartnerDoc) + Send>;
+
 /// Partners and what goes with them. Every change to a partner or its secrets raises the shared
 /// generation in the same transaction, so a replica that sees a new number reloads the partners.
 pub trait PartnerStore: Send + Sync {
@@ -128,8 +131,12 @@ pub trait PartnerStore: Send + Sync {
         secret: Option<&'a SecretRecord>,
     ) -> BoxFuture<'a, Changed<()>>;
 
-    /// Replaces a partner's profile (the secrets stay).
-    fn update_partner<'a>(&'a self, doc: &'a PartnerDoc) -> BoxFuture<'a, Changed<()>>;
+    /// Changes a partner's profile (the secrets stay): `edit` is applied to the profile as stored
+    /// inside the change's transaction, which every partner change takes in turn, so two
+    /// operators' concurrent edits of different fields both hold (a read-modify-write outside
+    /// it could put back a `disabled: false` the other had just changed). Answers the profile
+    /// written.
+    fn update_partner<'a>(&'a self, id: &'a str, edit: Edit) -> BoxFuture<'a, Changed<PartnerDoc>>;
 
     /// Revokes a partner: gone from `partners`, its secrets deleted, its id kept as a tombstone
     /// (its tokens stop working on the next request and never open a later partner's rights).

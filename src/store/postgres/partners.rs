@@ -6,7 +6,7 @@ use tokio_postgres::Transaction;
 
 use super::{backend, PgStore};
 use crate::store::partners::{
-    json, AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
+    json, AuditRecord, Changed, Edit, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
     SecretRecord, StoredPartner, Usage, UsageRow, USAGE_KEPT_SECS,
 };
 use crate::store::{BoxFuture, StoreError};
@@ -163,22 +163,34 @@ impl PartnerStore for PgStore {
         })
     }
 
-    fn update_partner<'a>(&'a self, doc: &'a PartnerDoc) -> BoxFuture<'a, Changed<()>> {
+    fn update_partner<'a>(&'a self, id: &'a str, edit: Edit) -> BoxFuture<'a, Changed<PartnerDoc>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
+            // `changing` raises the generation first: its row lock makes every partner change,
+            // on every replica, wait for this one, so the profile read here is the latest.
             let tx = changing(&mut conn).await?;
-            let n = tx
-                .execute(
-                    "UPDATE partners SET doc = $2 WHERE id = $1 AND revoked_at IS NULL",
-                    &[&doc.id, &json(doc)?],
+            let row = tx
+                .query_opt(
+                    "SELECT doc FROM partners WHERE id = $1 AND revoked_at IS NULL",
+                    &[&id],
                 )
                 .await
                 .map_err(backend)?;
-            if n == 0 {
+            let Some(row) = row else {
                 return Ok(Err(Refused::NotFound));
-            }
+            };
+            let mut doc: PartnerDoc =
+                serde_json::from_str(row.try_get::<_, &str>(0).map_err(backend)?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            edit(&mut doc);
+            tx.execute(
+                "UPDATE partners SET doc = $2 WHERE id = $1",
+                &[&id, &json(&doc)?],
+            )
+            .await
+            .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
-            Ok(Ok(()))
+            Ok(Ok(doc))
         })
     }
 

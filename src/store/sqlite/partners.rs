@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::{backend, SqliteStore};
 use crate::store::partners::{
-    json, AuditRecord, Changed, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
+    json, AuditRecord, Changed, Edit, InviteGrant, InviteRecord, PartnerDoc, PartnerStore, Refused,
     SecretRecord, StoredPartner, Usage, UsageRow, USAGE_KEPT_SECS,
 };
 use crate::store::{BoxFuture, StoreError};
@@ -209,20 +209,31 @@ impl PartnerStore for SqliteStore {
         })
     }
 
-    fn update_partner<'a>(&'a self, doc: &'a PartnerDoc) -> BoxFuture<'a, Changed<()>> {
-        let doc = doc.clone();
+    fn update_partner<'a>(&'a self, id: &'a str, edit: Edit) -> BoxFuture<'a, Changed<PartnerDoc>> {
+        let id = id.to_string();
         self.run(move |c| {
+            // IMMEDIATE: the write lock is taken before the read, so no other change runs between.
             changing(c, |tx| {
-                let n = tx
-                    .execute(
-                        "UPDATE partners SET doc = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                        params![doc.id, json(&doc)?],
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT doc FROM partners WHERE id = ?1 AND revoked_at IS NULL",
+                        [&id],
+                        |r| r.get(0),
                     )
+                    .optional()
                     .map_err(backend)?;
-                if n == 0 {
+                let Some(stored) = stored else {
                     return Ok(Err(Refused::NotFound));
-                }
-                Ok(Ok(()))
+                };
+                let mut doc: PartnerDoc = serde_json::from_str(&stored)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                edit(&mut doc);
+                tx.execute(
+                    "UPDATE partners SET doc = ?2 WHERE id = ?1",
+                    params![id, json(&doc)?],
+                )
+                .map_err(backend)?;
+                Ok(Ok(doc))
             })
         })
     }
@@ -536,6 +547,40 @@ mod tests {
             expires_at: None,
             last_used_at: None,
         }
+    }
+
+    #[tokio::test]
+    async fn an_edit_applies_to_the_profile_as_stored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store =
+            SqliteStore::open(dir.path(), std::time::Duration::from_secs(60)).expect("open");
+        store
+            .insert_partner(&doc("a"), None)
+            .await
+            .expect("insert")
+            .expect("ok");
+        // Two operators read the profile, then each changes one field: the second edit lands on
+        // the profile the first one wrote, not on the copy its operator read before.
+        store
+            .update_partner("a", Box::new(|d| d.disabled = true))
+            .await
+            .expect("update")
+            .expect("ok");
+        let written = store
+            .update_partner("a", Box::new(|d| d.name = "Renamed".into()))
+            .await
+            .expect("update")
+            .expect("ok");
+        assert!(written.disabled && written.name == "Renamed", "{written:?}");
+        let (_, all) = store.partners().await.expect("partners");
+        assert_eq!(all[0].doc, written);
+        assert_eq!(
+            store
+                .update_partner("zz", Box::new(|d| d.disabled = true))
+                .await
+                .expect("update"),
+            Err(Refused::NotFound)
+        );
     }
 
     #[tokio::test]
