@@ -85,6 +85,19 @@ pub async fn create(
                     doc.id, doc.client_id
                 )));
             }
+            // A revoked partner's ids are never given out again: an invite for one could only
+            // ever end in 409, after spending the link.
+            if ctx
+                .store
+                .id_taken(&doc.id, &doc.client_id)
+                .await
+                .map_err(store_error)?
+            {
+                return Err(ApiError::Conflict(format!(
+                    "id `{}` or client id `{}` belonged to a revoked partner and is not given out again",
+                    doc.id, doc.client_id
+                )));
+            }
             doc.id.clone()
         }
         InviteGrant::Partner(id) => match reg.partner(id) {

@@ -343,6 +343,16 @@ pub async fn reveal(
         if reg.partner(&d.id).is_some() || reg.by_client_id(&d.client_id).is_some() {
             return gone(lang, StatusCode::CONFLICT, Some(t.exists));
         }
+        // Revoked since the invite was made: refused before the link is spent.
+        match ctx.store.id_taken(&d.id, &d.client_id).await {
+            Ok(false) => {}
+            Ok(true) => return gone(lang, StatusCode::CONFLICT, Some(t.exists)),
+            Err(e) => {
+                tracing::error!(error = %e, "onboarding: state store failed");
+                return crate::problem::ApiError::Internal("the state store failed".into())
+                    .into_response();
+            }
+        }
     }
     let now = chrono::Utc::now().timestamp();
     match ctx.store.consume_invite(&invite.token_hash, now).await {

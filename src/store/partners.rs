@@ -123,6 +123,14 @@ pub trait PartnerStore: Send + Sync {
     /// Every partner with its secrets, and the generation they are at.
     fn partners(&self) -> BoxFuture<'_, Result<(u64, Vec<StoredPartner>), StoreError>>;
 
+    /// Whether `id` or `client_id` belongs to a partner, revoked ones included (their ids are
+    /// never given out again): what [`Self::insert_partner`] would refuse.
+    fn id_taken<'a>(
+        &'a self,
+        id: &'a str,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
     /// Inserts a partner with its first secret; refused when the id or client id exists or was
     /// ever used (revoked partners stay as tombstones).
     fn insert_partner<'a>(

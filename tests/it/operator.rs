@@ -649,6 +649,29 @@ pub async fn invite(op: &Operated, body: Value) -> String {
 }
 
 #[tokio::test]
+async fn no_invite_is_made_for_a_revoked_partners_id() {
+    let op = spawn_operated().await;
+    op.create("gone", &["reference:read"]).await;
+    let (s, _) = op
+        .call(reqwest::Method::DELETE, "/operator/v1/partners/gone", None)
+        .await;
+    assert_eq!(s, 204);
+    // The id is a tombstone: an invite for it could only end in 409 after spending the link.
+    let (s, v) = op
+        .call(
+            reqwest::Method::POST,
+            "/operator/v1/invites",
+            Some(json!({"partner": {"id": "gone", "name": "Gone again", "scopes": ["reference:read"], "companies": ["usmf"]}})),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("revoked"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
 async fn an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post() {
     an_invite_link_reveals_nothing_on_get_and_the_credentials_once_on_post_on(
         &spawn_operated().await,

@@ -64,6 +64,24 @@ impl PartnerStore for PgStore {
         })
     }
 
+    fn id_taken<'a>(
+        &'a self,
+        id: &'a str,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            let row = conn
+                .query_opt(
+                    "SELECT 1 FROM partners WHERE id = $1 OR client_id = $2",
+                    &[&id, &client_id],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(row.is_some())
+        })
+    }
+
     fn partners(&self) -> BoxFuture<'_, Result<(u64, Vec<StoredPartner>), StoreError>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;

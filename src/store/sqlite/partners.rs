@@ -138,6 +138,24 @@ impl PartnerStore for SqliteStore {
         self.run(|c| generation(c))
     }
 
+    fn id_taken<'a>(
+        &'a self,
+        id: &'a str,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let (id, client_id) = (id.to_string(), client_id.to_string());
+        self.run(move |c| {
+            c.query_row(
+                "SELECT 1 FROM partners WHERE id = ?1 OR client_id = ?2",
+                [&id, &client_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(backend)
+        })
+    }
+
     fn partners(&self) -> BoxFuture<'_, Result<(u64, Vec<StoredPartner>), StoreError>> {
         self.run(|c| {
             let tx = c.transaction().map_err(backend)?;
