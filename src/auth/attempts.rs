@@ -55,6 +55,12 @@ impl Attempt<'_> {
             self.pair.as_ref(),
         );
     }
+
+    /// The secret was never checked (the checks were busy): the attempt does not count either,
+    /// or a partner retrying through a busy spell would be locked out with the right secret.
+    pub fn not_checked(self) {
+        self.succeeded();
+    }
 }
 
 impl AttemptLimiter {
@@ -246,6 +252,16 @@ mod tests {
         l.begin("other", Some(a)).expect("other client").succeeded();
         l.begin("other", Some(a)).expect("other client").succeeded();
         l.begin("other", Some(a)).expect("other client").succeeded();
+    }
+
+    #[test]
+    fn attempts_whose_secret_was_never_checked_do_not_count() {
+        let l = limiter(2, 2);
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        for _ in 0..5 {
+            l.begin("acme", Some(a)).expect("not limited").not_checked();
+        }
+        assert!(l.begin("acme", Some(a)).is_ok());
     }
 
     #[test]

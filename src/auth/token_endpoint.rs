@@ -379,13 +379,14 @@ async fn authenticate_client(
     .await;
     let Ok(Ok(permit)) = permit else {
         tracing::warn!("token endpoint saturated: secret checks busy");
+        attempt.not_checked();
         return Err(busy());
     };
     let reg = auth.registry();
     let partner = reg.by_client_id(&c.client_id).cloned();
     let secret = c.secret.clone();
     let checked = partner.clone();
-    let ok = secrets::run_check(move || {
+    let checked = secrets::run_check(move || {
         let _permit = permit;
         match checked {
             // On a match: the store's id (`None` for a config secret) and the tokens' `sid`.
@@ -398,8 +399,11 @@ async fn authenticate_client(
             }
         }
     })
-    .await
-    .ok_or_else(busy)?;
+    .await;
+    let Some(ok) = checked else {
+        attempt.not_checked();
+        return Err(busy());
+    };
     auth.secret_checks_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match (partner, ok) {
