@@ -185,7 +185,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
         let body = match shape_now(&st, &sub.partner, &row).await {
             Shaped::Send(body) => body,
             Shaped::Hold => {
-                tracing::info!(subscription = %sub.id, partner = %sub.partner, "webhook deliveries held: the partner is disabled, removed or lacks webhooks:manage");
+                tracing::info!(subscription = %sub.id, partner = %sub.partner, "webhook deliveries held: the partner is disabled, removed or lacks webhooks:manage, or the change feed did not answer");
                 if let Err(e) = wh
                     .store
                     .hold_subscription(sub.id.clone(), now_ms() + HOLD.as_millis() as i64)

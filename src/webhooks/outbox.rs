@@ -97,18 +97,27 @@ fn stored_body(event: &Event) -> Option<String> {
     serde_json::to_string(&json!({"company": event.company, "event": event})).ok()
 }
 
-/// The event a row holds. A row queued by an earlier version holds the body as shaped then,
-/// without its company: the feed's own copy is used while it is retained, else the row is dropped.
-async fn stored_event(st: &DeliveryContext, row: &OutboxRow) -> Option<Event> {
-    let v: Value = serde_json::from_str(&row.body).ok()?;
+/// The event a row holds (`Ok(None)`: it holds none any more). A row queued by an earlier version
+/// holds the body as shaped then, without its company: the feed's own copy is used while it is
+/// retained, else the row is dropped. A store that fails to answer is an error, not "gone": the
+/// row waits for the next pass instead of being dropped.
+async fn stored_event(
+    st: &DeliveryContext,
+    row: &OutboxRow,
+) -> Result<Option<Event>, crate::store::StoreError> {
+    let Ok(v) = serde_json::from_str::<Value>(&row.body) else {
+        return Ok(None);
+    };
     if let (Some(company), Some(event)) = (v.get("company").and_then(Value::as_str), v.get("event"))
     {
-        let mut e: Event = serde_json::from_value(event.clone()).ok()?;
+        let Ok(mut e) = serde_json::from_value::<Event>(event.clone()) else {
+            return Ok(None);
+        };
         e.company = company.to_string();
         e.seq = row.event_seq;
-        return Some(e);
+        return Ok(Some(e));
     }
-    st.changes.store().event(row.event_seq).await.ok().flatten()
+    st.changes.store().event(row.event_seq).await
 }
 
 /// What a queued delivery is for its partner now.
@@ -116,7 +125,8 @@ async fn stored_event(st: &DeliveryContext, row: &OutboxRow) -> Option<Event> {
 pub(crate) enum Shaped {
     /// The body to send, shaped with the partner's current rights.
     Send(String),
-    /// The partner is disabled, removed or lost `webhooks:manage`: nothing is sent until it is back.
+    /// The partner is disabled, removed or lost `webhooks:manage`: nothing is sent until it is back;
+    /// or the change feed's store did not answer: tried again after the hold.
     Hold,
     /// The partner may no longer see this event (company or `pii:read` gone): never sent again.
     Drop,
@@ -127,8 +137,13 @@ pub(crate) async fn shape_now(st: &DeliveryContext, partner: &str, row: &OutboxR
     let Some(principal) = partner_rights(st, partner) else {
         return Shaped::Hold;
     };
-    let Some(event) = stored_event(st, row).await else {
-        return Shaped::Drop;
+    let event = match stored_event(st, row).await {
+        Ok(Some(event)) => event,
+        Ok(None) => return Shaped::Drop,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhooks: the change feed did not answer; the delivery waits");
+            return Shaped::Hold;
+        }
     };
     match visibility::shape_for(&principal, &event).and_then(|e| serde_json::to_string(&e).ok()) {
         Some(body) => Shaped::Send(body),
