@@ -57,13 +57,15 @@ async fn own(st: &App, p: &Principal, id: &str) -> Result<SubscriptionRow, ApiEr
 #[serde(deny_unknown_fields)]
 pub struct NewSubscriptionBody {
     /// Where deliveries are POSTed: `https`, on a host resolving to public addresses only (the
-    /// sandbox also accepts `http://127.0.0.1`). At most 2048 characters, no credentials.
+    /// sandbox also accepts `http://127.0.0.1`). At most 2048 characters, also once
+    /// percent-encoded as it is stored and returned (`{` counts as `%7B`); no credentials.
     // utoipa takes literals only: `url_policy::MAX_URL_LEN` and `URL_PATTERN`, pinned by
     // `tests/it/openapi.rs`.
     #[schema(max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     url: String,
-    /// Event types to receive (at least one; a repeated one counts once).
-    #[schema(min_items = 1, example = json!(["recruiting_request.status_changed"]))]
+    /// Event types to receive (at least one, at most 50 entries; a repeated one counts once).
+    // `max_items`: `subscriptions::MAX_EVENTS`, pinned by `tests/it/openapi.rs`.
+    #[schema(min_items = 1, max_items = 50, example = json!(["recruiting_request.status_changed"]))]
     events: Vec<crate::changes::event::EventType>,
 }
 

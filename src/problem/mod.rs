@@ -21,7 +21,7 @@ const MAX_DETAIL_CHARS: usize = 1024;
 /// Longest `instance` (the request path, up to the head limit otherwise).
 const MAX_INSTANCE_CHARS: usize = 256;
 /// Most `errors[]` entries in one problem.
-const MAX_ERRORS: usize = 50;
+pub const MAX_ERRORS: usize = 50;
 
 /// `s` cut to at most `max` characters (marked with `…`).
 pub fn bounded(s: &str, max: usize) -> String {

@@ -119,8 +119,10 @@ pub trait WebhookStore: Send + Sync {
         id: String,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
-    /// Re-enables a partner's subscription: `active` again, and every undelivered event (the one
-    /// that spent its schedule included) due now with a fresh schedule. `false` if there is none.
+    /// Re-enables a partner's failing subscription: `active` again, and every undelivered event
+    /// (the one that spent its schedule included) due now with a fresh schedule, in one
+    /// transaction. An active one is left as it is, its retries on their schedule. `true` if the
+    /// subscription exists (active or failing), `false` if there is none.
     fn enable_subscription(
         &self,
         partner: String,

@@ -13,6 +13,11 @@ use super::url_policy::UrlPolicy;
 /// Subscriptions one partner may hold.
 pub const MAX_PER_PARTNER: usize = 25;
 
+/// Entries one `events` list may have (repeats included; the OpenAPI document's `maxItems`, pinned
+/// by `tests/it/openapi.rs`): several times the event types there are, so a list is never cut short,
+/// and a 1 MiB body cannot make a million field problems.
+pub const MAX_EVENTS: usize = 50;
+
 /// A field problem: JSON pointer into the body and what is wrong.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {
@@ -24,6 +29,23 @@ fn issue(pointer: impl Into<String>, detail: impl Into<String>) -> Issue {
     Issue {
         pointer: pointer.into(),
         detail: detail.into(),
+    }
+}
+
+/// The issues found so far, at most as many as a problem shows (`problem::MAX_ERRORS`): the rest
+/// would be built only to be dropped.
+#[derive(Default)]
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn push(&mut self, i: Issue) {
+        if !self.full() {
+            self.0.push(i);
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.0.len() >= crate::problem::MAX_ERRORS
     }
 }
 
@@ -41,26 +63,29 @@ pub async fn parse(
     policy: &UrlPolicy,
     known: &[&str],
 ) -> Result<NewSubscription, Vec<Issue>> {
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     let Some(obj) = body.as_object() else {
         return Err(vec![issue(
             "",
             "must be a JSON object with `url` and `events`",
         )]);
     };
-    for k in obj.keys() {
-        if k != "url" && k != "events" {
-            issues.push(issue(
-                format!("/{}", escape(k)),
-                "is not a field of a subscription (allowed: url, events)",
-            ));
+    for k in obj.keys().filter(|k| *k != "url" && *k != "events") {
+        if issues.full() {
+            // Nothing more would be shown; and no DNS lookup for a body already refused.
+            return Err(issues.0);
         }
+        issues.push(issue(
+            format!("/{}", escape(k)),
+            "is not a field of a subscription (allowed: url, events)",
+        ));
     }
     let url = match obj.get("url") {
         None | Some(Value::Null) => {
             issues.push(issue("/url", "is required"));
             None
         }
+        // Stored as serialized: the form `check` judged (length included).
         Some(Value::String(u)) => match policy.check(u).await {
             Ok(url) => Some(url.to_string()),
             Err(e) => {
@@ -79,7 +104,16 @@ pub async fn parse(
         Some(Value::Array(list)) if list.is_empty() => {
             issues.push(issue("/events", "must name at least one event type"))
         }
+        Some(Value::Array(list)) if list.len() > MAX_EVENTS => issues.push(issue(
+            "/events",
+            format!(
+                "must have at most {MAX_EVENTS} entries (this one has {})",
+                list.len()
+            ),
+        )),
         Some(Value::Array(list)) => {
+            // The known types' text: built at the first unknown entry, shared by the rest.
+            let mut unknown: Option<String> = None;
             for (i, e) in list.iter().enumerate() {
                 match e.as_str() {
                     Some(t) if known.contains(&t) => {
@@ -87,19 +121,24 @@ pub async fn parse(
                             events.push(t.to_string());
                         }
                     }
-                    Some(_) => issues.push(issue(
-                        format!("/events/{i}"),
-                        format!("is not an event type (known: {})", known.join(", ")),
-                    )),
+                    Some(_) => {
+                        let detail = unknown.get_or_insert_with(|| {
+                            format!("is not an event type (known: {})", known.join(", "))
+                        });
+                        issues.push(issue(format!("/events/{i}"), detail.clone()))
+                    }
                     None => issues.push(issue(format!("/events/{i}"), "must be a string")),
+                }
+                if issues.full() {
+                    break;
                 }
             }
         }
         Some(_) => issues.push(issue("/events", "must be an array of event types")),
     }
-    match (issues.is_empty(), url) {
+    match (issues.0.is_empty(), url) {
         (true, Some(url)) => Ok(NewSubscription { url, events }),
-        _ => Err(issues),
+        _ => Err(issues.0),
     }
 }
 
@@ -218,6 +257,52 @@ mod tests {
         .expect_err("prod");
         assert_eq!(errs[0].pointer, "/url");
         assert_eq!(errs[1].pointer, "/events");
+    }
+
+    #[tokio::test]
+    async fn huge_bodies_make_a_bounded_number_of_issues() {
+        use crate::problem::MAX_ERRORS;
+        let started = std::time::Instant::now();
+        let url = "http://127.0.0.1:9/x";
+        // 10,000 invalid entries: one issue for the list, none per entry.
+        let many: Vec<Value> = (0..10_000).map(|i| json!(format!("nope.{i}"))).collect();
+        let errs = parse(&json!({"url": url, "events": many}), &SANDBOX, KNOWN)
+            .await
+            .expect_err("too many");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].pointer, "/events");
+        assert!(errs[0].detail.contains(&MAX_EVENTS.to_string()), "{errs:?}");
+        // At the cap, every entry bad: at most what a problem shows.
+        let at_cap: Vec<Value> = (0..MAX_EVENTS)
+            .map(|i| json!(format!("nope.{i}")))
+            .collect();
+        let errs = parse(&json!({"url": url, "events": at_cap}), &SANDBOX, KNOWN)
+            .await
+            .expect_err("unknown");
+        assert_eq!(errs.len(), MAX_EVENTS.min(MAX_ERRORS));
+        assert!(errs.iter().all(|e| e.detail == errs[0].detail));
+        // 10,000 unknown fields: no more than a problem shows.
+        let mut body = serde_json::Map::new();
+        for i in 0..10_000 {
+            body.insert(format!("k{i}"), json!(i));
+        }
+        body.insert("url".into(), json!(url));
+        body.insert("events".into(), json!(["nope"]));
+        let errs = parse(&Value::Object(body), &SANDBOX, KNOWN)
+            .await
+            .expect_err("unknown fields");
+        assert_eq!(errs.len(), MAX_ERRORS);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // Repeats count toward the cap; a list right at it is accepted.
+        let repeated = vec![json!("recruiting_request.created"); MAX_EVENTS];
+        let ok = parse(&json!({"url": url, "events": repeated}), &SANDBOX, KNOWN)
+            .await
+            .expect("at the cap");
+        assert_eq!(ok.events, ["recruiting_request.created"]);
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
-/// Longest URL accepted, in characters (the OpenAPI document's `maxLength`).
+/// Longest URL accepted, in characters (the OpenAPI document's `maxLength`): as written, and as
+/// stored (the parsed URL serialized, percent-encoded), which every delivery checks again.
 pub const MAX_URL_LEN: usize = 2048;
 
 /// How an accepted URL starts, as the OpenAPI document's `pattern` says it (`check_shape` holds
@@ -23,8 +24,9 @@ pub struct UrlPolicy {
 }
 
 impl UrlPolicy {
-    /// The URL's shape (no DNS): scheme, host, no credentials or fragment; an IP-literal host is
-    /// checked here too. Returns the parsed URL or the partner-facing reason.
+    /// The URL's shape (no DNS): scheme, host, no credentials or fragment, the length as written
+    /// and as serialized; an IP-literal host is checked here too. Returns the parsed URL or the
+    /// partner-facing reason. What it accepts is stored as `url.as_str()`, which passes it again.
     pub fn check_shape(&self, raw: &str) -> Result<Url, String> {
         if raw.chars().count() > MAX_URL_LEN {
             return Err(format!("must be at most {MAX_URL_LEN} characters"));
@@ -44,6 +46,15 @@ impl UrlPolicy {
             return Err("must start with https://".into());
         }
         let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL ({e})"))?;
+        // The serialized form is what is stored, returned and checked at every delivery; it can be
+        // longer than the text (`{` becomes `%7B`, `é` `%C3%A9`, an IDN host punycode). It is
+        // ASCII, so bytes are characters.
+        let stored = url.as_str().len();
+        if stored > MAX_URL_LEN {
+            return Err(format!(
+                "must be at most {MAX_URL_LEN} characters once percent-encoded as the gateway stores it (`{{` counts as `%7B`); this one is {stored}"
+            ));
+        }
         match url.scheme() {
             "https" => {}
             "http" if self.allow_private => {}
@@ -302,9 +313,63 @@ mod tests {
             assert!(SANDBOX.check_shape(bad).is_err(), "{bad:?}");
         }
         assert!(SANDBOX.check_shape("HTTP://127.0.0.1/hook").is_ok());
-        let long = format!("http://127.0.0.1/{}", "é".repeat(MAX_URL_LEN - 17));
-        assert!(SANDBOX.check_shape(&long).is_ok(), "characters, not bytes");
-        assert!(SANDBOX.check_shape(&format!("{long}é")).is_err());
+        let long = format!("http://127.0.0.1/{}", "a".repeat(MAX_URL_LEN - 17));
+        assert!(SANDBOX.check_shape(&long).is_ok(), "at the limit");
+        assert!(SANDBOX.check_shape(&format!("{long}a")).is_err());
+    }
+
+    #[test]
+    fn the_length_limit_holds_for_the_stored_form() {
+        // 1,026 characters as written, 3,026 once `{` is `%7B`: refused, not stored to fail at
+        // every delivery.
+        let braces = format!("https://hooks.example.com/{}", "{".repeat(1000));
+        let err = PROD
+            .check_shape(&braces)
+            .expect_err("encoded past the limit");
+        assert!(err.contains("percent-encoded"), "{err}");
+        // Within the limit as written, past it encoded (each `é` is 6 characters stored).
+        let accents = format!("http://127.0.0.1/{}", "é".repeat(400));
+        assert!(SANDBOX.check_shape(&accents).is_err());
+        // Right at the limit encoded: accepted.
+        let host = "http://127.0.0.1/";
+        let fits = format!("{host}{}", "{".repeat((MAX_URL_LEN - host.len()) / 3));
+        assert!(SANDBOX.check_shape(&fits).is_ok());
+        assert!(SANDBOX.check_shape(&format!("{fits}{{")).is_err());
+    }
+
+    #[test]
+    fn what_is_accepted_passes_again_as_stored() {
+        let host = "http://127.0.0.1/";
+        let room = MAX_URL_LEN - host.len();
+        let mut accepted = 0;
+        for raw in [
+            "HTTPS://Hooks.Example.COM:443/a/./b/../c?x=1&y=a b".replace(' ', "%20"),
+            "https://hooks.example.com/{}|^`\"<>?q={}".into(),
+            "https://bücher.example/hook?q=é".into(),
+            "https://hooks.example.com".into(),
+            "https://[2606:4700:4700::1111]:8443/hook".into(),
+            "https://8.8.8.8/%7b%zz".into(),
+            format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_LEN - 26)),
+            format!("{host}{}", "{".repeat(room / 3)),
+            format!("{host}{}", "{".repeat(room / 3 + 1)),
+            format!("{host}{}", "é".repeat(room / 6)),
+            format!("{host}{}", "é".repeat(room / 6 + 1)),
+            format!("{host}{}", "./".repeat(room / 2)),
+        ] {
+            for policy in [PROD, SANDBOX] {
+                let Ok(url) = policy.check_shape(&raw) else {
+                    continue;
+                };
+                accepted += 1;
+                let stored = url.to_string();
+                assert!(stored.len() <= MAX_URL_LEN, "{raw}");
+                let again = policy
+                    .check_shape(&stored)
+                    .unwrap_or_else(|e| panic!("{raw}: stored as {stored}, then refused: {e}"));
+                assert_eq!(again.as_str(), stored, "stable once stored");
+            }
+        }
+        assert!(accepted >= 12, "{accepted}");
     }
 
     #[tokio::test]

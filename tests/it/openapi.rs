@@ -278,13 +278,17 @@ fn the_subscription_url_schema_states_the_policys_limits() {
         allow_private: true,
     };
     let host = "http://127.0.0.1/";
-    // Characters, not bytes: at the limit with multi-byte characters, and one past it.
-    let at_limit = format!("{host}{}", "é".repeat(MAX_URL_LEN - host.len()));
+    let at_limit = format!("{host}{}", "a".repeat(MAX_URL_LEN - host.len()));
     assert!(policy.check_shape(&at_limit).is_ok(), "at the limit");
     assert!(
         policy.check_shape(&format!("{at_limit}x")).is_err(),
         "past the limit"
     );
+    // Within `maxLength` as sent but past it as stored (percent-encoded): refused too, as the
+    // description says, so the stored URL never exceeds the limit.
+    let encoded_past = format!("{host}{}", "é".repeat(MAX_URL_LEN - host.len()));
+    assert!(policy.check_shape(&encoded_past).is_err(), "encoded");
+    assert!(described.contains("percent-encoded"), "{described}");
     // Outside the pattern: refused.
     for bad in [
         " http://127.0.0.1/",
@@ -297,6 +301,24 @@ fn the_subscription_url_schema_states_the_policys_limits() {
     assert!(
         policy.check_shape("HTTP://127.0.0.1/").is_ok(),
         "the pattern takes any case"
+    );
+}
+
+/// The subscription's `events` schema states the parser's cap (utoipa's attribute takes literals).
+#[test]
+fn the_subscription_events_schema_states_the_cap() {
+    use ats_gateway::webhooks::subscriptions::MAX_EVENTS;
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let events = &doc["components"]["schemas"]["NewSubscriptionBody"]["properties"]["events"];
+    assert_eq!(
+        events["maxItems"].as_u64(),
+        u64::try_from(MAX_EVENTS).ok(),
+        "{events}"
+    );
+    let described = events["description"].as_str().unwrap_or_default();
+    assert!(
+        described.contains(&format!("at most {MAX_EVENTS} entries")),
+        "{described}"
     );
 }
 

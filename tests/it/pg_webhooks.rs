@@ -17,7 +17,7 @@ use crate::common::{emulator, spawn_replica, Emu, Replica};
 use ats_gateway::config::SecretString;
 use ats_gateway::store::postgres::PgStore;
 use ats_gateway::store::webhooks::{
-    AfterAttempt, AttemptRow, OutboxInsert, SubscriptionRow, WebhookStore,
+    AfterAttempt, AttemptRow, OutboxInsert, OutboxRow, SubscriptionRow, WebhookStore,
 };
 
 const EVENT: &str = "recruiting_request.status_changed";
@@ -520,6 +520,126 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
     let log = a.attempts("s".into(), None, None, 10).await.expect("log");
     assert_eq!(log.len(), 1);
     assert!(log[0].attempt.delivered);
+}
+
+fn failed_attempt(r: &OutboxRow, at: i64) -> AttemptRow {
+    AttemptRow {
+        event_id: r.event_id.clone(),
+        attempt: r.attempts + 1,
+        at,
+        delivered: false,
+        response_code: Some(503),
+        error: Some("the receiver answered 503".into()),
+        duration_ms: 3,
+    }
+}
+
+/// As the embedded store's test of the same name: enable leaves an active subscription's retry
+/// schedule alone, and makes a failing one's undelivered events due now.
+#[tokio::test]
+async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
+    let pg = start_pg().await;
+    let ttl = Duration::from_secs(60);
+    let s = PgStore::connect(&pg.url(), 2, ttl).await.expect("connect");
+    let partner = "acme-ats".to_string();
+    assert!(s.create_subscription(sub("a"), 2).await.expect("create"));
+    s.fan_out(2, vec![outbox("a", 1), outbox("a", 2)], 10)
+        .await
+        .expect("fan out");
+    for retry_at in [1_000, 2_000] {
+        let r = s
+            .next_delivery("a".into(), 10, ttl)
+            .await
+            .expect("claim")
+            .expect("due");
+        s.record_attempt(&r, failed_attempt(&r, 11), AfterAttempt::RetryAt(retry_at))
+            .await
+            .expect("record");
+    }
+    assert!(s
+        .enable_subscription(partner.clone(), "a".into(), 20)
+        .await
+        .expect("enable"));
+    assert!(
+        s.next_delivery("a".into(), 999, ttl)
+            .await
+            .expect("claim")
+            .is_none(),
+        "still waiting for its retry"
+    );
+    let first = s
+        .next_delivery("a".into(), 1_000, ttl)
+        .await
+        .expect("claim")
+        .expect("due at its retry");
+    assert_eq!(
+        (
+            first.event_id.as_str(),
+            first.attempts,
+            first.round_attempts
+        ),
+        ("evt_1", 1, 1)
+    );
+    assert!(!s
+        .enable_subscription(partner.clone(), "none".into(), 20)
+        .await
+        .expect("missing"));
+    assert!(!s
+        .enable_subscription("other".into(), "a".into(), 20)
+        .await
+        .expect("another partner's"));
+
+    s.record_attempt(
+        &first,
+        failed_attempt(&first, 1_001),
+        AfterAttempt::Exhausted,
+    )
+    .await
+    .expect("record");
+    assert!(
+        s.subscription(None, "a".into())
+            .await
+            .expect("read")
+            .expect("there")
+            .failing
+    );
+    assert!(s
+        .enable_subscription(partner.clone(), "a".into(), 1_500)
+        .await
+        .expect("enable"));
+    let again = s
+        .next_delivery("a".into(), 1_500, ttl)
+        .await
+        .expect("claim")
+        .expect("due now");
+    assert_eq!(
+        (again.event_id.as_str(), again.round_attempts),
+        ("evt_1", 0)
+    );
+    let delivered = AttemptRow {
+        delivered: true,
+        response_code: Some(204),
+        error: None,
+        ..failed_attempt(&again, 1_501)
+    };
+    s.record_attempt(&again, delivered, AfterAttempt::Delivered)
+        .await
+        .expect("record");
+    let second = s
+        .next_delivery("a".into(), 1_500, ttl)
+        .await
+        .expect("claim")
+        .expect("due now, not at 2000");
+    assert_eq!(
+        (second.event_id.as_str(), second.round_attempts),
+        ("evt_2", 0)
+    );
+    let a = s
+        .subscription(None, "a".into())
+        .await
+        .expect("read")
+        .expect("there");
+    assert!(!a.failing && a.failing_since.is_none());
 }
 
 #[tokio::test]

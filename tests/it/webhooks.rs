@@ -289,6 +289,69 @@ async fn subscriptions_belong_to_their_partner_and_bad_bodies_name_the_field() {
 }
 
 #[tokio::test]
+async fn what_a_subscription_stores_is_what_was_checked() {
+    let app = sandbox_app(&[1000]).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let max = ats_gateway::webhooks::url_policy::MAX_URL_LEN;
+    // 1,026 characters as sent, 3,026 stored (`{` is `%7B`): refused, not accepted to be blocked
+    // at every delivery.
+    for url in [
+        format!("https://hooks.example.com/{}", "{".repeat(1000)),
+        format!("http://127.0.0.1:9/{}", "{".repeat(1000)),
+    ] {
+        let (s, v) = post_json(
+            &app,
+            "/v1/webhooks",
+            &acme,
+            json!({"url": url, "events": ["recruiting_request.created"]}),
+        )
+        .await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["errors"][0]["pointer"], "/url", "{v}");
+        assert!(
+            v["errors"][0]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&max.to_string())),
+            "{v}"
+        );
+    }
+    // Encoded within the limit: accepted, and read back as stored, within the limit.
+    let host = "http://127.0.0.1:9/";
+    let url = format!("{host}{}", "{".repeat((max - host.len()) / 3));
+    let (s, v) = post_json(
+        &app,
+        "/v1/webhooks",
+        &acme,
+        json!({"url": url, "events": ["recruiting_request.created"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().expect("id");
+    let (_, got) = app
+        .get_json(&format!("/v1/webhooks/{id}"), &acme, None)
+        .await;
+    let stored = got["url"].as_str().expect("url");
+    assert!(
+        stored.contains("%7B") && stored.len() <= max,
+        "{}",
+        stored.len()
+    );
+
+    // An `events` list past the cap: one problem for the list.
+    let events = vec![json!("nope"); ats_gateway::webhooks::subscriptions::MAX_EVENTS + 1];
+    let (s, v) = post_json(
+        &app,
+        "/v1/webhooks",
+        &acme,
+        json!({"url": "http://127.0.0.1:9/x", "events": events}),
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"], json!([v["errors"][0]]), "{v}");
+    assert_eq!(v["errors"][0]["pointer"], "/events", "{v}");
+}
+
+#[tokio::test]
 async fn private_and_plain_http_urls_are_refused_outside_the_sandbox() {
     let app = spawn_app_with(Default::default(), |_| {}).await;
     let acme = app.partner_token("acme-ats", None).await;

@@ -176,13 +176,17 @@ impl WebhookStore for PgStore {
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
+            // One statement (one transaction). Only a failing subscription's queue starts over:
+            // resetting an active one's would let repeated enables skip the backoff, and it would
+            // never become failing. `found` answers whether it exists, active or not.
             let n: i64 = conn
                 .query_one(
                     "WITH s AS (UPDATE webhook_subscriptions SET status = 'active', failing_since = NULL
-                                WHERE id = $1 AND partner = $2 RETURNING id),
+                                WHERE id = $1 AND partner = $2 AND status = 'failing' RETURNING id),
                           o AS (UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = $3
-                                WHERE subscription_id IN (SELECT id FROM s) AND state IN ('pending', 'failed'))
-                     SELECT count(*) FROM s",
+                                WHERE subscription_id IN (SELECT id FROM s) AND state IN ('pending', 'failed')),
+                          found AS (SELECT id FROM webhook_subscriptions WHERE id = $1 AND partner = $2)
+                     SELECT count(*) FROM found",
                     &[&id, &partner, &now],
                 )
                 .await

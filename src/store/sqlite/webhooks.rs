@@ -197,8 +197,9 @@ impl WebhookStore for SqliteStore {
         })
     }
 
-    /// Re-enables a partner's subscription: `active` again, and every undelivered event (the one
-    /// that spent its schedule included) due now with a fresh schedule. `false` if there is none.
+    /// Re-enables a partner's failing subscription: `active` again, and every undelivered event
+    /// (the one that spent its schedule included) due now with a fresh schedule. An active one is
+    /// left as it is (its retries keep their schedule). `false` if there is none.
     fn enable_subscription(
         &self,
         partner: String,
@@ -206,22 +207,34 @@ impl WebhookStore for SqliteStore {
         now: i64,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         self.run(move |conn| {
-            let tx = conn.transaction().map_err(backend)?;
-            let n = tx
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let enabled = tx
                 .execute(
-                    "UPDATE webhook_subscriptions SET status = 'active', failing_since = NULL WHERE id = ?1 AND partner = ?2",
+                    "UPDATE webhook_subscriptions SET status = 'active', failing_since = NULL WHERE id = ?1 AND partner = ?2 AND status = 'failing'",
                     params![id, partner],
                 )
                 .map_err(backend)?;
-            if n > 0 {
+            // Only a failing subscription's queue starts over: resetting an active one's would let
+            // repeated enables skip the backoff, and it would never become failing.
+            let found = if enabled > 0 {
                 tx.execute(
                     "UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = ?2 WHERE subscription_id = ?1 AND state IN ('pending', 'failed')",
                     params![id, now],
                 )
                 .map_err(backend)?;
-            }
+                true
+            } else {
+                tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = ?1 AND partner = ?2)",
+                    params![id, partner],
+                    |r| r.get::<_, bool>(0),
+                )
+                .map_err(backend)?
+            };
             tx.commit().map_err(backend)?;
-            Ok(n > 0)
+            Ok(found)
         })
     }
 
@@ -622,6 +635,112 @@ mod tests {
             .await
             .expect("read")
             .is_none());
+    }
+
+    fn failed_attempt(r: &OutboxRow, at: i64) -> AttemptRow {
+        AttemptRow {
+            event_id: r.event_id.clone(),
+            attempt: r.attempts + 1,
+            at,
+            delivered: false,
+            response_code: Some(503),
+            error: Some("the receiver answered 503".into()),
+            duration_ms: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
+        let s = store();
+        s.create_subscription(sub("a"), 2).await.expect("create");
+        s.fan_out(2, vec![row("a", 1), row("a", 2)], 10)
+            .await
+            .expect("fan out");
+        for retry_at in [1_000, 2_000] {
+            let r = s
+                .next_delivery("a".into(), 10, LEASE)
+                .await
+                .expect("read")
+                .expect("due");
+            s.record_attempt(&r, failed_attempt(&r, 11), AfterAttempt::RetryAt(retry_at))
+                .await
+                .expect("record");
+        }
+        // Active: enable answers that it exists and changes nothing.
+        assert!(s
+            .enable_subscription("p".into(), "a".into(), 20)
+            .await
+            .expect("enable"));
+        assert!(
+            s.next_delivery("a".into(), 999, LEASE)
+                .await
+                .expect("read")
+                .is_none(),
+            "still waiting for its retry"
+        );
+        let first = s
+            .next_delivery("a".into(), 1_000, LEASE)
+            .await
+            .expect("read")
+            .expect("due at its retry");
+        assert_eq!(
+            (
+                first.event_id.as_str(),
+                first.attempts,
+                first.round_attempts
+            ),
+            ("evt_1", 1, 1)
+        );
+        assert!(!s
+            .enable_subscription("p".into(), "none".into(), 20)
+            .await
+            .expect("missing"));
+
+        // Failing: enable makes every undelivered row due now, with a fresh schedule.
+        s.record_attempt(
+            &first,
+            failed_attempt(&first, 1_001),
+            AfterAttempt::Exhausted,
+        )
+        .await
+        .expect("record");
+        assert!(s
+            .enable_subscription("p".into(), "a".into(), 1_500)
+            .await
+            .expect("enable"));
+        let again = s
+            .next_delivery("a".into(), 1_500, LEASE)
+            .await
+            .expect("read")
+            .expect("due now");
+        assert_eq!(
+            (again.event_id.as_str(), again.round_attempts),
+            ("evt_1", 0)
+        );
+        let delivered = AttemptRow {
+            delivered: true,
+            response_code: Some(204),
+            error: None,
+            ..failed_attempt(&again, 1_501)
+        };
+        s.record_attempt(&again, delivered, AfterAttempt::Delivered)
+            .await
+            .expect("record");
+        let second = s
+            .next_delivery("a".into(), 1_500, LEASE)
+            .await
+            .expect("read")
+            .expect("due now, not at 2000");
+        assert_eq!(
+            (second.event_id.as_str(), second.round_attempts),
+            ("evt_2", 0)
+        );
+        let a = s
+            .subscription(None, "a".into())
+            .await
+            .expect("read")
+            .expect("there");
+        assert!(!a.failing && a.failing_since.is_none());
     }
 
     #[tokio::test]
