@@ -12,6 +12,7 @@ pub mod config;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod doctor;
+pub mod etag;
 pub mod file_stamp;
 pub mod html;
 pub mod model;

@@ -20,20 +20,6 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     )
 }
 
-/// Whether any `If-None-Match` value names `etag` (an opaque tag, `"…"`) or is `*`, by the weak
-/// comparison RFC 9110 §13.1.2 prescribes for it (a `W/` prefix on either side is ignored: caches
-/// and proxies that compress mark tags weak).
-pub(crate) fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
-    let etag = etag.trim_start_matches("W/");
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
-}
-
 /// A JSON body with a strong `ETag` over its bytes.
 pub fn json<T: Serialize>(headers: &HeaderMap, body: &T, lang: Lang) -> Result<Response, ApiError> {
     json_tagged(headers, body, body, lang, false)
@@ -112,7 +98,7 @@ pub fn tagged_body(
     weak: bool,
 ) -> Response {
     // Weak comparison (RFC 9110 §13.1.2), as If-None-Match requires.
-    let mut resp = if etag_matches(headers, etag) {
+    let mut resp = if crate::etag::if_none_match(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = (StatusCode::OK, body).into_response();

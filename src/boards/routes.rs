@@ -172,7 +172,7 @@ fn respond(
     vary: &'static str,
     lang: Option<Lang>,
 ) -> Response {
-    let mut resp = if crate::api::respond::etag_matches(req, &r.etag) {
+    let mut resp = if crate::etag::if_none_match(req, &r.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut resp = r.body.clone().into_response();
