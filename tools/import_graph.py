@@ -35,8 +35,53 @@ def modules():
 
 
 def strip_comments(text):
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    return "\n".join(line.split("//")[0] for line in text.splitlines())
+    """The code without its comments. Strings are skipped over, so a `*/*` or `https://` in a
+    string or a doc comment cannot start or end a comment (a `*/*` in a doc comment used to hide
+    everything up to the next `*/`, imports included)."""
+    out, i, n, depth = [], 0, len(text), 0
+    while i < n:
+        c, nxt = text[i], text[i + 1] if i + 1 < n else ""
+        if depth:
+            if c == "/" and nxt == "*":
+                depth, i = depth + 1, i + 2
+            elif c == "*" and nxt == "/":
+                depth, i = depth - 1, i + 2
+            else:
+                if c == "\n":
+                    out.append(c)
+                i += 1
+            continue
+        if c == "/" and nxt == "/":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c == "/" and nxt == "*":
+            depth, i = 1, i + 2
+            continue
+        raw = re.match(r'r(#*)"', text[i:i + 260]) if c == "r" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")) else None
+        if raw:
+            end = text.find('"' + raw.group(1), i + len(raw.group(0)))
+            end = n if end < 0 else end + 1 + len(raw.group(1))
+            out.append(text[i:end])
+            i = end
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if c == "'":
+            # A char literal ('x', '\n', '"'); otherwise a lifetime, kept as code.
+            m = re.match(r"'(\\.[^']*|[^'\\])'", text[i:i + 12])
+            if m:
+                out.append(m.group(0))
+                i += len(m.group(0))
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def expand_use(tree):
