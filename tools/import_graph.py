@@ -89,7 +89,7 @@ def expand_use(tree):
     tree = tree.strip()
     if not tree:
         return []
-    depth, start, items = 0, None, []
+    depth, items = 0, []
     # split top-level prefix and braces
     m = re.match(r"^([\w:]*?)(::)?\{(.*)\}$", tree, flags=re.S)
     if not m:
