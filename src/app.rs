@@ -380,7 +380,7 @@ pub async fn start_held(
             .abort_handle();
     // The ops listener outlives the partner drain, so probes see `draining` and scrapes continue.
     let ops_stop = tokio_util::sync::CancellationToken::new();
-    let partner = crate::server::serve(listener, app, limits, shutdown.clone(), grace);
+    let partner = crate::server::serve(listener, app, limits.clone(), shutdown.clone(), grace);
     let ops = crate::server::serve(ops_listener, ops_app, limits, ops_stop.clone(), grace);
     let task = tokio::spawn(async move {
         let partner_then_stop = async {

@@ -7,6 +7,7 @@ pub mod boards;
 pub mod cache;
 pub mod changes;
 pub mod cli;
+pub mod client_addr;
 pub mod cluster;
 pub mod config;
 #[cfg(feature = "sandbox")]

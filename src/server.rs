@@ -16,7 +16,6 @@
 
 mod head_errors;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,15 +30,18 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::client_addr::{ForwardedFor, TrustedProxies};
+
 /// hyper's smallest allowed read buffer.
 pub const MIN_HEADER_BYTES: usize = 8 * 1024;
 
-/// Per-listener connection limits.
-#[derive(Debug, Clone, Copy)]
+/// Per-listener connection limits, and the proxies whose forwarded client address is believed.
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub max_connections: usize,
     pub max_header_bytes: usize,
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl Limits {
@@ -57,10 +59,13 @@ impl Limits {
                 format!("must be at least {MIN_HEADER_BYTES}"),
             ));
         }
+        let trusted_proxies = TrustedProxies::parse(&c.trusted_proxies)
+            .map_err(|problem| ("gateway.trusted_proxies", problem))?;
         Ok(Self {
             header_read_timeout: Duration::from_millis(c.header_read_timeout_ms),
             max_connections: c.max_connections,
             max_header_bytes: c.max_header_bytes,
+            trusted_proxies: Arc::new(trusted_proxies),
         })
     }
 }
@@ -104,8 +109,15 @@ pub async fn serve(
             tokio::spawn(refuse(stream));
             continue;
         };
+        let trusted = Arc::clone(&limits.trusted_proxies);
         let svc = app.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                // Nothing to read without trusted proxies (the default).
+                if !trusted.is_empty() {
+                    if let Some(ip) = trusted.client(peer.ip(), req.headers()) {
+                        req.extensions_mut().insert(ForwardedFor(ip));
+                    }
+                }
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
             },
@@ -150,14 +162,20 @@ async fn refuse(mut stream: TcpStream) {
     let _ = stream.shutdown().await;
 }
 
-/// The peer address of a request served by `serve` (absent on other servers, e.g. in unit tests).
-pub fn peer_of(ext: &axum::http::Extensions) -> Option<SocketAddr> {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_trusted_proxy_is_a_start_error_naming_the_key() {
+        let c = crate::config::GatewayConfig {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "ingress".into()],
+            ..Default::default()
+        };
+        let (key, problem) = Limits::from_config(&c).expect_err("refused");
+        assert_eq!(key, "gateway.trusted_proxies");
+        assert!(problem.contains("ingress"), "{problem}");
+    }
 
     #[test]
     fn busy_answer_is_well_formed() {

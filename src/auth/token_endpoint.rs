@@ -163,7 +163,7 @@ pub async fn token(
     ext: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let peer = crate::server::peer_of(&ext).map(|a| a.ip());
+    let peer = crate::client_addr::client_ip(&ext);
     match issue(&auth, peer, &headers, body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),

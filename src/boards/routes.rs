@@ -86,7 +86,7 @@ async fn guard(State(boards): State<Arc<Boards>>, req: Request, next: Next) -> R
     let Some(board) = boards.get(&id) else {
         return not_found(None, Lang::EnUs, html, "no such board");
     };
-    let peer = crate::server::peer_of(req.extensions()).map(|a| a.ip());
+    let peer = crate::client_addr::client_ip(req.extensions());
     if let Some(ip) = peer {
         if let Err(retry_after) = board.limit(ip) {
             let mut resp = ApiError::RateLimited {

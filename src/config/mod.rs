@@ -71,6 +71,10 @@ pub struct GatewayConfig {
     /// request on a machine other busy processes share (less work handed across cores), but a long
     /// task holds more of the others up.
     pub worker_threads: usize,
+    /// Proxies (addresses or CIDR ranges) in front of the gateway whose `X-Forwarded-For` names
+    /// the client: what the per-address limits (token endpoint failures, job boards) count by.
+    /// Empty (the default): the connection's peer, as when clients connect directly.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Worker threads at most (`[gateway] worker_threads`): more is a typo, not a machine.
@@ -107,6 +111,7 @@ impl Default for GatewayConfig {
             shutdown_grace_ms: 20_000,
             warm_up: true,
             worker_threads: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }

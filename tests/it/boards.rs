@@ -21,6 +21,14 @@ const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=
 
 /// The demo boards (limits out of the way) plus `extra`; scans only when a test asks.
 pub(crate) async fn board_app(extra: Vec<BoardConfig>) -> TestApp {
+    board_app_with(extra, |_| {}).await
+}
+
+/// [`board_app`], with `tweak` applied to the gateway's config last.
+async fn board_app_with(
+    extra: Vec<BoardConfig>,
+    tweak: impl FnOnce(&mut ats_gateway::config::Config) + Send + 'static,
+) -> TestApp {
     let app = spawn_app_with(SandboxConfig::default(), move |c| {
         c.boards = demo();
         for b in &mut c.boards {
@@ -34,6 +42,7 @@ pub(crate) async fn board_app(extra: Vec<BoardConfig>) -> TestApp {
             p.rate_limit.per_second = 1_000_000;
             p.rate_limit.burst = 1_000_000;
         }
+        tweak(c);
     })
     .await;
     // The cold build runs in the background: bounded wait for the first answer.
@@ -840,6 +849,43 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
         get(&app, &path, &[]).await.status(),
         200,
         "other boards unaffected"
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance() {
+    let mut tiny = demo().remove(0);
+    tiny.id = "tiny".into();
+    tiny.rate_limit_per_minute = 2;
+    // The test's requests come from 127.0.0.1: here, a proxy the operator named.
+    let app = board_app_with(vec![tiny], |c| {
+        c.gateway.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let from = |client: &'static str| [("X-Forwarded-For", client)];
+    for _ in 0..2 {
+        let r = get(&app, "/boards/tiny/jobs", &from("198.51.100.7")).await;
+        assert_eq!(r.status(), 200);
+    }
+    let r = get(&app, "/boards/tiny/jobs", &from("198.51.100.7")).await;
+    assert_eq!(r.status(), 429, "the first client used its allowance");
+    let r = get(&app, "/boards/tiny/jobs", &from("203.0.113.9")).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "another client behind the same proxy has its own"
+    );
+    // A client's own claim left of the proxy's hop is not believed.
+    let r = get(
+        &app,
+        "/boards/tiny/jobs",
+        &[("X-Forwarded-For", "203.0.113.10, 198.51.100.7")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        429,
+        "counted as the right-most hop, 198.51.100.7"
     );
 }
 
