@@ -123,25 +123,11 @@ pub fn router(ctx: OperatorContext) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::partners::{PartnerDoc, RateLimit, SecretRecord};
+    use crate::store::partners::SecretRecord;
 
     fn partner(id: &str) -> StoredPartner {
         StoredPartner {
-            doc: PartnerDoc {
-                id: id.into(),
-                name: id.into(),
-                contact: String::new(),
-                client_id: id.into(),
-                scopes: vec!["reference:read".into()],
-                companies: vec!["usmf".into()],
-                rate_limit: RateLimit {
-                    per_second: 1,
-                    burst: 1,
-                },
-                cors_origins: vec![],
-                disabled: false,
-                created_at: 0,
-            },
+            doc: crate::store::partners::test_doc(id),
             secrets: vec![SecretRecord {
                 id: format!("{id}-s1"),
                 hash: crate::auth::secrets::hash_secret("s"),

@@ -114,6 +114,26 @@ pub type Changed<T> = Result<Result<T, Refused>, StoreError>;
 /// A change to a partner's profile, applied to it as stored ([`PartnerStore::update_partner`]).
 pub type Edit = Box<dyn FnOnce(&mut PartnerDoc) + Send>;
 
+/// A minimal profile for tests: `id` as its id, name and client id; `reference:read` in `usmf`.
+#[cfg(test)]
+pub(crate) fn test_doc(id: &str) -> PartnerDoc {
+    PartnerDoc {
+        id: id.into(),
+        name: id.into(),
+        contact: String::new(),
+        client_id: id.into(),
+        scopes: vec!["reference:read".into()],
+        companies: vec!["usmf".into()],
+        rate_limit: RateLimit {
+            per_second: 1,
+            burst: 1,
+        },
+        cors_origins: vec![],
+        disabled: false,
+        created_at: 0,
+    }
+}
+
 /// Partners and what goes with them. Every change to a partner or its secrets raises the shared
 /// generation in the same transaction, so a replica that sees a new number reloads the partners.
 pub trait PartnerStore: Send + Sync {

@@ -537,24 +537,10 @@ impl PartnerStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::partners::{hour_of, RateLimit};
+    use crate::store::partners::hour_of;
 
     fn doc(id: &str) -> PartnerDoc {
-        PartnerDoc {
-            id: id.into(),
-            name: id.into(),
-            contact: String::new(),
-            client_id: id.into(),
-            scopes: vec!["reference:read".into()],
-            companies: vec!["usmf".into()],
-            rate_limit: RateLimit {
-                per_second: 1,
-                burst: 1,
-            },
-            cors_origins: vec![],
-            disabled: false,
-            created_at: 0,
-        }
+        crate::store::partners::test_doc(id)
     }
 
     fn secret(id: &str, created_at: i64) -> SecretRecord {
