@@ -28,9 +28,8 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     };
     let svc = AuthService::new(&cfg).expect("auth service");
-    let sid = svc.registry().partner("acme").expect("partner").secrets[0].token_id();
     let token = svc
-        .issue_token("acme", "acme-client", &scopes.into_iter().collect(), &sid)
+        .issue_token("acme", "acme-client", &scopes.into_iter().collect(), None)
         .expect("token")
         .access_token;
     let rt = tokio::runtime::Builder::new_current_thread()

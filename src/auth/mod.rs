@@ -303,21 +303,21 @@ impl AuthService {
         self.keys.jwks()
     }
 
-    /// Signs an access token for `partner_id` with the current key; `sid` names the secret the
-    /// client authenticated with ([`registry::PartnerSecret::token_id`]): the token is refused
-    /// once that secret is revoked or expired.
+    /// Signs an access token for `partner_id` with the current key; `sid` names the stored secret
+    /// the client authenticated with ([`registry::PartnerSecret::token_id`]): the token is
+    /// refused once that secret is revoked or expired.
     pub fn issue_token(
         &self,
         partner_id: &str,
         client_id: &str,
         scopes: &BTreeSet<Scope>,
-        sid: &str,
+        sid: Option<&str>,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let key = self.keys.current();
         let now = keys::now();
         let ttl = self.settings.token_ttl_secs;
         let scope = Scope::join(scopes);
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.settings.issuer,
             "aud": self.settings.audience,
             "sub": partner_id,
@@ -327,8 +327,10 @@ impl AuthService {
             "nbf": now,
             "exp": now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
             "jti": uuid::Uuid::new_v4().to_string(),
-            "sid": sid,
         });
+        if let (Some(sid), Some(map)) = (sid, claims.as_object_mut()) {
+            map.insert("sid".into(), sid.into());
+        }
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(key.kid.clone());
         header.typ = Some("at+jwt".into());

@@ -55,27 +55,20 @@ pub struct PartnerSecret {
 
 impl PartnerSecret {
     /// The id an access token minted with this secret carries (`sid`), so revoking the secret ends
-    /// those tokens too: the store's id, or for a config hash a digest of it (removing the hash
-    /// from the config ends them on the reload).
-    pub fn token_id(&self) -> String {
-        match &self.id {
-            Some(id) => id.clone(),
-            None => {
-                use sha2::Digest;
-                let digest = sha2::Sha256::digest(self.hash.as_bytes());
-                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-                format!("cfg-{hex}")
-            }
-        }
+    /// those tokens too: the store's id. A config hash has none (the same secret hashed again,
+    /// as the sandbox does at every reload, is another PHC string): its tokens end with the
+    /// partner or at their own expiry.
+    pub fn token_id(&self) -> Option<String> {
+        self.id.clone()
     }
 }
 
 impl Partner {
-    /// The secret `token_id` names, if it is live at `now` (unix seconds).
+    /// The stored secret `token_id` names, if it is live at `now` (unix seconds).
     pub fn live_secret(&self, token_id: &str, now: i64) -> Option<&PartnerSecret> {
         self.secrets
             .iter()
-            .find(|s| s.expires_at.is_none_or(|e| e > now) && s.token_id() == token_id)
+            .find(|s| s.expires_at.is_none_or(|e| e > now) && s.id.as_deref() == Some(token_id))
     }
 
     /// The matching live secret, if any. Every live hash is tried so timing does not reveal which.

@@ -204,7 +204,7 @@ async fn issue(
     let scopes =
         granted_scopes(&partner, form.scope.as_deref()).map_err(|d| refuse("invalid_scope", &d))?;
     let issued = auth
-        .issue_token(&partner.id, &client.client_id, &scopes, &sid)
+        .issue_token(&partner.id, &client.client_id, &scopes, sid.as_deref())
         .map_err(|e| {
             tracing::error!(error = %e, "token signing failed");
             OAuthError::new("server_error", "token could not be issued")
@@ -349,7 +349,7 @@ async fn authenticate_client(
     auth: &Arc<AuthService>,
     peer: Option<IpAddr>,
     c: ClientAuth,
-) -> Result<(Arc<Partner>, String), OAuthError> {
+) -> Result<(Arc<Partner>, Option<String>), OAuthError> {
     let fail = || OAuthError {
         basic: c.basic,
         ..OAuthError::new("invalid_client", "client authentication failed")
