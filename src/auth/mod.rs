@@ -303,9 +303,9 @@ impl AuthService {
         self.keys.jwks()
     }
 
-    /// Signs an access token for `partner_id` with the current key; `sid` names the stored secret
-    /// the client authenticated with ([`registry::PartnerSecret::token_id`]): the token is
-    /// refused once that secret is revoked or expired.
+    /// Signs an access token for `partner_id` with the current key; `sid` is the id of the stored
+    /// secret the client authenticated with (none for a config secret): the token is refused once
+    /// that secret is revoked or expired ([`registry::Partner::live_secret`]).
     pub fn issue_token(
         &self,
         partner_id: &str,

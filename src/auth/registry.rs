@@ -53,22 +53,15 @@ pub struct PartnerSecret {
     pub expires_at: Option<i64>,
 }
 
-impl PartnerSecret {
-    /// The id an access token minted with this secret carries (`sid`), so revoking the secret ends
-    /// those tokens too: the store's id. A config hash has none (the same secret hashed again,
-    /// as the sandbox does at every reload, is another PHC string): its tokens end with the
-    /// partner or at their own expiry.
-    pub fn token_id(&self) -> Option<String> {
-        self.id.clone()
-    }
-}
-
 impl Partner {
-    /// The stored secret `token_id` names, if it is live at `now` (unix seconds).
-    pub fn live_secret(&self, token_id: &str, now: i64) -> Option<&PartnerSecret> {
+    /// The stored secret with id `sid` (what an access token names), if it is live at `now`
+    /// (unix seconds). Config hashes have no id: the same secret hashed again, as the sandbox does
+    /// at every reload, is another PHC string, so their tokens end with the partner or at their
+    /// own expiry.
+    pub fn live_secret(&self, sid: &str, now: i64) -> Option<&PartnerSecret> {
         self.secrets
             .iter()
-            .find(|s| s.expires_at.is_none_or(|e| e > now) && s.id.as_deref() == Some(token_id))
+            .find(|s| s.expires_at.is_none_or(|e| e > now) && s.id.as_deref() == Some(sid))
     }
 
     /// The matching live secret, if any. Every live hash is tried so timing does not reveal which.

@@ -389,10 +389,9 @@ async fn authenticate_client(
     let checked = secrets::run_check(move || {
         let _permit = permit;
         match checked {
-            // On a match: the store's id (`None` for a config secret) and the tokens' `sid`.
-            Some(p) => p
-                .verify_secret(&secret)
-                .map(|s| (s.id.clone(), s.token_id())),
+            // `Some(store id)` on a match (`Some(None)`: a config secret, which has no id); the
+            // id is also the tokens' `sid`.
+            Some(p) => p.verify_secret(&secret).map(|s| s.id.clone()),
             None => {
                 secrets::burn_verification(&secret);
                 None
@@ -407,12 +406,12 @@ async fn authenticate_client(
     auth.secret_checks_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match (partner, ok) {
-        (Some(p), Some((id, sid))) => {
+        (Some(p), Some(id)) => {
             attempt.succeeded();
-            if let Some(id) = id {
-                auth.usage.secret_used(id);
+            if let Some(id) = &id {
+                auth.usage.secret_used(id.clone());
             }
-            Ok((p, sid))
+            Ok((p, id))
         }
         (Some(_), None) => {
             tracing::info!(client_id = %c.client_id, reason = "secret mismatch", "client authentication failed");

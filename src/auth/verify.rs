@@ -233,9 +233,15 @@ impl AuthService {
                 return Some(Ok(b.principal.clone()));
             }
         }
-        let reg = self.registry.snapshot();
-        let built = principal_for(&reg, &hit.sub, &hit.sub, &hit.scopes, hit.sid.as_deref());
-        if let Ok((p, secret_expires_at)) = &built {
+        let built = principal_for(
+            &self.registry.snapshot(),
+            &hit.sub,
+            &hit.sub,
+            &hit.scopes,
+            hit.sid.as_deref(),
+        );
+        Some(built.map(|b| {
+            let principal = b.principal.clone();
             self.verified.insert(
                 *cache_key,
                 Arc::new(VerifiedOwn {
@@ -243,15 +249,11 @@ impl AuthService {
                     scopes: hit.scopes.clone(),
                     exp: hit.exp,
                     sid: hit.sid.clone(),
-                    principal: Some(Built {
-                        generation: reg.generation(),
-                        secret_expires_at: *secret_expires_at,
-                        principal: p.clone(),
-                    }),
+                    principal: Some(b),
                 }),
             );
-        }
-        Some(built.map(|(p, _)| p))
+            principal
+        }))
     }
 
     fn verify_own(
@@ -261,24 +263,21 @@ impl AuthService {
         cache_key: [u8; 32],
     ) -> Result<Principal, TokenError> {
         let mut verified = self.verify_own_uncached(token, peek)?;
-        let reg = self.registry.snapshot();
         let built = principal_for(
-            &reg,
+            &self.registry.snapshot(),
             &verified.sub,
             &verified.sub,
             &verified.scopes,
             verified.sid.as_deref(),
         );
-        if let Ok((p, secret_expires_at)) = &built {
-            verified.principal = Some(Built {
-                generation: reg.generation(),
-                secret_expires_at: *secret_expires_at,
-                principal: p.clone(),
-            });
-        }
+        let principal = built.map(|b| {
+            let principal = b.principal.clone();
+            verified.principal = Some(b);
+            principal
+        });
         // Cached even for a partner refused now: a reload may enable it again.
         self.verified.insert(cache_key, Arc::new(verified));
-        built.map(|(p, _)| p)
+        principal
     }
 
     fn verify_own_uncached(&self, token: &str, peek: &Peek) -> Result<VerifiedOwn, TokenError> {
@@ -339,7 +338,8 @@ impl AuthService {
             .filter_map(|s| Scope::from_str(&s).ok())
             .collect();
         // An external issuer's token rests on its IdP, not on one of our secrets.
-        principal_for(&self.registry.snapshot(), mapped, subject, &scopes, None).map(|(p, _)| p)
+        principal_for(&self.registry.snapshot(), mapped, subject, &scopes, None)
+            .map(|b| b.principal)
     }
 }
 
@@ -390,15 +390,16 @@ fn cache_key(token: &str) -> [u8; 32] {
 }
 
 /// The effective rights: what the token carries, narrowed to what the partner has in `reg`
-/// (a reload that removes a scope takes effect on the next request), and the expiry of the secret
-/// the token was minted with (`sid`): a revoked or expired secret ends its tokens too.
+/// (a reload that removes a scope takes effect on the next request), as built from `reg`'s
+/// generation and resting on the secret the token was minted with (`sid`): a revoked or expired
+/// secret ends its tokens too.
 fn principal_for(
     reg: &Registry,
     partner_id: &str,
     subject: &str,
     token_scopes: &BTreeSet<Scope>,
     sid: Option<&str>,
-) -> Result<(Principal, Option<i64>), TokenError> {
+) -> Result<Built, TokenError> {
     let partner = reg
         .partner(partner_id)
         .filter(|p| !p.disabled)
@@ -416,15 +417,16 @@ fn principal_for(
         .intersection(&partner.scopes)
         .copied()
         .collect();
-    Ok((
-        Principal::new(
+    Ok(Built {
+        generation: reg.generation(),
+        secret_expires_at,
+        principal: Principal::new(
             partner.id.as_str(),
             scopes,
             partner.companies.clone(),
             subject,
         ),
-        secret_expires_at,
-    ))
+    })
 }
 
 fn alg_name(alg: Algorithm) -> String {

@@ -358,21 +358,14 @@ async fn detail(
     let e = match board.job(&jobs, &job) {
         Ok(e) => e,
         // Closed, never active, or another company's: gone for this board (Google: expired → 404).
-        Err(super::NoJob::Missing) => {
-            return not_found(
-                Some(board),
-                lang,
-                html,
-                "no open position with this id on this board",
-            )
-        }
-        Err(super::NoJob::Ambiguous) => {
-            return not_found(
-                Some(board),
-                lang,
-                html,
-                "more than one open position on this board has this number: use its id",
-            )
+        Err(why) => {
+            let detail = match why {
+                super::NoJob::Missing => "no open position with this id on this board",
+                super::NoJob::Ambiguous => {
+                    "more than one open position on this board has this number: use its id"
+                }
+            };
+            return not_found(Some(board), lang, html, detail);
         }
     };
     let base = base(&headers, &public);

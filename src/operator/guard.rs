@@ -113,8 +113,8 @@ impl OperatorTokens {
             return None;
         }
         let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        if let Some(h) = self.seen.get(&key) {
-            return self.hashes.iter().any(|c| **c == *h).then(|| actor(&h));
+        if let Some(known) = self.seen_before(&key) {
+            return known;
         }
         let Ok(Ok(_checking)) = tokio::time::timeout(CHECK_WAIT, self.checking.acquire()).await
         else {
@@ -122,8 +122,8 @@ impl OperatorTokens {
             return None;
         };
         // The check just finished may have been this token's (concurrent first calls).
-        if let Some(h) = self.seen.get(&key) {
-            return self.hashes.iter().any(|c| **c == *h).then(|| actor(&h));
+        if let Some(known) = self.seen_before(&key) {
+            return known;
         }
         let hashes = self.hashes.clone();
         let plain = token.to_string();
@@ -140,6 +140,13 @@ impl OperatorTokens {
 }
 
 impl OperatorTokens {
+    /// For a token seen before (by its SHA-256): its actor while the hash it matched is still
+    /// configured, else `Some(None)`. `None`: not seen.
+    fn seen_before(&self, key: &[u8; 32]) -> Option<Option<Actor>> {
+        let h = self.seen.get(key)?;
+        Some(self.hashes.iter().any(|c| **c == *h).then(|| actor(&h)))
+    }
+
     /// Whether this refused call still fits the minute's audit budget.
     fn refused_slot(&self) -> bool {
         let minute = chrono::Utc::now().timestamp() / 60;
