@@ -50,6 +50,12 @@ impl From<WriteError> for ApiError {
                      the gateway keeps undoing them in the background. Retry with the same Idempotency-Key later"
                 ),
             },
+            WriteError::FinishPending(e) => ApiError::WriteFailed {
+                cause: Box::new(ApiError::StateUnavailable(e.to_string())),
+                detail: "the candidate was written to HR, but recording this request's outcome failed; \
+                         the gateway records it in the background. Retry with the same Idempotency-Key later to get the candidate"
+                    .into(),
+            },
             WriteError::Upstream(u) => u.into(),
             WriteError::Read(api) => api,
             // Postgres away: nothing was written (a journal write precedes every upstream call).
@@ -170,7 +176,7 @@ struct Created<'a> {
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited, or HR throttling (nothing was left written); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 502, description = "The HR system failed a step; everything written was removed. Retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The HR system or the gateway's state store is unavailable (nothing was left written, or the undo continues in the background); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The HR system or the gateway's state store is unavailable (nothing was left written, or the undo continues in the background, or the candidate was written and recording the outcome continues in the background: the detail says which); wait `Retry-After` seconds and retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 504, description = "The HR system did not answer in time", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["candidates:write"]), ("oauth2" = ["candidates:write"]))
@@ -225,21 +231,9 @@ async fn run(
         _ => serde_json::to_value(Created { id: &id }),
     }
     .unwrap_or(Value::Null);
-    // The record keeps the id, not the body: a replay renders the candidate again through the
-    // partner's rights at that time, and no personal data waits in the state store.
-    let outcome = Outcome {
-        status: 201,
-        location: Some(format!("/v1/candidates/{id}")),
-        resource_id: Some(id),
-        body: None,
-    };
-    st.hiring
-        .hires
-        .store()
-        .complete(&principal.partner_id, &key, &outcome)
-        .await
-        .map_err(WriteError::from)?;
-    Ok((outcome, shown))
+    // The key already replays (recorded with the plan's close, before this read-back): the
+    // record keeps the id, not the body, so no personal data waits in the state store.
+    Ok((writes::outcome_of(id), shown))
 }
 
 /// A replay: the candidate as `GET /v1/candidates/{id}` shows it now, through the partner's

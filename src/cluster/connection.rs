@@ -56,6 +56,16 @@ impl Redis {
         if !self.status.usable() {
             return None;
         }
+        self.attempt(op).await
+    }
+
+    /// Runs `op` even while on the fallback, bounded by the same timeout: for undoing what this
+    /// replica holds in Redis (a slot), which must not wait out the fallback and leak meanwhile.
+    pub(super) async fn attempt<T, F, Fut>(&self, op: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         match tokio::time::timeout(OP_TIMEOUT, op(self.conn.clone())).await {
             Ok(Ok(v)) => {
                 self.status.succeeded();

@@ -87,17 +87,36 @@ struct RedisSlot {
 
 impl Drop for RedisSlot {
     fn drop(&mut self) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return; // it expires by itself
-        };
-        let redis = self.redis.clone();
-        let scripts = self.scripts.clone();
-        let id = std::mem::take(&mut self.id);
-        let cap = self.cap;
-        rt.spawn(async move {
-            let (key, channel) = (redis.key("slots"), redis.key("slots-freed"));
-            redis
-                .run(|mut conn| async move {
+        free_slot(
+            self.redis.clone(),
+            self.scripts.clone(),
+            std::mem::take(&mut self.id),
+            self.cap,
+        );
+    }
+}
+
+/// Tries to free slot `id` soon after a short Redis failure; after that it expires by itself.
+const FREE_TRIES: u32 = 3;
+const FREE_RETRY: Duration = Duration::from_millis(500);
+
+/// Frees slot `id` in the background (the call's answer does not wait for it), even while this
+/// replica is on its fallback: a slot left until it expires (`slot_ttl`) counts against every
+/// replica's cap meanwhile. A few tries, then it expires by itself.
+fn free_slot(redis: Arc<Redis>, scripts: Arc<(Script, Script, Script)>, id: String, cap: usize) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return; // it expires by itself
+    };
+    rt.spawn(async move {
+        let (key, channel) = (redis.key("slots"), redis.key("slots-freed"));
+        for n in 0..FREE_TRIES {
+            if n > 0 {
+                tokio::time::sleep(FREE_RETRY).await;
+            }
+            let (scripts, key, channel, id) =
+                (scripts.clone(), key.clone(), channel.clone(), id.clone());
+            let freed = redis
+                .attempt(|mut conn| async move {
                     scripts
                         .1
                         .key(key)
@@ -108,8 +127,11 @@ impl Drop for RedisSlot {
                         .await
                 })
                 .await;
-        });
-    }
+            if freed.is_some() {
+                return;
+            }
+        }
+    });
 }
 
 impl ClusterSlots {
@@ -167,6 +189,7 @@ impl ClusterSlots {
             let notified = freed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let asked = self.redis.status.usable();
             match self.try_acquire(&id).await {
                 Some(1) => {
                     return Ok(SlotGrant::Granted(Some(Box::new(RedisSlot {
@@ -180,7 +203,14 @@ impl ClusterSlots {
                     return Ok(SlotGrant::Paused(Duration::from_millis(ms.unsigned_abs())))
                 }
                 Some(_) => {}
-                None => return self.acquire_local(until, started).await,
+                None => {
+                    // Asked, the script may have run and only its answer been late: the slot
+                    // it may have added is freed, not left to expire.
+                    if asked {
+                        free_slot(self.redis.clone(), self.scripts.clone(), id, self.cap);
+                    }
+                    return self.acquire_local(until, started).await;
+                }
             }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -74,6 +74,10 @@ pub struct PlanUpdate {
     pub id: Uuid,
     pub plan: Option<(bool, Value)>,
     pub step: Option<(usize, Value)>,
+    /// When the plan closes completed: its key's outcome, recorded in the same transaction, so a
+    /// hire HR holds never leaves its key in flight (to be freed and written twice) once the plan
+    /// is closed.
+    pub outcome: Option<Outcome>,
 }
 
 #[derive(Debug, thiserror::Error)]

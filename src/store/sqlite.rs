@@ -192,8 +192,14 @@ impl WriteStore for SqliteStore {
                 )
                 .optional()
                 .map_err(backend)?;
+            // An expired record is free again, unless a plan of its key is still open (an undo
+            // still pending keeps its key).
+            let live = match &existing {
+                Some((.., expires)) => *expires > t || has_open_plan(&tx, &partner, &key)?,
+                None => false,
+            };
             let answer = match existing {
-                Some((fp, state, outcome, expires)) if expires > t => {
+                Some((fp, state, outcome, _)) if live => {
                     if fp != fingerprint {
                         Begin::Mismatch
                     } else if state == "completed" {
@@ -230,15 +236,17 @@ impl WriteStore for SqliteStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (partner, key) = (partner.to_string(), key.to_string());
         let text = serde_json::to_string(outcome).map_err(backend);
-        if let Ok(mut l) = self.leases() {
-            l.keys.remove(&(partner.clone(), key.clone()));
-        }
+        let leases = self.leases.clone();
         self.run(move |conn| {
             conn.execute(
                 "UPDATE idempotency SET state = 'completed', outcome = ?3 WHERE partner = ?1 AND key = ?2",
                 params![partner, key, text?],
             )
             .map_err(backend)?;
+            // Only now: until the row says completed, the lease keeps `release_orphans` off it.
+            if let Ok(mut l) = leases.lock() {
+                l.keys.remove(&(partner, key));
+            }
             Ok(())
         })
     }
@@ -290,6 +298,10 @@ impl WriteStore for SqliteStore {
         update: &'a PlanUpdate,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let u = update.clone();
+        let outcome = u
+            .outcome
+            .as_ref()
+            .map(|o| serde_json::to_string(o).map_err(backend));
         if let Ok(mut l) = self.leases() {
             match &u.plan {
                 Some((false, _)) => {
@@ -326,6 +338,16 @@ impl WriteStore for SqliteStore {
             if let Some((false, _)) = &u.plan {
                 tx.execute("DELETE FROM plan_steps WHERE plan = ?1", params![id])
                     .map_err(backend)?;
+            }
+            // A plan closing completed records its key's outcome in the same transaction.
+            if let Some(text) = outcome {
+                tx.execute(
+                    "UPDATE idempotency SET state = 'completed', outcome = ?2
+                     WHERE state = 'in_flight'
+                       AND (partner, key) = (SELECT partner, key FROM plans WHERE id = ?1)",
+                    params![id, text?],
+                )
+                .map_err(backend)?;
             }
             tx.commit().map_err(backend)
         })
@@ -574,6 +596,7 @@ mod tests {
                 id: plan.id,
                 plan: None,
                 step: Some((1, serde_json::json!({"n": 1, "done": true}))),
+                outcome: None,
             })
             .await
             .expect("progress");
@@ -593,6 +616,7 @@ mod tests {
             id: open[0].id,
             plan: Some((false, serde_json::json!({"phase": "undone"}))),
             step: None,
+            outcome: None,
         })
         .await
         .expect("close");

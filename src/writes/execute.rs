@@ -8,7 +8,7 @@
 //! rows proven that way: never a row found by its business fields. The journal is written per
 //! step (the step's own record, its body dropped once it is done), never the whole plan again.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::plan::{Created, Phase, Plan, StepState};
 use crate::model::candidate as cand;
-use crate::store::{PlanRecord, PlanUpdate, StoreError, WriteStore};
+use crate::store::{Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore};
 use crate::upstream::odata::Query;
 use crate::upstream::{DataverseClient, UpstreamError};
 
@@ -45,10 +45,16 @@ pub struct Failure {
     pub cause: Cause,
 }
 
-/// Set once HR answered a create with another key than the one sent (the reference describes
-/// virtual tables' keys as made from HR's record id): from then on, no row under a plan's key
-/// proves nothing, so an unknown outcome stays unknown (no retry, no adoption) for an operator.
-static KEYS_IGNORED: AtomicBool = AtomicBool::new(false);
+/// Whether HR keeps the keys the gateway sends, as this process has seen it: [`KEYS_UNKNOWN`]
+/// until a create answers. The reference describes virtual tables' keys as made from HR's record
+/// id, so an environment may ignore them; then no row under a plan's key proves nothing, and an
+/// unknown outcome stays unknown (no retry, no adoption) for an operator. Until a create (of this
+/// process, or journaled in the plan: `Plan::keys_kept`) showed the key kept, it is unknown too:
+/// a process that just started must not re-send a write it cannot prove undone.
+static KEYS: AtomicU8 = AtomicU8::new(KEYS_UNKNOWN);
+const KEYS_UNKNOWN: u8 = 0;
+const KEYS_KEPT: u8 = 1;
+const KEYS_IGNORED: u8 = 2;
 
 const READ_ATTEMPTS: u32 = 3;
 /// POST attempts when the first is known to have written nothing.
@@ -86,12 +92,23 @@ pub async fn save_new(store: &dyn WriteStore, plan: &mut Plan) -> Result<(), Sto
 
 /// Journals the plan's own record (phase, ids, failure), not its steps.
 pub async fn save(store: &dyn WriteStore, plan: &mut Plan) -> Result<(), StoreError> {
-    save_update(store, plan, true, None).await
+    save_update(store, plan, true, None, None).await
+}
+
+/// Closes a plan whose steps all ran as completed, and records its key's `outcome` in the same
+/// write: once the plan is closed the key replays, whatever happens to this process next.
+pub async fn finish(
+    store: &dyn WriteStore,
+    plan: &mut Plan,
+    outcome: Outcome,
+) -> Result<(), StoreError> {
+    plan.phase = Phase::Completed;
+    save_update(store, plan, true, None, Some(outcome)).await
 }
 
 /// Journals step `i` (with the plan's own record for step 0, which learns the candidate's ids).
 async fn save_step(store: &dyn WriteStore, plan: &mut Plan, i: usize) -> Result<(), StoreError> {
-    save_update(store, plan, i == 0, Some(i)).await
+    save_update(store, plan, i == 0, Some(i), None).await
 }
 
 async fn save_update(
@@ -99,6 +116,7 @@ async fn save_update(
     plan: &mut Plan,
     with_plan: bool,
     step: Option<usize>,
+    outcome: Option<Outcome>,
 ) -> Result<(), StoreError> {
     let doc = if with_plan {
         Some((open(plan), serde_json::to_value(&*plan).map_err(corrupt)?))
@@ -119,6 +137,7 @@ async fn save_update(
             id: plan.id,
             plan: doc,
             step,
+            outcome,
         })
         .await
 }
@@ -297,9 +316,17 @@ fn record_created(plan: &mut Plan, i: usize, id: Uuid) {
     let step = &mut plan.steps[i];
     if step.key() == Some(id) {
         step.created = step.rows.clone();
+        plan.keys_kept = true;
+        // Never over an observed `IGNORED`: one environment cannot do both.
+        let _ = KEYS.compare_exchange(
+            KEYS_UNKNOWN,
+            KEYS_KEPT,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         return;
     }
-    KEYS_IGNORED.store(true, Ordering::Relaxed);
+    KEYS.store(KEYS_IGNORED, Ordering::Relaxed);
     tracing::error!(plan = %plan.id, step = %step.kind, "HR answered with another key than the one sent; rows of this step other than its own, and creates whose answer is lost, cannot be proven");
     if !step.created.iter().any(|c| c.id == id) {
         let set = step.set().to_string();
@@ -385,11 +412,18 @@ async fn find_written_once(
     let q = Query::new(step.set()).select(&[step.pk()]);
     match client.get_by_id(&q, key).await? {
         Some(_) => Ok(Some(key)),
-        None if KEYS_IGNORED.load(Ordering::Relaxed) => Err(UpstreamError::BadResponse(
-            "HR does not keep the keys the gateway sends: whether the write happened cannot be proven"
-                .into(),
-        )),
-        None => Ok(None),
+        None => match KEYS.load(Ordering::Relaxed) {
+            KEYS_IGNORED => Err(UpstreamError::BadResponse(
+                "HR does not keep the keys the gateway sends: whether the write happened cannot be proven"
+                    .into(),
+            )),
+            KEYS_KEPT => Ok(None),
+            _ if plan.keys_kept => Ok(None),
+            _ => Err(UpstreamError::BadResponse(
+                "no create has shown yet that HR keeps the keys the gateway sends: whether the write happened cannot be proven yet"
+                    .into(),
+            )),
+        },
     }
 }
 

@@ -62,6 +62,10 @@ pub enum WriteError {
     /// A step failed and the undo could not finish yet (recovery retries it).
     #[error("step {step} failed and undo is pending: {cause}")]
     UndoPending { step: String, cause: String },
+    /// Every step was written but closing the plan with its outcome failed: the key stays in
+    /// flight with the plan open, and recovery closes it (the key then replays).
+    #[error("the hire was written; recording it is pending: {0}")]
+    FinishPending(StoreError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// A reference read failed (already a partner problem).
@@ -280,7 +284,10 @@ pub async fn hire(
     body: &Value,
 ) -> Result<Uuid, WriteError> {
     let result = check_and_run(st, principal, key, body).await;
-    let keep_key = matches!(result, Ok(_) | Err(WriteError::UndoPending { .. }));
+    let keep_key = matches!(
+        result,
+        Ok(_) | Err(WriteError::UndoPending { .. } | WriteError::FinishPending(_))
+    );
     if !keep_key {
         st.hires.store.release(&principal.partner_id, key).await?;
     }
@@ -302,17 +309,32 @@ async fn check_and_run(
     let started = std::time::Instant::now();
     match execute::run(&st.client, st.hires.store(), &mut plan).await {
         Ok(()) => {
-            plan.phase = Phase::Completed;
-            execute::save(st.hires.store(), &mut plan).await?;
+            // HR holds the hire from here on: never release the key, whatever fails.
+            let id = plan.candidate_id.ok_or_else(|| {
+                WriteError::FinishPending(StoreError::Corrupt(
+                    "plan completed without a candidate".into(),
+                ))
+            })?;
+            execute::finish(st.hires.store(), &mut plan, outcome_of(id))
+                .await
+                .map_err(WriteError::FinishPending)?;
             metrics::histogram!("hire_write_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
-            let id = plan
-                .candidate_id
-                .ok_or_else(|| WriteError::Internal("plan completed without a candidate".into()))?;
             tracing::info!(plan = %plan.id, candidate = %id, steps = plan.steps.len(), journal_writes = plan.journal.writes, journal_bytes = plan.journal.bytes, "hire written");
             Ok(id)
         }
         Err(failure) => Err(fail(st, &mut plan, failure).await),
+    }
+}
+
+/// What a hire's key replays: the created candidate (its body is rendered again at each replay,
+/// through the partner's rights then).
+pub fn outcome_of(candidate: Uuid) -> Outcome {
+    Outcome {
+        status: 201,
+        location: Some(format!("/v1/candidates/{candidate}")),
+        resource_id: Some(candidate),
+        body: None,
     }
 }
 
@@ -385,16 +407,17 @@ async fn settle(
     let done = match plan.phase {
         Phase::Running => match execute::run(&st.client, store, &mut plan).await {
             Ok(()) => {
-                plan.phase = Phase::Completed;
-                execute::save(store, &mut plan).await?;
                 let id = plan.candidate_id;
-                let outcome = Outcome {
-                    status: 201,
-                    location: id.map(|id| format!("/v1/candidates/{id}")),
-                    resource_id: id,
-                    body: None,
+                let outcome = match id {
+                    Some(id) => outcome_of(id),
+                    None => Outcome {
+                        status: 201,
+                        location: None,
+                        resource_id: None,
+                        body: None,
+                    },
                 };
-                store.complete(&plan.partner, &plan.key, &outcome).await?;
+                execute::finish(store, &mut plan, outcome).await?;
                 tracing::info!(plan = %plan.id, candidate = ?id, "unfinished hire completed");
                 true
             }

@@ -112,6 +112,11 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// What failed, for the log and recovery.
     pub failure: Option<String>,
+    /// HR answered one of this plan's creates with the key the plan sent: in this environment
+    /// no row under a step's key proves the step wrote nothing. Journaled, so a replica that
+    /// recovers the plan knows it without having written anything itself.
+    #[serde(default)]
+    pub keys_kept: bool,
     /// What this process wrote to the journal for the plan (for the "hire written" log line).
     #[serde(skip)]
     pub journal: Journal,
@@ -215,6 +220,7 @@ impl Plan {
             new_person,
             steps,
             failure: None,
+            keys_kept: false,
             journal: Journal::default(),
         }
     }

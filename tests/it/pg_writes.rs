@@ -58,6 +58,7 @@ fn step(id: Uuid, n: usize) -> PlanUpdate {
         id,
         plan: None,
         step: Some((n, json!({"n": n, "done": true}))),
+        outcome: None,
     }
 }
 
@@ -113,6 +114,7 @@ async fn the_postgres_store_keeps_the_embedded_stores_semantics() {
         id: p.id,
         plan: Some((false, json!({"phase": "undone"}))),
         step: None,
+        outcome: None,
     })
     .await
     .expect("close");
@@ -435,6 +437,69 @@ impl Drop for Doomed {
     }
 }
 
+/// A plan that closes completed records its key's outcome in the same statement: the key replays
+/// at once, and no orphan pass can free it (a freed key would let a retry hire twice). A key
+/// whose record expired is not taken over while a plan of it is still open.
+#[tokio::test]
+async fn a_closed_plan_replays_its_key_and_an_open_plan_keeps_its_expired_key() {
+    let pg = pg_server().await;
+    let s = store(&pg, Duration::ZERO).await;
+    assert_eq!(
+        s.begin("p", "done", "f").await.expect("begin"),
+        Begin::Started
+    );
+    let p = plan("done");
+    s.save_plan(&p).await.expect("save");
+    let outcome = Outcome {
+        status: 201,
+        location: Some("/v1/candidates/x".into()),
+        resource_id: Some(Uuid::new_v4()),
+        body: None,
+    };
+    s.save_progress(&PlanUpdate {
+        id: p.id,
+        plan: Some((false, json!({"phase": "completed"}))),
+        step: None,
+        outcome: Some(outcome.clone()),
+    })
+    .await
+    .expect("finish");
+    // The lease is zero: an orphan pass now would free an in-flight key without an open plan.
+    assert_eq!(s.release_orphans().await.expect("orphans"), 0);
+    assert_eq!(
+        s.begin("p", "done", "f").await.expect("begin"),
+        Begin::Replay(outcome)
+    );
+
+    // Records that expire at once (TTL 0): one whose plan is still open stays its plan's.
+    let z = PgStore::connect(&pg.url(), 2, Duration::ZERO)
+        .await
+        .expect("connect")
+        .with_lease(Duration::from_secs(60));
+    assert_eq!(
+        z.begin("p", "open", "f").await.expect("begin"),
+        Begin::Started
+    );
+    z.save_plan(&plan("open")).await.expect("save");
+    assert_eq!(
+        z.begin("p", "open", "f").await.expect("begin"),
+        Begin::InFlight
+    );
+    assert_eq!(
+        z.begin("p", "open", "g").await.expect("begin"),
+        Begin::Mismatch
+    );
+    // Without an open plan an expired key is free again.
+    assert_eq!(
+        z.begin("p", "free", "f").await.expect("begin"),
+        Begin::Started
+    );
+    assert_eq!(
+        z.begin("p", "free", "g").await.expect("begin"),
+        Begin::Started
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_once() {
     let pg = pg_server().await;
@@ -682,6 +747,7 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
         id: closed.id,
         plan: Some((false, json!({"phase": "undone"}))),
         step: None,
+        outcome: None,
     })
     .await
     .expect("close");

@@ -40,6 +40,11 @@ const LOCK_KEY: i64 = 0x6174_735f_6777_0001;
 
 pub(super) async fn run(conn: &mut Conn) -> Result<(), StoreError> {
     let tx = conn.transaction().await.map_err(backend)?;
+    // Waiting for another replica's migration, or building an index on a large table, may take
+    // longer than the statement timeout the pool's connections carry.
+    tx.batch_execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(backend)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
         .await
         .map_err(backend)?;

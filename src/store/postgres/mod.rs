@@ -25,6 +25,12 @@ use super::StoreError;
 /// caller answers (a hire 503 with `Retry-After`) instead of queueing behind a dead server.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Unacknowledged writes on a connection for longer than this fail it (`TCP_USER_TIMEOUT`).
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server cancels a statement running longer (every statement here is a few row lookups).
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
@@ -59,6 +65,7 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
             *code == SqlState::ADMIN_SHUTDOWN
                 || *code == SqlState::CRASH_SHUTDOWN
                 || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::QUERY_CANCELED
                 || code.code().starts_with("08")
         });
     if away {
@@ -89,6 +96,21 @@ impl PgStore {
             })?;
         config.application_name("ats-gateway");
         config.connect_timeout(ACQUIRE_TIMEOUT);
+        // A server that silently drops packets (not one that refuses) must not hold a hire for the
+        // kernel's retransmission timeout: unacknowledged data fails the connection after
+        // `IO_TIMEOUT`, an idle one is probed, and no statement runs longer than
+        // `STATEMENT_TIMEOUT`. All three answer `Unavailable` (503), as a refused connection does.
+        config.tcp_user_timeout(IO_TIMEOUT);
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(10));
+        config.keepalives_interval(Duration::from_secs(5));
+        config.keepalives_retries(2);
+        let timeout = format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis());
+        let options = match config.get_options() {
+            Some(own) if !own.trim().is_empty() => format!("{own} {timeout}"),
+            _ => timeout,
+        };
+        config.options(options);
         let manager = Manager::from_config(
             config,
             tls()?,

@@ -542,18 +542,20 @@ impl WebhookStore for PgStore {
             let code = attempt.response_code.map(i32::from);
             let conn = self.conn().await?;
             // One statement, so one transaction: the log line, the outcome (ending this replica's
-            // claim; one that outlived its lease and was taken over stays the new holder's) and,
-            // when the schedule is spent, the subscription marked failing. The log line is not
-            // written for a subscription deleted while the attempt was in flight.
+            // claim) and, when the schedule is spent, the subscription marked failing. The
+            // outcome only while the claim is still this replica's: one that outlived its lease
+            // and was taken over (or already finished by the new holder) is the new holder's, and
+            // a late retry must not send a delivered event again. The log line is kept (the
+            // attempt happened), unless the subscription was deleted meanwhile.
             conn.execute(
                 "WITH a AS (INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
                             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)),
                       o AS (UPDATE webhook_outbox SET state = $9, attempts = attempts + 1, round_attempts = round_attempts + 1,
-                                   next_attempt_at = $10,
-                                   claimed_until = CASE WHEN claimed_by = $12 THEN NULL ELSE claimed_until END,
-                                   claimed_by = CASE WHEN claimed_by = $12 THEN NULL ELSE claimed_by END
-                            WHERE subscription_id = $1 AND event_id = $2)
-                 UPDATE webhook_subscriptions SET status = 'failing', failing_since = $4 WHERE id = $1 AND $11",
+                                   next_attempt_at = $10, claimed_until = NULL, claimed_by = NULL
+                            WHERE subscription_id = $1 AND event_id = $2 AND claimed_by = $12
+                            RETURNING 1)
+                 UPDATE webhook_subscriptions SET status = 'failing', failing_since = $4
+                 WHERE id = $1 AND $11 AND EXISTS (SELECT 1 FROM o)",
                 &[
                     &row.subscription_id,
                     &row.event_id,

@@ -6,8 +6,8 @@
 //! longer write, so it can no longer call HR for that plan: a journal write precedes every call),
 //! and a claim is an `UPDATE … FOR UPDATE SKIP LOCKED` of expired leases.
 //!
-//! Queries per hire: `begin` 1, `save_plan` 1, one per journal write, `complete` 1 (counted by
-//! `state_store_queries_total{op}`).
+//! Queries per hire: `begin` 1, `save_plan` 1, one per journal write, the last of which records
+//! the key's outcome (counted by `state_store_queries_total{op}`).
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -95,7 +95,8 @@ impl WriteStore for PgStore {
             for _ in 0..3 {
                 queries("begin", 1);
                 // Fresh, expired, or in flight for a request that died before writing anything
-                // (lease expired, no open plan): this request's now. The conflicting row is locked
+                // (lease expired, no open plan): this request's now. Never while a plan of the
+                // key is open, expired or not (an undo still pending keeps its key). The conflicting row is locked
                 // by the upsert, so two replicas never both start one key.
                 let started = conn
                     .query_opt(
@@ -107,7 +108,9 @@ impl WriteStore for PgStore {
                              fingerprint = EXCLUDED.fingerprint, state = 'in_flight', outcome = NULL,
                              expires_at = EXCLUDED.expires_at, holder = EXCLUDED.holder,
                              lease_until = EXCLUDED.lease_until
-                         WHERE i.expires_at <= now()
+                         WHERE (i.expires_at <= now()
+                                AND NOT EXISTS (SELECT 1 FROM plans p
+                                                WHERE p.partner = i.partner AND p.key = i.key AND p.open))
                             OR (i.state = 'in_flight' AND i.fingerprint = EXCLUDED.fingerprint
                                 AND i.lease_until <= now()
                                 AND NOT EXISTS (SELECT 1 FROM plans p
@@ -160,10 +163,12 @@ impl WriteStore for PgStore {
             let outcome = serde_json::to_value(outcome).map_err(backend)?;
             let conn = self.conn().await?;
             queries("complete", 1);
+            // Only the holder's key in flight: a replica whose lease was taken over cannot mark
+            // another request's row.
             conn.execute(
                 "UPDATE idempotency SET state = 'completed', outcome = $3
-                 WHERE partner = $1 AND key = $2",
-                &[&partner, &key, &outcome],
+                 WHERE partner = $1 AND key = $2 AND state = 'in_flight' AND holder = $4",
+                &[&partner, &key, &outcome, &self.replica()],
             )
             .await
             .map_err(super::pg)?;
@@ -260,9 +265,14 @@ impl WriteStore for PgStore {
                 None => 0,
             };
             let step = update.step.as_ref().map(|(_, doc)| doc);
+            let outcome = match &update.outcome {
+                Some(o) => Some(serde_json::to_value(o).map_err(backend)?),
+                None => None,
+            };
             queries("save_progress", 1);
             // One statement, fenced by the holder; a plan that closes keeps no steps (nor the
-            // personal fields a pending step's body holds).
+            // personal fields a pending step's body holds), and one that closes completed records
+            // its key's outcome with it.
             let row = conn
                 .query_one(
                     "WITH p AS (
@@ -270,12 +280,16 @@ impl WriteStore for PgStore {
                              doc = COALESCE($3::jsonb, doc),
                              updated_at = now(), lease_until = now() + make_interval(secs => $4)
                          WHERE id = $1 AND holder = $5
-                         RETURNING id, open),
+                         RETURNING id, open, partner, key),
                      s AS (
                          INSERT INTO plan_steps (plan, idx, doc)
                          SELECT id, $6::int, $7::jsonb FROM p WHERE open AND $7::jsonb IS NOT NULL
                          ON CONFLICT (plan, idx) DO UPDATE SET doc = EXCLUDED.doc),
-                     d AS (DELETE FROM plan_steps WHERE plan IN (SELECT id FROM p WHERE NOT open))
+                     d AS (DELETE FROM plan_steps WHERE plan IN (SELECT id FROM p WHERE NOT open)),
+                     k AS (
+                         UPDATE idempotency i SET state = 'completed', outcome = $8::jsonb
+                         FROM p WHERE $8::jsonb IS NOT NULL
+                           AND i.partner = p.partner AND i.key = p.key AND i.state = 'in_flight')
                      SELECT count(*) FROM p",
                     &[
                         &update.id,
@@ -285,6 +299,7 @@ impl WriteStore for PgStore {
                         &self.replica(),
                         &idx,
                         &step,
+                        &outcome,
                     ],
                 )
                 .await
