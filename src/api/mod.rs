@@ -43,5 +43,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(changes::list))
 }

@@ -145,6 +145,11 @@ const LINKS: &[(&str, &str, &str, &[LinkTo])] = &[
                 &[("id", "$response.body#/id")],
             ),
             (
+                "RotateWebhookSecret",
+                "rotateWebhookSecret",
+                &[("id", "$response.body#/id")],
+            ),
+            (
                 "ListWebhookDeliveries",
                 "listWebhookDeliveries",
                 &[("id", "$response.body#/id")],
@@ -372,10 +377,13 @@ fn success_headers(r: &mut Response, weak: bool) {
     );
 }
 
+/// Problem types only one route gives, documented on that route: not examples for every route.
+const ROUTE_OWN_PROBLEMS: &[&str] = &["webhook-sends-busy"];
+
 fn problem_examples(status: &str) -> Vec<(&'static str, Value)> {
     types::ALL
         .iter()
-        .filter(|t| t.status.as_str() == status)
+        .filter(|t| t.status.as_str() == status && !ROUTE_OWN_PROBLEMS.contains(&t.slug))
         .map(|t: &&ProblemType| (t.slug, problem_example(t)))
         .collect()
 }

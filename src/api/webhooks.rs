@@ -1,5 +1,5 @@
 //! `/v1/webhooks`: a partner's subscriptions (scope `webhooks:manage`), their delivery log, and
-//! the redeliver, re-enable and test actions. Handlers stay thin: body checks in
+//! the redeliver, re-enable, test and secret rotation actions. Handlers stay thin: body checks in
 //! `webhooks::subscriptions`, state in the store, sending in `webhooks::delivery`.
 
 use axum::body::Bytes;
@@ -21,7 +21,7 @@ use crate::store::webhooks::{Redeliver, SubscriptionRow};
 use crate::store::StoreError;
 use crate::webhooks::signing::SigningKey;
 use crate::webhooks::subscriptions::{
-    self, rfc3339, CreatedSubscription, Subscription, MAX_PER_PARTNER,
+    self, rfc3339, CreatedSubscription, RotatedSubscription, Subscription, MAX_PER_PARTNER,
 };
 use crate::webhooks::{delivery, now_ms, outbox};
 
@@ -87,7 +87,7 @@ pub struct SubscriptionList {
 /// base64-decoded part of `secret`). A 2xx within 10 s acknowledges a delivery; otherwise it is
 /// retried with exponential backoff for about a day, after which the subscription is `failing`
 /// until re-enabled. Events recorded before the subscription are not sent. `secret` appears only in
-/// this answer.
+/// this answer (`POST /v1/webhooks/{id}/rotate-secret` replaces it, both signing for a grace period).
 #[utoipa::path(
     post, path = "/v1/webhooks", tag = "webhooks",
     operation_id = "createWebhook",
@@ -139,6 +139,7 @@ pub async fn create(
         from_seq: outbox::current_seq(&st.changes).await.map_err(internal)?,
         created_at: now_ms(),
         failing_since: None,
+        previous_secret: None,
     };
     let created = st
         .webhooks
@@ -242,6 +243,58 @@ pub async fn delete(
     }
     tracing::info!(partner = %principal.partner_id, subscription = %id, "webhook subscription deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rotate a subscription's signing secret
+///
+/// Replaces the subscription's secret with a new one, shown only in this answer. For the grace
+/// period (a day unless the operator set `webhooks.secret_rotation_grace_ms`) every delivery is
+/// signed with both: `webhook-signature: v1,<new> v1,<old>`, so a receiver verifying with either
+/// secret accepts it; switch your receiver to the new secret within it, after which only the new
+/// one signs (`previous_secret_expires_at` says when). Rotating again within the grace period
+/// replaces the secret that was current; the one before that stops signing at once. A retried
+/// rotation is a second rotation: if this answer is lost, rotate again, as the secret it named
+/// was never seen. Works on a `failing` subscription too.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
+    operation_id = "rotateWebhookSecret",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    responses(
+        (status = 200, description = "Rotated; the new `secret` is shown only here", body = RotatedSubscription),
+    ),
+    security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
+)]
+pub async fn rotate_secret(
+    State(st): State<App>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Response, ApiError> {
+    let id = sub_id(&id)?;
+    let key = SigningKey::generate();
+    // Sealed like the creation's secret; the replaced one moves to `previous_secret` still sealed.
+    let sealed = st
+        .webhooks
+        .sealer
+        .seal(&id, &key)
+        .map_err(ApiError::Internal)?;
+    let until = st.webhooks.previous_secret_until(now_ms());
+    let row = st
+        .webhooks
+        .store()
+        .rotate_secret(principal.partner_id.clone(), id.clone(), sealed, until)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
+    tracing::info!(partner = %principal.partner_id, subscription = %id, previous_valid_until = %rfc3339(until), "webhook secret rotated");
+    let body = RotatedSubscription {
+        subscription: Subscription::from(&row),
+        secret: key.to_secret(),
+    };
+    let mut resp = Json(body).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }
 
 /// Re-enable a failing subscription
@@ -503,11 +556,23 @@ pub struct TestDelivery {
 /// body is `{"id": "evt_test_…", "type": "webhook.test", "occurred_at", "data": {"subscription_id",
 /// "message"}}`, signed like every delivery; the attempt appears in the delivery log and is not
 /// retried. Works on a `failing` subscription too (test the receiver, then re-enable it).
+///
+/// A test takes a send slot as every delivery does (a receiver origin gets at most an eighth of
+/// the gateway's concurrent sends, a partner a quarter). It is not queued: when none is free it
+/// answers 429 `webhook-sends-busy` with `Retry-After`, and nothing is sent or logged.
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/test", tag = "webhooks",
     operation_id = "testWebhook",
     params(("id" = Uuid, Path, description = "Subscription id")),
-    responses((status = 200, description = "Sent; the outcome of the one attempt", body = TestDelivery)),
+    responses(
+        (status = 200, description = "Sent; the outcome of the one attempt", body = TestDelivery),
+        (status = 429, description = "No send slot free for this receiver or partner (`webhook-sends-busy`), or your rate limit; nothing was sent", body = crate::problem::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying: the delivery timeout, rounded up")),
+            example = json!({"type": "https://gateway.example.com/problems/webhook-sends-busy", "title": "Webhook send slots busy", "status": 429,
+                "detail": "every send slot this receiver or your partner may use is taken by deliveries in flight, so the test was not sent; retry after 10 s",
+                "instance": "/v1/webhooks/0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11/test", "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
+                "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})),
+    ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
 pub async fn test(
@@ -530,10 +595,20 @@ pub async fn test(
         },
     })
     .to_string();
+    // Within the deliveries' limits, without waiting: a partner could otherwise exceed its
+    // receiver's share with tests, or pile up requests behind a slow receiver.
+    let slot = st
+        .webhooks
+        .sends
+        .try_acquire(&sub.partner, &sub.url)
+        .ok_or(ApiError::WebhookSendsBusy {
+            retry_after: st.webhooks.send_slot_wait_secs(),
+        })?;
     let started = std::time::Instant::now();
     let trace = crate::ops::trace_context::TraceContext::new_root();
     let (outcome, response_code, error) =
         delivery::send(&st.webhooks, &sub, &event_id, body, &trace).await;
+    drop(slot);
     let duration_ms = started.elapsed().as_millis() as i64;
     let delivered = outcome == delivery::Outcome::Delivered;
     metrics::counter!("webhook_deliveries_total", "result" => outcome.label()).increment(1);

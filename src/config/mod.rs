@@ -299,6 +299,10 @@ pub struct WebhooksConfig {
     /// 64 hex characters: the key sealing subscription secrets in the state store. Empty: a key
     /// file generated in the state directory (`webhook-secrets.key`).
     pub secret_key: SecretString,
+    /// After `POST /v1/webhooks/{id}/rotate-secret`, how long deliveries are still signed with the
+    /// replaced secret too (its `v1,` signature after the new one's), so receivers can switch
+    /// without rejecting anything. 0: the old secret stops at once. At most 7 days.
+    pub secret_rotation_grace_ms: u64,
 }
 
 impl Default for WebhooksConfig {
@@ -313,6 +317,8 @@ impl Default for WebhooksConfig {
             timeout_ms: 10_000,
             max_concurrent_sends: 32,
             secret_key: SecretString::default(),
+            // A day, as Svix gives the replaced secret.
+            secret_rotation_grace_ms: 24 * 3600 * 1000,
         }
     }
 }

@@ -185,6 +185,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("rate limited")]
     RateLimited { retry_after: u64, limit: u64 },
+    /// No webhook send slot free for a test delivery (`webhooks::slots`).
+    #[error("webhook send slots busy")]
+    WebhookSendsBusy { retry_after: u64 },
     #[error("not acceptable: {0}")]
     NotAcceptable(String),
     /// Dataverse refused the gateway itself (credentials, role, table not generated): the operator must act.
@@ -239,6 +242,7 @@ impl ApiError {
             CursorExpired => &t::CURSOR_EXPIRED,
             ChangesCursorExpired { .. } => &t::CHANGES_CURSOR_EXPIRED,
             RateLimited { .. } => &t::RATE_LIMITED,
+            WebhookSendsBusy { .. } => &t::WEBHOOK_SENDS_BUSY,
             UpstreamMisconfigured(_) => &t::UPSTREAM_MISCONFIGURED,
             UpstreamFailed(_) => &t::UPSTREAM_FAILED,
             UpstreamThrottled { .. } => &t::UPSTREAM_THROTTLED,
@@ -266,6 +270,7 @@ impl ApiError {
             ChangesCursorExpired { retention_days } => format!("events after this cursor are past the feed's retention ({retention_days} days): take a fresh cursor with GET /v1/changes?start=latest, re-read the lists (GET /v1/recruiting-requests, GET /v1/candidates), then continue from that cursor"),
             Validation(errs) => format!("{} field(s) failed validation", errs.len()),
             RateLimited { retry_after, .. } => format!("rate limit exceeded; retry after {retry_after} s"),
+            WebhookSendsBusy { retry_after } => format!("every send slot this receiver or your partner may use is taken by deliveries in flight, so the test was not sent; retry after {retry_after} s"),
             UpstreamMisconfigured(_) => "the HR system refused the gateway's credentials or permissions; the operator has been told (`ats-gateway doctor` and the gateway's log name the cause)".into(),
             UpstreamFailed(_) => "the HR system answered with an error; retry later, and report the request_id if it persists".into(),
             UpstreamThrottled { retry_after } => format!("the HR system is throttling requests; retry after {retry_after} s"),
@@ -364,7 +369,8 @@ impl IntoResponse for ApiError {
                 _ => {}
             },
             ApiError::RateLimited { retry_after, .. }
-            | ApiError::UpstreamThrottled { retry_after } => {
+            | ApiError::UpstreamThrottled { retry_after }
+            | ApiError::WebhookSendsBusy { retry_after } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             ApiError::UpstreamUnavailable(_) | ApiError::StateUnavailable(_) => {

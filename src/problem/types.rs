@@ -59,6 +59,8 @@ types! {
         "Events after this cursor are older than the feed keeps them (`[changes] retention_days`), so some changes can no longer be delivered. Take a fresh cursor with `GET /v1/changes?start=latest`, re-read the lists (`GET /v1/recruiting-requests`, `GET /v1/candidates`), then continue the feed from that cursor.");
     RATE_LIMITED = ("rate-limited", TOO_MANY_REQUESTS, "Too many requests",
         "You exceeded your partner rate limit. Wait `Retry-After` seconds; the `RateLimit` and `RateLimit-*` headers show your budget.");
+    WEBHOOK_SENDS_BUSY = ("webhook-sends-busy", TOO_MANY_REQUESTS, "Webhook send slots busy",
+        "A test delivery needs a free send slot, as every delivery does: a receiver origin gets at most an eighth of the gateway's concurrent sends, a partner a quarter. They are all in use by deliveries or tests in flight, so the test was not sent (tests are not queued). Wait `Retry-After` seconds (a send holds its slot for at most the delivery timeout) and send it again.");
     UPSTREAM_MISCONFIGURED = ("upstream-misconfigured", BAD_GATEWAY, "HR system refused the gateway",
         "Dataverse refused the gateway (credentials, application user, security role, or a table not generated). Operators: `ats-gateway doctor`, /readyz on the ops listener and the gateway's log name the cause.");
     UPSTREAM_FAILED = ("upstream-failed", BAD_GATEWAY, "HR system error",

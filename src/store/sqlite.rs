@@ -119,6 +119,7 @@ impl SqliteStore {
         conn.execute_batch(super::sqlite_changes::SCHEMA)
             .map_err(backend)?;
         conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
+        webhooks::upgrade(&conn)?;
         conn.execute_batch(partners::SCHEMA).map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),

@@ -22,6 +22,24 @@ pub struct SubscriptionRow {
     pub from_seq: i64,
     pub created_at: i64,
     pub failing_since: Option<i64>,
+    /// The secret the last rotation replaced (sealed as `secret` is), while it still signs.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A replaced signing secret: deliveries are signed with it too until `expires_at` (unix ms), so
+/// receivers can switch to the new one without rejecting anything meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousSecret {
+    /// Sealed, like `SubscriptionRow::secret` (same subscription id as associated data).
+    pub secret: String,
+    pub expires_at: i64,
+}
+
+impl SubscriptionRow {
+    /// The previous secret if it still signs at `now` (unix ms).
+    pub fn previous_at(&self, now: i64) -> Option<&PreviousSecret> {
+        self.previous_secret.as_ref().filter(|p| now < p.expires_at)
+    }
 }
 
 /// One event for one subscription, as fan-out writes it.
@@ -110,6 +128,18 @@ pub trait WebhookStore: Send + Sync {
         &self,
         partner: Option<String>,
         id: String,
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>>;
+
+    /// Rotates a partner's subscription's secret, in one statement: `secret` (sealed) becomes the
+    /// current one and the one it replaces the previous one, valid until `previous_until` (unix
+    /// ms); an older previous secret is forgotten. The subscription as it now is; None if there is
+    /// none.
+    fn rotate_secret(
+        &self,
+        partner: String,
+        id: String,
+        secret: String,
+        previous_until: i64,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>>;
 
     /// Deletes a partner's subscription with its outbox and log; `false` if there was none.

@@ -181,6 +181,17 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
                 break;
             }
         };
+        // Read again once claimed: a secret rotated while this send waited for its slot must
+        // sign it (after a leak, with no grace, the old one must not).
+        let sub = match wh.store.subscription(None, sub_id.clone()).await {
+            Ok(Some(s)) => s,
+            _ => {
+                if let Err(e) = wh.store.release_delivery(&row).await {
+                    tracing::warn!(error = %e, "webhook claim not given back; it ends by itself");
+                }
+                break;
+            }
+        };
         // Shaped now, after any wait for a slot: the rights in force at the moment of sending.
         let body = match shape_now(&st, &sub.partner, &row).await {
             Shaped::Send(body) => body,
@@ -294,8 +305,21 @@ pub(crate) async fn send(
             );
         }
     };
+    // A secret replaced by a rotation signs too until its grace period ends, so a receiver still
+    // holding it keeps verifying; one that cannot be opened is left out, not the delivery.
+    let previous = sub
+        .previous_at(now_ms())
+        .and_then(|p| match wh.sealer.open(&sub.id, &p.secret) {
+            Ok(k) => Some(k),
+            Err(why) => {
+                tracing::error!(subscription = %sub.id, reason = %why, "previous webhook secret unusable; signing with the current one only");
+                None
+            }
+        });
     let timestamp = chrono::Utc::now().timestamp();
-    let signature = key.sign(event_id, timestamp, body.as_bytes());
+    let keys: Vec<&super::signing::SigningKey> =
+        std::iter::once(&key).chain(previous.as_ref()).collect();
+    let signature = super::signing::signatures(&keys, event_id, timestamp, body.as_bytes());
     let resp = wh
         .http
         .post(&sub.url)

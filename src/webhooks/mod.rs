@@ -4,7 +4,8 @@
 //! sealed secrets), `url_policy.rs` (https and public addresses only, at creation and at every
 //! connection), `outbox.rs` (fan-out of recorded events into the durable outbox, shaping at send
 //! time), `delivery.rs` (the dispatcher and the per-subscription workers: retries with backoff,
-//! `failing`), `slots.rs` (fair send slots per origin and partner). The state
+//! `failing`), `slots.rs` (fair send slots per origin and partner, test sends included). A
+//! rotated secret keeps signing next to its successor for `secret_rotation_grace_ms`. The state
 //! lives behind `store::webhooks::WebhookStore` (SQLite for one process, Postgres for replicas,
 //! where each delivery is claimed by one replica at a time).
 
@@ -31,6 +32,10 @@ use url_policy::UrlPolicy;
 /// Name of the generated key file (in the state directory) when `webhooks.secret_key` is empty.
 pub const KEY_FILE: &str = "webhook-secrets.key";
 
+/// The longest `webhooks.secret_rotation_grace_ms`: a replaced secret that keeps signing for
+/// longer would make rotating it (after a leak) pointless.
+pub const MAX_ROTATION_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What deliveries use, and nothing else: the webhooks handle (subscriptions, outbox, client), the
 /// changes feed (its events and the watch that wakes the dispatcher) and the partner registry (each
 /// subscriber's current rights). Built once in `app.rs`.
@@ -48,6 +53,8 @@ pub struct Webhooks {
     pub(crate) http: reqwest::Client,
     pub(crate) schedule: Vec<Duration>,
     pub(crate) timeout: Duration,
+    /// How long a rotated-out secret keeps signing (`webhooks.secret_rotation_grace_ms`).
+    pub(crate) rotation_grace: Duration,
     /// Deliveries in flight, shared fairly between receivers and partners (`slots.rs`).
     pub(crate) sends: slots::SendSlots,
     /// Wakes the dispatcher: a subscription was created, re-enabled or asked to redeliver.
@@ -62,6 +69,8 @@ pub enum SetupError {
     BadKey,
     #[error("webhooks.retry_schedule_ms: {0}")]
     BadSchedule(&'static str),
+    #[error("webhooks.secret_rotation_grace_ms: must be at most 604800000 (7 days)")]
+    BadGrace,
     #[error("webhooks: {0}")]
     Io(String),
 }
@@ -78,6 +87,10 @@ impl Webhooks {
         }
         if cfg.retry_schedule_ms.contains(&0) {
             return Err(SetupError::BadSchedule("waits must be positive"));
+        }
+        let rotation_grace = Duration::from_millis(cfg.secret_rotation_grace_ms);
+        if rotation_grace > MAX_ROTATION_GRACE {
+            return Err(SetupError::BadGrace);
         }
         let key = match cfg.secret_key.expose() {
             // With replicas, the key they all share (every replica must open every secret);
@@ -107,6 +120,7 @@ impl Webhooks {
                 .map(|&ms| Duration::from_millis(ms))
                 .collect(),
             timeout,
+            rotation_grace,
             sends: slots::SendSlots::new(cfg.max_concurrent_sends),
             wake: Notify::new(),
             stopped: watch::Sender::new(false),
@@ -115,6 +129,17 @@ impl Webhooks {
 
     pub fn store(&self) -> &Arc<dyn WebhookStore> {
         &self.store
+    }
+
+    /// When a secret replaced now stops signing (unix ms).
+    pub fn previous_secret_until(&self, now: i64) -> i64 {
+        now.saturating_add(i64::try_from(self.rotation_grace.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Seconds a partner should wait for a send slot: a send holds one for at most the timeout.
+    pub fn send_slot_wait_secs(&self) -> u64 {
+        let t = self.timeout;
+        (t.as_secs() + u64::from(t.subsec_nanos() > 0)).max(1)
     }
 
     /// Tells the dispatcher to look for due deliveries now.
@@ -149,6 +174,33 @@ mod tests {
     fn the_default_schedule_spans_a_day() {
         let total: u64 = WebhooksConfig::default().retry_schedule_ms.iter().sum();
         assert!(total >= 24 * 3600 * 1000, "{total} ms");
+    }
+
+    #[test]
+    fn a_grace_longer_than_a_week_is_refused() {
+        let state = std::env::temp_dir().join(format!("atsgw-grace-{}", uuid::Uuid::new_v4()));
+        let store: Arc<dyn WebhookStore> = Arc::new(
+            crate::store::sqlite::SqliteStore::open(&state, Duration::from_secs(60))
+                .expect("store"),
+        );
+        let mut cfg = WebhooksConfig {
+            secret_rotation_grace_ms: MAX_ROTATION_GRACE.as_millis() as u64 + 1,
+            ..WebhooksConfig::default()
+        };
+        let dir = std::env::temp_dir();
+        assert!(matches!(
+            Webhooks::new(&cfg, store.clone(), &dir, Some([1; 32])),
+            Err(SetupError::BadGrace)
+        ));
+        cfg.secret_rotation_grace_ms = 0;
+        let wh = Webhooks::new(&cfg, store, &dir, Some([1; 32])).expect("no grace is fine");
+        assert_eq!(wh.previous_secret_until(1_000), 1_000);
+        assert_eq!(
+            WebhooksConfig::default().secret_rotation_grace_ms,
+            24 * 3600 * 1000
+        );
+        drop(wh);
+        let _ = std::fs::remove_dir_all(&state);
     }
 
     #[test]

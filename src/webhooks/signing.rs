@@ -1,5 +1,7 @@
 //! Standard Webhooks signatures: `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`
 //! keyed with the secret's decoded bytes (the `whsec_` prefix and base64 are only its text form).
+//! While a rotated-out secret is in its grace period the header carries one signature per secret,
+//! space-separated, the current one first ([`signatures`]), as the specification allows.
 //! Secrets are sealed (ChaCha20-Poly1305, the subscription id as associated data) before they reach
 //! the state store, so a copy of the database does not let anyone sign events.
 
@@ -61,6 +63,16 @@ impl SigningKey {
         mac.update(body);
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
+}
+
+/// The `webhook-signature` value for one attempt signed with each of `keys` (the current secret
+/// first, then a replaced one still in its grace period): space-separated `v1,` entries, any of
+/// which a receiver may verify.
+pub fn signatures(keys: &[&SigningKey], id: &str, timestamp: i64, body: &[u8]) -> String {
+    keys.iter()
+        .map(|k| k.sign(id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Seals signing keys for the store.
@@ -135,6 +147,18 @@ mod tests {
             ),
             "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw="
         );
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_sign_the_new_one_first() {
+        let (new, old) = (SigningKey::generate(), SigningKey::generate());
+        let header = signatures(&[&new, &old], "evt_1", 7, b"{}");
+        let parts: Vec<&str> = header.split(' ').collect();
+        assert_eq!(
+            parts,
+            [new.sign("evt_1", 7, b"{}"), old.sign("evt_1", 7, b"{}")]
+        );
+        assert_eq!(signatures(&[&new], "evt_1", 7, b"{}"), parts[0]);
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! never answers therefore holds only its origin's share however many subscriptions point at it, and
 //! one partner's slow receivers hold only that partner's share: other receivers (the same partner's
 //! other origins included) still find free slots.
+//!
+//! Deliveries wait for their slot ([`SendSlots::acquire`]); a test send (`POST
+//! /v1/webhooks/{id}/test`, answered while the partner waits) takes one only if it is free now
+//! ([`SendSlots::try_acquire`]), so tests can neither exceed the limits nor queue without bound.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,10 +45,7 @@ impl SendSlots {
 
     /// Waits for a slot for a send by `partner` to `url`.
     pub async fn acquire(&self, partner: &str, url: &str) -> Option<Slot> {
-        let origin = url::Url::parse(url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_else(|_| url.to_string());
-        let o = keyed(&self.origins, &origin, self.per_origin)
+        let o = keyed(&self.origins, &origin(url), self.per_origin)
             .acquire_owned()
             .await
             .ok()?;
@@ -57,6 +58,28 @@ impl SendSlots {
             _permits: [o, p, t],
         })
     }
+
+    /// A slot for a send by `partner` to `url` if one is free now (same three limits, same
+    /// order); None when any of them is used up. Permits taken before a refusal are given back.
+    pub fn try_acquire(&self, partner: &str, url: &str) -> Option<Slot> {
+        let o = keyed(&self.origins, &origin(url), self.per_origin)
+            .try_acquire_owned()
+            .ok()?;
+        let p = keyed(&self.partners, partner, self.per_partner)
+            .try_acquire_owned()
+            .ok()?;
+        let t = self.total.clone().try_acquire_owned().ok()?;
+        Some(Slot {
+            _permits: [o, p, t],
+        })
+    }
+}
+
+/// A receiver's origin (scheme, host, port); the URL itself if it does not parse.
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_string())
 }
 
 fn keyed(map: &Mutex<HashMap<String, Arc<Semaphore>>>, key: &str, n: usize) -> Arc<Semaphore> {
@@ -95,5 +118,28 @@ mod tests {
             .await
             .expect("another origin of the same partner");
         drop((held, other));
+    }
+
+    #[tokio::test]
+    async fn try_acquire_refuses_at_once_and_counts_with_waiting_sends() {
+        let slots = SendSlots::new(8);
+        let held = slots
+            .acquire("p", "http://127.0.0.1:1/a")
+            .await
+            .expect("a delivery");
+        assert!(
+            slots.try_acquire("p", "http://127.0.0.1:1/b").is_none(),
+            "the origin's one slot is the delivery's"
+        );
+        let other = slots
+            .try_acquire("p", "http://127.0.0.1:2/a")
+            .expect("another origin");
+        // A refusal on the partner's share gives back the origin permit it had taken.
+        let third = slots.try_acquire("p", "http://127.0.0.1:3/a");
+        assert!(third.is_none(), "the partner's share is 2 at 8 in total");
+        drop(held);
+        assert!(slots.try_acquire("p", "http://127.0.0.1:3/a").is_some());
+        drop(other);
+        assert!(slots.try_acquire("p", "http://127.0.0.1:1/b").is_some());
     }
 }

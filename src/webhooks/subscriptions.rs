@@ -166,7 +166,7 @@ pub enum Status {
 #[schema(example = json!({
     "id": "0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11", "url": "https://ats.example.com/hooks/hr",
     "events": ["recruiting_request.status_changed"], "status": "active",
-    "created_at": "2026-11-29T10:00:00Z", "failing_since": null
+    "created_at": "2026-11-29T10:00:00Z", "failing_since": null, "previous_secret_expires_at": null
 }))]
 pub struct Subscription {
     pub id: String,
@@ -177,6 +177,10 @@ pub struct Subscription {
     pub created_at: String,
     /// When the subscription became `failing` (RFC 3339 UTC), else null.
     pub failing_since: Option<String>,
+    /// After a secret rotation: until when deliveries are still signed with the replaced secret
+    /// too (RFC 3339 UTC); null when no replaced secret signs any more.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub previous_secret_expires_at: Option<String>,
 }
 
 /// The answer to `POST /v1/webhooks`: the subscription and, this once, its secret.
@@ -184,7 +188,7 @@ pub struct Subscription {
 #[schema(example = json!({
     "id": "0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11", "url": "https://ats.example.com/hooks/hr",
     "events": ["recruiting_request.status_changed"], "status": "active",
-    "created_at": "2026-11-29T10:00:00Z", "failing_since": null,
+    "created_at": "2026-11-29T10:00:00Z", "failing_since": null, "previous_secret_expires_at": null,
     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJ0ZmXRH9Tz8="
 }))]
 pub struct CreatedSubscription {
@@ -192,6 +196,24 @@ pub struct CreatedSubscription {
     pub subscription: Subscription,
     /// `whsec_` + base64 of 32 random bytes: the key of every delivery's `webhook-signature`
     /// (HMAC-SHA256 with the base64-decoded bytes). Shown only in this answer; store it.
+    pub secret: String,
+}
+
+/// The answer to `POST /v1/webhooks/{id}/rotate-secret`: the subscription and, this once, its new
+/// secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11", "url": "https://ats.example.com/hooks/hr",
+    "events": ["recruiting_request.status_changed"], "status": "active",
+    "created_at": "2026-11-29T10:00:00Z", "failing_since": null,
+    "previous_secret_expires_at": "2026-11-30T10:00:00.000Z",
+    "secret": "whsec_q3Jb0TQ9cXk1Vn2M8hUo7rW4sYzA6dEfGiKlNpRtUvw="
+}))]
+pub struct RotatedSubscription {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// The new `whsec_` secret: it signs every delivery from now on, first in
+    /// `webhook-signature`. Shown only in this answer; store it.
     pub secret: String,
 }
 
@@ -215,6 +237,10 @@ impl From<&SubscriptionRow> for Subscription {
             },
             created_at: rfc3339(r.created_at),
             failing_since: r.failing_since.map(rfc3339),
+            // Only while it still signs: an expired one is as good as none.
+            previous_secret_expires_at: r
+                .previous_at(super::now_ms())
+                .map(|p| rfc3339(p.expires_at)),
         }
     }
 }

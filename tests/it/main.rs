@@ -44,6 +44,7 @@ mod state_postgres;
 mod state_store;
 mod trace_context;
 mod webhook_rights;
+mod webhook_rotation;
 mod webhook_walkthrough;
 mod webhooks;
 mod write_isolation;

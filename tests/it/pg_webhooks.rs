@@ -438,6 +438,7 @@ fn sub(id: &str) -> SubscriptionRow {
         from_seq: 0,
         created_at: 1,
         failing_since: None,
+        previous_secret: None,
     }
 }
 
@@ -657,6 +658,15 @@ async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
 }
 
 #[tokio::test]
+async fn webhook_rotation_round_trips_through_postgres() {
+    let pg = start_pg().await;
+    let s = PgStore::connect(&pg.url(), 2, Duration::from_secs(60))
+        .await
+        .expect("connect");
+    crate::webhook_rotation::rotation_round_trip(&s).await;
+}
+
+#[tokio::test]
 async fn the_embedded_webhook_state_imports_into_postgres() {
     use ats_gateway::store::sqlite::SqliteStore;
     let pg = start_pg().await;
@@ -665,6 +675,11 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
     let lite = SqliteStore::open(dir.path(), ttl).expect("sqlite");
     lite.create_subscription(sub("s"), 5).await.expect("create");
     lite.create_subscription(sub("t"), 5).await.expect("create");
+    // A rotated secret comes along with its expiry.
+    lite.rotate_secret("acme-ats".into(), "t".into(), "sealed-2".into(), 9_000)
+        .await
+        .expect("rotate")
+        .expect("found");
     lite.fan_out(3, (1..=3).map(|n| outbox("s", n)).collect(), 10)
         .await
         .expect("fan out");
@@ -705,6 +720,15 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
     assert_eq!(store.fanout_cursor().await.expect("cursor"), 3);
     let subs = store.subscriptions(None).await.expect("subs");
     assert_eq!(subs.len(), 2);
+    let t = subs.iter().find(|s| s.id == "t").expect("t");
+    assert_eq!(t.secret, "sealed-2");
+    assert_eq!(
+        t.previous_secret,
+        Some(ats_gateway::store::webhooks::PreviousSecret {
+            secret: "sealed".into(),
+            expires_at: 9_000
+        })
+    );
     let next = store
         .next_delivery("s".into(), 10, ttl)
         .await

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "partners",
         include_str!("../../../migrations/postgres/0010_partners.sql"),
     ),
+    (
+        11,
+        "webhook_secret_rotation",
+        include_str!("../../../migrations/postgres/0011_webhook_secret_rotation.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant no other application of the database uses.

@@ -18,13 +18,12 @@ use tokio_postgres::Row;
 
 use super::{backend, queries, PgStore};
 use crate::store::webhooks::{
-    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, Redeliver, SubscriptionRow,
-    WebhookStore,
+    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, PreviousSecret, Redeliver,
+    SubscriptionRow, WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
 
-const SUB_COLUMNS: &str =
-    "id, partner, url, events, secret, status, from_seq, created_at, failing_since";
+const SUB_COLUMNS: &str = "id, partner, url, events, secret, status, from_seq, created_at, failing_since, previous_secret, previous_secret_expires_at";
 
 fn sub_row(r: &Row) -> Result<SubscriptionRow, StoreError> {
     let events: String = r.try_get(3).map_err(backend)?;
@@ -38,6 +37,13 @@ fn sub_row(r: &Row) -> Result<SubscriptionRow, StoreError> {
         from_seq: r.try_get(6).map_err(backend)?,
         created_at: r.try_get(7).map_err(backend)?,
         failing_since: r.try_get(8).map_err(backend)?,
+        previous_secret: match (
+            r.try_get::<_, Option<String>>(9).map_err(backend)?,
+            r.try_get::<_, Option<i64>>(10).map_err(backend)?,
+        ) {
+            (Some(secret), Some(expires_at)) => Some(PreviousSecret { secret, expires_at }),
+            _ => None,
+        },
     })
 }
 
@@ -139,6 +145,33 @@ impl WebhookStore for PgStore {
                 .await
                 .map_err(backend)?;
             queries("webhooks.subscription", 1);
+            row.as_ref().map(sub_row).transpose()
+        })
+    }
+
+    fn rotate_secret(
+        &self,
+        partner: String,
+        id: String,
+        secret: String,
+        previous_until: i64,
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            // One statement, under the row's lock: two rotations at once on two replicas apply
+            // one after the other, each replacing the secret the other left. The right-hand sides
+            // read the row as it was, so `previous_secret = secret` takes the one being replaced.
+            let row = conn
+                .query_opt(
+                    &format!(
+                        "UPDATE webhook_subscriptions SET previous_secret = secret, previous_secret_expires_at = $3, secret = $4
+                         WHERE id = $1 AND partner = $2 RETURNING {SUB_COLUMNS}"
+                    ),
+                    &[&id, &partner, &previous_until, &secret],
+                )
+                .await
+                .map_err(backend)?;
+            queries("webhooks.rotate_secret", 1);
             row.as_ref().map(sub_row).transpose()
         })
     }
@@ -625,10 +658,25 @@ pub async fn import_sqlite(
         i64,
         i64,
         Option<i64>,
+        Option<String>,
+        Option<i64>,
     );
+    // A file no gateway with secret rotation has opened lacks its columns: no previous secrets.
+    let rotation: bool = src
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('webhook_subscriptions') WHERE name = 'previous_secret')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    let columns = if rotation {
+        SUB_COLUMNS.to_string()
+    } else {
+        SUB_COLUMNS.replace("previous_secret, previous_secret_expires_at", "NULL, NULL")
+    };
     let subs: Vec<Sub> = src
         .prepare(&format!(
-            "SELECT {SUB_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"
+            "SELECT {columns} FROM webhook_subscriptions ORDER BY created_at, id"
         ))
         .and_then(|mut s| {
             s.query_map([], |r| {
@@ -642,6 +690,8 @@ pub async fn import_sqlite(
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
                 ))
             })?
             .collect()
@@ -707,9 +757,11 @@ pub async fn import_sqlite(
     for s in &subs {
         n_subs += tx
             .execute(
-                "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, status, from_seq, created_at, failing_since)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-                &[&s.0, &s.1, &s.2, &s.3, &s.4, &s.5, &s.6, &s.7, &s.8],
+                &format!(
+                    "INSERT INTO webhook_subscriptions ({SUB_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"
+                ),
+                &[&s.0, &s.1, &s.2, &s.3, &s.4, &s.5, &s.6, &s.7, &s.8, &s.9, &s.10],
             )
             .await
             .map_err(backend)?;

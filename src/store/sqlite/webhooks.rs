@@ -9,8 +9,8 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{backend, SqliteStore};
 use crate::store::webhooks::{
-    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, Redeliver, SubscriptionRow,
-    WebhookStore,
+    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, PreviousSecret, Redeliver,
+    SubscriptionRow, WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS webhook_subscriptions (
     status        TEXT NOT NULL CHECK (status IN ('active', 'failing')),
     from_seq      INTEGER NOT NULL,
     created_at    INTEGER NOT NULL,
-    failing_since INTEGER
+    failing_since INTEGER,
+    previous_secret            TEXT,
+    previous_secret_expires_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS webhook_subscriptions_partner ON webhook_subscriptions (partner, created_at);
 CREATE TABLE IF NOT EXISTS webhook_outbox (
@@ -58,6 +60,35 @@ CREATE TABLE IF NOT EXISTS webhook_fanout (
 );
 ";
 
+/// Columns added after the first release, for files made before them (`CREATE TABLE IF NOT
+/// EXISTS` leaves an existing table as it is): (table, column, its definition).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("webhook_subscriptions", "previous_secret", "TEXT"),
+    (
+        "webhook_subscriptions",
+        "previous_secret_expires_at",
+        "INTEGER",
+    ),
+];
+
+/// Brings a file made by an older gateway up to `SCHEMA`: each missing column added, once.
+pub(super) fn upgrade(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    for (table, column, def) in ADDED_COLUMNS {
+        let present: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                params![table, column],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def}"))
+                .map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
 fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)> {
     Ok((
         SubscriptionRow {
@@ -70,6 +101,10 @@ fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)>
             from_seq: r.get(6)?,
             created_at: r.get(7)?,
             failing_since: r.get(8)?,
+            previous_secret: match (r.get(9)?, r.get(10)?) {
+                (Some(secret), Some(expires_at)) => Some(PreviousSecret { secret, expires_at }),
+                _ => None,
+            },
         },
         r.get(3)?,
     ))
@@ -90,8 +125,7 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
     })
 }
 
-const SUB_COLUMNS: &str =
-    "id, partner, url, events, secret, status, from_seq, created_at, failing_since";
+const SUB_COLUMNS: &str = "id, partner, url, events, secret, status, from_seq, created_at, failing_since, previous_secret, previous_secret_expires_at";
 
 fn with_events(
     (mut row, events): (SubscriptionRow, String),
@@ -159,6 +193,30 @@ impl WebhookStore for SqliteStore {
                 "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE id = ?1 AND (?2 IS NULL OR partner = ?2)"
             );
             conn.query_row(&sql, params![id, partner], sub_row)
+                .optional()
+                .map_err(backend)?
+                .map(with_events)
+                .transpose()
+        })
+    }
+
+    /// Rotates a partner's subscription's secret in one statement (the current one becomes the
+    /// previous one; an older previous one is forgotten).
+    fn rotate_secret(
+        &self,
+        partner: String,
+        id: String,
+        secret: String,
+        previous_until: i64,
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
+        self.run(move |conn| {
+            // The right-hand sides read the row as it was: `previous_secret = secret` takes the
+            // secret being replaced.
+            let sql = format!(
+                "UPDATE webhook_subscriptions SET previous_secret = secret, previous_secret_expires_at = ?3, secret = ?4
+                 WHERE id = ?1 AND partner = ?2 RETURNING {SUB_COLUMNS}"
+            );
+            conn.query_row(&sql, params![id, partner, previous_until, secret], sub_row)
                 .optional()
                 .map_err(backend)?
                 .map(with_events)
@@ -600,6 +658,7 @@ mod tests {
             from_seq: 0,
             created_at: 1,
             failing_since: None,
+            previous_secret: None,
         }
     }
 
@@ -741,6 +800,33 @@ mod tests {
             .expect("read")
             .expect("there");
         assert!(!a.failing && a.failing_since.is_none());
+    }
+
+    #[test]
+    fn a_file_from_before_secret_rotation_gains_its_columns_once() {
+        let conn = rusqlite::Connection::open_in_memory().expect("db");
+        // The table as the first release made it.
+        let old = SCHEMA.replace(
+            "failing_since INTEGER,\n    previous_secret            TEXT,\n    previous_secret_expires_at INTEGER\n",
+            "failing_since INTEGER\n",
+        );
+        assert_ne!(old, SCHEMA);
+        conn.execute_batch(&old).expect("old schema");
+        conn.execute(
+            "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, status, from_seq, created_at) VALUES ('a', 'p', 'u', '[]', 's', 'active', 0, 1)",
+            [],
+        )
+        .expect("old row");
+        upgrade(&conn).expect("upgrade");
+        upgrade(&conn).expect("a second time changes nothing");
+        let (row, _) = conn
+            .query_row(
+                &format!("SELECT {SUB_COLUMNS} FROM webhook_subscriptions"),
+                [],
+                sub_row,
+            )
+            .expect("read with the new columns");
+        assert_eq!(row.previous_secret, None);
     }
 
     #[tokio::test]
