@@ -1,6 +1,14 @@
-//! `If-None-Match` against an entity tag, shared by the partner API and the job boards.
+//! Entity tags as the partner API and the job boards send them, and `If-None-Match` against one.
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
+
+/// The `ETag` header for `etag` (an opaque tag, `"…"`): always weak. The compression layer
+/// (`app.rs`) sends one answer as identity, gzip or br under the tag its handler set, and a
+/// strong validator must differ per content-coding (RFC 9110 §8.8.3). A weak one still answers
+/// `If-None-Match` (compared weakly); these routes take no `If-Match` or `Range`, which need strong.
+pub fn weak(etag: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("W/{}", etag.trim_start_matches("W/"))).ok()
+}
 
 /// Whether any `If-None-Match` value names `etag` (an opaque tag, `"…"`, with or without `W/`) or
 /// is `*`, by the weak comparison RFC 9110 §13.1.2 prescribes for it: a `W/` prefix on either
@@ -30,6 +38,17 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn sent_tags_are_weak_once() {
+        assert_eq!(weak("\"a\"").expect("value"), "W/\"a\"");
+        assert_eq!(weak("W/\"a\"").expect("value"), "W/\"a\"");
+        let sent = weak("\"a\"").expect("value");
+        assert!(if_none_match(
+            &with(&[sent.to_str().expect("ascii")]),
+            "\"a\""
+        ));
     }
 
     #[test]

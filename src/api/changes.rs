@@ -167,7 +167,7 @@ pub async fn list(
     };
     // The tag covers the events and the position, not the freshly sealed cursor.
     let tag = (&page.data, position);
-    respond::json_tagged(&headers, &page, &tag, Lang::EnUs, true)
+    respond::json_tagged(&headers, &page, &tag, Lang::EnUs)
 }
 
 fn internal(e: crate::store::StoreError) -> ApiError {

@@ -70,6 +70,5 @@ where
         one.body.clone(),
         &one.etag,
         lang,
-        false,
     ))
 }

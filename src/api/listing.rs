@@ -255,7 +255,6 @@ fn respond_page(
         Body::new(body),
         &page.etag,
         lang,
-        true,
     ))
 }
 

@@ -361,8 +361,8 @@ fn success_headers(r: &mut Response, weak: bool) {
         ("Weak validator of the page (its body carries a fresh cursor): send it as `If-None-Match`", json!("W/\"q1w2e3r4t5y6u7i8o9p0aa\""))
     } else {
         (
-            "Validator of the body: send it as `If-None-Match`",
-            json!("\"q1w2e3r4t5y6u7i8o9p0aa\""),
+            "Weak validator of the body (one for its identity, gzip and br codings): send it as `If-None-Match`",
+            json!("W/\"q1w2e3r4t5y6u7i8o9p0aa\""),
         )
     };
     r.headers
@@ -511,7 +511,7 @@ fn complete_operation(path: &str, op: &mut Operation) {
     params.push(request_header(
         "If-None-Match",
         "An ETag from an earlier answer: 304 when unchanged",
-        "\"q1w2e3r4t5y6u7i8o9p0aa\"",
+        "W/\"q1w2e3r4t5y6u7i8o9p0aa\"",
     ));
     let mut errors: Vec<(&str, &str)> = PROBLEM_RESPONSES.to_vec();
     if path.contains('{') {

@@ -1,5 +1,6 @@
-//! JSON responses with a strong `ETag` over the body and `If-None-Match` → 304, and the caller's
-//! language in `Content-Language` (labels depend on it, so `Vary: Accept-Language`).
+//! JSON responses with a weak `ETag` over the body (`crate::etag::weak`: compression shares it)
+//! and `If-None-Match` → 304, and the caller's language in `Content-Language` (labels depend on
+//! it, so `Vary: Accept-Language`).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,20 +21,19 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     )
 }
 
-/// A JSON body with a strong `ETag` over its bytes.
+/// A JSON body with an `ETag` over its bytes.
 pub fn json<T: Serialize>(headers: &HeaderMap, body: &T, lang: Lang) -> Result<Response, ApiError> {
-    json_tagged(headers, body, body, lang, false)
+    json_tagged(headers, body, body, lang)
 }
 
 /// Like [`json`], with the `ETag` computed over `tag_source`: list pages carry a freshly sealed
 /// cursor (random nonce, expiry) that differs on every call, so their tag covers the data and what
-/// the cursor points at, and is `weak` (the bytes differ; the page is equivalent).
+/// the cursor points at (the bytes differ; the page is equivalent).
 pub fn json_tagged<T: Serialize, E: Serialize>(
     headers: &HeaderMap,
     body: &T,
     tag_source: &E,
     lang: Lang,
-    weak: bool,
 ) -> Result<Response, ApiError> {
     let bytes =
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
@@ -44,11 +44,10 @@ pub fn json_tagged<T: Serialize, E: Serialize>(
         bytes.into(),
         &etag_of(&[&tag_bytes]),
         lang,
-        weak,
     ))
 }
 
-/// A serialized body as a cacheable detail: the bytes and their strong tag.
+/// A serialized body as a cacheable detail: the bytes and their tag.
 pub fn cached_json<T: Serialize>(body: &T) -> Result<crate::cache::Cached, ApiError> {
     let bytes =
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(format!("serialize: {e}")))?;
@@ -77,26 +76,14 @@ pub fn etag_of(parts: &[&[u8]]) -> String {
     format!("\"{}\"", URL_SAFE_NO_PAD.encode(h.finish().to_le_bytes()))
 }
 
-/// The answer for JSON `bytes` tagged `etag` (quoted; sent as `W/` when `weak`): 304 when
-/// `If-None-Match` names it.
-pub fn tagged_bytes(
-    headers: &HeaderMap,
-    bytes: Bytes,
-    etag: &str,
-    lang: Lang,
-    weak: bool,
-) -> Response {
-    tagged_body(headers, Body::from(bytes), etag, lang, weak)
+/// The answer for JSON `bytes` tagged `etag` (quoted; sent weak): 304 when `If-None-Match`
+/// names it.
+pub fn tagged_bytes(headers: &HeaderMap, bytes: Bytes, etag: &str, lang: Lang) -> Response {
+    tagged_body(headers, Body::from(bytes), etag, lang)
 }
 
 /// [`tagged_bytes`] for any body (a list page sends its parts without joining them).
-pub fn tagged_body(
-    headers: &HeaderMap,
-    body: Body,
-    etag: &str,
-    lang: Lang,
-    weak: bool,
-) -> Response {
+pub fn tagged_body(headers: &HeaderMap, body: Body, etag: &str, lang: Lang) -> Response {
     // Weak comparison (RFC 9110 §13.1.2), as If-None-Match requires.
     let mut resp = if crate::etag::if_none_match(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -109,12 +96,7 @@ pub fn tagged_body(
         r
     };
     let h = resp.headers_mut();
-    let sent = if weak {
-        HeaderValue::from_str(&format!("W/{etag}"))
-    } else {
-        HeaderValue::from_str(etag)
-    };
-    if let Ok(v) = sent {
+    if let Some(v) = crate::etag::weak(etag) {
         h.insert(header::ETAG, v);
     }
     h.insert(
@@ -147,14 +129,14 @@ mod tests {
     #[test]
     fn tag_follows_the_tag_source_not_the_body() {
         let h = HeaderMap::new();
-        let a = json_tagged(&h, &("data", "cursor-1"), &"data", Lang::EnUs, true).expect("a");
-        let b = json_tagged(&h, &("data", "cursor-2"), &"data", Lang::EnUs, true).expect("b");
+        let a = json_tagged(&h, &("data", "cursor-1"), &"data", Lang::EnUs).expect("a");
+        let b = json_tagged(&h, &("data", "cursor-2"), &"data", Lang::EnUs).expect("b");
         assert_eq!(a.headers()[header::ETAG], b.headers()[header::ETAG]);
         let mut h = HeaderMap::new();
         h.insert(header::IF_NONE_MATCH, a.headers()[header::ETAG].clone());
-        let c = json_tagged(&h, &("data", "cursor-3"), &"data", Lang::EnUs, true).expect("c");
+        let c = json_tagged(&h, &("data", "cursor-3"), &"data", Lang::EnUs).expect("c");
         assert_eq!(c.status(), StatusCode::NOT_MODIFIED);
-        let d = json_tagged(&h, &("data", "cursor-3"), &"other", Lang::EnUs, true).expect("d");
+        let d = json_tagged(&h, &("data", "cursor-3"), &"other", Lang::EnUs).expect("d");
         assert_eq!(d.status(), StatusCode::OK);
     }
 

@@ -25,7 +25,7 @@ pub struct PublicJob {
     pub estimated_start: Option<String>,
     /// `external_description`, sanitised.
     pub description_html: Option<String>,
-    /// The same as text (search, meta description).
+    /// The same as plain text, references decoded (search, meta description): escape it on output.
     pub description_text: Option<String>,
     pub skills: Vec<String>,
     pub education: Vec<String>,
@@ -185,10 +185,17 @@ pub fn project(data: &Value, company: &str) -> Option<PublicJob> {
         high: num("/compensation/high"),
     })
     .filter(|p| p.low.is_some() || p.high.is_some());
-    let description_html = text(data, "/external_description")
-        .map(|d| sanitize::clean(&d))
+    let external = text(data, "/external_description");
+    let description_html = external
+        .as_deref()
+        .map(sanitize::clean)
         .filter(|d| !d.trim().is_empty());
-    let description_text = description_html.as_deref().map(sanitize::plain);
+    // From HR's HTML, not the cleaned one: the allow-list unwraps `<div>` and table cells, whose
+    // ends still separate words.
+    let description_text = external
+        .as_deref()
+        .map(sanitize::plain)
+        .filter(|d| !d.is_empty());
     let company = text(data, "/company/code").unwrap_or_else(|| company.to_string());
     Some(PublicJob {
         id,

@@ -406,3 +406,45 @@ pub fn gone_page(board: Option<&Board>, lang: Lang) -> String {
     out.push_str("</main></body></html>");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::boards::fields::project;
+
+    #[test]
+    fn the_meta_description_is_the_decoded_text_escaped_once() {
+        let data = json!({
+            "id": "000028a1-0000-0000-0000-000150000000",
+            "status": {"key": "active"},
+            "title": {"name": "Engineer"},
+            "external_description": "<p>R&amp;D &lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</p><p>&quot;Two&quot;</p>",
+        });
+        let job = project(&data, "usmf").expect("job");
+        assert_eq!(
+            job.description_text.as_deref(),
+            Some("R&D </title><script>alert(1)</script> \"Two\"")
+        );
+        let board = Board::new(crate::boards::config::demo().remove(0));
+        let e = Arc::new(Entry {
+            job,
+            posted_at: Utc::now(),
+            updated_at: Utc::now(),
+        });
+        let page = job_page(&board, "https://jobs.example.com", Lang::EnUs, &e);
+        assert!(
+            page.contains(
+                "<meta name=\"description\" content=\"R&amp;D &lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; &quot;Two&quot;\">"
+            ),
+            "{page}"
+        );
+        assert_eq!(page.matches("<script").count(), 1, "only the JSON-LD");
+        assert_eq!(page.matches("</title>").count(), 1);
+        assert!(!page.contains("&amp;amp;") && !page.contains("&amp;lt;"));
+    }
+}

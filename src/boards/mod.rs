@@ -187,7 +187,7 @@ pub enum NoJob {
     Ambiguous,
 }
 
-/// A rendered answer and its strong ETag (a hash of the body).
+/// A rendered answer and its entity tag (a hash of the body; sent weak, `crate::etag::weak`).
 pub struct Rendered {
     pub body: bytes::Bytes,
     pub etag: String,

@@ -1,5 +1,5 @@
 //! The public routes under `/boards`: no token accepted, no cookie set, a per-address rate limit
-//! per board, CORS without credentials, `Cache-Control` + strong `ETag`/304 + `Vary`. Answers come
+//! per board, CORS without credentials, `Cache-Control` + weak `ETag`/304 + `Vary`. Answers come
 //! from the snapshot only (no Dataverse call).
 
 use std::sync::Arc;
@@ -164,7 +164,7 @@ fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Res
     ApiError::NotFound(detail.into()).into_response()
 }
 
-/// A 200 with the rendered body and its strong ETag, or 304 when the caller has it.
+/// A 200 with the rendered body and its (weak) ETag, or 304 when the caller has it.
 fn respond(
     req: &HeaderMap,
     content_type: &'static str,
@@ -181,7 +181,7 @@ fn respond(
         resp
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&r.etag) {
+    if let Some(v) = crate::etag::weak(&r.etag) {
         h.insert(header::ETAG, v);
     }
     h.insert(

@@ -726,9 +726,10 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
         "public, max-age=60, stale-while-revalidate=300"
     );
     let etag = h["etag"].to_str().expect("etag").to_string();
+    // Weak: the compression layer sends this tag on identity, gzip and br bodies alike.
     assert!(
-        etag.starts_with('"') && !etag.starts_with("W/"),
-        "strong: {etag}"
+        etag.starts_with("W/\"") && etag.ends_with('"'),
+        "weak: {etag}"
     );
     assert!(h["vary"].to_str().unwrap_or("").contains("Accept-Language"));
     assert_eq!(h["access-control-allow-origin"], "*");
@@ -748,9 +749,16 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
     let r = get(&app, &path, &[("If-None-Match", &etag)]).await;
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], etag.as_str());
-    // If-None-Match compares weakly (RFC 9110 §13.1.2): a proxy that compressed the page marked
-    // the tag weak, and one of several listed tags is enough.
-    let weak = format!("\"other\", W/{etag}");
+    // If-None-Match compares weakly (RFC 9110 §13.1.2): the opaque tag without `W/` matches too,
+    // and one of several listed tags is enough.
+    let opaque = etag.trim_start_matches("W/");
+    assert_eq!(
+        get(&app, &path, &[("If-None-Match", opaque)])
+            .await
+            .status(),
+        304
+    );
+    let weak = format!("\"other\", {etag}");
     assert_eq!(
         get(&app, &path, &[("If-None-Match", &weak)]).await.status(),
         304
@@ -850,6 +858,146 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
         200,
         "other boards unaffected"
     );
+}
+
+fn etag_of(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A gzip and an identity body under one tag may not share a strong validator (RFC 9110 §8.8.3):
+/// every board answer's tag is weak, the same for both codings, and either gives a 304 on either.
+#[tokio::test]
+async fn compressed_and_identity_answers_share_only_a_weak_etag() {
+    let app = board_app(Vec::new()).await;
+    let (_, list) = get_json(&app, &format!("/boards/{US}/jobs")).await;
+    let id = list["data"][0]["id"].as_str().expect("a job").to_string();
+    let job = format!("/boards/{US}/jobs/{id}");
+    let mut compressed = Vec::new();
+    for (path, accept) in [
+        (format!("/boards/{US}/jobs"), "application/json"),
+        (
+            format!("/boards/{US}/jobs?content=true"),
+            "application/json",
+        ),
+        (format!("/boards/{US}"), HTML),
+        (job.clone(), "application/json"),
+        (job.clone(), HTML),
+        (format!("/boards/{US}/feed.json"), "*/*"),
+        (format!("/boards/{US}/sitemap.xml"), "*/*"),
+    ] {
+        let identity = get(&app, &path, &[("Accept", accept)]).await;
+        let gzip = get(
+            &app,
+            &path,
+            &[("Accept", accept), ("Accept-Encoding", "gzip")],
+        )
+        .await;
+        assert_eq!(
+            (identity.status().as_u16(), gzip.status().as_u16()),
+            (200, 200),
+            "{path}"
+        );
+        assert!(identity.headers().get("content-encoding").is_none());
+        if gzip
+            .headers()
+            .get("content-encoding")
+            .is_some_and(|e| e == "gzip")
+        {
+            compressed.push(path.clone());
+        }
+        let (a, b) = (etag_of(&identity), etag_of(&gzip));
+        assert!(a.starts_with("W/\"") && a.ends_with('"'), "{path}: {a}");
+        assert_eq!(a, b, "{path}: one weak tag for both codings");
+        for (tag, encoding) in [
+            (&a, "gzip"),
+            (&b, "identity"),
+            (&a, "identity"),
+            (&b, "gzip"),
+        ] {
+            let r = get(
+                &app,
+                &path,
+                &[
+                    ("Accept", accept),
+                    ("Accept-Encoding", encoding),
+                    ("If-None-Match", tag.as_str()),
+                ],
+            )
+            .await;
+            assert_eq!(r.status(), 304, "{path}: {tag} with {encoding}");
+            assert_eq!(etag_of(&r), a, "{path}");
+            assert!(r.headers().get("content-encoding").is_none());
+        }
+    }
+    // The check above means something only where a body was compressed.
+    for path in [format!("/boards/{US}/jobs"), format!("/boards/{US}")] {
+        assert!(
+            compressed.contains(&path),
+            "{path} not compressed: {compressed:?}"
+        );
+    }
+}
+
+/// The description's text (search, meta description) decodes HR's character references and keeps
+/// blocks apart; escaped `<script>` text stays text on the page.
+#[tokio::test]
+async fn the_description_text_is_decoded_for_search_and_escaped_on_the_page() {
+    let app = board_app(Vec::new()).await;
+    baseline(&app).await;
+    let token = app.partner_token("acme-ats", None).await;
+    let status = codes(&app, &token, "recruiting-request-status").await;
+    let hr = hr_token(&app.emu).await;
+    let id = request_in(&app, status["active"]).await;
+    let description = concat!(
+        "<p>Qx7&amp;Zy9 lab &lt;/title&gt;&lt;script&gt;alert(7)&lt;/script&gt;</p>",
+        "<div>Plover</div><div>Quagga</div><p>caf&eacute;&nbsp;&#8217;</p>"
+    );
+    let (s, v) = patch(
+        &app.emu,
+        RR,
+        &id,
+        &hr,
+        json!({"mshr_externaldescription": description}),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    scan(&app).await;
+    let search = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (s, list) = get_json(app, &format!("/boards/{US}/jobs?q={}", urlencode(q))).await;
+            assert_eq!(s, 200);
+            ids(&list)
+        }
+    };
+    crate::common::poll::holds_within(Duration::from_secs(20), "the edit on the board", || async {
+        search("Qx7&Zy9").await.contains(&id)
+    })
+    .await;
+    assert!(search("Plover Quagga").await.contains(&id), "blocks apart");
+    assert!(!search("PloverQuagga").await.contains(&id));
+    assert!(search("café ’").await.contains(&id));
+    assert!(!search("&amp;").await.contains(&id));
+    let (s, page) = get_text(
+        &app,
+        &format!("/boards/{US}/jobs/{id}"),
+        &[("Accept", HTML)],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let meta = "<meta name=\"description\" content=\"Qx7&amp;Zy9 lab &lt;/title&gt;&lt;script&gt;alert(7)&lt;/script&gt; Plover Quagga caf\u{e9} \u{2019}\">";
+    assert!(page.contains(meta), "{page}");
+    assert_eq!(
+        page.matches("<script").count(),
+        1,
+        "only the JSON-LD script"
+    );
+    assert_eq!(page.matches("</title>").count(), 1);
+    assert!(!page.contains("&amp;amp;") && !page.contains("alert(7)</script>"));
 }
 
 #[tokio::test]

@@ -519,7 +519,7 @@ async fn accept_without_json_is_406() {
 }
 
 /// List pages carry a weak ETag (their body holds a fresh cursor) that still answers 304; detail
-/// bodies a strong one; bodies are compressed when the client asks.
+/// bodies too (compression shares the tag); bodies are compressed when the client asks.
 #[tokio::test]
 async fn weak_list_etags_and_compression() {
     let app = spawn_app().await;
@@ -542,7 +542,7 @@ async fn weak_list_etags_and_compression() {
     let r = app.get(&format!("{LIST}/{id}"), &t, None).await;
     assert!(r.headers()["etag"]
         .to_str()
-        .is_ok_and(|e| e.starts_with('"')));
+        .is_ok_and(|e| e.starts_with("W/\"")));
     for encoding in ["gzip", "br"] {
         let r = app
             .http
@@ -575,6 +575,63 @@ async fn weak_list_etags_and_compression() {
         "{}",
         body.len()
     );
+}
+
+/// A compressed and an identity answer never share a strong validator (RFC 9110 §8.8.3): details,
+/// reference data and list pages send one weak tag for every coding, and either tag gives a 304
+/// whichever coding the revalidating request accepts.
+#[tokio::test]
+async fn compressed_and_identity_answers_share_only_a_weak_etag() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let (_, page) = app.get_json(&format!("{LIST}?page_size=1"), &t, None).await;
+    let id = page["data"][0]["id"].as_str().expect("id").to_string();
+    let get = |path: String, encoding: Option<&'static str>, tag: Option<String>| {
+        let mut req = app.http.get(format!("{}{path}", app.url)).bearer_auth(&t);
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        if let Some(tag) = tag {
+            req = req.header("if-none-match", tag);
+        }
+        async move { req.send().await.expect("get") }
+    };
+    let etag = |r: &reqwest::Response| {
+        r.headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    for (path, compressible) in [
+        (format!("{LIST}/{id}"), true),
+        (format!("{LIST}?page_size=20"), true),
+        (
+            "/v1/option-sets/recruiting-request-status".to_string(),
+            false,
+        ),
+    ] {
+        let identity = get(path.clone(), None, None).await;
+        let gzip = get(path.clone(), Some("gzip"), None).await;
+        assert_eq!(
+            (identity.status().as_u16(), gzip.status().as_u16()),
+            (200, 200),
+            "{path}"
+        );
+        assert!(identity.headers().get("content-encoding").is_none());
+        if compressible {
+            assert_eq!(gzip.headers()["content-encoding"], "gzip", "{path}");
+        }
+        let (a, b) = (etag(&identity), etag(&gzip));
+        assert!(a.starts_with("W/\"") && a.ends_with('"'), "{path}: {a}");
+        assert_eq!(a, b, "{path}: one weak tag for both codings");
+        for (tag, encoding) in [(&a, Some("gzip")), (&b, None), (&a, None), (&b, Some("br"))] {
+            let r = get(path.clone(), encoding, Some(tag.clone())).await;
+            assert_eq!(r.status(), 304, "{path}: {tag} with {encoding:?}");
+            assert_eq!(etag(&r), a, "{path}");
+            assert!(r.headers().get("content-encoding").is_none());
+        }
+    }
 }
 
 // ---------------------------------------------------------------- sort, page size, expand
@@ -1130,9 +1187,9 @@ async fn etag_and_if_none_match() {
         let r = app.get(&path, &t, None).await;
         assert_eq!(r.status(), 200);
         let etag = r.headers()["etag"].to_str().expect("etag").to_string();
-        // Weak on list pages (fresh cursor in the body), strong elsewhere.
+        // Weak everywhere: list pages carry a fresh cursor, and every body may be compressed.
         let opaque = etag.strip_prefix("W/").unwrap_or(&etag);
-        assert_eq!(etag.starts_with("W/"), path.starts_with(LIST), "{etag}");
+        assert!(etag.starts_with("W/"), "{etag}");
         assert!(opaque.starts_with('"') && opaque.ends_with('"'));
         let first: Value = r.json().await.expect("json");
         let r = app
