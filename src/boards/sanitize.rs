@@ -12,8 +12,10 @@ use html5ever::tokenizer::{
     BufferQueue, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-const TAGS: [&str; 14] = [
+const TAGS: [&str; 15] = [
     "p",
+    // Bare (no attributes): HR's editor writes paragraphs as divs, which unwrapped ran together.
+    "div",
     "br",
     "ul",
     "ol",
@@ -150,6 +152,10 @@ mod tests {
             ("<iframe src=https://evil.example.com></iframe>z", "z"),
             ("<!-- c -->w", "w"),
             ("<style>body{}</style>s", "s"),
+            (
+                "<div class=x style=\"a\">One</div><div>Two</div>",
+                "<div>One</div><div>Two</div>",
+            ),
         ] {
             assert_eq!(clean(input), want, "{input}");
         }
