@@ -27,6 +27,8 @@ pub enum Role {
         /// It just took the lease (a new token), `since_scan` after the cluster's last scan.
         took_over: bool,
         since_scan: Option<Duration>,
+        /// The scanner's calls in its budget window as of that scan (the previous leader's).
+        window_calls: u32,
     },
     /// Another replica holds the lease.
     Follower,
@@ -105,6 +107,7 @@ impl Leadership {
             token,
             took_over,
             since_scan: lease.since_scan,
+            window_calls: lease.window_calls,
         }
     }
 

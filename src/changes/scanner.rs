@@ -465,6 +465,8 @@ pub async fn scan(st: &ScanContext, budget: &ScanBudget, fence: Option<i64>) -> 
                 report.error.get_or_insert(e);
             }
         }
+        pacer.settle();
+        record.window_calls = budget.spent(Instant::now());
         match st.changes.record(record).await {
             Ok(events) => {
                 // What changed in HR is no longer served from the response cache.
@@ -617,9 +619,19 @@ pub fn spawn(
                     token,
                     took_over,
                     since_scan,
+                    window_calls,
                 } => {
                     if let (true, Some(since)) = (took_over, since_scan) {
                         next = tokio::time::Instant::now() + interval.saturating_sub(since);
+                        // The previous leader's spending counts against this one's window (as
+                        // if made at its last scan: they leave the window no earlier than that).
+                        let at = Instant::now()
+                            .checked_sub(since)
+                            .unwrap_or_else(Instant::now);
+                        budget.record(
+                            at,
+                            window_calls.saturating_sub(budget.spent(Instant::now())),
+                        );
                     }
                     token
                 }

@@ -45,6 +45,9 @@ pub struct ScanRecord {
     /// while that token is current (a stale leader cannot record). `None`: a writer outside the
     /// scanner (tests, fixtures), recorded unfenced.
     pub fence: Option<i64>,
+    /// The scanner's calls in its budget window, this scan's included: kept with the lease, so
+    /// the next leader's window starts from it ([`ScanLease::window_calls`]).
+    pub window_calls: u32,
 }
 
 /// The scan lease as one replica sees it ([`ChangeStore::scan_lease`]).
@@ -56,6 +59,9 @@ pub struct ScanLease {
     pub since_scan: Option<Duration>,
     /// The newest event's `seq`, so every replica's watchers learn of events another recorded.
     pub last_seq: i64,
+    /// The scanner's calls in its budget window as of the cluster's last recorded scan (0: none,
+    /// or one process).
+    pub window_calls: u32,
 }
 
 /// Where the retained log starts and ends.

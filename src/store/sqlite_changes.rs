@@ -359,6 +359,7 @@ impl ChangeStore for SqliteStore {
                 token: Some(1),
                 since_scan: None,
                 last_seq: 0,
+                window_calls: 0,
             })
         })
     }

@@ -227,8 +227,16 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
         .expect("known")
         .is_empty());
     assert_eq!(a.scan_lease(ttl).await.expect("lease a").token, None);
+    // The scanner's spending travels with the lease: the next leader's window starts from it.
     assert_eq!(
-        seqs(&b.record_scan(scan(tb)).await.expect("b records")),
+        seqs(
+            &b.record_scan(ScanRecord {
+                window_calls: 37,
+                ..scan(tb)
+            })
+            .await
+            .expect("b records")
+        ),
         [2]
     );
     assert_eq!(seqs(&a.events_after(0, 10).await.expect("events")), [1, 2]);
@@ -246,6 +254,10 @@ async fn a_stale_leader_cannot_record_and_its_refusal_leaves_no_gap() {
         .since_scan
         .is_some_and(|d| d < Duration::from_secs(60)));
     assert_eq!(lease.last_seq, 2);
+    assert_eq!(
+        lease.window_calls, 37,
+        "the previous leader's calls in its window"
+    );
 }
 
 #[tokio::test]

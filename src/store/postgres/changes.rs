@@ -153,7 +153,7 @@ impl ChangeStore for PgStore {
                     let stmt = tx
                         .prepare_cached(&format!(
                             "WITH fence AS (
-                                 UPDATE change_scan_lease SET scanned_at = now()
+                                 UPDATE change_scan_lease SET scanned_at = now(), window_calls = $4
                                  WHERE id = 1 AND holder = $1 AND token = $2 AND expires_at > now()
                                  RETURNING 1)
                              UPDATE change_feed SET last_seq = last_seq + $3
@@ -162,7 +162,9 @@ impl ChangeStore for PgStore {
                         ))
                         .await
                         .map_err(backend)?;
-                    tx.query_opt(&stmt, &[&self.replica(), &token, &n]).await
+                    let window = i32::try_from(scan.window_calls).unwrap_or(i32::MAX);
+                    tx.query_opt(&stmt, &[&self.replica(), &token, &n, &window])
+                        .await
                 }
                 None => {
                     let stmt = tx
@@ -413,7 +415,8 @@ impl ChangeStore for PgStore {
                      SELECT (SELECT token FROM took),
                             (SELECT floor(extract(epoch FROM now() - scanned_at) * 1000)::bigint
                              FROM change_scan_lease WHERE id = 1),
-                            (SELECT last_seq FROM change_feed WHERE id = 1)",
+                            (SELECT last_seq FROM change_feed WHERE id = 1),
+                            (SELECT window_calls FROM change_scan_lease WHERE id = 1)",
                 )
                 .await
                 .map_err(backend)?;
@@ -430,6 +433,10 @@ impl ChangeStore for PgStore {
                     .try_get::<_, Option<i64>>(2)
                     .map_err(backend)?
                     .unwrap_or(0),
+                window_calls: row
+                    .try_get::<_, Option<i32>>(3)
+                    .map_err(backend)?
+                    .map_or(0, |n| u32::try_from(n).unwrap_or(0)),
             })
         })
     }

@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_secret_rotation",
         include_str!("../../../migrations/postgres/0011_webhook_secret_rotation.sql"),
     ),
+    (
+        12,
+        "scan_window_calls",
+        include_str!("../../../migrations/postgres/0012_scan_window_calls.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant no other application of the database uses.
