@@ -111,9 +111,15 @@ pub async fn list(
                     ApiError::CursorExpired => expired(),
                     other => other,
                 })?;
-            sealed.parse::<i64>().map_err(|_| {
+            let at = sealed.parse::<i64>().map_err(|_| {
                 ApiError::param("cursor", "is not a cursor of this feed; start without one")
-            })?
+            })?;
+            // Past the newest event: the log was reset under it (a restored or new state
+            // store). Reading on would skip the new log's events up to it, silently.
+            if at > bounds.last_seq {
+                return Err(expired());
+            }
+            at
         }
         (None, Some(ChangesStart::Latest)) => bounds.last_seq,
         (None, _) => bounds.purged_through,

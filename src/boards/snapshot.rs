@@ -149,7 +149,9 @@ async fn from_dataverse(cx: &SnapshotContext) -> Result<HashMap<Uuid, PublicJob>
         .collect();
     let q = recruiting_requests::detail_query()
         .filter(Filter::is_in("mshr_dataareaid", companies))
-        .order_by("mshr_recruitingrequestid", Order::Asc);
+        .order_by("mshr_recruitingrequestid", Order::Asc)
+        // Numbers repeat across companies: the key makes the order unique, so paging is stable.
+        .order_by(crate::model::recruiting_request::PK, Order::Asc);
     let limiter = &rd.client.stack().limiter;
     // Partner calls queued at the upstream cap go before each page.
     limiter.drained(MAX_YIELD).await;

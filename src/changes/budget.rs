@@ -52,7 +52,9 @@ impl ScanBudget {
             return;
         }
         if let Ok(mut s) = self.spent.lock() {
-            s.push_back((now, calls));
+            // Oldest first, also for calls dated back (a previous leader's, at its last scan).
+            let at = s.partition_point(|(t, _)| *t <= now);
+            s.insert(at, (now, calls));
         }
     }
 
@@ -143,5 +145,22 @@ mod tests {
         let share = ScanBudget::with_limit(600, DATAVERSE_WINDOW);
         share.record(t0, 60);
         assert!((share.share(t0) - 0.01).abs() < 1e-9);
+    }
+
+    #[test]
+    fn calls_dated_back_keep_the_window_in_order() {
+        let b = ScanBudget::with_limit(10, Duration::from_secs(300));
+        let t0 = Instant::now();
+        b.record(t0 + Duration::from_secs(200), 2);
+        // A previous leader's calls, dated at its last scan before this replica's own.
+        b.record(t0, 8);
+        assert_eq!(b.spent(t0 + Duration::from_secs(200)), 10);
+        assert_eq!(
+            b.wait(t0 + Duration::from_secs(200)),
+            Some(Duration::from_secs(100)),
+            "the oldest calls leave first"
+        );
+        assert_eq!(b.spent(t0 + Duration::from_secs(300)), 2);
+        assert_eq!(b.wait(t0 + Duration::from_secs(300)), None);
     }
 }

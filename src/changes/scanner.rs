@@ -171,15 +171,16 @@ async fn fetch(
                 ResourceType::RecruitingRequest => recruiting_requests::detail_query(),
                 ResourceType::Candidate => candidates::candidate_query(true),
             };
+            use crate::upstream::odata::Order::Asc;
+            // A unique order, so pages neither skip nor repeat rows: numbers repeat across
+            // companies, so the primary key breaks ties (a skipped row would read as deleted).
             let q = match resource {
-                // A unique order, so pages neither skip nor repeat rows.
-                ResourceType::RecruitingRequest => q.order_by(
-                    "mshr_recruitingrequestid",
-                    crate::upstream::odata::Order::Asc,
-                ),
-                ResourceType::Candidate => {
-                    q.order_by("mshr_candidateid", crate::upstream::odata::Order::Asc)
-                }
+                ResourceType::RecruitingRequest => q
+                    .order_by("mshr_recruitingrequestid", Asc)
+                    .order_by(crate::model::recruiting_request::PK, Asc),
+                ResourceType::Candidate => q
+                    .order_by("mshr_candidateid", Asc)
+                    .order_by(crate::model::candidate::PK, Asc),
             };
             st.client.get_page_raw(&q, size).await.map_err(failed)
         }

@@ -20,7 +20,7 @@ use crate::store::StoreError;
 const BATCH: usize = 200;
 
 /// The rights a partner has now (from the registry, as a token would carry them all), or `None`
-/// when it is gone, disabled, or no longer has `webhooks:manage`: then nothing is queued for it.
+/// when it is gone, disabled, or no longer has `webhooks:manage`: then its deliveries are held.
 pub(crate) fn partner_rights(st: &DeliveryContext, partner: &str) -> Option<Principal> {
     let reg = st.auth.registry();
     let p = reg.partner(partner).filter(|p| !p.disabled)?;
@@ -46,16 +46,23 @@ fn rows_for(
     subs.iter()
         .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
         .filter_map(|s| {
-            let principal = partner_rights(st, &s.partner)?;
-            // Kept as the partner may see it now (no personal field it may not see is stored for
-            // it); shaped again when sent, so what goes out is within both its rights then and now.
-            let shown = visibility::shape_for(&principal, event)?;
+            let body = match partner_rights(st, &s.partner) {
+                // Kept as the partner may see it now (no personal field it may not see is stored
+                // for it); shaped again when sent, so what goes out is within both its rights then
+                // and now.
+                Some(principal) => stored_body(&visibility::shape_for(&principal, event)?)?,
+                // Disabled, or without `webhooks:manage` for now: queued without the event (the
+                // feed's copy is read at send time, while retained) and held until the partner is
+                // back, then shaped with its rights then. Skipping it lost the event for good:
+                // the fan-out cursor moves past it.
+                None => serde_json::to_string(&json!({"company": event.company})).ok()?,
+            };
             Some(OutboxInsert {
                 subscription_id: s.id.clone(),
                 event_id: event.id.clone(),
                 event_seq: event.seq,
                 event_type: type_name.clone(),
-                body: stored_body(&shown)?,
+                body,
                 recorded_at: event.occurred_at.timestamp_millis().min(now),
             })
         })
@@ -97,9 +104,9 @@ fn stored_body(event: &Event) -> Option<String> {
     serde_json::to_string(&json!({"company": event.company, "event": event})).ok()
 }
 
-/// The event a row holds (`Ok(None)`: it holds none any more). A row queued by an earlier version
-/// holds the body as shaped then, without its company: the feed's own copy is used while it is
-/// retained, else the row is dropped. A store that fails to answer is an error, not "gone": the
+/// The event a row holds (`Ok(None)`: it holds none any more). A row queued while its partner was
+/// disabled holds only the company, and one queued by an earlier version the body as shaped then,
+/// without its company: the feed's own copy is used while it is retained, else the row is dropped. A store that fails to answer is an error, not "gone": the
 /// row waits for the next pass instead of being dropped.
 async fn stored_event(
     st: &DeliveryContext,

@@ -616,6 +616,33 @@ async fn a_scan_failing_part_way_emits_no_false_deletes() {
     assert_eq!(names(&r), [("candidate.deleted".to_string(), last)]);
 }
 
+/// A cursor past the newest event (the state store was restored or made anew, the cursor key
+/// kept) is 410: reading on from it would skip the new log's events up to it.
+#[tokio::test]
+async fn a_cursor_ahead_of_the_log_is_410() {
+    let key = "ab".repeat(32);
+    let app_with_key = |key: String| {
+        spawn_app_with(SandboxConfig::default(), move |c| {
+            c.changes.scan_interval_ms = Some(3_600_000);
+            c.gateway.cursor_key = ats_gateway::config::SecretString::new(key);
+        })
+    };
+    let first = app_with_key(key.clone()).await;
+    let acme = first.partner_token("acme-ats", None).await;
+    crate::webhooks::record_event(&first, "usmf", "active").await;
+    let ahead = latest(&first, &acme).await;
+    let (s, v) = changes(&first, &acme, &format!("cursor={ahead}")).await;
+    assert_eq!(s, 200, "{v}");
+
+    // A new state store under the same cursor key: its log starts again at 1.
+    let second = app_with_key(key).await;
+    let acme = second.partner_token("acme-ats", None).await;
+    let r = second
+        .get(&format!("/v1/changes?cursor={ahead}"), &acme, None)
+        .await;
+    assert_eq!(r.status(), 410);
+}
+
 #[tokio::test]
 async fn a_cursor_past_retention_is_410_with_what_to_do() {
     let app = feed_app(200).await;

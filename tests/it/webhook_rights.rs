@@ -156,6 +156,40 @@ async fn a_disabled_partners_pending_retry_is_held_until_it_is_enabled() {
     assert_eq!(numbers, [2, 1], "{log:?}");
 }
 
+/// An event recorded while the partner is disabled is queued and held, not skipped: the fan-out
+/// cursor moves past it, so a skipped event would never be sent.
+#[tokio::test]
+async fn an_event_recorded_while_the_partner_is_disabled_is_sent_once_it_is_back() {
+    common::logs::capture();
+    let app = sandbox_app(&[1_000]).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let mut rx = receiver(0, 500).await;
+    let (sub, secret) =
+        subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
+    reload_acme(&app, |p| p.disabled = true);
+    let event = record_event(&app, "usmf", "active").await;
+    let held = format!("subscription={sub}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !common::logs::text()
+        .lines()
+        .any(|l| l.contains("webhook deliveries held") && l.contains(&held))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the event was not queued and held"
+        );
+        assert!(rx.rx.try_recv().is_err(), "sent while disabled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rx.hits.load(Ordering::SeqCst), 0);
+
+    reload_acme(&app, |_| {});
+    let got = rx.next(20).await;
+    verify(&secret, &got);
+    assert_eq!(got.json()["id"], event.as_str());
+    assert_eq!(got.json()["data"]["company"], "usmf", "{}", got.json());
+}
+
 async fn acme_again(app: &TestApp) -> String {
     app.partner_token("acme-ats", None).await
 }
