@@ -31,10 +31,10 @@ pub struct ListParams {
     #[param(value_type = Option<Vec<CandidateStatusKey>>, style = Form, explode = false, min_items = 1)]
     status: Option<List<String>>,
     /// Legal entity code, e.g. `usmf`.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9._/-]([A-Za-z0-9 ._/-]{0,38}[A-Za-z0-9._/-])?$")]
     company: Option<Code>,
     /// Recruiting request id (GUID) or number (`USMF-000001`): its candidates only.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9._/-]([A-Za-z0-9 ._/-]{0,38}[A-Za-z0-9._/-])?$")]
     recruiting_request: Option<Code>,
     /// Page size, 1–200 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200, default = 50, example = 20)]

@@ -205,23 +205,26 @@ impl<'de, T: ParamValue + PartialEq> Deserialize<'de> for List<T> {
 }
 
 /// A readable code (company, job id, department number): letters, digits, space and `-_./`, ≤ 40
-/// characters. A GUID is one too.
+/// characters, not starting or ending with a space. A GUID is one too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code(pub String);
 
 /// The OpenAPI pattern of [`Code`].
-pub const CODE_PATTERN: &str = "^[A-Za-z0-9 ._/-]{1,40}$";
+pub const CODE_PATTERN: &str = "^[A-Za-z0-9._/-]([A-Za-z0-9 ._/-]{0,38}[A-Za-z0-9._/-])?$";
 
 impl ParamValue for Code {
     fn parse(v: &str) -> Result<Self, String> {
+        // A blank or padded code matches nothing HR holds: an error, not an empty list.
         let ok = !v.is_empty()
             && v.len() <= 40
+            && !v.starts_with(' ')
+            && !v.ends_with(' ')
             && v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || " -_./".contains(c));
         if ok {
             Ok(Code(v.to_string()))
         } else {
-            Err("must be a code of letters, digits, spaces or -_./ (at most 40)".into())
+            Err("must be a code of letters, digits, spaces or -_./ (at most 40), not starting or ending with a space".into())
         }
     }
 }

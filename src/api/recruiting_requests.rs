@@ -32,13 +32,13 @@ pub struct ListParams {
     // No `example` on filters: Swagger UI's "Try it out" pre-fills examples, and filters that
     // together match nothing made the first call an empty list. Examples are in the text.
     /// Legal entity code, e.g. `usmf`.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9._/-]([A-Za-z0-9 ._/-]{0,38}[A-Za-z0-9._/-])?$")]
     company: Option<Code>,
     /// Department id (GUID) or number, e.g. `000163`: requests with a position in it.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9._/-]([A-Za-z0-9 ._/-]{0,38}[A-Za-z0-9._/-])?$")]
     department: Option<Code>,
     /// Job id (GUID) or job code, e.g. `Assembler`.
-    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9 ._/-]{1,40}$")]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9._/-]([A-Za-z0-9 ._/-]{0,38}[A-Za-z0-9._/-])?$")]
     job: Option<Code>,
     /// Text contained in the description (at most 100 characters), e.g. `engineer`.
     #[param(value_type = Option<String>, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")]

@@ -342,6 +342,18 @@ fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
+/// An attempt whose secret was not checked yet: given back if the request ends before (busy, or
+/// dropped by a client that stopped waiting).
+struct Pending<'a>(Option<crate::auth::attempts::Attempt<'a>>);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(a) = self.0.take() {
+            a.not_checked();
+        }
+    }
+}
+
 /// Limits failed attempts (per client id and per address) before the argon2 check, then runs the
 /// check on the secret-check pool; at most a few run at once per gateway, and a caller that cannot
 /// get a slot soon is told to retry rather than queueing without bound.
@@ -366,6 +378,9 @@ async fn authenticate_client(
             )
         }
     })?;
+    // Until its outcome is known: a request dropped meanwhile (the client gave up while it waited
+    // for a check slot or during the check) learnt nothing and does not count as a failure.
+    let mut pending = Pending(Some(attempt));
     let busy = || {
         OAuthError::new(
             "temporarily_unavailable",
@@ -379,8 +394,7 @@ async fn authenticate_client(
     .await;
     let Ok(Ok(permit)) = permit else {
         tracing::warn!("token endpoint saturated: secret checks busy");
-        attempt.not_checked();
-        return Err(busy());
+        return Err(busy()); // not checked: `pending` gives the attempt back
     };
     let reg = auth.registry();
     let partner = reg.by_client_id(&c.client_id).cloned();
@@ -400,14 +414,17 @@ async fn authenticate_client(
     })
     .await;
     let Some(ok) = checked else {
-        attempt.not_checked();
-        return Err(busy());
+        return Err(busy()); // not checked: `pending` gives the attempt back
     };
     auth.secret_checks_done
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Checked: from here the attempt counts unless the secret was right.
+    let attempt = pending.0.take();
     match (partner, ok) {
         (Some(p), Some(id)) => {
-            attempt.succeeded();
+            if let Some(a) = attempt {
+                a.succeeded();
+            }
             if let Some(id) = &id {
                 auth.usage.secret_used(id.clone());
             }

@@ -411,6 +411,12 @@ fn principal_for(
                 .ok_or(TokenError::SecretRevoked)?
                 .expires_at
         }
+        // Every secret of a partner the operator API manages has an id, so its tokens carry
+        // one: a token without is of another partner that had the id before (a config partner
+        // since removed), not of this one.
+        None if partner.managed_by == crate::auth::registry::ManagedBy::Api => {
+            return Err(TokenError::SecretRevoked);
+        }
         None => None,
     };
     let scopes: BTreeSet<Scope> = token_scopes

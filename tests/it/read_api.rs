@@ -432,6 +432,22 @@ async fn every_empty_filter_is_400_naming_it() {
             assert_eq!(pointer(&p), format!("#/{name}"), "{route}?{name}=: {p}");
         }
     }
+    // Blank or padded codes match nothing HR holds: errors too, not an empty page.
+    for (route, name, value) in [
+        (LIST, "job", "%20"),
+        (LIST, "department", "%20%20"),
+        (LIST, "company", "usmf%20"),
+        ("/v1/candidates", "recruiting_request", "%20"),
+        ("/v1/candidates", "company", "%20usmf"),
+    ] {
+        let r = app.get(&format!("{route}?{name}={value}"), &t, None).await;
+        let p = assert_problem(r, 400).await;
+        assert_eq!(
+            pointer(&p),
+            format!("#/{name}"),
+            "{route}?{name}={value}: {p}"
+        );
+    }
     assert_eq!(bad_requests(&app).await, 0);
 }
 
