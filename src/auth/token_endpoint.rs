@@ -520,6 +520,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_attempt_dropped_before_its_check_does_not_count() {
+        let l =
+            crate::auth::attempts::AttemptLimiter::new(crate::auth::config::FailedAttemptsConfig {
+                per_client: 1,
+                per_address: 1,
+                regain_ms: 3_600_000,
+            });
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        for _ in 0..3 {
+            // A client that stopped waiting: the request's future, and its pending attempt, dropped.
+            drop(Pending(Some(
+                l.begin("acme", Some(a)).expect("not limited"),
+            )));
+        }
+        // A checked failure counts.
+        let checked = Pending(Some(l.begin("acme", Some(a)).expect("not limited")))
+            .0
+            .take();
+        drop(checked);
+        assert!(l.begin("acme", Some(a)).is_err(), "the failure counted");
+    }
+
+    #[test]
     fn basic_credentials_are_form_decoded() {
         let v = HeaderValue::from_str(&format!("Basic {}", STANDARD.encode("my%20id:s%3Acret")))
             .expect("hv");

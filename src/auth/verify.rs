@@ -532,6 +532,26 @@ mod tests {
         let mut tampered = token.clone();
         tampered.push('x');
         assert!(svc.authenticate(&tampered).await.is_err());
+
+        // The id comes back as a partner the operator API manages: the config partner's tokens
+        // (no `sid`) are not its tokens.
+        svc.reload_partners(&[partner(all.clone())])
+            .expect("reload");
+        let old = svc
+            .issue_token("p", "p", &all.iter().copied().collect(), None)
+            .expect("token")
+            .access_token;
+        svc.authenticate(&old).await.expect("the config partner's");
+        svc.reload_partners(&[]).expect("reload");
+        svc.set_stored_partners(&[crate::store::partners::StoredPartner {
+            doc: crate::store::partners::test_doc("p"),
+            secrets: vec![],
+        }]);
+        assert!(svc.registry().partner("p").is_some());
+        assert!(
+            svc.authenticate(&old).await.is_err(),
+            "another partner's token under the same id"
+        );
     }
 
     #[test]
