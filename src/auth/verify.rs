@@ -169,6 +169,8 @@ fn check_signature_and_claims(
 /// built for it and the registry generation that principal was built from.
 #[derive(Debug)]
 pub struct VerifiedOwn {
+    /// The key it was verified with: a cached token ends when its key leaves the ring.
+    kid: String,
     sub: String,
     scopes: BTreeSet<Scope>,
     exp: i64,
@@ -226,6 +228,14 @@ impl AuthService {
             self.verified.invalidate(cache_key);
             return None;
         }
+        // A key dropped from the ring (a leaked one retired on SIGHUP) ends the tokens it signed,
+        // cached ones too.
+        if self.keys.find(&hit.kid).is_none() {
+            self.verified.invalidate(cache_key);
+            return Some(Err(TokenError::UnknownKid(
+                hit.kid.chars().take(64).collect(),
+            )));
+        }
         let generation = self.registry.generation();
         let now = chrono::Utc::now().timestamp();
         if let Some(b) = &hit.principal {
@@ -245,6 +255,7 @@ impl AuthService {
             self.verified.insert(
                 *cache_key,
                 Arc::new(VerifiedOwn {
+                    kid: hit.kid.clone(),
                     sub: hit.sub.clone(),
                     scopes: hit.scopes.clone(),
                     exp: hit.exp,
@@ -310,7 +321,21 @@ impl AuthService {
             Some(Value::String(sid)) => Some(sid.clone()),
             Some(_) => return Err(TokenError::Rejected("sid is not a string")),
         };
+        // No own token lives longer than the lifetime this gateway issues, nor was issued in the
+        // future: a token signed with a leaked key cannot outlive the key's removal by long.
+        let iat = claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .ok_or(TokenError::Rejected("iat is not a number"))?;
+        let leeway = i64::try_from(s.leeway_secs).unwrap_or(i64::MAX);
+        let ttl = i64::try_from(s.token_ttl_secs).unwrap_or(i64::MAX);
+        if iat > chrono::Utc::now().timestamp().saturating_add(leeway)
+            || exp.saturating_sub(iat) > ttl.saturating_add(leeway)
+        {
+            return Err(TokenError::Rejected("lifetime longer than issued"));
+        }
         Ok(VerifiedOwn {
+            kid: kid.to_string(),
             sub: sub.to_string(),
             scopes: scopes.into_iter().collect(),
             exp,
@@ -551,6 +576,63 @@ mod tests {
         assert!(
             svc.authenticate(&old).await.is_err(),
             "another partner's token under the same id"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_ends_with_its_key_and_none_outlives_the_issued_lifetime() {
+        use crate::auth::config::{AuthConfig, PartnerConfig, RateLimitConfig};
+        let cfg = AuthConfig {
+            partners: vec![PartnerConfig {
+                id: "p".into(),
+                display_name: String::new(),
+                client_id: "p".into(),
+                client_secret_hashes: vec![crate::auth::secrets::hash_secret("s")],
+                scopes: vec![Scope::ReferenceRead],
+                companies: vec!["usmf".into()],
+                rate_limit: RateLimitConfig::default(),
+                cors_origins: vec![],
+                disabled: false,
+            }],
+            ..Default::default()
+        };
+        let svc = crate::auth::AuthService::new(&cfg).expect("service");
+        let now = chrono::Utc::now().timestamp();
+        let sign = |key: &crate::auth::keys::SigningKey, iat: i64, exp: i64| {
+            let mut h = jsonwebtoken::Header::new(Algorithm::ES256);
+            h.kid = Some(key.kid.clone());
+            let claims = serde_json::json!({
+                "iss": svc.settings.issuer, "aud": svc.settings.audience, "sub": "p",
+                "scope": "reference:read", "iat": iat, "exp": exp,
+            });
+            jsonwebtoken::encode(&h, &claims, &key.encoding).expect("sign")
+        };
+        // A verify-only key (`previous_signing_key_files`) dropped on a reload: its tokens end,
+        // the cached one included.
+        let old = crate::auth::keys::SigningKey::generate().expect("key");
+        let token = sign(&old, now, now + 60);
+        svc.keys.set_configured(vec![old]);
+        svc.authenticate(&token).await.expect("verified");
+        svc.authenticate(&token).await.expect("from cache");
+        svc.keys.set_configured(vec![]);
+        assert!(svc.authenticate(&token).await.is_err(), "its key is gone");
+
+        let current = svc.keys.current();
+        let ttl = i64::try_from(svc.settings.token_ttl_secs).expect("ttl");
+        svc.authenticate(&sign(&current, now, now + ttl))
+            .await
+            .expect("as issued");
+        assert!(
+            svc.authenticate(&sign(&current, now, now + 10 * ttl))
+                .await
+                .is_err(),
+            "longer than this gateway issues"
+        );
+        assert!(
+            svc.authenticate(&sign(&current, now + 3_600, now + 3_600 + ttl))
+                .await
+                .is_err(),
+            "issued in the future"
         );
     }
 
