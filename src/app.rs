@@ -131,7 +131,19 @@ pub async fn build_state(
         }
         (hex, _) => parse_key(hex)?,
     };
-    let cursors = CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs);
+    let previous = config
+        .gateway
+        .previous_cursor_keys
+        .iter()
+        .map(|k| {
+            crate::config::hex_key(k.expose()).ok_or_else(|| StartError::Config {
+                key: "gateway.previous_cursor_keys",
+                problem: crate::config::HEX_KEY_PROBLEM.into(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cursors =
+        CursorSealer::new(cursor_key, config.gateway.cursor_ttl_secs).with_previous(&previous);
     let state_dir = stores.dir.clone();
     let scratch = stores.scratch;
     let operator = crate::operator::OperatorContext::new(

@@ -22,6 +22,8 @@ struct Sealed {
 
 pub struct CursorSealer {
     cipher: ChaCha20Poly1305,
+    /// Keys the current one replaced: they open cursors, never seal.
+    previous: Vec<ChaCha20Poly1305>,
     ttl_secs: i64,
 }
 
@@ -43,8 +45,19 @@ impl CursorSealer {
     pub fn new(key: [u8; 32], ttl_secs: i64) -> Self {
         Self {
             cipher: ChaCha20Poly1305::new(&Key::from(key)),
+            previous: Vec::new(),
             ttl_secs,
         }
+    }
+
+    /// Also opens cursors sealed with `keys` (`gateway.previous_cursor_keys`), so a key rotation
+    /// keeps partners' positions.
+    pub fn with_previous(mut self, keys: &[[u8; 32]]) -> Self {
+        self.previous = keys
+            .iter()
+            .map(|k| ChaCha20Poly1305::new(&Key::from(*k)))
+            .collect();
+        self
     }
 
     pub fn random(ttl_secs: i64) -> Self {
@@ -105,10 +118,11 @@ impl CursorSealer {
         }
         let (nonce, ct) = raw.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| invalid())?;
-        let plain = self
-            .cipher
-            .decrypt(&Nonce::from(nonce), ct)
-            .map_err(|_| invalid())?;
+        let nonce = Nonce::from(nonce);
+        let plain = std::iter::once(&self.cipher)
+            .chain(&self.previous)
+            .find_map(|c| c.decrypt(&nonce, ct).ok())
+            .ok_or_else(invalid)?;
         let body: Sealed = serde_json::from_slice(&plain).map_err(|_| invalid())?;
         if body.p != partner || body.f != fingerprint {
             return Err(invalid());
@@ -123,6 +137,24 @@ impl CursorSealer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_key_still_opens_its_cursors_and_never_seals() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let before = CursorSealer::new(old, 60)
+            .seal("p", "f", "next")
+            .expect("seal");
+        let rotated = CursorSealer::new(new, 60).with_previous(&[old]);
+        assert_eq!(rotated.open(&before, "p", "f").expect("open"), "next");
+        // Sealed with the new key only: the old one alone does not open it.
+        let after = rotated.seal("p", "f", "later").expect("seal");
+        assert!(CursorSealer::new(old, 60).open(&after, "p", "f").is_err());
+        assert_eq!(rotated.open(&after, "p", "f").expect("open"), "later");
+        // Without the old key listed, its cursors are invalid (400), as before.
+        assert!(CursorSealer::new(new, 60).open(&before, "p", "f").is_err());
+        // Still bound to partner and query.
+        assert!(rotated.open(&before, "q", "f").is_err());
+    }
 
     #[test]
     fn round_trip_and_binding() {

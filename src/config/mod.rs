@@ -44,6 +44,9 @@ pub struct GatewayConfig {
     /// 64 hex characters: the key sealing list cursors. Empty = random per process (cursors do not
     /// survive a restart or work across replicas).
     pub cursor_key: SecretString,
+    /// Keys `cursor_key` replaced: cursors they sealed still open (verify only), so rotating the
+    /// key does not cut every partner's changes-feed position. Drop one once its cursors expired.
+    pub previous_cursor_keys: Vec<SecretString>,
     pub cursor_ttl_secs: i64,
     /// How long option-set labels, lookup names and reference lists are cached.
     pub reference_ttl_secs: u64,
@@ -100,6 +103,7 @@ impl Default for GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_ms: 30_000,
             cursor_key: SecretString::default(),
+            previous_cursor_keys: Vec::new(),
             cursor_ttl_secs: 3600,
             reference_ttl_secs: 600,
             public_url: String::new(),

@@ -148,15 +148,7 @@ async fn webhook_a_rotated_secret_signs_next_to_the_new_one_during_its_grace() {
 
     // No secret in the log or the metrics.
     let logs = common::logs::text();
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.ops_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.scrape().await;
     for secret in [&old, &new, &newer] {
         assert!(!logs.contains(&secret[6..]), "a secret in the log");
         assert!(!metrics.contains(&secret[6..]), "a secret in the metrics");

@@ -500,15 +500,7 @@ async fn a_receiver_failing_three_times_gets_the_event_on_the_fourth_attempt() {
         "nothing after the acknowledgement"
     );
 
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.ops_url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.scrape().await;
     for needle in [
         "webhook_deliveries_total{result=\"delivered\"}",
         "webhook_deliveries_total{result=\"http_error\"}",
