@@ -23,7 +23,13 @@ pub struct ExternalIssuer {
     /// The last failed fetch, answered again without a fetch for `min_refresh_interval`: while
     /// the IdP is down, its users' tokens must not each cost an outbound call and its timeout.
     last_failure: Mutex<Option<(Instant, String)>>,
+    /// The last key set fetched: served while a refresh fails (for at most [`STALE_MAX`]), so an
+    /// IdP outage at the cache's expiry does not refuse every token its still-good keys signed.
+    last_good: Mutex<Option<(Instant, Arc<JwkSet>)>>,
 }
+
+/// How long a key set may be served past its TTL while refreshes fail.
+const STALE_MAX: Duration = Duration::from_secs(24 * 3600);
 
 impl ExternalIssuer {
     pub fn new(
@@ -57,6 +63,7 @@ impl ExternalIssuer {
             cache,
             last_forced_refresh: Mutex::new(None),
             last_failure: Mutex::new(None),
+            last_good: Mutex::new(None),
             config,
         })
     }
@@ -64,11 +71,16 @@ impl ExternalIssuer {
     /// The JWK for `kid`, refetching the JWKS once if the kid is unknown and the last forced
     /// refresh is older than the configured interval.
     pub async fn key_for(&self, kid: &str) -> Result<Jwk, TokenError> {
-        let set = self
-            .cache
-            .try_get_with((), self.fetch_guarded())
-            .await
-            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        let set = match self.cache.try_get_with((), self.fetch_guarded()).await {
+            Ok(set) => set,
+            Err(e) => match self.stale() {
+                Some(set) => {
+                    tracing::warn!(issuer = %self.config.issuer, error = %e, "JWKS refresh failed; the last key set fetched is used");
+                    set
+                }
+                None => return Err(TokenError::Jwks(e.to_string())),
+            },
+        };
         if let Some(k) = set.find(kid) {
             return Ok(k.clone());
         }
@@ -81,6 +93,17 @@ impl ExternalIssuer {
             .find(kid)
             .cloned()
             .ok_or_else(|| TokenError::UnknownKid(kid.to_string()))
+    }
+
+    /// The last key set fetched, if not older than [`STALE_MAX`].
+    fn stale(&self) -> Option<Arc<JwkSet>> {
+        let g = match self.last_good.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.as_ref()
+            .filter(|(at, _)| at.elapsed() < STALE_MAX)
+            .map(|(_, set)| set.clone())
     }
 
     /// True (and the slot is taken) when a forced refresh is allowed now.
@@ -109,6 +132,13 @@ impl ExternalIssuer {
         }
         let result = self.fetch().await;
         *lock() = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        if let Ok(set) = &result {
+            let mut good = match self.last_good.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            *good = Some((Instant::now(), set.clone()));
+        }
         result
     }
 

@@ -281,9 +281,20 @@ fn concerns(e: &Event, companies: &HashSet<String>) -> bool {
         && companies.contains(&e.company.to_ascii_lowercase())
 }
 
-/// Applies one event to `jobs` (events of other resources or companies are ignored).
+/// Whether `e` changes `jobs`: a request of the boards' companies, or one on the boards now that
+/// moved to another company.
+fn touches(e: &Event, companies: &HashSet<String>, jobs: &HashMap<Uuid, Arc<Entry>>) -> bool {
+    concerns(e, companies)
+        || (e.resource.kind == ResourceType::RecruitingRequest && jobs.contains_key(&e.resource.id))
+}
+
+/// Applies one event to `jobs` (events of other resources or companies are ignored, but a request
+/// that moved to a company no board shows leaves the boards).
 fn apply(jobs: &mut HashMap<Uuid, Arc<Entry>>, e: &Event, companies: &HashSet<String>) {
     if !concerns(e, companies) {
+        if e.resource.kind == ResourceType::RecruitingRequest {
+            jobs.remove(&e.resource.id);
+        }
         return;
     }
     let id = e.resource.id;
@@ -409,7 +420,11 @@ pub fn spawn(snapshot: Arc<Snapshot>, cx: SnapshotContext) -> tokio::task::JoinH
             let mut jobs: Option<HashMap<Uuid, Arc<Entry>>> = None;
             match events_after(&cx, cursor, |e| {
                 times.see(e);
-                if concerns(e, &cx.companies) {
+                let touched = match &jobs {
+                    Some(j) => touches(e, &cx.companies, j),
+                    None => touches(e, &cx.companies, &snapshot.jobs().by_id),
+                };
+                if touched {
                     let jobs = jobs.get_or_insert_with(|| snapshot.jobs().by_id.clone());
                     apply(jobs, e, &cx.companies);
                 }
@@ -478,6 +493,8 @@ mod tests {
         assert!(jobs[&Uuid::nil()].updated_at > posted);
         let mut other = event(4, Action::Deleted, "active", None);
         other.company = "nomf".into();
+        other.resource.id = Uuid::from_u128(7);
+        assert!(!touches(&other, &companies, &jobs));
         apply(&mut jobs, &other, &companies);
         assert!(
             jobs.contains_key(&Uuid::nil()),
@@ -489,5 +506,25 @@ mod tests {
             &companies,
         );
         assert!(jobs.is_empty());
+    }
+
+    #[test]
+    fn a_request_moved_to_another_company_leaves_the_boards() {
+        let companies = HashSet::from(["usmf".to_string()]);
+        let mut jobs = HashMap::new();
+        apply(
+            &mut jobs,
+            &event(1, Action::Created, "active", None),
+            &companies,
+        );
+        assert!(jobs[&Uuid::nil()].job.is_active());
+        let mut moved = event(2, Action::Updated, "active", None);
+        moved.company = "nomf".into();
+        assert!(
+            touches(&moved, &companies, &jobs),
+            "it is on the boards now"
+        );
+        apply(&mut jobs, &moved, &companies);
+        assert!(jobs.is_empty(), "no longer a company the boards show");
     }
 }

@@ -819,6 +819,45 @@ async fn a_failing_jwks_is_not_refetched_per_request() {
     }
 }
 
+/// An IdP whose JWKS breaks when the cached key set expires: the last key set fetched still
+/// verifies its users' tokens (for a bounded time), rather than every one of them being refused.
+#[tokio::test]
+async fn an_idp_outage_at_the_jwks_expiry_keeps_its_known_keys() {
+    let k1 = idp_key("k1");
+    let idp = Idp {
+        jwks: Arc::new(Mutex::new(json!({"keys": [k1.jwk.clone()]}))),
+        hits: Arc::new(AtomicUsize::new(0)),
+    };
+    let jwks_url = serve_jwks(idp.clone()).await;
+    let (acme, _) = partner("acme", &[Scope::ReferenceRead], 500);
+    let mut cfg = base_config(vec![acme]);
+    let mut issuer = idp_issuer(jwks_url, 0);
+    issuer.jwks_ttl_secs = 1;
+    cfg.external_issuers = vec![issuer];
+    let app = start(cfg).await;
+    // A new token each time (a verified token is cached by its text): each one reads the key set.
+    let token = |n: u32| user_token(&k1, Algorithm::ES256, json!({"n": n}));
+    assert_eq!(app.ping(&token(0)).await.status(), 200);
+    assert_eq!(idp.hits.load(Ordering::SeqCst), 1);
+    *idp.jwks.lock().expect("lock") = json!({"not": "a jwks"});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut n = 1;
+    while idp.hits.load(Ordering::SeqCst) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key set never expired"
+        );
+        assert_eq!(app.ping(&token(n)).await.status(), 200, "token {n}");
+        n += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.ping(&token(n)).await.status(),
+        200,
+        "the failed refresh falls back to the last key set"
+    );
+}
+
 // ---------------------------------------------------------------- rate limits, CORS
 
 #[tokio::test]
