@@ -478,6 +478,11 @@ pub async fn metadata(
     public: Option<axum::Extension<crate::public_url::PublicUrl>>,
     headers: HeaderMap,
 ) -> Response {
+    // Without `gateway.public_url` the URLs come from the request's `Host`: a shared cache must
+    // not hand one host's answer to another.
+    let from_host = public
+        .as_ref()
+        .is_none_or(|axum::Extension(p)| p.0.trim().is_empty());
     let base = public.map_or_else(
         || crate::public_url::base("", &headers),
         |axum::Extension(p)| p.resolve(&headers),
@@ -503,6 +508,10 @@ pub async fn metadata(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
+    if from_host {
+        resp.headers_mut()
+            .insert(axum::http::header::VARY, HeaderValue::from_static("Host"));
+    }
     resp
 }
 

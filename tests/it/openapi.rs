@@ -446,6 +446,11 @@ async fn authorization_server_metadata() {
         .await
         .expect("metadata");
     assert_eq!(r.status(), 200);
+    // No public_url here: the URLs come from Host, so a shared cache keys on it.
+    assert_eq!(
+        r.headers().get("vary").and_then(|v| v.to_str().ok()),
+        Some("Host")
+    );
     let m: Value = r.json().await.expect("json");
     assert_eq!(
         m["token_endpoint"],
