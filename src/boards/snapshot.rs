@@ -107,11 +107,12 @@ pub struct SnapshotContext {
 
 type Built = (HashMap<Uuid, PublicJob>, bool);
 
-/// The store's view (no Dataverse call), or `None` before the scanner's first complete scan.
+/// The store's view (no Dataverse call), or `None` before the scanner's first complete scan of
+/// the representation this release projects from.
 async fn from_store(cx: &SnapshotContext) -> Result<Option<HashMap<Uuid, PublicJob>>, String> {
     let store = cx.changes.store();
     let rr = ResourceType::RecruitingRequest;
-    if !store.has_baseline(rr).await.map_err(|e| e.to_string())? {
+    if store.baseline(rr).await.map_err(|e| e.to_string())? != Some(rr.representation()) {
         return Ok(None);
     }
     let ids = store.known_ids(rr).await.map_err(|e| e.to_string())?;

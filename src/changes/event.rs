@@ -35,6 +35,17 @@ impl ResourceType {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
+
+    /// The version of the representation the scanner fingerprints and stores for this resource.
+    /// Raise it in a release that changes what the representation holds (a member added,
+    /// renamed or relabelled): that release's first scan then re-baselines instead of emitting
+    /// `updated` for every record, and a replica still on the older release stops recording it.
+    pub const fn representation(self) -> i32 {
+        match self {
+            ResourceType::RecruitingRequest => 1,
+            ResourceType::Candidate => 1,
+        }
+    }
 }
 
 /// What happened to the resource.

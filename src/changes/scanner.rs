@@ -5,7 +5,11 @@
 //!
 //! One scan is one transaction in the store. A scan that fails part-way records the records it read
 //! and emits no deletion for that resource (deletions only from a complete read). Until a resource
-//! has had one complete scan (the baseline), its records are recorded without events.
+//! has had one complete scan (the baseline), its records are recorded without events. A release
+//! whose representation version ([`ResourceType::representation`]) is newer than the baseline's
+//! re-baselines: the stored representations are of another shape, so only creations and
+//! deletions are events in that scan, not an `updated` for every record. A release older than the
+//! baseline's does not scan that resource (a newer replica does).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -287,11 +291,23 @@ fn attach_person_children<'a>(
     Ok(())
 }
 
+/// How a scan compares a resource's records with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    /// No complete scan yet: record, emit nothing.
+    First,
+    /// The stored representations are of an older version: record, emit creations and deletions
+    /// only (a changed shape is not a change of the record).
+    Representation,
+    /// Same version: every event.
+    Done,
+}
+
 /// Compares a mapped page with the store and adds what changed to `record`.
 async fn absorb(
     st: &ScanContext,
     resource: ResourceType,
-    baseline: bool,
+    baseline: Baseline,
     mapped: Vec<Read>,
     seen: &mut HashSet<Uuid>,
     report: &mut ResourceReport,
@@ -317,7 +333,7 @@ async fn absorb(
         if old.is_some_and(|k| k.hash == hash && k.company == r.company) {
             continue;
         }
-        if !baseline {
+        if baseline == Baseline::Done || (baseline == Baseline::Representation && old.is_none()) {
             record.events.extend(detect::events_for(
                 resource,
                 r.id,
@@ -353,11 +369,21 @@ async fn scan_resource(
         complete: false,
         baseline: false,
     };
-    let baseline = match store.has_baseline(resource).await {
-        Ok(done) => !done,
+    let current = resource.representation();
+    let baseline = match store.baseline(resource).await {
+        Ok(None) => Baseline::First,
+        Ok(Some(v)) if v < current => Baseline::Representation,
+        Ok(Some(v)) if v == current => Baseline::Done,
+        Ok(Some(v)) => {
+            let why = format!(
+                "{}: the stored representations are version {v}, newer than this release's {current}; a replica of the newer release scans it",
+                resource.as_str()
+            );
+            return (report, Some(why));
+        }
         Err(e) => return (report, Some(failed(e))),
     };
-    report.baseline = baseline;
+    report.baseline = baseline != Baseline::Done;
     let mut seen: HashSet<Uuid> = HashSet::new();
     pacer.step().await;
     let mut raw = match fetch(st, resource, None).await {
@@ -417,7 +443,7 @@ async fn scan_resource(
             Err(e) => return (report, Some(failed(e))),
         };
         for id in chunk {
-            if let (Some(k), false) = (last.get(id), baseline) {
+            if let (Some(k), false) = (last.get(id), baseline == Baseline::First) {
                 record
                     .events
                     .push(detect::deleted(resource, *id, &k.company, &k.data));
@@ -425,8 +451,8 @@ async fn scan_resource(
             record.removals.push((resource, *id));
         }
     }
-    if baseline {
-        record.baselined.push(resource);
+    if baseline != Baseline::Done {
+        record.baselined.push((resource, current));
     }
     report.complete = true;
     (report, None)

@@ -39,8 +39,9 @@ pub struct ScanRecord {
     pub removals: Vec<(ResourceType, Uuid)>,
     /// In the order they must appear in the feed.
     pub events: Vec<NewEvent>,
-    /// Resources whose first complete scan this was (later scans emit events for them).
-    pub baselined: Vec<ResourceType>,
+    /// Resources whose first complete scan (of this representation version) this was; later
+    /// scans emit every event for them.
+    pub baselined: Vec<(ResourceType, i32)>,
     /// The scan lease's fencing token the scan ran under: a shared store records the scan only
     /// while that token is current (a stale leader cannot record). `None`: a writer outside the
     /// scanner (tests, fixtures), recorded unfenced.
@@ -84,8 +85,9 @@ pub trait ChangeStore: Send + Sync {
     /// Every id of `resource` with a fingerprint (what a complete scan must see, or delete).
     fn known_ids(&self, resource: ResourceType) -> BoxFuture<'_, Result<Vec<Uuid>, StoreError>>;
 
-    /// Whether a complete scan of `resource` has been recorded (before that, scans emit nothing).
-    fn has_baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// The representation version ([`ResourceType::representation`]) of the resource's newest
+    /// baseline; `None` before its first complete scan.
+    fn baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<Option<i32>, StoreError>>;
 
     /// Writes a scan's fingerprints, removals and events in one transaction; the events get their
     /// sequence numbers and the commit time, and are returned in order. Taken by value: a baseline

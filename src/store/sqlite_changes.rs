@@ -184,8 +184,13 @@ impl ChangeStore for SqliteStore {
         })
     }
 
-    fn has_baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.run(move |conn| Ok(meta(conn, &baseline_key(resource))?.is_some()))
+    fn baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<Option<i32>, StoreError>> {
+        // Files from before representation versions hold 1 here: the first version.
+        self.run(move |conn| {
+            meta(conn, &baseline_key(resource))?
+                .map(|v| i32::try_from(v).map_err(corrupt))
+                .transpose()
+        })
     }
 
     fn record_scan<'a>(
@@ -235,10 +240,12 @@ impl ChangeStore for SqliteStore {
                     .map_err(backend)?;
                     recorded.push(e.into_event(tx.last_insert_rowid(), at));
                 }
-                for r in &scan.baselined {
+                for (r, version) in &scan.baselined {
+                    // Never lowered: a process of an older release does not take it back.
                     tx.execute(
-                        "INSERT OR REPLACE INTO change_meta (key, value) VALUES (?1, 1)",
-                        params![baseline_key(*r)],
+                        "INSERT INTO change_meta (key, value) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                        params![baseline_key(*r), version],
                     )
                     .map_err(backend)?;
                 }
@@ -423,24 +430,42 @@ mod tests {
     async fn a_scan_is_recorded_whole_and_read_back_in_order() {
         let s = store();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        assert!(!s
-            .has_baseline(ResourceType::RecruitingRequest)
-            .await
-            .expect("baseline"));
+        assert_eq!(
+            s.baseline(ResourceType::RecruitingRequest)
+                .await
+                .expect("baseline"),
+            None
+        );
         let first = ScanRecord {
             upserts: vec![fp(a, "1"), fp(b, "1")],
-            baselined: vec![ResourceType::RecruitingRequest],
+            baselined: vec![(ResourceType::RecruitingRequest, 1)],
             ..Default::default()
         };
         assert!(s.record_scan(first).await.expect("record").is_empty());
-        assert!(s
-            .has_baseline(ResourceType::RecruitingRequest)
+        assert_eq!(
+            s.baseline(ResourceType::RecruitingRequest)
+                .await
+                .expect("baseline"),
+            Some(1)
+        );
+        assert_eq!(
+            s.baseline(ResourceType::Candidate).await.expect("baseline"),
+            None
+        );
+
+        // A newer representation's baseline replaces the version; an older one never lowers it.
+        for (recorded, after) in [(3, 3), (2, 3)] {
+            s.record_scan(ScanRecord {
+                baselined: vec![(ResourceType::Candidate, recorded)],
+                ..Default::default()
+            })
             .await
-            .expect("baseline"));
-        assert!(!s
-            .has_baseline(ResourceType::Candidate)
-            .await
-            .expect("baseline"));
+            .expect("record");
+            assert_eq!(
+                s.baseline(ResourceType::Candidate).await.expect("baseline"),
+                Some(after)
+            );
+        }
         let known = s
             .known(ResourceType::RecruitingRequest, &[a, Uuid::new_v4()])
             .await

@@ -155,14 +155,16 @@ async fn dispatch(st: &Arc<DeliveryContext>, stop: &CancellationToken) {
 /// or shutdown.
 async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken) -> String {
     let wh = &st.webhooks;
+    // Read once here, then once per claimed delivery below: the slot for the next send is taken
+    // for the partner and URL of the last read, at most one delivery old.
+    let mut sub = match wh.store.subscription(None, sub_id.clone()).await {
+        Ok(Some(s)) => s,
+        _ => return sub_id,
+    };
     loop {
         if stop.is_cancelled() {
             break;
         }
-        let sub = match wh.store.subscription(None, sub_id.clone()).await {
-            Ok(Some(s)) => s,
-            _ => break,
-        };
         let permit = tokio::select! {
             _ = stop.cancelled() => break,
             p = wh.sends.acquire(&sub.partner, &sub.url) => match p { Some(p) => p, None => break },
@@ -183,7 +185,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
         };
         // Read again once claimed: a secret rotated while this send waited for its slot must
         // sign it (after a leak, with no grace, the old one must not).
-        let sub = match wh.store.subscription(None, sub_id.clone()).await {
+        sub = match wh.store.subscription(None, sub_id.clone()).await {
             Ok(Some(s)) => s,
             _ => {
                 if let Err(e) = wh.store.release_delivery(&row).await {

@@ -859,3 +859,95 @@ async fn a_one_company_partner_reaches_the_end_past_other_companies_events_in_on
     assert_eq!(v["data"][0]["id"], later[0].as_str(), "{v}");
     assert_eq!(v["data"].as_array().map(Vec::len), Some(1), "{v}");
 }
+
+/// What a release's first scan does with the fingerprints an older release stored: the stored
+/// representations are of another shape (here: a member the new one lacks, under version 0), so
+/// it re-baselines without an `updated` per record; later edits are events again; and a store
+/// holding a newer release's representations is not recorded over.
+#[tokio::test]
+async fn a_release_with_another_representation_rebaselines_instead_of_updating_every_record() {
+    let app = feed_app(200).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let hr = hr_token(&app.emu).await;
+    let integration = app.emu.token().await;
+    baseline(&app).await;
+    let cursor = latest(&app, &acme).await;
+    let rr = ats_gateway::changes::event::ResourceType::RecruitingRequest;
+    let store = app.gateway.state.changes.store();
+    assert_eq!(store.baseline(rr).await.expect("baseline"), Some(1));
+
+    let db =
+        rusqlite::Connection::open(app.state_dir.path().join(ats_gateway::config::SQLITE_FILE))
+            .expect("the state file");
+    db.busy_timeout(Duration::from_secs(10)).expect("timeout");
+    let older = |version: i64| {
+        db.execute(
+            "UPDATE change_meta SET value = ?1 WHERE key = 'baseline:recruiting_request'",
+            [version],
+        )
+        .expect("baseline version")
+    };
+    let reshaped = db
+        .execute(
+            "UPDATE fingerprints SET hash = 'older', data = json_set(data, '$.older_member', 1) WHERE resource = 'recruiting_request'",
+            [],
+        )
+        .expect("older representations");
+    assert!(reshaped > 0);
+    older(0);
+
+    let r = scan(&app).await;
+    assert!(r.complete(), "{r:?}");
+    assert!(
+        r.events.is_empty(),
+        "a changed representation is not a change of every record: {:?}",
+        r.events
+    );
+    let rr_report = r
+        .resources
+        .iter()
+        .find(|x| x.resource == rr)
+        .expect("requests scanned");
+    assert!(rr_report.baseline && rr_report.read > 0, "{r:?}");
+    assert_eq!(store.baseline(rr).await.expect("baseline"), Some(1));
+
+    // Re-baselined: the next edit is one event, of the new shape.
+    let id = a_request(&app.emu, &integration, "usmf", STATUS_ACTIVE).await;
+    hr_patch(
+        &app,
+        &hr,
+        RR,
+        &id,
+        json!({"mshr_description": "Re-baselined"}),
+    )
+    .await;
+    let r = scan(&app).await;
+    assert!(r.complete(), "{r:?}");
+    let (events, _) = events_after(&app, &acme, &cursor).await;
+    assert_eq!(
+        types(&events),
+        ["recruiting_request.updated"],
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["changed_fields"], json!(["/description"]));
+    assert!(events[0]["data"].get("older_member").is_none());
+
+    // A newer release's representations: this one neither records nor emits for requests.
+    older(2);
+    hr_patch(
+        &app,
+        &hr,
+        RR,
+        &id,
+        json!({"mshr_description": "Seen by the newer release"}),
+    )
+    .await;
+    let r = scan(&app).await;
+    assert!(!r.complete(), "{r:?}");
+    assert!(
+        r.error.as_deref().is_some_and(|e| e.contains("newer")),
+        "{r:?}"
+    );
+    assert!(r.events.is_empty(), "{:?}", r.events);
+    assert_eq!(store.baseline(rr).await.expect("baseline"), Some(2));
+}

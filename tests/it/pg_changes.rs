@@ -75,24 +75,42 @@ async fn the_postgres_feed_records_reads_filters_and_purges_as_the_embedded_one(
     let pg = pg_server().await;
     let s = store(&pg).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    assert!(!s
-        .has_baseline(ResourceType::Candidate)
-        .await
-        .expect("baseline"));
+    assert_eq!(
+        s.baseline(ResourceType::Candidate).await.expect("baseline"),
+        None
+    );
     let first = ScanRecord {
         upserts: vec![fp(a, "1"), fp(b, "1"), fp(a, "0")],
-        baselined: vec![ResourceType::Candidate],
+        baselined: vec![(ResourceType::Candidate, 1)],
         ..Default::default()
     };
     assert!(s.record_scan(first).await.expect("record").is_empty());
-    assert!(s
-        .has_baseline(ResourceType::Candidate)
+    assert_eq!(
+        s.baseline(ResourceType::Candidate).await.expect("baseline"),
+        Some(1)
+    );
+    assert_eq!(
+        s.baseline(ResourceType::RecruitingRequest)
+            .await
+            .expect("baseline"),
+        None
+    );
+
+    // A newer representation's baseline replaces the version; an older one never lowers it.
+    for (recorded, after) in [(3, 3), (2, 3)] {
+        s.record_scan(ScanRecord {
+            baselined: vec![(ResourceType::RecruitingRequest, recorded)],
+            ..Default::default()
+        })
         .await
-        .expect("baseline"));
-    assert!(!s
-        .has_baseline(ResourceType::RecruitingRequest)
-        .await
-        .expect("baseline"));
+        .expect("record");
+        assert_eq!(
+            s.baseline(ResourceType::RecruitingRequest)
+                .await
+                .expect("baseline"),
+            Some(after)
+        );
+    }
     let known = s
         .known(ResourceType::Candidate, &[a, b, Uuid::new_v4()])
         .await
@@ -269,7 +287,7 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
     sq.record_scan(ScanRecord {
         upserts: vec![fp(a, "1"), fp(Uuid::new_v4(), "2")],
         events: vec![ev("usmf", Action::Created), ev("nomf", Action::Created)],
-        baselined: vec![ResourceType::Candidate],
+        baselined: vec![(ResourceType::Candidate, 1)],
         ..Default::default()
     })
     .await
@@ -310,10 +328,10 @@ async fn the_embedded_feed_copies_into_postgres_with_its_sequence() {
     );
     assert_eq!(s.events_after(0, 10).await.expect("events"), events);
     assert_eq!(s.feed_bounds().await.expect("bounds"), bounds);
-    assert!(s
-        .has_baseline(ResourceType::Candidate)
-        .await
-        .expect("baseline"));
+    assert_eq!(
+        s.baseline(ResourceType::Candidate).await.expect("baseline"),
+        Some(1)
+    );
     assert_eq!(
         s.known(ResourceType::Candidate, &[a]).await.expect("known")[&a],
         fp(a, "1").known

@@ -119,20 +119,19 @@ impl ChangeStore for PgStore {
         })
     }
 
-    fn has_baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<Option<i32>, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
             let stmt = conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM change_baselines WHERE resource = $1)",
-                )
+                .prepare_cached("SELECT representation FROM change_baselines WHERE resource = $1")
                 .await
                 .map_err(backend)?;
-            counted("changes.has_baseline");
-            conn.query_one(&stmt, &[&resource.as_str()])
+            counted("changes.baseline");
+            conn.query_opt(&stmt, &[&resource.as_str()])
                 .await
                 .map_err(backend)?
-                .try_get(0)
+                .map(|row| row.try_get(0))
+                .transpose()
                 .map_err(backend)
         })
     }
@@ -265,16 +264,22 @@ impl ChangeStore for PgStore {
                 }
             }
             if !scan.baselined.is_empty() {
-                let res: Vec<&str> = scan.baselined.iter().map(|r| r.as_str()).collect();
+                let res: Vec<&str> = scan.baselined.iter().map(|(r, _)| r.as_str()).collect();
+                let versions: Vec<i32> = scan.baselined.iter().map(|(_, v)| *v).collect();
+                // Never lowered: a replica of an older release does not take a baseline back.
                 let stmt = tx
                     .prepare_cached(
-                        "INSERT INTO change_baselines (resource) SELECT unnest($1::text[])
-                         ON CONFLICT DO NOTHING",
+                        "INSERT INTO change_baselines (resource, representation)
+                         SELECT * FROM unnest($1::text[], $2::integer[])
+                         ON CONFLICT (resource) DO UPDATE SET representation =
+                           GREATEST(change_baselines.representation, EXCLUDED.representation)",
                     )
                     .await
                     .map_err(backend)?;
                 counted("changes.record");
-                tx.execute(&stmt, &[&res]).await.map_err(backend)?;
+                tx.execute(&stmt, &[&res, &versions])
+                    .await
+                    .map_err(backend)?;
             }
             counted("changes.record");
             tx.commit().await.map_err(backend)?;
@@ -515,6 +520,7 @@ pub async fn import_sqlite(
         }
     }
     let mut baselines: Vec<String> = Vec::new();
+    let mut representations: Vec<i32> = Vec::new();
     let mut purged_through = 0_i64;
     {
         let mut stmt = src
@@ -527,6 +533,7 @@ pub async fn import_sqlite(
             let (key, value) = row.map_err(sq)?;
             if let Some(resource) = key.strip_prefix("baseline:") {
                 baselines.push(resource.to_string());
+                representations.push(i32::try_from(value).map_err(corrupt)?);
             } else if key == "purged_through" {
                 purged_through = value;
             }
@@ -589,8 +596,10 @@ pub async fn import_sqlite(
         .map_err(backend)?;
     }
     tx.execute(
-        "INSERT INTO change_baselines (resource) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-        &[&baselines],
+        "INSERT INTO change_baselines (resource, representation)
+         SELECT * FROM unnest($1::text[], $2::integer[])
+         ON CONFLICT (resource) DO UPDATE SET representation = EXCLUDED.representation",
+        &[&baselines, &representations],
     )
     .await
     .map_err(backend)?;

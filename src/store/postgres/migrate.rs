@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scan_window_calls",
         include_str!("../../../migrations/postgres/0012_scan_window_calls.sql"),
     ),
+    (
+        13,
+        "baseline_representation",
+        include_str!("../../../migrations/postgres/0013_baseline_representation.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant no other application of the database uses.
