@@ -286,6 +286,33 @@ mod tests {
         }
     }
 
+    /// utoipa's `pattern` takes only a literal, so each code filter repeats [`CODE_PATTERN`] (and
+    /// `q` [`SEARCH_TEXT_PATTERN`]): the document is held to the constants here.
+    #[test]
+    fn filter_patterns_in_the_document_are_the_constants() {
+        let doc = serde_json::to_value(crate::api::openapi::document()).expect("document");
+        let mut codes = 0;
+        for ops in doc["paths"].as_object().expect("paths").values() {
+            for op in ops.as_object().expect("operations").values() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let pattern = p["schema"]["pattern"].as_str();
+                    match p["name"].as_str() {
+                        Some("company" | "department" | "job" | "recruiting_request") => {
+                            assert_eq!(pattern, Some(CODE_PATTERN), "{p}");
+                            codes += 1;
+                        }
+                        Some("q") => assert_eq!(pattern, Some(SEARCH_TEXT_PATTERN), "{p}"),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            codes, 5,
+            "the code filters of candidates and recruiting requests"
+        );
+    }
+
     #[test]
     fn strictness() {
         let q: Q = parse("page_size=10&status=a,%20b,,a&company=usmf").expect("parse");

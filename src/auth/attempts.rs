@@ -37,23 +37,20 @@ pub struct AttemptLimiter {
     pairs: moka::sync::Cache<([u8; 16], IpAddr), Shared>,
 }
 
-/// An attempt in progress: call `succeeded` when the secret was right.
-pub struct Attempt<'a> {
-    limiter: &'a AttemptLimiter,
+/// An attempt in progress: call `succeeded` when the secret was right; dropped, it counts. It
+/// owns what it took (no borrow of the limiter), so the secret check itself can settle it.
+pub struct Attempt {
+    cfg: FailedAttemptsConfig,
     /// `None` when a clean address went past an empty client bucket (nothing taken there).
     client: Option<Shared>,
     address: Option<(Shared, u32)>,
     pair: Option<Shared>,
 }
 
-impl Attempt<'_> {
+impl Attempt {
     /// A correct secret: the attempt does not count.
     pub fn succeeded(self) {
-        self.limiter.give_back(
-            self.client.as_ref(),
-            self.address.as_ref(),
-            self.pair.as_ref(),
-        );
+        self.refund();
     }
 
     /// The secret was never checked (the checks were busy): the attempt does not count either,
@@ -90,12 +87,12 @@ impl AttemptLimiter {
     }
 
     /// Takes an attempt for `client_id` from `peer`, or the seconds to wait (`Retry-After`).
-    pub fn begin(&self, client_id: &str, peer: Option<IpAddr>) -> Result<Attempt<'_>, u64> {
+    pub fn begin(&self, client_id: &str, peer: Option<IpAddr>) -> Result<Attempt, u64> {
         let regain = self.regain();
         let per_client = self.cfg.per_client;
         let key = client_key(client_id);
         let mut taken = Attempt {
-            limiter: self,
+            cfg: self.cfg,
             client: None,
             address: None,
             pair: None,
@@ -130,34 +127,21 @@ impl AttemptLimiter {
         }
         Ok(taken)
     }
-
-    fn give_back(
-        &self,
-        client: Option<&Shared>,
-        address: Option<&(Shared, u32)>,
-        pair: Option<&Shared>,
-    ) {
-        let regain = self.regain();
-        if let Some(b) = client {
-            refund(b, self.cfg.per_client, regain);
-        }
-        if let Some((b, cap)) = address {
-            refund(b, *cap, regain);
-        }
-        if let Some(b) = pair {
-            refund(b, self.cfg.per_client, regain);
-        }
-    }
 }
 
-impl Attempt<'_> {
+impl Attempt {
     /// Gives back what was taken (a refused attempt does not count against the other keys).
     fn refund(&self) {
-        self.limiter.give_back(
-            self.client.as_ref(),
-            self.address.as_ref(),
-            self.pair.as_ref(),
-        );
+        let regain = Duration::from_millis(self.cfg.regain_ms);
+        if let Some(b) = &self.client {
+            refund(b, self.cfg.per_client, regain);
+        }
+        if let Some((b, cap)) = &self.address {
+            refund(b, *cap, regain);
+        }
+        if let Some(b) = &self.pair {
+            refund(b, self.cfg.per_client, regain);
+        }
     }
 }
 

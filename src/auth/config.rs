@@ -21,7 +21,7 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// PEM P-256 private key (PKCS#8 or SEC1); generated at start when absent (then tokens die
     /// with the process and replicas cannot verify each other's). Re-read on reload: a new key
-    /// becomes current and the old one keeps verifying until its tokens expire.
+    /// becomes current; the old one keeps verifying only if `previous_signing_key_files` lists it.
     pub signing_key_file: Option<PathBuf>,
     /// Verify-only keys, published in the JWKS: the previous `signing_key_file` after a rotation,
     /// so restarts and replicas keep accepting tokens it signed. Drop it once they have expired.
@@ -146,7 +146,17 @@ pub struct ExternalIssuerConfig {
     /// An unknown `kid` triggers at most one JWKS refetch per this interval.
     #[serde(default = "default_refresh_interval")]
     pub jwks_refresh_min_interval_secs: u64,
+    /// While refreshes fail, the last key set fetched still verifies tokens until it is this old
+    /// (counted from that fetch); 0 = never, a failed refresh refuses the issuer's tokens.
+    #[serde(default = "default_jwks_stale_max")]
+    pub jwks_stale_max_secs: u64,
 }
+
+/// The largest `jwks_stale_max_secs` (7 days): an IdP's removed key must not verify for longer.
+pub const MAX_JWKS_STALE_SECS: u64 = 7 * 86_400;
+
+/// The largest `auth.token_ttl_secs`: no own token, whichever replica issued it, lives longer.
+pub const MAX_TOKEN_TTL_SECS: u64 = 86_400;
 
 fn default_scope_claim() -> String {
     "scp".into()
@@ -156,6 +166,9 @@ fn default_jwks_ttl() -> u64 {
 }
 fn default_refresh_interval() -> u64 {
     60
+}
+pub(crate) fn default_jwks_stale_max() -> u64 {
+    86_400
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,10 +194,10 @@ impl AuthConfig {
         if self.audience.trim().is_empty() {
             return Err(AuthConfigError::invalid("auth.audience", "is required"));
         }
-        if self.token_ttl_secs == 0 || self.token_ttl_secs > 86_400 {
+        if self.token_ttl_secs == 0 || self.token_ttl_secs > MAX_TOKEN_TTL_SECS {
             return Err(AuthConfigError::invalid(
                 "auth.token_ttl_secs",
-                "must be between 1 and 86400",
+                format!("must be between 1 and {MAX_TOKEN_TTL_SECS}"),
             ));
         }
         if self.leeway_secs > 300 {

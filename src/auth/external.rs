@@ -10,7 +10,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::Algorithm;
 use moka::future::Cache;
 
-use crate::auth::config::{AuthConfigError, ExternalIssuerConfig};
+use crate::auth::config::{AuthConfigError, ExternalIssuerConfig, MAX_JWKS_STALE_SECS};
 use crate::auth::verify::TokenError;
 
 pub struct ExternalIssuer {
@@ -23,13 +23,13 @@ pub struct ExternalIssuer {
     /// The last failed fetch, answered again without a fetch for `min_refresh_interval`: while
     /// the IdP is down, its users' tokens must not each cost an outbound call and its timeout.
     last_failure: Mutex<Option<(Instant, String)>>,
-    /// The last key set fetched: served while a refresh fails (for at most [`STALE_MAX`]), so an
-    /// IdP outage at the cache's expiry does not refuse every token its still-good keys signed.
+    /// The last key set fetched: served while a refresh fails (until it is `stale_max` old), so
+    /// an IdP outage at the cache's expiry does not refuse every token its still-good keys signed.
     last_good: Mutex<Option<(Instant, Arc<JwkSet>)>>,
+    /// How old (since its fetch) the last key set may be and still be served while refreshes
+    /// fail: `jwks_stale_max_secs`.
+    stale_max: Duration,
 }
-
-/// How long a key set may be served past its TTL while refreshes fail.
-const STALE_MAX: Duration = Duration::from_secs(24 * 3600);
 
 impl ExternalIssuer {
     pub fn new(
@@ -42,6 +42,12 @@ impl ExternalIssuer {
             .map_err(|problem| AuthConfigError::invalid(key("algorithms"), problem))?;
         url::Url::parse(&config.jwks_url)
             .map_err(|e| AuthConfigError::invalid(key("jwks_url"), e.to_string()))?;
+        if config.jwks_stale_max_secs > MAX_JWKS_STALE_SECS {
+            return Err(AuthConfigError::invalid(
+                key("jwks_stale_max_secs"),
+                format!("must be at most {MAX_JWKS_STALE_SECS} (7 days); 0 = never use stale keys"),
+            ));
+        }
         for (name, v) in [
             ("issuer", &config.issuer),
             ("audience", &config.audience),
@@ -64,6 +70,7 @@ impl ExternalIssuer {
             last_forced_refresh: Mutex::new(None),
             last_failure: Mutex::new(None),
             last_good: Mutex::new(None),
+            stale_max: Duration::from_secs(config.jwks_stale_max_secs),
             config,
         })
     }
@@ -73,13 +80,10 @@ impl ExternalIssuer {
     pub async fn key_for(&self, kid: &str) -> Result<Jwk, TokenError> {
         let set = match self.cache.try_get_with((), self.fetch_guarded()).await {
             Ok(set) => set,
-            Err(e) => match self.stale() {
-                Some(set) => {
-                    tracing::warn!(issuer = %self.config.issuer, error = %e, "JWKS refresh failed; the last key set fetched is used");
-                    set
-                }
-                None => return Err(TokenError::Jwks(e.to_string())),
-            },
+            // Warned about where the refresh failed, once, not per request.
+            Err(e) => self
+                .stale()
+                .ok_or_else(|| TokenError::Jwks(e.to_string()))?,
         };
         if let Some(k) = set.find(kid) {
             return Ok(k.clone());
@@ -95,14 +99,14 @@ impl ExternalIssuer {
             .ok_or_else(|| TokenError::UnknownKid(kid.to_string()))
     }
 
-    /// The last key set fetched, if not older than [`STALE_MAX`].
+    /// The last key set fetched, if younger than `stale_max`.
     fn stale(&self) -> Option<Arc<JwkSet>> {
         let g = match self.last_good.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         g.as_ref()
-            .filter(|(at, _)| at.elapsed() < STALE_MAX)
+            .filter(|(at, _)| at.elapsed() < self.stale_max)
             .map(|(_, set)| set.clone())
     }
 
@@ -132,12 +136,18 @@ impl ExternalIssuer {
         }
         let result = self.fetch().await;
         *lock() = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
-        if let Ok(set) = &result {
-            let mut good = match self.last_good.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            *good = Some((Instant::now(), set.clone()));
+        match &result {
+            Ok(set) => {
+                let mut good = match self.last_good.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                *good = Some((Instant::now(), set.clone()));
+            }
+            Err(e) if self.stale().is_some() => {
+                tracing::warn!(issuer = %self.config.issuer, error = %e, "JWKS refresh failed; the last key set fetched is used meanwhile");
+            }
+            Err(_) => {}
         }
         result
     }
@@ -203,5 +213,36 @@ mod tests {
         assert!(parse_algorithms(&["none".into()]).is_err());
         assert!(parse_algorithms(&["HS256".into()]).is_err());
         assert!(parse_algorithms(&[]).is_err());
+    }
+
+    #[test]
+    fn the_stale_limit_is_bounded_and_named() {
+        let config = |stale: u64| ExternalIssuerConfig {
+            issuer: "https://idp.example".into(),
+            jwks_url: "https://idp.example/keys".into(),
+            audience: "api".into(),
+            algorithms: vec!["ES256".into()],
+            scope_claim: "roles".into(),
+            partner_claim: "tid".into(),
+            partner_map: Default::default(),
+            jwks_ttl_secs: 3600,
+            jwks_refresh_min_interval_secs: 60,
+            jwks_stale_max_secs: stale,
+        };
+        let http = reqwest::Client::new();
+        for ok in [0, 86_400, MAX_JWKS_STALE_SECS] {
+            assert!(
+                ExternalIssuer::new(0, config(ok), http.clone()).is_ok(),
+                "{ok}"
+            );
+        }
+        let Err(e) = ExternalIssuer::new(2, config(MAX_JWKS_STALE_SECS + 1), http) else {
+            panic!("a stale limit over 7 days was accepted");
+        };
+        assert!(
+            e.to_string()
+                .contains("auth.external_issuers[2].jwks_stale_max_secs"),
+            "{e}"
+        );
     }
 }

@@ -168,6 +168,22 @@ impl KeyRing {
         self.write(|g| g.configured = keys.into_iter().map(Arc::new).collect());
     }
 
+    /// A reload: `current` (when given) becomes the current key and `configured` the verify-only
+    /// keys, in one step. The key `current` replaces is not retired: it verifies on only if
+    /// `configured` lists it, so a leaked key replaced by a reload stops verifying at once.
+    pub fn reload(&self, current: Option<SigningKey>, configured: Vec<SigningKey>) {
+        self.write(|g| {
+            if let Some(key) = current.filter(|k| k.kid != g.current.kid) {
+                let kid = key.kid.clone();
+                g.current = Arc::new(key);
+                g.retired
+                    .retain(|(k, until)| *until > now() && k.kid != kid);
+                tracing::info!(kid = %kid, "signing key replaced");
+            }
+            g.configured = configured.into_iter().map(Arc::new).collect();
+        });
+    }
+
     /// The verification key for `kid`, if it is current or retired but not yet expired.
     pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
         let t = now();
@@ -252,6 +268,22 @@ mod tests {
         ring.set_configured(Vec::new());
         assert!(ring.find(&old_kid).is_none());
         assert_eq!(ring.jwks().keys.len(), 2);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_replaced_key_only_if_listed() {
+        let a = SecretKey::generate();
+        let ring = KeyRing::new(SigningKey::from_secret(a.clone()).expect("key"), 60);
+        let a_kid = ring.current().kid.clone();
+        let b = SigningKey::generate().expect("key");
+        let listed = SigningKey::from_secret(a).expect("key");
+        ring.reload(Some(b), vec![listed]);
+        assert!(ring.find(&a_kid).is_some(), "listed: still verifies");
+        let b_kid = ring.current().kid.clone();
+        ring.reload(Some(SigningKey::generate().expect("key")), Vec::new());
+        assert!(ring.find(&b_kid).is_none(), "not listed: dropped at once");
+        assert!(ring.find(&a_kid).is_none(), "no longer listed");
+        assert_eq!(ring.jwks().keys.len(), 1);
     }
 
     #[test]

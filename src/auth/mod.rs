@@ -209,8 +209,9 @@ impl AuthService {
     }
 
     /// Applies a re-read auth config: partners (inline + `partners_file`), the signing key file and
-    /// the verify-only key files. All or nothing: on error nothing changes and the reason is
-    /// logged. Issuer, audience, lifetimes and external issuers need a restart.
+    /// the verify-only key files (a replaced signing key verifies on only if listed there). All or
+    /// nothing: on error nothing changes and the reason is logged. Issuer, audience, lifetimes and
+    /// external issuers need a restart.
     pub fn reload(&self, cfg: &AuthConfig) -> Result<(), AuthConfigError> {
         let result = (|| {
             cfg.validate()?;
@@ -226,11 +227,9 @@ impl AuthService {
         let (reg, signing, configured) = result.inspect_err(|e: &AuthConfigError| {
             tracing::error!(error = %e, "auth reload failed; keeping the previous partners and keys");
         })?;
-        // The new key first, so a token it signs always finds its key.
-        if let Some(key) = signing {
-            self.keys.install(key);
-        }
-        self.keys.set_configured(configured);
+        // Keys in one step: the replaced one is kept only if `previous_signing_key_files` lists
+        // it (a leaked key replaced by a reload signs nothing valid after it).
+        self.keys.reload(signing, configured);
         self.replace_registry(reg);
         match self.config.lock() {
             Ok(mut g) => *g = cfg.clone(),

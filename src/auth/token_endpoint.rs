@@ -342,11 +342,11 @@ fn parse_basic(v: &HeaderValue) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
-/// An attempt whose secret was not checked yet: given back if the request ends before (busy, or
-/// dropped by a client that stopped waiting).
-struct Pending<'a>(Option<crate::auth::attempts::Attempt<'a>>);
+/// An attempt whose secret was not checked yet: given back if it is dropped before (the checks
+/// busy, a client that stopped waiting for a slot, a pool that never ran the check).
+struct Pending(Option<crate::auth::attempts::Attempt>);
 
-impl Drop for Pending<'_> {
+impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(a) = self.0.take() {
             a.not_checked();
@@ -378,8 +378,8 @@ async fn authenticate_client(
             )
         }
     })?;
-    // Until its outcome is known: a request dropped meanwhile (the client gave up while it waited
-    // for a check slot or during the check) learnt nothing and does not count as a failure.
+    // Until a check slot is taken: a request dropped meanwhile (the client gave up waiting for
+    // one) cost nothing and does not count as a failure.
     let mut pending = Pending(Some(attempt));
     let busy = || {
         OAuthError::new(
@@ -400,9 +400,17 @@ async fn authenticate_client(
     let partner = reg.by_client_id(&c.client_id).cloned();
     let secret = c.secret.clone();
     let checked = partner.clone();
+    // From here the check runs to its end whether or not anyone waits for it (the pool does not
+    // stop a job), so the job settles the attempt itself: a client that sends a wrong secret and
+    // hangs up has still spent a check, and its failure counts. Only a job the pool never ran
+    // gives it back (`Pending`'s drop).
+    let unchecked = Pending(pending.0.take());
+    let counter = auth.clone();
     let checked = secrets::run_check(move || {
         let _permit = permit;
-        match checked {
+        let mut unchecked = unchecked;
+        let attempt = unchecked.0.take();
+        let ok = match checked {
             // `Some(store id)` on a match (`Some(None)`: a config secret, which has no id); the
             // id is also the tokens' `sid`.
             Some(p) => p.verify_secret(&secret).map(|s| s.id.clone()),
@@ -410,21 +418,23 @@ async fn authenticate_client(
                 secrets::burn_verification(&secret);
                 None
             }
+        };
+        counter
+            .secret_checks_done
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Settled before the slot is freed, so the next check sees this outcome. A failure keeps
+        // what the attempt took.
+        if let (Some(a), true) = (attempt, ok.is_some()) {
+            a.succeeded();
         }
+        ok
     })
     .await;
     let Some(ok) = checked else {
-        return Err(busy()); // not checked: `pending` gives the attempt back
+        return Err(busy()); // not checked: the job's `Pending` gave the attempt back
     };
-    auth.secret_checks_done
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // Checked: from here the attempt counts unless the secret was right.
-    let attempt = pending.0.take();
     match (partner, ok) {
         (Some(p), Some(id)) => {
-            if let Some(a) = attempt {
-                a.succeeded();
-            }
             if let Some(id) = &id {
                 auth.usage.secret_used(id.clone());
             }
@@ -549,6 +559,67 @@ mod tests {
             .take();
         drop(checked);
         assert!(l.begin("acme", Some(a)).is_err(), "the failure counted");
+    }
+
+    /// Once a check slot is taken the check runs to its end, so a client that hangs up after
+    /// sending a wrong secret has cost a check: the failure counts. A right secret still gives its
+    /// attempt back.
+    #[tokio::test]
+    async fn a_check_under_way_settles_its_attempt_when_the_request_is_dropped() {
+        use crate::auth::config::{AuthConfig, FailedAttemptsConfig, PartnerConfig};
+        use std::future::Future;
+        let hash = secrets::hash_secret("right");
+        let partner = |id: &str| PartnerConfig {
+            id: id.into(),
+            display_name: String::new(),
+            client_id: id.into(),
+            client_secret_hashes: vec![hash.clone()],
+            scopes: vec![Scope::ReferenceRead],
+            companies: vec!["usmf".into()],
+            rate_limit: Default::default(),
+            cors_origins: vec![],
+            disabled: false,
+        };
+        let auth = AuthService::new(&AuthConfig {
+            partners: vec![partner("p"), partner("q")],
+            failed_attempts: FailedAttemptsConfig {
+                per_client: 1,
+                per_address: 1,
+                regain_ms: 3_600_000,
+            },
+            ..Default::default()
+        })
+        .expect("service");
+        let slots = u32::try_from(secrets::pool_size()).expect("slots");
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        let b: IpAddr = "10.0.0.2".parse().expect("ip");
+        for (client, secret, peer) in [("p", "wrong", a), ("q", "right", b)] {
+            let c = ClientAuth {
+                client_id: client.into(),
+                secret: secret.into(),
+                basic: false,
+            };
+            let mut request = Box::pin(authenticate_client(&auth, Some(peer), c));
+            // One poll takes the attempt and a free slot and hands the check to the pool.
+            let waiting = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(request.as_mut().poll(cx).is_pending())
+            })
+            .await;
+            assert!(waiting, "the check is under way");
+            // The client stops waiting; once every slot is free again, the check ended and
+            // settled its attempt.
+            drop(request);
+            drop(auth.secret_checks.acquire_many(slots).await.expect("slots"));
+        }
+        assert!(
+            auth.attempts.begin("p", Some(a)).is_err(),
+            "the wrong secret counted"
+        );
+        assert!(
+            auth.attempts.begin("q", Some(b)).is_ok(),
+            "the right secret gave its attempt back"
+        );
+        assert_eq!(auth.secret_checks_done(), 2, "and both checks are counted");
     }
 
     #[test]

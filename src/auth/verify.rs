@@ -228,8 +228,8 @@ impl AuthService {
             self.verified.invalidate(cache_key);
             return None;
         }
-        // A key dropped from the ring (a leaked one retired on SIGHUP) ends the tokens it signed,
-        // cached ones too.
+        // A key dropped from the ring (a leaked one replaced on SIGHUP and not listed in
+        // `previous_signing_key_files`) ends the tokens it signed, cached ones too.
         if self.keys.find(&hit.kid).is_none() {
             self.verified.invalidate(cache_key);
             return Some(Err(TokenError::UnknownKid(
@@ -248,7 +248,7 @@ impl AuthService {
             &hit.sub,
             &hit.sub,
             &hit.scopes,
-            hit.sid.as_deref(),
+            Basis::Own(hit.sid.as_deref()),
         );
         Some(built.map(|b| {
             let principal = b.principal.clone();
@@ -279,7 +279,7 @@ impl AuthService {
             &verified.sub,
             &verified.sub,
             &verified.scopes,
-            verified.sid.as_deref(),
+            Basis::Own(verified.sid.as_deref()),
         );
         let principal = built.map(|b| {
             let principal = b.principal.clone();
@@ -321,18 +321,20 @@ impl AuthService {
             Some(Value::String(sid)) => Some(sid.clone()),
             Some(_) => return Err(TokenError::Rejected("sid is not a string")),
         };
-        // No own token lives longer than the lifetime this gateway issues, nor was issued in the
-        // future: a token signed with a leaked key cannot outlive the key's removal by long.
+        // No own token lives longer than any gateway may issue (the largest `token_ttl_secs`,
+        // not this process's: a replica with a longer one, in a rolling restart that lowers it,
+        // issued valid tokens), nor was issued in the future: a token signed with a leaked key
+        // cannot outlive the key's removal by long.
         let iat = claims
             .get("iat")
             .and_then(Value::as_i64)
             .ok_or(TokenError::Rejected("iat is not a number"))?;
         let leeway = i64::try_from(s.leeway_secs).unwrap_or(i64::MAX);
-        let ttl = i64::try_from(s.token_ttl_secs).unwrap_or(i64::MAX);
+        let max_ttl = i64::try_from(crate::auth::config::MAX_TOKEN_TTL_SECS).unwrap_or(i64::MAX);
         if iat > chrono::Utc::now().timestamp().saturating_add(leeway)
-            || exp.saturating_sub(iat) > ttl.saturating_add(leeway)
+            || exp.saturating_sub(iat) > max_ttl.saturating_add(leeway)
         {
-            return Err(TokenError::Rejected("lifetime longer than issued"));
+            return Err(TokenError::Rejected("lifetime longer than any issued"));
         }
         Ok(VerifiedOwn {
             kid: kid.to_string(),
@@ -362,9 +364,14 @@ impl AuthService {
         let scopes: BTreeSet<Scope> = scope_claim_values(claims.get(&c.scope_claim))
             .filter_map(|s| Scope::from_str(&s).ok())
             .collect();
-        // An external issuer's token rests on its IdP, not on one of our secrets.
-        principal_for(&self.registry.snapshot(), mapped, subject, &scopes, None)
-            .map(|b| b.principal)
+        principal_for(
+            &self.registry.snapshot(),
+            mapped,
+            subject,
+            &scopes,
+            Basis::Idp,
+        )
+        .map(|b| b.principal)
     }
 }
 
@@ -414,35 +421,45 @@ fn cache_key(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
+/// What a token rests on besides its signature.
+#[derive(Clone, Copy)]
+enum Basis<'a> {
+    /// One of this gateway's tokens: the secret it was minted with (`sid`; none for a config
+    /// secret).
+    Own(Option<&'a str>),
+    /// An external issuer's token: its IdP, not one of our secrets.
+    Idp,
+}
+
 /// The effective rights: what the token carries, narrowed to what the partner has in `reg`
 /// (a reload that removes a scope takes effect on the next request), as built from `reg`'s
-/// generation and resting on the secret the token was minted with (`sid`): a revoked or expired
-/// secret ends its tokens too.
+/// generation and, for an own token, resting on the secret it was minted with (`sid`): a
+/// revoked or expired secret ends its tokens too.
 fn principal_for(
     reg: &Registry,
     partner_id: &str,
     subject: &str,
     token_scopes: &BTreeSet<Scope>,
-    sid: Option<&str>,
+    basis: Basis<'_>,
 ) -> Result<Built, TokenError> {
     let partner = reg
         .partner(partner_id)
         .filter(|p| !p.disabled)
         .ok_or_else(|| TokenError::UnknownPartner(partner_id.chars().take(64).collect()))?;
-    let secret_expires_at = match sid {
-        Some(sid) => {
+    let secret_expires_at = match basis {
+        Basis::Own(Some(sid)) => {
             partner
                 .live_secret(sid, chrono::Utc::now().timestamp())
                 .ok_or(TokenError::SecretRevoked)?
                 .expires_at
         }
-        // Every secret of a partner the operator API manages has an id, so its tokens carry
-        // one: a token without is of another partner that had the id before (a config partner
-        // since removed), not of this one.
-        None if partner.managed_by == crate::auth::registry::ManagedBy::Api => {
+        // Every secret of a partner the operator API manages has an id, so its own tokens carry
+        // one: an own token without is of another partner that had the id before (a config
+        // partner since removed), not of this one.
+        Basis::Own(None) if partner.managed_by == crate::auth::registry::ManagedBy::Api => {
             return Err(TokenError::SecretRevoked);
         }
-        None => None,
+        Basis::Own(None) | Basis::Idp => None,
     };
     let scopes: BTreeSet<Scope> = token_scopes
         .intersection(&partner.scopes)
@@ -580,7 +597,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_cached_token_ends_with_its_key_and_none_outlives_the_issued_lifetime() {
+    async fn a_cached_token_ends_with_its_key_and_none_outlives_the_longest_lifetime() {
         use crate::auth::config::{AuthConfig, PartnerConfig, RateLimitConfig};
         let cfg = AuthConfig {
             partners: vec![PartnerConfig {
@@ -622,11 +639,21 @@ mod tests {
         svc.authenticate(&sign(&current, now, now + ttl))
             .await
             .expect("as issued");
+        // A replica configured with a longer lifetime issued it (a rolling restart lowering
+        // `token_ttl_secs`): still valid.
+        svc.authenticate(&sign(&current, now, now + 10 * ttl))
+            .await
+            .expect("issued by a replica with a longer lifetime");
+        let max = i64::try_from(crate::auth::config::MAX_TOKEN_TTL_SECS).expect("max");
+        let leeway = i64::try_from(svc.settings.leeway_secs).expect("leeway");
+        svc.authenticate(&sign(&current, now, now + max + leeway))
+            .await
+            .expect("the longest any gateway issues");
         assert!(
-            svc.authenticate(&sign(&current, now, now + 10 * ttl))
+            svc.authenticate(&sign(&current, now, now + max + leeway + 1))
                 .await
                 .is_err(),
-            "longer than this gateway issues"
+            "longer than any gateway issues"
         );
         assert!(
             svc.authenticate(&sign(&current, now + 3_600, now + 3_600 + ttl))

@@ -41,8 +41,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Upper bound for one partner request, upstream calls included.
     pub request_timeout_ms: u64,
-    /// 64 hex characters: the key sealing list cursors. Empty = random per process (cursors do not
-    /// survive a restart or work across replicas).
+    /// 64 hex characters: the key sealing cursors. Empty = one generated once and kept in the state
+    /// store (`[state] path/cursor.key` on SQLite; Postgres' `gateway_keys`, shared by replicas).
     pub cursor_key: SecretString,
     /// Keys `cursor_key` replaced: cursors they sealed still open (verify only), so rotating the
     /// key does not cut every partner's changes-feed position. Drop one once its cursors expired.

@@ -38,6 +38,15 @@ pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> 
             crate::config::HEX_KEY_PROBLEM
         ));
     }
+    // Named by index, never by value: each is a key.
+    for (i, k) in config.gateway.previous_cursor_keys.iter().enumerate() {
+        if crate::config::hex_key(k.expose()).is_none() {
+            problems.push(format!(
+                "gateway.previous_cursor_keys[{i}]: {}",
+                crate::config::HEX_KEY_PROBLEM
+            ));
+        }
+    }
     if !problems.is_empty() {
         report.push(Check::fail(
             NAME,

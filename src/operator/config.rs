@@ -33,6 +33,10 @@ pub struct OperatorJwtConfig {
     /// The role that makes a user an operator.
     #[serde(default = "default_role")]
     pub role: String,
+    /// While refreshes fail, the last key set fetched still verifies tokens until it is this old
+    /// (counted from that fetch); 0 = never.
+    #[serde(default = "crate::auth::config::default_jwks_stale_max")]
+    pub jwks_stale_max_secs: u64,
 }
 
 fn default_role_claim() -> String {
@@ -56,6 +60,7 @@ impl OperatorJwtConfig {
             partner_map: Default::default(),
             jwks_ttl_secs: 3600,
             jwks_refresh_min_interval_secs: 60,
+            jwks_stale_max_secs: self.jwks_stale_max_secs,
         }
     }
 }

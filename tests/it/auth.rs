@@ -630,6 +630,43 @@ async fn signing_key_rotation_keeps_old_tokens_valid() {
     assert_eq!(common::jwks_kids(&app.url).await, vec![new_kid, old_kid]);
 }
 
+/// A reload that replaces the signing key keeps the old one verifying only if
+/// `previous_signing_key_files` lists it: a leaked key replaced by a reload is refused at once,
+/// its cached tokens too.
+#[tokio::test]
+async fn a_signing_key_replaced_by_a_reload_verifies_only_if_listed() {
+    let (acme, c) = partner("acme", &[Scope::ReferenceRead], 500);
+    let app = start(base_config(vec![acme.clone()])).await;
+    let key_file = |name: &str| {
+        let path = app._dir.0.join(name);
+        let pem = SecretKey::generate()
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("pem");
+        std::fs::write(&path, pem.as_bytes()).expect("write key");
+        path
+    };
+    let (b, c_key) = (key_file("b.pem"), key_file("c.pem"));
+    let first = app.access(&c).await;
+    assert_eq!(app.ping(&first).await.status(), 200, "and cached");
+    let mut cfg = base_config(vec![acme]);
+    cfg.signing_key_file = Some(b.clone());
+    app.auth.reload(&cfg).expect("reload");
+    assert_invalid_token(app.ping(&first).await).await;
+    let second = app.access(&c).await;
+    assert_eq!(app.ping(&second).await.status(), 200);
+
+    cfg.signing_key_file = Some(c_key);
+    cfg.previous_signing_key_files = vec![b];
+    app.auth.reload(&cfg).expect("reload");
+    assert_eq!(app.ping(&second).await.status(), 200, "listed: verifies");
+    let third = app.access(&c).await;
+    let kid = |t: &str| header_json(t)["kid"].as_str().expect("kid").to_string();
+    assert_eq!(
+        common::jwks_kids(&app.url).await,
+        vec![kid(&third), kid(&second)]
+    );
+}
+
 // ---------------------------------------------------------------- external issuer
 
 #[derive(Clone)]
@@ -688,6 +725,7 @@ fn idp_issuer(jwks_url: String, refresh_interval_secs: u64) -> ExternalIssuerCon
         partner_map: BTreeMap::from([("tenant-1".to_string(), "acme".to_string())]),
         jwks_ttl_secs: 3600,
         jwks_refresh_min_interval_secs: refresh_interval_secs,
+        jwks_stale_max_secs: 86_400,
     }
 }
 
@@ -786,6 +824,32 @@ async fn external_issuer_with_jwks_rotation() {
     );
 }
 
+/// An IdP's users mapped (`partner_map`) to a partner the operator API created act as it: an
+/// IdP token has no `sid`, and the rule refusing a `sid`-less token for such a partner is about
+/// the gateway's own tokens (another partner's under the same id).
+#[tokio::test]
+async fn an_idp_user_acts_as_a_partner_the_operator_api_created() {
+    let k1 = idp_key("k1");
+    let idp = Idp {
+        jwks: Arc::new(Mutex::new(json!({"keys": [k1.jwk.clone()]}))),
+        hits: Arc::new(AtomicUsize::new(0)),
+    };
+    let mut issuer = idp_issuer(serve_jwks(idp).await, 60);
+    issuer.partner_map = BTreeMap::from([("tenant-1".to_string(), "idp-co".to_string())]);
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let app = common::spawn_app_with(ats_sandbox::config::SandboxConfig::default(), |c| {
+        c.operator.token_hashes = vec![hash];
+        c.auth.external_issuers = vec![issuer];
+    })
+    .await;
+    let op = crate::operator::Operated { app, token };
+    let created = op.create("idp-co", &["reference:read"]).await;
+    assert_eq!(created["managed_by"], "api");
+    let user = user_token(&k1, Algorithm::ES256, json!({}));
+    let r = op.app.get("/v1/option-sets", &user, None).await;
+    assert_eq!(r.status(), 200);
+}
+
 /// While the IdP's JWKS is broken, its users' tokens do not each cost a fetch: the failure is
 /// remembered for the refresh interval (and retried after it).
 #[tokio::test]
@@ -819,10 +883,13 @@ async fn a_failing_jwks_is_not_refetched_per_request() {
     }
 }
 
-/// An IdP whose JWKS breaks when the cached key set expires: the last key set fetched still
-/// verifies its users' tokens (for a bounded time), rather than every one of them being refused.
-#[tokio::test]
-async fn an_idp_outage_at_the_jwks_expiry_keeps_its_known_keys() {
+/// The test IdP with a key set that expires after 1 s and refreshes that are never held back,
+/// its key set fetched once by a first token; then its JWKS breaks. Tokens are sent until the
+/// refresh at the expiry fails: the answer to the request that made it.
+async fn jwks_outage_at_expiry(
+    stale_max_secs: u64,
+    refresh_interval_secs: u64,
+) -> (App, Idp, IdpKey, reqwest::StatusCode) {
     let k1 = idp_key("k1");
     let idp = Idp {
         jwks: Arc::new(Mutex::new(json!({"keys": [k1.jwk.clone()]}))),
@@ -831,31 +898,63 @@ async fn an_idp_outage_at_the_jwks_expiry_keeps_its_known_keys() {
     let jwks_url = serve_jwks(idp.clone()).await;
     let (acme, _) = partner("acme", &[Scope::ReferenceRead], 500);
     let mut cfg = base_config(vec![acme]);
-    let mut issuer = idp_issuer(jwks_url, 0);
+    let mut issuer = idp_issuer(jwks_url, refresh_interval_secs);
     issuer.jwks_ttl_secs = 1;
+    issuer.jwks_stale_max_secs = stale_max_secs;
     cfg.external_issuers = vec![issuer];
     let app = start(cfg).await;
-    // A new token each time (a verified token is cached by its text): each one reads the key set.
-    let token = |n: u32| user_token(&k1, Algorithm::ES256, json!({"n": n}));
-    assert_eq!(app.ping(&token(0)).await.status(), 200);
+    // An external token is verified on every request (only own tokens are cached by their text),
+    // so each request reads the key set: the cached one, or a refresh once it expired.
+    let t = user_token(&k1, Algorithm::ES256, json!({}));
+    assert_eq!(app.ping(&t).await.status(), 200);
     assert_eq!(idp.hits.load(Ordering::SeqCst), 1);
     *idp.jwks.lock().expect("lock") = json!({"not": "a jwks"});
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut n = 1;
-    while idp.hits.load(Ordering::SeqCst) < 2 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = app.ping(&t).await.status();
+        if idp.hits.load(Ordering::SeqCst) >= 2 {
+            return (app, idp, k1, status);
+        }
+        assert_eq!(status, 200, "the cached key set");
         assert!(
             std::time::Instant::now() < deadline,
             "the key set never expired"
         );
-        assert_eq!(app.ping(&token(n)).await.status(), 200, "token {n}");
-        n += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An IdP whose JWKS breaks when the cached key set expires: the last key set fetched still
+/// verifies its users' tokens (for a bounded time), rather than every one of them being refused;
+/// the failed refresh is logged once, not once per request answered from the old key set.
+#[tokio::test]
+async fn an_idp_outage_at_the_jwks_expiry_keeps_its_known_keys() {
+    common::logs::capture();
+    const WARNING: &str = "JWKS refresh failed; the last key set fetched is used meanwhile";
+    let before = common::logs::text().matches(WARNING).count();
+    let (app, idp, k1, status) = jwks_outage_at_expiry(86_400, 60).await;
     assert_eq!(
-        app.ping(&token(n)).await.status(),
-        200,
+        status, 200,
         "the failed refresh falls back to the last key set"
     );
+    // The failure is remembered for the refresh interval: no fetch, no new warning.
+    for n in 0..3 {
+        let t = user_token(&k1, Algorithm::ES256, json!({"n": n}));
+        assert_eq!(app.ping(&t).await.status(), 200);
+    }
+    assert_eq!(idp.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        common::logs::text().matches(WARNING).count() - before,
+        1,
+        "one warning per failed refresh"
+    );
+}
+
+/// `jwks_stale_max_secs = 0`: no stale keys, a failed refresh at the expiry refuses.
+#[tokio::test]
+async fn with_no_stale_keys_allowed_a_failed_refresh_refuses() {
+    let (_app, _idp, _k1, status) = jwks_outage_at_expiry(0, 0).await;
+    assert_eq!(status, 401);
 }
 
 // ---------------------------------------------------------------- rate limits, CORS

@@ -206,6 +206,28 @@ async fn config_errors_are_listed_each_with_its_key() {
     fails_with(&v, "config", &[], &["gateway.listen"]);
 }
 
+/// `serve` refuses a malformed previous cursor key at start, so doctor names it first: by its
+/// index, never its value.
+#[tokio::test]
+async fn a_malformed_previous_cursor_key_is_named_by_its_index() {
+    let emu = emulator().await;
+    let dir = Dir::new();
+    let bad = "not-a-key-4f2a9c";
+    let file = dir.write(
+        "gateway.toml",
+        &format!(
+            "[gateway]\nprevious_cursor_keys = [\"{}\", \"{bad}\"]\n{}",
+            "ab".repeat(32),
+            dataverse_toml(&emu, &[])
+        ),
+    );
+    let (_, v) = run(&file).await;
+    fails_with(&v, "config", &[], &["gateway.previous_cursor_keys[1]"]);
+    let detail = check(&v, "config")["detail"].as_str().expect("detail");
+    assert!(!detail.contains("previous_cursor_keys[0]"), "{detail}");
+    assert!(!v.to_string().contains(bad), "the value is never shown");
+}
+
 #[tokio::test]
 async fn wrong_secret() {
     let emu = emulator().await;

@@ -1022,6 +1022,7 @@ async fn an_external_issuers_user_with_the_operator_role_is_an_operator() {
             algorithms: vec!["ES256".into()],
             role_claim: "roles".into(),
             role: "ats-gateway.operator".into(),
+            jwks_stale_max_secs: 86_400,
         });
     })
     .await;
