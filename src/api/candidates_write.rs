@@ -1,6 +1,7 @@
 //! `POST /v1/candidates`: hire a candidate into HR. The handler checks the headers, claims the
 //! `Idempotency-Key` and hands the work to `writes` in a task of its own, so a client that hangs up
-//! (or the request deadline) cannot stop a hire half-way; the task records the outcome for replays.
+//! (or the request deadline) cannot stop a hire half-way; the plan's close records the key's
+//! outcome for replays, and the task reads the new candidate back for this answer.
 
 use std::sync::Arc;
 
@@ -43,17 +44,27 @@ impl From<WriteError> for ApiError {
                 "unfinished writes from before the restart are being settled".into(),
             ),
             WriteError::Undone { step, pointer, cause } => undone(&step, &pointer, cause),
+            // The undo waits for HR: unreachable, or unable yet to show whether a create whose
+            // answer was lost wrote its row (then no row found proves nothing).
             WriteError::UndoPending { step, cause } => ApiError::WriteFailed {
                 cause: Box::new(ApiError::UpstreamUnavailable(cause)),
                 detail: format!(
-                    "writing the {step} failed and the HR system could not be reached to undo the rows already written; \
-                     the gateway keeps undoing them in the background. Retry with the same Idempotency-Key later"
+                    "writing the {step} failed, and what it wrote could not be undone yet (the HR system could not be reached, \
+                     or could not yet show whether the write happened); the gateway keeps settling it in the background. \
+                     Retry with the same Idempotency-Key later"
                 ),
             },
             WriteError::FinishPending(e) => ApiError::WriteFailed {
-                cause: Box::new(ApiError::StateUnavailable(e.to_string())),
+                cause: Box::new(ApiError::HireOutcomePending(e.to_string())),
                 detail: "the candidate was written to HR, but recording this request's outcome failed; \
                          the gateway records it in the background. Retry with the same Idempotency-Key later to get the candidate"
+                    .into(),
+            },
+            WriteError::OutcomeUnknown(why) => ApiError::WriteFailed {
+                cause: Box::new(ApiError::HireOutcomePending(why)),
+                detail: "recording this hire failed after its plan may have been saved, so whether the candidate is written is not known yet; \
+                         the gateway completes or undoes the hire in the background. Retry with the same Idempotency-Key later: \
+                         the retry answers the candidate, or runs the hire again if it was undone"
                     .into(),
             },
             WriteError::Upstream(u) => u.into(),
@@ -176,7 +187,12 @@ struct Created<'a> {
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited, or HR throttling (nothing was left written); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 502, description = "The HR system failed a step; everything written was removed. Retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The HR system or the gateway's state store is unavailable (nothing was left written, or the undo continues in the background, or the candidate was written and recording the outcome continues in the background: the detail says which); wait `Retry-After` seconds and retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The HR system or the gateway's state store is unavailable (nothing was left written, or the undo continues in the background), or `hire-outcome-pending`: the candidate was written, or may have been, and the gateway records or settles it in the background (the detail says which); wait `Retry-After` seconds and retry with the same key and body", body = crate::problem::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying with the same Idempotency-Key")),
+            example = json!({"type": "https://gateway.example.com/problems/hire-outcome-pending", "title": "Hire outcome pending", "status": 503,
+                "detail": "the candidate was written to HR, but recording this request's outcome failed; the gateway records it in the background. Retry with the same Idempotency-Key later to get the candidate",
+                "instance": "/v1/candidates", "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
+                "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})),
         (status = 504, description = "The HR system did not answer in time", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["candidates:write"]), ("oauth2" = ["candidates:write"]))
@@ -338,6 +354,29 @@ mod tests {
             HeaderValue::from_bytes("clé".as_bytes()).expect("header"),
         );
         assert!(idempotency_key(&h).is_err());
+    }
+
+    /// A hire whose candidate was written, or may have been, is never answered "nothing was
+    /// written": its own problem type, and a `Retry-After` to come back with the same key.
+    #[test]
+    fn pending_outcomes_are_their_own_problem_with_retry_after() {
+        use crate::store::StoreError;
+        for (e, says) in [
+            (
+                WriteError::FinishPending(StoreError::Backend("x".into())),
+                "the candidate was written",
+            ),
+            (WriteError::OutcomeUnknown("x".into()), "is not known yet"),
+        ] {
+            let api = ApiError::from(e);
+            let problem = api.to_problem();
+            assert_eq!(problem.problem_type.slug, "hire-outcome-pending");
+            assert!(problem.detail.contains(says), "{}", problem.detail);
+            assert!(!problem.detail.contains("nothing was written"));
+            let resp = api.into_response();
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        }
     }
 
     #[test]

@@ -378,7 +378,7 @@ fn success_headers(r: &mut Response, weak: bool) {
 }
 
 /// Problem types only one route gives, documented on that route: not examples for every route.
-const ROUTE_OWN_PROBLEMS: &[&str] = &["webhook-sends-busy"];
+const ROUTE_OWN_PROBLEMS: &[&str] = &["webhook-sends-busy", "hire-outcome-pending"];
 
 fn problem_examples(status: &str) -> Vec<(&'static str, Value)> {
     types::ALL

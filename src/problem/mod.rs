@@ -208,6 +208,10 @@ pub enum ApiError {
     /// anything is written.
     #[error("state store unavailable: {0}")]
     StateUnavailable(String),
+    /// A hire written to HR (or perhaps written) whose outcome the gateway has not recorded yet:
+    /// recovery records it (or undoes the hire); a retry with the same key gets it.
+    #[error("hire outcome pending: {0}")]
+    HireOutcomePending(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -249,7 +253,23 @@ impl ApiError {
             UpstreamUnavailable(_) => &t::UPSTREAM_UNAVAILABLE,
             UpstreamTimeout => &t::UPSTREAM_TIMEOUT,
             StateUnavailable(_) => &t::STATE_UNAVAILABLE,
+            HireOutcomePending(_) => &t::HIRE_OUTCOME_PENDING,
             Internal(_) => &t::INTERNAL,
+        }
+    }
+
+    /// The `Retry-After` (seconds) of an answer that asks the client to come back; a failed
+    /// write's is its cause's.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. }
+            | ApiError::UpstreamThrottled { retry_after }
+            | ApiError::WebhookSendsBusy { retry_after } => Some(*retry_after),
+            ApiError::UpstreamUnavailable(_)
+            | ApiError::StateUnavailable(_)
+            | ApiError::HireOutcomePending(_) => Some(5),
+            ApiError::WriteFailed { cause, .. } => cause.retry_after(),
+            _ => None,
         }
     }
 
@@ -277,6 +297,7 @@ impl ApiError {
             UpstreamUnavailable(_) => "the HR system is unavailable; retry later".into(),
             UpstreamTimeout => "the HR system did not answer in time; retry later".into(),
             StateUnavailable(_) => "the gateway's state store is unavailable, so nothing was written; retry later with the same Idempotency-Key".into(),
+            HireOutcomePending(_) => "the hire's outcome is not recorded yet; the gateway records it in the background. Retry later with the same Idempotency-Key".into(),
             Internal(_) => "unexpected error; report the request_id".into(),
         }
     }
@@ -359,24 +380,10 @@ impl IntoResponse for ApiError {
                     h.insert(header::WWW_AUTHENTICATE, v);
                 }
             }
-            ApiError::WriteFailed { cause, .. } => match cause.as_ref() {
-                ApiError::UpstreamThrottled { retry_after } => {
-                    h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-                }
-                ApiError::UpstreamUnavailable(_) => {
-                    h.insert(header::RETRY_AFTER, HeaderValue::from(5u64));
-                }
-                _ => {}
-            },
-            ApiError::RateLimited { retry_after, .. }
-            | ApiError::UpstreamThrottled { retry_after }
-            | ApiError::WebhookSendsBusy { retry_after } => {
-                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            ApiError::UpstreamUnavailable(_) | ApiError::StateUnavailable(_) => {
-                h.insert(header::RETRY_AFTER, HeaderValue::from(5u64));
-            }
             _ => {}
+        }
+        if let Some(secs) = self.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp.extensions_mut().insert(problem);
         resp
@@ -463,6 +470,7 @@ mod tests {
             ApiError::UpstreamUnavailable("x".into()),
             ApiError::UpstreamTimeout,
             ApiError::StateUnavailable("x".into()),
+            ApiError::HireOutcomePending("x".into()),
             ApiError::Internal("x".into()),
         ];
         for e in all {

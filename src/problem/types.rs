@@ -73,6 +73,8 @@ types! {
         "Dataverse did not answer in time. Retry later, perhaps with a smaller page_size.");
     STATE_UNAVAILABLE = ("state-unavailable", SERVICE_UNAVAILABLE, "Gateway state unavailable",
         "The gateway cannot reach its state store (the database replicas share), so it cannot record this write safely and wrote nothing. Reads still work. Wait `Retry-After` seconds and retry with the same Idempotency-Key.");
+    HIRE_OUTCOME_PENDING = ("hire-outcome-pending", SERVICE_UNAVAILABLE, "Hire outcome pending",
+        "The candidate was written to HR, or may have been, but the gateway could not record this request's outcome (its state store failed at that moment); `detail` says which. It records the hire, or undoes what was written, in the background. Do not send the hire again under a new key: wait `Retry-After` seconds and retry with the same Idempotency-Key and body. The retry answers the candidate once it is recorded (`Idempotent-Replayed: true`), 409 while it is still being settled, and runs the hire again if it was undone.");
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
         "An unexpected error in the gateway. Report the request_id.");
     TOO_LARGE = ("too-large", PAYLOAD_TOO_LARGE, "Request too large",

@@ -44,7 +44,7 @@ pub struct Outcome {
 /// The answer to "may this request run under this key?".
 #[derive(Debug, Clone, PartialEq)]
 pub enum Begin {
-    /// Recorded as in flight: run it, then `complete` or `release`.
+    /// Recorded as in flight: run it, then close its plan with the outcome, or `release` it.
     Started,
     /// The same key and body finished before: answer with this.
     Replay(Outcome),
@@ -93,16 +93,18 @@ pub enum StoreError {
 }
 
 /// Idempotency records and write plans. Keys are scoped per partner; records expire after the
-/// store's TTL (an expired key is free again). An in-flight key and an open plan are held by one
-/// replica under a lease (the recovery period): another replica takes them over only once it
-/// expired, and a holder that lost its lease can no longer journal (its writes fail).
+/// store's TTL (an expired key is free again, unless a plan of it is still open). An in-flight key
+/// and an open plan are held by one replica under a lease (the recovery period): another replica
+/// takes them over only once it expired, and a holder that lost its lease can no longer journal
+/// (its writes fail).
 ///
-/// `begin`: a fresh, expired or released key starts; an in-flight key whose lease expired and that
-/// has no open plan is taken over (its request died before writing anything); otherwise the key
-/// is in flight, replays or mismatches.
+/// `begin`: a fresh or released key starts, and so does an expired one without an open plan; an
+/// in-flight key whose lease expired and that has no open plan is taken over (its request died
+/// before writing anything); otherwise the key is in flight, replays or mismatches. A key's
+/// outcome is recorded by the `save_progress` that closes its plan completed.
 pub trait WriteStore: Send + Sync {
-    /// Atomically: a fresh (or expired, or released) key is recorded as in flight with the body's
-    /// fingerprint; otherwise says what the key already stands for.
+    /// Atomically: a fresh (or released, or expired without an open plan) key is recorded as in
+    /// flight with the body's fingerprint; otherwise says what the key already stands for.
     fn begin<'a>(
         &'a self,
         partner: &'a str,
@@ -110,20 +112,14 @@ pub trait WriteStore: Send + Sync {
         fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Begin, StoreError>>;
 
-    /// The request under `key` succeeded: later requests with it replay `outcome`.
-    fn complete<'a>(
-        &'a self,
-        partner: &'a str,
-        key: &'a str,
-        outcome: &'a Outcome,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// The request under `key` failed and left nothing behind: the key is free for a retry.
+    /// The request under `key` failed and left nothing behind: the key is free for a retry. Never
+    /// while a plan of the key is open (a plan saved although its caller saw the save fail, e.g.
+    /// the reply lost: its outcome is recovery's to settle): then `Ok(false)`, the key kept.
     fn release<'a>(
         &'a self,
         partner: &'a str,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Inserts (or replaces) a plan with all its steps: once, when the plan is made.
     fn save_plan<'a>(&'a self, plan: &'a PlanRecord) -> BoxFuture<'a, Result<(), StoreError>>;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-use super::{Begin, BoxFuture, Outcome, PlanRecord, PlanUpdate, StoreError, WriteStore};
+use super::{Begin, BoxFuture, PlanRecord, PlanUpdate, StoreError, WriteStore};
 
 pub mod partners;
 pub mod webhooks;
@@ -195,8 +195,9 @@ impl WriteStore for SqliteStore {
                 .map_err(backend)?;
             // An expired record is free again, unless a plan of its key is still open (an undo
             // still pending keeps its key).
+            let open = existing.is_some() && has_open_plan(&tx, &partner, &key)?;
             let live = match &existing {
-                Some((.., expires)) => *expires > t || has_open_plan(&tx, &partner, &key)?,
+                Some((.., expires)) => *expires > t || open,
                 None => false,
             };
             let answer = match existing {
@@ -206,7 +207,7 @@ impl WriteStore for SqliteStore {
                     } else if state == "completed" {
                         let text = outcome.ok_or_else(|| StoreError::Corrupt("completed without outcome".into()))?;
                         Begin::Replay(serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-                    } else if leases.key_live(&partner, &key) || has_open_plan(&tx, &partner, &key)? {
+                    } else if leases.key_live(&partner, &key) || open {
                         Begin::InFlight
                     } else {
                         // Its request died before writing anything: the key is this request's.
@@ -229,45 +230,32 @@ impl WriteStore for SqliteStore {
         })
     }
 
-    fn complete<'a>(
-        &'a self,
-        partner: &'a str,
-        key: &'a str,
-        outcome: &'a Outcome,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let (partner, key) = (partner.to_string(), key.to_string());
-        let text = serde_json::to_string(outcome).map_err(backend);
-        let leases = self.leases.clone();
-        self.run(move |conn| {
-            conn.execute(
-                "UPDATE idempotency SET state = 'completed', outcome = ?3 WHERE partner = ?1 AND key = ?2",
-                params![partner, key, text?],
-            )
-            .map_err(backend)?;
-            // Only now: until the row says completed, the lease keeps `release_orphans` off it.
-            if let Ok(mut l) = leases.lock() {
-                l.keys.remove(&(partner, key));
-            }
-            Ok(())
-        })
-    }
-
     fn release<'a>(
         &'a self,
         partner: &'a str,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let (partner, key) = (partner.to_string(), key.to_string());
-        if let Ok(mut l) = self.leases() {
-            l.keys.remove(&(partner.clone(), key.clone()));
-        }
+        let leases = self.leases.clone();
         self.run(move |conn| {
-            conn.execute(
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            // A plan of the key is open: whatever its caller saw, the plan may write (or have
+            // written) HR's rows, so the key stays its plan's until recovery settles it.
+            if has_open_plan(&tx, &partner, &key)? {
+                return Ok(false);
+            }
+            tx.execute(
                 "DELETE FROM idempotency WHERE partner = ?1 AND key = ?2 AND state = 'in_flight'",
                 params![partner, key],
             )
             .map_err(backend)?;
-            Ok(())
+            tx.commit().map_err(backend)?;
+            if let Ok(mut l) = leases.lock() {
+                l.keys.remove(&(partner, key));
+            }
+            Ok(true)
         })
     }
 
@@ -311,6 +299,7 @@ impl WriteStore for SqliteStore {
                 _ => l.hold_plan(u.id),
             }
         }
+        let leases = self.leases.clone();
         self.run(move |conn| {
             let id = u.id.to_string();
             let tx = conn.transaction().map_err(backend)?;
@@ -341,16 +330,32 @@ impl WriteStore for SqliteStore {
                     .map_err(backend)?;
             }
             // A plan closing completed records its key's outcome in the same transaction.
-            if let Some(text) = outcome {
-                tx.execute(
-                    "UPDATE idempotency SET state = 'completed', outcome = ?2
-                     WHERE state = 'in_flight'
-                       AND (partner, key) = (SELECT partner, key FROM plans WHERE id = ?1)",
-                    params![id, text?],
-                )
-                .map_err(backend)?;
+            let completed = match outcome {
+                Some(text) => {
+                    let (partner, key): (String, String) = tx
+                        .query_row(
+                            "SELECT partner, key FROM plans WHERE id = ?1",
+                            params![id],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .map_err(backend)?;
+                    tx.execute(
+                        "UPDATE idempotency SET state = 'completed', outcome = ?3
+                         WHERE partner = ?1 AND key = ?2 AND state = 'in_flight'",
+                        params![partner, key, text?],
+                    )
+                    .map_err(backend)?;
+                    Some((partner, key))
+                }
+                None => None,
+            };
+            tx.commit().map_err(backend)?;
+            // Only once the row says completed: until then the lease keeps `release_orphans` off
+            // the key.
+            if let (Some(k), Ok(mut l)) = (completed, leases.lock()) {
+                l.keys.remove(&k);
             }
-            tx.commit().map_err(backend)
+            Ok(())
         })
     }
 
@@ -527,6 +532,7 @@ fn put_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Outcome;
 
     fn dir(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!(
@@ -545,6 +551,35 @@ mod tests {
             resource_id: None,
             body: None,
         }
+    }
+
+    fn plan(partner: &str, key: &str) -> PlanRecord {
+        PlanRecord {
+            id: Uuid::new_v4(),
+            partner: partner.into(),
+            key: key.into(),
+            open: true,
+            doc: serde_json::json!({"phase": "running"}),
+            steps: vec![serde_json::json!({"n": 0})],
+        }
+    }
+
+    /// A hire under `partner`/`key` whose plan closes completed with `outcome`.
+    async fn hired(s: &SqliteStore, partner: &str, key: &str, outcome: Outcome) {
+        let p = plan(partner, key);
+        s.save_plan(&p).await.expect("save");
+        s.save_progress(&PlanUpdate {
+            id: p.id,
+            plan: Some((false, serde_json::json!({"phase": "completed"}))),
+            step: None,
+            outcome: Some(outcome),
+        })
+        .await
+        .expect("finish");
+    }
+
+    fn leased_keys(s: &SqliteStore) -> usize {
+        s.leases().expect("leases").keys.len()
     }
 
     #[tokio::test]
@@ -566,12 +601,12 @@ mod tests {
             s.begin("b", "k", "f2").await.expect("begin"),
             Begin::Started
         );
-        s.complete("a", "k", &outcome()).await.expect("complete");
+        hired(&s, "a", "k", outcome()).await;
         assert_eq!(
             s.begin("a", "k", "f1").await.expect("begin"),
             Begin::Replay(outcome())
         );
-        s.release("b", "k").await.expect("release");
+        assert!(s.release("b", "k").await.expect("release"));
         assert_eq!(
             s.begin("b", "k", "f3").await.expect("begin"),
             Begin::Started
@@ -638,20 +673,94 @@ mod tests {
         s.begin("a", "k", "f").await.expect("begin again");
         // A zero TTL: the record is expired at once, so the key is free again.
         let s = SqliteStore::open(&d, Duration::ZERO).expect("reopen");
-        s.complete("a", "k", &outcome()).await.expect("complete");
+        hired(&s, "a", "k", outcome()).await;
         assert_eq!(
             s.begin("a", "k", "other").await.expect("begin"),
             Begin::Mismatch,
             "not expired: written with the 60 s TTL"
         );
-        s.release("a", "k")
-            .await
-            .expect("noop: completed records are not released");
+        assert!(
+            s.release("a", "k")
+                .await
+                .expect("noop: completed records are not released"),
+            "no plan open"
+        );
         s.begin("z", "k", "f").await.expect("begin");
         assert_eq!(
             s.begin("z", "k", "g").await.expect("begin"),
             Begin::Started,
             "expired at once"
         );
+    }
+
+    /// A plan that closes completed records its key's outcome in the same transaction, and the
+    /// key's lease (kept until then, against `release_orphans`) goes with it: one entry per hire
+    /// would otherwise stay in the map for the life of the process.
+    #[tokio::test]
+    async fn a_plan_closing_completed_records_its_keys_outcome_and_drops_its_lease() {
+        let s = SqliteStore::open(&dir("finish"), Duration::from_secs(60))
+            .expect("open")
+            .with_lease(Duration::ZERO);
+        assert_eq!(s.begin("a", "k", "f").await.expect("begin"), Begin::Started);
+        assert_eq!(leased_keys(&s), 1);
+        hired(&s, "a", "k", outcome()).await;
+        assert_eq!(leased_keys(&s), 0, "the completed key's lease is dropped");
+        // A zero lease: an orphan pass now would free an in-flight key without an open plan.
+        assert_eq!(s.release_orphans().await.expect("orphans"), 0);
+        assert_eq!(
+            s.begin("a", "k", "f").await.expect("begin"),
+            Begin::Replay(outcome())
+        );
+        // A step's progress (no outcome) keeps the key's lease.
+        assert_eq!(s.begin("a", "j", "f").await.expect("begin"), Begin::Started);
+        let p = plan("a", "j");
+        s.save_plan(&p).await.expect("save");
+        s.save_progress(&PlanUpdate {
+            id: p.id,
+            plan: None,
+            step: Some((0, serde_json::json!({"n": 0, "done": true}))),
+            outcome: None,
+        })
+        .await
+        .expect("progress");
+        assert_eq!(leased_keys(&s), 1);
+    }
+
+    /// A save whose caller saw it fail may still have left its plan open: `release` then keeps
+    /// the key (a retry must not start a second plan while the first may still write), and an
+    /// expired record whose plan is open is not taken over.
+    #[tokio::test]
+    async fn a_key_whose_plan_is_open_is_neither_released_nor_taken_over_once_expired() {
+        let s = SqliteStore::open(&dir("open-plan"), Duration::ZERO).expect("open");
+        assert_eq!(s.begin("a", "k", "f").await.expect("begin"), Begin::Started);
+        let p = plan("a", "k");
+        s.save_plan(&p).await.expect("save");
+        assert!(
+            !s.release("a", "k").await.expect("release"),
+            "kept: its plan is open"
+        );
+        assert_eq!(leased_keys(&s), 1, "the lease stays with the kept key");
+        assert_eq!(
+            s.begin("a", "k", "f").await.expect("begin"),
+            Begin::InFlight,
+            "expired at once (TTL 0), but its plan is open"
+        );
+        assert_eq!(
+            s.begin("a", "k", "g").await.expect("begin"),
+            Begin::Mismatch
+        );
+        assert_eq!(s.release_orphans().await.expect("orphans"), 0);
+        // Undone: the plan closes, and the key is free again.
+        s.save_progress(&PlanUpdate {
+            id: p.id,
+            plan: Some((false, serde_json::json!({"phase": "undone"}))),
+            step: None,
+            outcome: None,
+        })
+        .await
+        .expect("close");
+        assert!(s.release("a", "k").await.expect("release"));
+        assert_eq!(leased_keys(&s), 0);
+        assert_eq!(s.begin("a", "k", "g").await.expect("begin"), Begin::Started);
     }
 }

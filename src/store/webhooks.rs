@@ -233,12 +233,15 @@ pub trait WebhookStore: Send + Sync {
         -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Logs an attempt and applies its consequence (ending the claim), in one transaction.
+    /// `false` when the consequence was not applied: the claim was no longer this process's (taken
+    /// over after its lease, or the row finished or dropped meanwhile), so neither the outbox row
+    /// nor the subscription changed.
     fn record_attempt<'a>(
         &'a self,
         row: &'a OutboxRow,
         attempt: AttemptRow,
         after: AfterAttempt,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Drops delivered outbox rows and attempts older than `before` (unix ms); returns how many.
     fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;

@@ -253,11 +253,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
                 .get(usize::try_from(row.round_attempts).unwrap_or(usize::MAX))
             {
                 Some(wait) => AfterAttempt::RetryAt(now_ms() + jittered(*wait).as_millis() as i64),
-                None => {
-                    metrics::counter!("webhook_subscriptions_failing_total").increment(1);
-                    tracing::warn!(subscription = %sub.id, partner = %sub.partner, "webhook retries exhausted; subscription marked failing");
-                    AfterAttempt::Exhausted
-                }
+                None => AfterAttempt::Exhausted,
             }
         };
         let attempt = AttemptRow {
@@ -269,9 +265,17 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
             error,
             duration_ms: elapsed.as_millis() as i64,
         };
-        if let Err(e) = wh.store.record_attempt(&row, attempt, after).await {
-            tracing::warn!(error = %e, "webhook attempt not recorded");
-            break;
+        match wh.store.record_attempt(&row, attempt, after).await {
+            // Only when the outcome applied: a claim taken over meanwhile marked nothing.
+            Ok(true) if after == AfterAttempt::Exhausted => {
+                metrics::counter!("webhook_subscriptions_failing_total").increment(1);
+                tracing::warn!(subscription = %sub.id, partner = %sub.partner, "webhook retries exhausted; subscription marked failing");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook attempt not recorded");
+                break;
+            }
         }
     }
     sub_id

@@ -56,6 +56,17 @@ const KEYS_UNKNOWN: u8 = 0;
 const KEYS_KEPT: u8 = 1;
 const KEYS_IGNORED: u8 = 2;
 
+/// A create (this process's, or journaled in a plan) showed HR keeping the key sent. Never over
+/// an observed `IGNORED`: one environment cannot do both.
+fn keys_seen_kept() {
+    let _ = KEYS.compare_exchange(
+        KEYS_UNKNOWN,
+        KEYS_KEPT,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+}
+
 const READ_ATTEMPTS: u32 = 3;
 /// POST attempts when the first is known to have written nothing.
 const POST_ATTEMPTS: u32 = 2;
@@ -146,6 +157,10 @@ async fn save_update(
 /// keeps the steps inside its own document).
 pub fn load(rec: &PlanRecord) -> Result<Plan, serde_json::Error> {
     let mut plan: Plan = serde_json::from_value(rec.doc.clone())?;
+    if plan.keys_kept {
+        // A recovered plan tells this process what its own creates have not shown yet.
+        keys_seen_kept();
+    }
     if !rec.steps.is_empty() {
         plan.steps = rec
             .steps
@@ -317,13 +332,7 @@ fn record_created(plan: &mut Plan, i: usize, id: Uuid) {
     if step.key() == Some(id) {
         step.created = step.rows.clone();
         plan.keys_kept = true;
-        // Never over an observed `IGNORED`: one environment cannot do both.
-        let _ = KEYS.compare_exchange(
-            KEYS_UNKNOWN,
-            KEYS_KEPT,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
+        keys_seen_kept();
         return;
     }
     KEYS.store(KEYS_IGNORED, Ordering::Relaxed);
@@ -412,18 +421,27 @@ async fn find_written_once(
     let q = Query::new(step.set()).select(&[step.pk()]);
     match client.get_by_id(&q, key).await? {
         Some(_) => Ok(Some(key)),
-        None => match KEYS.load(Ordering::Relaxed) {
-            KEYS_IGNORED => Err(UpstreamError::BadResponse(
-                "HR does not keep the keys the gateway sends: whether the write happened cannot be proven"
-                    .into(),
-            )),
-            KEYS_KEPT => Ok(None),
-            _ if plan.keys_kept => Ok(None),
-            _ => Err(UpstreamError::BadResponse(
-                "no create has shown yet that HR keeps the keys the gateway sends: whether the write happened cannot be proven yet"
-                    .into(),
-            )),
-        },
+        None => not_found_proves(plan),
+    }
+}
+
+/// HR found no row under a step's key: `Ok(None)` (nothing written) only where HR is known to
+/// keep the keys sent, else the error saying why it proves nothing (HR answered; it was reached).
+fn not_found_proves(plan: &Plan) -> Result<Option<Uuid>, UpstreamError> {
+    match KEYS.load(Ordering::Relaxed) {
+        KEYS_IGNORED => Err(UpstreamError::BadResponse(
+            "HR does not keep the keys the gateway sends: whether the write happened cannot be proven"
+                .into(),
+        )),
+        KEYS_KEPT => Ok(None),
+        _ if plan.keys_kept => {
+            keys_seen_kept();
+            Ok(None)
+        }
+        _ => Err(UpstreamError::BadResponse(
+            "no create has shown yet that HR keeps the keys the gateway sends: whether the write happened cannot be proven yet"
+                .into(),
+        )),
     }
 }
 
@@ -505,5 +523,82 @@ async fn delete(client: &DataverseClient, row: &Created) -> Result<(), UpstreamE
     match client.idempotent_writes().delete(&row.set, row.id).await {
         Ok(()) | Err(UpstreamError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `KEYS` is process-wide: the tests that set it run one at a time, each from a state it sets.
+    static KEYS_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn keys_state(state: u8) -> std::sync::MutexGuard<'static, ()> {
+        let guard = KEYS_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        KEYS.store(state, Ordering::Relaxed);
+        guard
+    }
+
+    fn plan(keys_kept: bool) -> Plan {
+        serde_json::from_value(serde_json::json!({
+            "id": Uuid::new_v4(), "partner": "p", "key": "k", "company": "usmf",
+            "phase": "running", "candidate_id": null, "person_id": null, "party_number": null,
+            "new_person": true, "failure": null, "keys_kept": keys_kept,
+        }))
+        .expect("plan")
+    }
+
+    fn record(plan: &Plan) -> PlanRecord {
+        PlanRecord {
+            id: plan.id,
+            partner: plan.partner.clone(),
+            key: plan.key.clone(),
+            open: true,
+            doc: serde_json::to_value(plan).expect("doc"),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Until a create showed HR keeping the keys sent, no row found proves nothing: the write
+    /// stays in doubt (never retried, never called undone), and the reason says HR answered.
+    #[test]
+    fn a_missing_row_proves_nothing_while_keys_are_unknown() {
+        let _keys = keys_state(KEYS_UNKNOWN);
+        let err = not_found_proves(&plan(false)).expect_err("in doubt");
+        assert!(err.to_string().contains("cannot be proven yet"), "{err}");
+        assert_eq!(KEYS.load(Ordering::Relaxed), KEYS_UNKNOWN);
+        KEYS.store(KEYS_IGNORED, Ordering::Relaxed);
+        assert!(not_found_proves(&plan(true)).is_err(), "ignored wins");
+        KEYS.store(KEYS_KEPT, Ordering::Relaxed);
+        assert_eq!(not_found_proves(&plan(false)).expect("proven"), None);
+    }
+
+    /// A plan journaled with `keys_kept` proves a missing row unwritten, and tells the process:
+    /// its next plan (a fresh one, without the flag) need not wait for a create of its own.
+    #[test]
+    fn a_plan_that_saw_keys_kept_teaches_the_process() {
+        let _keys = keys_state(KEYS_UNKNOWN);
+        assert_eq!(not_found_proves(&plan(true)).expect("proven"), None);
+        assert_eq!(KEYS.load(Ordering::Relaxed), KEYS_KEPT);
+
+        KEYS.store(KEYS_UNKNOWN, Ordering::Relaxed);
+        let recovered = load(&record(&plan(true))).expect("load");
+        assert!(recovered.keys_kept);
+        assert_eq!(
+            KEYS.load(Ordering::Relaxed),
+            KEYS_KEPT,
+            "learnt at recovery"
+        );
+        assert_eq!(not_found_proves(&plan(false)).expect("proven"), None);
+
+        KEYS.store(KEYS_IGNORED, Ordering::Relaxed);
+        load(&record(&plan(true))).expect("load");
+        assert_eq!(
+            KEYS.load(Ordering::Relaxed),
+            KEYS_IGNORED,
+            "never over an observed IGNORED"
+        );
     }
 }

@@ -66,6 +66,11 @@ pub enum WriteError {
     /// flight with the plan open, and recovery closes it (the key then replays).
     #[error("the hire was written; recording it is pending: {0}")]
     FinishPending(StoreError),
+    /// The request failed, but a plan of its key is open (its save reached the store although
+    /// the reply was lost): the hire may still be written, so the key stays in flight and
+    /// recovery completes or undoes the plan. The text is the request's own failure.
+    #[error("the hire's outcome is not known yet: {0}")]
+    OutcomeUnknown(String),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// A reference read failed (already a partner problem).
@@ -275,23 +280,31 @@ async fn settle_key(st: &HireContext, partner: &str, key: &str) -> Result<bool, 
 }
 
 /// Checks, plans and writes a hire whose key `begin` claimed. On success the candidate exists and
-/// the key is still in flight (the caller completes it with the response); on failure nothing
-/// is left in HR and the key is released, unless the undo is pending (then recovery finishes it).
+/// the key already replays it (recorded with the plan's close); on failure nothing is left in HR
+/// and the key is released, unless the undo or the outcome is pending (then recovery settles it).
 pub async fn hire(
     st: &HireContext,
     principal: &Principal,
     key: &str,
     body: &Value,
 ) -> Result<Uuid, WriteError> {
-    let result = check_and_run(st, principal, key, body).await;
-    let keep_key = matches!(
-        result,
-        Ok(_) | Err(WriteError::UndoPending { .. } | WriteError::FinishPending(_))
-    );
-    if !keep_key {
-        st.hires.store.release(&principal.partner_id, key).await?;
+    match check_and_run(st, principal, key, body).await {
+        Err(e)
+            if !matches!(
+                e,
+                WriteError::UndoPending { .. } | WriteError::FinishPending(_)
+            ) =>
+        {
+            if st.hires.store.release(&principal.partner_id, key).await? {
+                return Err(e);
+            }
+            // Its plan is open although this request saw the save fail (the reply was lost): the
+            // plan may run yet, so the partner must not be told that nothing was written.
+            tracing::error!(partner = %principal.partner_id, error = %e, "hire failed after its plan was saved; its key is kept until recovery completes or undoes the plan");
+            Err(WriteError::OutcomeUnknown(e.to_string()))
+        }
+        other => other,
     }
-    result
 }
 
 async fn check_and_run(
@@ -311,13 +324,14 @@ async fn check_and_run(
         Ok(()) => {
             // HR holds the hire from here on: never release the key, whatever fails.
             let id = plan.candidate_id.ok_or_else(|| {
-                WriteError::FinishPending(StoreError::Corrupt(
-                    "plan completed without a candidate".into(),
-                ))
+                finish_pending(
+                    &plan,
+                    StoreError::Corrupt("plan completed without a candidate".into()),
+                )
             })?;
             execute::finish(st.hires.store(), &mut plan, outcome_of(id))
                 .await
-                .map_err(WriteError::FinishPending)?;
+                .map_err(|e| finish_pending(&plan, e))?;
             metrics::histogram!("hire_write_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
             tracing::info!(plan = %plan.id, candidate = %id, steps = plan.steps.len(), journal_writes = plan.journal.writes, journal_bytes = plan.journal.bytes, "hire written");
@@ -336,6 +350,13 @@ pub fn outcome_of(candidate: Uuid) -> Outcome {
         resource_id: Some(candidate),
         body: None,
     }
+}
+
+/// A plan whose every step ran could not be closed with its outcome: the candidate is in HR, the
+/// key stays in flight with the plan open, and recovery records it. Logged here, once.
+fn finish_pending(plan: &Plan, e: StoreError) -> WriteError {
+    tracing::error!(plan = %plan.id, candidate = ?plan.candidate_id, error = %e, "hire written to HR, but recording its outcome failed; recovery records it");
+    WriteError::FinishPending(e)
 }
 
 /// Undoes a failed plan and says what failed.
@@ -407,18 +428,16 @@ async fn settle(
     let done = match plan.phase {
         Phase::Running => match execute::run(&st.client, store, &mut plan).await {
             Ok(()) => {
-                let id = plan.candidate_id;
-                let outcome = match id {
-                    Some(id) => outcome_of(id),
-                    None => Outcome {
-                        status: 201,
-                        location: None,
-                        resource_id: None,
-                        body: None,
-                    },
+                let Some(id) = plan.candidate_id else {
+                    tracing::error!(plan = %plan.id, "write plan ran every step without learning its candidate; left for an operator");
+                    return Ok(None);
                 };
-                execute::finish(store, &mut plan, outcome).await?;
-                tracing::info!(plan = %plan.id, candidate = ?id, "unfinished hire completed");
+                // Every step ran: a failure to record it is the live path's FinishPending (a
+                // retry settling it inline must not be told that nothing was written).
+                execute::finish(store, &mut plan, outcome_of(id))
+                    .await
+                    .map_err(|e| finish_pending(&plan, e))?;
+                tracing::info!(plan = %plan.id, candidate = %id, "unfinished hire completed");
                 true
             }
             Err(f) => {
@@ -434,6 +453,7 @@ async fn settle(
 
 async fn undo(st: &HireContext, plan: &mut Plan) -> Result<bool, WriteError> {
     if execute::compensate(&st.client, st.hires.store(), plan).await {
+        // The plan is closed now: its key is freed (unless another plan of it is open).
         st.hires.store.release(&plan.partner, &plan.key).await?;
         tracing::info!(plan = %plan.id, "unfinished hire undone");
         Ok(true)

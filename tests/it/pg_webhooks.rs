@@ -501,11 +501,13 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
         error: None,
         duration_ms: 3,
     };
-    b.record_attempt(&taken, attempt, AfterAttempt::Delivered)
+    assert!(b
+        .record_attempt(&taken, attempt, AfterAttempt::Delivered)
         .await
-        .expect("record");
+        .expect("record"));
     // A was only slow, not dead: its late failure is logged but does not undo B's outcome (the
-    // event would be sent again).
+    // event would be sent again), nor mark the subscription failing, and A is told so (its
+    // worker then neither logs nor counts a subscription marked failing).
     let late = AttemptRow {
         event_id: first.event_id.clone(),
         attempt: 1,
@@ -515,9 +517,18 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
         error: None,
         duration_ms: 900,
     };
-    a.record_attempt(&first, late, AfterAttempt::RetryAt(5))
+    assert!(!a
+        .record_attempt(&first, late, AfterAttempt::Exhausted)
         .await
-        .expect("record");
+        .expect("record"));
+    assert!(
+        !a.subscription(None, "s".into())
+            .await
+            .expect("read")
+            .expect("there")
+            .failing,
+        "a lost claim marks nothing"
+    );
     let next = b
         .next_delivery("s".into(), 10, ttl)
         .await

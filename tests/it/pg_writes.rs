@@ -53,6 +53,24 @@ fn plan(key: &str) -> PlanRecord {
     }
 }
 
+/// A hire under `partner`/`key` (begun by `s`) whose plan closes completed with `outcome`: the
+/// one way a key's outcome is recorded.
+async fn hired(s: &dyn WriteStore, partner: &str, key: &str, outcome: &Outcome) {
+    let p = PlanRecord {
+        partner: partner.into(),
+        ..plan(key)
+    };
+    s.save_plan(&p).await.expect("save");
+    s.save_progress(&PlanUpdate {
+        id: p.id,
+        plan: Some((false, json!({"phase": "completed"}))),
+        step: None,
+        outcome: Some(outcome.clone()),
+    })
+    .await
+    .expect("finish");
+}
+
 fn step(id: Uuid, n: usize) -> PlanUpdate {
     PlanUpdate {
         id,
@@ -88,12 +106,12 @@ async fn the_postgres_store_keeps_the_embedded_stores_semantics() {
         resource_id: Some(Uuid::new_v4()),
         body: None,
     };
-    s.complete("a", "k", &outcome).await.expect("complete");
+    hired(&s, "a", "k", &outcome).await;
     assert_eq!(
         s.begin("a", "k", "f1").await.expect("begin"),
         Begin::Replay(outcome)
     );
-    s.release("b", "k").await.expect("release");
+    assert!(s.release("b", "k").await.expect("release"));
     assert_eq!(
         s.begin("b", "k", "f3").await.expect("begin"),
         Begin::Started
@@ -500,6 +518,222 @@ async fn a_closed_plan_replays_its_key_and_an_open_plan_keeps_its_expired_key() 
     );
 }
 
+/// A save whose reply was lost (the connection died after the commit) leaves the plan open
+/// although its caller saw it fail: `release` then keeps the key, so a retry cannot start a second
+/// plan while recovery may still run the first. And a plan's close records its outcome only on
+/// the key its replica holds.
+#[tokio::test]
+async fn a_key_whose_plan_is_open_is_not_released_and_its_outcome_needs_the_holder() {
+    let pg = pg_server().await;
+    let s = store(&pg, Duration::from_secs(60)).await;
+    assert_eq!(
+        s.begin("p", "lost", "f").await.expect("begin"),
+        Begin::Started
+    );
+    let p = plan("lost");
+    s.save_plan(&p).await.expect("save");
+    assert!(
+        !s.release("p", "lost").await.expect("release"),
+        "kept: its plan is open"
+    );
+    assert_eq!(
+        s.begin("p", "lost", "f").await.expect("begin"),
+        Begin::InFlight
+    );
+    // Closed (undone): now the key is released.
+    s.save_progress(&PlanUpdate {
+        id: p.id,
+        plan: Some((false, json!({"phase": "undone"}))),
+        step: None,
+        outcome: None,
+    })
+    .await
+    .expect("close");
+    assert!(s.release("p", "lost").await.expect("release"));
+    assert_eq!(
+        s.begin("p", "lost", "g").await.expect("begin"),
+        Begin::Started
+    );
+
+    // The key held by another (as a retry's would be): the plan's close leaves it alone.
+    assert_eq!(
+        s.begin("p", "held", "f").await.expect("begin"),
+        Begin::Started
+    );
+    let q = plan("held");
+    s.save_plan(&q).await.expect("save");
+    let db = sql(&pg).await;
+    db.execute(
+        "UPDATE idempotency SET holder = $1 WHERE key = 'held'",
+        &[&Uuid::new_v4()],
+    )
+    .await
+    .expect("another holder");
+    s.save_progress(&PlanUpdate {
+        id: q.id,
+        plan: Some((false, json!({"phase": "completed"}))),
+        step: None,
+        outcome: Some(Outcome {
+            status: 201,
+            location: None,
+            resource_id: Some(Uuid::new_v4()),
+            body: None,
+        }),
+    })
+    .await
+    .expect("the plan is still this replica's");
+    let state: String = db
+        .query_one("SELECT state FROM idempotency WHERE key = 'held'", &[])
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(state, "in_flight", "not completed with another's candidate");
+}
+
+/// Every step written, but the plan's close refused (a trigger, here): the partner is told the
+/// candidate was written (503 `hire-outcome-pending` with `Retry-After`), never "nothing was
+/// written"; so is a retry that settles the open plan inline and fails alike. Once the close goes
+/// through, a retry answers the one candidate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hire_whose_close_fails_says_it_was_written_and_the_retry_gets_the_one_candidate() {
+    let pg = pg_server().await;
+    let url = pg.url();
+    let emu = emulator().await;
+    let dv = emu.token().await;
+    let request = request_number(&emu, &dv).await;
+    let r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(url.as_str());
+        c.state.lease_secs = 3600;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let t = token(&http, &r.url).await;
+    let db = sql(&pg).await;
+    db.batch_execute(
+        "CREATE FUNCTION refuse_close() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'closing a completed plan refused by the test'; END $$;
+         CREATE TRIGGER refuse_close BEFORE UPDATE ON plans FOR EACH ROW
+             WHEN (OLD.open AND NOT NEW.open AND NEW.doc->>'phase' = 'completed')
+             EXECUTE FUNCTION refuse_close();",
+    )
+    .await
+    .expect("trigger");
+    let before = counts(&emu, &dv).await;
+    let key = Uuid::new_v4().to_string();
+    let body = body(&request, "rita@close.example");
+    let pending = |(status, retry, problem): &(u16, Option<String>, Value)| {
+        assert_eq!(*status, 503, "{problem}");
+        assert!(retry.is_some(), "Retry-After: {problem}");
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/hire-outcome-pending"),
+            "{problem}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("the candidate was written"),
+            "{problem}"
+        );
+    };
+    pending(&hire(&http, &r.url, &t, &key, &body).await);
+    // Not while the recovery pass settles it (409): the retry's own settling.
+    let retry = |what| {
+        let (http, url, t, key, body) = (&http, &r.url, &t, &key, &body);
+        poll::within(Duration::from_secs(20), what, move || async move {
+            let answer = hire(http, url, t, key, body).await;
+            (answer.0 != 409).then_some(answer)
+        })
+    };
+    let (settled, _) = retry("the retry settles the plan").await;
+    pending(&settled);
+    assert_eq!(diff(&before, &counts(&emu, &dv).await), vec![1, 1, 1]);
+
+    db.batch_execute("DROP TRIGGER refuse_close ON plans")
+        .await
+        .expect("drop");
+    let ((status, _, v), _) = retry("the retry records the hire").await;
+    assert_eq!(status, 201, "{v}");
+    let (status, _, again) = hire(&http, &r.url, &t, &key, &body).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["id"], v["id"]);
+    assert_eq!(
+        diff(&before, &counts(&emu, &dv).await),
+        vec![1, 1, 1],
+        "one candidate, person and contact"
+    );
+}
+
+/// Purges delete a backlog larger than one batch whole (a statement per batch, each well under
+/// the statement timeout), and the feed remembers how far its log is purged.
+#[tokio::test]
+async fn purges_delete_a_backlog_larger_than_a_batch() {
+    use ats_gateway::store::changes::ChangeStore;
+    use ats_gateway::store::webhooks::WebhookStore;
+    let pg = pg_server().await;
+    let s = store(&pg, Duration::from_secs(30)).await;
+    let db = sql(&pg).await;
+    db.batch_execute(
+        "INSERT INTO change_events (seq, type, resource_id, company, occurred_at, body)
+             SELECT g, 'x', gen_random_uuid(), 'usmf', CASE WHEN g <= 12000 THEN 0 ELSE 9000000000000000 END, '{}'
+             FROM generate_series(1, 12001) g;
+         UPDATE change_feed SET last_seq = 12001 WHERE id = 1;
+         INSERT INTO idempotency (partner, key, fingerprint, state, outcome, expires_at)
+             SELECT 'p', 'k' || g, 'f', 'completed', '{}'::jsonb,
+                    CASE WHEN g <= 12000 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
+             FROM generate_series(1, 12001) g;
+         INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, duration_ms)
+             SELECT 's', 'e' || g, 1, CASE WHEN g <= 12000 THEN 0 ELSE 9000000000000000 END, 'failed', 1
+             FROM generate_series(1, 12001) g;",
+    )
+    .await
+    .expect("backlog");
+    assert_eq!(s.purge_events_before(1).await.expect("events"), 12_000);
+    let bounds = s.feed_bounds().await.expect("bounds");
+    assert_eq!((bounds.purged_through, bounds.last_seq), (12_000, 12_001));
+    assert_eq!(s.purge_expired().await.expect("keys"), 12_000);
+    assert_eq!(s.purge_webhook_history(1).await.expect("history"), 12_000);
+    for table in ["change_events", "idempotency", "webhook_attempts"] {
+        let left: i64 = db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(left, 1, "{table}: the newer row stays");
+    }
+}
+
+/// The gateway's `statement_timeout` is a default: one the URL's own `options` set wins.
+#[tokio::test]
+async fn a_statement_timeout_in_the_url_wins_over_the_gateways() {
+    let pg = pg_server().await;
+    let timeout = |s: PgStore| async move {
+        let row = s
+            .conn()
+            .await
+            .expect("conn")
+            .query_one("SHOW statement_timeout", &[])
+            .await
+            .expect("show");
+        row.get::<_, String>(0)
+    };
+    assert_eq!(
+        timeout(store(&pg, Duration::from_secs(30)).await).await,
+        "10s"
+    );
+    let own = PgStore::connect(
+        &format!("{}?options=-c%20statement_timeout%3D42s", pg.url()),
+        1,
+        Duration::from_secs(3600),
+    )
+    .await
+    .expect("connect");
+    assert_eq!(timeout(own).await, "42s");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_hire_is_finished_by_another_and_the_retry_lands_once() {
     let pg = pg_server().await;
@@ -729,7 +963,7 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
         body: None,
     };
     src.begin("p", "done", "f").await.expect("begin");
-    src.complete("p", "done", &outcome).await.expect("complete");
+    hired(&src, "p", "done", &outcome).await;
     src.begin("p", "open", "f").await.expect("begin");
     let open = plan("open");
     let open = PlanRecord {
@@ -737,6 +971,15 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
         ..open
     };
     src.save_plan(&open).await.expect("plan");
+    let file = dir.path().join(ats_gateway::store::sqlite::FILE_NAME);
+    // Its record past the TTL: an open plan keeps its key all the same, and so must the copy.
+    rusqlite::Connection::open(&file)
+        .expect("open")
+        .execute(
+            "UPDATE idempotency SET expires_at = 0 WHERE key = 'open'",
+            [],
+        )
+        .expect("expire");
     src.begin("p", "closed", "f").await.expect("begin");
     let closed = PlanRecord {
         partner: "p".into(),
@@ -755,7 +998,6 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
 
     let pg = pg_server().await;
     let target = store(&pg, Duration::from_secs(30)).await;
-    let file = dir.path().join(ats_gateway::store::sqlite::FILE_NAME);
     let conn =
         rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("read-only");
@@ -770,6 +1012,11 @@ async fn import_sqlite_copies_live_records_and_open_plans() {
     assert_eq!(
         target.begin("p", "done", "f").await.expect("begin"),
         Begin::Replay(outcome)
+    );
+    assert_eq!(
+        target.begin("p", "open", "f").await.expect("begin"),
+        Begin::InFlight,
+        "the expired key of the open plan was copied, and stays its plan's"
     );
     // The copied plan is held by nobody: any replica recovers it at once.
     let claimed = target.claim_expired(None).await.expect("claim");
@@ -791,7 +1038,7 @@ async fn state_migrate_copies_verifies_and_refuses_a_target_holding_state_withou
         resource_id: Some(Uuid::new_v4()),
         body: None,
     };
-    src.complete("p", "done", &outcome).await.expect("complete");
+    hired(&src, "p", "done", &outcome).await;
     src.begin("p", "open", "f").await.expect("begin");
     src.save_plan(&PlanRecord {
         partner: "p".into(),

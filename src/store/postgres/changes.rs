@@ -358,31 +358,53 @@ impl ChangeStore for PgStore {
     fn purge_events_before(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            // One statement: everything up to the newest old event goes (sequence order is commit
-            // order, so the log never has holes) and the feed remembers how far.
-            let stmt = conn
-                .prepare_cached(
-                    "WITH newest AS (
-                         SELECT max(seq) AS seq FROM change_events WHERE occurred_at < $1),
-                     gone AS (
-                         DELETE FROM change_events WHERE seq <= (SELECT seq FROM newest)
-                         RETURNING 1),
-                     feed AS (
-                         UPDATE change_feed
-                         SET purged_through = GREATEST(purged_through, (SELECT seq FROM newest))
-                         WHERE id = 1 AND (SELECT seq FROM newest) IS NOT NULL)
-                     SELECT count(*) FROM gone",
-                )
+            // Everything up to the newest old event goes (sequence order is commit order, so the
+            // log never has holes), oldest first in batches, each a statement that also records
+            // how far the log is purged: a backlog never needs one statement longer than the
+            // statement timeout, and a pass stopped part-way leaves the feed consistent.
+            let newest = conn
+                .prepare_cached("SELECT max(seq) FROM change_events WHERE occurred_at < $1")
                 .await
                 .map_err(backend)?;
             counted("changes.purge");
-            let n: i64 = conn
-                .query_one(&stmt, &[&before_ms])
+            let newest: Option<i64> = conn
+                .query_one(&newest, &[&before_ms])
                 .await
                 .map_err(backend)?
                 .try_get(0)
                 .map_err(backend)?;
-            Ok(u64::try_from(n).unwrap_or(0))
+            let Some(newest) = newest else {
+                return Ok(0);
+            };
+            let batch = conn
+                .prepare_cached(
+                    "WITH gone AS (
+                         DELETE FROM change_events WHERE seq IN (
+                             SELECT seq FROM change_events WHERE seq <= $1 ORDER BY seq LIMIT $2)
+                         RETURNING seq),
+                     feed AS (
+                         UPDATE change_feed
+                         SET purged_through = GREATEST(purged_through, (SELECT max(seq) FROM gone))
+                         WHERE id = 1 AND EXISTS (SELECT 1 FROM gone))
+                     SELECT count(*) FROM gone",
+                )
+                .await
+                .map_err(backend)?;
+            let mut purged = 0;
+            for _ in 0..super::PURGE_BATCHES {
+                counted("changes.purge");
+                let n: i64 = conn
+                    .query_one(&batch, &[&newest, &super::PURGE_BATCH])
+                    .await
+                    .map_err(backend)?
+                    .try_get(0)
+                    .map_err(backend)?;
+                purged += u64::try_from(n).unwrap_or(0);
+                if n < super::PURGE_BATCH {
+                    break;
+                }
+            }
+            Ok(purged)
         })
     }
 

@@ -28,8 +28,17 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Unacknowledged writes on a connection for longer than this fail it (`TCP_USER_TIMEOUT`).
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The server cancels a statement running longer (every statement here is a few row lookups).
+/// The server cancels a statement running longer: a hire's statements are a few row lookups, and
+/// purges delete in batches of [`PURGE_BATCH`] rows, each a statement of its own. Migrations are
+/// exempt (`SET LOCAL statement_timeout = 0`); a `statement_timeout` in the URL's `options` wins.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rows one purge statement deletes at most, per table: a backlog (a retention shortened, a long
+/// outage) is deleted in many short statements, never one that outlives `STATEMENT_TIMEOUT`.
+pub(crate) const PURGE_BATCH: i64 = 5_000;
+
+/// Statements one purge call runs at most; a larger backlog is left to the next pass.
+pub(crate) const PURGE_BATCHES: usize = 200;
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -106,8 +115,10 @@ impl PgStore {
         config.keepalives_interval(Duration::from_secs(5));
         config.keepalives_retries(2);
         let timeout = format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis());
+        // The server applies options in order, the last setting winning: the gateway's first, so
+        // a `statement_timeout` the URL's own `options` set is the one in force.
         let options = match config.get_options() {
-            Some(own) if !own.trim().is_empty() => format!("{own} {timeout}"),
+            Some(own) if !own.trim().is_empty() => format!("{timeout} {own}"),
             _ => timeout,
         };
         config.options(options);

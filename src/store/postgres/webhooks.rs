@@ -564,7 +564,7 @@ impl WebhookStore for PgStore {
         row: &'a OutboxRow,
         attempt: AttemptRow,
         after: AfterAttempt,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let (state, next) = match after {
                 AfterAttempt::Delivered => ("delivered", attempt.at),
@@ -580,15 +580,17 @@ impl WebhookStore for PgStore {
             // and was taken over (or already finished by the new holder) is the new holder's, and
             // a late retry must not send a delivered event again. The log line is kept (the
             // attempt happened), unless the subscription was deleted meanwhile.
-            conn.execute(
+            let applied: bool = conn
+                .query_one(
                 "WITH a AS (INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
                             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)),
                       o AS (UPDATE webhook_outbox SET state = $9, attempts = attempts + 1, round_attempts = round_attempts + 1,
                                    next_attempt_at = $10, claimed_until = NULL, claimed_by = NULL
                             WHERE subscription_id = $1 AND event_id = $2 AND claimed_by = $12
-                            RETURNING 1)
-                 UPDATE webhook_subscriptions SET status = 'failing', failing_since = $4
-                 WHERE id = $1 AND $11 AND EXISTS (SELECT 1 FROM o)",
+                            RETURNING 1),
+                      f AS (UPDATE webhook_subscriptions SET status = 'failing', failing_since = $4
+                            WHERE id = $1 AND $11 AND EXISTS (SELECT 1 FROM o))
+                 SELECT EXISTS (SELECT 1 FROM o)",
                 &[
                     &row.subscription_id,
                     &row.event_id,
@@ -605,28 +607,50 @@ impl WebhookStore for PgStore {
                 ],
             )
             .await
+            .map_err(backend)?
+            .try_get(0)
             .map_err(backend)?;
             queries("webhooks.record_attempt", 1);
-            Ok(())
+            Ok(applied)
         })
     }
 
     fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            let n: i64 = conn
-                .query_one(
-                    "WITH o AS (DELETE FROM webhook_outbox WHERE state = 'delivered' AND next_attempt_at < $1 RETURNING 1),
-                          a AS (DELETE FROM webhook_attempts WHERE at < $1 RETURNING 1)
-                     SELECT (SELECT count(*) FROM o) + (SELECT count(*) FROM a)",
-                    &[&before],
+            // In batches, oldest first: a backlog deleted in one statement would outlive the
+            // statement timeout, be cancelled, and never shrink.
+            let stmt = conn
+                .prepare_cached(
+                    "WITH o AS (DELETE FROM webhook_outbox
+                                WHERE state = 'delivered' AND next_attempt_at < $1
+                                  AND (subscription_id, event_id) IN (
+                                    SELECT subscription_id, event_id FROM webhook_outbox
+                                    WHERE state = 'delivered' AND next_attempt_at < $1 LIMIT $2)
+                                RETURNING 1),
+                          a AS (DELETE FROM webhook_attempts
+                                WHERE id IN (SELECT id FROM webhook_attempts WHERE at < $1
+                                             ORDER BY id LIMIT $2)
+                                RETURNING 1)
+                     SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM a)",
                 )
                 .await
-                .map_err(backend)?
-                .try_get(0)
                 .map_err(backend)?;
-            queries("webhooks.purge", 1);
-            Ok(u64::try_from(n).unwrap_or(0))
+            let mut purged = 0;
+            for _ in 0..super::PURGE_BATCHES {
+                queries("webhooks.purge", 1);
+                let row = conn
+                    .query_one(&stmt, &[&before, &super::PURGE_BATCH])
+                    .await
+                    .map_err(backend)?;
+                let outbox: i64 = row.try_get(0).map_err(backend)?;
+                let attempts: i64 = row.try_get(1).map_err(backend)?;
+                purged += u64::try_from(outbox + attempts).unwrap_or(0);
+                if outbox < super::PURGE_BATCH && attempts < super::PURGE_BATCH {
+                    break;
+                }
+            }
+            Ok(purged)
         })
     }
 

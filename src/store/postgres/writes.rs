@@ -153,46 +153,44 @@ impl WriteStore for PgStore {
         })
     }
 
-    fn complete<'a>(
-        &'a self,
-        partner: &'a str,
-        key: &'a str,
-        outcome: &'a Outcome,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let outcome = serde_json::to_value(outcome).map_err(backend)?;
-            let conn = self.conn().await?;
-            queries("complete", 1);
-            // Only the holder's key in flight: a replica whose lease was taken over cannot mark
-            // another request's row.
-            conn.execute(
-                "UPDATE idempotency SET state = 'completed', outcome = $3
-                 WHERE partner = $1 AND key = $2 AND state = 'in_flight' AND holder = $4",
-                &[&partner, &key, &outcome, &self.replica()],
-            )
-            .await
-            .map_err(super::pg)?;
-            Ok(())
-        })
-    }
-
     fn release<'a>(
         &'a self,
         partner: &'a str,
         key: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let conn = self.conn().await?;
-            queries("release", 1);
+            let mut conn = self.conn().await?;
+            queries("release", 2);
+            let tx = conn.transaction().await.map_err(super::pg)?;
             // Only the holder's: a key another replica took over is that replica's to release.
-            conn.execute(
-                "DELETE FROM idempotency
-                 WHERE partner = $1 AND key = $2 AND state = 'in_flight' AND holder = $3",
-                &[&partner, &key, &self.replica()],
-            )
-            .await
-            .map_err(super::pg)?;
-            Ok(())
+            // Locked first, so a `save_plan` of the key still committing (its caller saw it fail:
+            // the reply was lost) has committed or not when the next statement looks for its plan.
+            let held = tx
+                .query_opt(
+                    "SELECT 1 FROM idempotency
+                     WHERE partner = $1 AND key = $2 AND state = 'in_flight' AND holder = $3
+                     FOR UPDATE",
+                    &[&partner, &key, &self.replica()],
+                )
+                .await
+                .map_err(super::pg)?;
+            if held.is_none() {
+                return Ok(true);
+            }
+            // Never while a plan of the key is open: it may write (or have written) HR's rows,
+            // so the key stays its plan's until recovery completes or undoes it.
+            let freed = tx
+                .execute(
+                    "DELETE FROM idempotency i
+                     WHERE partner = $1 AND key = $2 AND state = 'in_flight' AND holder = $3
+                       AND NOT EXISTS (SELECT 1 FROM plans p
+                                       WHERE p.partner = i.partner AND p.key = i.key AND p.open)",
+                    &[&partner, &key, &self.replica()],
+                )
+                .await
+                .map_err(super::pg)?;
+            tx.commit().await.map_err(super::pg)?;
+            Ok(freed > 0)
         })
     }
 
@@ -289,7 +287,8 @@ impl WriteStore for PgStore {
                      k AS (
                          UPDATE idempotency i SET state = 'completed', outcome = $8::jsonb
                          FROM p WHERE $8::jsonb IS NOT NULL
-                           AND i.partner = p.partner AND i.key = p.key AND i.state = 'in_flight')
+                           AND i.partner = p.partner AND i.key = p.key AND i.state = 'in_flight'
+                           AND i.holder = $5)
                      SELECT count(*) FROM p",
                     &[
                         &update.id,
@@ -420,27 +419,52 @@ impl WriteStore for PgStore {
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            queries("purge_expired", 1);
-            let row = conn
-                .query_one(
+            let stmt = conn
+                .prepare_cached(
+                    // The conditions again outside the batch's subquery: a row changed meanwhile
+                    // (a key `begin` took over) is checked again as it now stands.
                     "WITH k AS (DELETE FROM idempotency
-                                WHERE state = 'completed' AND expires_at <= now() RETURNING 1),
+                                WHERE state = 'completed' AND expires_at <= now()
+                                  AND (partner, key) IN (
+                                    SELECT partner, key FROM idempotency
+                                    WHERE state = 'completed' AND expires_at <= now() LIMIT $2)
+                                RETURNING 1),
                           p AS (DELETE FROM plans
                                 WHERE NOT open AND updated_at <= now() - make_interval(secs => $1)
+                                  AND id IN (
+                                    SELECT id FROM plans
+                                    WHERE NOT open AND updated_at <= now() - make_interval(secs => $1)
+                                    LIMIT $2)
                                 RETURNING 1)
-                     SELECT (SELECT count(*) FROM k) + (SELECT count(*) FROM p)",
-                    &[&self.ttl().as_secs_f64()],
+                     SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM p)",
                 )
                 .await
                 .map_err(super::pg)?;
-            let n: i64 = row.try_get(0).map_err(corrupt)?;
-            Ok(u64::try_from(n).unwrap_or(0))
+            let ttl = self.ttl().as_secs_f64();
+            let mut purged = 0;
+            // In batches: a backlog deleted in one statement would outlive the statement timeout,
+            // be cancelled, and never shrink.
+            for _ in 0..super::PURGE_BATCHES {
+                queries("purge_expired", 1);
+                let row = conn
+                    .query_one(&stmt, &[&ttl, &super::PURGE_BATCH])
+                    .await
+                    .map_err(super::pg)?;
+                let keys: i64 = row.try_get(0).map_err(corrupt)?;
+                let plans: i64 = row.try_get(1).map_err(corrupt)?;
+                purged += u64::try_from(keys + plans).unwrap_or(0);
+                if keys < super::PURGE_BATCH && plans < super::PURGE_BATCH {
+                    break;
+                }
+            }
+            Ok(purged)
         })
     }
 }
 
 /// Copies the embedded store's hire state into Postgres, in one transaction (`ats-gateway state
-/// migrate`): live idempotency records (in flight, or completed and not expired) and open plans
+/// migrate`): live idempotency records (in flight, expired or not: an open plan keeps its key past
+/// the TTL; or completed and not expired) and open plans
 /// with their steps. Copied leases are expired and held by nobody, so any replica recovers an open
 /// plan at once, as the old process would have at its restart. Rows already present (same key,
 /// same plan) are overwritten by the source's.
@@ -457,7 +481,7 @@ pub async fn import_sqlite(
         let mut stmt = src
             .prepare(
                 "SELECT partner, key, fingerprint, state, outcome, expires_at FROM idempotency
-                 WHERE expires_at > ?1 ORDER BY partner, key",
+                 WHERE expires_at > ?1 OR state = 'in_flight' ORDER BY partner, key",
             )
             .map_err(sq)?;
         let rows = stmt

@@ -558,7 +558,7 @@ impl WebhookStore for SqliteStore {
         row: &'a OutboxRow,
         attempt: AttemptRow,
         after: AfterAttempt,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let (sub, event) = (row.subscription_id.clone(), row.event_id.clone());
         self.run(move |conn| {
             let tx = conn.transaction().map_err(backend)?;
@@ -583,12 +583,14 @@ impl WebhookStore for SqliteStore {
                 AfterAttempt::RetryAt(t) => ("pending", t),
                 AfterAttempt::Exhausted => ("failed", attempt.at),
             };
-            tx.execute(
+            let applied = tx.execute(
                 "UPDATE webhook_outbox SET state = ?3, attempts = attempts + 1, round_attempts = round_attempts + 1, next_attempt_at = ?4 WHERE subscription_id = ?1 AND event_id = ?2",
                 params![sub, event, state, next],
             )
-            .map_err(backend)?;
-            if after == AfterAttempt::Exhausted {
+            .map_err(backend)?
+                > 0;
+            // Not for a row dropped (or a subscription deleted) while the attempt was in flight.
+            if applied && after == AfterAttempt::Exhausted {
                 tx.execute(
                     "UPDATE webhook_subscriptions SET status = 'failing', failing_since = ?2 WHERE id = ?1",
                     params![sub, attempt.at],
@@ -596,7 +598,7 @@ impl WebhookStore for SqliteStore {
                 .map_err(backend)?;
             }
             tx.commit().map_err(backend)?;
-            Ok(())
+            Ok(applied)
         })
     }
 
@@ -848,9 +850,10 @@ mod tests {
             error: Some("the receiver answered 500".into()),
             duration_ms: 3,
         };
-        s.record_attempt(&r, attempt, AfterAttempt::Exhausted)
+        assert!(s
+            .record_attempt(&r, attempt, AfterAttempt::Exhausted)
             .await
-            .expect("record");
+            .expect("record"));
         let a = s
             .subscription(None, "a".into())
             .await
@@ -886,5 +889,32 @@ mod tests {
             !s.create_subscription(sub("b"), 1).await.expect("limit"),
             "one per partner here"
         );
+    }
+
+    /// A delivery dropped while its attempt was in flight: the attempt's outcome applies to
+    /// nothing, so the subscription is not marked failing and the caller is told.
+    #[tokio::test]
+    async fn an_attempt_on_a_dropped_delivery_applies_nothing() {
+        let s = store();
+        s.create_subscription(sub("a"), 2).await.expect("create");
+        s.fan_out(1, vec![row("a", 1)], 10).await.expect("fan out");
+        let r = s
+            .next_delivery("a".into(), 10, LEASE)
+            .await
+            .expect("read")
+            .expect("due");
+        s.drop_delivery("a".into(), r.event_id.clone())
+            .await
+            .expect("drop");
+        assert!(!s
+            .record_attempt(&r, failed_attempt(&r, 11), AfterAttempt::Exhausted)
+            .await
+            .expect("record"));
+        let a = s
+            .subscription(None, "a".into())
+            .await
+            .expect("read")
+            .expect("there");
+        assert!(!a.failing, "not marked failing");
     }
 }
