@@ -165,7 +165,7 @@ EMU_TOKEN=$(curl -sf "$TOKEN_URL" -d grant_type=client_credentials -d "client_id
 
 # The upstream request the gateway makes for GET /v1/recruiting-requests?page_size=50.
 SELECT="mshr_hcmrecruitingrequestentityid,mshr_recruitingrequestid,mshr_dataareaid,_mshr_dataareaid_id_value,mshr_description,mshr_externaldescription,mshr_status,_mshr_fk_hiringmanager_id_value,_mshr_fk_recruiter_id_value,_mshr_fk_job_id_value,_mshr_fk_title_id_value,_mshr_fk_jobtype_id_value,mshr_jobfunctionid,_mshr_fk_recruitingrequestlocation_id_value,mshr_estimatedstartdate,mshr_defaultfulltimeequivalency,mshr_regulatoryjobcategory,mshr_exemptstatus,mshr_compensationlowthreshold,mshr_compensationcontrolpoint,mshr_compensationhighthreshold,mshr_compensationlevelid,mshr_comments"
-UPSTREAM_PATH="/api/data/v9.2/mshr_hcmrecruitingrequestentities?\$select=$SELECT&\$orderby=mshr_recruitingrequestid%20asc"
+UPSTREAM_PATH="/api/data/v9.2/mshr_hcmrecruitingrequestentities?\$select=$SELECT&\$orderby=mshr_recruitingrequestid%20asc,mshr_hcmrecruitingrequestentityid%20asc"
 # The gateway's Prefer for a page of {n} rows (one copy, coldstart.LIST_PREFER).
 PREFER_N=$(cd "$HELPERS" && python3 -c 'import coldstart; print(coldstart.LIST_PREFER)')
 PREFER="${PREFER_N/\{n\}/50}"

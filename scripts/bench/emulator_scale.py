@@ -51,7 +51,7 @@ def main():
             return (time.perf_counter() - t) * 1000, body
 
         def query(extra=""):
-            q = f"$select={SELECT}{extra}&$orderby=mshr_recruitingrequestid%20asc"
+            q = f"$select={SELECT}{extra}&$orderby=mshr_recruitingrequestid%20asc,mshr_hcmrecruitingrequestentityid%20asc"
             return f"{dv['org_url']}/api/data/v9.2/{SET}?{q}"
 
         results = {}

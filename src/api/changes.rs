@@ -76,8 +76,9 @@ fn fingerprint(principal: &Principal) -> String {
 /// `changed_fields`, JSON pointers into `data`), status changed (`from`, `to`) and deleted, each with
 /// the record as `GET` shows it. Only records of your companies; candidates' personal fields only
 /// with `pii:read`. Keep `next_cursor` and poll with it; a partner offline for days catches up.
-/// A cursor whose following events are past retention answers 410: take a fresh cursor
-/// (`start=latest`), re-read the lists, then continue from it.
+/// A cursor whose following events are past retention answers 410, as does one ahead of the feed
+/// (the gateway's state store was restored or replaced): take a fresh cursor (`start=latest`),
+/// re-read the lists, then continue from it.
 #[utoipa::path(
     get, path = "/v1/changes", tag = "changes",
     operation_id = "listChanges",
@@ -117,7 +118,7 @@ pub async fn list(
             // Past the newest event: the log was reset under it (a restored or new state
             // store). Reading on would skip the new log's events up to it, silently.
             if at > bounds.last_seq {
-                return Err(expired());
+                return Err(ApiError::ChangesCursorAhead);
             }
             at
         }

@@ -356,17 +356,21 @@ fn common_headers(r: &mut Response) {
     );
 }
 
-fn success_headers(r: &mut Response, weak: bool) {
-    let (description, example) = if weak {
-        ("Weak validator of the page (its body carries a fresh cursor): send it as `If-None-Match`", json!("W/\"q1w2e3r4t5y6u7i8o9p0aa\""))
+/// `pages`: the answer is a page of a list.
+fn success_headers(r: &mut Response, pages: bool) {
+    let description = if pages {
+        "Weak validator of the page (its body carries a fresh cursor): send it as `If-None-Match`"
     } else {
-        (
-            "Weak validator of the body (one for its identity, gzip and br codings): send it as `If-None-Match`",
-            json!("W/\"q1w2e3r4t5y6u7i8o9p0aa\""),
-        )
+        "Weak validator of the body (one for its identity, gzip and br codings): send it as `If-None-Match`"
     };
-    r.headers
-        .insert("ETag".into(), header(description, string_schema(), example));
+    r.headers.insert(
+        "ETag".into(),
+        header(
+            description,
+            string_schema(),
+            json!("W/\"q1w2e3r4t5y6u7i8o9p0aa\""),
+        ),
+    );
     r.headers.insert(
         "Content-Language".into(),
         header(
@@ -473,8 +477,18 @@ fn request_header(
 
 /// The problem answers every partner route can give, on operations other than GET: added where the
 /// operation does not document that status itself (no ETag or language: they change things; the
-/// upstream statuses only where the operation says it calls HR).
+/// upstream statuses only where the operation says it calls HR). What it documents itself gets the
+/// headers every answer carries, and its 429 the rate limit's example next to its own.
 fn complete_write(path: &str, op: &mut Operation) {
+    for (status, r) in op.responses.responses.iter_mut() {
+        let RefOr::T(r) = r else { continue };
+        add_common_headers(r);
+        if status == "429" {
+            if let Some(RefOr::T(content)) = r.content.get_mut(PROBLEM_JSON) {
+                add_rate_limited_example(content);
+            }
+        }
+    }
     let mut errors: Vec<(&str, &str)> = PROBLEM_RESPONSES
         .iter()
         .copied()
@@ -495,6 +509,43 @@ fn complete_write(path: &str, op: &mut Operation) {
         );
         common_headers(&mut r);
         responses.insert(status.to_string(), RefOr::T(r));
+    }
+}
+
+/// The headers every answer carries, added to one a route documents (its own headers kept).
+fn add_common_headers(r: &mut Response) {
+    let mut common = Response::new("");
+    common_headers(&mut common);
+    for (name, h) in common.headers {
+        r.headers.entry(name).or_insert(h);
+    }
+}
+
+/// A route's own 429 can also be the partner's rate limit: its example joins the route's (an
+/// `example` becomes one of `examples`, named by its problem type).
+fn add_rate_limited_example(content: &mut Content) {
+    let example = |slug: &str, value: Value| {
+        RefOr::T(
+            utoipa::openapi::example::ExampleBuilder::new()
+                .summary(types::by_slug(slug).map_or("", |t| t.title))
+                .value(Some(value))
+                .build(),
+        )
+    };
+    if let Some(own) = content.example.take() {
+        let slug = own["type"]
+            .as_str()
+            .and_then(|t| t.rsplit('/').next())
+            .unwrap_or("example")
+            .to_string();
+        let own = example(&slug, own);
+        content.examples.insert(slug, own);
+    }
+    if let Some(t) = types::by_slug("rate-limited") {
+        content
+            .examples
+            .entry(t.slug.to_string())
+            .or_insert_with(|| example(t.slug, problem_example(t)));
     }
 }
 
@@ -525,15 +576,19 @@ fn complete_operation(path: &str, op: &mut Operation) {
         errors.push(if path == "/v1/changes" {
             (
                 "410",
-                "Events after the cursor are past retention: take `start=latest`, re-read the lists, continue from it",
+                "Events after the cursor are past retention, or the cursor is ahead of the feed (the state store was restored or replaced): take `start=latest`, re-read the lists, continue from it",
             )
         } else {
             ("410", "The cursor has expired: restart the listing")
         });
     }
     let responses = &mut op.responses.responses;
+    for r in responses.values_mut() {
+        if let RefOr::T(r) = r {
+            add_common_headers(r);
+        }
+    }
     if let Some(RefOr::T(ok)) = responses.get_mut("200") {
-        common_headers(ok);
         success_headers(ok, pages);
     }
     let mut not_modified = Response::new("Not modified: the `If-None-Match` ETag still matches");

@@ -252,9 +252,11 @@ pub async fn delete(
 /// signed with both: `webhook-signature: v1,<new> v1,<old>`, so a receiver verifying with either
 /// secret accepts it; switch your receiver to the new secret within it, after which only the new
 /// one signs (`previous_secret_expires_at` says when). Rotating again within the grace period
-/// replaces the secret that was current; the one before that stops signing at once. A retried
-/// rotation is a second rotation: if this answer is lost, rotate again, as the secret it named
-/// was never seen. Works on a `failing` subscription too.
+/// keeps the earlier secret signing until its own expiry, and the secret it replaces stops at
+/// once: a retried rotation is a second rotation, so if this answer is lost, rotate again, and
+/// deliveries keep verifying with the secret your receiver has meanwhile. A receiver already
+/// switched to the replaced secret must switch to the new one (its deliveries fail and are
+/// retried until then). Works on a `failing` subscription too.
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
     operation_id = "rotateWebhookSecret",
@@ -278,11 +280,12 @@ pub async fn rotate_secret(
         .sealer
         .seal(&id, &key)
         .map_err(ApiError::Internal)?;
-    let until = st.webhooks.previous_secret_until(now_ms());
+    let now = now_ms();
+    let until = st.webhooks.previous_secret_until(now);
     let row = st
         .webhooks
         .store()
-        .rotate_secret(principal.partner_id.clone(), id.clone(), sealed, until)
+        .rotate_secret(principal.partner_id.clone(), id.clone(), sealed, now, until)
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;

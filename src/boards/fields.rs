@@ -190,8 +190,8 @@ pub fn project(data: &Value, company: &str) -> Option<PublicJob> {
         .as_deref()
         .map(sanitize::clean)
         .filter(|d| !d.trim().is_empty());
-    // From HR's HTML, not the cleaned one: the allow-list unwraps `<div>` and table cells, whose
-    // ends still separate words.
+    // From HR's HTML, not the cleaned one: the allow-list unwraps table cells and the blocks it
+    // does not list (`<section>`, `<h1>`…), whose ends still separate words.
     let description_text = external
         .as_deref()
         .map(sanitize::plain)

@@ -181,6 +181,9 @@ pub enum ApiError {
     /// A changes-feed cursor whose following events were removed by retention.
     #[error("changes cursor past retention")]
     ChangesCursorExpired { retention_days: u32 },
+    /// A changes-feed cursor past the newest event: the state store was restored or replaced.
+    #[error("changes cursor ahead of the feed")]
+    ChangesCursorAhead,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("rate limited")]
@@ -244,7 +247,7 @@ impl ApiError {
             WriteFailed { cause, .. } => cause.problem_type(),
             Validation(_) => &t::VALIDATION_FAILED,
             CursorExpired => &t::CURSOR_EXPIRED,
-            ChangesCursorExpired { .. } => &t::CHANGES_CURSOR_EXPIRED,
+            ChangesCursorExpired { .. } | ChangesCursorAhead => &t::CHANGES_CURSOR_EXPIRED,
             RateLimited { .. } => &t::RATE_LIMITED,
             WebhookSendsBusy { .. } => &t::WEBHOOK_SENDS_BUSY,
             UpstreamMisconfigured(_) => &t::UPSTREAM_MISCONFIGURED,
@@ -288,6 +291,7 @@ impl ApiError {
             MethodNotAllowed => "this route does not accept that method; see /docs".into(),
             CursorExpired => "the cursor has expired; restart the listing without a cursor".into(),
             ChangesCursorExpired { retention_days } => format!("events after this cursor are past the feed's retention ({retention_days} days): take a fresh cursor with GET /v1/changes?start=latest, re-read the lists (GET /v1/recruiting-requests, GET /v1/candidates), then continue from that cursor"),
+            ChangesCursorAhead => "this cursor is ahead of the feed's newest event: the gateway's state store was restored or replaced since it was issued, so events may be missing: take a fresh cursor with GET /v1/changes?start=latest, re-read the lists (GET /v1/recruiting-requests, GET /v1/candidates), then continue from that cursor".into(),
             Validation(errs) => format!("{} field(s) failed validation", errs.len()),
             RateLimited { retry_after, .. } => format!("rate limit exceeded; retry after {retry_after} s"),
             WebhookSendsBusy { retry_after } => format!("every send slot this receiver or your partner may use is taken by deliveries in flight, so the test was not sent; retry after {retry_after} s"),
@@ -458,6 +462,7 @@ mod tests {
             ApiError::IdempotencyKeyReused,
             ApiError::CursorExpired,
             ApiError::ChangesCursorExpired { retention_days: 7 },
+            ApiError::ChangesCursorAhead,
             ApiError::Validation(vec![]),
             ApiError::RateLimited {
                 retry_after: 1,

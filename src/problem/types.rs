@@ -55,8 +55,8 @@ types! {
         "The body failed validation. Every failing field is listed in `errors` with a JSON pointer into the body.");
     CURSOR_EXPIRED = ("cursor-expired", GONE, "Cursor expired",
         "The cursor is too old. Restart the listing without a cursor.");
-    CHANGES_CURSOR_EXPIRED = ("changes-cursor-expired", GONE, "Changes cursor past retention",
-        "Events after this cursor are older than the feed keeps them (`[changes] retention_days`), so some changes can no longer be delivered. Take a fresh cursor with `GET /v1/changes?start=latest`, re-read the lists (`GET /v1/recruiting-requests`, `GET /v1/candidates`), then continue the feed from that cursor.");
+    CHANGES_CURSOR_EXPIRED = ("changes-cursor-expired", GONE, "Changes cursor expired",
+        "Events after this cursor are older than the feed keeps them (`[changes] retention_days`), so some changes can no longer be delivered; or the cursor is ahead of the feed's newest event, because the gateway's state store was restored or replaced since it was issued, so the feed it belonged to is gone. Either way, take a fresh cursor with `GET /v1/changes?start=latest`, re-read the lists (`GET /v1/recruiting-requests`, `GET /v1/candidates`), then continue the feed from that cursor.");
     RATE_LIMITED = ("rate-limited", TOO_MANY_REQUESTS, "Too many requests",
         "You exceeded your partner rate limit. Wait `Retry-After` seconds; the `RateLimit` and `RateLimit-*` headers show your budget.");
     WEBHOOK_SENDS_BUSY = ("webhook-sends-busy", TOO_MANY_REQUESTS, "Webhook send slots busy",

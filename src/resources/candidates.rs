@@ -66,8 +66,10 @@ pub async fn list_query(
     filters.extend(company_limit(principal));
     Ok(candidate_query(principal.pii)
         .filter_opt(Filter::all(filters))
-        // The readable id is unique: a stable order for paging (docs/dataverse-web-api.md#query-options).
-        .order_by("mshr_candidateid", Order::Asc))
+        // Readable ids repeat across companies: the key makes the order unique, so pages neither
+        // skip nor repeat a row (docs/dataverse-web-api.md#query-options).
+        .order_by("mshr_candidateid", Order::Asc)
+        .order_by(cand::PK, Order::Asc))
 }
 
 /// Labels and lookups for a page, then the mapping (personal fields omitted unless

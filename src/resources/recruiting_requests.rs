@@ -102,9 +102,11 @@ pub async fn list_query(
         .filter_opt(Filter::all(filters))
         .order_by(col, order);
     if col != "mshr_recruitingrequestid" {
-        // A unique tiebreaker keeps paging stable (docs/dataverse-web-api.md#query-options).
         query = query.order_by("mshr_recruitingrequestid", Order::Asc);
     }
+    // Numbers repeat across companies: the key makes the order unique, so pages neither skip nor
+    // repeat a row (docs/dataverse-web-api.md#query-options).
+    query = query.order_by(rr::PK, Order::Asc);
     Ok(with_children(query, f.embed))
 }
 

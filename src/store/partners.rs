@@ -166,8 +166,9 @@ pub trait PartnerStore: Send + Sync {
     /// written.
     fn update_partner<'a>(&'a self, id: &'a str, edit: Edit) -> BoxFuture<'a, Changed<PartnerDoc>>;
 
-    /// Revokes a partner: gone from `partners`, its secrets deleted, its id kept as a tombstone
-    /// (its tokens stop working on the next request and never open a later partner's rights).
+    /// Revokes a partner: gone from `partners`, its secrets and its webhook subscriptions (with
+    /// their outbox and log) deleted, its id kept as a tombstone (its tokens stop working on the
+    /// next request and never open a later partner's rights).
     fn delete_partner<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Changed<()>>;
 
     /// Adds a secret. The newest live one gets `previous_expires_at` (unless it expires sooner);

@@ -131,14 +131,17 @@ pub trait WebhookStore: Send + Sync {
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>>;
 
     /// Rotates a partner's subscription's secret, in one statement: `secret` (sealed) becomes the
-    /// current one and the one it replaces the previous one, valid until `previous_until` (unix
-    /// ms); an older previous secret is forgotten. The subscription as it now is; None if there is
-    /// none.
+    /// current one. A previous secret still signing at `now` (unix ms) stays the previous one, with
+    /// its own expiry: a receiver that never installed the secret being replaced (a rotation whose
+    /// answer was lost) still holds it. Otherwise the replaced secret becomes the previous one,
+    /// valid until `previous_until`, or none when that is not after `now` (no grace). The
+    /// subscription as it now is; None if there is none.
     fn rotate_secret(
         &self,
         partner: String,
         id: String,
         secret: String,
+        now: i64,
         previous_until: i64,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>>;
 
@@ -244,6 +247,7 @@ pub trait WebhookStore: Send + Sync {
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Drops delivered outbox rows and attempts older than `before` (unix ms); returns how many.
+    /// Previous secrets past their expiry are forgotten too (not counted): they sign nothing more.
     fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     /// Readiness: the store answers now (and, embedded, its hire tables are sound).

@@ -1,15 +1,19 @@
 //! Fan-out: events the changes feed recorded become outbox rows, one per matching subscription.
 //! A subscription matches an event when it lists the event's type, was created before the event
-//! was recorded, and its partner may see the event (`changes::visibility`, the feed's own rule:
-//! companies, and personal fields only with `pii:read`). The row keeps the event as the partner
-//! could see it at fan-out, with its company; it is shaped again at every send ([`shape_now`]), with
-//! the rights the partner has then, so a partner that lost a company or `pii:read` (a registry reload) is never sent
-//! what it may no longer see, by a retry or a redelivery. Rows and the fan-out cursor are written
-//! in one transaction, so a restart neither loses nor repeats an event.
+//! was recorded, its partner is in the registry, and the partner may see the event
+//! (`changes::visibility`, the feed's own rule: companies, and personal fields only with
+//! `pii:read`), judged with the rights the registry grants it even while it is disabled or lacks
+//! `webhooks:manage` (then the row is held until it is back). The row keeps the event as the
+//! partner could see it at fan-out, with its company; it is shaped again at every send
+//! ([`shape_now`]), with the rights the partner has then, so a partner that lost a company or
+//! `pii:read` (a registry reload) is never sent what it may no longer see, by a retry or a
+//! redelivery. Rows and the fan-out cursor are written in one transaction, so a restart neither
+//! loses nor repeats an event.
 
 use serde_json::{json, Value};
 
 use super::DeliveryContext;
+use crate::auth::registry::{Partner, Registry};
 use crate::auth::{Principal, Scope};
 use crate::changes::event::Event;
 use crate::changes::visibility;
@@ -19,25 +23,30 @@ use crate::store::StoreError;
 /// Events read per fan-out transaction.
 const BATCH: usize = 200;
 
-/// The rights a partner has now (from the registry, as a token would carry them all), or `None`
-/// when it is gone, disabled, or no longer has `webhooks:manage`: then its deliveries are held.
-pub(crate) fn partner_rights(st: &DeliveryContext, partner: &str) -> Option<Principal> {
-    let reg = st.auth.registry();
-    let p = reg.partner(partner).filter(|p| !p.disabled)?;
-    if !p.scopes.contains(&Scope::WebhooksManage) {
-        return None;
-    }
-    Some(Principal::new(
+/// The rights the registry grants a partner (as a token would carry them all), whether or not it
+/// may receive deliveries now.
+fn granted(p: &Partner) -> Principal {
+    Principal::new(
         p.id.clone(),
         p.scopes.clone(),
         p.companies.clone(),
         p.id.clone(),
-    ))
+    )
+}
+
+/// The rights a partner has now, or `None` when it is gone, disabled, or no longer has
+/// `webhooks:manage`: then its deliveries are held.
+pub(crate) fn partner_rights(st: &DeliveryContext, partner: &str) -> Option<Principal> {
+    let reg = st.auth.registry();
+    let p = reg
+        .partner(partner)
+        .filter(|p| !p.disabled && p.scopes.contains(&Scope::WebhooksManage))?;
+    Some(granted(p))
 }
 
 /// The outbox rows for one event.
 fn rows_for(
-    st: &DeliveryContext,
+    reg: &Registry,
     subs: &[SubscriptionRow],
     event: &Event,
     now: i64,
@@ -46,17 +55,14 @@ fn rows_for(
     subs.iter()
         .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
         .filter_map(|s| {
-            let body = match partner_rights(st, &s.partner) {
-                // Kept as the partner may see it now (no personal field it may not see is stored
-                // for it); shaped again when sent, so what goes out is within both its rights then
-                // and now.
-                Some(principal) => stored_body(&visibility::shape_for(&principal, event)?)?,
-                // Disabled, or without `webhooks:manage` for now: queued without the event (the
-                // feed's copy is read at send time, while retained) and held until the partner is
-                // back, then shaped with its rights then. Skipping it lost the event for good:
-                // the fan-out cursor moves past it.
-                None => serde_json::to_string(&json!({"company": event.company})).ok()?,
-            };
+            // A partner the registry no longer has (revoked: never back; removed from the config)
+            // is queued nothing: its rows would wait, held, forever. A disabled one, or one without
+            // `webhooks:manage` for now, is queued what its grant lets it see and held until it is
+            // back (skipping the event would lose it: the fan-out cursor moves past it).
+            let principal = granted(reg.partner(&s.partner)?);
+            // Kept as the partner may see it now (no personal field it may not see is stored for
+            // it); shaped again when sent, so what goes out is within both its rights then and now.
+            let body = stored_body(&visibility::shape_for(&principal, event)?)?;
             Some(OutboxInsert {
                 subscription_id: s.id.clone(),
                 event_id: event.id.clone(),
@@ -81,9 +87,10 @@ pub async fn fan_out(st: &DeliveryContext) -> Result<usize, StoreError> {
         };
         let subs = store.subscriptions(None).await?;
         let now = super::now_ms();
+        let reg = st.auth.registry();
         let rows: Vec<OutboxInsert> = events
             .iter()
-            .flat_map(|e| rows_for(st, &subs, e, now))
+            .flat_map(|e| rows_for(&reg, &subs, e, now))
             .collect();
         written += rows.len();
         store.fan_out(last, rows, now).await?;
@@ -104,10 +111,11 @@ fn stored_body(event: &Event) -> Option<String> {
     serde_json::to_string(&json!({"company": event.company, "event": event})).ok()
 }
 
-/// The event a row holds (`Ok(None)`: it holds none any more). A row queued while its partner was
-/// disabled holds only the company, and one queued by an earlier version the body as shaped then,
-/// without its company: the feed's own copy is used while it is retained, else the row is dropped. A store that fails to answer is an error, not "gone": the
-/// row waits for the next pass instead of being dropped.
+/// The event a row holds (`Ok(None)`: it holds none any more). A row queued by an earlier version
+/// holds the body as shaped then without its company, or (for a disabled partner) only the
+/// company: the feed's own copy is used while it is retained, else the row is dropped. A store
+/// that fails to answer is an error, not "gone": the row waits for the next pass instead of being
+/// dropped.
 async fn stored_event(
     st: &DeliveryContext,
     row: &OutboxRow,

@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn try_acquire_refuses_at_once_and_counts_with_waiting_sends() {
+    async fn try_acquire_refuses_at_once_and_counts_sends_in_flight() {
         let slots = SendSlots::new(8);
         let held = slots
             .acquire("p", "http://127.0.0.1:1/a")

@@ -641,6 +641,22 @@ async fn a_cursor_ahead_of_the_log_is_410() {
         .get(&format!("/v1/changes?cursor={ahead}"), &acme, None)
         .await;
     assert_eq!(r.status(), 410);
+    // Said as it is: not retention, a store restored or replaced.
+    let p: Value = r.json().await.expect("problem");
+    assert!(
+        p["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("/changes-cursor-expired")),
+        "{p}"
+    );
+    let detail = p["detail"].as_str().unwrap_or("");
+    assert!(
+        detail.contains("ahead of the feed")
+            && detail.contains("restored or replaced")
+            && detail.contains("start=latest")
+            && !detail.contains("retention"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]

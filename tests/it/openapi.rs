@@ -93,6 +93,45 @@ fn every_grantable_scope_is_required_by_a_route() {
     }
 }
 
+/// Every answer of every partner route documents the headers each one carries, those a route
+/// documents itself included (the test route's own 429, which also shows the rate limit's example).
+#[test]
+fn every_partner_answer_documents_the_common_headers() {
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/v1/")) {
+        for (method, op) in item.as_object().expect("item") {
+            let Some(responses) = op["responses"].as_object() else {
+                continue;
+            };
+            for (status, r) in responses {
+                for h in [
+                    "X-Request-Id",
+                    "traceresponse",
+                    "RateLimit-Policy",
+                    "RateLimit",
+                ] {
+                    assert!(
+                        r["headers"][h].is_object(),
+                        "{method} {path} {status}: no {h}"
+                    );
+                }
+            }
+        }
+    }
+    let busy = &doc["paths"]["/v1/webhooks/{id}/test"]["post"]["responses"]["429"];
+    assert!(busy["headers"]["Retry-After"].is_object(), "{busy}");
+    let examples = &busy["content"]["application/problem+json"]["examples"];
+    for slug in ["webhook-sends-busy", "rate-limited"] {
+        assert!(
+            examples[slug]["value"]["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(&format!("/problems/{slug}"))),
+            "{slug}: {examples}"
+        );
+    }
+}
+
 /// Every route documents its error answers with the Problem schema, 304 with If-None-Match, and
 /// Accept-Language; detail routes their 404.
 #[test]

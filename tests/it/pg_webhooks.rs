@@ -687,7 +687,7 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
     lite.create_subscription(sub("s"), 5).await.expect("create");
     lite.create_subscription(sub("t"), 5).await.expect("create");
     // A rotated secret comes along with its expiry.
-    lite.rotate_secret("acme-ats".into(), "t".into(), "sealed-2".into(), 9_000)
+    lite.rotate_secret("acme-ats".into(), "t".into(), "sealed-2".into(), 1, 9_000)
         .await
         .expect("rotate")
         .expect("found");

@@ -1779,3 +1779,76 @@ async fn norwegian_labels_are_translated() {
         }
     }
 }
+
+/// The `$orderby` of each request for `set` the emulator saw after the first `from` (decoded).
+async fn orders_sent(app: &TestApp, set: &str, from: usize) -> Vec<String> {
+    app.emu
+        .requests()
+        .await
+        .iter()
+        .skip(from)
+        .filter_map(|e| {
+            let target = e["target"].as_str()?;
+            if !target.contains(&format!("/{set}?")) {
+                return None;
+            }
+            let url = reqwest::Url::parse(&format!("http://emulator{target}")).ok()?;
+            let order = url
+                .query_pairs()
+                .find(|(k, _)| k == "$orderby")
+                .map(|(_, v)| v.into_owned());
+            order
+        })
+        .collect()
+}
+
+/// Readable numbers repeat across companies (each legal entity numbers its own), so a list's order
+/// ends with the primary key: ordered by the number alone, Dataverse may page two rows with the
+/// same number in either order, and a partner with both companies skips or repeats one at a page
+/// boundary. The emulator always breaks ties by the key itself, so only the request shows it.
+#[tokio::test]
+async fn list_orders_end_with_the_primary_key() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    let rr_key = ats_gateway::model::recruiting_request::PK;
+    for sort in ["number", "-status"] {
+        let from = app.emu.requests().await.len();
+        let (s, v) = app
+            .get_json(&format!("{LIST}?sort={sort}&page_size=3"), &t, None)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let cursor = v["next_cursor"].as_str().expect("a second page");
+        let (s, v) = app
+            .get_json(
+                &format!("{LIST}?sort={sort}&page_size=3&cursor={cursor}"),
+                &t,
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let orders = orders_sent(&app, "mshr_hcmrecruitingrequestentities", from).await;
+        assert!(!orders.is_empty(), "{sort}: no list request seen");
+        for o in &orders {
+            assert!(o.ends_with(&format!(",{rr_key} asc")), "{sort}: {o}");
+        }
+    }
+
+    let cand_key = ats_gateway::model::candidate::PK;
+    let from = app.emu.requests().await.len();
+    let (s, v) = app.get_json("/v1/candidates?page_size=3", &t, None).await;
+    assert_eq!(s, 200, "{v}");
+    let cursor = v["next_cursor"].as_str().expect("a second page");
+    let (s, v) = app
+        .get_json(
+            &format!("/v1/candidates?page_size=3&cursor={cursor}"),
+            &t,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let orders = orders_sent(&app, "mshr_hcmcandidatetohireentities", from).await;
+    assert!(!orders.is_empty(), "no candidate list request seen");
+    for o in &orders {
+        assert_eq!(o, &format!("mshr_candidateid asc,{cand_key} asc"));
+    }
+}

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::{self, spawn_app_with, TestApp};
+use crate::operator::{access_token, Operated};
 use crate::webhooks::{
     post_json, receiver, record_event, sandbox_app, subscribe, verify, wait_attempts,
 };
@@ -157,7 +158,8 @@ async fn a_disabled_partners_pending_retry_is_held_until_it_is_enabled() {
 }
 
 /// An event recorded while the partner is disabled is queued and held, not skipped: the fan-out
-/// cursor moves past it, so a skipped event would never be sent.
+/// cursor moves past it, so a skipped event would never be sent. Only events of its companies are
+/// queued (acme has usmf and gbsi, not nomf).
 #[tokio::test]
 async fn an_event_recorded_while_the_partner_is_disabled_is_sent_once_it_is_back() {
     common::logs::capture();
@@ -167,6 +169,7 @@ async fn an_event_recorded_while_the_partner_is_disabled_is_sent_once_it_is_back
     let (sub, secret) =
         subscribe(&app, &acme, &rx.url, &["recruiting_request.status_changed"]).await;
     reload_acme(&app, |p| p.disabled = true);
+    let elsewhere = record_event(&app, "nomf", "active").await;
     let event = record_event(&app, "usmf", "active").await;
     let held = format!("subscription={sub}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -182,12 +185,139 @@ async fn an_event_recorded_while_the_partner_is_disabled_is_sent_once_it_is_back
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(rx.hits.load(Ordering::SeqCst), 0);
+    // Fanned out in order: the usmf event's row is held, so the nomf one was passed, unqueued.
+    let store = app.gateway.state.webhooks.store();
+    let queued = |event: &str| store.outbox_row("acme-ats".into(), sub.clone(), event.into());
+    assert!(queued(&event).await.expect("read").is_some());
+    assert!(
+        queued(&elsewhere).await.expect("read").is_none(),
+        "an event of a company the disabled partner lacks was queued"
+    );
 
     reload_acme(&app, |_| {});
     let got = rx.next(20).await;
     verify(&secret, &got);
     assert_eq!(got.json()["id"], event.as_str());
     assert_eq!(got.json()["data"]["company"], "usmf", "{}", got.json());
+}
+
+/// Waits until fan-out has passed every event recorded so far.
+async fn fanned_out(app: &TestApp) {
+    let state = &app.gateway.state;
+    let last = state
+        .changes
+        .store()
+        .feed_bounds()
+        .await
+        .expect("bounds")
+        .last_seq;
+    let passed = common::poll::poll(Duration::from_secs(20), || async {
+        let cursor = state.webhooks.store().fanout_cursor().await.ok()?;
+        (cursor >= last).then_some(())
+    })
+    .await;
+    assert!(passed.is_some(), "fan-out did not reach event {last}");
+}
+
+/// A partner the registry no longer has (here removed from the config) is queued nothing: its rows
+/// would be held forever.
+#[tokio::test]
+async fn nothing_is_queued_for_a_partner_the_registry_no_longer_has() {
+    let app = sandbox_app(&[1_000]).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let (sub, _) = subscribe(
+        &app,
+        &acme,
+        "http://127.0.0.1:9/hook",
+        &["recruiting_request.status_changed"],
+    )
+    .await;
+    let partners: Vec<PartnerConfig> = ats_gateway::demo::partners()
+        .into_iter()
+        .map(|p| p.config)
+        .filter(|p| p.id != "acme-ats")
+        .collect();
+    app.gateway
+        .state
+        .auth
+        .reload_partners(&partners)
+        .expect("reload");
+    let event = record_event(&app, "usmf", "active").await;
+    fanned_out(&app).await;
+    let row = app
+        .gateway
+        .state
+        .webhooks
+        .store()
+        .outbox_row("acme-ats".into(), sub, event)
+        .await
+        .expect("read");
+    assert!(row.is_none(), "queued for a removed partner: {row:?}");
+}
+
+/// Revoking a partner through the operator API deletes its subscriptions with their queued
+/// deliveries: its id never comes back, so they would wait forever.
+#[tokio::test]
+async fn a_revoked_partners_subscriptions_and_deliveries_go_with_it() {
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let app = spawn_app_with(Default::default(), |c| {
+        c.operator.token_hashes = vec![hash];
+        c.webhooks.allow_private_urls = true;
+        c.webhooks.retry_schedule_ms = vec![60_000];
+    })
+    .await;
+    a_revoked_partners_subscriptions_and_deliveries_go_with_it_on(&Operated { app, token }).await;
+}
+
+#[tokio::test]
+async fn a_revoked_partners_subscriptions_and_deliveries_go_with_it_on_postgres() {
+    let pg = tokio::task::spawn_blocking(common::postgres::PgServer::start)
+        .await
+        .expect("pg");
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let url = pg.url();
+    let app = spawn_app_with(Default::default(), |c| {
+        c.operator.token_hashes = vec![hash];
+        c.state.url = ats_gateway::config::SecretString::new(url.as_str());
+        c.webhooks.allow_private_urls = true;
+        c.webhooks.retry_schedule_ms = vec![60_000];
+    })
+    .await;
+    a_revoked_partners_subscriptions_and_deliveries_go_with_it_on(&Operated { app, token }).await;
+}
+
+async fn a_revoked_partners_subscriptions_and_deliveries_go_with_it_on(op: &Operated) {
+    let app = &op.app;
+    let created = op.create("leaving-co", &["webhooks:manage"]).await;
+    let secret = created["client_secret"].as_str().expect("secret");
+    let token = access_token(app, "leaving-co", secret).await;
+    let (sub, _) = subscribe(
+        app,
+        &token,
+        "http://127.0.0.1:9/hook",
+        &["recruiting_request.status_changed"],
+    )
+    .await;
+    let event = record_event(app, "usmf", "active").await;
+    fanned_out(app).await;
+    let store = app.gateway.state.webhooks.store();
+    let queued = || store.outbox_row("leaving-co".into(), sub.clone(), event.clone());
+    assert!(queued().await.expect("read").is_some(), "queued first");
+
+    let (s, v) = op
+        .call(
+            reqwest::Method::DELETE,
+            "/operator/v1/partners/leaving-co",
+            None,
+        )
+        .await;
+    assert_eq!(s, 204, "{v}");
+    let left = store
+        .subscriptions(Some("leaving-co".into()))
+        .await
+        .expect("read");
+    assert!(left.is_empty(), "subscriptions kept: {left:?}");
+    assert!(queued().await.expect("read").is_none(), "delivery kept");
 }
 
 async fn acme_again(app: &TestApp) -> String {

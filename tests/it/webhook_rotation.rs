@@ -134,17 +134,23 @@ async fn webhook_a_rotated_secret_signs_next_to_the_new_one_during_its_grace() {
     );
     assert!(one.get("secret").is_none(), "{one}");
 
-    // Rotating again: the secret current until now becomes the previous one; the first is gone.
+    // Rotating again within the grace (as after a lost answer): the original secret, which the
+    // receiver still holds, keeps signing until its own expiry; the never-seen one is gone.
     let (s, v2, _) = rotate(&app, &acme, &sub).await;
     assert_eq!(s, 200, "{v2}");
+    assert_eq!(
+        v2["previous_secret_expires_at"], v["previous_secret_expires_at"],
+        "{v2}"
+    );
     let newer = v2["secret"].as_str().expect("secret").to_string();
     record_event(&app, "usmf", "closed").await;
     let got = rx.next(20).await;
     assert_eq!(
         signatures(&got),
-        [signature_with(&newer, &got), signature_with(&new, &got)]
+        [signature_with(&newer, &got), signature_with(&old, &got)]
     );
-    assert!(!signatures(&got).contains(&signature_with(&old, &got)));
+    verify(&old, &got);
+    assert!(!signatures(&got).contains(&signature_with(&new, &got)));
 
     // No secret in the log or the metrics.
     let logs = common::logs::text();
@@ -177,6 +183,17 @@ async fn webhook_after_the_grace_period_only_the_new_secret_signs() {
         .get_json(&format!("/v1/webhooks/{sub}"), &acme, None)
         .await;
     assert_eq!(one["previous_secret_expires_at"], Value::Null, "{one}");
+    // Not even stored (sealed) with an expiry of now.
+    let stored = app
+        .gateway
+        .state
+        .webhooks
+        .store()
+        .subscription(None, sub.clone())
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(stored.previous_secret, None);
 }
 
 #[tokio::test]
@@ -220,8 +237,9 @@ async fn webhook_rotating_an_unknown_deleted_or_foreign_subscription_is_a_404_pr
 }
 
 /// The store's side of a rotation, the same for both backends (`pg_webhooks` runs it on
-/// Postgres): the current secret becomes the previous one with its expiry, an older one is
-/// forgotten, another partner's or an unknown subscription is not touched.
+/// Postgres): the current secret becomes the previous one with its expiry, unless a previous one
+/// still signs (it stays, with its own expiry); with no grace there is none; the history purge
+/// forgets expired ones; another partner's or an unknown subscription is not touched.
 pub async fn rotation_round_trip(s: &dyn WebhookStore) {
     let row = SubscriptionRow {
         id: "r".into(),
@@ -240,7 +258,7 @@ pub async fn rotation_round_trip(s: &dyn WebhookStore) {
     assert_eq!(read("r").await.expect("read"), Some(row.clone()));
 
     let rotated = s
-        .rotate_secret("acme-ats".into(), "r".into(), "sealed-2".into(), 1_000)
+        .rotate_secret("acme-ats".into(), "r".into(), "sealed-2".into(), 500, 1_000)
         .await
         .expect("rotate")
         .expect("found");
@@ -261,31 +279,76 @@ pub async fn rotation_round_trip(s: &dyn WebhookStore) {
         .expect("list");
     assert_eq!(listed, std::slice::from_ref(&want));
 
-    let again = s
-        .rotate_secret("acme-ats".into(), "r".into(), "sealed-3".into(), 2_000)
+    let rotate = |secret: &str, now: i64, until: i64| {
+        s.rotate_secret("acme-ats".into(), "r".into(), secret.into(), now, until)
+    };
+    let previous = |secret: &str, expires_at: i64| {
+        Some(PreviousSecret {
+            secret: secret.into(),
+            expires_at,
+        })
+    };
+    // Again within the grace: the first secret still signs, so it stays the previous one, with
+    // its own expiry (a receiver whose rotation answer was lost still holds it); sealed-2 is gone.
+    let again = rotate("sealed-3", 600, 2_000)
         .await
         .expect("rotate")
         .expect("found");
     assert_eq!(again.secret, "sealed-3");
+    assert_eq!(again.previous_secret, previous("sealed-1", 1_000));
+    // Once it has expired, the secret being replaced becomes the previous one.
+    let later = rotate("sealed-4", 1_000, 3_000)
+        .await
+        .expect("rotate")
+        .expect("found");
+    assert_eq!(later.previous_secret, previous("sealed-3", 3_000));
+    // No grace: no previous secret at all, not one expiring now.
+    let none = rotate("sealed-5", 5_000, 5_000)
+        .await
+        .expect("rotate")
+        .expect("found");
     assert_eq!(
-        again.previous_secret,
-        Some(PreviousSecret {
-            secret: "sealed-2".into(),
-            expires_at: 2_000
-        }),
-        "the first secret is forgotten"
+        (none.secret.as_str(), &none.previous_secret),
+        ("sealed-5", &None)
     );
 
     for (partner, id) in [("nordic-watch", "r"), ("acme-ats", "none")] {
         assert_eq!(
-            s.rotate_secret(partner.into(), id.into(), "x".into(), 3_000)
+            s.rotate_secret(partner.into(), id.into(), "x".into(), 5_000, 9_000)
                 .await
                 .expect("rotate"),
             None,
             "{partner}/{id}"
         );
     }
-    assert_eq!(read("r").await.expect("read"), Some(again));
+    assert_eq!(read("r").await.expect("read"), Some(none));
+
+    // The history purge forgets a previous secret past its expiry (clock time) and keeps one
+    // that still signs.
+    let future = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    let kept = rotate("sealed-6", 6_000, future)
+        .await
+        .expect("rotate")
+        .expect("found");
+    assert_eq!(kept.previous_secret, previous("sealed-5", future));
+    let q = SubscriptionRow {
+        id: "q".into(),
+        ..row.clone()
+    };
+    assert!(s.create_subscription(q, 5).await.expect("create"));
+    let expired = s
+        .rotate_secret("acme-ats".into(), "q".into(), "sealed-q".into(), 1, 2)
+        .await
+        .expect("rotate")
+        .expect("found");
+    assert_eq!(expired.previous_secret, previous("sealed-1", 2));
+    s.purge_webhook_history(0).await.expect("purge");
+    let q = read("q").await.expect("read").expect("q");
+    assert_eq!(
+        q.previous_secret, None,
+        "an expired previous secret is dropped"
+    );
+    assert_eq!(read("r").await.expect("read"), Some(kept));
 }
 
 #[tokio::test]

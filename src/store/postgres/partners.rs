@@ -231,6 +231,16 @@ impl PartnerStore for PgStore {
             tx.execute("DELETE FROM partner_secrets WHERE partner = $1", &[&id])
                 .await
                 .map_err(backend)?;
+            // Its webhook subscriptions go too: the id never comes back, so their deliveries
+            // would wait, held, forever.
+            tx.execute(
+                "WITH s AS (DELETE FROM webhook_subscriptions WHERE partner = $1 RETURNING id),
+                      o AS (DELETE FROM webhook_outbox WHERE subscription_id IN (SELECT id FROM s))
+                 DELETE FROM webhook_attempts WHERE subscription_id IN (SELECT id FROM s)",
+                &[&id],
+            )
+            .await
+            .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
             Ok(Ok(()))
         })

@@ -154,20 +154,27 @@ impl WebhookStore for PgStore {
         partner: String,
         id: String,
         secret: String,
+        now: i64,
         previous_until: i64,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
             // One statement, under the row's lock: two rotations at once on two replicas apply
             // one after the other, each replacing the secret the other left. The right-hand sides
-            // read the row as it was, so `previous_secret = secret` takes the one being replaced.
+            // read the row as it was, so `THEN secret` takes the one being replaced. A previous
+            // secret still signing stays (a receiver whose rotation answer was lost holds it).
             let row = conn
                 .query_opt(
                     &format!(
-                        "UPDATE webhook_subscriptions SET previous_secret = secret, previous_secret_expires_at = $3, secret = $4
+                        "UPDATE webhook_subscriptions SET
+                           previous_secret = CASE WHEN previous_secret IS NOT NULL AND previous_secret_expires_at > $3::BIGINT THEN previous_secret
+                                                  WHEN $4::BIGINT > $3::BIGINT THEN secret END,
+                           previous_secret_expires_at = CASE WHEN previous_secret IS NOT NULL AND previous_secret_expires_at > $3::BIGINT THEN previous_secret_expires_at
+                                                             WHEN $4::BIGINT > $3::BIGINT THEN $4::BIGINT END,
+                           secret = $5
                          WHERE id = $1 AND partner = $2 RETURNING {SUB_COLUMNS}"
                     ),
-                    &[&id, &partner, &previous_until, &secret],
+                    &[&id, &partner, &now, &previous_until, &secret],
                 )
                 .await
                 .map_err(backend)?;
@@ -650,6 +657,14 @@ impl WebhookStore for PgStore {
                     break;
                 }
             }
+            // Sealed secrets kept no longer than they sign.
+            conn.execute(
+                "UPDATE webhook_subscriptions SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= $1",
+                &[&chrono::Utc::now().timestamp_millis()],
+            )
+            .await
+            .map_err(backend)?;
+            queries("webhooks.purge", 1);
             Ok(purged)
         })
     }
@@ -686,18 +701,9 @@ pub async fn import_sqlite(
         Option<i64>,
     );
     // A file no gateway with secret rotation has opened lacks its columns: no previous secrets.
-    let rotation: bool = src
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('webhook_subscriptions') WHERE name = 'previous_secret')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite)?;
-    let columns = if rotation {
-        SUB_COLUMNS.to_string()
-    } else {
-        SUB_COLUMNS.replace("previous_secret, previous_secret_expires_at", "NULL, NULL")
-    };
+    let columns =
+        crate::store::sqlite::webhooks::readable_columns(src, "webhook_subscriptions", SUB_COLUMNS)
+            .map_err(sqlite)?;
     let subs: Vec<Sub> = src
         .prepare(&format!(
             "SELECT {columns} FROM webhook_subscriptions ORDER BY created_at, id"

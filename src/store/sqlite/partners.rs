@@ -273,6 +273,15 @@ impl PartnerStore for SqliteStore {
                 }
                 tx.execute("DELETE FROM partner_secrets WHERE partner = ?1", [&id])
                     .map_err(backend)?;
+                // Its webhook subscriptions go too: the id never comes back, so their deliveries
+                // would wait, held, forever.
+                for sql in [
+                    "DELETE FROM webhook_attempts WHERE subscription_id IN (SELECT id FROM webhook_subscriptions WHERE partner = ?1)",
+                    "DELETE FROM webhook_outbox WHERE subscription_id IN (SELECT id FROM webhook_subscriptions WHERE partner = ?1)",
+                    "DELETE FROM webhook_subscriptions WHERE partner = ?1",
+                ] {
+                    tx.execute(sql, [&id]).map_err(backend)?;
+                }
                 Ok(Ok(()))
             })
         })

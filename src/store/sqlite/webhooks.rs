@@ -71,22 +71,44 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+fn has_column(conn: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        params![table, column],
+        |r| r.get(0),
+    )
+}
+
 /// Brings a file made by an older gateway up to `SCHEMA`: each missing column added, once.
 pub(super) fn upgrade(conn: &rusqlite::Connection) -> Result<(), StoreError> {
     for (table, column, def) in ADDED_COLUMNS {
-        let present: bool = conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
-                params![table, column],
-                |r| r.get(0),
-            )
-            .map_err(backend)?;
-        if !present {
+        if !has_column(conn, table, column).map_err(backend)? {
             conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def}"))
                 .map_err(backend)?;
         }
     }
     Ok(())
+}
+
+/// `columns` (comma-separated, of `table`) as a file no gateway has upgraded can answer them, for
+/// reading it as it is (`state migrate`): each added column it lacks is read as `NULL`.
+pub(crate) fn readable_columns(
+    conn: &rusqlite::Connection,
+    table: &str,
+    columns: &str,
+) -> rusqlite::Result<String> {
+    let mut out = Vec::new();
+    for column in columns.split(',').map(str::trim) {
+        let added = ADDED_COLUMNS
+            .iter()
+            .any(|(t, c, _)| *t == table && *c == column);
+        out.push(if added && !has_column(conn, table, column)? {
+            "NULL"
+        } else {
+            column
+        });
+    }
+    Ok(out.join(", "))
 }
 
 fn sub_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SubscriptionRow, String)> {
@@ -126,6 +148,11 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 }
 
 const SUB_COLUMNS: &str = "id, partner, url, events, secret, status, from_seq, created_at, failing_since, previous_secret, previous_secret_expires_at";
+
+/// A rotation's previous secret (`?3`: now, `?4`: the replaced secret's end): the previous one
+/// while it still signs, else the secret being replaced if `?4` is after now, else none.
+const ROTATED: &str = "previous_secret = CASE WHEN previous_secret IS NOT NULL AND previous_secret_expires_at > ?3 THEN previous_secret WHEN ?4 > ?3 THEN secret END,
+     previous_secret_expires_at = CASE WHEN previous_secret IS NOT NULL AND previous_secret_expires_at > ?3 THEN previous_secret_expires_at WHEN ?4 > ?3 THEN ?4 END";
 
 fn with_events(
     (mut row, events): (SubscriptionRow, String),
@@ -200,27 +227,32 @@ impl WebhookStore for SqliteStore {
         })
     }
 
-    /// Rotates a partner's subscription's secret in one statement (the current one becomes the
-    /// previous one; an older previous one is forgotten).
+    /// Rotates a partner's subscription's secret in one statement (see the trait: a previous
+    /// secret still signing stays; else the current one becomes the previous one, if any grace).
     fn rotate_secret(
         &self,
         partner: String,
         id: String,
         secret: String,
+        now: i64,
         previous_until: i64,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
         self.run(move |conn| {
-            // The right-hand sides read the row as it was: `previous_secret = secret` takes the
-            // secret being replaced.
+            // The right-hand sides read the row as it was: `THEN secret` takes the secret being
+            // replaced.
             let sql = format!(
-                "UPDATE webhook_subscriptions SET previous_secret = secret, previous_secret_expires_at = ?3, secret = ?4
+                "UPDATE webhook_subscriptions SET {ROTATED}, secret = ?5
                  WHERE id = ?1 AND partner = ?2 RETURNING {SUB_COLUMNS}"
             );
-            conn.query_row(&sql, params![id, partner, previous_until, secret], sub_row)
-                .optional()
-                .map_err(backend)?
-                .map(with_events)
-                .transpose()
+            conn.query_row(
+                &sql,
+                params![id, partner, now, previous_until, secret],
+                sub_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .map(with_events)
+            .transpose()
         })
     }
 
@@ -633,6 +665,12 @@ impl WebhookStore for SqliteStore {
                     params![before],
                 )
                 .map_err(backend)?;
+            // Sealed secrets kept no longer than they sign.
+            conn.execute(
+                "UPDATE webhook_subscriptions SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= ?1",
+                params![chrono::Utc::now().timestamp_millis()],
+            )
+            .map_err(backend)?;
             Ok((a + b) as u64)
         })
     }
@@ -819,7 +857,26 @@ mod tests {
             [],
         )
         .expect("old row");
+        // Read as it is (`state migrate`): the columns it lacks as NULL.
+        let columns =
+            readable_columns(&conn, "webhook_subscriptions", SUB_COLUMNS).expect("columns");
+        assert_eq!(
+            columns,
+            SUB_COLUMNS.replace("previous_secret, previous_secret_expires_at", "NULL, NULL")
+        );
+        let (row, _) = conn
+            .query_row(
+                &format!("SELECT {columns} FROM webhook_subscriptions"),
+                [],
+                sub_row,
+            )
+            .expect("read as it is");
+        assert_eq!(row.previous_secret, None);
         upgrade(&conn).expect("upgrade");
+        assert_eq!(
+            readable_columns(&conn, "webhook_subscriptions", SUB_COLUMNS).expect("columns"),
+            SUB_COLUMNS
+        );
         upgrade(&conn).expect("a second time changes nothing");
         let (row, _) = conn
             .query_row(
