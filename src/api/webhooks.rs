@@ -289,7 +289,12 @@ pub async fn rotate_secret(
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
-    tracing::info!(partner = %principal.partner_id, subscription = %id, previous_valid_until = %rfc3339(until), "webhook secret rotated");
+    // The previous secret in force now: a rotation within a grace keeps the older one and its end.
+    let previous_until = row
+        .previous_secret
+        .as_ref()
+        .map_or_else(|| "none".to_string(), |p| rfc3339(p.expires_at));
+    tracing::info!(partner = %principal.partner_id, subscription = %id, previous_valid_until = %previous_until, "webhook secret rotated");
     let body = RotatedSubscription {
         subscription: Subscription::from(&row),
         secret: key.to_secret(),

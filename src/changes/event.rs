@@ -39,7 +39,10 @@ impl ResourceType {
     /// The version of the representation the scanner fingerprints and stores for this resource.
     /// Raise it in a release that changes what the representation holds (a member added,
     /// renamed or relabelled): that release's first scan then re-baselines instead of emitting
-    /// `updated` for every record, and a replica still on the older release stops recording it.
+    /// `updated` for every record, and a replica still on the older release stops recording it
+    /// (a rollback to that release leaves the resource unscanned, warned at every scan, until the
+    /// newer one runs again). Events recorded before keep their older shape in the feed for
+    /// `retention_days`: a personal member renamed keeps its old path in `pii::FIELDS` as long.
     pub const fn representation(self) -> i32 {
         match self {
             ResourceType::RecruitingRequest => 1,

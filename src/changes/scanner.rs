@@ -362,15 +362,14 @@ async fn scan_resource(
     record: &mut ScanRecord,
     pacer: &mut Pacer<'_>,
 ) -> (ResourceReport, Option<String>) {
-    let store = st.changes.store();
-    let mut report = ResourceReport {
+    let report = ResourceReport {
         resource,
         read: 0,
         complete: false,
         baseline: false,
     };
     let current = resource.representation();
-    let baseline = match store.baseline(resource).await {
+    let baseline = match st.changes.store().baseline(resource).await {
         Ok(None) => Baseline::First,
         Ok(Some(v)) if v < current => Baseline::Representation,
         Ok(Some(v)) if v == current => Baseline::Done,
@@ -383,6 +382,28 @@ async fn scan_resource(
         }
         Err(e) => return (report, Some(failed(e))),
     };
+    let kept = (record.upserts.len(), record.events.len());
+    let (report, error) = read_resource(st, resource, baseline, report, record, pacer).await;
+    if error.is_some() && baseline == Baseline::Representation {
+        // All or nothing: representations of the new shape stored under the old version would
+        // read as changes of every record to a replica of the older release, and edits to them
+        // would go unreported until the re-baseline completes.
+        record.upserts.truncate(kept.0);
+        record.events.truncate(kept.1);
+    }
+    (report, error)
+}
+
+async fn read_resource(
+    st: &ScanContext,
+    resource: ResourceType,
+    baseline: Baseline,
+    mut report: ResourceReport,
+    record: &mut ScanRecord,
+    pacer: &mut Pacer<'_>,
+) -> (ResourceReport, Option<String>) {
+    let store = st.changes.store();
+    let current = resource.representation();
     report.baseline = baseline != Baseline::Done;
     let mut seen: HashSet<Uuid> = HashSet::new();
     pacer.step().await;
@@ -443,10 +464,21 @@ async fn scan_resource(
             Err(e) => return (report, Some(failed(e))),
         };
         for id in chunk {
-            if let (Some(k), false) = (last.get(id), baseline == Baseline::First) {
-                record
-                    .events
-                    .push(detect::deleted(resource, *id, &k.company, &k.data));
+            match (last.get(id), baseline) {
+                (Some(k), Baseline::Done) => {
+                    record
+                        .events
+                        .push(detect::deleted(resource, *id, &k.company, &k.data));
+                }
+                // The last representation stored is of the older shape: the event says only
+                // which record is gone.
+                (Some(k), Baseline::Representation) => record.events.push(detect::deleted(
+                    resource,
+                    *id,
+                    &k.company,
+                    &serde_json::json!({ "id": id }),
+                )),
+                _ => {}
             }
             record.removals.push((resource, *id));
         }

@@ -1,9 +1,9 @@
 //! Fan-out: events the changes feed recorded become outbox rows, one per matching subscription.
 //! A subscription matches an event when it lists the event's type, was created before the event
-//! was recorded, its partner is in the registry, and the partner may see the event
-//! (`changes::visibility`, the feed's own rule: companies, and personal fields only with
-//! `pii:read`), judged with the rights the registry grants it even while it is disabled or lacks
-//! `webhooks:manage` (then the row is held until it is back). The row keeps the event as the
+//! was recorded, and the partner may see the event (`changes::visibility`, the feed's own rule:
+//! companies, and personal fields only with `pii:read`), judged with the rights the registry
+//! grants it even while it is disabled or lacks `webhooks:manage` (then the row is held until it
+//! is back; a partner the registry does not have is queued the event's company only, held). The row keeps the event as the
 //! partner could see it at fan-out, with its company; it is shaped again at every send
 //! ([`shape_now`]), with the rights the partner has then, so a partner that lost a company or
 //! `pii:read` (a registry reload) is never sent what it may no longer see, by a retry or a
@@ -55,14 +55,19 @@ fn rows_for(
     subs.iter()
         .filter(|s| event.seq > s.from_seq && s.events.contains(&type_name))
         .filter_map(|s| {
-            // A partner the registry no longer has (revoked: never back; removed from the config)
-            // is queued nothing: its rows would wait, held, forever. A disabled one, or one without
-            // `webhooks:manage` for now, is queued what its grant lets it see and held until it is
-            // back (skipping the event would lose it: the fan-out cursor moves past it).
-            let principal = granted(reg.partner(&s.partner)?);
-            // Kept as the partner may see it now (no personal field it may not see is stored for
-            // it); shaped again when sent, so what goes out is within both its rights then and now.
-            let body = stored_body(&visibility::shape_for(&principal, event)?)?;
+            // Skipping an event loses it: the fan-out cursor moves past it. A disabled partner, or
+            // one without `webhooks:manage` for now, is queued what its grant lets it see and held
+            // until it is back. One this replica's registry does not have (removed from the config,
+            // or created on another replica moments ago and not loaded here yet) is queued the
+            // event's company only, held; the feed's copy is shaped at send time, while retained.
+            // A revoked partner has no subscriptions left (`delete_partner`).
+            let body = match reg.partner(&s.partner) {
+                // Kept as the partner may see it now (no personal field it may not see is stored
+                // for it); shaped again when sent, so what goes out is within both its rights
+                // then and now.
+                Some(p) => stored_body(&visibility::shape_for(&granted(p), event)?)?,
+                None => serde_json::to_string(&json!({"company": event.company})).ok()?,
+            };
             Some(OutboxInsert {
                 subscription_id: s.id.clone(),
                 event_id: event.id.clone(),

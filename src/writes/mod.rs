@@ -295,13 +295,22 @@ pub async fn hire(
                 WriteError::UndoPending { .. } | WriteError::FinishPending(_)
             ) =>
         {
-            if st.hires.store.release(&principal.partner_id, key).await? {
-                return Err(e);
+            match st.hires.store.release(&principal.partner_id, key).await {
+                Ok(true) => Err(e),
+                // Its plan is open although this request saw the save fail (the reply was lost):
+                // the plan may run yet, so the partner must not be told that nothing was written.
+                Ok(false) => {
+                    tracing::error!(partner = %principal.partner_id, error = %e, "hire failed after its plan was saved; its key is kept until recovery completes or undoes the plan");
+                    Err(WriteError::OutcomeUnknown(e.to_string()))
+                }
+                // The store did not answer: whether a plan was saved is not known either (the
+                // same outage may have lost a save's reply), and the key stays in flight until
+                // recovery settles it or its lease ends.
+                Err(release) => {
+                    tracing::error!(partner = %principal.partner_id, error = %e, release = %release, "hire failed and its key could not be released; recovery settles it");
+                    Err(WriteError::OutcomeUnknown(e.to_string()))
+                }
             }
-            // Its plan is open although this request saw the save fail (the reply was lost): the
-            // plan may run yet, so the partner must not be told that nothing was written.
-            tracing::error!(partner = %principal.partner_id, error = %e, "hire failed after its plan was saved; its key is kept until recovery completes or undoes the plan");
-            Err(WriteError::OutcomeUnknown(e.to_string()))
         }
         other => other,
     }

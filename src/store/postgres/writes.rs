@@ -175,7 +175,19 @@ impl WriteStore for PgStore {
                 .await
                 .map_err(super::pg)?;
             if held.is_none() {
-                return Ok(true);
+                // Not this replica's (taken over after its lease ran out, or gone): "released" only
+                // if no plan of the key is open, which another replica may be running.
+                let none_open: bool = tx
+                    .query_one(
+                        "SELECT NOT EXISTS (SELECT 1 FROM plans
+                                            WHERE partner = $1 AND key = $2 AND open)",
+                        &[&partner, &key],
+                    )
+                    .await
+                    .map_err(super::pg)?
+                    .try_get(0)
+                    .map_err(super::pg)?;
+                return Ok(none_open);
             }
             // Never while a plan of the key is open: it may write (or have written) HR's rows,
             // so the key stays its plan's until recovery completes or undoes it.
