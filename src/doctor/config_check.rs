@@ -67,7 +67,7 @@ pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> 
     }
     if problems.is_empty() {
         let d = &config.dataverse;
-        report.push(Check::pass(
+        let mut passed = Check::pass(
             NAME,
             format!(
                 "{source}: Dataverse {}, tenant {}, app (client id) {}",
@@ -75,7 +75,17 @@ pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> 
                 d.tenant_id,
                 super::entra::shown_client_id(&d.client_id)
             ),
-        ));
+        );
+        // The OAuth metadata names a URL as the issuer (RFC 8414); a client that checks tokens
+        // against it refuses an `iss` that is not the same string.
+        let issuer = config.auth.issuer.trim();
+        let public = config.gateway.public_url.trim();
+        if !public.is_empty() && !issuer.starts_with("https://") && !issuer.starts_with("http://") {
+            passed = passed.advise(format!(
+                "auth.issuer is `{issuer}`, not a URL: the OAuth metadata names {public} as the issuer, and clients that compare it with the tokens' `iss` refuse them. Set auth.issuer to gateway.public_url."
+            ));
+        }
+        report.push(passed);
     }
     Some(config)
 }

@@ -229,6 +229,27 @@ async fn a_malformed_previous_cursor_key_is_named_by_its_index() {
 }
 
 #[tokio::test]
+async fn an_issuer_that_is_not_the_public_url_is_advised() {
+    let emu = emulator().await;
+    let dir = Dir::new();
+    let file = dir.write(
+        "gateway.toml",
+        &format!(
+            "[gateway]\npublic_url = \"https://ats.example.com\"\n[auth]\nissuer = \"ats-gateway\"\n{}",
+            dataverse_toml(&emu, &[])
+        ),
+    );
+    let (_, v) = run(&file).await;
+    let config = check(&v, "config");
+    assert_eq!(config["ok"], true, "{v}");
+    let fix = config["fix"].as_str().expect("advice");
+    assert!(
+        fix.contains("auth.issuer") && fix.contains("https://ats.example.com"),
+        "{fix}"
+    );
+}
+
+#[tokio::test]
 async fn wrong_secret() {
     let emu = emulator().await;
     let (_, v) = doctor_with(&emu, &[("client_secret", q("not-the-secret"))]).await;
