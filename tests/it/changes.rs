@@ -122,6 +122,27 @@ pub(crate) async fn scan(app: &TestApp) -> ScanReport {
     .expect("the scanner runs")
 }
 
+/// Clears the emulator's faults, then scans until a scan is complete (bounded): the failures may
+/// have opened the breaker.
+async fn complete_scan_without_faults(app: &TestApp) -> ScanReport {
+    let clear = app
+        .emu
+        .http
+        .delete(app.emu.url("/_sandbox/faults"))
+        .send()
+        .await
+        .expect("clear");
+    assert_eq!(clear.status(), 204);
+    for _ in 0..30 {
+        let r = scan(app).await;
+        if r.complete() {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no complete scan once the table answers");
+}
+
 /// The baseline: a complete first scan that records every record and emits nothing.
 pub(crate) async fn baseline(app: &TestApp) {
     let r = scan(app).await;
@@ -594,25 +615,7 @@ async fn a_scan_failing_part_way_emits_no_false_deletes() {
         "what was read is emitted, no deletion"
     );
 
-    let clear = app
-        .emu
-        .http
-        .delete(app.emu.url("/_sandbox/faults"))
-        .send()
-        .await
-        .expect("clear");
-    assert_eq!(clear.status(), 204);
-    // The failures may have opened the breaker: scan until a scan is complete (bounded).
-    let mut complete = None;
-    for _ in 0..30 {
-        let r = scan(&app).await;
-        if r.complete() {
-            complete = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let r = complete.expect("a complete scan once the table answers");
+    let r = complete_scan_without_faults(&app).await;
     assert_eq!(names(&r), [("candidate.deleted".to_string(), last)]);
 }
 
@@ -933,26 +936,7 @@ async fn a_release_with_another_representation_rebaselines_instead_of_updating_e
         .expect("count");
     assert_eq!(usize::try_from(still_older).ok(), Some(reshaped));
     assert_eq!(store.baseline(rr).await.expect("baseline"), Some(0));
-    let clear = app
-        .emu
-        .http
-        .delete(app.emu.url("/_sandbox/faults"))
-        .send()
-        .await
-        .expect("clear");
-    assert_eq!(clear.status(), 204);
-
-    // The failures may have opened the breaker: scan until a scan is complete (bounded).
-    let mut complete = None;
-    for _ in 0..30 {
-        let r = scan(&app).await;
-        if r.complete() {
-            complete = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let r = complete.expect("a complete scan once the table answers");
+    let r = complete_scan_without_faults(&app).await;
     assert!(r.complete(), "{r:?}");
     assert!(
         r.events.is_empty(),
