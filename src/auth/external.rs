@@ -32,12 +32,14 @@ pub struct ExternalIssuer {
 }
 
 impl ExternalIssuer {
+    /// `section` names the issuer's config section in errors (`auth.external_issuers[0]`,
+    /// `operator.jwt`).
     pub fn new(
-        index: usize,
+        section: &str,
         config: ExternalIssuerConfig,
         http: reqwest::Client,
     ) -> Result<Self, AuthConfigError> {
-        let key = |k: &str| format!("auth.external_issuers[{index}].{k}");
+        let key = |k: &str| format!("{section}.{k}");
         let algorithms = parse_algorithms(&config.algorithms)
             .map_err(|problem| AuthConfigError::invalid(key("algorithms"), problem))?;
         url::Url::parse(&config.jwks_url)
@@ -232,11 +234,15 @@ mod tests {
         let http = reqwest::Client::new();
         for ok in [0, 86_400, MAX_JWKS_STALE_SECS] {
             assert!(
-                ExternalIssuer::new(0, config(ok), http.clone()).is_ok(),
+                ExternalIssuer::new("auth.external_issuers[0]", config(ok), http.clone()).is_ok(),
                 "{ok}"
             );
         }
-        let Err(e) = ExternalIssuer::new(2, config(MAX_JWKS_STALE_SECS + 1), http) else {
+        let Err(e) = ExternalIssuer::new(
+            "auth.external_issuers[2]",
+            config(MAX_JWKS_STALE_SECS + 1),
+            http,
+        ) else {
             panic!("a stale limit over 7 days was accepted");
         };
         assert!(

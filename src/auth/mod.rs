@@ -126,7 +126,13 @@ impl AuthService {
             .external_issuers
             .iter()
             .enumerate()
-            .map(|(i, e)| ExternalIssuer::new(i, e.clone(), http.clone()))
+            .map(|(i, e)| {
+                ExternalIssuer::new(
+                    &format!("auth.external_issuers[{i}]"),
+                    e.clone(),
+                    http.clone(),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let registry = build_registry(&cfg.partners, cfg.partners_file.as_deref())?;
         let sources = Sources {

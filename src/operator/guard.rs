@@ -74,8 +74,12 @@ impl OperatorTokens {
                     .timeout(Duration::from_secs(5))
                     .build()
                     .map_err(|e| invalid(e.to_string()))?;
-                let ext = crate::auth::external::ExternalIssuer::new(0, j.issuer_config(), http)
-                    .map_err(|e| invalid(e.to_string()))?;
+                // Its own errors name `operator.jwt.<key>`.
+                let ext = crate::auth::external::ExternalIssuer::new(
+                    "operator.jwt",
+                    j.issuer_config(),
+                    http,
+                )?;
                 Some((ext, j.role.clone()))
             }
             None => None,
@@ -283,5 +287,27 @@ mod tests {
             tokens.check(&token).await.is_some(),
             "a token seen before needs no run"
         );
+    }
+
+    #[test]
+    fn an_operator_jwt_setting_out_of_bounds_is_named_under_its_section() {
+        let config = super::super::config::OperatorConfig {
+            jwt: Some(super::super::config::OperatorJwtConfig {
+                issuer: "https://idp.example/ops".into(),
+                jwks_url: "https://idp.example/ops/keys".into(),
+                audience: "ats-gateway-ops".into(),
+                algorithms: vec!["ES256".into()],
+                role_claim: "roles".into(),
+                role: "ats-gateway.operator".into(),
+                jwks_stale_max_secs: u64::MAX,
+            }),
+            ..Default::default()
+        };
+        let Err(e) = OperatorTokens::new(&config, 60) else {
+            panic!("an out-of-bounds stale limit was accepted");
+        };
+        let e = e.to_string();
+        assert!(e.contains("operator.jwt.jwks_stale_max_secs"), "{e}");
+        assert!(!e.contains("external_issuers"), "{e}");
     }
 }
