@@ -122,6 +122,25 @@ pub(crate) async fn scan(app: &TestApp) -> ScanReport {
     .expect("the scanner runs")
 }
 
+/// The detail of a 410 `changes-cursor-expired` problem.
+async fn cursor_expired_detail(r: reqwest::Response) -> String {
+    assert_eq!(r.status(), 410);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let p: Value = r.json().await.expect("problem");
+    assert!(
+        p["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("/changes-cursor-expired")),
+        "{p}"
+    );
+    p["detail"].as_str().unwrap_or("").to_string()
+}
+
 /// Clears the emulator's faults, then scans until a scan is complete (bounded): the failures may
 /// have opened the breaker.
 async fn complete_scan_without_faults(app: &TestApp) -> ScanReport {
@@ -643,16 +662,8 @@ async fn a_cursor_ahead_of_the_log_is_410() {
     let r = second
         .get(&format!("/v1/changes?cursor={ahead}"), &acme, None)
         .await;
-    assert_eq!(r.status(), 410);
     // Said as it is: not retention, a store restored or replaced.
-    let p: Value = r.json().await.expect("problem");
-    assert!(
-        p["type"]
-            .as_str()
-            .is_some_and(|t| t.ends_with("/changes-cursor-expired")),
-        "{p}"
-    );
-    let detail = p["detail"].as_str().unwrap_or("");
+    let detail = cursor_expired_detail(r).await;
     assert!(
         detail.contains("ahead of the feed")
             && detail.contains("restored or replaced")
@@ -697,21 +708,7 @@ async fn a_cursor_past_retention_is_410_with_what_to_do() {
     let r = app
         .get(&format!("/v1/changes?cursor={old}"), &acme, None)
         .await;
-    assert_eq!(r.status(), 410);
-    assert_eq!(
-        r.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
-    let p: Value = r.json().await.expect("problem");
-    assert!(
-        p["type"]
-            .as_str()
-            .is_some_and(|t| t.ends_with("/changes-cursor-expired")),
-        "{p}"
-    );
-    let detail = p["detail"].as_str().unwrap_or("");
+    let detail = cursor_expired_detail(r).await;
     assert!(
         detail.contains("start=latest") && detail.contains("re-read the lists"),
         "{detail}"

@@ -390,21 +390,10 @@ impl ChangeStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            let mut purged = 0;
-            for _ in 0..super::PURGE_BATCHES {
-                counted("changes.purge");
-                let n: i64 = conn
-                    .query_one(&batch, &[&newest, &super::PURGE_BATCH])
-                    .await
-                    .map_err(backend)?
-                    .try_get(0)
-                    .map_err(backend)?;
-                purged += u64::try_from(n).unwrap_or(0);
-                if n < super::PURGE_BATCH {
-                    break;
-                }
-            }
-            Ok(purged)
+            super::purge_in_batches(&conn, &batch, &[&newest, &super::PURGE_BATCH], || {
+                counted("changes.purge")
+            })
+            .await
         })
     }
 

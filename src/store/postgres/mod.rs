@@ -84,6 +84,33 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// Runs a purge statement until every count it answers is under a batch, at most
+/// [`PURGE_BATCHES`] times; the rows deleted in all. `params` end with the batch size
+/// ([`PURGE_BATCH`]); each column of the statement's one row counts what one table lost. `each`
+/// counts every statement sent.
+pub(crate) async fn purge_in_batches(
+    conn: &Conn,
+    stmt: &tokio_postgres::Statement,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    each: impl Fn(),
+) -> Result<u64, StoreError> {
+    let mut purged = 0;
+    for _ in 0..PURGE_BATCHES {
+        each();
+        let row = conn.query_one(stmt, params).await.map_err(pg)?;
+        let mut full = false;
+        for i in 0..row.len() {
+            let n: i64 = row.try_get(i).map_err(pg)?;
+            purged += u64::try_from(n).unwrap_or(0);
+            full |= n >= PURGE_BATCH;
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(purged)
+}
+
 /// Counts `n` round trips to Postgres for `op` (`state_store_queries_total{op}`).
 pub(crate) fn queries(op: &'static str, n: u64) {
     metrics::counter!("state_store_queries_total", "op" => op).increment(n);

@@ -643,20 +643,11 @@ impl WebhookStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            let mut purged = 0;
-            for _ in 0..super::PURGE_BATCHES {
-                queries("webhooks.purge", 1);
-                let row = conn
-                    .query_one(&stmt, &[&before, &super::PURGE_BATCH])
-                    .await
-                    .map_err(backend)?;
-                let outbox: i64 = row.try_get(0).map_err(backend)?;
-                let attempts: i64 = row.try_get(1).map_err(backend)?;
-                purged += u64::try_from(outbox + attempts).unwrap_or(0);
-                if outbox < super::PURGE_BATCH && attempts < super::PURGE_BATCH {
-                    break;
-                }
-            }
+            let purged =
+                super::purge_in_batches(&conn, &stmt, &[&before, &super::PURGE_BATCH], || {
+                    queries("webhooks.purge", 1)
+                })
+                .await?;
             // Sealed secrets kept no longer than they sign.
             conn.execute(
                 "UPDATE webhook_subscriptions SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= $1",

@@ -453,23 +453,12 @@ impl WriteStore for PgStore {
                 .await
                 .map_err(super::pg)?;
             let ttl = self.ttl().as_secs_f64();
-            let mut purged = 0;
             // In batches: a backlog deleted in one statement would outlive the statement timeout,
             // be cancelled, and never shrink.
-            for _ in 0..super::PURGE_BATCHES {
-                queries("purge_expired", 1);
-                let row = conn
-                    .query_one(&stmt, &[&ttl, &super::PURGE_BATCH])
-                    .await
-                    .map_err(super::pg)?;
-                let keys: i64 = row.try_get(0).map_err(corrupt)?;
-                let plans: i64 = row.try_get(1).map_err(corrupt)?;
-                purged += u64::try_from(keys + plans).unwrap_or(0);
-                if keys < super::PURGE_BATCH && plans < super::PURGE_BATCH {
-                    break;
-                }
-            }
-            Ok(purged)
+            super::purge_in_batches(&conn, &stmt, &[&ttl, &super::PURGE_BATCH], || {
+                queries("purge_expired", 1)
+            })
+            .await
         })
     }
 }
