@@ -182,7 +182,7 @@ struct Created<'a> {
         (status = 401, description = "Missing or invalid token", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing scope", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "A replay whose candidate is no longer in your companies (as GET answers)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running (`conflict`: retry later), or its hire could be neither completed nor undone and needs the operator (`hire-needs-operator`: the key keeps that answer)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed (every failing field in `errors[]` as a JSON pointer into the body, HR's own refusals included), or the Idempotency-Key was used with another body", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited, or HR throttling (nothing was left written); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -208,6 +208,8 @@ pub async fn create(
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
     match writes::begin(&st.hiring, &principal, &key, &body).await? {
+        // A hire recovery closed as failed: the key's answer for good, never a body.
+        Started::Replay(outcome) if outcome.failed() => Err(ApiError::HireNeedsOperator),
         Started::Replay(outcome) => replay(&st, &principal, outcome, lang).await,
         Started::Fresh(hold) => {
             let state = st.0.clone();

@@ -382,7 +382,11 @@ fn success_headers(r: &mut Response, pages: bool) {
 }
 
 /// Problem types only one route gives, documented on that route: not examples for every route.
-const ROUTE_OWN_PROBLEMS: &[&str] = &["webhook-sends-busy", "hire-outcome-pending"];
+const ROUTE_OWN_PROBLEMS: &[&str] = &[
+    "webhook-sends-busy",
+    "hire-outcome-pending",
+    "hire-needs-operator",
+];
 
 fn problem_examples(status: &str) -> Vec<(&'static str, Value)> {
     types::ALL

@@ -215,6 +215,10 @@ pub enum ApiError {
     /// recovery records it (or undoes the hire); a retry with the same key gets it.
     #[error("hire outcome pending: {0}")]
     HireOutcomePending(String),
+    /// A hire whose plan recovery closed as failed (neither completed nor undone): the key's
+    /// answer for good; an operator checks HR.
+    #[error("hire needs an operator")]
+    HireNeedsOperator,
     #[error("internal error")]
     Internal(String),
 }
@@ -257,6 +261,7 @@ impl ApiError {
             UpstreamTimeout => &t::UPSTREAM_TIMEOUT,
             StateUnavailable(_) => &t::STATE_UNAVAILABLE,
             HireOutcomePending(_) => &t::HIRE_OUTCOME_PENDING,
+            HireNeedsOperator => &t::HIRE_NEEDS_OPERATOR,
             Internal(_) => &t::INTERNAL,
         }
     }
@@ -302,6 +307,7 @@ impl ApiError {
             UpstreamTimeout => "the HR system did not answer in time; retry later".into(),
             StateUnavailable(_) => "the gateway's state store is unavailable, so nothing was written; retry later with the same Idempotency-Key".into(),
             HireOutcomePending(_) => "the hire's outcome is not recorded yet; the gateway records it in the background. Retry later with the same Idempotency-Key".into(),
+            HireNeedsOperator => "the hire under this Idempotency-Key could be neither completed nor undone (the gateway's record of its writes is inconsistent), so the operator must check what HR holds for it; report this request_id and the Idempotency-Key. This key keeps this answer: do not send the hire again under a new key before the operator has checked, or the candidate may be created twice".into(),
             Internal(_) => "unexpected error; report the request_id".into(),
         }
     }
@@ -476,6 +482,7 @@ mod tests {
             ApiError::UpstreamTimeout,
             ApiError::StateUnavailable("x".into()),
             ApiError::HireOutcomePending("x".into()),
+            ApiError::HireNeedsOperator,
             ApiError::Internal("x".into()),
         ];
         for e in all {

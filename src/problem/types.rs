@@ -75,6 +75,8 @@ types! {
         "The gateway cannot reach its state store (the database replicas share), so it cannot record this write safely and wrote nothing. Reads still work. Wait `Retry-After` seconds and retry with the same Idempotency-Key.");
     HIRE_OUTCOME_PENDING = ("hire-outcome-pending", SERVICE_UNAVAILABLE, "Hire outcome pending",
         "The candidate was written to HR, or may have been, but the gateway could not record this request's outcome (its state store failed at that moment); `detail` says which. It records the hire, or undoes what was written, in the background. Do not send the hire again under a new key: wait `Retry-After` seconds and retry with the same Idempotency-Key and body. The retry answers the candidate once it is recorded (`Idempotent-Replayed: true`), 409 while it is still being settled, and runs the hire again if it was undone.");
+    HIRE_NEEDS_OPERATOR = ("hire-needs-operator", CONFLICT, "Hire needs an operator",
+        "The gateway could neither complete nor undo the hire sent under this Idempotency-Key: its record of the hire's writes was found inconsistent, so what HR holds for it cannot be told automatically. The gateway closed it and logged it for the operator. The key keeps this answer until it expires: ask the operator (quote the request_id and the Idempotency-Key) to check HR before sending the hire again under a new key, or the candidate may be created twice.");
     INTERNAL = ("internal", INTERNAL_SERVER_ERROR, "Internal error",
         "An unexpected error in the gateway. Report the request_id.");
     TOO_LARGE = ("too-large", PAYLOAD_TOO_LARGE, "Request too large",

@@ -26,9 +26,10 @@ use uuid::Uuid;
 /// A boxed future, so the trait stays object-safe (`Arc<dyn WriteStore>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What an idempotency key stands for once its request finished successfully: the status and
-/// the created resource's id, never its body (a replay renders the resource again, through the
-/// partner's rights at that time, so no personal fields are kept in the store).
+/// What an idempotency key stands for once its request finished: the status and the created
+/// resource's id (none for a hire closed as failed, [`Outcome::failed`]), never its body (a
+/// replay renders the resource again, through the partner's rights at that time, so no personal
+/// fields are kept in the store).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: u16,
@@ -39,6 +40,14 @@ pub struct Outcome {
     /// The first response's body, for that response only: never stored (`None` on every replay).
     #[serde(skip)]
     pub body: Option<Value>,
+}
+
+impl Outcome {
+    /// The key's request failed for good (its plan was closed as failed): no resource, and the
+    /// replay answers a problem, never a body.
+    pub fn failed(&self) -> bool {
+        !(200..300).contains(&self.status)
+    }
 }
 
 /// The answer to "may this request run under this key?".

@@ -170,7 +170,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
             p = wh.sends.acquire(&sub.partner, &sub.url) => match p { Some(p) => p, None => break },
         };
         // Claimed once a slot is held, so the claim's lease is spent sending, not waiting.
-        let lease = claim_lease(wh.timeout);
+        let lease = wh.claim_lease();
         let row = match wh
             .store
             .next_delivery(sub_id.clone(), now_ms(), lease)

@@ -18,6 +18,7 @@ pub mod subscriptions;
 pub mod url_policy;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +54,9 @@ pub struct Webhooks {
     pub(crate) http: reqwest::Client,
     pub(crate) schedule: Vec<Duration>,
     pub(crate) timeout: Duration,
+    /// How long this replica's delivery claims last, in ms: [`delivery::claim_lease`] of the
+    /// timeout, unless [`Webhooks::set_claim_lease`] changed it.
+    claim_lease_ms: AtomicU64,
     /// How long a rotated-out secret keeps signing (`webhooks.secret_rotation_grace_ms`).
     pub(crate) rotation_grace: Duration,
     /// Deliveries in flight, shared fairly between receivers and partners (`slots.rs`).
@@ -120,6 +124,7 @@ impl Webhooks {
                 .map(|&ms| Duration::from_millis(ms))
                 .collect(),
             timeout,
+            claim_lease_ms: AtomicU64::new(millis(delivery::claim_lease(timeout))),
             rotation_grace,
             sends: slots::SendSlots::new(cfg.max_concurrent_sends),
             wake: Notify::new(),
@@ -142,6 +147,18 @@ impl Webhooks {
         (t.as_secs() + u64::from(t.subsec_nanos() > 0)).max(1)
     }
 
+    /// How long a delivery this replica claims stays its own.
+    pub(crate) fn claim_lease(&self) -> Duration {
+        Duration::from_millis(self.claim_lease_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets how long the claims this replica takes from now on last. For tests: with a zero lease
+    /// another replica may take over a delivery this one is still sending, as after a lease that
+    /// ran out, without waiting for one to run out.
+    pub fn set_claim_lease(&self, lease: Duration) {
+        self.claim_lease_ms.store(millis(lease), Ordering::Relaxed);
+    }
+
     /// Tells the dispatcher to look for due deliveries now.
     pub fn poke(&self) {
         self.wake.notify_one();
@@ -152,6 +169,10 @@ impl Webhooks {
         let mut rx = self.stopped.subscribe();
         let _ = rx.wait_for(|s| *s).await;
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Unix milliseconds now.

@@ -117,6 +117,20 @@ pub async fn finish(
     save_update(store, plan, true, None, Some(outcome)).await
 }
 
+/// Closes a plan recovery can neither complete nor undo as failed (`why`), recording its key's
+/// failed `outcome` in the same write: no pass claims the plan again, and the key answers the
+/// failure rather than being freed (HR may hold what the steps wrote).
+pub async fn close_failed(
+    store: &dyn WriteStore,
+    plan: &mut Plan,
+    why: String,
+    outcome: Outcome,
+) -> Result<(), StoreError> {
+    plan.phase = Phase::Failed;
+    plan.failure = Some(why);
+    save_update(store, plan, true, None, Some(outcome)).await
+}
+
 /// Journals step `i` (with the plan's own record for step 0, which learns the candidate's ids).
 async fn save_step(store: &dyn WriteStore, plan: &mut Plan, i: usize) -> Result<(), StoreError> {
     save_update(store, plan, i == 0, Some(i), None).await

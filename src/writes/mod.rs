@@ -417,8 +417,8 @@ pub async fn recover(st: &HireContext) -> Result<usize, WriteError> {
     Ok(settled)
 }
 
-/// Completes or undoes one open plan. `None` when a live task runs it (or it is unreadable),
-/// `Some(settled)` otherwise.
+/// Completes or undoes one open plan, or closes one that can be neither as failed. `None` when a
+/// live task runs it (or it is unreadable), `Some(settled)` otherwise.
 async fn settle(
     st: &HireContext,
     rec: &crate::store::PlanRecord,
@@ -438,8 +438,9 @@ async fn settle(
         Phase::Running => match execute::run(&st.client, store, &mut plan).await {
             Ok(()) => {
                 let Some(id) = plan.candidate_id else {
-                    tracing::error!(plan = %plan.id, "write plan ran every step without learning its candidate; left for an operator");
-                    return Ok(None);
+                    // Left open, it would be claimed and run again by every pass, for ever.
+                    close_corrupt(st, &mut plan).await?;
+                    return Ok(Some(true));
                 };
                 // Every step ran: a failure to record it is the live path's FinishPending (a
                 // retry settling it inline must not be told that nothing was written).
@@ -455,9 +456,43 @@ async fn settle(
             }
         },
         Phase::Compensating => undo(st, &mut plan).await?,
-        Phase::Completed | Phase::Undone => true,
+        Phase::Completed | Phase::Undone | Phase::Failed => true,
     };
     Ok(Some(done))
+}
+
+/// What the key of a plan closed as failed answers from then on: no resource, and the status of
+/// the `hire-needs-operator` problem the replay gives.
+pub fn failed_outcome() -> Outcome {
+    Outcome {
+        status: 409,
+        location: None,
+        resource_id: None,
+        body: None,
+    }
+}
+
+/// A plan whose every step ran but that names no candidate (only a corrupt journal reads so):
+/// it cannot be completed (there is no candidate to answer with) nor undone with confidence (its
+/// record of what it wrote is what is in doubt). Closed once, as failed, with its key's failed
+/// outcome, and logged once with the rows its steps recorded (ids only), for an operator to check
+/// in HR.
+async fn close_corrupt(st: &HireContext, plan: &mut Plan) -> Result<(), WriteError> {
+    let rows: Vec<String> = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.created)
+        .map(|c| format!("{}({})", c.set, c.id))
+        .collect();
+    let rows = if rows.is_empty() {
+        "none".to_string()
+    } else {
+        rows.join(", ")
+    };
+    let why = format!("every step ran, but the journal names no candidate; rows its steps recorded as written: {rows}");
+    execute::close_failed(st.hires.store(), plan, why, failed_outcome()).await?;
+    tracing::error!(plan = %plan.id, partner = %plan.partner, rows = %rows, "write plan closed as failed: every step ran, but its journal names no candidate, so it can be neither completed nor undone; its key now answers hire-needs-operator. Check HR for the rows listed");
+    Ok(())
 }
 
 async fn undo(st: &HireContext, plan: &mut Plan) -> Result<bool, WriteError> {

@@ -27,6 +27,10 @@ pub enum Phase {
     Compensating,
     Completed,
     Undone,
+    /// Closed by recovery without completing or undoing it: its journal contradicts itself (every
+    /// step ran, yet it names no candidate), so neither is safe. `failure` lists the rows its
+    /// steps recorded, for an operator to check in HR; its key answers `hire-needs-operator`.
+    Failed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

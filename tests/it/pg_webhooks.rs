@@ -340,6 +340,130 @@ async fn a_replica_killed_mid_send_loses_its_claim_and_another_sends_the_same_id
     drop(dead);
 }
 
+/// A receiver that answers 503: the first request at once, the second once `release` fires (it
+/// tells `arrived` when it gets it).
+#[derive(Clone, Default)]
+struct Held {
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+    arrived: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+async fn held_receiver(held: Held) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().route(
+        "/held",
+        axum::routing::post(move || {
+            let h = held.clone();
+            async move {
+                if h.requests.fetch_add(1, Ordering::SeqCst) == 1 {
+                    h.arrived.notify_one();
+                    h.release.notified().await;
+                }
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/held")
+}
+
+/// A worker whose claim was taken over while it sent (its lease ran out; here a zero lease, so
+/// nothing waits for one to) is told so by `record_attempt` (`false`): its failed last attempt
+/// is logged as an attempt but neither counted against the delivery nor marks the subscription
+/// failing, and the worker neither logs nor counts a subscription marked failing. The new
+/// claimant's delivery goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_whose_claim_was_taken_over_marks_nothing_failing() {
+    crate::common::logs::capture();
+    let pg = start_pg().await;
+    let emu = emulator().await;
+    let url = pg.url();
+    let r = spawn_replica(&emu, {
+        let url = url.clone();
+        move |c| {
+            c.state.url = SecretString::new(url);
+            c.webhooks.allow_private_urls = true;
+            // One retry: the second attempt is the schedule's last.
+            c.webhooks.retry_schedule_ms = vec![1];
+            c.webhooks.timeout_ms = 30_000;
+        }
+    })
+    .await;
+    r.gateway.state.webhooks.set_claim_lease(Duration::ZERO);
+    // Another replica, as the store sees it.
+    let other = PgStore::connect(&url, 2, Duration::from_secs(60))
+        .await
+        .expect("other");
+    let held = Held::default();
+    let hook = held_receiver(held.clone()).await;
+    let acme = token(&r, "acme-ats").await;
+    let sub = subscribe(&r, &acme, &hook).await;
+    let arrived = held.arrived.notified();
+    let ids = record(&r, 1).await;
+    tokio::time::timeout(Duration::from_secs(30), arrived)
+        .await
+        .expect("the last attempt reaches the receiver");
+    let taken = other
+        .next_delivery(sub.clone(), i64::MAX, Duration::from_secs(60))
+        .await
+        .expect("claim")
+        .expect("the claim the worker's send outlived is taken over");
+    assert_eq!(taken.event_id, ids[0]);
+    assert_eq!(taken.attempts, 1, "the first attempt counted");
+    held.release.notify_one();
+
+    let db = client(&pg).await;
+    crate::common::poll::holds_within(
+        Duration::from_secs(30),
+        "the lost attempt logged",
+        || async {
+            db.query_one(
+                "SELECT count(*) FROM webhook_attempts WHERE subscription_id = $1",
+                &[&sub],
+            )
+            .await
+            .expect("attempts")
+            .get::<_, i64>(0)
+                == 2
+        },
+    )
+    .await;
+    // The dispatcher stops once its workers have: whatever the worker did with the answer is done.
+    r.gateway.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), r.gateway.state.webhooks.stopped())
+        .await
+        .expect("the dispatcher and its workers stop");
+
+    let row = db
+        .query_one(
+            "SELECT attempts, state, claimed_by = $2 FROM webhook_outbox WHERE subscription_id = $1",
+            &[&sub, &other.replica()],
+        )
+        .await
+        .expect("outbox");
+    assert_eq!(row.get::<_, i64>(0), 1, "the lost attempt is not counted");
+    assert_eq!(row.get::<_, String>(1), "pending");
+    assert!(row.get::<_, bool>(2), "still the new claimant's");
+    let now = other
+        .subscription(None, sub.clone())
+        .await
+        .expect("read")
+        .expect("there");
+    assert!(!now.failing, "not marked failing");
+    let failing: Vec<String> = crate::common::logs::text()
+        .lines()
+        .filter(|l| l.contains(&sub) && l.contains("marked failing"))
+        .map(str::to_string)
+        .collect();
+    assert!(failing.is_empty(), "{failing:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_pause_while_postgres_is_away_and_resume_with_nothing_lost() {
     let mut pg = start_pg().await;

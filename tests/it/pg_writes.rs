@@ -706,6 +706,55 @@ async fn purges_delete_a_backlog_larger_than_a_batch() {
     }
 }
 
+/// Each purge statement deletes at most a batch per table, and one call runs at most its cap of
+/// statements: with batches of 10 and a cap of 3, a backlog of 35 rows is 30 after one call (the
+/// feed remembering how far), and the rest after the next. One DELETE of the whole backlog (the
+/// statement that outlived the statement timeout) would take all 35 at once.
+#[tokio::test]
+async fn purges_delete_a_batch_per_statement_and_a_capped_number_per_call() {
+    use ats_gateway::store::changes::ChangeStore;
+    use ats_gateway::store::webhooks::WebhookStore;
+    let pg = pg_server().await;
+    let s = store(&pg, Duration::from_secs(30))
+        .await
+        .with_purge_batches(10, 3);
+    let db = sql(&pg).await;
+    db.batch_execute(
+        "INSERT INTO change_events (seq, type, resource_id, company, occurred_at, body)
+             SELECT g, 'x', gen_random_uuid(), 'usmf', CASE WHEN g <= 35 THEN 0 ELSE 9000000000000000 END, '{}'
+             FROM generate_series(1, 36) g;
+         UPDATE change_feed SET last_seq = 36 WHERE id = 1;
+         INSERT INTO idempotency (partner, key, fingerprint, state, outcome, expires_at)
+             SELECT 'p', 'k' || g, 'f', 'completed', '{}'::jsonb,
+                    CASE WHEN g <= 35 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
+             FROM generate_series(1, 36) g;
+         INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, duration_ms)
+             SELECT 's', 'e' || g, 1, CASE WHEN g <= 35 THEN 0 ELSE 9000000000000000 END, 'failed', 1
+             FROM generate_series(1, 36) g;",
+    )
+    .await
+    .expect("backlog");
+    assert_eq!(s.purge_events_before(1).await.expect("events"), 30);
+    let bounds = s.feed_bounds().await.expect("bounds");
+    assert_eq!(bounds.purged_through, 30, "oldest first, and remembered");
+    assert_eq!(s.purge_events_before(1).await.expect("events"), 5);
+    assert_eq!(s.feed_bounds().await.expect("bounds").purged_through, 35);
+    assert_eq!(s.purge_expired().await.expect("keys"), 30);
+    assert_eq!(s.purge_expired().await.expect("keys"), 5);
+    assert_eq!(s.purge_webhook_history(1).await.expect("history"), 30);
+    assert_eq!(s.purge_webhook_history(1).await.expect("history"), 5);
+    for table in ["change_events", "idempotency", "webhook_attempts"] {
+        let left: i64 = db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(left, 1, "{table}: the newer row stays");
+    }
+    // Nothing left to purge: one statement, nothing deleted.
+    assert_eq!(s.purge_expired().await.expect("keys"), 0);
+}
+
 /// The gateway's `statement_timeout` is a default: one the URL's own `options` set wins.
 #[tokio::test]
 async fn a_statement_timeout_in_the_url_wins_over_the_gateways() {

@@ -421,3 +421,126 @@ async fn finished_hires_keep_ids_not_personal_fields_in_the_state_store() {
         }
     }
 }
+
+/// Saves, under a key `acme-ats` began for `body`, a plan whose every step ran but that names no
+/// candidate (only a corrupt journal reads so); returns the plan's id and the row its step
+/// recorded as written.
+async fn corrupt_plan(app: &TestApp, key: &str, body: &Value) -> (uuid::Uuid, uuid::Uuid) {
+    use ats_gateway::store::{Begin, PlanRecord};
+    let store = app.gateway.state.hiring.hires.store();
+    let fingerprint = ats_gateway::writes::fingerprint(body);
+    assert_eq!(
+        store
+            .begin("acme-ats", key, &fingerprint)
+            .await
+            .expect("begin"),
+        Begin::Started
+    );
+    let (id, row) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let written = json!([{"set": CANDIDATES, "id": row}]);
+    store
+        .save_plan(&PlanRecord {
+            id,
+            partner: "acme-ats".into(),
+            key: key.into(),
+            open: true,
+            doc: json!({"id": id, "partner": "acme-ats", "key": key, "company": "usmf",
+                "phase": "running", "candidate_id": null, "person_id": null,
+                "party_number": "000123", "new_person": false, "failure": null, "keys_kept": true}),
+            steps: vec![json!({"kind": "candidate", "pointer": "", "body": null,
+                "state": "done", "rows": written, "created": written})],
+        })
+        .await
+        .expect("save");
+    (id, row)
+}
+
+/// A retry of `key` with `body`: status and problem.
+async fn retry(app: &TestApp, token: &str, key: &str, body: &Value) -> (u16, Value) {
+    let resp = app
+        .http
+        .post(format!("{}/v1/candidates", app.url))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("post");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn problem_type(p: &Value) -> &str {
+    p["type"]
+        .as_str()
+        .and_then(|t| t.rsplit("/problems/").next())
+        .unwrap_or_default()
+}
+
+/// A plan whose every step ran but that names no candidate cannot be completed nor safely undone.
+/// Recovery closes it once, as failed (logged once, with its id and the rows its steps recorded),
+/// instead of claiming and running it again on every pass; it calls HR for nothing, and its key
+/// answers a 409 `hire-needs-operator` problem from then on, whether a pass or the retry itself
+/// settled it.
+#[tokio::test]
+async fn a_plan_that_ran_every_step_without_a_candidate_is_closed_once_as_failed() {
+    common::logs::capture();
+    let app = app().await;
+    let acme = token(&app, "acme-ats").await;
+    let hiring = &app.gateway.state.hiring;
+    let body = json!({"recruiting_request": "corrupt", "person": {"first_name": "Never", "last_name": "Settled"}});
+    let key = uuid::Uuid::new_v4().to_string();
+    let (id, row) = corrupt_plan(&app, &key, &body).await;
+    let sent_before = app.emu.requests().await.len();
+
+    for _ in 0..2 {
+        ats_gateway::writes::recover(hiring)
+            .await
+            .expect("recovery pass");
+    }
+    let open = hiring.hires.store().open_plans().await.expect("open plans");
+    assert!(
+        open.iter().all(|p| p.id != id),
+        "closed by the first pass, not left for every pass"
+    );
+    let sent: Vec<Value> = app.emu.requests().await.split_off(sent_before);
+    assert!(
+        sent.iter().all(|r| r["method"] == "GET"
+            && !r["target"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&row.to_string())),
+        "no upstream call for the corrupt plan: {sent:?}"
+    );
+    let logged: Vec<String> = common::logs::text()
+        .lines()
+        .filter(|l| l.contains(&id.to_string()))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(logged.len(), 1, "logged once: {logged:#?}");
+    assert!(
+        logged[0].contains("closed as failed") && logged[0].contains(&row.to_string()),
+        "names what an operator checks in HR: {}",
+        logged[0]
+    );
+    assert!(!logged[0].contains(&key), "{}", logged[0]);
+
+    for _ in 0..2 {
+        let (status, p) = retry(&app, &acme, &key, &body).await;
+        assert_eq!(status, 409, "{p}");
+        assert_eq!(problem_type(&p), "hire-needs-operator", "{p}");
+        assert!(
+            p["detail"].as_str().is_some_and(|d| d.contains("operator")),
+            "{p}"
+        );
+    }
+
+    // Settled by the retry itself (no pass has run yet): the same answer, not "still running".
+    let key = uuid::Uuid::new_v4().to_string();
+    let (id, _) = corrupt_plan(&app, &key, &body).await;
+    let (status, p) = retry(&app, &acme, &key, &body).await;
+    assert_eq!(status, 409, "{p}");
+    assert_eq!(problem_type(&p), "hire-needs-operator", "{p}");
+    let open = hiring.hires.store().open_plans().await.expect("open plans");
+    assert!(open.iter().all(|p| p.id != id));
+}

@@ -390,10 +390,8 @@ impl ChangeStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            super::purge_in_batches(&conn, &batch, &[&newest, &super::PURGE_BATCH], || {
-                counted("changes.purge")
-            })
-            .await
+            self.purge_in_batches(&conn, &batch, &[&newest], || counted("changes.purge"))
+                .await
         })
     }
 

@@ -35,10 +35,17 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Rows one purge statement deletes at most, per table: a backlog (a retention shortened, a long
 /// outage) is deleted in many short statements, never one that outlives `STATEMENT_TIMEOUT`.
-pub(crate) const PURGE_BATCH: i64 = 5_000;
+const PURGE_BATCH: i64 = 5_000;
 
 /// Statements one purge call runs at most; a larger backlog is left to the next pass.
-pub(crate) const PURGE_BATCHES: usize = 200;
+const PURGE_BATCHES: usize = 200;
+
+/// How a purge deletes: at most `rows` per table per statement, at most `statements` per call.
+#[derive(Debug, Clone, Copy)]
+struct PurgeBatches {
+    rows: i64,
+    statements: usize,
+}
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -48,6 +55,7 @@ pub struct PgStore {
     replica: Uuid,
     /// How long a lease (a running hire's plan and key) lasts without renewal: `[state] lease_secs`.
     lease: Duration,
+    purge: PurgeBatches,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -82,33 +90,6 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
     } else {
         backend(e)
     }
-}
-
-/// Runs a purge statement until every count it answers is under a batch, at most
-/// [`PURGE_BATCHES`] times; the rows deleted in all. `params` end with the batch size
-/// ([`PURGE_BATCH`]); each column of the statement's one row counts what one table lost. `each`
-/// counts every statement sent.
-pub(crate) async fn purge_in_batches(
-    conn: &Conn,
-    stmt: &tokio_postgres::Statement,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    each: impl Fn(),
-) -> Result<u64, StoreError> {
-    let mut purged = 0;
-    for _ in 0..PURGE_BATCHES {
-        each();
-        let row = conn.query_one(stmt, params).await.map_err(pg)?;
-        let mut full = false;
-        for i in 0..row.len() {
-            let n: i64 = row.try_get(i).map_err(pg)?;
-            purged += u64::try_from(n).unwrap_or(0);
-            full |= n >= PURGE_BATCH;
-        }
-        if !full {
-            break;
-        }
-    }
-    Ok(purged)
 }
 
 /// Counts `n` round trips to Postgres for `op` (`state_store_queries_total{op}`).
@@ -169,6 +150,10 @@ impl PgStore {
             ttl,
             replica: Uuid::new_v4(),
             lease: Duration::from_secs(30),
+            purge: PurgeBatches {
+                rows: PURGE_BATCH,
+                statements: PURGE_BATCHES,
+            },
         };
         let mut conn = store.conn().await.map_err(|e| {
             backend(format!(
@@ -186,6 +171,47 @@ impl PgStore {
             .get()
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Purges delete at most `rows` per table per statement and run at most `statements` per
+    /// call (default 5,000 × 200). Small values let a test see the batches.
+    pub fn with_purge_batches(mut self, rows: i64, statements: usize) -> Self {
+        self.purge = PurgeBatches {
+            rows: rows.max(1),
+            statements: statements.max(1),
+        };
+        self
+    }
+
+    /// Runs a purge statement until every count it answers is under a batch, at most the
+    /// statement cap times; the rows deleted in all. The statement's last parameter is the batch
+    /// size (appended here to `params`); each column of its one row counts what one table lost.
+    /// `each` counts every statement sent.
+    pub(crate) async fn purge_in_batches(
+        &self,
+        conn: &Conn,
+        stmt: &tokio_postgres::Statement,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        each: impl Fn(),
+    ) -> Result<u64, StoreError> {
+        let PurgeBatches { rows, statements } = self.purge;
+        let mut all = params.to_vec();
+        all.push(&rows);
+        let mut purged = 0;
+        for _ in 0..statements {
+            each();
+            let row = conn.query_one(stmt, &all).await.map_err(pg)?;
+            let mut full = false;
+            for i in 0..row.len() {
+                let n: i64 = row.try_get(i).map_err(pg)?;
+                purged += u64::try_from(n).unwrap_or(0);
+                full |= n >= rows;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(purged)
     }
 
     /// The recovery period (`[state] lease_secs`).

@@ -643,10 +643,8 @@ impl WebhookStore for PgStore {
                 )
                 .await
                 .map_err(backend)?;
-            let purged =
-                super::purge_in_batches(&conn, &stmt, &[&before, &super::PURGE_BATCH], || {
-                    queries("webhooks.purge", 1)
-                })
+            let purged = self
+                .purge_in_batches(&conn, &stmt, &[&before], || queries("webhooks.purge", 1))
                 .await?;
             // Sealed secrets kept no longer than they sign.
             conn.execute(

@@ -455,10 +455,8 @@ impl WriteStore for PgStore {
             let ttl = self.ttl().as_secs_f64();
             // In batches: a backlog deleted in one statement would outlive the statement timeout,
             // be cancelled, and never shrink.
-            super::purge_in_batches(&conn, &stmt, &[&ttl, &super::PURGE_BATCH], || {
-                queries("purge_expired", 1)
-            })
-            .await
+            self.purge_in_batches(&conn, &stmt, &[&ttl], || queries("purge_expired", 1))
+                .await
         })
     }
 }
