@@ -17,7 +17,7 @@ use super::state::App;
 use crate::auth::Principal;
 use crate::changes::event::EVENT_TYPE_NAMES;
 use crate::problem::{ApiError, FieldError};
-use crate::store::webhooks::{Redeliver, SubscriptionRow};
+use crate::store::webhooks::{NewSubscription, Redeliver, SubscriptionRow};
 use crate::store::StoreError;
 use crate::webhooks::signing::SigningKey;
 use crate::webhooks::subscriptions::{
@@ -129,29 +129,26 @@ pub async fn create(
         .sealer
         .seal(&id, &key)
         .map_err(ApiError::Internal)?;
-    let row = SubscriptionRow {
+    let new = NewSubscription {
         id: id.clone(),
         partner: principal.partner_id.clone(),
         url: new.url,
         events: new.events,
         secret: sealed,
-        failing: false,
-        from_seq: outbox::current_seq(&st.changes).await.map_err(internal)?,
         created_at: now_ms(),
-        failing_since: None,
-        previous_secret: None,
     };
-    let created = st
+    // Where it starts in the feed is decided by the store, with the insert.
+    let Some(row) = st
         .webhooks
         .store()
-        .create_subscription(row.clone(), MAX_PER_PARTNER)
+        .create_subscription(new, MAX_PER_PARTNER)
         .await
-        .map_err(internal)?;
-    if !created {
+        .map_err(internal)?
+    else {
         return Err(ApiError::Conflict(format!(
             "you already have {MAX_PER_PARTNER} webhook subscriptions; delete one first"
         )));
-    }
+    };
     tracing::info!(partner = %principal.partner_id, subscription = %id, "webhook subscription created");
     let body = CreatedSubscription {
         subscription: Subscription::from(&row),

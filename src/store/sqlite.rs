@@ -48,6 +48,29 @@ CREATE TABLE IF NOT EXISTS plan_steps (
 );
 ";
 
+/// One-time data steps for files older gateways made, in order, each applied once (in one
+/// transaction with its number in `PRAGMA user_version`). Tables and columns need none:
+/// `CREATE … IF NOT EXISTS` and `webhooks::upgrade` bring any file up to date at every open.
+fn one_time_steps(conn: &mut Connection) -> Result<(), StoreError> {
+    let steps: [(i64, String); 1] = [(1, webhooks::forget_revoked_partners_subscriptions())];
+    for (version, sql) in steps {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let applied: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(backend)?;
+        if applied >= version {
+            continue;
+        }
+        tx.execute_batch(&sql).map_err(backend)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     ttl: Duration,
@@ -109,7 +132,7 @@ impl SqliteStore {
             name.push(side);
             super::state_dir::narrow(Path::new(&name)).map_err(backend)?;
         }
-        let conn = Connection::open(&file).map_err(backend)?;
+        let mut conn = Connection::open(&file).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -121,6 +144,7 @@ impl SqliteStore {
         conn.execute_batch(webhooks::SCHEMA).map_err(backend)?;
         webhooks::upgrade(&conn)?;
         conn.execute_batch(partners::SCHEMA).map_err(backend)?;
+        one_time_steps(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             ttl,

@@ -377,7 +377,7 @@ impl ChangeStore for SqliteStore {
 }
 
 /// The newest event's seq: `sqlite_sequence` remembers it even when retention removed every row.
-fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
+pub(super) fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
     let seq: Option<i64> = conn
         .query_row(
             "SELECT seq FROM sqlite_sequence WHERE name = 'events'",

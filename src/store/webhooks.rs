@@ -42,6 +42,24 @@ impl SubscriptionRow {
     }
 }
 
+/// A subscription to insert; where it starts ([`SubscriptionRow::from_seq`]) the store decides,
+/// in the insert's transaction ([`WebhookStore::create_subscription`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    pub id: String,
+    pub partner: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// Sealed by the caller.
+    pub secret: String,
+    pub created_at: i64,
+}
+
+/// Builds a fan-out's outbox rows from the subscriptions as the store reads them inside the
+/// fan-out's transaction (`webhooks::outbox`: which subscription matches an event, and the body
+/// it keeps, are not the store's to decide).
+pub type FanOutRows = Box<dyn FnOnce(&[SubscriptionRow]) -> Vec<OutboxInsert> + Send>;
+
 /// One event for one subscription, as fan-out writes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxInsert {
@@ -110,12 +128,16 @@ pub enum Redeliver {
 }
 
 pub trait WebhookStore: Send + Sync {
-    /// Inserts a subscription unless the partner already has `max_per_partner`; `false` then.
+    /// Inserts an active subscription unless the partner already has `max_per_partner` (`None`
+    /// then); the subscription as stored. Its `from_seq` is read in the insert's transaction: the
+    /// newest recorded event, or the fan-out cursor if that is further, read under the cursor's
+    /// lock. So a fan-out pass either reads the subscription or has moved the cursor before
+    /// `from_seq` is read ([`WebhookStore::fan_out`]): it is queued every event after `from_seq`.
     fn create_subscription(
         &self,
-        row: SubscriptionRow,
+        new: NewSubscription,
         max_per_partner: usize,
-    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>>;
 
     /// A partner's subscriptions (`partner` = None: everyone's), oldest first.
     fn subscriptions(
@@ -186,15 +208,19 @@ pub trait WebhookStore: Send + Sync {
     /// The last event sequence number fanned out (0 before the first).
     fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
 
-    /// In one transaction: the outbox rows for events up to `through_seq`, and the cursor moved
-    /// there (never backwards; a row already present is left as it is). Safe when several
-    /// processes fan out the same events at once: each (subscription, event) is queued once.
+    /// In one transaction, holding the cursor's lock: every subscription read, `rows` built from
+    /// them for the events up to `through_seq`, inserted, and the cursor moved there (never
+    /// backwards; a row already present, or for an event the cursor had passed, is left out).
+    /// The subscriptions are read under the lock, not before it: one created meanwhile is either
+    /// read here or starts after the cursor this moves. Safe when several processes fan out the
+    /// same events at once: each (subscription, event) is queued once. Returns how many rows were
+    /// built.
     fn fan_out(
         &self,
         through_seq: i64,
-        rows: Vec<OutboxInsert>,
+        rows: FanOutRows,
         now: i64,
-    ) -> BoxFuture<'_, Result<(), StoreError>>;
+    ) -> BoxFuture<'_, Result<usize, StoreError>>;
 
     /// Active subscriptions with a delivery due at `now` that no other process is sending.
     fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;

@@ -1,14 +1,17 @@
 //! Fan-out: events the changes feed recorded become outbox rows, one per matching subscription.
 //! A subscription matches an event when it lists the event's type, was created before the event
-//! was recorded, and the partner may see the event (`changes::visibility`, the feed's own rule:
-//! companies, and personal fields only with `pii:read`), judged with the rights the registry
-//! grants it even while it is disabled or lacks `webhooks:manage` (then the row is held until it
-//! is back; a partner the registry does not have is queued the event's company only, held). The row keeps the event as the
-//! partner could see it at fan-out, with its company; it is shaped again at every send
-//! ([`shape_now`]), with the rights the partner has then, so a partner that lost a company or
-//! `pii:read` (a registry reload) is never sent what it may no longer see, by a retry or a
-//! redelivery. Rows and the fan-out cursor are written in one transaction, so a restart neither
-//! loses nor repeats an event.
+//! was recorded (the event's seq is above its `from_seq`: the newest event when it was created,
+//! read by the store in the insert's transaction, which waits for a fan-out pass in progress),
+//! and the partner may see the event (`changes::visibility`, the feed's own rule: companies, and
+//! personal fields only with `pii:read`), judged with the rights the registry grants it even
+//! while it is disabled or lacks `webhooks:manage` (then the row is held until it is back; a
+//! partner the registry does not have is queued the event's company only, held). The row keeps
+//! the event as the partner could see it at fan-out, with its company; it is shaped again at
+//! every send ([`shape_now`]), with the rights the partner has then, so a partner that lost a
+//! company or `pii:read` (a registry reload) is never sent what it may no longer see, by a retry
+//! or a redelivery. The subscriptions are read, and the rows and the fan-out cursor written, in
+//! one transaction under the cursor's lock, so a restart neither loses nor repeats an event and a
+//! subscription created during a pass misses none recorded after it.
 
 use serde_json::{json, Value};
 
@@ -17,7 +20,7 @@ use crate::auth::registry::{Partner, Registry};
 use crate::auth::{Principal, Scope};
 use crate::changes::event::Event;
 use crate::changes::visibility;
-use crate::store::webhooks::{OutboxInsert, OutboxRow, SubscriptionRow};
+use crate::store::webhooks::{FanOutRows, OutboxInsert, OutboxRow, SubscriptionRow};
 use crate::store::StoreError;
 
 /// Events read per fan-out transaction.
@@ -60,7 +63,8 @@ fn rows_for(
             // until it is back. One this replica's registry does not have (removed from the config,
             // or created on another replica moments ago and not loaded here yet) is queued the
             // event's company only, held; the feed's copy is shaped at send time, while retained.
-            // A revoked partner has no subscriptions left (`delete_partner`).
+            // A revoked partner has no subscriptions left (`delete_partner`; those an earlier
+            // release's revocation left, the stores' one-time cleanup).
             let body = match reg.partner(&s.partner) {
                 // Kept as the partner may see it now (no personal field it may not see is stored
                 // for it); shaped again when sent, so what goes out is within both its rights
@@ -90,24 +94,23 @@ pub async fn fan_out(st: &DeliveryContext) -> Result<usize, StoreError> {
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(written);
         };
-        let subs = store.subscriptions(None).await?;
+        let more = events.len() == BATCH;
         let now = super::now_ms();
         let reg = st.auth.registry();
-        let rows: Vec<OutboxInsert> = events
-            .iter()
-            .flat_map(|e| rows_for(&reg, &subs, e, now))
-            .collect();
-        written += rows.len();
-        store.fan_out(last, rows, now).await?;
-        if events.len() < BATCH {
+        // The store reads the subscriptions inside its transaction, under the cursor's lock:
+        // read before it, one created meanwhile would be missing here while the cursor moves
+        // past events recorded after it was.
+        let rows: FanOutRows = Box::new(move |subs| {
+            events
+                .iter()
+                .flat_map(|e| rows_for(&reg, subs, e, now))
+                .collect()
+        });
+        written += store.fan_out(last, rows, now).await?;
+        if !more {
             return Ok(written);
         }
     }
-}
-
-/// The sequence number a new subscription starts after: the newest recorded event.
-pub async fn current_seq(changes: &crate::changes::Changes) -> Result<i64, StoreError> {
-    Ok(changes.store().feed_bounds().await?.last_seq)
 }
 
 /// An outbox row's body: the event (as shaped at fan-out), with the company that decides who may

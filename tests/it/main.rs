@@ -45,6 +45,7 @@ mod state_store;
 mod trace_context;
 mod webhook_rights;
 mod webhook_rotation;
+mod webhook_store;
 mod webhook_walkthrough;
 mod webhooks;
 mod write_isolation;

@@ -17,7 +17,7 @@ use crate::common::{emulator, spawn_replica, Emu, Replica};
 use ats_gateway::config::SecretString;
 use ats_gateway::store::postgres::PgStore;
 use ats_gateway::store::webhooks::{
-    AfterAttempt, AttemptRow, OutboxInsert, OutboxRow, SubscriptionRow, WebhookStore,
+    AfterAttempt, AttemptRow, FanOutRows, NewSubscription, OutboxInsert, OutboxRow, WebhookStore,
 };
 
 const EVENT: &str = "recruiting_request.status_changed";
@@ -551,19 +551,20 @@ async fn a_subscription_made_on_one_replica_is_signed_by_another() {
     assert_eq!(got.json()["id"], ids[0].as_str());
 }
 
-fn sub(id: &str) -> SubscriptionRow {
-    SubscriptionRow {
+fn sub(id: &str) -> NewSubscription {
+    NewSubscription {
         id: id.into(),
         partner: "acme-ats".into(),
         url: "https://x.example/h".into(),
         events: vec![EVENT.into()],
         secret: "sealed".into(),
-        failing: false,
-        from_seq: 0,
         created_at: 1,
-        failing_since: None,
-        previous_secret: None,
     }
+}
+
+/// Fan-out rows given as they are, whatever the subscriptions.
+fn given(rows: Vec<OutboxInsert>) -> FanOutRows {
+    Box::new(move |_| rows)
 }
 
 fn outbox(sub: &str, seq: i64) -> OutboxInsert {
@@ -583,10 +584,17 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
     let ttl = Duration::from_secs(60);
     let a = PgStore::connect(&pg.url(), 4, ttl).await.expect("a");
     let b = PgStore::connect(&pg.url(), 4, ttl).await.expect("b");
-    assert!(a.create_subscription(sub("s"), 2).await.expect("create"));
+    assert!(a
+        .create_subscription(sub("s"), 2)
+        .await
+        .expect("create")
+        .is_some());
     let rows: Vec<_> = (1..=3).map(|n| outbox("s", n)).collect();
     // Two replicas fanning out the same events at once queue each once.
-    let (ra, rb) = tokio::join!(a.fan_out(3, rows.clone(), 10), b.fan_out(3, rows, 10));
+    let (ra, rb) = tokio::join!(
+        a.fan_out(3, given(rows.clone()), 10),
+        b.fan_out(3, given(rows), 10)
+    );
     ra.expect("fan out a");
     rb.expect("fan out b");
     assert_eq!(a.outbox_summary().await.expect("summary").1, 3);
@@ -692,8 +700,12 @@ async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
     let ttl = Duration::from_secs(60);
     let s = PgStore::connect(&pg.url(), 2, ttl).await.expect("connect");
     let partner = "acme-ats".to_string();
-    assert!(s.create_subscription(sub("a"), 2).await.expect("create"));
-    s.fan_out(2, vec![outbox("a", 1), outbox("a", 2)], 10)
+    assert!(s
+        .create_subscription(sub("a"), 2)
+        .await
+        .expect("create")
+        .is_some());
+    s.fan_out(2, given(vec![outbox("a", 1), outbox("a", 2)]), 10)
         .await
         .expect("fan out");
     for retry_at in [1_000, 2_000] {
@@ -815,7 +827,7 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
         .await
         .expect("rotate")
         .expect("found");
-    lite.fan_out(3, (1..=3).map(|n| outbox("s", n)).collect(), 10)
+    lite.fan_out(3, given((1..=3).map(|n| outbox("s", n)).collect()), 10)
         .await
         .expect("fan out");
     let first = lite
@@ -875,4 +887,203 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
         .await
         .expect("import again");
     assert!(again.iter().all(|(_, n)| *n == 0), "{again:?}");
+}
+
+#[tokio::test]
+async fn new_subscriptions_start_after_the_newest_event_on_postgres() {
+    let pg = start_pg().await;
+    let s = PgStore::connect(&pg.url(), 2, Duration::from_secs(60))
+        .await
+        .expect("connect");
+    crate::webhook_store::new_subscriptions_start_after_the_newest_event(&s).await;
+}
+
+async fn raw_client(pg: &PgServer) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+/// Waits until some session waits for a lock; fails when `task` finished first (it did not wait).
+async fn waits_for_a_lock<T>(
+    probe: &tokio_postgres::Client,
+    task: &tokio::task::JoinHandle<T>,
+    what: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: bool = probe
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted)",
+                &[],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0);
+        if waiting {
+            return;
+        }
+        assert!(!task.is_finished(), "{what} did not wait");
+        assert!(Instant::now() < deadline, "{what} never waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A creation during a fan-out pass waits for it (the cursor row's lock): the pass has read the
+/// subscriptions, so one inserted before the pass commits would not be queued the events the pass
+/// covers after its `from_seq`. Once the pass is done it starts after the newest event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_created_during_a_fan_out_pass_waits_for_it() {
+    use crate::webhook_store::{fan_out_pass, new_sub, queued, record, rows_for};
+    let pg = start_pg().await;
+    let s = Arc::new(
+        PgStore::connect(&pg.url(), 4, Duration::from_secs(60))
+            .await
+            .expect("connect"),
+    );
+    let probe = raw_client(&pg).await;
+    let e1 = record(&*s).await;
+    let events = vec![e1.clone()];
+    let (inside, reached) = tokio::sync::oneshot::channel::<()>();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let pass = tokio::spawn({
+        let s = s.clone();
+        async move {
+            let rows = Box::new(move |subs: &[_]| {
+                let _ = inside.send(());
+                // The pass holds here, inside its transaction, until the test lets it go on.
+                let _ = tokio::task::block_in_place(|| wait.recv());
+                rows_for(subs, &events)
+            });
+            s.fan_out(e1.seq, rows, 10).await
+        }
+    });
+    reached.await.expect("the pass read the subscriptions");
+    let e2 = record(&*s).await;
+    let create = tokio::spawn({
+        let s = s.clone();
+        async move {
+            s.create_subscription(new_sub("mid", "acme-ats", 1), 5)
+                .await
+        }
+    });
+    waits_for_a_lock(&probe, &create, "the creation").await;
+    go.send(()).expect("go on");
+    assert_eq!(pass.await.expect("join").expect("pass"), 0);
+    let mid = create
+        .await
+        .expect("join")
+        .expect("create")
+        .expect("created");
+    assert_eq!(mid.from_seq, e2.seq);
+    let e3 = record(&*s).await;
+    assert_eq!(fan_out_pass(&*s).await, 1);
+    assert_eq!(queued(&*s, &mid, &[&e1, &e2, &e3]).await, vec![e3.seq]);
+}
+
+/// The interleaving the review found, with the creation paused before its commit: it read the
+/// newest event (e1) under the cursor row's lock and inserted; e2 is recorded; a fan-out pass
+/// reads e2 and waits for the lock. It reads the subscriptions after it has the lock, so it
+/// queues e2 for the subscription committed meanwhile (read before the lock, it would move the
+/// cursor past e2 without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fan_out_pass_queues_a_subscription_committed_while_it_waited() {
+    use crate::webhook_store::{fan_out_pass, queued, record, EVENT};
+    let pg = start_pg().await;
+    let s = Arc::new(
+        PgStore::connect(&pg.url(), 4, Duration::from_secs(60))
+            .await
+            .expect("connect"),
+    );
+    let probe = raw_client(&pg).await;
+    let e1 = record(&*s).await;
+    assert_eq!(fan_out_pass(&*s).await, 0);
+    // `create_subscription`'s statements, up to its commit.
+    let mut creating = raw_client(&pg).await;
+    let tx = creating.transaction().await.expect("begin");
+    tx.query_one("SELECT seq FROM webhook_fanout WHERE id = 1 FOR SHARE", &[])
+        .await
+        .expect("lock");
+    let from_seq: i64 = tx
+        .query_one("SELECT last_seq FROM change_feed WHERE id = 1", &[])
+        .await
+        .expect("feed")
+        .get(0);
+    assert_eq!(from_seq, e1.seq);
+    let events = serde_json::to_string(&[EVENT]).expect("json");
+    tx.execute(
+        "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, status, from_seq, created_at)
+         VALUES ('mid', 'acme-ats', 'https://x.example/h', $1, 'sealed', 'active', $2, 1)",
+        &[&events, &from_seq],
+    )
+    .await
+    .expect("insert");
+    let e2 = record(&*s).await;
+    let pass = tokio::spawn({
+        let s = s.clone();
+        async move { fan_out_pass(&*s).await }
+    });
+    waits_for_a_lock(&probe, &pass, "the fan-out pass").await;
+    tx.commit().await.expect("commit");
+    assert_eq!(pass.await.expect("join"), 1, "e2 for the new subscription");
+    let mid = s
+        .subscription(None, "mid".into())
+        .await
+        .expect("read")
+        .expect("created");
+    assert_eq!(queued(&*s, &mid, &[&e1, &e2]).await, vec![e2.seq]);
+}
+
+/// Migration 0014: the subscriptions partners revoked by an older gateway left behind go, with
+/// their outbox rows and log; a config partner's made after its id was revoked, and a live
+/// partner's, stay.
+#[tokio::test]
+async fn migration_0014_deletes_the_subscriptions_revoked_partners_left() {
+    use crate::webhook_store::{cleaned, left_by_old_revocations, tombstones, webhook_state};
+    let pg = start_pg().await;
+    let ttl = Duration::from_secs(60);
+    let s = PgStore::connect(&pg.url(), 2, ttl).await.expect("connect");
+    let events = left_by_old_revocations(&s).await;
+    let client = raw_client(&pg).await;
+    client.batch_execute(&tombstones()).await.expect("revoked");
+    // The database as an older gateway left it: migrated up to 0013.
+    client
+        .execute("DELETE FROM schema_migrations WHERE version = 14", &[])
+        .await
+        .expect("unrecord");
+    drop(s);
+    let s = PgStore::connect(&pg.url(), 2, ttl).await.expect("migrate");
+    assert_eq!(webhook_state(&s, &events).await, cleaned());
+}
+
+/// `state migrate` from a file an older gateway's revocations left the same way copies none of
+/// what migration 0014 deletes.
+#[tokio::test]
+async fn state_migrate_leaves_revoked_partners_subscriptions_behind() {
+    use crate::webhook_store::{cleaned, left_by_old_revocations, tombstones, webhook_state};
+    use ats_gateway::store::sqlite::SqliteStore;
+    let pg = start_pg().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ttl = Duration::from_secs(60);
+    let lite = SqliteStore::open(dir.path(), ttl).expect("sqlite");
+    let events = left_by_old_revocations(&lite).await;
+    drop(lite);
+    let src = rusqlite::Connection::open(dir.path().join(ats_gateway::config::SQLITE_FILE))
+        .expect("open sqlite");
+    src.execute(&tombstones(), []).expect("revoked");
+    let store = PgStore::connect(&pg.url(), 2, ttl).await.expect("pg");
+    let copied = ats_gateway::store::postgres::webhooks::import_sqlite(&store, &src)
+        .await
+        .expect("import");
+    assert_eq!(
+        copied,
+        vec![
+            ("webhook_subscriptions", 2),
+            ("webhook_outbox", 4),
+            ("webhook_attempts", 2)
+        ]
+    );
+    assert_eq!(webhook_state(&store, &events).await, cleaned());
 }

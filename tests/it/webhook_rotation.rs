@@ -15,7 +15,9 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::common::{self, spawn_app_with, TestApp};
 use crate::webhooks::{attempts, post_json, receiver, record_event, subscribe, verify, Received};
-use ats_gateway::store::webhooks::{PreviousSecret, SubscriptionRow, WebhookStore};
+use ats_gateway::store::webhooks::{
+    NewSubscription, PreviousSecret, SubscriptionRow, WebhookStore,
+};
 
 const EVENT: &str = "recruiting_request.status_changed";
 
@@ -241,19 +243,34 @@ async fn webhook_rotating_an_unknown_deleted_or_foreign_subscription_is_a_404_pr
 /// still signs (it stays, with its own expiry); with no grace there is none; the history purge
 /// forgets expired ones; another partner's or an unknown subscription is not touched.
 pub async fn rotation_round_trip(s: &dyn WebhookStore) {
-    let row = SubscriptionRow {
+    let new = NewSubscription {
         id: "r".into(),
         partner: "acme-ats".into(),
         url: "https://x.example/h".into(),
         events: vec![EVENT.into()],
         secret: "sealed-1".into(),
-        failing: false,
-        from_seq: 0,
         created_at: 1,
-        failing_since: None,
-        previous_secret: None,
     };
-    assert!(s.create_subscription(row.clone(), 5).await.expect("create"));
+    let row = s
+        .create_subscription(new.clone(), 5)
+        .await
+        .expect("create")
+        .expect("created");
+    assert_eq!(
+        row,
+        SubscriptionRow {
+            id: "r".into(),
+            partner: "acme-ats".into(),
+            url: "https://x.example/h".into(),
+            events: vec![EVENT.into()],
+            secret: "sealed-1".into(),
+            failing: false,
+            from_seq: 0,
+            created_at: 1,
+            failing_since: None,
+            previous_secret: None,
+        }
+    );
     let read = |id: &str| s.subscription(None, id.to_string());
     assert_eq!(read("r").await.expect("read"), Some(row.clone()));
 
@@ -331,11 +348,11 @@ pub async fn rotation_round_trip(s: &dyn WebhookStore) {
         .expect("rotate")
         .expect("found");
     assert_eq!(kept.previous_secret, previous("sealed-5", future));
-    let q = SubscriptionRow {
+    let q = NewSubscription {
         id: "q".into(),
-        ..row.clone()
+        ..new.clone()
     };
-    assert!(s.create_subscription(q, 5).await.expect("create"));
+    assert!(s.create_subscription(q, 5).await.expect("create").is_some());
     let expired = s
         .rotate_secret("acme-ats".into(), "q".into(), "sealed-q".into(), 1, 2)
         .await

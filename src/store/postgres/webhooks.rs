@@ -10,7 +10,9 @@
 //!
 //! Fan-out locks the cursor row: the rows for events at or below the cursor were queued by whoever
 //! moved it, and inserts are keyed by (subscription, event), so replicas fanning out the same
-//! events at once queue each once.
+//! events at once queue each once. It reads the subscriptions under that lock, and a creation
+//! reads its `from_seq` under it (`FOR SHARE`), so a subscription created during a pass is either
+//! read by the pass or starts after the cursor the pass leaves.
 
 use std::time::Duration;
 
@@ -18,8 +20,8 @@ use tokio_postgres::Row;
 
 use super::{backend, queries, PgStore};
 use crate::store::webhooks::{
-    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, PreviousSecret, Redeliver,
-    SubscriptionRow, WebhookStore,
+    AfterAttempt, AttemptRow, FanOutRows, LoggedAttempt, NewSubscription, OutboxInsert, OutboxRow,
+    PreviousSecret, Redeliver, SubscriptionRow, WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -82,33 +84,61 @@ fn claimed_elsewhere(replica_param: &str) -> String {
 impl WebhookStore for PgStore {
     fn create_subscription(
         &self,
-        row: SubscriptionRow,
+        new: NewSubscription,
         max_per_partner: usize,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
         Box::pin(async move {
-            let events = serde_json::to_string(&row.events).map_err(backend)?;
+            let events = serde_json::to_string(&new.events).map_err(backend)?;
             let max = i64::try_from(max_per_partner).unwrap_or(i64::MAX);
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
             // One creation per partner at a time across replicas, so the limit holds.
             tx.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended('webhooks:' || $1, 0))",
-                &[&row.partner],
+                &[&new.partner],
             )
             .await
             .map_err(backend)?;
+            // The cursor row's lock, held to the commit: a fan-out pass in progress (it holds the
+            // lock from before it reads the subscriptions) finishes first, and the next one reads
+            // this subscription. So every event after `from_seq` is queued for it. The feed is
+            // read by a statement after the lock, so it is never older than that pass's events.
+            let cursor: i64 = tx
+                .query_one("SELECT seq FROM webhook_fanout WHERE id = 1 FOR SHARE", &[])
+                .await
+                .map_err(backend)?
+                .try_get(0)
+                .map_err(backend)?;
+            let last_seq: i64 = tx
+                .query_one("SELECT last_seq FROM change_feed WHERE id = 1", &[])
+                .await
+                .map_err(backend)?
+                .try_get(0)
+                .map_err(backend)?;
+            let from_seq = cursor.max(last_seq);
             let n = tx
                 .execute(
                     "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, status, from_seq, created_at, failing_since)
                      SELECT $1, $2, $3, $4, $5, 'active', $6, $7, NULL
                      WHERE (SELECT count(*) FROM webhook_subscriptions WHERE partner = $2) < $8",
-                    &[&row.id, &row.partner, &row.url, &events, &row.secret, &row.from_seq, &row.created_at, &max],
+                    &[&new.id, &new.partner, &new.url, &events, &new.secret, &from_seq, &new.created_at, &max],
                 )
                 .await
                 .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
-            queries("webhooks.create_subscription", 4);
-            Ok(n > 0)
+            queries("webhooks.create_subscription", 6);
+            Ok((n > 0).then_some(SubscriptionRow {
+                id: new.id,
+                partner: new.partner,
+                url: new.url,
+                events: new.events,
+                secret: new.secret,
+                failing: false,
+                from_seq,
+                created_at: new.created_at,
+                failing_since: None,
+                previous_secret: None,
+            }))
         })
     }
 
@@ -331,9 +361,9 @@ impl WebhookStore for PgStore {
     fn fan_out(
         &self,
         through_seq: i64,
-        rows: Vec<OutboxInsert>,
+        rows: FanOutRows,
         now: i64,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    ) -> BoxFuture<'_, Result<usize, StoreError>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
@@ -347,8 +377,23 @@ impl WebhookStore for PgStore {
                 .map_err(backend)?
                 .try_get(0)
                 .map_err(backend)?;
-            let rows: Vec<&OutboxInsert> = rows.iter().filter(|r| r.event_seq > cursor).collect();
-            let mut n = 4;
+            // Read after the lock (a statement of its own, so it sees every creation committed
+            // before): a creation waiting for the lock reads the cursor this pass leaves.
+            let subs = tx
+                .query(
+                    &format!(
+                        "SELECT {SUB_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(sub_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let built = rows(&subs);
+            let rows: Vec<&OutboxInsert> = built.iter().filter(|r| r.event_seq > cursor).collect();
+            let mut n = 5;
             if !rows.is_empty() {
                 let col =
                     |f: fn(&OutboxInsert) -> String| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
@@ -379,7 +424,7 @@ impl WebhookStore for PgStore {
             .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
             queries("webhooks.fan_out", n);
-            Ok(())
+            Ok(built.len())
         })
     }
 
@@ -669,7 +714,8 @@ impl WebhookStore for PgStore {
 
 /// `state migrate`: copies the embedded store's webhooks (subscriptions, undelivered outbox rows,
 /// the attempt log of those subscriptions, and the fan-out cursor, so events already queued are
-/// not queued again) in one Postgres transaction. Rows already there are left as they are;
+/// not queued again; not those of partners revoked before their subscriptions went with them) in
+/// one Postgres transaction. Rows already there are left as they are;
 /// returns (table, rows copied).
 pub async fn import_sqlite(
     pg: &PgStore,
@@ -693,9 +739,29 @@ pub async fn import_sqlite(
     let columns =
         crate::store::sqlite::webhooks::readable_columns(src, "webhook_subscriptions", SUB_COLUMNS)
             .map_err(sqlite)?;
+    // A file an older gateway last wrote may still hold subscriptions of partners it revoked:
+    // left behind, as the embedded store's one-time step and migration 0014 delete them.
+    let has_partners: bool = src
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'partners')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    let kept = |column: &str| {
+        if has_partners {
+            format!(
+                "{column} NOT IN ({})",
+                crate::store::sqlite::webhooks::REVOKED_PARTNERS_SUBSCRIPTIONS
+            )
+        } else {
+            "1".to_string()
+        }
+    };
     let subs: Vec<Sub> = src
         .prepare(&format!(
-            "SELECT {columns} FROM webhook_subscriptions ORDER BY created_at, id"
+            "SELECT {columns} FROM webhook_subscriptions WHERE {} ORDER BY created_at, id",
+            kept("id")
         ))
         .and_then(|mut s| {
             s.query_map([], |r| {
@@ -729,10 +795,11 @@ pub async fn import_sqlite(
         i64,
     );
     let outbox: Vec<Out> = src
-        .prepare(
+        .prepare(&format!(
             "SELECT subscription_id, event_id, event_seq, event_type, body, recorded_at, state, attempts, round_attempts, next_attempt_at
-             FROM webhook_outbox WHERE state IN ('pending', 'failed') ORDER BY event_seq",
-        )
+             FROM webhook_outbox WHERE state IN ('pending', 'failed') AND {} ORDER BY event_seq",
+            kept("subscription_id")
+        ))
         .and_then(|mut s| {
             s.query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
@@ -751,10 +818,11 @@ pub async fn import_sqlite(
         i64,
     );
     let attempts: Vec<Att> = src
-        .prepare(
+        .prepare(&format!(
             "SELECT subscription_id, event_id, attempt, at, status, response_code, error, duration_ms
-             FROM webhook_attempts ORDER BY rowid",
-        )
+             FROM webhook_attempts WHERE {} ORDER BY rowid",
+            kept("subscription_id")
+        ))
         .and_then(|mut s| {
             s.query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))

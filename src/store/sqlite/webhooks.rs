@@ -9,8 +9,8 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{backend, SqliteStore};
 use crate::store::webhooks::{
-    AfterAttempt, AttemptRow, LoggedAttempt, OutboxInsert, OutboxRow, PreviousSecret, Redeliver,
-    SubscriptionRow, WebhookStore,
+    AfterAttempt, AttemptRow, FanOutRows, LoggedAttempt, NewSubscription, OutboxRow,
+    PreviousSecret, Redeliver, SubscriptionRow, WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -70,6 +70,24 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "INTEGER",
     ),
 ];
+
+/// The subscriptions a partner's revocation deletes with it, left by gateways whose revocation
+/// kept them (their deliveries held forever: the id never comes back): those of a partner revoked
+/// in the operator API's table, created before its revocation (`revoked_at` is in seconds). A
+/// config partner later given the id keeps the subscriptions it made itself.
+pub(crate) const REVOKED_PARTNERS_SUBSCRIPTIONS: &str =
+    "SELECT s.id FROM webhook_subscriptions s JOIN partners p ON p.id = s.partner
+     WHERE p.revoked_at IS NOT NULL AND s.created_at < (p.revoked_at + 1) * 1000";
+
+/// One-time step (`sqlite::one_time_steps`): [`REVOKED_PARTNERS_SUBSCRIPTIONS`] deleted with their
+/// outbox rows and attempts.
+pub(super) fn forget_revoked_partners_subscriptions() -> String {
+    format!(
+        "DELETE FROM webhook_attempts WHERE subscription_id IN ({REVOKED_PARTNERS_SUBSCRIPTIONS});
+         DELETE FROM webhook_outbox WHERE subscription_id IN ({REVOKED_PARTNERS_SUBSCRIPTIONS});
+         DELETE FROM webhook_subscriptions WHERE id IN ({REVOKED_PARTNERS_SUBSCRIPTIONS});"
+    )
+}
 
 fn has_column(conn: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -161,13 +179,38 @@ fn with_events(
     Ok(row)
 }
 
+/// A partner's subscriptions (`partner` = None: everyone's), oldest first.
+fn subscriptions(
+    conn: &rusqlite::Connection,
+    partner: Option<&str>,
+) -> Result<Vec<SubscriptionRow>, StoreError> {
+    let sql = format!(
+        "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE (?1 IS NULL OR partner = ?1) ORDER BY created_at, id"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(backend)?;
+    let rows = stmt.query_map(params![partner], sub_row).map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(with_events))
+        .collect()
+}
+
+/// The fan-out cursor: the last event sequence number fanned out (0 before the first).
+fn cursor(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .query_row("SELECT seq FROM webhook_fanout WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(backend)?
+        .unwrap_or(0))
+}
+
 impl WebhookStore for SqliteStore {
-    /// Inserts a subscription unless the partner already has `max_per_partner`; `false` then.
+    /// Inserts a subscription unless the partner already has `max_per_partner`; `None` then.
     fn create_subscription(
         &self,
-        row: SubscriptionRow,
+        new: NewSubscription,
         max_per_partner: usize,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+    ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -175,21 +218,35 @@ impl WebhookStore for SqliteStore {
             let n: i64 = tx
                 .query_row(
                     "SELECT COUNT(*) FROM webhook_subscriptions WHERE partner = ?1",
-                    params![row.partner],
+                    params![new.partner],
                     |r| r.get(0),
                 )
                 .map_err(backend)?;
             if usize::try_from(n).unwrap_or(usize::MAX) >= max_per_partner {
-                return Ok(false);
+                return Ok(None);
             }
-            let events = serde_json::to_string(&row.events).map_err(backend)?;
+            // Read in the insert's transaction, on the one connection: no event is recorded and
+            // no fan-out pass runs between this read and the insert.
+            let from_seq = crate::store::sqlite_changes::last_seq(&tx)?.max(cursor(&tx)?);
+            let events = serde_json::to_string(&new.events).map_err(backend)?;
             tx.execute(
                 "INSERT INTO webhook_subscriptions (id, partner, url, events, secret, status, from_seq, created_at, failing_since) VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, NULL)",
-                params![row.id, row.partner, row.url, events, row.secret, row.from_seq, row.created_at],
+                params![new.id, new.partner, new.url, events, new.secret, from_seq, new.created_at],
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
-            Ok(true)
+            Ok(Some(SubscriptionRow {
+                id: new.id,
+                partner: new.partner,
+                url: new.url,
+                events: new.events,
+                secret: new.secret,
+                failing: false,
+                from_seq,
+                created_at: new.created_at,
+                failing_since: None,
+                previous_secret: None,
+            }))
         })
     }
 
@@ -198,15 +255,7 @@ impl WebhookStore for SqliteStore {
         &self,
         partner: Option<String>,
     ) -> BoxFuture<'_, Result<Vec<SubscriptionRow>, StoreError>> {
-        self.run(move |conn| {
-            let sql = format!(
-                "SELECT {SUB_COLUMNS} FROM webhook_subscriptions WHERE (?1 IS NULL OR partner = ?1) ORDER BY created_at, id"
-            );
-            let mut stmt = conn.prepare(&sql).map_err(backend)?;
-            let rows = stmt.query_map(params![partner], sub_row).map_err(backend)?;
-            rows.map(|r| r.map_err(backend).and_then(with_events))
-                .collect()
-        })
+        self.run(move |conn| subscriptions(conn, partner.as_deref()))
     }
 
     /// One subscription (of `partner`, when given).
@@ -415,29 +464,24 @@ impl WebhookStore for SqliteStore {
 
     /// The last event sequence number fanned out (0 before the first).
     fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
-        self.run(|conn| {
-            Ok(conn
-                .query_row("SELECT seq FROM webhook_fanout WHERE id = 1", [], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(backend)?
-                .unwrap_or(0))
-        })
+        self.run(|conn| cursor(conn))
     }
 
-    /// In one transaction: the outbox rows for events up to `through_seq`, and the cursor moved
-    /// there (never backwards; a row already present is left as it is).
+    /// In one transaction: the subscriptions read, the outbox rows built from them for events up
+    /// to `through_seq` inserted, and the cursor moved there (never backwards; a row already
+    /// present, or for an event the cursor had passed, is left out).
     fn fan_out(
         &self,
         through_seq: i64,
-        rows: Vec<OutboxInsert>,
+        rows: FanOutRows,
         now: i64,
-    ) -> BoxFuture<'_, Result<(), StoreError>> {
+    ) -> BoxFuture<'_, Result<usize, StoreError>> {
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
+            let cursor = cursor(&tx)?;
+            let rows = rows(&subscriptions(&tx, None)?);
             {
                 let mut insert = tx
                     .prepare(
@@ -445,7 +489,7 @@ impl WebhookStore for SqliteStore {
                          SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = ?1)",
                     )
                     .map_err(backend)?;
-                for r in &rows {
+                for r in rows.iter().filter(|r| r.event_seq > cursor) {
                     insert
                         .execute(params![r.subscription_id, r.event_id, r.event_seq, r.event_type, r.body, r.recorded_at, now])
                         .map_err(backend)?;
@@ -457,7 +501,7 @@ impl WebhookStore for SqliteStore {
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
-            Ok(())
+            Ok(rows.len())
         })
     }
 
@@ -679,6 +723,7 @@ impl WebhookStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::webhooks::OutboxInsert;
 
     const LEASE: Duration = Duration::from_secs(30);
 
@@ -687,19 +732,20 @@ mod tests {
         SqliteStore::open(&d, Duration::from_secs(60)).expect("open")
     }
 
-    fn sub(id: &str) -> SubscriptionRow {
-        SubscriptionRow {
+    fn sub(id: &str) -> NewSubscription {
+        NewSubscription {
             id: id.into(),
             partner: "p".into(),
             url: "https://x.example/h".into(),
             events: vec!["candidate.created".into()],
             secret: "sealed".into(),
-            failing: false,
-            from_seq: 0,
             created_at: 1,
-            failing_since: None,
-            previous_secret: None,
         }
+    }
+
+    /// Fan-out rows given as they are, whatever the subscriptions.
+    fn given(rows: Vec<OutboxInsert>) -> FanOutRows {
+        Box::new(move |_| rows)
     }
 
     fn row(sub: &str, seq: i64) -> OutboxInsert {
@@ -716,11 +762,17 @@ mod tests {
     #[tokio::test]
     async fn fan_out_is_idempotent_and_the_cursor_never_goes_back() {
         let s = store();
-        assert!(s.create_subscription(sub("a"), 2).await.expect("create"));
-        s.fan_out(2, vec![row("a", 1), row("a", 2), row("gone", 2)], 10)
+        assert!(s
+            .create_subscription(sub("a"), 2)
+            .await
+            .expect("create")
+            .is_some());
+        s.fan_out(2, given(vec![row("a", 1), row("a", 2), row("gone", 2)]), 10)
             .await
             .expect("fan out");
-        s.fan_out(1, vec![row("a", 1)], 10).await.expect("again");
+        s.fan_out(1, given(vec![row("a", 1)]), 10)
+            .await
+            .expect("again");
         assert_eq!(s.fanout_cursor().await.expect("cursor"), 2);
         assert_eq!(s.outbox_summary().await.expect("summary"), (Some(10), 2));
         let first = s
@@ -752,7 +804,7 @@ mod tests {
     async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
         let s = store();
         s.create_subscription(sub("a"), 2).await.expect("create");
-        s.fan_out(2, vec![row("a", 1), row("a", 2)], 10)
+        s.fan_out(2, given(vec![row("a", 1), row("a", 2)]), 10)
             .await
             .expect("fan out");
         for retry_at in [1_000, 2_000] {
@@ -892,7 +944,9 @@ mod tests {
     async fn an_exhausted_delivery_fails_the_subscription_until_enabled() {
         let s = store();
         s.create_subscription(sub("a"), 2).await.expect("create");
-        s.fan_out(1, vec![row("a", 1)], 10).await.expect("fan out");
+        s.fan_out(1, given(vec![row("a", 1)]), 10)
+            .await
+            .expect("fan out");
         let r = s
             .next_delivery("a".into(), 10, LEASE)
             .await
@@ -943,7 +997,10 @@ mod tests {
             .expect("due again");
         assert_eq!((again.attempts, again.round_attempts), (1, 0));
         assert!(
-            !s.create_subscription(sub("b"), 1).await.expect("limit"),
+            s.create_subscription(sub("b"), 1)
+                .await
+                .expect("limit")
+                .is_none(),
             "one per partner here"
         );
     }
@@ -954,7 +1011,9 @@ mod tests {
     async fn an_attempt_on_a_dropped_delivery_applies_nothing() {
         let s = store();
         s.create_subscription(sub("a"), 2).await.expect("create");
-        s.fan_out(1, vec![row("a", 1)], 10).await.expect("fan out");
+        s.fan_out(1, given(vec![row("a", 1)]), 10)
+            .await
+            .expect("fan out");
         let r = s
             .next_delivery("a".into(), 10, LEASE)
             .await
