@@ -4,10 +4,12 @@
 //! Acquiring (one script: drop expired slots, count, add) also reads the pause key, so a call learns
 //! of another replica's 429 in the same round trip. A waiter retries when a slot is freed (a
 //! notice on the `slots` channel, published only when the set was full) or every [`POLL`].
-//! Without Redis: a local semaphore of `cap ÷ replicas_hint`, and each replica's own pause.
+//! Without Redis: a local semaphore of `cap ÷ replicas_hint`, and each replica's own pause. A slot
+//! this replica could not free while Redis was away is freed by its next acquire script, so the
+//! cluster has it back as soon as Redis answers, not only when it expires.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -19,8 +21,10 @@ use super::status::Concern;
 use crate::upstream::stack::{ClusterLimits, SlotGrant, SlotGuard};
 use crate::upstream::UpstreamError;
 
-/// `1` granted, `0` full, `-ms` paused by a replica's 429 for that long.
+/// `1` granted, `0` full, `-ms` paused by a replica's 429 for that long. `ARGV[4..]`: this
+/// replica's slots left over from a Redis outage, freed first.
 const ACQUIRE: &str = r"
+for i = 4, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then return -pause end
 local t = redis.call('TIME')
@@ -53,6 +57,47 @@ return 1
 /// How often a waiter asks again when no release notice came.
 const POLL: Duration = Duration::from_millis(25);
 
+/// Left-over slots remembered at most (more than a replica holds at once: the rest expire).
+const MAX_UNFREED: usize = 256;
+
+/// Slots whose frees all failed (Redis away), with when they expire by themselves: the next
+/// acquire script that runs frees them, so an outage does not leave them counting against every
+/// replica's cap until then (with the cap full, every call would wait for them and fail).
+#[derive(Default)]
+struct Unfreed(Mutex<Vec<(String, Instant)>>);
+
+impl Unfreed {
+    fn add(&self, id: String, expires: Instant) {
+        if let Ok(mut left) = self.0.lock() {
+            let now = Instant::now();
+            left.retain(|(_, e)| *e > now);
+            if left.len() < MAX_UNFREED && expires > now {
+                left.push((id, expires));
+            }
+        }
+    }
+
+    /// The ids not expired yet.
+    fn pending(&self) -> Vec<String> {
+        let Ok(mut left) = self.0.lock() else {
+            return Vec::new();
+        };
+        let now = Instant::now();
+        left.retain(|(_, e)| *e > now);
+        left.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// `ids` were freed by a script that ran.
+    fn freed(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Ok(mut left) = self.0.lock() {
+            left.retain(|(id, _)| !ids.contains(id));
+        }
+    }
+}
+
 pub(super) struct ClusterSlots {
     redis: Arc<Redis>,
     scripts: Arc<(Script, Script, Script)>,
@@ -67,6 +112,7 @@ pub(super) struct ClusterSlots {
     pub(super) freed: Arc<Notify>,
     /// The per-replica fallback: `cap ÷ replicas_hint` calls.
     local: Arc<Semaphore>,
+    unfreed: Arc<Unfreed>,
 }
 
 pub(super) struct SlotSettings {
@@ -83,31 +129,53 @@ struct RedisSlot {
     scripts: Arc<(Script, Script, Script)>,
     id: String,
     cap: usize,
+    unfreed: Arc<Unfreed>,
+    /// When Redis drops it by itself.
+    expires: Instant,
 }
 
 impl Drop for RedisSlot {
     fn drop(&mut self) {
         free_slot(
-            self.redis.clone(),
-            self.scripts.clone(),
+            Freeing {
+                redis: self.redis.clone(),
+                scripts: self.scripts.clone(),
+                cap: self.cap,
+                unfreed: self.unfreed.clone(),
+            },
             std::mem::take(&mut self.id),
-            self.cap,
+            self.expires,
         );
     }
 }
 
-/// Tries to free slot `id` soon after a short Redis failure; after that it expires by itself.
+/// What freeing a slot needs.
+struct Freeing {
+    redis: Arc<Redis>,
+    scripts: Arc<(Script, Script, Script)>,
+    cap: usize,
+    unfreed: Arc<Unfreed>,
+}
+
+/// Tries to free slot `id` soon after a short Redis failure; after that the next acquire script
+/// frees it (or it expires by itself).
 const FREE_TRIES: u32 = 3;
 const FREE_RETRY: Duration = Duration::from_millis(500);
 
 /// Frees slot `id` in the background (the call's answer does not wait for it), even while this
 /// replica is on its fallback: a slot left until it expires (`slot_ttl`) counts against every
-/// replica's cap meanwhile. A few tries, then it expires by itself.
-fn free_slot(redis: Arc<Redis>, scripts: Arc<(Script, Script, Script)>, id: String, cap: usize) {
+/// replica's cap meanwhile. A few tries, then it is left to the next acquire script ([`Unfreed`]).
+fn free_slot(f: Freeing, id: String, expires: Instant) {
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return; // it expires by itself
     };
     rt.spawn(async move {
+        let Freeing {
+            redis,
+            scripts,
+            cap,
+            unfreed,
+        } = f;
         let (key, channel) = (redis.key("slots"), redis.key("slots-freed"));
         for n in 0..FREE_TRIES {
             if n > 0 {
@@ -131,6 +199,7 @@ fn free_slot(redis: Arc<Redis>, scripts: Arc<(Script, Script, Script)>, id: Stri
                 return;
             }
         }
+        unfreed.add(id, expires);
     });
 }
 
@@ -151,28 +220,49 @@ impl ClusterSlots {
             next: AtomicU64::new(0),
             freed: Arc::new(Notify::new()),
             local: Arc::new(Semaphore::new(share)),
+            unfreed: Arc::new(Unfreed::default()),
+        }
+    }
+
+    fn freeing(&self) -> Freeing {
+        Freeing {
+            redis: self.redis.clone(),
+            scripts: self.scripts.clone(),
+            cap: self.cap,
+            unfreed: self.unfreed.clone(),
         }
     }
 
     /// One try: `Some(1)` granted, `Some(0)` full, `Some(-ms)` paused; `None` Redis unusable.
+    /// Any answer means the script ran and freed the left-over slots it was given.
     async fn try_acquire(&self, id: &str) -> Option<i64> {
         let (slots, pause) = (self.redis.key("slots"), self.redis.key("pause"));
         let ttl = u64::try_from(self.slot_ttl.as_millis()).unwrap_or(u64::MAX);
         let scripts = self.scripts.clone();
         let (cap, id) = (self.cap, id.to_string());
-        self.redis
-            .run(|mut conn| async move {
-                scripts
-                    .0
-                    .key(slots)
-                    .key(pause)
-                    .arg(cap)
-                    .arg(id)
-                    .arg(ttl)
-                    .invoke_async(&mut conn)
-                    .await
+        let left = self.unfreed.pending();
+        let answer = self
+            .redis
+            .run(|mut conn| {
+                let left = left.clone();
+                async move {
+                    scripts
+                        .0
+                        .key(slots)
+                        .key(pause)
+                        .arg(cap)
+                        .arg(id)
+                        .arg(ttl)
+                        .arg(left)
+                        .invoke_async(&mut conn)
+                        .await
+                }
             })
-            .await
+            .await;
+        if answer.is_some() {
+            self.unfreed.freed(&left);
+        }
+        answer
     }
 
     async fn acquire(self: Arc<Self>, deadline: Instant) -> Result<SlotGrant, UpstreamError> {
@@ -190,6 +280,8 @@ impl ClusterSlots {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let asked = self.redis.status.usable();
+            // About when Redis drops the slot by itself (it counts from the script's run).
+            let expires = Instant::now() + self.slot_ttl;
             match self.try_acquire(&id).await {
                 Some(1) => {
                     return Ok(SlotGrant::Granted(Some(Box::new(RedisSlot {
@@ -197,6 +289,8 @@ impl ClusterSlots {
                         scripts: self.scripts.clone(),
                         id,
                         cap: self.cap,
+                        unfreed: self.unfreed.clone(),
+                        expires,
                     }))))
                 }
                 Some(ms) if ms < 0 => {
@@ -207,7 +301,7 @@ impl ClusterSlots {
                     // Asked, the script may have run and only its answer been late: the slot
                     // it may have added is freed, not left to expire.
                     if asked {
-                        free_slot(self.redis.clone(), self.scripts.clone(), id, self.cap);
+                        free_slot(self.freeing(), id, expires);
                     }
                     return self.acquire_local(until, started).await;
                 }

@@ -205,6 +205,11 @@ pub struct StateConfig {
     /// The recovery period: a running hire's plan and key are leased for this long, renewed while
     /// it runs; a replica that dies leaves them to another replica once the lease expires.
     pub lease_secs: u64,
+    /// With Postgres: the longest one state-store call waits for its answer (the pool checkout
+    /// included; a scan's record and a purge: each statement), then Postgres counts as unreachable
+    /// (a hire answers 503 `state-unavailable`). Above the 10 s `statement_timeout`, so a slow
+    /// statement is cancelled by the server first; this bound is for a server that never answers.
+    pub timeout_ms: u64,
 }
 
 impl Default for StateConfig {
@@ -215,6 +220,7 @@ impl Default for StateConfig {
             pool_size: 10,
             idempotency_ttl_secs: 24 * 3600,
             lease_secs: 30,
+            timeout_ms: 15_000,
         }
     }
 }
@@ -269,6 +275,12 @@ impl StateConfig {
             if self.pool_size == 0 {
                 return Err(ConfigError::Invalid {
                     key: "state.pool_size",
+                    problem: "must be at least 1".into(),
+                });
+            }
+            if self.timeout_ms == 0 {
+                return Err(ConfigError::Invalid {
+                    key: "state.timeout_ms",
                     problem: "must be at least 1".into(),
                 });
             }

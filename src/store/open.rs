@@ -86,7 +86,8 @@ pub async fn open(cfg: &StateConfig) -> Result<Stores, OpenError> {
             let pg = PgStore::connect(url.expose(), cfg.pool_size, ttl)
                 .await
                 .map_err(OpenError::Postgres)?
-                .with_lease(lease);
+                .with_lease(lease)
+                .with_timeout(Duration::from_millis(cfg.timeout_ms));
             Ok(Stores {
                 writes: Arc::new(pg.clone()),
                 changes: Arc::new(pg.clone()),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::proxy::TcpProxy;
 use crate::common::redis::RedisServer;
 use crate::common::{emulator, partner_token_at, spawn_replica, Emu, Replica};
 
@@ -494,4 +495,118 @@ async fn slots_a_dead_replica_held_expire() {
         "the cap counted the dead replica's slots ({waited:?})"
     );
     assert!(waited < Duration::from_secs(5), "they expired ({waited:?})");
+}
+
+/// The slots in Redis now (expired ones too, until a taker drops them).
+async fn slots_in_redis(conn: &mut redis::aio::MultiplexedConnection) -> u64 {
+    redis::cmd("ZCARD")
+        .arg("ats-gateway:slots")
+        .query_async(conn)
+        .await
+        .expect("zcard")
+}
+
+/// A call holding a cluster slot when Redis goes away (the replica's connection cut; Redis keeps
+/// its data) completes, and calls meanwhile take the replica's local share and free it locally
+/// (one at a time, none waits for a slot). The slot the call could not free while Redis was away
+/// is freed once Redis answers again, so the cluster has its whole cap back at once, not only when
+/// the slot expires (`timeout_ms` + 5 s, 20 s here): with a cap of 1 the next call would wait out
+/// the queue timeout and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slot_held_when_redis_goes_away_is_freed_when_it_returns() {
+    let redis = RedisServer::start_new();
+    let proxy = TcpProxy::start(redis.port).await;
+    let emu = emulator().await;
+    let via_proxy = format!("redis://127.0.0.1:{}/0", proxy.port);
+    let gw = replica(&emu, &via_proxy, &|c| {
+        generous(c);
+        c.cluster.replicas_hint = 1;
+        c.dataverse.max_concurrency = 1;
+        c.cache.response_ttl_ms = 0;
+    })
+    .await;
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut direct = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let http = reqwest::Client::new();
+    let t = token(&http, &gw, "acme-ats").await;
+    let url = |size: usize| format!("{}/v1/recruiting-requests?page_size={size}", gw.url);
+    // Labels and lookups cached: a page is one Dataverse call, so one slot.
+    assert_eq!(status(&http, &url(3), &t).await, 200);
+    crate::common::poll::holds_within(Duration::from_secs(5), "the warm-up's slot freed", || {
+        let mut c = direct.clone();
+        async move { slots_in_redis(&mut c).await == 0 }
+    })
+    .await;
+
+    emu.fault(json!({"kind": "latency", "ms": 1500, "count": 1,
+        "target": "mshr_hcmrecruitingrequestentities"}))
+        .await;
+    let held = {
+        let (http, t, u) = (http.clone(), t.clone(), url(3));
+        tokio::spawn(async move { status(&http, &u, &t).await })
+    };
+    crate::common::poll::holds_within(Duration::from_secs(5), "the call holds a slot", || {
+        let mut c = direct.clone();
+        async move { slots_in_redis(&mut c).await == 1 }
+    })
+    .await;
+    proxy.cut();
+    assert_eq!(held.await.expect("call"), 200, "the call holding the slot");
+    let answered = Instant::now();
+
+    // Redis away for longer than the replica keeps trying to free the slot (about 1.75 s): calls
+    // go on, one local slot at a time, each freed for the next.
+    let queue_timeout = Duration::from_millis(3_000);
+    let mut n = 0;
+    while answered.elapsed() < Duration::from_millis(2_500) {
+        n += 1;
+        let started = Instant::now();
+        assert_eq!(
+            status(&http, &url(3 + n), &t).await,
+            200,
+            "call {n} on the fallback"
+        );
+        assert!(
+            started.elapsed() < queue_timeout / 2,
+            "call {n} waited {:?} for a local slot",
+            started.elapsed()
+        );
+    }
+    assert_eq!(
+        slots_in_redis(&mut direct).await,
+        1,
+        "Redis still counts the slot of the call that ended while it was away"
+    );
+    let (_, body) = readyz(&http, &gw).await;
+    assert_eq!(body["cluster"], "fallback", "{body}");
+
+    proxy.restore();
+    let back = Instant::now();
+    loop {
+        n += 1;
+        let started = Instant::now();
+        let s = status(&http, &url(3 + n), &t).await;
+        let took = started.elapsed();
+        assert!(
+            s == 200 && took < queue_timeout / 2,
+            "call {n} after Redis returned: {s} after {took:?} (the slot left over from the outage still counted)"
+        );
+        if readyz(&http, &gw).await.1["cluster"] == "shared"
+            && slots_in_redis(&mut direct).await == 0
+        {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "shared again, the left-over slot gone"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "{n} calls; shared again with no slot left over {} ms after Redis returned",
+        back.elapsed().as_millis()
+    );
 }

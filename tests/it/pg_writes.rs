@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::poll;
 use crate::common::postgres::PgServer;
+use crate::common::proxy::TcpProxy;
 use crate::common::{emulator, gateway_config, spawn_replica, Emu};
 use ats_gateway::config::SecretString;
 use ats_gateway::store::postgres::PgStore;
@@ -936,6 +937,105 @@ async fn postgres_away_hires_answer_503_with_retry_after_reads_200_and_hires_res
     let (status, _, again) = hire(&http, &r.url, &t, &key, &body).await;
     assert_eq!(status, 201);
     assert_eq!(again["id"], v["id"]);
+    assert_eq!(diff(&before, &counts(&emu, &dv).await), vec![1, 1, 1]);
+}
+
+/// A Postgres that takes packets but stops answering (a proxy whose server is gone, a stopped
+/// server: no TCP timeout fires, and the server's `statement_timeout` cannot) fails a hire's key
+/// reservation within `[state] timeout_ms` as 503 `state-unavailable` with `Retry-After`, not at
+/// the request deadline as an HR timeout; readiness answers meanwhile (ready, the store named
+/// unreachable). When Postgres answers again the retry with the same key hires once at once: the
+/// connections that went silent are not used again (they stay silent here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_that_stops_answering_fails_a_hire_within_the_state_timeout() {
+    let pg = pg_server().await;
+    let proxy = TcpProxy::start(pg.port).await;
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
+    let emu = emulator().await;
+    let dv = emu.token().await;
+    let request = request_number(&emu, &dv).await;
+    let bound = Duration::from_millis(1_000);
+    let r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(url.as_str());
+        c.state.timeout_ms = 1_000;
+    })
+    .await;
+    // Past the request deadline (30 s): a hang shows as the gateway's 504, not as this client's.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .build()
+        .expect("client");
+    let t = token(&http, &r.url).await;
+    let first = hire(
+        &http,
+        &r.url,
+        &t,
+        &Uuid::new_v4().to_string(),
+        &body(&request, "rita@before.example"),
+    )
+    .await;
+    assert_eq!(first.0, 201, "{}", first.2);
+    let before = counts(&emu, &dv).await;
+
+    proxy.black_hole();
+    let key = Uuid::new_v4().to_string();
+    let body = body(&request, "rita@silent.example");
+    let started = Instant::now();
+    let (status, retry, problem) = hire(&http, &r.url, &t, &key, &body).await;
+    let took = started.elapsed();
+    eprintln!("a hire against a silent Postgres answered {status} after {took:?}");
+    assert_eq!(status, 503, "after {took:?}: {problem}");
+    assert!(
+        took < bound + Duration::from_secs(3),
+        "answered within the {bound:?} bound plus margin, took {took:?}"
+    );
+    assert!(retry.is_some(), "Retry-After");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/state-unavailable"),
+        "{problem}"
+    );
+    // Readiness is not held by the silent store either: each answer within the bound.
+    poll::holds_within(
+        Duration::from_secs(15),
+        "readyz names the store unreachable",
+        || {
+            let http = http.clone();
+            let ops = r.ops_url.clone();
+            async move {
+                let asked = Instant::now();
+                let resp = http
+                    .get(format!("{ops}/readyz"))
+                    .send()
+                    .await
+                    .expect("readyz");
+                assert!(
+                    asked.elapsed() < bound + Duration::from_secs(3),
+                    "readyz took {:?}",
+                    asked.elapsed()
+                );
+                let status = resp.status();
+                let v: Value = resp.json().await.unwrap_or(Value::Null);
+                assert_eq!(status, 200, "still ready for reads: {v}");
+                v["state_store"] == "unreachable"
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        diff(&before, &counts(&emu, &dv).await),
+        vec![0, 0, 0],
+        "nothing written"
+    );
+
+    proxy.restore();
+    let (status, _, v) = hire(&http, &r.url, &t, &key, &body).await;
+    assert_eq!(status, 201, "the retry once Postgres answers: {v}");
+    let (status, _, again) = hire(&http, &r.url, &t, &key, &body).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["id"], v["id"], "replayed");
     assert_eq!(diff(&before, &counts(&emu, &dv).await), vec![1, 1, 1]);
 }
 

@@ -72,7 +72,7 @@ impl ChangeStore for PgStore {
         resource: ResourceType,
         ids: &'a [Uuid],
     ) -> BoxFuture<'a, Result<HashMap<Uuid, Known>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let stmt = conn
                 .prepare_cached(
@@ -103,7 +103,7 @@ impl ChangeStore for PgStore {
     }
 
     fn known_ids(&self, resource: ResourceType) -> BoxFuture<'_, Result<Vec<Uuid>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let stmt = conn
                 .prepare_cached("SELECT id FROM change_fingerprints WHERE resource = $1")
@@ -120,7 +120,7 @@ impl ChangeStore for PgStore {
     }
 
     fn baseline(&self, resource: ResourceType) -> BoxFuture<'_, Result<Option<i32>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let stmt = conn
                 .prepare_cached("SELECT representation FROM change_baselines WHERE resource = $1")
@@ -143,14 +143,14 @@ impl ChangeStore for PgStore {
         Box::pin(async move {
             let n = i64::try_from(scan.events.len()).map_err(backend)?;
             let mut conn = self.conn().await?;
-            let tx = conn.transaction().await.map_err(backend)?;
+            let tx = self.io(conn.transaction()).await?;
             counted("changes.record");
             // The fence and the sequence numbers in one statement: the lease row is updated (and
             // locked) only while this replica's token is current, and the counter moves only then.
             let row = match scan.fence {
                 Some(token) => {
-                    let stmt = tx
-                        .prepare_cached(&format!(
+                    let stmt = self
+                        .io(tx.prepare_cached(&format!(
                             "WITH fence AS (
                                  UPDATE change_scan_lease SET scanned_at = now(), window_calls = $4
                                  WHERE id = 1 AND holder = $1 AND token = $2 AND expires_at > now()
@@ -158,26 +158,24 @@ impl ChangeStore for PgStore {
                              UPDATE change_feed SET last_seq = last_seq + $3
                              WHERE id = 1 AND EXISTS (SELECT 1 FROM fence)
                              RETURNING last_seq, {CLOCK_MS}"
-                        ))
-                        .await
-                        .map_err(backend)?;
+                        )))
+                        .await?;
                     let window = i32::try_from(scan.window_calls).unwrap_or(i32::MAX);
-                    tx.query_opt(&stmt, &[&self.replica(), &token, &n, &window])
+                    self.io(tx.query_opt(&stmt, &[&self.replica(), &token, &n, &window]))
                         .await
                 }
                 None => {
-                    let stmt = tx
-                        .prepare_cached(&format!(
+                    let stmt = self
+                        .io(tx.prepare_cached(&format!(
                             "UPDATE change_feed SET last_seq = last_seq + $1 WHERE id = 1
                              RETURNING last_seq, {CLOCK_MS}"
-                        ))
-                        .await
-                        .map_err(backend)?;
-                    tx.query_opt(&stmt, &[&n]).await
+                        )))
+                        .await?;
+                    self.io(tx.query_opt(&stmt, &[&n])).await
                 }
             };
             counted("changes.record");
-            let Some(row) = row.map_err(backend)? else {
+            let Some(row) = row? else {
                 // Dropping the transaction rolls it back: nothing of the scan is kept.
                 return Err(StoreError::Backend(FENCED.into()));
             };
@@ -209,33 +207,30 @@ impl ChangeStore for PgStore {
                     hashes.push(f.known.hash.as_str());
                     datas.push(serde_json::to_string(&f.known.data).map_err(backend)?);
                 }
-                let stmt = tx
-                    .prepare_cached(
+                let stmt = self
+                    .io(tx.prepare_cached(
                         "INSERT INTO change_fingerprints (resource, id, company, hash, data)
                          SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[])
                          ON CONFLICT (resource, id) DO UPDATE
                          SET company = EXCLUDED.company, hash = EXCLUDED.hash, data = EXCLUDED.data",
-                    )
-                    .await
-                    .map_err(backend)?;
+                    ))
+                    .await?;
                 counted("changes.record");
-                tx.execute(&stmt, &[&res, &ids, &cos, &hashes, &datas])
-                    .await
-                    .map_err(backend)?;
+                self.io(tx.execute(&stmt, &[&res, &ids, &cos, &hashes, &datas]))
+                    .await?;
             }
             for chunk in scan.removals.chunks(CHUNK) {
                 let res: Vec<&str> = chunk.iter().map(|(r, _)| r.as_str()).collect();
                 let ids: Vec<Uuid> = chunk.iter().map(|(_, id)| *id).collect();
-                let stmt = tx
-                    .prepare_cached(
+                let stmt = self
+                    .io(tx.prepare_cached(
                         "DELETE FROM change_fingerprints f
                          USING unnest($1::text[], $2::uuid[]) AS gone (resource, id)
                          WHERE f.resource = gone.resource AND f.id = gone.id",
-                    )
-                    .await
-                    .map_err(backend)?;
+                    ))
+                    .await?;
                 counted("changes.record");
-                tx.execute(&stmt, &[&res, &ids]).await.map_err(backend)?;
+                self.io(tx.execute(&stmt, &[&res, &ids])).await?;
             }
             let first = last - n + 1;
             let mut recorded = Vec::with_capacity(scan.events.len());
@@ -246,19 +241,17 @@ impl ChangeStore for PgStore {
                 let ids: Vec<Uuid> = chunk.iter().map(|e| e.resource_id).collect();
                 let cos: Vec<&str> = chunk.iter().map(|e| e.company.as_str()).collect();
                 let bodies: Vec<String> = chunk.iter().map(body_of).collect();
-                let stmt = tx
-                    .prepare_cached(
+                let stmt = self
+                    .io(tx.prepare_cached(
                         "INSERT INTO change_events (seq, type, resource_id, company, occurred_at, body)
                          SELECT s, t, r, c, $5, b
                          FROM unnest($1::bigint[], $2::text[], $3::uuid[], $4::text[], $6::text[])
                               AS e (s, t, r, c, b)",
-                    )
-                    .await
-                    .map_err(backend)?;
+                    ))
+                    .await?;
                 counted("changes.record");
-                tx.execute(&stmt, &[&seqs, &types, &ids, &cos, &at_ms, &bodies])
-                    .await
-                    .map_err(backend)?;
+                self.io(tx.execute(&stmt, &[&seqs, &types, &ids, &cos, &at_ms, &bodies]))
+                    .await?;
                 for (e, seq) in chunk.iter().zip(seqs) {
                     recorded.push(e.clone().into_event(seq, at));
                 }
@@ -267,22 +260,19 @@ impl ChangeStore for PgStore {
                 let res: Vec<&str> = scan.baselined.iter().map(|(r, _)| r.as_str()).collect();
                 let versions: Vec<i32> = scan.baselined.iter().map(|(_, v)| *v).collect();
                 // Never lowered: a replica of an older release does not take a baseline back.
-                let stmt = tx
-                    .prepare_cached(
+                let stmt = self
+                    .io(tx.prepare_cached(
                         "INSERT INTO change_baselines (resource, representation)
                          SELECT * FROM unnest($1::text[], $2::integer[])
                          ON CONFLICT (resource) DO UPDATE SET representation =
                            GREATEST(change_baselines.representation, EXCLUDED.representation)",
-                    )
-                    .await
-                    .map_err(backend)?;
+                    ))
+                    .await?;
                 counted("changes.record");
-                tx.execute(&stmt, &[&res, &versions])
-                    .await
-                    .map_err(backend)?;
+                self.io(tx.execute(&stmt, &[&res, &versions])).await?;
             }
             counted("changes.record");
-            tx.commit().await.map_err(backend)?;
+            self.io(tx.commit()).await?;
             Ok(recorded)
         })
     }
@@ -293,7 +283,7 @@ impl ChangeStore for PgStore {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Box::pin(async move {
+        self.bounded(async move {
             self.query_events(
                 "changes.events_after",
                 &format!("SELECT {EVENT_COLUMNS} FROM change_events WHERE seq > $1 ORDER BY seq LIMIT $2"),
@@ -312,7 +302,7 @@ impl ChangeStore for PgStore {
     ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let companies: Vec<String> = companies.iter().map(|c| c.to_lowercase()).collect();
-        Box::pin(async move {
+        self.bounded(async move {
             if companies.is_empty() {
                 return self
                     .query_events(
@@ -343,7 +333,7 @@ impl ChangeStore for PgStore {
     }
 
     fn event(&self, seq: i64) -> BoxFuture<'_, Result<Option<Event>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             Ok(self
                 .query_events(
                     "changes.event",
@@ -362,22 +352,21 @@ impl ChangeStore for PgStore {
             // log never has holes), oldest first in batches, each a statement that also records
             // how far the log is purged: a backlog never needs one statement longer than the
             // statement timeout, and a pass stopped part-way leaves the feed consistent.
-            let newest = conn
-                .prepare_cached("SELECT max(seq) FROM change_events WHERE occurred_at < $1")
-                .await
-                .map_err(backend)?;
+            let newest = self
+                .io(conn
+                    .prepare_cached("SELECT max(seq) FROM change_events WHERE occurred_at < $1"))
+                .await?;
             counted("changes.purge");
-            let newest: Option<i64> = conn
-                .query_one(&newest, &[&before_ms])
-                .await
-                .map_err(backend)?
+            let newest: Option<i64> = self
+                .io(conn.query_one(&newest, &[&before_ms]))
+                .await?
                 .try_get(0)
                 .map_err(backend)?;
             let Some(newest) = newest else {
                 return Ok(0);
             };
-            let batch = conn
-                .prepare_cached(
+            let batch = self
+                .io(conn.prepare_cached(
                     "WITH gone AS (
                          DELETE FROM change_events WHERE seq IN (
                              SELECT seq FROM change_events WHERE seq <= $1 ORDER BY seq LIMIT $2)
@@ -387,16 +376,15 @@ impl ChangeStore for PgStore {
                          SET purged_through = GREATEST(purged_through, (SELECT max(seq) FROM gone))
                          WHERE id = 1 AND EXISTS (SELECT 1 FROM gone))
                      SELECT count(*) FROM gone",
-                )
-                .await
-                .map_err(backend)?;
+                ))
+                .await?;
             self.purge_in_batches(&conn, &batch, &[&newest], || counted("changes.purge"))
                 .await
         })
     }
 
     fn feed_bounds(&self) -> BoxFuture<'_, Result<FeedBounds, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let stmt = conn
                 .prepare_cached("SELECT purged_through, last_seq FROM change_feed WHERE id = 1")
@@ -413,7 +401,7 @@ impl ChangeStore for PgStore {
 
     fn scan_lease(&self, ttl: Duration) -> BoxFuture<'_, Result<ScanLease, StoreError>> {
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             // Renewed by its holder; taken by another replica once expired, with the next token.
             // Concurrent takers queue on the row lock and re-check: one wins.
@@ -456,7 +444,7 @@ impl ChangeStore for PgStore {
     }
 
     fn release_scan_lease(&self, token: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let stmt = conn
                 .prepare_cached(

@@ -13,13 +13,14 @@ pub use migrate::{probe, SchemaStatus};
 pub mod webhooks;
 pub mod writes;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{BoxFuture, StoreError};
 
 /// Waiting for a pooled connection (or a new one) longer than this means Postgres is away: the
 /// caller answers (a hire 503 with `Retry-After`) instead of queueing behind a dead server.
@@ -32,6 +33,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// purges delete in batches of [`PURGE_BATCH`] rows, each a statement of its own. Migrations are
 /// exempt (`SET LOCAL statement_timeout = 0`); a `statement_timeout` in the URL's `options` wins.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one store call waits for Postgres (`[state] timeout_ms`'s default; above
+/// `STATEMENT_TIMEOUT`, so a slow statement is normally cancelled by the server first).
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Rows one purge statement deletes at most, per table: a backlog (a retention shortened, a long
 /// outage) is deleted in many short statements, never one that outlives `STATEMENT_TIMEOUT`.
@@ -56,6 +61,12 @@ pub struct PgStore {
     /// How long a lease (a running hire's plan and key) lasts without renewal: `[state] lease_secs`.
     lease: Duration,
     purge: PurgeBatches,
+    /// The client-side bound on one call (`[state] timeout_ms`): the server's `statement_timeout`
+    /// cannot fire when the server never gets the statement or its answer never comes back.
+    timeout: Duration,
+    /// When a call last ran out of `timeout`: connections made before then are not used again
+    /// (the one that call held may be silent for good), shared by every clone of the store.
+    timed_out_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -117,6 +128,8 @@ impl PgStore {
         // kernel's retransmission timeout: unacknowledged data fails the connection after
         // `IO_TIMEOUT`, an idle one is probed, and no statement runs longer than
         // `STATEMENT_TIMEOUT`. All three answer `Unavailable` (503), as a refused connection does.
+        // None fires when the packets are acknowledged but never answered (a proxy whose server
+        // is gone, a stopped server): every call is also bounded here (`bounded`, `io`).
         config.tcp_user_timeout(IO_TIMEOUT);
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(10));
@@ -154,6 +167,8 @@ impl PgStore {
                 rows: PURGE_BATCH,
                 statements: PURGE_BATCHES,
             },
+            timeout: CALL_TIMEOUT,
+            timed_out_at: Arc::new(Mutex::new(None)),
         };
         let mut conn = store.conn().await.map_err(|e| {
             backend(format!(
@@ -165,12 +180,67 @@ impl PgStore {
         Ok(store)
     }
 
-    /// A connection from the pool (`Unavailable`, quickly, when Postgres is away).
+    /// A connection from the pool (`Unavailable`, quickly, when Postgres is away), never one made
+    /// before a call last timed out: those are closed instead.
     pub async fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        let cutoff = self.timed_out_at.lock().ok().and_then(|t| *t);
+        // Each stale connection is taken out of the pool for good, so at most all of them.
+        for _ in 0..=self.pool.status().max_size {
+            let conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            match cutoff {
+                Some(t) if Conn::metrics(&conn).created <= t => drop(Conn::take(conn)),
+                _ => return Ok(conn),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "no usable Postgres connection".into(),
+        ))
+    }
+
+    /// The client-side bound (`[state] timeout_ms`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// One store call (the pool checkout included) under the client-side bound: past it the
+    /// call fails `Unavailable`, as a refused connection does (a hire answers 503).
+    pub(crate) fn bounded<'a, T: Send + 'a>(
+        &'a self,
+        call: impl Future<Output = Result<T, StoreError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        Box::pin(async move {
+            match tokio::time::timeout(self.timeout, call).await {
+                Ok(done) => done,
+                Err(_) => Err(self.no_answer()),
+            }
+        })
+    }
+
+    /// One statement under the client-side bound, for calls that run many (a scan's record, a
+    /// purge) and so cannot be bounded as a whole; driver errors mapped by [`pg`].
+    pub(crate) async fn io<T>(
+        &self,
+        statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, statement).await {
+            Ok(done) => done.map_err(pg),
+            Err(_) => Err(self.no_answer()),
+        }
+    }
+
+    fn no_answer(&self) -> StoreError {
+        if let Ok(mut at) = self.timed_out_at.lock() {
+            *at = Some(Instant::now());
+        }
+        StoreError::Unavailable(format!(
+            "Postgres did not answer within {} ms",
+            self.timeout.as_millis()
+        ))
     }
 
     /// Purges delete at most `rows` per table per statement and run at most `statements` per
@@ -186,7 +256,8 @@ impl PgStore {
     /// Runs a purge statement until every count it answers is under a batch, at most the
     /// statement cap times; the rows deleted in all. The statement's last parameter is the batch
     /// size (appended here to `params`); each column of its one row counts what one table lost.
-    /// `each` counts every statement sent.
+    /// `each` counts every statement sent. Each statement is bounded by the store's timeout, not
+    /// the whole purge (a backlog takes many).
     pub(crate) async fn purge_in_batches(
         &self,
         conn: &Conn,
@@ -200,7 +271,7 @@ impl PgStore {
         let mut purged = 0;
         for _ in 0..statements {
             each();
-            let row = conn.query_one(stmt, &all).await.map_err(pg)?;
+            let row = self.io(conn.query_one(stmt, &all)).await?;
             let mut full = false;
             for i in 0..row.len() {
                 let n: i64 = row.try_get(i).map_err(pg)?;
@@ -256,14 +327,17 @@ impl PgStore {
             .map_err(|_| StoreError::Corrupt(format!("key {name} is not 32 bytes")))
     }
 
-    /// Whether Postgres answers now (readiness, doctor).
+    /// Whether Postgres answers now (readiness, doctor), within the client-side bound.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.conn()
-            .await?
-            .simple_query("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        self.bounded(async {
+            self.conn()
+                .await?
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(backend)
+        })
+        .await
     }
 }
 

@@ -51,7 +51,7 @@ async fn insert_secret(
 
 impl PartnerStore for PgStore {
     fn generation(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_one(
@@ -69,7 +69,7 @@ impl PartnerStore for PgStore {
         id: &'a str,
         client_id: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_opt(
@@ -83,7 +83,7 @@ impl PartnerStore for PgStore {
     }
 
     fn partners(&self) -> BoxFuture<'_, Result<(u64, Vec<StoredPartner>), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             // One snapshot: the generation and the rows it stands for.
             let tx = conn
@@ -154,7 +154,7 @@ impl PartnerStore for PgStore {
         doc: &'a PartnerDoc,
         secret: Option<&'a SecretRecord>,
     ) -> BoxFuture<'a, Changed<()>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             let tx = changing(&mut conn).await?;
             let taken = tx
@@ -182,7 +182,7 @@ impl PartnerStore for PgStore {
     }
 
     fn update_partner<'a>(&'a self, id: &'a str, edit: Edit) -> BoxFuture<'a, Changed<PartnerDoc>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             // `changing` raises the generation first: its row lock makes every partner change,
             // on every replica, wait for this one, so the profile read here is the latest.
@@ -213,7 +213,7 @@ impl PartnerStore for PgStore {
     }
 
     fn delete_partner<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Changed<()>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             let tx = changing(&mut conn).await?;
             // A tombstone, not a delete: the id and client id are never given out again, so a
@@ -253,7 +253,7 @@ impl PartnerStore for PgStore {
         previous_expires_at: i64,
         now: i64,
     ) -> BoxFuture<'a, Changed<()>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             let tx = changing(&mut conn).await?;
             let exists = tx
@@ -304,7 +304,7 @@ impl PartnerStore for PgStore {
         secret_id: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Changed<()>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             let tx = changing(&mut conn).await?;
             let n = tx
@@ -326,7 +326,7 @@ impl PartnerStore for PgStore {
         &'a self,
         uses: &'a [(String, i64)],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             if uses.is_empty() {
                 return Ok(());
             }
@@ -345,7 +345,7 @@ impl PartnerStore for PgStore {
     }
 
     fn append_audit<'a>(&'a self, e: &'a AuditRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             conn.execute(
                 "INSERT INTO operator_audit (at_ms, actor, action, partner, status, detail) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -362,7 +362,7 @@ impl PartnerStore for PgStore {
         partner: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = conn
@@ -395,7 +395,7 @@ impl PartnerStore for PgStore {
         rows: &'a [UsageRow],
         last_seen: &'a [(String, i64)],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
             for r in rows {
@@ -432,7 +432,7 @@ impl PartnerStore for PgStore {
         partner: &'a str,
         since_hour: i64,
     ) -> BoxFuture<'a, Result<Usage, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let rows = conn
                 .query(
@@ -468,7 +468,7 @@ impl PartnerStore for PgStore {
     }
 
     fn insert_invite<'a>(&'a self, i: &'a InviteRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             conn.execute(
                 "INSERT INTO partner_invites (token_hash, grant_doc, created_at, expires_at, consumed_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -484,7 +484,7 @@ impl PartnerStore for PgStore {
         &'a self,
         token_hash: &'a str,
     ) -> BoxFuture<'a, Result<Option<InviteRecord>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_opt(
@@ -515,7 +515,7 @@ impl PartnerStore for PgStore {
         token_hash: &'a str,
         now: i64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let n = conn
                 .execute(

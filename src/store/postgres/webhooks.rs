@@ -87,7 +87,7 @@ impl WebhookStore for PgStore {
         new: NewSubscription,
         max_per_partner: usize,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let events = serde_json::to_string(&new.events).map_err(backend)?;
             let max = i64::try_from(max_per_partner).unwrap_or(i64::MAX);
             let mut conn = self.conn().await?;
@@ -146,7 +146,7 @@ impl WebhookStore for PgStore {
         &self,
         partner: Option<String>,
     ) -> BoxFuture<'_, Result<Vec<SubscriptionRow>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let rows = conn
                 .query(
@@ -165,7 +165,7 @@ impl WebhookStore for PgStore {
         partner: Option<String>,
         id: String,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_opt(
@@ -187,7 +187,7 @@ impl WebhookStore for PgStore {
         now: i64,
         previous_until: i64,
     ) -> BoxFuture<'_, Result<Option<SubscriptionRow>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             // One statement, under the row's lock: two rotations at once on two replicas apply
             // one after the other, each replacing the secret the other left. The right-hand sides
@@ -218,7 +218,7 @@ impl WebhookStore for PgStore {
         partner: String,
         id: String,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             // One statement: the subscription, its outbox and its log go together.
             let n: i64 = conn
@@ -244,7 +244,7 @@ impl WebhookStore for PgStore {
         id: String,
         now: i64,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             // One statement (one transaction). Only a failing subscription's queue starts over:
             // resetting an active one's would let repeated enables skip the backoff, and it would
@@ -275,7 +275,7 @@ impl WebhookStore for PgStore {
         event_id: String,
         now: i64,
     ) -> BoxFuture<'_, Result<Redeliver, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_one(
@@ -307,7 +307,7 @@ impl WebhookStore for PgStore {
         before: Option<i64>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<LoggedAttempt>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = conn
@@ -347,7 +347,7 @@ impl WebhookStore for PgStore {
     }
 
     fn fanout_cursor(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_opt("SELECT seq FROM webhook_fanout WHERE id = 1", &[])
@@ -364,7 +364,7 @@ impl WebhookStore for PgStore {
         rows: FanOutRows,
         now: i64,
     ) -> BoxFuture<'_, Result<usize, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
             // Replicas fanning out at once take turns here; what the cursor covers is queued.
@@ -429,7 +429,7 @@ impl WebhookStore for PgStore {
     }
 
     fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let rows = conn
                 .query(
@@ -448,7 +448,7 @@ impl WebhookStore for PgStore {
     }
 
     fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             // A subscription another replica is sending is looked at again when that claim ends.
             let row = conn
@@ -480,7 +480,7 @@ impl WebhookStore for PgStore {
         now: i64,
         lease: Duration,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
@@ -522,7 +522,7 @@ impl WebhookStore for PgStore {
     }
 
     fn release_delivery<'a>(&'a self, row: &'a OutboxRow) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             conn.execute(
                 "UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL
@@ -542,7 +542,7 @@ impl WebhookStore for PgStore {
         id: String,
         event_id: String,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_opt(
@@ -561,7 +561,7 @@ impl WebhookStore for PgStore {
     }
 
     fn hold_subscription(&self, id: String, until: i64) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             conn.execute(
                 "UPDATE webhook_outbox SET next_attempt_at = GREATEST(next_attempt_at, $2),
@@ -578,7 +578,7 @@ impl WebhookStore for PgStore {
     }
 
     fn drop_delivery(&self, id: String, event_id: String) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             conn.execute(
                 "DELETE FROM webhook_outbox WHERE subscription_id = $1 AND event_id = $2",
@@ -596,7 +596,7 @@ impl WebhookStore for PgStore {
         id: String,
         attempt: AttemptRow,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let code = attempt.response_code.map(i32::from);
             conn.execute(
@@ -617,7 +617,7 @@ impl WebhookStore for PgStore {
         attempt: AttemptRow,
         after: AfterAttempt,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let (state, next) = match after {
                 AfterAttempt::Delivered => ("delivered", attempt.at),
                 AfterAttempt::RetryAt(t) => ("pending", t),
@@ -672,8 +672,8 @@ impl WebhookStore for PgStore {
             let conn = self.conn().await?;
             // In batches, oldest first: a backlog deleted in one statement would outlive the
             // statement timeout, be cancelled, and never shrink.
-            let stmt = conn
-                .prepare_cached(
+            let stmt = self
+                .io(conn.prepare_cached(
                     "WITH o AS (DELETE FROM webhook_outbox
                                 WHERE state = 'delivered' AND next_attempt_at < $1
                                   AND (subscription_id, event_id) IN (
@@ -685,19 +685,17 @@ impl WebhookStore for PgStore {
                                              ORDER BY id LIMIT $2)
                                 RETURNING 1)
                      SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM a)",
-                )
-                .await
-                .map_err(backend)?;
+                ))
+                .await?;
             let purged = self
                 .purge_in_batches(&conn, &stmt, &[&before], || queries("webhooks.purge", 1))
                 .await?;
             // Sealed secrets kept no longer than they sign.
-            conn.execute(
+            self.io(conn.execute(
                 "UPDATE webhook_subscriptions SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= $1",
                 &[&chrono::Utc::now().timestamp_millis()],
-            )
-            .await
-            .map_err(backend)?;
+            ))
+            .await?;
             queries("webhooks.purge", 1);
             Ok(purged)
         })

@@ -86,7 +86,7 @@ impl WriteStore for PgStore {
         key: &'a str,
         fingerprint: &'a str,
     ) -> BoxFuture<'a, Result<Begin, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let ttl = self.ttl().as_secs_f64();
             let lease = self.lease_secs_f64();
@@ -158,7 +158,7 @@ impl WriteStore for PgStore {
         partner: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let mut conn = self.conn().await?;
             queries("release", 2);
             let tx = conn.transaction().await.map_err(super::pg)?;
@@ -207,7 +207,7 @@ impl WriteStore for PgStore {
     }
 
     fn save_plan<'a>(&'a self, plan: &'a PlanRecord) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let steps: Vec<&Value> = plan.steps.iter().collect();
             let n = i32::try_from(steps.len()).map_err(backend)?;
@@ -266,7 +266,7 @@ impl WriteStore for PgStore {
         &'a self,
         update: &'a PlanUpdate,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let open = update.plan.as_ref().map(|(open, _)| *open);
             let doc = update.plan.as_ref().map(|(_, doc)| doc);
@@ -327,7 +327,7 @@ impl WriteStore for PgStore {
     }
 
     fn open_plans(&self) -> BoxFuture<'_, Result<Vec<PlanRecord>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             queries("open_plans", 1);
             let rows = conn
@@ -346,7 +346,7 @@ impl WriteStore for PgStore {
         plans: &'a [Uuid],
         keys: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let partners: Vec<&str> = keys.iter().map(|(p, _)| p.as_str()).collect();
             let names: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
@@ -378,7 +378,7 @@ impl WriteStore for PgStore {
         &'a self,
         key: Option<(&'a str, &'a str)>,
     ) -> BoxFuture<'a, Result<Vec<PlanRecord>, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             let (partner, name) = match key {
                 Some((p, k)) => (Some(p), Some(k)),
@@ -413,7 +413,7 @@ impl WriteStore for PgStore {
     }
 
     fn release_orphans(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(async move {
+        self.bounded(async move {
             let conn = self.conn().await?;
             queries("release_orphans", 1);
             conn.execute(
@@ -431,8 +431,8 @@ impl WriteStore for PgStore {
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            let stmt = conn
-                .prepare_cached(
+            let stmt = self
+                .io(conn.prepare_cached(
                     // The conditions again outside the batch's subquery: a row changed meanwhile
                     // (a key `begin` took over) is checked again as it now stands.
                     "WITH k AS (DELETE FROM idempotency
@@ -449,9 +449,8 @@ impl WriteStore for PgStore {
                                     LIMIT $2)
                                 RETURNING 1)
                      SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM p)",
-                )
-                .await
-                .map_err(super::pg)?;
+                ))
+                .await?;
             let ttl = self.ttl().as_secs_f64();
             // In batches: a backlog deleted in one statement would outlive the statement timeout,
             // be cancelled, and never shrink.

@@ -5,6 +5,7 @@
 pub mod logs;
 pub mod poll;
 pub mod postgres;
+pub mod proxy;
 pub mod redis;
 
 use ats_sandbox::config::SandboxConfig;
