@@ -199,6 +199,8 @@ fn free_slot(f: Freeing, id: String, expires: Instant) {
                 return;
             }
         }
+        // Counted: an operator sees an outage's slots left to the next acquire (or expiry).
+        metrics::counter!("cluster_slot_frees_deferred_total").increment(1);
         unfreed.add(id, expires);
     });
 }

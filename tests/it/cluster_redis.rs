@@ -582,6 +582,24 @@ async fn a_slot_held_when_redis_goes_away_is_freed_when_it_returns() {
     );
     let (_, body) = readyz(&http, &gw).await;
     assert_eq!(body["cluster"], "fallback", "{body}");
+    // The replica gave up freeing it (else a late retry after the restore could free it, and the
+    // test would pass without the left-over path).
+    crate::common::poll::holds_within(Duration::from_secs(10), "the free deferred", || {
+        let (http, ops) = (http.clone(), gw.ops_url.clone());
+        async move {
+            let text = http
+                .get(format!("{ops}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            text.lines()
+                .any(|l| l.starts_with("cluster_slot_frees_deferred_total ") && !l.ends_with(" 0"))
+        }
+    })
+    .await;
 
     proxy.restore();
     let back = Instant::now();

@@ -1036,11 +1036,12 @@ async fn a_fan_out_pass_queues_a_subscription_committed_while_it_waited() {
     assert_eq!(queued(&*s, &mid, &[&e1, &e2]).await, vec![e2.seq]);
 }
 
-/// Migration 0014: the subscriptions partners revoked by an older gateway left behind go, with
+/// Every start deletes the subscriptions partners revoked by an older gateway left behind, with
 /// their outbox rows and log; a config partner's made after its id was revoked, and a live
-/// partner's, stay.
+/// partner's, stay. Not a migration: the schema's version is untouched, so a rollback still
+/// starts.
 #[tokio::test]
-async fn migration_0014_deletes_the_subscriptions_revoked_partners_left() {
+async fn connecting_deletes_the_subscriptions_revoked_partners_left() {
     use crate::webhook_store::{cleaned, left_by_old_revocations, tombstones, webhook_state};
     let pg = start_pg().await;
     let ttl = Duration::from_secs(60);
@@ -1048,18 +1049,36 @@ async fn migration_0014_deletes_the_subscriptions_revoked_partners_left() {
     let events = left_by_old_revocations(&s).await;
     let client = raw_client(&pg).await;
     client.batch_execute(&tombstones()).await.expect("revoked");
-    // The database as an older gateway left it: migrated up to 0013.
-    client
-        .execute("DELETE FROM schema_migrations WHERE version = 14", &[])
+    let before: Vec<i64> = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
         .await
-        .expect("unrecord");
+        .expect("versions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     drop(s);
-    let s = PgStore::connect(&pg.url(), 2, ttl).await.expect("migrate");
+    let s = PgStore::connect(&pg.url(), 2, ttl)
+        .await
+        .expect("reconnect");
     assert_eq!(webhook_state(&s, &events).await, cleaned());
+    let after: Vec<i64> = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("versions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(after, before, "the cleanup is no migration");
 }
 
 /// `state migrate` from a file an older gateway's revocations left the same way copies none of
-/// what migration 0014 deletes.
+/// what a start deletes (`REVOKED_LEFTOVERS`).
 #[tokio::test]
 async fn state_migrate_leaves_revoked_partners_subscriptions_behind() {
     use crate::webhook_store::{cleaned, left_by_old_revocations, tombstones, webhook_state};

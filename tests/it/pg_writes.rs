@@ -1039,6 +1039,54 @@ async fn a_postgres_that_stops_answering_fails_a_hire_within_the_state_timeout()
     assert_eq!(diff(&before, &counts(&emu, &dv).await), vec![1, 1, 1]);
 }
 
+/// With the default `[state] timeout_ms` (15 s, longer than a readiness probe waits), a silent
+/// Postgres still reads as unreachable within readiness' own 1 s bound: each `/readyz` answers
+/// well inside a probe's timeout, ready (reads go on), the store named unreachable; before, every
+/// probe waited the whole call timeout and every replica went unready together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_does_not_wait_out_the_state_timeout_on_a_silent_postgres() {
+    let pg = pg_server().await;
+    let proxy = TcpProxy::start(pg.port).await;
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
+    let emu = emulator().await;
+    let r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(url.as_str());
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    proxy.black_hole();
+    poll::holds_within(
+        Duration::from_secs(20),
+        "readyz names the store unreachable",
+        || {
+            let http = http.clone();
+            let ops = r.ops_url.clone();
+            async move {
+                let asked = Instant::now();
+                let resp = http
+                    .get(format!("{ops}/readyz"))
+                    .send()
+                    .await
+                    .expect("readyz");
+                assert!(
+                    asked.elapsed() < Duration::from_millis(2_500),
+                    "readyz took {:?}",
+                    asked.elapsed()
+                );
+                let status = resp.status();
+                let v: Value = resp.json().await.unwrap_or(Value::Null);
+                assert_eq!(status, 200, "still ready for reads: {v}");
+                v["state_store"] == "unreachable"
+            }
+        },
+    )
+    .await;
+    proxy.restore();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_queries_per_hire() {
     let pg = pg_server().await;

@@ -142,7 +142,7 @@ impl ChangeStore for PgStore {
     ) -> BoxFuture<'a, Result<Vec<Event>, StoreError>> {
         Box::pin(async move {
             let n = i64::try_from(scan.events.len()).map_err(backend)?;
-            let mut conn = self.conn().await?;
+            let mut conn = self.bounded(self.conn()).await?;
             let tx = self.io(conn.transaction()).await?;
             counted("changes.record");
             // The fence and the sequence numbers in one statement: the lease row is updated (and
@@ -347,7 +347,7 @@ impl ChangeStore for PgStore {
 
     fn purge_events_before(&self, before_ms: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
-            let conn = self.conn().await?;
+            let conn = self.bounded(self.conn()).await?;
             // Everything up to the newest old event goes (sequence order is commit order, so the
             // log never has holes), oldest first in batches, each a statement that also records
             // how far the log is purged: a backlog never needs one statement longer than the

@@ -48,11 +48,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "baseline_representation",
         include_str!("../../../migrations/postgres/0013_baseline_representation.sql"),
     ),
-    (
-        14,
-        "revoked_partner_webhooks",
-        include_str!("../../../migrations/postgres/0014_revoked_partner_webhooks.sql"),
-    ),
 ];
 
 /// The advisory lock's key: any constant no other application of the database uses.

@@ -34,6 +34,13 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// exempt (`SET LOCAL statement_timeout = 0`); a `statement_timeout` in the URL's `options` wins.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the server keeps a session idle inside a transaction (see `connect`).
+const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long readiness (and `doctor`) waits for Postgres: below a probe's own timeout, so a silent
+/// server reads as unreachable (reads stay ready) rather than failing the probe on every replica.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The longest one store call waits for Postgres (`[state] timeout_ms`'s default; above
 /// `STATEMENT_TIMEOUT`, so a slow statement is normally cancelled by the server first).
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -135,7 +142,15 @@ impl PgStore {
         config.keepalives_idle(Duration::from_secs(10));
         config.keepalives_interval(Duration::from_secs(5));
         config.keepalives_retries(2);
-        let timeout = format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis());
+        // A transaction whose client went silent (its ROLLBACK lost on the way) would keep its
+        // locks (the fan-out cursor, the feed's counter) until the server's TCP gives up, hours
+        // later: the server ends a session idle inside a transaction after
+        // `IDLE_IN_TRANSACTION_TIMEOUT`, far longer than any gap between one call's statements.
+        let timeout = format!(
+            "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+            STATEMENT_TIMEOUT.as_millis(),
+            IDLE_IN_TRANSACTION_TIMEOUT.as_millis()
+        );
         // The server applies options in order, the last setting winning: the gateway's first, so
         // a `statement_timeout` the URL's own `options` set is the one in force.
         let options = match config.get_options() {
@@ -177,13 +192,15 @@ impl PgStore {
             ))
         })?;
         migrate::run(&mut conn).await?;
+        conn.batch_execute(webhooks::REVOKED_LEFTOVERS)
+            .await
+            .map_err(backend)?;
         Ok(store)
     }
 
     /// A connection from the pool (`Unavailable`, quickly, when Postgres is away), never one made
     /// before a call last timed out: those are closed instead.
     pub async fn conn(&self) -> Result<Conn, StoreError> {
-        let cutoff = self.timed_out_at.lock().ok().and_then(|t| *t);
         // Each stale connection is taken out of the pool for good, so at most all of them.
         for _ in 0..=self.pool.status().max_size {
             let conn = self
@@ -191,6 +208,9 @@ impl PgStore {
                 .get()
                 .await
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            // Read after the checkout: a task waiting on a full pool may be handed the very
+            // connection a call just gave up on, its cutoff recorded while this one waited.
+            let cutoff = self.timed_out_at.lock().ok().and_then(|t| *t);
             match cutoff {
                 Some(t) if Conn::metrics(&conn).created <= t => drop(Conn::take(conn)),
                 _ => return Ok(conn),
@@ -329,15 +349,28 @@ impl PgStore {
 
     /// Whether Postgres answers now (readiness, doctor), within the client-side bound.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded(async {
-            self.conn()
-                .await?
-                .simple_query("SELECT 1")
-                .await
-                .map(|_| ())
-                .map_err(backend)
-        })
-        .await
+        let bound = self.timeout.min(PING_TIMEOUT);
+        let silent = || {
+            StoreError::Unavailable(format!(
+                "Postgres did not answer within {} ms",
+                bound.as_millis()
+            ))
+        };
+        let started = Instant::now();
+        let conn = tokio::time::timeout(bound, self.conn())
+            .await
+            .map_err(|_| silent())??;
+        let left = bound.saturating_sub(started.elapsed());
+        let answer = tokio::time::timeout(left, conn.simple_query("SELECT 1")).await;
+        match answer {
+            Ok(done) => done.map(|_| ()).map_err(backend),
+            Err(_) => {
+                // This connection may be silent for good: closed, not pooled again. Others stay
+                // (the short bound alone does not say Postgres is gone).
+                drop(Conn::take(conn));
+                Err(silent())
+            }
+        }
     }
 }
 

@@ -77,6 +77,22 @@ const CLAIMED_ELSEWHERE: &str = "EXISTS (SELECT 1 FROM webhook_outbox c
       WHERE c.subscription_id = o.subscription_id AND c.state = 'pending'
         AND c.claimed_by <> $REPLICA AND c.claimed_until > now())";
 
+/// Revoking a partner deletes its webhook subscriptions with their outbox and log; before that
+/// fix a revocation kept them, and their deliveries waited, held, for an id that never comes back.
+/// Deleted at every start ([`PgStore::connect`]), not by a migration: it changes no schema, so a
+/// rollback to an older release still finds the schema version it knows, and once nothing is left
+/// it deletes nothing. The subscriptions of a partner revoked in `partners`, created before its
+/// revocation (`revoked_at` is in seconds): a config partner later given the id keeps the
+/// subscriptions it made itself. The embedded store's rule is the same
+/// (`REVOKED_PARTNERS_SUBSCRIPTIONS`).
+pub(super) const REVOKED_LEFTOVERS: &str =
+    "WITH s AS (DELETE FROM webhook_subscriptions s USING partners p
+                WHERE p.id = s.partner AND p.revoked_at IS NOT NULL
+                  AND s.created_at < (p.revoked_at + 1) * 1000
+                RETURNING s.id),
+          o AS (DELETE FROM webhook_outbox WHERE subscription_id IN (SELECT id FROM s))
+     DELETE FROM webhook_attempts WHERE subscription_id IN (SELECT id FROM s)";
+
 fn claimed_elsewhere(replica_param: &str) -> String {
     CLAIMED_ELSEWHERE.replace("$REPLICA", replica_param)
 }
@@ -669,7 +685,7 @@ impl WebhookStore for PgStore {
 
     fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
-            let conn = self.conn().await?;
+            let conn = self.bounded(self.conn()).await?;
             // In batches, oldest first: a backlog deleted in one statement would outlive the
             // statement timeout, be cancelled, and never shrink.
             let stmt = self
@@ -738,7 +754,7 @@ pub async fn import_sqlite(
         crate::store::sqlite::webhooks::readable_columns(src, "webhook_subscriptions", SUB_COLUMNS)
             .map_err(sqlite)?;
     // A file an older gateway last wrote may still hold subscriptions of partners it revoked:
-    // left behind, as the embedded store's one-time step and migration 0014 delete them.
+    // left behind, as the embedded store's one-time step and `REVOKED_LEFTOVERS` delete them.
     let has_partners: bool = src
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'partners')",

@@ -430,7 +430,7 @@ impl WriteStore for PgStore {
 
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
-            let conn = self.conn().await?;
+            let conn = self.bounded(self.conn()).await?;
             let stmt = self
                 .io(conn.prepare_cached(
                     // The conditions again outside the batch's subquery: a row changed meanwhile
