@@ -15,8 +15,12 @@ once in each place). Printed per round and
 as the median of the rounds: (c) and (c1) × (b) in req/s, CPU ms per request of each proxy and of
 the emulator, and the open loop's p99 added over (a).
 
+With --pin the emulator runs on CPU 0 and everything else (nginx, the gateways, the load generator)
+on CPU 1, as when Dataverse is another machine: the closed loop then measures whether a proxy holds
+the upstream back, not how the two share one CPU budget (the goal is measured without --pin).
+
 usage: rounds.py BINARY LOAD [--rounds 4] [--seconds 10] [--connections 32] [--rate 200]
-                 [--vary 1..200] [--scale 500] [--nginx PATH] [--json]
+                 [--vary 1..200] [--scale 500] [--nginx PATH] [--pin] [--json]
 LOAD is the build's examples/load. Loopback only; every process it starts is stopped.
 Standard library only.
 """
@@ -58,8 +62,27 @@ class Nginx:
         coldstart.terminate(self.p)
 
 
+# CPUs for --pin: (the emulator's, everything else's); None when not pinned.
+PIN = None
+
+
+def pin(pid, cpus):
+    """Every thread of `pid` and of its children (nginx's workers) onto `cpus`; threads made later
+    inherit it from their parent thread."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+            children = open(f"/proc/{pid}/task/{tid}/children").read().split()
+        except OSError:
+            continue
+        for child in children:
+            pin(int(child), cpus)
+
+
 def load(binary, url, headers, args):
     cmd = [binary, url, *args]
+    if PIN:
+        cmd = ["taskset", "-c", ",".join(map(str, sorted(PIN[1]))), *cmd]
     for h in headers:
         cmd += ["--header", h]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -79,8 +102,15 @@ def main():
     ap.add_argument("--vary", default="1..200")
     ap.add_argument("--scale", type=int, default=500)
     ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    ap.add_argument("--pin", action="store_true")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    global PIN
+    if a.pin:
+        if len(os.sched_getaffinity(0)) < 2:
+            raise SystemExit("--pin needs 2 CPUs")
+        first, second = sorted(os.sched_getaffinity(0))[:2]
+        PIN = ({first}, {second})
     if not 1 <= a.rounds <= 20 or not 1 <= a.seconds <= 300:
         raise SystemExit("--rounds 1-20, --seconds 1-300")
     tmp = tempfile.TemporaryDirectory(prefix="rounds-")
@@ -96,6 +126,10 @@ def main():
             gws[name] = (gready["gateway"], gw.p.pid, token)
         upstream = coldstart.list_query(emu_url, gws["c"][0], gws["c"][2])
         nginx = Nginx(a.nginx, os.path.join(tmp.name, "nginx"), emu_url[len("http://"):])
+        if PIN:
+            pin(emu_pid, PIN[0])
+            for pid in [nginx.p.pid] + [pid for _, pid, _ in gws.values()]:
+                pin(pid, PIN[1])
         emu_token = coldstart.emulator_token(ready["dataverse"])
         direct_headers = [f"Authorization: Bearer {emu_token}", "Prefer: " + coldstart.LIST_PREFER]
         partner_path = "/v1/recruiting-requests?page_size={n}"
@@ -165,8 +199,9 @@ def report(a, rounds):
         print(json.dumps({"rounds": rounds, "summaries": sums, "median": median}))
         return
     print()
+    pinned = ", the emulator pinned to one CPU and the rest to the other" if a.pin else ""
     print(f"Goal 4 in {a.rounds} rounds (columns in turn, scale {a.scale}, page sizes {a.vary}, cache off, "
-          f"no change scan): closed loop {a.connections} connections × {a.seconds} s, open loop "
+          f"no change scan{pinned}): closed loop {a.connections} connections × {a.seconds} s, open loop "
           f"{a.rate} req/s × {a.seconds} s")
     print()
     print("| round | (c) × nginx | (c1) × nginx | p99 added (c) ms | (c1) | (b) nginx "
