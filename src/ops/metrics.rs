@@ -77,6 +77,10 @@ fn describe() {
         "cluster_fallback_total",
         "Decisions taken without Redis while it was unreachable, by concern (rate_limit, upstream_slots, throttle_pause, cache_invalidation): each used this replica's share instead of the cluster's state."
     );
+    describe_counter!(
+        "cluster_slot_frees_deferred_total",
+        "Upstream slots this replica could not free in Redis while it was away: freed by its next acquire once Redis answers (else they expire)."
+    );
     describe_gauge!(
         "cluster_redis_up",
         "1 while the limits replicas share through Redis are in force, 0 while this replica runs on its fallback (only with [cluster] redis_url)."
