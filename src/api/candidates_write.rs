@@ -69,11 +69,16 @@ impl From<WriteError> for ApiError {
             },
             WriteError::Upstream(u) => u.into(),
             WriteError::Read(api) => api,
-            // Postgres away: nothing was written (a journal write precedes every upstream call).
-            WriteError::Store(crate::store::StoreError::Unavailable(why)) => {
-                ApiError::StateUnavailable(why)
+            // Postgres away: nothing was written (a journal write precedes every upstream call),
+            // so the hire's detail says so; the store's own mapping gives the problem type.
+            WriteError::Store(s @ crate::store::StoreError::Unavailable(_)) => {
+                tracing::warn!(reason = %s, "hire refused: state store unavailable");
+                ApiError::WriteFailed {
+                    cause: Box::new(s.into()),
+                    detail: "the gateway's state store is unavailable, so nothing was written; retry later with the same Idempotency-Key".into(),
+                }
             }
-            WriteError::Store(s) => ApiError::Internal(s.to_string()),
+            WriteError::Store(s) => s.into(),
             WriteError::Internal(s) => ApiError::Internal(s),
         }
     }
@@ -379,6 +384,31 @@ mod tests {
             assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(resp.headers().contains_key(header::RETRY_AFTER));
         }
+    }
+
+    /// A hire refused because the state store is away says what it means for the hire: nothing
+    /// written, retry with the same key; the problem is the store's own `state-unavailable`.
+    #[test]
+    fn a_hire_refused_by_an_away_store_says_nothing_was_written() {
+        use crate::store::StoreError;
+        let api = ApiError::from(WriteError::Store(StoreError::Unavailable("x".into())));
+        let problem = api.to_problem();
+        assert_eq!(problem.problem_type.slug, "state-unavailable");
+        assert!(
+            problem.detail.contains("nothing was written"),
+            "{}",
+            problem.detail
+        );
+        assert!(
+            problem.detail.contains("same Idempotency-Key"),
+            "{}",
+            problem.detail
+        );
+        let resp = api.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        let broken = ApiError::from(WriteError::Store(StoreError::Corrupt("x".into())));
+        assert_eq!(broken.problem_type().slug, "internal");
     }
 
     #[test]

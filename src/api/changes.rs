@@ -85,6 +85,7 @@ fn fingerprint(principal: &Principal) -> String {
     params(ChangesParams),
     responses(
         (status = 200, description = "A page of events", body = ChangesPage),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`), or the gateway is at its connection limit; wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["changes:read"]), ("oauth2" = ["changes:read"]))
 )]
@@ -98,7 +99,7 @@ pub async fn list(
     let ttl_secs = i64::from(retention_days) * 86_400;
     let fp = fingerprint(&principal);
     let store = st.changes.store();
-    let bounds = store.feed_bounds().await.map_err(internal)?;
+    let bounds = store.feed_bounds().await?;
     let expired = || ApiError::ChangesCursorExpired { retention_days };
     let after = match (&p.cursor, p.start) {
         (Some(_), Some(_)) => {
@@ -138,8 +139,7 @@ pub async fn list(
     while data.len() < size && examined < MAX_EXAMINED {
         let batch = store
             .events_of(position, through, &companies, BATCH)
-            .await
-            .map_err(internal)?;
+            .await?;
         if batch.is_empty() {
             end_of_log = true;
             position = position.max(through);
@@ -155,14 +155,13 @@ pub async fn list(
         }
     }
     // Checked after the read: a purge that ran meanwhile must not turn into a silent gap.
-    if after < store.feed_bounds().await.map_err(internal)?.purged_through {
+    if after < store.feed_bounds().await?.purged_through {
         return Err(expired());
     }
     let has_more = !end_of_log
         && !store
             .events_of(position, i64::MAX, &companies, 1)
-            .await
-            .map_err(internal)?
+            .await?
             .is_empty();
     let next_cursor =
         st.cursors
@@ -175,8 +174,4 @@ pub async fn list(
     // The tag covers the events and the position, not the freshly sealed cursor.
     let tag = (&page.data, position);
     respond::json_tagged(&headers, &page, &tag, Lang::EnUs)
-}
-
-fn internal(e: crate::store::StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
 }

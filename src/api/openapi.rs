@@ -429,6 +429,7 @@ fn example_detail(slug: &str) -> &'static str {
         "upstream-failed" => "the HR system answered with an error; retry later, and report the request_id if it persists",
         "upstream-unavailable" => "the HR system is unavailable; retry later",
         "upstream-timeout" => "the HR system did not answer in time; retry later",
+        "state-unavailable" => "the gateway's state store is unavailable or did not answer in time; retry later. A change this request asked for may or may not have been made: check before repeating it",
         _ => "see the type's page",
     }
 }
@@ -487,6 +488,24 @@ fn complete_write(path: &str, op: &mut Operation) {
     for (status, r) in op.responses.responses.iter_mut() {
         let RefOr::T(r) = r else { continue };
         add_common_headers(r);
+        if status == "503" {
+            r.headers.entry("Retry-After".into()).or_insert_with(|| {
+                header(
+                    "Seconds to wait before retrying",
+                    integer_schema(),
+                    json!(5),
+                )
+            });
+            // A route whose 503 shows no problem of its own: the state store's (the one 503 a
+            // write route's own code gives besides HR's).
+            if let Some(RefOr::T(content)) = r.content.get_mut(PROBLEM_JSON) {
+                if content.example.is_none() && content.examples.is_empty() {
+                    if let Some(t) = types::by_slug("state-unavailable") {
+                        content.example = Some(problem_example(t));
+                    }
+                }
+            }
+        }
         if status == "429" {
             if let Some(RefOr::T(content)) = r.content.get_mut(PROBLEM_JSON) {
                 add_rate_limited_example(content);
@@ -587,6 +606,17 @@ fn complete_operation(path: &str, op: &mut Operation) {
         });
     }
     let responses = &mut op.responses.responses;
+    // A problem status the route documents itself keeps its description (a state store route's
+    // 503 says what it means there); examples and headers are the shared ones.
+    let own: std::collections::BTreeMap<String, String> = responses
+        .iter()
+        .filter_map(|(status, r)| match r {
+            RefOr::T(r) if !r.description.is_empty() => {
+                Some((status.clone(), r.description.clone()))
+            }
+            _ => None,
+        })
+        .collect();
     for r in responses.values_mut() {
         if let RefOr::T(r) = r {
             add_common_headers(r);
@@ -600,7 +630,7 @@ fn complete_operation(path: &str, op: &mut Operation) {
     success_headers(&mut not_modified, pages);
     responses.insert("304".into(), RefOr::T(not_modified));
     for (status, description) in errors {
-        let mut r = Response::new(description);
+        let mut r = Response::new(own.get(status).map_or(description, String::as_str));
         let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
         for (name, value) in problem_examples(status) {
             content.examples.insert(

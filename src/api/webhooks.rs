@@ -18,7 +18,6 @@ use crate::auth::Principal;
 use crate::changes::event::EVENT_TYPE_NAMES;
 use crate::problem::{ApiError, FieldError};
 use crate::store::webhooks::{NewSubscription, Redeliver, SubscriptionRow};
-use crate::store::StoreError;
 use crate::webhooks::signing::SigningKey;
 use crate::webhooks::subscriptions::{
     self, rfc3339, CreatedSubscription, RotatedSubscription, Subscription, MAX_PER_PARTNER,
@@ -27,10 +26,6 @@ use crate::webhooks::{delivery, now_ms, outbox};
 
 const NOT_FOUND: &str = "no such webhook subscription (or it belongs to another partner)";
 const NO_SUCH_EVENT: &str = "this event was never queued for this subscription, or you may no longer see it (events recorded before it was created, of other types, or not visible to you are not sent)";
-
-fn internal(e: StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
 
 fn sub_id(raw: &str) -> Result<String, ApiError> {
     Uuid::parse_str(raw)
@@ -42,8 +37,7 @@ async fn own(st: &App, p: &Principal, id: &str) -> Result<SubscriptionRow, ApiEr
     st.webhooks
         .store()
         .subscription(Some(p.partner_id.clone()), id.to_string())
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
 }
 
@@ -98,6 +92,7 @@ pub struct SubscriptionList {
         (status = 400, description = "The body is not JSON", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "You already have 25 subscriptions", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Validation failed (unknown event type, URL not https or not public), each field in `errors[]`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`): the subscription may or may not have been made, so check `GET /v1/webhooks` before making it again; wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
@@ -142,8 +137,7 @@ pub async fn create(
         .webhooks
         .store()
         .create_subscription(new, MAX_PER_PARTNER)
-        .await
-        .map_err(internal)?
+        .await?
     else {
         return Err(ApiError::Conflict(format!(
             "you already have {MAX_PER_PARTNER} webhook subscriptions; delete one first"
@@ -170,7 +164,10 @@ pub async fn create(
 #[utoipa::path(
     get, path = "/v1/webhooks", tag = "webhooks",
     operation_id = "listWebhooks",
-    responses((status = 200, description = "Your subscriptions", body = SubscriptionList)),
+    responses(
+        (status = 200, description = "Your subscriptions", body = SubscriptionList),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`), or the gateway is at its connection limit; wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
 pub async fn list(
@@ -182,8 +179,7 @@ pub async fn list(
         .webhooks
         .store()
         .subscriptions(Some(principal.partner_id.clone()))
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(Json(SubscriptionList {
         data: rows.iter().map(Subscription::from).collect(),
         next_cursor: None,
@@ -199,7 +195,10 @@ pub async fn list(
     get, path = "/v1/webhooks/{id}", tag = "webhooks",
     operation_id = "getWebhook",
     params(("id" = Uuid, Path, description = "Subscription id")),
-    responses((status = 200, description = "The subscription", body = Subscription)),
+    responses(
+        (status = 200, description = "The subscription", body = Subscription),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`), or the gateway is at its connection limit; wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
 pub async fn get(
@@ -219,7 +218,10 @@ pub async fn get(
     delete, path = "/v1/webhooks/{id}", tag = "webhooks",
     operation_id = "deleteWebhook",
     params(("id" = Uuid, Path, description = "Subscription id")),
-    responses((status = 204, description = "Deleted")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`); wait `Retry-After` seconds and delete again (404 if it was deleted)", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
 pub async fn delete(
@@ -233,8 +235,7 @@ pub async fn delete(
         .webhooks
         .store()
         .delete_subscription(principal.partner_id.clone(), id.clone())
-        .await
-        .map_err(internal)?;
+        .await?;
     if !gone {
         return Err(ApiError::NotFound(NOT_FOUND.into()));
     }
@@ -260,6 +261,7 @@ pub async fn delete(
     params(("id" = Uuid, Path, description = "Subscription id")),
     responses(
         (status = 200, description = "Rotated; the new `secret` is shown only here", body = RotatedSubscription),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`): the secret may or may not have been replaced; wait `Retry-After` seconds and rotate again", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
@@ -283,8 +285,7 @@ pub async fn rotate_secret(
         .webhooks
         .store()
         .rotate_secret(principal.partner_id.clone(), id.clone(), sealed, now, until)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))?;
     // The previous secret in force now: a rotation within a grace keeps the older one and its end.
     let previous_until = row
@@ -311,7 +312,10 @@ pub async fn rotate_secret(
     post, path = "/v1/webhooks/{id}/enable", tag = "webhooks",
     operation_id = "enableWebhook",
     params(("id" = Uuid, Path, description = "Subscription id")),
-    responses((status = 200, description = "The subscription, active", body = Subscription)),
+    responses(
+        (status = 200, description = "The subscription, active", body = Subscription),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`); wait `Retry-After` seconds and enable it again", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
 pub async fn enable(
@@ -325,8 +329,7 @@ pub async fn enable(
         .webhooks
         .store()
         .enable_subscription(principal.partner_id.clone(), id.clone(), now_ms())
-        .await
-        .map_err(internal)?;
+        .await?;
     if !found {
         return Err(ApiError::NotFound(NOT_FOUND.into()));
     }
@@ -395,7 +398,10 @@ pub struct DeliveryParams {
     get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks",
     operation_id = "listWebhookDeliveries",
     params(("id" = Uuid, Path, description = "Subscription id"), DeliveryParams),
-    responses((status = 200, description = "Attempts, newest first", body = DeliveryList)),
+    responses(
+        (status = 200, description = "Attempts, newest first", body = DeliveryList),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`), or the gateway is at its connection limit; wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
 pub async fn deliveries(
@@ -424,8 +430,7 @@ pub async fn deliveries(
         .webhooks
         .store()
         .attempts(id, q.event_id, before, size + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let has_more = rows.len() > size;
     rows.truncate(size);
     let next_cursor = match (has_more, rows.last()) {
@@ -485,6 +490,7 @@ pub struct Redelivery {
     responses(
         (status = 202, description = "Queued", body = Redelivery),
         (status = 409, description = "The subscription is failing: re-enable it first", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`); wait `Retry-After` seconds and retry", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
@@ -502,8 +508,7 @@ pub async fn redeliver(
         .webhooks
         .store()
         .outbox_row(principal.partner_id.clone(), id.clone(), event_id.clone())
-        .await
-        .map_err(internal)?;
+        .await?;
     if let Some(row) = &queued {
         if !matches!(
             outbox::shape_now(&st.deliveries, &principal.partner_id, row).await,
@@ -516,8 +521,7 @@ pub async fn redeliver(
         .webhooks
         .store()
         .redeliver(principal.partner_id.clone(), id, event_id.clone(), now_ms())
-        .await
-        .map_err(internal)?;
+        .await?;
     match outcome {
         Redeliver::Queued => {
             st.webhooks.poke();
@@ -577,6 +581,7 @@ pub struct TestDelivery {
                 "detail": "every send slot this receiver or your partner may use is taken by deliveries in flight, so the test was not sent; retry after 10 s",
                 "instance": "/v1/webhooks/0b5f3b8e-3c1e-4a55-9d0c-2f7d1f0a9c11/test", "request_id": "6f1c2d4e-8a9b-4c3d-9e2f-1a2b3c4d5e6f",
                 "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})),
+        (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`): the test may have been sent without its attempt being logged; wait `Retry-After` seconds and test again", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
 )]
@@ -626,11 +631,7 @@ pub async fn test(
         error: error.clone(),
         duration_ms,
     };
-    st.webhooks
-        .store()
-        .log_attempt(id, attempt)
-        .await
-        .map_err(internal)?;
+    st.webhooks.store().log_attempt(id, attempt).await?;
     Ok(Json(TestDelivery {
         event_id,
         status: if delivered {

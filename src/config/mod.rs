@@ -207,8 +207,9 @@ pub struct StateConfig {
     pub lease_secs: u64,
     /// With Postgres: the longest one state-store call waits for its answer (the pool checkout
     /// included; a scan's record and a purge: each statement), then Postgres counts as unreachable
-    /// (a hire answers 503 `state-unavailable`). Above the 10 s `statement_timeout`, so a slow
-    /// statement is cancelled by the server first; this bound is for a server that never answers.
+    /// (a hire, like every route on the store, answers 503 `state-unavailable`). Above the 10 s
+    /// `statement_timeout`, so a slow statement is cancelled by the server first; this bound is
+    /// for a server that never answers.
     pub timeout_ms: u64,
 }
 

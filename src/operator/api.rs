@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::body::{self, Issues};
 use super::guard::AuditNote;
-use super::{store_error, views, OperatorContext};
+use super::{views, OperatorContext};
 use crate::auth::secrets;
 use crate::problem::ApiError;
 use crate::store::partners::{hour_of, Refused, SecretRecord, StoredPartner};
@@ -36,7 +36,7 @@ fn noted(resp: impl IntoResponse, partner: &str, detail: Value) -> Response {
 }
 
 async fn stored(ctx: &OperatorContext, id: &str) -> Result<Option<StoredPartner>, ApiError> {
-    let (_, all) = ctx.store.partners().await.map_err(store_error)?;
+    let (_, all) = ctx.store.partners().await?;
     Ok(all.into_iter().find(|p| p.doc.id == id))
 }
 
@@ -70,7 +70,7 @@ async fn applied(ctx: &OperatorContext) -> Result<Vec<StoredPartner>, ApiError> 
     ctx.refresh()
         .await
         .map(|(_, partners)| partners)
-        .map_err(store_error)
+        .map_err(ApiError::from)
 }
 
 /// Partner `id` as the API shows it; `all`: the stored partners if just read (else read here,
@@ -114,12 +114,7 @@ pub async fn create(
         )));
     }
     let (plain, secret) = new_secret(now);
-    match ctx
-        .store
-        .insert_partner(&doc, Some(&secret))
-        .await
-        .map_err(store_error)?
-    {
+    match ctx.store.insert_partner(&doc, Some(&secret)).await? {
         Ok(()) => {}
         Err(_) => {
             return Err(ApiError::Conflict(format!(
@@ -149,7 +144,7 @@ pub async fn create(
 /// `GET /operator/v1/partners`: config and API partners, by id.
 pub async fn list(State(ctx): State<OperatorContext>) -> Result<Json<Value>, ApiError> {
     let reg = ctx.auth.registry();
-    let (_, stored) = ctx.store.partners().await.map_err(store_error)?;
+    let (_, stored) = ctx.store.partners().await?;
     let mut out: Vec<(String, Value)> = reg
         .partners()
         .map(|p| {
@@ -190,12 +185,7 @@ pub async fn update(
     let edit = Box::new(move |doc: &mut crate::store::partners::PartnerDoc| {
         let _checked_above = body::patch(&patch, doc);
     });
-    if let Err(Refused::NotFound) = ctx
-        .store
-        .update_partner(&id, edit)
-        .await
-        .map_err(store_error)?
-    {
+    if let Err(Refused::NotFound) = ctx.store.update_partner(&id, edit).await? {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
     let all = applied(&ctx).await?;
@@ -209,7 +199,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     api_partner(&ctx, &id).await?;
-    if let Err(Refused::NotFound) = ctx.store.delete_partner(&id).await.map_err(store_error)? {
+    if let Err(Refused::NotFound) = ctx.store.delete_partner(&id).await? {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
     applied(&ctx).await?;
@@ -241,8 +231,7 @@ pub async fn rotate(
     if let Err(Refused::NotFound) = ctx
         .store
         .add_secret(&p.doc.id, &secret, previous_expires_at, now)
-        .await
-        .map_err(store_error)?
+        .await?
     {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
     }
@@ -273,12 +262,7 @@ pub async fn revoke_secret(
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     api_partner(&ctx, &id).await?;
-    if let Err(Refused::NotFound) = ctx
-        .store
-        .revoke_secret(&id, &secret_id, now())
-        .await
-        .map_err(store_error)?
-    {
+    if let Err(Refused::NotFound) = ctx.store.revoke_secret(&id, &secret_id, now()).await? {
         return Err(ApiError::NotFound(format!(
             "partner `{id}` has no secret `{secret_id}`"
         )));
@@ -302,7 +286,7 @@ pub async fn usage(
     }
     super::sync::flush(&ctx).await;
     let from = hour_of(now()) - 167 * 3600;
-    let (rows, seen) = ctx.store.usage(&id, from).await.map_err(store_error)?;
+    let (rows, seen) = ctx.store.usage(&id, from).await?;
     Ok(noted(
         Json(views::usage(&id, from, &rows, seen)),
         &id,
@@ -332,8 +316,7 @@ pub async fn audit(
     let rows = ctx
         .store
         .audit(q.get("partner").map(String::as_str), limit)
-        .await
-        .map_err(store_error)?;
+        .await?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|r| {

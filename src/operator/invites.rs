@@ -13,7 +13,7 @@ use sha2::Digest;
 
 use super::body::{self, Issues};
 use super::guard::{Actor, AuditNote};
-use super::{store_error, views, OperatorContext};
+use super::{views, OperatorContext};
 use crate::problem::ApiError;
 use crate::store::partners::{InviteGrant, InviteRecord};
 
@@ -87,12 +87,7 @@ pub async fn create(
             }
             // A revoked partner's ids are never given out again: an invite for one could only
             // ever end in 409, after spending the link.
-            if ctx
-                .store
-                .id_taken(&doc.id, &doc.client_id)
-                .await
-                .map_err(store_error)?
-            {
+            if ctx.store.id_taken(&doc.id, &doc.client_id).await? {
                 return Err(ApiError::Conflict(format!(
                     "id `{}` or client id `{}` belonged to a revoked partner and is not given out again",
                     doc.id, doc.client_id
@@ -117,10 +112,7 @@ pub async fn create(
         consumed_at: None,
         created_by: actor.map(|a| a.0 .0.clone()).unwrap_or_default(),
     };
-    ctx.store
-        .insert_invite(&record)
-        .await
-        .map_err(store_error)?;
+    ctx.store.insert_invite(&record).await?;
     let url = format!("{}/onboarding/{token}", ctx.partner_url);
     let mut resp = (
         StatusCode::CREATED,

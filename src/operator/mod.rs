@@ -20,7 +20,6 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::auth::AuthService;
-use crate::problem::ApiError;
 use crate::store::partners::{PartnerStore, StoredPartner};
 use crate::store::StoreError;
 
@@ -90,11 +89,6 @@ impl OperatorContext {
         let g = self.loaded.load(std::sync::atomic::Ordering::Acquire);
         (g != u64::MAX).then_some(g)
     }
-}
-
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "operator: state store failed");
-    ApiError::Internal("the state store failed".into())
 }
 
 /// `/operator/v1/…`, behind the operator guard (which also writes the audit trail).

@@ -16,8 +16,10 @@ use super::api::{new_secret, PREVIOUS_EXPIRES_IN};
 use super::invites::token_hash;
 use super::{views, OperatorContext};
 use crate::auth::Scope;
+use crate::problem::ApiError;
 use crate::resolve::lang::Lang;
 use crate::store::partners::{AuditRecord, InviteGrant, InviteRecord, PartnerDoc, Refused};
+use crate::store::StoreError;
 
 const CSS: &str = include_str!("onboarding.css");
 const JS: &str = include_str!("onboarding.js");
@@ -255,6 +257,12 @@ fn grant_html(g: &Grant, lang: Lang) -> String {
     )
 }
 
+/// A state store failure as the store's problem (503 `state-unavailable` while it is away).
+fn store_failed(e: StoreError) -> Response {
+    tracing::error!(error = %e, "onboarding: state store failed");
+    ApiError::from(e).into_response()
+}
+
 /// The live invite for `token`, or the page saying it cannot be used (404 unknown, 410 spent).
 async fn open_invite(
     ctx: &OperatorContext,
@@ -266,10 +274,7 @@ async fn open_invite(
         Ok(Some(i)) if i.consumed_at.is_none() && i.expires_at > now => Ok(i),
         Ok(Some(_)) => Err(gone(lang, StatusCode::GONE, None)),
         Ok(None) => Err(gone(lang, StatusCode::NOT_FOUND, None)),
-        Err(e) => {
-            tracing::error!(error = %e, "onboarding: state store failed");
-            Err(crate::problem::ApiError::Internal("the state store failed".into()).into_response())
-        }
+        Err(e) => Err(store_failed(e)),
     }
 }
 
@@ -347,22 +352,14 @@ pub async fn reveal(
         match ctx.store.id_taken(&d.id, &d.client_id).await {
             Ok(false) => {}
             Ok(true) => return gone(lang, StatusCode::CONFLICT, Some(t.exists)),
-            Err(e) => {
-                tracing::error!(error = %e, "onboarding: state store failed");
-                return crate::problem::ApiError::Internal("the state store failed".into())
-                    .into_response();
-            }
+            Err(e) => return store_failed(e),
         }
     }
     let now = chrono::Utc::now().timestamp();
     match ctx.store.consume_invite(&invite.token_hash, now).await {
         Ok(true) => {}
         Ok(false) => return gone(lang, StatusCode::GONE, None),
-        Err(e) => {
-            tracing::error!(error = %e, "onboarding: state store failed");
-            return crate::problem::ApiError::Internal("the state store failed".into())
-                .into_response();
-        }
+        Err(e) => return store_failed(e),
     }
     let (plain, secret) = new_secret(now);
     let (partner_id, client_id, result) = match &invite.grant {
@@ -392,13 +389,14 @@ pub async fn reveal(
             )
         }
     };
-    let status = match result {
-        Ok(Ok(())) => StatusCode::OK,
-        Ok(Err(Refused::Exists)) => StatusCode::CONFLICT,
-        Ok(Err(Refused::NotFound)) => StatusCode::GONE,
+    let (status, failed) = match result {
+        Ok(Ok(())) => (StatusCode::OK, None),
+        Ok(Err(Refused::Exists)) => (StatusCode::CONFLICT, None),
+        Ok(Err(Refused::NotFound)) => (StatusCode::GONE, None),
         Err(e) => {
             tracing::error!(error = %e, "onboarding: state store failed");
-            StatusCode::INTERNAL_SERVER_ERROR
+            let e = ApiError::from(e);
+            (e.problem_type().status, Some(e))
         }
     };
     let record = AuditRecord {
@@ -413,14 +411,13 @@ pub async fn reveal(
     if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "onboarding audit record not stored");
     }
+    if let Some(e) = failed {
+        return e.into_response();
+    }
     match status {
-        StatusCode::OK => {}
         StatusCode::CONFLICT => return gone(lang, status, Some(t.exists)),
         StatusCode::GONE => return gone(lang, status, None),
-        _ => {
-            return crate::problem::ApiError::Internal("the state store failed".into())
-                .into_response()
-        }
+        _ => {}
     }
     if let Err(e) = ctx.refresh().await {
         tracing::warn!(error = %e, "partners not reloaded after onboarding; the sync task will");

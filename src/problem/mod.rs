@@ -207,8 +207,9 @@ pub enum ApiError {
     UpstreamUnavailable(String),
     #[error("upstream timeout")]
     UpstreamTimeout,
-    /// The gateway's shared state store (Postgres) cannot be reached: a write is refused before
-    /// anything is written.
+    /// The gateway's shared state store (Postgres) is unreachable or silent past `[state]
+    /// timeout_ms`: any route that needs it answers 503 with `Retry-After` (a hire before it
+    /// writes anything, with its own detail through `WriteFailed`).
     #[error("state store unavailable: {0}")]
     StateUnavailable(String),
     /// A hire written to HR (or perhaps written) whose outcome the gateway has not recorded yet:
@@ -305,7 +306,7 @@ impl ApiError {
             UpstreamThrottled { retry_after } => format!("the HR system is throttling requests; retry after {retry_after} s"),
             UpstreamUnavailable(_) => "the HR system is unavailable; retry later".into(),
             UpstreamTimeout => "the HR system did not answer in time; retry later".into(),
-            StateUnavailable(_) => "the gateway's state store is unavailable, so nothing was written; retry later with the same Idempotency-Key".into(),
+            StateUnavailable(_) => "the gateway's state store is unavailable or did not answer in time; retry later. A change this request asked for may or may not have been made: check before repeating it".into(),
             HireOutcomePending(_) => "the hire's outcome is not recorded yet; the gateway records it in the background. Retry later with the same Idempotency-Key".into(),
             HireNeedsOperator => "the hire under this Idempotency-Key could be neither completed nor undone (the gateway's record of its writes is inconsistent), so the operator must check what HR holds for it; report this request_id and the Idempotency-Key. This key keeps this answer: do not send the hire again under a new key before the operator has checked, or the candidate may be created twice".into(),
             Internal(_) => "unexpected error; report the request_id".into(),
@@ -397,6 +398,20 @@ impl IntoResponse for ApiError {
         }
         resp.extensions_mut().insert(problem);
         resp
+    }
+}
+
+/// The one mapping from state store failures to problems, for every route that uses the store: a
+/// store that is away or silent is 503 `state-unavailable` with `Retry-After`, as a hire answers;
+/// anything else (a corrupt record, a refused statement) is the gateway's own fault, 500. The
+/// reason goes to the log only.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match e {
+            S::Unavailable(why) => ApiError::StateUnavailable(why),
+            S::Backend(_) | S::Corrupt(_) => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -506,6 +521,30 @@ mod tests {
             let p = Problem::for_status(status);
             assert_eq!(p.status, status.as_u16());
             assert!(types::by_slug(p.problem_type.slug).is_some());
+        }
+    }
+
+    #[test]
+    fn an_unavailable_store_is_503_with_retry_after_and_a_broken_one_500_without_its_reason() {
+        use crate::store::StoreError;
+        let away = ApiError::from(StoreError::Unavailable(
+            "Postgres did not answer within 1000 ms".into(),
+        ));
+        assert_eq!(away.problem_type().slug, "state-unavailable");
+        let resp = away.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        for broken in [
+            StoreError::Corrupt("row 7: secret column garbled".into()),
+            StoreError::Backend("duplicate key value violates constraint".into()),
+        ] {
+            let e = ApiError::from(broken);
+            assert_eq!(e.problem_type().slug, "internal");
+            let p = e.to_problem();
+            assert!(!p.detail.contains("row 7") && !p.detail.contains("duplicate"));
+            let resp = e.into_response();
+            assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(!resp.headers().contains_key(header::RETRY_AFTER));
         }
     }
 

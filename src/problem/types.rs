@@ -72,7 +72,7 @@ types! {
     UPSTREAM_TIMEOUT = ("upstream-timeout", GATEWAY_TIMEOUT, "HR system timed out",
         "Dataverse did not answer in time. Retry later, perhaps with a smaller page_size.");
     STATE_UNAVAILABLE = ("state-unavailable", SERVICE_UNAVAILABLE, "Gateway state unavailable",
-        "The gateway cannot reach its state store (the database replicas share), so it cannot record this write safely and wrote nothing. Reads still work. Wait `Retry-After` seconds and retry with the same Idempotency-Key.");
+        "The gateway cannot reach its state store (the database its replicas share), or the store did not answer within the gateway's bound (`[state] timeout_ms`). Reads of recruiting requests, candidates and reference lists still work; what needs the store (hires, the changes feed, webhook subscriptions) waits for it. Wait `Retry-After` seconds and retry: a hire refused this way wrote nothing, so retry it with the same Idempotency-Key; another change may or may not have been made, so check before repeating it.");
     HIRE_OUTCOME_PENDING = ("hire-outcome-pending", SERVICE_UNAVAILABLE, "Hire outcome pending",
         "The candidate was written to HR, or may have been, but the gateway could not record this request's outcome (its state store failed at that moment); `detail` says which. It records the hire, or undoes what was written, in the background. Do not send the hire again under a new key: wait `Retry-After` seconds and retry with the same Idempotency-Key and body. The retry answers the candidate once it is recorded (`Idempotent-Replayed: true`), 409 while it is still being settled, and runs the hire again if it was undone.");
     HIRE_NEEDS_OPERATOR = ("hire-needs-operator", CONFLICT, "Hire needs an operator",

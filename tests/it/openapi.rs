@@ -132,6 +132,44 @@ fn every_partner_answer_documents_the_common_headers() {
     }
 }
 
+/// Every route on the state store says it answers 503 `state-unavailable` with `Retry-After` while
+/// the store is away (a hire's 503 names it in its own words).
+#[test]
+fn routes_on_the_state_store_document_state_unavailable() {
+    let doc: Value = serde_json::from_str(&generated()).expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut seen = 0;
+    for (path, item) in paths
+        .iter()
+        .filter(|(p, _)| p.starts_with("/v1/webhooks") || *p == "/v1/changes")
+    {
+        for (method, op) in item.as_object().expect("item") {
+            let r = &op["responses"]["503"];
+            assert!(
+                r["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("`state-unavailable`")),
+                "{method} {path}: {r}"
+            );
+            assert!(r["headers"]["Retry-After"].is_object(), "{method} {path}");
+            let content = &r["content"]["application/problem+json"];
+            assert_eq!(content["schema"]["$ref"], "#/components/schemas/Problem");
+            let example = if content["example"].is_object() {
+                &content["example"]
+            } else {
+                &content["examples"]["state-unavailable"]["value"]
+            };
+            assert_eq!(example["status"], 503, "{method} {path}: {content}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 10, "the changes feed and the nine webhook operations");
+    let hire = doc["paths"]["/v1/candidates"]["post"]["responses"]["503"]["description"]
+        .as_str()
+        .unwrap_or("");
+    assert!(hire.contains("state store"), "{hire}");
+}
+
 /// Every route documents its error answers with the Problem schema, 304 with If-None-Match, and
 /// Accept-Language; detail routes their 404.
 #[test]

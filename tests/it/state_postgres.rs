@@ -1,10 +1,14 @@
 //! `[state] url = "postgres://…"`: the shared backend opens, migrates once under its lock (two
-//! replicas starting together), shares generated keys, and says what is wrong without the password.
+//! replicas starting together), shares generated keys, and says what is wrong without the password;
+//! while it is away or silent, every route that needs it answers 503 `state-unavailable`.
 
+use crate::common::partner_token_at;
 use crate::common::postgres::PgServer;
+use crate::common::proxy::TcpProxy;
 use crate::common::{emulator, spawn_replica};
 use ats_gateway::config::SecretString;
-use std::time::Duration;
+use serde_json::Value;
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_start_together_on_one_fresh_database_and_migrate_once() {
@@ -102,4 +106,130 @@ fn state_urls_are_checked_when_the_configuration_loads() {
     ));
     let err = with("mysql://u:pw@h/db").location().expect_err("refused");
     assert!(!err.to_string().contains("pw@"), "{err}");
+}
+
+/// One answer: status, `Retry-After`, `Content-Type`, body, and how long it took.
+async fn ask(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> (u16, Option<String>, String, Value, Duration) {
+    let asked = Instant::now();
+    let resp = http
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let took = asked.elapsed();
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let retry = header("retry-after");
+    let kind = header("content-type").unwrap_or_default();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, retry, kind, body, took)
+}
+
+/// A Postgres that stops answering (black-holed: no TCP timeout notices) or refuses (cut) is the
+/// same 503 `state-unavailable` with `Retry-After` on the changes feed, webhook management and the
+/// operator API as on a hire (they answered 500), each within `[state] timeout_ms` plus margin;
+/// once it answers again they answer as before. The operator API's answer also waits for its audit
+/// record, written to the same store under the same bound: two bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_on_the_state_store_answer_503_state_unavailable_while_postgres_is_away() {
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("pg");
+    let proxy = TcpProxy::start(pg.port).await;
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
+    let emu = emulator().await;
+    let (operator, hash) = ats_gateway::operator::guard::create_operator_token();
+    let bound = Duration::from_millis(1_000);
+    let r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(url.as_str());
+        c.state.timeout_ms = 1_000;
+        c.operator.token_hashes = vec![hash];
+        // No scans: the feed's answers are the test's only store calls besides the pollers'.
+        c.changes.scan_interval_ms = Some(3_600_000);
+    })
+    .await;
+    // Past the request deadline (30 s): a hang shows as the gateway's 504, not as this client's.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .build()
+        .expect("client");
+    let partner = partner_token_at(&http, &r.url, "acme-ats", None).await;
+    // (what, URL, token, how many bounds it may take)
+    let routes = [
+        (
+            "GET /v1/webhooks",
+            format!("{}/v1/webhooks", r.url),
+            &partner,
+            1,
+        ),
+        (
+            "GET /v1/changes",
+            format!("{}/v1/changes", r.url),
+            &partner,
+            1,
+        ),
+        (
+            "GET /operator/v1/partners",
+            format!("{}/operator/v1/partners", r.ops_url),
+            &operator,
+            2,
+        ),
+    ];
+    let answer_normally = || async {
+        for (what, url, token, _) in &routes {
+            let (status, _, _, body, _) = ask(&http, url, token).await;
+            assert_eq!(status, 200, "{what}: {body}");
+        }
+    };
+    answer_normally().await;
+
+    for (outage, stage) in [
+        ("silent", TcpProxy::black_hole as fn(&TcpProxy)),
+        ("refusing", TcpProxy::cut as fn(&TcpProxy)),
+    ] {
+        stage(&proxy);
+        for (what, url, token, bounds) in &routes {
+            let (status, retry, kind, problem, took) = ask(&http, url, token).await;
+            eprintln!("{what} against a {outage} Postgres answered {status} after {took:?}");
+            assert_eq!(status, 503, "{what}, {outage}, after {took:?}: {problem}");
+            assert!(
+                took < bound * *bounds + Duration::from_secs(3),
+                "{what}, {outage}: within {bounds} × {bound:?} plus margin, took {took:?}"
+            );
+            assert!(
+                retry
+                    .as_deref()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some(),
+                "{what}, {outage}: Retry-After {retry:?}"
+            );
+            assert_eq!(kind, "application/problem+json", "{what}, {outage}");
+            assert!(
+                problem["type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("/problems/state-unavailable"),
+                "{what}, {outage}: {problem}"
+            );
+            assert_eq!(problem["status"], 503, "{what}, {outage}: {problem}");
+            // The store's own words (addresses, timings) stay in the log.
+            let detail = problem["detail"].as_str().unwrap_or("");
+            assert!(
+                !detail.contains("Postgres") && !detail.contains("127.0.0.1"),
+                "{what}, {outage}: {detail}"
+            );
+        }
+        proxy.restore();
+        answer_normally().await;
+    }
 }

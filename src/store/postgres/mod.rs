@@ -85,16 +85,27 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A failure the caller cannot fix by waiting (a refused statement, an unreadable row), except a
+/// driver error from a server that is away: most of the stores' calls map their driver errors
+/// here, and a closed or refused connection must answer 503 as [`pg`] makes it, not 500.
+pub(crate) fn backend<E: std::fmt::Display + 'static>(e: E) -> StoreError {
+    match (&e as &dyn std::any::Any).downcast_ref::<tokio_postgres::Error>() {
+        Some(driver) if away(driver) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 /// A driver error: `Unavailable` when the server is away (connection closed or refused, shutting
 /// down), so the caller answers 503 rather than 500.
 pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
+    backend(e)
+}
+
+/// The server is away (connection closed or refused, shutting down, the statement cancelled).
+fn away(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
-    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
-    let away = e.is_closed()
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    e.is_closed()
         || io
         || e.code().is_some_and(|code| {
             *code == SqlState::ADMIN_SHUTDOWN
@@ -102,12 +113,7 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> StoreError {
                 || *code == SqlState::CANNOT_CONNECT_NOW
                 || *code == SqlState::QUERY_CANCELED
                 || code.code().starts_with("08")
-        });
-    if away {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        backend(e)
-    }
+        })
 }
 
 /// Counts `n` round trips to Postgres for `op` (`state_store_queries_total{op}`).
@@ -228,7 +234,7 @@ impl PgStore {
     }
 
     /// One store call (the pool checkout included) under the client-side bound: past it the
-    /// call fails `Unavailable`, as a refused connection does (a hire answers 503).
+    /// call fails `Unavailable`, as a refused connection does (a route on the store answers 503).
     pub(crate) fn bounded<'a, T: Send + 'a>(
         &'a self,
         call: impl Future<Output = Result<T, StoreError>> + Send + 'a,
@@ -399,5 +405,40 @@ fn redact(message: &str, url: &str) -> String {
     {
         Some(pw) if !pw.is_empty() => message.replace(&pw, "***"),
         _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver error from a server that closes every connection (Postgres going down, a proxy
+    /// cut) is `Unavailable` however the store maps it; other failures stay `Backend`.
+    #[tokio::test]
+    async fn a_closed_connection_is_unavailable_through_either_mapping() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                drop(conn);
+            }
+        });
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        for map in [backend::<tokio_postgres::Error>, pg] {
+            let e = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .err()
+                .expect("refused");
+            assert!(
+                matches!(map(e), StoreError::Unavailable(_)),
+                "a closed connection is unavailable"
+            );
+        }
+        assert!(matches!(
+            backend("duplicate key value"),
+            StoreError::Backend(_)
+        ));
     }
 }
