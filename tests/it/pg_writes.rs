@@ -668,6 +668,27 @@ async fn a_hire_whose_close_fails_says_it_was_written_and_the_retry_gets_the_one
     );
 }
 
+/// `old` purgeable rows in each purged table (feed events, completed keys, webhook attempts) and
+/// one newer row that stays.
+async fn purge_backlog(db: &tokio_postgres::Client, old: i64) {
+    let all = old + 1;
+    db.batch_execute(&format!(
+        "INSERT INTO change_events (seq, type, resource_id, company, occurred_at, body)
+             SELECT g, 'x', gen_random_uuid(), 'usmf', CASE WHEN g <= {old} THEN 0 ELSE 9000000000000000 END, '{{}}'
+             FROM generate_series(1, {all}) g;
+         UPDATE change_feed SET last_seq = {all} WHERE id = 1;
+         INSERT INTO idempotency (partner, key, fingerprint, state, outcome, expires_at)
+             SELECT 'p', 'k' || g, 'f', 'completed', '{{}}'::jsonb,
+                    CASE WHEN g <= {old} THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
+             FROM generate_series(1, {all}) g;
+         INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, duration_ms)
+             SELECT 's', 'e' || g, 1, CASE WHEN g <= {old} THEN 0 ELSE 9000000000000000 END, 'failed', 1
+             FROM generate_series(1, {all}) g;"
+    ))
+    .await
+    .expect("backlog");
+}
+
 /// Purges delete a backlog larger than one batch whole (a statement per batch, each well under
 /// the statement timeout), and the feed remembers how far its log is purged.
 #[tokio::test]
@@ -677,21 +698,7 @@ async fn purges_delete_a_backlog_larger_than_a_batch() {
     let pg = pg_server().await;
     let s = store(&pg, Duration::from_secs(30)).await;
     let db = sql(&pg).await;
-    db.batch_execute(
-        "INSERT INTO change_events (seq, type, resource_id, company, occurred_at, body)
-             SELECT g, 'x', gen_random_uuid(), 'usmf', CASE WHEN g <= 12000 THEN 0 ELSE 9000000000000000 END, '{}'
-             FROM generate_series(1, 12001) g;
-         UPDATE change_feed SET last_seq = 12001 WHERE id = 1;
-         INSERT INTO idempotency (partner, key, fingerprint, state, outcome, expires_at)
-             SELECT 'p', 'k' || g, 'f', 'completed', '{}'::jsonb,
-                    CASE WHEN g <= 12000 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
-             FROM generate_series(1, 12001) g;
-         INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, duration_ms)
-             SELECT 's', 'e' || g, 1, CASE WHEN g <= 12000 THEN 0 ELSE 9000000000000000 END, 'failed', 1
-             FROM generate_series(1, 12001) g;",
-    )
-    .await
-    .expect("backlog");
+    purge_backlog(&db, 12_000).await;
     assert_eq!(s.purge_events_before(1).await.expect("events"), 12_000);
     let bounds = s.feed_bounds().await.expect("bounds");
     assert_eq!((bounds.purged_through, bounds.last_seq), (12_000, 12_001));
@@ -720,21 +727,7 @@ async fn purges_delete_a_batch_per_statement_and_a_capped_number_per_call() {
         .await
         .with_purge_batches(10, 3);
     let db = sql(&pg).await;
-    db.batch_execute(
-        "INSERT INTO change_events (seq, type, resource_id, company, occurred_at, body)
-             SELECT g, 'x', gen_random_uuid(), 'usmf', CASE WHEN g <= 35 THEN 0 ELSE 9000000000000000 END, '{}'
-             FROM generate_series(1, 36) g;
-         UPDATE change_feed SET last_seq = 36 WHERE id = 1;
-         INSERT INTO idempotency (partner, key, fingerprint, state, outcome, expires_at)
-             SELECT 'p', 'k' || g, 'f', 'completed', '{}'::jsonb,
-                    CASE WHEN g <= 35 THEN now() - interval '1 hour' ELSE now() + interval '1 hour' END
-             FROM generate_series(1, 36) g;
-         INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, duration_ms)
-             SELECT 's', 'e' || g, 1, CASE WHEN g <= 35 THEN 0 ELSE 9000000000000000 END, 'failed', 1
-             FROM generate_series(1, 36) g;",
-    )
-    .await
-    .expect("backlog");
+    purge_backlog(&db, 35).await;
     assert_eq!(s.purge_events_before(1).await.expect("events"), 30);
     let bounds = s.feed_bounds().await.expect("bounds");
     assert_eq!(bounds.purged_through, 30, "oldest first, and remembered");
