@@ -55,6 +55,24 @@ pub struct NewSubscription {
     pub created_at: i64,
 }
 
+impl NewSubscription {
+    /// The row as stored, once the store has decided where its events start.
+    pub fn into_row(self, from_seq: i64) -> SubscriptionRow {
+        SubscriptionRow {
+            id: self.id,
+            partner: self.partner,
+            url: self.url,
+            events: self.events,
+            secret: self.secret,
+            failing: false,
+            from_seq,
+            created_at: self.created_at,
+            failing_since: None,
+            previous_secret: None,
+        }
+    }
+}
+
 /// Builds a fan-out's outbox rows from the subscriptions as the store reads them inside the
 /// fan-out's transaction (`webhooks::outbox`: which subscription matches an event, and the body
 /// it keeps, are not the store's to decide).

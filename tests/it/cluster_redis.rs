@@ -587,14 +587,7 @@ async fn a_slot_held_when_redis_goes_away_is_freed_when_it_returns() {
     crate::common::poll::holds_within(Duration::from_secs(10), "the free deferred", || {
         let (http, ops) = (http.clone(), gw.ops_url.clone());
         async move {
-            let text = http
-                .get(format!("{ops}/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text");
+            let text = crate::common::metrics_text(&http, &ops).await;
             text.lines()
                 .any(|l| l.starts_with("cluster_slot_frees_deferred_total ") && !l.ends_with(" 0"))
         }

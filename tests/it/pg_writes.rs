@@ -991,30 +991,11 @@ async fn a_postgres_that_stops_answering_fails_a_hire_within_the_state_timeout()
         "{problem}"
     );
     // Readiness is not held by the silent store either: each answer within the bound.
-    poll::holds_within(
+    until_ready_with_store_unreachable(
+        &http,
+        &r.ops_url,
         Duration::from_secs(15),
-        "readyz names the store unreachable",
-        || {
-            let http = http.clone();
-            let ops = r.ops_url.clone();
-            async move {
-                let asked = Instant::now();
-                let resp = http
-                    .get(format!("{ops}/readyz"))
-                    .send()
-                    .await
-                    .expect("readyz");
-                assert!(
-                    asked.elapsed() < bound + Duration::from_secs(3),
-                    "readyz took {:?}",
-                    asked.elapsed()
-                );
-                let status = resp.status();
-                let v: Value = resp.json().await.unwrap_or(Value::Null);
-                assert_eq!(status, 200, "still ready for reads: {v}");
-                v["state_store"] == "unreachable"
-            }
-        },
+        bound + Duration::from_secs(3),
     )
     .await;
     assert_eq!(
@@ -1051,30 +1032,11 @@ async fn readiness_does_not_wait_out_the_state_timeout_on_a_silent_postgres() {
         .build()
         .expect("client");
     proxy.black_hole();
-    poll::holds_within(
+    until_ready_with_store_unreachable(
+        &http,
+        &r.ops_url,
         Duration::from_secs(20),
-        "readyz names the store unreachable",
-        || {
-            let http = http.clone();
-            let ops = r.ops_url.clone();
-            async move {
-                let asked = Instant::now();
-                let resp = http
-                    .get(format!("{ops}/readyz"))
-                    .send()
-                    .await
-                    .expect("readyz");
-                assert!(
-                    asked.elapsed() < Duration::from_millis(2_500),
-                    "readyz took {:?}",
-                    asked.elapsed()
-                );
-                let status = resp.status();
-                let v: Value = resp.json().await.unwrap_or(Value::Null);
-                assert_eq!(status, 200, "still ready for reads: {v}");
-                v["state_store"] == "unreachable"
-            }
-        },
+        Duration::from_millis(2_500),
     )
     .await;
     proxy.restore();
@@ -1121,16 +1083,33 @@ async fn postgres_queries_per_hire() {
     assert!(per_op.contains_key(&"save_plan".to_string()), "{per_op:?}");
 }
 
+/// Polls `/readyz` until it names the state store unreachable, within `limit`: every answer ready
+/// (reads go on) and each within `each`, however silent the store.
+async fn until_ready_with_store_unreachable(
+    http: &reqwest::Client,
+    ops: &str,
+    limit: Duration,
+    each: Duration,
+) {
+    poll::holds_within(limit, "readyz names the store unreachable", || async move {
+        let asked = Instant::now();
+        let resp = http
+            .get(format!("{ops}/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        assert!(asked.elapsed() < each, "readyz took {:?}", asked.elapsed());
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "still ready for reads: {v}");
+        v["state_store"] == "unreachable"
+    })
+    .await;
+}
+
 /// `state_store_queries_total` by `op`, from the ops listener.
 async fn queries(http: &reqwest::Client, ops: &str) -> BTreeMap<String, f64> {
-    let text = http
-        .get(format!("{ops}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = crate::common::metrics_text(http, ops).await;
     text.lines()
         .filter(|l| l.starts_with("state_store_queries_total{"))
         .filter_map(|l| {

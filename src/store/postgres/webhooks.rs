@@ -143,18 +143,7 @@ impl WebhookStore for PgStore {
                 .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
             queries("webhooks.create_subscription", 6);
-            Ok((n > 0).then_some(SubscriptionRow {
-                id: new.id,
-                partner: new.partner,
-                url: new.url,
-                events: new.events,
-                secret: new.secret,
-                failing: false,
-                from_seq,
-                created_at: new.created_at,
-                failing_since: None,
-                previous_secret: None,
-            }))
+            Ok((n > 0).then_some(new.into_row(from_seq)))
         })
     }
 

@@ -235,18 +235,7 @@ impl WebhookStore for SqliteStore {
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
-            Ok(Some(SubscriptionRow {
-                id: new.id,
-                partner: new.partner,
-                url: new.url,
-                events: new.events,
-                secret: new.secret,
-                failing: false,
-                from_seq,
-                created_at: new.created_at,
-                failing_since: None,
-                previous_secret: None,
-            }))
+            Ok(Some(new.into_row(from_seq)))
         })
     }
 

@@ -419,3 +419,14 @@ pub async fn jwks_kids(gateway: &str) -> Vec<String> {
         .filter_map(|k| k["kid"].as_str().map(str::to_string))
         .collect()
 }
+
+/// The ops listener's `/metrics` text.
+pub async fn metrics_text(http: &reqwest::Client, ops: &str) -> String {
+    http.get(format!("{ops}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
