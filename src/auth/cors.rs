@@ -3,14 +3,85 @@
 //! token's partner owns the origin.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::http::{header, HeaderName, Method};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use axum::http::{header, HeaderName, Method, Request, Response};
+use futures::future::Either;
+use tower::{Layer, Service};
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 
 use crate::auth::AuthService;
 
-pub fn cors_layer(auth: Arc<AuthService>) -> CorsLayer {
+/// CORS for the partner routes, answering only real preflights. `CorsLayer` answers every
+/// `OPTIONS` as one (200 and CORS headers, no authentication), so a plain `OPTIONS` with no
+/// `Origin` looked like a route that exists for a method it does not serve; it now goes on to the
+/// routes like any other method (401 without a token, else 405 with `Allow`).
+pub fn cors_layer(auth: Arc<AuthService>) -> PreflightsLayer {
+    PreflightsLayer {
+        cors: cors_config(auth),
+    }
+}
+
+/// A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method` (Fetch standard).
+fn is_preflight<B>(req: &Request<B>) -> bool {
+    req.method() == Method::OPTIONS
+        && req.headers().contains_key(header::ORIGIN)
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+#[derive(Clone)]
+pub struct PreflightsLayer {
+    cors: CorsLayer,
+}
+
+impl<S: Clone> Layer<S> for PreflightsLayer {
+    type Service = Preflights<S>;
+
+    fn layer(&self, inner: S) -> Preflights<S> {
+        Preflights {
+            cors: self.cors.layer(inner.clone()),
+            plain: inner,
+        }
+    }
+}
+
+/// [`PreflightsLayer`]'s service: `Cors` for every request but a non-preflight `OPTIONS`.
+#[derive(Clone)]
+pub struct Preflights<S> {
+    cors: Cors<S>,
+    plain: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Preflights<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Either<<Cors<S> as Service<Request<ReqBody>>>::Future, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Both copies ready, so `call` may take either.
+        match self.cors.poll_ready(cx) {
+            Poll::Ready(Ok(())) => self.plain.poll_ready(cx),
+            other => other,
+        }
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if req.method() == Method::OPTIONS && !is_preflight(&req) {
+            Either::Right(self.plain.call(req))
+        } else {
+            Either::Left(self.cors.call(req))
+        }
+    }
+}
+
+fn cors_config(auth: Arc<AuthService>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _parts| {
             origin

@@ -251,6 +251,42 @@ async fn rate_limit_is_per_partner() {
     assert_eq!(header(&r, "ratelimit-limit"), "100");
 }
 
+/// Only a real preflight (`Origin` and `Access-Control-Request-Method`) is answered by CORS: a
+/// plain `OPTIONS` is a method the partner routes do not serve, answered like any other (405 with
+/// `Allow`, as a problem).
+#[tokio::test]
+async fn plain_options_is_not_a_preflight() {
+    let app = spawn_app().await;
+    let t = app.partner_token("acme-ats", None).await;
+    for origin in [None, Some("http://localhost:3000")] {
+        for token in [None, Some(t.clone())] {
+            let mut rb = app
+                .http
+                .request(reqwest::Method::OPTIONS, format!("{}{LIST}", app.url));
+            if let Some(o) = origin {
+                rb = rb.header("Origin", o);
+            }
+            if let Some(t) = &token {
+                rb = rb.bearer_auth(t);
+            }
+            let r = rb.send().await.expect("options");
+            let case = format!("origin {origin:?}, token {}", token.is_some());
+            assert_eq!(r.status(), 405, "{case}");
+            assert!(
+                header(&r, "allow").contains("GET"),
+                "{case}: {:?}",
+                r.headers()
+            );
+            assert_eq!(header(&r, "content-type"), "application/problem+json");
+            assert!(
+                r.headers().get("access-control-allow-methods").is_none(),
+                "{case}: answered as a preflight: {:?}",
+                r.headers()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn cors_preflight_is_answered_without_auth() {
     let app = spawn_app().await;
