@@ -62,6 +62,13 @@ const CHECK_WAIT: Duration = Duration::from_millis(500);
 /// Refused operator calls written to the audit trail per minute (all are logged).
 const REFUSED_PER_MINUTE: u32 = 60;
 
+/// How long a refused call's answer waits for its audit record; the write goes on in the
+/// background under the store's own bound. A refused call makes no store call of its own, so
+/// without this a flood of them while Postgres is silent would each wait a full `[state]
+/// timeout_ms` (and a healthy store writes a record in milliseconds, so the trail read right after
+/// a refused call still has it).
+const REFUSED_AUDIT_WAIT: Duration = Duration::from_millis(250);
+
 impl OperatorTokens {
     pub fn new(
         config: &super::config::OperatorConfig,
@@ -200,7 +207,8 @@ fn unauthorized() -> Response {
 }
 
 /// Middleware for every `/operator/v1` route: authenticates, then appends the call to the audit
-/// trail (actor, method and route, partner, status).
+/// trail (actor, method and route, partner, status); a call the state store answered 503 is
+/// written in the background.
 pub async fn require_operator(
     State(ctx): State<OperatorContext>,
     mut req: Request,
@@ -232,8 +240,19 @@ pub async fn require_operator(
                 status: 401,
                 detail: serde_json::json!({"refused": "no valid operator token"}),
             };
-            if let Err(e) = ctx.store.append_audit(&record).await {
-                tracing::error!(error = %e, "operator audit record not stored");
+            let store = ctx.store.clone();
+            let write = tokio::spawn(async move {
+                if let Err(e) = store.append_audit(&record).await {
+                    tracing::error!(error = %e, "operator audit record not stored");
+                }
+            });
+            if tokio::time::timeout(REFUSED_AUDIT_WAIT, write)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "refused operator call answered before its audit record was stored; still writing it"
+                );
             }
         }
         return unauthorized();
@@ -255,10 +274,31 @@ pub async fn require_operator(
         detail: note.detail,
     };
     tracing::info!(target: "audit", actor = %record.actor, action = %record.action, partner = record.partner.as_deref().unwrap_or("-"), status = record.status, "operator call");
-    if let Err(e) = ctx.store.append_audit(&record).await {
+    // A call the store answered 503 has just found it away (refused or silent past `[state]
+    // timeout_ms`): its record is written in the background, so the answer does not wait a second
+    // full bound; it still lands if the store answers within its own bound (the line above has it
+    // either way). Any other call's record is stored before it answers, so the trail read right
+    // after a call has it.
+    if found_store_away(&resp) {
+        let store = ctx.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.append_audit(&record).await {
+                tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
+            }
+        });
+    } else if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "operator audit record not stored");
     }
     resp
+}
+
+/// Whether the answer is the store's own 503 (`state-unavailable`): read from the problem the
+/// answer carries, set where [`crate::store::StoreError::Unavailable`] became the problem, not from
+/// the body.
+fn found_store_away(resp: &Response) -> bool {
+    resp.extensions()
+        .get::<crate::problem::Problem>()
+        .is_some_and(|p| *p.problem_type == crate::problem::types::STATE_UNAVAILABLE)
 }
 
 #[cfg(test)]
@@ -287,6 +327,24 @@ mod tests {
             tokens.check(&token).await.is_some(),
             "a token seen before needs no run"
         );
+    }
+
+    /// Only the store's own 503 skips the audit write: another 503 (Dataverse away) or a store
+    /// failure that is the gateway's fault (500) is still written.
+    #[test]
+    fn only_the_state_stores_503_counts_as_the_store_found_away() {
+        use crate::store::StoreError;
+        let away = ApiError::from(StoreError::Unavailable("no answer".into())).into_response();
+        assert!(found_store_away(&away));
+        for other in [
+            ApiError::from(StoreError::Backend("refused statement".into())),
+            ApiError::UpstreamUnavailable("breaker open".into()),
+        ] {
+            assert!(!found_store_away(&other.into_response()));
+        }
+        assert!(!found_store_away(
+            &axum::http::StatusCode::OK.into_response()
+        ));
     }
 
     #[test]

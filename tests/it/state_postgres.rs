@@ -138,8 +138,8 @@ async fn ask(
 /// A Postgres that stops answering (black-holed: no TCP timeout notices) or refuses (cut) is the
 /// same 503 `state-unavailable` with `Retry-After` on the changes feed, webhook management and the
 /// operator API as on a hire (they answered 500), each within `[state] timeout_ms` plus margin;
-/// once it answers again they answer as before. The operator API's answer also waits for its audit
-/// record, written to the same store under the same bound: two bounds.
+/// once it answers again they answer as before. The operator API's answer does not also wait for
+/// its audit record (not written to a store the call found away): one bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_on_the_state_store_answer_503_state_unavailable_while_postgres_is_away() {
     let pg = tokio::task::spawn_blocking(PgServer::start)
@@ -182,7 +182,7 @@ async fn routes_on_the_state_store_answer_503_state_unavailable_while_postgres_i
             "GET /operator/v1/partners",
             format!("{}/operator/v1/partners", r.ops_url),
             &operator,
-            2,
+            1,
         ),
     ];
     let answer_normally = || async {
@@ -232,4 +232,83 @@ async fn routes_on_the_state_store_answer_503_state_unavailable_while_postgres_i
         proxy.restore();
         answer_normally().await;
     }
+}
+
+/// An operator call whose own store call finds Postgres silent answers its 503 within one
+/// `[state] timeout_ms`, not two: the guard does not wait a second bound to write the call's audit
+/// record to the store the call just found away (the `audit` log line has it). A refused call,
+/// which makes no store call of its own, waits for its record only briefly. Once Postgres answers
+/// again, the next call's record is in the trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_call_finding_postgres_silent_answers_within_one_timeout_and_the_next_is_audited(
+) {
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("pg");
+    let proxy = TcpProxy::start(pg.port).await;
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
+    let emu = emulator().await;
+    let (operator, hash) = ats_gateway::operator::guard::create_operator_token();
+    let r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(url.as_str());
+        c.state.timeout_ms = 1_000;
+        c.operator.token_hashes = vec![hash];
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .build()
+        .expect("client");
+    let audit = format!("{}/operator/v1/audit", r.ops_url);
+    let partners = format!("{}/operator/v1/partners", r.ops_url);
+    let (status, _, _, body, _) = ask(&http, &audit, &operator).await;
+    assert_eq!(status, 200, "{body}");
+
+    proxy.black_hole();
+    let (status, retry, _, problem, took) = ask(&http, &audit, &operator).await;
+    eprintln!("GET /operator/v1/audit against a silent Postgres answered {status} after {took:?}");
+    assert_eq!(status, 503, "after {took:?}: {problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/problems/state-unavailable"),
+        "{problem}"
+    );
+    assert!(
+        retry
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some(),
+        "Retry-After {retry:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1_800),
+        "one bound (1 s) and no second one for the audit record: took {took:?}"
+    );
+    let asked = Instant::now();
+    let refused = http.get(&audit).send().await.expect("refused call");
+    let took = asked.elapsed();
+    eprintln!("a refused call against a silent Postgres answered after {took:?}");
+    assert_eq!(refused.status(), 401);
+    assert!(
+        took < Duration::from_millis(800),
+        "a refused call waits for its record only briefly, not a store bound: took {took:?}"
+    );
+
+    proxy.restore();
+    let (status, _, _, body, _) = ask(&http, &partners, &operator).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _, trail, _) = ask(&http, &audit, &operator).await;
+    assert_eq!(status, 200, "{trail}");
+    let listed = trail["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|a| a["action"] == "GET /operator/v1/partners" && a["status"] == 200)
+        .count();
+    assert_eq!(
+        listed, 1,
+        "the call after the outage is in the trail: {trail}"
+    );
 }
