@@ -408,7 +408,19 @@ pub async fn reveal(
         status: status.as_u16(),
         detail: json!({"invited_by": invite.created_by, "secret_id": secret.id}),
     };
-    if let Err(e) = ctx.store.append_audit(&record).await {
+    // As the operator guard: after the store was found away, the record is written in the
+    // background, so the answer does not wait a second `[state] timeout_ms`.
+    let away = failed
+        .as_ref()
+        .is_some_and(|e| *e.problem_type() == crate::problem::types::STATE_UNAVAILABLE);
+    if away {
+        let store = ctx.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.append_audit(&record).await {
+                tracing::error!(error = %e, "onboarding audit record not stored");
+            }
+        });
+    } else if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "onboarding audit record not stored");
     }
     if let Some(e) = failed {
