@@ -328,7 +328,7 @@ pub async fn enable(
     let found = st
         .webhooks
         .store()
-        .enable_subscription(principal.partner_id.clone(), id.clone(), now_ms())
+        .enable_subscription(principal.partner_id.clone(), id.clone())
         .await?;
     if !found {
         return Err(ApiError::NotFound(NOT_FOUND.into()));
@@ -520,7 +520,7 @@ pub async fn redeliver(
     let outcome = st
         .webhooks
         .store()
-        .redeliver(principal.partner_id.clone(), id, event_id.clone(), now_ms())
+        .redeliver(principal.partner_id.clone(), id, event_id.clone())
         .await?;
     match outcome {
         Redeliver::Queued => {

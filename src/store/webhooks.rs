@@ -3,6 +3,11 @@
 //! narrow trait, [`WebhookStore`], implemented by the embedded backend (`sqlite/webhooks.rs`, one
 //! process) and by Postgres (`postgres/webhooks.rs`, several replicas: a delivery is claimed by one
 //! replica at a time, under a lease).
+//!
+//! Due times, holds, retries and claims are the store's clock, never the caller's: callers pass
+//! waits ([`Duration`]) and the store adds them to its own now. On Postgres that is the database
+//! clock, one for every replica, so a replica whose clock is off neither sends a delivery early
+//! nor holds it back; the embedded store has one process, so its clock is that process's.
 
 use std::time::Duration;
 
@@ -130,10 +135,17 @@ pub struct LoggedAttempt {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AfterAttempt {
     Delivered,
-    /// Retry at this time (unix ms).
-    RetryAt(i64),
+    /// Retry after this wait, from the store's now (not the caller's: with replicas, the
+    /// database's).
+    RetryAfter(Duration),
     /// The schedule is spent: the delivery is `failed` and the subscription `failing`.
     Exhausted,
+}
+
+/// A wait in whole milliseconds, as the stores add it to their now (saturating: a wait that
+/// long is never).
+pub(crate) fn wait_ms(wait: Duration) -> i64 {
+    i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// What a redeliver request found.
@@ -193,24 +205,22 @@ pub trait WebhookStore: Send + Sync {
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// Re-enables a partner's failing subscription: `active` again, and every undelivered event
-    /// (the one that spent its schedule included) due now with a fresh schedule, in one
-    /// transaction. An active one is left as it is, its retries on their schedule. `true` if the
-    /// subscription exists (active or failing), `false` if there is none.
+    /// (the one that spent its schedule included) due now (the store's) with a fresh schedule, in
+    /// one transaction. An active one is left as it is, its retries on their schedule. `true` if
+    /// the subscription exists (active or failing), `false` if there is none.
     fn enable_subscription(
         &self,
         partner: String,
         id: String,
-        now: i64,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
 
-    /// Queues one event again for a partner's subscription (delivered or not), due now with a
-    /// fresh schedule.
+    /// Queues one event again for a partner's subscription (delivered or not), due now (the
+    /// store's) with a fresh schedule.
     fn redeliver(
         &self,
         partner: String,
         id: String,
         event_id: String,
-        now: i64,
     ) -> BoxFuture<'_, Result<Redeliver, StoreError>>;
 
     /// A subscription's attempts, newest first (one event's, when given), at most `limit`, those
@@ -231,29 +241,29 @@ pub trait WebhookStore: Send + Sync {
     /// backwards; a row already present, or for an event the cursor had passed, is left out).
     /// The subscriptions are read under the lock, not before it: one created meanwhile is either
     /// read here or starts after the cursor this moves. Safe when several processes fan out the
-    /// same events at once: each (subscription, event) is queued once. Returns how many rows were
-    /// built.
+    /// same events at once: each (subscription, event) is queued once. The rows are due now (the
+    /// store's). Returns how many rows were built.
     fn fan_out(
         &self,
         through_seq: i64,
         rows: FanOutRows,
-        now: i64,
     ) -> BoxFuture<'_, Result<usize, StoreError>>;
 
-    /// Active subscriptions with a delivery due at `now` that no other process is sending.
-    fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+    /// Active subscriptions with a delivery due now (the store's) that no other process is
+    /// sending.
+    fn due_subscriptions(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
 
-    /// When the next pending delivery of an active subscription can be sent (due, and not claimed
-    /// by another process), and how many are pending.
-    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>>;
+    /// How long until the next pending delivery of an active subscription can be sent (due, and
+    /// not claimed by another process; zero if one can be now), and how many are pending.
+    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<Duration>, i64), StoreError>>;
 
-    /// Claims the subscription's oldest delivery due at `now`, if it is active and no other
-    /// process is sending one of its deliveries: the claim holds for `lease` (then another process
-    /// may send it, with the same event id). The embedded store has one process: no claim needed.
+    /// Claims the subscription's oldest delivery due now (the store's), if it is active and no
+    /// other process is sending one of its deliveries: the claim holds for `lease` (then another
+    /// process may send it, with the same event id). The embedded store has one process: no claim
+    /// needed.
     fn next_delivery(
         &self,
         id: String,
-        now: i64,
         lease: Duration,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>>;
 
@@ -268,9 +278,14 @@ pub trait WebhookStore: Send + Sync {
         event_id: String,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>>;
 
-    /// Holds a subscription's pending deliveries until `until` (unix ms) without counting an
-    /// attempt (and gives back this process's claims): its partner may not receive anything now.
-    fn hold_subscription(&self, id: String, until: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Holds a subscription's pending deliveries for `hold` from now (the store's) without
+    /// counting an attempt (and gives back this process's claims): its partner may not receive
+    /// anything now.
+    fn hold_subscription(
+        &self,
+        id: String,
+        hold: Duration,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Removes one queued event: its partner may no longer see it, so it is never sent again.
     fn drop_delivery(&self, id: String, event_id: String) -> BoxFuture<'_, Result<(), StoreError>>;

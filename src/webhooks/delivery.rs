@@ -19,8 +19,10 @@
 //! claims each delivery before sending it (`store::webhooks::WebhookStore::next_delivery`), so one
 //! replica at a time sends a subscription's deliveries. The claim is taken after the send slot
 //! and lasts [`claim_lease`]; a replica that dies mid-send loses it then, and another sends the
-//! same event again (same `webhook-id`: at least once). While Postgres is away every step fails
-//! and is retried by the next pass: deliveries pause and resume, nothing recorded is lost.
+//! same event again (same `webhook-id`: at least once). Due times and retries are waits the store
+//! adds to its own clock (the database's), so replicas' clocks need not agree. While Postgres is
+//! away every step fails and is retried by the next pass: deliveries pause and resume, nothing
+//! recorded is lost.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -106,8 +108,7 @@ async fn dispatch(st: &Arc<DeliveryContext>, stop: &CancellationToken) {
         if let Err(e) = super::outbox::fan_out(st).await {
             tracing::warn!(error = %e, "webhook fan-out failed; retrying");
         }
-        let now = now_ms();
-        match wh.store.due_subscriptions(now).await {
+        match wh.store.due_subscriptions().await {
             Ok(due) => {
                 for sub in due {
                     if busy.insert(sub.clone()) {
@@ -121,8 +122,8 @@ async fn dispatch(st: &Arc<DeliveryContext>, stop: &CancellationToken) {
         let mut wait = IDLE_CHECK;
         if let Ok((next, pending)) = wh.store.outbox_summary().await {
             metrics::gauge!("webhook_outbox_pending").set(pending as f64);
-            if let Some(t) = next.filter(|&t| t > now) {
-                wait = wait.min(Duration::from_millis((t - now) as u64));
+            if let Some(next) = next.filter(|next| !next.is_zero()) {
+                wait = wait.min(next);
             }
         }
         tokio::select! {
@@ -171,11 +172,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
         };
         // Claimed once a slot is held, so the claim's lease is spent sending, not waiting.
         let lease = wh.claim_lease();
-        let row = match wh
-            .store
-            .next_delivery(sub_id.clone(), now_ms(), lease)
-            .await
-        {
+        let row = match wh.store.next_delivery(sub_id.clone(), lease).await {
             Ok(Some(row)) => row,
             Ok(None) => break,
             Err(e) => {
@@ -199,11 +196,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
             Shaped::Send(body) => body,
             Shaped::Hold => {
                 tracing::info!(subscription = %sub.id, partner = %sub.partner, "webhook deliveries held: the partner is disabled, removed or lacks webhooks:manage, or the change feed did not answer");
-                if let Err(e) = wh
-                    .store
-                    .hold_subscription(sub.id.clone(), now_ms() + HOLD.as_millis() as i64)
-                    .await
-                {
+                if let Err(e) = wh.store.hold_subscription(sub.id.clone(), HOLD).await {
                     tracing::warn!(error = %e, "webhook hold not recorded");
                 }
                 break;
@@ -252,7 +245,7 @@ async fn drain(st: Arc<DeliveryContext>, sub_id: String, stop: CancellationToken
                 .schedule
                 .get(usize::try_from(row.round_attempts).unwrap_or(usize::MAX))
             {
-                Some(wait) => AfterAttempt::RetryAt(now_ms() + jittered(*wait).as_millis() as i64),
+                Some(wait) => AfterAttempt::RetryAfter(jittered(*wait)),
                 None => AfterAttempt::Exhausted,
             }
         };

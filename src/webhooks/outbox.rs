@@ -106,7 +106,7 @@ pub async fn fan_out(st: &DeliveryContext) -> Result<usize, StoreError> {
                 .flat_map(|e| rows_for(&reg, subs, e, now))
                 .collect()
         });
-        written += store.fan_out(last, rows, now).await?;
+        written += store.fan_out(last, rows).await?;
         if !more {
             return Ok(written);
         }

@@ -21,6 +21,8 @@ use ats_gateway::store::webhooks::{
 };
 
 const EVENT: &str = "recruiting_request.status_changed";
+const HOUR: Duration = Duration::from_secs(3600);
+const HOUR_MS: i64 = 3_600_000;
 
 /// A receiver counting `webhook-id`s per path (`/hook/{name}`). While `closed` it answers 503;
 /// with `hang_first`, the first request it gets is never answered (its id goes to `hung_id`).
@@ -410,7 +412,7 @@ async fn a_worker_whose_claim_was_taken_over_marks_nothing_failing() {
         .await
         .expect("the last attempt reaches the receiver");
     let taken = other
-        .next_delivery(sub.clone(), i64::MAX, Duration::from_secs(60))
+        .next_delivery(sub.clone(), Duration::from_secs(60))
         .await
         .expect("claim")
         .expect("the claim the worker's send outlived is taken over");
@@ -591,10 +593,7 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
         .is_some());
     let rows: Vec<_> = (1..=3).map(|n| outbox("s", n)).collect();
     // Two replicas fanning out the same events at once queue each once.
-    let (ra, rb) = tokio::join!(
-        a.fan_out(3, given(rows.clone()), 10),
-        b.fan_out(3, given(rows), 10)
-    );
+    let (ra, rb) = tokio::join!(a.fan_out(3, given(rows.clone())), b.fan_out(3, given(rows)));
     ra.expect("fan out a");
     rb.expect("fan out b");
     assert_eq!(a.outbox_summary().await.expect("summary").1, 3);
@@ -602,22 +601,22 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
 
     let short = Duration::from_millis(300);
     let first = a
-        .next_delivery("s".into(), 10, short)
+        .next_delivery("s".into(), short)
         .await
         .expect("claim")
         .expect("due");
     assert_eq!(first.event_id, "evt_1", "oldest first");
     // B may not send for this subscription while A's claim lives, nor see it as due.
     assert!(b
-        .next_delivery("s".into(), 10, short)
+        .next_delivery("s".into(), short)
         .await
         .expect("claim")
         .is_none());
-    assert!(b.due_subscriptions(10).await.expect("due").is_empty());
+    assert!(b.due_subscriptions().await.expect("due").is_empty());
     // A dies: once the claim ends, B sends the same event.
     let deadline = Instant::now() + Duration::from_secs(10);
     let taken = loop {
-        if let Some(row) = b.next_delivery("s".into(), 10, ttl).await.expect("claim") {
+        if let Some(row) = b.next_delivery("s".into(), ttl).await.expect("claim") {
             break row;
         }
         assert!(Instant::now() < deadline, "the claim never ended");
@@ -662,7 +661,7 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
         "a lost claim marks nothing"
     );
     let next = b
-        .next_delivery("s".into(), 10, ttl)
+        .next_delivery("s".into(), ttl)
         .await
         .expect("claim")
         .expect("due");
@@ -670,7 +669,7 @@ async fn claims_give_one_sender_per_subscription_and_end_with_their_lease() {
     // Given back (shutdown cut the send short): another replica may take it at once.
     b.release_delivery(&next).await.expect("release");
     let again = a
-        .next_delivery("s".into(), 10, ttl)
+        .next_delivery("s".into(), ttl)
         .await
         .expect("claim")
         .expect("due");
@@ -705,32 +704,31 @@ async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
         .await
         .expect("create")
         .is_some());
-    s.fan_out(2, given(vec![outbox("a", 1), outbox("a", 2)]), 10)
+    s.fan_out(2, given(vec![outbox("a", 1), outbox("a", 2)]))
         .await
         .expect("fan out");
-    for retry_at in [1_000, 2_000] {
+    // evt_1 retries in an hour, evt_2 at once.
+    for (event, retry_after) in [("evt_1", HOUR), ("evt_2", Duration::ZERO)] {
         let r = s
-            .next_delivery("a".into(), 10, ttl)
+            .next_delivery("a".into(), ttl)
             .await
             .expect("claim")
             .expect("due");
-        s.record_attempt(&r, failed_attempt(&r, 11), AfterAttempt::RetryAt(retry_at))
-            .await
-            .expect("record");
+        assert_eq!(r.event_id, event);
+        s.record_attempt(
+            &r,
+            failed_attempt(&r, 11),
+            AfterAttempt::RetryAfter(retry_after),
+        )
+        .await
+        .expect("record");
     }
     assert!(s
-        .enable_subscription(partner.clone(), "a".into(), 20)
+        .enable_subscription(partner.clone(), "a".into())
         .await
         .expect("enable"));
-    assert!(
-        s.next_delivery("a".into(), 999, ttl)
-            .await
-            .expect("claim")
-            .is_none(),
-        "still waiting for its retry"
-    );
     let first = s
-        .next_delivery("a".into(), 1_000, ttl)
+        .next_delivery("a".into(), ttl)
         .await
         .expect("claim")
         .expect("due at its retry");
@@ -740,14 +738,15 @@ async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
             first.attempts,
             first.round_attempts
         ),
-        ("evt_1", 1, 1)
+        ("evt_2", 1, 1),
+        "evt_1 still waiting for its retry"
     );
     assert!(!s
-        .enable_subscription(partner.clone(), "none".into(), 20)
+        .enable_subscription(partner.clone(), "none".into())
         .await
         .expect("missing"));
     assert!(!s
-        .enable_subscription("other".into(), "a".into(), 20)
+        .enable_subscription("other".into(), "a".into())
         .await
         .expect("another partner's"));
 
@@ -766,14 +765,14 @@ async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
             .failing
     );
     assert!(s
-        .enable_subscription(partner.clone(), "a".into(), 1_500)
+        .enable_subscription(partner.clone(), "a".into())
         .await
         .expect("enable"));
     let again = s
-        .next_delivery("a".into(), 1_500, ttl)
+        .next_delivery("a".into(), ttl)
         .await
         .expect("claim")
-        .expect("due now");
+        .expect("due now, not in an hour");
     assert_eq!(
         (again.event_id.as_str(), again.round_attempts),
         ("evt_1", 0)
@@ -788,10 +787,10 @@ async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
         .await
         .expect("record");
     let second = s
-        .next_delivery("a".into(), 1_500, ttl)
+        .next_delivery("a".into(), ttl)
         .await
         .expect("claim")
-        .expect("due now, not at 2000");
+        .expect("due now");
     assert_eq!(
         (second.event_id.as_str(), second.round_attempts),
         ("evt_2", 0)
@@ -827,11 +826,11 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
         .await
         .expect("rotate")
         .expect("found");
-    lite.fan_out(3, given((1..=3).map(|n| outbox("s", n)).collect()), 10)
+    lite.fan_out(3, given((1..=3).map(|n| outbox("s", n)).collect()))
         .await
         .expect("fan out");
     let first = lite
-        .next_delivery("s".into(), 10, ttl)
+        .next_delivery("s".into(), ttl)
         .await
         .expect("read")
         .expect("due");
@@ -877,7 +876,7 @@ async fn the_embedded_webhook_state_imports_into_postgres() {
         })
     );
     let next = store
-        .next_delivery("s".into(), 10, ttl)
+        .next_delivery("s".into(), ttl)
         .await
         .expect("claim")
         .expect("due");
@@ -957,7 +956,7 @@ async fn a_subscription_created_during_a_fan_out_pass_waits_for_it() {
                 let _ = tokio::task::block_in_place(|| wait.recv());
                 rows_for(subs, &events)
             });
-            s.fan_out(e1.seq, rows, 10).await
+            s.fan_out(e1.seq, rows).await
         }
     });
     reached.await.expect("the pass read the subscriptions");
@@ -1105,4 +1104,78 @@ async fn state_migrate_leaves_revoked_partners_subscriptions_behind() {
         ]
     );
     assert_eq!(webhook_state(&store, &events).await, cleaned());
+}
+
+/// Due times, holds and claims are the database clock's, and no replica passes its own: a replica
+/// whose clock ran an hour ahead used to pass that as its `now` and claim a retry an hour early.
+/// Another replica here neither takes over a claim whose lease runs, nor claims a retry or a hold
+/// before they end, and each is stored as the database's now plus its wait.
+#[tokio::test]
+async fn due_times_and_claims_are_the_database_clocks() {
+    let pg = start_pg().await;
+    let ttl = Duration::from_secs(60);
+    let a = PgStore::connect(&pg.url(), 2, ttl).await.expect("a");
+    let b = PgStore::connect(&pg.url(), 2, ttl).await.expect("b");
+    let db = client(&pg).await;
+    // How far the row's due time is from the database's now, in ms.
+    let due_in = || async {
+        db.query_one(
+            "SELECT next_attempt_at - floor(extract(epoch FROM now()) * 1000)::bigint FROM webhook_outbox",
+            &[],
+        )
+        .await
+        .expect("due")
+        .get::<_, i64>(0)
+    };
+    a.create_subscription(sub("s"), 2).await.expect("create");
+    a.fan_out(1, given(vec![outbox("s", 1)]))
+        .await
+        .expect("fan out");
+    assert!(due_in().await <= 0, "queued due now");
+    let claimed = a
+        .next_delivery("s".into(), ttl)
+        .await
+        .expect("claim")
+        .expect("due");
+    assert!(
+        b.next_delivery("s".into(), ttl)
+            .await
+            .expect("claim")
+            .is_none(),
+        "a live claim taken over"
+    );
+    assert!(b.due_subscriptions().await.expect("due").is_empty());
+
+    let wait = Duration::from_secs(60);
+    assert!(a
+        .record_attempt(
+            &claimed,
+            failed_attempt(&claimed, 11),
+            AfterAttempt::RetryAfter(wait)
+        )
+        .await
+        .expect("record"));
+    assert!((55_000..=60_000).contains(&due_in().await));
+    assert!(b.due_subscriptions().await.expect("due").is_empty());
+    assert!(
+        b.next_delivery("s".into(), ttl)
+            .await
+            .expect("claim")
+            .is_none(),
+        "a retry claimed before it is due"
+    );
+    let (next, pending) = b.outbox_summary().await.expect("summary");
+    assert_eq!(pending, 1);
+    assert!(
+        next.is_some_and(|n| n > wait - Duration::from_secs(5) && n <= wait),
+        "{next:?}"
+    );
+
+    b.hold_subscription("s".into(), HOUR).await.expect("hold");
+    assert!((HOUR_MS - 5_000..=HOUR_MS).contains(&due_in().await));
+    assert!(a
+        .next_delivery("s".into(), ttl)
+        .await
+        .expect("claim")
+        .is_none());
 }

@@ -71,7 +71,7 @@ pub async fn fan_out_pass<S: WebhookStore + ChangeStore>(s: &S) -> usize {
     let Some(last) = events.last().map(|e| e.seq) else {
         return 0;
     };
-    s.fan_out(last, Box::new(move |subs| rows_for(subs, &events)), 10)
+    s.fan_out(last, Box::new(move |subs| rows_for(subs, &events)))
         .await
         .expect("fan out")
 }

@@ -3,10 +3,17 @@
 //! Deliveries are claimed: a replica takes the subscription's row lock (`FOR UPDATE SKIP LOCKED`,
 //! so replicas never wait on each other) and, in the same short transaction, claims the oldest due
 //! delivery unless another replica holds a live claim on one of that subscription's deliveries. A
-//! claim names the replica and ends at `claimed_until` (database clock, so replicas' clock skew
-//! does not matter): recording the attempt ends it; a replica that dies mid-send loses it when it
-//! expires, and another replica sends the same event (same `webhook-id`). So each subscription has
-//! one sender in the cluster at a time, as with one process (`webhooks::slots`, oldest due first).
+//! claim names the replica and ends at `claimed_until`: recording the attempt ends it; a replica
+//! that dies mid-send loses it when it expires, and another replica sends the same event (same
+//! `webhook-id`). So each subscription has one sender in the cluster at a time, as with one process
+//! (`webhooks::slots`, oldest due first).
+//!
+//! Every time a replica compares or stores for the others is the database clock's ([`DB_NOW_MS`],
+//! `now()`): claim expiry, and the due time (`next_attempt_at`) of new, held, retried, re-enabled
+//! and redelivered rows, callers giving waits, not times. With the replica's clock, one running
+//! ahead would claim deliveries before they are due, one behind would hold them back. Only what is
+//! logged or displayed (an attempt's `at`, `created_at`, `failing_since`), the 30-day purge and
+//! secret rotation's grace (checked by the signing replica anyway) stay on the replica's clock.
 //!
 //! Fan-out locks the cursor row: the rows for events at or below the cursor were queued by whoever
 //! moved it, and inserts are keyed by (subscription, event), so replicas fanning out the same
@@ -20,8 +27,8 @@ use tokio_postgres::Row;
 
 use super::{backend, queries, PgStore};
 use crate::store::webhooks::{
-    AfterAttempt, AttemptRow, FanOutRows, LoggedAttempt, NewSubscription, OutboxInsert, OutboxRow,
-    PreviousSecret, Redeliver, SubscriptionRow, WebhookStore,
+    wait_ms, AfterAttempt, AttemptRow, FanOutRows, LoggedAttempt, NewSubscription, OutboxInsert,
+    OutboxRow, PreviousSecret, Redeliver, SubscriptionRow, WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
 
@@ -71,6 +78,13 @@ fn status(delivered: bool) -> &'static str {
         "failed"
     }
 }
+
+/// Now on the database clock, in unix ms. `now()` (the transaction's start), not
+/// `clock_timestamp()`: one instant for the whole statement, every row compared with and every
+/// time stored from the same now, as `claimed_until` is. Each statement using it runs alone or in
+/// a short transaction, so that instant is at most a few round trips old (a fan-out that waited
+/// for the cursor's lock queues its rows due a little earlier: due now all the same).
+const DB_NOW_MS: &str = "floor(extract(epoch FROM now()) * 1000)::bigint";
 
 /// A live claim of another replica on one of the subscription's pending deliveries.
 const CLAIMED_ELSEWHERE: &str = "EXISTS (SELECT 1 FROM webhook_outbox c
@@ -247,7 +261,6 @@ impl WebhookStore for PgStore {
         &self,
         partner: String,
         id: String,
-        now: i64,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         self.bounded(async move {
             let conn = self.conn().await?;
@@ -256,13 +269,13 @@ impl WebhookStore for PgStore {
             // never become failing. `found` answers whether it exists, active or not.
             let n: i64 = conn
                 .query_one(
-                    "WITH s AS (UPDATE webhook_subscriptions SET status = 'active', failing_since = NULL
+                    &format!("WITH s AS (UPDATE webhook_subscriptions SET status = 'active', failing_since = NULL
                                 WHERE id = $1 AND partner = $2 AND status = 'failing' RETURNING id),
-                          o AS (UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = $3
+                          o AS (UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = {DB_NOW_MS}
                                 WHERE subscription_id IN (SELECT id FROM s) AND state IN ('pending', 'failed')),
                           found AS (SELECT id FROM webhook_subscriptions WHERE id = $1 AND partner = $2)
-                     SELECT count(*) FROM found",
-                    &[&id, &partner, &now],
+                     SELECT count(*) FROM found"),
+                    &[&id, &partner],
                 )
                 .await
                 .map_err(backend)?
@@ -278,18 +291,17 @@ impl WebhookStore for PgStore {
         partner: String,
         id: String,
         event_id: String,
-        now: i64,
     ) -> BoxFuture<'_, Result<Redeliver, StoreError>> {
         self.bounded(async move {
             let conn = self.conn().await?;
             let row = conn
                 .query_one(
-                    "WITH s AS (SELECT status FROM webhook_subscriptions WHERE id = $1 AND partner = $2),
-                          o AS (UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = $4
+                    &format!("WITH s AS (SELECT status FROM webhook_subscriptions WHERE id = $1 AND partner = $2),
+                          o AS (UPDATE webhook_outbox SET state = 'pending', round_attempts = 0, next_attempt_at = {DB_NOW_MS}
                                 WHERE subscription_id = $1 AND event_id = $3
                                   AND EXISTS (SELECT 1 FROM s WHERE status = 'active') RETURNING 1)
-                     SELECT (SELECT status FROM s), (SELECT count(*) FROM o)",
-                    &[&id, &partner, &event_id, &now],
+                     SELECT (SELECT status FROM s), (SELECT count(*) FROM o)"),
+                    &[&id, &partner, &event_id],
                 )
                 .await
                 .map_err(backend)?;
@@ -367,7 +379,6 @@ impl WebhookStore for PgStore {
         &self,
         through_seq: i64,
         rows: FanOutRows,
-        now: i64,
     ) -> BoxFuture<'_, Result<usize, StoreError>> {
         self.bounded(async move {
             let mut conn = self.conn().await?;
@@ -409,13 +420,13 @@ impl WebhookStore for PgStore {
                 let seqs: Vec<i64> = rows.iter().map(|r| r.event_seq).collect();
                 let recorded: Vec<i64> = rows.iter().map(|r| r.recorded_at).collect();
                 tx.execute(
-                    "INSERT INTO webhook_outbox (subscription_id, event_id, event_seq, event_type, body, recorded_at, state, next_attempt_at)
-                     SELECT u.sub, u.evt, u.seq, u.typ, u.body, u.rec, 'pending', $7
+                    &format!("INSERT INTO webhook_outbox (subscription_id, event_id, event_seq, event_type, body, recorded_at, state, next_attempt_at)
+                     SELECT u.sub, u.evt, u.seq, u.typ, u.body, u.rec, 'pending', {DB_NOW_MS}
                      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
                           AS u(sub, evt, seq, typ, body, rec)
                      WHERE EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.id = u.sub)
-                     ON CONFLICT (subscription_id, event_id) DO NOTHING",
-                    &[&subs, &ids, &seqs, &types, &bodies, &recorded, &now],
+                     ON CONFLICT (subscription_id, event_id) DO NOTHING"),
+                    &[&subs, &ids, &seqs, &types, &bodies, &recorded],
                 )
                 .await
                 .map_err(backend)?;
@@ -433,17 +444,17 @@ impl WebhookStore for PgStore {
         })
     }
 
-    fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+    fn due_subscriptions(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
         self.bounded(async move {
             let conn = self.conn().await?;
             let rows = conn
                 .query(
                     &format!(
                         "SELECT DISTINCT o.subscription_id FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
-                         WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND s.status = 'active' AND NOT {}",
-                        claimed_elsewhere("$2")
+                         WHERE o.state = 'pending' AND o.next_attempt_at <= {DB_NOW_MS} AND s.status = 'active' AND NOT {}",
+                        claimed_elsewhere("$1")
                     ),
-                    &[&now, &self.replica()],
+                    &[&self.replica()],
                 )
                 .await
                 .map_err(backend)?;
@@ -452,28 +463,31 @@ impl WebhookStore for PgStore {
         })
     }
 
-    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>> {
+    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<Duration>, i64), StoreError>> {
         self.bounded(async move {
             let conn = self.conn().await?;
             // A subscription another replica is sending is looked at again when that claim ends.
+            // How long until then, from the database's now: a time would be read against this
+            // replica's clock.
             let row = conn
                 .query_one(
-                    "WITH c AS (SELECT subscription_id,
+                    &format!("WITH c AS (SELECT subscription_id,
                                        (extract(epoch FROM max(claimed_until)) * 1000)::bigint AS until_ms
                                 FROM webhook_outbox
                                 WHERE state = 'pending' AND claimed_by <> $1 AND claimed_until > now()
                                 GROUP BY subscription_id)
-                     SELECT MIN(GREATEST(o.next_attempt_at, COALESCE(c.until_ms, 0)))::bigint, COUNT(*)
+                     SELECT GREATEST(MIN(GREATEST(o.next_attempt_at, COALESCE(c.until_ms, 0))) - {DB_NOW_MS}, 0)::bigint, COUNT(*)
                      FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
                           LEFT JOIN c ON c.subscription_id = o.subscription_id
-                     WHERE o.state = 'pending' AND s.status = 'active'",
+                     WHERE o.state = 'pending' AND s.status = 'active'"),
                     &[&self.replica()],
                 )
                 .await
                 .map_err(backend)?;
             queries("webhooks.outbox_summary", 1);
+            let wait: Option<i64> = row.try_get(0).map_err(backend)?;
             Ok((
-                row.try_get(0).map_err(backend)?,
+                wait.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
                 row.try_get(1).map_err(backend)?,
             ))
         })
@@ -482,11 +496,10 @@ impl WebhookStore for PgStore {
     fn next_delivery(
         &self,
         id: String,
-        now: i64,
         lease: Duration,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
         self.bounded(async move {
-            let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+            let lease_ms = wait_ms(lease);
             let mut conn = self.conn().await?;
             let tx = conn.transaction().await.map_err(backend)?;
             // The subscription's lock serialises claimers; another replica holding it is sending
@@ -510,13 +523,13 @@ impl WebhookStore for PgStore {
                         "UPDATE webhook_outbox o SET claimed_by = $2, claimed_until = now() + $3::bigint * interval '1 millisecond'
                          WHERE (o.subscription_id, o.event_id) = (
                              SELECT o.subscription_id, o.event_id FROM webhook_outbox o
-                             WHERE o.subscription_id = $1 AND o.state = 'pending' AND o.next_attempt_at <= $4
+                             WHERE o.subscription_id = $1 AND o.state = 'pending' AND o.next_attempt_at <= {DB_NOW_MS}
                                AND NOT {}
                              ORDER BY o.event_seq LIMIT 1)
                          RETURNING {OUTBOX_COLUMNS}",
                         claimed_elsewhere("$2")
                     ),
-                    &[&id, &self.replica(), &lease_ms, &now],
+                    &[&id, &self.replica(), &lease_ms],
                 )
                 .await
                 .map_err(backend)?;
@@ -565,15 +578,19 @@ impl WebhookStore for PgStore {
         })
     }
 
-    fn hold_subscription(&self, id: String, until: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn hold_subscription(
+        &self,
+        id: String,
+        hold: Duration,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         self.bounded(async move {
             let conn = self.conn().await?;
             conn.execute(
-                "UPDATE webhook_outbox SET next_attempt_at = GREATEST(next_attempt_at, $2),
+                &format!("UPDATE webhook_outbox SET next_attempt_at = GREATEST(next_attempt_at, {DB_NOW_MS} + $2),
                         claimed_until = CASE WHEN claimed_by = $3 THEN NULL ELSE claimed_until END,
                         claimed_by = CASE WHEN claimed_by = $3 THEN NULL ELSE claimed_by END
-                 WHERE subscription_id = $1 AND state = 'pending'",
-                &[&id, &until, &self.replica()],
+                 WHERE subscription_id = $1 AND state = 'pending'"),
+                &[&id, &wait_ms(hold), &self.replica()],
             )
             .await
             .map_err(backend)?;
@@ -623,10 +640,12 @@ impl WebhookStore for PgStore {
         after: AfterAttempt,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.bounded(async move {
-            let (state, next) = match after {
-                AfterAttempt::Delivered => ("delivered", attempt.at),
-                AfterAttempt::RetryAt(t) => ("pending", t),
-                AfterAttempt::Exhausted => ("failed", attempt.at),
+            // A retry is due after its wait from the database's now; a finished row keeps the
+            // attempt's time (only the purge reads it).
+            let (state, retry_after) = match after {
+                AfterAttempt::Delivered => ("delivered", None),
+                AfterAttempt::RetryAfter(wait) => ("pending", Some(wait_ms(wait))),
+                AfterAttempt::Exhausted => ("failed", None),
             };
             let exhausted = after == AfterAttempt::Exhausted;
             let code = attempt.response_code.map(i32::from);
@@ -639,15 +658,15 @@ impl WebhookStore for PgStore {
             // attempt happened), unless the subscription was deleted meanwhile.
             let applied: bool = conn
                 .query_one(
-                "WITH a AS (INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
+                &format!("WITH a AS (INSERT INTO webhook_attempts (subscription_id, event_id, attempt, at, status, response_code, error, duration_ms)
                             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)),
                       o AS (UPDATE webhook_outbox SET state = $9, attempts = attempts + 1, round_attempts = round_attempts + 1,
-                                   next_attempt_at = $10, claimed_until = NULL, claimed_by = NULL
+                                   next_attempt_at = COALESCE({DB_NOW_MS} + $10::bigint, $4), claimed_until = NULL, claimed_by = NULL
                             WHERE subscription_id = $1 AND event_id = $2 AND claimed_by = $12
                             RETURNING 1),
                       f AS (UPDATE webhook_subscriptions SET status = 'failing', failing_since = $4
                             WHERE id = $1 AND $11 AND EXISTS (SELECT 1 FROM o))
-                 SELECT EXISTS (SELECT 1 FROM o)",
+                 SELECT EXISTS (SELECT 1 FROM o)"),
                 &[
                     &row.subscription_id,
                     &row.event_id,
@@ -658,7 +677,7 @@ impl WebhookStore for PgStore {
                     &attempt.error,
                     &attempt.duration_ms,
                     &state,
-                    &next,
+                    &retry_after,
                     &exhausted,
                     &self.replica(),
                 ],

@@ -2,6 +2,7 @@
 //! (one row per event and subscription, with its retry schedule), the attempt log, and the fan-out
 //! cursor (the last event sequence number turned into outbox rows). The cursor moves in the same
 //! transaction that inserts the rows, so a crash between the two cannot lose or double an event.
+//! One process uses the file, so due times are on its clock ([`now_ms`]).
 
 use std::time::Duration;
 
@@ -9,10 +10,15 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{backend, SqliteStore};
 use crate::store::webhooks::{
-    AfterAttempt, AttemptRow, FanOutRows, LoggedAttempt, NewSubscription, OutboxRow,
+    wait_ms, AfterAttempt, AttemptRow, FanOutRows, LoggedAttempt, NewSubscription, OutboxRow,
     PreviousSecret, Redeliver, SubscriptionRow, WebhookStore,
 };
 use crate::store::{BoxFuture, StoreError};
+
+/// Now, in unix ms: the store's clock, which due times are compared with and computed from.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS webhook_subscriptions (
@@ -332,9 +338,9 @@ impl WebhookStore for SqliteStore {
         &self,
         partner: String,
         id: String,
-        now: i64,
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         self.run(move |conn| {
+            let now = now_ms();
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
@@ -373,9 +379,9 @@ impl WebhookStore for SqliteStore {
         partner: String,
         id: String,
         event_id: String,
-        now: i64,
     ) -> BoxFuture<'_, Result<Redeliver, StoreError>> {
         self.run(move |conn| {
+            let now = now_ms();
             let tx = conn.transaction().map_err(backend)?;
             let status: Option<String> = tx
                 .query_row(
@@ -463,12 +469,12 @@ impl WebhookStore for SqliteStore {
         &self,
         through_seq: i64,
         rows: FanOutRows,
-        now: i64,
     ) -> BoxFuture<'_, Result<usize, StoreError>> {
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
+            let now = now_ms();
             let cursor = cursor(&tx)?;
             let rows = rows(&subscriptions(&tx, None)?);
             {
@@ -494,8 +500,8 @@ impl WebhookStore for SqliteStore {
         })
     }
 
-    /// Active subscriptions with a delivery due at `now`.
-    fn due_subscriptions(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+    /// Active subscriptions with a delivery due now.
+    fn due_subscriptions(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
         self.run(move |conn| {
             let mut stmt = conn
                 .prepare(
@@ -503,29 +509,36 @@ impl WebhookStore for SqliteStore {
                      WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND s.status = 'active'",
                 )
                 .map_err(backend)?;
-            let rows = stmt.query_map(params![now], |r| r.get(0)).map_err(backend)?;
+            let rows = stmt
+                .query_map(params![now_ms()], |r| r.get(0))
+                .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
         })
     }
 
-    /// When the next pending delivery of an active subscription falls due, and how many are pending.
-    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<i64>, i64), StoreError>> {
+    /// How long until the next pending delivery of an active subscription falls due (zero if one
+    /// is due), and how many are pending.
+    fn outbox_summary(&self) -> BoxFuture<'_, Result<(Option<Duration>, i64), StoreError>> {
         self.run(|conn| {
-            conn.query_row(
-                "SELECT MIN(o.next_attempt_at), COUNT(*) FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
-                 WHERE o.state = 'pending' AND s.status = 'active'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(backend)
+            let (next, pending): (Option<i64>, i64) = conn
+                .query_row(
+                    "SELECT MIN(o.next_attempt_at), COUNT(*) FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                     WHERE o.state = 'pending' AND s.status = 'active'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            let wait = next.map(|t| {
+                Duration::from_millis(u64::try_from(t.saturating_sub(now_ms())).unwrap_or(0))
+            });
+            Ok((wait, pending))
         })
     }
 
-    /// The subscription's oldest delivery due at `now`, if it is active.
+    /// The subscription's oldest delivery due now, if it is active.
     fn next_delivery(
         &self,
         id: String,
-        now: i64,
         _lease: Duration,
     ) -> BoxFuture<'_, Result<Option<OutboxRow>, StoreError>> {
         self.run(move |conn| {
@@ -536,7 +549,7 @@ impl WebhookStore for SqliteStore {
                      WHERE o.subscription_id = ?1 AND o.state = 'pending' AND o.next_attempt_at <= ?2 AND s.status = 'active'
                      ORDER BY o.event_seq LIMIT 1"
                 ),
-                params![id, now],
+                params![id, now_ms()],
                 outbox_row,
             )
             .optional()
@@ -566,13 +579,17 @@ impl WebhookStore for SqliteStore {
         })
     }
 
-    /// Holds a subscription's pending deliveries until `until` (unix ms) without counting an
-    /// attempt: its partner may not receive anything now (disabled, removed, scope gone).
-    fn hold_subscription(&self, id: String, until: i64) -> BoxFuture<'_, Result<(), StoreError>> {
+    /// Holds a subscription's pending deliveries for `hold` without counting an attempt: its
+    /// partner may not receive anything now (disabled, removed, scope gone).
+    fn hold_subscription(
+        &self,
+        id: String,
+        hold: Duration,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         self.run(move |conn| {
             conn.execute(
                 "UPDATE webhook_outbox SET next_attempt_at = MAX(next_attempt_at, ?2) WHERE subscription_id = ?1 AND state = 'pending'",
-                params![id, until],
+                params![id, now_ms().saturating_add(wait_ms(hold))],
             )
             .map_err(backend)?;
             Ok(())
@@ -645,7 +662,7 @@ impl WebhookStore for SqliteStore {
             .map_err(backend)?;
             let (state, next) = match after {
                 AfterAttempt::Delivered => ("delivered", attempt.at),
-                AfterAttempt::RetryAt(t) => ("pending", t),
+                AfterAttempt::RetryAfter(wait) => ("pending", now_ms().saturating_add(wait_ms(wait))),
                 AfterAttempt::Exhausted => ("failed", attempt.at),
             };
             let applied = tx.execute(
@@ -701,7 +718,7 @@ impl WebhookStore for SqliteStore {
             // Sealed secrets kept no longer than they sign.
             conn.execute(
                 "UPDATE webhook_subscriptions SET previous_secret = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= ?1",
-                params![chrono::Utc::now().timestamp_millis()],
+                params![now_ms()],
             )
             .map_err(backend)?;
             Ok((a + b) as u64)
@@ -715,6 +732,7 @@ mod tests {
     use crate::store::webhooks::OutboxInsert;
 
     const LEASE: Duration = Duration::from_secs(30);
+    const HOUR: Duration = Duration::from_secs(3600);
 
     fn store() -> SqliteStore {
         let d = std::env::temp_dir().join(format!("atsgw-wh-{}", uuid::Uuid::new_v4()));
@@ -756,25 +774,35 @@ mod tests {
             .await
             .expect("create")
             .is_some());
-        s.fan_out(2, given(vec![row("a", 1), row("a", 2), row("gone", 2)]), 10)
+        s.fan_out(2, given(vec![row("a", 1), row("a", 2), row("gone", 2)]))
             .await
             .expect("fan out");
-        s.fan_out(1, given(vec![row("a", 1)]), 10)
-            .await
-            .expect("again");
+        s.fan_out(1, given(vec![row("a", 1)])).await.expect("again");
         assert_eq!(s.fanout_cursor().await.expect("cursor"), 2);
-        assert_eq!(s.outbox_summary().await.expect("summary"), (Some(10), 2));
+        assert_eq!(
+            s.outbox_summary().await.expect("summary"),
+            (Some(Duration::ZERO), 2),
+            "due now"
+        );
         let first = s
-            .next_delivery("a".into(), 10, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .expect("due");
         assert_eq!(first.event_id, "evt_1", "oldest first");
+        // Held for an hour from the store's now: nothing due until then.
+        s.hold_subscription("a".into(), HOUR).await.expect("hold");
         assert!(s
-            .next_delivery("a".into(), 9, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .is_none());
+        assert!(s.due_subscriptions().await.expect("due").is_empty());
+        let (wait, _) = s.outbox_summary().await.expect("summary");
+        assert!(
+            wait.is_some_and(|w| w > HOUR - Duration::from_secs(60) && w <= HOUR),
+            "{wait:?}"
+        );
     }
 
     fn failed_attempt(r: &OutboxRow, at: i64) -> AttemptRow {
@@ -793,33 +821,32 @@ mod tests {
     async fn enabling_an_active_subscription_keeps_its_retry_schedule() {
         let s = store();
         s.create_subscription(sub("a"), 2).await.expect("create");
-        s.fan_out(2, given(vec![row("a", 1), row("a", 2)]), 10)
+        s.fan_out(2, given(vec![row("a", 1), row("a", 2)]))
             .await
             .expect("fan out");
-        for retry_at in [1_000, 2_000] {
+        // evt_1 retries in an hour, evt_2 at once.
+        for (event, retry_after) in [("evt_1", HOUR), ("evt_2", Duration::ZERO)] {
             let r = s
-                .next_delivery("a".into(), 10, LEASE)
+                .next_delivery("a".into(), LEASE)
                 .await
                 .expect("read")
                 .expect("due");
-            s.record_attempt(&r, failed_attempt(&r, 11), AfterAttempt::RetryAt(retry_at))
-                .await
-                .expect("record");
+            assert_eq!(r.event_id, event);
+            s.record_attempt(
+                &r,
+                failed_attempt(&r, 11),
+                AfterAttempt::RetryAfter(retry_after),
+            )
+            .await
+            .expect("record");
         }
         // Active: enable answers that it exists and changes nothing.
         assert!(s
-            .enable_subscription("p".into(), "a".into(), 20)
+            .enable_subscription("p".into(), "a".into())
             .await
             .expect("enable"));
-        assert!(
-            s.next_delivery("a".into(), 999, LEASE)
-                .await
-                .expect("read")
-                .is_none(),
-            "still waiting for its retry"
-        );
         let first = s
-            .next_delivery("a".into(), 1_000, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .expect("due at its retry");
@@ -829,10 +856,11 @@ mod tests {
                 first.attempts,
                 first.round_attempts
             ),
-            ("evt_1", 1, 1)
+            ("evt_2", 1, 1),
+            "evt_1 still waiting for its retry"
         );
         assert!(!s
-            .enable_subscription("p".into(), "none".into(), 20)
+            .enable_subscription("p".into(), "none".into())
             .await
             .expect("missing"));
 
@@ -845,14 +873,14 @@ mod tests {
         .await
         .expect("record");
         assert!(s
-            .enable_subscription("p".into(), "a".into(), 1_500)
+            .enable_subscription("p".into(), "a".into())
             .await
             .expect("enable"));
         let again = s
-            .next_delivery("a".into(), 1_500, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
-            .expect("due now");
+            .expect("due now, not in an hour");
         assert_eq!(
             (again.event_id.as_str(), again.round_attempts),
             ("evt_1", 0)
@@ -867,10 +895,10 @@ mod tests {
             .await
             .expect("record");
         let second = s
-            .next_delivery("a".into(), 1_500, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
-            .expect("due now, not at 2000");
+            .expect("due now");
         assert_eq!(
             (second.event_id.as_str(), second.round_attempts),
             ("evt_2", 0)
@@ -933,11 +961,11 @@ mod tests {
     async fn an_exhausted_delivery_fails_the_subscription_until_enabled() {
         let s = store();
         s.create_subscription(sub("a"), 2).await.expect("create");
-        s.fan_out(1, given(vec![row("a", 1)]), 10)
+        s.fan_out(1, given(vec![row("a", 1)]))
             .await
             .expect("fan out");
         let r = s
-            .next_delivery("a".into(), 10, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .expect("due");
@@ -961,26 +989,26 @@ mod tests {
             .expect("there");
         assert!(a.failing && a.failing_since == Some(11));
         assert!(s
-            .next_delivery("a".into(), 99, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .is_none());
         assert_eq!(
-            s.redeliver("p".into(), "a".into(), "evt_1".into(), 20)
+            s.redeliver("p".into(), "a".into(), "evt_1".into())
                 .await
                 .expect("redeliver"),
             Redeliver::SubscriptionFailing
         );
         assert!(!s
-            .enable_subscription("q".into(), "a".into(), 20)
+            .enable_subscription("q".into(), "a".into())
             .await
             .expect("other partner"));
         assert!(s
-            .enable_subscription("p".into(), "a".into(), 20)
+            .enable_subscription("p".into(), "a".into())
             .await
             .expect("enable"));
         let again = s
-            .next_delivery("a".into(), 20, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .expect("due again");
@@ -1000,11 +1028,11 @@ mod tests {
     async fn an_attempt_on_a_dropped_delivery_applies_nothing() {
         let s = store();
         s.create_subscription(sub("a"), 2).await.expect("create");
-        s.fan_out(1, given(vec![row("a", 1)]), 10)
+        s.fan_out(1, given(vec![row("a", 1)]))
             .await
             .expect("fan out");
         let r = s
-            .next_delivery("a".into(), 10, LEASE)
+            .next_delivery("a".into(), LEASE)
             .await
             .expect("read")
             .expect("due");
