@@ -429,7 +429,8 @@ pub fn router(state: App, timeout: Duration) -> Router {
             state.auth.clone(),
             crate::api::route_scopes::require_scope,
         ))
-        // Set per method router before `protect`, so CORS still answers preflights (OPTIONS).
+        // Set per method router before `protect`, so its layers wrap the 405 too; CORS answers
+        // real preflights before they reach it (a plain OPTIONS is a 405 like any other method).
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()

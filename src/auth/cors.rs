@@ -16,7 +16,7 @@ use crate::auth::AuthService;
 /// CORS for the partner routes, answering only real preflights. `CorsLayer` answers every
 /// `OPTIONS` as one (200 and CORS headers, no authentication), so a plain `OPTIONS` with no
 /// `Origin` looked like a route that exists for a method it does not serve; it now goes on to the
-/// routes like any other method (401 without a token, else 405 with `Allow`).
+/// routes like any other method they do not serve (405 with `Allow`).
 pub fn cors_layer(auth: Arc<AuthService>) -> PreflightsLayer {
     PreflightsLayer {
         cors: cors_config(auth),
@@ -37,22 +37,22 @@ pub struct PreflightsLayer {
     cors: CorsLayer,
 }
 
-impl<S: Clone> Layer<S> for PreflightsLayer {
+impl<S> Layer<S> for PreflightsLayer {
     type Service = Preflights<S>;
 
     fn layer(&self, inner: S) -> Preflights<S> {
         Preflights {
-            cors: self.cors.layer(inner.clone()),
-            plain: inner,
+            cors: self.cors.layer(inner),
         }
     }
 }
 
-/// [`PreflightsLayer`]'s service: `Cors` for every request but a non-preflight `OPTIONS`.
+/// [`PreflightsLayer`]'s service: `Cors` for every request but a non-preflight `OPTIONS`, which
+/// goes straight to the service inside (`Cors::poll_ready` only polls that service, so it is ready
+/// for either call).
 #[derive(Clone)]
 pub struct Preflights<S> {
     cors: Cors<S>,
-    plain: S,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Preflights<S>
@@ -65,16 +65,12 @@ where
     type Future = Either<<Cors<S> as Service<Request<ReqBody>>>::Future, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Both copies ready, so `call` may take either.
-        match self.cors.poll_ready(cx) {
-            Poll::Ready(Ok(())) => self.plain.poll_ready(cx),
-            other => other,
-        }
+        self.cors.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if req.method() == Method::OPTIONS && !is_preflight(&req) {
-            Either::Right(self.plain.call(req))
+            Either::Right(self.cors.get_mut().call(req))
         } else {
             Either::Left(self.cors.call(req))
         }

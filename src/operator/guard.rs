@@ -16,7 +16,7 @@ use sha2::Digest;
 use super::OperatorContext;
 use crate::auth::secrets;
 use crate::problem::ApiError;
-use crate::store::partners::AuditRecord;
+use crate::store::partners::{AuditRecord, PartnerStore};
 
 /// Every operator token starts so: anything else is refused without an argon2 run.
 pub const TOKEN_PREFIX: &str = "atsop_";
@@ -280,16 +280,32 @@ pub async fn require_operator(
     // either way). Any other call's record is stored before it answers, so the trail read right
     // after a call has it.
     if found_store_away(&resp) {
-        let store = ctx.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.append_audit(&record).await {
-                tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
-            }
-        });
+        audit_in_background(ctx.store.clone(), record);
     } else if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "operator audit record not stored");
     }
     resp
+}
+
+/// Audit writes waiting in the background at most (each bounded by `[state] timeout_ms`): a
+/// client retrying at once while the store is silent cannot pile up tasks.
+const BACKGROUND_AUDIT_WRITES: usize = 32;
+static BACKGROUND_AUDITS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(BACKGROUND_AUDIT_WRITES);
+
+/// Writes `record` in a spawned task, for a call that found the store away; with
+/// [`BACKGROUND_AUDIT_WRITES`] already waiting, the record stays in the log only.
+pub(super) fn audit_in_background(store: Arc<dyn PartnerStore>, record: AuditRecord) {
+    let Ok(permit) = BACKGROUND_AUDITS.try_acquire() else {
+        tracing::error!(action = %record.action, status = record.status, "operator audit record not stored: too many audit writes wait on the state store (the audit log line has it)");
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        if let Err(e) = store.append_audit(&record).await {
+            tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
+        }
+    });
 }
 
 /// Whether the answer is the store's own 503 (`state-unavailable`): read from the problem the

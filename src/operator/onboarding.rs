@@ -414,12 +414,7 @@ pub async fn reveal(
         .as_ref()
         .is_some_and(|e| *e.problem_type() == crate::problem::types::STATE_UNAVAILABLE);
     if away {
-        let store = ctx.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.append_audit(&record).await {
-                tracing::error!(error = %e, "onboarding audit record not stored");
-            }
-        });
+        super::guard::audit_in_background(ctx.store.clone(), record);
     } else if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "onboarding audit record not stored");
     }

@@ -67,6 +67,9 @@ pub struct Webhooks {
     pub(crate) stopped: watch::Sender<bool>,
 }
 
+/// The longest wait `webhooks.retry_schedule_ms` may list: 30 days.
+const MAX_RETRY_WAIT_MS: u64 = 30 * 24 * 3600 * 1000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("webhooks.secret_key: must be 64 hex characters (32 bytes)")]
@@ -91,6 +94,13 @@ impl Webhooks {
         }
         if cfg.retry_schedule_ms.contains(&0) {
             return Err(SetupError::BadSchedule("waits must be positive"));
+        }
+        // A due time is the store's now plus the wait, in i64 milliseconds: a wait of centuries
+        // would overflow it (on Postgres an error on every attempt, so the event resent forever).
+        if cfg.retry_schedule_ms.iter().any(|&w| w > MAX_RETRY_WAIT_MS) {
+            return Err(SetupError::BadSchedule(
+                "waits must be at most 2592000000 (30 days)",
+            ));
         }
         let rotation_grace = Duration::from_millis(cfg.secret_rotation_grace_ms);
         if rotation_grace > MAX_ROTATION_GRACE {
@@ -198,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_grace_longer_than_a_week_is_refused() {
+    fn a_grace_longer_than_a_week_or_a_wait_longer_than_30_days_is_refused() {
         let state = std::env::temp_dir().join(format!("atsgw-grace-{}", uuid::Uuid::new_v4()));
         let store: Arc<dyn WebhookStore> = Arc::new(
             crate::store::sqlite::SqliteStore::open(&state, Duration::from_secs(60))
@@ -214,6 +224,13 @@ mod tests {
             Err(SetupError::BadGrace)
         ));
         cfg.secret_rotation_grace_ms = 0;
+        // A retry wait past 30 days is refused too (its due time would overflow).
+        cfg.retry_schedule_ms = vec![1000, MAX_RETRY_WAIT_MS + 1];
+        assert!(matches!(
+            Webhooks::new(&cfg, store.clone(), &dir, Some([1; 32])),
+            Err(SetupError::BadSchedule(_))
+        ));
+        cfg.retry_schedule_ms = WebhooksConfig::default().retry_schedule_ms;
         let wh = Webhooks::new(&cfg, store, &dir, Some([1; 32])).expect("no grace is fine");
         assert_eq!(wh.previous_secret_until(1_000), 1_000);
         assert_eq!(

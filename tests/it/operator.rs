@@ -140,17 +140,28 @@ async fn operator_calls_need_an_operator_token() {
         .await
         .expect("call");
     assert_eq!(doubled.status(), 401, "two Authorization headers");
-    // Refused calls are in the audit trail too (anonymous, 401).
-    let (_, trail) = op
-        .call(reqwest::Method::GET, "/operator/v1/audit", None)
-        .await;
-    let refused = trail["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .filter(|r| r["actor"] == "anonymous" && r["status"] == 401)
-        .count();
-    assert_eq!(refused, 4, "{trail}");
+    // Refused calls are in the audit trail too (anonymous, 401). A refused call waits at most
+    // 0.25 s for its record, so a slow disk may store it just after the answer.
+    let refused = || async {
+        let (_, trail) = op
+            .call(reqwest::Method::GET, "/operator/v1/audit", None)
+            .await;
+        let n = trail["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .filter(|r| r["actor"] == "anonymous" && r["status"] == 401)
+            .count();
+        (n, trail)
+    };
+    crate::common::poll::holds_within(
+        Duration::from_secs(10),
+        "4 refused calls audited",
+        || async { refused().await.0 >= 4 },
+    )
+    .await;
+    let (n, trail) = refused().await;
+    assert_eq!(n, 4, "{trail}");
     let (ok, list) = op
         .call(reqwest::Method::GET, "/operator/v1/partners", None)
         .await;

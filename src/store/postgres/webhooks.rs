@@ -476,7 +476,7 @@ impl WebhookStore for PgStore {
                                 FROM webhook_outbox
                                 WHERE state = 'pending' AND claimed_by <> $1 AND claimed_until > now()
                                 GROUP BY subscription_id)
-                     SELECT GREATEST(MIN(GREATEST(o.next_attempt_at, COALESCE(c.until_ms, 0))) - {DB_NOW_MS}, 0)::bigint, COUNT(*)
+                     SELECT (MIN(GREATEST(o.next_attempt_at, COALESCE(c.until_ms, 0))) - {DB_NOW_MS})::bigint, COUNT(*)
                      FROM webhook_outbox o JOIN webhook_subscriptions s ON s.id = o.subscription_id
                           LEFT JOIN c ON c.subscription_id = o.subscription_id
                      WHERE o.state = 'pending' AND s.status = 'active'"),
@@ -485,6 +485,7 @@ impl WebhookStore for PgStore {
                 .await
                 .map_err(backend)?;
             queries("webhooks.outbox_summary", 1);
+            // NULL with nothing pending; a due time already past is no wait.
             let wait: Option<i64> = row.try_get(0).map_err(backend)?;
             Ok((
                 wait.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
