@@ -2,13 +2,14 @@
 //! `RUST_LOG` filters; default `info`. Each line carries the current span, so request lines
 //! include `request_id`, `trace_id`, method and path, then `partner` and `route` once known.
 //!
-//! Lines go through a non-blocking writer (`log_writer`): a request thread only appends its line,
-//! and a dedicated thread writes them in batches. When its buffer is full (a stalled sink) lines are
-//! dropped and counted (`log_lines_dropped_total`) rather than stalling requests: logging never
-//! blocks the request path.
+//! Lines go through a non-blocking writer: a request thread only queues its line, and a dedicated
+//! thread writes. When the queue is full (a stalled sink) lines are dropped and counted
+//! (`log_lines_dropped_total`) rather than stalling requests: logging never blocks the request path.
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{fmt, EnvFilter};
 
-use super::log_writer::{self, WriterGuard};
+/// Lines the writer may hold before it drops: about a second of a busy gateway's logs.
+const QUEUE_LINES: usize = 16_384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -19,7 +20,7 @@ pub enum LogFormat {
 /// What `init` leaves running: the log writer's queue and, when exporting, the span exporter.
 /// Keep it for the life of the process: dropping it flushes both.
 pub struct Guard {
-    _log: WriterGuard,
+    _log: WorkerGuard,
     tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
 
@@ -57,9 +58,16 @@ pub fn init_at(
 
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let (writer, guard) = log_writer::spawn(std::io::stderr())
-        .map_err(|e| format!("the log writer thread did not start: {e}"))?;
-    crate::ops::metrics::watch_dropped_log_lines(writer.clone());
+    let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUE_LINES)
+        .lossy(true)
+        // Buffered: the worker writes every line it finds queued, then flushes, so a burst of
+        // request lines is one write instead of one each (no line waits for a later one).
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
+    crate::ops::metrics::watch_dropped_log_lines(writer.error_counter());
     let lines = match format {
         LogFormat::Json => fmt::layer()
             .json()

@@ -336,16 +336,16 @@ pub fn cached<K, V>(cache: &'static str, entry: moka::Entry<K, V>) -> V {
     entry.into_value()
 }
 
-static DROPPED_LOG_LINES: OnceLock<super::log_writer::BatchWriter> = OnceLock::new();
+static DROPPED_LOG_LINES: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
 
 /// The log writer's count of dropped lines, reported at each scrape.
-pub fn watch_dropped_log_lines(writer: super::log_writer::BatchWriter) {
-    let _ = DROPPED_LOG_LINES.set(writer);
+pub fn watch_dropped_log_lines(counter: tracing_appender::non_blocking::ErrorCounter) {
+    let _ = DROPPED_LOG_LINES.set(counter);
 }
 
 pub async fn render() -> Response {
     if let Some(c) = DROPPED_LOG_LINES.get() {
-        metrics::counter!("log_lines_dropped_total").absolute(c.dropped_lines());
+        metrics::counter!("log_lines_dropped_total").absolute(c.dropped_lines() as u64);
     }
     let body = handle().map(|h| h.render()).unwrap_or_default();
     (

@@ -3,7 +3,6 @@ pub mod call_scope;
 pub mod credential;
 pub mod health;
 pub mod listener;
-pub mod log_writer;
 pub mod logging;
 pub mod metrics;
 pub mod request_id;
