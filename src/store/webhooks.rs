@@ -142,8 +142,8 @@ pub enum AfterAttempt {
     Exhausted,
 }
 
-/// A wait in whole milliseconds, as the stores add it to their now (saturating: a wait that
-/// long is never).
+/// A wait in whole milliseconds, as the stores add it to their now. Waits are at most 30 days
+/// (`webhooks.retry_schedule_ms` is checked at start), so the sum stays within `i64`.
 pub(crate) fn wait_ms(wait: Duration) -> i64 {
     i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)
 }
