@@ -34,7 +34,8 @@ pub struct GatewayHandle {
     pub state: Arc<AppState>,
     pub task: tokio::task::JoinHandle<()>,
     /// `state.shutdown()`. Cancel to drain: `task` ends once every partner connection has closed
-    /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops.
+    /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops, then audit records
+    /// still being written are waited for (one `[state] timeout_ms` at most).
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The changes scanner; it stops (releasing its lease) on `shutdown`. Aborting it instead is a
     /// replica's scanner dying with the lease held (failover tests).
@@ -394,6 +395,10 @@ pub async fn start_held(
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits.clone(), shutdown.clone(), grace);
     let ops = crate::server::serve(ops_listener, ops_app, limits, ops_stop.clone(), grace);
+    // Audit records still being written when both listeners have drained: waited for one store
+    // bound (each write gives up by itself after it), so a stop does not lose a record about to land.
+    let audits = state.operator.background_audits.clone();
+    let audit_bound = Duration::from_millis(state.config.state.timeout_ms);
     let task = tokio::spawn(async move {
         let partner_then_stop = async {
             partner.await;
@@ -402,6 +407,7 @@ pub async fn start_held(
             ops_stop.cancel();
         };
         tokio::join!(partner_then_stop, ops);
+        audits.finish(audit_bound).await;
     });
     Ok(GatewayHandle {
         url: format!("http://{addr}"),

@@ -240,20 +240,9 @@ pub async fn require_operator(
                 status: 401,
                 detail: serde_json::json!({"refused": "no valid operator token"}),
             };
-            let store = ctx.store.clone();
-            let write = tokio::spawn(async move {
-                if let Err(e) = store.append_audit(&record).await {
-                    tracing::error!(error = %e, "operator audit record not stored");
-                }
-            });
-            if tokio::time::timeout(REFUSED_AUDIT_WAIT, write)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "refused operator call answered before its audit record was stored; still writing it"
-                );
-            }
+            ctx.background_audits
+                .write_briefly(ctx.store.clone(), record, REFUSED_AUDIT_WAIT)
+                .await;
         }
         return unauthorized();
     };
@@ -280,7 +269,7 @@ pub async fn require_operator(
     // either way). Any other call's record is stored before it answers, so the trail read right
     // after a call has it.
     if found_store_away(&resp) {
-        audit_in_background(ctx.store.clone(), record);
+        ctx.background_audits.spawn(ctx.store.clone(), record);
     } else if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "operator audit record not stored");
     }
@@ -290,22 +279,81 @@ pub async fn require_operator(
 /// Audit writes waiting in the background at most (each bounded by `[state] timeout_ms`): a
 /// client retrying at once while the store is silent cannot pile up tasks.
 const BACKGROUND_AUDIT_WRITES: usize = 32;
-static BACKGROUND_AUDITS: tokio::sync::Semaphore =
-    tokio::sync::Semaphore::const_new(BACKGROUND_AUDIT_WRITES);
 
-/// Writes `record` in a spawned task, for a call that found the store away; with
-/// [`BACKGROUND_AUDIT_WRITES`] already waiting, the record stays in the log only.
-pub(super) fn audit_in_background(store: Arc<dyn PartnerStore>, record: AuditRecord) {
-    let Ok(permit) = BACKGROUND_AUDITS.try_acquire() else {
-        tracing::error!(action = %record.action, status = record.status, "operator audit record not stored: too many audit writes wait on the state store (the audit log line has it)");
-        return;
-    };
-    tokio::spawn(async move {
-        let _permit = permit;
-        if let Err(e) = store.append_audit(&record).await {
-            tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
+/// Audit records being written after their call was answered, tracked so a graceful stop waits
+/// for them ([`BackgroundAudits::finish`]) instead of losing a record that was about to land.
+pub struct BackgroundAudits {
+    writes: tokio_util::task::TaskTracker,
+    room: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for BackgroundAudits {
+    fn default() -> Self {
+        Self {
+            writes: tokio_util::task::TaskTracker::new(),
+            room: Arc::new(tokio::sync::Semaphore::new(BACKGROUND_AUDIT_WRITES)),
         }
-    });
+    }
+}
+
+impl BackgroundAudits {
+    /// Writes `record` in a tracked task, for a call that found the store away; with
+    /// [`BACKGROUND_AUDIT_WRITES`] already waiting, the record stays in the log only.
+    pub(super) fn spawn(&self, store: Arc<dyn PartnerStore>, record: AuditRecord) {
+        let Ok(permit) = self.room.clone().try_acquire_owned() else {
+            tracing::error!(action = %record.action, status = record.status, "operator audit record not stored: too many audit writes wait on the state store (the audit log line has it)");
+            return;
+        };
+        self.writes.spawn(async move {
+            let _permit = permit;
+            if let Err(e) = store.append_audit(&record).await {
+                tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
+            }
+        });
+    }
+
+    /// Writes `record` in a tracked task and waits for it at most `wait` (a refused call: its
+    /// answer must not wait a store bound, its record should still be in the trail read next).
+    async fn write_briefly(
+        &self,
+        store: Arc<dyn PartnerStore>,
+        record: AuditRecord,
+        wait: Duration,
+    ) {
+        let write = self.writes.spawn(async move {
+            if let Err(e) = store.append_audit(&record).await {
+                tracing::error!(error = %e, "operator audit record not stored");
+            }
+        });
+        if tokio::time::timeout(wait, write).await.is_err() {
+            tracing::warn!(
+                "refused operator call answered before its audit record was stored; still writing it"
+            );
+        }
+    }
+
+    /// At a graceful stop, once no call can start another: waits for the writes in flight, at
+    /// most `bound` (each write gives up by itself after `[state] timeout_ms`).
+    pub async fn finish(&self, bound: Duration) {
+        self.writes.close();
+        if self.writes.is_empty() {
+            return;
+        }
+        let waiting = self.writes.len();
+        tracing::info!(
+            writes = waiting,
+            "waiting for operator audit records still being stored"
+        );
+        if tokio::time::timeout(bound, self.writes.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                writes = self.writes.len(),
+                "stopping with operator audit records not stored (their audit log lines have them)"
+            );
+        }
+    }
 }
 
 /// Whether the answer is the store's own 503 (`state-unavailable`): read from the problem the

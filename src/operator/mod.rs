@@ -32,6 +32,8 @@ pub struct OperatorContext {
     pub config: Arc<config::OperatorConfig>,
     /// The partner listener's public base URL (invite links, the page's quickstart).
     pub partner_url: Arc<str>,
+    /// Audit records written after their call was answered (the store was found away).
+    pub background_audits: Arc<guard::BackgroundAudits>,
     /// The store generation of the partners in force here (`u64::MAX`: none loaded yet).
     loaded: Arc<std::sync::atomic::AtomicU64>,
     /// Held while comparing generations and installing, so a slow read cannot put an older
@@ -53,6 +55,7 @@ impl OperatorContext {
             tokens: Arc::new(tokens),
             config: Arc::new(config),
             partner_url: partner_url.trim_end_matches('/').into(),
+            background_audits: Arc::default(),
             loaded: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
             install: Arc::new(std::sync::Mutex::new(())),
         })

@@ -414,7 +414,7 @@ pub async fn reveal(
         .as_ref()
         .is_some_and(|e| *e.problem_type() == crate::problem::types::STATE_UNAVAILABLE);
     if away {
-        super::guard::audit_in_background(ctx.store.clone(), record);
+        ctx.background_audits.spawn(ctx.store.clone(), record);
     } else if let Err(e) = ctx.store.append_audit(&record).await {
         tracing::error!(error = %e, "onboarding audit record not stored");
     }

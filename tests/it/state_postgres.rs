@@ -313,3 +313,66 @@ async fn an_operator_call_finding_postgres_silent_answers_within_one_timeout_and
         "the call after the outage is in the trail: {trail}"
     );
 }
+
+/// A call that found the store away has its audit record written after it was answered; a
+/// graceful stop that begins while that write waits on the store waits for it (one store bound at
+/// most), so the record is in the trail once the process has stopped, not lost with it.
+#[tokio::test]
+async fn a_graceful_stop_waits_for_an_audit_record_still_being_written() {
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("pg");
+    let emu = emulator().await;
+    let (operator, hash) = ats_gateway::operator::guard::create_operator_token();
+    let mut r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(pg.url().as_str());
+        c.state.timeout_ms = 3_000;
+        c.operator.token_hashes = vec![hash];
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .build()
+        .expect("client");
+    let audit = format!("{}/operator/v1/audit", r.ops_url);
+    let (status, _, _, body, _) = ask(&http, &audit, &operator).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Another session holds the trail's table: the next call's read waits past the bound (503),
+    // then its record's write waits behind the same lock.
+    let (mut locker, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let lock = locker.transaction().await.expect("begin");
+    lock.batch_execute("LOCK TABLE operator_audit IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let (status, _, _, problem, _) = ask(&http, &audit, &operator).await;
+    assert_eq!(status, 503, "{problem}");
+    // No connection left to drain: without a wait for the record, the stop would end at once.
+    drop(http);
+    r.gateway.shutdown.cancel();
+    let early = tokio::time::timeout(Duration::from_millis(500), &mut r.gateway.task).await;
+    assert!(
+        early.is_err(),
+        "the stop waits for the audit record still being written"
+    );
+    lock.commit().await.expect("unlock");
+    tokio::time::timeout(Duration::from_secs(20), &mut r.gateway.task)
+        .await
+        .expect("the stop ends once the record is stored")
+        .expect("gateway task");
+    // Read at once after the stop, no polling: the record is there.
+    let statuses: Vec<i32> = locker
+        .query(
+            "SELECT status FROM operator_audit WHERE action = 'GET /operator/v1/audit' ORDER BY seq",
+            &[],
+        )
+        .await
+        .expect("trail")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(statuses, vec![200, 503], "both calls are in the trail");
+}
