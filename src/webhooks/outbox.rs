@@ -11,7 +11,11 @@
 //! company or `pii:read` (a registry reload) is never sent what it may no longer see, by a retry
 //! or a redelivery. The subscriptions are read, and the rows and the fan-out cursor written, in
 //! one transaction under the cursor's lock, so a restart neither loses nor repeats an event and a
-//! subscription created during a pass misses none recorded after it.
+//! subscription created during a pass misses none recorded after it. The rows are shaped before
+//! that transaction, from the subscriptions read just before it; under the lock only a
+//! subscription created or changed in between is shaped ([`reuse_or_shape`]).
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -25,6 +29,10 @@ use crate::store::StoreError;
 
 /// Events read per fan-out transaction.
 const BATCH: usize = 200;
+
+/// (Event, subscription) pairs shaped on the worker thread at most; a pass with more shapes off
+/// it, so the partner requests queued on that worker do not wait for it.
+const SHAPED_IN_PLACE: usize = 2_000;
 
 /// The rights the registry grants a partner (as a token would carry them all), whether or not it
 /// may receive deliveries now.
@@ -97,20 +105,77 @@ pub async fn fan_out(st: &DeliveryContext) -> Result<usize, StoreError> {
         let more = events.len() == BATCH;
         let now = super::now_ms();
         let reg = st.auth.registry();
-        // The store reads the subscriptions inside its transaction, under the cursor's lock:
-        // read before it, one created meanwhile would be missing here while the cursor moves
-        // past events recorded after it was.
+        // Shaped before the store's transaction, from the subscriptions as read now: shaping is
+        // most of a pass's work, and under the cursor's lock it would hold back other replicas'
+        // passes and every subscription being created for as long.
+        let before = store.subscriptions(None).await?;
+        let shape = || rows_for_all(&reg, &before, &events, now);
+        let shaped = if events.len() * before.len() > SHAPED_IN_PLACE {
+            crate::resources::steps::off_worker(shape)
+        } else {
+            shape()
+        };
+        // The store reads the subscriptions again inside its transaction, under the cursor's
+        // lock: read only before it, one created meanwhile would be missing here while the cursor
+        // moves past events recorded after it was. Only such a one is shaped under the lock.
         let rows: FanOutRows = Box::new(move |subs| {
-            events
-                .iter()
-                .flat_map(|e| rows_for(&reg, subs, e, now))
-                .collect()
+            reuse_or_shape(&before, shaped, subs, |fresh| {
+                rows_for_all(&reg, fresh, &events, now)
+            })
         });
         written += store.fan_out(last, rows).await?;
         if !more {
             return Ok(written);
         }
     }
+}
+
+/// The outbox rows for `events`, event by event.
+fn rows_for_all(
+    reg: &Registry,
+    subs: &[SubscriptionRow],
+    events: &[Event],
+    now: i64,
+) -> Vec<OutboxInsert> {
+    events
+        .iter()
+        .flat_map(|e| rows_for(reg, subs, e, now))
+        .collect()
+}
+
+/// What a subscription's outbox rows depend on (not its URL, secret or failure state).
+fn shaping_key(s: &SubscriptionRow) -> (&str, &str, &[String], i64) {
+    (&s.id, &s.partner, &s.events, s.from_seq)
+}
+
+/// The rows for `now` (the subscriptions read under the cursor's lock): those `shaped` before the
+/// lock are kept for each subscription read then with the same [`shaping_key`]; only the ones
+/// created or changed since are shaped (`shape`), so the lock is held for little more than the
+/// writes. A subscription's rows stay in event order either way.
+fn reuse_or_shape(
+    before: &[SubscriptionRow],
+    shaped: Vec<OutboxInsert>,
+    now: &[SubscriptionRow],
+    shape: impl FnOnce(&[SubscriptionRow]) -> Vec<OutboxInsert>,
+) -> Vec<OutboxInsert> {
+    let before: HashMap<&str, &SubscriptionRow> =
+        before.iter().map(|s| (s.id.as_str(), s)).collect();
+    let (same, changed): (Vec<&SubscriptionRow>, Vec<&SubscriptionRow>) =
+        now.iter().partition(|s| {
+            before
+                .get(s.id.as_str())
+                .is_some_and(|b| shaping_key(b) == shaping_key(s))
+        });
+    let keep: HashSet<&str> = same.iter().map(|s| s.id.as_str()).collect();
+    let mut rows: Vec<OutboxInsert> = shaped
+        .into_iter()
+        .filter(|r| keep.contains(r.subscription_id.as_str()))
+        .collect();
+    if !changed.is_empty() {
+        let changed: Vec<SubscriptionRow> = changed.into_iter().cloned().collect();
+        rows.extend(shape(&changed));
+    }
+    rows
 }
 
 /// An outbox row's body: the event (as shaped at fan-out), with the company that decides who may
@@ -171,5 +236,86 @@ pub(crate) async fn shape_now(st: &DeliveryContext, partner: &str, row: &OutboxR
     match visibility::shape_for(&principal, &event).and_then(|e| serde_json::to_string(&e).ok()) {
         Some(body) => Shaped::Send(body),
         None => Shaped::Drop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(id: &str, from_seq: i64) -> SubscriptionRow {
+        SubscriptionRow {
+            id: id.into(),
+            partner: "acme".into(),
+            url: "https://hooks.example/in".into(),
+            events: vec!["recruiting_request.changed".into()],
+            secret: "sealed".into(),
+            failing: false,
+            from_seq,
+            created_at: 0,
+            failing_since: None,
+            previous_secret: None,
+        }
+    }
+
+    fn row(sub: &str, seq: i64) -> OutboxInsert {
+        OutboxInsert {
+            subscription_id: sub.into(),
+            event_id: format!("evt_{seq}"),
+            event_seq: seq,
+            event_type: "recruiting_request.changed".into(),
+            body: format!("shaped before the lock for {sub}"),
+            recorded_at: 0,
+        }
+    }
+
+    fn shaped_under_the_lock(subs: &[SubscriptionRow]) -> Vec<OutboxInsert> {
+        subs.iter()
+            .map(|s| OutboxInsert {
+                body: format!("shaped under the lock for {}", s.id),
+                ..row(&s.id, 9)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn under_the_lock_only_subscriptions_created_or_changed_since_are_shaped() {
+        let before = vec![sub("a", 0), sub("b", 0), sub("gone", 0)];
+        let shaped = vec![row("a", 1), row("b", 1), row("gone", 1), row("a", 2)];
+        // Read again unchanged, except for a failure mark (not part of what a row holds).
+        let mut now = vec![sub("a", 0), sub("b", 0)];
+        now[1].failing = true;
+        let mut asked = None;
+        let rows = reuse_or_shape(&before, shaped.clone(), &now, |fresh| {
+            asked = Some(fresh.len());
+            shaped_under_the_lock(fresh)
+        });
+        assert_eq!(asked, None, "nothing is shaped under the lock");
+        assert_eq!(
+            rows,
+            vec![row("a", 1), row("b", 1), row("a", 2)],
+            "the deleted one's rows go"
+        );
+
+        // One created meanwhile and one whose events changed: those two, and only they.
+        let mut changed = sub("b", 0);
+        changed.events.push("recruiting_request.closed".into());
+        let now = vec![sub("a", 0), changed, sub("new", 5)];
+        let mut asked = Vec::new();
+        let rows = reuse_or_shape(&before, shaped, &now, |fresh| {
+            asked = fresh.iter().map(|s| s.id.clone()).collect();
+            shaped_under_the_lock(fresh)
+        });
+        assert_eq!(asked, vec!["b".to_string(), "new".to_string()]);
+        let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            vec![
+                "shaped before the lock for a",
+                "shaped before the lock for a",
+                "shaped under the lock for b",
+                "shaped under the lock for new",
+            ]
+        );
     }
 }
