@@ -35,7 +35,7 @@ pub struct GatewayHandle {
     pub task: tokio::task::JoinHandle<()>,
     /// `state.shutdown()`. Cancel to drain: `task` ends once every partner connection has closed
     /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops, then audit records
-    /// still being written are waited for (one `[state] timeout_ms` at most).
+    /// still being written are waited for (one `[state] timeout_ms` at most) and usage is flushed.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The changes scanner; it stops (releasing its lease) on `shutdown`. Aborting it instead is a
     /// replica's scanner dying with the lease held (failover tests).
@@ -294,7 +294,8 @@ pub async fn start_held(
     let limits = crate::server::Limits::from_config(&config.gateway)
         .map_err(|(key, problem)| StartError::Config { key, problem })?;
     let state = build_state(config, reload, &format!("http://{addr}")).await?;
-    // Stored partners followed on every replica; usage flushed. Stops on the shutdown token.
+    // Stored partners followed on every replica; usage flushed. Stops on the shutdown token (the
+    // last flush is the drain's, below).
     let _sync = crate::operator::sync::spawn(state.operator.clone(), state.shutdown().clone());
     // Unfinished hires of an earlier process are completed or undone before writes are served
     // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
@@ -395,9 +396,11 @@ pub async fn start_held(
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits.clone(), shutdown.clone(), grace);
     let ops = crate::server::serve(ops_listener, ops_app, limits, ops_stop.clone(), grace);
-    // Audit records still being written when both listeners have drained: waited for one store
-    // bound (each write gives up by itself after it), so a stop does not lose a record about to land.
-    let audits = state.operator.background_audits.clone();
+    // Once both listeners have drained: audit records still being written are waited for one
+    // store bound (each write gives up by itself after it), then the usage counted is flushed a
+    // last time, so a stop loses neither a record about to land nor the requests served while
+    // draining.
+    let operator = state.operator.clone();
     let audit_bound = Duration::from_millis(state.config.state.timeout_ms);
     let task = tokio::spawn(async move {
         let partner_then_stop = async {
@@ -407,7 +410,8 @@ pub async fn start_held(
             ops_stop.cancel();
         };
         tokio::join!(partner_then_stop, ops);
-        audits.finish(audit_bound).await;
+        operator.background_audits.finish(audit_bound).await;
+        crate::operator::sync::flush(&operator).await;
     });
     Ok(GatewayHandle {
         url: format!("http://{addr}"),

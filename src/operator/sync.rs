@@ -2,7 +2,8 @@
 //! `[operator] poll_ms` and reloads the partners when it moved (so a revoke or a PATCH on any
 //! replica is in force here within a second, cached tokens included: the registry swap moves the
 //! local generation the verified-token cache checks), and adds the usage counted in memory to the
-//! store every `usage_flush_ms`. Stops on the shutdown token, after a last flush.
+//! store every `usage_flush_ms`. Stops on the shutdown token; the last flush is the gateway's, once
+//! the listeners have drained (`app::start`), so requests served while draining are counted too.
 
 use std::time::Duration;
 
@@ -36,10 +37,7 @@ pub fn spawn(ctx: OperatorContext, shutdown: CancellationToken) -> tokio::task::
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => {
-                    flush(&ctx).await;
-                    return;
-                }
+                () = shutdown.cancelled() => return,
                 _ = flush_tick.tick() => flush(&ctx).await,
                 _ = poll.tick() => {
                     // A change made on this replica was applied already (`refresh` records it).

@@ -376,3 +376,81 @@ async fn a_graceful_stop_waits_for_an_audit_record_still_being_written() {
         .collect();
     assert_eq!(statuses, vec![200, 503], "both calls are in the trail");
 }
+
+/// Usage is flushed a last time after the listeners have drained: a request still being served
+/// when a graceful stop begins is in the stored usage once the process has stopped.
+#[tokio::test]
+async fn a_graceful_stop_flushes_the_usage_of_requests_served_while_draining() {
+    const RR: &str = "mshr_hcmrecruitingrequestentities";
+    let pg = tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("pg");
+    let emu = emulator().await;
+    let mut r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(pg.url().as_str());
+        // Only the stop flushes within this test.
+        c.operator.usage_flush_ms = 600_000;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = partner_token_at(&http, &r.url, "acme-ats", None).await;
+    let quick = http
+        .get(format!("{}/v1/recruiting-requests?page_size=2", r.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("quick");
+    assert_eq!(quick.status(), 200);
+
+    // A page the emulator answers slowly: in flight when the stop begins.
+    emu.fault(serde_json::json!({"kind": "latency", "ms": 1500, "target": RR, "count": 1}))
+        .await;
+    let slow = tokio::spawn({
+        let (http, url, token) = (http.clone(), r.url.clone(), token.clone());
+        async move {
+            http.get(format!("{url}/v1/recruiting-requests?page_size=9"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map(|resp| resp.status().as_u16())
+        }
+    });
+    let metrics = format!("{}/metrics", r.ops_url);
+    crate::common::poll::within(
+        Duration::from_secs(20),
+        "the slow page waits on Dataverse",
+        || async {
+            let text = http.get(&metrics).send().await.ok()?.text().await.ok()?;
+            text.lines()
+                .any(|l| l.starts_with("upstream_in_flight ") && !l.ends_with(" 0"))
+                .then_some(())
+        },
+    )
+    .await;
+    r.gateway.shutdown.cancel();
+    assert_eq!(
+        slow.await
+            .expect("join")
+            .expect("the page in flight is answered"),
+        200
+    );
+    drop(http);
+    tokio::time::timeout(Duration::from_secs(20), &mut r.gateway.task)
+        .await
+        .expect("the stop ends")
+        .expect("gateway task");
+
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let stored: i64 = client
+        .query_one(
+            "SELECT COALESCE(SUM(requests), 0)::BIGINT FROM partner_usage WHERE partner = 'acme-ats'",
+            &[],
+        )
+        .await
+        .expect("usage")
+        .get(0);
+    assert_eq!(stored, 2, "the page served while draining is counted");
+}
