@@ -37,9 +37,9 @@ pub struct GatewayHandle {
     /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops, then audit records
     /// still being written are waited for (one `[state] timeout_ms` at most) and usage is flushed.
     pub shutdown: tokio_util::sync::CancellationToken,
-    /// The changes scanner; it stops (releasing its lease) on `shutdown`. Aborting it instead is a
-    /// replica's scanner dying with the lease held (failover tests).
-    pub scanner: Option<tokio::task::JoinHandle<()>>,
+    /// The changes scanner; it stops (releasing its lease) on `shutdown`, and `task` waits for
+    /// that. Aborting it instead is a replica's scanner dying with the lease held (failover tests).
+    pub scanner: Option<tokio::task::AbortHandle>,
     /// The webhook dispatcher (it stops by itself on `shutdown`; aborting it drops its workers
     /// mid-send, as a crash would).
     pub deliveries: tokio::task::AbortHandle,
@@ -396,10 +396,11 @@ pub async fn start_held(
     let ops_stop = tokio_util::sync::CancellationToken::new();
     let partner = crate::server::serve(listener, app, limits.clone(), shutdown.clone(), grace);
     let ops = crate::server::serve(ops_listener, ops_app, limits, ops_stop.clone(), grace);
+    let scanner_abort = scanner.as_ref().map(tokio::task::JoinHandle::abort_handle);
     // Once both listeners have drained: audit records still being written are waited for one
     // store bound (each write gives up by itself after it), then the usage counted is flushed a
     // last time, so a stop loses neither a record about to land nor the requests served while
-    // draining.
+    // draining. `[state] timeout_ms` bounds each of those store calls.
     let operator = state.operator.clone();
     let audit_bound = Duration::from_millis(state.config.state.timeout_ms);
     let task = tokio::spawn(async move {
@@ -410,7 +411,19 @@ pub async fn start_held(
             ops_stop.cancel();
         };
         tokio::join!(partner_then_stop, ops);
-        operator.background_audits.finish(audit_bound).await;
+        // The scanner stopped when the stop began; its lease's release is waited for too, so
+        // another replica takes scanning over at once, not when the lease expires.
+        let scanner_released = async {
+            if let Some(scanner) = scanner {
+                if tokio::time::timeout(audit_bound, scanner).await.is_err() {
+                    tracing::warn!("the change scanner's lease was not released in time; another replica takes over when it expires");
+                }
+            }
+        };
+        tokio::join!(
+            operator.background_audits.finish(audit_bound),
+            scanner_released
+        );
         crate::operator::sync::flush(&operator).await;
     });
     Ok(GatewayHandle {
@@ -419,7 +432,7 @@ pub async fn start_held(
         state,
         task,
         shutdown,
-        scanner,
+        scanner: scanner_abort,
         deliveries,
         warmup,
         background_gate: std::sync::Mutex::new(Some(background_gate)),

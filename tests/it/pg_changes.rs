@@ -720,3 +720,60 @@ async fn without_postgres_the_scanner_pauses_and_resumes_losing_nothing() {
     );
     assert_eq!(after.events[0].seq, before.events[0].seq + 1);
 }
+
+/// A graceful stop waits for the scanner to release its lease (even while the lease row is
+/// busy), so another replica can take scanning over at once rather than when the lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_releases_the_scan_lease_before_it_ends() {
+    let pg = pg_server().await;
+    let emu = emulator().await;
+    let client = sql(&pg).await;
+    let db = &client;
+    let mut r = spawn_replica(&emu, |c| {
+        c.state.url = SecretString::new(pg.url().as_str());
+        c.state.timeout_ms = 5_000;
+        c.changes.scan_interval_ms = Some(INTERVAL.as_millis() as u64);
+    })
+    .await;
+    let me = r
+        .gateway
+        .state
+        .postgres
+        .as_ref()
+        .expect("postgres")
+        .replica();
+    until(
+        Duration::from_secs(30),
+        "the lease held",
+        move || async move { (lease(db).await.0 == Some(me)).then_some(()) },
+    )
+    .await;
+
+    // Another session holds the lease row: the release waits behind it.
+    let (mut locker, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let lock = locker.transaction().await.expect("begin");
+    lock.batch_execute("SELECT * FROM change_scan_lease WHERE id = 1 FOR UPDATE")
+        .await
+        .expect("lock");
+    r.gateway.shutdown.cancel();
+    let early = tokio::time::timeout(Duration::from_millis(500), &mut r.gateway.task).await;
+    assert!(early.is_err(), "the stop waits for the lease's release");
+    lock.commit().await.expect("unlock");
+    tokio::time::timeout(Duration::from_secs(20), &mut r.gateway.task)
+        .await
+        .expect("the stop ends once the lease is released")
+        .expect("gateway task");
+    // Read at once after the stop: the lease has expired (released), held by no one alive.
+    let expired: bool = db
+        .query_one(
+            "SELECT expires_at <= now() FROM change_scan_lease WHERE id = 1",
+            &[],
+        )
+        .await
+        .expect("lease")
+        .get(0);
+    assert!(expired, "released by the stop");
+}
