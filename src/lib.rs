@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod etag;
 pub mod file_stamp;
 pub mod html;
+pub mod json_body;
 pub mod model;
 pub mod operator;
 pub mod ops;

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,7 @@ use super::respond;
 use super::state::{App, AppState};
 use crate::auth::Principal;
 use crate::cache::Resource;
+use crate::json_body::JsonBody;
 use crate::problem::{ApiError, FieldError};
 use crate::resolve::lang::Lang;
 use crate::store::Outcome;
@@ -183,12 +183,12 @@ struct Created<'a> {
     responses(
         (status = 201, description = "Created: the candidate as GET returns it to you. A replay carries `Idempotent-Replayed: true` and shows the candidate through your rights at the time of the replay.", body = crate::model::candidate::Candidate,
             headers(("Location" = String, description = "/v1/candidates/{id}"), ("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same key"))),
-        (status = 400, description = "The body is not JSON, or the Idempotency-Key is malformed", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The body is not JSON, or the Idempotency-Key is malformed or sent more than once", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing scope", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "A replay whose candidate is no longer in your companies (as GET answers)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still running (`conflict`: retry later), or its hire could be neither completed nor undone and needs the operator (`hire-needs-operator`: the key keeps that answer)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed (every failing field in `errors[]` as a JSON pointer into the body, HR's own refusals included), or the Idempotency-Key was used with another body", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed (every failing field in `errors[]` as a JSON pointer into the body, HR's own refusals and a member named twice in one object included), or the Idempotency-Key was used with another body", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 428, description = "Idempotency-Key header missing", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited, or HR throttling (nothing was left written); wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 502, description = "The HR system failed a step; everything written was removed. Retry with the same key", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -206,12 +206,11 @@ pub async fn create(
     State(st): State<App>,
     principal: Principal,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let lang = respond::lang_of(&headers);
     let key = idempotency_key(&headers)?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
+    let body = body.required()?;
     match writes::begin(&st.hiring, &principal, &key, &body).await? {
         // A hire recovery closed as failed: the key's answer for good, never a body.
         Started::Replay(outcome) if outcome.failed() => Err(ApiError::HireNeedsOperator),
@@ -301,13 +300,22 @@ fn created(outcome: &Outcome, body: Value, replayed: bool) -> Response {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
+    let mut lines = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(v) = lines.next() else {
         return Err(ApiError::PreconditionRequired(
             "POST /v1/candidates creates a person in HR and needs an `Idempotency-Key` header (e.g. a UUID): \
              with it a retry after a timeout replays the first outcome instead of creating a duplicate person, which is expensive to undo in HR"
                 .into(),
         ));
     };
+    // Two lines are two keys, as a comma-joined one is (refused below): which one the client
+    // meant is not ours to guess, and a replay under the other would miss.
+    if lines.next().is_some() {
+        return Err(ApiError::param(
+            "Idempotency-Key",
+            "must be sent once (one header line naming one key)",
+        ));
+    }
     let key = v.to_str().unwrap_or_default();
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::param(

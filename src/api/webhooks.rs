@@ -2,13 +2,11 @@
 //! the redeliver, re-enable, test and secret rotation actions. Handlers stay thin: body checks in
 //! `webhooks::subscriptions`, state in the store, sending in `webhooks::delivery`.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -16,6 +14,7 @@ use super::params::{NoParams, PageSize, StrictQuery};
 use super::state::App;
 use crate::auth::Principal;
 use crate::changes::event::EVENT_TYPE_NAMES;
+use crate::json_body::JsonBody;
 use crate::problem::{ApiError, FieldError};
 use crate::store::webhooks::{NewSubscription, Redeliver, SubscriptionRow};
 use crate::webhooks::signing::SigningKey;
@@ -91,7 +90,7 @@ pub struct SubscriptionList {
             headers(("Location" = String, description = "/v1/webhooks/{id}"))),
         (status = 400, description = "The body is not JSON", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "You already have 25 subscriptions", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed (unknown event type, URL not https or not public), each field in `errors[]`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed (unknown event type, URL not https or not public, a member named twice), each field in `errors[]`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The gateway's state store is unavailable (`state-unavailable`): the subscription may or may not have been made, so check `GET /v1/webhooks` before making it again; wait `Retry-After` seconds", body = crate::problem::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["webhooks:manage"]), ("oauth2" = ["webhooks:manage"]))
@@ -100,10 +99,9 @@ pub async fn create(
     State(st): State<App>,
     principal: Principal,
     StrictQuery(NoParams {}): StrictQuery<NoParams>,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON ({e})")))?;
+    let body = body.required()?;
     let new = subscriptions::parse(&body, &st.webhooks.policy, &EVENT_TYPE_NAMES)
         .await
         .map_err(|issues| {

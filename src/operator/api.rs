@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +13,7 @@ use super::body::{self, Issues};
 use super::guard::AuditNote;
 use super::{views, OperatorContext};
 use crate::auth::secrets;
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 use crate::store::partners::{hour_of, Refused, SecretRecord, StoredPartner};
 
@@ -97,9 +97,9 @@ async fn one_view(
 /// `POST /operator/v1/partners`: the partner, its `client_id` and a secret shown only here.
 pub async fn create(
     State(ctx): State<OperatorContext>,
-    bytes: Bytes,
+    json: JsonBody,
 ) -> Result<Response, ApiError> {
-    let obj = body::json_object(&bytes)?;
+    let obj = body::json_object(json)?;
     let mut issues = Issues::default();
     let now = now();
     let doc = body::new_partner(&obj, "", now, &mut issues);
@@ -173,9 +173,9 @@ pub async fn one(
 pub async fn update(
     State(ctx): State<OperatorContext>,
     Path(id): Path<String>,
-    bytes: Bytes,
+    json: JsonBody,
 ) -> Result<Response, ApiError> {
-    let obj = body::json_object(&bytes)?;
+    let obj = body::json_object(json)?;
     // Checked here for a 422 with pointers (and a 409 for a config partner); applied again by the
     // store to the profile as stored inside its transaction, where it cannot fail: what it
     // checks is the body alone.
@@ -211,9 +211,9 @@ pub async fn revoke(
 pub async fn rotate(
     State(ctx): State<OperatorContext>,
     Path(id): Path<String>,
-    bytes: Bytes,
+    json: JsonBody,
 ) -> Result<Response, ApiError> {
-    let obj = body::json_object(&bytes)?;
+    let obj = body::json_object(json)?;
     let mut issues = Issues::default();
     body::unknown_fields(&obj, &["previous_expires_in"], "", &mut issues);
     let keep = body::seconds(

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::auth::Scope;
+use crate::json_body::JsonBody;
 use crate::problem::{ApiError, FieldError};
 use crate::store::partners::{PartnerDoc, RateLimit};
 
@@ -28,17 +29,15 @@ impl Issues {
     }
 }
 
-pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if bytes.is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::Validation(vec![FieldError {
+/// The body as an object; no body at all is `{}` (every field optional or reported missing).
+pub fn json_object(body: JsonBody) -> Result<Map<String, Value>, ApiError> {
+    match body.0 {
+        None => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(ApiError::Validation(vec![FieldError {
             pointer: String::new(),
             detail: "must be a JSON object".into(),
         }])),
-        Err(e) => Err(ApiError::BadRequest(format!("the body is not JSON ({e})"))),
     }
 }
 

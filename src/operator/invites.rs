@@ -1,7 +1,6 @@
 //! `POST /operator/v1/invites`: a single-use link to the onboarding page on the partner listener.
 //! The token is random and stored only as its SHA-256; the link expires (default 72 h).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +13,7 @@ use sha2::Digest;
 use super::body::{self, Issues};
 use super::guard::{Actor, AuditNote};
 use super::{views, OperatorContext};
+use crate::json_body::JsonBody;
 use crate::problem::ApiError;
 use crate::store::partners::{InviteGrant, InviteRecord};
 
@@ -31,9 +31,9 @@ pub fn token_hash(token: &str) -> String {
 pub async fn create(
     State(ctx): State<OperatorContext>,
     actor: Option<axum::Extension<Actor>>,
-    bytes: Bytes,
+    json: JsonBody,
 ) -> Result<Response, ApiError> {
-    let obj = body::json_object(&bytes)?;
+    let obj = body::json_object(json)?;
     let mut issues = Issues::default();
     body::unknown_fields(
         &obj,

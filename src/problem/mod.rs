@@ -91,6 +91,9 @@ impl Problem {
             "method-not-allowed" => "this route does not accept that method; see /docs",
             "too-large" => "the request body is larger than the gateway accepts",
             "timeout" => "the request took too long; retry later",
+            "unsupported-media-type" => {
+                "this route takes a JSON body: send it as Content-Type: application/json"
+            }
             "internal" => "unexpected error; report the request_id",
             _ => "the request could not be understood (malformed path, query, headers or body)",
         };
@@ -193,6 +196,9 @@ pub enum ApiError {
     WebhookSendsBusy { retry_after: u64 },
     #[error("not acceptable: {0}")]
     NotAcceptable(String),
+    /// A JSON route's body sent as another media type, or without one (`json_body`).
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
     /// Dataverse refused the gateway itself (credentials, role, table not generated): the operator must act.
     #[error("upstream misconfigured: {0}")]
     UpstreamMisconfigured(String),
@@ -246,6 +252,7 @@ impl ApiError {
             NotFound(_) => &t::NOT_FOUND,
             MethodNotAllowed => &t::METHOD_NOT_ALLOWED,
             NotAcceptable(_) => &t::NOT_ACCEPTABLE,
+            UnsupportedMediaType(_) => &t::UNSUPPORTED_MEDIA_TYPE,
             Conflict(_) => &t::CONFLICT,
             PreconditionRequired(_) => &t::IDEMPOTENCY_KEY_REQUIRED,
             IdempotencyKeyReused => &t::IDEMPOTENCY_KEY_REUSED,
@@ -287,7 +294,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidParameter { name, detail } => format!("{name} {detail}"),
-            BadRequest(d) | NotFound(d) | Conflict(d) | NotAcceptable(d) | PreconditionRequired(d) => d.clone(),
+            BadRequest(d) | NotFound(d) | Conflict(d) | NotAcceptable(d) | UnsupportedMediaType(d) | PreconditionRequired(d) => d.clone(),
             IdempotencyKeyReused => "this Idempotency-Key was used with a different body; use a new key for a different request".into(),
             WriteFailed { detail, .. } => detail.clone(),
             Unauthorized { description, .. } => description.clone(),
@@ -490,6 +497,7 @@ mod tests {
                 limit: 1,
             },
             ApiError::NotAcceptable("x".into()),
+            ApiError::UnsupportedMediaType("x".into()),
             ApiError::UpstreamMisconfigured("x".into()),
             ApiError::UpstreamFailed("x".into()),
             ApiError::UpstreamThrottled { retry_after: 1 },

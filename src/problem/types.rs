@@ -45,6 +45,8 @@ types! {
         "The route exists but not for this HTTP method. /docs lists each route's methods.");
     NOT_ACCEPTABLE = ("not-acceptable", NOT_ACCEPTABLE, "Not acceptable",
         "The `Accept` header asks for a representation this route does not produce. Partner routes answer `application/json` (errors `application/problem+json`).");
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
+        "The route takes a JSON body and the request's `Content-Type` is not JSON, or names a charset other than UTF-8, or is missing while a body is sent. Send `Content-Type: application/json` (`application/*+json` and `charset=utf-8` are accepted too).");
     CONFLICT = ("conflict", CONFLICT, "Conflict",
         "The request conflicts with one still running (for example the same Idempotency-Key in flight). Retry once it has finished to get its outcome.");
     IDEMPOTENCY_KEY_REQUIRED = ("idempotency-key-required", PRECONDITION_REQUIRED, "Idempotency-Key required",
@@ -52,7 +54,7 @@ types! {
     IDEMPOTENCY_KEY_REUSED = ("idempotency-key-reused", UNPROCESSABLE_ENTITY, "Idempotency-Key reused with another body",
         "The Idempotency-Key was already used with a different body. A key stands for one request: use a new key for a new request.");
     VALIDATION_FAILED = ("validation-failed", UNPROCESSABLE_ENTITY, "Validation failed",
-        "The body failed validation. Every failing field is listed in `errors` with a JSON pointer into the body.");
+        "The body failed validation. Every failing field is listed in `errors` with a JSON pointer into the body (a member repeated in its object too: send each once).");
     CURSOR_EXPIRED = ("cursor-expired", GONE, "Cursor expired",
         "The cursor is too old. Restart the listing without a cursor.");
     CHANGES_CURSOR_EXPIRED = ("changes-cursor-expired", GONE, "Changes cursor expired",
@@ -99,6 +101,7 @@ pub fn for_status(status: StatusCode) -> &'static ProblemType {
         StatusCode::PAYLOAD_TOO_LARGE => &TOO_LARGE,
         StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => &TIMEOUT,
         StatusCode::NOT_ACCEPTABLE => &NOT_ACCEPTABLE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => &UNSUPPORTED_MEDIA_TYPE,
         s if s.is_server_error() => &INTERNAL,
         _ => &BAD_REQUEST,
     }

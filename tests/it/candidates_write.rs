@@ -192,6 +192,146 @@ async fn upstream_total(emu: &Emu) -> u64 {
     emu.stats().await["total_requests"].as_u64().expect("total")
 }
 
+/// A hire body sent as it is: `content_type` if any, each of `keys` as its own header line.
+async fn post_raw(
+    app: &TestApp,
+    token: &str,
+    keys: &[&str],
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
+    let mut req = app
+        .http
+        .post(format!("{}/v1/candidates", app.url))
+        .bearer_auth(token)
+        .body(body.to_string());
+    for k in keys {
+        req = req.header("Idempotency-Key", *k);
+    }
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = req.send().await.expect("post");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    Reply {
+        status,
+        headers,
+        body: resp.json().await.unwrap_or(Value::Null),
+    }
+}
+
+/// A gateway, its fixture, acme's token, the row counts now and a full hire's body as text.
+async fn raw_hire_setup() -> (
+    TestApp,
+    Fixture,
+    String,
+    BTreeMap<&'static str, u64>,
+    String,
+) {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let before = counts(&app.emu, &f.dv).await;
+    let text = full_body(&f, "Once").to_string();
+    (app, f, acme, before, text)
+}
+
+#[tokio::test]
+async fn a_member_repeated_in_a_hire_body_is_422_at_its_pointer() {
+    let (app, f, acme, before, text) = raw_hire_setup().await;
+    let person = r#""person":{"first_name":"Evelyn""#;
+    assert!(text.contains(person) && text.ends_with('}'), "{text}");
+    // Each was a 201 hire before: the last `person`, `first_name` or `type` silently won.
+    let repeated = [
+        (
+            format!(
+                r#"{},"person":{{"first_name":"Dup","last_name":"Dup"}}}}"#,
+                &text[..text.len() - 1]
+            ),
+            "/person",
+        ),
+        (
+            text.replacen(person, &format!(r#"{person},"first_name":"Dup""#), 1),
+            "/person/first_name",
+        ),
+        (
+            text.replacen(
+                r#""type":"email_address""#,
+                r#""type":"email_address","type":"phone""#,
+                1,
+            ),
+            "/person/contacts/0/type",
+        ),
+    ];
+    for (body, pointer) in &repeated {
+        let r = post_raw(&app, &acme, &[&key()], Some("application/json"), body).await;
+        assert_eq!(r.status, 422, "{pointer}: {}", r.body);
+        assert_eq!(slug(&r.body), "validation-failed");
+        assert_eq!(
+            r.body["errors"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["errors"][0]["pointer"], *pointer, "{}", r.body);
+    }
+    assert_eq!(
+        diff(&before, &counts(&app.emu, &f.dv).await),
+        BTreeMap::new()
+    );
+}
+
+#[tokio::test]
+async fn a_hire_body_not_sent_as_json_is_415_and_claims_no_key() {
+    let (app, f, acme, before, text) = raw_hire_setup().await;
+    let k = key();
+    // text/plain used to be parsed as JSON and hired, as was a body without a type.
+    for ct in [Some("text/plain"), Some("application/xml"), None] {
+        let r = post_raw(&app, &acme, &[&k], ct, &text).await;
+        assert_eq!(r.status, 415, "{ct:?}: {}", r.body);
+        assert_eq!(slug(&r.body), "unsupported-media-type");
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+    }
+    assert_eq!(
+        diff(&before, &counts(&app.emu, &f.dv).await),
+        BTreeMap::new()
+    );
+    // The key is still free: sent as JSON (parameters allowed), the same key hires once.
+    let r = post_raw(
+        &app,
+        &acme,
+        &[&k],
+        Some("application/json; charset=utf-8"),
+        &text,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(!replayed(&r));
+    assert_eq!(r.body["person"]["first_name"], "Evelyn", "{}", r.body);
+    assert_eq!(diff(&before, &counts(&app.emu, &f.dv).await), one_of_each());
+}
+
+#[tokio::test]
+async fn two_idempotency_key_lines_are_400_as_one_comma_joined_line() {
+    let (app, f, acme, before, text) = raw_hire_setup().await;
+    // The second line used to be dropped and the hire made under the first.
+    for keys in [&["tk-1", "tk-2"][..], &["tk-1, tk-2"][..]] {
+        let r = post_raw(&app, &acme, keys, Some("application/json"), &text).await;
+        assert_eq!(r.status, 400, "{keys:?}: {}", r.body);
+        assert_eq!(slug(&r.body), "invalid-parameter");
+        assert_eq!(
+            r.body["errors"][0]["pointer"], "#/Idempotency-Key",
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(
+        diff(&before, &counts(&app.emu, &f.dv).await),
+        BTreeMap::new()
+    );
+}
+
 #[tokio::test]
 async fn a_full_external_hire_lands_every_row_and_reads_back_the_same() {
     let app = spawn_app().await;

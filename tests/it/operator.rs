@@ -508,6 +508,149 @@ async fn bad_bodies_are_422_with_pointers() {
     assert_eq!(s, 400);
 }
 
+impl Operated {
+    /// A body sent as it is, with `content_type` if any.
+    pub async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (u16, Option<String>, Value) {
+        let mut req = self
+            .app
+            .http
+            .request(method, format!("{}{path}", self.app.ops_url))
+            .bearer_auth(&self.token)
+            .body(body.to_string());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = req.send().await.expect("operator call");
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (status, ct, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn a_member_repeated_in_an_operator_body_is_422_at_its_pointer() {
+    let op = spawn_operated().await;
+    let post = reqwest::Method::POST;
+    let json_ct = Some("application/json");
+    // Two `id`s: refused at the pointer (it used to create the last one, p5).
+    let (s, _, v) = op
+        .call_raw(
+            post.clone(),
+            "/operator/v1/partners",
+            json_ct,
+            r#"{"id":"p4","id":"p5","name":"P","scopes":["reference:read"],"companies":["usmf"]}"#,
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["errors"][0]["pointer"], "/id", "{v}");
+    // Nested, and inside an invite's partner.
+    let (s, _, v) = op
+        .call_raw(
+            post.clone(),
+            "/operator/v1/partners",
+            json_ct,
+            r#"{"id":"p6","name":"P","scopes":["reference:read"],"companies":["usmf"],"rate_limit":{"per_second":1,"burst":2,"burst":3}}"#,
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"][0]["pointer"], "/rate_limit/burst", "{v}");
+    let (s, _, v) = op
+        .call_raw(
+            post.clone(),
+            "/operator/v1/invites",
+            json_ct,
+            r#"{"partner":{"id":"p7","id":"p8","name":"P","scopes":["reference:read"],"companies":["usmf"]}}"#,
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"][0]["pointer"], "/partner/id", "{v}");
+
+    let (_, list) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners", None)
+        .await;
+    for id in ["p4", "p5", "p6"] {
+        assert!(
+            !list["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .any(|p| p["id"] == id),
+            "{id} created: {list}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_operator_body_not_sent_as_json_is_415() {
+    let op = spawn_operated().await;
+    let post = reqwest::Method::POST;
+    // Not JSON by its media type, or without one: 415 (each used to create p9).
+    let good = r#"{"id":"p9","name":"P","scopes":["reference:read"],"companies":["usmf"]}"#;
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let (s, problem_ct, v) = op
+            .call_raw(post.clone(), "/operator/v1/partners", ct, good)
+            .await;
+        assert_eq!(s, 415, "{ct:?}: {v}");
+        assert_eq!(problem_ct.as_deref(), Some("application/problem+json"));
+        assert!(
+            v["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/problems/unsupported-media-type")),
+            "{v}"
+        );
+    }
+    let (s, _, v) = op
+        .call_raw(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/acme-ats",
+            Some("text/plain"),
+            r#"{"disabled":true}"#,
+        )
+        .await;
+    assert_eq!(s, 415, "{v}");
+    let (_, list) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners", None)
+        .await;
+    assert!(
+        !list["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .any(|p| p["id"] == "p9"),
+        "p9 created: {list}"
+    );
+
+    // JSON with parameters is JSON; no body at all is still `{}` where every field is optional.
+    let (s, _, v) = op
+        .call_raw(
+            post.clone(),
+            "/operator/v1/partners",
+            Some("application/json; charset=utf-8"),
+            good,
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, _, v) = op
+        .call_raw(post, "/operator/v1/partners/p9/secrets", None, "")
+        .await;
+    assert_eq!(s, 201, "{v}");
+}
+
 #[tokio::test]
 async fn usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what() {
     usage_counts_requests_errors_and_upstream_calls_and_the_audit_trail_names_who_did_what_on(

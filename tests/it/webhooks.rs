@@ -288,6 +288,94 @@ async fn subscriptions_belong_to_their_partner_and_bad_bodies_name_the_field() {
     assert_eq!(s, 404);
 }
 
+/// A body sent as it is, with `content_type` if any: (status, the answer's media type, body).
+pub async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, String, Value) {
+    let mut req = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .body(body.to_string());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let resp = req.send().await.expect("post");
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (status, ct, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_member_repeated_in_a_subscription_body_is_422_at_its_pointer() {
+    let app = sandbox_app(&[1000]).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    let json_ct = Some("application/json");
+    // Two `url`s: refused at the pointer (it used to subscribe the second).
+    let (s, _, v) = post_raw(
+        &app,
+        "/v1/webhooks",
+        &acme,
+        json_ct,
+        r#"{"url":"http://127.0.0.1:9/a","events":["recruiting_request.created"],"url":"http://127.0.0.1:9/b"}"#,
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["errors"][0]["pointer"], "/url", "{v}");
+    // Nested past serde_json's recursion limit: still the 400 of a body that is not JSON.
+    let deep = format!("{}{}", r#"{"url":"#, "[".repeat(100_000));
+    let (s, _, v) = post_raw(&app, "/v1/webhooks", &acme, json_ct, &deep).await;
+    assert_eq!(s, 400, "{v}");
+    let (_, list) = app.get_json("/v1/webhooks", &acme, None).await;
+    assert_eq!(list["data"], json!([]), "{list}");
+}
+
+#[tokio::test]
+async fn a_subscription_body_not_sent_as_json_is_415() {
+    let app = sandbox_app(&[1000]).await;
+    let acme = app.partner_token("acme-ats", None).await;
+    // Each used to subscribe.
+    let good = r#"{"url":"http://127.0.0.1:9/a","events":["recruiting_request.created"]}"#;
+    for ct in [
+        Some("text/plain"),
+        Some("text/plain; charset=utf-8"),
+        Some("application/json; charset=iso-8859-1"),
+        None,
+    ] {
+        let (s, problem_ct, v) = post_raw(&app, "/v1/webhooks", &acme, ct, good).await;
+        assert_eq!(s, 415, "{ct:?}: {v}");
+        assert_eq!(problem_ct, "application/problem+json");
+        assert!(
+            v["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/problems/unsupported-media-type")),
+            "{v}"
+        );
+        assert_eq!(v["status"], 415);
+    }
+    let (_, list) = app.get_json("/v1/webhooks", &acme, None).await;
+    assert_eq!(list["data"], json!([]), "{list}");
+
+    // JSON with parameters, or a `+json` type, is JSON.
+    for ct in [
+        "application/json; charset=UTF-8",
+        "application/vnd.acme+json",
+    ] {
+        let (s, _, v) = post_raw(&app, "/v1/webhooks", &acme, Some(ct), good).await;
+        assert_eq!(s, 201, "{ct}: {v}");
+    }
+}
+
 #[tokio::test]
 async fn what_a_subscription_stores_is_what_was_checked() {
     let app = sandbox_app(&[1000]).await;
