@@ -5,7 +5,6 @@
 //! `b`): 422 naming each repeat by its JSON pointer. Not JSON, or nested past serde_json's
 //! recursion limit: 400. The form-taking token endpoint keeps its own rule (`auth/`).
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
@@ -13,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use crate::problem::body::FullBody;
 use crate::problem::{ApiError, FieldError};
 
 /// At most this many repeated members are named in one answer (the rest are found by fixing
@@ -43,10 +43,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
         // Refused before the body is read.
         let declared = declared_json(req.headers()).map_err(IntoResponse::into_response)?;
-        // The body limit's 413 (and a body cut short) as `Bytes` answers it.
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        // The body limit's 413, a body cut short as `Bytes` answers it, and one past its deadline
+        // the 408 (`FullBody`).
+        let FullBody(bytes) = FullBody::from_request(req, state).await?;
         if bytes.is_empty() {
             return Ok(JsonBody(None));
         }

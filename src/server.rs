@@ -10,6 +10,10 @@
 //!   the answer is 431 (414 when the request line itself never ended), problem+json like every
 //!   error (`head_errors.rs` replaces hyper's empty answers), and the connection closes.
 //! - `max_connections`: connections beyond it are answered `503` (problem+json) and closed at once.
+//! - `body_read_timeout`: one deadline for the whole request body from when its head is read
+//!   (tower-http's `DeadlineBody`, not reset by progress, so dribbling does not extend it); the
+//!   routes that read a body answer its expiry 408 `request-timeout` (`problem::body`). Shorter
+//!   than the partner request deadline, so a stalled body is never taken for a slow HR system.
 //!
 //! HTTP/1.1 only: HTTP/2 has no head-read timer in hyper, so an idle h2 connection could be held
 //! forever (TLS and HTTP/2 belong to the ingress in front of the gateway).
@@ -29,6 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use tower_http::timeout::RequestBodyDeadline;
 
 use crate::client_addr::{ForwardedFor, TrustedProxies};
 
@@ -39,6 +44,7 @@ pub const MIN_HEADER_BYTES: usize = 8 * 1024;
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
     pub max_connections: usize,
     pub max_header_bytes: usize,
     pub trusted_proxies: Arc<TrustedProxies>,
@@ -49,6 +55,20 @@ impl Limits {
     pub fn from_config(c: &crate::config::GatewayConfig) -> Result<Self, (&'static str, String)> {
         if c.header_read_timeout_ms == 0 {
             return Err(("gateway.header_read_timeout_ms", "must be > 0".into()));
+        }
+        let body_read_timeout_ms = c.body_read_timeout_ms();
+        if body_read_timeout_ms == 0 {
+            return Err(("gateway.body_read_timeout_ms", "must be > 0".into()));
+        }
+        // The body's deadline must fall first: the request deadline's 504 says HR was too slow.
+        if body_read_timeout_ms >= c.request_timeout_ms {
+            return Err((
+                "gateway.body_read_timeout_ms",
+                format!(
+                    "must be less than gateway.request_timeout_ms ({})",
+                    c.request_timeout_ms
+                ),
+            ));
         }
         if c.max_connections == 0 {
             return Err(("gateway.max_connections", "must be > 0".into()));
@@ -63,6 +83,7 @@ impl Limits {
             .map_err(|problem| ("gateway.trusted_proxies", problem))?;
         Ok(Self {
             header_read_timeout: Duration::from_millis(c.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(body_read_timeout_ms),
             max_connections: c.max_connections,
             max_header_bytes: c.max_header_bytes,
             trusted_proxies: Arc::new(trusted_proxies),
@@ -110,7 +131,7 @@ pub async fn serve(
             continue;
         };
         let trusted = Arc::clone(&limits.trusted_proxies);
-        let svc = app.clone().map_request(
+        let svc = RequestBodyDeadline::new(app.clone(), limits.body_read_timeout).map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
                 // Nothing to read without trusted proxies (the default).
                 if !trusted.is_empty() {
@@ -175,6 +196,28 @@ mod tests {
         let (key, problem) = Limits::from_config(&c).expect_err("refused");
         assert_eq!(key, "gateway.trusted_proxies");
         assert!(problem.contains("ingress"), "{problem}");
+    }
+
+    #[test]
+    fn a_body_deadline_not_below_the_request_deadline_is_refused() {
+        for body_read_timeout_ms in [0, 30_000, 40_000] {
+            let c = crate::config::GatewayConfig {
+                body_read_timeout_ms: Some(body_read_timeout_ms),
+                request_timeout_ms: 30_000,
+                ..Default::default()
+            };
+            let (key, _) = Limits::from_config(&c).expect_err("refused");
+            assert_eq!(key, "gateway.body_read_timeout_ms");
+        }
+        let limits = Limits::from_config(&Default::default()).expect("the defaults");
+        assert_eq!(limits.body_read_timeout, Duration::from_millis(10_000));
+        // Unset, it stays below a short request deadline: older configurations keep starting.
+        let short = crate::config::GatewayConfig {
+            request_timeout_ms: 1_000,
+            ..Default::default()
+        };
+        let limits = Limits::from_config(&short).expect("a short request deadline");
+        assert_eq!(limits.body_read_timeout, Duration::from_millis(500));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The partner request deadline. It sits inside the audit and rate-limit layers, so a request that
 //! runs out of time still gets its audit line, `RateLimit-*` headers and a problem+json 504. It also
 //! sets the upstream call scope (partner as fairness key, the deadline), so upstream waits and
-//! retries stay inside it.
+//! retries stay inside it. A stalled request body never reaches it: the body's own deadline
+//! (`[gateway] body_read_timeout_ms`, shorter, checked at start; `server.rs`) answers 408 first,
+//! so the 504 here is about the work the request asked for, not the client.
 
 use std::time::{Duration, Instant};
 

@@ -31,7 +31,8 @@ pub struct OAuthError {
     pub description: String,
     /// The client authenticated with HTTP Basic: a 401 then carries a Basic challenge.
     pub basic: bool,
-    /// A status other than the code's usual one (413 for a body too large, 429 when limited).
+    /// A status other than the code's usual one (413 for a body too large, 408 for one not
+    /// received in time, 429 when limited).
     pub status: Option<StatusCode>,
     pub retry_after: Option<u64>,
 }
@@ -68,6 +69,13 @@ impl IntoResponse for OAuthError {
         if let Some(secs) = retry_after {
             resp.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // The rest of a late body may still come: the connection cannot carry another request.
+        if status == StatusCode::REQUEST_TIMEOUT {
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
         }
         if status == StatusCode::UNAUTHORIZED && self.basic {
             resp.headers_mut().insert(
@@ -147,6 +155,8 @@ pub struct TokenError {
         (status = 401, description = "Unknown client or wrong secret", body = TokenError,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"ats-gateway\"` when the client used HTTP Basic")),
             example = json!({"error": "invalid_client", "error_description": "client authentication failed"})),
+        (status = 408, description = "The body did not all arrive within the gateway's bound after the headers; the connection is closed", body = TokenError,
+            example = json!({"error": "invalid_request", "error_description": "the request body did not arrive in time"})),
         (status = 413, description = "Body too large", body = TokenError,
             example = json!({"error": "invalid_request", "error_description": "the request body is too large"})),
         (status = 429, description = "Too many failed attempts for this client id or from this address; retry after `Retry-After`", body = TokenError,
@@ -176,9 +186,12 @@ async fn issue(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
-    let body = body.map_err(|e| OAuthError {
-        status: Some(e.status()),
-        ..OAuthError::new("invalid_request", body_problem(&e))
+    let body = body.map_err(|e| {
+        let (status, description) = body_problem(&e);
+        OAuthError {
+            status: Some(status),
+            ..OAuthError::new("invalid_request", description)
+        }
     })?;
     let form = parse_form(headers, &body)?;
     let grant = form
@@ -222,14 +235,22 @@ async fn issue(
     Ok(resp)
 }
 
-/// What a partner reads when the body could not be read (too large, cut short).
-fn body_problem(e: &BytesRejection) -> String {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        "the request body is too large".into()
+/// The status and what a partner reads when the body could not be read (too large, not received
+/// in time, cut short).
+fn body_problem(e: &BytesRejection) -> (StatusCode, &'static str) {
+    if crate::problem::body::timed_out(e) {
+        // A slow or stalled client, never the gateway's error.
+        tracing::info!("token request body not received in time");
+        (StatusCode::REQUEST_TIMEOUT, BODY_NOT_IN_TIME)
+    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        (e.status(), "the request body is too large")
     } else {
-        "the request body could not be read".into()
+        (e.status(), "the request body could not be read")
     }
 }
+
+/// The description of a 408: the body did not arrive within `[gateway] body_read_timeout_ms`.
+pub const BODY_NOT_IN_TIME: &str = "the request body did not arrive in time";
 
 fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
     let is_form = headers

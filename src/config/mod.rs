@@ -58,6 +58,11 @@ pub struct GatewayConfig {
     /// How long a connection may take to send a request head, counted from when it starts waiting
     /// for one: also the idle keep-alive timeout (a slow or silent client is closed after it).
     pub header_read_timeout_ms: u64,
+    /// How long a request body may take to arrive in full, counted from its head (both
+    /// listeners): a stalled or dribbled body is answered 408 `request-timeout` and the connection
+    /// closed. Below `request_timeout_ms`, so a stalled body is never taken for a slow HR; unset,
+    /// the smaller of 10 s and half of `request_timeout_ms` ([`Self::body_read_timeout_ms`]).
+    pub body_read_timeout_ms: Option<u64>,
     /// Open connections at most; more are answered 503 and closed.
     pub max_connections: usize,
     /// Bytes a connection may buffer for an unfinished request head (at least 8192); more is 431.
@@ -97,6 +102,15 @@ impl GatewayConfig {
     }
 }
 
+impl GatewayConfig {
+    /// `body_read_timeout_ms` as set, else the smaller of 10 s and half of `request_timeout_ms`
+    /// (a configuration written before the key existed keeps starting).
+    pub fn body_read_timeout_ms(&self) -> u64 {
+        self.body_read_timeout_ms
+            .unwrap_or_else(|| (self.request_timeout_ms / 2).clamp(1, 10_000))
+    }
+}
+
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
@@ -109,6 +123,7 @@ impl Default for GatewayConfig {
             public_url: String::new(),
             problem_base_url: String::new(),
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: None,
             max_connections: 1_024,
             max_header_bytes: 32 * 1024,
             ops_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),

@@ -99,6 +99,10 @@ fn oauth_error_for(status: StatusCode) -> Response {
     use crate::auth::token_endpoint::OAuthError;
     let (code, description) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ("invalid_request", "the request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => (
+            "invalid_request",
+            crate::auth::token_endpoint::BODY_NOT_IN_TIME,
+        ),
         s if s.is_server_error() => (
             "temporarily_unavailable",
             "the token endpoint could not answer; retry shortly",

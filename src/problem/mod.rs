@@ -4,6 +4,7 @@
 //! `request_id`) and writes the body, so errors can be raised anywhere (handlers, extractors, auth
 //! layers) without request plumbing. Problem types live in one table ([`types`]).
 
+pub mod body;
 pub mod context;
 pub mod types;
 
@@ -90,6 +91,7 @@ impl Problem {
             "not-found" => "no such resource; see /docs",
             "method-not-allowed" => "this route does not accept that method; see /docs",
             "too-large" => "the request body is larger than the gateway accepts",
+            "request-timeout" => "the request body did not arrive in time",
             "timeout" => "the request took too long; retry later",
             "unsupported-media-type" => {
                 "this route takes a JSON body: send it as Content-Type: application/json"
@@ -213,6 +215,10 @@ pub enum ApiError {
     UpstreamUnavailable(String),
     #[error("upstream timeout")]
     UpstreamTimeout,
+    /// The request body did not arrive in full within `[gateway] body_read_timeout_ms`: the
+    /// client's doing, not HR's (`problem::body`); the connection is closed after the answer.
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// The gateway's shared state store (Postgres) is unreachable or silent past `[state]
     /// timeout_ms`: any route that needs it answers 503 with `Retry-After` (a hire before it
     /// writes anything, with its own detail through `WriteFailed`).
@@ -267,6 +273,7 @@ impl ApiError {
             UpstreamThrottled { .. } => &t::UPSTREAM_THROTTLED,
             UpstreamUnavailable(_) => &t::UPSTREAM_UNAVAILABLE,
             UpstreamTimeout => &t::UPSTREAM_TIMEOUT,
+            RequestTimeout => &t::REQUEST_TIMEOUT,
             StateUnavailable(_) => &t::STATE_UNAVAILABLE,
             HireOutcomePending(_) => &t::HIRE_OUTCOME_PENDING,
             HireNeedsOperator => &t::HIRE_NEEDS_OPERATOR,
@@ -313,6 +320,7 @@ impl ApiError {
             UpstreamThrottled { retry_after } => format!("the HR system is throttling requests; retry after {retry_after} s"),
             UpstreamUnavailable(_) => "the HR system is unavailable; retry later".into(),
             UpstreamTimeout => "the HR system did not answer in time; retry later".into(),
+            RequestTimeout => "the request body did not all arrive in time after the request's headers, so nothing was done; send the whole body at once (its Content-Length matching it) and retry".into(),
             StateUnavailable(_) => "the gateway's state store is unavailable or did not answer in time; retry later. A change this request asked for may or may not have been made: check before repeating it".into(),
             HireOutcomePending(_) => "the hire's outcome is not recorded yet; the gateway records it in the background. Retry later with the same Idempotency-Key".into(),
             HireNeedsOperator => "the hire under this Idempotency-Key could be neither completed nor undone (the gateway's record of its writes is inconsistent), so the operator must check what HR holds for it; report this request_id and the Idempotency-Key. This key keeps this answer: do not send the hire again under a new key before the operator has checked, or the candidate may be created twice".into(),
@@ -372,6 +380,10 @@ impl IntoResponse for ApiError {
             | ApiError::StateUnavailable(why) => {
                 tracing::warn!(problem = slug, reason = %why, "request failed")
             }
+            // A slow or stalled client, worth seeing at a glance; never an error of the gateway's.
+            ApiError::RequestTimeout => {
+                tracing::info!(problem = slug, "request body not received in time")
+            }
             _ => tracing::debug!(problem = slug, "request refused"),
         }
         // The body as it stands (relative `type`) in case no context layer completes it.
@@ -402,6 +414,10 @@ impl IntoResponse for ApiError {
         }
         if let Some(secs) = self.retry_after() {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // The rest of the body may still come: the connection cannot carry another request.
+        if matches!(self, ApiError::RequestTimeout) {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp.extensions_mut().insert(problem);
         resp
@@ -503,6 +519,7 @@ mod tests {
             ApiError::UpstreamThrottled { retry_after: 1 },
             ApiError::UpstreamUnavailable("x".into()),
             ApiError::UpstreamTimeout,
+            ApiError::RequestTimeout,
             ApiError::StateUnavailable("x".into()),
             ApiError::HireOutcomePending("x".into()),
             ApiError::HireNeedsOperator,

@@ -83,6 +83,8 @@ types! {
         "An unexpected error in the gateway. Report the request_id.");
     TOO_LARGE = ("too-large", PAYLOAD_TOO_LARGE, "Request too large",
         "The request body is larger than the gateway accepts (1 MiB). Send less.");
+    REQUEST_TIMEOUT = ("request-timeout", REQUEST_TIMEOUT, "Request body not received in time",
+        "The request body did not all arrive within the gateway's bound (`gateway.body_read_timeout_ms`, 10 s by default) after its headers, so nothing was done and the connection was closed. Send the whole body at once, with a `Content-Length` that matches it, and retry on a new connection.");
     TIMEOUT = ("timeout", GATEWAY_TIMEOUT, "Timed out",
         "The request took longer than the gateway allows. Retry later.");
     HEADERS_TOO_LARGE = ("headers-too-large", REQUEST_HEADER_FIELDS_TOO_LARGE, "Request head too large",
@@ -99,7 +101,8 @@ pub fn for_status(status: StatusCode) -> &'static ProblemType {
         StatusCode::NOT_FOUND => &NOT_FOUND,
         StatusCode::METHOD_NOT_ALLOWED => &METHOD_NOT_ALLOWED,
         StatusCode::PAYLOAD_TOO_LARGE => &TOO_LARGE,
-        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => &TIMEOUT,
+        StatusCode::REQUEST_TIMEOUT => &REQUEST_TIMEOUT,
+        StatusCode::GATEWAY_TIMEOUT => &TIMEOUT,
         StatusCode::NOT_ACCEPTABLE => &NOT_ACCEPTABLE,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => &UNSUPPORTED_MEDIA_TYPE,
         s if s.is_server_error() => &INTERNAL,

@@ -285,6 +285,140 @@ async fn a_request_line_too_long_is_a_414_problem() {
     assert_problem_answer(&answer, 400, "bad-request");
 }
 
+/// Sends `head` (which promises a longer body by its `Content-Length`) and `partial`, then
+/// nothing; the answer, whether the gateway then closed the connection, and how long it took.
+async fn stall_body(addr: &str, head: &str, partial: &[u8]) -> (Vec<u8>, bool, Duration) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let started = Instant::now();
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(partial).await.expect("partial body");
+    let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(10)).await;
+    (answer, closed, started.elapsed())
+}
+
+fn head_of(answer: &[u8]) -> String {
+    let text = String::from_utf8_lossy(answer);
+    text.split_once("\r\n\r\n")
+        .map_or(text.to_string(), |(h, _)| h.to_string())
+        .to_ascii_lowercase()
+}
+
+/// With the body deadline small and the request deadline at its 30 s default.
+async fn spawn_with_body_deadline(operator_hash: Option<String>) -> TestApp {
+    spawn_app_with(SandboxConfig::default(), |c| {
+        c.gateway.body_read_timeout_ms = Some(300);
+        if let Some(hash) = operator_hash {
+            c.operator.token_hashes = vec![hash];
+        }
+    })
+    .await
+}
+
+/// Probe: a valid token, `Content-Length: 78` and 5 bytes of body. It was answered only at the
+/// 30 s request deadline, as 504 `upstream-timeout` (logged at ERROR, a 5xx in the metrics) with
+/// HR never called. The body has its own, shorter deadline: a 408 `request-timeout` problem, the
+/// connection closed, nothing logged as an error.
+#[tokio::test]
+async fn a_stalled_body_on_a_partner_route_is_a_408_not_an_upstream_timeout() {
+    common::logs::capture();
+    let app = spawn_with_body_deadline(None).await;
+    let token = app.partner_token("acme-ats", None).await;
+    for (path, extra) in [
+        ("/v1/webhooks", ""),
+        ("/v1/candidates", "Idempotency-Key: stalled-body-1\r\n"),
+    ] {
+        let request_id = format!("stalled-body-{}", path.trim_start_matches("/v1/"));
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nX-Request-Id: {request_id}\r\n{extra}\
+             Content-Length: 78\r\n\r\n"
+        );
+        let (answer, closed, took) = stall_body(&addr_of(&app), &head, b"{\"url").await;
+        assert!(
+            answer.starts_with(b"HTTP/1.1 408"),
+            "{path}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert_problem_answer(&answer, 408, "request-timeout");
+        assert!(head_of(&answer).contains("connection: close"), "{path}");
+        assert!(closed, "{path}: the connection is closed after the answer");
+        // The body's deadline, far inside the request's 30 s.
+        assert!(took < Duration::from_secs(5), "{path}: {took:?}");
+        let logs = common::logs::text();
+        let ours: Vec<&str> = logs.lines().filter(|l| l.contains(&request_id)).collect();
+        assert!(
+            ours.iter()
+                .any(|l| l.contains("request body not received in time")),
+            "{path}: {ours:#?}"
+        );
+        assert!(
+            !ours.iter().any(|l| l.contains("ERROR")),
+            "{path}: {ours:#?}"
+        );
+    }
+    // Counted as the client's 408 on its route, not as a 5xx.
+    let scrape = app.scrape().await;
+    assert!(
+        scrape.lines().any(
+            |l| l.starts_with("http_server_request_duration_seconds_count")
+                && l.contains("http_route=\"/v1/webhooks\"")
+                && l.contains("http_response_status_code=\"408\"")
+        ),
+        "{scrape}"
+    );
+}
+
+/// The token endpoint's stalled body: 408 in its own RFC 6749 shape (as its 413), not a 504
+/// `temporarily_unavailable` at the backstop timeout.
+#[tokio::test]
+async fn a_stalled_token_request_body_is_a_408_oauth_error() {
+    let app = spawn_with_body_deadline(None).await;
+    let head = "POST /oauth2/token HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 78\r\n\r\n";
+    let (answer, closed, took) = stall_body(&addr_of(&app), head, b"grant").await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let text = String::from_utf8_lossy(&answer);
+    let (_, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["error"], "invalid_request", "{v}");
+    assert_eq!(
+        v["error_description"],
+        "the request body did not arrive in time"
+    );
+    let head = head_of(&answer);
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(closed);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Probe on the ops listener: an operator call with a valid token and a stalled body was never
+/// cut off (no answer after 50 s, connection open). The same deadline holds there.
+#[tokio::test]
+async fn a_stalled_operator_body_on_the_ops_listener_is_a_408() {
+    let (token, hash) = ats_gateway::operator::guard::create_operator_token();
+    let app = spawn_with_body_deadline(Some(hash)).await;
+    let ops = app.ops_url.trim_start_matches("http://").to_string();
+    let head = format!(
+        "POST /operator/v1/partners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    );
+    let (answer, closed, took) = stall_body(&ops, &head, b"{\"id\":").await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_problem_answer(&answer, 408, "request-timeout");
+    assert!(head_of(&answer).contains("connection: close"));
+    assert!(closed);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
 #[tokio::test]
 async fn connections_beyond_the_cap_are_refused_until_one_closes() {
     let app = spawn_app_with(SandboxConfig::default(), |c| {
