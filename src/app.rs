@@ -291,7 +291,7 @@ pub async fn start_held(
     // Before anything records: metrics from the first second, not from the first scrape.
     crate::ops::metrics::handle();
     let timeout = Duration::from_millis(config.gateway.request_timeout_ms);
-    let limits = crate::server::Limits::from_config(&config.gateway)
+    let limits = crate::server::Limits::from_config(&config.gateway, &format!("http://{addr}"))
         .map_err(|(key, problem)| StartError::Config { key, problem })?;
     let state = build_state(config, reload, &format!("http://{addr}")).await?;
     // Stored partners followed on every replica; usage flushed. Stops on the shutdown token (the

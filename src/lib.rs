@@ -22,6 +22,7 @@ pub mod operator;
 pub mod ops;
 pub mod problem;
 pub mod public_url;
+pub mod query;
 pub mod resolve;
 pub mod resources;
 pub mod server;

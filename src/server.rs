@@ -48,11 +48,17 @@ pub struct Limits {
     pub max_connections: usize,
     pub max_header_bytes: usize,
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Where the `type` of a problem answering an unreadable head points (`head_errors.rs`).
+    pub problem_base: Arc<str>,
 }
 
 impl Limits {
-    /// The limits from the gateway config, or the key that is out of range.
-    pub fn from_config(c: &crate::config::GatewayConfig) -> Result<Self, (&'static str, String)> {
+    /// The limits from the gateway config, or the key that is out of range. `listen_url`: the
+    /// partner listener's own URL, the base of problem pages when `public_url` is not set.
+    pub fn from_config(
+        c: &crate::config::GatewayConfig,
+        listen_url: &str,
+    ) -> Result<Self, (&'static str, String)> {
         if c.header_read_timeout_ms == 0 {
             return Err(("gateway.header_read_timeout_ms", "must be > 0".into()));
         }
@@ -87,8 +93,26 @@ impl Limits {
             max_connections: c.max_connections,
             max_header_bytes: c.max_header_bytes,
             trusted_proxies: Arc::new(trusted_proxies),
+            problem_base: problem_base(c, listen_url).into(),
         })
     }
+}
+
+/// `problem_base_url`, else `{public_url}/problems`, else the partner listener's own
+/// `/problems` (`problem_context` would take the host from `Host`, which an unreadable head
+/// does not give).
+fn problem_base(c: &crate::config::GatewayConfig, listen_url: &str) -> String {
+    let configured = c.problem_base_url.trim().trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let public = c.public_url.trim().trim_end_matches('/');
+    let public = if public.is_empty() {
+        listen_url
+    } else {
+        public
+    };
+    format!("{}/problems", public.trim_end_matches('/'))
 }
 
 /// The answer to a connection over `max_connections` (written best effort, then closed).
@@ -148,7 +172,10 @@ pub async fn serve(
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(limits.max_header_bytes)
             .serve_connection(
-                TokioIo::new(head_errors::ProblemHeads::new(stream)),
+                TokioIo::new(head_errors::ProblemHeads::new(
+                    stream,
+                    Arc::clone(&limits.problem_base),
+                )),
                 TowerToHyperService::new(svc),
             );
         let conn = graceful.watch(conn);
@@ -193,7 +220,7 @@ mod tests {
             trusted_proxies: vec!["10.0.0.0/8".into(), "ingress".into()],
             ..Default::default()
         };
-        let (key, problem) = Limits::from_config(&c).expect_err("refused");
+        let (key, problem) = Limits::from_config(&c, "http://127.0.0.1:1").expect_err("refused");
         assert_eq!(key, "gateway.trusted_proxies");
         assert!(problem.contains("ingress"), "{problem}");
     }
@@ -206,17 +233,19 @@ mod tests {
                 request_timeout_ms: 30_000,
                 ..Default::default()
             };
-            let (key, _) = Limits::from_config(&c).expect_err("refused");
+            let (key, _) = Limits::from_config(&c, "http://127.0.0.1:1").expect_err("refused");
             assert_eq!(key, "gateway.body_read_timeout_ms");
         }
-        let limits = Limits::from_config(&Default::default()).expect("the defaults");
+        let limits =
+            Limits::from_config(&Default::default(), "http://127.0.0.1:1").expect("the defaults");
         assert_eq!(limits.body_read_timeout, Duration::from_millis(10_000));
         // Unset, it stays below a short request deadline: older configurations keep starting.
         let short = crate::config::GatewayConfig {
             request_timeout_ms: 1_000,
             ..Default::default()
         };
-        let limits = Limits::from_config(&short).expect("a short request deadline");
+        let limits =
+            Limits::from_config(&short, "http://127.0.0.1:1").expect("a short request deadline");
         assert_eq!(limits.body_read_timeout, Duration::from_millis(500));
     }
 

@@ -4,87 +4,11 @@
 //! silently widens a query. Value types ([`PageSize`], [`List`], [`Code`], …) carry the 400 message
 //! of their own check.
 
-use std::any::TypeId;
-use std::collections::{HashMap, HashSet};
-use std::sync::{OnceLock, RwLock};
-
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-use utoipa::openapi::path::ParameterIn;
-use utoipa::IntoParams;
 
-use crate::problem::ApiError;
-
-/// The query string parsed into `T`, strictly. Use `StrictQuery<NoParams>` on routes without any.
-pub struct StrictQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for StrictQuery<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + IntoParams + Send + 'static,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parse(parts.uri.query().unwrap_or("")).map(StrictQuery)
-    }
-}
-
-/// Names `T` documents as query parameters: the allowed ones. Built once per type (building the
-/// OpenAPI parameters allocates their whole documentation, too much for every request); the set
-/// of parameter types is fixed, so the leaked lists are bounded.
-fn declared<T: IntoParams + 'static>() -> &'static [String] {
-    static DECLARED: OnceLock<RwLock<HashMap<TypeId, &'static [String]>>> = OnceLock::new();
-    let map = DECLARED.get_or_init(Default::default);
-    let key = TypeId::of::<T>();
-    if let Some(names) = map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return names;
-    }
-    let names: Vec<String> = T::into_params(|| Some(ParameterIn::Query))
-        .into_iter()
-        .filter(|p| p.parameter_in == ParameterIn::Query)
-        .map(|p| p.name)
-        .collect();
-    let mut names_by_type = map.write().unwrap_or_else(|e| e.into_inner());
-    names_by_type.entry(key).or_insert_with(|| Vec::leak(names))
-}
-
-pub fn parse<T: DeserializeOwned + IntoParams + 'static>(raw: &str) -> Result<T, ApiError> {
-    let allowed = declared::<T>();
-    let mut seen = HashSet::new();
-    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
-        if !allowed.iter().any(|a| *a == k) {
-            let detail = if allowed.is_empty() {
-                "is not a parameter of this route (it takes none)".to_string()
-            } else {
-                format!(
-                    "is not a parameter of this route (allowed: {})",
-                    allowed.join(", ")
-                )
-            };
-            return Err(ApiError::param(&k, detail));
-        }
-        if !seen.insert(k.clone()) {
-            return Err(ApiError::param(&k, "is given more than once"));
-        }
-        // Present but empty would otherwise read as absent and widen the query.
-        if v.is_empty() {
-            return Err(ApiError::param(&k, "must not be empty"));
-        }
-    }
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let name = e.path().to_string();
-        ApiError::param(&name, e.into_inner().to_string())
-    })
-}
-
-/// For routes that take no query parameters: any parameter is refused.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct NoParams {}
+// The strict parser itself is shared with the operator API and the boards (`crate::query`).
+pub use crate::query::{parse, NoParams, StrictQuery};
 
 /// A value of one query parameter: its check and the message a partner reads when it fails.
 pub trait ParamValue: Sized {
@@ -265,6 +189,8 @@ deserialize_via_param_value!(PageSize, Code, Guid, SearchText);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::problem::ApiError;
+    use utoipa::IntoParams;
 
     #[derive(Debug, Deserialize, IntoParams)]
     #[into_params(parameter_in = Query)]
@@ -332,6 +258,9 @@ mod tests {
             ("company=us'mf", "company"),
             ("company=", "company"),
             ("q=a%0Ab", "q"),
+            ("q=%ff", "q"),
+            ("q=caf%C3", "q"),
+            ("status=%ff", "status"),
             ("status=", "status"),
             ("status=,", "status"),
             ("status=%20", "status"),
@@ -342,6 +271,8 @@ mod tests {
         }
         let (_, d) = detail(parse::<Q>("page_size=0").expect_err("0"));
         assert_eq!(d, "must be between 1 and 200");
+        let (_, d) = detail(parse::<Q>("q=%ff").expect_err("not UTF-8"));
+        assert_eq!(d, "must be UTF-8 text once percent-decoded");
         let (_, d) = detail(parse::<Q>("pagesize=1").expect_err("unknown"));
         assert!(d.contains("allowed: page_size, status, company, q"), "{d}");
         let (_, d) = detail(parse::<NoParams>("x=1").expect_err("none"));

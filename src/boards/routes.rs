@@ -215,9 +215,13 @@ const PAGE_CSP: &str =
 fn params(raw: Option<&str>) -> Result<(ListFilter, bool), ApiError> {
     let mut f = ListFilter::default();
     let mut content = false;
-    for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        let v = v.trim().to_string();
-        let slot = match k.as_ref() {
+    for (k, v) in crate::query::pairs(raw.unwrap_or("")) {
+        if !matches!(k.as_str(), "department" | "location" | "q" | "content") {
+            continue;
+        }
+        // Read lossily, `q=%ff` would search for U+FFFD and silently show nothing.
+        let v = crate::query::value(&k, v)?.trim().to_string();
+        let slot = match k.as_str() {
             "department" => &mut f.department,
             "location" => &mut f.location,
             "q" => &mut f.q,

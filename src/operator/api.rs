@@ -1,9 +1,7 @@
 //! The operator routes: partners (create, list, read, patch, revoke), secrets (rotate, revoke),
 //! usage and the audit trail. Config partners are listed but never changed (409).
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,6 +13,7 @@ use super::{views, OperatorContext};
 use crate::auth::secrets;
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
+use crate::query::{NoParams, StrictQuery};
 use crate::store::partners::{hour_of, Refused, SecretRecord, StoredPartner};
 
 /// Default life of the previous secret after a rotation: 7 days.
@@ -142,7 +141,10 @@ pub async fn create(
 }
 
 /// `GET /operator/v1/partners`: config and API partners, by id.
-pub async fn list(State(ctx): State<OperatorContext>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
+) -> Result<Json<Value>, ApiError> {
     let reg = ctx.auth.registry();
     let (_, stored) = ctx.store.partners().await?;
     let mut out: Vec<(String, Value)> = reg
@@ -163,6 +165,7 @@ pub async fn list(State(ctx): State<OperatorContext>) -> Result<Json<Value>, Api
 pub async fn one(
     State(ctx): State<OperatorContext>,
     Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     let v = one_view(&ctx, &id, None).await?;
     Ok(noted(Json(v), &id, Value::Null))
@@ -220,7 +223,7 @@ pub async fn rotate(
         &obj,
         "previous_expires_in",
         PREVIOUS_EXPIRES_IN,
-        MAX_PREVIOUS_EXPIRES_IN,
+        (0, MAX_PREVIOUS_EXPIRES_IN),
         &mut issues,
     );
     issues.into_result(())?;
@@ -280,6 +283,7 @@ pub async fn revoke_secret(
 pub async fn usage(
     State(ctx): State<OperatorContext>,
     Path(id): Path<String>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
 ) -> Result<Response, ApiError> {
     if ctx.auth.registry().partner(&id).is_none() {
         return Err(ApiError::NotFound(format!("no partner `{id}`")));
@@ -294,18 +298,23 @@ pub async fn usage(
     ))
 }
 
+/// Query parameters of `GET /operator/v1/audit` (the partner API's rules: unknown, repeated or
+/// empty ones are a 400).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only this partner's records.
+    partner: Option<String>,
+    /// How many, newest first: 1..=1000, default 100.
+    limit: Option<String>,
+}
+
 /// `GET /operator/v1/audit?partner=&limit=`: newest first (limit 1..=1000, default 100).
 pub async fn audit(
     State(ctx): State<OperatorContext>,
-    Query(q): Query<HashMap<String, String>>,
+    StrictQuery(q): StrictQuery<AuditParams>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(k) = q.keys().find(|k| *k != "partner" && *k != "limit") {
-        return Err(ApiError::param(
-            k,
-            "unknown parameter (known: partner, limit)",
-        ));
-    }
-    let limit = match q.get("limit") {
+    let limit = match q.limit {
         None => 100,
         Some(l) => l
             .parse::<usize>()
@@ -313,10 +322,7 @@ pub async fn audit(
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| ApiError::param("limit", "must be a whole number from 1 to 1000"))?,
     };
-    let rows = ctx
-        .store
-        .audit(q.get("partner").map(String::as_str), limit)
-        .await?;
+    let rows = ctx.store.audit(q.partner.as_deref(), limit).await?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|r| {

@@ -47,8 +47,20 @@ pub fn unknown_fields(
     prefix: &str,
     issues: &mut Issues,
 ) {
+    unknown_fields_except(obj, allowed, &[], prefix, issues);
+}
+
+/// [`unknown_fields`], but the fields in `answered` (refused by a check of their own) are neither
+/// reported here nor listed as allowed.
+pub fn unknown_fields_except(
+    obj: &Map<String, Value>,
+    allowed: &[&str],
+    answered: &[&str],
+    prefix: &str,
+    issues: &mut Issues,
+) {
     for k in obj.keys() {
-        if !allowed.contains(&k.as_str()) {
+        if !allowed.contains(&k.as_str()) && !answered.contains(&k.as_str()) {
             issues.add(
                 &format!("{prefix}/{}", k.replace('~', "~0").replace('/', "~1")),
                 format!("is not a field here (allowed: {})", allowed.join(", ")),
@@ -186,12 +198,18 @@ fn attributes(obj: &Map<String, Value>, p: &str, issues: &mut Issues) -> Attribu
         Some(Value::Object(r)) => {
             let rp = format!("{p}/rate_limit");
             unknown_fields(r, &["per_second", "burst"], &rp, issues);
-            let mut num = |k: &str, max: u64| match r.get(k).and_then(Value::as_u64) {
-                Some(n) if (1..=max).contains(&n) => u32::try_from(n).ok(),
-                _ => {
+            let mut num = |k: &str, max: u64| match r.get(k).map(Value::as_u64) {
+                Some(Some(n)) if (1..=max).contains(&n) => u32::try_from(n).ok(),
+                given => {
+                    // "is required" only when it is missing: a wrong value was still given.
+                    let verb = if given.is_none() {
+                        "is required:"
+                    } else {
+                        "must be"
+                    };
                     issues.add(
                         &format!("{rp}/{k}"),
-                        format!("is required: a whole number from 1 to {max}"),
+                        format!("{verb} a whole number from 1 to {max}"),
                     );
                     None
                 }
@@ -310,9 +328,8 @@ pub fn patch(obj: &Map<String, Value>, doc: &mut PartnerDoc) -> Result<(), ApiEr
             );
         }
     }
-    let mut allowed = vec!["id", "client_id"];
-    allowed.extend(ATTRIBUTES);
-    unknown_fields(obj, &allowed, "", &mut issues);
+    // `id` and `client_id` are answered above; listing them as allowed would contradict that.
+    unknown_fields_except(obj, &ATTRIBUTES, &["id", "client_id"], "", &mut issues);
     let a = attributes(obj, "", &mut issues);
     if let Some(v) = a.name {
         doc.name = v;
@@ -338,22 +355,22 @@ pub fn patch(obj: &Map<String, Value>, doc: &mut PartnerDoc) -> Result<(), ApiEr
     issues.into_result(())
 }
 
-/// A whole number of seconds in `0..=max`, default `default` when absent.
+/// A whole number of seconds in `min..=max`, default `default` when absent.
 pub fn seconds(
     obj: &Map<String, Value>,
     key: &str,
     default: u64,
-    max: u64,
+    (min, max): (u64, u64),
     issues: &mut Issues,
 ) -> u64 {
     match obj.get(key) {
         None => default,
         Some(v) => match v.as_u64() {
-            Some(n) if n <= max => n,
+            Some(n) if (min..=max).contains(&n) => n,
             _ => {
                 issues.add(
                     &format!("/{key}"),
-                    format!("must be a whole number of seconds from 0 to {max}"),
+                    format!("must be a whole number of seconds from {min} to {max}"),
                 );
                 default
             }

@@ -15,6 +15,7 @@ use sha2::Digest;
 
 use super::OperatorContext;
 use crate::auth::secrets;
+use crate::auth::TokenError;
 use crate::problem::ApiError;
 use crate::store::partners::{AuditRecord, PartnerStore};
 
@@ -198,9 +199,9 @@ fn actor(hash: &str) -> Actor {
     Actor(format!("operator-token:{hex}"))
 }
 
-fn unauthorized() -> Response {
+fn unauthorized(presented: bool) -> Response {
     ApiError::Unauthorized {
-        error: Some("invalid_token"),
+        error: presented.then_some("invalid_token"),
         description: "an operator token is required (ats-gateway operator-token)".into(),
     }
     .into_response()
@@ -215,9 +216,12 @@ pub async fn require_operator(
     next: Next,
 ) -> Response {
     // The partner routes' parsing: one Authorization header, scheme `Bearer`, a token.
-    let actor = match crate::auth::principal::bearer_token(req.headers()) {
-        Ok(Some(t)) => ctx.tokens.check(t).await,
-        _ => None,
+    // `presented`: the request carried a bearer token (well formed or not); RFC 6750 §3.1 keeps
+    // error codes out of the challenge to one that carried none, as the partner listener does.
+    let (actor, presented) = match crate::auth::principal::bearer_token(req.headers()) {
+        Ok(Some(t)) => (ctx.tokens.check(t).await, true),
+        Ok(None) | Err(TokenError::Missing | TokenError::NotBearer) => (None, false),
+        Err(_) => (None, true),
     };
     let action = format!(
         "{} {}",
@@ -244,7 +248,7 @@ pub async fn require_operator(
                 .write_briefly(ctx.store.clone(), record, REFUSED_AUDIT_WAIT)
                 .await;
         }
-        return unauthorized();
+        return unauthorized(presented);
     };
     req.extensions_mut().insert(actor.clone());
     let resp = next.run(req).await;

@@ -88,7 +88,7 @@ types! {
     TIMEOUT = ("timeout", GATEWAY_TIMEOUT, "Timed out",
         "The request took longer than the gateway allows. Retry later.");
     HEADERS_TOO_LARGE = ("headers-too-large", REQUEST_HEADER_FIELDS_TOO_LARGE, "Request head too large",
-        "The request line and headers together are larger than the gateway reads (`gateway.max_header_bytes`). Send fewer or shorter headers.");
+        "The request has more headers than the gateway reads (100), or its request line and headers together are larger than it reads (`gateway.max_header_bytes`). Send fewer or shorter headers.");
     URI_TOO_LONG = ("uri-too-long", URI_TOO_LONG, "Request line too long",
         "The request line (method, path and query) is longer than the gateway reads. Shorten the query: filter values are short codes, and a list is paged with `cursor`.");
     TOO_MANY_CONNECTIONS = ("too-many-connections", SERVICE_UNAVAILABLE, "Too many connections",

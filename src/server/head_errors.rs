@@ -5,6 +5,10 @@
 //! hyper's own answers are recognisable: status 400, 414 or 431 and no `content-type` (every answer
 //! the gateway's services write carries one, `problem_context` sees to that). A head that grew past
 //! `max_header_bytes` before its first line ended is a request line that is too long: 414.
+//!
+//! The `type` is absolute like every other problem's, on a base fixed at start (no `Host` header
+//! can be read from this head: `Limits::problem_base`), with a fresh `request_id`; there is no
+//! `instance`: the path of a head that could not be read is not known.
 
 use std::io;
 use std::pin::Pin;
@@ -16,6 +20,8 @@ use crate::problem::types::{self, ProblemType};
 
 pub(super) struct ProblemHeads<S> {
     inner: S,
+    /// Where problem `type`s point (`{base}/problems`).
+    base: std::sync::Arc<str>,
     /// A line feed was read since the last answer was written (the request line ended).
     line_ended: bool,
     /// The replacement answer still to be written, and how much of it was.
@@ -23,9 +29,10 @@ pub(super) struct ProblemHeads<S> {
 }
 
 impl<S> ProblemHeads<S> {
-    pub(super) fn new(inner: S) -> Self {
+    pub(super) fn new(inner: S, base: std::sync::Arc<str>) -> Self {
         Self {
             inner,
+            base,
             line_ended: false,
             pending: None,
         }
@@ -49,16 +56,29 @@ fn hyper_error(head: &[u8], line_ended: bool) -> Option<&'static ProblemType> {
     (!has_type).then_some(ty)
 }
 
-fn answer(ty: &ProblemType) -> Vec<u8> {
+/// What this answer's `detail` says: the type's page text fits the head-size cases, but
+/// `bad-request`'s is about requests the gateway could read (a tampered cursor).
+fn detail(ty: &ProblemType) -> &'static str {
+    match ty.slug {
+        "bad-request" => "the request head could not be parsed as HTTP/1.1: check the request line (method, path without spaces or raw non-ASCII bytes, version HTTP/1.0 or HTTP/1.1) and that every header is `Name: value` with visible characters",
+        "headers-too-large" => "the request has too many headers (at most 100) or its headers are too large together; send fewer or shorter headers",
+        _ => ty.explanation,
+    }
+}
+
+fn answer(ty: &ProblemType, base: &str) -> Vec<u8> {
+    // An id to quote, as every other problem has; none was read from the broken head.
+    let request_id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::json!({
-        "type": format!("/problems/{}", ty.slug),
+        "type": format!("{}/{}", base.trim_end_matches('/'), ty.slug),
         "title": ty.title,
         "status": ty.status.as_u16(),
-        "detail": ty.explanation,
+        "detail": detail(ty),
+        "request_id": request_id,
     })
     .to_string();
     format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\nx-request-id: {request_id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         ty.status.as_u16(),
         ty.status.canonical_reason().unwrap_or(""),
         body.len()
@@ -107,7 +127,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemHeads<S> {
         ready!(self.drain(cx))?;
         if let Some(ty) = hyper_error(buf, self.line_ended) {
             // hyper's answer counts as written; ours goes out instead.
-            self.pending = Some((answer(ty), 0));
+            self.pending = Some((answer(ty, &self.base), 0));
             let _ = self.drain(cx)?;
             return Poll::Ready(Ok(buf.len()));
         }
@@ -128,7 +148,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ProblemHeads<S> {
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &b[..]);
         if let Some(ty) = hyper_error(first, self.line_ended) {
-            self.pending = Some((answer(ty), 0));
+            self.pending = Some((answer(ty, &self.base), 0));
             let _ = self.drain(cx)?;
             return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
         }

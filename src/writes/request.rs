@@ -650,7 +650,7 @@ fn check(kind: Kind, v: &Value) -> Result<Pending, String> {
         },
         Kind::Number => match v.as_f64() {
             Some(n) if (0.0..1e9).contains(&n) => Ok(Pending::Ready(v.clone())),
-            _ => Err("must be a number ≥ 0".into()),
+            _ => Err("must be a number ≥ 0 and < 1000000000".into()),
         },
         Kind::OptionKey(set) => match v.as_str() {
             Some(s) if !s.is_empty() => Ok(Pending::Option {
@@ -718,6 +718,20 @@ mod tests {
             "/person/pets",
         ] {
             assert!(p.contains(&want.to_string()), "{want} in {p:?}");
+        }
+    }
+
+    #[test]
+    fn a_number_out_of_range_is_told_its_bounds() {
+        for n in [json!(1e20), json!(-1), json!(1e9)] {
+            let (_, issues) = parse(&json!({"recruiting_request": "USMF-000001",
+                "person": {"first_name": "E", "last_name": "V",
+                    "skills": [{"skill": "CustFocus", "rating_level": "4", "years_of_experience": n}]}}));
+            let issue = issues
+                .iter()
+                .find(|i| i.pointer == "/person/skills/0/years_of_experience")
+                .unwrap_or_else(|| panic!("{n}: {issues:?}"));
+            assert_eq!(issue.detail, "must be a number ≥ 0 and < 1000000000", "{n}");
         }
     }
 

@@ -218,6 +218,17 @@ async fn a_board_lists_the_active_requests_of_its_companies_as_the_partner_api_c
     assert!(ids(&by_q).contains(job["id"].as_str().unwrap_or("")));
     let (s, v) = get_json(&app, &format!("/boards/{US}/jobs?content=maybe")).await;
     assert_eq!(s, 400, "{v}");
+    // A search whose percent-decoding is not UTF-8 is refused naming it, not an empty list.
+    for raw in ["q=%ff", "department=caf%C3", "utm_source=x&location=%ff"] {
+        let (s, v) = get_json(&app, &format!("/boards/{US}/jobs?{raw}")).await;
+        assert_eq!(s, 400, "{raw}: {v}");
+        assert!(
+            v["detail"].as_str().is_some_and(|d| d.contains("UTF-8")),
+            "{v}"
+        );
+    }
+    let (s, _) = get_json(&app, &format!("/boards/{US}/jobs?utm_source=%ff")).await;
+    assert_eq!(s, 200, "a campaign tag is still ignored");
     // The HTML list shows the same jobs, each linking to its page; the GET form filters.
     let (s, page) = get_text(&app, &format!("/boards/{US}"), &[("Accept", HTML)]).await;
     assert_eq!(s, 200);

@@ -964,3 +964,61 @@ async fn token_endpoint_errors_are_rfc6749_json() {
     assert_eq!(v["error"], "invalid_request");
     assert_eq!(app.gateway.state.auth.secret_checks_done(), before);
 }
+
+/// A head hyper cannot parse gets a problem that says so (it used to get the `bad-request`
+/// page text about tampered cursors), with an absolute `type` like every other problem and a
+/// request id; too many headers (hyper's cap of 100) is a 431 that blames no byte limit.
+#[tokio::test]
+async fn malformed_heads_get_their_own_detail() {
+    let app = spawn_app().await;
+    let heads: [&[u8]; 4] = [
+        b"garbage\r\n\r\n",
+        b"GET /v1/option-sets HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01\x7f\xffb\r\n\r\n",
+        b"GET /v1/\xffoption-sets HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /v1/option-sets\r\n\r\n",
+    ];
+    for head in heads {
+        let mut s = TcpStream::connect(addr_of(&app)).await.expect("connect");
+        s.write_all(head).await.expect("write");
+        let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with(b"HTTP/1.1 400"), "{text}");
+        assert_problem_answer(&answer, 400, "bad-request");
+        let v: Value =
+            serde_json::from_str(text.split_once("\r\n\r\n").expect("body").1).expect("json");
+        let detail = v["detail"].as_str().unwrap_or_default();
+        assert!(
+            !detail.contains("cursor") && detail.contains("request head"),
+            "{v}"
+        );
+        assert_eq!(
+            v["type"],
+            format!("{}/problems/bad-request", app.url),
+            "{v}"
+        );
+        assert!(
+            v["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{v}"
+        );
+    }
+
+    let mut s = TcpStream::connect(addr_of(&app)).await.expect("connect");
+    let mut head = b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..120 {
+        head.extend_from_slice(format!("X-{i}: a\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    assert!(head.len() < 8 * 1024, "far below any byte limit");
+    s.write_all(&head).await.expect("write");
+    let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with(b"HTTP/1.1 431"), "{text}");
+    assert_problem_answer(&answer, 431, "headers-too-large");
+    let v: Value =
+        serde_json::from_str(text.split_once("\r\n\r\n").expect("body").1).expect("json");
+    let detail = v["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("too many headers") && !detail.contains("max_header_bytes"),
+        "{v}"
+    );
+}

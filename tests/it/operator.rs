@@ -1356,3 +1356,239 @@ async fn state_migrate_carries_operator_made_partners_to_postgres() {
         .expect("token request");
     assert_eq!(wrong.status(), 401);
 }
+
+/// The operator API's GET routes follow the partner API's query rules (one parser): an empty,
+/// repeated, unknown or non-UTF-8 parameter is a 400 `invalid-parameter` naming it. `partner=`
+/// used to list nothing, a repeated `limit` took the last value, and unknown parameters were
+/// ignored everywhere but `/audit`.
+#[tokio::test]
+async fn operator_query_parameters_follow_the_partner_apis_rules() {
+    let op = spawn_operated().await;
+    for (path, name, says) in [
+        (
+            "/operator/v1/audit?partner=",
+            "partner",
+            "must not be empty",
+        ),
+        ("/operator/v1/audit?limit=", "limit", "must not be empty"),
+        (
+            "/operator/v1/audit?partner=acme-ats&partner=tiny-board",
+            "partner",
+            "is given more than once",
+        ),
+        (
+            "/operator/v1/audit?limit=5&limit=7",
+            "limit",
+            "is given more than once",
+        ),
+        (
+            "/operator/v1/audit?bogus=1",
+            "bogus",
+            "is not a parameter of this route (allowed: partner, limit)",
+        ),
+        ("/operator/v1/audit?partner=%ff", "partner", "UTF-8"),
+        (
+            "/operator/v1/partners?bogus=1",
+            "bogus",
+            "is not a parameter of this route",
+        ),
+        (
+            "/operator/v1/partners/acme-ats?bogus=1",
+            "bogus",
+            "is not a parameter of this route",
+        ),
+        (
+            "/operator/v1/partners/acme-ats/usage?bogus=",
+            "bogus",
+            "is not a parameter of this route",
+        ),
+    ] {
+        let (s, v) = op.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(s, 400, "{path}: {v}");
+        assert!(
+            v["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("/invalid-parameter")),
+            "{path}: {v}"
+        );
+        assert_eq!(
+            v["errors"][0]["pointer"],
+            format!("#/{name}"),
+            "{path}: {v}"
+        );
+        let detail = v["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with(name) && detail.contains(says),
+            "{path}: {v}"
+        );
+    }
+    let (s, v) = op
+        .call(
+            reqwest::Method::GET,
+            "/operator/v1/audit?partner=acme-ats&limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+/// Ops problems carry a request id and a trace id (the caller's acceptable id, else a new one),
+/// as partner problems do; both used to be `""` without `X-Request-Id`.
+#[tokio::test]
+async fn ops_problems_carry_a_request_id_and_a_trace_id() {
+    let op = spawn_operated().await;
+    let r = op
+        .app
+        .http
+        .get(format!("{}/operator/v1/partners/nobody", op.app.ops_url))
+        .bearer_auth(&op.token)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), 404);
+    let header = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let v: Value = r.json().await.expect("problem");
+    assert!(!header.is_empty(), "{v}");
+    assert_eq!(v["request_id"], header.as_str(), "{v}");
+    assert_eq!(v["trace_id"].as_str().map(str::len), Some(32), "{v}");
+    let r = op
+        .app
+        .http
+        .get(format!("{}/nowhere", op.app.ops_url))
+        .header("x-request-id", "ops-req-1")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.headers()["x-request-id"], "ops-req-1");
+    let v: Value = r.json().await.expect("problem");
+    assert_eq!(v["request_id"], "ops-req-1", "{v}");
+}
+
+/// RFC 6750 §3.1: a request that carried no authentication gets a challenge without an error
+/// code, on both listeners; a bad token gets `error="invalid_token"`.
+#[tokio::test]
+async fn a_challenge_names_an_error_only_when_a_token_was_sent() {
+    let op = spawn_operated().await;
+    let challenge = |r: &reqwest::Response| {
+        r.headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let ops = format!("{}/operator/v1/partners", op.app.ops_url);
+    let partner = format!("{}/v1/option-sets", op.app.url);
+    for url in [&ops, &partner] {
+        let none = op.app.http.get(url).send().await.expect("call");
+        assert_eq!(none.status(), 401);
+        assert_eq!(challenge(&none), "Bearer realm=\"ats-gateway\"", "{url}");
+        let basic = op
+            .app
+            .http
+            .get(url)
+            .basic_auth("a", Some("b"))
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(challenge(&basic), "Bearer realm=\"ats-gateway\"", "{url}");
+        let bad = op
+            .app
+            .http
+            .get(url)
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .expect("call");
+        assert_eq!(bad.status(), 401);
+        assert!(
+            challenge(&bad).contains("error=\"invalid_token\""),
+            "{url}: {}",
+            challenge(&bad)
+        );
+    }
+}
+
+/// Body messages say what the rule is: the range an invite's `expires_in` takes, "must be" for
+/// a rate limit given wrong (not "is required"), and a PATCH's allowed list without the fields
+/// it refuses to change.
+#[tokio::test]
+async fn body_messages_state_the_rule_that_applies() {
+    let op = spawn_operated().await;
+    op.create("msg-co", &["reference:read"]).await;
+    let message = |v: &Value, pointer: &str| {
+        v["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["pointer"] == pointer || e["pointer"] == format!("#{pointer}"))
+            .and_then(|e| e["detail"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut seen = Vec::new();
+    for n in [json!(0), json!(-1), json!(1.5)] {
+        let (s, v) = op
+            .call(
+                reqwest::Method::POST,
+                "/operator/v1/invites",
+                Some(json!({"partner_id": "msg-co", "expires_in": n})),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        seen.push(message(&v, "/expires_in"));
+    }
+    assert!(seen[0].contains("from 1 to "), "{seen:?}");
+    assert!(seen.iter().all(|m| *m == seen[0]), "{seen:?}");
+    for n in [json!(-5), json!(1.5), json!("10")] {
+        let (s, v) = op
+            .call(
+                reqwest::Method::PATCH,
+                "/operator/v1/partners/msg-co",
+                Some(json!({"rate_limit": {"per_second": n, "burst": 5}})),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(
+            message(&v, "/rate_limit/per_second"),
+            "must be a whole number from 1 to 10000",
+            "{n}: {v}"
+        );
+    }
+    let (_, v) = op
+        .call(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/msg-co",
+            Some(json!({"rate_limit": {"burst": 5}})),
+        )
+        .await;
+    assert!(
+        message(&v, "/rate_limit/per_second").starts_with("is required"),
+        "{v}"
+    );
+    let (s, v) = op
+        .call(
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/msg-co",
+            Some(json!({"client_id": "other", "colour": "red"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        message(&v, "/client_id").contains("cannot be changed"),
+        "{v}"
+    );
+    let colour = message(&v, "/colour");
+    assert!(
+        colour.contains("allowed: ") && colour.contains("name"),
+        "{v}"
+    );
+    assert!(
+        !colour.contains("client_id") && !colour.contains(" id,"),
+        "{colour}"
+    );
+}

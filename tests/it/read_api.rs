@@ -344,6 +344,28 @@ async fn q_searches_the_description() {
     }
 }
 
+/// Percent-decoding that is not UTF-8 is a bad request naming the parameter: read lossily, `q=%ff`
+/// searched for U+FFFD and answered an empty 200.
+#[tokio::test]
+async fn a_search_that_is_not_utf8_is_400_naming_it() {
+    let app = spawn_app().await;
+    let t = acme(&app).await;
+    for (route, raw, name) in [
+        (LIST, "q=%ff", "q"),
+        (LIST, "q=caf%C3", "q"),
+        (LIST, "page_size=5&q=a%ffb", "q"),
+        ("/v1/candidates", "company=%ff", "company"),
+    ] {
+        let r = app.get(&format!("{route}?{raw}"), &t, None).await;
+        let p = assert_problem(r, 400).await;
+        assert_eq!(pointer(&p), format!("#/{name}"), "{route}?{raw}: {p}");
+        assert!(
+            p["detail"].as_str().is_some_and(|d| d.contains("UTF-8")),
+            "{p}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn modified_since_is_refused_with_the_reason() {
     let app = spawn_app().await;
