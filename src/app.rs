@@ -27,6 +27,11 @@ use crate::resolve::lookups::LookupResolver;
 use crate::resolve::options::OptionCatalog;
 use crate::upstream::UpstreamError;
 
+/// How long a stop may go on after both listeners have drained, for the state store's last
+/// writes (audit records, the scan lease's release, the last usage flush): kept short, so
+/// `preStop` + `shutdown_grace_ms` + this fits a pod's termination grace period (`deploy.rs`).
+pub const STOP_TAIL: Duration = Duration::from_secs(3);
+
 pub struct GatewayHandle {
     pub url: String,
     /// The ops listener (`/metrics`, `/healthz`, `/readyz`).
@@ -35,7 +40,7 @@ pub struct GatewayHandle {
     pub task: tokio::task::JoinHandle<()>,
     /// `state.shutdown()`. Cancel to drain: `task` ends once every partner connection has closed
     /// (or `gateway.shutdown_grace_ms` passed), then the ops listener stops, then audit records
-    /// still being written are waited for (one `[state] timeout_ms` at most) and usage is flushed.
+    /// still being written, the scan lease's release and a last usage flush get [`STOP_TAIL`] more.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The changes scanner; it stops (releasing its lease) on `shutdown`, and `task` waits for
     /// that. Aborting it instead is a replica's scanner dying with the lease held (failover tests).
@@ -296,7 +301,7 @@ pub async fn start_held(
     let state = build_state(config, reload, &format!("http://{addr}")).await?;
     // Stored partners followed on every replica; usage flushed. Stops on the shutdown token (the
     // last flush is the drain's, below).
-    let _sync = crate::operator::sync::spawn(state.operator.clone(), state.shutdown().clone());
+    let sync = crate::operator::sync::spawn(state.operator.clone(), state.shutdown().clone());
     // Unfinished hires of an earlier process are completed or undone before writes are served
     // (reads are served meanwhile if Dataverse is slow; writes answer 503 until it is done).
     let recovery =
@@ -397,12 +402,12 @@ pub async fn start_held(
     let partner = crate::server::serve(listener, app, limits.clone(), shutdown.clone(), grace);
     let ops = crate::server::serve(ops_listener, ops_app, limits, ops_stop.clone(), grace);
     let scanner_abort = scanner.as_ref().map(tokio::task::JoinHandle::abort_handle);
-    // Once both listeners have drained: audit records still being written are waited for one
-    // store bound (each write gives up by itself after it), then the usage counted is flushed a
-    // last time, so a stop loses neither a record about to land nor the requests served while
-    // draining. `[state] timeout_ms` bounds each of those store calls.
+    // Once both listeners have drained, within STOP_TAIL (or `[state] timeout_ms` if shorter):
+    // audit records still being written and the scanner's lease release are waited for, then
+    // the usage counted is flushed a last time, so a stop loses neither a record about to land
+    // nor the requests served while draining, and another replica scans at once.
     let operator = state.operator.clone();
-    let audit_bound = Duration::from_millis(state.config.state.timeout_ms);
+    let tail = STOP_TAIL.min(Duration::from_millis(state.config.state.timeout_ms));
     let task = tokio::spawn(async move {
         let partner_then_stop = async {
             partner.await;
@@ -411,20 +416,29 @@ pub async fn start_held(
             ops_stop.cancel();
         };
         tokio::join!(partner_then_stop, ops);
-        // The scanner stopped when the stop began; its lease's release is waited for too, so
-        // another replica takes scanning over at once, not when the lease expires.
-        let scanner_released = async {
-            if let Some(scanner) = scanner {
-                if tokio::time::timeout(audit_bound, scanner).await.is_err() {
-                    tracing::warn!("the change scanner's lease was not released in time; another replica takes over when it expires");
+        let finish = async {
+            tokio::join!(
+                operator.background_audits.finish(),
+                // Stopped when the stop began; it releases its lease on the way out.
+                async {
+                    if let Some(scanner) = scanner {
+                        let _ = scanner.await;
+                    }
+                },
+                // Its own flush at the stop's start (and any it was in) done first: counts a
+                // failed one put back are in the last flush below.
+                async {
+                    let _ = sync.await;
                 }
-            }
+            );
+            crate::operator::sync::flush(&operator).await;
         };
-        tokio::join!(
-            operator.background_audits.finish(audit_bound),
-            scanner_released
-        );
-        crate::operator::sync::flush(&operator).await;
+        if tokio::time::timeout(tail, finish).await.is_err() {
+            tracing::warn!(
+                tail_ms = tail.as_millis() as u64,
+                "stopping before the last audit records, the scan lease's release or the last usage flush completed (the state store is slow): audit lines are in the log; another replica scans once the lease expires"
+            );
+        }
     });
     Ok(GatewayHandle {
         url: format!("http://{addr}"),

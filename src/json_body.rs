@@ -41,14 +41,15 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        // Refused before the body is read.
-        let declared = declared_json(req.headers()).map_err(IntoResponse::into_response)?;
+        let declared = declared_json(req.headers());
         // The body limit's 413, a body cut short as `Bytes` answers it, and one past its deadline
         // the 408 (`FullBody`).
         let FullBody(bytes) = FullBody::from_request(req, state).await?;
+        // No body is no body whatever its declared type (`curl -X POST -d ''` declares a form).
         if bytes.is_empty() {
             return Ok(JsonBody(None));
         }
+        let declared = declared.map_err(IntoResponse::into_response)?;
         // Bytes without a media type are not taken for JSON: a client that forgot the header
         // may not be sending what it thinks it is.
         if !declared {
@@ -398,6 +399,28 @@ mod tests {
         assert!(matches!(
             declared(&["application/json", "application/json"]),
             Err(ApiError::UnsupportedMediaType(_))
+        ));
+    }
+
+    async fn extract(content_type: &str, body: &'static str) -> Result<JsonBody, u16> {
+        let req = Request::builder()
+            .method("POST")
+            .header(CONTENT_TYPE, content_type)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        JsonBody::from_request(req, &())
+            .await
+            .map_err(|r| r.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn no_body_is_no_body_whatever_type_it_declares() {
+        let empty = extract("application/x-www-form-urlencoded", "").await;
+        assert!(matches!(empty, Ok(JsonBody(None))));
+        assert_eq!(extract("text/plain", "{}").await.err(), Some(415));
+        assert!(matches!(
+            extract("application/json", "{}").await,
+            Ok(JsonBody(Some(_)))
         ));
     }
 }

@@ -100,19 +100,30 @@ impl Limits {
 
 /// `problem_base_url`, else `{public_url}/problems`, else the partner listener's own
 /// `/problems` (`problem_context` would take the host from `Host`, which an unreadable head
-/// does not give).
+/// does not give); relative `/problems` when that listener is bound to every address
+/// (`0.0.0.0`, `[::]`): no client can reach that host.
 fn problem_base(c: &crate::config::GatewayConfig, listen_url: &str) -> String {
     let configured = c.problem_base_url.trim().trim_end_matches('/');
     if !configured.is_empty() {
         return configured.to_string();
     }
     let public = c.public_url.trim().trim_end_matches('/');
-    let public = if public.is_empty() {
-        listen_url
+    if !public.is_empty() {
+        return format!("{public}/problems");
+    }
+    let unspecified = url::Url::parse(listen_url)
+        .ok()
+        .and_then(|u| match u.host() {
+            Some(url::Host::Ipv4(ip)) => Some(ip.is_unspecified()),
+            Some(url::Host::Ipv6(ip)) => Some(ip.is_unspecified()),
+            _ => None,
+        })
+        .unwrap_or(true);
+    if unspecified {
+        "/problems".to_string()
     } else {
-        public
-    };
-    format!("{}/problems", public.trim_end_matches('/'))
+        format!("{}/problems", listen_url.trim_end_matches('/'))
+    }
 }
 
 /// The answer to a connection over `max_connections` (written best effort, then closed).
@@ -247,6 +258,25 @@ mod tests {
         let limits =
             Limits::from_config(&short, "http://127.0.0.1:1").expect("a short request deadline");
         assert_eq!(limits.body_read_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn head_problems_never_name_a_wildcard_address() {
+        let c = crate::config::GatewayConfig::default();
+        assert_eq!(problem_base(&c, "http://0.0.0.0:8080"), "/problems");
+        assert_eq!(problem_base(&c, "http://[::]:8080"), "/problems");
+        assert_eq!(
+            problem_base(&c, "http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/problems"
+        );
+        let public = crate::config::GatewayConfig {
+            public_url: "https://ats.example.com/".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            problem_base(&public, "http://0.0.0.0:8080"),
+            "https://ats.example.com/problems"
+        );
     }
 
     #[test]

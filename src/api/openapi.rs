@@ -429,6 +429,8 @@ fn example_detail(slug: &str) -> &'static str {
         "upstream-failed" => "the HR system answered with an error; retry later, and report the request_id if it persists",
         "upstream-unavailable" => "the HR system is unavailable; retry later",
         "upstream-timeout" => "the HR system did not answer in time; retry later",
+        "request-timeout" => "the request body did not all arrive in time",
+        "unsupported-media-type" => "this route takes JSON, not `text/plain`; send the body as Content-Type: application/json",
         "state-unavailable" => "the gateway's state store is unavailable or did not answer in time; retry later. A change this request asked for may or may not have been made: check before repeating it",
         _ => "see the type's page",
     }
@@ -519,6 +521,17 @@ fn complete_write(path: &str, op: &mut Operation) {
         .collect();
     if path.contains('{') {
         errors.push(("404", "Not found, or not visible to this partner"));
+    }
+    // What reading a JSON body can answer (`json_body.rs`, `problem/body.rs`).
+    if op.request_body.is_some() {
+        errors.push((
+            "408",
+            "The body did not all arrive within the gateway's bound (`request-timeout`); the connection is closed",
+        ));
+        errors.push((
+            "415",
+            "The body is not sent as `Content-Type: application/json` (`unsupported-media-type`)",
+        ));
     }
     let responses = &mut op.responses.responses;
     for (status, description) in errors {

@@ -2,8 +2,9 @@
 //! `[operator] poll_ms` and reloads the partners when it moved (so a revoke or a PATCH on any
 //! replica is in force here within a second, cached tokens included: the registry swap moves the
 //! local generation the verified-token cache checks), and adds the usage counted in memory to the
-//! store every `usage_flush_ms`. Stops on the shutdown token; the last flush is the gateway's, once
-//! the listeners have drained (`app::start`), so requests served while draining are counted too.
+//! store every `usage_flush_ms`. Stops on the shutdown token after one more flush; the last flush
+//! is the gateway's, once the listeners have drained and this task has ended (`app::start`), so
+//! requests served while draining are counted too.
 
 use std::time::Duration;
 
@@ -37,7 +38,10 @@ pub fn spawn(ctx: OperatorContext, shutdown: CancellationToken) -> tokio::task::
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    flush(&ctx).await;
+                    return;
+                }
                 _ = flush_tick.tick() => flush(&ctx).await,
                 _ = poll.tick() => {
                     // A change made on this replica was applied already (`refresh` records it).

@@ -327,10 +327,12 @@ fn the_grace_period_outlasts_the_drain() {
         .as_u64()
         .unwrap_or(0)
         * 1000;
+    // After the drain, the state store's last writes may take STOP_TAIL more.
+    let tail_ms = ats_gateway::app::STOP_TAIL.as_millis() as u64;
     for (name, cfg) in configmap_configs() {
         assert!(
-            grace_ms > pre_stop_ms + cfg.gateway.shutdown_grace_ms,
-            "{name}: terminationGracePeriodSeconds ({grace_ms} ms) must exceed preStop ({pre_stop_ms} ms) + shutdown_grace_ms ({})",
+            grace_ms > pre_stop_ms + cfg.gateway.shutdown_grace_ms + tail_ms,
+            "{name}: terminationGracePeriodSeconds ({grace_ms} ms) must exceed preStop ({pre_stop_ms} ms) + shutdown_grace_ms ({}) + the stop's tail ({tail_ms} ms)",
             cfg.gateway.shutdown_grace_ms
         );
     }
