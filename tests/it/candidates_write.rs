@@ -30,6 +30,18 @@ struct Reply {
     body: Value,
 }
 
+impl Reply {
+    async fn of(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        Reply {
+            status,
+            headers,
+            body: resp.json().await.unwrap_or(Value::Null),
+        }
+    }
+}
+
 async fn post(
     http: &reqwest::Client,
     gw: &str,
@@ -44,14 +56,7 @@ async fn post(
     if let Some(k) = key {
         req = req.header("Idempotency-Key", k);
     }
-    let resp = req.send().await.expect("post");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    Reply {
-        status,
-        headers,
-        body: resp.json().await.unwrap_or(Value::Null),
-    }
+    Reply::of(req.send().await.expect("post")).await
 }
 
 /// The problem type's slug (the `type` URI is absolute).
@@ -211,14 +216,7 @@ async fn post_raw(
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
-    let resp = req.send().await.expect("post");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    Reply {
-        status,
-        headers,
-        body: resp.json().await.unwrap_or(Value::Null),
-    }
+    Reply::of(req.send().await.expect("post")).await
 }
 
 /// A gateway, its fixture, acme's token, the row counts now and a full hire's body as text.

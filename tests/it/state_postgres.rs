@@ -129,6 +129,27 @@ fn assert_retry_after(retry: &Option<String>, what: &str) {
     );
 }
 
+/// A replica on the Postgres at `url` with a state bound of `timeout_ms`, its operator token, and
+/// a client that outwaits the bound.
+async fn operated_replica(
+    emu: &crate::common::Emu,
+    url: &str,
+    timeout_ms: u64,
+) -> (crate::common::Replica, String, reqwest::Client) {
+    let (operator, hash) = ats_gateway::operator::guard::create_operator_token();
+    let r = spawn_replica(emu, |c| {
+        c.state.url = SecretString::new(url);
+        c.state.timeout_ms = timeout_ms;
+        c.operator.token_hashes = vec![hash];
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .build()
+        .expect("client");
+    (r, operator, http)
+}
+
 /// One answer: status, `Retry-After`, `Content-Type`, body, and how long it took.
 async fn ask(
     http: &reqwest::Client,
@@ -255,17 +276,7 @@ async fn an_operator_call_finding_postgres_silent_answers_within_one_timeout_and
 ) {
     let (_pg, proxy, url) = postgres_behind_a_proxy().await;
     let emu = emulator().await;
-    let (operator, hash) = ats_gateway::operator::guard::create_operator_token();
-    let r = spawn_replica(&emu, |c| {
-        c.state.url = SecretString::new(url.as_str());
-        c.state.timeout_ms = 1_000;
-        c.operator.token_hashes = vec![hash];
-    })
-    .await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(40))
-        .build()
-        .expect("client");
+    let (r, operator, http) = operated_replica(&emu, &url, 1_000).await;
     let audit = format!("{}/operator/v1/audit", r.ops_url);
     let partners = format!("{}/operator/v1/partners", r.ops_url);
     let (status, _, _, body, _) = ask(&http, &audit, &operator).await;
@@ -323,17 +334,7 @@ async fn a_graceful_stop_waits_for_an_audit_record_still_being_written() {
         .await
         .expect("pg");
     let emu = emulator().await;
-    let (operator, hash) = ats_gateway::operator::guard::create_operator_token();
-    let mut r = spawn_replica(&emu, |c| {
-        c.state.url = SecretString::new(pg.url().as_str());
-        c.state.timeout_ms = 3_000;
-        c.operator.token_hashes = vec![hash];
-    })
-    .await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(40))
-        .build()
-        .expect("client");
+    let (mut r, operator, http) = operated_replica(&emu, &pg.url(), 3_000).await;
     let audit = format!("{}/operator/v1/audit", r.ops_url);
     let (status, _, _, body, _) = ask(&http, &audit, &operator).await;
     assert_eq!(status, 200, "{body}");
