@@ -126,9 +126,6 @@ fn problem_base(c: &crate::config::GatewayConfig, listen_url: &str) -> String {
     }
 }
 
-/// The answer to a connection over `max_connections` (written best effort, then closed).
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 142\r\n\r\n{\"type\":\"/problems/too-many-connections\",\"title\":\"Too many connections\",\"status\":503,\"detail\":\"the gateway is at its connection limit; retry\"}";
-
 /// Serves `app` on `listener` until `shutdown` is cancelled; then stops accepting (the listening
 /// socket is closed, so new connections are refused), lets each connection finish its request in
 /// flight (idle keep-alive connections close at once), and returns once all are closed or `grace`
@@ -162,7 +159,7 @@ pub async fn serve(
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::counter!("http_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream));
+            tokio::spawn(refuse(stream, Arc::clone(&limits.problem_base)));
             continue;
         };
         let trusted = Arc::clone(&limits.trusted_proxies);
@@ -216,8 +213,10 @@ pub async fn serve(
     }
 }
 
-async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+/// Answers a connection over `max_connections` (best effort, within 1 s), then closes it.
+async fn refuse(mut stream: TcpStream, problem_base: Arc<str>) {
+    let busy = head_errors::busy(&problem_base);
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&busy)).await;
     let _ = stream.shutdown().await;
 }
 
@@ -281,12 +280,21 @@ mod tests {
 
     #[test]
     fn busy_answer_is_well_formed() {
-        let (head, body) = std::str::from_utf8(BUSY)
+        let busy = head_errors::busy("https://ats.example.com/problems");
+        let (head, body) = std::str::from_utf8(&busy)
             .expect("ascii")
             .split_once("\r\n\r\n")
             .expect("head");
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
         assert!(head.contains(&format!("content-length: {}", body.len())));
+        assert!(head.contains("retry-after: 1\r\n"), "{head}");
         let v: serde_json::Value = serde_json::from_str(body).expect("json");
         assert_eq!(v["status"], 503);
+        assert_eq!(
+            v["type"],
+            "https://ats.example.com/problems/too-many-connections"
+        );
+        let id = v["request_id"].as_str().expect("a request id");
+        assert!(head.contains(&format!("x-request-id: {id}\r\n")), "{head}");
     }
 }

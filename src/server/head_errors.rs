@@ -8,7 +8,8 @@
 //!
 //! The `type` is absolute like every other problem's, on a base fixed at start (no `Host` header
 //! can be read from this head: `Limits::problem_base`), with a fresh `request_id`; there is no
-//! `instance`: the path of a head that could not be read is not known.
+//! `instance`: the path of a head that could not be read is not known. The 503 to a connection
+//! over `max_connections` (`busy`) has the same shape.
 
 use std::io;
 use std::pin::Pin;
@@ -67,6 +68,17 @@ fn detail(ty: &ProblemType) -> &'static str {
 }
 
 fn answer(ty: &ProblemType, base: &str) -> Vec<u8> {
+    answer_with(ty, base, "")
+}
+
+/// The answer to a connection over `max_connections`, written before any request is read: the
+/// same problem shape as a broken head's, with `Retry-After`.
+pub(super) fn busy(base: &str) -> Vec<u8> {
+    answer_with(&types::TOO_MANY_CONNECTIONS, base, "retry-after: 1\r\n")
+}
+
+/// `extra`: header lines, each ending in CRLF.
+fn answer_with(ty: &ProblemType, base: &str, extra: &str) -> Vec<u8> {
     // An id to quote, as every other problem has; none was read from the broken head.
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::json!({
@@ -78,7 +90,7 @@ fn answer(ty: &ProblemType, base: &str) -> Vec<u8> {
     })
     .to_string();
     format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\nx-request-id: {request_id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\nx-request-id: {request_id}\r\n{extra}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         ty.status.as_u16(),
         ty.status.canonical_reason().unwrap_or(""),
         body.len()

@@ -446,7 +446,13 @@ async fn connections_beyond_the_cap_are_refused_until_one_closes() {
     assert!(closed, "the fourth connection is closed at once");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 503"), "{text}");
-    assert!(text.contains("application/problem+json") && text.contains("retry-after"));
+    assert!(text.contains("retry-after"), "{text}");
+    assert_problem_answer(&answer, 503, "too-many-connections");
+    // A problem like every other: an id to quote, in the body and the header.
+    let body: Value =
+        serde_json::from_str(text.split_once("\r\n\r\n").expect("body").1).expect("json");
+    let id = body["request_id"].as_str().expect("request_id");
+    assert!(text.contains(&format!("x-request-id: {id}")), "{text}");
 
     drop(held.pop());
     // The slot comes back once the server sees the close: poll, bounded.
