@@ -300,6 +300,13 @@ impl Default for BackgroundAudits {
     }
 }
 
+/// Stores `record`; a failure is logged (the call's audit log line has the record).
+async fn store_record(store: Arc<dyn PartnerStore>, record: AuditRecord) {
+    if let Err(e) = store.append_audit(&record).await {
+        tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
+    }
+}
+
 impl BackgroundAudits {
     /// Writes `record` in a tracked task, for a call that found the store away; with
     /// [`BACKGROUND_AUDIT_WRITES`] already waiting, the record stays in the log only.
@@ -310,9 +317,7 @@ impl BackgroundAudits {
         };
         self.writes.spawn(async move {
             let _permit = permit;
-            if let Err(e) = store.append_audit(&record).await {
-                tracing::error!(error = %e, action = %record.action, "operator audit record not stored");
-            }
+            store_record(store, record).await;
         });
     }
 
@@ -324,11 +329,7 @@ impl BackgroundAudits {
         record: AuditRecord,
         wait: Duration,
     ) {
-        let write = self.writes.spawn(async move {
-            if let Err(e) = store.append_audit(&record).await {
-                tracing::error!(error = %e, "operator audit record not stored");
-            }
-        });
+        let write = self.writes.spawn(store_record(store, record));
         if tokio::time::timeout(wait, write).await.is_err() {
             tracing::warn!(
                 "refused operator call answered before its audit record was stored; still writing it"
