@@ -56,7 +56,7 @@ pub fn parse<T: DeserializeOwned + IntoParams + 'static>(raw: &str) -> Result<T,
     let allowed = declared::<T>();
     let mut seen = HashSet::new();
     for (k, v) in pairs(raw) {
-        if !allowed.contains(&k) {
+        if !allowed.iter().any(|a| *a == k) {
             let detail = if allowed.is_empty() {
                 "is not a parameter of this route (it takes none)".to_string()
             } else {
@@ -67,13 +67,14 @@ pub fn parse<T: DeserializeOwned + IntoParams + 'static>(raw: &str) -> Result<T,
             };
             return Err(ApiError::param(&k, detail));
         }
-        if !seen.insert(k.clone()) {
-            return Err(ApiError::param(&k, "is given more than once"));
-        }
         // Present but empty would otherwise read as absent and widen the query.
         if value(&k, v)?.is_empty() {
             return Err(ApiError::param(&k, "must not be empty"));
         }
+        if seen.contains(&k) {
+            return Err(ApiError::param(&k, "is given more than once"));
+        }
+        seen.insert(k);
     }
     // Every value decoded as UTF-8 above, so the lossy parse below reads them exactly.
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
@@ -82,41 +83,46 @@ pub fn parse<T: DeserializeOwned + IntoParams + 'static>(raw: &str) -> Result<T,
         ApiError::param(&name, e.into_inner().to_string())
     })
 }
-
 /// A value that is not UTF-8 once percent-decoded (`q=%ff`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotUtf8;
 
+/// A query pair: the name decoded lossily (a name that is not UTF-8 names no parameter), the
+/// value strictly. Both borrow from the query string unless something in them was escaped.
+pub type Pair<'a> = (Cow<'a, str>, Result<Cow<'a, str>, NotUtf8>);
+
 /// The pairs of a query string as `form_urlencoded::parse` reads them (`&`-separated, empty
-/// pieces skipped, `+` a space), the name decoded lossily (a name that is not UTF-8 names no
-/// parameter), the value strictly.
-pub fn pairs(raw: &str) -> impl Iterator<Item = (String, Result<String, NotUtf8>)> + '_ {
+/// pieces skipped, `+` a space).
+pub fn pairs(raw: &str) -> impl Iterator<Item = Pair<'_>> + '_ {
     raw.split('&').filter(|s| !s.is_empty()).map(|piece| {
         let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-        let k = decode(k).map_or_else(
-            |bytes| String::from_utf8_lossy(&bytes).into_owned(),
-            Cow::into_owned,
-        );
-        (k, decode(v).map(Cow::into_owned).map_err(|_| NotUtf8))
+        let k = decode(k).unwrap_or_else(|bytes| match bytes {
+            Cow::Borrowed(b) => String::from_utf8_lossy(b),
+            Cow::Owned(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
+        });
+        (k, decode(v).map_err(|_| NotUtf8))
     })
 }
 
 /// The value of parameter `name`, or the 400 naming it.
-pub fn value(name: &str, v: Result<String, NotUtf8>) -> Result<String, ApiError> {
+pub fn value<'a>(name: &str, v: Result<Cow<'a, str>, NotUtf8>) -> Result<Cow<'a, str>, ApiError> {
     v.map_err(|NotUtf8| ApiError::param(name, "must be UTF-8 text once percent-decoded"))
 }
 
-fn decode(s: &str) -> Result<Cow<'_, str>, Vec<u8>> {
-    let plus = if s.contains('+') {
-        Cow::Owned(s.replace('+', " "))
-    } else {
-        Cow::Borrowed(s)
-    };
-    let bytes: Cow<'_, [u8]> = percent_encoding::percent_decode_str(&plus).into();
-    match String::from_utf8(bytes.into_owned()) {
-        Ok(s) => Ok(Cow::Owned(s)),
-        Err(e) => Err(e.into_bytes()),
+/// `s` with `+` as a space and percent-escapes decoded, borrowed when it has neither; the
+/// decoded bytes when they are not UTF-8.
+fn decode(s: &str) -> Result<Cow<'_, str>, Cow<'_, [u8]>> {
+    if s.contains('+') {
+        let spaced = s.replace('+', " ");
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
+        return String::from_utf8(bytes)
+            .map(Cow::Owned)
+            .map_err(|e| Cow::Owned(e.into_bytes()));
     }
+    // `decode_utf8` borrows `s` when nothing is escaped; only escaped text is copied.
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map_err(|_| Cow::from(percent_encoding::percent_decode_str(s)))
 }
 
 /// For routes that take no query parameters: any parameter is refused.
@@ -141,7 +147,10 @@ mod tests {
                 Err(NotUtf8) => assert!(lv.contains('\u{fffd}'), "{lv}"),
             }
         }
-        assert_eq!(got[4], ("d".to_string(), Err(NotUtf8)));
+        assert_eq!(got[4], (Cow::Borrowed("d"), Err(NotUtf8)));
+        // Nothing escaped: nothing copied.
+        assert!(matches!(got[1].0, Cow::Borrowed(_)));
+        assert!(matches!(got[2].1, Ok(Cow::Owned(_))));
         assert_eq!(got[5].1.as_deref(), Ok("%zz"));
     }
 }

@@ -8,7 +8,8 @@
 //!   a fresh connection that never sends a byte).
 //! - `max_header_bytes`: the most a connection may buffer while its head is incomplete; beyond it
 //!   the answer is 431 (414 when the request line itself never ended), problem+json like every
-//!   error (`head_errors.rs` replaces hyper's empty answers), and the connection closes.
+//!   error (`head_errors.rs` replaces hyper's empty answers), and the connection closes. A head
+//!   that arrived whole is measured too (`head_errors::head_len`), so no head over it is served.
 //! - `max_connections`: connections beyond it are answered `503` (problem+json) and closed at once.
 //! - `body_read_timeout`: one deadline for the whole request body from when its head is read
 //!   (tower-http's `DeadlineBody`, not reset by progress, so dribbling does not extend it); the
@@ -175,6 +176,17 @@ pub async fn serve(
                 req
             },
         );
+        let (max_head, base) = (limits.max_header_bytes, Arc::clone(&limits.problem_base));
+        let svc = tower::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
+            let inner = svc.clone();
+            let base = Arc::clone(&base);
+            async move {
+                if head_errors::head_len(&req) > max_head {
+                    return Ok(head_errors::too_large(&base));
+                }
+                inner.oneshot(req).await
+            }
+        });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)

@@ -216,12 +216,12 @@ fn params(raw: Option<&str>) -> Result<(ListFilter, bool), ApiError> {
     let mut f = ListFilter::default();
     let mut content = false;
     for (k, v) in crate::query::pairs(raw.unwrap_or("")) {
-        if !matches!(k.as_str(), "department" | "location" | "q" | "content") {
+        if !matches!(&*k, "department" | "location" | "q" | "content") {
             continue;
         }
         // Read lossily, `q=%ff` would search for U+FFFD and silently show nothing.
         let v = crate::query::value(&k, v)?.trim().to_string();
-        let slot = match k.as_str() {
+        let slot = match &*k {
             "department" => &mut f.department,
             "location" => &mut f.location,
             "q" => &mut f.q,

@@ -77,9 +77,8 @@ pub(super) fn busy(base: &str) -> Vec<u8> {
     answer_with(&types::TOO_MANY_CONNECTIONS, base, "retry-after: 1\r\n")
 }
 
-/// `extra`: header lines, each ending in CRLF.
-fn answer_with(ty: &ProblemType, base: &str, extra: &str) -> Vec<u8> {
-    // An id to quote, as every other problem has; none was read from the broken head.
+/// A fresh request id (none was read from the head) and the problem body naming it.
+fn problem(ty: &ProblemType, base: &str) -> (String, String) {
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = serde_json::json!({
         "type": format!("{}/{}", base.trim_end_matches('/'), ty.slug),
@@ -89,6 +88,12 @@ fn answer_with(ty: &ProblemType, base: &str, extra: &str) -> Vec<u8> {
         "request_id": request_id,
     })
     .to_string();
+    (request_id, body)
+}
+
+/// `extra`: header lines, each ending in CRLF.
+fn answer_with(ty: &ProblemType, base: &str, extra: &str) -> Vec<u8> {
+    let (request_id, body) = problem(ty, base);
     format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\nx-request-id: {request_id}\r\n{extra}connection: close\r\ncontent-length: {}\r\n\r\n{body}",
         ty.status.as_u16(),
@@ -96,6 +101,45 @@ fn answer_with(ty: &ProblemType, base: &str, extra: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// The size of `req`'s head as sent in the usual form (`Name: value` lines, CRLF endings).
+/// hyper applies `max_header_bytes` to its read buffer only while a head is incomplete, so a head
+/// that arrived in one read could pass it by up to the buffer's last growth; the server checks
+/// this count too, so the configured number is the limit.
+pub(super) fn head_len<B>(req: &axum::http::Request<B>) -> usize {
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    // "METHOD target HTTP/1.1\r\n", each "name: value\r\n", the blank line.
+    let line = req.method().as_str().len() + 1 + target + 1 + 8 + 2;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    line + headers + 2
+}
+
+/// The 431 for a head hyper read whole but that is larger than `max_header_bytes`: the same
+/// problem as hyper's own 431 gets, and the connection closes.
+pub(super) fn too_large(base: &str) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let ty = &types::HEADERS_TOO_LARGE;
+    let (request_id, body) = problem(ty, base);
+    let mut resp = axum::response::Response::new(axum::body::Body::from(body));
+    *resp.status_mut() = ty.status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        h.insert("x-request-id", id);
+    }
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 impl<S: AsyncWrite + Unpin> ProblemHeads<S> {
