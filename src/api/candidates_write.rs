@@ -13,6 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::hire_schema::HireBody;
+use super::params::{NoParams, StrictQuery};
 use super::respond;
 use super::state::{App, AppState};
 use crate::auth::Principal;
@@ -205,6 +206,7 @@ struct Created<'a> {
 pub async fn create(
     State(st): State<App>,
     principal: Principal,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {

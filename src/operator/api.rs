@@ -96,6 +96,7 @@ async fn one_view(
 /// `POST /operator/v1/partners`: the partner, its `client_id` and a secret shown only here.
 pub async fn create(
     State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     json: JsonBody,
 ) -> Result<Response, ApiError> {
     let obj = body::json_object(json)?;
@@ -175,6 +176,7 @@ pub async fn one(
 /// within a second, tokens already issued included.
 pub async fn update(
     State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     Path(id): Path<String>,
     json: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -199,6 +201,7 @@ pub async fn update(
 /// `DELETE /operator/v1/partners/{id}`: revoked now (its tokens get 401 on the next request).
 pub async fn revoke(
     State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     api_partner(&ctx, &id).await?;
@@ -213,6 +216,7 @@ pub async fn revoke(
 /// after `previous_expires_in` seconds (default 7 days, 0 = now), an older one at once.
 pub async fn rotate(
     State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     Path(id): Path<String>,
     json: JsonBody,
 ) -> Result<Response, ApiError> {
@@ -262,6 +266,7 @@ pub async fn rotate(
 /// `DELETE /operator/v1/partners/{id}/secrets/{secret_id}`: that secret stops now.
 pub async fn revoke_secret(
     State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     api_partner(&ctx, &id).await?;

@@ -15,6 +15,7 @@ use super::guard::{Actor, AuditNote};
 use super::{views, OperatorContext};
 use crate::json_body::JsonBody;
 use crate::problem::ApiError;
+use crate::query::{NoParams, StrictQuery};
 use crate::store::partners::{InviteGrant, InviteRecord};
 
 pub const DEFAULT_EXPIRES_IN: u64 = 259_200;
@@ -30,6 +31,7 @@ pub fn token_hash(token: &str) -> String {
 
 pub async fn create(
     State(ctx): State<OperatorContext>,
+    StrictQuery(NoParams {}): StrictQuery<NoParams>,
     actor: Option<axum::Extension<Actor>>,
     json: JsonBody,
 ) -> Result<Response, ApiError> {

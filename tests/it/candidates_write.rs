@@ -330,6 +330,30 @@ async fn two_idempotency_key_lines_are_400_as_one_comma_joined_line() {
     );
 }
 
+/// The hire takes no query parameters: `?dry_run=true` used to be ignored and the hire made.
+#[tokio::test]
+async fn a_hire_with_a_query_parameter_is_400_and_hires_nobody() {
+    let (app, f, acme, before, text) = raw_hire_setup().await;
+    let r = app
+        .http
+        .post(format!("{}/v1/candidates?dry_run=true", app.url))
+        .bearer_auth(&acme)
+        .header("Idempotency-Key", key())
+        .header("content-type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .expect("post");
+    let r = Reply::of(r).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(slug(&r.body), "invalid-parameter");
+    assert_eq!(r.body["errors"][0]["pointer"], "#/dry_run", "{}", r.body);
+    assert_eq!(
+        diff(&before, &counts(&app.emu, &f.dv).await),
+        BTreeMap::new()
+    );
+}
+
 #[tokio::test]
 async fn a_full_external_hire_lands_every_row_and_reads_back_the_same() {
     let app = spawn_app().await;

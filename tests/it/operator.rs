@@ -1432,6 +1432,66 @@ async fn operator_query_parameters_follow_the_partner_apis_rules() {
     assert_eq!(s, 200, "{v}");
 }
 
+/// The operator API's writes take no query parameters: one is a 400 naming it and nothing
+/// changes. They used to be ignored, so `?dry_run=true` created the partner, `?force=1` revoked it.
+#[tokio::test]
+async fn operator_writes_refuse_query_parameters_and_change_nothing() {
+    let op = spawn_operated().await;
+    op.create("keep", &["reference:read"]).await;
+    let (_, before) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/keep", None)
+        .await;
+    let secret_id = before["secrets"][0]["id"].as_str().expect("secret id");
+    let new_partner = json!({"id": "fresh", "name": "Fresh Ltd", "contact": "ops@example.com", "scopes": ["reference:read"], "companies": ["usmf"]});
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/operator/v1/partners?dry_run=true".to_string(),
+            Some(new_partner.clone()),
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/operator/v1/partners/keep?dry_run=true".to_string(),
+            Some(json!({"name": "Changed"})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/operator/v1/partners/keep?dry_run=true".to_string(),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/operator/v1/partners/keep/secrets?dry_run=true".to_string(),
+            Some(json!({})),
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/operator/v1/partners/keep/secrets/{secret_id}?dry_run=true"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/operator/v1/invites?dry_run=true".to_string(),
+            Some(json!({"partner": new_partner.clone()})),
+        ),
+    ] {
+        let (s, v) = op.call(method.clone(), &path, body).await;
+        assert_eq!(s, 400, "{method} {path}: {v}");
+        assert_eq!(
+            v["errors"][0]["pointer"], "#/dry_run",
+            "{method} {path}: {v}"
+        );
+    }
+    let (_, after) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/keep", None)
+        .await;
+    assert_eq!(after, before, "the partner is unchanged");
+    let (s, _) = op
+        .call(reqwest::Method::GET, "/operator/v1/partners/fresh", None)
+        .await;
+    assert_eq!(s, 404, "no partner was created");
+}
+
 /// Ops problems carry a request id and a trace id (the caller's acceptable id, else a new one),
 /// as partner problems do; both used to be `""` without `X-Request-Id`.
 #[tokio::test]
