@@ -128,6 +128,8 @@ pub enum Command {
         #[arg(
             long,
             env = "WEBHOOK_SECRET",
+            // `--help` would print it otherwise.
+            hide_env_values = true,
             conflicts_with = "secret_file",
             required_unless_present = "secret_file"
         )]

@@ -102,19 +102,25 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let body = body.required()?;
-    let new = subscriptions::parse(&body, &st.webhooks.policy, &EVENT_TYPE_NAMES)
-        .await
-        .map_err(|issues| {
-            ApiError::Validation(
-                issues
-                    .into_iter()
-                    .map(|i| FieldError {
-                        pointer: i.pointer,
-                        detail: i.detail,
-                    })
-                    .collect(),
-            )
-        })?;
+    let new = subscriptions::parse(
+        &body,
+        &st.webhooks.policy,
+        &st.webhooks.lookups,
+        &principal.partner_id,
+        &EVENT_TYPE_NAMES,
+    )
+    .await
+    .map_err(|issues| {
+        ApiError::Validation(
+            issues
+                .into_iter()
+                .map(|i| FieldError {
+                    pointer: i.pointer,
+                    detail: i.detail,
+                })
+                .collect(),
+        )
+    })?;
     let id = Uuid::new_v4().to_string();
     let key = SigningKey::generate();
     let sealed = st

@@ -51,6 +51,8 @@ pub struct Webhooks {
     pub(crate) store: Arc<dyn WebhookStore>,
     pub(crate) sealer: SecretSealer,
     pub policy: UrlPolicy,
+    /// The DNS lookups subscribing makes (bounded: `url_policy::Lookups`).
+    pub lookups: url_policy::Lookups,
     pub(crate) http: reqwest::Client,
     pub(crate) schedule: Vec<Duration>,
     pub(crate) timeout: Duration,
@@ -127,6 +129,7 @@ impl Webhooks {
             store,
             sealer: SecretSealer::new(key),
             policy,
+            lookups: url_policy::Lookups::default(),
             http,
             schedule: cfg
                 .retry_schedule_ms

@@ -82,7 +82,12 @@ fn origin(url: &str) -> String {
         .unwrap_or_else(|_| url.to_string())
 }
 
-fn keyed(map: &Mutex<HashMap<String, Arc<Semaphore>>>, key: &str, n: usize) -> Arc<Semaphore> {
+/// The semaphore of `key` (made with `n` permits); `url_policy::Lookups` keys its own by partner.
+pub(super) fn keyed(
+    map: &Mutex<HashMap<String, Arc<Semaphore>>>,
+    key: &str,
+    n: usize,
+) -> Arc<Semaphore> {
     let mut map = match map.lock() {
         Ok(m) => m,
         Err(poisoned) => poisoned.into_inner(),

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::store::webhooks::SubscriptionRow;
 
-use super::url_policy::UrlPolicy;
+use super::url_policy::{Lookups, UrlPolicy};
 
 /// Subscriptions one partner may hold.
 pub const MAX_PER_PARTNER: usize = 25;
@@ -57,10 +57,13 @@ pub struct NewSubscription {
     pub events: Vec<String>,
 }
 
-/// Checks the body's shape and the URL (DNS included); `known` is the event type vocabulary.
+/// Checks the body's shape and the URL (DNS included, among `partner`'s share of `lookups`);
+/// `known` is the event type vocabulary.
 pub async fn parse(
     body: &Value,
     policy: &UrlPolicy,
+    lookups: &Lookups,
+    partner: &str,
     known: &[&str],
 ) -> Result<NewSubscription, Vec<Issue>> {
     let mut issues = Issues::default();
@@ -86,7 +89,7 @@ pub async fn parse(
             None
         }
         // Stored as serialized: the form `check` judged (length included).
-        Some(Value::String(u)) => match policy.check(u).await {
+        Some(Value::String(u)) => match policy.check(u, lookups, partner).await {
             Ok(url) => Some(url.to_string()),
             Err(e) => {
                 issues.push(issue("/url", e));
@@ -266,17 +269,23 @@ mod tests {
         let errs = parse(
             &json!({"url": 5, "events": ["recruiting_request.created", "nope", 3], "secret": "x"}),
             &SANDBOX,
+            &Lookups::default(),
+            "p",
             KNOWN,
         )
         .await
         .expect_err("invalid");
         let pointers: Vec<&str> = errs.iter().map(|i| i.pointer.as_str()).collect();
         assert_eq!(pointers, ["/secret", "/url", "/events/1", "/events/2"]);
-        let errs = parse(&json!({}), &SANDBOX, KNOWN).await.expect_err("empty");
+        let errs = parse(&json!({}), &SANDBOX, &Lookups::default(), "p", KNOWN)
+            .await
+            .expect_err("empty");
         assert_eq!(errs.len(), 2);
         let errs = parse(
             &json!({"url": "http://127.0.0.1:9/x", "events": []}),
             &PROD,
+            &Lookups::default(),
+            "p",
             KNOWN,
         )
         .await
@@ -292,9 +301,15 @@ mod tests {
         let url = "http://127.0.0.1:9/x";
         // 10,000 invalid entries: one issue for the list, none per entry.
         let many: Vec<Value> = (0..10_000).map(|i| json!(format!("nope.{i}"))).collect();
-        let errs = parse(&json!({"url": url, "events": many}), &SANDBOX, KNOWN)
-            .await
-            .expect_err("too many");
+        let errs = parse(
+            &json!({"url": url, "events": many}),
+            &SANDBOX,
+            &Lookups::default(),
+            "p",
+            KNOWN,
+        )
+        .await
+        .expect_err("too many");
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].pointer, "/events");
         assert!(errs[0].detail.contains(&MAX_EVENTS.to_string()), "{errs:?}");
@@ -302,9 +317,15 @@ mod tests {
         let at_cap: Vec<Value> = (0..MAX_EVENTS)
             .map(|i| json!(format!("nope.{i}")))
             .collect();
-        let errs = parse(&json!({"url": url, "events": at_cap}), &SANDBOX, KNOWN)
-            .await
-            .expect_err("unknown");
+        let errs = parse(
+            &json!({"url": url, "events": at_cap}),
+            &SANDBOX,
+            &Lookups::default(),
+            "p",
+            KNOWN,
+        )
+        .await
+        .expect_err("unknown");
         assert_eq!(errs.len(), MAX_EVENTS.min(MAX_ERRORS));
         assert!(errs.iter().all(|e| e.detail == errs[0].detail));
         // 10,000 unknown fields: no more than a problem shows.
@@ -314,9 +335,15 @@ mod tests {
         }
         body.insert("url".into(), json!(url));
         body.insert("events".into(), json!(["nope"]));
-        let errs = parse(&Value::Object(body), &SANDBOX, KNOWN)
-            .await
-            .expect_err("unknown fields");
+        let errs = parse(
+            &Value::Object(body),
+            &SANDBOX,
+            &Lookups::default(),
+            "p",
+            KNOWN,
+        )
+        .await
+        .expect_err("unknown fields");
         assert_eq!(errs.len(), MAX_ERRORS);
         assert!(
             started.elapsed() < std::time::Duration::from_secs(5),
@@ -325,9 +352,15 @@ mod tests {
         );
         // Repeats count toward the cap; a list right at it is accepted.
         let repeated = vec![json!("recruiting_request.created"); MAX_EVENTS];
-        let ok = parse(&json!({"url": url, "events": repeated}), &SANDBOX, KNOWN)
-            .await
-            .expect("at the cap");
+        let ok = parse(
+            &json!({"url": url, "events": repeated}),
+            &SANDBOX,
+            &Lookups::default(),
+            "p",
+            KNOWN,
+        )
+        .await
+        .expect("at the cap");
         assert_eq!(ok.events, ["recruiting_request.created"]);
     }
 
@@ -336,6 +369,8 @@ mod tests {
         let ok = parse(
             &json!({"url": "http://127.0.0.1:9/x", "events": ["recruiting_request.created", "recruiting_request.created"]}),
             &SANDBOX,
+            &Lookups::default(),
+            "p",
             KNOWN,
         )
         .await

@@ -3,11 +3,19 @@
 //! and every address the host resolves to must be public: checked when subscribing, and again at
 //! every connection by [`PublicOnlyResolver`] (a host that resolved to a public address at creation
 //! and to a private one now, DNS rebinding, is refused at delivery). The sandbox switch
-//! (`webhooks.allow_private_urls`) accepts `http` and private addresses.
+//! (`webhooks.allow_private_urls`) accepts `http` and private addresses. The lookup made when
+//! subscribing is bounded ([`Lookups`]): the system resolver holds a blocking thread until it gives
+//! up, so unbounded lookups of names whose DNS server never answers would starve the blocking pool
+//! the SQLite state store runs on.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use url::{Host, Url};
 
 /// Longest URL accepted, in characters (the OpenAPI document's `maxLength`): as written, and as
@@ -76,20 +84,21 @@ impl UrlPolicy {
         Ok(url)
     }
 
-    /// The URL's shape and every address its host resolves to now.
-    pub async fn check(&self, raw: &str) -> Result<Url, String> {
+    /// The URL's shape and every address its host resolves to now, looked up within
+    /// [`LOOKUP_TIMEOUT`] among `partner`'s share of `lookups`.
+    pub async fn check(&self, raw: &str, lookups: &Lookups, partner: &str) -> Result<Url, String> {
         let url = self.check_shape(raw)?;
         if let Some(Host::Domain(host)) = url.host() {
             let port = url.port_or_known_default().unwrap_or(443);
-            // One answer whether the name does not resolve or resolves to a private address:
-            // two answers would let a partner probe the gateway's internal DNS.
+            // One answer whether the name does not resolve (in time) or resolves to a private
+            // address: two answers would let a partner probe the gateway's internal DNS.
             let refused = || {
-                format!("host `{host}` must resolve, and only to public addresses (private, loopback, link-local and reserved addresses are refused)")
+                format!("host `{host}` must resolve within {} s, and only to public addresses (private, loopback, link-local and reserved addresses are refused)", LOOKUP_TIMEOUT.as_secs())
             };
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            let addrs = lookups
+                .lookup(partner, host, port)
                 .await
-                .map_err(|_| refused())?
-                .collect();
+                .ok_or_else(refused)?;
             if addrs.is_empty() || addrs.iter().any(|a| self.check_ip(a.ip()).is_err()) {
                 return Err(refused());
             }
@@ -106,6 +115,83 @@ impl UrlPolicy {
                     .into(),
             )
         }
+    }
+}
+
+/// How long the lookup of a subscription's host may take, a wait for a free lookup included.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Lookups of subscriptions' hosts in flight at once, in all and per partner. A lookup counts until
+/// the system resolver returns, also after its request gave up on it: its blocking thread is busy
+/// until then.
+pub const LOOKUPS_IN_FLIGHT: usize = 32;
+pub const LOOKUPS_PER_PARTNER: usize = 4;
+
+/// A resolver: host and port to addresses.
+pub type Resolver = Arc<
+    dyn Fn(String, u16) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The lookups made when subscribing (`UrlPolicy::check`): bounded in time and in number, so a
+/// partner naming hosts whose DNS never answers holds at most its share of blocking threads.
+pub struct Lookups {
+    total: Arc<Semaphore>,
+    partners: Mutex<HashMap<String, Arc<Semaphore>>>,
+    resolver: RwLock<Resolver>,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Self {
+            total: Arc::new(Semaphore::new(LOOKUPS_IN_FLIGHT)),
+            partners: Mutex::new(HashMap::new()),
+            resolver: RwLock::new(Arc::new(|host, port| {
+                Box::pin(async move {
+                    Ok(tokio::net::lookup_host((host.as_str(), port))
+                        .await?
+                        .collect())
+                })
+            })),
+        }
+    }
+}
+
+impl Lookups {
+    /// Replaces the system resolver (for tests: a DNS server that never answers).
+    pub fn set_resolver(&self, resolver: Resolver) {
+        let mut r = match self.resolver.write() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *r = resolver;
+    }
+
+    /// `host`'s addresses, or None when it does not resolve within [`LOOKUP_TIMEOUT`] (waiting for
+    /// one of `partner`'s lookups, then one of all, included).
+    async fn lookup(&self, partner: &str, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
+        let mine = super::slots::keyed(&self.partners, partner, LOOKUPS_PER_PARTNER);
+        let total = self.total.clone();
+        let resolver = match self.resolver.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let host = host.to_string();
+        tokio::time::timeout(LOOKUP_TIMEOUT, async move {
+            let p = mine.acquire_owned().await.ok()?;
+            let t = total.acquire_owned().await.ok()?;
+            // The permits go with the lookup, not with this request: one given up on still holds
+            // a thread until the resolver returns.
+            let task = tokio::spawn(async move {
+                let addrs = resolver(host, port).await;
+                drop((p, t));
+                addrs
+            });
+            task.await.ok()?.ok()
+        })
+        .await
+        .ok()
+        .flatten()
     }
 }
 
@@ -374,13 +460,14 @@ mod tests {
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused_in_production() {
+        let dns = Lookups::default();
         let err = PROD
-            .check("https://localhost/hook")
+            .check("https://localhost/hook", &dns, "p")
             .await
             .expect_err("loopback");
         assert!(err.contains("only to public addresses"), "{err}");
         let unknown = PROD
-            .check("https://no-such-host.invalid/hook")
+            .check("https://no-such-host.invalid/hook", &dns, "p")
             .await
             .expect_err("does not resolve");
         assert_eq!(
@@ -388,6 +475,9 @@ mod tests {
             err,
             "one answer for both: no DNS oracle"
         );
-        assert!(SANDBOX.check("http://localhost:1/hook").await.is_ok());
+        assert!(SANDBOX
+            .check("http://localhost:1/hook", &dns, "p")
+            .await
+            .is_ok());
     }
 }

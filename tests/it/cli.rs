@@ -79,6 +79,20 @@ fn bad_config_names_the_key() {
     assert!(err.contains("sandbox.scale"), "{err}");
 }
 
+#[test]
+fn the_receivers_help_never_shows_the_secret_from_the_environment() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJ0ZmXRH9Tz8=";
+    let out = Command::new(env!("CARGO_BIN_EXE_ats-gateway"))
+        .args(["webhook-receiver", "--help"])
+        .env("WEBHOOK_SECRET", secret)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("WEBHOOK_SECRET"), "{help}");
+    assert!(!help.contains(&secret[6..]), "{help}");
+}
+
 // ------------------------------------------------------------------ a running gateway process
 
 /// A running `ats-gateway` with its ready line and its log lines (stderr) as they come.

@@ -495,6 +495,86 @@ async fn private_and_plain_http_urls_are_refused_outside_the_sandbox() {
     assert_eq!(details[0], details[1]);
 }
 
+/// A partner naming hosts whose DNS never answers: each lookup made when subscribing gives up
+/// after `LOOKUP_TIMEOUT` (a 422, not a request hanging to its deadline while a blocking thread
+/// waits on the resolver), and a partner's lookups in flight are capped, so its stuck ones leave
+/// other partners' subscriptions alone.
+#[tokio::test]
+async fn a_subscription_host_whose_dns_never_answers_is_refused_in_time_and_stays_the_partners_problem(
+) {
+    use ats_gateway::webhooks::url_policy::{LOOKUPS_PER_PARTNER, LOOKUP_TIMEOUT};
+    let app = spawn_app_with(Default::default(), |_| {}).await;
+    let (acme, watch) = (
+        app.partner_token("acme-ats", None).await,
+        app.partner_token("nordic-watch", None).await,
+    );
+    // `stuck.example` never answers (the lookup stays in flight); any other name is public.
+    let (asked_tx, mut asked) = mpsc::unbounded_channel::<String>();
+    app.gateway
+        .state
+        .webhooks
+        .lookups
+        .set_resolver(Arc::new(move |host: String, port: u16| {
+            let _ = asked_tx.send(host.clone());
+            Box::pin(async move {
+                if host == "stuck.example" {
+                    std::future::pending::<()>().await;
+                }
+                Ok(vec![std::net::SocketAddr::from(([8, 8, 8, 8], port))])
+            })
+        }));
+    let create = |token: String, host: &'static str| {
+        let app_url = app.url.clone();
+        let http = app.http.clone();
+        async move {
+            let resp = http
+                .post(format!("{app_url}/v1/webhooks"))
+                .bearer_auth(token)
+                .json(&json!({"url": format!("https://{host}/hook"), "events": ["recruiting_request.created"]}))
+                .send()
+                .await
+                .expect("post");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let limit = LOOKUP_TIMEOUT + Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let stuck: Vec<_> = (0..LOOKUPS_PER_PARTNER)
+        .map(|_| tokio::spawn(create(acme.clone(), "stuck.example")))
+        .collect();
+    for _ in 0..LOOKUPS_PER_PARTNER {
+        let host = tokio::time::timeout(limit, asked.recv())
+            .await
+            .expect("every stuck lookup started")
+            .expect("resolver");
+        assert_eq!(host, "stuck.example");
+    }
+    // acme's lookups are all in flight: its next one waits for a free one, in vain; another
+    // partner's goes through at once.
+    let acme_more = tokio::spawn(create(acme.clone(), "hooks.example"));
+    let (s, v) = tokio::time::timeout(limit, create(watch.clone(), "hooks.example"))
+        .await
+        .expect("another partner is not held up");
+    assert_eq!(s, 201, "{v}");
+    for answer in stuck.into_iter().chain([acme_more]) {
+        let (s, v) = tokio::time::timeout(limit, answer)
+            .await
+            .expect("answered within the lookup timeout, not the request deadline")
+            .expect("task");
+        assert_eq!(s, 422, "{v}");
+        assert_eq!(v["errors"][0]["pointer"], "/url", "{v}");
+        let detail = v["errors"][0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("must resolve within"), "{detail}");
+    }
+    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+    // Only the one that was let through asked the resolver: the fifth never got a lookup.
+    assert_eq!(asked.try_recv().ok().as_deref(), Some("hooks.example"));
+    assert!(asked.try_recv().is_err());
+    let (_, list) = app.get_json("/v1/webhooks", &acme, None).await;
+    assert_eq!(list["data"], json!([]));
+}
+
 /// Records one event through the feed's own API (as a scan would), for delivery mechanics that do
 /// not need a scan; returns its id.
 pub async fn record_event(app: &TestApp, company: &str, to: &str) -> String {
