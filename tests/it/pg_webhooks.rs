@@ -897,6 +897,15 @@ async fn new_subscriptions_start_after_the_newest_event_on_postgres() {
     crate::webhook_store::new_subscriptions_start_after_the_newest_event(&s).await;
 }
 
+#[tokio::test]
+async fn undelivered_rows_expire_by_when_they_were_last_tried_on_postgres() {
+    let pg = start_pg().await;
+    let s = PgStore::connect(&pg.url(), 2, Duration::from_secs(60))
+        .await
+        .expect("connect");
+    crate::webhook_store::undelivered_rows_expire_by_when_they_were_last_tried(&s).await;
+}
+
 async fn raw_client(pg: &PgServer) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
         .await

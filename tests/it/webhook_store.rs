@@ -140,6 +140,69 @@ async fn new_subscriptions_start_after_the_newest_event_in_the_embedded_store() 
     new_subscriptions_start_after_the_newest_event(&s).await;
 }
 
+/// Undelivered outbox rows expire like delivered ones, by when they were last tried or due: a
+/// subscription left failing (its exhausted row) and a held or waiting one (pending rows due long
+/// ago) keep no event body past the history's horizon. Only delivered rows used to be purged, so
+/// a failing subscription's queue, event bodies with personal data, was kept for ever. A retry
+/// scheduled after the horizon stays.
+pub async fn undelivered_rows_expire_by_when_they_were_last_tried<S: WebhookStore + ChangeStore>(
+    s: &S,
+) {
+    use ats_gateway::store::webhooks::AfterAttempt;
+    let sub = s
+        .create_subscription(new_sub("old", "acme-ats", 1), 5)
+        .await
+        .expect("create")
+        .expect("created");
+    let events = [record(s).await, record(s).await, record(s).await];
+    assert_eq!(fan_out_pass(s).await, 3);
+    let all: Vec<&Event> = events.iter().collect();
+    let attempt = |r: &ats_gateway::store::webhooks::OutboxRow, at| AttemptRow {
+        event_id: r.event_id.clone(),
+        attempt: r.attempts + 1,
+        at,
+        delivered: false,
+        response_code: Some(503),
+        error: Some("the receiver answered 503".into()),
+        duration_ms: 3,
+    };
+    // The first event: retries exhausted long ago (at 10 ms), the subscription failing since.
+    let first = s
+        .next_delivery("old".into(), Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .expect("due");
+    assert!(s
+        .record_attempt(&first, attempt(&first, 10), AfterAttempt::Exhausted)
+        .await
+        .expect("exhausted"));
+    // A horizon before the rows were due: nothing goes.
+    assert_eq!(s.purge_webhook_history(5).await.expect("purge"), 0);
+    assert_eq!(queued(s, &sub, &all).await.len(), 3);
+    // A horizon after the failure but before the other two were due: the failed row and its
+    // attempt go; the pending rows stay.
+    let now = chrono::Utc::now().timestamp_millis();
+    assert_eq!(s.purge_webhook_history(11).await.expect("purge"), 2);
+    assert_eq!(
+        queued(s, &sub, &all).await,
+        vec![events[1].seq, events[2].seq]
+    );
+    // The pending rows, due since the fan-out (a failing subscription is not sent to), go once
+    // the horizon passes that.
+    assert_eq!(
+        s.purge_webhook_history(now + 60_000).await.expect("purge"),
+        2
+    );
+    assert!(queued(s, &sub, &all).await.is_empty());
+}
+
+#[tokio::test]
+async fn undelivered_rows_expire_by_when_they_were_last_tried_in_the_embedded_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = SqliteStore::open(dir.path(), Duration::from_secs(60)).expect("sqlite");
+    undelivered_rows_expire_by_when_they_were_last_tried(&s).await;
+}
+
 /// When the partner `gone` was revoked (seconds): its subscriptions made before are left behind
 /// by an older gateway's revocation; `reused` is a config partner given a revoked id later.
 pub const REVOKED_AT: i64 = 1_000;

@@ -696,14 +696,17 @@ impl WebhookStore for PgStore {
         Box::pin(async move {
             let conn = self.bounded(self.conn()).await?;
             // In batches, oldest first: a backlog deleted in one statement would outlive the
-            // statement timeout, be cancelled, and never shrink.
+            // statement timeout, be cancelled, and never shrink. Every state: a row neither sent
+            // nor due for that long belongs to a subscription left failing or a partner held for
+            // good, and its event body (personal data) is kept no longer than delivered history.
             let stmt = self
                 .io(conn.prepare_cached(
                     "WITH o AS (DELETE FROM webhook_outbox
-                                WHERE state = 'delivered' AND next_attempt_at < $1
+                                WHERE state IN ('delivered', 'pending', 'failed') AND next_attempt_at < $1
                                   AND (subscription_id, event_id) IN (
                                     SELECT subscription_id, event_id FROM webhook_outbox
-                                    WHERE state = 'delivered' AND next_attempt_at < $1 LIMIT $2)
+                                    WHERE state IN ('delivered', 'pending', 'failed') AND next_attempt_at < $1
+                                    LIMIT $2)
                                 RETURNING 1),
                           a AS (DELETE FROM webhook_attempts
                                 WHERE id IN (SELECT id FROM webhook_attempts WHERE at < $1

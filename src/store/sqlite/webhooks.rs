@@ -705,7 +705,10 @@ impl WebhookStore for SqliteStore {
         self.run(move |conn| {
             let a = conn
                 .execute(
-                    "DELETE FROM webhook_outbox WHERE state = 'delivered' AND next_attempt_at < ?1",
+                    // Every state: a row neither sent nor due for that long belongs to a
+                    // subscription left failing or a partner held for good, and its event body
+                    // (personal data) is kept no longer than delivered history.
+                    "DELETE FROM webhook_outbox WHERE state IN ('delivered', 'pending', 'failed') AND next_attempt_at < ?1",
                     params![before],
                 )
                 .map_err(backend)?;
