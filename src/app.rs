@@ -552,7 +552,7 @@ fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // Bounded: a method is any token and a path up to the head limit.
-    let path = crate::operator::onboarding::loggable_path(req.uri().path());
+    let path = crate::ops::logging::loggable_path(req.uri().path());
     let path = path.get(..path.len().min(256)).unwrap_or("");
     let cx = req
         .extensions()

@@ -147,21 +147,40 @@ fn cors(board: &Board, req: &HeaderMap, h: &mut HeaderMap) {
     );
 }
 
+/// A 404: the page for browsers, else a problem. Which one depends on `Accept` (and the page's
+/// words on `Accept-Language`), so a cache that keeps 404s (Varnish and Fastly do by default)
+/// must not hand one client's to another.
 fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Response {
-    if html {
+    let mut resp = if html {
         let mut resp = (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             html::gone_page(board, lang),
         )
             .into_response();
-        resp.headers_mut().insert(
+        let h = resp.headers_mut();
+        h.insert(
             header::CONTENT_LANGUAGE,
             HeaderValue::from_static(lang.tag()),
         );
-        return resp;
-    }
-    ApiError::NotFound(detail.into()).into_response()
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+        resp
+    } else {
+        ApiError::NotFound(detail.into()).into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Language"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 /// A 200 with the rendered body and its (weak) ETag, or 304 when the caller has it.

@@ -8,6 +8,16 @@
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{fmt, EnvFilter};
 
+/// A request path for the log and for problem `instance`s: an invite link's token
+/// (`/onboarding/{token}`) is a credential, so it is never written out.
+pub fn loggable_path(path: &str) -> &str {
+    if path.starts_with("/onboarding/") {
+        "/onboarding/{token}"
+    } else {
+        path
+    }
+}
+
 /// Lines the writer may hold before it drops: about a second of a busy gateway's logs.
 const QUEUE_LINES: usize = 16_384;
 

@@ -1,8 +1,8 @@
 //! The layer that completes problem answers: it takes the [`Problem`] that `ApiError::into_response`
-//! left in the response extensions, fills the absolute `type`, `instance` (the request path) and
-//! `request_id`, and writes the body. An error answer that carries no problem and is not JSON (an
-//! extractor's or a layer's plain-text rejection, an empty 504) becomes one too, or RFC 6749 JSON on
-//! the token endpoint; so every error a partner sees has a known, bounded shape. Also makes the
+//! left in the response extensions, fills the absolute `type`, `instance` (the request path; an
+//! invite link's as its template) and `request_id`, and writes the body. An error answer that
+//! carries no problem and is not JSON (an extractor's or a layer's plain-text rejection, an empty
+//! 504) becomes one too, or RFC 6749 JSON on the token endpoint; so every error a partner sees has a known, bounded shape. Also makes the
 //! request id current (`ops::request_id`) for the upstream client. `trace_id` comes from the trace
 //! made current outside (`ops::trace_context`).
 
@@ -48,7 +48,9 @@ pub async fn problem_context(
     req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path().to_string();
+    // An invite link's token is a credential: a problem body (pasted into a ticket, kept by a
+    // proxy) names the route template instead.
+    let path = crate::ops::logging::loggable_path(req.uri().path()).to_string();
     let request_id = req
         .headers()
         .get(crate::ops::request_id::HEADER)

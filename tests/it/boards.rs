@@ -871,6 +871,46 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
     );
 }
 
+/// A 404 is the page for browsers and a problem for the rest, so it says `Vary: Accept,
+/// Accept-Language` (caches such as Varnish and Fastly keep 404s by default and must not hand
+/// the JSON to a browser or the page to a script), `nosniff`, and the page carries the boards' CSP.
+#[tokio::test]
+async fn a_404_varies_on_accept_and_carries_the_page_headers() {
+    let app = board_app(Vec::new()).await;
+    for path in [
+        format!("/boards/{US}/jobs/USMF-999999"),
+        "/boards/no-such-board/jobs".to_string(),
+    ] {
+        for (accept, html) in [(HTML, true), ("application/json", false)] {
+            let r = get(&app, &path, &[("Accept", accept)]).await;
+            assert_eq!(r.status(), 404, "{path}");
+            let h = r.headers();
+            let vary: HashSet<String> = h
+                .get_all("vary")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|v| v.trim().to_ascii_lowercase())
+                .collect();
+            assert!(
+                vary.contains("accept") && vary.contains("accept-language"),
+                "{path} {accept}: {vary:?}"
+            );
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            let ct = h["content-type"].to_str().unwrap_or("");
+            assert_eq!(ct.starts_with("text/html"), html, "{path} {accept}: {ct}");
+            let csp = h
+                .get("content-security-policy")
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(
+                csp.is_some_and(|c| c.starts_with("default-src 'none'")),
+                html,
+                "{path} {accept}: {csp:?}"
+            );
+        }
+    }
+}
+
 fn etag_of(r: &reqwest::Response) -> String {
     r.headers()
         .get("etag")

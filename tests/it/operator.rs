@@ -944,6 +944,100 @@ async fn an_expired_invite_reveals_nothing() {
     assert!(secret_in(&post.text().await.expect("html")).is_none());
 }
 
+/// The invite page runs only its own inline style and script, allowed by hash (no
+/// `'unsafe-inline'`: escaped text that ever slipped could not run script beside a secret).
+#[tokio::test]
+async fn the_invite_page_runs_only_its_own_inline_style_and_script() {
+    use base64::Engine;
+    use sha2::Digest;
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "hashed", "name": "Hashed AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    let hash = |text: &str| {
+        format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+        )
+    };
+    for page in [
+        op.app.http.get(&url).send().await.expect("get"),
+        op.app
+            .http
+            .get(format!("{}/onboarding/nope", op.app.url))
+            .send()
+            .await
+            .expect("get"),
+    ] {
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let html = page.text().await.expect("html");
+        let inline = |open: &str, close: &str| {
+            let start = html.find(open).expect(open) + open.len();
+            let end = start + html[start..].find(close).expect(close);
+            html[start..end].to_string()
+        };
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains(&format!(
+                "script-src {};",
+                hash(&inline("<script>", "</script>"))
+            )),
+            "{csp}"
+        );
+        assert!(
+            csp.contains(&format!(
+                "style-src {};",
+                hash(&inline("<style>", "</style>"))
+            )),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    }
+}
+
+/// No answer on an invite's path writes its token out: a problem's `instance` (a 405 here; a 503
+/// while the state store is away) names the route template, as the log does.
+#[tokio::test]
+async fn no_problem_on_an_invite_path_names_the_token() {
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": "quiet", "name": "Quiet AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    let token = url.rsplit('/').next().expect("token").to_string();
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let r = op
+            .app
+            .http
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 405, "{method}");
+        let body = r.text().await.expect("body");
+        assert!(!body.contains(&token), "{method}: {body}");
+        assert!(
+            body.contains("\"instance\":\"/onboarding/{token}\""),
+            "{method}: {body}"
+        );
+    }
+    // Still the live invite it was.
+    assert_eq!(
+        op.app.http.get(&url).send().await.expect("get").status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn the_cli_adds_lists_and_revokes_through_the_api() {
     let op = spawn_operated().await;
