@@ -2,9 +2,9 @@
 //! left in the response extensions, fills the absolute `type`, `instance` (the request path; an
 //! invite link's as its template) and `request_id`, and writes the body. An error answer that
 //! carries no problem and is not JSON (an extractor's or a layer's plain-text rejection, an empty
-//! 504) becomes one too, or RFC 6749 JSON on the token endpoint; so every error a partner sees has a known, bounded shape. Also makes the
-//! request id current (`ops::request_id`) for the upstream client. `trace_id` comes from the trace
-//! made current outside (`ops::trace_context`).
+//! 504) becomes one too, or RFC 6749 JSON on the token endpoint; so every error a partner sees has
+//! a known, bounded shape. Also makes the request id current (`ops::request_id`) for the upstream
+//! client. `trace_id` comes from the trace made current outside (`ops::trace_context`).
 
 use std::sync::Arc;
 
