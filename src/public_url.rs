@@ -12,6 +12,11 @@ use axum::http::{header, HeaderMap};
 pub struct PublicUrl(pub Arc<str>);
 
 impl PublicUrl {
+    /// Whether `gateway.public_url` is set (else links follow the request's `Host`).
+    pub fn is_configured(&self) -> bool {
+        !self.0.trim().is_empty()
+    }
+
     pub fn resolve(&self, headers: &HeaderMap) -> String {
         base(&self.0, headers)
     }

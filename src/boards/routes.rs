@@ -184,12 +184,16 @@ fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Res
 }
 
 /// A 200 with the rendered body and its (weak) ETag, or 304 when the caller has it.
+/// Without `gateway.public_url` the body's absolute links come from the request's `Host`, so
+/// `Vary` names it too: a shared cache keying on the path alone would otherwise keep a page whose
+/// links point at whatever host one caller sent, and hand it to everyone.
 fn respond(
     req: &HeaderMap,
     content_type: &'static str,
     r: &Rendered,
     vary: &'static str,
     lang: Option<Lang>,
+    public: &Public,
 ) -> Response {
     let mut resp = if crate::etag::if_none_match(req, &r.etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -207,7 +211,11 @@ fn respond(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
-    h.insert(header::VARY, HeaderValue::from_static(vary));
+    if public.0.is_configured() {
+        h.insert(header::VARY, HeaderValue::from_static(vary));
+    } else if let Ok(v) = HeaderValue::from_str(&format!("{vary}, Host")) {
+        h.insert(header::VARY, v);
+    }
     if let Some(l) = lang {
         h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(l.tag()));
     }
@@ -326,6 +334,7 @@ async fn board_page(
         &r,
         "Accept-Language",
         Some(lang),
+        &public,
     )
 }
 
@@ -363,6 +372,7 @@ async fn list(
         &r,
         "Accept-Language",
         Some(lang),
+        &public,
     )
 }
 
@@ -404,6 +414,7 @@ async fn detail(
             &r,
             "Accept, Accept-Language",
             Some(lang),
+            &public,
         )
     } else {
         let r = boards.rendered(key, || {
@@ -417,6 +428,7 @@ async fn detail(
             &r,
             "Accept, Accept-Language",
             Some(lang),
+            &public,
         )
     }
 }
@@ -442,6 +454,7 @@ async fn sitemap(
         &r,
         "Accept-Encoding",
         None,
+        &public,
     )
 }
 
@@ -468,6 +481,7 @@ async fn feed(
         &r,
         "Accept-Encoding",
         None,
+        &public,
     )
 }
 

@@ -871,6 +871,54 @@ async fn public_routes_cache_validate_allow_any_origin_and_take_no_token() {
     );
 }
 
+/// Without `gateway.public_url` a board's absolute links come from the request's `Host`, and its
+/// answers are `Cache-Control: public`: they say `Vary: Host`, so a shared cache keying on the
+/// path cannot keep one caller's links (`Host: evil.example`) and hand them to everyone. With
+/// `public_url` set the links are fixed and `Host` is not named.
+#[tokio::test]
+async fn board_answers_vary_on_host_only_when_their_links_follow_it() {
+    let varies_on_host = |r: &reqwest::Response| {
+        r.headers()
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("host"))
+    };
+    let paths = [
+        format!("/boards/{US}"),
+        format!("/boards/{US}/jobs"),
+        format!("/boards/{US}/sitemap.xml"),
+        format!("/boards/{US}/feed.json"),
+    ];
+    let from_host = board_app(vec![]).await;
+    for path in &paths {
+        let r = get(&from_host, path, &[("Host", "evil.example:1234")]).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(varies_on_host(&r), "{path}: {:?}", r.headers());
+        assert!(
+            r.text()
+                .await
+                .unwrap_or_default()
+                .contains("evil.example:1234"),
+            "{path}: the links follow Host"
+        );
+    }
+    let configured = board_app_with(vec![], |c| {
+        c.gateway.public_url = "https://careers-api.example.com".into();
+    })
+    .await;
+    for path in &paths {
+        let r = get(&configured, path, &[("Host", "evil.example:1234")]).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(!varies_on_host(&r), "{path}: {:?}", r.headers());
+        assert!(
+            !r.text().await.unwrap_or_default().contains("evil.example"),
+            "{path}: the configured links"
+        );
+    }
+}
+
 /// A 404 is the page for browsers and a problem for the rest, so it says `Vary: Accept,
 /// Accept-Language` (caches such as Varnish and Fastly keep 404s by default and must not hand
 /// the JSON to a browser or the page to a script), `nosniff`, and the page carries the boards' CSP.
