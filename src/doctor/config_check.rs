@@ -85,6 +85,13 @@ pub(super) fn check(file: Option<&Path>, report: &mut Report) -> Option<Config> 
                 "auth.issuer is `{issuer}`, not a URL: the OAuth metadata names {public} as the issuer, and clients that compare it with the tokens' `iss` refuse them. Set auth.issuer to gateway.public_url."
             ));
         }
+        // Boards are public and cacheable: their links would follow whatever `Host` a caller
+        // sends (the answers say `Vary: Host`, but a cache that ignores it keeps the caller's).
+        if public.is_empty() && !config.boards.is_empty() {
+            passed = passed.advise(
+                "[[boards]] are configured but gateway.public_url is not: the boards' links (canonical, JSON-LD, sitemap, feed) then follow each request's Host header. Set gateway.public_url to the URL career sites reach the gateway at.",
+            );
+        }
         report.push(passed);
     }
     Some(config)

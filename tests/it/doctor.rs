@@ -249,6 +249,35 @@ async fn an_issuer_that_is_not_the_public_url_is_advised() {
     );
 }
 
+/// Boards without `public_url` build their public links from each request's `Host`: advised.
+#[tokio::test]
+async fn boards_without_a_public_url_are_advised() {
+    let emu = emulator().await;
+    let dir = Dir::new();
+    let board = "[[boards]]\nid = \"careers\"\nname = \"Careers\"\ncompanies = [\"usmf\"]\napply_url = \"https://ats.example.com/apply?request={number}\"\nhiring_organization = { name = \"Contoso\", url = \"https://www.contoso.com\" }\n";
+    let without = dir.write(
+        "boards.toml",
+        &format!("{}{board}", dataverse_toml(&emu, &[])),
+    );
+    let (_, v) = run(&without).await;
+    let config = check(&v, "config");
+    assert_eq!(config["ok"], true, "{v}");
+    let fix = config["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains("gateway.public_url") && fix.contains("Host"),
+        "{v}"
+    );
+    let with = dir.write(
+        "boards-public.toml",
+        &format!(
+            "[gateway]\npublic_url = \"https://ats.example.com\"\n[auth]\nissuer = \"https://ats.example.com\"\n{}{board}",
+            dataverse_toml(&emu, &[])
+        ),
+    );
+    let (_, v) = run(&with).await;
+    assert!(check(&v, "config")["fix"].is_null(), "{v}");
+}
+
 #[tokio::test]
 async fn wrong_secret() {
     let emu = emulator().await;
