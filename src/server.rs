@@ -9,7 +9,7 @@
 //! - `max_header_bytes`: the most a connection may buffer while its head is incomplete; beyond it
 //!   the answer is 431 (414 when the request line itself never ended), problem+json like every
 //!   error (`head_errors.rs` replaces hyper's empty answers), and the connection closes. A head
-//!   that arrived whole is measured too (`head_errors::head_len`), so no head over it is served.
+//!   that arrived whole is counted too (`head_errors::oversized`), so none over it is served.
 //! - `max_connections`: connections beyond it are answered `503` (problem+json) and closed at once.
 //! - `body_read_timeout`: one deadline for the whole request body from when its head is read
 //!   (tower-http's `DeadlineBody`, not reset by progress, so dribbling does not extend it); the
@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures::future::{self, Either};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -178,13 +179,9 @@ pub async fn serve(
         );
         let (max_head, base) = (limits.max_header_bytes, Arc::clone(&limits.problem_base));
         let svc = tower::service_fn(move |req: axum::extract::Request<hyper::body::Incoming>| {
-            let inner = svc.clone();
-            let base = Arc::clone(&base);
-            async move {
-                if head_errors::head_len(&req) > max_head {
-                    return Ok(head_errors::too_large(&base));
-                }
-                inner.oneshot(req).await
+            match head_errors::oversized(&req, max_head) {
+                Some(ty) => Either::Left(future::ready(Ok(head_errors::refuse_head(ty, &base)))),
+                None => Either::Right(svc.clone().oneshot(req)),
             }
         });
         let conn = hyper::server::conn::http1::Builder::new()

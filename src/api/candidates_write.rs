@@ -184,7 +184,7 @@ struct Created<'a> {
     responses(
         (status = 201, description = "Created: the candidate as GET returns it to you. A replay carries `Idempotent-Replayed: true` and shows the candidate through your rights at the time of the replay.", body = crate::model::candidate::Candidate,
             headers(("Location" = String, description = "/v1/candidates/{id}"), ("Idempotent-Replayed" = String, description = "`true` when this answer replays an earlier request with the same key"))),
-        (status = 400, description = "The body is not JSON, or the Idempotency-Key is malformed or sent more than once", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The body is not JSON, the Idempotency-Key is malformed or sent more than once, or a query parameter was sent (the hire takes none)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Missing scope", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "A replay whose candidate is no longer in your companies (as GET answers)", body = crate::problem::Problem, content_type = "application/problem+json"),

@@ -211,11 +211,15 @@ fn respond(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
-    if public.0.is_configured() {
-        h.insert(header::VARY, HeaderValue::from_static(vary));
-    } else if let Ok(v) = HeaderValue::from_str(&format!("{vary}, Host")) {
-        h.insert(header::VARY, v);
-    }
+    let vary = match (public.0.is_configured(), vary) {
+        (true, v) => v,
+        (false, "Accept-Language") => "Accept-Language, Host",
+        (false, "Accept, Accept-Language") => "Accept, Accept-Language, Host",
+        (false, "Accept-Encoding") => "Accept-Encoding, Host",
+        // A new variant list must be added above; until then `Host` is still named.
+        (false, _) => "*",
+    };
+    h.insert(header::VARY, HeaderValue::from_static(vary));
     if let Some(l) = lang {
         h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(l.tag()));
     }

@@ -103,30 +103,36 @@ fn answer_with(ty: &ProblemType, base: &str, extra: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The size of `req`'s head as sent in the usual form (`Name: value` lines, CRLF endings).
-/// hyper applies `max_header_bytes` to its read buffer only while a head is incomplete, so a head
-/// that arrived in one read could pass it by up to the buffer's last growth; the server checks
-/// this count too, so the configured number is the limit.
-pub(super) fn head_len<B>(req: &axum::http::Request<B>) -> usize {
+/// What refuses `req`'s head when, counted as sent in the usual form (`Name: value` lines, CRLF
+/// endings), it is over `max`: 414 when the request line alone is, else 431. hyper applies
+/// `max_header_bytes` to its read buffer only while a head is incomplete, so a head that arrived
+/// in one read could pass it by up to the buffer's last growth; the server checks this too. A
+/// count, not the bytes read: whitespace hyper trims around values is not counted.
+pub(super) fn oversized<B>(
+    req: &axum::http::Request<B>,
+    max: usize,
+) -> Option<&'static ProblemType> {
     let uri = req.uri();
     let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
         + uri.authority().map_or(0, |a| a.as_str().len())
-        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
     // "METHOD target HTTP/1.1\r\n", each "name: value\r\n", the blank line.
-    let line = req.method().as_str().len() + 1 + target + 1 + 8 + 2;
+    let line = req.method().as_str().len() + 1 + target.max(1) + 1 + 8 + 2;
+    if line > max {
+        return Some(&types::URI_TOO_LONG);
+    }
     let headers: usize = req
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
         .sum();
-    line + headers + 2
+    (line + headers + 2 > max).then_some(&types::HEADERS_TOO_LARGE)
 }
 
-/// The 431 for a head hyper read whole but that is larger than `max_header_bytes`: the same
-/// problem as hyper's own 431 gets, and the connection closes.
-pub(super) fn too_large(base: &str) -> axum::response::Response {
+/// The answer to a head [`oversized`] refused: the same problem hyper's own 414 or 431 gets, and
+/// the connection closes.
+pub(super) fn refuse_head(ty: &ProblemType, base: &str) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
-    let ty = &types::HEADERS_TOO_LARGE;
     let (request_id, body) = problem(ty, base);
     let mut resp = axum::response::Response::new(axum::body::Body::from(body));
     *resp.status_mut() = ty.status;

@@ -305,8 +305,8 @@ pub trait WebhookStore: Send + Sync {
         after: AfterAttempt,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Drops outbox rows last sent or due before `before` (unix ms), delivered or not (a failing
-    /// subscription's, a held partner's), and attempts older than it; returns how many.
+    /// Drops delivered outbox rows and attempts older than `before` (unix ms), and a failing
+    /// subscription's undelivered rows of events recorded before it; returns how many.
     /// Previous secrets past their expiry are forgotten too (not counted): they sign nothing more.
     fn purge_webhook_history(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
 

@@ -41,9 +41,8 @@ use super::{now_ms, Webhooks};
 
 /// The dispatcher also looks at least this often (a backstop: every change wakes it anyway).
 const IDLE_CHECK: Duration = Duration::from_secs(5);
-/// Delivered events and attempts are kept this long for the delivery log (and redelivery), and an
-/// undelivered one this long after it was last tried or due (a subscription left failing, a
-/// partner held: its body holds personal data).
+/// Delivered events and attempts are kept this long for the delivery log (and redelivery); a
+/// failing subscription's queue keeps the events of this long (their bodies hold personal data).
 const HISTORY_MS: i64 = 30 * 24 * 3600 * 1000;
 /// A partner that may not receive deliveries now is looked at again after this long.
 const HOLD: Duration = Duration::from_secs(5);

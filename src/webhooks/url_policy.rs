@@ -6,7 +6,8 @@
 //! (`webhooks.allow_private_urls`) accepts `http` and private addresses. The lookup made when
 //! subscribing is bounded ([`Lookups`]): the system resolver holds a blocking thread until it gives
 //! up, so unbounded lookups of names whose DNS server never answers would starve the blocking pool
-//! the SQLite state store runs on.
+//! the SQLite state store runs on. Deliveries' lookups are bounded the same way (in time, and 32 in
+//! flight).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -272,15 +273,31 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// connected to). IP-literal URLs do not pass through a resolver: `check_shape` covers them.
 pub struct PublicOnlyResolver {
     pub policy: UrlPolicy,
+    /// Lookups in flight for deliveries: bounded like subscribing's, because a send that timed
+    /// out gives back its send slot while the system resolver still holds a blocking thread.
+    pub in_flight: Arc<Semaphore>,
 }
 
 impl reqwest::dns::Resolve for PublicOnlyResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.policy;
+        let in_flight = Arc::clone(&self.in_flight);
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let lookup = async move {
+                let permit = in_flight.acquire_owned().await.ok()?;
+                // The permit goes with the lookup: one given up on still holds a thread.
+                let task = tokio::spawn(async move {
+                    let addrs = tokio::net::lookup_host((host.as_str(), 0)).await;
+                    drop(permit);
+                    addrs.map(|a| a.collect::<Vec<SocketAddr>>())
+                });
+                task.await.ok()
+            };
+            let addrs = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+                Ok(Some(found)) => found?,
+                _ => return Err(Box::new(SlowLookup) as Box<dyn std::error::Error + Send + Sync>),
+            };
             if !policy.allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
                 return Err(Box::new(BlockedAddress) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -288,6 +305,11 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
         })
     }
 }
+
+/// A delivery whose host did not resolve within [`LOOKUP_TIMEOUT`] (or found no free lookup).
+#[derive(Debug, thiserror::Error)]
+#[error("the receiver's host did not resolve within {} s", LOOKUP_TIMEOUT.as_secs())]
+pub struct SlowLookup;
 
 /// A delivery refused because its host resolves to a non-public address.
 #[derive(Debug, thiserror::Error)]
@@ -302,7 +324,10 @@ pub fn client(policy: UrlPolicy, timeout: std::time::Duration) -> reqwest::Resul
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
-        .dns_resolver(Arc::new(PublicOnlyResolver { policy }))
+        .dns_resolver(Arc::new(PublicOnlyResolver {
+            policy,
+            in_flight: Arc::new(Semaphore::new(LOOKUPS_IN_FLIGHT)),
+        }))
         .user_agent(concat!("ats-gateway-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
 }

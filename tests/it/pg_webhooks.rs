@@ -898,12 +898,13 @@ async fn new_subscriptions_start_after_the_newest_event_on_postgres() {
 }
 
 #[tokio::test]
-async fn undelivered_rows_expire_by_when_they_were_last_tried_on_postgres() {
+async fn a_failing_subscriptions_old_queue_is_purged_and_an_active_ones_is_not_on_postgres() {
     let pg = start_pg().await;
     let s = PgStore::connect(&pg.url(), 2, Duration::from_secs(60))
         .await
         .expect("connect");
-    crate::webhook_store::undelivered_rows_expire_by_when_they_were_last_tried(&s).await;
+    crate::webhook_store::a_failing_subscriptions_old_queue_is_purged_and_an_active_ones_is_not(&s)
+        .await;
 }
 
 async fn raw_client(pg: &PgServer) -> tokio_postgres::Client {

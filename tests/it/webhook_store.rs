@@ -140,67 +140,66 @@ async fn new_subscriptions_start_after_the_newest_event_in_the_embedded_store() 
     new_subscriptions_start_after_the_newest_event(&s).await;
 }
 
-/// Undelivered outbox rows expire like delivered ones, by when they were last tried or due: a
-/// subscription left failing (its exhausted row) and a held or waiting one (pending rows due long
-/// ago) keep no event body past the history's horizon. Only delivered rows used to be purged, so
-/// a failing subscription's queue, event bodies with personal data, was kept for ever. A retry
-/// scheduled after the horizon stays.
-pub async fn undelivered_rows_expire_by_when_they_were_last_tried<S: WebhookStore + ChangeStore>(
+/// A failing subscription is sent nothing until enabled, and its queue used to be kept for ever:
+/// event bodies with personal data. Now its queued events older than the purge's horizon go, and
+/// an active subscription's rows of the same age stay (never dropped unsent: a gateway down that
+/// long still delivers them).
+pub async fn a_failing_subscriptions_old_queue_is_purged_and_an_active_ones_is_not<
+    S: WebhookStore + ChangeStore,
+>(
     s: &S,
 ) {
     use ats_gateway::store::webhooks::AfterAttempt;
-    let sub = s
+    let failing = s
         .create_subscription(new_sub("old", "acme-ats", 1), 5)
         .await
         .expect("create")
         .expect("created");
+    let live = s
+        .create_subscription(new_sub("live", "acme-ats", 1), 5)
+        .await
+        .expect("create")
+        .expect("created");
     let events = [record(s).await, record(s).await, record(s).await];
-    assert_eq!(fan_out_pass(s).await, 3);
+    assert_eq!(fan_out_pass(s).await, 6);
     let all: Vec<&Event> = events.iter().collect();
-    let attempt = |r: &ats_gateway::store::webhooks::OutboxRow, at| AttemptRow {
-        event_id: r.event_id.clone(),
-        attempt: r.attempts + 1,
-        at,
-        delivered: false,
-        response_code: Some(503),
-        error: Some("the receiver answered 503".into()),
-        duration_ms: 3,
-    };
-    // The first event: retries exhausted long ago (at 10 ms), the subscription failing since.
     let first = s
         .next_delivery("old".into(), Duration::from_secs(30))
         .await
         .expect("claim")
         .expect("due");
+    let attempt = AttemptRow {
+        event_id: first.event_id.clone(),
+        attempt: first.attempts + 1,
+        at: 10,
+        delivered: false,
+        response_code: Some(503),
+        error: Some("the receiver answered 503".into()),
+        duration_ms: 3,
+    };
     assert!(s
-        .record_attempt(&first, attempt(&first, 10), AfterAttempt::Exhausted)
+        .record_attempt(&first, attempt, AfterAttempt::Exhausted)
         .await
         .expect("exhausted"));
-    // A horizon before the rows were due: nothing goes.
-    assert_eq!(s.purge_webhook_history(5).await.expect("purge"), 0);
-    assert_eq!(queued(s, &sub, &all).await.len(), 3);
-    // A horizon after the failure but before the other two were due: the failed row and its
-    // attempt go; the pending rows stay.
-    let now = chrono::Utc::now().timestamp_millis();
-    assert_eq!(s.purge_webhook_history(11).await.expect("purge"), 2);
+    // (`rows_for` records every row at 1 ms; the attempt was at 10 ms.)
+    assert_eq!(s.purge_webhook_history(1).await.expect("purge"), 0);
+    assert_eq!(queued(s, &failing, &all).await.len(), 3);
+    // A horizon after the events: the failing subscription's queue goes (its failed row and the
+    // two pending), the active one's stays whole, and so does the newer attempt.
+    assert_eq!(s.purge_webhook_history(5).await.expect("purge"), 3);
+    assert!(queued(s, &failing, &all).await.is_empty());
     assert_eq!(
-        queued(s, &sub, &all).await,
-        vec![events[1].seq, events[2].seq]
+        queued(s, &live, &all).await,
+        events.iter().map(|e| e.seq).collect::<Vec<_>>()
     );
-    // The pending rows, due since the fan-out (a failing subscription is not sent to), go once
-    // the horizon passes that.
-    assert_eq!(
-        s.purge_webhook_history(now + 60_000).await.expect("purge"),
-        2
-    );
-    assert!(queued(s, &sub, &all).await.is_empty());
 }
 
 #[tokio::test]
-async fn undelivered_rows_expire_by_when_they_were_last_tried_in_the_embedded_store() {
+async fn a_failing_subscriptions_old_queue_is_purged_and_an_active_ones_is_not_in_the_embedded_store(
+) {
     let dir = tempfile::tempdir().expect("dir");
     let s = SqliteStore::open(dir.path(), Duration::from_secs(60)).expect("sqlite");
-    undelivered_rows_expire_by_when_they_were_last_tried(&s).await;
+    a_failing_subscriptions_old_queue_is_purged_and_an_active_ones_is_not(&s).await;
 }
 
 /// When the partner `gone` was revoked (seconds): its subscriptions made before are left behind

@@ -696,23 +696,30 @@ impl WebhookStore for PgStore {
         Box::pin(async move {
             let conn = self.bounded(self.conn()).await?;
             // In batches, oldest first: a backlog deleted in one statement would outlive the
-            // statement timeout, be cancelled, and never shrink. Every state: a row neither sent
-            // nor due for that long belongs to a subscription left failing or a partner held for
-            // good, and its event body (personal data) is kept no longer than delivered history.
+            // statement timeout, be cancelled, and never shrink. A failing subscription is sent
+            // nothing until enabled: its queue keeps the events of the history's horizon, no older
+            // bodies (personal data); active subscriptions' rows are never dropped unsent.
             let stmt = self
                 .io(conn.prepare_cached(
                     "WITH o AS (DELETE FROM webhook_outbox
-                                WHERE state IN ('delivered', 'pending', 'failed') AND next_attempt_at < $1
+                                WHERE state = 'delivered' AND next_attempt_at < $1
                                   AND (subscription_id, event_id) IN (
                                     SELECT subscription_id, event_id FROM webhook_outbox
-                                    WHERE state IN ('delivered', 'pending', 'failed') AND next_attempt_at < $1
+                                    WHERE state = 'delivered' AND next_attempt_at < $1 LIMIT $2)
+                                RETURNING 1),
+                          f AS (DELETE FROM webhook_outbox
+                                WHERE (subscription_id, event_id) IN (
+                                    SELECT o.subscription_id, o.event_id FROM webhook_outbox o
+                                    JOIN webhook_subscriptions s ON s.id = o.subscription_id
+                                    WHERE s.status = 'failing' AND o.state IN ('pending', 'failed')
+                                      AND o.recorded_at < $1
                                     LIMIT $2)
                                 RETURNING 1),
                           a AS (DELETE FROM webhook_attempts
                                 WHERE id IN (SELECT id FROM webhook_attempts WHERE at < $1
                                              ORDER BY id LIMIT $2)
                                 RETURNING 1)
-                     SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM a)",
+                     SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM f), (SELECT count(*) FROM a)",
                 ))
                 .await?;
             let purged = self

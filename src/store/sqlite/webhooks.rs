@@ -705,10 +705,17 @@ impl WebhookStore for SqliteStore {
         self.run(move |conn| {
             let a = conn
                 .execute(
-                    // Every state: a row neither sent nor due for that long belongs to a
-                    // subscription left failing or a partner held for good, and its event body
-                    // (personal data) is kept no longer than delivered history.
-                    "DELETE FROM webhook_outbox WHERE state IN ('delivered', 'pending', 'failed') AND next_attempt_at < ?1",
+                    "DELETE FROM webhook_outbox WHERE state = 'delivered' AND next_attempt_at < ?1",
+                    params![before],
+                )
+                .map_err(backend)?;
+            // A failing subscription is sent nothing until enabled: its queue keeps the events of
+            // the history's horizon, no older bodies (personal data). Active subscriptions' rows
+            // are never dropped unsent (a gateway down that long still delivers them).
+            let failing = conn
+                .execute(
+                    "DELETE FROM webhook_outbox WHERE state IN ('pending', 'failed') AND recorded_at < ?1
+                       AND subscription_id IN (SELECT id FROM webhook_subscriptions WHERE status = 'failing')",
                     params![before],
                 )
                 .map_err(backend)?;
@@ -724,7 +731,7 @@ impl WebhookStore for SqliteStore {
                 params![now_ms()],
             )
             .map_err(backend)?;
-            Ok((a + b) as u64)
+            Ok((a + failing + b) as u64)
         })
     }
 }
