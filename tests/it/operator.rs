@@ -944,18 +944,24 @@ async fn an_expired_invite_reveals_nothing() {
     assert!(secret_in(&post.text().await.expect("html")).is_none());
 }
 
+/// A gateway with an operator, and an invite link for a new partner `id` (`reference:read`).
+async fn operated_with_an_invite(id: &str) -> (Operated, String) {
+    let op = spawn_operated().await;
+    let url = invite(
+        &op,
+        json!({"partner": {"id": id, "name": format!("{id} AS"), "scopes": ["reference:read"], "companies": ["usmf"]}}),
+    )
+    .await;
+    (op, url)
+}
+
 /// The invite page runs only its own inline style and script, allowed by hash (no
 /// `'unsafe-inline'`: escaped text that ever slipped could not run script beside a secret).
 #[tokio::test]
 async fn the_invite_page_runs_only_its_own_inline_style_and_script() {
     use base64::Engine;
     use sha2::Digest;
-    let op = spawn_operated().await;
-    let url = invite(
-        &op,
-        json!({"partner": {"id": "hashed", "name": "Hashed AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
-    )
-    .await;
+    let (op, url) = operated_with_an_invite("hashed").await;
     let hash = |text: &str| {
         format!(
             "'sha256-{}'",
@@ -1004,12 +1010,7 @@ async fn the_invite_page_runs_only_its_own_inline_style_and_script() {
 /// while the state store is away) names the route template, as the log does.
 #[tokio::test]
 async fn no_problem_on_an_invite_path_names_the_token() {
-    let op = spawn_operated().await;
-    let url = invite(
-        &op,
-        json!({"partner": {"id": "quiet", "name": "Quiet AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
-    )
-    .await;
+    let (op, url) = operated_with_an_invite("quiet").await;
     let token = url.rsplit('/').next().expect("token").to_string();
     for method in [
         reqwest::Method::PUT,
@@ -1321,12 +1322,7 @@ async fn an_external_issuers_user_with_the_operator_role_is_an_operator() {
 #[tokio::test]
 async fn no_token_or_secret_is_logged() {
     crate::common::logs::capture();
-    let op = spawn_operated().await;
-    let url = invite(
-        &op,
-        json!({"partner": {"id": "quiet", "name": "Quiet AS", "scopes": ["reference:read"], "companies": ["usmf"]}}),
-    )
-    .await;
+    let (op, url) = operated_with_an_invite("quiet").await;
     let token = url.rsplit('/').next().expect("token").to_string();
     assert_eq!(
         op.app.http.get(&url).send().await.expect("get").status(),
