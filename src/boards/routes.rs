@@ -149,7 +149,8 @@ fn cors(board: &Board, req: &HeaderMap, h: &mut HeaderMap) {
 
 /// A 404: the page for browsers, else a problem. Which one depends on `Accept` (and the page's
 /// words on `Accept-Language`), so a cache that keeps 404s (Varnish and Fastly do by default)
-/// must not hand one client's to another.
+/// must not hand one client's to another; and it is not stored at all: a job that opens is
+/// shown at once, and a problem's `type` may follow the request's `Host` (no `public_url`).
 fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Response {
     let mut resp = if html {
         let mut resp = (
@@ -176,6 +177,7 @@ fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Res
         header::VARY,
         HeaderValue::from_static("Accept, Accept-Language"),
     );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -922,6 +922,8 @@ async fn board_answers_vary_on_host_only_when_their_links_follow_it() {
 /// A 404 is the page for browsers and a problem for the rest, so it says `Vary: Accept,
 /// Accept-Language` (caches such as Varnish and Fastly keep 404s by default and must not hand
 /// the JSON to a browser or the page to a script), `nosniff`, and the page carries the boards' CSP.
+/// It is `no-store`: caches used their own default (an hour on Fastly), so a job that opened
+/// stayed "not found", and a problem `type` taken from a caller's `Host` could be kept for all.
 #[tokio::test]
 async fn a_404_varies_on_accept_and_carries_the_page_headers() {
     let app = board_app(Vec::new()).await;
@@ -945,6 +947,7 @@ async fn a_404_varies_on_accept_and_carries_the_page_headers() {
                 "{path} {accept}: {vary:?}"
             );
             assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(h["cache-control"], "no-store", "{path} {accept}");
             let ct = h["content-type"].to_str().unwrap_or("");
             assert_eq!(ct.starts_with("text/html"), html, "{path} {accept}: {ct}");
             let csp = h
