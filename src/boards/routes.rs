@@ -185,6 +185,27 @@ fn not_found(board: Option<&Board>, lang: Lang, html: bool, detail: &str) -> Res
     resp
 }
 
+/// What a board answer's body varies on, besides `Host` while links follow it.
+#[derive(Clone, Copy)]
+enum Vary {
+    Language,
+    TypeAndLanguage,
+    Encoding,
+}
+
+impl Vary {
+    fn header(self, host: bool) -> &'static str {
+        match (self, host) {
+            (Vary::Language, false) => "Accept-Language",
+            (Vary::Language, true) => "Accept-Language, Host",
+            (Vary::TypeAndLanguage, false) => "Accept, Accept-Language",
+            (Vary::TypeAndLanguage, true) => "Accept, Accept-Language, Host",
+            (Vary::Encoding, false) => "Accept-Encoding",
+            (Vary::Encoding, true) => "Accept-Encoding, Host",
+        }
+    }
+}
+
 /// A 200 with the rendered body and its (weak) ETag, or 304 when the caller has it.
 /// Without `gateway.public_url` the body's absolute links come from the request's `Host`, so
 /// `Vary` names it too: a shared cache keying on the path alone would otherwise keep a page whose
@@ -193,7 +214,7 @@ fn respond(
     req: &HeaderMap,
     content_type: &'static str,
     r: &Rendered,
-    vary: &'static str,
+    vary: Vary,
     lang: Option<Lang>,
     public: &Public,
 ) -> Response {
@@ -213,15 +234,10 @@ fn respond(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
-    let vary = match (public.0.is_configured(), vary) {
-        (true, v) => v,
-        (false, "Accept-Language") => "Accept-Language, Host",
-        (false, "Accept, Accept-Language") => "Accept, Accept-Language, Host",
-        (false, "Accept-Encoding") => "Accept-Encoding, Host",
-        // A new variant list must be added above; until then `Host` is still named.
-        (false, _) => "*",
-    };
-    h.insert(header::VARY, HeaderValue::from_static(vary));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static(vary.header(!public.0.is_configured())),
+    );
     if let Some(l) = lang {
         h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(l.tag()));
     }
@@ -338,7 +354,7 @@ async fn board_page(
         &headers,
         "text/html; charset=utf-8",
         &r,
-        "Accept-Language",
+        Vary::Language,
         Some(lang),
         &public,
     )
@@ -376,7 +392,7 @@ async fn list(
         &headers,
         "application/json",
         &r,
-        "Accept-Language",
+        Vary::Language,
         Some(lang),
         &public,
     )
@@ -418,7 +434,7 @@ async fn detail(
             &headers,
             "text/html; charset=utf-8",
             &r,
-            "Accept, Accept-Language",
+            Vary::TypeAndLanguage,
             Some(lang),
             &public,
         )
@@ -432,7 +448,7 @@ async fn detail(
             &headers,
             "application/json",
             &r,
-            "Accept, Accept-Language",
+            Vary::TypeAndLanguage,
             Some(lang),
             &public,
         )
@@ -458,7 +474,7 @@ async fn sitemap(
         &headers,
         "application/xml; charset=utf-8",
         &r,
-        "Accept-Encoding",
+        Vary::Encoding,
         None,
         &public,
     )
@@ -485,7 +501,7 @@ async fn feed(
         &headers,
         "application/feed+json",
         &r,
-        "Accept-Encoding",
+        Vary::Encoding,
         None,
         &public,
     )

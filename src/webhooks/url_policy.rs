@@ -172,28 +172,47 @@ impl Lookups {
     /// one of `partner`'s lookups, then one of all, included).
     async fn lookup(&self, partner: &str, host: &str, port: u16) -> Option<Vec<SocketAddr>> {
         let mine = super::slots::keyed(&self.partners, partner, LOOKUPS_PER_PARTNER);
-        let total = self.total.clone();
         let resolver = match self.resolver.read() {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         };
         let host = host.to_string();
-        tokio::time::timeout(LOOKUP_TIMEOUT, async move {
-            let p = mine.acquire_owned().await.ok()?;
-            let t = total.acquire_owned().await.ok()?;
-            // The permits go with the lookup, not with this request: one given up on still holds
-            // a thread until the resolver returns.
-            let task = tokio::spawn(async move {
-                let addrs = resolver(host, port).await;
-                drop((p, t));
-                addrs
-            });
-            task.await.ok()?.ok()
+        bounded_lookup(vec![mine, Arc::clone(&self.total)], move || {
+            resolver(host, port)
+        })
+        .await
+        .and_then(Result::ok)
+    }
+}
+
+/// The lookup `resolve` starts, once it holds a permit of each of `limits`, within
+/// [`LOOKUP_TIMEOUT`] (the wait for the permits included); `None` past it. The permits go with the
+/// lookup, not with its caller: one given up on still holds a blocking thread until the system
+/// resolver returns.
+async fn bounded_lookup<F>(
+    limits: Vec<Arc<Semaphore>>,
+    resolve: impl FnOnce() -> F + Send + 'static,
+) -> Option<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::time::timeout(LOOKUP_TIMEOUT, async move {
+        let mut permits = Vec::with_capacity(limits.len());
+        for limit in limits {
+            permits.push(limit.acquire_owned().await.ok()?);
+        }
+        tokio::spawn(async move {
+            let found = resolve().await;
+            drop(permits);
+            found
         })
         .await
         .ok()
-        .flatten()
-    }
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Whether `ip` is a public unicast address (IPv4-mapped and -embedding IPv6 forms judged by their
@@ -284,20 +303,14 @@ impl reqwest::dns::Resolve for PublicOnlyResolver {
         let in_flight = Arc::clone(&self.in_flight);
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let lookup = async move {
-                let permit = in_flight.acquire_owned().await.ok()?;
-                // The permit goes with the lookup: one given up on still holds a thread.
-                let task = tokio::spawn(async move {
-                    let addrs = tokio::net::lookup_host((host.as_str(), 0)).await;
-                    drop(permit);
-                    addrs.map(|a| a.collect::<Vec<SocketAddr>>())
-                });
-                task.await.ok()
+            let lookup = move || async move {
+                let found = tokio::net::lookup_host((host.as_str(), 0)).await;
+                found.map(|a| a.collect::<Vec<SocketAddr>>())
             };
-            let addrs = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
-                Ok(Some(found)) => found?,
-                _ => return Err(Box::new(SlowLookup) as Box<dyn std::error::Error + Send + Sync>),
+            let Some(found) = bounded_lookup(vec![in_flight], lookup).await else {
+                return Err(Box::new(SlowLookup) as Box<dyn std::error::Error + Send + Sync>);
             };
+            let addrs = found?;
             if !policy.allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
                 return Err(Box::new(BlockedAddress) as Box<dyn std::error::Error + Send + Sync>);
             }
